@@ -1,0 +1,131 @@
+"""The builtin functions of the equation language: one registry, read by every stage.
+
+The parser checks arity against it, the engine compiles each entry, the
+polarity analysis reads each argument's monotonicity, and validation reads
+which arguments must be dimensionless.  Adding a builtin means adding an entry
+here and its implementation in :mod:`trafficsys.engine`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+__all__ = ["Builtin", "BuiltinKind", "BUILTINS", "lookup_builtin"]
+
+
+class BuiltinKind(Enum):
+    """How a builtin behaves over time."""
+
+    PURE = "pure"  #: a function of its arguments at this instant
+    TIME = "time"  #: a function of its arguments and the clock (STEP, PULSE, RAMP)
+    STATEFUL = "stateful"  #: keeps internal stocks (SMTH1, DELAY3...): breaks algebraic loops
+    INIT = "init"  #: evaluated once, at the start (INIT)
+    ARRAY = "array"  #: reduces over an array dimension (SUM, MEAN...)
+    LOOKUP = "lookup"  #: LOOKUP(table, x)
+
+
+@dataclass(frozen=True)
+class Builtin:
+    """One builtin function.
+
+    Attributes
+    ----------
+    name
+        Upper-case XMILE name.
+    min_args, max_args
+        Accepted argument counts (``max_args=None``: any number).
+    kind
+        See :class:`BuiltinKind`.
+    monotone
+        For each argument, +1 if the result never decreases when it grows,
+        -1 if it never increases, 0 if neither is known; the last entry
+        repeats for variadic functions.  Read by polarity inference.
+    dimensionless
+        Indices of arguments that must be dimensionless (``EXP(x)``...).
+    doc
+        One line for error messages and documentation.
+    """
+
+    name: str
+    min_args: int
+    max_args: int | None
+    kind: BuiltinKind
+    monotone: tuple[int, ...]
+    dimensionless: tuple[int, ...] = ()
+    doc: str = ""
+
+    def sign(self, i: int) -> int:
+        """Monotonicity of argument ``i`` (see ``monotone``)."""
+        if not self.monotone:
+            return 0
+        return self.monotone[min(i, len(self.monotone) - 1)]
+
+    @property
+    def arity_text(self) -> str:
+        """Human-readable accepted argument count."""
+        if self.max_args is None:
+            return f"at least {self.min_args}"
+        if self.min_args == self.max_args:
+            return str(self.min_args)
+        return f"{self.min_args} to {self.max_args}"
+
+
+def _b(name, lo, hi, kind, mono, dimless=(), doc=""):
+    return Builtin(name, lo, hi, kind, tuple(mono), tuple(dimless), doc)
+
+
+P, T, S, A = BuiltinKind.PURE, BuiltinKind.TIME, BuiltinKind.STATEFUL, BuiltinKind.ARRAY
+
+BUILTINS: dict[str, Builtin] = {
+    b.name: b
+    for b in [
+        _b("ABS", 1, 1, P, [0], doc="absolute value"),
+        _b("EXP", 1, 1, P, [1], [0], "e to the power x"),
+        _b("LN", 1, 1, P, [1], [0], "natural logarithm"),
+        _b("LOG10", 1, 1, P, [1], [0], "base-10 logarithm"),
+        _b("SQRT", 1, 1, P, [1], doc="square root"),
+        _b("INT", 1, 1, P, [1], doc="largest integer not above x"),
+        _b("ROUND", 1, 1, P, [1], doc="nearest integer"),
+        _b("SIN", 1, 1, P, [0], [0], "sine (radians)"),
+        _b("COS", 1, 1, P, [0], [0], "cosine (radians)"),
+        _b("TAN", 1, 1, P, [0], [0], "tangent (radians)"),
+        _b("ARCSIN", 1, 1, P, [1], [0], "inverse sine"),
+        _b("ARCCOS", 1, 1, P, [-1], [0], "inverse cosine"),
+        _b("ARCTAN", 1, 1, P, [1], [0], "inverse tangent"),
+        _b("MIN", 1, None, P, [1], doc="smallest argument (or smallest element of an array)"),
+        _b("MAX", 1, None, P, [1], doc="largest argument (or largest element of an array)"),
+        _b("MOD", 2, 2, P, [0, 0], doc="remainder of a / b, sign of b"),
+        _b("PI", 0, 0, P, [], doc="3.14159..."),
+        _b("SAFEDIV", 2, 3, P, [0, 0, 0], doc="a / b, or the third argument (default 0) when b = 0"),
+        _b("STEP", 2, 2, T, [1, 0], doc="height from time start on"),
+        _b("PULSE", 1, 3, T, [1, 0, 0], doc="a pulse of the given volume every interval from first on"),
+        _b("RAMP", 2, 3, T, [1, 0, 0], doc="slope * (time - start) from start (until end)"),
+        _b("SMTH1", 2, 3, S, [1, 0, 1], doc="first-order exponential smooth"),
+        _b("SMTH3", 2, 3, S, [1, 0, 1], doc="third-order exponential smooth"),
+        _b("SMTHN", 3, 4, S, [1, 0, 0, 1], doc="n-th order exponential smooth"),
+        _b("DELAY1", 2, 3, S, [1, 0, 1], doc="first-order material delay"),
+        _b("DELAY3", 2, 3, S, [1, 0, 1], doc="third-order material delay"),
+        _b("DELAYN", 3, 4, S, [1, 0, 0, 1], doc="n-th order material delay"),
+        _b("DELAY", 2, 3, S, [1, 0, 1], doc="pipeline (fixed) delay"),
+        _b("TREND", 2, 3, S, [0, 0, 0], doc="fractional rate of change over an averaging time"),
+        _b("FORCST", 3, 4, S, [1, 0, 0, 0], doc="trend extrapolation over a horizon"),
+        _b("PREVIOUS", 1, 2, S, [1, 1], doc="value at the previous step"),
+        _b("INIT", 1, 1, BuiltinKind.INIT, [1], doc="value at the start of the run"),
+        _b("SUM", 1, 1, A, [1], doc="sum over an array dimension"),
+        _b("MEAN", 1, None, A, [1], doc="mean over an array dimension or of the arguments"),
+        _b("SIZE", 1, 1, A, [0], doc="number of elements of an array"),
+        _b("STDDEV", 1, 1, A, [0], doc="standard deviation over an array dimension"),
+        _b("LOOKUP", 2, 2, BuiltinKind.LOOKUP, [0, 0], doc="graphical function applied to x"),
+    ]
+}
+
+#: Alternative spellings accepted on input and printed in the canonical form.
+ALIASES = {"SMOOTH": "SMTH1", "SMOOTH3": "SMTH3", "ARCSINE": "ARCSIN", "SQR": "SQRT"}
+
+
+def lookup_builtin(name: str) -> Builtin | None:
+    """Return the builtin called ``name`` (any case, aliases accepted), or None."""
+    key = name.upper()
+    key = ALIASES.get(key, key)
+    return BUILTINS.get(key)

@@ -1,0 +1,428 @@
+"""The :class:`Model`: a mutable builder over frozen elements."""
+
+from __future__ import annotations
+
+import copy as _copy
+import dataclasses
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import networkx as nx
+
+from ..errors import DuplicateVariableError, ModelError, UnknownVariableError
+from . import ast
+from .elements import (
+    Aux,
+    Constant,
+    Distribution,
+    Element,
+    Extrapolation,
+    Flow,
+    Kind,
+    Link,
+    Lookup,
+    NamedLoop,
+    Scenario,
+    Stock,
+)
+from .names import canonical
+from .parser import parse
+
+__all__ = ["Model", "SimSpecs"]
+
+
+@dataclasses.dataclass(frozen=True)
+class SimSpecs:
+    """Time settings: ``start``, ``stop``, step ``dt``, save period ``saveper``, ``method``."""
+
+    start: float = 0.0
+    stop: float = 100.0
+    dt: float = 1.0
+    saveper: float | None = None
+    method: str = "euler"
+    time_units: str = "time"
+
+    @property
+    def save_every(self) -> float:
+        """The save period (``dt`` when not set)."""
+        return self.dt if self.saveper is None else self.saveper
+
+
+class Model:
+    """A stock-flow model (or a hand-drawn CLD: links and no equations).
+
+    Parameters
+    ----------
+    name
+        The model's name.
+    start, stop, dt, saveper
+        Simulation times; ``saveper`` defaults to ``dt``.
+    method
+        Default integration method (``"euler"`` or ``"rk4"``).
+    time_units
+        The unit of time (``"year"``...), used by the units check.
+    doc
+        Free text.
+
+    Examples
+    --------
+    >>> m = Model("decay", stop=10, dt=0.25, time_units="year")
+    >>> _ = m.constant("k", 0.1, units="1/year", range=(0.05, 0.2))
+    >>> _ = m.stock("x", initial=100, outflows=["loss"], units="person")
+    >>> _ = m.flow("loss", "k * x", units="person/year")
+    >>> sorted(m.names())
+    ['k', 'loss', 'x']
+    """
+
+    def __init__(
+        self,
+        name: str = "model",
+        *,
+        start: float = 0.0,
+        stop: float = 100.0,
+        dt: float = 1.0,
+        saveper: float | None = None,
+        method: str = "euler",
+        time_units: str = "time",
+        doc: str = "",
+    ):
+        self.name = name
+        self.doc = doc
+        self.specs = SimSpecs(float(start), float(stop), float(dt),
+                              None if saveper is None else float(saveper), method, time_units)
+        self.file: str | None = None
+        self._elements: dict[str, Element] = {}
+        self.scenarios: dict[str, Scenario] = {}
+        self.loops: dict[str, NamedLoop] = {}
+        self.links: list[Link] = []
+        self.cld_variables: dict[str, dict[str, Any]] = {}  #: docs/roles of CLD-only variables
+        self.metadata: dict[str, Any] = {}  #: free-form extra data kept on round trip (views...)
+        self._ast_cache: dict[tuple[str, str], ast.Expr] = {}
+
+    # ------------------------------------------------------------------ specs
+    @property
+    def start(self) -> float:
+        return self.specs.start
+
+    @property
+    def stop(self) -> float:
+        return self.specs.stop
+
+    @property
+    def dt(self) -> float:
+        return self.specs.dt
+
+    @property
+    def time_units(self) -> str:
+        return self.specs.time_units
+
+    def set_specs(self, **changes: Any) -> None:
+        """Change time settings, e.g. ``m.set_specs(stop=60)``."""
+        self.specs = dataclasses.replace(self.specs, **changes)
+
+    # --------------------------------------------------------------- building
+    def add(self, element: Element, *, replace: bool = False) -> Element:
+        """Add an element; a duplicate (normalised) name raises unless ``replace``."""
+        key = canonical(element.name)
+        if not key:
+            raise ModelError("a variable needs a non-empty name", file=self.file)
+        if key in self._elements and not replace:
+            raise DuplicateVariableError(
+                f"'{element.name}' is defined twice (names ignore case, spaces and underscores: "
+                f"it clashes with '{self._elements[key].name}'); rename one of them",
+                file=self.file,
+                variable=element.name,
+            )
+        self._elements[key] = element
+        self._ast_cache = {k: v for k, v in self._ast_cache.items() if k[0] != key}
+        return element
+
+    def remove(self, name: str) -> Element:
+        """Remove and return the element called ``name``."""
+        key = self._key(name)
+        self._ast_cache = {k: v for k, v in self._ast_cache.items() if k[0] != key}
+        return self._elements.pop(key)
+
+    def constant(
+        self,
+        name: str,
+        value: float,
+        *,
+        range: Sequence[float] | None = None,
+        distribution: Distribution | str | Mapping | None = None,
+        units: str | None = None,
+        source: str = "",
+        doc: str = "",
+        role: str | None = None,
+    ) -> Constant:
+        """Add a constant (see :class:`~trafficsys.model.elements.Constant`)."""
+        rng = None if range is None else (float(range[0]), float(range[1]))
+        return self.add(Constant(name, units, doc, role, value=float(value), range=rng,
+                                 distribution=Distribution.from_value(distribution), source=source))
+
+    def stock(
+        self,
+        name: str,
+        initial: float | str = 0,
+        *,
+        inflows: Iterable[str] = (),
+        outflows: Iterable[str] = (),
+        units: str | None = None,
+        non_negative: bool = False,
+        doc: str = "",
+        role: str | None = None,
+    ) -> Stock:
+        """Add a stock; ``initial`` may be a number or an equation."""
+        return self.add(Stock(name, units, doc, role, initial=_eqn(initial), inflows=tuple(inflows),
+                              outflows=tuple(outflows), non_negative=bool(non_negative)))
+
+    def flow(
+        self,
+        name: str,
+        equation: float | str,
+        *,
+        units: str | None = None,
+        non_negative: bool = False,
+        doc: str = "",
+        role: str | None = None,
+    ) -> Flow:
+        """Add a flow; attach it to stocks through their ``inflows``/``outflows``."""
+        return self.add(Flow(name, units, doc, role, equation=_eqn(equation),
+                             non_negative=bool(non_negative)))
+
+    def aux(self, name: str, equation: float | str, *, units: str | None = None, doc: str = "",
+            role: str | None = None) -> Aux:
+        """Add an auxiliary."""
+        return self.add(Aux(name, units, doc, role, equation=_eqn(equation)))
+
+    def lookup(
+        self,
+        name: str,
+        points: Sequence[Sequence[float]],
+        *,
+        extrapolation: Extrapolation | str = Extrapolation.CONTINUOUS,
+        input: str | None = None,
+        units: str | None = None,
+        doc: str = "",
+        role: str | None = None,
+    ) -> Lookup:
+        """Add a graphical function from ``[(x, y), ...]`` points (x increasing)."""
+        pts = [(float(x), float(y)) for x, y in points]
+        xs = tuple(p[0] for p in pts)
+        ys = tuple(p[1] for p in pts)
+        return self.add(Lookup(name, units, doc, role, xs=xs, ys=ys,
+                               extrapolation=Extrapolation(extrapolation), input=input))
+
+    def scenario(self, name: str, set: Mapping[str, float | str] | None = None, *, doc: str = "") -> Scenario:
+        """Declare a named scenario: overrides of constants (numbers, or equations over time)."""
+        items = tuple((k, v if isinstance(v, str) else float(v)) for k, v in (set or {}).items())
+        sc = Scenario(name, items, doc)
+        self.scenarios[name] = sc
+        return sc
+
+    def loop(self, name: str, variables: Sequence[str], *, polarity: str | None = None, doc: str = "") -> NamedLoop:
+        """Name a feedback loop (variables in causal order)."""
+        nl = NamedLoop(name, tuple(canonical(v) for v in variables), polarity, doc)
+        self.loops[name] = nl
+        return nl
+
+    def link(self, source: str, target: str, polarity: str = "+", *, delay: bool = False, note: str = "",
+             strength: float | None = None) -> Link:
+        """Add a hand-drawn causal link (for CLD-only models)."""
+        if polarity not in ("+", "-", "?"):
+            raise ModelError(f"link {source} -> {target}: polarity must be '+', '-' or '?', got {polarity!r}",
+                             file=self.file)
+        lk = Link(canonical(source), canonical(target), polarity, delay, note, strength)
+        self.links.append(lk)
+        return lk
+
+    # ---------------------------------------------------------------- reading
+    def _key(self, name: str) -> str:
+        key = canonical(name)
+        if key not in self._elements:
+            from .validate import suggest
+
+            hint = suggest(key, self._elements)
+            raise UnknownVariableError(f"no variable '{name}'{hint}", file=self.file, variable=name)
+        return key
+
+    def __getitem__(self, name: str) -> Element:
+        return self._elements[self._key(name)]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and canonical(name) in self._elements
+
+    def __iter__(self) -> Iterator[Element]:
+        return iter(self._elements.values())
+
+    def __len__(self) -> int:
+        return len(self._elements)
+
+    def names(self, kind: Kind | None = None) -> list[str]:
+        """Canonical names, in definition order, optionally of one kind."""
+        return [k for k, e in self._elements.items() if kind is None or e.kind is kind]
+
+    def elements(self, kind: Kind | None = None) -> list[Element]:
+        """Elements in definition order, optionally of one kind."""
+        return [e for e in self._elements.values() if kind is None or e.kind is kind]
+
+    @property
+    def stocks(self) -> list[Stock]:
+        return self.elements(Kind.STOCK)  # type: ignore[return-value]
+
+    @property
+    def constants(self) -> list[Constant]:
+        return self.elements(Kind.CONSTANT)  # type: ignore[return-value]
+
+    def equation_text(self, name: str) -> str | None:
+        """The equation text of a variable (a stock's initial value; None for tables without input)."""
+        e = self[name]
+        if isinstance(e, Stock):
+            return e.initial
+        if isinstance(e, (Flow, Aux)):
+            return e.equation
+        if isinstance(e, Constant):
+            return repr(e.value)
+        if isinstance(e, Lookup):
+            return e.input
+        return None
+
+    def ast(self, name: str) -> ast.Expr | None:
+        """The parsed equation of a variable (for a stock, its initial value), cached."""
+        key = self._key(name)
+        text = self.equation_text(key)
+        if text is None:
+            return None
+        ck = (key, text)
+        cached = self._ast_cache.get(ck)
+        if cached is None:
+            cached = parse(text, variable=self._elements[key].name, file=self.file)
+            self._ast_cache[ck] = cached
+        return cached
+
+    def dependencies(self, name: str) -> set[str]:
+        """Canonical names the variable's equation refers to (lookup tables called included)."""
+        e = self[name]
+        if isinstance(e, Constant):
+            return set()
+        tree = self.ast(name)
+        deps: set[str] = set()
+        if tree is not None:
+            deps |= ast.names(tree)
+            deps |= {c for c in ast.calls(tree) if not c.isupper()}
+        if isinstance(e, Lookup) and e.input is not None:
+            pass
+        return deps
+
+    def graph(self) -> nx.DiGraph:
+        """The dependency graph: an edge ``a -> b`` when ``b``'s equation uses ``a``.
+
+        Flows point to the stocks they fill or drain (edge attribute ``via`` is
+        ``"inflow"`` or ``"outflow"``); equation edges have ``via="equation"``
+        (``"initial"`` for a stock's initial value, which does not take part in
+        feedback).  Node attribute ``kind`` holds the :class:`Kind`.
+        """
+        g = nx.DiGraph()
+        for key, e in self._elements.items():
+            g.add_node(key, kind=e.kind, element=e)
+        for key, e in self._elements.items():
+            if isinstance(e, Stock):
+                for f in e.inflows:
+                    g.add_edge(canonical(f), key, via="inflow")
+                for f in e.outflows:
+                    g.add_edge(canonical(f), key, via="outflow")
+                for d in self.dependencies(key):
+                    if not g.has_edge(d, key):
+                        g.add_edge(d, key, via="initial")
+            else:
+                for d in self.dependencies(key):
+                    g.add_edge(d, key, via="equation")
+        return g
+
+    # ------------------------------------------------------------- operations
+    def validate(self, *, units: bool = True) -> list[str]:
+        """Check the model; raise the first error found, return a list of warnings.
+
+        See :func:`trafficsys.model.validate.validate`.
+        """
+        from .validate import validate
+
+        return validate(self, units=units)
+
+    def with_scenario(self, scenario: str | Scenario | Mapping[str, float | str] | None) -> Model:
+        """A copy of the model with a scenario's overrides applied.
+
+        A number replaces a constant's value; equation text turns the constant
+        into an auxiliary with that equation (a time-varying policy).
+        """
+        if scenario is None:
+            return self
+        if isinstance(scenario, str):
+            if scenario not in self.scenarios:
+                from .validate import suggest
+
+                raise ModelError(f"no scenario '{scenario}'{suggest(scenario, self.scenarios)}; "
+                                 f"defined: {', '.join(self.scenarios) or 'none'}", file=self.file)
+            overrides = self.scenarios[scenario].overrides
+        elif isinstance(scenario, Scenario):
+            overrides = scenario.overrides
+        else:
+            overrides = dict(scenario)
+        m = self.copy()
+        for name, value in overrides.items():
+            e = m[name]
+            if isinstance(value, str):
+                m.add(Aux(e.name, e.units, e.doc, e.role, equation=value), replace=True)
+            elif isinstance(e, Constant):
+                m.add(dataclasses.replace(e, value=float(value)), replace=True)
+            else:
+                m.add(Aux(e.name, e.units, e.doc, e.role, equation=repr(float(value))), replace=True)
+        return m
+
+    def copy(self) -> Model:
+        """A copy sharing the frozen elements."""
+        m = _copy.copy(self)
+        m._elements = dict(self._elements)
+        m.scenarios = dict(self.scenarios)
+        m.loops = dict(self.loops)
+        m.links = list(self.links)
+        m.cld_variables = _copy.deepcopy(self.cld_variables)
+        m.metadata = _copy.deepcopy(self.metadata)
+        m._ast_cache = dict(self._ast_cache)
+        return m
+
+    def cld(self, **kwargs: Any):
+        """The causal-loop diagram of this model (hand-drawn links, or inferred from equations)."""
+        from ..cld import from_model
+
+        return from_model(self, **kwargs)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Model):
+            return NotImplemented
+        return (
+            self.name == other.name
+            and self.doc == other.doc
+            and self.specs == other.specs
+            and list(self._elements.items()) == list(other._elements.items())
+            and self.scenarios == other.scenarios
+            and self.loops == other.loops
+            and self.links == other.links
+            and self.cld_variables == other.cld_variables
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        counts = {k.value: len(self.names(k)) for k in Kind if self.names(k)}
+        parts = ", ".join(f"{v} {k}{'s' if v != 1 else ''}" for k, v in counts.items())
+        return f"<Model {self.name!r}: {parts or 'empty'}; t={self.start:g}..{self.stop:g} dt={self.dt:g}>"
+
+
+def _eqn(value: float | str) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    v = float(value)
+    return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)

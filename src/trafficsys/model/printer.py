@@ -1,0 +1,128 @@
+"""Print an AST back to XMILE expression text.
+
+The printer writes the fewest parentheses that keep the tree: for every tree
+``t`` the parser produces, ``parse(to_xmile(t)) == t`` (a hypothesis property in
+the tests).  ``IF`` expressions inside operators are always bracketed for the
+reader's sake.
+"""
+
+from __future__ import annotations
+
+from . import ast
+from .names import is_plain_identifier
+
+__all__ = ["to_xmile"]
+
+_PREC = {
+    "or": 1,
+    "and": 2,
+    "=": 3,
+    "<>": 3,
+    "<": 4,
+    "<=": 4,
+    ">": 4,
+    ">=": 4,
+    "+": 5,
+    "-": 5,
+    "*": 6,
+    "/": 6,
+    "mod": 6,
+    "^": 8,
+}
+_UNARY_PREC = 7
+_ATOM = 9
+_SPELL = {"and": "AND", "or": "OR", "mod": "MOD", "not": "NOT "}
+_KEYWORDS = {"if", "then", "else", "and", "or", "not", "mod"}
+
+
+def _name(name: str) -> str:
+    if name == "*":
+        return "*"
+    parts = name.split(".")
+    if all(is_plain_identifier(p) and p.lower() not in _KEYWORDS and not p[0].isdigit() for p in parts):
+        return name
+    return '"' + name + '"'
+
+
+def _num(v: float) -> str:
+    if v != v or v in (float("inf"), float("-inf")):
+        raise ValueError(f"cannot print non-finite number {v}")
+    if float(v).is_integer() and abs(v) < 1e15:
+        text = str(int(v))
+    else:
+        text = repr(float(v))
+    return f"({text})" if v < 0 else text
+
+
+def _prec(node: ast.Expr) -> int:
+    if isinstance(node, ast.Binary):
+        return _PREC[node.op]
+    if isinstance(node, ast.Unary):
+        return _UNARY_PREC
+    if isinstance(node, ast.If):
+        return 0
+    return _ATOM
+
+
+def to_xmile(node: ast.Expr) -> str:
+    """Return XMILE text for ``node``.
+
+    Examples
+    --------
+    >>> from trafficsys.model.parser import parse
+    >>> to_xmile(parse("(a + b) * -c ^ 2"))
+    '(a + b) * -c ^ 2'
+    """
+    if isinstance(node, ast.Num):
+        return _num(node.value)
+    if isinstance(node, ast.Name):
+        return _name(node.name)
+    if isinstance(node, ast.Subscript):
+        return f"{_name(node.name)}[{', '.join(to_xmile(i) for i in node.indices)}]"
+    if isinstance(node, ast.Call):
+        args = ", ".join(to_xmile(a) for a in node.args)
+        func = node.func if node.func.isupper() else _name(node.func)
+        return f"{func}({args})"
+    if isinstance(node, ast.If):
+        return (
+            f"IF {_wrap_if(node.cond)} THEN {_wrap_if(node.then)} ELSE {to_xmile(node.orelse)}"
+        )
+    if isinstance(node, ast.Unary):
+        inner = to_xmile(node.operand)
+        p = _prec(node.operand)
+        # "- -x" would lex fine, but "--x" reads badly; operands of lower precedence need brackets.
+        if p < _UNARY_PREC:
+            inner = f"({inner})"
+        op = _SPELL.get(node.op, node.op)
+        return f"{op}{inner}"
+    if isinstance(node, ast.Binary):
+        p = _PREC[node.op]
+        left = to_xmile(node.left)
+        right = to_xmile(node.right)
+        lp, rp = _prec(node.left), _prec(node.right)
+        if node.op == "^":
+            # the left operand of ^ must be an atom (unary binds looser than ^);
+            # the right operand may be an atom or a chain of unary signs on an atom.
+            if lp < _ATOM:
+                left = f"({left})"
+            if not _unary_chain_on_atom(node.right):
+                right = f"({right})"
+        else:
+            if lp < p:
+                left = f"({left})"
+            if rp <= p:
+                right = f"({right})"
+        op = _SPELL.get(node.op, node.op)
+        return f"{left} {op} {right}"
+    raise TypeError(f"not an AST node: {node!r}")
+
+
+def _wrap_if(node: ast.Expr) -> str:
+    text = to_xmile(node)
+    return f"({text})" if isinstance(node, ast.If) else text
+
+
+def _unary_chain_on_atom(node: ast.Expr) -> bool:
+    while isinstance(node, ast.Unary) and node.op in ("+", "-"):
+        node = node.operand
+    return _prec(node) == _ATOM
