@@ -23,6 +23,41 @@ from .model import Model
 
 __version__ = "0.1.0"
 
+# Heavier parts load on first use, so `import trafficsys` stays fast (numpy,
+# xarray, scipy and matplotlib are imported by the functions that need them).
+_LAZY = {
+    "load": "trafficsys.io",
+    "save": "trafficsys.io",
+    "load_default": "trafficsys.io",
+    "simulate": "trafficsys.engine",
+    "Simulation": "trafficsys.engine",
+    "monte_carlo": "trafficsys.engine",
+    "Results": "trafficsys.engine",
+    "CausalLoopDiagram": "trafficsys.cld",
+    "Loop": "trafficsys.cld",
+    "ArchetypeMatch": "trafficsys.cld",
+    "archetypes": "trafficsys.cld",
+    "loop_dominance": "trafficsys.analysis",
+    "sensitivity": "trafficsys.analysis",
+    "calibrate": "trafficsys.analysis",
+    "compare": "trafficsys.scenarios",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'trafficsys' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 __all__ = [
     "AlgebraicLoopError",
     "ArityError",
@@ -38,4 +73,5 @@ __all__ = [
     "UnknownVariableError",
     "UnsupportedFeatureError",
     "__version__",
+    *_LAZY,
 ]

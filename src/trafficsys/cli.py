@@ -1,0 +1,69 @@
+"""The ``trafficsys`` command line.
+
+Each subcommand lives in its own module under :mod:`trafficsys.commands`, which
+provides ``add_arguments(parser)`` and ``run(args) -> int``.  With no model
+argument, every subcommand uses the reference model shipped in the package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .errors import ModelError
+
+__all__ = ["main", "COMMANDS"]
+
+#: subcommand -> one-line help
+COMMANDS = {
+    "run": "simulate one scenario and print a table of key variables",
+    "compare": "compare strategies over a Monte Carlo sample (the main job)",
+    "loops": "list the feedback loops with their polarity",
+    "archetypes": "detect systems archetypes in the causal structure",
+    "dominance": "which loops drive behaviour when (Loops that Matter)",
+    "export": "write the model as TOML, XMILE, GraphML, DOT, Kumu JSON or Mermaid",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every available subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="trafficsys",
+        description="Systems thinking for anti-trafficking programmes: simulate, compare and "
+        "analyse intervention strategies. With no MODEL, commands use the reference "
+        "anti-trafficking ecosystem model shipped with the package.",
+    )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"trafficsys {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_text in COMMANDS.items():
+        try:
+            module = importlib.import_module(f".commands.{name}", __package__)
+        except ModuleNotFoundError:
+            continue
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``trafficsys`` script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args._module.run(args) or 0)
+    except ModelError as e:
+        print(f"trafficsys {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # pragma: no cover
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
