@@ -1,0 +1,675 @@
+"""Loop dominance over time: the Loops that Matter method (LTM).
+
+For every link in a feedback loop, at every saved time, the *link score*
+measures how much of the change in the link's target came from the change in
+its source, with the link's polarity:
+
+``LS(x -> z) = |Δ_x z / Δz| * sign(Δ_x z / Δx)``
+
+where ``Δz = z(t) - z(t - Δt)``, ``Δx = x(t) - x(t - Δt)`` and ``Δ_x z`` is the
+change of ``z`` computed from its equation with ``x`` at its current value and
+every other input at its previous value (ceteris paribus).  Links from a flow
+to a stock use the corrected rule of Schoenberg, Hayward & Eberlein (2023):
+``LS(f -> S) = ±|Δf / Δnet(S)|`` with ``net(S)`` the sum of the stock's
+inflows minus its outflows (``+`` for an inflow, ``-`` for an outflow); the
+2020 rule used the flow's *value*, which made the scores depend on how flows
+are split.  A *loop score* is the product of its link scores, and a loop's
+*relative score* is its loop score divided by the sum of the absolute loop
+scores of all loops in its *cycle partition* (the stocks that reach each
+other through feedback).  A relative score lies in ``[-1, 1]``: its sign is
+the loop's polarity (reinforcing ``+``, balancing ``-``), its size the share
+of the partition's behaviour the loop explains.
+
+Conventions
+-----------
+* **Zero changes.** A link score is 0 when its source or its target does not
+  change over the step (``Δx = 0`` or ``Δz = 0``): the link carried nothing,
+  and nothing is divided by zero.  A partition whose loop scores are all 0 at
+  a time has relative scores 0 and no dominant loop then.
+* **Time labels.** The score over ``[t - Δt, t]`` is reported at ``t`` (as
+  Simlin does; Stella labels the same number ``t - Δt``).  The first saved
+  time has no previous value and scores 0.  Scores are computed on the saved
+  steps: save every ``dt`` (``saveper = dt``) for scores of the integration
+  step itself.
+* **Hidden stocks.** A variable defined by a stateful builtin (``SMTH1``,
+  ``DELAY3``...) counts as a stock for cycle partitions.  The link from the
+  smoothed input to it scores as a first-order stage,
+  ``|Δx / (Δx - Δz)|`` (exact for ``SMTH1``/``DELAY1``; the lumped stage is an
+  approximation for higher orders), and any other link into an equation that
+  calls a stateful builtin scores as a unit transfer ``sign(Δz)·sign(Δx)``
+  (the approximation Simlin uses for black boxes).
+* **Dominance.** Within a partition, the dominant loop at a time is the one
+  with the largest absolute relative score.
+
+References
+----------
+Schoenberg, W., Davidsen, P., Eberlein, R. (2020). Understanding model
+behavior using the Loops that Matter method. System Dynamics Review 36(2),
+158-190. https://doi.org/10.1002/sdr.1658
+
+Schoenberg, W., Hayward, J., Eberlein, R. (2023). Improving Loops that
+Matter. System Dynamics Review 39(2), 140-151. https://doi.org/10.1002/sdr.1728
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from ..errors import ModelError
+from ..model import ast
+from ..model.elements import Constant, Flow, Kind, Lookup, Stock
+from ..model.model import Model
+from ..model.names import canonical
+from ._evaluate import STATEFUL_CALLS, evaluate
+
+__all__ = ["LoopInfo", "LoopDominance", "loop_dominance", "feedback_graph", "cycle_partitions"]
+
+
+@dataclass(frozen=True)
+class LoopInfo:
+    """One feedback loop as loop dominance sees it.
+
+    Attributes
+    ----------
+    id
+        ``"R1"``, ``"B2"``... (or the id the causal-loop diagram gave it).
+    polarity
+        ``"R"`` (reinforcing), ``"B"`` (balancing) or ``"U"`` (the sign of its
+        score changes over time or across runs).
+    variables
+        Canonical names in causal order, starting at a stock.
+    partition
+        Index of its cycle partition (see :attr:`LoopDominance.partitions`).
+    competing
+        False when the loop is alone in its partition: its relative score is
+        ±1 by construction and says nothing about dominance.
+    """
+
+    id: str
+    polarity: str
+    variables: tuple[str, ...]
+    partition: int
+    competing: bool
+
+    @property
+    def links(self) -> list[tuple[str, str]]:
+        """The loop's links ``(source, target)`` in order."""
+        v = self.variables
+        return [(v[i], v[(i + 1) % len(v)]) for i in range(len(v))]
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.polarity}): " + " -> ".join((*self.variables, self.variables[0]))
+
+
+# --------------------------------------------------------------------------- structure
+def _is_stateful(m: Model, name: str) -> bool:
+    e = m[name]
+    if isinstance(e, (Stock, Constant)):
+        return False
+    tree = m.ast(name)
+    return tree is not None and bool(ast.calls(tree) & STATEFUL_CALLS)
+
+
+def feedback_graph(m: Model) -> nx.DiGraph:
+    """The dependency graph of ``m`` without the edges that cannot carry feedback.
+
+    Edges into a stock's initial value, and edges from inputs only read through
+    ``INIT(...)``, act once at the start, so they are dropped.  Node attribute
+    ``state`` is True for stocks and for variables defined by a stateful
+    builtin (hidden stocks).
+    """
+    g = m.graph()
+    drop = [(a, b) for a, b, via in g.edges(data="via") if via == "initial"]
+    for name in m.names():
+        tree = m.ast(name) if not isinstance(m[name], (Stock, Constant)) else None
+        if tree is None:
+            continue
+        live: set[str] = set()
+
+        def collect(n: ast.Expr) -> None:
+            if isinstance(n, ast.Call) and n.func == "INIT":
+                return
+            if isinstance(n, ast.Name) and n.name not in ast.TIME_NAMES:
+                live.add(n.name)
+            elif isinstance(n, ast.Call) and not n.func.isupper():
+                live.add(n.func)
+            for c in ast.children(n):
+                collect(c)
+
+        collect(tree)
+        drop += [(a, name) for a in g.predecessors(name) if a not in live and g[a][name].get("via") == "equation"]
+    g.remove_edges_from(drop)
+    for name in g.nodes:
+        g.nodes[name]["state"] = isinstance(m[name], Stock) or _is_stateful(m, name)
+    return g
+
+
+def cycle_partitions(g: nx.DiGraph) -> list[tuple[str, ...]]:
+    """Groups of state variables linked by feedback (strongly connected components).
+
+    Every feedback loop lies inside exactly one partition; relative loop scores
+    are normalised within a partition.  Returns the state variables of each
+    partition that contains a loop, in a stable order.
+    """
+    parts = []
+    for comp in nx.strongly_connected_components(g):
+        if len(comp) == 1:
+            (n,) = comp
+            if not g.has_edge(n, n):
+                continue
+        order = [n for n in g.nodes if n in comp]
+        parts.append(tuple(n for n in order if g.nodes[n].get("state")) or tuple(order))
+    parts.sort(key=lambda p: list(g.nodes).index(p[0]))
+    return parts
+
+
+def _rotate(cycle: Sequence[str], g: nx.DiGraph) -> tuple[str, ...]:
+    order = list(g.nodes)
+    states = [i for i, n in enumerate(cycle) if g.nodes[n].get("state")]
+    candidates = states or range(len(cycle))
+    start = min(candidates, key=lambda i: order.index(cycle[i]))
+    return tuple(cycle[start:]) + tuple(cycle[:start])
+
+
+def _enumerate_loops(g: nx.DiGraph, max_loops: int, length_bound: int | None) -> list[tuple[str, ...]]:
+    cycles = itertools.islice(nx.simple_cycles(g, length_bound=length_bound), max_loops + 1)
+    found = [_rotate(c, g) for c in cycles]
+    if len(found) > max_loops:
+        raise ModelError(
+            f"the model has more than {max_loops} feedback loops; pass max_loops=... to score more, "
+            f"length_bound=... to keep only short loops, or loops=[...] to score chosen loops"
+        )
+    order = list(g.nodes)
+    found.sort(key=lambda c: (len(c), [order.index(n) for n in c]))
+    return found
+
+
+def _cld_ids(m: Model) -> dict[frozenset, tuple[str, str]]:
+    """Loop ids and polarities from the model's causal-loop diagram, keyed by link set."""
+    try:
+        cld_loops = m.cld().loops()
+    except Exception:  # the CLD is optional here: without it, loops get ids by polarity
+        return {}
+    out = {}
+    for lp in cld_loops:
+        v = [canonical(x) for x in getattr(lp, "variables", ())]
+        if v:
+            key = frozenset((v[i], v[(i + 1) % len(v)]) for i in range(len(v)))
+            out[key] = (str(lp.id), str(getattr(lp, "polarity", "U")))
+    return out
+
+
+# ------------------------------------------------------------------------------ data
+def _dataset(results: Any):
+    import pandas as pd
+    import xarray as xr
+
+    ds = getattr(results, "ds", results)
+    if isinstance(ds, pd.DataFrame):
+        ds = xr.Dataset.from_dataframe(ds.rename_axis("time"))
+    if not isinstance(ds, xr.Dataset):
+        raise ModelError(
+            f"loop_dominance needs simulation results (ts.simulate(...)), an xarray Dataset or a pandas "
+            f"DataFrame indexed by time; got {type(results).__name__}"
+        )
+    if "run" not in ds.dims:
+        ds = ds.expand_dims(run=[0])
+    return ds
+
+
+class _Values:
+    """Each variable's recorded values as a ``(time, run)`` array."""
+
+    def __init__(self, m: Model, ds):
+        self.m = m
+        self.ds = ds
+        self.time = np.asarray(ds["time"].values, dtype=float)
+        self.nrun = ds.sizes["run"]
+        self._cache: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name in self._cache:
+            return self._cache[name]
+        shape = (len(self.time), self.nrun)
+        key = next((k for k in (name, self.m[name].name) if k in self.ds), None) if name in self.m else (
+            name if name in self.ds else None)
+        if key is not None:
+            da = self.ds[key]
+            dims = [d for d in ("time", "run") if d in da.dims]
+            extra = [d for d in da.dims if d not in ("time", "run")]
+            if extra:
+                raise ModelError(f"arrayed variable (dimensions {extra}) is not supported by loop dominance",
+                                 variable=name, file=self.m.file)
+            arr = np.asarray(da.transpose(*dims).values, dtype=float)
+            if dims == ["run"]:
+                arr = arr[None, :]
+            elif dims == ["time"]:
+                arr = arr[:, None]
+            value = np.broadcast_to(arr, shape)
+        elif name in self.m and isinstance(self.m[name], Constant):
+            value = np.full(shape, self.m[name].value)  # type: ignore[union-attr]
+        else:
+            raise ModelError(
+                "the results do not hold this variable's values; simulate with every variable saved "
+                "(the default of ts.simulate) before asking for loop dominance",
+                variable=name, file=self.m.file,
+            )
+        self._cache[name] = value
+        return value
+
+
+def _ratio_score(partial: np.ndarray, dz: np.ndarray, dx: np.ndarray) -> np.ndarray:
+    """``|partial/dz| * sign(partial/dx)``, 0 where ``dz`` or ``dx`` is 0 (the zero-change convention)."""
+    zero = (dz == 0) | (dx == 0) | ~np.isfinite(partial)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        score = np.abs(partial / np.where(zero, 1.0, dz)) * np.sign(partial) * np.sign(dx)
+    return np.where(zero, 0.0, score)
+
+
+def _link_score(m: Model, values: _Values, source: str, target: str, lookups: Mapping[str, Lookup]) -> np.ndarray:
+    """The link score series ``(time, run)`` of ``source -> target``."""
+    e = m[target]
+    dt = m.dt
+    x = values[source]
+    dx = np.diff(x, axis=0)
+    if isinstance(e, Stock):
+        inflows = [canonical(f) for f in e.inflows]
+        outflows = [canonical(f) for f in e.outflows]
+        net = sum((values[f] for f in inflows), np.zeros_like(x)) - sum(
+            (values[f] for f in outflows), np.zeros_like(x))
+        sign = (source in inflows) - (source in outflows)
+        score = _ratio_score(sign * dx, np.diff(net, axis=0), dx)
+        score = np.abs(score) * sign
+    else:
+        z = values[target]
+        dz = np.diff(z, axis=0)
+        tree = m.ast(target)
+        assert tree is not None
+        if _is_stateful(m, target):
+            if (isinstance(tree, ast.Call) and tree.func in STATEFUL_CALLS and tree.func not in ("INIT", "PREVIOUS")
+                    and isinstance(tree.args[0], ast.Name) and tree.args[0].name == source):
+                stage = dx - dz
+                score = _ratio_score(dx, stage, dx)
+                score = np.where(stage == 0, 0.0, np.abs(score))
+            else:
+                score = np.where((dx == 0) | (dz == 0), 0.0, np.sign(dz) * np.sign(dx))
+        else:
+            env = {d: (x[1:] if d == source else values[d][:-1]) for d in m.dependencies(target) if d not in lookups}
+            t_prev = values.time[:-1, None]
+            new = evaluate(tree, env, time=t_prev, dt=dt, lookups=lookups, variable=target)
+            if isinstance(e, Lookup):
+                from ._evaluate import interpolate_lookup
+
+                new = interpolate_lookup(e, new)
+            if isinstance(e, Flow) and e.non_negative:
+                new = np.maximum(new, 0.0)
+            new = np.broadcast_to(new, dz.shape)
+            score = _ratio_score(new - z[:-1], dz, dx)
+    return np.vstack([np.zeros((1, x.shape[1])), score])
+
+
+# ---------------------------------------------------------------------------- result
+class LoopDominance:
+    """Link, loop and relative loop scores over time, for one run or an ensemble.
+
+    Attributes
+    ----------
+    loops
+        :class:`LoopInfo` for every scored loop, competing loops first.
+    partitions
+        The state variables of each cycle partition.
+    link_scores
+        ``xarray.DataArray`` (time, run, link) with link labels ``"a -> b"``.
+    loop_scores
+        ``xarray.DataArray`` (time, run, loop): products of link scores.
+    relative
+        ``xarray.DataArray`` (time, run, loop): loop scores over the sum of the
+        absolute loop scores in the loop's partition, in ``[-1, 1]``.
+    dominant
+        ``xarray.DataArray`` (time, run, partition) of the dominant loop's id
+        (``""`` when every loop of the partition scores 0).
+    """
+
+    def __init__(self, loops, partitions, link_scores, loop_scores, relative, dominant):
+        self.loops: list[LoopInfo] = loops
+        self.partitions: list[tuple[str, ...]] = partitions
+        self.link_scores = link_scores
+        self.loop_scores = loop_scores
+        self.relative = relative
+        self.dominant = dominant
+
+    # -------------------------------------------------------------- lookups
+    def __getitem__(self, loop_id: str) -> LoopInfo:
+        for lp in self.loops:
+            if lp.id == loop_id:
+                return lp
+        raise KeyError(f"no loop {loop_id!r}; loops: {', '.join(lp.id for lp in self.loops)}")
+
+    @property
+    def time(self) -> np.ndarray:
+        return self.relative["time"].values
+
+    @property
+    def competing(self) -> list[LoopInfo]:
+        """Loops that share their partition with other loops (the ones dominance is about)."""
+        return [lp for lp in self.loops if lp.competing]
+
+    # -------------------------------------------------------------- tables
+    def to_pandas(self, run: int | None = None):
+        """Tidy table: one row per (time, run, loop) with polarity, score, relative score, dominant flag."""
+        import pandas as pd
+
+        rel = self.relative if run is None else self.relative.isel(run=[run])
+        sc = self.loop_scores if run is None else self.loop_scores.isel(run=[run])
+        dom = self.dominant if run is None else self.dominant.isel(run=[run])
+        frames = []
+        for k, lp in enumerate(self.loops):
+            d = dom.isel(partition=lp.partition).values == lp.id
+            t, r = np.meshgrid(rel["time"].values, rel["run"].values, indexing="ij")
+            frames.append(pd.DataFrame({
+                "time": t.ravel(), "run": r.ravel(), "loop": lp.id, "polarity": lp.polarity,
+                "partition": lp.partition, "competing": lp.competing,
+                "score": sc.values[:, :, k].ravel(), "relative": rel.values[:, :, k].ravel(),
+                "dominant": d.ravel(),
+            }))
+        return pd.concat(frames, ignore_index=True).sort_values(["run", "time", "partition", "loop"],
+                                                                ignore_index=True)
+
+    def to_xarray(self):
+        """The scores as one ``xarray.Dataset``."""
+        import xarray as xr
+
+        return xr.Dataset({"link_score": self.link_scores, "loop_score": self.loop_scores,
+                           "relative": self.relative, "dominant": self.dominant})
+
+    def ranking(self):
+        """Loops ranked: competing loops by mean absolute relative score, then loops alone in their partition."""
+        import pandas as pd
+
+        mean_abs = np.abs(self.relative).mean(dim=("time", "run")).values
+        rows = [{"loop": lp.id, "polarity": lp.polarity, "partition": lp.partition, "competing": lp.competing,
+                 "mean_abs_relative": float(mean_abs[k]),
+                 "share_dominant": float((self.dominant.isel(partition=lp.partition).values == lp.id).mean()),
+                 "variables": " -> ".join(lp.variables)} for k, lp in enumerate(self.loops)]
+        df = pd.DataFrame(rows)
+        return df.sort_values(["competing", "mean_abs_relative"], ascending=[False, False], ignore_index=True)
+
+    def intervals(self, run: int = 0, *, include_alone: bool = False):
+        """Periods during which one loop dominates its partition, for one run.
+
+        Returns a DataFrame with columns ``partition, start, end, loop,
+        polarity, mean_relative``; partitions whose single loop trivially
+        dominates are left out unless ``include_alone``.
+        """
+        import pandas as pd
+
+        t = self.time
+        rows = []
+        for p in range(len(self.partitions)):
+            members = [k for k, lp in enumerate(self.loops) if lp.partition == p]
+            if not members or (len(members) == 1 and not include_alone):
+                continue
+            dom = self.dominant.isel(partition=p, run=run).values
+            start = 0
+            for i in range(1, len(t) + 1):
+                if i == len(t) or dom[i] != dom[start]:
+                    if dom[start]:
+                        k = next(k for k in members if self.loops[k].id == dom[start])
+                        rows.append({"partition": p, "start": float(t[start]), "end": float(t[i - 1]),
+                                     "loop": dom[start], "polarity": self.loops[k].polarity,
+                                     "mean_relative": float(self.relative.values[start:i, run, k].mean())})
+                    start = i
+        return pd.DataFrame(rows, columns=["partition", "start", "end", "loop", "polarity", "mean_relative"])
+
+    def shares(self, window: float | None = None, *, include_alone: bool = False):
+        """Share of runs in which each loop dominates, per time window.
+
+        Parameters
+        ----------
+        window
+            Width of the time windows.  Absolute relative scores are averaged
+            over each window before the dominant loop is picked, so the shares
+            do not flicker from step to step.  ``None``: 20 windows over the
+            run; ``0``: every saved time.
+        include_alone
+            Also report loops alone in their partition (always share 1).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index: window start time; columns: loop ids; values in ``[0, 1]``.
+        """
+        import pandas as pd
+
+        t = self.time
+        if window is None:
+            window = (t[-1] - t[0]) / 20 if len(t) > 1 else 1.0
+        if window and window > 0:
+            bins = np.floor((t - t[0]) / window + 1e-9).astype(int)
+        else:
+            bins = np.arange(len(t))
+        starts = [float(t[bins == b][0]) for b in np.unique(bins)]
+        absrel = np.abs(self.relative.values)
+        out = {}
+        for p in range(len(self.partitions)):
+            members = [k for k, lp in enumerate(self.loops) if lp.partition == p]
+            if not members or (len(members) == 1 and not include_alone):
+                continue
+            avg = np.stack([absrel[bins == b][:, :, members].mean(axis=0) for b in np.unique(bins)])
+            winner = np.argmax(avg, axis=2)
+            active = avg.max(axis=2) > 0
+            for j, k in enumerate(members):
+                out[self.loops[k].id] = ((winner == j) & active).mean(axis=1)
+        return pd.DataFrame(out, index=pd.Index(starts, name="time"))
+
+    def dominance_fraction(self):
+        """Per run, the fraction of saved times each competing loop dominates: DataFrame (run x loop)."""
+        import pandas as pd
+
+        data = {}
+        for lp in self.competing:
+            dom = self.dominant.isel(partition=lp.partition).values == lp.id
+            data[lp.id] = dom[1:].mean(axis=0) if dom.shape[0] > 1 else dom.mean(axis=0)
+        return pd.DataFrame(data, index=pd.Index(self.relative["run"].values, name="run"))
+
+    def drivers(self, params: Mapping[str, Iterable[float]]):
+        """Which uncertain constants make a loop dominate, over an ensemble.
+
+        Spearman rank correlation, across runs, between each constant's sampled
+        value (``params``: name -> one value per run, e.g. the Monte Carlo
+        sample) and the fraction of time each competing loop dominates.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Rows: constants; columns: loop ids; NaN where a column is constant.
+        """
+        import pandas as pd
+        from scipy.stats import spearmanr
+
+        frac = self.dominance_fraction()
+        rows = {}
+        for name, vals in params.items():
+            v = np.asarray(list(vals) if not isinstance(vals, np.ndarray) else vals, dtype=float)
+            if v.shape != (len(frac),):
+                raise ModelError(f"params[{name!r}] has {v.size} values for {len(frac)} runs; give one per run")
+            row = {}
+            for lp in frac.columns:
+                y = frac[lp].values
+                row[lp] = np.nan if np.ptp(v) == 0 or np.ptp(y) == 0 else float(spearmanr(v, y)[0])
+            rows[name] = row
+        return pd.DataFrame.from_dict(rows, orient="index")
+
+    def plot(self, ax=None, *, run: int = 0, partition: int | None = None):
+        """Stacked relative loop scores over time (see :func:`trafficsys.plot.dominance.plot_dominance`)."""
+        from ..plot.dominance import plot_dominance
+
+        return plot_dominance(self, ax=ax, run=run, partition=partition)
+
+    def __repr__(self) -> str:
+        return (f"<LoopDominance: {len(self.loops)} loops ({len(self.competing)} competing) in "
+                f"{len(self.partitions)} partitions, {self.relative.sizes['time']} times x "
+                f"{self.relative.sizes['run']} runs>")
+
+    def _repr_html_(self) -> str:
+        return f"<p>{self!r}</p>" + self.ranking().to_html(index=False)
+
+
+# ------------------------------------------------------------------------ front door
+def loop_dominance(
+    m: Model,
+    results: Any,
+    *,
+    loops: Iterable[Sequence[str]] | None = None,
+    max_loops: int = 2000,
+    length_bound: int | None = None,
+) -> LoopDominance:
+    """Loop dominance over time by the Loops that Matter method.
+
+    Parameters
+    ----------
+    m
+        The model that produced ``results``.
+    results
+        Its simulation results (``ts.simulate``, ``ts.monte_carlo``), an
+        ``xarray.Dataset`` with dimensions ``(time, run)`` or a DataFrame
+        indexed by time.  Every variable on the loops must be recorded.
+    loops
+        Loops to score, each a sequence of variable names in causal order.
+        Default: every feedback loop of the model (all loops of a partition
+        are needed for meaningful relative scores).
+    max_loops
+        Refuse to enumerate more loops than this.
+    length_bound
+        Only loops with at most this many variables.
+
+    Returns
+    -------
+    LoopDominance
+        Scores per time and run; ``.to_pandas()`` gives the tidy table,
+        ``.intervals()`` the dominant loop per period, ``.shares()`` the share
+        of runs each loop dominates.
+
+    Raises
+    ------
+    ModelError
+        When the results lack a variable on a loop, or a named loop is not a
+        feedback loop of the model.
+
+    Notes
+    -----
+    See the module docstring (:mod:`trafficsys.analysis.ltm`) for the
+    formulas and the conventions for zero changes and time labels.
+
+    Examples
+    --------
+    >>> import trafficsys as ts
+    >>> m = ts.Model("logistic", stop=20, dt=0.25)
+    >>> _ = m.constant("r", 0.5); _ = m.constant("k", 1000)
+    >>> _ = m.stock("pop", 10, inflows=["births"], outflows=["deaths"])
+    >>> _ = m.flow("births", "r * pop"); _ = m.flow("deaths", "r * pop * pop / k")
+    >>> d = ts.loop_dominance(m, ts.simulate(m))     # doctest: +SKIP
+    >>> d.intervals()[["start", "end", "loop"]]      # doctest: +SKIP
+    """
+    import xarray as xr
+
+    ds = _dataset(results)
+    g = feedback_graph(m)
+    if loops is None:
+        cycles = _enumerate_loops(g, max_loops, length_bound)
+    else:
+        cycles = []
+        for lp in loops:
+            names = [canonical(v) for v in getattr(lp, "variables", lp)]
+            for a, b in zip(names, names[1:] + names[:1]):
+                if not g.has_edge(a, b):
+                    raise ModelError(f"loop {' -> '.join(names)}: '{b}' does not depend on '{a}' "
+                                     f"(through an equation or a flow); give variables in causal order",
+                                     file=m.file)
+            cycles.append(_rotate(names, g))
+    partitions = cycle_partitions(g)
+    part_of = {n: i for i, p in enumerate(partitions) for n in p}
+    for i, comp in enumerate(nx.strongly_connected_components(g)):
+        for n in comp:
+            if n in part_of:
+                for other in comp:
+                    part_of.setdefault(other, part_of[n])
+
+    values = _Values(m, ds)
+    lookups = {name: m[name] for name in m.names(Kind.LOOKUP)}
+    edges = sorted({lk for c in cycles for lk in zip(c, c[1:] + c[:1])})
+    link = {e: _link_score(m, values, e[0], e[1], lookups) for e in edges}  # type: ignore[arg-type]
+
+    T, R = len(values.time), values.nrun
+    scores = np.ones((T, R, len(cycles)))
+    for k, c in enumerate(cycles):
+        for e in zip(c, c[1:] + c[:1]):
+            scores[:, :, k] *= link[e]
+    scores = np.nan_to_num(scores, nan=0.0, posinf=1e300, neginf=-1e300)
+
+    loop_part = [part_of[c[0]] for c in cycles]
+    rel = np.zeros_like(scores)
+    for p in set(loop_part):
+        members = [k for k, q in enumerate(loop_part) if q == p]
+        block = scores[:, :, members]
+        scale = np.abs(block).max(axis=2, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scaled = np.where(scale > 0, block / np.where(scale > 0, scale, 1.0), 0.0)
+            total = np.abs(scaled).sum(axis=2, keepdims=True)
+            rel[:, :, members] = np.where(total > 0, scaled / np.where(total > 0, total, 1.0), 0.0)
+
+    cld_ids = _cld_ids(m) if loops is None else {}
+    counts = {p: loop_part.count(p) for p in set(loop_part)}
+    infos: list[LoopInfo] = []
+    used: dict[str, int] = {}
+    for k, c in enumerate(cycles):
+        s = np.sign(scores[:, :, k][scores[:, :, k] != 0])
+        pol = "R" if s.size and (s > 0).all() else "B" if s.size and (s < 0).all() else "U"
+        key = frozenset(zip(c, c[1:] + c[:1]))
+        if key in cld_ids:
+            lid, cld_pol = cld_ids[key]
+            pol = cld_pol if pol == "U" and cld_pol in ("R", "B") else pol
+        else:
+            used[pol] = used.get(pol, 0) + 1
+            lid = f"{pol}{used[pol]}"
+            while any(i.id == lid for i in infos) or lid in {v[0] for v in cld_ids.values()}:
+                used[pol] += 1
+                lid = f"{pol}{used[pol]}"
+        infos.append(LoopInfo(lid, pol, tuple(c), loop_part[k], counts[loop_part[k]] > 1))
+
+    # competing loops first, each partition's loops by mean |relative score|
+    mean_abs = np.abs(rel).mean(axis=(0, 1))
+    order = sorted(range(len(infos)), key=lambda k: (not infos[k].competing, infos[k].partition, -mean_abs[k]))
+    infos = [infos[k] for k in order]
+    scores, rel = scores[:, :, order], rel[:, :, order]
+
+    dominant = np.full((T, R, len(partitions)), "", dtype=object)
+    for p in range(len(partitions)):
+        members = [k for k, lp in enumerate(infos) if lp.partition == p]
+        if not members:
+            continue
+        block = np.abs(rel[:, :, members])
+        ids = np.array([infos[k].id for k in members], dtype=object)
+        best = ids[np.argmax(block, axis=2)]
+        dominant[:, :, p] = np.where(block.max(axis=2) > 0, best, "")
+
+    coords = {"time": values.time, "run": ds["run"].values}
+    loop_ids = [lp.id for lp in infos]
+    link_labels = [f"{a} -> {b}" for a, b in edges]
+    link_da = xr.DataArray(np.stack([link[e] for e in edges], axis=2) if edges else np.zeros((T, R, 0)),
+                           dims=("time", "run", "link"), coords={**coords, "link": link_labels})
+    return LoopDominance(
+        infos,
+        partitions,
+        link_da,
+        xr.DataArray(scores, dims=("time", "run", "loop"), coords={**coords, "loop": loop_ids}),
+        xr.DataArray(rel, dims=("time", "run", "loop"), coords={**coords, "loop": loop_ids}),
+        xr.DataArray(dominant.astype(str), dims=("time", "run", "partition"),
+                     coords={**coords, "partition": np.arange(len(partitions))}),
+    )
