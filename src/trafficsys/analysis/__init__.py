@@ -1,11 +1,26 @@
-"""Analyses of simulated behaviour: loop dominance, sensitivity, calibration."""
+"""Analyses of simulated behaviour: loop dominance, sensitivity, calibration.
 
+``loop_dominance`` (Loops that Matter), ``sensitivity`` (front door to
+``elasticities``, ``morris`` and ``sobol``) and ``calibrate`` each take the
+model first and return a result object with ``to_pandas()`` and ``plot()``.
+"""
+
+from .calibrate import CalibrationResult, calibrate
 from .ltm import LoopDominance, LoopInfo, cycle_partitions, feedback_graph, loop_dominance
+from .sensitivity import METHODS, SensitivityResult, elasticities, morris, sensitivity, sobol
 
 __all__ = [
+    "CalibrationResult",
     "LoopDominance",
     "LoopInfo",
+    "METHODS",
+    "SensitivityResult",
+    "calibrate",
     "cycle_partitions",
+    "elasticities",
     "feedback_graph",
     "loop_dominance",
+    "morris",
+    "sensitivity",
+    "sobol",
 ]
