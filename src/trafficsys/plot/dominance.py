@@ -1,0 +1,89 @@
+"""Figures of loop dominance: relative loop scores over time, and ensemble dominance shares."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["plot_dominance", "plot_dominance_shares"]
+
+
+def _competing_partition(result: Any, partition: int | None) -> int:
+    if partition is not None:
+        return partition
+    comp = [lp.partition for lp in result.loops if lp.competing]
+    return comp[0] if comp else (result.loops[0].partition if result.loops else 0)
+
+
+def plot_dominance(result: Any, ax=None, *, run: int = 0, partition: int | None = None):
+    """Stacked relative loop scores of one partition over time (reinforcing above zero, balancing below).
+
+    Parameters
+    ----------
+    result
+        A :class:`~trafficsys.analysis.LoopDominance`.
+    ax
+        Axes to draw on (a new figure when None).
+    run
+        Which run of an ensemble.
+    partition
+        Which cycle partition (default: the first with competing loops).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4))
+    p = _competing_partition(result, partition)
+    members = [k for k, lp in enumerate(result.loops) if lp.partition == p]
+    t = result.time
+    rel = result.relative.isel(run=run).values[:, members]
+    labels = [f"{result.loops[k].id}: {' → '.join(result.loops[k].variables)}" for k in members]
+    colors = [f"C{i % 10}" for i in range(len(members))]
+    pos, neg = np.clip(rel, 0, None), np.clip(rel, None, 0)
+    if pos.any():
+        ax.stackplot(t, pos.T, colors=colors, alpha=0.85, labels=labels)
+    if neg.any():
+        ax.stackplot(t, neg.T, colors=colors, alpha=0.85, labels=None if pos.any() else labels)
+    ax.axhline(0, color="0.2", lw=0.8)
+    ax.set_ylim(-1.05, 1.05)
+    ax.set_xlabel("time")
+    ax.set_ylabel("relative loop score\n(+ reinforcing, − balancing)")
+    stocks = ", ".join(result.partitions[p]) if result.partitions else ""
+    ax.set_title(f"Loop dominance (Loops that Matter) — partition {p}: {stocks}", fontsize=10)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
+    return ax
+
+
+def plot_dominance_shares(result: Any, ax=None, *, window: float | None = None):
+    """Share of ensemble runs in which each competing loop dominates, per time window (stacked).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4))
+    shares = result.shares(window=window)
+    if shares.empty:
+        ax.text(0.5, 0.5, "no competing loops", ha="center", va="center", transform=ax.transAxes)
+        return ax
+    t = shares.index.values
+    width = np.diff(t).min() if len(t) > 1 else 1.0
+    bottom = np.zeros(len(t))
+    for i, col in enumerate(shares.columns):
+        ax.bar(t, shares[col].values, width=width, bottom=bottom, align="edge", color=f"C{i % 10}",
+               label=col, edgecolor="white", linewidth=0.5)
+        bottom += shares[col].values
+    ax.set_ylim(0, max(1.0, bottom.max()) * 1.02)
+    ax.set_xlabel("time")
+    ax.set_ylabel("share of runs in which\nthe loop dominates")
+    ax.set_title(f"Dominant loops across {result.relative.sizes['run']} runs", fontsize=10)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
+    return ax
