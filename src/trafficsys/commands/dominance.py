@@ -1,0 +1,85 @@
+"""``trafficsys dominance``: which feedback loops drive behaviour when (Loops that Matter)."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the command's options."""
+    parser.add_argument("model", nargs="?", help="model file (.toml, .xmile, .stmx); default: the reference model")
+    parser.add_argument("--scenario", help="scenario to simulate (default: the base case)")
+    parser.add_argument("--runs", type=int, default=0, metavar="N",
+                        help="also run an N-run Monte Carlo sample over the constants' ranges and print the "
+                             "share of runs in which each loop dominates")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the Monte Carlo sample (default 1)")
+    parser.add_argument("--window", type=float, default=None, metavar="W",
+                        help="time window for the ensemble shares (default: 1/20 of the run)")
+    parser.add_argument("--all", action="store_true",
+                        help="also list loops alone in their partition (their relative score is always 1)")
+    parser.add_argument("--csv", metavar="FILE", help="write the tidy table (time x loop) to a CSV file")
+    parser.add_argument("--plot", metavar="FILE.png", help="save a figure of the relative loop scores")
+
+
+def _load(path):
+    import trafficsys as ts
+
+    return ts.load(path) if path else ts.load_default()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Simulate, score the loops and print the dominance tables."""
+    import trafficsys as ts
+
+    from ..analysis import loop_dominance
+
+    m = _load(args.model)
+    results = ts.simulate(m, scenario=args.scenario)
+    dom = loop_dominance(m, results)
+    where = f" (scenario {args.scenario})" if args.scenario else ""
+    print(f"Loop dominance (Loops that Matter) for model '{m.name}'{where}, "
+          f"t = {m.start:g}..{m.stop:g} {m.time_units}")
+    competing = dom.competing
+    print(f"{len(dom.loops)} feedback loops, {len(competing)} competing with others in "
+          f"{len({lp.partition for lp in competing})} cycle partition(s)\n")
+
+    ranking = dom.ranking()
+    if not args.all:
+        ranking = ranking[ranking["competing"]]
+    if ranking.empty:
+        print("No loop competes with another: each loop is alone in its partition and explains all of it.")
+    else:
+        print("Loops, most influential first (mean |relative score|; share of time dominant):")
+        print(f"  {'loop':<6}{'pol':<5}{'part':<6}{'mean|rel|':>10}{'dominant':>10}  variables")
+        for row in ranking.itertuples():
+            print(f"  {row.loop:<6}{row.polarity:<5}{row.partition:<6}{row.mean_abs_relative:>10.2f}"
+                  f"{row.share_dominant:>9.0%}  {row.variables}")
+        iv = dom.intervals(include_alone=args.all)
+        for p, part in iv.groupby("partition"):
+            print(f"\nDominant loop per period, partition {p} (stocks: {', '.join(dom.partitions[p])}):")
+            print(f"  {'from':>8}{'to':>9}  {'loop':<6}{'pol':<5}{'mean rel':>9}")
+            for row in part.itertuples():
+                print(f"  {row.start:>8g}{row.end:>9g}  {row.loop:<6}{row.polarity:<5}{row.mean_relative:>9.2f}")
+
+    if args.runs:
+        mc = ts.monte_carlo(m, n=args.runs, seed=args.seed, scenario=args.scenario)
+        ens = loop_dominance(m, mc)
+        shares = ens.shares(window=args.window, include_alone=args.all)
+        print(f"\nShare of {args.runs} Monte Carlo runs in which each loop dominates (time windows):")
+        if shares.empty:
+            print("  (no competing loops)")
+        else:
+            print(shares.to_string(float_format=lambda v: f"{v:.0%}"))
+    if args.csv:
+        dom.to_pandas().to_csv(args.csv, index=False)
+        print(f"\nwrote {args.csv}")
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        ax = dom.plot()
+        ax.figure.savefig(args.plot, dpi=120, bbox_inches="tight")
+        print(f"wrote {args.plot}")
+    return 0
