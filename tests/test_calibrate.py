@@ -1,0 +1,83 @@
+"""Calibration recovers known constants from synthetic noisy data, within the reported uncertainty."""
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import trafficsys as ts
+from trafficsys.analysis import calibrate
+from trafficsys.errors import ModelError
+
+TRUE = {"r": 0.6, "k": 800.0}
+
+
+def logistic(r=0.3, k=1500.0):
+    m = ts.Model("logistic", stop=20, dt=0.125)
+    m.constant("r", r, range=(0.05, 2))
+    m.constant("k", k, range=(100, 5000))
+    m.stock("pop", 10, inflows=["births"], outflows=["deaths"])
+    m.flow("births", "r * pop")
+    m.flow("deaths", "r * pop * pop / k")
+    return m
+
+
+def synthetic(seed, sd=10.0):
+    truth = logistic(**TRUE)
+    ds = ts.simulate(truth).ds
+    t = np.arange(0, 20.01, 0.5)
+    pop = np.interp(t, ds["time"].values, np.asarray(ds["pop"].values).reshape(len(ds["time"]), -1)[:, 0])
+    births = TRUE["r"] * pop
+    noise = np.random.default_rng(seed).normal(0, 1, (2, t.size))
+    return pd.DataFrame({"pop": pop + sd * noise[0], "births": births + sd * 0.6 * noise[1]},
+                        index=pd.Index(t, name="time"))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_recovers_known_parameters_within_reported_uncertainty(seed):
+    data = synthetic(seed)
+    fit = calibrate(logistic(), data, params=["r", "k"])
+    assert fit.success
+    for name, true in TRUE.items():
+        row = fit.params.loc[name]
+        assert abs(row["value"] - true) <= 3 * row["stderr"], (name, row["value"], row["stderr"])
+        assert row["low"] < true < row["high"] or abs(row["value"] - true) <= 3 * row["stderr"]
+        assert 0 < row["stderr"] < 0.05 * true  # informative data: tight estimates
+    assert fit.model["r"].value == pytest.approx(fit.params.loc["r", "value"])
+    assert fit.model["k"].value == pytest.approx(fit.params.loc["k", "value"])
+    assert fit.fit.loc["pop", "r2"] > 0.99 and fit.fit.loc["pop", "n"] == len(data)
+    assert fit.residuals.shape == data.shape
+    np.testing.assert_allclose(fit.residuals.std().values, [10, 6], rtol=0.35)  # residuals look like the noise
+
+
+def test_stays_inside_declared_ranges():
+    data = synthetic(1)
+    m = logistic()
+    m.add(dataclasses.replace(m["k"], range=(100, 600), value=500), replace=True)
+    fit = calibrate(m, data, params=["r", "k"])
+    assert fit.params.loc["k", "value"] == pytest.approx(600)
+    assert bool(fit.params.loc["k", "at_bound"])
+
+
+def test_missing_values_and_a_single_series():
+    data = synthetic(2)
+    data.iloc[::3, 1] = np.nan
+    fit = calibrate(logistic(), data["pop"], params="r")
+    assert list(fit.params.index) == ["r"] and fit.fit.loc["pop", "n"] == len(data)
+    fit2 = calibrate(logistic(), data, params=["r"])
+    assert fit2.fit.loc["births", "n"] == data["births"].notna().sum()
+
+
+def test_errors_say_what_to_do():
+    data = synthetic(1)
+    m = logistic()
+    with pytest.raises(ModelError, match="not a model variable"):
+        calibrate(m, data.rename(columns={"pop": "population"}), params=["r"])
+    with pytest.raises(ModelError, match="only constants"):
+        calibrate(m, data, params=["births"])
+    with pytest.raises(ModelError, match="model runs"):
+        calibrate(m, data.set_axis(data.index + 15), params=["r"])
+    bad = logistic(r=3.0)
+    with pytest.raises(ModelError, match="outside the range"):
+        calibrate(bad, data, params=["r"])
