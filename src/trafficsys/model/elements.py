@@ -90,6 +90,11 @@ class Element:
     units: str | None = None
     doc: str = ""
     role: str | None = None  #: optional archetype role tag (``"goal"``...)
+    #: array dimensions (names of ``Model.dimensions``); empty for a scalar
+    dimensions: tuple[str, ...] = ()
+    #: per-element equations of an arrayed variable: ``(("a,b", "eqn text"), ...)``, keys are
+    #: canonical element names joined by ``,``; elements not listed use the main equation
+    per_element: tuple[tuple[str, str], ...] = ()
 
     kind: Kind = field(init=False, default=Kind.AUX)
 

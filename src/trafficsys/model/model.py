@@ -97,6 +97,8 @@ class Model:
         self.links: list[Link] = []
         self.cld_variables: dict[str, dict[str, Any]] = {}  #: docs/roles of CLD-only variables
         self.metadata: dict[str, Any] = {}  #: free-form extra data kept on round trip (views...)
+        #: array dimensions: name -> element names (see :mod:`trafficsys.model.arrays`)
+        self.dimensions: dict[str, tuple[str, ...]] = {}
         self._ast_cache: dict[tuple[str, str], ast.Expr] = {}
 
     # ------------------------------------------------------------------ specs
@@ -212,6 +214,17 @@ class Model:
         ys = tuple(p[1] for p in pts)
         return self.add(Lookup(name, units, doc, role, xs=xs, ys=ys,
                                extrapolation=Extrapolation(extrapolation), input=input))
+
+    def dimension(self, name: str, elements: Sequence[str] | int) -> tuple[str, ...]:
+        """Declare an array dimension: its element names, or a size ``n`` (elements ``1..n``)."""
+        if isinstance(elements, int):
+            elems = tuple(str(i) for i in range(1, elements + 1))
+        else:
+            elems = tuple(canonical(str(e)) for e in elements)
+        if not elems:
+            raise ModelError(f"dimension '{name}' has no elements; list at least one", file=self.file)
+        self.dimensions[canonical(name)] = elems
+        return elems
 
     def scenario(self, name: str, set: Mapping[str, float | str] | None = None, *, doc: str = "") -> Scenario:
         """Declare a named scenario: overrides of constants (numbers, or equations over time)."""
@@ -388,6 +401,7 @@ class Model:
         m.links = list(self.links)
         m.cld_variables = _copy.deepcopy(self.cld_variables)
         m.metadata = _copy.deepcopy(self.metadata)
+        m.dimensions = dict(getattr(self, "dimensions", {}))
         m._ast_cache = dict(self._ast_cache)
         return m
 
@@ -409,6 +423,7 @@ class Model:
             and self.loops == other.loops
             and self.links == other.links
             and self.cld_variables == other.cld_variables
+            and getattr(self, "dimensions", {}) == getattr(other, "dimensions", {})
         )
 
     __hash__ = None  # type: ignore[assignment]
