@@ -263,13 +263,34 @@ class _Values:
         self._cache[name] = value
         return value
 
+    def diff(self, name: str) -> np.ndarray:
+        """Change over each saved step, ``(time - 1, run)``, cached."""
+        key = "\0diff:" + name
+        if key not in self._cache:
+            self._cache[key] = np.diff(self[name], axis=0)
+        return self._cache[key]
+
+    def net_diff(self, stock: Stock) -> np.ndarray:
+        """Change over each saved step of a stock's net flow (inflows minus outflows), cached."""
+        key = "\0net:" + stock.name
+        if key not in self._cache:
+            net = np.zeros((len(self.time) - 1, self.nrun))
+            for f in stock.inflows:
+                net += self.diff(canonical(f))
+            for f in stock.outflows:
+                net -= self.diff(canonical(f))
+            self._cache[key] = net
+        return self._cache[key]
+
 
 def _ratio_score(partial: np.ndarray, dz: np.ndarray, dx: np.ndarray) -> np.ndarray:
     """``|partial/dz| * sign(partial/dx)``, 0 where ``dz`` or ``dx`` is 0 (the zero-change convention)."""
     zero = (dz == 0) | (dx == 0) | ~np.isfinite(partial)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        score = np.abs(partial / np.where(zero, 1.0, dz)) * np.sign(partial) * np.sign(dx)
-    return np.where(zero, 0.0, score)
+        score = np.abs(partial / np.where(zero, 1.0, dz))
+        score *= np.sign(partial * dx)
+    score[zero] = 0.0
+    return score
 
 
 def _link_score(m: Model, values: _Values, source: str, target: str, lookups: Mapping[str, Lookup]) -> np.ndarray:
@@ -277,18 +298,15 @@ def _link_score(m: Model, values: _Values, source: str, target: str, lookups: Ma
     e = m[target]
     dt = m.dt
     x = values[source]
-    dx = np.diff(x, axis=0)
+    dx = values.diff(source)
     if isinstance(e, Stock):
-        inflows = [canonical(f) for f in e.inflows]
-        outflows = [canonical(f) for f in e.outflows]
-        net = sum((values[f] for f in inflows), np.zeros_like(x)) - sum(
-            (values[f] for f in outflows), np.zeros_like(x))
-        sign = (source in inflows) - (source in outflows)
-        score = _ratio_score(sign * dx, np.diff(net, axis=0), dx)
-        score = np.abs(score) * sign
+        sign = (source in map(canonical, e.inflows)) - (source in map(canonical, e.outflows))
+        score = np.abs(_ratio_score(dx, values.net_diff(e), dx))
+        if sign < 0:
+            score = -score
     else:
         z = values[target]
-        dz = np.diff(z, axis=0)
+        dz = values.diff(target)
         tree = m.ast(target)
         assert tree is not None
         if _is_stateful(m, target):
@@ -311,7 +329,10 @@ def _link_score(m: Model, values: _Values, source: str, target: str, lookups: Ma
                 new = np.maximum(new, 0.0)
             new = np.broadcast_to(new, dz.shape)
             score = _ratio_score(new - z[:-1], dz, dx)
-    return np.vstack([np.zeros((1, x.shape[1])), score])
+    out = np.empty((score.shape[0] + 1, x.shape[1]))
+    out[0] = 0.0
+    out[1:] = score
+    return out
 
 
 # ---------------------------------------------------------------------------- result
@@ -336,13 +357,29 @@ class LoopDominance:
         (``""`` when every loop of the partition scores 0).
     """
 
-    def __init__(self, loops, partitions, link_scores, loop_scores, relative, dominant):
+    def __init__(self, loops, partitions, link_scores, loop_scores, relative, dominant_index):
         self.loops: list[LoopInfo] = loops
         self.partitions: list[tuple[str, ...]] = partitions
         self.link_scores = link_scores
         self.loop_scores = loop_scores
         self.relative = relative
-        self.dominant = dominant
+        self._dom = dominant_index  # (partition, time, run): index into self.loops, -1 for none
+        self._dominant = None
+
+    @property
+    def dominant(self):
+        import xarray as xr
+
+        if self._dominant is None:
+            ids = np.array([lp.id for lp in self.loops] + [""], dtype=str)
+            self._dominant = xr.DataArray(ids[self._dom], dims=("partition", "time", "run"), coords={
+                "partition": np.arange(len(self.partitions)), "time": self.relative["time"].values,
+                "run": self.relative["run"].values}).transpose("time", "run", "partition")
+        return self._dominant
+
+    def _dominates(self, k: int) -> np.ndarray:
+        """Boolean (time, run): where loop ``k`` dominates its partition."""
+        return self._dom[self.loops[k].partition] == k
 
     # -------------------------------------------------------------- lookups
     def __getitem__(self, loop_id: str) -> LoopInfo:
@@ -367,10 +404,9 @@ class LoopDominance:
 
         rel = self.relative if run is None else self.relative.isel(run=[run])
         sc = self.loop_scores if run is None else self.loop_scores.isel(run=[run])
-        dom = self.dominant if run is None else self.dominant.isel(run=[run])
         frames = []
         for k, lp in enumerate(self.loops):
-            d = dom.isel(partition=lp.partition).values == lp.id
+            d = self._dominates(k) if run is None else self._dominates(k)[:, [run]]
             t, r = np.meshgrid(rel["time"].values, rel["run"].values, indexing="ij")
             frames.append(pd.DataFrame({
                 "time": t.ravel(), "run": r.ravel(), "loop": lp.id, "polarity": lp.polarity,
@@ -395,7 +431,7 @@ class LoopDominance:
         mean_abs = np.abs(self.relative).mean(dim=("time", "run")).values
         rows = [{"loop": lp.id, "polarity": lp.polarity, "partition": lp.partition, "competing": lp.competing,
                  "mean_abs_relative": float(mean_abs[k]),
-                 "share_dominant": float((self.dominant.isel(partition=lp.partition).values == lp.id).mean()),
+                 "share_dominant": float(self._dominates(k).mean()),
                  "variables": " -> ".join(lp.variables)} for k, lp in enumerate(self.loops)]
         df = pd.DataFrame(rows)
         return df.sort_values(["competing", "mean_abs_relative"], ascending=[False, False], ignore_index=True)
@@ -415,14 +451,14 @@ class LoopDominance:
             members = [k for k, lp in enumerate(self.loops) if lp.partition == p]
             if not members or (len(members) == 1 and not include_alone):
                 continue
-            dom = self.dominant.isel(partition=p, run=run).values
+            dom = self._dom[p, :, run]
             start = 0
             for i in range(1, len(t) + 1):
                 if i == len(t) or dom[i] != dom[start]:
-                    if dom[start]:
-                        k = next(k for k in members if self.loops[k].id == dom[start])
+                    if dom[start] >= 0:
+                        k = int(dom[start])
                         rows.append({"partition": p, "start": float(t[start]), "end": float(t[i - 1]),
-                                     "loop": dom[start], "polarity": self.loops[k].polarity,
+                                     "loop": self.loops[k].id, "polarity": self.loops[k].polarity,
                                      "mean_relative": float(self.relative.values[start:i, run, k].mean())})
                     start = i
         return pd.DataFrame(rows, columns=["partition", "start", "end", "loop", "polarity", "mean_relative"])
@@ -473,8 +509,10 @@ class LoopDominance:
         import pandas as pd
 
         data = {}
-        for lp in self.competing:
-            dom = self.dominant.isel(partition=lp.partition).values == lp.id
+        for k, lp in enumerate(self.loops):
+            if not lp.competing:
+                continue
+            dom = self._dominates(k)
             data[lp.id] = dom[1:].mean(axis=0) if dom.shape[0] > 1 else dom.mean(axis=0)
         return pd.DataFrame(data, index=pd.Index(self.relative["run"].values, name="run"))
 
@@ -604,72 +642,77 @@ def loop_dominance(
     values = _Values(m, ds)
     lookups = {name: m[name] for name in m.names(Kind.LOOKUP)}
     edges = sorted({lk for c in cycles for lk in zip(c, c[1:] + c[:1])})
-    link = {e: _link_score(m, values, e[0], e[1], lookups) for e in edges}  # type: ignore[arg-type]
-
     T, R = len(values.time), values.nrun
-    scores = np.ones((T, R, len(cycles)))
+    # arrays are (item, time, run) so each loop's or link's series is contiguous
+    links = np.empty((len(edges), T, R))
+    for i, e in enumerate(edges):
+        links[i] = _link_score(m, values, e[0], e[1], lookups)  # type: ignore[arg-type]
+    edge_index = {e: i for i, e in enumerate(edges)}
+
+    scores = np.empty((len(cycles), T, R))
     for k, c in enumerate(cycles):
-        for e in zip(c, c[1:] + c[:1]):
-            scores[:, :, k] *= link[e]
-    scores = np.nan_to_num(scores, nan=0.0, posinf=1e300, neginf=-1e300)
+        idx = [edge_index[e] for e in zip(c, c[1:] + c[:1])]
+        np.copyto(scores[k], links[idx[0]])
+        for i in idx[1:]:
+            scores[k] *= links[i]
+    np.nan_to_num(scores, copy=False, nan=0.0, posinf=1e300, neginf=-1e300)
 
     loop_part = [part_of[c[0]] for c in cycles]
     rel = np.zeros_like(scores)
     for p in set(loop_part):
         members = [k for k, q in enumerate(loop_part) if q == p]
-        block = scores[:, :, members]
-        scale = np.abs(block).max(axis=2, keepdims=True)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            scaled = np.where(scale > 0, block / np.where(scale > 0, scale, 1.0), 0.0)
-            total = np.abs(scaled).sum(axis=2, keepdims=True)
-            rel[:, :, members] = np.where(total > 0, scaled / np.where(total > 0, total, 1.0), 0.0)
+        block = scores[members]
+        scale = np.abs(block).max(axis=0)
+        safe = np.where(scale > 0, scale, 1.0)
+        scaled = block / safe
+        total = np.abs(scaled).sum(axis=0)
+        rel[members] = np.where(total > 0, scaled / np.where(total > 0, total, 1.0), 0.0)
 
     cld_ids = _cld_ids(m) if loops is None else {}
     counts = {p: loop_part.count(p) for p in set(loop_part)}
     infos: list[LoopInfo] = []
     used: dict[str, int] = {}
+    taken = {v[0] for v in cld_ids.values()}
     for k, c in enumerate(cycles):
-        s = np.sign(scores[:, :, k][scores[:, :, k] != 0])
-        pol = "R" if s.size and (s > 0).all() else "B" if s.size and (s < 0).all() else "U"
+        pos, neg = bool((scores[k] > 0).any()), bool((scores[k] < 0).any())
+        pol = "R" if pos and not neg else "B" if neg and not pos else "U"
         key = frozenset(zip(c, c[1:] + c[:1]))
         if key in cld_ids:
             lid, cld_pol = cld_ids[key]
-            pol = cld_pol if pol == "U" and cld_pol in ("R", "B") else pol
+            pol = cld_pol if pol == "U" and cld_pol in ("R", "B") and not (pos or neg) else pol
         else:
             used[pol] = used.get(pol, 0) + 1
             lid = f"{pol}{used[pol]}"
-            while any(i.id == lid for i in infos) or lid in {v[0] for v in cld_ids.values()}:
+            while lid in taken:
                 used[pol] += 1
                 lid = f"{pol}{used[pol]}"
+        taken.add(lid)
         infos.append(LoopInfo(lid, pol, tuple(c), loop_part[k], counts[loop_part[k]] > 1))
 
     # competing loops first, each partition's loops by mean |relative score|
-    mean_abs = np.abs(rel).mean(axis=(0, 1))
+    mean_abs = np.abs(rel).mean(axis=(1, 2)) if len(cycles) else np.zeros(0)
     order = sorted(range(len(infos)), key=lambda k: (not infos[k].competing, infos[k].partition, -mean_abs[k]))
     infos = [infos[k] for k in order]
-    scores, rel = scores[:, :, order], rel[:, :, order]
+    scores, rel = scores[order], rel[order]
 
-    dominant = np.full((T, R, len(partitions)), "", dtype=object)
+    dom_index = np.full((len(partitions), T, R), -1, dtype=np.int32)
     for p in range(len(partitions)):
-        members = [k for k, lp in enumerate(infos) if lp.partition == p]
-        if not members:
+        members = np.array([k for k, lp in enumerate(infos) if lp.partition == p])
+        if not len(members):
             continue
-        block = np.abs(rel[:, :, members])
-        ids = np.array([infos[k].id for k in members], dtype=object)
-        best = ids[np.argmax(block, axis=2)]
-        dominant[:, :, p] = np.where(block.max(axis=2) > 0, best, "")
+        block = np.abs(rel[members])
+        best = members[np.argmax(block, axis=0)]
+        dom_index[p] = np.where(block.max(axis=0) > 0, best, -1)
 
     coords = {"time": values.time, "run": ds["run"].values}
     loop_ids = [lp.id for lp in infos]
     link_labels = [f"{a} -> {b}" for a, b in edges]
-    link_da = xr.DataArray(np.stack([link[e] for e in edges], axis=2) if edges else np.zeros((T, R, 0)),
-                           dims=("time", "run", "link"), coords={**coords, "link": link_labels})
+    order3 = ("time", "run")
     return LoopDominance(
         infos,
         partitions,
-        link_da,
-        xr.DataArray(scores, dims=("time", "run", "loop"), coords={**coords, "loop": loop_ids}),
-        xr.DataArray(rel, dims=("time", "run", "loop"), coords={**coords, "loop": loop_ids}),
-        xr.DataArray(dominant.astype(str), dims=("time", "run", "partition"),
-                     coords={**coords, "partition": np.arange(len(partitions))}),
+        xr.DataArray(links, dims=("link", *order3), coords={**coords, "link": link_labels}).transpose(*order3, "link"),
+        xr.DataArray(scores, dims=("loop", *order3), coords={**coords, "loop": loop_ids}).transpose(*order3, "loop"),
+        xr.DataArray(rel, dims=("loop", *order3), coords={**coords, "loop": loop_ids}).transpose(*order3, "loop"),
+        dom_index,
     )
