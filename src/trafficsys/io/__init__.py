@@ -1,1 +1,174 @@
-"""io."""
+"""Model files: ``load``/``save`` dispatch by suffix, and the shipped models.
+
+=================================  ===========================================
+suffix                             reader / writer
+=================================  ===========================================
+``.toml``                          :mod:`trafficsys.io.toml_io` (read and write)
+``.xmile .stmx .itmx .xml``        :mod:`trafficsys.io.xmile` (read and write)
+``.mdl``                           :mod:`trafficsys.io.vensim` (read, via PySD)
+=================================  ===========================================
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+from ..errors import FileFormatError, UnknownVariableError
+from ..model.model import Model
+from .resources import DEFAULT_MODEL, STRATEGIES_FILE, model_path, models_dir
+from .toml_io import MAX_FILE_SIZE, read_toml, write_toml
+
+__all__ = [
+    "load",
+    "save",
+    "load_default",
+    "read_toml",
+    "write_toml",
+    "models_dir",
+    "model_path",
+    "READERS",
+    "WRITERS",
+    "MAX_FILE_SIZE",
+    "merge_scenarios",
+]
+
+#: suffix -> (module, function) reading a model file
+READERS = {
+    ".toml": ("trafficsys.io.toml_io", "read_toml"),
+    ".xmile": ("trafficsys.io.xmile", "read_xmile"),
+    ".stmx": ("trafficsys.io.xmile", "read_xmile"),
+    ".itmx": ("trafficsys.io.xmile", "read_xmile"),
+    ".xml": ("trafficsys.io.xmile", "read_xmile"),
+    ".mdl": ("trafficsys.io.vensim", "read_vensim"),
+}
+#: suffix -> (module, function) writing a model file
+WRITERS = {
+    ".toml": ("trafficsys.io.toml_io", "write_toml"),
+    ".xmile": ("trafficsys.io.xmile", "write_xmile"),
+    ".stmx": ("trafficsys.io.xmile", "write_xmile"),
+    ".itmx": ("trafficsys.io.xmile", "write_xmile"),
+    ".xml": ("trafficsys.io.xmile", "write_xmile"),
+}
+
+
+def _handler(table: dict, path: Path, verb: str):
+    suffix = path.suffix.lower()
+    if suffix not in table:
+        raise FileFormatError(
+            f"cannot {verb} a '{suffix or '(no suffix)'}' file; use one of {', '.join(table)}",
+            file=str(path),
+        )
+    module, func = table[suffix]
+    try:
+        return getattr(importlib.import_module(module), func)
+    except (ImportError, AttributeError) as e:
+        raise FileFormatError(
+            f"{verb}ing '{suffix}' files needs {module}.{func}, which is not available ({e})",
+            file=str(path),
+        ) from e
+
+
+def load(path: str | os.PathLike, *, validate: bool = False) -> Model:
+    """Read a model file; the format follows the suffix.
+
+    Parameters
+    ----------
+    path
+        A ``.toml``, ``.xmile``/``.stmx``/``.itmx``/``.xml`` or ``.mdl`` file.
+    validate
+        Also run :meth:`Model.validate` (names, structure, algebraic loops,
+        ranges, units) and raise its first error.  Off by default: reading only
+        checks the file's structure and equation syntax, and the simulation
+        validates what it runs.
+
+    Returns
+    -------
+    Model
+        With ``model.file`` set to ``path``.
+
+    Raises
+    ------
+    FileFormatError
+        Unknown suffix, missing, too large or malformed file.
+    ModelError
+        Any other problem in the file (a :class:`~trafficsys.errors.ParseError`
+        for a bad equation...).
+
+    Examples
+    --------
+    >>> import trafficsys as ts
+    >>> m = ts.load(ts.io.model_path("examples/exploitation_exit.toml"))
+    >>> m.name
+    'exploitation_exit'
+    """
+    p = Path(path)
+    reader = _handler(READERS, p, "read")
+    if not p.is_file():
+        raise FileFormatError(f"no such file: {p}" + (" (it is a folder)" if p.is_dir() else ""),
+                              file=str(p))
+    model = reader(p)
+    if model.file is None:
+        model.file = str(p)
+    if validate:
+        model.validate()
+    return model
+
+
+def save(model: Model, path: str | os.PathLike) -> None:
+    """Write ``model`` to ``path``; the format follows the suffix (``.toml``, ``.xmile``...).
+
+    Raises
+    ------
+    FileFormatError
+        For a suffix no writer handles.
+    """
+    p = Path(path)
+    writer = _handler(WRITERS, p, "write")
+    writer(model, p)
+
+
+def load_default(*, strategies: bool = True) -> Model:
+    """Load the reference anti-trafficking ecosystem model shipped with the package.
+
+    Parameters
+    ----------
+    strategies
+        Merge the ``[scenarios]`` of ``strategies.toml`` (same folder), when it
+        exists, into the model's scenarios.
+
+    Returns
+    -------
+    Model
+    """
+    path = model_path(DEFAULT_MODEL)
+    model = load(path)
+    strat = path.parent / STRATEGIES_FILE
+    if strategies and strat.is_file():
+        merge_scenarios(model, strat)
+    return model
+
+
+def merge_scenarios(model: Model, path: str | os.PathLike) -> Model:
+    """Add the ``[scenarios]`` of the TOML file ``path`` to ``model`` (in place; returned).
+
+    The file may hold only ``[scenarios.*]`` tables (and a ``[model]`` table,
+    ignored).  A scenario overriding a name the model lacks is an error naming
+    the scenario and the file.
+    """
+    from ..model.validate import suggest
+    from .toml_io import read_scenarios
+
+    for sc in read_scenarios(path):
+        for name, _ in sc.set:
+            if name not in model:
+                raise UnknownVariableError(
+                    f"scenario '{sc.name}' sets '{name}', which the model "
+                    f"'{model.name}' does not define{suggest(name, model.names())}",
+                    file=str(path),
+                    variable=name,
+                )
+        model.scenarios[sc.name] = sc
+    return model
+
