@@ -77,7 +77,7 @@ OR.2: /or\b/i
 AND.2: /and\b/i
 NOT.2: /not\b/i
 MOD.2: /mod\b/i
-EQ_OP: "=" | "<>"
+EQ_OP.3: "=" | "<>"
 REL_OP: "<=" | ">=" | "<" | ">"
 ADD_OP: "+" | "-"
 MUL_OP: "*" | "/"
