@@ -1,0 +1,927 @@
+"""XMILE 1.0 in and out (``.xmile``, ``.stmx``, ``.itmx``, ``.xml``).
+
+Reading follows the pipeline PySD made readable: safe XML -> plain records
+-> :class:`~trafficsys.model.Model`.  Namespaces vary between vendors (the
+OASIS one, the older ``systemdynamics.org`` one, none at all), so every tag is
+matched by its local name.  What the reader understands:
+
+* ``sim_specs``: start, stop, dt (also ``reciprocal="true"``), save interval,
+  method (Euler, RK4), time units;
+* stocks (inflows, outflows, non-negative), flows (uniflow / biflow),
+  auxiliaries, graphical functions (``gf``, also stand-alone), units, docs,
+  the model-wide ``<behavior><non_negative/>`` default;
+* arrays: ``<dimensions>``, arrayed variables with apply-to-all and
+  per-element (``<element subscript=...>``) equations, Stella's ``1, 2, 3``
+  list form (see :mod:`trafficsys.model.arrays`);
+* modules: each instance of a sub-model becomes variables named
+  ``module.variable``, and ``<connect>`` turns a module input into an
+  auxiliary equal to its source;
+* macros with a single expression body (``<macro>`` with ``<parm>`` and
+  ``<eqn>``), inlined at each call;
+* diagram positions, kept in ``model.metadata["xmile_views"]``.
+
+Everything else (conveyors, queues, ovens, macros with stocks, unknown
+integration methods...) raises :class:`~trafficsys.errors.UnsupportedFeatureError`
+naming the feature and the variable.
+
+Writing produces XMILE that PySD and Stella open: ``<sim_specs>``, the
+variables, and a ``<views>`` section that places every variable (kept
+positions, else an automatic layered layout of the stock-flow graph).
+trafficsys-only data (constant ranges and sources, scenarios, named loops, CLD
+links) travel in a ``<ts:...>`` extension namespace other tools ignore, so
+``load(save(m)) == m``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from typing import Any
+
+from ..errors import FileFormatError, ModelError, ParseError, UnsupportedFeatureError
+from ..model import ast
+from ..model.elements import (
+    Aux,
+    Constant,
+    Distribution,
+    Element,
+    Extrapolation,
+    Flow,
+    Kind,
+    Link,
+    Lookup,
+    NamedLoop,
+    Scenario,
+    Stock,
+)
+from ..model.model import Model
+from ..model.names import canonical
+from ..model.parser import parse
+from ..model.printer import to_xmile
+from .xmlsafe import local, read_xml
+
+__all__ = ["read_xmile", "write_xmile", "xmile_string", "XMILE_NS", "TS_NS"]
+
+XMILE_NS = "http://docs.oasis-open.org/xmile/ns/XMILE/v1.0"
+#: Namespace of the trafficsys extension elements (ignored by other tools).
+TS_NS = "https://trafficsys.org/ns/xmile-ext/1"
+
+_METHODS = {"euler": "euler", "rk4": "rk4"}
+_UNSUPPORTED_VARS = {"conveyor", "queue", "oven", "group_input"}
+
+
+# ============================================================== helpers
+def _kids(el: ET.Element, name: str) -> list[ET.Element]:
+    return [c for c in el if local(c.tag) == name]
+
+
+def _kid(el: ET.Element, name: str) -> ET.Element | None:
+    for c in el:
+        if local(c.tag) == name:
+            return c
+    return None
+
+
+def _text(el: ET.Element | None) -> str | None:
+    if el is None:
+        return None
+    return "".join(el.itertext())
+
+
+def _attr(el: ET.Element, name: str, default: str | None = None) -> str | None:
+    for k, v in el.attrib.items():
+        if local(k) == name:
+            return v
+    return default
+
+
+def _clean_name(name: str) -> str:
+    """A display name as written in a file: quotes, ``\\n`` and runs of spaces removed."""
+    name = name.strip()
+    if len(name) >= 2 and name[0] == name[-1] == '"':
+        name = name[1:-1]
+    name = name.replace("\\n", " ").replace("\n", " ").replace("\r", " ")
+    return re.sub(r"\s+", " ", name).strip()
+
+
+_COMMENT = re.compile(r"\{[^{}]*\}")
+
+
+def _clean_eqn(text: str | None) -> str:
+    """Stella-isms out of an equation: ``{comments}``, line breaks, ``\\n`` in names."""
+    if text is None:
+        return ""
+    text = _COMMENT.sub(" ", text)
+    text = text.replace("\\n", " ").replace("\r", " ").replace("\n", " ").replace("\t", " ")
+    return text.strip()
+
+
+def _float(text: str | None, what: str, file: str | None, variable: str | None = None) -> float:
+    try:
+        v = float((text or "").strip())
+    except ValueError:
+        raise FileFormatError(f"{what} must be a number, got {text!r}", file=file, variable=variable) from None
+    if not math.isfinite(v):
+        raise FileFormatError(f"{what} must be finite, got {text!r}", file=file, variable=variable)
+    return v
+
+
+def _number_list(el: ET.Element, what: str, file: str | None, variable: str) -> list[float]:
+    sep = _attr(el, "sep", ",") or ","
+    raw = [p for p in (_text(el) or "").split(sep) if p.strip()]
+    return [_float(p, what, file, variable) for p in raw]
+
+
+# ============================================================== reading
+def read_xmile(path: str | os.PathLike) -> Model:
+    """Read an XMILE model file (Stella ``.stmx``/``.itmx``, ``.xmile``, ``.xml``).
+
+    Parameters
+    ----------
+    path
+        The file.
+
+    Returns
+    -------
+    Model
+        The model; arrayed models keep their dimensions (``model.dimensions``).
+
+    Raises
+    ------
+    FileFormatError
+        Hostile or malformed XML, a missing ``<model>``, bad numbers.
+    UnsupportedFeatureError
+        A feature trafficsys does not implement; the message names it and the
+        variable that uses it.
+    ParseError
+        An equation that is not valid XMILE (file, variable and column named).
+
+    Examples
+    --------
+    >>> m = read_xmile("teacup.xmile")  # doctest: +SKIP
+    """
+    path = os.fspath(path)
+    root = read_xml(path)
+    return _Reader(root, path).build()
+
+
+class _Reader:
+    def __init__(self, root: ET.Element, file: str | None):
+        self.root = root
+        self.file = file
+        if local(root.tag) != "xmile":
+            raise FileFormatError(f"the root element is <{local(root.tag)}>, not <xmile>; this is not an "
+                                  "XMILE model file", file=file)
+        self.models = _kids(root, "model")
+        if not self.models:
+            raise FileFormatError("the file has no <model> element", file=file)
+        self.macros: dict[str, tuple[tuple[str, ...], ast.Expr]] = {}
+        self.global_nonneg = False
+        self.views: dict[str, dict[str, Any]] = {}
+        self.hidden: list[str] = []
+
+    # -------------------------------------------------------------- top level
+    def build(self) -> Model:
+        root = self.root
+        header = _kid(root, "header")
+        name = _text(_kid(header, "name")) if header is not None else None
+        if not name or not name.strip():
+            name = os.path.splitext(os.path.basename(self.file or "model"))[0]
+        m = Model(name.strip())
+        m.file = self.file
+        self._sim_specs(m)
+        behavior = _kid(root, "behavior")
+        if behavior is not None:
+            for c in behavior.iter():
+                if local(c.tag) == "non_negative" and _bool_el(c, True):
+                    self.global_nonneg = True
+        self._dimensions(m)
+        for mac in _kids(root, "macro"):
+            self._macro(mac)
+        by_name = {(_attr(md, "name") or ""): md for md in self.models}
+        used = set()
+        for md in self.models:
+            for v in md.iter():
+                if local(v.tag) == "module":
+                    used.add(canonical(_attr(v, "model_name") or _attr(v, "name") or ""))
+        main = [md for md in self.models if not _attr(md, "name")]
+        if not main:
+            main = [md for md in self.models if canonical(_attr(md, "name") or "") not in used] or self.models[:1]
+        self._model_into(m, main[0], prefix="", by_name=by_name, depth=0)
+        self._check_calls(m)
+        if self.views:
+            m.metadata["xmile_views"] = self.views
+        ext = _kid(root, "trafficsys")
+        if ext is not None:
+            self._extension(m, ext)
+        return m
+
+    def _check_calls(self, m: Model) -> None:
+        # a lower-case call that is no lookup of the model is an undefined macro or a vendor
+        # function we do not know: list them all with their users, as the error contract asks
+        unknown: dict[str, list[str]] = {}
+        for key in m.names():
+            e = m[key]
+            texts = [m.equation_text(key) or ""] + [t for _, t in e.per_element]
+            for text in texts:
+                if not text:
+                    continue
+                for fn in ast.calls(parse(text, variable=e.name, file=self.file)):
+                    if fn.isupper():
+                        continue
+                    if fn not in m or not isinstance(m[fn], Lookup):
+                        unknown.setdefault(fn, []).append(e.name)
+        if unknown:
+            parts = "; ".join(f"{fn}() used by {', '.join(sorted(set(v)))}" for fn, v in sorted(unknown.items()))
+            raise UnsupportedFeatureError(
+                f"unsupported or undefined functions: {parts}. Macros must be defined in the file "
+                "(<macro>); other vendor functions are not supported",
+                file=self.file, variable=next(iter(unknown.values()))[0])
+
+    def _sim_specs(self, m: Model) -> None:
+        specs = _kid(self.root, "sim_specs")
+        if specs is None:
+            return
+        changes: dict[str, Any] = {}
+        for key in ("start", "stop"):
+            el = _kid(specs, key)
+            if el is not None:
+                changes[key] = _float(_text(el), f"sim_specs <{key}>", self.file)
+        dt_el = _kid(specs, "dt")
+        if dt_el is not None:
+            dt = _float(_text(dt_el), "sim_specs <dt>", self.file)
+            if (_attr(dt_el, "reciprocal") or "").lower() == "true":
+                if dt == 0:
+                    raise FileFormatError("sim_specs <dt reciprocal='true'> is 0", file=self.file)
+                dt = 1.0 / dt
+            if dt <= 0:
+                raise FileFormatError(f"sim_specs <dt> must be positive, got {dt}", file=self.file)
+            changes["dt"] = dt
+        save = _kid(specs, "savestep")
+        if save is None:
+            save = _kid(specs, "save_interval")
+        if save is None and _attr(specs, "save_interval"):
+            changes["saveper"] = _float(_attr(specs, "save_interval"), "sim_specs save_interval", self.file)
+        elif save is not None:
+            changes["saveper"] = _float(_text(save), "sim_specs save interval", self.file)
+        method = (_attr(specs, "method") or "euler").strip().lower()
+        if method not in _METHODS:
+            raise UnsupportedFeatureError(
+                f"integration method '{_attr(specs, 'method')}' is not supported; use Euler or RK4 "
+                "(change <sim_specs method=...>)",
+                file=self.file,
+            )
+        changes["method"] = _METHODS[method]
+        tu = _attr(specs, "time_units")
+        if tu:
+            changes["time_units"] = tu.strip()
+        m.set_specs(**changes)
+
+    def _dimensions(self, m: Model) -> None:
+        dims = _kid(self.root, "dimensions")
+        if dims is None:
+            return
+        for d in _kids(dims, "dim"):
+            name = _attr(d, "name") or ""
+            elems = [_clean_name(_attr(e, "name") or "") for e in _kids(d, "elem")]
+            if elems:
+                m.dimension(name, elems)
+            elif _attr(d, "size"):
+                m.dimension(name, int(_float(_attr(d, "size"), f"dimension '{name}' size", self.file)))
+            else:
+                raise FileFormatError(f"dimension '{name}' has no <elem> and no size", file=self.file)
+
+    def _macro(self, mac: ET.Element) -> None:
+        name = canonical(_attr(mac, "name") or "")
+        parms = tuple(canonical(_text(p) or "") for p in _kids(mac, "parm"))
+        variables = _kid(mac, "variables")
+        if variables is not None and len(variables):
+            raise UnsupportedFeatureError(
+                f"macro '{name}' defines its own variables (stocks or flows inside a macro); only "
+                "single-expression macros are supported: rewrite it as variables of the model",
+                file=self.file, variable=name)
+        eqn = _clean_eqn(_text(_kid(mac, "eqn")))
+        if not eqn:
+            raise UnsupportedFeatureError(f"macro '{name}' has no <eqn>", file=self.file, variable=name)
+        self.macros[name] = (parms, parse(eqn, variable=f"macro {name}", file=self.file))
+
+    # ------------------------------------------------------------ one model
+    def _model_into(self, m: Model, md: ET.Element, prefix: str, by_name: dict, depth: int,
+                    connects: dict[str, str] | None = None) -> None:
+        if depth > 20:
+            raise UnsupportedFeatureError("modules nest deeper than 20 levels (recursive modules?)",
+                                          file=self.file)
+        connects = connects or {}
+        variables = _kid(md, "variables")
+        local_names: set[str] = set()
+        items = list(variables) if variables is not None else []
+        for v in items:
+            n = _attr(v, "name")
+            if n:
+                local_names.add(canonical(_clean_name(n)))
+        for v in items:
+            tag = local(v.tag)
+            if tag in ("stock", "flow", "aux", "gf"):
+                self._variable(m, v, tag, prefix, local_names, connects)
+            elif tag == "module":
+                self._module(m, v, prefix, by_name, depth, local_names)
+            elif tag in _UNSUPPORTED_VARS or tag == "group":
+                if tag == "group":
+                    continue  # a diagram grouping (sector), not a variable
+                raise UnsupportedFeatureError(
+                    f"<{tag}> is not supported (Stella {tag}s have no trafficsys equivalent); model it with "
+                    "stocks and flows", file=self.file, variable=_attr(v, "name"))
+        views = _kid(md, "views")
+        if views is not None:
+            self._keep_views(views, prefix)
+
+    def _module(self, m, v, prefix, by_name, depth, local_names):
+        inst = canonical(_clean_name(_attr(v, "name") or ""))
+        sub_name = _attr(v, "model_name") or _attr(v, "name") or ""
+        sub = by_name.get(sub_name)
+        if sub is None:
+            sub = next((md for n, md in by_name.items() if canonical(n) == canonical(sub_name)), None)
+        if sub is None:
+            raise UnsupportedFeatureError(
+                f"module '{inst}' refers to model '{sub_name}', which the file does not contain "
+                "(modules in other files are not supported)", file=self.file, variable=inst)
+        conn: dict[str, str] = {}
+        for c in _kids(v, "connect") + _kids(v, "connect2"):
+            to = _attr(c, "to") or ""
+            frm = _attr(c, "from") or ""
+            # names are relative: "to" is inside the module, "from" in the parent ("." = parent root)
+            to_c = canonical(_clean_name(to))
+            frm_c = canonical(_clean_name(frm.lstrip(".")))
+            if to_c.startswith(inst + "."):
+                to_c = to_c[len(inst) + 1:]
+            conn[to_c] = prefix + frm_c
+        self._model_into(m, sub, prefix + inst + ".", by_name, depth + 1, conn)
+
+    def _keep_views(self, views: ET.Element, prefix: str) -> None:
+        for view in _kids(views, "view"):
+            for el in view:
+                n = _attr(el, "name")
+                x, y = _attr(el, "x"), _attr(el, "y")
+                if not n or x is None or y is None:
+                    continue
+                try:
+                    pos = {"x": float(x), "y": float(y), "type": local(el.tag)}
+                except ValueError:
+                    continue
+                key = prefix + canonical(_clean_name(n))
+                self.views.setdefault(key, pos)
+            break  # the first view is the stock-flow diagram
+
+    # ------------------------------------------------------------ variables
+    def _variable(self, m: Model, v: ET.Element, tag: str, prefix: str, local_names: set[str],
+                  connects: dict[str, str]) -> None:
+        raw = _attr(v, "name")
+        if not raw:
+            raise FileFormatError(f"a <{tag}> has no name attribute", file=self.file)
+        disp = _clean_name(raw)
+        key = canonical(disp)
+        name = prefix + disp if prefix else disp
+        var = prefix + key if prefix else disp
+        units = _text(_kid(v, "units"))
+        units = units.strip() if units and units.strip() else None
+        doc = (_text(_kid(v, "doc")) or "").strip()
+        dims = tuple(canonical(_attr(d, "name") or "") for d in _kids(_kid(v, "dimensions") or ET.Element("x"), "dim"))
+        for d in dims:
+            if d not in m.dimensions:
+                raise FileFormatError(f"dimension '{d}' is not declared in <dimensions>", file=self.file,
+                                      variable=name)
+        ext = self._ts_ext(v)
+
+        def eq(text: str | None, what: str = "equation") -> str:
+            return self._equation(_clean_eqn(text), name, prefix, local_names, what)
+
+        if key in connects:
+            # a module input: its value comes from the parent model
+            m.add(Aux(name, units, doc, dimensions=dims, equation=_name_text(connects[key])))
+            return
+
+        per: list[tuple[str, str]] = []
+        for el in _kids(v, "element"):
+            sub = _attr(el, "subscript") or ""
+            skey = ",".join(canonical(s) for s in sub.split(","))
+            if _kid(el, "gf") is not None:
+                raise UnsupportedFeatureError("per-element graphical functions in an arrayed variable are "
+                                              "not supported", file=self.file, variable=name)
+            per.append((skey, eq(_text(_kid(el, "eqn")))))
+        eqn_el = _kid(v, "eqn")
+        eqn_raw = _clean_eqn(_text(eqn_el))
+        if dims and not per and _is_number_list(eqn_raw):
+            per = self._list_to_elements(m, dims, eqn_raw, name)
+            eqn_raw = ""
+        gf = _kid(v, "gf") if tag != "gf" else v
+        nonneg_el = _kid(v, "non_negative")
+        nonneg = self.global_nonneg if nonneg_el is None else _bool_el(nonneg_el, True)
+        if _kid(v, "conveyor") is not None or _kid(v, "queue") is not None:
+            raise UnsupportedFeatureError("Stella conveyors and queues are not supported; use a "
+                                          "DELAYN flow", file=self.file, variable=name)
+
+        if tag == "stock":
+            init = eq(eqn_raw, "initial value") if eqn_raw else ("0" if not per else "0")
+            infl = tuple(self._ref(_text(f) or "", prefix) for f in _kids(v, "inflow"))
+            outf = tuple(self._ref(_text(f) or "", prefix) for f in _kids(v, "outflow"))
+            st = Stock(name, units, doc, ext.get("role"), dims, tuple(per), initial=init, inflows=infl,
+                       outflows=outf, non_negative=nonneg)
+            m.add(st)
+            return
+        if gf is not None:
+            xs, ys, extrap = self._gf(gf, name)
+            if tag == "gf":
+                m.add(Lookup(name, units, doc, ext.get("role"), dims, xs=xs, ys=ys, extrapolation=extrap))
+                return
+            inp = eq(eqn_raw) if eqn_raw else None
+            if tag == "flow":
+                table = self._hidden_name(m, name, local_names)
+                m.add(Lookup(table, None, f"graphical function of flow {name}", None, xs=xs, ys=ys,
+                             extrapolation=extrap))
+                call = f"{_name_text(canonical(table))}({inp or 'TIME'})"
+                m.add(Flow(name, units, doc, ext.get("role"), dims, tuple(per), equation=call,
+                           non_negative=nonneg))
+                return
+            if inp is None:
+                inp = "TIME"
+            m.add(Lookup(name, units, doc, ext.get("role"), dims, tuple(per), xs=xs, ys=ys,
+                         extrapolation=extrap, input=inp))
+            return
+        if not eqn_raw and not per:
+            raise FileFormatError("the variable has no <eqn>; give it an equation (0 if unknown)",
+                                  file=self.file, variable=name)
+        equation = eq(eqn_raw) if eqn_raw else "0"
+        if tag == "flow":
+            m.add(Flow(name, units, doc, ext.get("role"), dims, tuple(per), equation=equation,
+                       non_negative=bool(nonneg_el is not None and _bool_el(nonneg_el, True))
+                       or (self.global_nonneg and nonneg_el is None)))
+            return
+        value = _numeric(equation) if not per else None
+        if value is not None and ext.get("kind") != "aux":
+            rng = ext.get("range")
+            m.add(Constant(name, units, doc, ext.get("role"), dims, (), value=value,
+                           range=tuple(rng) if rng else None,
+                           distribution=Distribution.from_value(ext.get("distribution")),
+                           source=ext.get("source", "")))
+            return
+        m.add(Aux(name, units, doc, ext.get("role"), dims, tuple(per), equation=equation))
+
+    def _ts_ext(self, v: ET.Element) -> dict[str, Any]:
+        for c in v:
+            if local(c.tag) == "ts_extra" or (c.tag.startswith("{" + TS_NS + "}") and local(c.tag) == "extra"):
+                try:
+                    data = json.loads(_text(c) or "{}")
+                except json.JSONDecodeError:
+                    raise FileFormatError("malformed trafficsys extension data", file=self.file,
+                                          variable=_attr(v, "name")) from None
+                return data if isinstance(data, dict) else {}
+        return {}
+
+    def _hidden_name(self, m: Model, name: str, local_names: set[str]) -> str:
+        base = f"{name} table"
+        cand, i = base, 2
+        while canonical(cand) in m or canonical(cand) in local_names:
+            cand = f"{base} {i}"
+            i += 1
+        return cand
+
+    def _list_to_elements(self, m, dims, text, name):
+        import itertools
+
+        values = [p.strip() for p in text.split(",")]
+        combos = list(itertools.product(*(m.dimensions[d] for d in dims)))
+        if len(values) != len(combos):
+            raise FileFormatError(f"the list gives {len(values)} values for {len(combos)} array elements",
+                                  file=self.file, variable=name)
+        return [(",".join(c), v) for c, v in zip(combos, values)]
+
+    def _ref(self, text: str, prefix: str) -> str:
+        n = _clean_name(text)
+        return prefix + canonical(n) if prefix else n
+
+    def _gf(self, gf: ET.Element, name: str) -> tuple[tuple[float, ...], tuple[float, ...], Extrapolation]:
+        ypts = _kid(gf, "ypts")
+        if ypts is None:
+            raise FileFormatError("graphical function without <ypts>", file=self.file, variable=name)
+        ys = _number_list(ypts, "a <ypts> value", self.file, name)
+        xpts = _kid(gf, "xpts")
+        if xpts is not None:
+            xs = _number_list(xpts, "an <xpts> value", self.file, name)
+        else:
+            xscale = _kid(gf, "xscale")
+            if xscale is None:
+                raise FileFormatError("graphical function with neither <xpts> nor <xscale>", file=self.file,
+                                      variable=name)
+            lo = _float(_attr(xscale, "min"), "xscale min", self.file, name)
+            hi = _float(_attr(xscale, "max"), "xscale max", self.file, name)
+            n = len(ys)
+            xs = [lo + (hi - lo) * i / (n - 1) for i in range(n)] if n > 1 else [lo]
+        if len(xs) != len(ys) or not ys:
+            raise FileFormatError(f"graphical function has {len(xs)} x points and {len(ys)} y points; they "
+                                  "must match", file=self.file, variable=name)
+        if any(b < a for a, b in zip(xs, xs[1:])):
+            raise FileFormatError("graphical function x points must increase", file=self.file, variable=name)
+        kind = (_attr(gf, "type") or "").lower()
+        if not kind:
+            kind = "discrete" if (_attr(gf, "discrete") or "").lower() == "true" else "continuous"
+        try:
+            extrap = Extrapolation(kind)
+        except ValueError:
+            raise UnsupportedFeatureError(f"graphical function type '{kind}' is not supported (use continuous, "
+                                          "extrapolate or discrete)", file=self.file, variable=name) from None
+        return tuple(xs), tuple(ys), extrap
+
+    # ------------------------------------------------------------ equations
+    def _equation(self, text: str, name: str, prefix: str, local_names: set[str], what: str) -> str:
+        if not text:
+            raise FileFormatError(f"empty {what}", file=self.file, variable=name)
+        text = self._space_calls(text)
+        tree = parse(text, variable=name, file=self.file)
+        changed = False
+        if self.macros or any(isinstance(n, ast.Call) and not n.func.isupper() for n in ast.walk(tree)):
+            tree, ch = self._inline_macros(tree, name)
+            changed |= ch
+        if prefix:
+            tree = _prefix_names(tree, prefix, local_names)
+            changed = True
+        return to_xmile(tree) if changed else text
+
+    _SPACED_CALL = re.compile(r"(?<![\w\"])([A-Za-z_][\w]*(?:[ \t]+[A-Za-z_][\w]*)+)\s*\(")
+
+    def _space_calls(self, text: str) -> str:
+        # xmutil writes macro calls with spaces in the name: EXPRESSION MACRO(a, b)
+        def fix(mm: re.Match) -> str:
+            words = mm.group(1).split()
+            if any(w.lower() in ("if", "then", "else", "and", "or", "not", "mod") for w in words):
+                return mm.group(0)
+            return "_".join(words) + "("
+        return self._SPACED_CALL.sub(fix, text)
+
+    def _inline_macros(self, tree: ast.Expr, name: str) -> tuple[ast.Expr, bool]:
+        from ..model.builtins import lookup_builtin
+
+        changed = False
+
+        def visit(n: ast.Expr) -> ast.Expr:
+            nonlocal changed
+            if isinstance(n, ast.Call):
+                args = tuple(visit(a) for a in n.args)
+                if n.func in self.macros:
+                    parms, body = self.macros[n.func]
+                    if len(args) != len(parms):
+                        raise ParseError(f"macro {n.func} takes {len(parms)} arguments, got {len(args)}",
+                                         file=self.file, variable=name)
+                    changed = True
+                    return _substitute(body, dict(zip(parms, args)))
+                if n.func.isupper() and lookup_builtin(n.func) is None and n.func not in ("IF_THEN_ELSE",):
+                    pass
+                return ast.Call(n.func, args)
+            return _map_children(n, visit)
+
+        out = visit(tree)
+        return out, changed
+
+    # ------------------------------------------------------------ extension
+    def _extension(self, m: Model, ext: ET.Element) -> None:
+        try:
+            data = json.loads(_text(ext) or "{}")
+        except json.JSONDecodeError:
+            raise FileFormatError("malformed <ts:trafficsys> extension data", file=self.file) from None
+        m.doc = data.get("doc", m.doc)
+        if "name" in data:
+            m.name = data["name"]
+        if "saveper" in data:
+            m.set_specs(saveper=data["saveper"])
+        for sc in data.get("scenarios", []):
+            m.scenarios[sc["name"]] = Scenario(sc["name"], tuple((k, v) for k, v in sc["set"]), sc.get("doc", ""))
+        for lp in data.get("loops", []):
+            m.loops[lp["name"]] = NamedLoop(lp["name"], tuple(lp["variables"]), lp.get("polarity"),
+                                            lp.get("doc", ""))
+        for lk in data.get("links", []):
+            m.links.append(Link(lk["source"], lk["target"], lk.get("polarity", "+"), lk.get("delay", False),
+                                lk.get("note", ""), lk.get("strength")))
+        m.cld_variables.update(data.get("cld_variables", {}))
+        for k, v in data.get("metadata", {}).items():
+            m.metadata.setdefault(k, v)
+        order = data.get("order")
+        if order:
+            # restore the definition order of the original model
+            elems = {canonical(e.name): e for e in m}
+            if set(elems) == set(order):
+                m._elements = {k: elems[k] for k in order}
+
+
+def _bool_el(el: ET.Element, default: bool) -> bool:
+    t = (_text(el) or "").strip().lower()
+    if not t:
+        return default
+    return t not in ("false", "0", "no")
+
+
+_NUM_LIST = re.compile(r"^\s*[-+]?[\d.eE+-]+(\s*,\s*[-+]?[\d.eE+-]+)+\s*$")
+
+
+def _is_number_list(text: str) -> bool:
+    return bool(_NUM_LIST.match(text))
+
+
+def _numeric(text: str) -> float | None:
+    try:
+        tree = parse(text)
+    except ModelError:
+        return None
+    sign = 1.0
+    while isinstance(tree, ast.Unary) and tree.op in ("-", "+"):
+        sign = -sign if tree.op == "-" else sign
+        tree = tree.operand
+    if isinstance(tree, ast.Num):
+        return sign * tree.value
+    return None
+
+
+def _name_text(name: str) -> str:
+    return to_xmile(ast.Name(name))
+
+
+def _map_children(n: ast.Expr, f) -> ast.Expr:
+    if isinstance(n, ast.Unary):
+        return ast.Unary(n.op, f(n.operand))
+    if isinstance(n, ast.Binary):
+        return ast.Binary(n.op, f(n.left), f(n.right))
+    if isinstance(n, ast.If):
+        return ast.If(f(n.cond), f(n.then), f(n.orelse))
+    if isinstance(n, ast.Call):
+        return ast.Call(n.func, tuple(f(a) for a in n.args))
+    if isinstance(n, ast.Subscript):
+        return ast.Subscript(n.name, tuple(f(i) for i in n.indices))
+    return n
+
+
+def _substitute(body: ast.Expr, env: dict[str, ast.Expr]) -> ast.Expr:
+    def visit(n):
+        if isinstance(n, ast.Name) and n.name in env:
+            return env[n.name]
+        return _map_children(n, visit)
+
+    return visit(body)
+
+
+def _prefix_names(tree: ast.Expr, prefix: str, local_names: set[str]) -> ast.Expr:
+    def visit(n):
+        if isinstance(n, ast.Name) and n.name in local_names:
+            return ast.Name(prefix + n.name)
+        if isinstance(n, ast.Subscript) and n.name in local_names:
+            return ast.Subscript(prefix + n.name, tuple(visit(i) for i in n.indices))
+        if isinstance(n, ast.Call) and n.func in local_names:
+            return ast.Call(prefix + n.func, tuple(visit(a) for a in n.args))
+        return _map_children(n, visit)
+
+    return visit(tree)
+
+
+# ============================================================== writing
+def write_xmile(model: Model, path: str | os.PathLike) -> None:
+    """Write ``model`` as an XMILE 1.0 file that PySD and Stella open.
+
+    Parameters
+    ----------
+    model
+        The model.
+    path
+        Where to write (``.xmile``, ``.stmx``...).
+
+    Notes
+    -----
+    Every variable gets a place in the ``<views>`` section: kept positions of a
+    model read from XMILE, else an automatic layered layout (stocks in a row,
+    their flows beside them, auxiliaries above) from the stock-flow graph.
+    """
+    text = xmile_string(model)
+    with open(os.fspath(path), "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def xmile_string(model: Model) -> str:
+    """The XMILE text of ``model`` (see :func:`write_xmile`)."""
+    ET.register_namespace("", XMILE_NS)
+    ET.register_namespace("ts", TS_NS)
+    X = "{" + XMILE_NS + "}"
+    root = ET.Element(X + "xmile", {"version": "1.0"})
+    header = ET.SubElement(root, X + "header")
+    ET.SubElement(header, X + "name").text = model.name
+    ET.SubElement(header, X + "vendor").text = "trafficsys"
+    ET.SubElement(header, X + "product", {"version": "0.1", "lang": "en"}).text = "trafficsys"
+    sp = model.specs
+    specs = ET.SubElement(root, X + "sim_specs", {"method": "RK4" if sp.method == "rk4" else "Euler",
+                                                  "time_units": sp.time_units})
+    ET.SubElement(specs, X + "start").text = _fmt(sp.start)
+    ET.SubElement(specs, X + "stop").text = _fmt(sp.stop)
+    ET.SubElement(specs, X + "dt").text = _fmt(sp.dt)
+    if sp.saveper is not None:
+        ET.SubElement(specs, X + "savestep").text = _fmt(sp.saveper)
+    dims = getattr(model, "dimensions", {})
+    if dims:
+        de = ET.SubElement(root, X + "dimensions")
+        for d, elems in dims.items():
+            dim = ET.SubElement(de, X + "dim", {"name": d})
+            for e in elems:
+                ET.SubElement(dim, X + "elem", {"name": e})
+    mod = ET.SubElement(root, X + "model")
+    variables = ET.SubElement(mod, X + "variables")
+    for e in model:
+        variables.append(_element_xml(e, X))
+    views = ET.SubElement(mod, X + "views")
+    view = ET.SubElement(views, X + "view")
+    _view(model, view, X)
+    extra = _model_extension(model)
+    if extra:
+        ET.SubElement(root, "{" + TS_NS + "}trafficsys").text = json.dumps(extra, sort_keys=True)
+    ET.indent(root, space="    ")
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _fmt(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else repr(float(v))
+
+
+def _element_xml(e: Element, X: str) -> ET.Element:
+    tag = {Kind.STOCK: "stock", Kind.FLOW: "flow", Kind.AUX: "aux", Kind.CONSTANT: "aux",
+           Kind.LOOKUP: "aux"}[e.kind]
+    if isinstance(e, Lookup) and e.input is None:
+        tag = "gf"
+    el = ET.Element(X + tag, {"name": e.name})
+    extra: dict[str, Any] = {}
+    if e.doc:
+        ET.SubElement(el, X + "doc").text = e.doc
+    if e.dimensions:
+        de = ET.SubElement(el, X + "dimensions")
+        for d in e.dimensions:
+            ET.SubElement(de, X + "dim", {"name": d})
+    if isinstance(e, Stock):
+        ET.SubElement(el, X + "eqn").text = e.initial
+        for f in e.inflows:
+            ET.SubElement(el, X + "inflow").text = f
+        for f in e.outflows:
+            ET.SubElement(el, X + "outflow").text = f
+        if e.non_negative:
+            ET.SubElement(el, X + "non_negative")
+    elif isinstance(e, Flow):
+        ET.SubElement(el, X + "eqn").text = e.equation
+        if e.non_negative:
+            ET.SubElement(el, X + "non_negative")
+    elif isinstance(e, Aux):
+        ET.SubElement(el, X + "eqn").text = e.equation
+        if _numeric(e.equation) is not None:
+            extra["kind"] = "aux"
+    elif isinstance(e, Constant):
+        ET.SubElement(el, X + "eqn").text = repr(float(e.value))
+        if e.range is not None:
+            extra["range"] = list(e.range)
+        if e.distribution is not None:
+            extra["distribution"] = e.distribution.to_dict()
+        if e.source:
+            extra["source"] = e.source
+    elif isinstance(e, Lookup):
+        if e.input is not None:
+            ET.SubElement(el, X + "eqn").text = e.input
+        gf = ET.SubElement(el, X + "gf", {"type": e.extrapolation.value})
+        ET.SubElement(gf, X + "xscale", {"min": _fmt(min(e.xs)), "max": _fmt(max(e.xs))})
+        ET.SubElement(gf, X + "yscale", {"min": _fmt(min(e.ys)), "max": _fmt(max(e.ys))})
+        ET.SubElement(gf, X + "xpts").text = ",".join(repr(float(x)) for x in e.xs)
+        ET.SubElement(gf, X + "ypts").text = ",".join(repr(float(y)) for y in e.ys)
+    for key, text in e.per_element:
+        pe = ET.SubElement(el, X + "element", {"subscript": key})
+        ET.SubElement(pe, X + "eqn").text = text
+    if e.units:
+        ET.SubElement(el, X + "units").text = e.units
+    if e.role:
+        extra["role"] = e.role
+    if extra:
+        ET.SubElement(el, "{" + TS_NS + "}extra").text = json.dumps(extra, sort_keys=True)
+    return el
+
+
+def _model_extension(model: Model) -> dict[str, Any]:
+    out: dict[str, Any] = {"order": [canonical(e.name) for e in model]}
+    if model.doc:
+        out["doc"] = model.doc
+    if model.scenarios:
+        out["scenarios"] = [{"name": s.name, "set": [list(kv) for kv in s.set], "doc": s.doc}
+                            for s in model.scenarios.values()]
+    if model.loops:
+        out["loops"] = [{"name": lp.name, "variables": list(lp.variables), "polarity": lp.polarity,
+                         "doc": lp.doc} for lp in model.loops.values()]
+    if model.links:
+        out["links"] = [{"source": lk.source, "target": lk.target, "polarity": lk.polarity,
+                         "delay": lk.delay, "note": lk.note, "strength": lk.strength} for lk in model.links]
+    if model.cld_variables:
+        out["cld_variables"] = model.cld_variables
+    return out
+
+
+def _view(model: Model, view: ET.Element, X: str) -> None:
+    pos = layout(model)
+    for e in model:
+        key = canonical(e.name)
+        x, y = pos[key]
+        tag = {Kind.STOCK: "stock", Kind.FLOW: "flow"}.get(e.kind, "aux")
+        el = ET.SubElement(view, X + tag, {"name": e.name, "x": _fmt(round(x, 1)), "y": _fmt(round(y, 1))})
+        if isinstance(e, Flow):
+            ends = _flow_ends(model, key, pos)
+            pts = ET.SubElement(el, X + "pts")
+            for px, py in ends:
+                ET.SubElement(pts, X + "pt", {"x": _fmt(round(px, 1)), "y": _fmt(round(py, 1))})
+    uid = 1
+    g = model.graph()
+    for a, b, data in g.edges(data=True):
+        if data.get("via") != "equation" or a not in pos or b not in pos:
+            continue
+        c = ET.SubElement(view, X + "connector", {"uid": str(uid), "angle": "0"})
+        ET.SubElement(c, X + "from").text = model[a].name
+        ET.SubElement(c, X + "to").text = model[b].name
+        uid += 1
+
+
+def _flow_ends(model: Model, flow: str, pos: dict[str, tuple[float, float]]) -> list[tuple[float, float]]:
+    src = dst = None
+    for s in model.stocks:
+        if flow in {canonical(f) for f in s.outflows}:
+            src = canonical(s.name)
+        if flow in {canonical(f) for f in s.inflows}:
+            dst = canonical(s.name)
+    fx, fy = pos[flow]
+    a = pos[src] if src else (fx - 60, fy)
+    b = pos[dst] if dst else (fx + 60, fy)
+    return [a, b]
+
+
+def layout(model: Model) -> dict[str, tuple[float, float]]:
+    """Diagram positions of every variable: kept ones first, the rest laid out automatically.
+
+    Stocks go in rows (one row per weakly connected stock-flow chain), each
+    flow halfway between the stocks it joins, and the other variables in
+    layers above, ordered by their distance from the stocks in the
+    dependency graph (networkx), so arrows mostly point down to the stocks.
+    """
+    import networkx as nx
+
+    kept = model.metadata.get("xmile_views", {}) if isinstance(model.metadata, dict) else {}
+    pos: dict[str, tuple[float, float]] = {}
+    for k, p in kept.items():
+        if k in model and isinstance(p, dict) and "x" in p and "y" in p:
+            pos[k] = (float(p["x"]), float(p["y"]))
+    stocks = [canonical(s.name) for s in model.stocks]
+    missing = [k for k in model.names() if k not in pos]
+    if not missing:
+        return pos
+    base_y = 400.0 if not pos else max(y for _, y in pos.values()) + 150.0
+    # stocks: chains of stocks joined by flows share a row
+    sf = nx.Graph()
+    sf.add_nodes_from(s for s in stocks if s not in pos)
+    flow_stock: dict[str, list[str]] = {}
+    for s in model.stocks:
+        for f in (*s.inflows, *s.outflows):
+            flow_stock.setdefault(canonical(f), []).append(canonical(s.name))
+    for f, ss in flow_stock.items():
+        for a, b in zip(ss, ss[1:]):
+            if a in sf and b in sf:
+                sf.add_edge(a, b)
+    row = 0
+    for comp in nx.connected_components(sf):
+        for i, s in enumerate(sorted(comp, key=stocks.index)):
+            pos[s] = (200.0 + 250.0 * i, base_y + 200.0 * row)
+        row += 1
+    for f, ss in flow_stock.items():
+        if f in pos or f not in model:
+            continue
+        pts = [pos[s] for s in ss if s in pos]
+        if len(pts) >= 2:
+            pos[f] = ((pts[0][0] + pts[1][0]) / 2, (pts[0][1] + pts[1][1]) / 2)
+        elif pts:
+            s = model[ss[0]]
+            dx = -110.0 if f in {canonical(x) for x in s.inflows} else 110.0
+            pos[f] = (pts[0][0] + dx, pts[0][1])
+    # the rest: layers by distance to the nearest stock or flow (reverse dependency)
+    g = model.graph()
+    anchors = [n for n in g if n in pos]
+    dist: dict[str, int] = {}
+    if anchors:
+        rg = g.reverse(copy=False)
+        for n, d in nx.multi_source_dijkstra_path_length(rg, anchors).items():
+            dist[n] = d
+    layers: dict[int, list[str]] = {}
+    for k in model.names():
+        if k not in pos:
+            layers.setdefault(dist.get(k, 1 + max(dist.values(), default=0)), []).append(k)
+    for d in sorted(layers):
+        for i, k in enumerate(layers[d]):
+            pos[k] = (120.0 + 160.0 * i, base_y - 130.0 * d)
+    return pos
+
+
+def _iter_names(model: Model) -> Iterable[str]:
+    return model.names()
