@@ -1,0 +1,330 @@
+"""Arrays (XMILE dimensions) by expansion to scalars.
+
+The engine is scalar: :func:`flatten` turns an arrayed model into an equal
+scalar one in which every arrayed variable ``x`` over dimensions ``(d1, d2)``
+becomes one variable per element, named ``x[e1,e2]`` (canonical element
+names, no spaces).  What it understands:
+
+* apply-to-all equations (one equation for every element) and per-element
+  equations (``Element.per_element``);
+* references ``y[d]`` where ``d`` is a dimension of the variable being
+  defined (the current element), ``y[e]`` with a literal element name or a
+  1-based position, and a bare ``y`` to an arrayed variable with the same
+  dimensions (XMILE's implicit subscripting);
+* reductions ``SUM``, ``MEAN``, ``MIN``, ``MAX``, ``SIZE``, ``STDDEV`` over
+  ``y[*]`` or ``y[d]`` for a dimension ``d`` the variable does not have;
+* arrayed stocks whose inflows and outflows are arrayed flows (element by
+  element) and arrayed graphical functions with an input.
+
+Anything else raises :class:`~trafficsys.errors.UnsupportedFeatureError`
+naming the variable.
+
+Examples
+--------
+>>> from trafficsys.model import Model
+>>> from trafficsys.model.elements import Aux
+>>> m = Model("a")
+>>> _ = m.dimension("region", ["north", "south"])
+>>> _ = m.add(Aux("pop", dimensions=("region",), per_element=(("north", "10"), ("south", "20"))))
+>>> _ = m.aux("total", "SUM(pop[*])")
+>>> flat = flatten(m)
+>>> flat.names()
+['pop[north]', 'pop[south]', 'total']
+>>> flat["total"].equation
+'"pop[north]" + "pop[south]"'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+from ..errors import ModelError, UnsupportedFeatureError
+from . import ast
+from .elements import Aux, Constant, Flow, Lookup, Stock
+from .model import Model
+from .names import canonical
+from .parser import parse
+from .printer import to_xmile
+
+__all__ = ["flatten", "element_names", "is_arrayed"]
+
+_REDUCE = ("SUM", "MEAN", "MIN", "MAX", "SIZE", "STDDEV")
+
+
+def is_arrayed(model: Model) -> bool:
+    """True when the model declares dimensions or arrayed variables."""
+    return bool(getattr(model, "dimensions", None)) or any(e.dimensions for e in model)
+
+
+def element_names(name: str, dims: tuple[str, ...], dimensions: dict[str, tuple[str, ...]]) -> list[str]:
+    """The scalar names ``name[e1,e2]`` of an arrayed variable, in row-major order."""
+    return [f"{name}[{','.join(c)}]" for c in itertools.product(*(dimensions[d] for d in dims))]
+
+
+def flatten(model: Model) -> Model:
+    """Expand every arrayed variable of ``model`` into scalar variables.
+
+    Parameters
+    ----------
+    model
+        A model, arrayed or not (a scalar model is returned unchanged).
+
+    Returns
+    -------
+    Model
+        A scalar model: ``x[e1,e2]`` variables, no dimensions.
+
+    Raises
+    ------
+    UnsupportedFeatureError
+        An array construct outside the supported set (named with the variable).
+    ModelError
+        A subscript that names no element, a wrong number of indices...
+    """
+    if not is_arrayed(model):
+        return model
+    return _Flattener(model).run()
+
+
+class _Flattener:
+    def __init__(self, model: Model):
+        self.m = model
+        self.dims = {canonical(k): tuple(v) for k, v in model.dimensions.items()}
+        self.vdims = {canonical(e.name): tuple(canonical(d) for d in e.dimensions) for e in model}
+        self.elem_owner: dict[str, list[str]] = {}
+        for d, elems in self.dims.items():
+            for e in elems:
+                self.elem_owner.setdefault(e, []).append(d)
+
+    def err(self, msg: str, var: str, cls=ModelError):
+        return cls(msg, file=self.m.file, variable=var)
+
+    def run(self) -> Model:
+        src = self.m
+        out = src.copy()
+        out._elements = {}
+        out._ast_cache = {}
+        out.dimensions = {}
+        for e in src:
+            key = canonical(e.name)
+            dims = self.vdims[key]
+            for d in dims:
+                if d not in self.dims:
+                    raise self.err(f"dimension '{d}' is not declared; declare it in the model's dimensions", e.name)
+            if not dims:
+                out.add(self._scalar(e, key, {}))
+                continue
+            per = {canonical_key(k): t for k, t in e.per_element}
+            combos = list(itertools.product(*(self.dims[d] for d in dims)))
+            unknown = set(per) - {",".join(c) for c in combos}
+            if unknown:
+                raise self.err(f"per-element equation for unknown element(s) {sorted(unknown)} of "
+                               f"dimensions {dims}", e.name)
+            for combo in combos:
+                bind = dict(zip(dims, combo))
+                sub = ",".join(combo)
+                name = f"{e.name}[{sub}]"
+                text = per.get(sub)
+                out.add(self._element(e, key, name, bind, text))
+        return out
+
+    # -------------------------------------------------------------- elements
+    def _scalar(self, e, key, bind):
+        return self._element(e, key, e.name, bind, None)
+
+    def _element(self, e, key, name, bind, text):
+        base = dict(dimensions=(), per_element=())
+        if isinstance(e, Stock):
+            init = self._rewrite(text if text is not None else e.initial, e.name, bind)
+            infl = tuple(self._flow_ref(f, bind, e.name) for f in e.inflows)
+            outf = tuple(self._flow_ref(f, bind, e.name) for f in e.outflows)
+            return dataclasses.replace(e, name=name, initial=init, inflows=infl, outflows=outf, **base)
+        if isinstance(e, Flow):
+            return dataclasses.replace(e, name=name, equation=self._rewrite(text if text is not None else e.equation,
+                                                                           e.name, bind), **base)
+        if isinstance(e, Aux):
+            eq = self._rewrite(text if text is not None else e.equation, e.name, bind)
+            return dataclasses.replace(e, name=name, equation=eq, **base)
+        if isinstance(e, Constant):
+            if text is not None:
+                v = _num(text)
+                if v is None:
+                    return Aux(name, e.units, e.doc, e.role, equation=self._rewrite(text, e.name, bind))
+                return dataclasses.replace(e, name=name, value=v, **base)
+            return dataclasses.replace(e, name=name, **base)
+        if isinstance(e, Lookup):
+            inp = e.input
+            if text is not None:
+                inp = text
+            if inp is not None:
+                inp = self._rewrite(inp, e.name, bind)
+            elif bind:
+                raise self.err("an arrayed graphical function needs an input equation", e.name,
+                               UnsupportedFeatureError)
+            return dataclasses.replace(e, name=name, input=inp, **base)
+        raise self.err(f"cannot flatten a {type(e).__name__}", e.name, UnsupportedFeatureError)
+
+    def _flow_ref(self, flow: str, bind, var):
+        f = canonical(flow)
+        fd = self.vdims.get(f, ())
+        if not fd:
+            return flow
+        try:
+            return f"{f}[{','.join(bind[d] for d in fd)}]"
+        except KeyError:
+            raise self.err(f"flow '{flow}' is arrayed over {fd} but the stock is not arrayed over all of them",
+                           var, UnsupportedFeatureError) from None
+
+    # -------------------------------------------------------------- equations
+    def _rewrite(self, text: str, var: str, bind: dict[str, str]) -> str:
+        tree = parse(text, variable=var, file=self.m.file)
+        if not any(isinstance(n, (ast.Subscript, ast.Call, ast.Name)) for n in ast.walk(tree)):
+            return text
+        new = self._visit(tree, var, bind)
+        return text if new == tree else to_xmile(new)
+
+    def _visit(self, n, var, bind):
+        if isinstance(n, ast.Call) and n.func in _REDUCE and self._is_reduction(n, bind):
+            return self._reduce(n, var, bind)
+        if isinstance(n, ast.Subscript):
+            names = self._expand(n.name, n.indices, var, bind)
+            if len(names) != 1:
+                raise self.err(f"'{to_xmile(n)}' names {len(names)} elements where one value is needed; "
+                               "wrap it in SUM, MEAN, MIN or MAX", var)
+            return ast.Name(names[0])
+        if isinstance(n, ast.Name):
+            d = self.vdims.get(n.name)
+            if d:
+                names = self._expand(n.name, tuple(ast.Name(x) for x in d), var, bind)
+                if len(names) != 1:
+                    raise self.err(f"'{n.name}' is arrayed over {d}; subscript it (e.g. {n.name}[{d[0]}])", var)
+                return ast.Name(names[0])
+            return n
+        if isinstance(n, ast.Call) and n.func in self.vdims and self.vdims[n.func]:
+            # an arrayed lookup called as a function: name[...]( x ) is not XMILE; use the bound element
+            d = self.vdims[n.func]
+            names = self._expand(n.func, tuple(ast.Name(x) for x in d), var, bind)
+            return ast.Call(names[0], tuple(self._visit(a, var, bind) for a in n.args))
+        return _map(n, lambda c: self._visit(c, var, bind))
+
+    def _is_reduction(self, n: ast.Call, bind) -> bool:
+        if len(n.args) != 1:
+            return False
+        a = n.args[0]
+        if isinstance(a, ast.Subscript):
+            return any(self._free(i, bind) for i in a.indices)
+        return isinstance(a, ast.Name) and bool(self.vdims.get(a.name)) and n.func in ("SUM", "MEAN", "SIZE",
+                                                                                         "STDDEV", "MIN", "MAX")
+
+    def _free(self, idx, bind) -> bool:
+        if isinstance(idx, ast.Name):
+            return idx.name == "*" or (idx.name in self.dims and idx.name not in bind)
+        return False
+
+    def _reduce(self, n: ast.Call, var, bind):
+        a = n.args[0]
+        if isinstance(a, ast.Subscript):
+            names = self._expand(a.name, a.indices, var, bind, allow_many=True)
+        else:
+            names = element_names(a.name, self.vdims[a.name], self.dims)
+        terms = [ast.Name(x) for x in names]
+        if n.func == "SIZE":
+            return ast.Num(float(len(terms)))
+        if n.func in ("MIN", "MAX"):
+            return ast.Call(n.func, tuple(terms)) if len(terms) > 1 else terms[0]
+        total = terms[0]
+        for t in terms[1:]:
+            total = ast.Binary("+", total, t)
+        if n.func == "SUM":
+            return total
+        mean = ast.Binary("/", total, ast.Num(float(len(terms)))) if len(terms) > 1 else total
+        if n.func == "MEAN":
+            return mean
+        # STDDEV: population standard deviation, as Stella computes it
+        sq = None
+        for t in terms:
+            d = ast.Binary("^", ast.Binary("-", t, mean), ast.Num(2.0))
+            sq = d if sq is None else ast.Binary("+", sq, d)
+        return ast.Call("SQRT", (ast.Binary("/", sq, ast.Num(float(len(terms)))),))
+
+    def _expand(self, name, indices, var, bind, allow_many=False) -> list[str]:
+        vd = self.vdims.get(name)
+        if vd is None:
+            raise self.err(f"'{name}' is subscripted but is not a variable of the model", var)
+        if not vd:
+            raise self.err(f"'{name}' is not arrayed; remove the subscript", var)
+        if len(indices) != len(vd):
+            raise self.err(f"'{name}' has {len(vd)} dimension(s) {vd}, the reference gives {len(indices)} "
+                           "index(es)", var)
+        choices: list[tuple[str, ...]] = []
+        for dim, idx in zip(vd, indices):
+            elems = self.dims[dim]
+            if isinstance(idx, ast.Num):
+                k = int(idx.value)
+                if k != idx.value or not 1 <= k <= len(elems):
+                    raise self.err(f"index {idx.value:g} of '{name}' is outside 1..{len(elems)}", var)
+                choices.append((elems[k - 1],))
+                continue
+            if not isinstance(idx, ast.Name):
+                raise self.err(f"computed subscripts such as '{to_xmile(idx)}' in '{name}[...]' are not "
+                               "supported", var, UnsupportedFeatureError)
+            i = idx.name
+            if i == "*":
+                if not allow_many:
+                    raise self.err(f"'{name}[*]' outside SUM/MEAN/MIN/MAX", var)
+                choices.append(elems)
+            elif i in bind and (i == dim or bind[i] in elems):
+                choices.append((bind[i],))
+            elif i == dim and i not in bind:
+                if not allow_many:
+                    raise self.err(f"'{name}[{i}]' in a variable not arrayed over {i}: wrap it in SUM, MEAN, "
+                                   "MIN or MAX", var)
+                choices.append(elems)
+            elif i in elems:
+                choices.append((i,))
+            elif i in self.dims:
+                # another dimension with the same elements (a mapping by position)
+                other = self.dims[i]
+                if i in bind and len(other) == len(elems):
+                    choices.append((elems[other.index(bind[i])],))
+                elif allow_many and i not in bind:
+                    choices.append(elems)
+                else:
+                    raise self.err(f"dimension '{i}' cannot index '{name}' (arrayed over {vd}); "
+                                   "subranges and mappings are not supported", var, UnsupportedFeatureError)
+            else:
+                raise self.err(f"'{i}' is neither an element of dimension '{dim}' ({', '.join(elems)}) nor a "
+                               "dimension", var)
+        return [f"{name}[{','.join(c)}]" for c in itertools.product(*choices)]
+
+
+def canonical_key(key: str) -> str:
+    """A per-element key in canonical form: ``"North, A"`` -> ``"north,a"``."""
+    return ",".join(canonical(p) for p in key.split(","))
+
+
+def _num(text: str) -> float | None:
+    try:
+        t = parse(text)
+    except ModelError:
+        return None
+    sign = 1.0
+    while isinstance(t, ast.Unary) and t.op in "+-":
+        sign *= -1.0 if t.op == "-" else 1.0
+        t = t.operand
+    return sign * t.value if isinstance(t, ast.Num) else None
+
+
+def _map(n, f):
+    if isinstance(n, ast.Unary):
+        return ast.Unary(n.op, f(n.operand))
+    if isinstance(n, ast.Binary):
+        return ast.Binary(n.op, f(n.left), f(n.right))
+    if isinstance(n, ast.If):
+        return ast.If(f(n.cond), f(n.then), f(n.orelse))
+    if isinstance(n, ast.Call):
+        return ast.Call(n.func, tuple(f(a) for a in n.args))
+    if isinstance(n, ast.Subscript):
+        return ast.Subscript(n.name, tuple(f(i) for i in n.indices))
+    return n
