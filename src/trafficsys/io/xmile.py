@@ -788,7 +788,11 @@ def _element_xml(e: Element, X: str) -> ET.Element:
     elif isinstance(e, Lookup):
         if e.input is not None:
             ET.SubElement(el, X + "eqn").text = e.input
-        gf = ET.SubElement(el, X + "gf", {"type": e.extrapolation.value})
+        if tag == "gf":
+            gf = el
+            gf.set("type", e.extrapolation.value)
+        else:
+            gf = ET.SubElement(el, X + "gf", {"type": e.extrapolation.value})
         ET.SubElement(gf, X + "xscale", {"min": _fmt(min(e.xs)), "max": _fmt(max(e.xs))})
         ET.SubElement(gf, X + "yscale", {"min": _fmt(min(e.ys)), "max": _fmt(max(e.ys))})
         ET.SubElement(gf, X + "xpts").text = ",".join(repr(float(x)) for x in e.xs)
