@@ -115,8 +115,11 @@ def _clean_eqn(text: str | None) -> str:
     """Stella-isms out of an equation: ``{comments}``, line breaks, ``\\n`` in names."""
     if text is None:
         return ""
+    raw = text
     text = _COMMENT.sub(" ", text)
     text = text.replace("\\n", " ").replace("\r", " ").replace("\n", " ").replace("\t", " ")
+    if "\n" in raw or "{" in raw or "\t" in raw or "\r" in raw:
+        text = re.sub(r"\s{2,}", " ", text)  # line breaks and comments leave runs of spaces
     return text.strip()
 
 
@@ -899,6 +902,7 @@ def layout(model: Model) -> dict[str, tuple[float, float]]:
         for i, s in enumerate(sorted(comp, key=stocks.index)):
             pos[s] = (200.0 + 250.0 * i, base_y + 200.0 * row)
         row += 1
+    taken: set[tuple[int, int]] = {(round(x), round(y)) for x, y in pos.values()}
     for f, ss in flow_stock.items():
         if f in pos or f not in model:
             continue
@@ -909,6 +913,13 @@ def layout(model: Model) -> dict[str, tuple[float, float]]:
             s = model[ss[0]]
             dx = -110.0 if f in {canonical(x) for x in s.inflows} else 110.0
             pos[f] = (pts[0][0] + dx, pts[0][1])
+        else:
+            continue
+        x, y = pos[f]
+        while (round(x), round(y)) in taken:  # parallel flows between the same stocks
+            y += 45.0
+        pos[f] = (x, y)
+        taken.add((round(x), round(y)))
     # the rest: layers by distance to the nearest stock or flow (reverse dependency)
     g = model.graph()
     anchors = [n for n in g if n in pos]

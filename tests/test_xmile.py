@@ -1,0 +1,187 @@
+"""XMILE reader and writer: structure read from the SDXorg test models, round trips of models/."""
+
+from pathlib import Path
+
+import pytest
+
+import trafficsys as ts
+from trafficsys.model.elements import Aux, Constant, Extrapolation, Flow, Kind, Lookup, Stock
+from trafficsys.io.xmile import layout, read_xmile, write_xmile, xmile_string
+
+ROOT = Path(__file__).resolve().parents[1]
+TM = Path("/work/shared/testdata/test-models")
+MODELS = sorted((ROOT / "models").rglob("*.toml"))
+needs_tm = pytest.mark.skipif(not TM.exists(), reason="SDXorg test-models not available")
+
+
+def xmile(tmp_path, body, specs="<start>0</start><stop>10</stop><dt>0.5</dt>", extra=""):
+    p = tmp_path / "m.xmile"
+    p.write_text(f"""<?xml version="1.0"?>
+<xmile xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0" version="1.0">
+<header><name>t</name></header>
+<sim_specs method="Euler" time_units="year">{specs}</sim_specs>{extra}
+<model><variables>{body}</variables></model></xmile>""")
+    return p
+
+
+@needs_tm
+def test_teacup_structure():
+    m = read_xmile(TM / "samples/teacup/teacup.xmile")
+    assert m.name == "Teacup"
+    assert (m.start, m.stop, m.dt) == (0, 30, 0.125)
+    s = m["teacup temperature"]
+    assert isinstance(s, Stock) and s.outflows == ("Heat Loss to Room",) and s.initial == "180"
+    assert isinstance(m["room_temperature"], Constant) and m["room_temperature"].value == 70
+    assert m["heat_loss_to_room"].doc == "Heat Loss to Room"
+    assert m.dependencies("heat loss to room") == {"teacup_temperature", "room_temperature",
+                                                    "characteristic_time"}
+
+
+@needs_tm
+def test_modules_become_prefixed_variables():
+    m = read_xmile(TM / "samples/bpowers-hares_and_lynxes_modules/model.xmile")
+    assert "hares.hares" in m and "lynxes.harvest" in m
+    # module inputs become auxiliaries equal to their source in the parent
+    assert m["hares.lynxes"].equation == "lynxes.lynxes"
+    assert m["lynxes.hare_density"].equation == "hares.hare_density"
+    assert m["hares.area"].equation == "area"
+    assert m["hares.hares"].inflows == ("hares.births",)
+    assert m.dependencies("hares.deaths") == {"hares.lynxes", "hares.hares_killed_per_lynx"}
+    gf = m["lynxes.death_fraction"]
+    assert isinstance(gf, Lookup) and gf.input == "lynxes.hare_density" and len(gf.xs) == 11
+
+
+@needs_tm
+@pytest.mark.parametrize("name", ["test_lookups.xmile", "test_lookups_xpts_sep.xmile",
+                                  "test_lookups_xscale.xmile", "test_lookups_ypts_sep.xmile"])
+def test_graphical_function_forms_agree(name):
+    m = read_xmile(TM / "tests/lookups" / name)
+    table = m["lookup function table"]
+    assert isinstance(table, Lookup) and table.input is None
+    assert table.xs == tuple(range(0, 50, 5)) and table.ys == (0, 0, 1, 1, 0, 0, -1, -1, 0, 0)
+
+
+def test_gf_types_reciprocal_dt_and_flow_with_gf(tmp_path):
+    p = xmile(tmp_path, """
+      <aux name="x"><eqn>TIME</eqn><gf type="discrete"><xscale min="0" max="2"/><ypts>1,2,3</ypts></gf></aux>
+      <aux name="y"><eqn>TIME</eqn><gf discrete="true"><xpts>0,1</xpts><ypts>1,2</ypts></gf></aux>
+      <flow name="f"><eqn>x</eqn><gf type="extrapolate"><xpts>0,1</xpts><ypts>0,2</ypts></gf></flow>
+      <stock name="s"><eqn>0</eqn><inflow>f</inflow><non_negative/></stock>""",
+              specs='<start>0</start><stop>1</stop><dt reciprocal="true">4</dt>')
+    m = read_xmile(p)
+    assert m.dt == 0.25
+    assert m["x"].extrapolation is Extrapolation.DISCRETE and m["x"].xs == (0, 1, 2)
+    assert m["y"].extrapolation is Extrapolation.DISCRETE
+    f = m["f"]
+    assert isinstance(f, Flow) and f.equation == "f_table(x)"
+    assert m["f table"].extrapolation is Extrapolation.EXTRAPOLATE and m["f table"].input is None
+    assert m["s"].non_negative
+
+
+def test_stella_isms(tmp_path):
+    p = xmile(tmp_path, r"""
+      <aux name="the\nrate"><eqn>{a comment} 0.5 *
+         two_words {another}</eqn></aux>
+      <aux name="two words"><eqn>3</eqn><units>1/year</units><doc> text </doc></aux>""")
+    m = read_xmile(p)
+    assert m["the rate"].equation == "0.5 * two_words"
+    assert m["two_words"].units == "1/year" and m["two_words"].doc == "text"
+
+
+def test_unsupported_features_are_named(tmp_path):
+    p = xmile(tmp_path, '<aux name="a"><eqn>NORMAL(0, 1) + MYSTERY(2)</eqn></aux>'
+                        '<aux name="b"><eqn>MYSTERY(3)</eqn></aux>')
+    with pytest.raises(ts.UnsupportedFeatureError, match=r"mystery\(\) used by a, b; normal\(\) used by a"):
+        read_xmile(p)
+    p = xmile(tmp_path, '<stock name="c"><eqn>0</eqn><conveyor><len>3</len></conveyor></stock>')
+    with pytest.raises(ts.UnsupportedFeatureError, match="conveyor") as info:
+        read_xmile(p)
+    assert info.value.variable == "c"
+    p = xmile(tmp_path, '<aux name="a"><eqn>1</eqn></aux>').read_text().replace('method="Euler"', 'method="RK2"')
+    (tmp_path / "rk2.xmile").write_text(p)
+    with pytest.raises(ts.UnsupportedFeatureError, match="RK2"):
+        read_xmile(tmp_path / "rk2.xmile")
+
+
+def test_expression_macros_are_inlined(tmp_path):
+    p = xmile(tmp_path, '<aux name="out"><eqn>DOUBLE PLUS(a, 1)</eqn></aux><aux name="a"><eqn>3</eqn></aux>',
+              extra='<macro name="double plus"><parm>x</parm><parm>y</parm><eqn>2 * x + y</eqn></macro>')
+    m = read_xmile(p)
+    assert m["out"].equation == "2 * a + 1"
+
+
+def test_parse_error_names_file_variable_and_column(tmp_path):
+    p = xmile(tmp_path, '<aux name="bad"><eqn>a + ) b</eqn></aux>')
+    with pytest.raises(ts.ParseError) as info:
+        read_xmile(p)
+    e = info.value
+    assert e.variable == "bad" and e.column == 5 and str(p) in str(e)
+
+
+def test_arrays_read(tmp_path):
+    p = xmile(tmp_path, """
+      <aux name="pop"><dimensions><dim name="region"/></dimensions><eqn>10, 20</eqn></aux>
+      <aux name="rate"><dimensions><dim name="region"/></dimensions>
+         <element subscript="North"><eqn>0.1</eqn></element><element subscript="South"><eqn>0.2</eqn></element></aux>
+      <aux name="total"><eqn>SUM(pop[*])</eqn></aux>""",
+              extra='<dimensions><dim name="Region"><elem name="North"/><elem name="South"/></dim></dimensions>')
+    m = read_xmile(p)
+    assert m.dimensions == {"region": ("north", "south")}
+    assert m["pop"].dimensions == ("region",) and m["pop"].per_element == (("north", "10"), ("south", "20"))
+    assert dict(m["rate"].per_element) == {"north": "0.1", "south": "0.2"}
+
+
+@pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
+def test_round_trip_of_every_shipped_model(path, tmp_path):
+    m = ts.load(path)
+    out = tmp_path / "rt.xmile"
+    ts.save(m, out)
+    back = ts.load(out)
+    assert back == m
+    # and once more: the writer is deterministic
+    ts.save(back, tmp_path / "rt2.xmile")
+    assert (tmp_path / "rt2.xmile").read_text() == out.read_text()
+
+
+def test_round_trip_keeps_kinds_ranges_and_arrays(tmp_path):
+    m = ts.Model("rt", stop=5, dt=0.25, saveper=0.5, method="rk4", time_units="month", doc="doc & <text>")
+    m.constant("k", 0.1, range=(0, 1), distribution={"kind": "triangular", "mode": 0.2}, source="a & b",
+               units="1/month", role="goal")
+    m.aux("five", "5")  # an auxiliary that happens to be a number stays an auxiliary
+    m.stock("s", "k * 10", outflows=["out"], non_negative=True, units="person")
+    m.flow("out", "k * s", non_negative=True)
+    m.lookup("eff", [(0, 0), (1, 2)], extrapolation="extrapolate")
+    m.lookup("eff2", [(0, 0), (1, 2)], input="s")
+    m.dimension("region", ["a", "b"])
+    m.add(Aux("arr", dimensions=("region",), equation="k", per_element=(("b", "2 * k"),)))
+    m.scenario("hi", {"k": 0.5, "five": "RAMP(1, 2)"}, doc="d")
+    m.loop("L", ["s", "out"], polarity="B")
+    m.link("s", "out", "+", delay=True, note="n", strength=0.3)
+    m.cld_variables["s"] = {"doc": "x", "role": "r"}
+    p = tmp_path / "rt.xmile"
+    write_xmile(m, p)
+    back = read_xmile(p)
+    assert back == m
+    assert back.specs == m.specs and back["five"].kind is Kind.AUX and back["k"].kind is Kind.CONSTANT
+
+
+def test_views_place_every_variable_and_keep_positions(tmp_path):
+    m = ts.load(MODELS[0]) if MODELS else None
+    if m is None:
+        pytest.skip("no shipped model")
+    pos = layout(m)
+    assert set(pos) == set(m.names())
+    assert len({(round(x), round(y)) for x, y in pos.values()}) == len(pos)  # no two on one spot
+    text = xmile_string(m)
+    assert text.count("<stock name=") == 2 * len(m.stocks)  # once in variables, once in the view
+    p = tmp_path / "a.xmile"
+    write_xmile(m, p)
+    back = read_xmile(p)
+    assert layout(back) == pos  # kept positions are reused
+
+
+@needs_tm
+def test_kept_diagram_positions():
+    m = read_xmile(TM / "samples/teacup/teacup_w_diagram.xmile")
+    views = m.metadata["xmile_views"]
+    assert views["teacup_temperature"]["type"] == "stock"
