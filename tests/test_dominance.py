@@ -237,3 +237,40 @@ def test_logistic_matches_published_stella_scores():
         s = stella[1:-1]
         tol = 0.005 + 0.5 * 10 ** (np.floor(np.log10(np.abs(s))) - 2) + 1e-6
         np.testing.assert_array_less(np.abs(ours[2:] - s), tol, err_msg=loop)
+
+
+def test_a_smooth_scores_like_the_explicit_stock_it_stands_for():
+    """SMTH1 hides a first-order stock: its lumped link score equals the explicit structure's path score."""
+    dt = 0.125
+
+    def build(explicit):
+        m = ts.Model("perception", stop=15, dt=dt)
+        m.constant("target", 100)
+        m.constant("adjust_time", 1.5)
+        m.constant("perception_time", 2)
+        m.stock("level", 10, inflows=["adjusting"])
+        m.flow("adjusting", "(target - perceived) / adjust_time")
+        if explicit:
+            m.stock("perceived", 10, inflows=["updating"])
+            m.flow("updating", "(level - perceived) / perception_time")
+        else:
+            m.aux("perceived", "SMTH1(level, perception_time, 10)")
+        return m
+
+    level, perceived = [10.0], [10.0]
+    for _ in range(int(15 / dt)):
+        lv, pv = level[-1], perceived[-1]
+        level.append(lv + dt * (100 - pv) / 1.5)
+        perceived.append(pv + dt * (lv - pv) / 2)
+    level, perceived = np.array(level), np.array(perceived)
+    df = pd.DataFrame({"level": level, "perceived": perceived, "adjusting": (100 - perceived) / 1.5,
+                       "updating": (level - perceived) / 2}, index=dt * np.arange(len(level)))
+    explicit = loop_dominance(build(True), df)
+    smooth = loop_dominance(build(False), df)
+    assert len(explicit.loops) == 2 and len(smooth.loops) == 2
+    for lp in smooth.loops:
+        twin = next(q for q in explicit.loops if set(q.variables) - {"updating"} == set(lp.variables))
+        assert twin.polarity == lp.polarity
+        np.testing.assert_allclose(smooth.loop_scores.sel(loop=lp.id).values,
+                                   explicit.loop_scores.sel(loop=twin.id).values, rtol=1e-9, atol=1e-12)
+    assert smooth.partitions == [("level", "perceived")]

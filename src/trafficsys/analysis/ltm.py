@@ -32,12 +32,18 @@ Conventions
   steps: save every ``dt`` (``saveper = dt``) for scores of the integration
   step itself.
 * **Hidden stocks.** A variable defined by a stateful builtin (``SMTH1``,
-  ``DELAY3``...) counts as a stock for cycle partitions.  The link from the
-  smoothed input to it scores as a first-order stage,
-  ``|Δx / (Δx - Δz)|`` (exact for ``SMTH1``/``DELAY1``; the lumped stage is an
-  approximation for higher orders), and any other link into an equation that
-  calls a stateful builtin scores as a unit transfer ``sign(Δz)·sign(Δx)``
-  (the approximation Simlin uses for black boxes).
+  ``DELAY3``...) counts as a stock for cycle partitions.  A variable defined
+  by a smooth or a material delay alone, ``z = SMTH1(u, T)``, is scored as one
+  first-order stage with its own balancing adjustment loop ``z -> z``: the
+  link into it scores ``LS(x -> u) · |Δu / (Δu - Δz)|`` and its internal loop
+  ``-|Δz / (Δu - Δz)|``, exactly the scores of the explicit stock-and-flow
+  structure for ``SMTH1``/``DELAY1`` (an approximation that lumps the stages
+  of third- and n-th order ones).  Simlin scores such a module by its
+  composite path but leaves its internal loop out of the loop list, so its
+  relative scores differ from ours (and from the explicit structure's) on
+  models with smooths.  Any other link into an equation that calls
+  a stateful builtin scores as a unit transfer ``sign(Δz)·sign(Δx)`` (the
+  approximation Simlin uses for black boxes).
 * **Dominance.** Within a partition, the dominant loop at a time is the one
   with the largest absolute relative score.
 
@@ -116,6 +122,23 @@ def _is_stateful(m: Model, name: str) -> bool:
     return tree is not None and bool(ast.calls(tree) & STATEFUL_CALLS)
 
 
+#: stateful builtins scored as one first-order stage: the first argument is the input
+_STAGES = frozenset({"SMTH1", "SMTH3", "SMTHN", "DELAY1", "DELAY3", "DELAYN"})
+
+
+def _stage_input(m: Model, name: str) -> ast.Expr | None:
+    """The input expression when ``name`` is defined by a smooth or material delay alone, else None."""
+    e = m[name]
+    if isinstance(e, (Stock, Constant)):
+        return None
+    tree = m.ast(name)
+    if isinstance(tree, ast.Call) and tree.func in _STAGES and tree.args:
+        inner = tree.args[0]
+        if not (ast.calls(inner) & STATEFUL_CALLS):
+            return inner
+    return None
+
+
 def feedback_graph(m: Model) -> nx.DiGraph:
     """The dependency graph of ``m`` without the edges that cannot carry feedback.
 
@@ -147,6 +170,8 @@ def feedback_graph(m: Model) -> nx.DiGraph:
     g.remove_edges_from(drop)
     for name in g.nodes:
         g.nodes[name]["state"] = isinstance(m[name], Stock) or _is_stateful(m, name)
+        if _stage_input(m, name) is not None:
+            g.add_edge(name, name, via="internal")  # the hidden stock's own adjustment loop
     return g
 
 
@@ -309,14 +334,24 @@ def _link_score(m: Model, values: _Values, source: str, target: str, lookups: Ma
         dz = values.diff(target)
         tree = m.ast(target)
         assert tree is not None
-        if _is_stateful(m, target):
-            if (isinstance(tree, ast.Call) and tree.func in STATEFUL_CALLS and tree.func not in ("INIT", "PREVIOUS")
-                    and isinstance(tree.args[0], ast.Name) and tree.args[0].name == source):
-                stage = dx - dz
-                score = _ratio_score(dx, stage, dx)
-                score = np.where(stage == 0, 0.0, np.abs(score))
+        stage_input = _stage_input(m, target)
+        if stage_input is not None:
+            # a smooth/delay: input u -> hidden stock z, with its own adjustment loop z -> z
+            deps = ast.names(stage_input)
+            u = np.broadcast_to(evaluate(stage_input, {d: values[d] for d in deps}, time=values.time[:, None],
+                                         dt=dt, lookups=lookups, variable=target), z.shape)
+            du = np.diff(u, axis=0)
+            gap = du - dz
+            if source == target:
+                score = -np.abs(_ratio_score(dz, gap, dz))
             else:
-                score = np.where((dx == 0) | (dz == 0), 0.0, np.sign(dz) * np.sign(dx))
+                env = {d: (x[1:] if d == source else values[d][:-1]) for d in deps}
+                new = evaluate(stage_input, env, time=values.time[:-1, None], dt=dt, lookups=lookups,
+                               variable=target)
+                to_input = _ratio_score(np.broadcast_to(new, du.shape) - u[:-1], du, dx)
+                score = to_input * np.abs(_ratio_score(du, gap, du))
+        elif _is_stateful(m, target):
+            score = np.where((dx == 0) | (dz == 0), 0.0, np.sign(dz) * np.sign(dx))
         else:
             env = {d: (x[1:] if d == source else values[d][:-1]) for d in m.dependencies(target) if d not in lookups}
             t_prev = values.time[:-1, None]
