@@ -69,6 +69,7 @@ _GRAMMAR = r"""
      | name "[" args "]"        -> subscript
      | "(" expr ")"
      | "IF"i expr "THEN"i expr "ELSE"i expr -> if_expr
+     | MOD "(" args ")"         -> mod_call
      | STAR                     -> star
 args: expr ("," expr)*
 name: NAME | QNAME
@@ -139,6 +140,13 @@ class _ToAst(Transformer):
                     )
                 return ast.Call(b.name, args)
         return ast.Call(nt.name, args)
+
+    def mod_call(self, items):
+        # MOD is both the infix operator and the function MOD(a, b) of the builtins table
+        tok, args = items
+        if len(args) != 2:
+            raise ArityError(f"MOD takes 2 arguments, got {len(args)}", column=tok.column)
+        return ast.Call("MOD", tuple(args))
 
     def subscript(self, items):
         nt: _NameTok = items[0]
