@@ -134,6 +134,8 @@ def test_ensemble_matches_single_runs_and_summarises_shares():
     # a faster growth rate makes the balancing loop dominate for longer
     drivers = ens.drivers({"r": rates})
     assert drivers.loc["r", "B1"] == pytest.approx(1.0) and drivers.loc["r", "R1"] == pytest.approx(-1.0)
+    assert list(ens.sampled) == ["r"]  # read from the results: the constant that varies across runs
+    assert ens.drivers().equals(drivers)
     table = ens.to_pandas()
     assert list(table.columns) == ["time", "run", "loop", "polarity", "partition", "competing", "score",
                                    "relative", "dominant"]

@@ -400,6 +400,7 @@ class LoopDominance:
         self.relative = relative
         self._dom = dominant_index  # (partition, time, run): index into self.loops, -1 for none
         self._dominant = None
+        self.sampled: dict[str, np.ndarray] = {}  #: constants that vary across the runs (name -> value per run)
 
     @property
     def dominant(self):
@@ -551,12 +552,13 @@ class LoopDominance:
             data[lp.id] = dom[1:].mean(axis=0) if dom.shape[0] > 1 else dom.mean(axis=0)
         return pd.DataFrame(data, index=pd.Index(self.relative["run"].values, name="run"))
 
-    def drivers(self, params: Mapping[str, Iterable[float]]):
+    def drivers(self, params: Mapping[str, Iterable[float]] | None = None):
         """Which uncertain constants make a loop dominate, over an ensemble.
 
         Spearman rank correlation, across runs, between each constant's sampled
-        value (``params``: name -> one value per run, e.g. the Monte Carlo
-        sample) and the fraction of time each competing loop dominates.
+        value (``params``: name -> one value per run; default: the constants
+        that vary across the runs of the results, e.g. a Monte Carlo sample)
+        and the fraction of time each competing loop dominates.
 
         Returns
         -------
@@ -567,6 +569,10 @@ class LoopDominance:
         from scipy.stats import spearmanr
 
         frac = self.dominance_fraction()
+        if params is None:
+            params = self.sampled
+            if not params:
+                raise ModelError("no constant varies across these runs; pass params={name: values per run}")
         rows = {}
         for name, vals in params.items():
             v = np.asarray(list(vals) if not isinstance(vals, np.ndarray) else vals, dtype=float)
@@ -739,11 +745,17 @@ def loop_dominance(
         best = members[np.argmax(block, axis=0)]
         dom_index[p] = np.where(block.max(axis=0) > 0, best, -1)
 
+    sampled = {}
+    for c in m.constants:
+        if c.name in ds or canonical(c.name) in ds:
+            v = values[canonical(c.name)]
+            if v.shape[1] > 1 and np.ptp(v[0]) > 0:
+                sampled[c.name] = np.array(v[0])
     coords = {"time": values.time, "run": ds["run"].values}
     loop_ids = [lp.id for lp in infos]
     link_labels = [f"{a} -> {b}" for a, b in edges]
     order3 = ("time", "run")
-    return LoopDominance(
+    result = LoopDominance(
         infos,
         partitions,
         xr.DataArray(links, dims=("link", *order3), coords={**coords, "link": link_labels}).transpose(*order3, "link"),
@@ -751,3 +763,5 @@ def loop_dominance(
         xr.DataArray(rel, dims=("loop", *order3), coords={**coords, "loop": loop_ids}).transpose(*order3, "loop"),
         dom_index,
     )
+    result.sampled = sampled
+    return result
