@@ -48,7 +48,7 @@ def plot_dominance(result: Any, ax=None, *, run: int = 0, partition: int | None 
     if pos.any():
         ax.stackplot(t, pos.T, colors=colors, alpha=0.85, labels=labels)
     if neg.any():
-        ax.stackplot(t, neg.T, colors=colors, alpha=0.85, labels=None if pos.any() else labels)
+        ax.stackplot(t, neg.T, colors=colors, alpha=0.85, labels=() if pos.any() else labels)
     ax.axhline(0, color="0.2", lw=0.8)
     ax.set_ylim(-1.05, 1.05)
     ax.set_xlabel("time")
