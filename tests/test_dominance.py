@@ -129,7 +129,7 @@ def test_ensemble_matches_single_runs_and_summarises_shares():
     assert per_time["B1"].iloc[1] == 0 and per_time["B1"].iloc[-1] == 1
     assert np.all(np.diff(per_time["B1"].values) >= 0)
     windows = ens.shares(window=2.0)
-    assert len(windows) == 11 and set(np.round(windows["B1"].values * 4)) <= {0, 1, 2, 3, 4}
+    assert len(windows) == 10 and set(np.round(windows["B1"].values * 4)) <= {0, 1, 2, 3, 4}
     np.testing.assert_allclose(windows["R1"] + windows["B1"], 1.0)
     # a faster growth rate makes the balancing loop dominate for longer
     drivers = ens.drivers({"r": rates})

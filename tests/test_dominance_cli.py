@@ -41,7 +41,7 @@ def test_ensemble_shares(logistic_file, capsys):
     assert "Share of 50 Monte Carlo runs" in out
     table = out.split("Share of 50 Monte Carlo runs")[1].splitlines()[1:]
     rows = [ln.split() for ln in table if ln.strip() and ln.split()[0][0].isdigit()]
-    assert [float(r[0]) for r in rows] == [0, 5, 10, 15, 20]
+    assert [float(r[0]) for r in rows] == [0, 5, 10, 15]  # the final time belongs to the last window
     header = next(ln.split() for ln in table if ln.strip())
     first, last = dict(zip(header, rows[0][1:])), dict(zip(header, rows[-1][1:]))
     assert first == {"R1": "100%", "B1": "0%"} and last == {"R1": "0%", "B1": "100%"}  # in every run

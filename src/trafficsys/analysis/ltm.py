@@ -524,6 +524,8 @@ class LoopDominance:
             window = (t[-1] - t[0]) / 20 if len(t) > 1 else 1.0
         if window and window > 0:
             bins = np.floor((t - t[0]) / window + 1e-9).astype(int)
+            last_full = max(int(np.ceil((t[-1] - t[0]) / window - 1e-9)) - 1, 0)
+            bins = np.minimum(bins, last_full)  # the final time joins the last window
         else:
             bins = np.arange(len(t))
         starts = [float(t[bins == b][0]) for b in np.unique(bins)]

@@ -42,7 +42,8 @@ def plot_dominance(result: Any, ax=None, *, run: int = 0, partition: int | None 
     members = [k for k, lp in enumerate(result.loops) if lp.partition == p]
     t = result.time
     rel = result.relative.isel(run=run).values[:, members]
-    labels = [f"{result.loops[k].id}: {' → '.join(result.loops[k].variables)}" for k in members]
+    labels = [f"{result.loops[k].id}: {' → '.join(result.loops[k].variables + result.loops[k].variables[:1])}"
+              for k in members]
     colors = [f"C{i % 10}" for i in range(len(members))]
     pos, neg = np.clip(rel, 0, None), np.clip(rel, None, 0)
     if pos.any():
