@@ -1,0 +1,453 @@
+"""Vensim ``.mdl`` files, read through PySD's own translator.
+
+PySD parses the file into its abstract model (``pysd.translators``: sections,
+elements, components, and expression structures such as
+``ArithmeticStructure`` or ``SmoothStructure``); this module turns that
+abstract model into a :class:`~trafficsys.model.Model`:
+
+* ``INTEG(net, initial)`` becomes a stock; when ``net`` is a sum and
+  difference of auxiliaries, those become its inflows and outflows, else a
+  flow ``<stock> net flow`` carries the whole expression;
+* Vensim functions map to their XMILE equivalents (``IF THEN ELSE``,
+  ``SMOOTH``/``SMOOTH3``/``SMOOTH N``, ``DELAY1``/``DELAY3``/``DELAY N``/
+  ``DELAY FIXED``, ``TREND``, ``FORECAST``, ``INITIAL``, ``XIDZ``/``ZIDZ``,
+  ``PULSE``, ``STEP``, ``RAMP``, ``MODULO``, ``INTEGER``, ``LOG``...);
+* lookups (stand-alone and inline ``WITH LOOKUP``) become graphical functions;
+* one-level subscripts become arrays (apply-to-all or per-element).
+
+Everything else (data, external files, ``ALLOCATE``, random numbers...) is
+collected, and the import fails once with an
+:class:`~trafficsys.errors.UnsupportedFeatureError` listing every
+unsupported function with the variables that use it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from collections import defaultdict
+from typing import Any
+
+from ..errors import FileFormatError, ModelError, UnsupportedFeatureError
+from ..model import ast
+from ..model.elements import Aux, Constant, Extrapolation, Flow, Lookup, Stock
+from ..model.model import Model
+from ..model.names import canonical
+from ..model.printer import to_xmile
+
+__all__ = ["read_vensim"]
+
+_CONTROL = {"initial_time": "start", "final_time": "stop", "time_step": "dt", "saveper": "saveper"}
+
+#: Vensim function (PySD's reference name) -> XMILE builtin, same arguments
+_SAME = {
+    "abs": "ABS", "exp": "EXP", "ln": "LN", "sqrt": "SQRT", "integer": "INT", "sin": "SIN", "cos": "COS",
+    "tan": "TAN", "arcsin": "ARCSIN", "arccos": "ARCCOS", "arctan": "ARCTAN", "min": "MIN", "max": "MAX",
+    "modulo": "MOD", "step": "STEP", "ramp": "RAMP", "zidz": "SAFEDIV", "xidz": "SAFEDIV", "sum": "SUM",
+    "prod": None, "vmin": "MIN", "vmax": "MAX", "log10": "LOG10",
+}
+
+
+def read_vensim(path: str | os.PathLike) -> Model:
+    """Read a Vensim ``.mdl`` model through PySD's translator.
+
+    Parameters
+    ----------
+    path
+        The ``.mdl`` file.
+
+    Returns
+    -------
+    Model
+
+    Raises
+    ------
+    UnsupportedFeatureError
+        Listing every unsupported function (or construct) with the variables
+        that use it.
+    FileFormatError
+        When PySD cannot parse the file.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileFormatError("no such file; check the path", file=path)
+    if os.path.getsize(path) > 16 * 1024 * 1024:
+        raise FileFormatError("the .mdl file is larger than 16 MB; refused", file=path)
+    try:
+        from pysd.translators.vensim.vensim_file import VensimFile
+    except ImportError:  # pragma: no cover - pysd is a declared extra
+        raise UnsupportedFeatureError("reading .mdl files needs PySD: pip install 'trafficsys[pysd]'",
+                                      file=path) from None
+    try:
+        vf = VensimFile(path)
+        vf.parse()
+        abstract = vf.get_abstract_model()
+    except ModelError:
+        raise
+    except Exception as e:  # PySD's parser raises many kinds; report them as a file problem
+        raise FileFormatError(f"PySD could not parse the Vensim file ({type(e).__name__}: "
+                              f"{str(e).splitlines()[0][:200] if str(e) else ''})", file=path) from None
+    return _Converter(abstract, path).build()
+
+
+class _Unsupported(Exception):
+    def __init__(self, what: str):
+        self.what = what
+
+
+class _Converter:
+    def __init__(self, abstract, file: str):
+        self.abs = abstract
+        self.file = file
+        self.unsupported: dict[str, set[str]] = defaultdict(set)
+        self.hidden: list[Any] = []
+
+    def build(self) -> Model:
+        sections = list(self.abs.sections)
+        main = [s for s in sections if getattr(s, "section_type", "main") == "main"] or sections[:1]
+        for s in sections:
+            if getattr(s, "section_type", "main") == "macro":
+                self.unsupported[f"macro :MACRO: {s.name}"].add("(definition)")
+        sec = main[0]
+        name = os.path.splitext(os.path.basename(self.file))[0]
+        m = Model(name)
+        m.file = self.file
+        self._dims(m, sec)
+        elems = list(sec.elements)
+        self.names = {canonical(e.name) for e in elems}
+        self.lookups = set()
+        for e in elems:
+            for c in e.components:
+                if type(c).__name__ == "AbstractLookup" or type(c.ast).__name__ == "LookupsStructure":
+                    self.lookups.add(canonical(e.name))
+        # first pass: stocks decide which auxiliaries are their flows
+        self.flows: dict[str, None] = {}
+        self.splits: dict[str, tuple[list[str], list[str]]] = {}
+        records = []
+        for e in elems:
+            try:
+                rec = self._element(m, e)
+                if type(rec[5]).__name__ == "IntegStructure":
+                    self.splits[rec[1]] = self._split_net(rec[5].flow, rec[0], rec[0], m)
+                records.append(rec)
+            except _Unsupported as u:
+                self.unsupported[u.what].add(_disp(e.name))
+        built = []
+        for rec in records:
+            try:
+                built.append(self._convert(rec))
+            except _Unsupported as u:
+                self.unsupported[u.what].add(rec[0])
+        if self.unsupported:
+            parts = "; ".join(f"{fn} used by {', '.join(sorted(v))}" for fn, v in sorted(self.unsupported.items()))
+            raise UnsupportedFeatureError(f"the model uses features trafficsys does not support: {parts}",
+                                          file=self.file, variable=sorted(next(iter(self.unsupported.values())))[0])
+        for el in built:
+            m.add(el)
+        for el in self.hidden:
+            m.add(el)
+        self._specs(m)
+        return m
+
+    # ------------------------------------------------------------ structure
+    def _dims(self, m: Model, sec) -> None:
+        for r in getattr(sec, "subscripts", ()) or ():
+            subs = r.subscripts
+            if isinstance(subs, dict) or not isinstance(subs, (list, tuple)):
+                self.unsupported["subscript range defined from a file or by another range"].add(r.name)
+                continue
+            if getattr(r, "mapping", None):
+                self.unsupported["subscript mapping"].add(r.name)
+            m.dimension(r.name, list(subs))
+
+    def _element(self, m: Model, e):
+        comps = list(e.components)
+        name = _disp(e.name)
+        key = canonical(name)
+        units = (e.units or "").strip() or None
+        doc = (getattr(e, "documentation", "") or "").strip()
+        dims: tuple[str, ...] = ()
+        per: list[tuple[str, Any]] = []
+        main_ast = None
+        for c in comps:
+            subs, exc = c.subscripts if c.subscripts else ([], [])
+            if exc:
+                raise _Unsupported(":EXCEPT: subscripts")
+            kind = type(c).__name__
+            if kind in ("AbstractData",):
+                raise _Unsupported("data variables (:DATA:/GET DATA)")
+            if getattr(c, "subtype", "") not in ("Normal", "Unchangeable", "Hardcoded", "", None):
+                raise _Unsupported(f"{c.subtype} component")
+            if not subs:
+                if main_ast is not None:
+                    raise _Unsupported("several equations for one variable")
+                main_ast = c.ast
+                continue
+            cdims, picks = self._classify(m, subs)
+            if dims and dims != cdims:
+                raise _Unsupported("a variable defined over different subscript ranges")
+            dims = cdims
+            value = c.ast
+            if type(value).__name__ == "ndarray":
+                import numpy as np
+
+                arr = np.asarray(value, dtype=float)
+                free = [i for i, p in enumerate(picks) if p is None]
+                shape = tuple(len(m.dimensions[dims[i]]) for i in free)
+                if arr.size != int(np.prod(shape)) if shape else arr.size != 1:
+                    raise _Unsupported("an array constant whose shape does not match its subscripts")
+                arr = arr.reshape(shape) if shape else arr.reshape(())
+                for combo in itertools.product(*(range(n) for n in shape)):
+                    elems = list(picks)
+                    for i, k in zip(free, combo):
+                        elems[i] = m.dimensions[dims[i]][k]
+                    per.append((",".join(elems), float(arr[combo])))
+                continue
+            if all(p is None for p in picks):
+                if main_ast is not None:
+                    raise _Unsupported("several apply-to-all equations for one variable")
+                main_ast = value
+                continue
+            for combo in itertools.product(*((m.dimensions[d] if p is None else (p,))
+                                             for d, p in zip(dims, picks))):
+                per.append((",".join(combo), value))
+        if per and main_ast is None and len(per) == 1 and not dims:
+            main_ast = per[0][1]
+            per = []
+        return (name, key, units, doc, dims, main_ast, per)
+
+    def _classify(self, m, subs) -> tuple[tuple[str, ...], list[str | None]]:
+        """Each subscript as (dimension, fixed element or None for the whole range)."""
+        dims: list[str] = []
+        picks: list[str | None] = []
+        for s in subs:
+            c = canonical(s)
+            if c in m.dimensions:
+                dims.append(c)
+                picks.append(None)
+                continue
+            owners = [d for d, es in m.dimensions.items() if c in es]
+            if not owners:
+                raise _Unsupported("subscript ranges not declared in the file")
+            dims.append(owners[0])
+            picks.append(c)
+        return tuple(dims), picks
+
+    def _convert(self, rec):
+        name, key, units, doc, dims, main_ast, per = rec
+        var = name
+        node = main_ast
+        cls = type(node).__name__
+        if cls == "IntegStructure":
+            if per:
+                raise _Unsupported("per-element INTEG")
+            init = self._text(node.initial, var)
+            inflows, outflows = self.splits[key]
+            return Stock(name, units, doc, None, dims, (), initial=init, inflows=tuple(inflows),
+                         outflows=tuple(outflows), non_negative=bool(getattr(node, "non_negative", False)))
+        if cls == "LookupsStructure":
+            xs, ys, ex = self._table(node)
+            return Lookup(name, units, doc, None, dims, xs=xs, ys=ys, extrapolation=ex)
+        if cls == "InlineLookupsStructure":
+            xs, ys, ex = self._table(node.lookups)
+            return Lookup(name, units, doc, None, dims, xs=xs, ys=ys, extrapolation=ex,
+                          input=self._text(node.argument, var))
+        per_text = tuple((k, self._text(a, var)) for k, a in per)
+        eq = self._text(node, var) if node is not None else "0"
+        if key in self.flows:
+            return Flow(name, units, doc, None, dims, per_text, equation=eq)
+        if isinstance(node, (int, float)) and not isinstance(node, bool) and not per_text:
+            return Constant(name, units, doc, None, dims, value=float(node))
+        return Aux(name, units, doc, None, dims, per_text, equation=eq)
+
+    def _split_net(self, node, var, stock, m):
+        terms: list[tuple[int, Any]] = []
+
+        def collect(n, sign):
+            if type(n).__name__ == "ArithmeticStructure":
+                ops = list(n.operators)
+                if ops == ["negative"]:
+                    return collect(n.arguments[0], -sign)
+                if all(o in "+-" for o in ops):
+                    ok = collect(n.arguments[0], sign)
+                    for o, a in zip(ops, n.arguments[1:]):
+                        ok = collect(a, sign if o == "+" else -sign) and ok
+                    return ok
+                return False
+            if type(n).__name__ == "ReferenceStructure" and canonical(n.reference) in self.names \
+                    and canonical(n.reference) not in self.lookups and not n.subscripts:
+                terms.append((sign, canonical(n.reference)))
+                return True
+            return False
+
+        if collect(node, 1) and terms and len({t for _, t in terms}) == len(terms):
+            stocks = self._stock_names()
+            if not any(t in stocks for _, t in terms):
+                for _, t in terms:
+                    self.flows[t] = None
+                return ([t for s, t in terms if s > 0], [t for s, t in terms if s < 0])
+        flow = f"{stock} net flow"
+        self.hidden.append(Flow(flow, None, f"net flow of {stock} (Vensim INTEG)", None,
+                                equation=self._text(node, var)))
+        return [flow], []
+
+    def _stock_names(self) -> set[str]:
+        out = set()
+        for sec in self.abs.sections:
+            for e in sec.elements:
+                if any(type(c.ast).__name__ == "IntegStructure" for c in e.components):
+                    out.add(canonical(e.name))
+        return out
+
+    def _table(self, lk) -> tuple[tuple[float, ...], tuple[float, ...], Extrapolation]:
+        kind = {"interpolate": Extrapolation.CONTINUOUS, "extrapolate": Extrapolation.EXTRAPOLATE,
+                "hold_backward": Extrapolation.DISCRETE}.get(getattr(lk, "type", "interpolate"))
+        if kind is None:
+            raise _Unsupported(f"lookup type {lk.type}")
+        return tuple(float(x) for x in lk.x), tuple(float(y) for y in lk.y), kind
+
+    def _specs(self, m: Model) -> None:
+        vals: dict[str, float] = {}
+        for key, field in _CONTROL.items():
+            if key not in m:
+                continue
+            e = m[key]
+            if isinstance(e, Constant):
+                vals[field] = e.value
+            else:
+                ref = canonical(m.equation_text(key) or "")
+                if ref in _CONTROL and _CONTROL[ref] in vals:
+                    vals[field] = vals[_CONTROL[ref]]
+        if "dt" in vals and "time_step" in m and m["time_step"].units:
+            vals_tu = m["time_step"].units
+        else:
+            vals_tu = None
+        changes: dict[str, Any] = {k: v for k, v in vals.items() if k in ("start", "stop", "dt")}
+        if vals.get("saveper") and vals.get("saveper") != vals.get("dt"):
+            changes["saveper"] = vals["saveper"]
+        if vals_tu:
+            changes["time_units"] = vals_tu
+        m.set_specs(**changes)
+
+    # ------------------------------------------------------------ expressions
+    def _text(self, node, var) -> str:
+        return to_xmile(self._expr(node, var))
+
+    def _expr(self, n, var) -> ast.Expr:  # noqa: C901 - one dispatch over PySD's structures
+        if isinstance(n, bool):
+            return ast.Num(1.0 if n else 0.0)
+        if isinstance(n, (int, float)):
+            v = float(n)
+            if not math.isfinite(v):
+                raise _Unsupported(":NA: and infinite constants")
+            return ast.Num(v) if v >= 0 else ast.Unary("-", ast.Num(-v))
+        cls = type(n).__name__
+        if cls in ("ArithmeticStructure", "LogicStructure"):
+            ops = list(n.operators)
+            args = [self._expr(a, var) for a in n.arguments]
+            if len(ops) == 1 and len(args) == 1:
+                op = {"negative": "-", "positive": "+", ":not:": "not"}.get(ops[0].lower())
+                if op is None:
+                    raise _Unsupported(f"operator {ops[0]}")
+                return ast.Unary(op, args[0])
+            out = args[0]
+            for op, a in zip(ops, args[1:]):
+                o = {":and:": "and", ":or:": "or", "==": "="}.get(op.lower(), op.lower())
+                if o not in ast.BINARY_OPS:
+                    raise _Unsupported(f"operator {op}")
+                out = ast.Binary(o, out, a)
+            return out
+        if cls == "ReferenceStructure":
+            ref = canonical(n.reference)
+            if ref == "time":
+                return ast.Name("time")
+            if n.subscripts is not None:
+                subs = tuple(ast.Name("*") if str(x).endswith("!") else ast.Name(canonical(str(x)))
+                             for x in n.subscripts.subscripts)
+                return ast.Subscript(ref, subs)
+            return ast.Name(ref)
+        if cls == "CallStructure":
+            fn = canonical(n.function.reference) if type(n.function).__name__ == "ReferenceStructure" else "?"
+            args = [self._expr(a, var) for a in n.arguments]
+            return self._call(fn, args)
+        if cls == "GameStructure":
+            return self._expr(n.expression, var)
+        if cls == "InitialStructure":
+            return ast.Call("INIT", (self._expr(n.initial, var),))
+        if cls == "SmoothStructure":
+            f = {1: "SMTH1", 3: "SMTH3"}.get(int(n.order))
+            if f is None:
+                raise _Unsupported(f"SMOOTH of order {n.order}")
+            return ast.Call(f, (self._expr(n.input, var), self._expr(n.smooth_time, var),
+                                self._expr(n.initial, var)))
+        if cls == "SmoothNStructure":
+            return ast.Call("SMTHN", (self._expr(n.input, var), self._expr(n.smooth_time, var),
+                                      self._expr(n.order, var), self._expr(n.initial, var)))
+        if cls == "DelayStructure":
+            f = {1: "DELAY1", 3: "DELAY3"}.get(int(n.order))
+            if f is None:
+                raise _Unsupported(f"DELAY of order {n.order}")
+            return ast.Call(f, (self._expr(n.input, var), self._expr(n.delay_time, var),
+                                self._expr(n.initial, var)))
+        if cls == "DelayNStructure":
+            return ast.Call("DELAYN", (self._expr(n.input, var), self._expr(n.delay_time, var),
+                                       self._expr(n.order, var), self._expr(n.initial, var)))
+        if cls == "DelayFixedStructure":
+            return ast.Call("DELAY", (self._expr(n.input, var), self._expr(n.delay_time, var),
+                                      self._expr(n.initial, var)))
+        if cls == "TrendStructure":
+            return ast.Call("TREND", (self._expr(n.input, var), self._expr(n.average_time, var),
+                                      self._expr(n.initial_trend, var)))
+        if cls == "ForecastStructure":
+            return ast.Call("FORCST", (self._expr(n.input, var), self._expr(n.average_time, var),
+                                       self._expr(n.horizon, var), self._expr(n.initial_trend, var)))
+        if cls == "InlineLookupsStructure":
+            raise _Unsupported("WITH LOOKUP inside a larger expression")
+        if cls == "IntegStructure":
+            raise _Unsupported("INTEG inside a larger expression")
+        names = {"SampleIfTrueStructure": "SAMPLE IF TRUE", "AllocateAvailableStructure": "ALLOCATE AVAILABLE",
+                 "AllocateByPriorityStructure": "ALLOCATE BY PRIORITY", "DataStructure": "data variables",
+                 "GetLookupsStructure": "GET LOOKUPS", "GetDataStructure": "GET DATA",
+                 "GetConstantsStructure": "GET CONSTANTS", "LookupsStructure": "a lookup inside an expression"}
+        raise _Unsupported(names.get(cls, cls))
+
+    def _call(self, fn: str, args: list[ast.Expr]) -> ast.Expr:
+        if fn in self.lookups:
+            if len(args) != 1:
+                raise _Unsupported(f"lookup {fn} called with {len(args)} arguments")
+            return ast.Call(fn, tuple(args))
+        if fn == "if_then_else":
+            return ast.If(*args)
+        if fn == "log":
+            if len(args) == 1:
+                return ast.Call("LOG10", tuple(args))
+            return ast.Binary("/", ast.Call("LN", (args[0],)), ast.Call("LN", (args[1],)))
+        if fn == "pulse":
+            # Vensim PULSE(start, width): 1 from start until start + width (at least one DT)
+            start, width = args
+            end = ast.Binary("+", start, ast.Call("MAX", (width, ast.Name("dt"))))
+            cond = ast.Binary("and", ast.Binary(">=", ast.Binary("+", ast.Name("time"),
+                                                                  ast.Binary("/", ast.Name("dt"), ast.Num(2.0))),
+                                                start),
+                              ast.Binary("<", ast.Binary("+", ast.Name("time"),
+                                                         ast.Binary("/", ast.Name("dt"), ast.Num(2.0))), end))
+            return ast.If(cond, ast.Num(1.0), ast.Num(0.0))
+        if fn == "zidz":
+            return ast.Call("SAFEDIV", (args[0], args[1], ast.Num(0.0)))
+        if fn == "xidz":
+            return ast.Call("SAFEDIV", (args[0], args[1], args[2]))
+        if fn == "ramp" and len(args) == 2:
+            return ast.Call("RAMP", tuple(args))
+        target = _SAME.get(fn)
+        if target is None:
+            raise _Unsupported(fn.upper().replace("_", " "))
+        return ast.Call(target, tuple(args))
+
+
+def _disp(name: str) -> str:
+    name = name.strip()
+    if len(name) >= 2 and name[0] == name[-1] == '"':
+        name = name[1:-1]
+    return " ".join(name.split())
+
