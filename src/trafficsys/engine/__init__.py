@@ -1,1 +1,24 @@
-"""engine."""
+"""The simulation engine: compile a model to numpy, simulate, step, and run ensembles.
+
+Front doors: :func:`simulate` (one run, or one per element of parameter
+arrays), :class:`Simulation` (step by hand), :func:`monte_carlo` (sample the
+declared uncertainty and run it in memory-bounded chunks, optionally on any
+``concurrent.futures.Executor``).  :func:`compile_model` exposes the compiled
+form, whose :meth:`~CompiledModel.evaluate` re-evaluates one equation on arrays.
+"""
+
+from .compiled import CompiledModel, compile_model
+from .methods import METHODS, Method
+from .results import Results
+from .simulate import Simulation, StepSizeWarning, simulate
+
+__all__ = [
+    "CompiledModel",
+    "METHODS",
+    "Method",
+    "Results",
+    "Simulation",
+    "StepSizeWarning",
+    "compile_model",
+    "simulate",
+]

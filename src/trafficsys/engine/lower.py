@@ -1,0 +1,420 @@
+"""Lower a validated :class:`~trafficsys.model.Model` to a flat plan the code generator reads.
+
+Lowering does three things and nothing else:
+
+* stateful builtins (``SMTH1``, ``DELAY3``, ``TREND``, ``PREVIOUS``...) become
+  hidden stocks or hidden discrete states, and the call is replaced by an
+  ordinary expression over them (``DELAY1(x, d)`` becomes ``s / d`` with a
+  hidden stock ``s`` whose derivative is ``x - s / d``);
+* every name is resolved (unknown names raise
+  :class:`~trafficsys.errors.UnknownVariableError` with a suggestion);
+* the equations are put in evaluation order, once for the initial values and
+  once for each step (a cycle raises
+  :class:`~trafficsys.errors.AlgebraicLoopError` naming every variable on it).
+
+Hidden names contain ``__``, which :func:`~trafficsys.model.names.canonical`
+never produces, so they cannot clash with a user's variable.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from ..errors import AlgebraicLoopError, StructureError, UnknownVariableError, UnsupportedFeatureError
+from ..model import ast
+from ..model.ast import Binary, Call, If, Name, Num, Subscript, Unary
+from ..model.elements import Aux, Constant, Flow, Lookup, Stock
+from ..model.model import Model
+from ..model.names import canonical
+
+__all__ = ["Node", "Plan", "lower", "const_value"]
+
+#: roles of plan nodes
+CONST, AUX, FLOW, STOCK, HSTOCK, DISC, LOOKUPVAR = "const", "aux", "flow", "stock", "hstock", "disc", "lookupvar"
+#: roles whose value is known at the start of a step (they break algebraic loops)
+STATE_ROLES = frozenset({STOCK, HSTOCK, DISC})
+
+
+@dataclass
+class Node:
+    """One variable of the lowered model.
+
+    ``expr`` is the equation (aux, flow, lookup variable), the derivative
+    (hidden stock) or the next value (discrete state); ``init`` is the initial
+    value of stocks and states.  ``owner`` is the user variable a hidden node
+    was made for (for error messages).
+    """
+
+    name: str
+    role: str
+    expr: ast.Expr | None = None
+    init: ast.Expr | None = None
+    owner: str = ""
+    uniflow: bool = False
+    non_negative: bool = False
+    inflows: tuple[str, ...] = ()
+    outflows: tuple[str, ...] = ()
+
+
+@dataclass
+class Plan:
+    """The lowered model: nodes, tables, and the two evaluation orders."""
+
+    nodes: dict[str, Node]
+    tables: dict[str, Lookup]
+    init_order: list[str]  #: stocks, states and the auxes they need, for the initial values
+    step_order: list[str]  #: auxes, flows and lookup variables, once per step
+    states: list[str]  #: user stocks, hidden stocks, discrete states (the integrated state)
+    recorded: list[str]  #: user variables saved over time (definition order)
+    constants: list[str]
+    display: dict[str, str] = field(default_factory=dict)
+    time_constants: list[tuple[str, float]] = field(default_factory=list)  #: (where, tau) found statically
+
+    def deps(self, name: str) -> set[str]:
+        """Names the step equation of ``name`` reads."""
+        node = self.nodes[name]
+        return set() if node.expr is None else _refs(node.expr)
+
+
+def _refs(e: ast.Expr) -> set[str]:
+    out = ast.names(e)
+    out |= {c for c in ast.calls(e) if not c.isupper()}
+    return out
+
+
+class _Lowerer:
+    def __init__(self, m: Model):
+        self.m = m
+        self.nodes: dict[str, Node] = {}
+        self.tables: dict[str, Lookup] = {}
+        self.count = 0
+        self.time_constants: list[tuple[str, float]] = []
+
+    # -- helpers ---------------------------------------------------------
+    def hidden(self, owner: str, tag: str) -> str:
+        self.count += 1
+        return f"{owner}__{tag}{self.count}"
+
+    def const_of(self, e: ast.Expr) -> float | None:
+        return const_value(self.m, e)
+
+    def note_tau(self, owner: str, what: str, tau: ast.Expr, order: int = 1) -> None:
+        v = self.const_of(tau)
+        if v is not None and v > 0:
+            self.time_constants.append((f"{what} in '{owner}'", v / order))
+
+    # -- expressions -----------------------------------------------------
+    def expr(self, e: ast.Expr, owner: str) -> ast.Expr:
+        if isinstance(e, (Num, Name)):
+            return e
+        if isinstance(e, Subscript):
+            raise UnsupportedFeatureError(
+                f"arrayed reference '{e.name}[...]': flatten arrayed models to scalar variables "
+                "(one per element) before simulating", variable=owner, file=self.m.file)
+        if isinstance(e, Unary):
+            return Unary(e.op, self.expr(e.operand, owner))
+        if isinstance(e, Binary):
+            return Binary(e.op, self.expr(e.left, owner), self.expr(e.right, owner))
+        if isinstance(e, If):
+            return If(self.expr(e.cond, owner), self.expr(e.then, owner), self.expr(e.orelse, owner))
+        assert isinstance(e, Call)
+        args = tuple(self.expr(a, owner) for a in e.args)
+        f = e.func
+        handler = getattr(self, "call_" + f.lower(), None) if f.isupper() else None
+        if handler is not None:
+            return handler(args, owner)
+        if f == "LOOKUP":
+            table = args[0]
+            if not isinstance(table, Name):
+                raise UnsupportedFeatureError("LOOKUP's first argument must be the name of a graphical "
+                                              "function", variable=owner, file=self.m.file)
+            return Call(table.name, args[1:])
+        if f in ("SUM", "SIZE", "STDDEV") or (f == "MEAN" and len(args) == 1):
+            raise UnsupportedFeatureError(f"{f} over an array dimension: flatten arrayed models first",
+                                          variable=owner, file=self.m.file)
+        return Call(f, args)
+
+    # stateful builtins -> hidden stocks ----------------------------------
+    def _stock(self, owner, tag, init, deriv_fn):
+        name = self.hidden(owner, tag)
+        node = Node(name, HSTOCK, None, init, owner)
+        self.nodes[name] = node
+        node.expr = deriv_fn(Name(name))
+        return Name(name)
+
+    def _smooth_chain(self, x, tau, n, init, owner, tag):
+        stage_tau = tau if n == 1 else Binary("/", tau, Num(float(n)))
+        prev = x
+        s = None
+        for _ in range(n):
+            src = prev
+            s = self._stock(owner, tag, init if init is not None else x,
+                            lambda me, src=src: Binary("/", Binary("-", src, me), stage_tau))
+            prev = s
+        self.note_tau(owner, tag.upper(), tau, n)
+        return s
+
+    def call_smth1(self, a, owner):
+        return self._smooth_chain(a[0], a[1], 1, a[2] if len(a) > 2 else None, owner, "smth1_")
+
+    def call_smth3(self, a, owner):
+        return self._smooth_chain(a[0], a[1], 3, a[2] if len(a) > 2 else None, owner, "smth3_")
+
+    def call_smthn(self, a, owner):
+        n = self._order(a[2], owner, "SMTHN")
+        return self._smooth_chain(a[0], a[1], n, a[3] if len(a) > 3 else None, owner, "smthn_")
+
+    def _delay_chain(self, x, d, n, init, owner, tag):
+        stage = d if n == 1 else Binary("/", d, Num(float(n)))
+        start = init if init is not None else x
+        inflow = x
+        out = None
+        for _ in range(n):
+            src = inflow
+            s = self._stock(owner, tag, Binary("*", start, stage),
+                            lambda me, src=src: Binary("-", src, Binary("/", me, stage)))
+            out = Binary("/", s, stage)
+            inflow = out
+        self.note_tau(owner, tag.upper(), d, n)
+        return out
+
+    def call_delay1(self, a, owner):
+        return self._delay_chain(a[0], a[1], 1, a[2] if len(a) > 2 else None, owner, "delay1_")
+
+    def call_delay3(self, a, owner):
+        return self._delay_chain(a[0], a[1], 3, a[2] if len(a) > 2 else None, owner, "delay3_")
+
+    def call_delayn(self, a, owner):
+        n = self._order(a[2], owner, "DELAYN")
+        return self._delay_chain(a[0], a[1], n, a[3] if len(a) > 3 else None, owner, "delayn_")
+
+    def _average(self, x, t, init_trend, owner, tag):
+        # Vensim/XMILE TREND: the average starts where the initial trend says it was
+        init = Binary("/", x, Binary("+", Num(1.0), Binary("*", init_trend, t)))
+        s = self._stock(owner, tag, init, lambda me: Binary("/", Binary("-", x, me), t))
+        self.note_tau(owner, tag.upper(), t)
+        return s
+
+    def call_trend(self, a, owner):
+        x, t = a[0], a[1]
+        avg = self._average(x, t, a[2] if len(a) > 2 else Num(0.0), owner, "trend_")
+        return Call("SAFEDIV", (Binary("-", x, avg), Binary("*", t, Call("ABS", (avg,)))))
+
+    def call_forcst(self, a, owner):
+        x, t, h = a[0], a[1], a[2]
+        avg = self._average(x, t, a[3] if len(a) > 3 else Num(0.0), owner, "forcst_")
+        trend = Call("SAFEDIV", (Binary("-", x, avg), Binary("*", t, Call("ABS", (avg,)))))
+        return Binary("*", x, Binary("+", Num(1.0), Binary("*", trend, h)))
+
+    def call_previous(self, a, owner):
+        name = self.hidden(owner, "previous_")
+        self.nodes[name] = Node(name, DISC, a[0], a[1] if len(a) > 1 else a[0], owner)
+        return Name(name)
+
+    def call_init(self, a, owner):
+        name = self.hidden(owner, "init_")
+        self.nodes[name] = Node(name, DISC, Name(name), a[0], owner)
+        return Name(name)
+
+    def call_delay(self, a, owner):
+        raise UnsupportedFeatureError("DELAY (pipeline delay) is not supported yet; use DELAYN with a "
+                                      "high order, or DELAY3", variable=owner, file=self.m.file)
+
+    def _order(self, e, owner, fn) -> int:
+        v = self.const_of(e)
+        if v is None or not math.isfinite(v) or v < 1:
+            raise UnsupportedFeatureError(
+                f"{fn}'s order must be a constant number of at least 1 (a literal or a constant); "
+                "the engine builds that many hidden stocks once", variable=owner, file=self.m.file)
+        return int(round(v))
+
+
+def const_value(m: Model, e: ast.Expr, _depth: int = 0) -> float | None:
+    """The value of ``e`` if it only involves numbers and constants (at the start time), else None."""
+    if _depth > 50:
+        return None
+    if isinstance(e, Num):
+        return float(e.value)
+    if isinstance(e, Name):
+        if e.name == "pi" and e.name not in m:
+            return math.pi
+        if e.name in ("starttime", "time"):
+            return m.specs.start
+        if e.name == "dt":
+            return m.specs.dt
+        if e.name == "stoptime":
+            return m.specs.stop
+        if e.name in m:
+            el = m[e.name]
+            if isinstance(el, Constant):
+                return el.value
+            if isinstance(el, Aux):
+                t = m.ast(e.name)
+                return None if t is None else const_value(m, t, _depth + 1)
+        return None
+    if isinstance(e, Unary) and e.op in ("-", "+"):
+        v = const_value(m, e.operand, _depth + 1)
+        return None if v is None else (-v if e.op == "-" else v)
+    if isinstance(e, Binary) and e.op in ("+", "-", "*", "/"):
+        a, b = const_value(m, e.left, _depth + 1), const_value(m, e.right, _depth + 1)
+        if a is None or b is None:
+            return None
+        try:
+            return {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else math.inf}[e.op]
+        except OverflowError:
+            return None
+    if isinstance(e, Call) and e.func == "STEP" and len(e.args) == 2:
+        h, s = (const_value(m, x, _depth + 1) for x in e.args)
+        if h is None or s is None:
+            return None
+        return h if m.specs.start >= s else 0.0
+    return None
+
+
+def lower(m: Model) -> Plan:
+    """Lower ``m`` to a :class:`Plan` (see the module docstring)."""
+    lo = _Lowerer(m)
+    recorded: list[str] = []
+    constants: list[str] = []
+    display: dict[str, str] = {}
+    flows_of: dict[str, list[tuple[str, str]]] = {}
+    for e in m:
+        key = canonical(e.name)
+        display[key] = e.name
+        if isinstance(e, Constant):
+            lo.nodes[key] = Node(key, CONST, owner=key)
+            constants.append(key)
+            continue
+        if isinstance(e, Lookup):
+            lo.tables[key] = e
+            if len(e.xs) == 0 or any(b < a for a, b in zip(e.xs, e.xs[1:])):
+                raise StructureError("a graphical function needs at least one point, with x increasing; "
+                                     "sort its points by x", variable=e.name, file=m.file)
+            if e.input is None:
+                continue
+            tree = m.ast(key)
+            lo.nodes[key] = Node(key, LOOKUPVAR, Call(key, (lo.expr(tree, key),)), owner=key)
+            recorded.append(key)
+            continue
+        tree = m.ast(key)
+        assert tree is not None
+        if isinstance(e, Stock):
+            ins = tuple(canonical(f) for f in e.inflows)
+            outs = tuple(canonical(f) for f in e.outflows)
+            lo.nodes[key] = Node(key, STOCK, None, lo.expr(tree, key), key, non_negative=e.non_negative,
+                                 inflows=ins, outflows=outs)
+            for f in ins:
+                flows_of.setdefault(f, []).append((key, "in"))
+            for f in outs:
+                flows_of.setdefault(f, []).append((key, "out"))
+        elif isinstance(e, Flow):
+            lo.nodes[key] = Node(key, FLOW, lo.expr(tree, key), owner=key, uniflow=e.non_negative)
+        else:
+            lo.nodes[key] = Node(key, AUX, lo.expr(tree, key), owner=key)
+        recorded.append(key)
+
+    nodes = lo.nodes
+    for f, ends in flows_of.items():
+        if f not in nodes or nodes[f].role != FLOW:
+            what = "is not defined" if f not in nodes and f not in lo.tables else "is not a flow"
+            stock = ends[0][0]
+            raise StructureError(f"'{f}' is listed as an {ends[0][1]}flow of stock '{display[stock]}' but "
+                                 f"{what}; define it with m.flow(...)", variable=display[stock], file=m.file)
+        for d in ("in", "out"):
+            if sum(1 for _, dd in ends if dd == d) > 1:
+                raise StructureError(f"flow '{display[f]}' is an {d}flow of more than one stock; a flow "
+                                     "moves material from one stock to one other", variable=display[f],
+                                     file=m.file)
+
+    # name resolution
+    for node in list(nodes.values()):
+        for e in (node.expr, node.init):
+            if e is None:
+                continue
+            for ref in ast.names(e):
+                if ref not in nodes and not (ref == "pi" and "pi" not in m):
+                    _unknown(m, ref, node.owner, display, nodes, lo.tables)
+            for c in ast.calls(e):
+                if not c.isupper() and c not in lo.tables:
+                    _unknown(m, c, node.owner, display, nodes, lo.tables)
+            for ref in ast.names(e):
+                if ref in lo.tables and ref not in nodes:
+                    raise StructureError(f"'{display.get(ref, ref)}' is a graphical function: call it, "
+                                         f"{display.get(ref, ref)}(x)", variable=display.get(node.owner),
+                                         file=m.file)
+
+    states = [n for n, v in nodes.items() if v.role in STATE_ROLES]
+    step_order = _order(m, nodes, display, init=False)
+    init_order = _order(m, nodes, display, init=True)
+    _flow_time_constants(m, nodes, lo)
+    return Plan(nodes, lo.tables, init_order, step_order, states, recorded, constants, display,
+                lo.time_constants)
+
+
+def _unknown(m, ref, owner, display, nodes, tables):
+    from ..model.validate import suggest
+
+    hint = suggest(ref, list(nodes) + list(tables))
+    raise UnknownVariableError(f"the equation uses '{ref}', which the model does not define{hint}",
+                               variable=display.get(owner, owner), file=m.file)
+
+
+def _order(m: Model, nodes: dict[str, Node], display, *, init: bool) -> list[str]:
+    g = nx.DiGraph()
+    for name, node in nodes.items():
+        if node.role == CONST:
+            continue
+        if init:
+            e = node.init if node.role in STATE_ROLES else node.expr
+        else:
+            if node.role in STATE_ROLES:
+                continue
+            e = node.expr
+        g.add_node(name)
+        for d in _refs(e) if e is not None else ():
+            dn = nodes.get(d)
+            if dn is None or dn.role == CONST or (not init and dn.role in STATE_ROLES):
+                continue
+            g.add_edge(d, name)
+    try:
+        pos = {k: i for i, k in enumerate(nodes)}  # stable, definition-ordered tie-break
+        order = list(nx.lexicographical_topological_sort(g, key=lambda n: f"{pos[n]:09d}"))
+    except nx.NetworkXUnfeasible:
+        cycle = [u for u, _ in nx.find_cycle(g)]
+        owners = []
+        for c in cycle:
+            o = display.get(nodes[c].owner, nodes[c].owner)
+            if o not in owners:
+                owners.append(o)
+        what = "initial values" if init else "equations"
+        raise AlgebraicLoopError(
+            f"the {what} of {' -> '.join(owners)} -> {owners[0]} depend on each other with no stock or "
+            "delay in between (a simultaneous equation); put a stock, SMTH1 or DELAY1 on the loop, or "
+            "compute one of them from the others' values", cycle=owners, file=m.file) from None
+    return order
+
+
+def _flow_time_constants(m: Model, nodes: dict[str, Node], lo: _Lowerer) -> None:
+    """Outflows written as ``stock / tau`` or ``stock * k`` have a first-order time constant."""
+    for s in nodes.values():
+        if s.role != STOCK:
+            continue
+        for f in s.outflows:
+            e = nodes[f].expr
+            if not isinstance(e, Binary):
+                continue
+            if e.op == "/" and isinstance(e.left, Name) and e.left.name == s.name:
+                tau = const_value(m, e.right)
+            elif e.op == "*" and isinstance(e.left, Name) and e.left.name == s.name:
+                k = const_value(m, e.right)
+                tau = 1 / k if k else None
+            elif e.op == "*" and isinstance(e.right, Name) and e.right.name == s.name:
+                k = const_value(m, e.left)
+                tau = 1 / k if k else None
+            else:
+                tau = None
+            if tau is not None and tau > 0:
+                lo.time_constants.append((f"outflow '{f}' of '{s.name}'", tau))

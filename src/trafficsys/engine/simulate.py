@@ -1,0 +1,555 @@
+"""The front door: :func:`simulate`, and :class:`Simulation` for stepping a run by hand."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from ..errors import ModelError, SimulationError
+from ..model.elements import Constant, Scenario
+from ..model.model import Model
+from ..model.names import canonical
+from .compiled import CompiledModel, compile_model
+from .lower import STOCK
+from .methods import Method, get_method
+from .results import Results
+
+__all__ = ["simulate", "Simulation", "StepSizeWarning", "Timing", "prepare", "execute", "make_results"]
+
+Params = Mapping[str, Any]
+
+
+class StepSizeWarning(UserWarning):
+    """DT is too large for the fastest first-order time constant: Euler results may be wrong.
+
+    A first-order process with time constant ``tau`` is integrated stably and
+    reasonably accurately by Euler only when ``DT <= tau / 2``.
+    """
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Resolved time settings of a run."""
+
+    start: float
+    stop: float
+    dt: float
+    every: int  #: save every this many steps
+    nsteps: int
+
+    @property
+    def nsave(self) -> int:
+        return self.nsteps // self.every + 1
+
+    @property
+    def saveper(self) -> float:
+        return self.dt * self.every
+
+    def times(self, upto: int | None = None) -> np.ndarray:
+        n = self.nsave if upto is None else upto
+        return self.start + self.dt * self.every * np.arange(n)
+
+
+def _timing(m: Model, start, stop, dt, saveper) -> Timing:
+    s = m.specs
+    start = s.start if start is None else float(start)
+    stop = s.stop if stop is None else float(stop)
+    dt = s.dt if dt is None else float(dt)
+    saveper = (s.saveper if dt == s.dt or s.saveper is None else s.saveper) if saveper is None else float(saveper)
+    if saveper is None:
+        saveper = dt
+    if not (math.isfinite(dt) and dt > 0):
+        raise ModelError(f"DT must be a positive number, got {dt!r}; set dt=... on the model", file=m.file)
+    if not (math.isfinite(start) and math.isfinite(stop)) or stop < start:
+        raise ModelError(f"the run must have start <= stop, got start={start!r} stop={stop!r}", file=m.file)
+    ratio = saveper / dt
+    every = max(1, int(round(ratio)))
+    if abs(ratio - every) > 1e-6 * max(1.0, ratio):
+        raise ModelError(f"the save period {saveper!r} is not a multiple of DT {dt!r}; choose saveper = k * dt",
+                         file=m.file)
+    span = (stop - start) / dt
+    nsteps = int(math.floor(span + 1e-9))
+    if nsteps > 50_000_000:
+        raise ModelError(f"{nsteps} steps is more than the engine allows; increase DT", file=m.file)
+    return Timing(start, stop, dt, every, nsteps)
+
+
+def _as_model(model: Any) -> Model:
+    if isinstance(model, Model):
+        return model
+    raise ModelError(f"simulate needs a trafficsys Model, got {type(model).__name__}; load one with ts.load(path)")
+
+
+@dataclass
+class Prepared:
+    """A model ready to run: scenario and equation overrides applied, compiled, parameters resolved."""
+
+    model: Model
+    cm: CompiledModel
+    P: list[Any]  #: one value per constant (float, or array of length n)
+    n: int
+    varied: list[str]  #: constants given per run
+    scenario: str | None
+
+
+def prepare(model: Model, scenario: Any = None, params: Params | None = None) -> Prepared:
+    """Apply the scenario and ``params``, compile, and resolve constants to the compiled order."""
+    m = _as_model(model)
+    sc_name = scenario if isinstance(scenario, str) else (scenario.name if isinstance(scenario, Scenario) else
+                                                           (None if scenario is None else "custom"))
+    m = m.with_scenario(scenario)
+    numeric: dict[str, Any] = {}
+    equations: dict[str, str] = {}
+    for name, value in (params or {}).items():
+        if name not in m:
+            from ..model.validate import suggest
+
+            raise ModelError(f"params: the model has no variable '{name}'{suggest(canonical(name), m.names())}",
+                             variable=name, file=m.file)
+        if isinstance(value, str):
+            equations[name] = value
+            continue
+        e = m[name]
+        if not isinstance(e, Constant):
+            raise ModelError(f"params can set constants only; '{e.name}' is a {e.kind.value} (give it an "
+                             "equation as a string to override it over time)", variable=e.name, file=m.file)
+        numeric[canonical(name)] = value
+    if equations:
+        m = m.with_scenario(equations)
+    cm = compile_model(m)
+    n = 1
+    arrays = {}
+    for k, v in numeric.items():
+        a = np.asarray(v, dtype=float)
+        if a.ndim > 1:
+            raise ModelError(f"params['{k}'] must be a number or a 1-D array (one value per run), got shape "
+                             f"{a.shape}", variable=k, file=m.file)
+        if a.ndim == 1:
+            if n != 1 and a.size != n and a.size != 1:
+                raise ModelError(f"params arrays must all have the same length (one value per run); "
+                                 f"'{k}' has {a.size}, others {n}", variable=k, file=m.file)
+            if a.size != 1:
+                n = a.size
+            arrays[k] = a
+        numeric[k] = a
+    values = []
+    varied = []
+    for c in cm.constants:
+        if c in numeric:
+            a = numeric[c]
+            if a.ndim == 1 and a.size > 1:
+                values.append(np.ascontiguousarray(a))
+                varied.append(c)
+            elif a.ndim == 1 and n > 1:
+                values.append(np.full(n, float(a[0])))
+                varied.append(c)
+            else:
+                values.append(float(a.reshape(-1)[0]))
+        else:
+            values.append(float(m[c].value))  # type: ignore[union-attr]
+    bad = [c for c, v in zip(cm.constants, values) if not np.all(np.isfinite(v))]
+    if bad:
+        raise ModelError("a constant's value is not finite (NaN or infinity); give it a number",
+                         variable=m[bad[0]].name, file=m.file)
+    return Prepared(m, cm, values, n, varied, sc_name)
+
+
+def _check_dt(cm: CompiledModel, timing: Timing, file: str | None) -> None:
+    tcs = cm.plan.time_constants
+    if not tcs:
+        return
+    where, tau = min(tcs, key=lambda x: x[1])
+    if timing.dt > tau / 2:
+        warnings.warn(
+            f"{file + ': ' if file else ''}DT = {timing.dt:g} is more than half the shortest first-order "
+            f"time constant ({tau:g}, {where}); Euler results will be inaccurate or oscillate. Use "
+            f"dt <= {tau / 4:g} (or method='rk4')", StepSizeWarning, stacklevel=3)
+
+
+def _vector_params(P: list[Any], n: int) -> list[Any]:
+    return [v if isinstance(v, np.ndarray) else np.float64(v) for v in P]
+
+
+def execute(prep: Prepared, method: Method, timing: Timing, *, mode: str | None = None,
+            locate: bool = True, run_offset: int = 0) -> tuple[np.ndarray, tuple, tuple, tuple]:
+    """Run a prepared model; return ``(out, initial_states, final_states, accumulators)``.
+
+    ``out`` has shape ``(nsave, nrecorded, n)``.  Non-finite values raise
+    :class:`~trafficsys.errors.SimulationError` naming the variable, the run
+    (``run_offset`` added) and the time where they first appeared.
+    """
+    cm, n = prep.cm, prep.n
+    if mode is None:
+        mode = "scalar" if n == 1 and not prep.varied else "vector"
+    nrec = len(cm.recorded)
+    zeros = (0.0,) * len(cm.acc_flows)
+    if mode == "scalar":
+        init, run, _ = cm.functions(method, "scalar")
+        recs: list[tuple[int, tuple]] = []
+        try:
+            with np.errstate(all="ignore"):
+                S0 = init(prep.P, timing.start, timing.dt, timing.stop)
+                _check_initial(prep, S0)
+                S, A = run(prep.P, S0, zeros, 0, timing.nsteps, timing.start, timing.dt, timing.stop,
+                           timing.every, recs.append)
+            out = np.array([r for _, r in recs], dtype=float).reshape(len(recs), nrec, 1)
+        except (ArithmeticError, ValueError):
+            # Python floats raise where numpy returns inf/NaN: redo in numpy to say where it happened
+            return execute(prep, method, timing, mode="vector", locate=locate, run_offset=run_offset)
+    else:
+        init, run, _ = cm.functions(method, "vector")
+        P = _vector_params(prep.P, n)
+        out = np.empty((timing.nsave, nrec, n))
+        try:
+            with np.errstate(all="ignore"):
+                S0 = init(P, timing.start, timing.dt, timing.stop)
+                _check_initial(prep, S0)
+                S, A = run(P, S0, zeros, 0, timing.nsteps, timing.start, timing.dt, timing.stop,
+                           timing.every, out)
+        except (ArithmeticError, ValueError) as e:
+            raise SimulationError(f"arithmetic error in the equations ({e}); check divisions by constants "
+                                  "that are zero", file=prep.model.file) from None
+    if not np.isfinite(out).all():
+        if locate:
+            _locate(prep, method, timing, out, run_offset)
+        raise SimulationError("a variable became NaN or infinite", file=prep.model.file)
+    return out, S0, S, A
+
+
+def _check_initial(prep: Prepared, S0: tuple) -> None:
+    cm = prep.cm
+    for name, v in zip(cm.states, S0):
+        node = cm.plan.nodes[name]
+        if node.role == STOCK and node.non_negative and np.any(np.asarray(v) < 0):
+            runs = np.nonzero(np.atleast_1d(np.asarray(v) < 0))[0]
+            raise SimulationError(
+                f"the initial value {float(np.atleast_1d(v)[runs[0]]):g} of this non-negative stock is below "
+                "zero; give it an initial value >= 0 (or declare it non_negative=False)",
+                variable=cm.plan.display[name], run=int(runs[0]), time=prep.model.specs.start,
+                file=prep.model.file)
+
+
+def _locate(prep: Prepared, method: Method, timing: Timing, out: np.ndarray, run_offset: int) -> None:
+    """Find the first time, run and variable where a non-finite value appeared; raise SimulationError."""
+    bad = ~np.isfinite(out)
+    j = int(np.argmax(bad.any(axis=(1, 2))))
+    run = int(np.argmax(bad[j].any(axis=0)))
+    cm = prep.cm
+    P1 = [v[run] if isinstance(v, np.ndarray) else v for v in prep.P]
+    one = Prepared(prep.model, cm, P1, 1, [], prep.scenario)
+    fine = Timing(timing.start, timing.stop, timing.dt, 1, min(timing.nsteps, j * timing.every))
+    init, step, _ = cm.functions(method, "vector")
+    full = np.empty((fine.nsave, len(cm.recorded), 1))
+    with np.errstate(all="ignore"):
+        S0 = init(_vector_params(one.P, 1), fine.start, fine.dt, fine.stop)
+        step(_vector_params(one.P, 1), S0, (0.0,) * len(cm.acc_flows), 0, fine.nsteps, fine.start, fine.dt,
+             fine.stop, 1, full)
+    fbad = ~np.isfinite(full[:, :, 0])
+    k = int(np.argmax(fbad.any(axis=1))) if fbad.any() else j * timing.every
+    bad_vars = {cm.recorded[i] for i in np.nonzero(fbad[k])[0]} if fbad.any() else {
+        cm.recorded[i] for i in np.nonzero(bad[j, :, run])[0]}
+    order = [s for s in cm.states if s in bad_vars] + [v for v in cm.plan.step_order if v in bad_vars]
+    name = order[0] if order else sorted(bad_vars)[0]
+    t = timing.start + k * timing.dt
+    value = full[k, cm.recorded.index(name), 0] if fbad.any() else out[j, cm.recorded.index(name), run]
+    raise SimulationError(
+        f"became {value} at time {t:g} (run {run + run_offset}); look for a division by zero, a LN or SQRT "
+        "of a non-positive value, or exponential growth that overflows, in this variable's equation or "
+        "its inputs", variable=cm.plan.display.get(name, name), time=t, run=run + run_offset,
+        file=prep.model.file)
+
+
+_KIND = {"stock": "stock", "flow": "flow", "aux": "aux", "lookupvar": "lookup"}
+
+
+def make_results(prep: Prepared, method: Method, timing: Timing, out: np.ndarray, S0: tuple, S: tuple,
+                 A: tuple, nsave: int | None = None) -> Results:
+    """Wrap raw outputs into :class:`Results` (the Dataset and the ledger)."""
+    cm, m, n = prep.cm, prep.model, prep.n
+    nsave = out.shape[0] if nsave is None else nsave
+    times = timing.times(nsave)
+    runs = np.arange(n)
+    data = {}
+    for i, name in enumerate(cm.recorded):
+        node = cm.plan.nodes[name]
+        e = m[name]
+        data[name] = xr.Variable(("time", "run"), out[:nsave, i, :],
+                                 {"units": e.units or "", "doc": e.doc, "kind": _KIND[node.role]})
+    for c, v in zip(cm.constants, prep.P):
+        e = m[c]
+        data[c] = xr.Variable(("run",), np.broadcast_to(np.asarray(v, dtype=float), (n,)).copy(),
+                              {"units": e.units or "", "doc": e.doc, "kind": "constant"})
+    attrs = {"model": m.name, "scenario": prep.scenario or "", "method": method.name, "dt": timing.dt,
+             "start": timing.start, "stop": timing.stop, "saveper": timing.saveper,
+             "time_units": m.specs.time_units, "varied": list(prep.varied)}
+    ds = xr.Dataset(data, coords={"time": times, "run": runs}, attrs=attrs)
+    return Results(ds, m, ledger(prep, S0, S, A))
+
+
+def ledger(prep: Prepared, S0: tuple, S: tuple, A: tuple) -> xr.Dataset:
+    """The conservation ledger over ``(stock, run)`` (see :class:`Results`)."""
+    cm, n = prep.cm, prep.n
+    idx = {s: i for i, s in enumerate(cm.states)}
+    acc = dict(zip(cm.acc_flows, A))
+    src = {f: s for s in cm.stocks for f in cm.plan.nodes[s].outflows}
+    dst = {f: s for s in cm.stocks for f in cm.plan.nodes[s].inflows}
+
+    def arr(x):
+        return np.broadcast_to(np.asarray(x, dtype=float), (n,)).astype(float)
+
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("initial", "inflows", "outflows", "boundary_inflows",
+                                                          "boundary_outflows", "final")}
+    for s in cm.stocks:
+        node = cm.plan.nodes[s]
+        zero = np.zeros(n)
+        cols["initial"].append(arr(S0[idx[s]]))
+        cols["final"].append(arr(S[idx[s]]))
+        cols["inflows"].append(sum((arr(acc[f]) for f in node.inflows), zero))
+        cols["outflows"].append(sum((arr(acc[f]) for f in node.outflows), zero))
+        cols["boundary_inflows"].append(sum((arr(acc[f]) for f in node.inflows if f not in src), zero))
+        cols["boundary_outflows"].append(sum((arr(acc[f]) for f in node.outflows if f not in dst), zero))
+    data = {k: (("stock", "run"), np.array(v).reshape(len(cm.stocks), n)) for k, v in cols.items()}
+    ds = xr.Dataset(data, coords={"stock": list(cm.stocks), "run": np.arange(n)})
+    ds["residual"] = ds["final"] - (ds["initial"] + ds["inflows"] - ds["outflows"])
+    return ds
+
+
+def simulate(model: Model, scenario: str | Scenario | Mapping[str, Any] | None = None,
+             params: Params | None = None, method: str | Method | None = None, *, start: float | None = None,
+             stop: float | None = None, dt: float | None = None, saveper: float | None = None) -> Results:
+    """Simulate a model: one run, or one run per element of the arrays in ``params``.
+
+    Parameters
+    ----------
+    model
+        The model.
+    scenario
+        A scenario name from ``model.scenarios``, a :class:`~trafficsys.model.Scenario`, or a
+        dict of overrides (numbers, or equation text for time-varying policies).
+    params
+        Constant name -> number or 1-D array.  Arrays (all the same length ``n``)
+        make ``n`` runs at once, vectorised (no Python loop over runs); a
+        string value is an equation that replaces the constant over time.
+    method
+        ``"euler"`` (default: the model's) or ``"rk4"``, or any
+        :class:`~trafficsys.engine.methods.Method`.
+    start, stop, dt, saveper
+        Override the model's time settings for this run.
+
+    Returns
+    -------
+    Results
+        ``r.ds`` is an xarray Dataset over ``(time, run)``; ``r.ledger`` the
+        conservation ledger.
+
+    Raises
+    ------
+    SimulationError
+        When a value becomes NaN or infinite (naming variable, run and time),
+        or a non-negative stock starts below zero.
+    ModelError
+        For unknown names, algebraic loops, bad parameters or time settings.
+
+    Warns
+    -----
+    StepSizeWarning
+        When DT is more than half the shortest first-order time constant found.
+
+    Notes
+    -----
+    Euler follows the system dynamics convention (Vensim, Stella, PySD):
+    auxiliaries and flows are computed from the stocks at time ``t``, stocks
+    move to ``t + DT``, and the values saved at a time are those computed from
+    the stocks at that time.  Non-negative stocks limit their outflows to what
+    they hold (XMILE 1.0, section 3.7.1): the limited flow is the value both
+    stocks see, so nothing is created or lost (see ``r.ledger``).
+
+    Examples
+    --------
+    >>> import numpy as np, trafficsys as ts
+    >>> m = ts.Model("growth", stop=10, dt=0.5)
+    >>> _ = m.constant("rate", 0.1)
+    >>> _ = m.stock("x", initial=1, inflows=["gain"])
+    >>> _ = m.flow("gain", "rate * x")
+    >>> r = ts.simulate(m, params={"rate": np.linspace(0, 0.2, 5)})
+    >>> r.ds["x"].sizes["run"]
+    5
+    """
+    m = _as_model(model)
+    meth = get_method(method, default=m.specs.method)
+    prep = prepare(m, scenario, params)
+    timing = _timing(prep.model, start, stop, dt, saveper)
+    _check_dt(prep.cm, timing, m.file)
+    out, S0, S, A = execute(prep, meth, timing)
+    return make_results(prep, meth, timing, out, S0, S, A)
+
+
+class Simulation:
+    """A run you step through by hand (workshops, notebooks, games).
+
+    Parameters are those of :func:`simulate`.  Between steps, :meth:`set`
+    changes constants; a run stepped without changes equals :func:`simulate`
+    to the last bit.
+
+    Examples
+    --------
+    >>> import trafficsys as ts
+    >>> m = ts.Model("decay", stop=10, dt=1)
+    >>> _ = m.constant("k", 0.1)
+    >>> _ = m.stock("x", initial=100, outflows=["loss"])
+    >>> _ = m.flow("loss", "k * x")
+    >>> sim = ts.Simulation(m)
+    >>> sim.step(until=5)
+    >>> sim.set(k=0.5)
+    >>> sim.step(until=6)
+    >>> round(sim.state["x"], 4)
+    29.5245
+    """
+
+    def __init__(self, model: Model, scenario: Any = None, params: Params | None = None,
+                 method: str | Method | None = None):
+        m = _as_model(model)
+        self.method = get_method(method, default=m.specs.method)
+        self._prep = prepare(m, scenario, params)
+        self.timing = _timing(self._prep.model, None, None, None, None)
+        _check_dt(self._prep.cm, self.timing, m.file)
+        cm = self._prep.cm
+        self._mode = "scalar" if self._prep.n == 1 and not self._prep.varied else "vector"
+        self._P = list(self._prep.P) if self._mode == "scalar" else _vector_params(self._prep.P, self._prep.n)
+        self._init, self._run, _ = cm.functions(self.method, self._mode)
+        self._k = 0
+        self._A: tuple = (0.0,) * len(cm.acc_flows)
+        self._rec: dict[int, tuple] = {}
+        self._out = None if self._mode == "scalar" else np.empty((self.timing.nsave, len(cm.recorded), self._prep.n))
+        t = self.timing
+        with np.errstate(all="ignore"):
+            try:
+                self._S0 = self._init(self._P, t.start, t.dt, t.stop)
+            except (ArithmeticError, ValueError) as e:
+                raise SimulationError(f"the initial values cannot be computed ({e})", file=m.file) from None
+        _check_initial(self._prep, self._S0)
+        self._S = self._S0
+        self._advance(0)
+
+    @property
+    def model(self) -> Model:
+        """The model being run (scenario applied)."""
+        return self._prep.model
+
+    @property
+    def time(self) -> float:
+        """The current simulation time."""
+        return self.timing.start + self._k * self.timing.dt
+
+    @property
+    def done(self) -> bool:
+        """True when the run reached its stop time."""
+        return self._k >= self.timing.nsteps
+
+    def _advance(self, k1: int) -> None:
+        t = self.timing
+        out = self._rec_append if self._mode == "scalar" else self._out
+        with np.errstate(all="ignore"):
+            try:
+                self._S, self._A = self._run(self._P, self._S, self._A, self._k, k1, t.start, t.dt, t.stop,
+                                             t.every, out)
+            except (ArithmeticError, ValueError) as e:
+                raise SimulationError(f"arithmetic error between time {self.time:g} and "
+                                      f"{t.start + k1 * t.dt:g} ({e})", time=self.time,
+                                      file=self.model.file) from None
+        self._k = k1
+        self._check_finite()
+
+    def _rec_append(self, item: tuple[int, tuple]) -> None:
+        self._rec[item[0]] = item[1]
+
+    def _check_finite(self) -> None:
+        for name, v in zip(self._prep.cm.states, self._S):
+            a = np.asarray(v)
+            if not np.isfinite(a).all():
+                run = int(np.argmax(~np.isfinite(np.atleast_1d(a))))
+                node = self._prep.cm.plan.nodes[name]
+                raise SimulationError(f"became {np.atleast_1d(a)[run]} by time {self.time:g} (run {run})",
+                                      variable=self._prep.cm.plan.display.get(node.owner, node.owner),
+                                      time=self.time, run=run, file=self.model.file)
+
+    def step(self, until: float | None = None) -> None:
+        """Advance to time ``until`` (default: one DT); stops at the model's stop time."""
+        t = self.timing
+        if until is None:
+            k1 = self._k + 1
+        else:
+            k1 = int(math.floor((float(until) - t.start) / t.dt + 1e-9))
+            if k1 < self._k:
+                raise ModelError(f"cannot step back to time {until:g}: the run is at {self.time:g}",
+                                 file=self.model.file)
+        self._advance(min(k1, t.nsteps))
+
+    def run(self) -> Results:
+        """Run to the stop time and return the results."""
+        self._advance(self.timing.nsteps)
+        return self.results
+
+    def set(self, **params: Any) -> None:
+        """Change constants from the current time on (``sim.set(raid_intensity=0.2)``)."""
+        cm = self._prep.cm
+        for name, value in params.items():
+            key = canonical(name)
+            if key not in cm.constants:
+                e = self.model[name] if name in self.model else None
+                what = f"is a {e.kind.value}" if e is not None else "does not exist"
+                raise ModelError(f"only constants can be set while stepping; '{name}' {what}",
+                                 variable=name, file=self.model.file)
+            a = np.asarray(value, dtype=float)
+            if self._mode == "scalar":
+                if a.size != 1:
+                    raise ModelError("this run has one run; set a number, not an array", variable=name,
+                                     file=self.model.file)
+                v: Any = float(a.reshape(-1)[0])
+            else:
+                if a.ndim == 0 or a.size == 1:
+                    v = np.full(self._prep.n, float(a.reshape(-1)[0]))
+                elif a.shape == (self._prep.n,):
+                    v = a.copy()
+                else:
+                    raise ModelError(f"expected a number or {self._prep.n} values (one per run), got shape "
+                                     f"{a.shape}", variable=name, file=self.model.file)
+            self._P[cm.constants.index(key)] = v
+        self._advance(self._k)  # recompute what is saved at the current time with the new values
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """Every saved variable's value at the current time (floats, or arrays over runs)."""
+        t = self.timing
+        cm = self._prep.cm
+        if self._mode == "scalar":
+            got: list = []
+            with np.errstate(all="ignore"):
+                self._run(self._P, self._S, self._A, self._k, self._k, t.start, t.dt, t.stop, 1, got.append)
+            return dict(zip(cm.recorded, got[0][1]))
+        buf = np.empty((self._k + 1, len(cm.recorded), self._prep.n))
+        with np.errstate(all="ignore"):
+            self._run(self._P, self._S, self._A, self._k, self._k, t.start, t.dt, t.stop, 1, buf)
+        return {name: buf[self._k, i].copy() for i, name in enumerate(cm.recorded)}
+
+    @property
+    def results(self) -> Results:
+        """The results saved so far."""
+        nsave = self._k // self.timing.every + 1
+        if self._mode == "scalar":
+            rows = [self._rec[j] for j in range(nsave)]
+            out = np.array(rows, dtype=float).reshape(nsave, len(self._prep.cm.recorded), 1)
+        else:
+            out = self._out[:nsave]
+        prep = Prepared(self._prep.model, self._prep.cm, list(self._P), self._prep.n, self._prep.varied,
+                        self._prep.scenario)
+        return make_results(prep, self.method, self.timing, out, self._S0, self._S, self._A, nsave)
+
+    def __repr__(self) -> str:
+        return f"<Simulation {self.model.name!r} at time {self.time:g} of {self.timing.stop:g}>"
