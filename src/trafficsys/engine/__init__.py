@@ -9,7 +9,9 @@ form, whose :meth:`~CompiledModel.evaluate` re-evaluates one equation on arrays.
 
 from .compiled import CompiledModel, compile_model
 from .methods import METHODS, Method
+from .montecarlo import monte_carlo
 from .results import Results
+from .sampling import as_generator, sample_constants
 from .simulate import Simulation, StepSizeWarning, simulate
 
 __all__ = [
@@ -19,6 +21,9 @@ __all__ = [
     "Results",
     "Simulation",
     "StepSizeWarning",
+    "as_generator",
     "compile_model",
+    "monte_carlo",
+    "sample_constants",
     "simulate",
 ]

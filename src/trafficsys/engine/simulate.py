@@ -101,6 +101,10 @@ class Prepared:
 def prepare(model: Model, scenario: Any = None, params: Params | None = None) -> Prepared:
     """Apply the scenario and ``params``, compile, and resolve constants to the compiled order."""
     m = _as_model(model)
+    from ..model.arrays import flatten, is_arrayed
+
+    if is_arrayed(m):  # the engine is scalar: arrayed variables become name[elem] scalars
+        m = flatten(m)
     sc_name = scenario if isinstance(scenario, str) else (scenario.name if isinstance(scenario, Scenario) else
                                                            (None if scenario is None else "custom"))
     m = m.with_scenario(scenario)
@@ -287,7 +291,7 @@ def make_results(prep: Prepared, method: Method, timing: Timing, out: np.ndarray
                               {"units": e.units or "", "doc": e.doc, "kind": "constant"})
     attrs = {"model": m.name, "scenario": prep.scenario or "", "method": method.name, "dt": timing.dt,
              "start": timing.start, "stop": timing.stop, "saveper": timing.saveper,
-             "time_units": m.specs.time_units, "varied": list(prep.varied)}
+             "time_units": m.specs.time_units, "varied": ",".join(prep.varied)}
     ds = xr.Dataset(data, coords={"time": times, "run": runs}, attrs=attrs)
     return Results(ds, m, ledger(prep, S0, S, A))
 

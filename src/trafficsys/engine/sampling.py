@@ -1,0 +1,154 @@
+"""Sampling the declared uncertainty of a model's constants, and the one seed policy."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..errors import ModelError
+from ..model.elements import Constant, Distribution
+from ..model.model import Model
+from ..model.names import canonical
+
+__all__ = ["as_generator", "sample_constants", "SAMPLERS", "uniform_design", "transform"]
+
+#: the samplers :func:`sample_constants` accepts
+SAMPLERS = ("lhs", "random", "sobol")
+
+
+def as_generator(seed: int | np.random.Generator | None = None) -> np.random.Generator:
+    """The one seed policy: ``None`` (fresh entropy), an int, or a Generator (used as is).
+
+    Every stochastic function of trafficsys takes ``seed=`` and passes it here.
+
+    Examples
+    --------
+    >>> as_generator(1).random() == as_generator(1).random()
+    True
+    """
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or isinstance(seed, (int, np.integer)):
+        return np.random.default_rng(seed)
+    raise ModelError(f"seed must be None, an integer or a numpy Generator, got {type(seed).__name__}")
+
+
+def uniform_design(n: int, d: int, seed: int | np.random.Generator | None = None,
+                   sampler: str = "lhs") -> np.ndarray:
+    """``n`` points in the unit cube ``[0, 1)^d`` by Latin hypercube, plain random or scrambled Sobol."""
+    from scipy.stats import qmc
+
+    gen = as_generator(seed)
+    if d == 0:
+        return np.empty((n, 0))
+    if sampler == "random":
+        return gen.random((n, d))
+    if sampler == "lhs":
+        return qmc.LatinHypercube(d, rng=gen).random(n)
+    if sampler == "sobol":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # balance properties need n = 2^k; fine otherwise
+            return qmc.Sobol(d, scramble=True, rng=gen).random(n)
+    raise ModelError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+
+
+def transform(c: Constant, u: np.ndarray) -> np.ndarray:
+    """Map uniform numbers ``u`` to the constant's distribution, truncated to its range.
+
+    ``uniform`` (default) and ``loguniform`` span the range; ``triangular``
+    takes ``mode``; ``normal`` (``mean``, ``sd``) and ``lognormal`` (``mean``,
+    ``sd`` of the underlying normal) are truncated to the range by inverting
+    the CDF between the range's quantiles.
+    """
+    from scipy import stats
+
+    assert c.range is not None
+    lo, hi = c.range
+    dist = c.distribution or Distribution()
+    kind = dist.kind.lower()
+    if hi < lo:
+        raise ModelError(f"range ({lo}, {hi}) is reversed; write (low, high)", variable=c.name)
+    if hi == lo:
+        return np.full(u.shape, lo)
+    if kind == "uniform":
+        return lo + (hi - lo) * u
+    if kind == "loguniform":
+        if lo <= 0:
+            raise ModelError("a loguniform range must be positive", variable=c.name)
+        return np.exp(np.log(lo) + (np.log(hi) - np.log(lo)) * u)
+    if kind == "triangular":
+        mode = dist.param("mode", (lo + hi) / 2)
+        if not lo <= mode <= hi:
+            raise ModelError(f"triangular mode {mode} lies outside the range ({lo}, {hi})", variable=c.name)
+        frozen = stats.triang((mode - lo) / (hi - lo), loc=lo, scale=hi - lo)
+        return np.clip(frozen.ppf(u), lo, hi)
+    if kind == "normal":
+        frozen = stats.norm(dist.param("mean", c.value), dist.param("sd", (hi - lo) / 4))
+    elif kind == "lognormal":
+        if lo < 0:
+            raise ModelError("a lognormal range must be non-negative", variable=c.name)
+        mu = dist.param("mean", float(np.log(c.value)) if c.value > 0 else 0.0)
+        frozen = stats.lognorm(s=dist.param("sd", 1.0), scale=np.exp(mu))
+    else:
+        raise ModelError(f"unknown distribution {dist.kind!r}; use uniform, loguniform, triangular, normal "
+                         "or lognormal", variable=c.name)
+    a, b = frozen.cdf(lo), frozen.cdf(hi)
+    if not b > a:
+        raise ModelError("the distribution puts no probability inside the range; check mean and sd",
+                         variable=c.name)
+    return np.clip(frozen.ppf(a + (b - a) * u), lo, hi)
+
+
+def sample_constants(model: Model, n: int, seed: int | np.random.Generator | None = None,
+                     sampler: str = "lhs", *, names: Sequence[str] | None = None,
+                     exclude: Sequence[str] = ()) -> dict[str, np.ndarray]:
+    """Sample every constant with a declared ``range`` (its ``distribution``, uniform by default).
+
+    Parameters
+    ----------
+    model
+        The model.
+    n
+        Number of samples (runs).
+    seed
+        See :func:`as_generator`; the same seed gives the same numbers.
+    sampler
+        ``"lhs"`` (Latin hypercube, default), ``"random"`` or ``"sobol"`` (scrambled).
+    names
+        Sample only these constants (each must have a range); default: all with a range.
+    exclude
+        Constants not to sample (e.g. those a scenario fixes).
+
+    Returns
+    -------
+    dict
+        Canonical constant name -> array of ``n`` values, in model order.  Pass it
+        as ``params`` to :func:`~trafficsys.engine.simulate`; comparing
+        strategies on the same sample gives common random numbers.
+
+    Examples
+    --------
+    >>> import trafficsys as ts
+    >>> m = ts.Model("m")
+    >>> _ = m.constant("a", 1, range=(0, 2))
+    >>> s = sample_constants(m, 4, seed=1)
+    >>> sorted(s), s["a"].shape
+    (['a'], (4,))
+    """
+    if n < 1:
+        raise ModelError(f"n must be at least 1, got {n}")
+    skip = {canonical(x) for x in exclude}
+    if names is None:
+        chosen = [c for c in model.constants if c.range is not None and canonical(c.name) not in skip]
+    else:
+        chosen = []
+        for name in names:
+            e = model[name]
+            if not isinstance(e, Constant) or e.range is None:
+                raise ModelError("only constants with a declared range can be sampled; give it range=(lo, hi)",
+                                 variable=e.name, file=model.file)
+            chosen.append(e)
+    u = uniform_design(int(n), len(chosen), seed, sampler)
+    return {canonical(c.name): transform(c, u[:, i]) for i, c in enumerate(chosen)}
