@@ -175,6 +175,10 @@ def _scalar_ufunc(u):
     return f
 
 
+def _scalar_pow(a, b):
+    return float(np.power(a, b))
+
+
 def _scalar_lookup(table: Lookup) -> Callable[[float], float]:
     xs = [float(x) for x in table.xs]
     ys = [float(y) for y in table.ys]
@@ -297,7 +301,7 @@ def helpers(mode: str, plan: Plan, table_ids: dict[str, str]) -> dict[str, objec
         for t, ident in table_ids.items():
             ns[ident] = _vector_lookup(plan.tables[t])
     else:
-        ns.update(_pow=_scalar_ufunc(np.power), _mod=_s_mod, _abs=abs, _floor=math.floor, _round=_s_round,
+        ns.update(_pow=_scalar_pow, _mod=_s_mod, _abs=abs, _floor=math.floor, _round=_s_round,
                   _safediv=_s_safediv, _stepf=_s_step, _ramp=_s_ramp, _pulse=_s_pulse)
         for name, fn in _UFUNCS.items():
             ns["_" + fn] = _scalar_ufunc(getattr(np, fn))
