@@ -1,1 +1,3 @@
-"""plot."""
+"""Matplotlib figures: each module draws one kind of figure and returns its Axes."""
+
+__all__: list[str] = []

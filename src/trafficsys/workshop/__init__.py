@@ -1,1 +1,3 @@
-"""workshop."""
+"""The trainers' workshop simulation game (not implemented yet)."""
+
+__all__: list[str] = []
