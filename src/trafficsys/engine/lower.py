@@ -378,6 +378,8 @@ def _order(m: Model, nodes: dict[str, Node], display, *, init: bool) -> list[str
             dn = nodes.get(d)
             if dn is None or dn.role == CONST or (not init and dn.role in STATE_ROLES):
                 continue
+            if d == name and node.role == LOOKUPVAR:
+                continue  # a graphical function applying its own table: a table call, not a loop
             g.add_edge(d, name)
     try:
         pos = {k: i for i, k in enumerate(nodes)}  # stable, definition-ordered tie-break
