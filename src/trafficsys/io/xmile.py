@@ -215,6 +215,7 @@ class _Reader:
         if not main:
             main = [md for md in self.models if canonical(_attr(md, "name") or "") not in used] or self.models[:1]
         self._model_into(m, main[0], prefix="", by_name=by_name, depth=0)
+        self._flows_from_auxes(m)
         self._check_calls(m)
         if self.views:
             m.metadata["xmile_views"] = self.views
@@ -222,6 +223,44 @@ class _Reader:
         if ext is not None:
             self._extension(m, ext)
         return m
+
+    def _flows_from_auxes(self, m: Model) -> None:
+        # xmutil (Vensim -> XMILE) writes some flows as <aux>; a stock's inflow or outflow is a flow
+        import dataclasses
+
+        for s in m.stocks:
+            for f in (*s.inflows, *s.outflows):
+                if f not in m:
+                    raise FileFormatError(f"stock '{s.name}' lists flow '{f}', which the file does not define",
+                                          file=self.file, variable=s.name)
+                e = m[f]
+                if isinstance(e, Aux):
+                    m.add(Flow(e.name, e.units, e.doc, e.role, e.dimensions, e.per_element, equation=e.equation),
+                          replace=True)
+                elif isinstance(e, Constant):
+                    m.add(Flow(e.name, e.units, e.doc, e.role, e.dimensions, e.per_element,
+                               equation=_num_text(e.value)), replace=True)
+        # a flow drawn out of (or into) several stocks: each stock gets its own copy of the flow
+        # (the XMILE reading PySD and Stella share), so material is not created twice silently
+        seen: dict[tuple[str, str], str] = {}
+        for s in list(m.stocks):
+            changed = False
+            lists = {"inflows": list(s.inflows), "outflows": list(s.outflows)}
+            for role, names in lists.items():
+                for i, f in enumerate(names):
+                    k = (role, canonical(f))
+                    if k not in seen:
+                        seen[k] = s.name
+                        continue
+                    fl = m[f]
+                    copy = f"{fl.name} ({s.name})"
+                    if copy not in m:
+                        m.add(dataclasses.replace(fl, name=copy, doc=f"copy of flow {fl.name} for stock {s.name}"))
+                    names[i] = copy
+                    changed = True
+            if changed:
+                m.add(dataclasses.replace(s, inflows=tuple(lists["inflows"]), outflows=tuple(lists["outflows"])),
+                      replace=True)
 
     def _check_calls(self, m: Model) -> None:
         # a lower-case call that is no lookup of the model is an undefined macro or a vendor
@@ -417,6 +456,15 @@ class _Reader:
             per.append((skey, eq(_text(_kid(el, "eqn")))))
         eqn_el = _kid(v, "eqn")
         eqn_raw = _clean_eqn(_text(eqn_el))
+        eqns = _kids(v, "eqn")
+        if dims and not per and len(eqns) > 1:
+            # xmutil writes one <eqn> per element, in element order, without <element> wrappers
+            combos = _combos(m, dims)
+            if len(combos) != len(eqns):
+                raise FileFormatError(f"{len(eqns)} <eqn> elements for {len(combos)} array elements",
+                                      file=self.file, variable=name)
+            per = [(k, eq(_text(x))) for k, x in zip(combos, eqns)]
+            eqn_raw = ""
         if dims and not per and _is_number_list(eqn_raw):
             per = self._list_to_elements(m, dims, eqn_raw, name)
             eqn_raw = ""
@@ -493,14 +541,12 @@ class _Reader:
         return cand
 
     def _list_to_elements(self, m, dims, text, name):
-        import itertools
-
+        combos = _combos(m, dims)
         values = [p.strip() for p in text.split(",")]
-        combos = list(itertools.product(*(m.dimensions[d] for d in dims)))
         if len(values) != len(combos):
             raise FileFormatError(f"the list gives {len(values)} values for {len(combos)} array elements",
                                   file=self.file, variable=name)
-        return [(",".join(c), v) for c, v in zip(combos, values)]
+        return list(zip(combos, values))
 
     def _ref(self, text: str, prefix: str) -> str:
         n = _clean_name(text)
@@ -618,6 +664,13 @@ class _Reader:
                 m._elements = {k: elems[k] for k in order}
 
 
+def _combos(m: Model, dims: tuple[str, ...]) -> list[str]:
+    """Per-element keys of an arrayed variable, row-major: ``["a,x", "a,y", ...]``."""
+    import itertools
+
+    return [",".join(c) for c in itertools.product(*(m.dimensions[d] for d in dims))]
+
+
 def _bool_el(el: ET.Element, default: bool) -> bool:
     t = (_text(el) or "").strip().lower()
     if not t:
@@ -644,6 +697,10 @@ def _numeric(text: str) -> float | None:
     if isinstance(tree, ast.Num):
         return sign * tree.value
     return None
+
+
+def _num_text(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else repr(float(v))
 
 
 def _name_text(name: str) -> str:
