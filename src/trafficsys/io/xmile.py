@@ -183,7 +183,8 @@ class _Reader:
         if not self.models:
             raise FileFormatError("the file has no <model> element", file=file)
         self.macros: dict[str, tuple[tuple[str, ...], ast.Expr]] = {}
-        self.global_nonneg = False
+        self.stock_nonneg = False
+        self.flow_nonneg = False
         self.views: dict[str, dict[str, Any]] = {}
         self.hidden: list[str] = []
 
@@ -199,9 +200,15 @@ class _Reader:
         self._sim_specs(m)
         behavior = _kid(root, "behavior")
         if behavior is not None:
-            for c in behavior.iter():
-                if local(c.tag) == "non_negative" and _bool_el(c, True):
-                    self.global_nonneg = True
+            # <behavior><non_negative/> applies to stocks and flows; <stock>/<flow> wrappers to one kind
+            for c in behavior:
+                tag = local(c.tag)
+                if tag == "non_negative":
+                    self.stock_nonneg = self.flow_nonneg = _bool_el(c, True)
+                elif tag in ("stock", "flow"):
+                    nn = _kid(c, "non_negative")
+                    if nn is not None:
+                        setattr(self, f"{tag}_nonneg", _bool_el(nn, True))
         self._dimensions(m)
         for mac in _kids(root, "macro"):
             self._macro(mac)
@@ -470,7 +477,8 @@ class _Reader:
             eqn_raw = ""
         gf = _kid(v, "gf") if tag != "gf" else v
         nonneg_el = _kid(v, "non_negative")
-        nonneg = self.global_nonneg if nonneg_el is None else _bool_el(nonneg_el, True)
+        default = self.flow_nonneg if tag == "flow" else self.stock_nonneg
+        nonneg = default if nonneg_el is None else _bool_el(nonneg_el, True)
         if _kid(v, "conveyor") is not None or _kid(v, "queue") is not None:
             raise UnsupportedFeatureError("Stella conveyors and queues are not supported; use a "
                                           "DELAYN flow", file=self.file, variable=name)
@@ -508,8 +516,7 @@ class _Reader:
         equation = eq(eqn_raw) if eqn_raw else "0"
         if tag == "flow":
             m.add(Flow(name, units, doc, ext.get("role"), dims, tuple(per), equation=equation,
-                       non_negative=bool(nonneg_el is not None and _bool_el(nonneg_el, True))
-                       or (self.global_nonneg and nonneg_el is None)))
+                       non_negative=nonneg))
             return
         value = _numeric(equation) if not per else None
         if value is not None and ext.get("kind") != "aux":
