@@ -91,14 +91,17 @@ class Results:
         return self.ds
 
     def to_pandas(self, run: int = 0):
-        """One run as a :class:`pandas.DataFrame`: time x variables saved over time."""
+        """One run as a :class:`pandas.DataFrame`: time x variables (constants as constant columns)."""
         ds = self.ds
         if "run" in ds.dims:
             if not 0 <= run < ds.sizes["run"] and run not in ds["run"].values:
                 raise ModelError(f"run {run} does not exist; the results hold {ds.sizes['run']} run(s)")
             ds = ds.isel(run=run) if 0 <= run < ds.sizes["run"] else ds.sel(run=run)
-        cols = {k: np.asarray(ds[k].values, dtype=float) for k in self.variables}
         import pandas as pd
+
+        n = ds.sizes.get("time", 0)
+        cols = {str(k): np.broadcast_to(np.asarray(v.values, dtype=float), (n,)) if "time" not in v.dims
+                else np.asarray(v.values, dtype=float) for k, v in ds.data_vars.items() if v.ndim <= 1}
 
         df = pd.DataFrame(cols, index=pd.Index(ds["time"].values, name="time"))
         return df
