@@ -361,3 +361,13 @@ def test_warnings_list_variables_without_units():
 def test_suggest():
     assert suggest("exploted", ["exploited", "vulnerable"]) == "; did you mean 'exploited'?"
     assert suggest("zzz", ["exploited"]) == ""
+
+
+def test_array_index_names_are_not_variable_references():
+    m = base()
+    m.aux("first", "exploited * share_by_region[north] + MAX(share_by_region[*])", units="person")
+    m.aux("share_by_region", "0.5", units="dimensionless")
+    m.validate()
+    m.aux("second", "share_by_regio[north]")
+    with pytest.raises(UnknownVariableError, match="uses 'share_by_regio'"):
+        m.validate()

@@ -80,8 +80,8 @@ def load(path: str | os.PathLike, *, validate: bool = False) -> Model:
     validate
         Also run :meth:`Model.validate` (names, structure, algebraic loops,
         ranges, units) and raise its first error.  Off by default: reading only
-        checks the file's structure and equation syntax, and the simulation
-        validates what it runs.
+        checks the file's structure and equation syntax (the engine checks
+        names, structure and algebraic loops again when it compiles).
 
     Returns
     -------

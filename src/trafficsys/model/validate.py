@@ -235,6 +235,10 @@ def _check_names(model: Model, trees: dict[str, ast.Expr], errors: list[ModelErr
         e = model[key]
         text = model.equation_text(key) or ""
         table_refs = _lookup_table_refs(tree)
+        # a bare name as an array index may be a dimension or element name (arrays are
+        # expanded to scalar variables before compiling), so it is not a variable reference
+        indices = {id(i) for n in ast.walk(tree) if isinstance(n, ast.Subscript) for i in n.indices
+                   if isinstance(i, ast.Name)}
         reported: set[str] = set()
         for node in ast.walk(tree):
             if isinstance(node, (ast.Name, ast.Subscript)):
@@ -242,7 +246,7 @@ def _check_names(model: Model, trees: dict[str, ast.Expr], errors: list[ModelErr
                 if n in ast.TIME_NAMES or n == "*" or n in reported:
                     continue
                 if n not in model:
-                    if isinstance(node, ast.Name) and n == "pi":
+                    if isinstance(node, ast.Name) and (n == "pi" or id(node) in indices):
                         continue  # bare pi is the constant when no variable is called pi
                     reported.add(n)
                     errors.append(UnknownVariableError(
