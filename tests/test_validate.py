@@ -365,7 +365,7 @@ def test_suggest():
 
 def test_array_index_names_are_not_variable_references():
     m = base()
-    m.aux("first", "exploited * share_by_region[north] + MAX(share_by_region[*])", units="person")
+    m.aux("first", "exploited * (share_by_region[north] + MAX(share_by_region[*]))", units="person")
     m.aux("share_by_region", "0.5", units="dimensionless")
     m.validate()
     m.aux("second", "share_by_regio[north]")
