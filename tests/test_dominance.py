@@ -276,3 +276,18 @@ def test_a_smooth_scores_like_the_explicit_stock_it_stands_for():
         np.testing.assert_allclose(smooth.loop_scores.sel(loop=lp.id).values,
                                    explicit.loop_scores.sel(loop=twin.id).values, rtol=1e-9, atol=1e-12)
     assert smooth.partitions == [("level", "perceived")]
+
+
+def test_logistic_simulated_with_rk4_switches_at_the_analytic_time():
+    m = logistic_model(dt=0.0625)
+    d = loop_dominance(m, ts.simulate(m, method="rk4"))
+    iv = d.intervals()
+    assert list(iv["loop"]) == ["R1", "B1"]
+    t_star = np.log(K / P0 - 1) / R
+    assert abs(iv["start"].iloc[1] - m.dt / 2 - t_star) <= m.dt
+    # an ensemble over the growth rate: each run switches at its own analytic time
+    rates = np.array([0.35, 0.5, 0.8])
+    ens = loop_dominance(m, ts.simulate(m, method="rk4", params={"r": rates}))
+    for i, r in enumerate(rates):
+        assert abs(ens.intervals(run=i)["start"].iloc[1] - m.dt / 2 - np.log(K / P0 - 1) / r) <= m.dt
+    np.testing.assert_allclose(ens.sampled["r"], rates)

@@ -33,8 +33,10 @@ _AT = re.compile(r"^\s*(.+?)\s*@\s*([-+0-9.eE]+)\s*$")
 
 
 def rng(seed: int | np.random.Generator | None = None) -> np.random.Generator:
-    """The one seed policy: ``None``, an int or a Generator becomes a Generator."""
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    """The one seed policy (:func:`trafficsys.engine.as_generator`): None, an int or a Generator."""
+    from ..engine import as_generator
+
+    return as_generator(seed)
 
 
 def int_seed(seed: int | np.random.Generator | None) -> int:

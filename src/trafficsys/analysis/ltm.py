@@ -276,7 +276,8 @@ class _Values:
                 arr = arr[None, :]
             elif dims == ["time"]:
                 arr = arr[:, None]
-            value = np.broadcast_to(arr, shape)
+            value = np.ascontiguousarray(np.broadcast_to(arr, shape)) if arr.shape == shape else \
+                np.broadcast_to(arr, shape)
         elif name in self.m and isinstance(self.m[name], Constant):
             value = np.full(shape, self.m[name].value)  # type: ignore[union-attr]
         else:
@@ -698,18 +699,23 @@ def loop_dominance(
         np.copyto(scores[k], links[idx[0]])
         for i in idx[1:]:
             scores[k] *= links[i]
-    np.nan_to_num(scores, copy=False, nan=0.0, posinf=1e300, neginf=-1e300)
+    if not np.isfinite(scores).all():  # products overflowing near dominance shifts
+        np.nan_to_num(scores, copy=False, nan=0.0, posinf=1e300, neginf=-1e300)
 
     loop_part = [part_of[c[0]] for c in cycles]
-    rel = np.zeros_like(scores)
+    rel = np.empty_like(scores)
     for p in set(loop_part):
         members = [k for k, q in enumerate(loop_part) if q == p]
-        block = scores[members]
-        scale = np.abs(block).max(axis=0)
-        safe = np.where(scale > 0, scale, 1.0)
-        scaled = block / safe
-        total = np.abs(scaled).sum(axis=0)
-        rel[members] = np.where(total > 0, scaled / np.where(total > 0, total, 1.0), 0.0)
+        sel = slice(members[0], members[-1] + 1) if members == list(range(members[0], members[-1] + 1)) \
+            else members
+        absval = np.abs(scores[sel])
+        # scale by the largest score first so that sums of huge scores cannot overflow
+        scale = absval.max(axis=0)
+        scale[scale == 0] = 1.0
+        total = absval.sum(axis=0) / scale
+        total[total == 0] = 1.0
+        denom = scale * total
+        rel[sel] = scores[sel] / denom
 
     cld_ids = _cld_ids(m) if loops is None else {}
     counts = {p: loop_part.count(p) for p in set(loop_part)}
