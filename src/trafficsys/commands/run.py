@@ -1,0 +1,134 @@
+"""``trafficsys run``: simulate one scenario and print a table of the stocks (or chosen variables)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the command's options."""
+    parser.add_argument("model", nargs="?", help="model file (.toml, .xmile, .stmx); default: the reference model")
+    parser.add_argument("--scenario", help="scenario to simulate (default: the base case); see --list")
+    parser.add_argument("--method", choices=["euler", "rk4"], help="integration method (default: the model's)")
+    parser.add_argument("--vars", nargs="+", metavar="NAME",
+                        help="variables to show (default: every stock)")
+    parser.add_argument("--every", type=float, metavar="T",
+                        help="print a row every T time units (default: about 10 rows)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a constant for this run (repeatable), e.g. --set raid_intensity=0.2")
+    parser.add_argument("--csv", metavar="OUT", help="also write every saved variable at every saved time to OUT")
+    parser.add_argument("--list", action="store_true", help="list the model's scenarios and variables, then exit")
+
+
+def _load(path):
+    import trafficsys as ts
+
+    return ts.load(path) if path else ts.load_default()
+
+
+def _fmt(x: float) -> str:
+    if not math.isfinite(x):
+        return str(x)
+    if x == 0:
+        return "0"
+    a = abs(x)
+    if a >= 1e6 or a < 1e-3:
+        return f"{x:.3e}"
+    if a >= 1000:
+        return f"{x:,.0f}"
+    return f"{x:.4g}"
+
+
+def _parse_set(items: list[str]) -> dict[str, float | str]:
+    from ..errors import ModelError
+
+    out: dict[str, float | str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ModelError(f"--set expects NAME=VALUE, got {item!r}")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            out[name.strip()] = value.strip()  # an equation: a time-varying override
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    """Simulate and print the table."""
+    import numpy as np
+
+    import trafficsys as ts
+    from trafficsys.model.elements import Kind
+
+    m = _load(args.model)
+    if args.list:
+        print(f"Model '{m.name}': t = {m.start:g}..{m.stop:g} {m.time_units}, dt = {m.dt:g}")
+        print("Scenarios: " + (", ".join(m.scenarios) or "none"))
+        for kind in (Kind.STOCK, Kind.FLOW, Kind.AUX, Kind.CONSTANT):
+            names = [e.name for e in m.elements(kind)]
+            if names:
+                print(f"{kind.value}s ({len(names)}): {', '.join(names)}")
+        return 0
+    r = ts.simulate(m, scenario=args.scenario, params=_parse_set(args.set) or None, method=args.method)
+    ds = r.ds
+    if args.vars:
+        names = [r._key(v) for v in args.vars]
+    else:
+        names = [k for k in r.variables if ds[k].attrs.get("kind") == "stock"] or r.variables[:8]
+    times = r.time
+    span = times[-1] - times[0] if len(times) > 1 else 0.0
+    every = args.every if args.every else _nice_step(span / 10 if span else 1.0)
+    if every <= 0:
+        raise ts.ModelError("--every must be positive")
+    wanted = np.arange(times[0], times[-1] + every * 1e-9, every)
+    rows = np.unique([int(np.argmin(np.abs(times - t))) for t in wanted])
+
+    where = f", scenario '{args.scenario}'" if args.scenario else ""
+    print(f"Model '{m.name}'{where}: {ds.attrs['method']}, dt = {ds.attrs['dt']:g} {m.time_units}")
+    labels = [m[n].name if n in m else n for n in names]
+    units = [ds[n].attrs.get("units") or "" for n in names]
+    tlabel = f"time ({m.time_units})" if m.time_units and m.time_units != "time" else "time"
+    values = [[float(ds[n].values[i, 0]) for i in rows] for n in names]
+    if len(names) <= 6:  # few variables: one column each, time down the page
+        width = [max(10, len(lb), len(u) + 2) for lb, u in zip(labels, units)]
+        tw = max(8, len(tlabel))
+        print(f"{tlabel:>{tw}}  " + "  ".join(f"{lb:>{w}}" for lb, w in zip(labels, width)))
+        if any(units):
+            print(f"{'':>{tw}}  " + "  ".join(f"{'[' + u + ']' if u else '':>{w}}" for u, w in zip(units, width)))
+        for j, i in enumerate(rows):
+            print(f"{times[i]:>{tw}g}  " + "  ".join(f"{_fmt(v[j]):>{w}}" for v, w in zip(values, width)))
+    else:  # many variables: one row each, time across the page
+        heads = [f"{lb} [{u}]" if u else lb for lb, u in zip(labels, units)]
+        nw = max(len(tlabel), *(len(h) for h in heads))
+        cw = max(9, *(len(f"{times[i]:g}") for i in rows))
+        print(f"{tlabel:<{nw}}  " + "  ".join(f"{times[i]:>{cw}g}" for i in rows))
+        for h, v in zip(heads, values):
+            print(f"{h:<{nw}}  " + "  ".join(f"{_fmt(x):>{cw}}" for x in v))
+    err = r.conservation_error()
+    stocks = [k for k in r.variables if ds[k].attrs.get("kind") == "stock"]
+    if stocks:
+        lg = r.ledger.isel(run=0)
+        print(f"\nConservation: {len(stocks)} stocks, boundary inflows {_fmt(float(lg['boundary_inflows'].sum()))}, "
+              f"boundary outflows {_fmt(float(lg['boundary_outflows'].sum()))}, largest relative residual "
+              f"{err:.1e}")
+    if args.csv:
+        df = r.to_pandas()
+        df.to_csv(args.csv)
+        print(f"wrote {len(df)} rows x {df.shape[1]} variables to {args.csv}", file=sys.stderr)
+    return 0
+
+
+def _nice_step(x: float) -> float:
+    """Round ``x`` up to 1, 2 or 5 times a power of ten."""
+    if x <= 0:
+        return 1.0
+    p = 10 ** math.floor(math.log10(x))
+    for f in (1, 2, 5, 10):
+        if f * p >= x * 0.999:
+            return f * p
+    return 10 * p
