@@ -129,7 +129,7 @@ class _Converter:
             try:
                 rec = self._element(m, e)
                 if type(rec[5]).__name__ == "IntegStructure":
-                    self.splits[rec[1]] = self._split_net(rec[5].flow, rec[0], rec[0], m)
+                    self.splits[rec[1]] = self._split_net(rec[5].flow, rec[0], rec[0], m, rec[4])
                 records.append(rec)
             except _Unsupported as u:
                 self.unsupported[u.what].add(_disp(e.name))
@@ -261,7 +261,7 @@ class _Converter:
             return Constant(name, units, doc, None, dims, value=float(node))
         return Aux(name, units, doc, None, dims, per_text, equation=eq)
 
-    def _split_net(self, node, var, stock, m):
+    def _split_net(self, node, var, stock, m, dims=()):
         terms: list[tuple[int, Any]] = []
 
         def collect(n, sign):
@@ -275,8 +275,10 @@ class _Converter:
                         ok = collect(a, sign if o == "+" else -sign) and ok
                     return ok
                 return False
+            subs = tuple(canonical(str(x)) for x in n.subscripts.subscripts) \
+                if type(n).__name__ == "ReferenceStructure" and n.subscripts is not None else ()
             if type(n).__name__ == "ReferenceStructure" and canonical(n.reference) in self.names \
-                    and canonical(n.reference) not in self.lookups and not n.subscripts:
+                    and canonical(n.reference) not in self.lookups and subs == tuple(dims):
                 terms.append((sign, canonical(n.reference)))
                 return True
             return False
@@ -288,7 +290,7 @@ class _Converter:
                     self.flows[t] = None
                 return ([t for s, t in terms if s > 0], [t for s, t in terms if s < 0])
         flow = f"{stock} net flow"
-        self.hidden.append(Flow(flow, None, f"net flow of {stock} (Vensim INTEG)", None,
+        self.hidden.append(Flow(flow, None, f"net flow of {stock} (Vensim INTEG)", None, tuple(dims),
                                 equation=self._text(node, var)))
         return [flow], []
 

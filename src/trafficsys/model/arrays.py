@@ -194,6 +194,9 @@ class _Flattener:
                                "wrap it in SUM, MEAN, MIN or MAX", var)
             return ast.Name(names[0])
         if isinstance(n, ast.Name):
+            if n.name in self.dims and n.name in bind and n.name not in self.vdims:
+                # a dimension used as a value is the 1-based position of the current element
+                return ast.Num(float(self.dims[n.name].index(bind[n.name]) + 1))
             d = self.vdims.get(n.name)
             if d:
                 names = self._expand(n.name, tuple(ast.Name(x) for x in d), var, bind)
