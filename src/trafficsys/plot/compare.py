@@ -1,0 +1,145 @@
+"""Figures for a strategy comparison (:class:`~trafficsys.scenarios.Comparison`).
+
+matplotlib is imported inside the functions, so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["plot_metric", "plot_fan", "plot_pairwise", "comparison_figure", "strategy_colors"]
+
+_PALETTE = ["#4d4d4d", "#d95f02", "#1b9e77", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d"]
+
+#: panels of the comparison figure, besides the fan chart and the pairwise matrix
+FIGURE_METRICS = ("exploitation_person_years", "re_trafficked", "survivor_leaders", "conviction_ratio",
+                  "state_share_first_response", "survivor_trust")
+
+
+def strategy_colors(strategies: list[str]) -> dict[str, str]:
+    """One fixed colour per strategy, the reference (first) in grey."""
+    return {s: _PALETTE[i % len(_PALETTE)] for i, s in enumerate(strategies)}
+
+
+def plot_metric(comparison, metric: str, ax: Any = None):
+    """Median (dot) and 5-95% interval (bar) of one metric per strategy; returns the Axes."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 0.5 + 0.45 * len(comparison.strategies)))
+    t = comparison.table
+    mt = comparison.metrics[metric]
+    colors = strategy_colors(comparison.strategies)
+    lo_col, hi_col = [c for c in t.columns if c.startswith("p") and c != "median"][:2]
+    ys = np.arange(len(comparison.strategies))[::-1]
+    for y, s in zip(ys, comparison.strategies):
+        row = t.loc[(metric, s)]
+        med, lo, hi = row["median"], row[lo_col], row[hi_col]
+        if not np.isfinite(med):
+            ax.text(0.02, y, "n/a", va="center", transform=ax.get_yaxis_transform(), fontsize=8, color="0.4")
+            continue
+        hi_plot = hi if np.isfinite(hi) else med
+        ax.plot([lo, hi_plot], [y, y], color=colors[s], lw=3, alpha=0.45, solid_capstyle="butt")
+        if not np.isfinite(hi):
+            ax.annotate("", xy=(med * 1.15 if med > 0 else med + 1, y), xytext=(med, y),
+                        arrowprops={"arrowstyle": "->", "color": colors[s]})
+        ax.plot([med], [y], "o", color=colors[s], ms=6)
+    ax.set_yticks(ys)
+    ax.set_yticklabels([s.replace("_", " ") for s in comparison.strategies], fontsize=8)
+    arrow = "lower is better" if mt.better == "lower" else "higher is better"
+    ax.set_title(f"{metric.replace('_', ' ')} ({arrow})", fontsize=9)
+    ax.set_xlabel(mt.units, fontsize=8)
+    ax.tick_params(axis="x", labelsize=8)
+    ax.grid(axis="x", alpha=0.3)
+    return ax
+
+
+def plot_fan(comparison, variable: str = "in_exploitation", ax: Any = None, paired: bool = False):
+    """Median and 5-95% band over time of a kept trajectory, one colour per strategy; returns the Axes.
+
+    With ``paired=True`` each strategy's path is shown minus the reference's in
+    the same sampled future (common random numbers), which removes the spread
+    the strategies share.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    colors = strategy_colors(comparison.strategies)
+    t = comparison.time
+    ref = comparison.trajectories.get(comparison.reference, {}).get(variable) if paired else None
+    for s in comparison.strategies:
+        y = comparison.trajectories.get(s, {}).get(variable)
+        if y is None:
+            continue
+        if ref is not None:
+            y = y - ref
+        lo, med, hi = np.percentile(y, [5, 50, 95], axis=1)
+        ax.fill_between(t, lo, hi, color=colors[s], alpha=0.10, lw=0)
+        ax.plot(t, med, color=colors[s], lw=2, label=s.replace("_", " "))
+    ax.set_xlabel("year", fontsize=8)
+    what = variable.replace("_", " ")
+    if ref is not None:
+        ax.axhline(0, color="0.5", lw=0.8)
+        ax.set_ylabel(f"{what}\nminus {comparison.reference} (same future)", fontsize=8)
+        ax.set_title(f"{what}, paired difference from {comparison.reference}: median and 5-95% band over "
+                     f"{comparison.n} futures", fontsize=9)
+    else:
+        ax.set_ylabel(what, fontsize=8)
+        ax.set_title(f"{what}: median and 5-95% band over {comparison.n} futures", fontsize=9)
+    ax.legend(fontsize=7, frameon=False, loc="lower left")
+    ax.tick_params(labelsize=8)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_pairwise(comparison, metric: str | None = None, ax: Any = None):
+    """Heat map of P(row strategy beats column strategy); returns the Axes."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 3.5))
+    p = comparison.prob_beats(metric)
+    arr = p.to_numpy(dtype=float)
+    im = ax.imshow(np.ma.masked_invalid(arr), cmap="RdBu", vmin=0, vmax=1)
+    labels = [s.replace("_", "\n") for s in p.index]
+    ax.set_xticks(range(len(labels)))
+    ax.set_yticks(range(len(labels)))
+    ax.set_xticklabels(labels, fontsize=6)
+    ax.set_yticklabels(labels, fontsize=6)
+    for i in range(arr.shape[0]):
+        for j in range(arr.shape[1]):
+            if np.isfinite(arr[i, j]):
+                ax.text(j, i, f"{arr[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                        color="white" if abs(arr[i, j] - 0.5) > 0.3 else "black")
+    ax.set_title(f"P(row beats column)\n{(metric or comparison.primary).replace('_', ' ')}", fontsize=9)
+    ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04).ax.tick_params(labelsize=7)
+    return ax
+
+
+def comparison_figure(comparison, path: str | None = None):
+    """The comparison at a glance: fan chart, pairwise probabilities and six indicators.
+
+    Returns the Figure; writes a PNG (or any format matplotlib knows by the
+    suffix) when ``path`` is given.
+    """
+    import matplotlib
+
+    if path is not None:
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(14, 10), constrained_layout=True)
+    gs = fig.add_gridspec(3, 3)
+    plot_fan(comparison, "in_exploitation", ax=fig.add_subplot(gs[0, :2]), paired=comparison.reference is not None)
+    plot_pairwise(comparison, None, ax=fig.add_subplot(gs[0, 2]))
+    panels = [m for m in FIGURE_METRICS if m in comparison.metrics]
+    for k, metric in enumerate(panels[:6]):
+        plot_metric(comparison, metric, ax=fig.add_subplot(gs[1 + k // 3, k % 3]))
+    fig.suptitle(f"{comparison.model_name}: {len(comparison.strategies)} strategies over the same "
+                 f"{comparison.n} sampled futures (dots: median, bars: 5-95%)", fontsize=11)
+    if path is not None:
+        fig.savefig(path, dpi=110)
+    return fig

@@ -1,0 +1,476 @@
+"""Compare strategies under uncertainty with common random numbers.
+
+:func:`compare` draws one Monte Carlo sample of a model's uncertain constants
+and runs every strategy on that same sample, so that sample *i* is the same
+possible world in every strategy and the paired differences measure the
+strategies, not the luck of the draw.  :class:`Comparison` reports each
+indicator's median and interval, the probability that each strategy beats each
+other, the uncertain constants that decide it, and says plainly when a ranking
+is not robust.
+
+References
+----------
+Lempert, R. J., Popper, S. W. & Bankes, S. C. (2003). *Shaping the Next One
+Hundred Years: New Methods for Quantitative, Long-Term Policy Analysis*. RAND
+(robust decision making: which futures make a strategy fail).
+Kővári, A. & Pruyt, E. (2014). Prostitution and human trafficking: a model-based
+exploration and policy analysis. *IJSDA* 3(4) (exploratory modelling of a
+trafficking model under deep uncertainty).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ModelError
+from ..model.elements import Constant
+from ..model.names import canonical
+from .metrics import DEFAULT_METRICS, METRICS, Metric
+
+__all__ = ["compare", "Comparison", "uncertain_constants", "ROBUST", "INTERVAL"]
+
+#: a ranking is called robust when the best strategy beats each other one in at least this share of futures
+ROBUST = 0.9
+#: the reported interval (5th and 95th percentiles)
+INTERVAL = (5.0, 95.0)
+
+
+def uncertain_constants(model, scenarios: Sequence[str] = ()) -> list[str]:
+    """The constants :func:`compare` samples.
+
+    Every constant with a range of non-zero width, except policy levers (role
+    ``"policy"``) and the constants any of ``scenarios`` sets: a strategy's
+    levers are choices, not uncertainties.
+    """
+    fixed: set[str] = set()
+    for s in scenarios:
+        if s in model.scenarios:
+            fixed |= {canonical(k) for k in model.scenarios[s].overrides}
+    out = []
+    for c in model.constants:
+        if not isinstance(c, Constant) or c.range is None or c.range[1] <= c.range[0]:
+            continue
+        if c.role == "policy" or canonical(c.name) in fixed:
+            continue
+        out.append(canonical(c.name))
+    return out
+
+
+def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str | Metric] | None = None,
+            n: int = 1000, seed: int | np.random.Generator | None = None, sampler: str = "lhs", *,
+            reference: str | None = "baseline", primary: str = "exploitation_person_years",
+            uncertain: Sequence[str] | None = None, method: str | None = None, saveper: float = 1.0,
+            trajectories: Sequence[str] = ("in_exploitation",)) -> Comparison:
+    """Run every strategy over the same Monte Carlo sample and compare their indicators.
+
+    Parameters
+    ----------
+    model
+        A :class:`~trafficsys.Model` with the strategies as named scenarios
+        (``ts.load_default()`` merges ``models/strategies.toml``).
+    scenarios
+        Names of the strategies to compare; default: all of ``model.scenarios``.
+        The ``reference`` is added first when the model has it.
+    metrics
+        Names from :data:`~trafficsys.scenarios.metrics.METRICS` or
+        :class:`~trafficsys.scenarios.metrics.Metric` objects; default: every
+        built-in metric whose variables the model has.
+    n
+        Number of sampled futures (Monte Carlo runs per strategy).
+    seed
+        Seed (int, Generator or None) of the sample.
+    sampler
+        ``"lhs"`` (default), ``"random"`` or ``"sobol"``.
+    reference
+        The strategy measures such as cost per exploitation-year averted are
+        taken against (None: the first strategy).
+    primary
+        The metric the headline ranking, the pairwise probabilities and the
+        deciding constants are about (all are available for any metric).
+    uncertain
+        Constants to sample; default :func:`uncertain_constants`.
+    method
+        Integration method (default: the model's).
+    saveper
+        Save period of the trajectories kept for plots.
+    trajectories
+        Variables whose time paths are kept (for fan charts).
+
+    Returns
+    -------
+    Comparison
+
+    Raises
+    ------
+    ModelError
+        An unknown strategy or metric, or fewer than two strategies.
+
+    Notes
+    -----
+    Common random numbers: the sampled constants are drawn once and the same
+    arrays are passed to every strategy, so run *i* of every strategy sees the
+    same values (:attr:`Comparison.samples`).  The probability that A beats B
+    is the share of runs in which A's value is better than B's in that same
+    run (ties count one half).
+
+    Examples
+    --------
+    >>> import trafficsys as ts
+    >>> m = ts.load_default()
+    >>> c = ts.compare(m, ["baseline", "survivor_led"], n=20, seed=1)
+    >>> c.samples.shape[0]
+    20
+    """
+    from ..engine import simulate
+    from ..engine.sampling import sample_constants
+
+    names = list(model.scenarios) if scenarios is None else [str(s) for s in scenarios]
+    for s in names:
+        if s not in model.scenarios:
+            from ..model.validate import suggest
+
+            raise ModelError(f"no strategy '{s}'{suggest(s, model.scenarios)}; defined: "
+                             f"{', '.join(model.scenarios) or 'none'}", file=model.file)
+    if reference is not None and reference in model.scenarios and reference not in names:
+        names.insert(0, reference)
+    if reference is None or reference not in names:
+        reference = names[0] if names else None
+    names = list(dict.fromkeys(names))
+    if len(names) < 2:
+        raise ModelError("compare needs at least two strategies", file=model.file)
+    if n < 2:
+        raise ModelError(f"compare needs n >= 2 sampled futures, got {n}", file=model.file)
+
+    chosen: list[Metric] = []
+    for mt in (DEFAULT_METRICS if metrics is None else metrics):
+        if isinstance(mt, Metric):
+            chosen.append(mt)
+            continue
+        if mt not in METRICS:
+            from ..model.validate import suggest
+
+            raise ModelError(f"no metric '{mt}'{suggest(mt, METRICS)}; available: {', '.join(METRICS)}")
+        chosen.append(METRICS[mt])
+    chosen = [mt for mt in chosen if all(v in model for v in mt.needs)]
+    if not chosen:
+        raise ModelError("none of the requested metrics applies to this model (their variables are missing)",
+                         file=model.file)
+    if primary not in [mt.name for mt in chosen]:
+        primary = chosen[0].name
+
+    unc = uncertain_constants(model, names) if uncertain is None else [canonical(u) for u in uncertain]
+    samples = sample_constants(model, n, seed, sampler, names=unc) if unc else {}
+
+    needed = sorted({v for mt in chosen for v in mt.needs})
+    keep = [canonical(v) for v in trajectories if v in model]
+    finals: dict[str, dict[str, np.ndarray]] = {}
+    paths: dict[str, dict[str, np.ndarray]] = {}
+    residuals: dict[str, float] = {}
+    time = None
+    for s in names:
+        r = simulate(model, scenario=s, params=samples or None, method=method, saveper=saveper)
+        ds = r.ds
+        finals[s] = {v: np.broadcast_to(ds[v].values[-1], (n,)).astype(float) for v in needed}
+        paths[s] = {v: np.broadcast_to(ds[v].values, (ds.sizes["time"], n)).astype(float) for v in keep}
+        residuals[s] = _people_residual(model, r)
+        time = np.asarray(ds["time"].values, dtype=float)
+
+    values: dict[str, dict[str, np.ndarray]] = {}
+    for mt in chosen:
+        ref = finals.get(reference) if reference is not None else None
+        values[mt.name] = {s: np.asarray(mt.compute(finals[s], None if s == reference else ref), dtype=float)
+                           for s in names}
+    sample_frame = pd.DataFrame({k: np.asarray(v, dtype=float) for k, v in samples.items()})
+    sample_frame.index.name = "run"
+    return Comparison(model_name=model.name, strategies=names, reference=reference, primary=primary,
+                      metrics={mt.name: mt for mt in chosen}, values=values, samples=sample_frame,
+                      n=int(n), seed=seed if isinstance(seed, (int, type(None))) else None, sampler=sampler,
+                      time=time, trajectories=paths, ledger_residual=residuals,
+                      docs={s: model.scenarios[s].doc for s in names})
+
+
+def _people_residual(model, r) -> float:
+    """Largest relative conservation residual over the model's person stocks (0 if no ledger)."""
+    led = getattr(r, "ledger", None)
+    if led is None or "residual" not in getattr(led, "data_vars", {}):
+        return float("nan")
+    worst = 0.0
+    for st in model.stocks:
+        key = canonical(st.name)
+        if not st.non_negative or (st.units or "").strip().lower() not in ("person", "people", "persons"):
+            continue
+        if key not in led["residual"].coords["stock"].values:
+            continue
+        res = np.abs(led["residual"].sel(stock=key).values)
+        scale = np.maximum(np.abs(led["initial"].sel(stock=key).values), 1.0)
+        worst = max(worst, float(np.max(res / scale)))
+    return worst
+
+
+@dataclass
+class Comparison:
+    """The result of :func:`compare`.
+
+    Attributes
+    ----------
+    strategies
+        Strategy names, the reference first.
+    reference
+        The strategy relative measures are taken against.
+    primary
+        The metric of the headline ranking.
+    metrics
+        Name -> :class:`~trafficsys.scenarios.metrics.Metric`.
+    values
+        Metric -> strategy -> array of ``n`` values (run *i* is the same sampled
+        future in every strategy).
+    samples
+        The sampled uncertain constants, one row per run (the same for every strategy).
+    time, trajectories
+        Saved times and strategy -> variable -> ``(time, run)`` arrays.
+    ledger_residual
+        Strategy -> largest relative conservation residual of the person stocks.
+    """
+
+    model_name: str
+    strategies: list[str]
+    reference: str | None
+    primary: str
+    metrics: dict[str, Metric]
+    values: dict[str, dict[str, np.ndarray]]
+    samples: pd.DataFrame
+    n: int
+    seed: int | None = None
+    sampler: str = "lhs"
+    time: np.ndarray | None = None
+    trajectories: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    ledger_residual: dict[str, float] = field(default_factory=dict)
+    docs: dict[str, str] = field(default_factory=dict)
+
+    # ---------------------------------------------------------------- numbers
+    def frame(self, metric: str | None = None) -> pd.DataFrame:
+        """One metric's values: a DataFrame with one row per run and one column per strategy."""
+        metric = self._metric(metric)
+        df = pd.DataFrame({s: self.values[metric][s] for s in self.strategies})
+        df.index.name = "run"
+        return df
+
+    def to_pandas(self) -> pd.DataFrame:
+        """Tidy summary: one row per (metric, strategy) with median, interval and label."""
+        lo_q, hi_q = INTERVAL
+        rows = []
+        for name, mt in self.metrics.items():
+            for s in self.strategies:
+                v = self.values[name][s]
+                finite = v[~np.isnan(v)]
+                if finite.size == 0:
+                    med = lo = hi = np.nan
+                else:
+                    # Infinite values (no exploitation-year averted) cannot be interpolated.
+                    how = "linear" if np.all(np.isfinite(finite)) else "nearest"
+                    med, lo, hi = np.percentile(finite, [50, lo_q, hi_q], method=how)
+                rows.append({"metric": name, "strategy": s, "median": med, f"p{lo_q:g}": lo, f"p{hi_q:g}": hi,
+                             "mean": float(np.mean(finite)) if finite.size and np.all(np.isfinite(finite))
+                             else np.nan,
+                             "units": mt.units, "better": mt.better, "label": mt.label})
+        return pd.DataFrame(rows)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """Medians and intervals, indexed by (metric, strategy)."""
+        return self.to_pandas().set_index(["metric", "strategy"])
+
+    def prob_beats(self, metric: str | None = None) -> pd.DataFrame:
+        """P(row strategy beats column strategy) on ``metric``, over the paired runs.
+
+        Ties count one half; runs where either value is undefined (NaN) are left
+        out (the reference has no cost per exploitation-year averted).
+        """
+        metric = self._metric(metric)
+        mt = self.metrics[metric]
+        out = pd.DataFrame(np.nan, index=self.strategies, columns=self.strategies)
+        for a in self.strategies:
+            for b in self.strategies:
+                if a == b:
+                    continue
+                out.loc[a, b] = _p_beats(self.values[metric][a], self.values[metric][b], mt)
+        out.index.name = "P(row beats column)"
+        return out
+
+    def ranking(self, metric: str | None = None) -> list[str]:
+        """Strategies from best to worst by median (strategies without values last)."""
+        metric = self._metric(metric)
+        mt = self.metrics[metric]
+
+        def key(s: str) -> float:
+            v = self.values[metric][s]
+            v = v[~np.isnan(v)]
+            if v.size == 0:
+                return np.inf
+            return -mt.sign() * float(np.median(v))
+
+        return sorted(self.strategies, key=key)
+
+    def drivers(self, a: str, b: str, metric: str | None = None, top: int | None = 5) -> pd.DataFrame:
+        """Which uncertain constants decide whether ``a`` beats ``b``.
+
+        For the paired difference (positive where ``a`` is better), each
+        sampled constant's Spearman rank correlation with it, and the share of
+        futures in which ``a`` wins when the constant is in its lowest and in
+        its highest quarter.  Sorted by the absolute correlation.  The quarters
+        show the *regions* of the uncertain constants where ``a`` comes out
+        ahead.
+        """
+        from scipy.stats import rankdata
+
+        metric = self._metric(metric)
+        mt = self.metrics[metric]
+        va, vb = self.values[metric][a], self.values[metric][b]
+        ok = ~(np.isnan(va) | np.isnan(vb))
+        if self.samples.empty or ok.sum() < 3:
+            return pd.DataFrame(columns=["spearman", "win_low_quarter", "win_high_quarter"])
+        with np.errstate(invalid="ignore"):
+            d = mt.sign() * (va - vb)
+        d = np.where(np.isnan(d) & ok, 0.0, d)[ok]  # inf - inf: a tie
+        wins = (_better(va, vb, mt) + 0.5 * (va == vb))[ok]
+        x = self.samples.to_numpy()[ok]
+        rd = rankdata(d)
+        rx = rankdata(x, axis=0)
+        rd = (rd - rd.mean()) / (rd.std() or 1.0)
+        sx = rx.std(axis=0)
+        rx = (rx - rx.mean(axis=0)) / np.where(sx > 0, sx, 1.0)
+        rho = (rx * rd[:, None]).mean(axis=0)
+        q1, q3 = np.percentile(x, [25, 75], axis=0)
+        low = np.array([wins[x[:, j] <= q1[j]].mean() for j in range(x.shape[1])])
+        high = np.array([wins[x[:, j] >= q3[j]].mean() for j in range(x.shape[1])])
+        df = pd.DataFrame({"spearman": rho, "win_low_quarter": low, "win_high_quarter": high},
+                          index=self.samples.columns)
+        df.index.name = "constant"
+        df = df.reindex(df["spearman"].abs().sort_values(ascending=False).index)
+        return df if top is None else df.head(top)
+
+    def robustness(self, metric: str | None = None) -> str:
+        """A plain sentence: is the best strategy on ``metric`` robustly best?"""
+        metric = self._metric(metric)
+        mt = self.metrics[metric]
+        order = [s for s in self.ranking(metric) if not np.all(np.isnan(self.values[metric][s]))]
+        if len(order) < 2:
+            return f"{mt.label}: not enough strategies with values to rank."
+        best = order[0]
+        p = self.prob_beats(metric)
+        worst_rival = min(order[1:], key=lambda s: p.loc[best, s])
+        pw = p.loc[best, worst_rival]
+        if pw >= ROBUST:
+            return (f"{mt.label}: {best} is best in every pairing, beating each other strategy in at least "
+                    f"{pw:.0%} of the {self.n} sampled futures (closest: {worst_rival}).")
+        drv = self.drivers(best, worst_rival, metric, top=3)
+        names = ", ".join(f"{k} ({'+' if r > 0 else '-'})" for k, r in drv["spearman"].items())
+        return (f"{mt.label}: the ranking is NOT robust. {best} has the best median but beats {worst_rival} in "
+                f"only {pw:.0%} of the {self.n} sampled futures; the constants that decide it: {names or 'none'} "
+                f"(+ means higher values favour {best}).")
+
+    # ---------------------------------------------------------------- display
+    def summary_frame(self) -> pd.DataFrame:
+        """Readable table: one row per metric, one column per strategy, 'median [p5, p95]' cells."""
+        t = self.table
+        lo, hi = f"p{INTERVAL[0]:g}", f"p{INTERVAL[1]:g}"
+        data = {}
+        for s in self.strategies:
+            col = []
+            for name in self.metrics:
+                row = t.loc[(name, s)]
+                col.append(_cell(row["median"], row[lo], row[hi]))
+            data[s] = col
+        idx = [f"{name} ({'v' if mt.better == 'lower' else '^'})" for name, mt in self.metrics.items()]
+        return pd.DataFrame(data, index=idx)
+
+    def __str__(self) -> str:
+        lines = [f"Strategy comparison: {self.model_name}, {self.n} sampled futures (seed {self.seed}, "
+                 f"{self.sampler}), common random numbers; cells are median [{INTERVAL[0]:g}th, "
+                 f"{INTERVAL[1]:g}th percentile]; (v) lower is better, (^) higher is better."]
+        frame = self.summary_frame()
+        with pd.option_context("display.width", 250, "display.max_columns", None, "display.max_colwidth", 40):
+            lines.append(frame.to_string())
+        lines.append("")
+        for name, mt in self.metrics.items():
+            lines.append(f"  {name}: {mt.label} [{mt.units}]")
+        lines.append("")
+        p = self.prob_beats(self.primary)
+        lines.append(f"P(row beats column) on {self.primary}:")
+        lines.append(p.map(lambda x: "" if np.isnan(x) else f"{x:.2f}").to_string())
+        lines.append("")
+        lines.append("Robustness:")
+        for name in self.metrics:
+            lines.append("  " + self.robustness(name))
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        head = (f"<p><b>Strategy comparison</b>: {html.escape(self.model_name)}, {self.n} sampled futures, "
+                f"common random numbers; cells are median [{INTERVAL[0]:g}th, {INTERVAL[1]:g}th percentile].</p>")
+        body = self.summary_frame().to_html()
+        p = self.prob_beats(self.primary).to_html(float_format=lambda x: f"{x:.2f}", na_rep="")
+        rob = "".join(f"<li>{html.escape(self.robustness(n))}</li>" for n in self.metrics)
+        return (head + body + f"<p>P(row beats column) on {html.escape(self.primary)}</p>" + p
+                + f"<ul>{rob}</ul>")
+
+    def __repr__(self) -> str:
+        return (f"<Comparison {self.model_name}: {len(self.strategies)} strategies x {self.n} futures, "
+                f"{len(self.metrics)} metrics>")
+
+    def plot(self, ax: Any = None, metric: str | None = None):
+        """Median and interval of one metric per strategy (horizontal bars); returns the Axes."""
+        from ..plot.compare import plot_metric
+
+        return plot_metric(self, self._metric(metric), ax=ax)
+
+    def figure(self, path: str | None = None):
+        """The multi-panel comparison figure (fan chart, indicators, pairwise); saved when ``path`` is given."""
+        from ..plot.compare import comparison_figure
+
+        return comparison_figure(self, path)
+
+    # ---------------------------------------------------------------- helpers
+    def _metric(self, metric: str | None) -> str:
+        metric = self.primary if metric is None else metric
+        if metric not in self.metrics:
+            raise ModelError(f"no metric '{metric}' in this comparison; available: {', '.join(self.metrics)}")
+        return metric
+
+
+def _better(a: np.ndarray, b: np.ndarray, mt: Metric) -> np.ndarray:
+    return (a > b) if mt.better == "higher" else (a < b)
+
+
+def _p_beats(a: np.ndarray, b: np.ndarray, mt: Metric) -> float:
+    ok = ~(np.isnan(a) | np.isnan(b))
+    if not ok.any():
+        return float("nan")
+    a, b = a[ok], b[ok]
+    return float(np.mean(_better(a, b, mt) + 0.5 * (a == b)))
+
+
+def _fmt(x: float) -> str:
+    if np.isnan(x):
+        return "n/a"
+    if np.isinf(x):
+        return "none averted" if x > 0 else "-inf"
+    ax = abs(x)
+    if ax >= 1e6:
+        return f"{x / 1e6:.3g}M"
+    if ax >= 1000:
+        return f"{x:,.0f}"
+    if ax >= 10:
+        return f"{x:.1f}"
+    return f"{x:.3g}"
+
+
+def _cell(med: float, lo: float, hi: float) -> str:
+    if np.isnan(med):
+        return "n/a"
+    return f"{_fmt(med)} [{_fmt(lo)}, {_fmt(hi)}]"
