@@ -1,0 +1,311 @@
+"""Feedback loops of a causal-loop diagram.
+
+A feedback loop is an elementary cycle of the diagram: a closed causal path
+that visits no variable twice.  Its polarity is the product of its link
+signs: reinforcing (``R``) with an even number of ``-`` links, balancing
+(``B``) with an odd number, and ``?`` when any link is ``?``.
+
+Ids are stable: loops are ordered by length, then by their variables read
+from the alphabetically first one, and numbered per polarity (``R1, R2...``,
+``B1...``, ``U1...`` for ``?``).  They do not depend on the order in which the
+links were drawn.
+
+Two loops through the same variables in a different order are different loops
+(they use different links), so loops are never merged by their variable set.
+
+Named loops
+-----------
+A model file may name loops (``[loops.name] variables = [...]``).  A declared
+loop names the found loop that contains its variables *in the same cyclic
+order*; the declared list may leave out flows and auxiliaries between them, but
+it must list every stock of the loop (a stock is where a loop stores its
+state, so a list without it may describe a different loop).  When several
+found loops fit, the shortest is named (ties: the first by id) and a note says
+so; a declared loop that fits none is reported too.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import networkx as nx
+
+from ..errors import ModelError
+from ..model.names import canonical
+from .diagram import CausalLoopDiagram
+
+__all__ = [
+    "Loop",
+    "iter_cycles",
+    "loops",
+    "loops_through",
+    "independent_loops",
+    "loop_polarity",
+    "named_loop_notes",
+]
+
+
+@dataclass(frozen=True)
+class Loop:
+    """One feedback loop.
+
+    Attributes
+    ----------
+    id
+        ``"R1"``, ``"B2"``, ``"U1"``... (see the module docstring).
+    polarity
+        ``"R"`` (reinforcing), ``"B"`` (balancing) or ``"?"`` (a link is unknown).
+    variables
+        Canonical names in causal order, starting at the alphabetically first.
+    signs
+        The polarity of each link ``variables[i] -> variables[i + 1]`` (the last
+        closes the loop).
+    delays
+        Whether each of those links carries a delay mark.
+    name
+        The name the model file gives the loop, if any.
+    """
+
+    id: str
+    polarity: str
+    variables: tuple[str, ...]
+    signs: tuple[str, ...]
+    delays: tuple[bool, ...]
+    name: str | None = None
+
+    @property
+    def links(self) -> list[tuple[str, str]]:
+        """The loop's links ``(source, target)`` in causal order."""
+        v = self.variables
+        return [(v[i], v[(i + 1) % len(v)]) for i in range(len(v))]
+
+    @property
+    def length(self) -> int:
+        """Number of links (= number of variables)."""
+        return len(self.variables)
+
+    @property
+    def delayed(self) -> bool:
+        """True when any link of the loop carries a delay mark."""
+        return any(self.delays)
+
+    def __contains__(self, variable: object) -> bool:
+        return isinstance(variable, str) and canonical(variable) in self.variables
+
+    def __str__(self) -> str:
+        label = f"{self.id} {self.name}" if self.name else self.id
+        return f"{label}: " + " -> ".join((*self.variables, self.variables[0]))
+
+
+def loop_polarity(signs: tuple[str, ...] | list[str]) -> str:
+    """``R``, ``B`` or ``?`` from the link polarities of a loop.
+
+    Examples
+    --------
+    >>> loop_polarity(["+", "-", "-"]), loop_polarity(["-", "+"]), loop_polarity(["+", "?"])
+    ('R', 'B', '?')
+    """
+    if "?" in signs:
+        return "?"
+    return "R" if sum(s == "-" for s in signs) % 2 == 0 else "B"
+
+
+def _rotate(cycle: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    i = min(range(len(cycle)), key=cycle.__getitem__)
+    return tuple(cycle[i:]) + tuple(cycle[:i])
+
+
+def iter_cycles(cld: CausalLoopDiagram, length_bound: int | None = None) -> Iterator[tuple[str, ...]]:
+    """Lazily yield each elementary cycle as a tuple of variables (no ids, no order).
+
+    Parameters
+    ----------
+    cld
+        The diagram.
+    length_bound
+        Only cycles with at most this many links (networkx ``simple_cycles``).
+    """
+    g = nx.DiGraph()
+    g.add_edges_from((lk.source, lk.target) for lk in cld.links)
+    for c in nx.simple_cycles(g, length_bound=length_bound):
+        yield _rotate(c)
+
+
+def _make(cld: CausalLoopDiagram, cycles: list[tuple[str, ...]]) -> list[Loop]:
+    cycles = sorted(cycles, key=lambda c: (len(c), c))
+    counters = {"R": 0, "B": 0, "?": 0}
+    out = []
+    for c in cycles:
+        lks = [cld.link(c[i], c[(i + 1) % len(c)]) for i in range(len(c))]
+        signs = tuple(lk.polarity for lk in lks)
+        pol = loop_polarity(signs)
+        counters[pol] += 1
+        prefix = "U" if pol == "?" else pol
+        out.append(Loop(f"{prefix}{counters[pol]}", pol, c, signs, tuple(lk.delay for lk in lks)))
+    return out
+
+
+def loops(cld: CausalLoopDiagram, length_bound: int | None = None, *, max_loops: int = 100_000) -> list[Loop]:
+    """Every feedback loop of the diagram, with stable ids and names from the model file.
+
+    Parameters
+    ----------
+    cld
+        The diagram (a :class:`~trafficsys.model.Model` is turned into one with ``m.cld()``).
+    length_bound
+        Only loops with at most this many links (for big diagrams).
+    max_loops
+        Stop with an error beyond this many loops rather than run for hours.
+
+    Returns
+    -------
+    list of Loop
+        Ordered by length, then by variables.
+
+    Raises
+    ------
+    ModelError
+        When the diagram has more than ``max_loops`` loops (pass ``length_bound``).
+
+    Examples
+    --------
+    >>> cld = CausalLoopDiagram.from_edges([("a", "b"), ("b", "a"), ("b", "c", "-"), ("c", "a")])
+    >>> [(lp.id, lp.variables) for lp in loops(cld)]
+    [('R1', ('a', 'b')), ('B1', ('a', 'b', 'c'))]
+    """
+    cld = _as_cld(cld)
+    key = (length_bound, max_loops)
+    cached = cld._loop_cache.get(key)
+    if cached is not None:
+        return list(cached)
+    found = list(itertools.islice(iter_cycles(cld, length_bound), max_loops + 1))
+    if len(found) > max_loops:
+        bound = f" up to length {length_bound}" if length_bound else ""
+        raise ModelError(
+            f"the diagram has more than {max_loops} feedback loops{bound}; pass length_bound=... to keep "
+            f"only short loops (e.g. length_bound=8), raise max_loops, or use independent_loops() for a "
+            f"compact summary", file=cld.file)
+    out = _make(cld, found)
+    names, _ = _match_named(cld, out)
+    if names:
+        out = [Loop(lp.id, lp.polarity, lp.variables, lp.signs, lp.delays, names.get(lp.id)) for lp in out]
+    cld._loop_cache[key] = out
+    return list(out)
+
+
+def loops_through(cld: CausalLoopDiagram, variable: str, length_bound: int | None = None,
+                  *, max_loops: int = 100_000) -> list[Loop]:
+    """The loops that pass through ``variable``, in id order."""
+    cld = _as_cld(cld)
+    v = canonical(variable)
+    if v not in cld.variables:
+        from ..errors import UnknownVariableError
+        from ..model.validate import suggest
+
+        raise UnknownVariableError(f"no variable '{variable}' in the diagram{suggest(v, cld.variables)}",
+                                   file=cld.file, variable=variable)
+    return [lp for lp in loops(cld, length_bound, max_loops=max_loops) if v in lp.variables]
+
+
+def independent_loops(cld: CausalLoopDiagram, *, max_loops: int = 20_000) -> list[Loop]:
+    """The shortest independent loop set (SILS) of Oliva (2004), as a compact summary.
+
+    For every link inside a strongly connected part of the diagram, the
+    shortest loop through it (the link plus the shortest path back) is a
+    candidate.  Candidates are taken shortest first, and a candidate joins the
+    set when it uses a link no loop in the set uses yet.  Every loop in the
+    set thus adds a new link, so the loops are independent, and together they
+    cover every link that lies on any loop.  The set has at most
+    ``links - variables + 1`` loops per strongly connected part (the
+    dimension of its cycle space), however many loops the diagram has.
+
+    Loops keep the ids (and names) of :func:`loops` when the full enumeration
+    has at most ``max_loops`` loops; otherwise they are numbered within the set.
+
+    References
+    ----------
+    Oliva, R. (2004). Model structure analysis through graph theory: partition
+    heuristics and feedback structure decomposition. System Dynamics Review
+    20(4), 313-336. https://doi.org/10.1002/sdr.298
+    """
+    cld = _as_cld(cld)
+    g = nx.DiGraph()
+    g.add_edges_from((lk.source, lk.target) for lk in cld.links)
+    candidates: set[tuple[str, ...]] = set()
+    for comp in nx.strongly_connected_components(g):
+        if len(comp) < 2:
+            continue
+        sub = g.subgraph(comp)
+        for u, v in sub.edges:
+            back = nx.shortest_path(sub, v, u)  # v ... u
+            candidates.add(_rotate([u, *back[:-1]]))
+    chosen: list[tuple[str, ...]] = []
+    covered: set[tuple[str, str]] = set()
+    for c in sorted(candidates, key=lambda c: (len(c), c)):
+        links = {(c[i], c[(i + 1) % len(c)]) for i in range(len(c))}
+        if links - covered:
+            chosen.append(c)
+            covered |= links
+    try:
+        everything = {lp.variables: lp for lp in loops(cld, max_loops=max_loops)}
+    except ModelError:
+        return _make(cld, chosen)
+    return sorted((everything[c] for c in chosen), key=lambda lp: (lp.length, lp.variables))
+
+
+def _as_cld(cld) -> CausalLoopDiagram:
+    if isinstance(cld, CausalLoopDiagram):
+        return cld
+    if hasattr(cld, "cld"):
+        return cld.cld()
+    raise ModelError(f"expected a CausalLoopDiagram or a Model, got {type(cld).__name__}")
+
+
+# ---------------------------------------------------------------- named loops
+def _fits(declared: tuple[str, ...], loop: tuple[str, ...], stocks: set[str]) -> bool:
+    if not set(declared) <= set(loop) or len(declared) != len(set(declared)):
+        return False
+    if (set(loop) & stocks) - set(declared):
+        return False
+    pos = {v: i for i, v in enumerate(loop)}
+    start = pos[declared[0]]
+    steps = [(pos[v] - start) % len(loop) for v in declared]
+    return all(a < b for a, b in zip(steps, steps[1:]))
+
+
+def _match_named(cld: CausalLoopDiagram, found: list[Loop]) -> tuple[dict[str, str], list[str]]:
+    """Loop id -> declared name, and notes on declared loops that fit badly."""
+    names: dict[str, str] = {}
+    notes: list[str] = []
+    if not cld.named_loops:
+        return names, notes
+    stocks = {v for v, info in cld.variables.items() if info.get("kind") == "stock"}
+    for nl in cld.named_loops.values():
+        declared = tuple(canonical(v) for v in nl.variables)
+        fits = [lp for lp in found if _fits(declared, lp.variables, stocks)]
+        if not fits:
+            notes.append(f"loop '{nl.name}' ({' -> '.join(declared)}) matches no feedback loop of the diagram: "
+                         "check the variables are in causal order and that every stock of the loop is listed")
+            continue
+        shortest = min(lp.length for lp in fits)
+        best = [lp for lp in fits if lp.length == shortest]
+        lp = best[0]
+        if len(best) > 1:
+            notes.append(f"loop '{nl.name}' fits {len(best)} loops of the same length "
+                         f"({', '.join(b.id for b in best)}); named {lp.id}: list more of its variables to choose")
+        if lp.id in names:
+            notes.append(f"loops '{names[lp.id]}' and '{nl.name}' both describe {lp.id}; kept '{names[lp.id]}'")
+            continue
+        names[lp.id] = nl.name
+        if nl.polarity and nl.polarity != lp.polarity:
+            notes.append(f"loop '{nl.name}' is declared {nl.polarity} but its links make it {lp.polarity} "
+                         f"({lp.id}: {' '.join(lp.signs)})")
+    return names, notes
+
+
+def named_loop_notes(cld: CausalLoopDiagram, length_bound: int | None = None) -> list[str]:
+    """Readable notes on the model file's named loops (unmatched, ambiguous, wrong polarity)."""
+    cld = _as_cld(cld)
+    return _match_named(cld, loops(cld, length_bound))[1]
