@@ -65,8 +65,8 @@ def to_pysd(model: Model, directory: str | os.PathLike | None = None):
     return pysd.read_xmile(path)
 
 
-def pysd_frame(model: Model, *, directory: str | os.PathLike | None = None):
-    """Run ``model`` in PySD at every ``saveper`` step; columns renamed to our canonical names.
+def pysd_frame(model: Model, *, saveper: float | None = None, directory: str | os.PathLike | None = None):
+    """Run ``model`` in PySD, saving every ``saveper`` (default: the model's); canonical column names.
 
     Returns
     -------
@@ -79,8 +79,9 @@ def pysd_frame(model: Model, *, directory: str | os.PathLike | None = None):
 
     pm = to_pysd(model, directory)
     sp = model.specs
-    n = int(round((sp.stop - sp.start) / sp.save_every))
-    times = sp.start + sp.save_every * np.arange(n + 1)
+    every = sp.save_every if saveper is None else float(saveper)
+    n = int(round((sp.stop - sp.start) / every))
+    times = sp.start + every * np.arange(n + 1)
     df = pm.run(return_timestamps=list(times))
     df.columns = [canonical(str(c)) for c in df.columns]
     keep = [c for c in df.columns if c in model]

@@ -860,7 +860,9 @@ def _element_xml(e: Element, X: str) -> ET.Element:
             gf.set("type", e.extrapolation.value)
         else:
             gf = ET.SubElement(el, X + "gf", {"type": e.extrapolation.value})
-        ET.SubElement(gf, X + "xscale", {"min": _fmt(min(e.xs)), "max": _fmt(max(e.xs))})
+        if _evenly_spaced(e.xs):
+            # PySD reads <xscale> in preference to <xpts>: write it only when the two agree
+            ET.SubElement(gf, X + "xscale", {"min": _fmt(min(e.xs)), "max": _fmt(max(e.xs))})
         ET.SubElement(gf, X + "yscale", {"min": _fmt(min(e.ys)), "max": _fmt(max(e.ys))})
         ET.SubElement(gf, X + "xpts").text = ",".join(repr(float(x)) for x in e.xs)
         ET.SubElement(gf, X + "ypts").text = ",".join(repr(float(y)) for y in e.ys)
@@ -874,6 +876,13 @@ def _element_xml(e: Element, X: str) -> ET.Element:
     if extra:
         ET.SubElement(el, "{" + TS_NS + "}extra").text = json.dumps(extra, sort_keys=True)
     return el
+
+
+def _evenly_spaced(xs: tuple[float, ...]) -> bool:
+    if len(xs) < 2:
+        return True
+    step = (xs[-1] - xs[0]) / (len(xs) - 1)
+    return all(abs(x - (xs[0] + i * step)) <= 1e-12 * max(1.0, abs(x)) for i, x in enumerate(xs))
 
 
 def _model_extension(model: Model) -> dict[str, Any]:
