@@ -193,7 +193,7 @@ def test_partitions_keep_separate_subsystems_apart():
     assert [lp.competing for lp in d.loops] == [True, True, False]  # competing first, the lone loop last
     np.testing.assert_allclose(d.relative.sel(loop=d.loops[2].id).values[1:], -1.0)
     assert list(d.ranking()["loop"])[-1] == d.loops[2].id
-    assert set(d.intervals()["loop"]) == {"R1", "B1"}
+    assert set(d.intervals()["loop"]) == {lp.id for lp in d.loops if "pop" in lp.variables}
 
 
 # Stella (isee systems, the LTM authors' implementation) relative loop scores in percent for the

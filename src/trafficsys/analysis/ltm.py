@@ -726,9 +726,11 @@ def loop_dominance(
         pos, neg = bool((scores[k] > 0).any()), bool((scores[k] < 0).any())
         pol = "R" if pos and not neg else "B" if neg and not pos else "U"
         key = frozenset(zip(c, c[1:] + c[:1]))
-        if key in cld_ids:
-            lid, cld_pol = cld_ids[key]
-            pol = cld_pol if pol == "U" and cld_pol in ("R", "B") and not (pos or neg) else pol
+        cld_id, cld_pol = cld_ids.get(key, (None, None))
+        if cld_id is not None and not (pos or neg) and cld_pol in ("R", "B"):
+            pol = cld_pol  # never active in these runs: keep the structural polarity
+        if cld_id is not None and cld_pol == pol:
+            lid = cld_id  # the causal-loop diagram's name for this loop
         else:
             used[pol] = used.get(pol, 0) + 1
             lid = f"{pol}{used[pol]}"
