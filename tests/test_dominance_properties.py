@@ -44,7 +44,7 @@ def trajectory(a, x0, y0, dt=0.05, steps=60):
                       coords={"time": dt * np.arange(steps + 1), "run": np.arange(len(a))})
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(st.lists(st.tuples(coef, coef, coef, coef), min_size=1, max_size=4), st.floats(0.5, 2), st.floats(-2, 2))
 def test_relative_scores_partition_unity_and_polarity(coefs, x0, y0):
     ds = trajectory(coefs, x0, y0)
@@ -72,7 +72,7 @@ def test_relative_scores_partition_unity_and_polarity(coefs, x0, y0):
                                        single.relative.sel(loop=other.id).isel(run=0).values)
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=12, deadline=None)
 @given(st.tuples(coef, coef, coef, coef), st.floats(0.5, 2), st.floats(0.5, 2))
 def test_an_intermediate_variable_does_not_change_loop_scores(a, x0, y0):
     """Chain-rule consistency (Schoenberg et al. 2020, appendix B)."""
