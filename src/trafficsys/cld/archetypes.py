@@ -205,9 +205,9 @@ def _pair(a: Loop, b: Loop) -> _Pair | None:
 class _Context:
     """Loops, pairs and graph facts shared by the detectors."""
 
-    def __init__(self, cld: CausalLoopDiagram, loops: list[Loop]):
+    def __init__(self, cld: CausalLoopDiagram, loops: list[Loop], drains: bool = False):
         self.cld = cld
-        self.loops = [lp for lp in loops if lp.polarity in ("R", "B")]
+        self.loops = [lp for lp in loops if lp.polarity in ("R", "B") and (drains or not _is_drain(cld, lp))]
         self.pairs: dict[tuple[int, int], _Pair] = {}
         self.nbrs: dict[int, set[int]] = defaultdict(set)
         by_var: dict[str, list[int]] = defaultdict(list)
@@ -243,10 +243,11 @@ class _Context:
     def tags(self, v: str | None) -> frozenset[str]:
         return self.cld.tags(v) if v else frozenset()
 
-    def seg_delayed(self, arc: tuple[str, ...], x: tuple[str, ...]) -> bool:
-        """True when a link of the exclusive arc ``x`` (from ``arc[-1]`` back to ``arc[0]``) is delayed."""
-        path = (arc[-1], *x, arc[0])
-        return any(self.delay.get((u, v), False) for u, v in zip(path, path[1:]))
+    def own_delay(self, i: int, j: int) -> bool:
+        """True when loop ``i`` has a delayed link that loop ``j`` does not share."""
+        other = set(self.loops[j].links)
+        lp = self.loops[i]
+        return any(d and link not in other for link, d in zip(lp.links, lp.delays))
 
     def pick(self, candidates: Iterable[str], role: str) -> str:
         """A variable from ``candidates``: the one tagged with ``role`` if any, else the first."""
@@ -256,12 +257,29 @@ class _Context:
                 return v
         return cands[0]
 
+    def pick_state(self, candidates: Iterable[str], role: str) -> str:
+        """Like :meth:`pick`, but an untagged choice prefers a stock (where a stock-flow model keeps the state)."""
+        cands = list(candidates)
+        for v in cands:
+            if role in self.tags(v):
+                return v
+        stocks = [v for v in cands if self.cld.variables.get(v, {}).get("kind") == "stock"]
+        return (stocks or cands)[0]
+
     def outside(self, targets: Iterable[str], exclude: set[str], role: str) -> str | None:
         """An input from outside the match's loops into ``targets`` (tagged, exogenous, then by name)."""
         cands = sorted({p for t in targets for p in self.preds.get(t, ()) if p not in exclude})
         if not cands:
             return None
         return min(cands, key=lambda v: (role not in self.tags(v), v in self.on_loop, bool(self.preds.get(v)), v))
+
+
+def _is_drain(cld: CausalLoopDiagram, lp: Loop) -> bool:
+    """A first-order drain: a stock and its own outflow (``stock -> outflow -> stock``, balancing)."""
+    if lp.length != 2 or lp.polarity != "B":
+        return False
+    kinds = [cld.variables.get(v, {}).get("kind") for v in lp.variables]
+    return set(kinds) == {"flow", "stock"}
 
 
 @dataclass
@@ -287,7 +305,7 @@ def _fixes_that_fail(cx: _Context) -> Iterable[_Cand]:
             c = _Cand("fixes_that_fail", {"problem": p.arc[0], "fix": p.arc[-1],
                                           "unintended_consequence": cx.pick(p.x2, "unintended_consequence")},
                       (b, r))
-            if cx.seg_delayed(p.arc, p.x2):
+            if cx.own_delay(r, b):
                 c.evidence += 1
             else:
                 c.notes.append("no delay mark on the unintended consequence's path")
@@ -311,9 +329,9 @@ def _limits_to_growth(cx: _Context) -> Iterable[_Cand]:
                                            "slowing_action": slowing,
                                            "limiting_condition": cx.outside(p.x2, members, "limiting_condition")},
                       (r, b))
-            if cx.seg_delayed(p.arc, p.x2):
+            if cx.own_delay(b, r):
                 c.evidence += 1
-            elif p.x1 and cx.seg_delayed(p.arc, p.x1):
+            elif cx.own_delay(r, b):
                 c.notes.append("the delay sits on the growth loop, as in fixes that fail")
             yield c
 
@@ -334,13 +352,13 @@ def _two_balancing(cx: _Context) -> Iterable[_Cand]:
         t2 = any(cx.tags(v) & goal_tags for v in p.x2)
         first_is_goal = t1 if t1 != t2 else (in1 == "+" and in2 != "+") or (in1 == in2 and i < j)
         (gi, xg), (ci, xc) = ((i, p.x1), (j, p.x2)) if first_is_goal else ((j, p.x2), (i, p.x1))
-        eg = _Cand("eroding_goals", {"gap": hub, "goal": cx.pick(reversed(xg), "goal"),
+        eg = _Cand("eroding_goals", {"gap": hub, "goal": cx.pick_state(reversed(xg), "goal"),
                                      "corrective_action": cx.pick(xc, "corrective_action"),
                                      "pressure_to_lower_goal": cx.pick(xg, "pressure_to_lower_goal")}, (ci, gi))
         if eg.roles["goal"] == eg.roles["pressure_to_lower_goal"] and len(xg) > 1:
             eg.roles["goal"] = xg[-1]
         eg.hint = 0.5 if out1 == out2 else 0.0
-        if cx.seg_delayed(p.arc, xc):
+        if cx.own_delay(ci, gi):
             eg.evidence += 1
         yield eg
         # escalation: activity A is the party that acts when the relative position (A vs B) falls
@@ -384,9 +402,9 @@ def _shifting_the_burden(cx: _Context) -> Iterable[_Cand]:
             if not side or set(side) & (set(cx.loops[b1].variables) | set(cx.loops[b2].variables)):
                 continue
             roles = {"problem_symptom": p1.arc[0], "symptomatic_solution": p1.arc[-1],
-                     "fundamental_solution": p2.arc[0], "side_effect": cx.pick(side, "side_effect")}
+                     "fundamental_solution": cx.pick_state(p2.arc[:-1], "fundamental_solution"), "side_effect": cx.pick(side, "side_effect")}
             c = _Cand("shifting_the_burden", roles, (b1, b2, r))
-            if cx.seg_delayed(p2.arc, p2.x1):
+            if cx.own_delay(b2, b1):
                 c.evidence += 1
             else:
                 c.notes.append("no delay mark on the fundamental solution's loop")
@@ -450,13 +468,13 @@ def _growth_and_underinvestment(cx: _Context) -> Iterable[_Cand]:
                 if len(x) < 2:
                     continue
                 members = set().union(*(cx.loops[k].variables for k in (r, bl, bi)))
-                capacity = cx.pick(reversed(x), "capacity")
+                capacity = cx.pick_state(reversed(x), "capacity")
                 investment = cx.pick([v for v in reversed(x) if v != capacity], "investment")
                 c = _Cand("growth_and_underinvestment", {
                     "growing_action": growing, "performance": pi.arc[-1], "capacity": capacity,
                     "investment": investment,
                     "performance_standard": cx.outside(x, members, "performance_standard")}, (r, bl, bi))
-                if cx.seg_delayed(pi.arc, x):
+                if cx.own_delay(bi, bl):
                     c.evidence += 1
                 else:
                     c.notes.append("no delay mark on the capacity investment loop")
@@ -498,6 +516,7 @@ def archetypes(
     length_bound: int | None = None,
     max_loops: int = 20_000,
     deduplicate: bool = True,
+    drains: bool = False,
 ) -> list[ArchetypeMatch]:
     """Detect systems archetypes, ranked, with their roles filled.
 
@@ -514,6 +533,11 @@ def archetypes(
     deduplicate
         Merge matches of one kind filling the same roles, keep one kind per
         set of loops, and drop matches contained in a higher-ranked one.
+    drains
+        Also use first-order drains of stock-flow models (a stock and its own
+        outflow, ``stock -> outflow -> stock``): every stock that empties
+        in proportion to itself has one, and they would pair with any loop
+        through the stock.  Off by default.
 
     Returns
     -------
@@ -533,10 +557,13 @@ def archetypes(
     for k in wanted:
         if k not in ARCHETYPES:
             raise ModelError(f"unknown archetype '{k}'; known: {', '.join(KINDS)}")
-    cx = _Context(cld, _loops(cld, length_bound, max_loops=max_loops))
+    cx = _Context(cld, _loops(cld, length_bound, max_loops=max_loops), drains)
     cands: list[_Cand] = []
     for detector in dict.fromkeys(_DETECTORS[k] for k in wanted):
-        cands.extend(c for c in detector(cx) if c.kind in wanted)
+        for c in detector(cx):
+            filled = [v for v in c.roles.values() if v]
+            if c.kind in wanted and len(set(filled)) == len(filled):  # one variable, one role
+                cands.append(c)
     scored = []
     for c in cands:
         agree, conflict = _tag_evidence(cx, c)

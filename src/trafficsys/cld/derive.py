@@ -44,7 +44,7 @@ def from_model(
     *,
     numeric: bool | str = "auto",
     constants: bool = True,
-    resolve: bool = False,
+    resolve: bool = True,
 ) -> CausalLoopDiagram:
     """The causal-loop diagram of a model (``m.cld()``).
 
@@ -55,12 +55,14 @@ def from_model(
         hand-drawn diagram; a stock-flow model gives the diagram derived from
         its equations, plus any hand-drawn links (which win on conflict).
     results
-        Simulation results (``ts.simulate(m)``, an ensemble, or an xarray
-        Dataset with every variable) whose states are the operating range for
-        the numerical check of link signs.
+        Simulation results (``ts.simulate(m)``, an ensemble, an xarray
+        Dataset with every variable, or a list of these) whose states are the
+        operating range for the numerical check of link signs.
     numeric
-        ``"auto"``: check signs against ``results``, or against a fresh
-        ``ts.simulate(m)`` when none are given and the model simulates;
+        ``"auto"``: check signs against ``results``, or, when none are given
+        and the model simulates, against the base run ``ts.simulate(m)``
+        (pass ``results=ts.monte_carlo(m, n=...)`` to check over the declared
+        uncertainty too);
         ``True``: the same, but a failing simulation raises; ``False``: structure only.
     constants
         Keep links from constants (parameters), which are never on a loop.
@@ -252,14 +254,17 @@ def observed_signs(m: Model, source: str, target: str, results: Any) -> tuple[st
 
 def _confirm(m: Model, cld: CausalLoopDiagram, structural: dict[tuple[str, str], str], results: Any,
              resolve: bool) -> None:
+    runs = list(results) if isinstance(results, (list, tuple)) else [results]
     for (a, b), pol in structural.items():
         try:
-            obs = observed_signs(m, a, b, results)
+            obs = [o for o in (observed_signs(m, a, b, r) for r in runs) if o is not None]
         except ModelError:
-            obs = None
-        if obs is None:
+            obs = []
+        if not obs:
             continue
-        seen, share_pos, share_neg = obs
+        seen = "".join(s for s in "+-" if any(s in o[0] for o in obs))
+        share_pos = sum(o[1] for o in obs) / len(obs)
+        share_neg = sum(o[2] for o in obs) / len(obs)
         note = None
         new = pol
         if seen == "+-":

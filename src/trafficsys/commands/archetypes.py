@@ -1,0 +1,55 @@
+"""``trafficsys archetypes``: systems archetypes in a model's causal structure, with their roles."""
+
+from __future__ import annotations
+
+import argparse
+import textwrap
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the command's options."""
+    from ..cld.archetypes import KINDS
+
+    parser.add_argument("model", nargs="?",
+                        help="model or CLD file (.toml, .xmile, .stmx); default: the reference model")
+    parser.add_argument("--kind", action="append", choices=KINDS, metavar="KIND",
+                        help=f"only this archetype (repeatable): {', '.join(KINDS)}")
+    parser.add_argument("--top", type=int, default=10, metavar="N", help="show the N best matches (default 10)")
+    parser.add_argument("--length-bound", type=int, metavar="N", help="only use loops of at most N links")
+    parser.add_argument("--all", action="store_true",
+                        help="do not de-duplicate: also show matches contained in larger ones")
+    parser.add_argument("--structure-only", action="store_true",
+                        help="infer link polarities from the equations only, without simulating the model")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Detect and print the archetypes."""
+    from ..cld import archetypes
+    from .loops import load_cld
+
+    m, cld = load_cld(args.model, args.structure_only)
+    found = archetypes(cld, kinds=args.kind, length_bound=args.length_bound, deduplicate=not args.all)
+    n_loops = len(cld.loops(args.length_bound))
+    print(f"Model '{m.name}': {n_loops} feedback loops; {len(found)} archetype match(es)"
+          + (f", showing the best {args.top}" if len(found) > args.top else "") + "\n")
+    if not found:
+        print("  No archetype found. Archetypes are combinations of loops that share variables;"
+              " see docs/archetypes.md for the signatures.")
+        return 0
+    for rank, a in enumerate(found[: args.top], 1):
+        amb = f"   (or: {', '.join(a.ambiguous_with)})" if a.ambiguous_with else ""
+        print(f"{rank:>2}. {a.title}{amb}   [{a.kind}, score {a.score:g}]")
+        print(f"    loops: {', '.join(f'{lp.id} ({lp.name})' if lp.name else lp.id for lp in a.loops)}")
+        w = max(len(r) for r in a.roles)
+        for role, var in a.roles.items():
+            print(f"    {role:<{w}}  {var if var else '-- (not in the diagram)'}")
+        for note in a.notes:
+            print("    note: " + "\n          ".join(textwrap.wrap(note, 96)))
+        print()
+    print("Loops:")
+    shown = {lp.id: lp for a in found[: args.top] for lp in a.loops}
+    for lp in sorted(shown.values(), key=lambda lp: (lp.polarity, int(lp.id[1:]) if lp.id[1:].isdigit() else 0)):
+        print(f"  {lp}")
+    return 0

@@ -1,0 +1,92 @@
+"""``trafficsys loops``: the feedback loops of a model or causal-loop diagram, with their polarity."""
+
+from __future__ import annotations
+
+import argparse
+import textwrap
+
+__all__ = ["add_arguments", "run", "load_cld"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the command's options."""
+    parser.add_argument("model", nargs="?",
+                        help="model or CLD file (.toml, .xmile, .stmx); default: the reference model")
+    parser.add_argument("--through", metavar="VAR", help="only loops through this variable")
+    parser.add_argument("--length-bound", type=int, metavar="N", help="only loops of at most N links")
+    parser.add_argument("--independent", action="store_true",
+                        help="only the shortest independent loop set (Oliva 2004): a compact summary for big models")
+    parser.add_argument("--max-loops", type=int, default=100_000, metavar="N",
+                        help="stop with an error beyond N loops (default 100000)")
+    parser.add_argument("--structure-only", action="store_true",
+                        help="infer link polarities from the equations only, without simulating the model")
+    parser.add_argument("--links", action="store_true", help="also list every causal link with its polarity")
+    parser.add_argument("--csv", metavar="FILE", help="write the loop table to a CSV file")
+
+
+def load_cld(path: str | None, structure_only: bool = False):
+    """The model at ``path`` (or the reference model) and its causal-loop diagram."""
+    import trafficsys as ts
+
+    m = ts.load(path) if path else ts.load_default()
+    return m, m.cld(numeric=not structure_only and "auto")
+
+
+def _path(lp) -> str:
+    marks = ["" if not d else " ||" for d in lp.delays]
+    parts = [f"{v} -({s}{mark})->" for v, s, mark in zip(lp.variables, lp.signs, marks)]
+    return " ".join(parts) + f" {lp.variables[0]}"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the loop table."""
+    from ..cld import independent_loops, loops, loops_through
+    from ..cld.loops import named_loop_notes
+
+    m, cld = load_cld(args.model, args.structure_only)
+    if args.independent:
+        found = independent_loops(cld, max_loops=args.max_loops)
+        what = "shortest independent loop set (Oliva 2004)"
+    elif args.through:
+        found = loops_through(cld, args.through, args.length_bound, max_loops=args.max_loops)
+        what = f"loops through {args.through}"
+    else:
+        found = loops(cld, args.length_bound, max_loops=args.max_loops)
+        what = "feedback loops" + (f" of at most {args.length_bound} links" if args.length_bound else "")
+    pol = {p: sum(lp.polarity == p for lp in found) for p in "RB?"}
+    print(f"Model '{m.name}': {len(cld.variables)} variables, {len(cld.links)} causal links "
+          f"({sum(lk.delay for lk in cld.links)} delayed)")
+    print(f"{len(found)} {what}: {pol['R']} reinforcing (R), {pol['B']} balancing (B), {pol['?']} unknown (?)\n")
+    if found:
+        w = max(len(lp.id) for lp in found)
+        nw = max([len(lp.name or "") for lp in found] + [4])
+        print(f"  {'id':<{w}}  {'pol':<3}  {'len':>3}  {'delays':>6}  {'name':<{nw}}  path  (-(s)->: link sign; ||: delay)")
+        for lp in found:
+            lines = textwrap.wrap(_path(lp), 100) or [""]
+            print(f"  {lp.id:<{w}}  {lp.polarity:<3}  {lp.length:>3}  {sum(lp.delays):>6}  {lp.name or '-':<{nw}}  "
+                  f"{lines[0]}")
+            for extra in lines[1:]:
+                print(" " * (w + nw + 26) + extra)
+    else:
+        print("  (no feedback loops)")
+    if args.links:
+        print("\nCausal links:")
+        for lk in cld.links:
+            print(f"  {lk.source} -> {lk.target}  {lk.polarity}{'  (delay)' if lk.delay else ''}"
+                  f"{'  ' + lk.note if lk.note else ''}")
+    notes = [n.message for n in cld.notes] + named_loop_notes(cld, args.length_bound)
+    if notes:
+        print("\nNotes:")
+        for n in notes:
+            print("  - " + "\n    ".join(textwrap.wrap(n, 100)))
+    if args.csv:
+        import csv
+
+        with open(args.csv, "w", newline="") as fh:
+            wr = csv.writer(fh)
+            wr.writerow(["id", "name", "polarity", "length", "delays", "variables", "signs"])
+            for lp in found:
+                wr.writerow([lp.id, lp.name or "", lp.polarity, lp.length, sum(lp.delays),
+                             " ".join(lp.variables), " ".join(lp.signs)])
+        print(f"\nwrote {args.csv}")
+    return 0
