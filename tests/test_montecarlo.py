@@ -112,3 +112,16 @@ def test_process_pool_is_bit_identical():
     with ProcessPoolExecutor(2) as ex:
         remote = ts.monte_carlo(m, 200, seed=4, chunk_size=50, executor=ex)
     assert np.array_equal(local["pressure"].values, remote["pressure"].values)
+
+
+def test_saving_a_subset_of_variables():
+    m = model()
+    full = ts.monte_carlo(m, 20, seed=1)
+    some = ts.monte_carlo(m, 20, seed=1, variables=["pop", "Pressure"])
+    assert some.variables == ["pop", "pressure"]
+    assert np.array_equal(some["pressure"].values, full["pressure"].values)
+    assert np.array_equal(some.ledger["final"].values, full.ledger["final"].values)
+    one = ts.simulate(m, variables="caught")
+    assert one.variables == ["caught"] and "growth" in one.ds
+    with pytest.raises(ts.ModelError, match="constant"):
+        ts.simulate(m, variables=["growth"])

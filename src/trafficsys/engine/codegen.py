@@ -312,8 +312,10 @@ def helpers(mode: str, plan: Plan, table_ids: dict[str, str]) -> dict[str, objec
 
 # --------------------------------------------------------------------- program
 class _Program:
-    def __init__(self, plan: Plan, method: Method, mode: str, file: str | None):
+    def __init__(self, plan: Plan, method: Method, mode: str, file: str | None,
+                 record: tuple[str, ...] | None = None):
         self.plan = plan
+        self.record = list(plan.recorded if record is None else record)
         self.method = method
         self.mode = mode
         self.file = file
@@ -492,7 +494,7 @@ class _Program:
         self.aux_block(2, False)
         self.limit_block(2)
         self.w(2, "if k % every == 0:")
-        rec = [ids[n] for n in plan.recorded]
+        rec = [ids[n] for n in self.record]
         if vec:
             self.w(3, "j = k // every")
             for i, r in enumerate(rec):
@@ -553,9 +555,13 @@ class _Program:
             self.w(ind, f"D{ids[h]}_{j} = {em(nodes[h].expr)}")
 
 
-def generate(plan: Plan, method: Method, mode: str, file: str | None = None) -> tuple[str, dict[str, object]]:
-    """Source of ``_init`` and ``_run`` for ``plan`` and the namespace they need."""
-    p = _Program(plan, method, mode, file)
+def generate(plan: Plan, method: Method, mode: str, file: str | None = None,
+             record: tuple[str, ...] | None = None) -> tuple[str, dict[str, object]]:
+    """Source of ``_init`` and ``_run`` for ``plan`` and the namespace they need.
+
+    ``record`` lists the variables saved (default: every user variable).
+    """
+    p = _Program(plan, method, mode, file, record)
     p.init_function()
     p.w(0, "")
     p.run_function()

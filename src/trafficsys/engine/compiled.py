@@ -62,7 +62,7 @@ class CompiledModel:
         self.constants = list(self.plan.constants)
         self.recorded = list(self.plan.recorded)
         self.states = list(self.plan.states)
-        self._code: dict[tuple[str, str], tuple[Any, Any, str]] = {}
+        self._code: dict[tuple, tuple[Any, Any, str]] = {}
         self._eval: dict[str, tuple[Any, list[str]]] = {}
         self._lock = threading.Lock()
         stocks = [n for n in self.states if self.plan.nodes[n].role == STOCK]
@@ -75,15 +75,18 @@ class CompiledModel:
                     self.acc_flows.append(f)
 
     # ------------------------------------------------------------ generation
-    def functions(self, method: Method, mode: str) -> tuple[Any, Any, str]:
-        """``(init, run, source)`` for ``method`` in ``mode`` (``"scalar"`` or ``"vector"``)."""
-        key = (method.name, mode)
+    def functions(self, method: Method, mode: str, record: tuple[str, ...] | None = None) -> tuple[Any, Any, str]:
+        """``(init, run, source)`` for ``method`` in ``mode`` (``"scalar"`` or ``"vector"``).
+
+        ``record``: the variables the run saves (default: all of :attr:`recorded`).
+        """
+        key = (method.name, mode, record)
         got = self._code.get(key)
         if got is None:
             with self._lock:
                 got = self._code.get(key)
                 if got is None:
-                    source, ns = generate(self.plan, method, mode, self.model.file)
+                    source, ns = generate(self.plan, method, mode, self.model.file, record)
                     # compiled-ast: the source is generated from our own validated AST with mangled
                     # identifiers only (see codegen); no user text reaches it.
                     code = compile(source, f"<trafficsys {self.model.name} {method.name} {mode}>", "exec")
@@ -95,6 +98,25 @@ class CompiledModel:
     def source(self, method: str | Method = "euler", mode: str = "vector") -> str:
         """The generated Python source (for the curious and for debugging)."""
         return self.functions(get_method(method), mode)[2]
+
+    def resolve_record(self, variables: Any) -> tuple[str, ...] | None:
+        """Canonical names of the variables to save (None: all), checked."""
+        if variables is None:
+            return None
+        if isinstance(variables, str):
+            variables = [variables]
+        out = []
+        for v in variables:
+            key = canonical(v)
+            if key not in self.recorded:
+                from ..model.validate import suggest
+
+                what = "a constant (saved per run anyway)" if key in self.constants else "not a variable"
+                raise ModelError(f"cannot save '{v}': it is {what}{suggest(key, self.recorded)}",
+                                 variable=v, file=self.model.file)
+            if key not in out:
+                out.append(key)
+        return tuple(out)
 
     # ------------------------------------------------------------- evaluation
     def evaluate(self, name: str, env: Mapping[str, Any], time: Any = None) -> np.ndarray:

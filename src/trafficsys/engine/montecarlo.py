@@ -24,9 +24,11 @@ CHUNK_BYTES = 128 * 2**20
 
 
 def run_chunk(model: Model, params: Mapping[str, Any], method: Method, timing: Timing,
-              offset: int) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+              offset: int, record: tuple[str, ...] | None = None
+              ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """Run one chunk of an ensemble (a module-level function, so executors can pickle it)."""
     prep = prepare(model, None, params)
+    prep.record = record
     n = len(next(iter(params.values()))) if params else 1
     if prep.n != n:  # every array was given per run, so this only happens with no varied constant
         prep.n = n
@@ -42,7 +44,8 @@ def run_chunk(model: Model, params: Mapping[str, Any], method: Method, timing: T
 def monte_carlo(model: Model, n: int, seed: int | np.random.Generator | None = None, scenario: Any = None,
                 sampler: str = "lhs", executor: Executor | None = None, chunk_size: int | None = None,
                 progress: bool | None = None, params: Mapping[str, Any] | None = None, *,
-                method: str | Method | None = None, samples: Mapping[str, np.ndarray] | None = None) -> Results:
+                method: str | Method | None = None, samples: Mapping[str, np.ndarray] | None = None,
+                variables: Any = None) -> Results:
     """Run ``n`` futures sampled from the model's declared uncertainty.
 
     Every constant with a ``range`` is sampled (:func:`~trafficsys.engine.sample_constants`),
@@ -78,6 +81,9 @@ def monte_carlo(model: Model, n: int, seed: int | np.random.Generator | None = N
     samples
         Use this sample (constant -> array of ``n``) instead of drawing one
         (common random numbers across strategies).
+    variables
+        Save only these variables over time (default: all); the memory a
+        large ensemble needs is ``times x variables x n x 8`` bytes.
 
     Returns
     -------
@@ -129,9 +135,10 @@ def monte_carlo(model: Model, n: int, seed: int | np.random.Generator | None = N
                              variable=k)
     # one in-process preparation: validates, compiles, resolves names and timing
     whole = prepare(base, None, {k: np.asarray(v)[:1] for k, v in all_params.items()})
+    whole.record = record = whole.cm.resolve_record(variables)
     timing = _timing(whole.model, None, None, None, None)
     _check_dt(whole.cm, timing, model.file)
-    per_run = timing.nsave * max(1, len(whole.cm.recorded)) * 8
+    per_run = timing.nsave * max(1, len(whole.saved)) * 8
     if chunk_size is None:
         chunk_size = max(1, min(n, CHUNK_BYTES // per_run))
     chunk_size = max(1, int(chunk_size))
@@ -149,7 +156,7 @@ def monte_carlo(model: Model, n: int, seed: int | np.random.Generator | None = N
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n, unit="run", desc=f"monte carlo {model.name}")
-    out = np.empty((timing.nsave, len(whole.cm.recorded), n))
+    out = np.empty((timing.nsave, len(whole.saved), n))
     S0 = [np.empty(n) for _ in whole.cm.states]
     S = [np.empty(n) for _ in whole.cm.states]
     A = [np.empty(n) for _ in whole.cm.acc_flows]
@@ -167,9 +174,9 @@ def monte_carlo(model: Model, n: int, seed: int | np.random.Generator | None = N
     try:
         if executor is None:
             for p, a in jobs:
-                store(run_chunk(whole.model, p, meth, timing, a), a)
+                store(run_chunk(whole.model, p, meth, timing, a, record), a)
         else:
-            futures = [(executor.submit(run_chunk, whole.model, p, meth, timing, a), a) for p, a in jobs]
+            futures = [(executor.submit(run_chunk, whole.model, p, meth, timing, a, record), a) for p, a in jobs]
             for f, a in futures:
                 store(f.result(), a)
     finally:
@@ -184,7 +191,7 @@ def monte_carlo(model: Model, n: int, seed: int | np.random.Generator | None = N
         else:
             P_full.append(v)
     prep = Prepared(whole.model, whole.cm, P_full, n, varied, whole.scenario if scenario is None else (
-        scenario if isinstance(scenario, str) else getattr(scenario, "name", "custom")))
+        scenario if isinstance(scenario, str) else getattr(scenario, "name", "custom")), record)
     r = make_results(prep, meth, timing, out, tuple(S0), tuple(S), tuple(A))
     r.ds.attrs.update({"sampler": sampler, "seed": seed if isinstance(seed, (int, type(None))) else "generator",
                        "n": n, "sampled": ",".join(sorted(samples))})

@@ -96,6 +96,12 @@ class Prepared:
     n: int
     varied: list[str]  #: constants given per run
     scenario: str | None
+    record: tuple[str, ...] | None = None  #: variables saved (None: all)
+
+    @property
+    def saved(self) -> list[str]:
+        """Canonical names of the variables saved over time."""
+        return list(self.cm.recorded if self.record is None else self.record)
 
 
 def prepare(model: Model, scenario: Any = None, params: Params | None = None) -> Prepared:
@@ -191,10 +197,10 @@ def execute(prep: Prepared, method: Method, timing: Timing, *, mode: str | None 
     cm, n = prep.cm, prep.n
     if mode is None:
         mode = "scalar" if n == 1 and not prep.varied else "vector"
-    nrec = len(cm.recorded)
+    nrec = len(prep.saved)
     zeros = (0.0,) * len(cm.acc_flows)
     if mode == "scalar":
-        init, run, _ = cm.functions(method, "scalar")
+        init, run, _ = cm.functions(method, "scalar", prep.record)
         recs: list[tuple[int, tuple]] = []
         try:
             with np.errstate(all="ignore"):
@@ -207,7 +213,7 @@ def execute(prep: Prepared, method: Method, timing: Timing, *, mode: str | None 
             # Python floats raise where numpy returns inf/NaN: redo in numpy to say where it happened
             return execute(prep, method, timing, mode="vector", locate=locate, run_offset=run_offset)
     else:
-        init, run, _ = cm.functions(method, "vector")
+        init, run, _ = cm.functions(method, "vector", prep.record)
         P = _vector_params(prep.P, n)
         out = np.empty((timing.nsave, nrec, n))
         try:
@@ -257,11 +263,11 @@ def _locate(prep: Prepared, method: Method, timing: Timing, out: np.ndarray, run
     fbad = ~np.isfinite(full[:, :, 0])
     k = int(np.argmax(fbad.any(axis=1))) if fbad.any() else j * timing.every
     bad_vars = {cm.recorded[i] for i in np.nonzero(fbad[k])[0]} if fbad.any() else {
-        cm.recorded[i] for i in np.nonzero(bad[j, :, run])[0]}
+        prep.saved[i] for i in np.nonzero(bad[j, :, run])[0]}
     order = [s for s in cm.states if s in bad_vars] + [v for v in cm.plan.step_order if v in bad_vars]
     name = order[0] if order else sorted(bad_vars)[0]
     t = timing.start + k * timing.dt
-    value = full[k, cm.recorded.index(name), 0] if fbad.any() else out[j, cm.recorded.index(name), run]
+    value = full[k, cm.recorded.index(name), 0] if fbad.any() else out[j, prep.saved.index(name), run]
     raise SimulationError(
         f"became {value} at time {t:g} (run {run + run_offset}); look for a division by zero, a LN or SQRT "
         "of a non-positive value, or exponential growth that overflows, in this variable's equation or "
@@ -280,7 +286,7 @@ def make_results(prep: Prepared, method: Method, timing: Timing, out: np.ndarray
     times = timing.times(nsave)
     runs = np.arange(n)
     data = {}
-    for i, name in enumerate(cm.recorded):
+    for i, name in enumerate(prep.saved):
         node = cm.plan.nodes[name]
         e = m[name]
         data[name] = xr.Variable(("time", "run"), out[:nsave, i, :],
@@ -326,7 +332,8 @@ def ledger(prep: Prepared, S0: tuple, S: tuple, A: tuple) -> xr.Dataset:
 
 def simulate(model: Model, scenario: str | Scenario | Mapping[str, Any] | None = None,
              params: Params | None = None, method: str | Method | None = None, *, start: float | None = None,
-             stop: float | None = None, dt: float | None = None, saveper: float | None = None) -> Results:
+             stop: float | None = None, dt: float | None = None, saveper: float | None = None,
+             variables: Any = None) -> Results:
     """Simulate a model: one run, or one run per element of the arrays in ``params``.
 
     Parameters
@@ -345,6 +352,9 @@ def simulate(model: Model, scenario: str | Scenario | Mapping[str, Any] | None =
         :class:`~trafficsys.engine.methods.Method`.
     start, stop, dt, saveper
         Override the model's time settings for this run.
+    variables
+        Save only these variables over time (default: all); constants are
+        always saved per run.  Saves memory in large ensembles.
 
     Returns
     -------
@@ -388,6 +398,7 @@ def simulate(model: Model, scenario: str | Scenario | Mapping[str, Any] | None =
     m = _as_model(model)
     meth = get_method(method, default=m.specs.method)
     prep = prepare(m, scenario, params)
+    prep.record = prep.cm.resolve_record(variables)
     timing = _timing(prep.model, start, stop, dt, saveper)
     _check_dt(prep.cm, timing, m.file)
     out, S0, S, A = execute(prep, meth, timing)
