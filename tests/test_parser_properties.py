@@ -66,7 +66,7 @@ expressions = st.recursive(leaves, _extend, max_leaves=25)
 
 
 # ------------------------------------------------------------------ round trip
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(expressions)
 def test_print_then_parse_gives_the_same_ast(tree):
     text = to_xmile(tree)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast as pyast
 import builtins
+import sys
 from pathlib import Path
 
 import pytest
@@ -185,6 +186,9 @@ def test_model_text_never_reaches_compile_or_exec(monkeypatch, tmp_path):
         def wrapper(source, *args, **kwargs):
             if isinstance(source, (str, bytes)):
                 seen.append(source if isinstance(source, str) else source.decode("utf-8", "replace"))
+            if name != "compile" and not args and "globals" not in kwargs:
+                caller = sys._getframe(1)  # eval/exec without namespaces use the caller's
+                args = (caller.f_globals, caller.f_locals)
             return real[name](source, *args, **kwargs)
 
         return wrapper

@@ -146,7 +146,7 @@ def models(draw):
     return m
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(models())
 def test_generated_models_round_trip(m):
     text = toml_io.dumps(m)
