@@ -42,7 +42,7 @@ _CONTROL = {"initial_time": "start", "final_time": "stop", "time_step": "dt", "s
 
 #: Vensim function (PySD's reference name) -> XMILE builtin, same arguments
 _SAME = {
-    "abs": "ABS", "exp": "EXP", "ln": "LN", "sqrt": "SQRT", "integer": "INT", "sin": "SIN", "cos": "COS",
+    "abs": "ABS", "exp": "EXP", "ln": "LN", "sqrt": "SQRT", "sin": "SIN", "cos": "COS",
     "tan": "TAN", "arcsin": "ARCSIN", "arccos": "ARCCOS", "arctan": "ARCTAN", "min": "MIN", "max": "MAX",
     "modulo": "MOD", "step": "STEP", "ramp": "RAMP", "zidz": "SAFEDIV", "xidz": "SAFEDIV", "sum": "SUM",
     "prod": None, "vmin": "MIN", "vmax": "MAX", "log10": "LOG10",
@@ -101,6 +101,7 @@ class _Converter:
         self.abs = abstract
         self.file = file
         self.unsupported: dict[str, set[str]] = defaultdict(set)
+        self._current = ""
         self.hidden: list[Any] = []
 
     def build(self) -> Model:
@@ -135,6 +136,7 @@ class _Converter:
                 self.unsupported[u.what].add(_disp(e.name))
         built = []
         for rec in records:
+            self._current = rec[0]
             try:
                 built.append(self._convert(rec))
             except _Unsupported as u:
@@ -435,6 +437,11 @@ class _Converter:
                               ast.Binary("<", ast.Binary("+", ast.Name("time"),
                                                          ast.Binary("/", ast.Name("dt"), ast.Num(2.0))), end))
             return ast.If(cond, ast.Num(1.0), ast.Num(0.0))
+        if fn == "integer":
+            # Vensim's INTEGER truncates toward zero; XMILE's INT is the floor
+            x = args[0]
+            return ast.If(ast.Binary(">=", x, ast.Num(0.0)), ast.Call("INT", (x,)),
+                          ast.Unary("-", ast.Call("INT", (ast.Unary("-", x),))))
         if fn == "zidz":
             return ast.Call("SAFEDIV", (args[0], args[1], ast.Num(0.0)))
         if fn == "xidz":
@@ -443,7 +450,9 @@ class _Converter:
             return ast.Call("RAMP", tuple(args))
         target = _SAME.get(fn)
         if target is None:
-            raise _Unsupported(fn.upper().replace("_", " "))
+            # note it and go on, so that one error lists every unsupported function of the model
+            self.unsupported[fn.upper().replace("_", " ")].add(self._current)
+            return ast.Num(0.0)
         return ast.Call(target, tuple(args))
 
 

@@ -1,0 +1,134 @@
+"""Vensim .mdl through PySD's translator into our Model."""
+
+from pathlib import Path
+
+import pytest
+
+import trafficsys as ts
+from trafficsys.model.elements import Constant, Flow, Lookup, Stock
+
+pytest.importorskip("pysd")
+
+TM = Path("/work/shared/testdata/test-models")
+needs_tm = pytest.mark.skipif(not TM.exists(), reason="SDXorg test-models not available")
+
+MDL = r"""{UTF-8}
+Population= INTEG (
+	births-deaths,
+		100)
+	~	person
+	~	people
+	|
+births= birth rate * Population
+	~	person/Month
+	~	|
+deaths= Population / lifetime
+	~	person/Month
+	~	|
+birth rate= 0.05
+	~	1/Month
+	~	|
+lifetime= 40
+	~	Month
+	~	|
+effect= WITH LOOKUP (Time, ([(0,0)-(10,2)],(0,1),(5,2),(10,1.5) ))
+	~	dmnl
+	~	|
+smoothed= SMOOTH(births * effect, 3)
+	~	person/Month
+	~	|
+safe ratio= ZIDZ(births, deaths - deaths)
+	~	dmnl
+	~	|
+trunc= INTEGER(-1.5) + MODULO(7, 3) + IF THEN ELSE(Time > 5, PULSE(6, 2), RAMP(1, 2, 4))
+	~
+	~	|
+FINAL TIME  = 10
+	~	Month
+	~	|
+INITIAL TIME  = 0
+	~	Month
+	~	|
+SAVEPER  = TIME STEP
+	~	Month
+	~	|
+TIME STEP  = 0.5
+	~	Month
+	~	|
+"""
+
+
+def write(tmp_path, text, name="m.mdl"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_structure_from_pysd_abstract_model(tmp_path):
+    m = ts.load(write(tmp_path, MDL))
+    assert (m.start, m.stop, m.dt, m.time_units) == (0, 10, 0.5, "Month")
+    pop = m["population"]
+    assert isinstance(pop, Stock) and pop.inflows == ("births",) and pop.outflows == ("deaths",)
+    assert pop.initial == "100" and pop.units == "person" and pop.doc == "people"
+    assert isinstance(m["births"], Flow) and m["births"].equation == "birth_rate * population"
+    assert isinstance(m["birth rate"], Constant) and m["birth rate"].value == 0.05
+    eff = m["effect"]
+    assert isinstance(eff, Lookup) and eff.input == "time" and eff.xs == (0, 5, 10) and eff.ys == (1, 2, 1.5)
+    assert m["smoothed"].equation == "SMTH1(births * effect, 3, births * effect)" or \
+        m["smoothed"].equation.startswith("SMTH1(births * effect, 3")
+    assert m["safe ratio"].equation == "SAFEDIV(births, deaths - deaths, 0)"
+    m.validate()
+
+
+def test_simulates_like_a_closed_form(tmp_path):
+    m = ts.load(write(tmp_path, MDL))
+    df = ts.simulate(m).to_pandas()
+    # Euler: P(t + dt) = P(t) * (1 + dt * (0.05 - 1/40))
+    assert df["population"].iloc[-1] == pytest.approx(100 * (1 + 0.5 * (0.05 - 1 / 40)) ** 20, rel=1e-12)
+    assert df["safe_ratio"].iloc[0] == 0
+    # INTEGER truncates toward zero (-1), MODULO(7, 3) = 1, RAMP is 0 before 2, PULSE(6, 2) is 1 at 6..8
+    assert df["trunc"].loc[0.0] == 0 and df["trunc"].loc[3.0] == 1 and df["trunc"].loc[6.0] == 1
+    assert df["trunc"].loc[5.0] == 2 and df["trunc"].loc[8.5] == 0
+
+
+def test_unsupported_functions_are_all_listed_with_their_variables(tmp_path):
+    text = MDL + """a= RANDOM UNIFORM(0, 1, 1)
+	~	~	|
+b= RANDOM UNIFORM(0, 2, 1) + QUANTUM(3, 2)
+	~	~	|
+c= GET TIME VALUE(0, 0, 0)
+	~	~	|
+"""
+    with pytest.raises(ts.UnsupportedFeatureError) as info:
+        ts.load(write(tmp_path, text))
+    msg = str(info.value)
+    assert "RANDOM UNIFORM used by a, b" in msg
+    assert "QUANTUM used by b" in msg
+    assert "GET TIME VALUE used by c" in msg
+
+
+def test_unparseable_file_is_a_file_format_error(tmp_path):
+    with pytest.raises(ts.FileFormatError, match="PySD could not parse"):
+        ts.load(write(tmp_path, "this is not = = a model ~ ~ |\n ((("))
+
+
+@needs_tm
+def test_arrays_from_vensim():
+    m = ts.load(TM / "tests/subscript_2d_arrays/test_subscript_2d_arrays.mdl")
+    assert m.dimensions and any(e.dimensions for e in m)
+    df = ts.simulate(m).to_pandas()
+    assert any("[" in c for c in df.columns)
+
+
+@needs_tm
+def test_teacup_matches_vensim_output():
+    import sys
+
+    sys.path.insert(0, str(TM.parent))
+    import testmodels as tm
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    import compatibility
+
+    r = tm.run_case(str(TM), "samples/teacup", "samples/teacup/teacup.mdl", compatibility.simulate, rtol=1e-4)
+    assert r.status == "pass" and r.compared == 4
