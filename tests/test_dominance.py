@@ -291,3 +291,20 @@ def test_logistic_simulated_with_rk4_switches_at_the_analytic_time():
     for i, r in enumerate(rates):
         assert abs(ens.intervals(run=i)["start"].iloc[1] - m.dt / 2 - np.log(K / P0 - 1) / r) <= m.dt
     np.testing.assert_allclose(ens.sampled["r"], rates)
+
+
+def test_named_loops_and_windowed_periods():
+    m = logistic_model(dt=0.125)
+    m.loop("word_of_mouth", ["births", "pop"], polarity="R")
+    m.loop("crowding", ["pop", "deaths"], polarity="B")
+    d = loop_dominance(m, logistic_exact(m))
+    assert {lp.name: lp.polarity for lp in d.loops} == {"word_of_mouth": "R", "crowding": "B"}
+    assert set(d.ranking()["name"]) == {"word_of_mouth", "crowding"}
+    per = d.periods(window=2.0)
+    assert list(per["name"]) == ["word_of_mouth", "crowding"]
+    assert per["start"].iloc[0] == 0 and per["end"].iloc[-1] == m.stop
+    assert per["start"].iloc[1] in (8.0, 10.0)  # the window holding the switch at 9.25
+    assert per["mean_relative"].iloc[0] > 0 > per["mean_relative"].iloc[1]
+    # step by step the periods are the intervals
+    step = d.periods(window=0)
+    assert list(step["start"]) == [0.125, d.intervals()["start"].iloc[1]]

@@ -22,14 +22,15 @@ def logistic_file(tmp_path):
 
 def test_prints_the_dominant_loop_per_period(logistic_file, capsys, tmp_path):
     csv, png = tmp_path / "dom.csv", tmp_path / "dom.png"
-    assert main(["dominance", str(logistic_file), "--csv", str(csv), "--plot", str(png)]) == 0
+    assert main(["dominance", str(logistic_file), "--window", "0", "--csv", str(csv), "--plot", str(png)]) == 0
     out = capsys.readouterr().out
     assert "2 feedback loops, 2 competing" in out
     lines = [ln.split() for ln in out.splitlines() if ln.strip().startswith(("R1", "B1"))]
     assert [ln[0] for ln in lines] == ["R1", "B1"] or [ln[0] for ln in lines] == ["B1", "R1"]
     section = out.split("Dominant loop per period")[1].splitlines()[2:]
-    periods = [ln.split() for ln in section if len(ln.split()) == 5]
+    periods = [ln.split() for ln in section if ln.strip() and ln.split()[0][0].isdigit()]
     assert [p[2] for p in periods] == ["R1", "B1"]
+    assert [" ".join(p[5:]) for p in periods] == ["pop -> births", "pop -> deaths"]
     switch = float(periods[1][0])
     assert abs(switch - np.log(99) / 0.5) < 0.5  # Euler with dt = 1/8 lags the analytic 9.19 a little
     assert csv.stat().st_size > 1000 and png.stat().st_size > 5000

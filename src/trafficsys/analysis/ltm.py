@@ -95,6 +95,10 @@ class LoopInfo:
     competing
         False when the loop is alone in its partition: its relative score is
         ±1 by construction and says nothing about dominance.
+    name
+        The modeller's name for the loop (``[loops.<name>]`` in the model
+        file), when one matches: the shortest loop through the named
+        variables in their order.
     """
 
     id: str
@@ -102,6 +106,12 @@ class LoopInfo:
     variables: tuple[str, ...]
     partition: int
     competing: bool
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        """The name if the modeller gave one, else the variables in order."""
+        return self.name or " -> ".join(self.variables)
 
     @property
     def links(self) -> list[tuple[str, str]]:
@@ -110,7 +120,8 @@ class LoopInfo:
         return [(v[i], v[(i + 1) % len(v)]) for i in range(len(v))]
 
     def __str__(self) -> str:
-        return f"{self.id} ({self.polarity}): " + " -> ".join((*self.variables, self.variables[0]))
+        named = f" '{self.name}'" if self.name else ""
+        return f"{self.id}{named} ({self.polarity}): " + " -> ".join((*self.variables, self.variables[0]))
 
 
 # --------------------------------------------------------------------------- structure
@@ -213,6 +224,28 @@ def _enumerate_loops(g: nx.DiGraph, max_loops: int, length_bound: int | None) ->
     order = list(g.nodes)
     found.sort(key=lambda c: (len(c), [order.index(n) for n in c]))
     return found
+
+
+def _follows(cycle: Sequence[str], named: Sequence[str]) -> bool:
+    """True when the named variables appear along ``cycle`` in their cyclic order."""
+    if not named or not set(named) <= set(cycle):
+        return False
+    n = len(cycle)
+    pos = [cycle.index(v) for v in named]
+    start = pos[0]
+    rel = [(p - start) % n for p in pos]
+    return rel == sorted(rel) and len(set(rel)) == len(rel)
+
+
+def _named_loops(m: Model, cycles: Sequence[Sequence[str]]) -> dict[int, str]:
+    """Cycle index -> the modeller's loop name, matching each named loop to its shortest cycle."""
+    out: dict[int, str] = {}
+    for name, nl in m.loops.items():
+        named = [canonical(v) for v in nl.variables]
+        best = [k for k, c in enumerate(cycles) if k not in out and _follows(c, named)]
+        if best:
+            out[min(best, key=lambda k: len(cycles[k]))] = name
+    return out
 
 
 def _cld_ids(m: Model) -> dict[frozenset, tuple[str, str]]:
@@ -469,7 +502,7 @@ class LoopDominance:
         rows = [{"loop": lp.id, "polarity": lp.polarity, "partition": lp.partition, "competing": lp.competing,
                  "mean_abs_relative": float(mean_abs[k]),
                  "share_dominant": float(self._dominates(k).mean()),
-                 "variables": " -> ".join(lp.variables)} for k, lp in enumerate(self.loops)]
+                 "name": lp.name, "variables": " -> ".join(lp.variables)} for k, lp in enumerate(self.loops)]
         df = pd.DataFrame(rows)
         return df.sort_values(["competing", "mean_abs_relative"], ascending=[False, False], ignore_index=True)
 
@@ -500,6 +533,61 @@ class LoopDominance:
                     start = i
         return pd.DataFrame(rows, columns=["partition", "start", "end", "loop", "polarity", "mean_relative"])
 
+    def periods(self, run: int = 0, window: float | None = None, *, include_alone: bool = False):
+        """The dominant loop per time window for one run, consecutive windows with the same loop merged.
+
+        Unlike :meth:`intervals` (step by step), absolute relative scores are
+        averaged over each window first, so short flickers near dominance
+        shifts do not split the story.  ``window=None``: 1/20 of the run.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``partition, start, end, loop, polarity, mean_relative, name``.
+        """
+        import pandas as pd
+
+        t = self.time
+        bins = self._bins(window)
+        rows = []
+        for p in range(len(self.partitions)):
+            members = [k for k, lp in enumerate(self.loops) if lp.partition == p]
+            if not members or (len(members) == 1 and not include_alone):
+                continue
+            rel = self.relative.values[:, run, :][:, members]
+            prev = None
+            for b in np.unique(bins):
+                sel = bins == b
+                avg = np.abs(rel[sel]).mean(axis=0)
+                if avg.max() <= 0:
+                    prev = None
+                    continue
+                j = int(np.argmax(avg))
+                k = members[j]
+                start, end = float(t[sel][0]), float(t[sel][-1])
+                if prev is not None and prev["loop"] == self.loops[k].id:
+                    prev["end"] = end
+                    prev["_sum"] += rel[sel, j].sum()
+                    prev["_n"] += int(sel.sum())
+                else:
+                    prev = {"partition": p, "start": start, "end": end, "loop": self.loops[k].id,
+                            "polarity": self.loops[k].polarity, "_sum": rel[sel, j].sum(), "_n": int(sel.sum()),
+                            "name": self.loops[k].label}
+                    rows.append(prev)
+        for r in rows:
+            r["mean_relative"] = float(r.pop("_sum") / r.pop("_n"))
+        return pd.DataFrame(rows, columns=["partition", "start", "end", "loop", "polarity", "mean_relative", "name"])
+
+    def _bins(self, window: float | None) -> np.ndarray:
+        t = self.time
+        if window is None:
+            window = (t[-1] - t[0]) / 20 if len(t) > 1 else 1.0
+        if not window or window <= 0:
+            return np.arange(len(t))
+        bins = np.floor((t - t[0]) / window + 1e-9).astype(int)
+        last_full = max(int(np.ceil((t[-1] - t[0]) / window - 1e-9)) - 1, 0)
+        return np.minimum(bins, last_full)  # the final time joins the last window
+
     def shares(self, window: float | None = None, *, include_alone: bool = False):
         """Share of runs in which each loop dominates, per time window.
 
@@ -521,14 +609,7 @@ class LoopDominance:
         import pandas as pd
 
         t = self.time
-        if window is None:
-            window = (t[-1] - t[0]) / 20 if len(t) > 1 else 1.0
-        if window and window > 0:
-            bins = np.floor((t - t[0]) / window + 1e-9).astype(int)
-            last_full = max(int(np.ceil((t[-1] - t[0]) / window - 1e-9)) - 1, 0)
-            bins = np.minimum(bins, last_full)  # the final time joins the last window
-        else:
-            bins = np.arange(len(t))
+        bins = self._bins(window)
         starts = [float(t[bins == b][0]) for b in np.unique(bins)]
         absrel = np.abs(self.relative.values)
         out = {}
@@ -609,7 +690,7 @@ def loop_dominance(
     results: Any,
     *,
     loops: Iterable[Sequence[str]] | None = None,
-    max_loops: int = 2000,
+    max_loops: int = 10_000,
     length_bound: int | None = None,
 ) -> LoopDominance:
     """Loop dominance over time by the Loops that Matter method.
@@ -718,6 +799,7 @@ def loop_dominance(
         rel[sel] = scores[sel] / denom
 
     cld_ids = _cld_ids(m) if loops is None else {}
+    names = _named_loops(m, cycles)
     counts = {p: loop_part.count(p) for p in set(loop_part)}
     infos: list[LoopInfo] = []
     used: dict[str, int] = {}
@@ -738,7 +820,7 @@ def loop_dominance(
                 used[pol] += 1
                 lid = f"{pol}{used[pol]}"
         taken.add(lid)
-        infos.append(LoopInfo(lid, pol, tuple(c), loop_part[k], counts[loop_part[k]] > 1))
+        infos.append(LoopInfo(lid, pol, tuple(c), loop_part[k], counts[loop_part[k]] > 1, names.get(k, "")))
 
     # competing loops first, each partition's loops by mean |relative score|
     mean_abs = np.abs(rel).mean(axis=(1, 2)) if len(cycles) else np.zeros(0)

@@ -16,7 +16,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "share of runs in which each loop dominates")
     parser.add_argument("--seed", type=int, default=1, help="seed of the Monte Carlo sample (default 1)")
     parser.add_argument("--window", type=float, default=None, metavar="W",
-                        help="time window for the ensemble shares (default: 1/20 of the run)")
+                        help="time window over which scores are averaged before naming the dominant loop "
+                             "(default: 1/20 of the run; 0: every saved step)")
+    parser.add_argument("--top", type=int, default=12, metavar="N",
+                        help="list the N most influential loops (default 12; 0 lists all)")
     parser.add_argument("--all", action="store_true",
                         help="also list loops alone in their partition (their relative score is always 1)")
     parser.add_argument("--csv", metavar="FILE", help="write the tidy table (time x loop) to a CSV file")
@@ -51,17 +54,27 @@ def run(args: argparse.Namespace) -> int:
     if ranking.empty:
         print("No loop competes with another: each loop is alone in its partition and explains all of it.")
     else:
+        shown = ranking if args.top <= 0 else ranking.head(args.top)
         print("Loops, most influential first (mean |relative score|; share of time dominant):")
-        print(f"  {'loop':<6}{'pol':<5}{'part':<6}{'mean|rel|':>10}{'dominant':>10}  variables")
-        for row in ranking.itertuples():
-            print(f"  {row.loop:<6}{row.polarity:<5}{row.partition:<6}{row.mean_abs_relative:>10.2f}"
-                  f"{row.share_dominant:>9.0%}  {row.variables}")
-        iv = dom.intervals(include_alone=args.all)
-        for p, part in iv.groupby("partition"):
+        print(f"  {'loop':<7}{'pol':<5}{'part':<6}{'mean|rel|':>10}{'dominant':>10}  name or variables")
+        for row in shown.itertuples():
+            print(f"  {row.loop:<7}{row.polarity:<5}{row.partition:<6}{row.mean_abs_relative:>10.2f}"
+                  f"{row.share_dominant:>9.0%}  {row.name or row.variables}")
+        if len(shown) < len(ranking):
+            print(f"  ... and {len(ranking) - len(shown)} more (--top 0 lists them all)")
+        named = ranking[ranking["name"] != ""]
+        if len(named):
+            print("\nLoops the model names (rank among all loops):")
+            for rank, row in zip(named.index, named.itertuples()):
+                print(f"  {row.loop:<7}{row.polarity:<5}{row.partition:<6}{row.mean_abs_relative:>10.2f}"
+                      f"{row.share_dominant:>9.0%}  {row.name} (#{rank + 1})")
+        periods = dom.periods(window=args.window, include_alone=args.all)
+        for p, part in periods.groupby("partition"):
             print(f"\nDominant loop per period, partition {p} (stocks: {', '.join(dom.partitions[p])}):")
-            print(f"  {'from':>8}{'to':>9}  {'loop':<6}{'pol':<5}{'mean rel':>9}")
+            print(f"  {'from':>8}{'to':>9}  {'loop':<7}{'pol':<5}{'mean rel':>9}  name or variables")
             for row in part.itertuples():
-                print(f"  {row.start:>8g}{row.end:>9g}  {row.loop:<6}{row.polarity:<5}{row.mean_relative:>9.2f}")
+                print(f"  {row.start:>8g}{row.end:>9g}  {row.loop:<7}{row.polarity:<5}{row.mean_relative:>9.2f}"
+                      f"  {row.name}")
 
     if args.runs:
         mc = ts.monte_carlo(m, n=args.runs, seed=args.seed, scenario=args.scenario)
