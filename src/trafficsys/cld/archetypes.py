@@ -370,6 +370,8 @@ def _two_balancing(cx: _Context) -> Iterable[_Cand]:
         esc = _Cand("escalation", {"activity_a": cx.pick(xa, "activity_a"), "activity_b": cx.pick(xb, "activity_b"),
                                    "relative_position": hub}, (ai, bi))
         esc.hint = 0.5 if out1 != out2 else 0.0
+        if cx.own_delay(ai, bi) or cx.own_delay(bi, ai):  # escalation has its delays on either side
+            esc.evidence += 1
         yield esc
 
 
@@ -443,7 +445,9 @@ def _tragedy_of_the_commons(cx: _Context) -> Iterable[_Cand]:
         members = set(cx.loops[i].variables) | set(cx.loops[j].variables)
         limit = cx.outside(p.arc, members, "resource_limit") or (p.arc[-1] if len(p.arc) > 1 else None)
         for a, b in itertools.product(ra, rb):
-            (ia, xa, loop_a), (ib, xb, loop_b) = sorted([(i, p.x1, a), (j, p.x2, b)], key=lambda t: t[1][-1])
+            (ia, xa, loop_a), (ib, xb, loop_b) = sorted(  # A: the party tagged activity_a, else by name
+                [(i, p.x1, a), (j, p.x2, b)],
+                key=lambda t: (not any("activity_a" in cx.tags(v) for v in t[1]), t[1][-1]))
             yield _Cand("tragedy_of_the_commons", {
                 "activity_a": cx.pick(reversed(xa), "activity_a"), "activity_b": cx.pick(reversed(xb), "activity_b"),
                 "total_activity": p.arc[0], "resource_limit": limit}, (loop_a, ia, loop_b, ib))
