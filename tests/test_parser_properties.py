@@ -138,14 +138,15 @@ token_soup = st.lists(_alphabet, max_size=60).map("".join)
 
 
 def _parse_or_parse_error(text: str) -> None:
-    t0 = time.perf_counter()
+    # CPU time, not wall time: a bound on our work that other processes' load cannot break
+    t0 = time.process_time()
     try:
         result = parse(text)
     except ParseError:
         pass
     else:
         assert isinstance(result, (ast.Num, ast.Name, ast.Subscript, ast.Unary, ast.Binary, ast.If, ast.Call))
-    assert time.perf_counter() - t0 < 2.0
+    assert time.process_time() - t0 < 2.0
 
 
 @settings(max_examples=300, deadline=None)
@@ -173,10 +174,10 @@ def test_deep_nesting_fails_fast_with_parse_error(n, opener):
     ],
 )
 def test_hostile_text_is_a_parse_error(text):
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     with pytest.raises(ParseError):
         parse(text)
-    assert time.perf_counter() - t0 < 2.0
+    assert time.process_time() - t0 < 2.0
 
 
 def test_nesting_just_below_the_bound_parses():
