@@ -4,6 +4,8 @@ The trajectories fed to ``loop_dominance`` are the exact solutions, sampled
 every DT, so the tests check the scoring, not an integrator.
 """
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -308,3 +310,19 @@ def test_named_loops_and_windowed_periods():
     # step by step the periods are the intervals
     step = d.periods(window=0)
     assert list(step["start"]) == [0.125, d.intervals()["start"].iloc[1]]
+
+
+def test_ensembles_too_big_for_memory_are_scored_in_chunks_keeping_the_loops_that_matter():
+    m = logistic_model(dt=0.125)
+    m.add(dataclasses.replace(m["pop"], outflows=("deaths", "emigration")), replace=True)
+    m.flow("emigration", "1e-6 * pop")  # a balancing loop that never matters
+    rates = np.linspace(0.3, 0.9, 6)
+    ds = ts.simulate(m, params={"r": rates}).ds
+    full = loop_dominance(m, ds)
+    chunked = loop_dominance(m, ds, max_bytes=1)  # one run at a time, twice
+    assert full.omitted == 0 and len(full.loops) == 3
+    assert chunked.omitted == 1 and [lp.id for lp in chunked.loops] == [lp.id for lp in full.loops][:2]
+    for lp in chunked.loops:
+        np.testing.assert_allclose(chunked.relative.sel(loop=lp.id).values, full.relative.sel(loop=lp.id).values)
+    np.testing.assert_array_equal(chunked.dominant.values, full.dominant.values)
+    assert chunked.shares(window=2).equals(full.shares(window=2)[chunked.shares(window=2).columns])

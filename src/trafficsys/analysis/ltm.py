@@ -435,6 +435,7 @@ class LoopDominance:
         self._dom = dominant_index  # (partition, time, run): index into self.loops, -1 for none
         self._dominant = None
         self.sampled: dict[str, np.ndarray] = {}  #: constants that vary across the runs (name -> value per run)
+        self.omitted = 0  #: loops scored but not kept (see ``max_bytes`` in :func:`loop_dominance`)
 
     @property
     def dominant(self):
@@ -692,6 +693,8 @@ def loop_dominance(
     loops: Iterable[Sequence[str]] | None = None,
     max_loops: int = 10_000,
     length_bound: int | None = None,
+    max_bytes: float = 1e9,
+    min_contribution: float = 0.01,
 ) -> LoopDominance:
     """Loop dominance over time by the Loops that Matter method.
 
@@ -711,6 +714,15 @@ def loop_dominance(
         Refuse to enumerate more loops than this.
     length_bound
         Only loops with at most this many variables.
+    max_bytes
+        Memory budget for the score arrays.  When every loop's series for
+        every run would not fit, the runs are scored in chunks (twice: the
+        scores of all loops are needed for each relative score) and only the
+        loops that matter are kept: those whose absolute relative score
+        reaches ``min_contribution`` at some time in some run, and every loop
+        that ever dominates (``.omitted`` counts the others).
+    min_contribution
+        See ``max_bytes``.
 
     Returns
     -------
@@ -764,52 +776,87 @@ def loop_dominance(
                 for other in comp:
                     part_of.setdefault(other, part_of[n])
 
-    values = _Values(m, ds)
     lookups = {name: m[name] for name in m.names(Kind.LOOKUP)}
     edges = sorted({lk for c in cycles for lk in zip(c, c[1:] + c[:1])})
-    T, R = len(values.time), values.nrun
-    # arrays are (item, time, run) so each loop's or link's series is contiguous
-    links = np.empty((len(edges), T, R))
-    for i, e in enumerate(edges):
-        links[i] = _link_score(m, values, e[0], e[1], lookups)  # type: ignore[arg-type]
     edge_index = {e: i for i, e in enumerate(edges)}
-
-    scores = np.empty((len(cycles), T, R))
-    for k, c in enumerate(cycles):
-        idx = [edge_index[e] for e in zip(c, c[1:] + c[:1])]
-        np.copyto(scores[k], links[idx[0]])
-        for i in idx[1:]:
-            scores[k] *= links[i]
-    if not np.isfinite(scores).all():  # products overflowing near dominance shifts
-        np.nan_to_num(scores, copy=False, nan=0.0, posinf=1e300, neginf=-1e300)
-
+    loop_edges = [[edge_index[e] for e in zip(c, c[1:] + c[:1])] for c in cycles]
     loop_part = [part_of[c[0]] for c in cycles]
-    rel = np.empty_like(scores)
-    for p in set(loop_part):
-        members = [k for k, q in enumerate(loop_part) if q == p]
-        sel = slice(members[0], members[-1] + 1) if members == list(range(members[0], members[-1] + 1)) \
-            else members
-        absval = np.abs(scores[sel])
-        # scale by the largest score first so that sums of huge scores cannot overflow
-        scale = absval.max(axis=0)
-        scale[scale == 0] = 1.0
-        total = absval.sum(axis=0) / scale
-        total[total == 0] = 1.0
-        denom = scale * total
-        rel[sel] = scores[sel] / denom
+    groups = {p: [k for k, q in enumerate(loop_part) if q == p] for p in sorted(set(loop_part))}
+    T, R, L = ds.sizes["time"], ds.sizes["run"], len(cycles)
+    per_run = (2 * L + len(edges)) * T * 8
+    chunk = R if per_run * R <= max_bytes else max(1, int(max_bytes // per_run))
+
+    def score_runs(runs: slice):
+        """Link, loop and relative scores of some runs: arrays (item, time, run)."""
+        values = _Values(m, ds.isel(run=runs))
+        n = values.nrun
+        links = np.empty((len(edges), T, n))
+        for i, e in enumerate(edges):
+            links[i] = _link_score(m, values, e[0], e[1], lookups)  # type: ignore[arg-type]
+        scores = np.empty((L, T, n))
+        for k, idx in enumerate(loop_edges):
+            np.copyto(scores[k], links[idx[0]])
+            for i in idx[1:]:
+                scores[k] *= links[i]
+        if not np.isfinite(scores).all():  # products overflowing near dominance shifts
+            np.nan_to_num(scores, copy=False, nan=0.0, posinf=1e300, neginf=-1e300)
+        rel = np.empty_like(scores)
+        for members in groups.values():
+            contiguous = members == list(range(members[0], members[-1] + 1))
+            sel = slice(members[0], members[-1] + 1) if contiguous else members
+            absval = np.abs(scores[sel])
+            # scale by the largest score first so that sums of huge scores cannot overflow
+            scale = absval.max(axis=0)
+            scale[scale == 0] = 1.0
+            total = absval.sum(axis=0) / scale
+            total[total == 0] = 1.0
+            rel[sel] = scores[sel] / (scale * total)
+        return values, links, scores, rel
+
+    def dominant(rel: np.ndarray) -> np.ndarray:
+        """(partition, time, run) index of the loop with the largest |relative score|, -1 when none."""
+        out = np.full((len(partitions), T, rel.shape[2]), -1, dtype=np.int32)
+        for p, members in groups.items():
+            block = np.abs(rel[members])
+            best = np.asarray(members)[np.argmax(block, axis=0)]
+            out[p] = np.where(block.max(axis=0) > 0, best, -1)
+        return out
+
+    # pass 1 (the only one when the whole ensemble fits in memory): statistics of every loop
+    pos, neg = np.zeros(L, bool), np.zeros(L, bool)
+    sum_abs, max_abs = np.zeros(L), np.zeros(L)
+    dom_all = np.empty((len(partitions), T, R), dtype=np.int32)
+    kept_arrays = None
+    for start in range(0, R, chunk):
+        runs = slice(start, min(start + chunk, R))
+        values, links, scores, rel = score_runs(runs)
+        pos |= (scores > 0).any(axis=(1, 2))
+        neg |= (scores < 0).any(axis=(1, 2))
+        absrel = np.abs(rel)
+        sum_abs += absrel.sum(axis=(1, 2))
+        max_abs = np.maximum(max_abs, absrel.max(axis=(1, 2)) if L else max_abs)
+        dom_all[:, :, runs] = dominant(rel)
+        if chunk == R:
+            kept_arrays = (links, scores, rel)
+    mean_abs = sum_abs / max(T * R, 1)
+
+    if chunk == R:
+        kept = list(range(L))
+    else:  # too big to keep every loop's series: keep the loops that matter
+        ever_dominant = set(np.unique(dom_all[dom_all >= 0]).tolist())
+        kept = [k for k in range(L) if max_abs[k] >= min_contribution or k in ever_dominant]
 
     cld_ids = _cld_ids(m) if loops is None else {}
     names = _named_loops(m, cycles)
-    counts = {p: loop_part.count(p) for p in set(loop_part)}
-    infos: list[LoopInfo] = []
+    counts = {p: len(members) for p, members in groups.items()}
+    infos: dict[int, LoopInfo] = {}
     used: dict[str, int] = {}
     taken = {v[0] for v in cld_ids.values()}
     for k, c in enumerate(cycles):
-        pos, neg = bool((scores[k] > 0).any()), bool((scores[k] < 0).any())
-        pol = "R" if pos and not neg else "B" if neg and not pos else "U"
+        pol = "R" if pos[k] and not neg[k] else "B" if neg[k] and not pos[k] else "U"
         key = frozenset(zip(c, c[1:] + c[:1]))
         cld_id, cld_pol = cld_ids.get(key, (None, None))
-        if cld_id is not None and not (pos or neg) and cld_pol in ("R", "B"):
+        if cld_id is not None and not (pos[k] or neg[k]) and cld_pol in ("R", "B"):
             pol = cld_pol  # never active in these runs: keep the structural polarity
         if cld_id is not None and cld_pol == pol:
             lid = cld_id  # the causal-loop diagram's name for this loop
@@ -820,23 +867,28 @@ def loop_dominance(
                 used[pol] += 1
                 lid = f"{pol}{used[pol]}"
         taken.add(lid)
-        infos.append(LoopInfo(lid, pol, tuple(c), loop_part[k], counts[loop_part[k]] > 1, names.get(k, "")))
+        infos[k] = LoopInfo(lid, pol, tuple(c), loop_part[k], counts[loop_part[k]] > 1, names.get(k, ""))
 
     # competing loops first, each partition's loops by mean |relative score|
-    mean_abs = np.abs(rel).mean(axis=(1, 2)) if len(cycles) else np.zeros(0)
-    order = sorted(range(len(infos)), key=lambda k: (not infos[k].competing, infos[k].partition, -mean_abs[k]))
-    infos = [infos[k] for k in order]
-    scores, rel = scores[order], rel[order]
-
-    dom_index = np.full((len(partitions), T, R), -1, dtype=np.int32)
-    for p in range(len(partitions)):
-        members = np.array([k for k, lp in enumerate(infos) if lp.partition == p])
-        if not len(members):
-            continue
-        block = np.abs(rel[members])
-        best = members[np.argmax(block, axis=0)]
-        dom_index[p] = np.where(block.max(axis=0) > 0, best, -1)
-
+    order = sorted(kept, key=lambda k: (not infos[k].competing, infos[k].partition, -mean_abs[k]))
+    position = np.full(L + 1, -1, dtype=np.int32)
+    position[np.asarray(order, dtype=int)] = np.arange(len(order))
+    dom_index = position[dom_all]  # -1 stays -1 (index L)
+    used_edges = sorted({i for k in order for i in loop_edges[k]})
+    if kept_arrays is not None:
+        links, scores, rel = kept_arrays
+        links, scores, rel = links[used_edges], scores[order], rel[order]
+    else:  # pass 2: recompute, keeping the series of the loops that matter
+        links = np.empty((len(used_edges), T, R))
+        scores = np.empty((len(order), T, R))
+        rel = np.empty((len(order), T, R))
+        for start in range(0, R, chunk):
+            runs = slice(start, min(start + chunk, R))
+            values, lk, sc, rl = score_runs(runs)
+            links[:, :, runs], scores[:, :, runs], rel[:, :, runs] = lk[used_edges], sc[order], rl[order]
+    infos_list = [infos[k] for k in order]
+    edges = [edges[i] for i in used_edges]
+    values = _Values(m, ds)
     sampled = {}
     for c in m.constants:
         if c.name in ds or canonical(c.name) in ds:
@@ -844,11 +896,11 @@ def loop_dominance(
             if v.shape[1] > 1 and np.ptp(v[0]) > 0:
                 sampled[c.name] = np.array(v[0])
     coords = {"time": values.time, "run": ds["run"].values}
-    loop_ids = [lp.id for lp in infos]
+    loop_ids = [lp.id for lp in infos_list]
     link_labels = [f"{a} -> {b}" for a, b in edges]
     order3 = ("time", "run")
     result = LoopDominance(
-        infos,
+        infos_list,
         partitions,
         xr.DataArray(links, dims=("link", *order3), coords={**coords, "link": link_labels}).transpose(*order3, "link"),
         xr.DataArray(scores, dims=("loop", *order3), coords={**coords, "loop": loop_ids}).transpose(*order3, "loop"),
@@ -856,4 +908,5 @@ def loop_dominance(
         dom_index,
     )
     result.sampled = sampled
+    result.omitted = L - len(order)
     return result
