@@ -76,3 +76,13 @@ def test_every_module_declares_all(module):
     assert hasattr(mod, "__all__"), f"{module} has no __all__"
     for name in mod.__all__:
         assert hasattr(mod, name), f"{module}.__all__ lists {name!r}, which it does not define"
+
+
+@pytest.mark.parametrize("module", ["trafficsys.model.validate", "trafficsys.model.units", "trafficsys.io",
+                                    "trafficsys.model.parser", "trafficsys.model.printer",
+                                    "trafficsys.model.names", "trafficsys.model.model"])
+def test_docstring_examples_run(module):
+    import doctest
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted > 0
