@@ -693,7 +693,7 @@ def loop_dominance(
     loops: Iterable[Sequence[str]] | None = None,
     max_loops: int = 10_000,
     length_bound: int | None = None,
-    max_bytes: float = 1e9,
+    max_bytes: float = 4e8,
     min_contribution: float = 0.01,
 ) -> LoopDominance:
     """Loop dominance over time by the Loops that Matter method.

@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     import trafficsys as ts
 
     from ..analysis import loop_dominance
+    from ..errors import ModelError
 
     m = _load(args.model)
     results = ts.simulate(m, scenario=args.scenario)
@@ -84,7 +85,25 @@ def run(args: argparse.Namespace) -> int:
         if shares.empty:
             print("  (no competing loops)")
         else:
-            print(shares.to_string(float_format=lambda v: f"{v:.0%}"))
+            width = min(args.top if args.top > 0 else len(shares.columns), 8)
+            ranked = shares.mean().sort_values(ascending=False).index
+            table = shares[ranked[:width]].copy()
+            if len(ranked) > width:
+                table["others"] = shares[ranked[width:]].sum(axis=1)
+            print(table.to_string(float_format=lambda v: f"{v:.0%}"))
+            if ens.omitted:
+                print(f"  ({ens.omitted} loops never reached 1% of their partition in any run and were dropped)")
+            try:
+                drivers = ens.drivers()
+            except ModelError:
+                drivers = None
+            if drivers is not None and len(drivers.columns):
+                print("\nWhich uncertain constants make the leading loops dominate (Spearman rank correlation "
+                      "with the share of time dominant, strongest 5):")
+                for lp in list(ranked[:min(width, 3)]):
+                    col = drivers[lp].dropna()
+                    top = col.reindex(col.abs().sort_values(ascending=False).index)[:5]
+                    print(f"  {lp}: " + ", ".join(f"{k} {v:+.2f}" for k, v in top.items()))
     if args.csv:
         dom.to_pandas().to_csv(args.csv, index=False)
         print(f"\nwrote {args.csv}")
