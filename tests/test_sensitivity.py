@@ -115,3 +115,14 @@ def test_plots_render(method, tmp_path):
     ax.figure.savefig(tmp_path / f"{method}.png")
     assert (tmp_path / f"{method}.png").stat().st_size > 5000
     assert method in r._repr_html_()
+
+
+@pytest.mark.parametrize("module", ["trafficsys.analysis.ltm", "trafficsys.analysis.sensitivity",
+                                    "trafficsys.analysis.calibrate"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module),
+                             optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 0

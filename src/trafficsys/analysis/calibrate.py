@@ -185,10 +185,17 @@ def calibrate(
 
     Examples
     --------
+    >>> import pandas as pd
     >>> import trafficsys as ts
-    >>> m = ts.load_default()                                           # doctest: +SKIP
-    >>> fit = ts.calibrate(m, observed, params=["recruitment_rate"])    # doctest: +SKIP
-    >>> fit.params[["value", "stderr"]]                                 # doctest: +SKIP
+    >>> m = ts.Model("decay", stop=10, dt=0.25)
+    >>> _ = m.constant("k", 0.1, range=(0.01, 1))
+    >>> _ = m.stock("x", 100, outflows=["loss"]); _ = m.flow("loss", "k * x")
+    >>> observed = pd.Series([100, 74, 55, 41, 30, 22], index=[0, 2, 4, 6, 8, 10], name="x")
+    >>> fit = ts.calibrate(m, observed, params=["k"])
+    >>> fit
+    <CalibrationResult k=0.1472±0.00044; converged>
+    >>> fit.model["k"].value == fit.values["k"]
+    True
     """
     import pandas as pd
     from scipy import stats

@@ -749,8 +749,11 @@ def loop_dominance(
     >>> _ = m.constant("r", 0.5); _ = m.constant("k", 1000)
     >>> _ = m.stock("pop", 10, inflows=["births"], outflows=["deaths"])
     >>> _ = m.flow("births", "r * pop"); _ = m.flow("deaths", "r * pop * pop / k")
-    >>> d = ts.loop_dominance(m, ts.simulate(m))     # doctest: +SKIP
-    >>> d.intervals()[["start", "end", "loop"]]      # doctest: +SKIP
+    >>> d = ts.loop_dominance(m, ts.simulate(m))
+    >>> d.intervals()[["start", "end", "loop", "polarity"]]
+       start   end loop polarity
+    0   0.25   9.5   R1        R
+    1   9.75  20.0   B1        B
     """
     import xarray as xr
 
