@@ -276,6 +276,11 @@ def _v_pulse(t, dt, eps, volume, first, every):
     return np.where((t + eps >= first) & (phase < dt), volume / dt, 0.0)
 
 
+def _v_pos(x):
+    # np.maximum(x, 0.0) costs several times a multiplication; most flows are never negative
+    return np.maximum(x, 0.0) if np.any(x < 0.0) else x
+
+
 def _s_round(x):
     return math.copysign(math.floor(abs(x) + 0.5), x)
 
@@ -295,7 +300,7 @@ def helpers(mode: str, plan: Plan, table_ids: dict[str, str]) -> dict[str, objec
         ns.update(_where=np.where, _and=np.logical_and, _or=np.logical_or, _not=np.logical_not,
                   _pow=np.power, _mod=np.mod, _abs=np.abs, _floor=np.floor, _round=_v_round,
                   _minimum=np.minimum, _maximum=np.maximum, _safediv=_v_safediv, _stepf=_v_step,
-                  _ramp=_v_ramp, _pulse=_v_pulse, _pos=lambda x: np.maximum(x, 0.0))
+                  _ramp=_v_ramp, _pulse=_v_pulse, _pos=_v_pos, _any=np.any)
         for name, fn in _UFUNCS.items():
             ns["_" + fn] = getattr(np, fn)
         for t, ident in table_ids.items():
@@ -380,7 +385,7 @@ class _Program:
             em = self.emitter(stage, node.owner)
             expr = em(node.expr)
             if node.role == FLOW and node.uniflow:
-                expr = f"_pos({expr})" if self.mode == "vector" else f"(_t if (_t := {expr}) > 0.0 else 0.0)"
+                expr = f"_pos({expr})" if self.mode == "vector" else f"(0.0 if (_t := {expr}) < 0.0 else _t)"
             self.w(ind, f"{self.ids[n]} = {expr}")
 
     def limit_block(self, ind: int) -> None:
@@ -392,10 +397,10 @@ class _Program:
         vec = self.mode == "vector"
 
         def pos(x):
-            return f"_maximum({x}, 0.0)" if vec else f"({x} if {x} > 0.0 else 0.0)"
+            return f"_pos({x})" if vec else f"({x} if {x} > 0.0 else 0.0)"
 
         def neg(x):
-            return f"_maximum(-{x}, 0.0)" if vec else f"(-{x} if {x} < 0.0 else 0.0)"
+            return f"_pos(-{x})" if vec else f"(-{x} if {x} < 0.0 else 0.0)"
 
         for s in self.nn_order:
             node = nodes[s]
@@ -427,32 +432,28 @@ class _Program:
                 else:
                     terms.append(neg(fid))
             sid = self.ids[s]
+            # the stock is >= 0 and fills are >= 0, so what is available is >= 0 too
             avail = f"{sid} + DT * ({' + '.join(fills)})" if fills else sid
-            self.w(ind, f"_dr = {' + '.join(terms)}")
+            self.w(ind, f"_nd = DT * ({' + '.join(terms)})")
+            self.w(ind, f"_av = {avail}")
+            # limited runs get _sc = _av / _nd; the others _nd / _nd == 1 exactly (or 0 when nothing drains),
+            # so skipping the scaling when no run is limited gives the same bits
             if vec:
-                self.w(ind, f"_av = _maximum({avail}, 0.0)")
-                self.w(ind, "_nd = DT * _dr")
-                self.w(ind, "_sc = _where(_nd > _av, _av / _where(_nd > _av, _nd, 1.0), 1.0)")
-                for f, d in drains:
-                    fid = self.ids[f]
-                    if d == "out" and nodes[f].uniflow:
-                        self.w(ind, f"{fid} = {fid} * _sc")
-                    elif d == "out":
-                        self.w(ind, f"{fid} = _where({fid} > 0.0, {fid} * _sc, {fid})")
-                    else:
-                        self.w(ind, f"{fid} = _where({fid} < 0.0, {fid} * _sc, {fid})")
+                self.w(ind, "if _any(_nd > _av):")
+                self.w(ind + 1, "_sc = _minimum(_av, _nd) / (_nd + (_nd == 0.0))")
             else:
-                self.w(ind, f"_av = {avail}")
-                self.w(ind, "if DT * _dr > _av:")
-                self.w(ind + 1, "_sc = _av / (DT * _dr) if _av > 0.0 else 0.0")
-                for f, d in drains:
-                    fid = self.ids[f]
-                    if d == "out" and nodes[f].uniflow:
-                        self.w(ind + 1, f"{fid} = {fid} * _sc")
-                    elif d == "out":
-                        self.w(ind + 1, f"if {fid} > 0.0: {fid} = {fid} * _sc")
-                    else:
-                        self.w(ind + 1, f"if {fid} < 0.0: {fid} = {fid} * _sc")
+                self.w(ind, "if _nd > _av:")
+                self.w(ind + 1, "_sc = _av / _nd")
+            for f, d in drains:
+                fid = self.ids[f]
+                if d == "out" and nodes[f].uniflow:
+                    self.w(ind + 1, f"{fid} = {fid} * _sc")
+                elif d == "out":
+                    self.w(ind + 1, f"{fid} = _where({fid} > 0.0, {fid} * _sc, {fid})" if vec else
+                           f"if {fid} > 0.0: {fid} = {fid} * _sc")
+                else:
+                    self.w(ind + 1, f"{fid} = _where({fid} < 0.0, {fid} * _sc, {fid})" if vec else
+                           f"if {fid} < 0.0: {fid} = {fid} * _sc")
 
     def net(self, s: str, fmt: Callable[[str], str]) -> str:
         node = self.plan.nodes[s]
@@ -472,7 +473,7 @@ class _Program:
             e = node.init if n in set(self.plan.states) else node.expr
             expr = self.emitter(False, node.owner)(e)
             if node.role == FLOW and node.uniflow:
-                expr = f"_pos({expr})" if self.mode == "vector" else f"(_t if (_t := {expr}) > 0.0 else 0.0)"
+                expr = f"_pos({expr})" if self.mode == "vector" else f"(0.0 if (_t := {expr}) < 0.0 else _t)"
             self.w(1, f"{self.ids[n]} = {expr}")
         self.w(1, f"return ({''.join(self.ids[s] + ', ' for s in self.plan.states)})")
 
@@ -534,7 +535,8 @@ class _Program:
             self.w(2, f"{ids[s]} = {ids[s]} + DT * ({self.net(s, flow_ids.__getitem__)})")
             if nodes[s].non_negative:  # the limit makes it >= 0 up to rounding dust
                 sid = ids[s]
-                self.w(2, f"{sid} = _maximum({sid}, 0.0)" if vec else f"if {sid} < 0.0: {sid} = 0.0")
+                self.w(2, f"if _any({sid} < 0.0): {sid} = _maximum({sid}, 0.0)" if vec else
+                       f"if {sid} < 0.0: {sid} = 0.0")
         for a, f in zip(accs, self.acc_flows):
             self.w(2, f"{a} = {a} + DT * {ids[f]}")
         for h in self.hstocks:
