@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -95,6 +96,10 @@ def models(draw):
         time_units=draw(st.sampled_from(["year", "month", "time"])),
         doc=draw(_text),
     )
+    dims = draw(st.dictionaries(_display_names, st.lists(_display_names, min_size=1, max_size=3,
+                                                        unique_by=canonical), max_size=2))
+    for dim, elems in dims.items():
+        m.dimension(dim, elems)
     used: set[str] = set()
     names = []
     for name in draw(st.lists(_display_names, max_size=12)):
@@ -128,6 +133,13 @@ def models(draw):
             pts = [(x, draw(_numbers)) for x in xs]
             m.lookup(name, pts, extrapolation=draw(st.sampled_from(["continuous", "extrapolate", "discrete"])),
                      input=draw(st.none() | _equation), **common)
+    for name in names:
+        if m.dimensions and draw(st.booleans()):
+            e = m[name]
+            dim = draw(st.sampled_from(sorted(m.dimensions)))
+            per = draw(st.lists(st.sampled_from(m.dimensions[dim]), unique=True, max_size=2))
+            m.add(replace(e, dimensions=(dim,), per_element=tuple((k, draw(_equation)) for k in per)),
+                  replace=True)
     for _ in range(draw(st.integers(0, 2))):
         overrides = draw(st.dictionaries(st.sampled_from(names or ["x"]), _numbers | _equation, max_size=3))
         m.scenario(draw(_display_names), overrides, doc=draw(_text))

@@ -63,7 +63,7 @@ SECTIONS: dict[str, Kind] = {
     "lookups": Kind.LOOKUP,
 }
 _SECTION_OF = {k: s for s, k in SECTIONS.items()}
-_TOP_LEVEL = ("model", *SECTIONS, "scenarios", "loops", "variables", "links", "metadata")
+_TOP_LEVEL = ("model", "dimensions", *SECTIONS, "scenarios", "loops", "variables", "links", "metadata")
 _DISTRIBUTIONS = ("uniform", "triangular", "normal", "lognormal", "loguniform")
 
 
@@ -148,6 +148,12 @@ def _overrides(v: Any) -> dict[str, float | str]:
     return {k: (x if isinstance(x, str) else float(x)) for k, x in v.items()}
 
 
+def _per_element(v: Any) -> dict[str, str]:
+    if not isinstance(v, dict) or not all(_is_num(x) or isinstance(x, str) for x in v.values()):
+        raise _Bad('a table of element = "equation", e.g. { north = "10", "north,women" = "5" }')
+    return {k: _eqn(x) for k, x in v.items()}
+
+
 def _choice(*options: str) -> Callable[[Any], str]:
     def check(v: Any) -> str:
         if not isinstance(v, str) or v not in options:
@@ -162,7 +168,7 @@ def _any(v: Any) -> Any:
     return v
 
 
-_COMMON = {"units": _str, "doc": _str, "role": _str}
+_COMMON = {"units": _str, "doc": _str, "role": _str, "dimensions": _names, "per_element": _per_element}
 #: table -> key -> checker/converter
 _FIELDS: dict[str, dict[str, Callable[[Any], Any]]] = {
     "model": {"name": _str, "doc": _str, "start": _num, "stop": _num, "dt": _num, "saveper": _num,
@@ -345,6 +351,12 @@ def loads(text: str, *, file: str | None = None, default_name: str = "model") ->
         doc=checked.get("doc", ""),
     )
     model.file = file
+    dims = _table(doc, data, "dimensions")
+    for name, elements in dims.items():
+        if not isinstance(elements, list) or not elements or not all(isinstance(x, str) for x in elements):
+            raise doc.error(f"dimension '{name}' must list its element names, e.g. {name} = [\"north\", "
+                            "\"south\"]", "dimensions", None, name)
+        model.dimension(name, elements)
 
     entries: list[tuple[int, int, str, str, dict[str, Any]]] = []  # (position, sequence, section, name, fields)
     positions = {(t, n): line for line, t, n in reversed(doc.headers) if n is not None}
@@ -434,7 +446,9 @@ def _fields(doc: _Doc, section: str, name: str | None, body: dict[str, Any], *,
 
 
 def _element(section: str, name: str, f: dict[str, Any]) -> Element:
-    common = dict(units=f.get("units"), doc=f.get("doc", ""), role=f.get("role"))
+    common = dict(units=f.get("units"), doc=f.get("doc", ""), role=f.get("role"),
+                  dimensions=tuple(f.get("dimensions", ())),
+                  per_element=tuple(f.get("per_element", {}).items()))
     if section == "constants":
         return Constant(name, **common, value=f["value"], range=f.get("range"),
                         distribution=f.get("distribution"), source=f.get("source", ""))
@@ -524,6 +538,8 @@ def _common(e: Element) -> list[tuple[str, str]]:
 
 def _tail(e: Element) -> list[tuple[str, str]]:
     out = []
+    if e.dimensions:
+        out.append(("dimensions", _array(e.dimensions)))
     if e.doc:
         out.append(("doc", _scalar(e.doc)))
     if e.role is not None:
@@ -583,7 +599,10 @@ def _element_text(e: Element) -> str:
             f.append(("input", _equation(e.input)))
         f += _common(e)
     f += _tail(e)
-    return f"[{section}.{_key(e.name)}]\n{_lines(f)}"
+    text = f"[{section}.{_key(e.name)}]\n{_lines(f)}"
+    if e.per_element:
+        text += f"[{section}.{_key(e.name)}.per_element]\n" + _lines((k, _scalar(v)) for k, v in e.per_element)
+    return text
 
 
 def dumps(model: Model) -> str:
@@ -598,6 +617,9 @@ def dumps(model: Model) -> str:
     head += [("method", _scalar(s.method)), ("time_units", _scalar(s.time_units))]
     parts = ["# trafficsys model file; the format is described in docs/model-format.md\n",
              "[model]\n" + _lines(head)]
+    dims = getattr(model, "dimensions", {})
+    if dims:
+        parts.append("[dimensions]\n" + _lines((name, _array(elems)) for name, elems in dims.items()))
     parts += [_element_text(e) for e in model]
     for sc in model.scenarios.values():
         f = []
