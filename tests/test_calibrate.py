@@ -81,3 +81,15 @@ def test_errors_say_what_to_do():
     bad = logistic(r=3.0)
     with pytest.raises(ModelError, match="outside the range"):
         calibrate(bad, data, params=["r"])
+
+
+def test_plot_renders(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    fit = calibrate(logistic(), synthetic(1), params=["r", "k"])
+    axes = fit.plot()
+    assert len(axes) == 2 and axes[0].get_ylabel() == "pop"
+    axes[0].figure.savefig(tmp_path / "fit.png")
+    assert (tmp_path / "fit.png").stat().st_size > 5000
+    assert "Converged" in fit._repr_html_()

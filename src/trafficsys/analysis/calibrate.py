@@ -99,7 +99,9 @@ class CalibrationResult:
             a.set_title(f"{name}: RMSE {self.fit.loc[name, 'rmse']:.3g}, R² {self.fit.loc[name, 'r2']:.3f}",
                         fontsize=9)
             a.legend(fontsize=8)
-        axes[-1].set_xlabel(f"time ({self.model.time_units})")
+        units = self.model.time_units
+        axes[-1].set_xlabel("time" if units in ("", "time") else f"time ({units})")
+        axes[0].figure.tight_layout()
         return axes if len(axes) > 1 else axes[0]
 
     def __repr__(self) -> str:

@@ -670,11 +670,17 @@ class LoopDominance:
             rows[name] = row
         return pd.DataFrame.from_dict(rows, orient="index")
 
-    def plot(self, ax=None, *, run: int = 0, partition: int | None = None):
+    def plot(self, ax=None, *, run: int = 0, partition: int | None = None, top: int = 8):
         """Stacked relative loop scores over time (see :func:`trafficsys.plot.dominance.plot_dominance`)."""
         from ..plot.dominance import plot_dominance
 
-        return plot_dominance(self, ax=ax, run=run, partition=partition)
+        return plot_dominance(self, ax=ax, run=run, partition=partition, top=top)
+
+    def plot_shares(self, ax=None, *, window: float | None = None):
+        """Share of runs each loop dominates (see :func:`trafficsys.plot.dominance.plot_dominance_shares`)."""
+        from ..plot.dominance import plot_dominance_shares
+
+        return plot_dominance_shares(self, ax=ax, window=window)
 
     def __repr__(self) -> str:
         return (f"<LoopDominance: {len(self.loops)} loops ({len(self.competing)} competing) in "

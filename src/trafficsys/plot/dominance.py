@@ -16,7 +16,7 @@ def _competing_partition(result: Any, partition: int | None) -> int:
     return comp[0] if comp else (result.loops[0].partition if result.loops else 0)
 
 
-def plot_dominance(result: Any, ax=None, *, run: int = 0, partition: int | None = None):
+def plot_dominance(result: Any, ax=None, *, run: int = 0, partition: int | None = None, top: int = 8):
     """Stacked relative loop scores of one partition over time (reinforcing above zero, balancing below).
 
     Parameters
@@ -29,6 +29,9 @@ def plot_dominance(result: Any, ax=None, *, run: int = 0, partition: int | None 
         Which run of an ensemble.
     partition
         Which cycle partition (default: the first with competing loops).
+    top
+        Draw the ``top`` most influential loops (mean absolute relative score
+        in this run) one by one and the rest as one grey band.
 
     Returns
     -------
@@ -37,14 +40,26 @@ def plot_dominance(result: Any, ax=None, *, run: int = 0, partition: int | None 
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(8, 4))
+        _, ax = plt.subplots(figsize=(9, 4.5))
     p = _competing_partition(result, partition)
     members = [k for k, lp in enumerate(result.loops) if lp.partition == p]
     t = result.time
-    rel = result.relative.isel(run=run).values[:, members]
-    labels = [f"{result.loops[k].id}: {' → '.join(result.loops[k].variables + result.loops[k].variables[:1])}"
-              for k in members]
-    colors = [f"C{i % 10}" for i in range(len(members))]
+    rel_all = result.relative.isel(run=run).values[:, members]
+    influence = np.abs(rel_all).mean(axis=0)
+    order = np.argsort(-influence, kind="stable")
+    shown, rest = order[:top], order[top:]
+    rel = rel_all[:, shown]
+    labels = []
+    for j in shown:
+        lp = result.loops[members[j]]
+        text = lp.name or " → ".join(lp.variables + lp.variables[:1])
+        labels.append(f"{lp.id}: {text if len(text) < 70 else text[:67] + '...'}")
+    colors = [f"C{i % 10}" for i in range(len(shown))]
+    if len(rest):
+        rel = np.column_stack([rel, np.clip(rel_all[:, rest], 0, None).sum(axis=1),
+                               np.clip(rel_all[:, rest], None, 0).sum(axis=1)])
+        labels += [f"{len(rest)} other loops", "_nolegend_"]
+        colors += ["0.75", "0.75"]
     pos, neg = np.clip(rel, 0, None), np.clip(rel, None, 0)
     if pos.any():
         ax.stackplot(t, pos.T, colors=colors, alpha=0.85, labels=labels)
@@ -54,8 +69,9 @@ def plot_dominance(result: Any, ax=None, *, run: int = 0, partition: int | None 
     ax.set_ylim(-1.05, 1.05)
     ax.set_xlabel("time")
     ax.set_ylabel("relative loop score\n(+ reinforcing, − balancing)")
-    stocks = ", ".join(result.partitions[p]) if result.partitions else ""
-    ax.set_title(f"Loop dominance (Loops that Matter) — partition {p}: {stocks}", fontsize=10)
+    stocks = result.partitions[p] if result.partitions else ()
+    where = ", ".join(stocks[:4]) + (f" and {len(stocks) - 4} more" if len(stocks) > 4 else "")
+    ax.set_title(f"Loop dominance (Loops that Matter), partition {p}: {where}", fontsize=10)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
     return ax
 
