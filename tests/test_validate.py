@@ -371,3 +371,22 @@ def test_array_index_names_are_not_variable_references():
     m.aux("second", "share_by_regio[north]")
     with pytest.raises(UnknownVariableError, match="uses 'share_by_regio'"):
         m.validate()
+
+
+def test_arrays_dimensions_and_per_element_equations():
+    m = base()
+    m.dimension("region", ["north", "south"])
+    m.add(replace(m["exit_rate"], dimensions=("region",)), replace=True)
+    m.aux("pressure", "exit_rate[region] * 2", units="1/year")
+    m.add(replace(m["pressure"], dimensions=("region",), per_element=(("north", "exit_rate[north] * 3"),)),
+          replace=True)
+    m.validate()
+    m.add(replace(m["pressure"], per_element=(("north", "exit_rte[north] * 3"),)), replace=True)
+    with pytest.raises(UnknownVariableError, match="uses 'exit_rte'.*did you mean 'exit_rate'"):
+        m.validate()
+    m.add(replace(m["pressure"], per_element=(("east", "1"),)), replace=True)
+    with pytest.raises(StructureError, match="per-element equation 'east' does not name one element"):
+        m.validate()
+    m.add(replace(m["pressure"], dimensions=("regions",), per_element=()), replace=True)
+    with pytest.raises(UnknownVariableError, match="dimension 'regions' is not declared; did you mean 'region'"):
+        m.validate()

@@ -21,7 +21,8 @@ Rules, in order:
 5. graphical functions have matching, non-decreasing, finite points;
 6. constants lie inside their declared ``range``, which has ``low <= high``,
    and their distribution fits it (:class:`~trafficsys.errors.RangeError`);
-7. scenarios and named loops refer to defined variables;
+7. scenarios and named loops refer to defined variables; arrayed variables use
+   declared dimensions, and per-element equations name one element of each;
 8. no algebraic loop: a cycle of equations with no stock and no delay or
    smooth on it (:class:`~trafficsys.errors.AlgebraicLoopError`, every
    variable on the cycle named in causal order);
@@ -113,7 +114,8 @@ def validate(model: Model, *, units: bool = True) -> list[str]:
     warnings: list[str] = []
     _check_specs(model, errors, warnings)
     trees = _parse_all(model, errors)
-    _check_names(model, trees, errors)
+    extra = _check_arrays(model, errors)
+    _check_names(model, trees, errors, extra)
     _check_structure(model, errors)
     _check_lookups(model, errors)
     _check_ranges(model, errors)
@@ -228,12 +230,48 @@ def _lookup_table_refs(tree: ast.Expr) -> set[int]:
             if isinstance(n, ast.Call) and n.func == "LOOKUP" and n.args and isinstance(n.args[0], ast.Name)}
 
 
-def _check_names(model: Model, trees: dict[str, ast.Expr], errors: list[ModelError]) -> None:
+def _check_arrays(model: Model, errors: list[ModelError]) -> list[tuple[str, str, ast.Expr]]:
+    """Check dimensions and per-element keys; parse per-element equations.
+
+    Returns ``(variable key, equation text, tree)`` for each per-element equation
+    that parses, for the name checks.
+    """
+    from .parser import parse
+
+    dims = getattr(model, "dimensions", {})
+    out = []
+    for e in model:
+        ok = True
+        for d in e.dimensions:
+            if canonical(d) not in dims:
+                ok = False
+                errors.append(UnknownVariableError(
+                    f"its dimension '{d}' is not declared{suggest(canonical(d), dims)}; declare it under "
+                    "[dimensions]", file=model.file, variable=e.name))
+        for key, text in e.per_element:
+            parts = [canonical(p) for p in key.split(",")]
+            if ok and (len(parts) != len(e.dimensions) or any(
+                    p not in dims[canonical(d)] for p, d in zip(parts, e.dimensions))):
+                errors.append(StructureError(
+                    f"per-element equation '{key}' does not name one element of each of its dimensions "
+                    f"({', '.join(e.dimensions) or 'none'})", file=model.file, variable=e.name))
+                continue
+            try:
+                tree = parse(text, variable=f"{e.name}[{key}]", file=model.file)
+            except ParseError as err:
+                errors.append(err)
+                continue
+            out.append((canonical(e.name), text, tree))
+    return out
+
+
+def _check_names(model: Model, trees: dict[str, ast.Expr], errors: list[ModelError],
+                 extra: list[tuple[str, str, ast.Expr]] = ()) -> None:
     defined = model.names()
     lookups = [k for k in defined if isinstance(model[k], Lookup)]
-    for key, tree in trees.items():
+    items = [(key, model.equation_text(key) or "", tree) for key, tree in trees.items()] + list(extra)
+    for key, text, tree in items:
         e = model[key]
-        text = model.equation_text(key) or ""
         table_refs = _lookup_table_refs(tree)
         # a bare name as an array index may be a dimension or element name (arrays are
         # expanded to scalar variables before compiling), so it is not a variable reference
