@@ -126,3 +126,12 @@ def test_docstring_examples_run(module):
     result = doctest.testmod(importlib.import_module(module),
                              optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_a_zero_width_range_is_not_varied():
+    m = ishigami()
+    m.constant("fixed", 5, range=(5, 5))
+    r = morris(m, "y", trajectories=4, seed=1)
+    assert "fixed" not in r.table.index and len(r.table) == 3
+    with pytest.raises(ModelError, match="no range to vary over"):
+        morris(m, "y", constants=["x1", "fixed"])

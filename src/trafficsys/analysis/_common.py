@@ -110,8 +110,8 @@ def _resolve(ds: Any, text: str, model: Model | None) -> str:
 
 def constants_with_ranges(m: Model, names: Sequence[str] | None = None, *, need_range: bool = True) -> list[Constant]:
     """The constants to vary: ``names`` (checked) or every constant with a declared range."""
-    if names is None:
-        chosen = [c for c in m.constants if c.range is not None or not need_range]
+    if names is None:  # a range of zero width fixes the constant: nothing to vary
+        chosen = [c for c in m.constants if (c.range is not None and c.range[1] > c.range[0]) or not need_range]
         if not chosen:
             raise ModelError("no constant has a declared range; declare range=(low, high) on the constants "
                              "to vary, or name them", file=m.file)
@@ -122,8 +122,8 @@ def constants_with_ranges(m: Model, names: Sequence[str] | None = None, *, need_
         if not isinstance(e, Constant):
             raise ModelError(f"'{n}' is a {e.kind.value}, not a constant: only constants can be varied",
                              variable=n, file=m.file)
-        if need_range and e.range is None:
-            raise ModelError("this constant has no declared range; give it range=(low, high)",
-                             variable=n, file=m.file)
+        if need_range and (e.range is None or not e.range[1] > e.range[0]):
+            raise ModelError(f"this constant has no range to vary over ({e.range}); give it range=(low, high) "
+                             f"with low < high", variable=n, file=m.file)
         out.append(e)
     return out
