@@ -326,3 +326,28 @@ def test_ensembles_too_big_for_memory_are_scored_in_chunks_keeping_the_loops_tha
         np.testing.assert_allclose(chunked.relative.sel(loop=lp.id).values, full.relative.sel(loop=lp.id).values)
     np.testing.assert_array_equal(chunked.dominant.values, full.dominant.values)
     assert chunked.shares(window=2).equals(full.shares(window=2)[chunked.shares(window=2).columns])
+
+
+def test_plots_show_the_top_loops_and_group_the_rest(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "dominance.py"
+    spec = importlib.util.spec_from_file_location("benchmark_dominance", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)  # the benchmark's model: 3 regions x 3 stocks instead of 8 x 3
+
+    m = bench.ring_model(regions=3)
+    m.set_specs(stop=10)
+    d = loop_dominance(m, ts.simulate(m, params={"onward_rate": [0.05, 0.1, 0.2]}))
+    ax = d.plot(top=3)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert len(labels) == 4 and labels[-1] == f"{len(d.loops) - 3} other loops"
+    ax.figure.savefig(tmp_path / "dominance.png")
+    ax = d.plot_shares(window=2)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == list(d.shares(window=2).columns)
+    ax.figure.savefig(tmp_path / "shares.png")
+    assert (tmp_path / "dominance.png").stat().st_size > 10000 and (tmp_path / "shares.png").stat().st_size > 5000
