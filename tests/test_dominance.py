@@ -351,3 +351,35 @@ def test_plots_show_the_top_loops_and_group_the_rest(tmp_path):
     assert [t.get_text() for t in ax.get_legend().get_texts()] == list(d.shares(window=2).columns)
     ax.figure.savefig(tmp_path / "shares.png")
     assert (tmp_path / "dominance.png").stat().st_size > 10000 and (tmp_path / "shares.png").stat().st_size > 5000
+
+
+def test_graphical_functions_in_loops_both_forms():
+    """A table called as a function and a table variable with an input score like the explicit equation."""
+
+    def build(form):
+        m = ts.Model("adoption", stop=12, dt=0.125)
+        m.constant("population", 1000)
+        m.stock("adopters", 10, inflows=["adopting"])
+        m.aux("fraction", "adopters / population")
+        points = [(0, 0), (0.5, 0.5), (1, 1)]  # identity on [0, 1]: the table changes nothing
+        if form == "call":
+            m.lookup("effect_table", points)
+            m.flow("adopting", "0.8 * adopters * (1 - effect_table(fraction))")
+        elif form == "variable":
+            m.lookup("effect", points, input="fraction")
+            m.flow("adopting", "0.8 * adopters * (1 - effect)")
+        else:
+            m.aux("effect", "fraction")
+            m.flow("adopting", "0.8 * adopters * (1 - effect)")
+        return m
+
+    reference = build("plain")
+    ds = ts.simulate(reference).ds
+    want = loop_dominance(reference, ds)
+    for form in ("call", "variable"):
+        got = loop_dominance(build(form), ds)
+        assert len(got.loops) == len(want.loops) == 2
+        for lp in want.loops:
+            twin = next(q for q in got.loops if set(q.variables) - {"effect"} == set(lp.variables) - {"effect"})
+            np.testing.assert_allclose(got.relative.sel(loop=twin.id).values, want.relative.sel(loop=lp.id).values,
+                                       atol=1e-12, err_msg=form)

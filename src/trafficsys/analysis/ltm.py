@@ -387,7 +387,9 @@ def _link_score(m: Model, values: _Values, source: str, target: str, lookups: Ma
         elif _is_stateful(m, target):
             score = np.where((dx == 0) | (dz == 0), 0.0, np.sign(dz) * np.sign(dx))
         else:
-            env = {d: (x[1:] if d == source else values[d][:-1]) for d in m.dependencies(target) if d not in lookups}
+            # tables only called as functions have no recorded values; everything else is an input
+            env = {d: (x[1:] if d == source else values[d][:-1]) for d in m.dependencies(target)
+                   if not (d in lookups and lookups[d].input is None)}
             t_prev = values.time[:-1, None]
             new = evaluate(tree, env, time=t_prev, dt=dt, lookups=lookups, variable=target)
             if isinstance(e, Lookup):
