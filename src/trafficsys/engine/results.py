@@ -48,10 +48,19 @@ class Results:
     [100.0, 90.0, 81.0]
     """
 
-    def __init__(self, ds: xr.Dataset, model: Any = None, ledger: xr.Dataset | None = None):
+    def __init__(self, ds: xr.Dataset, model: Any = None, ledger: xr.Dataset | Any | None = None):
         self.ds = ds
         self.model = model
-        self.ledger = ledger if ledger is not None else xr.Dataset()
+        self._ledger = ledger  # a Dataset, or a function building it on first use
+
+    @property
+    def ledger(self) -> xr.Dataset:
+        """The conservation ledger (see the class docstring); built on first use."""
+        if self._ledger is None:
+            self._ledger = xr.Dataset()
+        elif callable(self._ledger):
+            self._ledger = self._ledger()
+        return self._ledger
 
     # ---------------------------------------------------------------- access
     def _key(self, name: str) -> str:

@@ -302,32 +302,43 @@ def make_results(prep: Prepared, method: Method, timing: Timing, out: np.ndarray
     return Results(ds, m, ledger(prep, S0, S, A))
 
 
-def ledger(prep: Prepared, S0: tuple, S: tuple, A: tuple) -> xr.Dataset:
-    """The conservation ledger over ``(stock, run)`` (see :class:`Results`)."""
+def ledger(prep: Prepared, S0: tuple, S: tuple, A: tuple) -> Any:
+    """A function building the conservation ledger over ``(stock, run)`` (see :class:`Results`)."""
     cm, n = prep.cm, prep.n
     idx = {s: i for i, s in enumerate(cm.states)}
     acc = dict(zip(cm.acc_flows, A))
     src = {f: s for s in cm.stocks for f in cm.plan.nodes[s].outflows}
     dst = {f: s for s in cm.stocks for f in cm.plan.nodes[s].inflows}
+    stocks = list(cm.stocks)
+    S0 = tuple(S0)
+    S = tuple(S)
 
-    def arr(x):
-        return np.broadcast_to(np.asarray(x, dtype=float), (n,)).astype(float)
+    def build() -> xr.Dataset:
+        def arr(x):
+            return np.broadcast_to(np.asarray(x, dtype=float), (n,))
 
-    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("initial", "inflows", "outflows", "boundary_inflows",
-                                                          "boundary_outflows", "final")}
-    for s in cm.stocks:
-        node = cm.plan.nodes[s]
-        zero = np.zeros(n)
-        cols["initial"].append(arr(S0[idx[s]]))
-        cols["final"].append(arr(S[idx[s]]))
-        cols["inflows"].append(sum((arr(acc[f]) for f in node.inflows), zero))
-        cols["outflows"].append(sum((arr(acc[f]) for f in node.outflows), zero))
-        cols["boundary_inflows"].append(sum((arr(acc[f]) for f in node.inflows if f not in src), zero))
-        cols["boundary_outflows"].append(sum((arr(acc[f]) for f in node.outflows if f not in dst), zero))
-    data = {k: (("stock", "run"), np.array(v).reshape(len(cm.stocks), n)) for k, v in cols.items()}
-    ds = xr.Dataset(data, coords={"stock": list(cm.stocks), "run": np.arange(n)})
-    ds["residual"] = ds["final"] - (ds["initial"] + ds["inflows"] - ds["outflows"])
-    return ds
+        def total(flows):
+            out = np.zeros(n)
+            for f in flows:
+                out = out + arr(acc[f])
+            return out
+
+        rows: dict[str, list[np.ndarray]] = {k: [] for k in (
+            "initial", "inflows", "outflows", "boundary_inflows", "boundary_outflows", "final")}
+        for s in stocks:
+            node = cm.plan.nodes[s]
+            rows["initial"].append(arr(S0[idx[s]]))
+            rows["final"].append(arr(S[idx[s]]))
+            rows["inflows"].append(total(node.inflows))
+            rows["outflows"].append(total(node.outflows))
+            rows["boundary_inflows"].append(total([f for f in node.inflows if f not in src]))
+            rows["boundary_outflows"].append(total([f for f in node.outflows if f not in dst]))
+        data = {k: np.array(v, dtype=float).reshape(len(stocks), n) for k, v in rows.items()}
+        data["residual"] = data["final"] - (data["initial"] + data["inflows"] - data["outflows"])
+        return xr.Dataset({k: (("stock", "run"), v) for k, v in data.items()},
+                          coords={"stock": stocks, "run": np.arange(n)})
+
+    return build
 
 
 def simulate(model: Model, scenario: str | Scenario | Mapping[str, Any] | None = None,
