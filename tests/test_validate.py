@@ -390,3 +390,30 @@ def test_arrays_dimensions_and_per_element_equations():
     m.add(replace(m["pressure"], dimensions=("regions",), per_element=()), replace=True)
     with pytest.raises(UnknownVariableError, match="dimension 'regions' is not declared; did you mean 'region'"):
         m.validate()
+
+
+# ------------------------------------------------------------------ robustness
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+
+
+def _generated_models():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_toml import models
+
+    return models()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(_generated_models())
+def test_validation_of_any_model_raises_only_model_errors(m):
+    """Generated models are mostly broken; validation must say so as a ModelError, never crash."""
+    try:
+        warnings = m.validate()
+    except ModelError as e:
+        assert str(e)
+        assert all(isinstance(x, ModelError) for x in getattr(e, "errors", [e]))
+    else:
+        assert all(isinstance(w, str) for w in warnings)
