@@ -9,6 +9,12 @@ equation language: arithmetic, logic, ``IF``, the pure builtins, the clock
 functions (``STEP``, ``RAMP``, ``PULSE``) and graphical functions.  Stateful
 builtins (``SMTH1``, ``DELAY3``...) have hidden stocks and are handled by the
 caller (see :mod:`trafficsys.analysis.ltm`).
+
+Whole equations are re-evaluated with the engine's compiled
+:meth:`~trafficsys.engine.CompiledModel.evaluate` when the model compiles
+(the same numerics as the simulation); this interpreter evaluates the input
+expressions of smooths and delays, and whole equations of recorded data whose
+model the engine cannot compile.
 """
 
 from __future__ import annotations

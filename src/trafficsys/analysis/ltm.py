@@ -352,7 +352,8 @@ def _ratio_score(partial: np.ndarray, dz: np.ndarray, dx: np.ndarray) -> np.ndar
     return score
 
 
-def _link_score(m: Model, values: _Values, source: str, target: str, lookups: Mapping[str, Lookup]) -> np.ndarray:
+def _link_score(m: Model, values: _Values, source: str, target: str, lookups: Mapping[str, Lookup],
+                compiled: Any = None) -> np.ndarray:
     """The link score series ``(time, run)`` of ``source -> target``."""
     e = m[target]
     dt = m.dt
@@ -391,19 +392,32 @@ def _link_score(m: Model, values: _Values, source: str, target: str, lookups: Ma
             env = {d: (x[1:] if d == source else values[d][:-1]) for d in m.dependencies(target)
                    if not (d in lookups and lookups[d].input is None)}
             t_prev = values.time[:-1, None]
-            new = evaluate(tree, env, time=t_prev, dt=dt, lookups=lookups, variable=target)
-            if isinstance(e, Lookup):
-                from ._evaluate import interpolate_lookup
+            if compiled is not None:  # the engine's own numerics for the equation
+                new = compiled.evaluate(target, env, time=t_prev)
+            else:
+                new = evaluate(tree, env, time=t_prev, dt=dt, lookups=lookups, variable=target)
+                if isinstance(e, Lookup):
+                    from ._evaluate import interpolate_lookup
 
-                new = interpolate_lookup(e, new)
-            if isinstance(e, Flow) and e.non_negative:
-                new = np.maximum(new, 0.0)
+                    new = interpolate_lookup(e, new)
+                if isinstance(e, Flow) and e.non_negative:
+                    new = np.maximum(new, 0.0)
             new = np.broadcast_to(new, dz.shape)
             score = _ratio_score(new - z[:-1], dz, dx)
     out = np.empty((score.shape[0] + 1, x.shape[1]))
     out[0] = 0.0
     out[1:] = score
     return out
+
+
+def _compiled(m: Model) -> Any:
+    """The engine's compiled form of ``m`` (for re-evaluating equations), or None when it cannot compile."""
+    try:
+        from ..engine import compile_model
+
+        return compile_model(m)
+    except (ImportError, ModelError):  # e.g. scores of recorded data for a model the engine rejects
+        return None
 
 
 # ---------------------------------------------------------------------------- result
@@ -788,6 +802,7 @@ def loop_dominance(
                     part_of.setdefault(other, part_of[n])
 
     lookups = {name: m[name] for name in m.names(Kind.LOOKUP)}
+    compiled = _compiled(m)
     edges = sorted({lk for c in cycles for lk in zip(c, c[1:] + c[:1])})
     edge_index = {e: i for i, e in enumerate(edges)}
     loop_edges = [[edge_index[e] for e in zip(c, c[1:] + c[:1])] for c in cycles]
@@ -803,7 +818,7 @@ def loop_dominance(
         n = values.nrun
         links = np.empty((len(edges), T, n))
         for i, e in enumerate(edges):
-            links[i] = _link_score(m, values, e[0], e[1], lookups)  # type: ignore[arg-type]
+            links[i] = _link_score(m, values, e[0], e[1], lookups, compiled)  # type: ignore[arg-type]
         scores = np.empty((L, T, n))
         for k, idx in enumerate(loop_edges):
             np.copyto(scores[k], links[idx[0]])
