@@ -98,7 +98,7 @@ def numpy_version(p: dict, n: int, stop=120.0, dt=0.25, every=1):
     arrivals = np.array(ARRIVALS).reshape(-1, 1) * np.ones((1, n))
     tx, ty, dx, dy = (np.array(a) for a in (TRUST_X, TRUST_Y, DEMAND_X, DEMAND_Y))
     shape = (len(REGIONS), n)
-    V, R, E, I, S, G = (np.full(shape, v) for v in (20000.0, 200.0, 1000.0, 50.0, 100.0, 500.0))
+    V, R, E, Q, S, G = (np.full(shape, v) for v in (20000.0, 200.0, 1000.0, 50.0, 100.0, 500.0))
     nsteps = int(round(stop / dt))
     out = np.empty((nsteps // every + 1, 6, len(REGIONS), n))
 
@@ -119,7 +119,7 @@ def numpy_version(p: dict, n: int, stop=120.0, dt=0.25, every=1):
         onset = np.maximum(R / c["onset_time"], 0.0)
         identification = np.maximum(c["detection_rate"] * E * police, 0.0)
         deaths = np.maximum(c["mortality"] * E, 0.0)
-        processing = np.maximum(I / c["processing_time"], 0.0)
+        processing = np.maximum(Q / c["processing_time"], 0.0)
         reintegration = np.maximum(S / c["reintegration_time"], 0.0)
         retrafficking = np.maximum(c["retrafficking_rate"] * G * (1 - trust), 0.0)
         # the stocks form one cycle; as in trafficsys, vulnerable goes first and does not count
@@ -127,17 +127,17 @@ def numpy_version(p: dict, n: int, stop=120.0, dt=0.25, every=1):
         recruitment, departures = limit(V, arrivals, recruitment, departures)
         (onset,) = limit(R, recruitment, onset)
         identification, deaths = limit(E, onset, identification, deaths)
-        (processing,) = limit(I, identification, processing)
+        (processing,) = limit(Q, identification, processing)
         (reintegration,) = limit(S, processing, reintegration)
         (retrafficking,) = limit(G, reintegration, retrafficking)
         if k % every == 0:
-            out[k // every] = (V, R, E, I, S, G)
+            out[k // every] = (V, R, E, Q, S, G)
         if k == nsteps:
             break
         V = np.maximum(V + dt * ((arrivals + retrafficking) - (recruitment + departures)), 0.0)
         R = np.maximum(R + dt * (recruitment - onset), 0.0)
         E = np.maximum(E + dt * (onset - (identification + deaths)), 0.0)
-        I = np.maximum(I + dt * (identification - processing), 0.0)
+        Q = np.maximum(Q + dt * (identification - processing), 0.0)
         S = np.maximum(S + dt * (processing - reintegration), 0.0)
         G = np.maximum(G + dt * (reintegration - retrafficking), 0.0)
     return out
@@ -234,8 +234,8 @@ def main(argv=None):
         r = ts.simulate(m, params=p, variables=keep)
         got = np.stack([np.stack([r[f"{s}_{reg}"].values for reg in REGIONS], axis=1) for s in STAGES], axis=1)
         same = np.max(np.abs(got - hand) / np.maximum(np.abs(hand), 1e-9))
-        t_hand = median_time(lambda: numpy_version(p, runs), max(2, rep // 2))
-        t_ts = median_time(lambda: ts.simulate(m, params=p, variables=keep), max(2, rep // 2))
+        t_hand = median_time(lambda p=p, runs=runs: numpy_version(p, runs), max(2, rep // 2))
+        t_ts = median_time(lambda p=p: ts.simulate(m, params=p, variables=keep).ds, max(2, rep // 2))
         print(f"    {runs:>6} run(s): numpy {t_hand * 1e3:8.1f} ms, trafficsys {t_ts * 1e3:8.1f} ms, "
               f"ratio trafficsys / numpy = {t_ts / t_hand:.2f}  (max rel. difference {same:.1e})")
     print()
@@ -251,7 +251,8 @@ def main(argv=None):
             mm = build_model(stop=s * 0.25)
             p = {k: full[k][:runs] for k in base} if runs > 1 else None
             ts.simulate(mm, params=p, variables=keep)
-            row.append(median_time(lambda: ts.simulate(mm, params=p, variables=keep), 2 if runs >= 1000 else rep))
+            row.append(median_time(lambda mm=mm, p=p: ts.simulate(mm, params=p, variables=keep).ds,
+                                   2 if runs >= 1000 else rep))
         print(f"    {runs:>12}" + "".join(f"{x * 1e3:10.1f}" for x in row))
     return 0
 

@@ -33,7 +33,7 @@ from ..errors import UnsupportedFeatureError
 from ..model import ast
 from ..model.ast import Binary, Call, If, Name, Num, Unary
 from ..model.elements import Extrapolation, Lookup
-from .lower import DISC, FLOW, HSTOCK, LOOKUPVAR, STOCK, Plan
+from .lower import DISC, FLOW, HSTOCK, STOCK, Plan
 from .methods import Method
 
 __all__ = ["Emitter", "generate", "helpers", "TIME_EPS"]
@@ -294,21 +294,21 @@ def _s_mod(a, b):
 
 
 def helpers(mode: str, plan: Plan, table_ids: dict[str, str]) -> dict[str, object]:
-    """The namespace the generated functions run in."""
+    """Build the namespace the generated functions run in."""
     ns: dict[str, object] = {"INF": math.inf, "_F": np.float64, "_asarray": np.asarray}
     if mode == "vector":
         ns.update(_where=np.where, _and=np.logical_and, _or=np.logical_or, _not=np.logical_not,
                   _pow=np.power, _mod=np.mod, _abs=np.abs, _floor=np.floor, _round=_v_round,
                   _minimum=np.minimum, _maximum=np.maximum, _safediv=_v_safediv, _stepf=_v_step,
                   _ramp=_v_ramp, _pulse=_v_pulse, _pos=_v_pos, _any=np.any)
-        for name, fn in _UFUNCS.items():
+        for fn in _UFUNCS.values():
             ns["_" + fn] = getattr(np, fn)
         for t, ident in table_ids.items():
             ns[ident] = _vector_lookup(plan.tables[t])
     else:
         ns.update(_pow=_scalar_pow, _mod=_s_mod, _abs=abs, _floor=math.floor, _round=_s_round,
                   _safediv=_s_safediv, _stepf=_s_step, _ramp=_s_ramp, _pulse=_s_pulse)
-        for name, fn in _UFUNCS.items():
+        for fn in _UFUNCS.values():
             ns["_" + fn] = _scalar_ufunc(getattr(np, fn))
         for t, ident in table_ids.items():
             ns[ident] = _scalar_lookup(plan.tables[t])
@@ -466,7 +466,7 @@ class _Program:
         nodes = self.plan.nodes
         self.w(0, "def _init(P, T0, DT, T1):")
         self.w(1, "T = _F(T0)" if self.mode == "vector" else "T = T0")
-        self.w(1, "EPS = DT * %r" % TIME_EPS)
+        self.w(1, f"EPS = DT * {TIME_EPS!r}")
         self.constants(1)
         for n in self.plan.init_order:
             node = nodes[n]
@@ -483,7 +483,7 @@ class _Program:
         st = plan.states
         accs = [f"A{i}" for i in range(len(self.acc_flows))]
         self.w(0, "def _run(P, S, ACC, k0, k1, T0, DT, T1, every, out):")
-        self.w(1, "EPS = DT * %r" % TIME_EPS)
+        self.w(1, f"EPS = DT * {TIME_EPS!r}")
         self.constants(1)
         if st:
             self.w(1, f"({''.join(ids[s] + ', ' for s in st)}) = S")

@@ -33,7 +33,7 @@ _LOCK = threading.Lock()
 
 
 def structure_key(m: Model) -> tuple:
-    """A hashable key of everything compilation depends on (constants' values excluded)."""
+    """Return a hashable key of everything compilation depends on (constants' values excluded)."""
     parts = []
     for e in m:
         if isinstance(e, Constant):
@@ -96,7 +96,7 @@ class CompiledModel:
         return got
 
     def source(self, method: str | Method = "euler", mode: str = "vector") -> str:
-        """The generated Python source (for the curious and for debugging)."""
+        """Return the generated Python source (for the curious and for debugging)."""
         return self.functions(get_method(method), mode)[2]
 
     def resolve_record(self, variables: Any) -> tuple[str, ...] | None:

@@ -233,7 +233,7 @@ class _Lowerer:
 
 
 def const_value(m: Model, e: ast.Expr, _depth: int = 0) -> float | None:
-    """The value of ``e`` if it only involves numbers and constants (at the start time), else None."""
+    """Return the value of ``e`` if it only involves numbers and constants (at the start time), else None."""
     if _depth > 50:
         return None
     if isinstance(e, Num):

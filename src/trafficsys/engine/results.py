@@ -96,7 +96,7 @@ class Results:
         return [str(k) for k, v in self.ds.data_vars.items() if "time" in v.dims]
 
     def to_xarray(self) -> xr.Dataset:
-        """The underlying :class:`xarray.Dataset`."""
+        """Return the underlying :class:`xarray.Dataset`."""
         return self.ds
 
     def to_pandas(self, run: int = 0):
@@ -181,7 +181,6 @@ class Results:
                 + (f", scenario {a['scenario']!r}" if a.get("scenario") else "") + ">")
 
     def _repr_html_(self) -> str:
-        a = self.ds.attrs
         rows = []
         final = self.ds.isel(time=-1) if "time" in self.ds.dims and self.ds.sizes["time"] else self.ds
         for k in self.variables[:30]:

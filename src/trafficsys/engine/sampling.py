@@ -19,7 +19,7 @@ SAMPLERS = ("lhs", "random", "sobol")
 
 
 def as_generator(seed: int | np.random.Generator | None = None) -> np.random.Generator:
-    """The one seed policy: ``None`` (fresh entropy), an int, or a Generator (used as is).
+    """Turn ``seed`` into a Generator: the one seed policy (``None``: fresh entropy; int; Generator as is).
 
     Every stochastic function of trafficsys takes ``seed=`` and passes it here.
 

@@ -303,7 +303,7 @@ def make_results(prep: Prepared, method: Method, timing: Timing, out: np.ndarray
 
 
 def ledger(prep: Prepared, S0: tuple, S: tuple, A: tuple) -> Any:
-    """A function building the conservation ledger over ``(stock, run)`` (see :class:`Results`)."""
+    """Return a function building the conservation ledger over ``(stock, run)`` (see :class:`Results`)."""
     cm, n = prep.cm, prep.n
     idx = {s: i for i, s in enumerate(cm.states)}
     acc = dict(zip(cm.acc_flows, A))
