@@ -352,3 +352,11 @@ def test_the_example_model_validates_and_reads_well():
 
 
 
+
+
+@pytest.mark.parametrize("text", ["a = " + "[" * 50_000 + "]" * 50_000, "a = " + "{b = " * 5_000 + "1" + "}" * 5_000])
+def test_hostile_nesting_is_a_file_format_error(text):
+    t0 = time.process_time()
+    with pytest.raises(FileFormatError, match="nests too deeply"):
+        toml_io.loads(text, file="hostile.toml")
+    assert time.process_time() - t0 < 1.0
