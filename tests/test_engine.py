@@ -483,3 +483,30 @@ def test_non_negative_stocks():
     got = r.to_pandas()[["teststock0", "teststock1", "teststock2", "teststock3"]]
     assert assert_matches("tests/non_negative_stocks", type(r)(r.ds[list(got.columns)], r.model)) == 4
     assert (got["teststock3"] >= 0).all() and (got["teststock2"] < 0).any()
+
+
+@needs_testdata
+def test_pipeline_delay():
+    m = ts.Model("pipe", stop=100, dt=0.5)
+    m.constant("initial_value", 6)
+    m.aux("input", "-1 + STEP(5, 5)")
+    m.aux("changing_delay_time", "4 + STEP(2, 15)")
+    m.constant("fractional_multiple", 2.5)
+    m.aux("fractional_delay_time", "fractional_multiple * DT")
+    m.constant("integer_multiple", 5)
+    m.aux("integer_delay_time", "DT * integer_multiple")
+    m.aux("output_changing_delay_time", "DELAY(input, changing_delay_time, initial_value)")
+    m.aux("output_fractional_pipeline_delay", "DELAY(input, fractional_delay_time, initial_value)")
+    m.aux("output_integer_pipeline_delay", "DELAY(input, integer_delay_time, initial_value)")
+    r = ts.simulate(m)
+    keep = [v for v in r.ds.data_vars if "order" not in v]
+    assert assert_matches("tests/delay_pipeline", Results(r.ds[keep], r.model)) == 10
+    # per-run delay times in one vectorised ensemble, and stepping, give the single-run numbers
+    ens = ts.simulate(m, params={"integer_multiple": np.array([5.0, 3.0, 7.0])}, method="rk4")
+    one = ts.simulate(m, params={"integer_multiple": 3.0}, method="rk4")
+    assert np.array_equal(ens["output_integer_pipeline_delay"].values[:, 1],
+                          one["output_integer_pipeline_delay"].values[:, 0])
+    sim = ts.Simulation(m)
+    for t in (7, 7, 30, 100):
+        sim.step(until=t)
+    assert np.array_equal(sim.results["output_changing_delay_time"].values, r["output_changing_delay_time"].values)

@@ -33,7 +33,7 @@ from ..errors import UnsupportedFeatureError
 from ..model import ast
 from ..model.ast import Binary, Call, If, Name, Num, Unary
 from ..model.elements import Extrapolation, Lookup
-from .lower import DISC, FLOW, HSTOCK, STOCK, Plan
+from .lower import DISC, FLOW, HSTOCK, PIPE, STOCK, Plan
 from .methods import Method
 
 __all__ = ["Emitter", "generate", "helpers", "TIME_EPS"]
@@ -160,6 +160,8 @@ class Emitter:
             return f"_stepf(T, EPS, {args[0]}, {args[1]})"
         if f == "RAMP":
             return f"_ramp(T, {args[0]}, {args[1]}, {args[2] if len(args) > 2 else 'INF'})"
+        if f == "_PIPE":  # lowered pipeline DELAY: (history, delay time, initial value)
+            return f"_pipe({args[0]}, k, {args[1]}, DT, {args[2]})"
         if f == "PULSE":
             first = args[1] if len(args) > 1 else "T0"
             every = args[2] if len(args) > 2 else "0.0"
@@ -276,6 +278,27 @@ def _v_pulse(t, dt, eps, volume, first, every):
     return np.where((t + eps >= first) & (phase < dt), volume / dt, 0.0)
 
 
+def _s_pipe(hist, k, delay, dt, first):
+    m = math.floor(delay / dt + 0.5)  # halves round up, as Vensim's DELAY FIXED does
+    m = m if m >= 1 else 1
+    return hist[k - m] if k >= m else first
+
+
+def _v_pipe(hist, k, delay, dt, first):
+    m = np.floor(np.asarray(delay, dtype=float) / dt + 0.5)
+    m = np.where(m >= 1, m, 1).astype(np.int64)
+    if m.ndim == 0:
+        j = k - int(m)
+        return hist[j] if j >= 0 else first
+    out = None
+    for u in np.unique(m):  # runs with different delays read different steps
+        j = k - int(u)
+        src = hist[j] if j >= 0 else first
+        val = np.broadcast_to(np.asarray(src, dtype=float), m.shape)
+        out = np.where(m == u, val, 0.0) if out is None else np.where(m == u, val, out)
+    return out
+
+
 def _v_pos(x):
     # np.maximum(x, 0.0) costs several times a multiplication; most flows are never negative
     return np.maximum(x, 0.0) if np.any(x < 0.0) else x
@@ -300,14 +323,14 @@ def helpers(mode: str, plan: Plan, table_ids: dict[str, str]) -> dict[str, objec
         ns.update(_where=np.where, _and=np.logical_and, _or=np.logical_or, _not=np.logical_not,
                   _pow=np.power, _mod=np.mod, _abs=np.abs, _floor=np.floor, _round=_v_round,
                   _minimum=np.minimum, _maximum=np.maximum, _safediv=_v_safediv, _stepf=_v_step,
-                  _ramp=_v_ramp, _pulse=_v_pulse, _pos=_v_pos, _any=np.any)
+                  _ramp=_v_ramp, _pulse=_v_pulse, _pos=_v_pos, _any=np.any, _pipe=_v_pipe)
         for fn in _UFUNCS.values():
             ns["_" + fn] = getattr(np, fn)
         for t, ident in table_ids.items():
             ns[ident] = _vector_lookup(plan.tables[t])
     else:
         ns.update(_pow=_scalar_pow, _mod=_s_mod, _abs=abs, _floor=math.floor, _round=_s_round,
-                  _safediv=_s_safediv, _stepf=_s_step, _ramp=_s_ramp, _pulse=_s_pulse)
+                  _safediv=_s_safediv, _stepf=_s_step, _ramp=_s_ramp, _pulse=_s_pulse, _pipe=_s_pipe)
         for fn in _UFUNCS.values():
             ns["_" + fn] = _scalar_ufunc(getattr(np, fn))
         for t, ident in table_ids.items():
@@ -332,6 +355,7 @@ class _Program:
         self.user_stocks = [n for n in plan.states if nodes[n].role == STOCK]
         self.hstocks = [n for n in plan.states if nodes[n].role == HSTOCK]
         self.discs = [n for n in plan.states if nodes[n].role == DISC]
+        self.pipes = [n for n in plan.states if nodes[n].role == PIPE]
         self.acc_flows: list[str] = []
         for s in self.user_stocks:
             for f in nodes[s].inflows + nodes[s].outflows:
@@ -364,7 +388,7 @@ class _Program:
         states = set(self.plan.states)
         if stage_names:
             def names(n: str) -> str:
-                return ids[n] + "_s" if n in states and self.plan.nodes[n].role != DISC else ids[n]
+                return ids[n] + "_s" if n in states and self.plan.nodes[n].role in (STOCK, HSTOCK) else ids[n]
         else:
             names = ids.__getitem__
         return Emitter(self.mode, names, self.table_ids, has_pi_var=self.has_pi,
@@ -467,9 +491,13 @@ class _Program:
         self.w(0, "def _init(P, T0, DT, T1):")
         self.w(1, "T = _F(T0)" if self.mode == "vector" else "T = T0")
         self.w(1, f"EPS = DT * {TIME_EPS!r}")
+        self.w(1, "k = 0")
         self.constants(1)
         for n in self.plan.init_order:
             node = nodes[n]
+            if node.role == PIPE:
+                self.w(1, f"{self.ids[n]} = []")
+                continue
             e = node.init if n in set(self.plan.states) else node.expr
             expr = self.emitter(False, node.owner)(e)
             if node.role == FLOW and node.uniflow:
@@ -509,6 +537,10 @@ class _Program:
         # discrete states: their next value, from this step's stage-0 values
         for d in self.discs:
             self.w(2, f"N{ids[d]} = {self.emitter(False, nodes[d].owner)(nodes[d].expr)}")
+        for d in self.pipes:  # a re-run of step k (stepping) replaces its entry
+            x = self.emitter(False, nodes[d].owner)(nodes[d].expr)
+            self.w(2, f"del {ids[d]}[k:]")
+            self.w(2, f"{ids[d]}.append({x})")
         ns = m.stages
         flow_ids = {f: ids[f] for f in self.acc_flows}
         if ns == 1:

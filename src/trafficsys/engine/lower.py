@@ -34,8 +34,10 @@ __all__ = ["Node", "Plan", "lower", "const_value"]
 
 #: roles of plan nodes
 CONST, AUX, FLOW, STOCK, HSTOCK, DISC, LOOKUPVAR = "const", "aux", "flow", "stock", "hstock", "disc", "lookupvar"
+#: the input history of a pipeline DELAY (a list, one entry per step)
+PIPE = "pipe"
 #: roles whose value is known at the start of a step (they break algebraic loops)
-STATE_ROLES = frozenset({STOCK, HSTOCK, DISC})
+STATE_ROLES = frozenset({STOCK, HSTOCK, DISC, PIPE})
 
 
 @dataclass
@@ -220,8 +222,14 @@ class _Lowerer:
         return Name(name)
 
     def call_delay(self, a, owner):
-        raise UnsupportedFeatureError("DELAY (pipeline delay) is not supported yet; use DELAYN with a "
-                                      "high order, or DELAY3", variable=owner, file=self.m.file)
+        # pipeline delay: the input DT*round(delay/DT) ago (halves up, at least one DT), the initial value
+        # (default: the input's initial value) before that
+        x, d = a[0], a[1]
+        hist = self.hidden(owner, "pipe_")
+        self.nodes[hist] = Node(hist, PIPE, x, None, owner)
+        first = self.hidden(owner, "pipe_init_")
+        self.nodes[first] = Node(first, DISC, Name(first), a[2] if len(a) > 2 else x, owner)
+        return Call("_PIPE", (Name(hist), d, Name(first)))
 
     def _order(self, e, owner, fn) -> int:
         v = self.const_of(e)

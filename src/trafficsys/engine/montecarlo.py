@@ -34,8 +34,9 @@ def run_chunk(model: Model, params: Mapping[str, Any], method: Method, timing: T
         prep.n = n
     out, S0, S, A = execute(prep, method, timing, mode="vector", run_offset=offset)
 
-    def full(xs):
-        return [np.broadcast_to(np.asarray(x, dtype=float), (n,)).copy() for x in xs]
+    def full(xs):  # (pipeline-delay histories are lists: the ledger does not need them)
+        return [np.zeros(n) if isinstance(x, list) else np.broadcast_to(np.asarray(x, dtype=float), (n,)).copy()
+                for x in xs]
     if out.shape[2] != n:
         out = np.broadcast_to(out, out.shape[:2] + (n,)).copy()
     return out, full(S0), full(S), full(A)

@@ -497,6 +497,8 @@ class Simulation:
 
     def _check_finite(self) -> None:
         for name, v in zip(self._prep.cm.states, self._S):
+            if isinstance(v, list):  # a pipeline delay's input history
+                continue
             a = np.asarray(v)
             if not np.isfinite(a).all():
                 run = int(np.argmax(~np.isfinite(np.atleast_1d(a))))
