@@ -343,13 +343,17 @@ class _Values:
 
 
 def _ratio_score(partial: np.ndarray, dz: np.ndarray, dx: np.ndarray) -> np.ndarray:
-    """``|partial/dz| * sign(partial/dx)``, 0 where ``dz`` or ``dx`` is 0 (the zero-change convention)."""
-    zero = (dz == 0) | (dx == 0) | ~np.isfinite(partial)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        score = np.abs(partial / np.where(zero, 1.0, dz))
-        score *= np.sign(partial * dx)
-    score[zero] = 0.0
-    return score
+    """``|partial/dz| * sign(partial/dx)``, 0 where ``dz`` or ``dx`` is 0 (the zero-change convention).
+
+    Computed as ``partial * sign(dx) / |dz|``: the same number in fewer passes over the arrays.
+    """
+    with np.errstate(invalid="ignore", over="ignore"):
+        num = partial * np.sign(dx)
+        out = np.zeros(np.broadcast_shapes(num.shape, dz.shape))
+        np.divide(num, np.abs(dz), out=out, where=dz != 0)
+    if not np.isfinite(out).all():
+        out[~np.isfinite(out)] = 0.0
+    return out
 
 
 def _link_score(m: Model, values: _Values, source: str, target: str, lookups: Mapping[str, Lookup],
