@@ -1,0 +1,65 @@
+"""Strategies of models/strategies.toml: ids, documentation, equal budgets."""
+
+import numpy as np
+import pytest
+
+import trafficsys as ts
+
+IDS = ["baseline", "saviour_led", "survivor_led", "state_accountable", "survivor_led_state_accountable"]
+SHARES = ["share_ngo_rescue", "share_ngo_shelter", "share_police_training", "share_witness_support",
+          "share_community_reintegration", "share_survivor_collectives", "share_audits"]
+SPEND = [s.replace("share_", "spend_") for s in SHARES]
+
+
+@pytest.fixture(scope="module")
+def model():
+    return ts.load_default()
+
+
+@pytest.fixture(scope="module")
+def runs(model):
+    return {s: ts.simulate(model, scenario=s) for s in IDS}
+
+
+def test_the_five_strategies_exist_and_set_every_lever(model):
+    assert list(model.scenarios)[:5] == IDS
+    for s in IDS:
+        over = model.scenarios[s].overrides
+        assert set(SHARES) | {"shelter_stay_policy"} <= set(over), s
+
+
+def test_each_strategy_names_the_recommendation_it_embodies(model):
+    for s in IDS[2:]:
+        assert "recommendation" in model.scenarios[s].doc.lower(), s
+    assert "status quo" in model.scenarios["baseline"].doc.lower()
+    assert "article" in model.scenarios["saviour_led"].doc.lower()
+
+
+@pytest.mark.parametrize("strategy", IDS)
+def test_shares_sum_to_one_at_every_time(runs, strategy):
+    r = runs[strategy]
+    total = sum(r[s].values for s in SHARES)
+    np.testing.assert_allclose(total, 1.0, rtol=0, atol=1e-9)
+
+
+def test_every_strategy_spends_the_same_total_at_every_time(model, runs):
+    budget = model["total_programme_budget"].value
+    for s, r in runs.items():
+        spent = sum(r[v].values for v in SPEND)
+        np.testing.assert_allclose(spent, budget, rtol=1e-9, atol=0)
+        np.testing.assert_allclose(r["programme_spending"].values, budget, rtol=1e-9, atol=0)
+    cum = np.array([float(r["cumulative_programme_spending"].values[-1, 0]) for r in runs.values()])
+    np.testing.assert_allclose(cum, cum[0], rtol=1e-9)
+    np.testing.assert_allclose(cum[0], budget * 30, rtol=1e-9)
+
+
+def test_strategies_differ_in_their_levers(runs):
+    finals = {s: tuple(round(float(np.ravel(r[v].values)[-1]), 6) for v in SHARES) for s, r in runs.items()}
+    assert len(set(finals.values())) == len(IDS)
+
+
+def test_time_varying_strategies_move_money_from_ngos_to_the_state(runs):
+    r = runs["state_accountable"]
+    assert float(r["share_ngo_rescue"].sel(time=0).values[0]) == pytest.approx(0.30)
+    assert float(r["share_ngo_rescue"].sel(time=10).values[0]) == pytest.approx(0.05)
+    assert float(r["share_police_training"].sel(time=10).values[0]) == pytest.approx(0.35)
