@@ -55,8 +55,8 @@ def _extend(children):
         st.tuples(st.sampled_from(ast.BINARY_OPS), children, children).map(lambda t: ast.Binary(*t)),
         st.tuples(children, children, children).map(lambda t: ast.If(*t)),
         _call(children),
-        st.tuples(names, st.lists(children, min_size=1, max_size=2)).map(
-            lambda t: ast.Call(t[0], tuple(t[1]))),  # graphical function call
+        st.tuples(names | st.sampled_from(sorted(_RESERVED - KEYWORDS)), st.lists(children, min_size=1, max_size=2))
+        .map(lambda t: ast.Call(t[0], tuple(t[1]))),  # graphical function call, even one named like a builtin
         st.tuples(names, st.lists(children, min_size=1, max_size=2)).map(
             lambda t: ast.Subscript(t[0], tuple(t[1]))),
     )

@@ -9,6 +9,7 @@ reader's sake.
 from __future__ import annotations
 
 from . import ast
+from .builtins import lookup_builtin
 from .names import is_plain_identifier
 
 __all__ = ["to_xmile"]
@@ -42,6 +43,14 @@ def _name(name: str) -> str:
     if all(is_plain_identifier(p) and p.lower() not in _KEYWORDS and not p[0].isdigit() for p in parts):
         return name
     return '"' + name + '"'
+
+
+def _function_name(name: str) -> str:
+    # a graphical function whose name is also a builtin's ("step", "smooth"...) must be
+    # quoted, or it would read back as the builtin
+    if lookup_builtin(name) is not None or name == "if_then_else":
+        return '"' + name + '"'
+    return _name(name)
 
 
 def _num(v: float) -> str:
@@ -81,7 +90,7 @@ def to_xmile(node: ast.Expr) -> str:
         return f"{_name(node.name)}[{', '.join(to_xmile(i) for i in node.indices)}]"
     if isinstance(node, ast.Call):
         args = ", ".join(to_xmile(a) for a in node.args)
-        func = node.func if node.func.isupper() else _name(node.func)
+        func = node.func if node.func.isupper() else _function_name(node.func)
         return f"{func}({args})"
     if isinstance(node, ast.If):
         return (
