@@ -93,3 +93,37 @@ def test_plot_renders(tmp_path):
     axes[0].figure.savefig(tmp_path / "fit.png")
     assert (tmp_path / "fit.png").stat().st_size > 5000
     assert "Converged" in fit._repr_html_()
+
+
+def test_parameter_sets_that_blow_up_count_as_bad_fits_not_crashes(monkeypatch):
+    import sys
+
+    module = sys.modules["trafficsys.analysis.calibrate"]
+    failures = []
+    run = module.run_ensemble
+
+    def counting(*args, **kwargs):
+        try:
+            return run(*args, **kwargs)
+        except ts.SimulationError:
+            failures.append(1)
+            raise
+
+    monkeypatch.setattr(module, "run_ensemble", counting)
+    m = ts.Model("growth", stop=10, dt=0.5)
+    m.constant("g", 0.6, range=(0.01, 2000))
+    m.stock("x", 1, inflows=["growing"])
+    m.flow("growing", "x * g * EXP(g * x / 100)")  # overflows to infinity for g above ~0.62
+    truth = ts.simulate(m).ds
+    data = pd.Series(np.asarray(truth["x"].values).reshape(-1)[::4], index=truth["time"].values[::4], name="x")
+    for start_value in (0.45, 0.55):  # the optimiser's trial steps overshoot into the failing region
+        failures.clear()
+        start = m.copy()
+        start.add(dataclasses.replace(m["g"], value=start_value), replace=True)
+        fit = calibrate(start, data, params=["g"])
+        assert failures, "no trial step failed: the test no longer exercises the failure path"
+        assert fit.params.loc["g", "value"] == pytest.approx(0.6, rel=1e-6)
+    bad = m.copy()
+    bad.add(dataclasses.replace(m["g"], value=900.0), replace=True)
+    with pytest.raises(ModelError, match="fails at the starting values"):
+        calibrate(bad, data, params=["g"])

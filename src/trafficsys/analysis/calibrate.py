@@ -30,12 +30,15 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ModelError
+from ..errors import ModelError, SimulationError
 from ..model.elements import Constant
 from ..model.model import Model
 from ._common import run_ensemble
 
 __all__ = ["CalibrationResult", "calibrate"]
+
+#: scaled residual given to every observation of a run that failed (NaN or infinity)
+_FAILED = 1e3
 
 
 class CalibrationResult:
@@ -251,13 +254,19 @@ def calibrate(
         return out
 
     def residual_rows(X: np.ndarray) -> np.ndarray:
-        sim = simulate(X)
+        try:
+            sim = simulate(X)
+        except SimulationError:
+            # some parameter set blows the model up: score the rows one by one, failures as a bad fit
+            if len(X) == 1:
+                return np.full((1, int(mask.sum())), _FAILED)
+            return np.vstack([residual_rows(X[i:i + 1]) for i in range(len(X))])
         res = (sim - y_obs[None]) / scale[None, None, :]
         return res[:, mask]
 
     def fun(x):
         r = residual_rows(x[None, :])[0]
-        return np.where(np.isfinite(r), r, 1e6)
+        return np.where(np.isfinite(r), r, _FAILED)
 
     def jac(x):
         h = np.maximum(np.abs(x), 1e-3) * 1e-6
@@ -267,6 +276,11 @@ def calibrate(
         R = residual_rows(X)
         return ((R[1:] - R[0]) / step_up[:, None]).T
 
+    try:
+        simulate(x0[None, :])
+    except SimulationError as e:
+        raise ModelError(f"the model fails at the starting values ({', '.join(f'{c.name}={v:g}' for c, v in zip(consts, x0))}): "
+                         f"{e}; start the calibration from values where the model runs", file=m.file) from e
     sol = least_squares(fun, x0, jac=jac, bounds=(lo, hi), loss=loss, max_nfev=max_nfev, x_scale="jac")
     n, p = int(mask.sum()), len(consts)
     J = jac(sol.x)
