@@ -510,3 +510,17 @@ def test_pipeline_delay():
     for t in (7, 7, 30, 100):
         sim.step(until=t)
     assert np.array_equal(sim.results["output_changing_delay_time"].values, r["output_changing_delay_time"].values)
+
+
+def test_fast_dataset_is_identical_to_xarrays_constructor():
+    import xarray as xr
+
+    from trafficsys.engine.simulate import dataset
+
+    data = {"a": xr.Variable(("time", "run"), np.arange(6.0).reshape(3, 2), {"kind": "stock"}),
+            "k": xr.Variable(("run",), np.array([0.5, 1.0]), {"kind": "constant"})}
+    coords = {"time": np.array([0.0, 0.5, 1.0]), "run": np.arange(2)}
+    fast = dataset(data, coords, {"model": "m"})
+    xr.testing.assert_identical(fast, xr.Dataset(data, coords=coords, attrs={"model": "m"}))
+    assert fast.sel(time=0.5)["a"].values.tolist() == [2.0, 3.0]
+    assert float(fast["a"].sel(run=1).interp(time=0.75)) == 4.0

@@ -62,6 +62,7 @@ class Emitter:
         self.has_pi_var = has_pi_var
         self.variable = variable
         self.file = file
+        self.temp = 0
 
     def __call__(self, e: ast.Expr, cond: bool = False) -> str:
         return self.emit(e, cond)
@@ -147,7 +148,14 @@ class Emitter:
                 for a in args[1:]:
                     out = f"{fn}({out}, {a})"
                 return out
-            return f"{f.lower()}({', '.join(args)})"
+            # Python's max(a, b) is `b if b > a else a`; written out, without the call
+            cmp = ">" if f == "MAX" else "<"
+            out = args[0]
+            for a in args[1:]:
+                self.temp += 1
+                t1, t2 = f"_m{self.temp}a", f"_m{self.temp}b"
+                out = f"({t2} if ({t2} := {a}) {cmp} ({t1} := {out}) else {t1})"
+            return out
         if f == "MEAN":
             return f"(({' + '.join(args)}) / {float(len(args))!r})"
         if f == "MOD":

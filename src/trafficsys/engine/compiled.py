@@ -35,11 +35,8 @@ _LOCK = threading.Lock()
 def structure_key(m: Model) -> tuple:
     """Return a hashable key of everything compilation depends on (constants' values excluded)."""
     parts = []
-    for e in m:
-        if isinstance(e, Constant):
-            parts.append(("const", canonical(e.name), e.name))
-        else:
-            parts.append(e)
+    for key, e in zip(m.names(), m.elements()):
+        parts.append(("const", key, e.name, e.units, e.doc) if isinstance(e, Constant) else e)
     return (tuple(parts), m.file)
 
 
