@@ -49,7 +49,7 @@ from ..errors import ModelError
 from .diagram import CausalLoopDiagram, role_tags
 from .loops import Loop, _as_cld, loops as _loops
 
-__all__ = ["ArchetypeMatch", "Archetype", "ARCHETYPES", "KINDS", "archetypes"]
+__all__ = ["ArchetypeMatch", "Archetype", "ARCHETYPES", "KINDS", "archetypes", "detection_loops"]
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ class ArchetypeMatch:
     score
         Ranking score: 10 per loop, plus 3 per agreeing role tag (minus 3 per
         conflicting one), plus 1 when a delay sits where the archetype has it,
-        minus 0.01 per link.
+        plus 1 per loop the model file names, minus 0.01 per link.
     variant
         ``"to_the_intervenor"`` for the saviour form of shifting the burden.
     ambiguous_with
@@ -207,7 +207,8 @@ class _Context:
 
     def __init__(self, cld: CausalLoopDiagram, loops: list[Loop], drains: bool = False):
         self.cld = cld
-        self.loops = [lp for lp in loops if lp.polarity in ("R", "B") and (drains or not _is_drain(cld, lp))]
+        self.loops = [lp for lp in loops if lp.polarity in ("R", "B") and (drains or lp.name or not _is_drain(cld, lp))]
+        self.vs = [frozenset(lp.variables) for lp in self.loops]
         self.pairs: dict[tuple[int, int], _Pair] = {}
         self.nbrs: dict[int, set[int]] = defaultdict(set)
         by_var: dict[str, list[int]] = defaultdict(list)
@@ -236,12 +237,15 @@ class _Context:
             self.signs[(lk.source, lk.target)] = lk.polarity
             self.delay[(lk.source, lk.target)] = lk.delay
         self.on_loop = set(by_var)
+        self._tags = {v: role_tags(info.get("role")) for v, info in cld.variables.items() if info.get("role")}
+        self.kind = {v: info.get("kind") for v, info in cld.variables.items()}
+        self.role_tagged = {v: t & _ALL_ROLES for v, t in self._tags.items() if t & _ALL_ROLES}
 
     def of(self, polarity: str) -> list[int]:
         return [i for i, lp in enumerate(self.loops) if lp.polarity == polarity]
 
     def tags(self, v: str | None) -> frozenset[str]:
-        return self.cld.tags(v) if v else frozenset()
+        return self._tags.get(v, frozenset()) if v else frozenset()
 
     def own_delay(self, i: int, j: int) -> bool:
         """True when loop ``i`` has a delayed link that loop ``j`` does not share."""
@@ -263,7 +267,7 @@ class _Context:
         for v in cands:
             if role in self.tags(v):
                 return v
-        stocks = [v for v in cands if self.cld.variables.get(v, {}).get("kind") == "stock"]
+        stocks = [v for v in cands if self.kind.get(v) == "stock"]
         return (stocks or cands)[0]
 
     def outside(self, targets: Iterable[str], exclude: set[str], role: str) -> str | None:
@@ -324,7 +328,7 @@ def _limits_to_growth(cx: _Context) -> Iterable[_Cand]:
             if growing is None:
                 continue
             slowing = cx.pick(p.x2, "slowing_action")
-            members = set(cx.loops[r].variables) | set(cx.loops[b].variables)
+            members = cx.vs[r] | cx.vs[b]
             c = _Cand("limits_to_growth", {"growing_action": growing, "performance": p.arc[-1],
                                            "slowing_action": slowing,
                                            "limiting_condition": cx.outside(p.x2, members, "limiting_condition")},
@@ -401,10 +405,16 @@ def _shifting_the_burden(cx: _Context) -> Iterable[_Cand]:
                 continue
             rv = cx.loops[r].variables
             side = _between(rv, p1.arc[-1], p2.arc[0])
-            if not side or set(side) & (set(cx.loops[b1].variables) | set(cx.loops[b2].variables)):
+            if not side or set(side) & (cx.vs[b1] | cx.vs[b2]):
                 continue
+            # in a stock-flow model the fundamental solution may sit after the side effect on R3's own arc
+            # (side effect -> erosion -> capacity -> ...): tags first, then a stock, then where R3 joins B2
+            fundamental = cx.pick_state((*side[1:], *p2.arc[:-1]), "fundamental_solution") \
+                if any("fundamental_solution" in cx.tags(v) or cx.kind.get(v) == "stock" for v in side[1:]) \
+                else cx.pick_state(p2.arc[:-1], "fundamental_solution")
+            before = side[:side.index(fundamental)] if fundamental in side else side
             roles = {"problem_symptom": p1.arc[0], "symptomatic_solution": p1.arc[-1],
-                     "fundamental_solution": cx.pick_state(p2.arc[:-1], "fundamental_solution"), "side_effect": cx.pick(side, "side_effect")}
+                     "fundamental_solution": fundamental, "side_effect": cx.pick(before, "side_effect")}
             c = _Cand("shifting_the_burden", roles, (b1, b2, r))
             if cx.own_delay(b2, b1):
                 c.evidence += 1
@@ -430,21 +440,26 @@ def _between(seq: tuple[str, ...], start: str, end: str) -> tuple[str, ...]:
 
 
 def _tragedy_of_the_commons(cx: _Context) -> Iterable[_Cand]:
-    rs = cx.of("R")
     for i, j in itertools.combinations(cx.of("B"), 2):
         p = cx.pairs.get((i, j))
         if p is None or not p.x1 or not p.x2 or set(p.x1) & set(p.x2):
             continue
+        # a commons: both parties add to the total the same way and the resource feeds back to both the same way
+        if cx.signs[(p.x1[-1], p.arc[0])] != cx.signs[(p.x2[-1], p.arc[0])] or \
+                cx.signs[(p.arc[-1], p.x1[0])] != cx.signs[(p.arc[-1], p.x2[0])]:
+            continue
         common = set(p.arc)
 
-        def own(x, other):
-            return [r for r in rs if set(cx.loops[r].variables) & set(x)
-                    and not set(cx.loops[r].variables) & (common | set(other))]
+        def own(x, other):  # a party's own R loop: through its activity, apart from the commons and the other party
+            return [r for r in cx.by_var.get(x[-1], ()) if cx.loops[r].polarity == "R"
+                    and not cx.vs[r] & (common | set(other))]
 
         ra, rb = own(p.x1, p.x2), own(p.x2, p.x1)
-        members = set(cx.loops[i].variables) | set(cx.loops[j].variables)
+        members = cx.vs[i] | cx.vs[j]
         limit = cx.outside(p.arc, members, "resource_limit") or (p.arc[-1] if len(p.arc) > 1 else None)
         for a, b in itertools.product(ra, rb):
+            if cx.vs[a] & cx.vs[b]:
+                continue
             (ia, xa, loop_a), (ib, xb, loop_b) = sorted(  # A: the party tagged activity_a, else by name
                 [(i, p.x1, a), (j, p.x2, b)],
                 key=lambda t: (not any("activity_a" in cx.tags(v) for v in t[1]), t[1][-1]))
@@ -465,7 +480,7 @@ def _growth_and_underinvestment(cx: _Context) -> Iterable[_Cand]:
             if growing is None:
                 continue
             for bi in cx.nbrs[bl]:
-                if bi == r or cx.loops[bi].polarity != "B" or set(cx.loops[bi].variables) & set(cx.loops[r].variables):
+                if bi == r or cx.loops[bi].polarity != "B" or cx.vs[bi] & cx.vs[r]:
                     continue
                 pi = cx.pairs[(bl, bi)]
                 x = pi.x2
@@ -499,17 +514,22 @@ _DETECTORS = {
 
 # -------------------------------------------------------------------- scoring, ranking
 def _tag_evidence(cx: _Context, c: _Cand) -> tuple[int, int]:
+    """Role tags that agree with the match, and variables of the match tagged with another role."""
+    if not cx.role_tagged:
+        return 0, 0
     agree = sum(1 for role, v in c.roles.items() if v and role in cx.tags(v))
     assigned: dict[str, set[str]] = defaultdict(set)
     for role, v in c.roles.items():
         if v:
             assigned[v].add(role)
-    members = set().union(*(cx.loops[k].variables for k in c.loops)) | {v for v in c.roles.values() if v}
     conflict = 0
-    for v in members:
-        wanted = cx.tags(v) & _ALL_ROLES
-        if wanted and not wanted & assigned.get(v, set()):
-            conflict += 1
+    roles = ARCHETYPES[c.kind].roles
+    for v, wanted in cx.role_tagged.items():
+        if v in assigned:
+            conflict += not wanted & assigned[v]  # tagged for another role
+        elif any(v in cx.vs[k] for k in c.loops):
+            # on the match's loops, tagged for a role of this archetype that went to a variable without the tag
+            conflict += any(r in wanted and c.roles.get(r) and r not in cx.tags(c.roles[r]) for r in roles)
     return agree, conflict
 
 
@@ -517,10 +537,11 @@ def archetypes(
     cld: CausalLoopDiagram,
     *,
     kinds: Iterable[str] | None = None,
-    length_bound: int | None = None,
-    max_loops: int = 20_000,
+    length_bound: int | str | None = "auto",
+    max_loops: int = 100_000,
     deduplicate: bool = True,
     drains: bool = False,
+    budget: int = 200,
 ) -> list[ArchetypeMatch]:
     """Detect systems archetypes, ranked, with their roles filled.
 
@@ -531,7 +552,12 @@ def archetypes(
     kinds
         Only these archetypes (default: all of :data:`KINDS`).
     length_bound
-        Only loops with at most this many links (for big diagrams).
+        Only use loops with at most this many links; None: every loop;
+        ``"auto"`` (default): every loop when there are at most ``budget``,
+        otherwise the shortest ones up to the longest length that keeps
+        within ``budget`` loops, plus the loops the model file names (see
+        :func:`detection_loops`).  Archetypes are small structures, and the
+        number of loop combinations grows fast with the number of loops.
     max_loops
         Refuse diagrams with more loops than this (pass ``length_bound``).
     deduplicate
@@ -541,7 +567,8 @@ def archetypes(
         Also use first-order drains of stock-flow models (a stock and its own
         outflow, ``stock -> outflow -> stock``): every stock that empties
         in proportion to itself has one, and they would pair with any loop
-        through the stock.  Off by default.
+        through the stock.  Off by default, except for drains the model file
+        names as loops.
 
     Returns
     -------
@@ -561,7 +588,8 @@ def archetypes(
     for k in wanted:
         if k not in ARCHETYPES:
             raise ModelError(f"unknown archetype '{k}'; known: {', '.join(KINDS)}")
-    cx = _Context(cld, _loops(cld, length_bound, max_loops=max_loops), drains)
+    used, _, _ = detection_loops(cld, length_bound, budget=budget, max_loops=max_loops)
+    cx = _Context(cld, used, drains)
     cands: list[_Cand] = []
     for detector in dict.fromkeys(_DETECTORS[k] for k in wanted):
         for c in detector(cx):
@@ -572,7 +600,8 @@ def archetypes(
     for c in cands:
         agree, conflict = _tag_evidence(cx, c)
         length = sum(cx.loops[k].length for k in c.loops)
-        primary = 10 * len(c.loops) + 3 * (agree - conflict) + c.evidence
+        named = sum(1 for k in c.loops if cx.loops[k].name)  # loops the modeller drew on purpose
+        primary = 10 * len(c.loops) + 3 * (agree - conflict) + c.evidence + named
         scored.append((primary, primary + c.hint - 0.01 * length, c))
     scored.sort(key=lambda t: (-t[1], t[2].kind, sorted(t[2].loops)))
     if deduplicate:
@@ -588,10 +617,41 @@ def archetypes(
     return out
 
 
+def detection_loops(cld: CausalLoopDiagram, length_bound: int | str | None = "auto", *, budget: int = 200,
+                    max_loops: int = 100_000) -> tuple[list[Loop], int | None, int | None]:
+    """The loops archetype detection uses: ``(loops, length bound used, number of loops in all)``.
+
+    With ``length_bound="auto"``: every loop when there are at most
+    ``budget``; otherwise the shortest loops, up to the longest length that
+    keeps within ``budget``, plus every loop the model file names.  Loop ids
+    are those of the full enumeration (a length-bounded enumeration numbers
+    the same loops the same way, since ids follow length).  The total is None
+    when there are more than ``max_loops`` loops.
+    """
+    cld = _as_cld(cld)
+    if length_bound != "auto":
+        return _loops(cld, length_bound, max_loops=max_loops), length_bound, None
+    try:
+        every = _loops(cld, max_loops=max_loops)
+    except ModelError:
+        every = None
+    if every is not None and len(every) <= budget:
+        return every, None, len(every)
+    if every is None:
+        bound = 1
+        while len(_loops(cld, bound + 1, max_loops=max_loops)) <= budget:
+            bound += 1
+        return _loops(cld, bound, max_loops=max_loops), bound, None
+    lengths = sorted(lp.length for lp in every)
+    bound = lengths[budget] - 1 if lengths[budget] > lengths[0] else lengths[0]
+    return [lp for lp in every if lp.length <= bound or lp.name], bound, len(every)
+
+
 def _deduplicate(scored: list[tuple]) -> list[tuple]:
     kept: list[tuple] = []
     seen_roles: set[tuple] = set()
     by_loops: dict[frozenset, int] = {}
+    containing: dict[int, list[frozenset]] = defaultdict(list)  # loop -> kept loop sets holding it
     for primary, score, c in scored:
         key = (c.kind, tuple(sorted((k, v or "") for k, v in c.roles.items())))
         if key in seen_roles:
@@ -604,8 +664,11 @@ def _deduplicate(scored: list[tuple]) -> list[tuple]:
             if abs(primary - p0) < 1e-9 and c.kind != c0.kind and c.kind not in amb:
                 kept[idx] = (p0, s0, c0, (*amb, c.kind))
             continue
-        if any(loopset < frozenset(k[2].loops) for k in kept):
+        first = next(iter(loopset))
+        if any(loopset < other for other in containing.get(first, ())):
             continue
         by_loops[loopset] = len(kept)
+        for k in loopset:
+            containing[k].append(loopset)
         kept.append((primary, score, c, ()))
     return kept
