@@ -135,3 +135,14 @@ def test_a_zero_width_range_is_not_varied():
     assert "fixed" not in r.table.index and len(r.table) == 3
     with pytest.raises(ModelError, match="no range to vary over"):
         morris(m, "y", constants=["x1", "fixed"])
+
+
+def test_a_sampled_combination_that_fails_is_named():
+    m = ts.Model("fragile", stop=2, dt=1)
+    m.constant("a", 1, range=(-1, 1))
+    m.aux("y", "LN(a + 1.5)")  # NaN for a < -1.5: fine inside the range
+    assert np.isfinite(morris(m, "y", trajectories=4, seed=1).table["mu_star"]).all()
+    m.constant("b", 0, range=(-3, 3))
+    m.aux("w", "LN(b + 1)")  # NaN for b < -1: sampled runs fail
+    with pytest.raises(ts.SimulationError, match=r"with a=.*b=.*narrow the constants' ranges"):
+        morris(m, "w", trajectories=4, seed=1)

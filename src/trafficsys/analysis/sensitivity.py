@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ModelError
+from ..errors import ModelError, SimulationError
 from ..model.model import Model
 from ._common import Metric, constants_with_ranges, int_seed, metric_label, metric_values, run_ensemble
 
@@ -161,7 +161,15 @@ def _problem(chosen) -> dict:
 
 
 def _run_sample(m, chosen, X, metric, scenario):
-    ds = run_ensemble(m, {c.name: X[:, i] for i, c in enumerate(chosen)}, scenario=scenario)
+    try:
+        ds = run_ensemble(m, {c.name: X[:, i] for i, c in enumerate(chosen)}, scenario=scenario)
+    except SimulationError as e:
+        where = ""
+        if e.run is not None and 0 <= e.run < len(X):
+            where = " with " + ", ".join(f"{c.name}={X[e.run, i]:g}" for i, c in enumerate(chosen))
+        raise SimulationError(f"{e.message}{where}; narrow the constants' ranges so that every sampled "
+                              f"combination runs", variable=e.variable, time=e.time, run=e.run,
+                              file=e.file) from e
     y = metric_values(ds, metric, model=m)
     if not np.all(np.isfinite(y)):
         bad = int(np.argmax(~np.isfinite(y)))
