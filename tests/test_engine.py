@@ -524,3 +524,17 @@ def test_fast_dataset_is_identical_to_xarrays_constructor():
     xr.testing.assert_identical(fast, xr.Dataset(data, coords=coords, attrs={"model": "m"}))
     assert fast.sel(time=0.5)["a"].values.tolist() == [2.0, 3.0]
     assert float(fast["a"].sel(run=1).interp(time=0.75)) == 4.0
+
+
+def test_delayn_order_from_a_constant_is_part_of_the_structure():
+    m = ts.Model("order", stop=20, dt=0.25)
+    m.constant("order", 1)
+    m.aux("y", "DELAYN(STEP(1, 1), 4, order, 0)")
+    first = ts.simulate(m)["y"].values[:, 0]
+    third = ts.simulate(m, params={"order": 3})["y"].values[:, 0]
+    m3 = m.with_scenario({"order": 3})
+    assert np.array_equal(third, ts.simulate(m3)["y"].values[:, 0])
+    assert not np.allclose(first, third)
+    assert np.array_equal(ts.simulate(m)["y"].values[:, 0], first)  # the cached order-1 plan is still used
+    with pytest.raises(ts.ModelError, match="same in every run"):
+        ts.simulate(m, params={"order": [1, 3]})

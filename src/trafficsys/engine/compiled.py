@@ -27,7 +27,7 @@ from .methods import Method, get_method
 
 __all__ = ["CompiledModel", "compile_model", "structure_key"]
 
-_CACHE: OrderedDict[Any, CompiledModel] = OrderedDict()
+_CACHE: OrderedDict[Any, list[CompiledModel]] = OrderedDict()
 _CACHE_SIZE = 64
 _LOCK = threading.Lock()
 
@@ -203,13 +203,15 @@ def compile_model(model: Model) -> CompiledModel:
     """
     key = structure_key(model)
     with _LOCK:
-        cm = _CACHE.get(key)
-        if cm is not None:
-            _CACHE.move_to_end(key)
-            return cm
+        for cm in _CACHE.get(key, ()):
+            # a plan read some constants' values (SMTHN/DELAYN orders): reuse it only if they are unchanged
+            if all(c in model and getattr(model[c], "value", None) == v for c, v in cm.plan.structural.items()):
+                _CACHE.move_to_end(key)
+                return cm
     cm = CompiledModel(model)
     with _LOCK:
-        _CACHE[key] = cm
+        _CACHE.setdefault(key, []).append(cm)
+        _CACHE.move_to_end(key)
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
     return cm

@@ -74,6 +74,7 @@ class Plan:
     constants: list[str]
     display: dict[str, str] = field(default_factory=dict)
     time_constants: list[tuple[str, float]] = field(default_factory=list)  #: (where, tau) found statically
+    structural: dict[str, float] = field(default_factory=dict)  #: constants (and values) the plan depends on
 
     def deps(self, name: str) -> set[str]:
         """Names the step equation of ``name`` reads."""
@@ -94,6 +95,7 @@ class _Lowerer:
         self.tables: dict[str, Lookup] = {}
         self.count = 0
         self.time_constants: list[tuple[str, float]] = []
+        self.structural: set[str] = set()  #: constants whose values shaped the plan (SMTHN/DELAYN orders)
 
     # -- helpers ---------------------------------------------------------
     def hidden(self, owner: str, tag: str) -> str:
@@ -232,12 +234,30 @@ class _Lowerer:
         return Call("_PIPE", (Name(hist), d, Name(first)))
 
     def _order(self, e, owner, fn) -> int:
+        self.structural |= _constants_in(self.m, e)
         v = self.const_of(e)
         if v is None or not math.isfinite(v) or v < 1:
             raise UnsupportedFeatureError(
                 f"{fn}'s order must be a constant number of at least 1 (a literal or a constant); "
                 "the engine builds that many hidden stocks once", variable=owner, file=self.m.file)
         return int(round(v))
+
+
+def _constants_in(m: Model, e: ast.Expr, _depth: int = 0) -> set[str]:
+    """Constants ``e`` reads, directly or through auxiliaries."""
+    out: set[str] = set()
+    if _depth > 50:
+        return out
+    for n in ast.names(e):
+        if n in m:
+            el = m[n]
+            if isinstance(el, Constant):
+                out.add(n)
+            elif isinstance(el, Aux):
+                t = m.ast(n)
+                if t is not None:
+                    out |= _constants_in(m, t, _depth + 1)
+    return out
 
 
 def const_value(m: Model, e: ast.Expr, _depth: int = 0) -> float | None:
@@ -358,8 +378,9 @@ def lower(m: Model) -> Plan:
     step_order = _order(m, nodes, display, init=False)
     init_order = _order(m, nodes, display, init=True)
     _flow_time_constants(m, nodes, lo)
+    structural = {c: float(m[c].value) for c in sorted(lo.structural)}  # type: ignore[union-attr]
     return Plan(nodes, lo.tables, init_order, step_order, states, recorded, constants, display,
-                lo.time_constants)
+                lo.time_constants, structural)
 
 
 def _unknown(m, ref, owner, display, nodes, tables):

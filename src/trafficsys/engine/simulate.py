@@ -133,6 +133,14 @@ def prepare(model: Model, scenario: Any = None, params: Params | None = None) ->
     if equations:
         m = m.with_scenario(equations)
     cm = compile_model(m)
+    fixed = {k: v for k, v in numeric.items() if k in cm.plan.structural}
+    if fixed:  # e.g. a DELAYN order: part of the compiled structure, so it cannot vary between runs
+        for k, v in fixed.items():
+            if np.ndim(v) and np.unique(np.asarray(v, dtype=float)).size > 1:
+                raise ModelError("this constant sets the order of a SMTHN/DELAYN (the number of hidden stocks), "
+                                 "so it must be the same in every run; give one number", variable=k, file=m.file)
+        m = m.with_scenario({k: float(np.asarray(v, dtype=float).reshape(-1)[0]) for k, v in fixed.items()})
+        cm = compile_model(m)
     n = 1
     arrays = {}
     for k, v in numeric.items():
