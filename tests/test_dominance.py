@@ -383,3 +383,50 @@ def test_graphical_functions_in_loops_both_forms():
             twin = next(q for q in got.loops if set(q.variables) - {"effect"} == set(lp.variables) - {"effect"})
             np.testing.assert_allclose(got.relative.sel(loop=twin.id).values, want.relative.sel(loop=lp.id).values,
                                        atol=1e-12, err_msg=form)
+
+
+ARRAYED = """
+[model]
+name = "regions"
+stop = 20
+dt = 0.0625
+method = "rk4"
+
+[dimensions]
+region = ["north", "south"]
+
+[constants.r]
+value = 0.5
+
+[constants.k]
+value = 1000
+
+[stocks.pop]
+initial = 10
+inflows = ["births"]
+outflows = ["deaths"]
+dimensions = ["region"]
+
+[flows.births]
+equation = "r * pop"
+dimensions = ["region"]
+
+[flows.deaths]
+equation = "r * pop * pop / k"
+dimensions = ["region"]
+per_element = { south = "r * pop * pop / (k / 2)" }
+"""
+
+
+def test_arrayed_models_are_scored_element_by_element(tmp_path):
+    path = tmp_path / "regions.toml"
+    path.write_text(ARRAYED)
+    m = ts.load(path)
+    d = loop_dominance(m, ts.simulate(m))
+    assert d.partitions == [("pop[north]",), ("pop[south]",)]
+    assert {lp.variables for lp in d.loops} == {
+        (f"pop[{e}]", f"{f}[{e}]") for e in ("north", "south") for f in ("births", "deaths")}
+    iv = d.intervals()
+    for p, capacity in ((0, K), (1, K / 2)):  # the south's capacity is halved: it turns earlier
+        switch = iv[iv["partition"] == p]["start"].iloc[1] - m.dt / 2
+        assert abs(switch - np.log(capacity / P0 - 1) / R) <= m.dt

@@ -783,6 +783,9 @@ def loop_dominance(
     """
     import xarray as xr
 
+    from ..model.arrays import flatten
+
+    m = flatten(m)  # arrayed models are scored element by element, as the engine runs them
     ds = _dataset(results)
     g = feedback_graph(m)
     if loops is None:
