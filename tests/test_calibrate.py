@@ -127,3 +127,34 @@ def test_parameter_sets_that_blow_up_count_as_bad_fits_not_crashes(monkeypatch):
     bad.add(dataclasses.replace(m["g"], value=900.0), replace=True)
     with pytest.raises(ModelError, match="fails at the starting values"):
         calibrate(bad, data, params=["g"])
+
+
+def test_element_series_of_an_arrayed_model(tmp_path):
+    path = tmp_path / "regions.toml"
+    path.write_text("""
+[model]
+name = "regions"
+stop = 10
+dt = 0.25
+
+[dimensions]
+region = ["north", "south"]
+
+[constants.loss_rate]
+value = 0.1
+range = [0.01, 1]
+
+[stocks.people]
+initial = 100
+outflows = ["leaving"]
+dimensions = ["region"]
+
+[flows.leaving]
+equation = "loss_rate * people"
+dimensions = ["region"]
+""")
+    m = ts.load(path)
+    t = np.arange(0, 10.01, 1.0)
+    data = pd.DataFrame({"people[north]": 100 * (1 - 0.3 * 0.25) ** (t / 0.25)}, index=t)
+    fit = calibrate(m, data, params=["loss_rate"])
+    assert fit.params.loc["loss_rate", "value"] == pytest.approx(0.3, rel=1e-6)

@@ -218,7 +218,9 @@ def calibrate(
                              variable=name, file=m.file)
         consts.append(e)
     base = m.with_scenario(scenario)
-    obs = _observations(data, base)
+    from ..model.arrays import flatten
+
+    obs = _observations(data, flatten(base))  # element series of arrays are named x[e]
     cols = [str(c) for c in obs.columns]
     t_obs = np.asarray(obs.index, dtype=float)
     y_obs = obs.values
@@ -242,11 +244,9 @@ def calibrate(
         out = np.empty((X.shape[0], len(t_obs), len(cols)))
         times = np.asarray(ds["time"].values, dtype=float)
         for j, col in enumerate(cols):
-            name = col if col in ds else base[col].name
-            if name not in ds:
-                from ..model.names import canonical
+            from ..model.names import canonical
 
-                name = canonical(col)
+            name = col if col in ds else canonical(col)
             arr = np.asarray(ds[name].transpose("time", ...).values, dtype=float).reshape(len(times), -1)
             arr = np.broadcast_to(arr, (len(times), X.shape[0]))
             for r in range(X.shape[0]):
