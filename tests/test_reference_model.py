@@ -56,17 +56,16 @@ def test_every_named_loop_found_with_declared_polarity(model, cld):
 
 
 def test_shifting_the_burden_to_the_intervenor_detected(cld):
-    matches = ts.archetypes(cld, kinds=["shifting_the_burden"], drains=True, length_bound=8)
-    hit = [a for a in matches if a.roles["problem_symptom"] == "in_exploitation"
-           and a.roles["symptomatic_solution"] == "ngo_raid_exits"
-           and a.roles["fundamental_solution"] == "police_identification"]
-    assert hit, [a.roles for a in matches[:5]]
-    assert hit[0].variant == "to_the_intervenor"
-    assert hit[0].roles["side_effect"] in model_side_effect_chain()
-
-
-def model_side_effect_chain():
-    return {"reported_rescues", "ngo_reliance", "reliance_pressure", "police_erosion", "police_capacity"}
+    matches = ts.archetypes(cld, kinds=["shifting_the_burden"])
+    top = matches[0]
+    assert top.variant == "to_the_intervenor"
+    assert top.roles["problem_symptom"] == "in_exploitation"
+    assert top.roles["symptomatic_solution"] == "ngo_raid_exits"
+    # the fundamental solution is the police response (the detector may name the flow or its capacity stock)
+    assert top.roles["fundamental_solution"] in {"police_identification", "police_capacity"}
+    assert top.roles["side_effect"] in {"reported_rescues", "ngo_reliance", "reliance_pressure", "police_erosion"}
+    assert {lp.name for lp in top.loops} == {"symptomatic_fix_ngo_raids", "fundamental_solution_police",
+                                             "shifting_the_burden_to_ngos"}
 
 
 def _people_residual(model, r):
