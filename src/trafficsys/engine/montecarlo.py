@@ -19,20 +19,25 @@ from .simulate import Prepared, Timing, _check_dt, _timing, execute, make_result
 
 __all__ = ["monte_carlo", "run_chunk"]
 
-#: working memory a chunk's saved values may take, in bytes (chunk_size=None)
-CHUNK_BYTES = 128 * 2**20
+#: memory a chunk's saved values may take when sent back by an executor, in bytes (chunk_size=None)
+CHUNK_BYTES = 256 * 2**20
+#: runs per in-process chunk (chunk_size=None): its temporaries (one array per equation) stay a few MB
+CHUNK_RUNS = 10_000
 
 
 def run_chunk(model: Model, params: Mapping[str, Any], method: Method, timing: Timing,
-              offset: int, record: tuple[str, ...] | None = None
+              offset: int, record: tuple[str, ...] | None = None, out: np.ndarray | None = None
               ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
-    """Run one chunk of an ensemble (a module-level function, so executors can pickle it)."""
+    """Run one chunk of an ensemble (a module-level function, so executors can pickle it).
+
+    In-process, ``out`` is the chunk's slice of the ensemble's array, written in place.
+    """
     prep = prepare(model, None, params)
     prep.record = record
     n = len(next(iter(params.values()))) if params else 1
     if prep.n != n:  # every array was given per run, so this only happens with no varied constant
         prep.n = n
-    out, S0, S, A = execute(prep, method, timing, mode="vector", run_offset=offset)
+    out, S0, S, A = execute(prep, method, timing, mode="vector", run_offset=offset, out=out)
 
     def full(xs):  # (pipeline-delay histories are lists: the ledger does not need them)
         return [np.zeros(n) if isinstance(x, list) else np.broadcast_to(np.asarray(x, dtype=float), (n,)).copy()
@@ -72,7 +77,10 @@ def monte_carlo(model: Model, n: int, seed: int | np.random.Generator | None = N
         Any ``concurrent.futures.Executor`` (``ProcessPoolExecutor``,
         ``dask.distributed.Client(...).get_executor()``...); None runs in-process.
     chunk_size
-        Runs per chunk (default: as many as fit in about 128 MB of saved values).
+        Runs per chunk.  Default: 10,000 in-process (the saved values are
+        written straight into the result; a chunk's temporaries take about
+        ``equations x chunk x 8`` bytes); with an executor, a quarter of the
+        runs, at most as many as fit in 256 MB of saved values.
     progress
         Show a tqdm bar; default: only when stderr is a terminal and there are several chunks.
     params
@@ -141,7 +149,10 @@ def monte_carlo(model: Model, n: int, seed: int | np.random.Generator | None = N
     _check_dt(whole.cm, timing, model.file)
     per_run = timing.nsave * max(1, len(whole.saved)) * 8
     if chunk_size is None:
-        chunk_size = max(1, min(n, CHUNK_BYTES // per_run))
+        if executor is None:
+            chunk_size = min(n, CHUNK_RUNS)
+        else:
+            chunk_size = max(1, min(-(-n // 4), CHUNK_BYTES // per_run))
     chunk_size = max(1, int(chunk_size))
     bounds = [(a, min(a + chunk_size, n)) for a in range(0, n, chunk_size)]
     arrays = {k: np.broadcast_to(np.asarray(v, dtype=float), (n,)) for k, v in all_params.items()}
@@ -165,7 +176,8 @@ def monte_carlo(model: Model, n: int, seed: int | np.random.Generator | None = N
     def store(res, a):
         o, s0, s, acc = res
         b = a + o.shape[2]
-        out[:, :, a:b] = o
+        if not np.shares_memory(o, out):
+            out[:, :, a:b] = o
         for dst, src in ((S0, s0), (S, s), (A, acc)):
             for i, v in enumerate(src):
                 dst[i][a:b] = v
@@ -175,7 +187,8 @@ def monte_carlo(model: Model, n: int, seed: int | np.random.Generator | None = N
     try:
         if executor is None:
             for p, a in jobs:
-                store(run_chunk(whole.model, p, meth, timing, a, record), a)
+                size = len(next(iter(p.values())))
+                store(run_chunk(whole.model, p, meth, timing, a, record, out[:, :, a:a + size]), a)
         else:
             futures = [(executor.submit(run_chunk, whole.model, p, meth, timing, a, record), a) for p, a in jobs]
             for f, a in futures:

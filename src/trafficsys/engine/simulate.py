@@ -197,10 +197,12 @@ def _vector_params(P: list[Any], n: int) -> list[Any]:
 
 
 def execute(prep: Prepared, method: Method, timing: Timing, *, mode: str | None = None,
-            locate: bool = True, run_offset: int = 0) -> tuple[np.ndarray, tuple, tuple, tuple]:
+            locate: bool = True, run_offset: int = 0, out: np.ndarray | None = None
+            ) -> tuple[np.ndarray, tuple, tuple, tuple]:
     """Run a prepared model; return ``(out, initial_states, final_states, accumulators)``.
 
-    ``out`` has shape ``(nsave, nrecorded, n)``.  Non-finite values raise
+    ``out`` has shape ``(nsave, nrecorded, n)``; pass one (a view into a larger
+    array) to have a vectorised run write its saved values there directly.  Non-finite values raise
     :class:`~trafficsys.errors.SimulationError` naming the variable, the run
     (``run_offset`` added) and the time where they first appeared.
     """
@@ -221,11 +223,12 @@ def execute(prep: Prepared, method: Method, timing: Timing, *, mode: str | None 
             out = np.array([r for _, r in recs], dtype=float).reshape(len(recs), nrec, 1)
         except (ArithmeticError, ValueError):
             # Python floats raise where numpy returns inf/NaN: redo in numpy to say where it happened
-            return execute(prep, method, timing, mode="vector", locate=locate, run_offset=run_offset)
+            return execute(prep, method, timing, mode="vector", locate=locate, run_offset=run_offset, out=out)
     else:
         init, run, _ = cm.functions(method, "vector", prep.record)
         P = _vector_params(prep.P, n)
-        out = np.empty((timing.nsave, nrec, n))
+        if out is None or out.shape != (timing.nsave, nrec, n):
+            out = np.empty((timing.nsave, nrec, n))
         try:
             with np.errstate(all="ignore"):
                 S0 = init(P, timing.start, timing.dt, timing.stop)
