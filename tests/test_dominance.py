@@ -430,3 +430,21 @@ def test_arrayed_models_are_scored_element_by_element(tmp_path):
     for p, capacity in ((0, K), (1, K / 2)):  # the south's capacity is halved: it turns earlier
         switch = iv[iv["partition"] == p]["start"].iloc[1] - m.dt / 2
         assert abs(switch - np.log(capacity / P0 - 1) / R) <= m.dt
+
+
+def test_dominant_set_is_the_fewest_loops_explaining_half():
+    m = logistic_model(dt=0.125)
+    m.add(dataclasses.replace(m["pop"], outflows=("deaths", "emigration")), replace=True)
+    m.flow("emigration", "0.3 * pop")  # a third loop: pop -> emigration (balancing, linear)
+    t = np.arange(0, 20.01, 0.125)
+    # exact solution of pop' = (r - 0.3) pop - r pop^2 / k
+    a, cap = R - 0.3, K * (R - 0.3) / R
+    pop = cap / (1 + (cap / P0 - 1) * np.exp(-a * t))
+    df = pd.DataFrame({"pop": pop, "births": R * pop, "deaths": R * pop**2 / K, "emigration": 0.3 * pop}, index=t)
+    d = loop_dominance(m, df)
+    rel = {lp.id: abs(float(d.relative.sel(loop=lp.id).isel(run=0).sel(time=1.0))) for lp in d.loops}
+    (chosen,) = d.dominant_set(1.0).values()
+    assert chosen[0] == max(rel, key=rel.get)
+    assert sum(rel[c] for c in chosen) >= 0.5 and sum(rel[c] for c in chosen[:-1]) < 0.5
+    assert d.dominant_set(1.0, threshold=1.0)[0] == sorted(rel, key=rel.get, reverse=True)
+    assert "<table" in d._repr_html_()

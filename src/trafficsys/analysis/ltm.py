@@ -59,6 +59,7 @@ Matter. System Dynamics Review 39(2), 140-151. https://doi.org/10.1002/sdr.1728
 
 from __future__ import annotations
 
+import html
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -708,7 +709,37 @@ class LoopDominance:
                 f"{self.relative.sizes['run']} runs>")
 
     def _repr_html_(self) -> str:
-        return f"<p>{self!r}</p>" + self.ranking().to_html(index=False)
+        ranking = self.ranking()
+        more = f"<p>... and {len(ranking) - 20} more loops (<code>.ranking()</code>)</p>" if len(ranking) > 20 else ""
+        return f"<p>{html.escape(repr(self))}</p>" + ranking.head(20).to_html(index=False) + more
+
+    def dominant_set(self, time: float, run: int = 0, *, threshold: float = 0.5) -> dict[int, list[str]]:
+        """The dominant loop *set* of each competing partition at a time (Schoenberg et al. 2020, section 2).
+
+        The fewest loops, strongest first, whose absolute relative scores add
+        up to at least ``threshold`` (half of the partition's behaviour by
+        default) at the saved time nearest ``time``.
+
+        Returns
+        -------
+        dict
+            Partition index -> loop ids (empty when nothing changes then).
+        """
+        i = int(np.argmin(np.abs(self.time - time)))
+        out: dict[int, list[str]] = {}
+        for p in range(len(self.partitions)):
+            members = [k for k, lp in enumerate(self.loops) if lp.partition == p and lp.competing]
+            if not members:
+                continue
+            scores = np.abs(self.relative.values[i, run, members])
+            chosen, total = [], 0.0
+            for j in np.argsort(-scores, kind="stable"):
+                if total >= threshold or scores[j] == 0:
+                    break
+                chosen.append(self.loops[members[j]].id)
+                total += scores[j]
+            out[p] = chosen
+        return out
 
 
 # ------------------------------------------------------------------------ front door
