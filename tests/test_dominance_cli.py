@@ -51,3 +51,12 @@ def test_ensemble_shares(logistic_file, capsys):
 def test_bad_scenario_is_a_clear_error(logistic_file, capsys):
     assert main(["dominance", str(logistic_file), "--scenario", "nope"]) == 2
     assert "no scenario 'nope'" in capsys.readouterr().err
+
+
+def test_reference_model_by_default(capsys):
+    assert main(["dominance", "--top", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "for model 'anti_trafficking_ecosystem'" in out
+    assert "... and" in out and "more (--top 0 lists them all)" in out
+    assert "Loops the model names" in out  # the file's [loops.*] found among the scored loops
+    assert "Dominant loop per period" in out
