@@ -159,3 +159,26 @@ def test_models_written_by_our_xmile_writer_score_the_same(tmp_path):
     ours, n_links, n_loops = _compare(m, path)
     assert n_loops == len(ours.loops) >= 5 and len(ours.partitions) == 1
     assert {lp.polarity for lp in ours.loops} == {"R", "B"}
+
+
+def test_nonlinear_functions_match_pysimlin(tmp_path):
+    """A graphical function, MIN and IF in the loops: the ceteris-paribus partials are nonlinear."""
+    path = _xmile(tmp_path, "market", """
+<stock name="customers"><eqn>20</eqn><inflow>adoption</inflow><outflow>churn</outflow></stock>
+<flow name="adoption"><eqn>MIN(contacts * effect, capacity)</eqn></flow>
+<flow name="churn"><eqn>IF customers > 300 THEN customers * 0.2 ELSE customers * 0.05</eqn></flow>
+<aux name="contacts"><eqn>customers * 0.6</eqn></aux>
+<aux name="saturation"><eqn>customers / 1000</eqn></aux>
+<aux name="effect"><eqn>saturation</eqn>
+  <gf><xscale min="0" max="1"/><yscale min="0" max="1"/><ypts>1,0.9,0.6,0.3,0.1,0</ypts></gf></aux>
+<aux name="capacity"><eqn>80</eqn></aux>""", stop=20, dt=0.125)
+    m = ts.Model("market", stop=20, dt=0.125)
+    m.constant("capacity", 80)
+    m.stock("customers", 20, inflows=["adoption"], outflows=["churn"])
+    m.flow("adoption", "MIN(contacts * effect, capacity)")
+    m.flow("churn", "IF customers > 300 THEN customers * 0.2 ELSE customers * 0.05")
+    m.aux("contacts", "customers * 0.6")
+    m.aux("saturation", "customers / 1000")
+    m.lookup("effect", [(0, 1), (0.2, 0.9), (0.4, 0.6), (0.6, 0.3), (0.8, 0.1), (1, 0)], input="saturation")
+    ours, n_links, n_loops = _compare(m, path)
+    assert n_loops == 3 and {lp.polarity for lp in ours.loops} == {"R", "B"}
