@@ -417,3 +417,10 @@ def test_validation_of_any_model_raises_only_model_errors(m):
         assert all(isinstance(x, ModelError) for x in getattr(e, "errors", [e]))
     else:
         assert all(isinstance(w, str) for w in warnings)
+
+
+def test_save_period_not_a_multiple_of_dt_is_a_warning():
+    m = base(saveper=0.3)
+    warnings = m.validate()
+    assert any("saveper (0.3) is not a multiple of dt (0.25)" in w for w in warnings)
+    assert base(saveper=0.5).validate() == []
