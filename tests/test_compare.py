@@ -155,3 +155,12 @@ def test_cli_compare_prints_table_and_writes_figure(tmp_path, capsys):
     assert "What decides whether saviour_led beats baseline" in out
     assert png.stat().st_size > 10_000
     assert (tmp_path / "c.csv").read_text().startswith("metric,strategy,median")
+
+
+def test_paired_difference_matches_pairwise_probability(comp):
+    pd_ = comp.paired_difference()
+    p = comp.prob_beats()
+    for s in ["saviour_led", "survivor_led", "state_accountable"]:
+        assert pd_.loc[s, "share_improved"] == pytest.approx(p.loc[s, "baseline"])
+        d = comp.values["exploitation_person_years"]["baseline"] - comp.values["exploitation_person_years"][s]
+        assert pd_.loc[s, "improvement_median"] == pytest.approx(np.median(d))

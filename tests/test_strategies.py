@@ -44,7 +44,7 @@ def test_shares_sum_to_one_at_every_time(runs, strategy):
 
 def test_every_strategy_spends_the_same_total_at_every_time(model, runs):
     budget = model["total_programme_budget"].value
-    for s, r in runs.items():
+    for r in runs.values():
         spent = sum(r[v].values for v in SPEND)
         np.testing.assert_allclose(spent, budget, rtol=1e-9, atol=0)
         np.testing.assert_allclose(r["programme_spending"].values, budget, rtol=1e-9, atol=0)

@@ -102,11 +102,12 @@ def write(values: dict[str, float], path: Path = MODEL) -> None:
         pattern = re.compile(rf"(\[constants\.{name}\]\nvalue = )([^\n]+)")
         if not pattern.search(text):
             raise SystemExit(f"constant {name} not found in {path}")
-        text = pattern.sub(lambda mt: mt.group(1) + repr(_round(v)), text)
+        text = pattern.sub(lambda mt, v=v: mt.group(1) + repr(_round(v)), text)
     path.write_text(text)
 
 
 def main() -> None:
+    """Command-line entry point."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--write", action="store_true", help="update the model file in place")
     args = ap.parse_args()

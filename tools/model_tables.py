@@ -25,6 +25,7 @@ def _cell(text) -> str:
 
 
 def tables(m) -> str:
+    """Markdown tables of every stock, flow, auxiliary, constant and named loop."""
     out = []
     out.append("### Stocks\n\n| stock | units | initial | inflows | outflows | doc |\n|---|---|---|---|---|---|")
     for e in m.elements(Kind.STOCK):
@@ -47,6 +48,7 @@ def tables(m) -> str:
 
 
 def stock_flow_picture(m, path: Path) -> None:
+    """Render the people and case stocks with their flows to ``path``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -91,6 +93,7 @@ def stock_flow_picture(m, path: Path) -> None:
 
 
 def loops_picture(m, path: Path) -> None:
+    """Render the named loops as a signed causal diagram to ``path``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -118,6 +121,7 @@ def loops_picture(m, path: Path) -> None:
 
 
 def main() -> None:
+    """Rewrite the generated part of docs/model.md and the two pictures."""
     m = ts.load_default()
     text = DOC.read_text()
     start, end = "<!-- tables:start -->", "<!-- tables:end -->"

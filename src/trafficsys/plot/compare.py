@@ -120,7 +120,7 @@ def plot_pairwise(comparison, metric: str | None = None, ax: Any = None):
 
 
 def comparison_figure(comparison, path: str | None = None):
-    """The comparison at a glance: fan chart, pairwise probabilities and six indicators.
+    """Draw the comparison at a glance: fan chart, pairwise probabilities and six indicators.
 
     Returns the Figure; writes a PNG (or any format matplotlib knows by the
     suffix) when ``path`` is given.

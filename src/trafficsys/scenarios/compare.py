@@ -21,7 +21,7 @@ trafficking model under deep uncertainty).
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +42,7 @@ INTERVAL = (5.0, 95.0)
 
 
 def uncertain_constants(model, scenarios: Sequence[str] = ()) -> list[str]:
-    """The constants :func:`compare` samples.
+    """Return the constants :func:`compare` samples.
 
     Every constant with a range of non-zero width, except policy levers (role
     ``"policy"``) and the constants any of ``scenarios`` sets: a strategy's
@@ -355,8 +355,33 @@ class Comparison:
         df = df.reindex(df["spearman"].abs().sort_values(ascending=False).index)
         return df if top is None else df.head(top)
 
+    def paired_difference(self, metric: str | None = None) -> pd.DataFrame:
+        """Each strategy minus the reference in the same sampled future: median and interval.
+
+        Positive values in ``improvement`` are better (the sign follows the
+        metric's ``better``); the spread the strategies share cancels out.
+        """
+        metric = self._metric(metric)
+        mt = self.metrics[metric]
+        rows = {}
+        ref = self.values[metric][self.reference]
+        for s in self.strategies:
+            if s == self.reference:
+                continue
+            with np.errstate(invalid="ignore"):
+                d = mt.sign() * (self.values[metric][s] - ref)
+            d = d[np.isfinite(d)]
+            if d.size == 0:
+                continue
+            med, lo, hi = np.percentile(d, [50, *INTERVAL])
+            rows[s] = {"improvement_median": med, f"p{INTERVAL[0]:g}": lo, f"p{INTERVAL[1]:g}": hi,
+                       "share_improved": float(np.mean(d > 0))}
+        out = pd.DataFrame.from_dict(rows, orient="index")
+        out.index.name = f"vs {self.reference}"
+        return out
+
     def robustness(self, metric: str | None = None) -> str:
-        """A plain sentence: is the best strategy on ``metric`` robustly best?"""
+        """Say in a plain sentence whether the best strategy on ``metric`` is robustly best."""
         metric = self._metric(metric)
         mt = self.metrics[metric]
         order = [s for s in self.ranking(metric) if not np.all(np.isnan(self.values[metric][s]))]
@@ -400,7 +425,17 @@ class Comparison:
         lines.append("")
         for name, mt in self.metrics.items():
             lines.append(f"  {name}: {mt.label} [{mt.units}]")
+        if "cost_per_exploitation_year_averted" in self.metrics:
+            lines.append("  ('none': no exploitation-year averted vs the reference in that share of futures)")
         lines.append("")
+        if self.reference is not None:
+            pdiff = self.paired_difference(self.primary)
+            lines.append(f"Improvement over {self.reference} on {self.primary}, paired by sampled future "
+                         f"(median [{INTERVAL[0]:g}th, {INTERVAL[1]:g}th]; share of futures improved):")
+            for s, row in pdiff.iterrows():
+                lines.append(f"  {s:32s} {_cell(row['improvement_median'], row.iloc[1], row.iloc[2]):28s} "
+                             f"{row['share_improved']:.0%}")
+            lines.append("")
         p = self.prob_beats(self.primary)
         lines.append(f"P(row beats column) on {self.primary}:")
         lines.append(p.map(lambda x: "" if np.isnan(x) else f"{x:.2f}").to_string())
@@ -430,7 +465,7 @@ class Comparison:
         return plot_metric(self, self._metric(metric), ax=ax)
 
     def figure(self, path: str | None = None):
-        """The multi-panel comparison figure (fan chart, indicators, pairwise); saved when ``path`` is given."""
+        """Draw the multi-panel comparison figure (fan chart, indicators, pairwise); save it when ``path`` is given."""
         from ..plot.compare import comparison_figure
 
         return comparison_figure(self, path)
@@ -459,15 +494,17 @@ def _fmt(x: float) -> str:
     if np.isnan(x):
         return "n/a"
     if np.isinf(x):
-        return "none averted" if x > 0 else "-inf"
+        return "none" if x > 0 else "-inf"
     ax = abs(x)
     if ax >= 1e6:
         return f"{x / 1e6:.3g}M"
-    if ax >= 1000:
-        return f"{x:,.0f}"
-    if ax >= 10:
-        return f"{x:.1f}"
-    return f"{x:.3g}"
+    if ax >= 1e4:
+        return f"{x / 1e3:.3g}k"
+    if ax >= 100:
+        return f"{x:.0f}"
+    if ax >= 0.01 or ax == 0:
+        return f"{x:.2g}" if ax < 1 else f"{x:.3g}"
+    return "<0.01" if x > 0 else ">-0.01"
 
 
 def _cell(med: float, lo: float, hi: float) -> str:

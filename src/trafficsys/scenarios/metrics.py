@@ -59,7 +59,7 @@ class Metric:
 
 
 def final_value(var: str) -> Callable[[Final, Final | None], np.ndarray]:
-    """A metric that is the final value of ``var``."""
+    """Make a metric that is the final value of ``var``."""
 
     def f(final: Final, ref: Final | None) -> np.ndarray:
         return np.asarray(final[var], dtype=float)
@@ -68,7 +68,7 @@ def final_value(var: str) -> Callable[[Final, Final | None], np.ndarray]:
 
 
 def ratio(num: str, *den: str, scale: float = 1.0) -> Callable[[Final, Final | None], np.ndarray]:
-    """A metric ``scale * num / (sum of den)`` at the final time (NaN where the denominator is 0)."""
+    """Make a metric ``scale * num / (sum of den)`` at the final time (NaN where the denominator is 0)."""
 
     def f(final: Final, ref: Final | None) -> np.ndarray:
         d = sum(np.asarray(final[x], dtype=float) for x in den)
