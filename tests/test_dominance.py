@@ -448,3 +448,20 @@ def test_dominant_set_is_the_fewest_loops_explaining_half():
     assert sum(rel[c] for c in chosen) >= 0.5 and sum(rel[c] for c in chosen[:-1]) < 0.5
     assert d.dominant_set(1.0, threshold=1.0)[0] == sorted(rel, key=rel.get, reverse=True)
     assert "<table" in d._repr_html_()
+
+
+def test_monte_carlo_shares_do_not_flicker_and_name_their_drivers():
+    m = oscillator_model(4.0, 0.4, dt=1 / 32)
+    m.add(dataclasses.replace(m["stiffness"], range=(2.0, 6.0)), replace=True)
+    m.add(dataclasses.replace(m["damping"], range=(0.1, 1.5)), replace=True)
+    mc = ts.monte_carlo(m, n=200, seed=4)
+    d = loop_dominance(m, mc)
+    assert set(d.sampled) == {"stiffness", "damping"}
+    minor = next(lp.id for lp in d.loops if len(lp.variables) == 2)
+    per_step = d.shares(window=0)[minor].values[1:]
+    smooth = d.shares(window=2.0)[minor].values
+    # step by step the share swings with every half-oscillation; averaged over windows it is steady
+    assert np.abs(np.diff(per_step)).sum() > 5 * np.abs(np.diff(smooth)).sum()
+    drivers = d.drivers()
+    assert drivers.loc["damping", minor] > 0.8  # more damping: the damping loop dominates more often
+    assert abs(drivers.loc["damping", minor]) > abs(drivers.loc["stiffness", minor])
