@@ -95,3 +95,22 @@ def test_people_conserved_in_1000_monte_carlo_samples(model):
     for st in model.stocks:
         if st.non_negative:
             assert float(r[st.name].min()) >= 0.0, st.name
+
+
+def test_docs_variable_tables_are_generated_from_the_current_file(model):
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("model_tables", root / "tools" / "model_tables.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    doc = (root / "docs" / "model.md").read_text()
+    assert mod.tables(model) in doc, "docs/model.md is stale: run python tools/model_tables.py"
+
+
+def test_people_conserved_in_1000_samples_of_a_time_varying_strategy(model):
+    r = ts.monte_carlo(model, n=1000, seed=8, scenario="survivor_led_state_accountable", progress=False)
+    assert _people_residual(model, r) < 1e-9
+    for name in PEOPLE:
+        assert float(r[name].min()) >= 0.0, name
