@@ -5,8 +5,10 @@ XMILE 1.0 specification (section 3.3.1), tightest first::
 
     ( ) [ ]   ^   unary + - NOT   * / MOD   + -   < <= > >=   = <>   AND   OR
 
-so ``-2^2`` is ``-(2^2) = -4`` (as Stella and Vensim compute it), and binary
-operators associate to the left.  ``IF c THEN a ELSE b`` may stand wherever an
+so ``-2^2`` is ``-(2^2) = -4`` (as Stella and Vensim compute it).  Binary
+operators associate to the left except ``^``, which associates to the right
+(``a^b^c = a^(b^c)``, as in mathematics and in the canonical outputs of the
+SDXorg ``arithmetics_exp`` test model).  ``IF c THEN a ELSE b`` may stand wherever an
 operand may; its ELSE branch extends as far right as it can.
 
 Anything that goes wrong raises :class:`~trafficsys.errors.ParseError` (or its
@@ -59,10 +61,10 @@ _GRAMMAR = r"""
 ?unary: UNARY_OP unary          -> unary
       | NOT unary               -> unary
       | power
-?power: power "^" atom_or_unary -> power
+?power: atom "^" exponent      -> power
       | atom
-?atom_or_unary: atom
-              | UNARY_OP atom_or_unary -> unary
+?exponent: power
+         | UNARY_OP exponent    -> unary
 ?atom: NUMBER                   -> number
      | name
      | name "(" [args] ")"      -> call

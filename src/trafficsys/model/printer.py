@@ -110,11 +110,12 @@ def to_xmile(node: ast.Expr) -> str:
         right = to_xmile(node.right)
         lp, rp = _prec(node.left), _prec(node.right)
         if node.op == "^":
-            # the left operand of ^ must be an atom (unary binds looser than ^);
-            # the right operand may be an atom or a chain of unary signs on an atom.
+            # ^ is right-associative and binds tighter than unary signs: the left
+            # operand must be an atom; the right one may be an atom, another power,
+            # or a chain of unary signs on one of those.
             if lp < _ATOM:
                 left = f"({left})"
-            if not _unary_chain_on_atom(node.right):
+            if not _exponent_form(node.right):
                 right = f"({right})"
         else:
             if lp < p:
@@ -131,7 +132,7 @@ def _wrap_if(node: ast.Expr) -> str:
     return f"({text})" if isinstance(node, ast.If) else text
 
 
-def _unary_chain_on_atom(node: ast.Expr) -> bool:
+def _exponent_form(node: ast.Expr) -> bool:
     while isinstance(node, ast.Unary) and node.op in ("+", "-"):
         node = node.operand
-    return _prec(node) == _ATOM
+    return _prec(node) == _ATOM or (isinstance(node, ast.Binary) and node.op == "^")
