@@ -164,3 +164,15 @@ def test_paired_difference_matches_pairwise_probability(comp):
         assert pd_.loc[s, "share_improved"] == pytest.approx(p.loc[s, "baseline"])
         d = comp.values["exploitation_person_years"]["baseline"] - comp.values["exploitation_person_years"][s]
         assert pd_.loc[s, "improvement_median"] == pytest.approx(np.median(d))
+
+
+def test_regions_plot_colours_the_futures_by_winner(comp):
+    from trafficsys.plot.compare import plot_regions
+
+    ax = plot_regions(comp, "saviour_led", "survivor_led")
+    wins = np.mean(comp.values["exploitation_person_years"]["saviour_led"]
+                   < comp.values["exploitation_person_years"]["survivor_led"])
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(f"saviour led better ({wins:.0%})" == lab for lab in labels)
+    top2 = list(comp.drivers("saviour_led", "survivor_led", top=2).index)
+    assert ax.get_xlabel() == top2[0] and ax.get_ylabel() == top2[1]

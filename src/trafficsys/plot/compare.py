@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_metric", "plot_fan", "plot_pairwise", "comparison_figure", "strategy_colors"]
+__all__ = ["plot_metric", "plot_fan", "plot_pairwise", "plot_regions", "comparison_figure", "strategy_colors"]
 
 _PALETTE = ["#4d4d4d", "#d95f02", "#1b9e77", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d"]
 
@@ -116,6 +116,39 @@ def plot_pairwise(comparison, metric: str | None = None, ax: Any = None):
                         color="white" if abs(arr[i, j] - 0.5) > 0.3 else "black")
     ax.set_title(f"P(row beats column)\n{(metric or comparison.primary).replace('_', ' ')}", fontsize=9)
     ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04).ax.tick_params(labelsize=7)
+    return ax
+
+
+def plot_regions(comparison, a: str, b: str, x: str | None = None, y: str | None = None,
+                 metric: str | None = None, ax: Any = None):
+    """Where ``a`` beats ``b``: the sampled futures over two uncertain constants, coloured by the winner.
+
+    ``x`` and ``y`` default to the two constants that decide the pair most
+    (:meth:`~trafficsys.scenarios.Comparison.drivers`).  Returns the Axes.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 4.5))
+    metric = metric or comparison.primary
+    if x is None or y is None:
+        top = list(comparison.drivers(a, b, metric, top=2).index)
+        x, y = (x or top[0]), (y or top[1])
+    mt = comparison.metrics[metric]
+    va, vb = comparison.values[metric][a], comparison.values[metric][b]
+    wins = (va > vb) if mt.better == "higher" else (va < vb)
+    xs, ys = comparison.samples[x].to_numpy(), comparison.samples[y].to_numpy()
+    colors = strategy_colors(comparison.strategies)
+    ax.scatter(xs[~wins], ys[~wins], s=9, color=colors[b], alpha=0.45, lw=0,
+               label=f"{b.replace('_', ' ')} better ({np.mean(~wins):.0%})")
+    ax.scatter(xs[wins], ys[wins], s=16, color=colors[a], alpha=0.9, lw=0,
+               label=f"{a.replace('_', ' ')} better ({np.mean(wins):.0%})")
+    ax.set_xlabel(x, fontsize=8)
+    ax.set_ylabel(y, fontsize=8)
+    ax.set_title(f"{metric.replace('_', ' ')}: where {a.replace('_', ' ')} beats {b.replace('_', ' ')}\n"
+                 f"({comparison.n} sampled futures, same sample for both)", fontsize=9)
+    ax.legend(fontsize=7, frameon=False, loc="upper right")
+    ax.tick_params(labelsize=8)
     return ax
 
 
