@@ -164,9 +164,13 @@ class Results:
             if "run" in da.dims and da.sizes["run"] > 1:
                 lo, mid, hi = (np.asarray(da.quantile(q, dim="run").values) for q in (band[0], 0.5, band[1]))
                 (line,) = ax.plot(t, mid, label=f"{label} (median)")
-                ax.fill_between(t, lo, hi, color=line.get_color(), alpha=0.2)
+                ax.fill_between(t, lo, hi, color=line.get_color(), alpha=0.2,
+                                label=f"{label} ({band[0]:.0%}-{band[1]:.0%} of {da.sizes['run']} runs)")
             else:
                 ax.plot(t, np.asarray(da.values).reshape(len(t), -1)[:, 0], label=label)
+        shown = {self[v].attrs.get("units") or "" for v in variables}
+        if len(shown) == 1 and "" not in shown:
+            ax.set_ylabel(shown.pop())
         units = self.ds.attrs.get("time_units", "time")
         ax.set_xlabel(f"time ({units})" if units and units != "time" else "time")
         ax.legend(loc="best", fontsize="small")
