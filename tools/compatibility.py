@@ -90,9 +90,6 @@ WHY = {
     "tests/non_negative_stocks/test_non_negative_stocks_behavior": "as non_negative_all: reported value of "
                                                                    "a flow cut by an empty stock",
     "macro_": "the XMILE file calls a macro it does not define (xmutil dropped the definition)",
-    "tests/delay_xmile/": "the engine has no pipeline DELAY yet",
-    "tests/delay_fixed/": "the engine has no pipeline DELAY yet",
-    "tests/delay_pipeline/": "the engine has no pipeline DELAY yet",
     "samples/simple_harmonic_oscillator": "numerical: 1.4e-4 on speed near a zero crossing (passes at 1e-3)",
     "tests/trend/": "4e-4 on TREND (passes at 1e-3)",
     "tests/lookups_with_expr/": "4.6e-4 (passes at 1e-3)",
