@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +18,7 @@ __all__ = ["Metric", "rng", "run_ensemble", "metric_values", "metric_label", "co
 #: an output metric: ``"x"`` (final value of x), ``"max(x)"``, ``"min(x)"``, ``"mean(x)"``,
 #: ``"final(x)"``, ``"initial(x)"``, ``"x@5"`` (x at time 5), or a function of the results
 #: returning one number per run
-Metric = Union[str, Callable[[Any], Any]]
+Metric = str | Callable[[Any], Any]
 
 _REDUCERS = {
     "final": lambda a: a.isel(time=-1),
@@ -51,7 +51,7 @@ def run_ensemble(m: Model, params: Mapping[str, Sequence[float] | np.ndarray] | 
 
     params = {k: np.asarray(v, dtype=float) for k, v in (params or {}).items()}
     results = simulate(m, scenario=scenario, params=params or None, **kwargs)
-    ds = getattr(results, "ds", results)
+    ds: Any = getattr(results, "ds", results)
     if "run" not in ds.dims:
         ds = ds.expand_dims(run=[0])
     return ds

@@ -83,7 +83,7 @@ _PURE: dict[str, Callable[..., np.ndarray]] = {
     "MIN": lambda *a: _minmax(np.minimum, list(a)),
     "MAX": lambda *a: _minmax(np.maximum, list(a)),
     "MEAN": lambda *a: sum(a) / len(a),
-    "PI": lambda: np.pi,
+    "PI": lambda: np.asarray(np.pi),
 }
 
 _BINARY: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {

@@ -304,10 +304,10 @@ def calibrate(
     fit_rows = {}
     for j, col in enumerate(cols):
         ok = mask[:, j]
-        e = resid[ok, j]
+        err = resid[ok, j]
         yo = y_obs[ok, j]
         ss_tot = float(np.sum((yo - yo.mean()) ** 2))
-        fit_rows[col] = {"rmse": float(np.sqrt(np.mean(e**2))), "r2": 1 - float(np.sum(e**2)) / ss_tot
+        fit_rows[col] = {"rmse": float(np.sqrt(np.mean(err**2))), "r2": 1 - float(np.sum(err**2)) / ss_tot
                          if ss_tot > 0 else np.nan, "n": int(ok.sum())}
     calibrated = base.copy()
     for c, v in zip(consts, sol.x):

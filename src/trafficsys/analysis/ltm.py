@@ -151,6 +151,22 @@ def _stage_input(m: Model, name: str) -> ast.Expr | None:
     return None
 
 
+def _live_inputs(tree: ast.Expr) -> set[str]:
+    """Names an equation reads at every step (not only through ``INIT(...)``)."""
+    live: set[str] = set()
+    stack = [tree]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, ast.Call) and n.func == "INIT":
+            continue
+        if isinstance(n, ast.Name) and n.name not in ast.TIME_NAMES:
+            live.add(n.name)
+        elif isinstance(n, ast.Call) and not n.func.isupper():
+            live.add(n.func)
+        stack.extend(ast.children(n))
+    return live
+
+
 def feedback_graph(m: Model) -> nx.DiGraph:
     """The dependency graph of ``m`` without the edges that cannot carry feedback.
 
@@ -165,19 +181,7 @@ def feedback_graph(m: Model) -> nx.DiGraph:
         tree = m.ast(name) if not isinstance(m[name], (Stock, Constant)) else None
         if tree is None:
             continue
-        live: set[str] = set()
-
-        def collect(n: ast.Expr) -> None:
-            if isinstance(n, ast.Call) and n.func == "INIT":
-                return
-            if isinstance(n, ast.Name) and n.name not in ast.TIME_NAMES:
-                live.add(n.name)
-            elif isinstance(n, ast.Call) and not n.func.isupper():
-                live.add(n.func)
-            for c in ast.children(n):
-                collect(c)
-
-        collect(tree)
+        live = _live_inputs(tree)
         drop += [(a, name) for a in g.predecessors(name) if a not in live and g[a][name].get("via") == "equation"]
     g.remove_edges_from(drop)
     for name in g.nodes:
@@ -312,8 +316,8 @@ class _Values:
                 arr = arr[:, None]
             value = np.ascontiguousarray(np.broadcast_to(arr, shape)) if arr.shape == shape else \
                 np.broadcast_to(arr, shape)
-        elif name in self.m and isinstance(self.m[name], Constant):
-            value = np.full(shape, self.m[name].value)  # type: ignore[union-attr]
+        elif name in self.m and isinstance(const := self.m[name], Constant):
+            value = np.full(shape, const.value)
         else:
             raise ModelError(
                 "the results do not hold this variable's values; simulate with every variable saved "
@@ -824,16 +828,16 @@ def loop_dominance(
     else:
         cycles = []
         for lp in loops:
-            names = [canonical(v) for v in getattr(lp, "variables", lp)]
-            for a, b in zip(names, names[1:] + names[:1]):
+            chain = [canonical(v) for v in getattr(lp, "variables", lp)]
+            for a, b in zip(chain, chain[1:] + chain[:1]):
                 if not g.has_edge(a, b):
-                    raise ModelError(f"loop {' -> '.join(names)}: '{b}' does not depend on '{a}' "
+                    raise ModelError(f"loop {' -> '.join(chain)}: '{b}' does not depend on '{a}' "
                                      f"(through an equation or a flow); give variables in causal order",
                                      file=m.file)
-            cycles.append(_rotate(names, g))
+            cycles.append(_rotate(chain, g))
     partitions = cycle_partitions(g)
     part_of = {n: i for i, p in enumerate(partitions) for n in p}
-    for i, comp in enumerate(nx.strongly_connected_components(g)):
+    for comp in nx.strongly_connected_components(g):
         for n in comp:
             if n in part_of:
                 for other in comp:
@@ -954,11 +958,11 @@ def loop_dominance(
     edges = [edges[i] for i in used_edges]
     values = _Values(m, ds)
     sampled = {}
-    for c in m.constants:
-        if c.name in ds or canonical(c.name) in ds:
-            v = values[canonical(c.name)]
+    for const in m.constants:
+        if const.name in ds or canonical(const.name) in ds:
+            v = values[canonical(const.name)]
             if v.shape[1] > 1 and np.ptp(v[0]) > 0:
-                sampled[c.name] = np.array(v[0])
+                sampled[const.name] = np.array(v[0])
     coords = {"time": values.time, "run": ds["run"].values}
     loop_ids = [lp.id for lp in infos_list]
     link_labels = [f"{a} -> {b}" for a, b in edges]
