@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--every", type=float, metavar="T",
                         help="print a row every T time units (default: about 10 rows)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a constant for this run (repeatable), e.g. --set raid_intensity=0.2")
+                        help="override a constant for this run (repeatable), e.g. --set total_programme_budget=3e6")
     parser.add_argument("--csv", metavar="OUT", help="also write every saved variable at every saved time to OUT")
     parser.add_argument("--list", action="store_true", help="list the model's scenarios and variables, then exit")
 
@@ -89,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
     rows = np.unique([int(np.argmin(np.abs(times - t))) for t in wanted])
 
     where = f", scenario '{args.scenario}'" if args.scenario else ""
-    print(f"Model '{m.name}'{where}: {ds.attrs['method']}, dt = {ds.attrs['dt']:g} {m.time_units}")
+    tu = "" if m.time_units in ("", "time", None) else f" {m.time_units}"
+    print(f"Model '{m.name}'{where}: {ds.attrs['method']}, dt = {ds.attrs['dt']:g}{tu}")
     labels = [m[n].name if n in m else n for n in names]
     units = [ds[n].attrs.get("units") or "" for n in names]
     tlabel = f"time ({m.time_units})" if m.time_units and m.time_units != "time" else "time"
@@ -113,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     stocks = [k for k in r.variables if ds[k].attrs.get("kind") == "stock"]
     if stocks:
         lg = r.ledger.isel(run=0)
-        print(f"\nConservation: {len(stocks)} stocks, boundary inflows {_fmt(float(lg['boundary_inflows'].sum()))}, "
+        print(f"\nConservation: {len(stocks)} stock{'s' if len(stocks) != 1 else ''}, boundary inflows {_fmt(float(lg['boundary_inflows'].sum()))}, "
               f"boundary outflows {_fmt(float(lg['boundary_outflows'].sum()))}, largest relative residual "
               f"{err:.1e}")
     if args.csv:
