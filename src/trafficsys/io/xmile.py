@@ -942,10 +942,12 @@ def _flow_ends(model: Model, flow: str, pos: dict[str, tuple[float, float]]) -> 
 def layout(model: Model) -> dict[str, tuple[float, float]]:
     """Diagram positions of every variable: kept ones first, the rest laid out automatically.
 
-    Stocks go in rows (one row per weakly connected stock-flow chain), each
-    flow halfway between the stocks it joins, and the other variables in
-    layers above, ordered by their distance from the stocks in the
-    dependency graph (networkx), so arrows mostly point down to the stocks.
+    Stocks go on a grid, chains of stocks joined by flows side by side (a row
+    holds at most :data:`ROW_STOCKS` stocks), each flow halfway between the
+    stocks it joins or beside its stock when it crosses the model boundary.
+    The other variables are placed by a force-directed layout
+    (:func:`networkx.spring_layout`, fixed seed, stocks and flows pinned) so
+    each sits near what it feeds, then nudged off each other.
     """
     import networkx as nx
 
@@ -954,61 +956,77 @@ def layout(model: Model) -> dict[str, tuple[float, float]]:
     for k, p in kept.items():
         if k in model and isinstance(p, dict) and "x" in p and "y" in p:
             pos[k] = (float(p["x"]), float(p["y"]))
-    stocks = [canonical(s.name) for s in model.stocks]
     missing = [k for k in model.names() if k not in pos]
     if not missing:
         return pos
-    base_y = 400.0 if not pos else max(y for _, y in pos.values()) + 150.0
-    # stocks: chains of stocks joined by flows share a row
-    sf = nx.Graph()
-    sf.add_nodes_from(s for s in stocks if s not in pos)
+    stocks = [canonical(s.name) for s in model.stocks]
+    top = 100.0 if not pos else max(y for _, y in pos.values()) + 200.0
     flow_stock: dict[str, list[str]] = {}
     for s in model.stocks:
         for f in (*s.inflows, *s.outflows):
             flow_stock.setdefault(canonical(f), []).append(canonical(s.name))
-    for f, ss in flow_stock.items():
+    sf = nx.Graph()
+    sf.add_nodes_from(s for s in stocks if s not in pos)
+    for ss in flow_stock.values():
         for a, b in zip(ss, ss[1:]):
             if a in sf and b in sf:
                 sf.add_edge(a, b)
-    row = 0
-    for comp in nx.connected_components(sf):
-        for i, s in enumerate(sorted(comp, key=stocks.index)):
-            pos[s] = (200.0 + 250.0 * i, base_y + 200.0 * row)
-        row += 1
-    taken: set[tuple[int, int]] = {(round(x), round(y)) for x, y in pos.values()}
+    # stocks: chains in reading order, wrapped into rows
+    order: list[str] = []
+    for comp in sorted(nx.connected_components(sf), key=lambda c: min(stocks.index(x) for x in c)):
+        start = min(comp, key=stocks.index)
+        order += [n for n in nx.dfs_preorder_nodes(sf.subgraph(comp), start)]
+    dx, dy = 320.0, 260.0
+    y0 = top + 3 * 130.0  # room above the first row for the auxiliaries
+    for i, st in enumerate(order):
+        pos[st] = (150.0 + dx * (i % ROW_STOCKS), y0 + dy * (i // ROW_STOCKS))
+    taken: set[tuple[int, int]] = {(round(x / 40), round(y / 40)) for x, y in pos.values()}
+
+    def place(key: str, x: float, y: float, step: float = 45.0) -> None:
+        for i in range(200):
+            cell = (round(x / 40), round((y + step * i) / 40))
+            if cell not in taken:
+                taken.add(cell)
+                pos[key] = (x, y + step * i)
+                return
+        pos[key] = (x, y)
+
     for f, ss in flow_stock.items():
         if f in pos or f not in model:
             continue
         pts = [pos[s] for s in ss if s in pos]
         if len(pts) >= 2:
-            pos[f] = ((pts[0][0] + pts[1][0]) / 2, (pts[0][1] + pts[1][1]) / 2)
+            place(f, (pts[0][0] + pts[1][0]) / 2, (pts[0][1] + pts[1][1]) / 2)
         elif pts:
             s = model[ss[0]]
-            dx = -110.0 if f in {canonical(x) for x in s.inflows} else 110.0
-            pos[f] = (pts[0][0] + dx, pts[0][1])
+            inflow = f in {canonical(x) for x in s.inflows}
+            place(f, pts[0][0] + (-130.0 if inflow else 130.0), pts[0][1] + (-40.0 if inflow else 40.0))
+    rest = [k for k in model.names() if k not in pos]
+    if rest:
+        # force-directed placement in units of one stock spacing, stocks and flows pinned
+        unit = dx
+        g = model.graph().to_undirected()
+        cols = max(1, min(ROW_STOCKS * 2, len(rest)))
+        init = {k: (x / unit, y / unit) for k, (x, y) in pos.items()}
+        for i, k in enumerate(rest):  # start the free nodes on a grid above the stocks
+            init[k] = ((100.0 + 160.0 * (i % cols)) / unit, (top + 130.0 * ((i // cols) % 3)) / unit)
+        if pos:
+            spring = nx.spring_layout(g, pos=init, fixed=list(pos), k=0.45, iterations=80, seed=1)
         else:
-            continue
-        x, y = pos[f]
-        while (round(x), round(y)) in taken:  # parallel flows between the same stocks
-            y += 45.0
-        pos[f] = (x, y)
-        taken.add((round(x), round(y)))
-    # the rest: layers by distance to the nearest stock or flow (reverse dependency)
-    g = model.graph()
-    anchors = [n for n in g if n in pos]
-    dist: dict[str, int] = {}
-    if anchors:
-        rg = g.reverse(copy=False)
-        for n, d in nx.multi_source_dijkstra_path_length(rg, anchors).items():
-            dist[n] = d
-    layers: dict[int, list[str]] = {}
-    for k in model.names():
-        if k not in pos:
-            layers.setdefault(dist.get(k, 1 + max(dist.values(), default=0)), []).append(k)
-    for d in sorted(layers):
-        for i, k in enumerate(layers[d]):
-            pos[k] = (120.0 + 160.0 * i, base_y - 130.0 * d)
+            spring = nx.spring_layout(g, pos=init, k=0.45, iterations=80, seed=1, center=(2.0, 1.0), scale=2.0)
+        xs = [p[0] for p in init.values()]
+        ys = [p[1] for p in init.values()]
+        lo_x, hi_x, lo_y, hi_y = min(xs) - 1.0, max(xs) + 1.0, min(ys) - 1.0, max(ys) + 1.0
+        for k in rest:
+            x, y = (float(v) for v in spring[k])
+            x = min(max(x, lo_x), hi_x) * unit  # unconnected variables would drift away: keep them near
+            y = min(max(y, lo_y), hi_y) * unit
+            place(k, round(x / 10) * 10, round(y / 10) * 10)
     return pos
+
+
+#: Most stocks in one row of an automatic layout.
+ROW_STOCKS = 5
 
 
 def _iter_names(model: Model) -> Iterable[str]:
