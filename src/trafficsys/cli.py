@@ -27,7 +27,7 @@ COMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every available subcommand."""
+    """Build the argument parser with every available subcommand."""
     parser = argparse.ArgumentParser(
         prog="trafficsys",
         description="Systems thinking for anti-trafficking programmes: simulate, compare and "

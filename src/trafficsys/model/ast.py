@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Union
 
 __all__ = [
     "Expr",
@@ -98,11 +97,11 @@ class Call:
     args: tuple[Expr, ...]
 
 
-Expr = Union[Num, Name, Subscript, Unary, Binary, If, Call]
+Expr = Num | Name | Subscript | Unary | Binary | If | Call
 
 
 def children(node: Expr) -> tuple[Expr, ...]:
-    """The direct sub-expressions of ``node``."""
+    """Return the direct sub-expressions of ``node``."""
     if isinstance(node, Unary):
         return (node.operand,)
     if isinstance(node, Binary):
@@ -137,5 +136,5 @@ def names(node: Expr) -> set[str]:
 
 
 def calls(node: Expr) -> set[str]:
-    """Function names called anywhere in ``node``."""
+    """Return the function names called anywhere in ``node``."""
     return {n.func for n in walk(node) if isinstance(n, Call)}

@@ -288,7 +288,7 @@ class Model:
         return self.elements(Kind.CONSTANT)  # type: ignore[return-value]
 
     def equation_text(self, name: str) -> str | None:
-        """The equation text of a variable (a stock's initial value; None for tables without input)."""
+        """Return the equation text of a variable (a stock's initial value; None for tables without input)."""
         e = self[name]
         if isinstance(e, Stock):
             return e.initial
@@ -301,7 +301,7 @@ class Model:
         return None
 
     def ast(self, name: str) -> ast.Expr | None:
-        """The parsed equation of a variable (for a stock, its initial value), cached."""
+        """Return the parsed equation of a variable (for a stock, its initial value), cached."""
         key = self._key(name)
         text = self.equation_text(key)
         if text is None:
@@ -328,7 +328,7 @@ class Model:
         return deps
 
     def graph(self) -> nx.DiGraph:
-        """The dependency graph: an edge ``a -> b`` when ``b``'s equation uses ``a``.
+        """Return the dependency graph: an edge ``a -> b`` when ``b``'s equation uses ``a``.
 
         Flows point to the stocks they fill or drain (edge attribute ``via`` is
         ``"inflow"`` or ``"outflow"``); equation edges have ``via="equation"``
@@ -363,7 +363,7 @@ class Model:
         return validate(self, units=units)
 
     def with_scenario(self, scenario: str | Scenario | Mapping[str, float | str] | None) -> Model:
-        """A copy of the model with a scenario's overrides applied.
+        """Return a copy of the model with a scenario's overrides applied.
 
         A number replaces a constant's value; equation text turns the constant
         into an auxiliary with that equation (a time-varying policy).
@@ -393,7 +393,7 @@ class Model:
         return m
 
     def copy(self) -> Model:
-        """A copy sharing the frozen elements."""
+        """Return a copy sharing the frozen elements."""
         m = _copy.copy(self)
         m._elements = dict(self._elements)
         m.scenarios = dict(self.scenarios)
@@ -406,7 +406,7 @@ class Model:
         return m
 
     def cld(self, **kwargs: Any):
-        """The causal-loop diagram of this model (hand-drawn links, or inferred from equations)."""
+        """Return the causal-loop diagram of this model (hand-drawn links, or inferred from equations)."""
         from ..cld import from_model
 
         return from_model(self, **kwargs)

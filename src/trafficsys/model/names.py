@@ -35,7 +35,7 @@ def canonical(name: str) -> str:
 
 
 def is_plain_identifier(name: str) -> bool:
-    """True when ``name`` can be written in an equation without quotes."""
+    """Tell whether ``name`` can be written in an equation without quotes."""
     return bool(_PLAIN.match(name))
 
 
