@@ -54,7 +54,8 @@ def test_to_pysd_returns_a_runnable_model(tmp_path):
     m.constant("k", 0.5)
     m.stock("x", 8, outflows=["loss"])
     m.flow("loss", "k * x")
-    pm = to_pysd(m, tmp_path)
+    pm = ts.io.to_pysd(m, tmp_path)  # the two-line check the issue promises
+    assert ts.io.to_pysd is to_pysd
     df = pm.run(return_timestamps=[4.0])
     assert df["x"].iloc[-1] == pytest.approx(8 * (1 - 0.5 * 0.25) ** 16, rel=1e-12)
     assert (tmp_path / "decay.xmile").exists()

@@ -46,6 +46,10 @@ _LAZY = {
 
 def __getattr__(name: str):
     module = _LAZY.get(name)
+    if name == "io":  # the sub-package, for ts.io.to_pysd(m) and friends
+        import importlib
+
+        return importlib.import_module("trafficsys.io")
     if module is None:
         raise AttributeError(f"module 'trafficsys' has no attribute {name!r}")
     import importlib

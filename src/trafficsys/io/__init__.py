@@ -32,7 +32,36 @@ __all__ = [
     "WRITERS",
     "MAX_FILE_SIZE",
     "merge_scenarios",
+    # interoperability (loaded on first use; pysd and pydot are imported only when called)
+    "read_xmile",
+    "write_xmile",
+    "read_vensim",
+    "to_pysd",
+    "pysd_frame",
+    "causal_graph",
+    "to_graphml",
+    "to_dot",
+    "to_kumu",
+    "to_mermaid",
+    "write_graph",
 ]
+
+_LAZY = {
+    "read_xmile": "xmile", "write_xmile": "xmile", "read_vensim": "vensim", "to_pysd": "pysd_bridge",
+    "pysd_frame": "pysd_bridge", "causal_graph": "graph", "to_graphml": "graph", "to_dot": "graph",
+    "to_kumu": "graph", "to_mermaid": "graph", "write_graph": "graph",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'trafficsys.io' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
 
 #: suffix -> (module, function) reading a model file
 READERS = {
