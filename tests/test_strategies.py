@@ -63,3 +63,28 @@ def test_time_varying_strategies_move_money_from_ngos_to_the_state(runs):
     assert float(r["share_ngo_rescue"].sel(time=0).values[0]) == pytest.approx(0.30)
     assert float(r["share_ngo_rescue"].sel(time=10).values[0]) == pytest.approx(0.05)
     assert float(r["share_police_training"].sel(time=10).values[0]) == pytest.approx(0.35)
+
+
+# The survivor-led mechanisms whose effect sizes no source measures (domain notes, section 7), at zero,
+# and rescue capacity at the cheap end of its range with generous donors.
+NO_SURVIVOR_EFFECTS = {"advocacy_effect": 0.0, "collective_outreach_rate": 0.0, "community_prevention_max": 0.0,
+                       "peer_mentoring_effect": 0.0, "support_speedup": 0.0, "audit_accountability_effect": 0.0,
+                       "peer_caseload_per_leader": 0.5}
+CHEAP_RESCUE = {"cost_per_rescue": 800.0, "donor_reward_per_rescue": 2000.0}
+
+
+def _person_years(model, strategy, params):
+    r = ts.simulate(model, scenario=strategy, params=params)
+    return float(r["cumulative_exploitation_years"].values[-1, 0])
+
+
+def test_the_articles_argument_can_fail(model):
+    # at the point values survivor-led beats saviour-led on person-years of exploitation ...
+    assert _person_years(model, "survivor_led", {}) < _person_years(model, "saviour_led", {})
+    # ... but inside the declared ranges, with the unmeasured survivor-led effects at zero and cheap rescue,
+    # the saviour-led strategy wins: nothing in the structure guarantees the article's conclusion
+    p = {**NO_SURVIVOR_EFFECTS, **CHEAP_RESCUE}
+    assert _person_years(model, "saviour_led", p) < _person_years(model, "survivor_led", p)
+    for k, v in p.items():
+        lo, hi = model[k].range
+        assert lo <= v <= hi, k
