@@ -23,6 +23,7 @@ COMMANDS = {
     "archetypes": "detect systems archetypes in the causal structure",
     "dominance": "which loops drive behaviour when (Loops that Matter)",
     "export": "write the model as TOML, XMILE, GraphML, DOT, Kumu JSON or Mermaid",
+    "validate": "check a model file: names, structure, ranges, algebraic loops, units",
 }
 
 
