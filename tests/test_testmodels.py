@@ -50,7 +50,8 @@ def test_xmile_models(xmile_rows):
     n = len(xmile_rows)
     passed = sum(r.status == "pass" for r in xmile_rows)
     assert n >= 60
-    assert passed >= 0.8 * n, [  # the issue asks for at least 80%(r.model, r.status, r.message or r.worst_at) for r in xmile_rows if r.status != "pass"]
+    # the issue asks for at least 80%
+    assert passed >= 0.8 * n, [(r.model, r.status, r.message or r.worst_at) for r in xmile_rows if r.status != "pass"]
     assert all(_explained(r) for r in xmile_rows)
     # files calling macros they do not define say so, naming the macro and its user
     macro = [r for r in xmile_rows if "macro" in r.model]
