@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 import trafficsys as ts
-from trafficsys.model.elements import Aux, Constant, Extrapolation, Flow, Kind, Lookup, Stock
 from trafficsys.io.xmile import layout, read_xmile, write_xmile, xmile_string
+from trafficsys.model.elements import Aux, Constant, Extrapolation, Flow, Kind, Lookup, Stock
 
 ROOT = Path(__file__).resolve().parents[1]
 TM = Path("/work/shared/testdata/test-models")

@@ -45,7 +45,7 @@ GRAPH_FORMATS = {".graphml": "graphml", ".dot": "dot", ".gv": "dot", ".json": "k
 
 
 def causal_graph(model: Model) -> nx.DiGraph:
-    """The model's causal structure as a networkx DiGraph with scalar attributes.
+    """Return the model's causal structure as a networkx DiGraph with scalar attributes.
 
     Parameters
     ----------
@@ -131,7 +131,7 @@ def to_graphml(model: Model, path: str | os.PathLike) -> None:
 
 
 def to_dot(model: Model) -> str:
-    """The causal graph as Graphviz DOT text (stocks as boxes, delayed links marked ``||``)."""
+    """Return the causal graph as Graphviz DOT text (stocks as boxes, delayed links marked ``||``)."""
     from networkx.drawing.nx_pydot import to_pydot
 
     g = causal_graph(model)
@@ -155,11 +155,11 @@ def to_dot(model: Model) -> str:
 
 
 def to_kumu(model: Model) -> dict[str, Any]:
-    """The causal graph as a Kumu blueprint: ``{"elements": [...], "connections": [...]}``."""
+    """Return the causal graph as a Kumu blueprint: ``{"elements": [...], "connections": [...]}``."""
     g = causal_graph(model)
     labels = {n: d["label"] for n, d in g.nodes(data=True)}
     elements = []
-    for n, d in g.nodes(data=True):
+    for _, d in g.nodes(data=True):
         el = {"label": d["label"], "type": d["kind"], "description": d["doc"]}
         if d["role"]:
             el["tags"] = [d["role"]]
@@ -176,7 +176,7 @@ def to_kumu(model: Model) -> dict[str, Any]:
 
 
 def to_mermaid(model: Model) -> str:
-    """The causal graph as a Mermaid ``flowchart LR`` (solid ``+``/``-`` arrows, dotted when delayed)."""
+    """Return the causal graph as a Mermaid ``flowchart LR`` (solid ``+``/``-`` arrows, dotted when delayed)."""
     g = causal_graph(model)
     ids = {n: _mermaid_id(n, i) for i, n in enumerate(g.nodes)}
     lines = ["flowchart LR"]

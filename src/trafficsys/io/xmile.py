@@ -100,7 +100,7 @@ def _attr(el: ET.Element, name: str, default: str | None = None) -> str | None:
 
 
 def _clean_name(name: str) -> str:
-    """A display name as written in a file: quotes, ``\\n`` and runs of spaces removed."""
+    r"""Return a display name as written in a file, without quotes, ``\n`` and runs of spaces."""
     name = name.strip()
     if len(name) >= 2 and name[0] == name[-1] == '"':
         name = name[1:-1]
@@ -112,7 +112,7 @@ _COMMENT = re.compile(r"\{[^{}]*\}")
 
 
 def _clean_eqn(text: str | None) -> str:
-    """Stella-isms out of an equation: ``{comments}``, line breaks, ``\\n`` in names."""
+    r"""Remove Stella-isms from an equation: ``{comments}``, line breaks, ``\n`` in names."""
     if text is None:
         return ""
     raw = text
@@ -434,7 +434,6 @@ class _Reader:
         disp = _clean_name(raw)
         key = canonical(disp)
         name = prefix + disp if prefix else disp
-        var = prefix + key if prefix else disp
         units = _text(_kid(v, "units"))
         units = units.strip() if units and units.strip() else None
         doc = (_text(_kid(v, "doc")) or "").strip()
@@ -773,7 +772,7 @@ def write_xmile(model: Model, path: str | os.PathLike) -> None:
 
 
 def xmile_string(model: Model) -> str:
-    """The XMILE text of ``model`` (see :func:`write_xmile`)."""
+    """Return the XMILE text of ``model`` (see :func:`write_xmile`)."""
     ET.register_namespace("", XMILE_NS)
     ET.register_namespace("ts", TS_NS)
     X = "{" + XMILE_NS + "}"

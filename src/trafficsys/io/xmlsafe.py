@@ -25,7 +25,7 @@ _ROOT_TAG = re.compile(rb"<(?:[\w.-]+:)?xmile\b[^>]*>", re.S)
 
 
 def local(tag: str) -> str:
-    """The local part of a (possibly namespaced) tag or attribute name."""
+    """Return the local part of a (possibly namespaced) tag or attribute name."""
     if not isinstance(tag, str):
         return ""
     return tag.rsplit("}", 1)[-1].split(":")[-1]

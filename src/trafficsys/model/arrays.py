@@ -53,12 +53,12 @@ _REDUCE = ("SUM", "MEAN", "MIN", "MAX", "SIZE", "STDDEV")
 
 
 def is_arrayed(model: Model) -> bool:
-    """True when the model declares dimensions or arrayed variables."""
+    """Return True when the model declares dimensions or arrayed variables."""
     return bool(getattr(model, "dimensions", None)) or any(e.dimensions for e in model)
 
 
 def element_names(name: str, dims: tuple[str, ...], dimensions: dict[str, tuple[str, ...]]) -> list[str]:
-    """The scalar names ``name[e1,e2]`` of an arrayed variable, in row-major order."""
+    """Return the scalar names ``name[e1,e2]`` of an arrayed variable, in row-major order."""
     return [f"{name}[{','.join(c)}]" for c in itertools.product(*(dimensions[d] for d in dims))]
 
 
@@ -303,7 +303,7 @@ class _Flattener:
 
 
 def canonical_key(key: str) -> str:
-    """A per-element key in canonical form: ``"North, A"`` -> ``"north,a"``."""
+    """Return a per-element key in canonical form: ``"North, A"`` -> ``"north,a"``."""
     return ",".join(canonical(p) for p in key.split(","))
 
 
