@@ -273,8 +273,10 @@ class Comparison:
                     med = lo = hi = np.nan
                 else:
                     # Infinite values (no exploitation-year averted) cannot be interpolated.
-                    how = "linear" if np.all(np.isfinite(finite)) else "nearest"
-                    med, lo, hi = np.percentile(finite, [50, lo_q, hi_q], method=how)
+                    if np.all(np.isfinite(finite)):
+                        med, lo, hi = np.percentile(finite, [50, lo_q, hi_q])
+                    else:
+                        med, lo, hi = np.percentile(finite, [50, lo_q, hi_q], method="nearest")
                 rows.append({"metric": name, "strategy": s, "median": med, f"p{lo_q:g}": lo, f"p{hi_q:g}": hi,
                              "mean": float(np.mean(finite)) if finite.size and np.all(np.isfinite(finite))
                              else np.nan,
@@ -363,7 +365,9 @@ class Comparison:
         """
         metric = self._metric(metric)
         mt = self.metrics[metric]
-        rows = {}
+        rows: dict[str, dict[str, float]] = {}
+        if self.reference is None:
+            return pd.DataFrame()
         ref = self.values[metric][self.reference]
         for s in self.strategies:
             if s == self.reference:
