@@ -38,6 +38,9 @@ def test_stock_flow_model_links_flows_to_stocks_with_signs():
     assert g.edges["recruitment", "in_exploitation"]["polarity"] == "+"
     assert g.edges["recruitment", "at_risk"]["polarity"] == "-"
     assert g.edges["recruitment", "in_exploitation"]["delay"]
+    # equation links carry the polarity the CLD analysis infers
+    assert g.edges["recruitment_rate", "recruitment"]["polarity"] == "+"
+    assert g.edges["police_effort", "identification"]["polarity"] == "+"
     # initial-value edges are not causal links
     assert not g.has_edge("initial_at_risk", "at_risk")
 

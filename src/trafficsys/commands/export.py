@@ -52,5 +52,5 @@ def run(args: argparse.Namespace) -> int:
     else:
         ts.save(m, out)
         print(f"wrote {out}: {FORMATS[suffix]}, {len(m)} variables "
-              f"({len(m.stocks)} stocks), t = {m.start:g}..{m.stop:g} {m.time_units}")
+              f"({len(m.stocks)} stock{'' if len(m.stocks) == 1 else 's'}), t = {m.start:g}..{m.stop:g} {m.time_units}")
     return 0
