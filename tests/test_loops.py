@@ -210,3 +210,20 @@ def test_archetype_files_hand_counted_loops():
         assert len(named) == len(m.loops), stem  # every declared loop names a found one
         for lp in named:
             assert m.loops[lp.name].polarity == lp.polarity
+
+
+def test_cli_summarises_big_diagrams(tmp_path, capsys):
+    from trafficsys.cli import main
+
+    names = [f"n{i}" for i in range(6)]
+    links = "".join(f'[[links]]\nfrom = "{a}"\nto = "{b}"\npolarity = "+"\n\n' for a in names for b in names if a != b)
+    path = tmp_path / "dense.toml"
+    path.write_text('[model]\nname = "dense"\n\n[loops.ring]\nvariables = ["n0", "n1", "n2", "n3", "n4", "n5"]\n\n'
+                    + links)
+    assert main(["loops", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "409 feedback loops: 409 reinforcing (R), 0 balancing (B), 0 unknown (?)" in out
+    assert "shortest independent loop set (15 loops" in out  # the 15 two-variable loops cover all 30 links
+    assert " ring " in out  # the named loop is listed too
+    assert main(["loops", "--all", str(path)]) == 0
+    assert capsys.readouterr().out.count("\n  R") == 409

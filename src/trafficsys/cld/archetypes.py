@@ -560,6 +560,7 @@ def archetypes(
         number of loop combinations grows fast with the number of loops.
     max_loops
         Refuse diagrams with more loops than this (pass ``length_bound``).
+        Detection itself refuses more than ``10 * budget`` loops.
     deduplicate
         Merge matches of one kind filling the same roles, keep one kind per
         set of loops, and drop matches contained in a higher-ranked one.
@@ -589,6 +590,10 @@ def archetypes(
         if k not in ARCHETYPES:
             raise ModelError(f"unknown archetype '{k}'; known: {', '.join(KINDS)}")
     used, _, _ = detection_loops(cld, length_bound, budget=budget, max_loops=max_loops)
+    if len(used) > 10 * budget:
+        raise ModelError(f"{len(used)} loops are too many to combine into archetypes (the combinations grow "
+                         f"with the square and the cube of the loop count); pass length_bound='auto' (the "
+                         f"default), a number such as length_bound=10, or a larger budget=", file=cld.file)
     cx = _Context(cld, used, drains)
     cands: list[_Cand] = []
     for detector in dict.fromkeys(_DETECTORS[k] for k in wanted):

@@ -17,7 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kind", action="append", choices=KINDS, metavar="KIND",
                         help=f"only this archetype (repeatable): {', '.join(KINDS)}")
     parser.add_argument("--top", type=int, default=10, metavar="N", help="show the N best matches (default 10)")
-    parser.add_argument("--length-bound", type=int, metavar="N", help="only use loops of at most N links")
+    parser.add_argument("--length-bound", type=int, metavar="N",
+                        help="only use loops of at most N links (default: all loops, or for big models the "
+                             "shortest 200 or so plus the named ones)")
     parser.add_argument("--all", action="store_true",
                         help="do not de-duplicate: also show matches contained in larger ones")
     parser.add_argument("--structure-only", action="store_true",
@@ -27,12 +29,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Detect and print the archetypes."""
     from ..cld import archetypes
+    from ..cld.archetypes import detection_loops
     from .loops import load_cld
 
     m, cld = load_cld(args.model, args.structure_only)
-    found = archetypes(cld, kinds=args.kind, length_bound=args.length_bound, deduplicate=not args.all)
-    n_loops = len(cld.loops(args.length_bound))
-    print(f"Model '{m.name}': {n_loops} feedback loops; {len(found)} archetype match(es)"
+    bound = args.length_bound or "auto"
+    used, used_bound, total = detection_loops(cld, bound)
+    found = archetypes(cld, kinds=args.kind, length_bound=bound, deduplicate=not args.all)
+    if used_bound is not None and total is not None and total > len(used):
+        scope = (f"{total} feedback loops; detection used the {len(used)} of at most {used_bound} links "
+                 f"and the named ones (--length-bound N to choose)")
+    else:
+        scope = f"{len(used)} feedback loops" + (f" of at most {used_bound} links" if used_bound else "")
+    print(f"Model '{m.name}': {scope}; {len(found)} archetype match(es)"
           + (f", showing the best {args.top}" if len(found) > args.top else "") + "\n")
     if not found:
         print("  No archetype found. Archetypes are combinations of loops that share variables;"

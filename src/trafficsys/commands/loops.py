@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import textwrap
 
-__all__ = ["add_arguments", "run", "load_cld"]
+__all__ = ["add_arguments", "run", "load_cld", "SUMMARY_ABOVE"]
+
+#: beyond this many loops, the default listing is a summary
+SUMMARY_ABOVE = 60
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,6 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--length-bound", type=int, metavar="N", help="only loops of at most N links")
     parser.add_argument("--independent", action="store_true",
                         help="only the shortest independent loop set (Oliva 2004): a compact summary for big models")
+    parser.add_argument("--all", action="store_true",
+                        help=f"list every loop even when there are more than {SUMMARY_ABOVE} (by default a big "
+                             "model shows its named loops and the independent loop set)")
     parser.add_argument("--max-loops", type=int, default=100_000, metavar="N",
                         help="stop with an error beyond N loops (default 100000)")
     parser.add_argument("--structure-only", action="store_true",
@@ -56,7 +62,15 @@ def run(args: argparse.Namespace) -> int:
     pol = {p: sum(lp.polarity == p for lp in found) for p in "RB?"}
     print(f"Model '{m.name}': {len(cld.variables)} variables, {len(cld.links)} causal links "
           f"({sum(lk.delay for lk in cld.links)} delayed)")
-    print(f"{len(found)} {what}: {pol['R']} reinforcing (R), {pol['B']} balancing (B), {pol['?']} unknown (?)\n")
+    print(f"{len(found)} {what}: {pol['R']} reinforcing (R), {pol['B']} balancing (B), {pol['?']} unknown (?)")
+    if len(found) > SUMMARY_ABOVE and not (args.all or args.independent or args.csv):
+        named = [lp for lp in found if lp.name]
+        sils = independent_loops(cld, max_loops=args.max_loops)
+        keep = {lp.id for lp in sils} | {lp.id for lp in named}
+        found = [lp for lp in found if lp.id in keep] + [lp for lp in sils if lp.id not in {f.id for f in found}]
+        print(f"Showing the {len(named)} named loops and the shortest independent loop set ({len(sils)} loops, "
+              f"Oliva 2004): {len(found)} loops; --all lists every loop, --csv FILE writes them all.")
+    print()
     if found:
         w = max(len(lp.id) for lp in found)
         nw = max([len(lp.name or "") for lp in found] + [4])
@@ -74,7 +88,14 @@ def run(args: argparse.Namespace) -> int:
         for lk in cld.links:
             print(f"  {lk.source} -> {lk.target}  {lk.polarity}{'  (delay)' if lk.delay else ''}"
                   f"{'  ' + lk.note if lk.note else ''}")
-    notes = [n.message for n in cld.notes] + named_loop_notes(cld, args.length_bound)
+    resolved = [n for n in cld.notes if n.structural == "?" and n.polarity in "+-"]
+    notes = [n.message for n in cld.notes if n not in resolved] + named_loop_notes(cld, args.length_bound)
+    if resolved and not args.links:
+        notes.append(f"{len(resolved)} links have no sign from their equation's structure but a single sign over "
+                     f"the simulated run, which is used (e.g. {resolved[0].source} -> {resolved[0].target}: "
+                     f"'{resolved[0].polarity}'); --links lists them")
+    elif resolved:
+        notes += [n.message for n in resolved]
     if notes:
         print("\nNotes:")
         for n in notes:
