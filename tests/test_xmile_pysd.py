@@ -59,3 +59,20 @@ def test_to_pysd_returns_a_runnable_model(tmp_path):
     df = pm.run(return_timestamps=[4.0])
     assert df["x"].iloc[-1] == pytest.approx(8 * (1 - 0.5 * 0.25) ** 16, rel=1e-12)
     assert (tmp_path / "decay.xmile").exists()
+
+
+def test_arrayed_model_runs_in_pysd_through_flattening(tmp_path):
+    from trafficsys.model.elements import Aux, Flow, Stock
+
+    m = ts.Model("regions", stop=3, dt=0.5)
+    m.dimension("region", ["north", "south"])
+    m.add(Aux("rate", dimensions=("region",), equation="0.1", per_element=(("south", "0.3"),)))
+    m.add(Stock("pop", dimensions=("region",), initial="100", outflows=("loss",)))
+    m.add(Flow("loss", dimensions=("region",), equation="rate[region] * pop[region]"))
+    m.aux("total", "SUM(pop[*])")
+    ref = pysd_frame(m, saveper=m.dt, directory=tmp_path)
+    ours = ts.simulate(m).to_pandas()
+    assert {"pop[north]", "pop[south]", "total"} <= set(ref.columns)
+    for c in ("pop[north]", "pop[south]", "loss[south]", "total"):
+        assert ref[c].to_numpy() == pytest.approx(ours[c].to_numpy(), rel=1e-12)
+    assert ref["pop[south]"].iloc[-1] == pytest.approx(100 * 0.85 ** 6, rel=1e-12)

@@ -56,7 +56,7 @@ def to_pysd(model: Model, directory: str | os.PathLike | None = None):
     from .xmile import write_xmile
 
     if is_arrayed(model):
-        model = flatten(model)
+        model, _ = _pysd_names(flatten(model))
     folder = os.fspath(directory) if directory is not None else tempfile.mkdtemp(prefix="trafficsys-pysd-")
     os.makedirs(folder, exist_ok=True)
     safe = "".join(ch if ch.isalnum() else "_" for ch in model.name) or "model"
@@ -77,6 +77,11 @@ def pysd_frame(model: Model, *, saveper: float | None = None, directory: str | o
 
     from ..model.names import canonical
 
+    from ..model.arrays import flatten, is_arrayed
+
+    back: dict[str, str] = {}
+    if is_arrayed(model):
+        model, back = _pysd_names(flatten(model))
     pm = to_pysd(model, directory)
     sp = model.specs
     every = sp.save_every if saveper is None else float(saveper)
@@ -85,4 +90,72 @@ def pysd_frame(model: Model, *, saveper: float | None = None, directory: str | o
     df = pm.run(return_timestamps=list(times))
     df.columns = [canonical(str(c)) for c in df.columns]
     keep = [c for c in df.columns if c in model]
-    return df[keep]
+    return df[keep].rename(columns=back)
+
+
+def _pysd_names(model: Model) -> tuple[Model, dict[str, str]]:
+    """Rename flattened ``x[a,b]`` variables to ``x_a_b``: PySD reads brackets as subscripts.
+
+    Returns the renamed model and the map from new canonical names back to the old ones.
+    """
+    import dataclasses
+
+    from ..model import ast
+    from ..model.elements import Aux, Flow, Lookup, Stock
+    from ..model.names import canonical
+    from ..model.parser import parse
+    from ..model.printer import to_xmile
+
+    taken = {canonical(e.name) for e in model}
+    new: dict[str, str] = {}
+    for e in model:
+        if "[" not in e.name:
+            continue
+        base = canonical(canonical(e.name).replace("[", "_").replace(",", "_").replace("]", ""))
+        cand, i = base, 2
+        while cand in taken:
+            cand, i = f"{base}_{i}", i + 1
+        taken.add(cand)
+        new[canonical(e.name)] = cand
+    if not new:
+        return model, {}
+
+    def rename(n):
+        if isinstance(n, ast.Name) and n.name in new:
+            return ast.Name(new[n.name])
+        if isinstance(n, ast.Call) and n.func in new:
+            return ast.Call(new[n.func], tuple(rename(a) for a in n.args))
+        kids = ast.children(n)
+        if not kids:
+            return n
+        if isinstance(n, ast.Unary):
+            return ast.Unary(n.op, rename(n.operand))
+        if isinstance(n, ast.Binary):
+            return ast.Binary(n.op, rename(n.left), rename(n.right))
+        if isinstance(n, ast.If):
+            return ast.If(rename(n.cond), rename(n.then), rename(n.orelse))
+        if isinstance(n, ast.Call):
+            return ast.Call(n.func, tuple(rename(a) for a in n.args))
+        return ast.Subscript(n.name, tuple(rename(i) for i in n.indices))
+
+    def text(t):
+        return to_xmile(rename(parse(t)))
+
+    out = model.copy()
+    out._elements = {}
+    out._ast_cache = {}
+    for e in model:
+        key = canonical(e.name)
+        name = new.get(key, e.name)
+        if isinstance(e, Stock):
+            e = dataclasses.replace(e, name=name, initial=text(e.initial),
+                                    inflows=tuple(new.get(canonical(f), f) for f in e.inflows),
+                                    outflows=tuple(new.get(canonical(f), f) for f in e.outflows))
+        elif isinstance(e, (Flow, Aux)):
+            e = dataclasses.replace(e, name=name, equation=text(e.equation))
+        elif isinstance(e, Lookup):
+            e = dataclasses.replace(e, name=name, input=None if e.input is None else text(e.input))
+        else:
+            e = dataclasses.replace(e, name=name)
+        out.add(e)
+    return out, {v: k for k, v in new.items()}
