@@ -75,9 +75,8 @@ def pysd_frame(model: Model, *, saveper: float | None = None, directory: str | o
     """
     import numpy as np
 
-    from ..model.names import canonical
-
     from ..model.arrays import flatten, is_arrayed
+    from ..model.names import canonical
 
     back: dict[str, str] = {}
     if is_arrayed(model):
