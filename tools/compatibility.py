@@ -159,7 +159,26 @@ def write_report(xrows, mrows, path: str, rtol: float) -> None:
              f"canonical output (Vensim's or Stella's) at relative tolerance {rtol:g} "
              "(values near zero by absolute error 1e-6, values far below their column's scale by error "
              "relative to that scale). A model we cannot read fails with an error naming the unsupported "
-             "feature (status *not supported*).", ""]
+             "feature (status *not supported*).", "",
+             "## Using models from other tools", "",
+             "```python",
+             "import trafficsys as ts",
+             'm = ts.load("model.stmx")            # Stella / XMILE (.xmile .stmx .itmx .xml)',
+             'm = ts.load("model.mdl")             # Vensim, through PySD\'s translator',
+             'ts.save(m, "out.xmile")              # XMILE with a diagram view (PySD and Simlin run it; not yet tried in Stella)',
+             "pm = ts.io.to_pysd(m)                # check our engine against PySD in two lines",
+             "pm.run()",
+             "```", "",
+             "On the command line: `trafficsys export MODEL --to out.xmile|.toml|.graphml|.dot|.json|.mmd` "
+             "(the last four are the causal graph for Gephi/yEd, Graphviz, Kumu and Mermaid).", "",
+             "What is read: stocks, flows (uniflow and biflow), auxiliaries, graphical functions (`xpts` or "
+             "`xscale`, continuous / extrapolate / discrete), `sim_specs` (reciprocal DT, Euler or RK4), units, "
+             "docs, non-negative flags and `<behavior>` defaults, modules (variables become "
+             "`module.variable`), single-expression macros, arrays (apply-to-all, per-element, `SUM` `MEAN` "
+             "`MIN` `MAX` `SIZE` `STDDEV` over a dimension; flattened to `name[element]` scalars before "
+             "simulation) and diagram positions. A flow drawn out of several stocks gets one copy per stock. "
+             "XML is parsed by defusedxml: DTDs, entities and external references are refused, files over "
+             "16 MB are refused before parsing.", ""]
     if xrows:
         lines += table(xrows, "XMILE models (.xmile, .stmx)") + [""]
         fx = features(xrows)
