@@ -173,6 +173,23 @@ def test_disagreeing_branches_visited_in_the_run_stay_unknown():
     assert any(n.target == "policy" and n.observed == "+-" for n in cld.notes)
 
 
+def test_rule_bounds_through_min():
+    m = base()
+    m.aux("coverage", "MIN(1, x / 100)")      # within [0, 1]
+    m.aux("left", "y * (1 - coverage)")       # 1 - coverage >= 0, so y -> left is +
+    assert pol(m, "y", "left") == "+" and pol(m, "coverage", "left") == "-"
+
+
+def test_reference_model_structure_never_contradicted_by_its_run():
+    m = ts.load_default()
+    cld = m.cld()
+    structural = m.cld(numeric=False)
+    assert not [n.message for n in cld.notes if n.structural in "+-"]  # no sign the run contradicts
+    decided = [lk for lk in structural.links if lk.polarity != "?"]
+    assert len(decided) > 0.8 * len(structural.links)
+    assert all(cld.polarity(lk.source, lk.target) == lk.polarity for lk in decided)
+
+
 # ------------------------------------------------------------- soundness (property)
 _VARS = {"p": (0.5, 3.0), "q": (0.0, 2.0), "n": (-3.0, -0.5)}  # declared sign ranges
 

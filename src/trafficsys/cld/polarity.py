@@ -1,18 +1,20 @@
 """Link polarity from the structure of an equation (sign analysis over the AST).
 
 The polarity of a link ``x -> z`` is the sign of the partial derivative
-``∂z/∂x`` (Richardson 1995).  This module bounds that sign without numbers:
-every sub-expression gets the set of signs its *value* can take and the set of
-signs its *derivative* with respect to ``x`` can take, each a subset of
-``{-1, 0, +1}``, combined by the rules of arithmetic:
+``∂z/∂x`` (Richardson 1995).  This module bounds that sign without
+simulating: every sub-expression gets bounds on its *value* (interval
+arithmetic, so ``1 - share`` is known to be ``>= 0`` when ``share`` is a
+``MIN(1, ...)`` of non-negative terms) and the set of signs its *derivative*
+with respect to ``x`` can take, a subset of ``{-1, 0, +1}``, combined by the
+rules of arithmetic:
 
 * sums add derivative signs (``+`` plus ``-`` can be anything);
 * ``a * b`` has derivative ``a'b + ab'``, so it needs the sign of the other
   factor; ``a / b`` has ``(a'b - ab') / b²``;
-* the sign of a variable's value comes from what is declared: a
-  ``non_negative`` stock or flow is ``>= 0``, a constant has the signs of its
-  value and range, a lookup the signs of its y values, an auxiliary the sign
-  of its equation;
+* the bounds of a variable's value come from what is declared: a
+  ``non_negative`` stock or flow is ``>= 0``, a constant lies within its
+  value and range, a lookup within its y values, an auxiliary within the
+  bounds of its equation;
 * monotone builtins pass the argument's derivative through their
   monotonicity (:meth:`trafficsys.model.builtins.Builtin.sign`); ``MIN`` and
   ``MAX`` take the union of their arguments' derivatives (only one argument is
@@ -37,6 +39,7 @@ dominant polarity. System Dynamics Review 11(1), 67-88.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable
 
 from ..model import ast
@@ -85,12 +88,75 @@ def _union(*sets: SignSet) -> SignSet:
     return frozenset().union(*sets)
 
 
-def _span(values: Iterable[float]) -> SignSet:
-    vals = list(values)
-    if not vals:
+Interval = tuple
+INF = math.inf
+FULL: Interval = (-INF, INF)
+
+
+def _signs(b: Interval) -> SignSet:
+    lo, hi = b
+    if lo != lo or hi != hi:  # nan: know nothing
         return ALL
-    lo, hi = min(vals), max(vals)
-    return frozenset(s for s, ok in ((-1, lo < 0), (0, lo <= 0 <= hi), (1, hi > 0)) if ok)
+    return frozenset(s for s, ok in ((-1, lo < 0), (0, lo <= 0 <= hi), (1, hi > 0)) if ok) or ALL
+
+
+def _hull(*bs: Interval) -> Interval:
+    return (min(b[0] for b in bs), max(b[1] for b in bs))
+
+
+def _mul1(x: float, y: float) -> float:
+    if x == 0 or y == 0:
+        return 0.0  # a bound of 0 times an unbounded one: the product is still 0 there
+    return x * y
+
+
+def _imul(a: Interval, b: Interval) -> Interval:
+    ps = [_mul1(x, y) for x in a for y in b]
+    return (min(ps), max(ps))
+
+
+def _idiv(a: Interval, b: Interval) -> Interval:
+    lo, hi = b
+    if lo > 0 or hi < 0:
+        inv = (1 / hi, 1 / lo)
+    elif lo == 0 and hi > 0:
+        inv = (1 / hi, INF)
+    elif hi == 0 and lo < 0:
+        inv = (-INF, 1 / lo)
+    else:
+        return FULL if a != (0.0, 0.0) else a
+    return _imul(a, inv)
+
+
+def _ipow(a: Interval, b: Interval) -> Interval:
+    if b[0] == b[1] and a[0] >= 0:
+        c = b[0]
+        try:
+            ends = [a[0] ** c if (a[0] > 0 or c > 0) else (0.0 if c > 0 else INF), a[1] ** c if a[1] < INF else
+                    (INF if c > 0 else 0.0)]
+        except (OverflowError, ZeroDivisionError):
+            return (0.0, INF)
+        return (min(ends), max(ends)) if c != 0 else (1.0, 1.0)
+    if a[0] > 0:
+        return (0.0, INF)
+    return FULL
+
+
+def _exp(x: float) -> float:
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return INF
+
+
+def _lookup_bounds(table: Lookup) -> Interval:
+    lo, hi = min(table.ys), max(table.ys)
+    if table.extrapolation is Extrapolation.EXTRAPOLATE and len(table.ys) > 1:
+        if table.ys[1] != table.ys[0]:
+            lo, hi = (-INF, hi) if table.ys[1] > table.ys[0] else (lo, INF)
+        if table.ys[-1] != table.ys[-2]:
+            lo, hi = (lo, INF) if table.ys[-1] > table.ys[-2] else (-INF, hi)
+    return (lo, hi)
 
 
 def to_polarity(d: SignSet) -> str:
@@ -112,14 +178,6 @@ def lookup_monotonicity(table: Lookup) -> SignSet:
     return frozenset(slopes) if slopes else ZERO
 
 
-def _lookup_values(table: Lookup) -> SignSet:
-    vals = _span(table.ys)
-    if table.extrapolation is Extrapolation.EXTRAPOLATE and len(table.ys) > 1:
-        if table.ys[0] != table.ys[1] or table.ys[-1] != table.ys[-2]:
-            return ALL
-    return vals
-
-
 class SignAnalysis:
     """Value and derivative signs of a model's equations (cached per model).
 
@@ -135,107 +193,145 @@ class SignAnalysis:
 
     def __init__(self, m: Model):
         self.m = m
-        self._values: dict[str, SignSet] = {}
+        self._values: dict[str, Interval] = {}
         self._busy: set[str] = set()
 
     # ------------------------------------------------------------------ values
     def value(self, name: str) -> SignSet:
         """The signs the value of variable ``name`` can take."""
+        return _signs(self.bounds(name))
+
+    def bounds(self, name: str) -> Interval:
+        """Bounds ``(low, high)`` on the value of variable ``name`` (may be infinite)."""
         if name == "time":
-            return NONNEG if self.m.start >= 0 else ALL
+            return (self.m.start, self.m.stop)
         if name == "dt":
-            return POS
+            return (self.m.dt, self.m.dt)
         if name in ("starttime", "stoptime"):
-            return frozenset({_sign(self.m.start if name == "starttime" else self.m.stop)})
+            v = self.m.start if name == "starttime" else self.m.stop
+            return (v, v)
         if name in self._values:
             return self._values[name]
         if name not in self.m or name in self._busy:
-            return ALL
+            return FULL
         self._busy.add(name)
         try:
-            out = self._value_of(name)
+            out = self._bounds_of(name)
         finally:
             self._busy.discard(name)
         self._values[name] = out
         return out
 
-    def _value_of(self, name: str) -> SignSet:
+    def _bounds_of(self, name: str) -> Interval:
         e = self.m[name]
         if isinstance(e, Constant):
-            return _span([e.value, *(e.range or ())])
+            vals = [e.value, *(e.range or ())]
+            return (min(vals), max(vals))
         if isinstance(e, Stock):
-            return NONNEG if e.non_negative else ALL
+            return (0.0, INF) if e.non_negative else FULL
         if isinstance(e, Lookup):
-            return _lookup_values(e)
+            return _lookup_bounds(e)
         if isinstance(e, (Flow, Aux)):
             tree = self.m.ast(name)
-            v = self.expr_value(tree) if tree is not None else ALL
+            b = self.expr_bounds(tree) if tree is not None else FULL
             if isinstance(e, Flow) and e.non_negative:
-                v = frozenset((v & NONNEG) | ZERO) if v & NONNEG else ZERO
-            return v
-        return ALL
+                b = (max(b[0], 0.0), max(b[1], 0.0))
+            return b
+        return FULL
 
     def expr_value(self, n: ast.Expr) -> SignSet:
         """The signs the value of expression ``n`` can take."""
+        return _signs(self.expr_bounds(n))
+
+    def expr_bounds(self, n: ast.Expr) -> Interval:
+        """Bounds on the value of expression ``n`` (interval arithmetic: sound, perhaps loose)."""
         if isinstance(n, ast.Num):
-            return frozenset({_sign(n.value)})
+            return (n.value, n.value)
         if isinstance(n, (ast.Name, ast.Subscript)):
-            return self.value(n.name)
+            return self.bounds(n.name)
         if isinstance(n, ast.Unary):
-            v = self.expr_value(n.operand)
+            lo, hi = self.expr_bounds(n.operand)
             if n.op == "-":
-                return _neg(v)
-            return NONNEG if n.op == "not" else v
+                return (-hi, -lo)
+            return (0.0, 1.0) if n.op == "not" else (lo, hi)
         if isinstance(n, ast.Binary):
-            a, b = self.expr_value(n.left), self.expr_value(n.right)
+            a, b = self.expr_bounds(n.left), self.expr_bounds(n.right)
             op = n.op
             if op == "+":
-                return _add(a, b)
+                return (a[0] + b[0], a[1] + b[1])
             if op == "-":
-                return _add(a, _neg(b))
+                return (a[0] - b[1], a[1] - b[0])
             if op == "*":
-                return _mul(a, b)
+                return _imul(a, b)
             if op == "/":
-                return _mul(a, _inv(b))
+                return _idiv(a, b)
             if op == "^":
-                if a <= NONNEG:
-                    return a if ZERO not in a else NONNEG
-                return ALL
+                return _ipow(a, b)
             if op == "mod":
-                return NONNEG if (a <= NONNEG and b <= POS) else ALL
-            return NONNEG  # comparisons and logic give 0 or 1
+                return (0.0, b[1]) if (a[0] >= 0 and b[0] > 0) else FULL
+            return (0.0, 1.0)  # comparisons and logic give 0 or 1
         if isinstance(n, ast.If):
-            return _union(self.expr_value(n.then), self.expr_value(n.orelse))
+            return _hull(self.expr_bounds(n.then), self.expr_bounds(n.orelse))
         if isinstance(n, ast.Call):
-            return self._call_value(n)
-        return ALL
+            return self._call_bounds(n)
+        return FULL
 
-    def _call_value(self, n: ast.Call) -> SignSet:
+    def _call_bounds(self, n: ast.Call) -> Interval:
         f = n.func
-        args = [self.expr_value(a) for a in n.args]
         table = self._table(n)
         if table is not None:
-            return _lookup_values(table)
-        if f in ("MIN", "MAX"):
+            return _lookup_bounds(table)
+        args = [self.expr_bounds(a) for a in n.args]
+        if f in ("MIN", "MAX") and args:
             pick = min if f == "MIN" else max
-            return frozenset(pick(c) for c in itertools.product(*args)) if args else ALL
-        if f in ("EXP", "PI", "SIZE"):
-            return POS
-        if f in ("SQRT", "ABS", "STDDEV", "ARCCOS"):
-            return NONNEG if f != "ABS" or ZERO in args[0] else POS
-        if f in ("INT", "ROUND", "STEP", "PULSE"):
-            return _union(args[0], ZERO)
+            return (pick(a[0] for a in args), pick(a[1] for a in args))
+        if f == "EXP":
+            return (_exp(args[0][0]), _exp(args[0][1]))
+        if f == "SQRT":
+            return (math.sqrt(max(args[0][0], 0.0)), math.sqrt(max(args[0][1], 0.0)))
+        if f == "ABS":
+            lo, hi = args[0]
+            return (0.0 if lo <= 0 <= hi else min(abs(lo), abs(hi)), max(abs(lo), abs(hi)))
+        if f in ("LN", "LOG10"):
+            log = math.log if f == "LN" else math.log10
+            lo, hi = args[0]
+            return (log(lo) if lo > 0 else -INF, log(hi) if hi > 0 else -INF)
+        if f == "PI":
+            return (math.pi, math.pi)
+        if f in ("SIN", "COS"):
+            return (-1.0, 1.0)
+        if f == "ARCTAN":
+            return (-math.pi / 2, math.pi / 2)
+        if f == "ARCCOS":
+            return (0.0, math.pi)
+        if f == "ARCSIN":
+            return (-math.pi / 2, math.pi / 2)
+        if f in ("INT", "ROUND"):
+            return (math.floor(args[0][0]) if math.isfinite(args[0][0]) else -INF,
+                    math.ceil(args[0][1]) if math.isfinite(args[0][1]) else INF)
+        if f == "STEP":
+            return _hull(args[0], (0.0, 0.0))
+        if f == "PULSE":
+            return _hull(_imul(args[0], (1 / self.m.dt, 1 / self.m.dt)), (0.0, 0.0))
         if f == "RAMP":
-            return _union(args[0], ZERO)
-        if f in ("ARCTAN", "ARCSIN", "INIT", "SUM", "MEAN"):
-            return _union(*args)
-        if f in ("SMTH1", "SMTH3", "DELAY1", "DELAY3", "DELAY", "PREVIOUS"):
-            return _union(args[0], *args[2:]) if f != "PREVIOUS" else _union(*args)
+            return _hull(_imul(args[0], (0.0, max(self.m.stop - self.m.start, 0.0))), (0.0, 0.0))
+        if f in ("INIT", "MEAN"):
+            return _hull(*args)
+        if f == "SUM":
+            return (args[0][0], INF) if args[0][0] >= 0 else FULL
+        if f in ("SMTH1", "SMTH3", "DELAY1", "DELAY3", "DELAY"):
+            return _hull(args[0], *args[2:])  # a smooth or delay stays within its input and initial value
         if f in ("SMTHN", "DELAYN"):
-            return _union(args[0], *args[3:])
+            return _hull(args[0], *args[3:])
+        if f == "PREVIOUS":
+            return _hull(*args)
         if f == "SAFEDIV":
-            return _union(_mul(args[0], _inv(args[1])), args[2] if len(args) > 2 else ZERO)
-        return ALL
+            return _hull(_idiv(args[0], args[1]), args[2] if len(args) > 2 else (0.0, 0.0))
+        if f == "SIZE":
+            return (1.0, INF)
+        if f == "STDDEV":
+            return (0.0, INF)
+        return FULL
 
     def _table(self, n: ast.Call) -> Lookup | None:
         """The graphical function a call applies (``table(x)`` or ``LOOKUP(table, x)``)."""
