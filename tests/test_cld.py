@@ -133,3 +133,13 @@ def test_default_model_gives_a_diagram():
     assert [lp.variables for lp in cld.loops(length_bound=4)] == \
         [lp.variables for lp in ts.CausalLoopDiagram.from_model(m, numeric=False).loops(length_bound=4)]
     assert {v for v, info in cld.variables.items() if info.get("kind") == "stock"} == set(m.names(ts.model.Kind.STOCK))
+
+
+@pytest.mark.parametrize("module", ["diagram", "loops", "polarity", "archetypes"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    mod = importlib.import_module(f"trafficsys.cld.{module}")
+    result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
