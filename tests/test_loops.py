@@ -227,3 +227,25 @@ def test_cli_summarises_big_diagrams(tmp_path, capsys):
     assert " ring " in out  # the named loop is listed too
     assert main(["loops", "--all", str(path)]) == 0
     assert capsys.readouterr().out.count("\n  R") == 409
+
+
+def test_benchmark_script_runs_small(capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "loops.py"
+    spec = importlib.util.spec_from_file_location("bench_loops", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    bench.main(["--sizes", "20", "40"])
+    out = capsys.readouterr().out
+    assert "modular diagrams" in out and "tangled diagrams" in out and "exponent" in out
+    # each modular cluster embeds one textbook archetype, which detection finds
+    found = {a.kind for a in archetypes_of(bench.modular(90))}
+    assert len(found) >= 6
+
+
+def archetypes_of(cld):
+    from trafficsys.cld import archetypes
+
+    return archetypes(cld)
