@@ -61,9 +61,7 @@ def _timing(m: Model, start, stop, dt, saveper) -> Timing:
     start = s.start if start is None else float(start)
     stop = s.stop if stop is None else float(stop)
     dt = s.dt if dt is None else float(dt)
-    saveper = (s.saveper if dt == s.dt or s.saveper is None else s.saveper) if saveper is None else float(saveper)
-    if saveper is None:
-        saveper = dt
+    saveper = (s.saveper if s.saveper is not None else dt) if saveper is None else float(saveper)
     if not (math.isfinite(dt) and dt > 0):
         raise ModelError(f"DT must be a positive number, got {dt!r}; set dt=... on the model", file=m.file)
     if not (math.isfinite(start) and math.isfinite(stop)) or stop < start:
