@@ -125,3 +125,16 @@ def test_saving_a_subset_of_variables():
     assert one.variables == ["caught"] and "growth" in one.ds
     with pytest.raises(ts.ModelError, match="constant"):
         ts.simulate(m, variables=["growth"])
+
+
+def test_ensemble_equals_single_runs_with_denormal_flows():
+    # found by hypothesis: DT * flow underflows to 0 in one run while another run is limited
+    m = model()
+    rows = [(0.25, 400.0, 13.0, 1.0), (0.5, 400.0, 5e-324, 1.0)]
+    cols = np.array(rows).T
+    names = ["growth", "capacity", "harvest", "delay"]
+    ens = ts.simulate(m, params=dict(zip(names, cols)))
+    for k in range(2):
+        one = ts.simulate(m, params={n: float(c[k]) for n, c in zip(names, cols)})
+        for v in one.variables:
+            assert np.array_equal(ens[v].values[:, k], one[v].values[:, 0]), v

@@ -307,9 +307,18 @@ def _v_pipe(hist, k, delay, dt, first):
     return out
 
 
+def _v_any(b):
+    # np.any goes through Python-level dispatch (several microseconds); the method is cheaper,
+    # and expressions of literals only are Python bools
+    return b if b is True or b is False else b.any()
+
+
 def _v_pos(x):
-    # np.maximum(x, 0.0) costs several times a multiplication; most flows are never negative
-    return np.maximum(x, 0.0) if np.any(x < 0.0) else x
+    # np.maximum(x, 0.0) costs several times a comparison on large arrays; most flows are never negative
+    neg = x < 0.0
+    if neg is True or neg is False:
+        return 0.0 if neg else x
+    return np.maximum(x, 0.0) if neg.any() else x
 
 
 def _s_round(x):
@@ -331,7 +340,7 @@ def helpers(mode: str, plan: Plan, table_ids: dict[str, str]) -> dict[str, objec
         ns.update(_where=np.where, _and=np.logical_and, _or=np.logical_or, _not=np.logical_not,
                   _pow=np.power, _mod=np.mod, _abs=np.abs, _floor=np.floor, _round=_v_round,
                   _minimum=np.minimum, _maximum=np.maximum, _safediv=_v_safediv, _stepf=_v_step,
-                  _ramp=_v_ramp, _pulse=_v_pulse, _pos=_v_pos, _any=np.any, _pipe=_v_pipe)
+                  _ramp=_v_ramp, _pulse=_v_pulse, _pos=_v_pos, _any=_v_any, _pipe=_v_pipe)
         for fn in _UFUNCS.values():
             ns["_" + fn] = getattr(np, fn)
         for t, ident in table_ids.items():
@@ -468,11 +477,12 @@ class _Program:
             avail = f"{sid} + DT * ({' + '.join(fills)})" if fills else sid
             self.w(ind, f"_nd = DT * ({' + '.join(terms)})")
             self.w(ind, f"_av = {avail}")
-            # limited runs get _sc = _av / _nd; the others _nd / _nd == 1 exactly (or 0 when nothing drains),
-            # so skipping the scaling when no run is limited gives the same bits
+            # limited runs get _sc = _av / _nd, the others exactly 1, so skipping the scaling when no run
+            # is limited gives the same bits (and the scalar code does the same per run)
             if vec:
-                self.w(ind, "if _any(_nd > _av):")
-                self.w(ind + 1, "_sc = _minimum(_av, _nd) / (_nd + (_nd == 0.0))")
+                self.w(ind, "_lim = _nd > _av")
+                self.w(ind, "if _any(_lim):")
+                self.w(ind + 1, "_sc = _where(_lim, _av / _where(_lim, _nd, 1.0), 1.0)")
             else:
                 self.w(ind, "if _nd > _av:")
                 self.w(ind + 1, "_sc = _av / _nd")
