@@ -450,11 +450,12 @@ def _tragedy_of_the_commons(cx: _Context) -> Iterable[_Cand]:
             continue
         common = set(p.arc)
 
-        def own(x, other):  # a party's own R loop: through its activity, apart from the commons and the other party
+        def own(b, x, other):
+            """A party's own R loop: on one arc with its B loop through its activity, apart from the commons."""
             return [r for r in cx.by_var.get(x[-1], ()) if cx.loops[r].polarity == "R"
-                    and not cx.vs[r] & (common | set(other))]
+                    and not cx.vs[r] & (common | set(other)) and (r, b) in cx.pairs]
 
-        ra, rb = own(p.x1, p.x2), own(p.x2, p.x1)
+        ra, rb = own(i, p.x1, p.x2), own(j, p.x2, p.x1)
         members = cx.vs[i] | cx.vs[j]
         limit = cx.outside(p.arc, members, "resource_limit") or (p.arc[-1] if len(p.arc) > 1 else None)
         for a, b in itertools.product(ra, rb):
