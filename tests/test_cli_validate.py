@@ -97,3 +97,20 @@ def test_unreadable_file_is_status_1(tmp_path, capsys, content, expected):
     assert main(["validate", str(path)]) == 1
     _, err = capsys.readouterr()
     assert "cannot read" in err and expected in err and "Traceback" not in err
+
+
+def test_hand_drawn_diagram_is_counted(capsys):
+    path = EXAMPLE.parents[1] / "archetypes" / "shifting_the_burden.toml"
+    m = ts.load(path)
+    assert main(["validate", str(path)]) == 0
+    out, _ = capsys.readouterr()
+    assert f"hand-drawn causal-loop diagram: {len(m.cld_variables)} variables, {len(m.links)} links" in out
+
+
+def test_model_without_units_does_not_claim_consistent_units(tmp_path, capsys):
+    path = tmp_path / "bare.toml"
+    path.write_text('[model]\nname = "bare"\n\n[constants.k]\nvalue = 0.1\n\n'
+                    '[stocks.x]\ninitial = "100"\noutflows = ["loss"]\n\n[flows.loss]\nequation = "k * x"\n')
+    assert main(["validate", str(path)]) == 0
+    out, _ = capsys.readouterr()
+    assert "no units declared" in out and "units consistent" not in out

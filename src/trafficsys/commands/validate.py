@@ -42,7 +42,8 @@ def summary(model) -> str:
     -------
     str
         For example ``"12 variables: 2 stocks, 4 flows, 1 auxiliary, 5 constants,
-        0 graphical functions; 1 scenario, 0 named loops"``.
+        0 graphical functions; 1 scenario, 0 named loops"``, followed by the
+        size of the hand-drawn causal-loop diagram when the file has one.
     """
     from ..model.elements import Kind
 
@@ -58,7 +59,12 @@ def summary(model) -> str:
     dims = getattr(model, "dimensions", {})
     if dims:
         extra.append(_plural(len(dims), "dimension"))
-    return f"{_plural(len(model), 'variable')}: {', '.join(parts)}; {', '.join(extra)}"
+    text = f"{_plural(len(model), 'variable')}: {', '.join(parts)}; {', '.join(extra)}"
+    if model.links or model.cld_variables:
+        drawn = {lk.source for lk in model.links} | {lk.target for lk in model.links} | set(model.cld_variables)
+        text += (f"; hand-drawn causal-loop diagram: {_plural(len(drawn), 'variable')}, "
+                 f"{_plural(len(model.links), 'link')}")
+    return text
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,7 +87,12 @@ def run(args: argparse.Namespace) -> int:
         return 1
     for w in warnings:
         print(f"warning: {w}")
-    units = "units not checked (--no-units)" if args.no_units else "units consistent"
+    if args.no_units:
+        units = "units not checked (--no-units)"
+    elif any(getattr(e, "units", None) for e in model.elements()):
+        units = "units consistent"
+    else:
+        units = "no units declared"
     warned = f", {_plural(len(warnings), 'warning')}" if warnings else ""
     print(f"OK: {label}: {summary(model)}; {units}{warned}")
     return 0
