@@ -151,22 +151,6 @@ def _stage_input(m: Model, name: str) -> ast.Expr | None:
     return None
 
 
-def _live_inputs(tree: ast.Expr) -> set[str]:
-    """Names an equation reads at every step (not only through ``INIT(...)``)."""
-    live: set[str] = set()
-    stack = [tree]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, ast.Call) and n.func == "INIT":
-            continue
-        if isinstance(n, ast.Name) and n.name not in ast.TIME_NAMES:
-            live.add(n.name)
-        elif isinstance(n, ast.Call) and not n.func.isupper():
-            live.add(n.func)
-        stack.extend(ast.children(n))
-    return live
-
-
 def feedback_graph(m: Model) -> nx.DiGraph:
     """The dependency graph of ``m`` without the edges that cannot carry feedback.
 
@@ -181,7 +165,7 @@ def feedback_graph(m: Model) -> nx.DiGraph:
         tree = m.ast(name) if not isinstance(m[name], (Stock, Constant)) else None
         if tree is None:
             continue
-        live = _live_inputs(tree)
+        live = ast.live_names(tree)
         drop += [(a, name) for a in g.predecessors(name) if a not in live and g[a][name].get("via") == "equation"]
     g.remove_edges_from(drop)
     for name in g.nodes:

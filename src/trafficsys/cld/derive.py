@@ -28,10 +28,8 @@ import numpy as np
 
 from ..errors import ModelError
 from ..model import ast
-from ..model.elements import Constant, Flow, Kind, Lookup, Stock
+from ..model.elements import Constant, Kind, Link, Lookup
 from ..model.model import Model
-from ..model.names import canonical
-from ..model.elements import Link
 from .diagram import CausalLoopDiagram, PolarityNote
 from .polarity import SignAnalysis
 
@@ -98,22 +96,6 @@ def _tables(m: Model) -> set[str]:
     return {k for k, e in zip(m.names(), m.elements()) if isinstance(e, Lookup) and e.input is None}
 
 
-def _live_inputs(tree: ast.Expr) -> set[str]:
-    """Names used outside ``INIT(...)`` (inputs read only at the start are not causal)."""
-    live: set[str] = set()
-    stack = [tree]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, ast.Call) and n.func == "INIT":
-            continue
-        if isinstance(n, (ast.Name, ast.Subscript)) and n.name not in ast.TIME_NAMES:
-            live.add(n.name)
-        elif isinstance(n, ast.Call) and not n.func.isupper():
-            live.add(n.func)
-        stack.extend(ast.children(n))
-    return live
-
-
 def _derive(m: Model, cld: CausalLoopDiagram, results: Any, numeric: bool | str, constants: bool,
             resolve: bool) -> None:
     signs = SignAnalysis(m)
@@ -130,7 +112,7 @@ def _derive(m: Model, cld: CausalLoopDiagram, results: Any, numeric: bool | str,
                               f"{'inflow to' if via == 'inflow' else 'outflow from'} the stock"))
             continue
         tree = m.ast(b)
-        if tree is None or a not in _live_inputs(tree):
+        if tree is None or a not in ast.live_names(tree):
             continue
         pol = signs.polarity(a, b)
         if pol == "0":
@@ -218,7 +200,7 @@ def observed_signs(m: Model, source: str, target: str, results: Any) -> tuple[st
     time = np.asarray(ds["time"].values, dtype=float)
     env: dict[str, np.ndarray] = {}
     shape = None
-    for name in _live_inputs(tree) | {source}:
+    for name in ast.live_names(tree) | {source}:
         if name in lookups and lookups[name].input is None:
             continue
         v = _values(m, ds, name)

@@ -124,18 +124,7 @@ def _pysd_names(model: Model) -> tuple[Model, dict[str, str]]:
             return ast.Name(new[n.name])
         if isinstance(n, ast.Call) and n.func in new:
             return ast.Call(new[n.func], tuple(rename(a) for a in n.args))
-        kids = ast.children(n)
-        if not kids:
-            return n
-        if isinstance(n, ast.Unary):
-            return ast.Unary(n.op, rename(n.operand))
-        if isinstance(n, ast.Binary):
-            return ast.Binary(n.op, rename(n.left), rename(n.right))
-        if isinstance(n, ast.If):
-            return ast.If(rename(n.cond), rename(n.then), rename(n.orelse))
-        if isinstance(n, ast.Call):
-            return ast.Call(n.func, tuple(rename(a) for a in n.args))
-        return ast.Subscript(n.name, tuple(rename(i) for i in n.indices))
+        return ast.map_children(n, rename)
 
     def text(t):
         return to_xmile(rename(parse(t)))

@@ -635,7 +635,7 @@ class _Reader:
                 if n.func.isupper() and lookup_builtin(n.func) is None and n.func not in ("IF_THEN_ELSE",):
                     pass
                 return ast.Call(n.func, args)
-            return _map_children(n, visit)
+            return ast.map_children(n, visit)
 
         out = visit(tree)
         return out, changed
@@ -713,25 +713,11 @@ def _name_text(name: str) -> str:
     return to_xmile(ast.Name(name))
 
 
-def _map_children(n: ast.Expr, f) -> ast.Expr:
-    if isinstance(n, ast.Unary):
-        return ast.Unary(n.op, f(n.operand))
-    if isinstance(n, ast.Binary):
-        return ast.Binary(n.op, f(n.left), f(n.right))
-    if isinstance(n, ast.If):
-        return ast.If(f(n.cond), f(n.then), f(n.orelse))
-    if isinstance(n, ast.Call):
-        return ast.Call(n.func, tuple(f(a) for a in n.args))
-    if isinstance(n, ast.Subscript):
-        return ast.Subscript(n.name, tuple(f(i) for i in n.indices))
-    return n
-
-
 def _substitute(body: ast.Expr, env: dict[str, ast.Expr]) -> ast.Expr:
     def visit(n):
         if isinstance(n, ast.Name) and n.name in env:
             return env[n.name]
-        return _map_children(n, visit)
+        return ast.map_children(n, visit)
 
     return visit(body)
 
@@ -744,7 +730,7 @@ def _prefix_names(tree: ast.Expr, prefix: str, local_names: set[str]) -> ast.Exp
             return ast.Subscript(prefix + n.name, tuple(visit(i) for i in n.indices))
         if isinstance(n, ast.Call) and n.func in local_names:
             return ast.Call(prefix + n.func, tuple(visit(a) for a in n.args))
-        return _map_children(n, visit)
+        return ast.map_children(n, visit)
 
     return visit(tree)
 

@@ -209,7 +209,7 @@ class _Flattener:
             d = self.vdims[n.func]
             names = self._expand(n.func, tuple(ast.Name(x) for x in d), var, bind)
             return ast.Call(names[0], tuple(self._visit(a, var, bind) for a in n.args))
-        return _map(n, lambda c: self._visit(c, var, bind))
+        return ast.map_children(n, lambda c: self._visit(c, var, bind))
 
     def _is_reduction(self, n: ast.Call, bind) -> bool:
         if len(n.args) != 1:
@@ -317,17 +317,3 @@ def _num(text: str) -> float | None:
         sign *= -1.0 if t.op == "-" else 1.0
         t = t.operand
     return sign * t.value if isinstance(t, ast.Num) else None
-
-
-def _map(n, f):
-    if isinstance(n, ast.Unary):
-        return ast.Unary(n.op, f(n.operand))
-    if isinstance(n, ast.Binary):
-        return ast.Binary(n.op, f(n.left), f(n.right))
-    if isinstance(n, ast.If):
-        return ast.If(f(n.cond), f(n.then), f(n.orelse))
-    if isinstance(n, ast.Call):
-        return ast.Call(n.func, tuple(f(a) for a in n.args))
-    if isinstance(n, ast.Subscript):
-        return ast.Subscript(n.name, tuple(f(i) for i in n.indices))
-    return n

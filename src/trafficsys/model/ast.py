@@ -12,7 +12,7 @@ name (lower case).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 __all__ = [
@@ -31,6 +31,8 @@ __all__ = [
     "walk",
     "names",
     "calls",
+    "live_names",
+    "map_children",
 ]
 
 #: Unary operators: arithmetic negation and plus, logical NOT.
@@ -138,3 +140,44 @@ def names(node: Expr) -> set[str]:
 def calls(node: Expr) -> set[str]:
     """Return the function names called anywhere in ``node``."""
     return {n.func for n in walk(node) if isinstance(n, Call)}
+
+
+def live_names(node: Expr) -> set[str]:
+    """Return the variables and graphical functions ``node`` reads at every step.
+
+    Like :func:`names` plus called lookup tables, but inputs read only through
+    ``INIT(...)`` are left out: they act once, at the start, and carry no
+    feedback.
+    """
+    live: set[str] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, Call) and n.func == "INIT":
+            continue
+        if isinstance(n, (Name, Subscript)) and n.name not in TIME_NAMES:
+            live.add(n.name)
+        elif isinstance(n, Call) and not n.func.isupper():
+            live.add(n.func)
+        stack.extend(children(n))
+    return live
+
+
+def map_children(node: Expr, f: Callable[[Expr], Expr]) -> Expr:
+    """Return ``node`` rebuilt with ``f`` applied to each direct sub-expression.
+
+    Leaves (numbers, names) come back unchanged.  With a recursive ``f`` this is
+    the one way the project rewrites trees (renaming, substitution, macro
+    expansion).
+    """
+    if isinstance(node, Unary):
+        return Unary(node.op, f(node.operand))
+    if isinstance(node, Binary):
+        return Binary(node.op, f(node.left), f(node.right))
+    if isinstance(node, If):
+        return If(f(node.cond), f(node.then), f(node.orelse))
+    if isinstance(node, Call):
+        return Call(node.func, tuple(f(a) for a in node.args))
+    if isinstance(node, Subscript):
+        return Subscript(node.name, tuple(f(i) for i in node.indices))
+    return node
