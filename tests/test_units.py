@@ -93,6 +93,9 @@ def model(**units_of):
         ("DT * rate", "dimensionless"),
         ("STEP(n, 5)", "person"),
         ("RAMP(rate, 2, 5)", "dimensionless"),
+        # a literal slope/volume is a wildcard: a time-varying share stays a share
+        ("share + RAMP(-0.05, 0, 5)", "dimensionless"),
+        ("n + PULSE(10, 2, 1)", "person"),
         ("PULSE(n, 2, 1)", "person/year"),
         ("SMTH1(n, tau)", "person"),
         ("DELAY3(n * rate, tau, 0)", "person/year"),

@@ -36,7 +36,8 @@ Each equation's units are inferred from its AST:
   units; smoothing and delay times, ``STEP``/``RAMP``/``PULSE`` times have
   time units.  ``SMTH*``/``DELAY*``/``FORCST``/``PREVIOUS``/``INIT`` have the
   units of their input, ``TREND`` has 1/time, ``RAMP`` has slope*time,
-  ``PULSE`` has volume/time, ``STEP`` has the units of its height.
+  ``PULSE`` has volume/time, ``STEP`` has the units of its height (a literal
+  slope, volume or height is a wildcard, as any number).
 * A graphical function returns its declared units.
 
 A model whose ``time_units`` is left at the default ``"time"`` has unknown
@@ -430,12 +431,14 @@ def _call(node: ast.Call, ctx: _Context) -> Inferred:
     if f == "STEP":
         times(1)
         return args[0]
+    # A literal slope or volume is a wildcard like any number: it takes the
+    # units its place needs (``0.3 + RAMP(-0.05, 0, 5)`` is a dimensionless share).
     if f == "RAMP":
         times(1, 2)
-        return _mul(args[0], t)
+        return NUMBER if args[0] is NUMBER else _mul(args[0], t)
     if f == "PULSE":
         times(1, 2)
-        return _mul(args[0], t, div=True)
+        return NUMBER if args[0] is NUMBER else _mul(args[0], t, div=True)
     if f in ("SMTH1", "SMTH3", "DELAY1", "DELAY3", "DELAY"):
         times(1)
         init(2, args[0])
