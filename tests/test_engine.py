@@ -538,3 +538,13 @@ def test_delayn_order_from_a_constant_is_part_of_the_structure():
     assert np.array_equal(ts.simulate(m)["y"].values[:, 0], first)  # the cached order-1 plan is still used
     with pytest.raises(ts.ModelError, match="same in every run"):
         ts.simulate(m, params={"order": [1, 3]})
+
+
+def test_flattened_array_names_are_ordinary_names():
+    # the flatten pass names elements like pop[north,a]; identifiers in generated code are mangled
+    m = ts.Model("arr", stop=2, dt=1)
+    m.stock("pop[north,a]", initial=10, outflows=["out[north,a]"])
+    m.flow("out[north,a]", '"pop[north,a]" * 0.5')
+    m.aux("x.y", '"pop[north,a]" + 1')
+    df = ts.simulate(m).to_pandas()
+    assert df["pop[north,a]"].tolist() == [10, 5, 2.5] and df["x.y"].tolist() == [11, 6, 3.5]
