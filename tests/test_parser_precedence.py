@@ -31,3 +31,13 @@ def test_right_associative_power_evaluates_like_mathematics():
     tree = parse("2^3^2")
     assert to_xmile(tree) == "2 ^ 3 ^ 2"
     assert parse(to_xmile(parse("(2^3)^2"))) == Binary("^", Binary("^", Num(2), Num(3)), Num(2))
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [("3", 3.0), ("-3.5", -3.5), ("+-2e3", -2000.0), ("- -1", 1.0), ("a", None), ("1 + 2", None), ("(((", None)],
+)
+def test_numeric_literal(text, value):
+    from trafficsys.model.parser import numeric_literal
+
+    assert numeric_literal(text) == value

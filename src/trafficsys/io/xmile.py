@@ -42,7 +42,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from typing import Any
 
-from ..errors import FileFormatError, ModelError, ParseError, UnsupportedFeatureError
+from ..errors import FileFormatError, ParseError, UnsupportedFeatureError
 from ..model import ast
 from ..model.elements import (
     Aux,
@@ -60,7 +60,7 @@ from ..model.elements import (
 )
 from ..model.model import Model
 from ..model.names import canonical
-from ..model.parser import parse
+from ..model.parser import numeric_literal, parse
 from ..model.printer import to_xmile
 from .xmlsafe import local, read_xml
 
@@ -517,7 +517,7 @@ class _Reader:
             m.add(Flow(name, units, doc, ext.get("role"), dims, tuple(per), equation=equation,
                        non_negative=nonneg))
             return
-        value = _numeric(equation) if not per else None
+        value = numeric_literal(equation) if not per else None
         if value is not None and ext.get("kind") != "aux":
             rng = ext.get("range")
             m.add(Constant(name, units, doc, ext.get("role"), dims, (), value=value,
@@ -691,20 +691,6 @@ def _is_number_list(text: str) -> bool:
     return bool(_NUM_LIST.match(text))
 
 
-def _numeric(text: str) -> float | None:
-    try:
-        tree = parse(text)
-    except ModelError:
-        return None
-    sign = 1.0
-    while isinstance(tree, ast.Unary) and tree.op in ("-", "+"):
-        sign = -sign if tree.op == "-" else sign
-        tree = tree.operand
-    if isinstance(tree, ast.Num):
-        return sign * tree.value
-    return None
-
-
 def _num_text(v: float) -> str:
     return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else repr(float(v))
 
@@ -827,7 +813,7 @@ def _element_xml(e: Element, X: str) -> ET.Element:
             ET.SubElement(el, X + "non_negative")
     elif isinstance(e, Aux):
         ET.SubElement(el, X + "eqn").text = e.equation
-        if _numeric(e.equation) is not None:
+        if numeric_literal(e.equation) is not None:
             extra["kind"] = "aux"
     elif isinstance(e, Constant):
         ET.SubElement(el, X + "eqn").text = repr(float(e.value))

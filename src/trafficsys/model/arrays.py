@@ -44,7 +44,7 @@ from . import ast
 from .elements import Aux, Constant, Flow, Lookup, Stock
 from .model import Model
 from .names import canonical
-from .parser import parse
+from .parser import numeric_literal, parse
 from .printer import to_xmile
 
 __all__ = ["flatten", "element_names", "is_arrayed"]
@@ -148,7 +148,7 @@ class _Flattener:
             return dataclasses.replace(e, name=name, equation=eq, **base)
         if isinstance(e, Constant):
             if text is not None:
-                v = _num(text)
+                v = numeric_literal(text)
                 if v is None:
                     return Aux(name, e.units, e.doc, e.role, equation=self._rewrite(text, e.name, bind))
                 return dataclasses.replace(e, name=name, value=v, **base)
@@ -305,15 +305,3 @@ class _Flattener:
 def canonical_key(key: str) -> str:
     """Return a per-element key in canonical form: ``"North, A"`` -> ``"north,a"``."""
     return ",".join(canonical(p) for p in key.split(","))
-
-
-def _num(text: str) -> float | None:
-    try:
-        t = parse(text)
-    except ModelError:
-        return None
-    sign = 1.0
-    while isinstance(t, ast.Unary) and t.op in "+-":
-        sign *= -1.0 if t.op == "-" else 1.0
-        t = t.operand
-    return sign * t.value if isinstance(t, ast.Num) else None

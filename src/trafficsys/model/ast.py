@@ -31,6 +31,7 @@ __all__ = [
     "walk",
     "names",
     "calls",
+    "literal_value",
     "live_names",
     "map_children",
 ]
@@ -181,3 +182,12 @@ def map_children(node: Expr, f: Callable[[Expr], Expr]) -> Expr:
     if isinstance(node, Subscript):
         return Subscript(node.name, tuple(f(i) for i in node.indices))
     return node
+
+
+def literal_value(node: Expr) -> float | None:
+    """Return the number ``node`` spells (signs included: ``-(+2)`` is -2.0), or None."""
+    sign = 1.0
+    while isinstance(node, Unary) and node.op in ("-", "+"):
+        sign = -sign if node.op == "-" else sign
+        node = node.operand
+    return sign * node.value if isinstance(node, Num) else None

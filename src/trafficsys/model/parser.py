@@ -31,7 +31,7 @@ from . import ast
 from .builtins import ALIASES, lookup_builtin
 from .names import canonical
 
-__all__ = ["parse", "MAX_LENGTH", "MAX_DEPTH", "KEYWORDS"]
+__all__ = ["parse", "numeric_literal", "MAX_LENGTH", "MAX_DEPTH", "KEYWORDS"]
 
 #: Longest equation accepted, in characters.
 MAX_LENGTH = 20_000
@@ -271,6 +271,14 @@ def parse(text: str, *, variable: str | None = None, file: str | None = None) ->
         raise ParseError("'*' is only allowed as an array index", text=text, column=1, variable=variable,
                          file=file)
     return result
+
+
+def numeric_literal(text: str) -> float | None:
+    """Return the number ``text`` spells (``"-3.5"``), or None for any other expression or bad text."""
+    try:
+        return ast.literal_value(parse(text))
+    except ParseError:
+        return None
 
 
 def _check_unary_runs(text: str) -> None:

@@ -330,14 +330,6 @@ def _mul(a: Inferred, b: Inferred, div: bool = False) -> Inferred:
     return ua / ub if div else ua * ub
 
 
-def _literal(node: ast.Expr) -> float | None:
-    sign = 1.0
-    while isinstance(node, ast.Unary) and node.op in "+-":
-        sign *= -1.0 if node.op == "-" else 1.0
-        node = node.operand
-    return sign * node.value if isinstance(node, ast.Num) else None
-
-
 def _infer(node: ast.Expr, ctx: _Context) -> Inferred:
     if isinstance(node, ast.Num):
         return NUMBER
@@ -378,7 +370,7 @@ def _infer(node: ast.Expr, ctx: _Context) -> Inferred:
             assert isinstance(left, Unit)
             if left.dimensionless:
                 return left
-            value = _literal(node.right)
+            value = ast.literal_value(node.right)
             if value is None:
                 return UNKNOWN  # a unit raised to a variable power cannot be known
             return left ** Fraction(value).limit_denominator(1000)
