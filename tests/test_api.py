@@ -45,7 +45,7 @@ def test_import_does_not_load_heavy_libraries():
     code = (
         "import sys, json, trafficsys; m = trafficsys.Model('x'); "
         "print(json.dumps(sorted(k for k in sys.modules if k.split('.')[0] in "
-        "('matplotlib', 'pysd', 'dask', 'xarray', 'distributed', 'scipy', 'pandas'))))"
+        "('matplotlib', 'pysd', 'dask', 'xarray', 'distributed', 'scipy', 'pandas', 'networkx'))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = json.loads(out.stdout)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import copy as _copy
 import dataclasses
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
+if TYPE_CHECKING:  # networkx loads on first use of graph(): `import trafficsys` stays quick
+    import networkx as nx
 
 from ..errors import DuplicateVariableError, ModelError, UnknownVariableError
 from . import ast
@@ -335,6 +336,8 @@ class Model:
         (``"initial"`` for a stock's initial value, which does not take part in
         feedback).  Node attribute ``kind`` holds the :class:`Kind`.
         """
+        import networkx as nx
+
         g = nx.DiGraph()
         for key, e in self._elements.items():
             g.add_node(key, kind=e.kind, element=e)
