@@ -36,7 +36,7 @@ def _fmt(x: float) -> str:
     if x == 0:
         return "0"
     a = abs(x)
-    if a >= 1e6 or a < 1e-3:
+    if a >= 1e12 or a < 1e-3:
         return f"{x:.3e}"
     if a >= 1000:
         return f"{x:,.0f}"
@@ -106,17 +106,16 @@ def run(args: argparse.Namespace) -> int:
     else:  # many variables: one row each, time across the page
         heads = [f"{lb} [{u}]" if u else lb for lb, u in zip(labels, units)]
         nw = max(len(tlabel), *(len(h) for h in heads))
-        cw = max(9, *(len(f"{times[i]:g}") for i in rows))
+        cw = max(9, *(len(f"{times[i]:g}") for i in rows), *(len(_fmt(x)) for v in values for x in v))
         print(f"{tlabel:<{nw}}  " + "  ".join(f"{times[i]:>{cw}g}" for i in rows))
         for h, v in zip(heads, values):
             print(f"{h:<{nw}}  " + "  ".join(f"{_fmt(x):>{cw}}" for x in v))
     err = r.conservation_error()
     stocks = [k for k in r.variables if ds[k].attrs.get("kind") == "stock"]
     if stocks:
-        lg = r.ledger.isel(run=0)
-        print(f"\nConservation: {len(stocks)} stock{'s' if len(stocks) != 1 else ''}, boundary inflows {_fmt(float(lg['boundary_inflows'].sum()))}, "
-              f"boundary outflows {_fmt(float(lg['boundary_outflows'].sum()))}, largest relative residual "
-              f"{err:.1e}")
+        # Stocks hold different units (people, cases, money): report the balance, not sums across them.
+        print(f"\nConservation: {len(stocks)} stock{'s' if len(stocks) != 1 else ''} balance "
+              f"(initial + boundary inflows - boundary outflows = final); largest relative residual {err:.1e}")
     if args.csv:
         df = r.to_pandas()
         df.to_csv(args.csv)
