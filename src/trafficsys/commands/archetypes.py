@@ -37,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
     used, used_bound, total = detection_loops(cld, bound)
     found = archetypes(cld, kinds=args.kind, length_bound=bound, deduplicate=not args.all)
     if used_bound is not None and total is not None and total > len(used):
-        scope = (f"{total} feedback loops; detection used the {len(used)} of at most {used_bound} links "
-                 f"and the named ones (--length-bound N to choose)")
+        scope = (f"{total} feedback loops; detection used {len(used)} of them (those of at most "
+                 f"{used_bound} links, plus the named loops; --length-bound N to choose)")
     else:
         scope = f"{len(used)} feedback loops" + (f" of at most {used_bound} links" if used_bound else "")
     print(f"Model '{m.name}': {scope}; {len(found)} archetype match(es)"

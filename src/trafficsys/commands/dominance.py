@@ -46,7 +46,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"Loop dominance (Loops that Matter) for model '{m.name}'{where}, "
           f"t = {m.start:g}..{m.stop:g} {m.time_units}")
     competing = dom.competing
-    print(f"{len(dom.loops)} feedback loops, {len(competing)} competing with others in "
+    # A smooth or delay scored as a stage brings its own one-variable adjustment loop,
+    # which `trafficsys loops` (equations only) does not list: say so, or the counts disagree.
+    internal = sum(1 for lp in dom.loops if len(lp.variables) == 1)
+    note = (f" ({internal} of them the internal adjustment loop{'s' if internal != 1 else ''} of "
+            f"smoothing or delay functions)") if internal else ""
+    print(f"{len(dom.loops)} feedback loops{note}, {len(competing)} competing with others in "
           f"{len({lp.partition for lp in competing})} cycle partition(s)\n")
 
     ranking = dom.ranking()
