@@ -24,3 +24,15 @@ def test_ci_runs_the_readme_test_command_verbatim():
     test_command = _bash_blocks(quick)[1]
     ci_lines = [ln.strip() for ln in ROOT.joinpath(".ci/run").read_text().splitlines()]
     assert test_command in ci_lines
+
+
+def test_readme_python_example_runs(tmp_path):
+    import subprocess
+    import sys
+
+    code = re.findall(r"```python\n(.*?)```", ROOT.joinpath("README.md").read_text(), flags=re.S)
+    assert code, "the README shows the library in Python"
+    script = tmp_path / "readme_example.py"
+    script.write_text("\n".join(code))
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
