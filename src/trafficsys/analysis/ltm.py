@@ -445,6 +445,7 @@ class LoopDominance:
         self._dominant = None
         self.sampled: dict[str, np.ndarray] = {}  #: constants that vary across the runs (name -> value per run)
         self.omitted = 0  #: loops scored but not kept (see ``max_bytes`` in :func:`loop_dominance`)
+        self.time_units = "time"  #: the model's time units (axis label of the figures)
 
     @property
     def dominant(self):
@@ -961,4 +962,5 @@ def loop_dominance(
     )
     result.sampled = sampled
     result.omitted = L - len(order)
+    result.time_units = m.time_units
     return result

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from ._style import FONT, SMALL, use_thousands
+
 __all__ = ["plot_metric", "plot_fan", "plot_pairwise", "plot_regions", "comparison_figure", "strategy_colors"]
 
 _PALETTE = ["#4d4d4d", "#d95f02", "#1b9e77", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d"]
@@ -25,10 +27,11 @@ def strategy_colors(strategies: list[str]) -> dict[str, str]:
 
 def plot_metric(comparison, metric: str, ax: Any = None):
     """Median (dot) and 5-95% interval (bar) of one metric per strategy; returns the Axes."""
-    import matplotlib.pyplot as plt
+    from ..scenarios.compare import INTERVAL
+    from ._style import new_axes
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(5, 0.5 + 0.45 * len(comparison.strategies)))
+        ax = new_axes((6, 1.6 + 0.5 * len(comparison.strategies)))
     t = comparison.table
     mt = comparison.metrics[metric]
     colors = strategy_colors(comparison.strategies)
@@ -38,7 +41,7 @@ def plot_metric(comparison, metric: str, ax: Any = None):
         row = t.loc[(metric, s)]
         med, lo, hi = row["median"], row[lo_col], row[hi_col]
         if not np.isfinite(med):
-            ax.text(0.02, y, "n/a", va="center", transform=ax.get_yaxis_transform(), fontsize=8, color="0.4")
+            ax.text(0.02, y, "n/a", va="center", transform=ax.get_yaxis_transform(), fontsize=SMALL, color="0.4")
             continue
         hi_plot = hi if np.isfinite(hi) else med
         ax.plot([lo, hi_plot], [y, y], color=colors[s], lw=3, alpha=0.45, solid_capstyle="butt")
@@ -47,11 +50,16 @@ def plot_metric(comparison, metric: str, ax: Any = None):
                         arrowprops={"arrowstyle": "->", "color": colors[s]})
         ax.plot([med], [y], "o", color=colors[s], ms=6)
     ax.set_yticks(ys)
-    ax.set_yticklabels([s.replace("_", " ") for s in comparison.strategies], fontsize=8)
+    ax.set_yticklabels([s.replace("_", " ") for s in comparison.strategies], fontsize=FONT)
     arrow = "lower is better" if mt.better == "lower" else "higher is better"
-    ax.set_title(f"{metric.replace('_', ' ')} ({arrow})", fontsize=9)
-    ax.set_xlabel(mt.units, fontsize=8)
-    ax.tick_params(axis="x", labelsize=8)
+    ax.set_title(f"{metric.replace('_', ' ')} ({arrow})", fontsize=FONT + 1)
+    ax.set_xlabel(f"{mt.units}\ndot: median, bar: {INTERVAL[0]:g}–{INTERVAL[1]:g}% of {comparison.n} futures",
+                  fontsize=FONT)
+    ax.tick_params(axis="x", labelsize=FONT)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=4))  # "450,000" is wide: fewer ticks, none overlapping
+    use_thousands(ax.xaxis)
     ax.grid(axis="x", alpha=0.3)
     return ax
 
@@ -63,10 +71,10 @@ def plot_fan(comparison, variable: str = "in_exploitation", ax: Any = None, pair
     the same sampled future (common random numbers), which removes the spread
     the strategies share.
     """
-    import matplotlib.pyplot as plt
+    from ._style import new_axes
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3.5))
+        ax = new_axes((8, 4.5))
     colors = strategy_colors(comparison.strategies)
     t = comparison.time
     ref = comparison.trajectories.get(comparison.reference, {}).get(variable) if paired else None
@@ -79,43 +87,45 @@ def plot_fan(comparison, variable: str = "in_exploitation", ax: Any = None, pair
         lo, med, hi = np.percentile(y, [5, 50, 95], axis=1)
         ax.fill_between(t, lo, hi, color=colors[s], alpha=0.10, lw=0)
         ax.plot(t, med, color=colors[s], lw=2, label=s.replace("_", " "))
-    ax.set_xlabel("year", fontsize=8)
+    ax.set_xlabel(f"time ({comparison.time_units})" if getattr(comparison, "time_units", "")
+                  else "year", fontsize=FONT)
     what = variable.replace("_", " ")
     if ref is not None:
         ax.axhline(0, color="0.5", lw=0.8)
-        ax.set_ylabel(f"{what}\nminus {comparison.reference} (same future)", fontsize=8)
+        ax.set_ylabel(f"{what}\nminus {comparison.reference} (same future)", fontsize=FONT)
         ax.set_title(f"{what}, paired difference from {comparison.reference}: median and 5-95% band over "
-                     f"{comparison.n} futures", fontsize=9)
+                     f"{comparison.n} futures", fontsize=FONT + 1)
     else:
-        ax.set_ylabel(what, fontsize=8)
-        ax.set_title(f"{what}: median and 5-95% band over {comparison.n} futures", fontsize=9)
-    ax.legend(fontsize=7, frameon=False, loc="lower left")
-    ax.tick_params(labelsize=8)
+        ax.set_ylabel(what, fontsize=FONT)
+        ax.set_title(f"{what}: median and 5-95% band over {comparison.n} futures", fontsize=FONT + 1)
+    ax.legend(fontsize=SMALL, frameon=False, loc="best")
+    ax.tick_params(labelsize=FONT)
+    use_thousands(ax.yaxis)
     ax.grid(alpha=0.3)
     return ax
 
 
 def plot_pairwise(comparison, metric: str | None = None, ax: Any = None):
     """Heat map of P(row strategy beats column strategy); returns the Axes."""
-    import matplotlib.pyplot as plt
+    from ._style import new_axes
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(4, 3.5))
+        ax = new_axes((5.5, 5))
     p = comparison.prob_beats(metric)
     arr = p.to_numpy(dtype=float)
     im = ax.imshow(np.ma.masked_invalid(arr), cmap="RdBu", vmin=0, vmax=1)
     labels = [s.replace("_", "\n") for s in p.index]
     ax.set_xticks(range(len(labels)))
     ax.set_yticks(range(len(labels)))
-    ax.set_xticklabels(labels, fontsize=6)
-    ax.set_yticklabels(labels, fontsize=6)
+    ax.set_xticklabels(labels, fontsize=SMALL)
+    ax.set_yticklabels(labels, fontsize=SMALL)
     for i in range(arr.shape[0]):
         for j in range(arr.shape[1]):
             if np.isfinite(arr[i, j]):
-                ax.text(j, i, f"{arr[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                ax.text(j, i, f"{arr[i, j]:.2f}", ha="center", va="center", fontsize=SMALL,
                         color="white" if abs(arr[i, j] - 0.5) > 0.3 else "black")
-    ax.set_title(f"P(row beats column)\n{(metric or comparison.primary).replace('_', ' ')}", fontsize=9)
-    ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04).ax.tick_params(labelsize=7)
+    ax.set_title(f"P(row beats column)\n{(metric or comparison.primary).replace('_', ' ')}", fontsize=FONT + 1)
+    ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04).ax.tick_params(labelsize=SMALL)
     return ax
 
 
@@ -126,10 +136,10 @@ def plot_regions(comparison, a: str, b: str, x: str | None = None, y: str | None
     ``x`` and ``y`` default to the two constants that decide the pair most
     (:meth:`~trafficsys.scenarios.Comparison.drivers`).  Returns the Axes.
     """
-    import matplotlib.pyplot as plt
+    from ._style import new_axes
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(5.5, 4.5))
+        ax = new_axes((7, 5.5))
     metric = metric or comparison.primary
     if x is None or y is None:
         top = list(comparison.drivers(a, b, metric, top=2).index)
@@ -143,12 +153,15 @@ def plot_regions(comparison, a: str, b: str, x: str | None = None, y: str | None
                label=f"{b.replace('_', ' ')} better ({np.mean(~wins):.0%})")
     ax.scatter(xs[wins], ys[wins], s=16, color=colors[a], alpha=0.9, lw=0,
                label=f"{a.replace('_', ' ')} better ({np.mean(wins):.0%})")
-    ax.set_xlabel(x, fontsize=8)
-    ax.set_ylabel(y, fontsize=8)
+    ax.set_xlabel(x, fontsize=FONT)
+    ax.set_ylabel(y, fontsize=FONT)
     ax.set_title(f"{metric.replace('_', ' ')}: where {a.replace('_', ' ')} beats {b.replace('_', ' ')}\n"
-                 f"({comparison.n} sampled futures, same sample for both)", fontsize=9)
-    ax.legend(fontsize=7, frameon=False, loc="upper right")
-    ax.tick_params(labelsize=8)
+                 f"({comparison.n} sampled futures, same sample for both)", fontsize=FONT + 1)
+    # below the axes: inside them it would cover sampled futures
+    ax.legend(fontsize=SMALL, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=2)
+    ax.tick_params(labelsize=FONT)
+    use_thousands(ax.xaxis)
+    use_thousands(ax.yaxis)
     return ax
 
 
@@ -164,7 +177,7 @@ def comparison_figure(comparison, path: str | None = None):
         matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    fig = plt.figure(figsize=(14, 10), constrained_layout=True)
+    fig = plt.figure(figsize=(16, 12), layout="constrained")
     gs = fig.add_gridspec(3, 3)
     plot_fan(comparison, "in_exploitation", ax=fig.add_subplot(gs[0, :2]), paired=comparison.reference is not None)
     plot_pairwise(comparison, None, ax=fig.add_subplot(gs[0, 2]))
@@ -172,7 +185,7 @@ def comparison_figure(comparison, path: str | None = None):
     for k, metric in enumerate(panels[:6]):
         plot_metric(comparison, metric, ax=fig.add_subplot(gs[1 + k // 3, k % 3]))
     fig.suptitle(f"{comparison.model_name}: {len(comparison.strategies)} strategies over the same "
-                 f"{comparison.n} sampled futures (dots: median, bars: 5-95%)", fontsize=11)
+                 f"{comparison.n} sampled futures (dots: median, bars: 5–95% interval)", fontsize=FONT + 3)
     if path is not None:
         fig.savefig(path, dpi=110)
     return fig

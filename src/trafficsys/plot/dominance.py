@@ -6,7 +6,14 @@ from typing import Any
 
 import numpy as np
 
+from ._style import FONT, SMALL, new_axes, wrap
+
 __all__ = ["plot_dominance", "plot_dominance_shares"]
+
+
+def _time_label(result: Any) -> str:
+    units = getattr(result, "time_units", "") or ""
+    return f"time ({units})" if units and units != "time" else "time"
 
 
 def _competing_partition(result: Any, partition: int | None) -> int:
@@ -37,10 +44,8 @@ def plot_dominance(result: Any, ax=None, *, run: int = 0, partition: int | None 
     -------
     matplotlib.axes.Axes
     """
-    import matplotlib.pyplot as plt
-
     if ax is None:
-        _, ax = plt.subplots(figsize=(9, 4.5))
+        ax = new_axes((11, 5.5))
     p = _competing_partition(result, partition)
     members = [k for k, lp in enumerate(result.loops) if lp.partition == p]
     t = result.time
@@ -67,40 +72,50 @@ def plot_dominance(result: Any, ax=None, *, run: int = 0, partition: int | None 
         ax.stackplot(t, neg.T, colors=colors, alpha=0.85, labels=() if pos.any() else labels)
     ax.axhline(0, color="0.2", lw=0.8)
     ax.set_ylim(-1.05, 1.05)
-    ax.set_xlabel("time")
-    ax.set_ylabel("relative loop score\n(+ reinforcing, − balancing)")
+    ax.set_xlabel(_time_label(result), fontsize=FONT)
+    ax.set_ylabel("relative loop score\n(+ reinforcing, − balancing)", fontsize=FONT)
+    ax.tick_params(labelsize=FONT)
     stocks = result.partitions[p] if result.partitions else ()
     where = ", ".join(stocks[:4]) + (f" and {len(stocks) - 4} more" if len(stocks) > 4 else "")
-    ax.set_title(f"Loop dominance (Loops that Matter), partition {p}: {where}", fontsize=10)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
+    ax.set_title(wrap(f"Loop dominance (Loops that Matter), partition {p}: {where}", 90), fontsize=FONT + 1)
+    # below the axes, in columns: a legend to the right of the axes takes the width the data need
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=2, fontsize=SMALL, frameon=False)
     return ax
 
 
-def plot_dominance_shares(result: Any, ax=None, *, window: float | None = None):
+def plot_dominance_shares(result: Any, ax=None, *, window: float | None = None, top: int = 9):
     """Share of ensemble runs in which each competing loop dominates, per time window (stacked).
+
+    The ``top`` loops that dominate most often are drawn one by one, the others
+    as one grey band.
 
     Returns
     -------
     matplotlib.axes.Axes
     """
-    import matplotlib.pyplot as plt
-
     if ax is None:
-        _, ax = plt.subplots(figsize=(8, 4))
+        ax = new_axes((10, 5))
     shares = result.shares(window=window)
     if shares.empty:
         ax.text(0.5, 0.5, "no competing loops", ha="center", va="center", transform=ax.transAxes)
         return ax
+    if shares.shape[1] > top:
+        # a legend of hundreds of loops hides the chart: the ``top`` loops that dominate most, the rest in grey
+        keep = shares.sum().sort_values(ascending=False).index[:top]
+        rest = shares.drop(columns=keep).sum(axis=1)
+        shares = shares[keep].assign(**{f"{shares.shape[1] - top} other loops": rest})
     t = shares.index.values
     width = np.diff(t).min() if len(t) > 1 else 1.0
     bottom = np.zeros(len(t))
     for i, col in enumerate(shares.columns):
-        ax.bar(t, shares[col].values, width=width, bottom=bottom, align="edge", color=f"C{i % 10}",
+        color = "0.75" if i >= top else f"C{i % 10}"
+        ax.bar(t, shares[col].values, width=width, bottom=bottom, align="edge", color=color,
                label=col, edgecolor="white", linewidth=0.5)
         bottom += shares[col].values
     ax.set_ylim(0, max(1.0, bottom.max()) * 1.02)
-    ax.set_xlabel("time")
-    ax.set_ylabel("share of runs in which\nthe loop dominates")
-    ax.set_title(f"Dominant loops across {result.relative.sizes['run']} runs", fontsize=10)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
+    ax.set_xlabel(_time_label(result), fontsize=FONT)
+    ax.set_ylabel("share of runs in which\nthe loop dominates", fontsize=FONT)
+    ax.tick_params(labelsize=FONT)
+    ax.set_title(f"Dominant loops across {result.relative.sizes['run']} runs", fontsize=FONT + 1)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=2, fontsize=SMALL, frameon=False)
     return ax

@@ -1,0 +1,43 @@
+"""Shared readability settings of the library figures: font sizes and number formats.
+
+matplotlib is imported inside the functions, so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+__all__ = ["FONT", "SMALL", "thousands", "use_thousands", "wrap", "new_axes"]
+
+#: body text of a figure (axis labels, tick labels) in points; 10 pt stays legible at 100 % zoom
+FONT = 10
+#: secondary text (legends, cell annotations)
+SMALL = 9
+
+
+def thousands(x: float, pos: Any = None) -> str:
+    """Tick label with thousands separators for big numbers (``450,000``), short form for small ones."""
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    return f"{x:.6g}"
+
+
+def use_thousands(axis: Any) -> None:
+    """Give a matplotlib Axis (``ax.xaxis``/``ax.yaxis``) tick labels with thousands separators."""
+    from matplotlib.ticker import FuncFormatter
+
+    axis.set_major_formatter(FuncFormatter(thousands))
+
+
+def wrap(text: str, width: int = 70) -> str:
+    """Break a long title onto several lines so that it fits the figure's width."""
+    return "\n".join(textwrap.wrap(text, width)) or text
+
+
+def new_axes(figsize: tuple[float, float]):
+    """A new figure with constrained layout (titles, labels and outside legends survive a plain savefig)."""
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return ax
