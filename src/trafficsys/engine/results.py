@@ -146,10 +146,10 @@ class Results:
 
         Returns the matplotlib Axes.
         """
-        import matplotlib.pyplot as plt
+        from ..plot._style import new_axes, use_thousands
 
         if ax is None:
-            _, ax = plt.subplots(figsize=(7, 4))
+            ax = new_axes((8, 4.5))
         if variables is None:
             kinds = {k: self.ds[k].attrs.get("kind") for k in self.variables}
             variables = [k for k, v in kinds.items() if v == "stock"] or self.variables[:6]
@@ -174,6 +174,7 @@ class Results:
         units = self.ds.attrs.get("time_units", "time")
         ax.set_xlabel(f"time ({units})" if units and units != "time" else "time")
         ax.legend(loc="best", fontsize="small")
+        use_thousands(ax.yaxis)
         ax.set_title(f"{self.ds.attrs.get('model', '')}"
                      + (f" - {self.ds.attrs['scenario']}" if self.ds.attrs.get("scenario") else ""))
         return ax

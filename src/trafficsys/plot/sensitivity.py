@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from ._style import FONT, SMALL, new_axes, use_thousands
+
 __all__ = ["plot_sensitivity"]
 
 
@@ -20,31 +22,34 @@ def plot_sensitivity(result: Any, ax=None, *, top: int | None = 15):
     -------
     matplotlib.axes.Axes
     """
-    import matplotlib.pyplot as plt
-
     table = result.ranked()
     if top:
         table = table.head(top)
     table = table.iloc[::-1]  # largest at the top of a horizontal bar chart
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 0.45 * len(table) + 1.6))
+        ax = new_axes((8, 0.45 * len(table) + 2.2))
     y = np.arange(len(table))
     names = [str(i) for i in table.index]
     if result.method == "elasticity":
         v = table["elasticity"].values
         ax.barh(y, v, color=np.where(v >= 0, "C0", "C3"))
         ax.axvline(0, color="0.2", lw=0.8)
-        ax.set_xlabel(f"elasticity of {result.metric}\n(% change per 1 % change of the constant)")
+        ax.set_xlabel(f"elasticity of {result.metric}\n(% change per 1 % change of the constant; "
+                      "blue raises it, red lowers it)", fontsize=FONT)
     elif result.method == "morris":
         ax.barh(y - 0.2, table["mu_star"], 0.4, xerr=table["mu_star_conf"], color="C0", label="μ* (influence)")
         ax.barh(y + 0.2, table["sigma"], 0.4, color="C1", label="σ (interactions, non-linearity)")
-        ax.set_xlabel(f"Morris elementary effects on {result.metric}")
-        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+        ax.set_xlabel(f"Morris elementary effects on {result.metric}\n(error bar: 95 % confidence interval of μ*)",
+                      fontsize=FONT)
+        ax.legend(fontsize=SMALL, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2, frameon=False)
     else:
         ax.barh(y - 0.2, table["S1"], 0.4, xerr=table["S1_conf"], color="C0", label="first order S1")
         ax.barh(y + 0.2, table["ST"], 0.4, xerr=table["ST_conf"], color="C2", label="total ST")
-        ax.set_xlabel(f"Sobol indices of {result.metric} (share of variance)")
-        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
-    ax.set_yticks(y, names)
-    ax.set_title(f"{result.method.capitalize()} sensitivity ({result.runs} runs)", fontsize=10)
+        ax.set_xlabel(f"Sobol indices of {result.metric} (share of variance)\n"
+                      "(error bars: 95 % confidence intervals)", fontsize=FONT)
+        ax.legend(fontsize=SMALL, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2, frameon=False)
+    ax.set_yticks(y, names, fontsize=FONT)
+    ax.tick_params(axis="x", labelsize=FONT)
+    use_thousands(ax.xaxis)
+    ax.set_title(f"{result.method.capitalize()} sensitivity ({result.runs:,} runs)", fontsize=FONT + 1)
     return ax
