@@ -36,7 +36,7 @@ def wrap(text: str, width: int = 70) -> str:
 
 
 def new_axes(figsize: tuple[float, float]):
-    """A new figure with constrained layout (titles, labels and outside legends survive a plain savefig)."""
+    """Make a figure with constrained layout (titles, labels and outside legends survive a plain savefig)."""
     import matplotlib.pyplot as plt
 
     _, ax = plt.subplots(figsize=figsize, layout="constrained")
