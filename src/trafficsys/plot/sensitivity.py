@@ -41,13 +41,13 @@ def plot_sensitivity(result: Any, ax=None, *, top: int | None = 15):
         ax.barh(y + 0.2, table["sigma"], 0.4, color="C1", label="σ (interactions, non-linearity)")
         ax.set_xlabel(wrap(f"Morris elementary effects on {result.metric}", 60)
                       + "\n(error bar: 95 % confidence interval of μ*)", fontsize=FONT)
-        ax.legend(fontsize=SMALL, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2, frameon=False)
+        ax.legend(fontsize=SMALL, loc="lower right")  # bars shrink downwards: the corner is free
     else:
         ax.barh(y - 0.2, table["S1"], 0.4, xerr=table["S1_conf"], color="C0", label="first order S1")
         ax.barh(y + 0.2, table["ST"], 0.4, xerr=table["ST_conf"], color="C2", label="total ST")
         ax.set_xlabel(wrap(f"Sobol indices of {result.metric} (share of variance)", 60) + "\n"
                       "(error bars: 95 % confidence intervals)", fontsize=FONT)
-        ax.legend(fontsize=SMALL, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2, frameon=False)
+        ax.legend(fontsize=SMALL, loc="lower right")  # bars shrink downwards: the corner is free
     ax.set_yticks(y, names, fontsize=FONT)
     ax.tick_params(axis="x", labelsize=FONT)
     use_thousands(ax.xaxis)
