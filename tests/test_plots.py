@@ -154,6 +154,8 @@ def test_comparison_fan_and_regions(comparison, tmp_path):
     r = _saved(ax, tmp_path, "fan.png")
     assert "5-95% band" in ax.get_title()
     assert _inside_figure(ax.title, r)
+    assert _inside_figure(ax.get_legend(), r)
+    assert not ax.get_legend().get_window_extent(r).overlaps(ax.get_window_extent(r))
     a, b = comparison.strategies[1], comparison.strategies[0]
     ax = plot_compare.plot_regions(comparison, a, b)
     r = _saved(ax, tmp_path, "regions.png")

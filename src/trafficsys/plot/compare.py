@@ -73,8 +73,9 @@ def plot_fan(comparison, variable: str = "in_exploitation", ax: Any = None, pair
     """
     from ._style import new_axes
 
-    if ax is None:
-        ax = new_axes((8, 4.5))
+    own = ax is None
+    if own:
+        ax = new_axes((10, 4.5))
     colors = strategy_colors(comparison.strategies)
     t = comparison.time
     ref = comparison.trajectories.get(comparison.reference, {}).get(variable) if paired else None
@@ -98,7 +99,10 @@ def plot_fan(comparison, variable: str = "in_exploitation", ax: Any = None, pair
     else:
         ax.set_ylabel(what, fontsize=FONT)
         ax.set_title(f"{what}: median and 5-95% band over {comparison.n} futures", fontsize=FONT + 1)
-    ax.legend(fontsize=SMALL, frameon=False, loc="best")
+    if own:  # right of the axes: inside them it covers the bands
+        ax.legend(fontsize=SMALL, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1))
+    else:  # in a caller's layout (the comparison figure) keep the width; a translucent box shows the bands
+        ax.legend(fontsize=SMALL, loc="best", framealpha=0.6)
     ax.tick_params(labelsize=FONT)
     use_thousands(ax.yaxis)
     ax.grid(alpha=0.3)
@@ -149,7 +153,7 @@ def plot_regions(comparison, a: str, b: str, x: str | None = None, y: str | None
     wins = (va > vb) if mt.better == "higher" else (va < vb)
     xs, ys = comparison.samples[x].to_numpy(), comparison.samples[y].to_numpy()
     colors = strategy_colors(comparison.strategies)
-    ax.scatter(xs[~wins], ys[~wins], s=9, color=colors[b], alpha=0.45, lw=0,
+    ax.scatter(xs[~wins], ys[~wins], s=14, color=colors[b], alpha=0.7, lw=0,
                label=f"{b.replace('_', ' ')} better ({np.mean(~wins):.0%})")
     ax.scatter(xs[wins], ys[wins], s=16, color=colors[a], alpha=0.9, lw=0,
                label=f"{a.replace('_', ' ')} better ({np.mean(wins):.0%})")
