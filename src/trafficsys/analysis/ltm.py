@@ -686,11 +686,11 @@ class LoopDominance:
 
         return plot_dominance(self, ax=ax, run=run, partition=partition, top=top)
 
-    def plot_shares(self, ax=None, *, window: float | None = None):
+    def plot_shares(self, ax=None, *, window: float | None = None, top: int = 9):
         """Share of runs each loop dominates (see :func:`trafficsys.plot.dominance.plot_dominance_shares`)."""
         from ..plot.dominance import plot_dominance_shares
 
-        return plot_dominance_shares(self, ax=ax, window=window)
+        return plot_dominance_shares(self, ax=ax, window=window, top=top)
 
     def __repr__(self) -> str:
         return (f"<LoopDominance: {len(self.loops)} loops ({len(self.competing)} competing) in "
