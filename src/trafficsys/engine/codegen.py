@@ -527,7 +527,8 @@ class _Program:
         plan, nodes, ids, m = self.plan, self.plan.nodes, self.ids, self.method
         vec = self.mode == "vector"
         st = plan.states
-        accs = [f"A{i}" for i in range(len(self.acc_flows))]
+        # per flow: the net amount moved (A) and the gross amount (G, both directions), the ledger's scale
+        accs = [f"A{i}" for i in range(len(self.acc_flows))] + [f"G{i}" for i in range(len(self.acc_flows))]
         self.w(0, "def _run(P, S, ACC, k0, k1, T0, DT, T1, every, out):")
         self.w(1, f"EPS = DT * {TIME_EPS!r}")
         self.constants(1)
@@ -587,8 +588,9 @@ class _Program:
                 sid = ids[s]
                 self.w(2, f"if _any({sid} < 0.0): {sid} = _maximum({sid}, 0.0)" if vec else
                        f"if {sid} < 0.0: {sid} = 0.0")
-        for a, f in zip(accs, self.acc_flows):
-            self.w(2, f"{a} = {a} + DT * {ids[f]}")
+        for i, f in enumerate(self.acc_flows):
+            self.w(2, f"A{i} = A{i} + DT * {ids[f]}")
+            self.w(2, f"G{i} = G{i} + DT * _abs({ids[f]})")
         for h in self.hstocks:
             self.w(2, f"{ids[h]} = {ids[h]} + DT * D{ids[h]}")
         for d in self.discs:

@@ -70,6 +70,7 @@ class CompiledModel:
             for f in node.inflows + node.outflows:
                 if f not in self.acc_flows:
                     self.acc_flows.append(f)
+        self.n_acc = 2 * len(self.acc_flows)  # accumulators: net then gross amount moved by each flow
 
     # ------------------------------------------------------------ generation
     def functions(self, method: Method, mode: str, record: tuple[str, ...] | None = None) -> tuple[Any, Any, str]:

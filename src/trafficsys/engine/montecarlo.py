@@ -171,7 +171,7 @@ def monte_carlo(model: Model, n: int, seed: int | np.random.Generator | None = N
     out = np.empty((timing.nsave, len(whole.saved), n))
     S0 = [np.empty(n) for _ in whole.cm.states]
     S = [np.empty(n) for _ in whole.cm.states]
-    A = [np.empty(n) for _ in whole.cm.acc_flows]
+    A = [np.empty(n) for _ in range(whole.cm.n_acc)]
 
     def store(res, a):
         o, s0, s, acc = res

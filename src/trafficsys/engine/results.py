@@ -32,7 +32,9 @@ class Results:
         The conservation ledger over ``(stock, run)``: ``initial``,
         ``inflows`` and ``outflows`` (integrated over the run),
         ``boundary_inflows`` and ``boundary_outflows`` (the part that crossed
-        the model boundary: flows from or to no stock), ``final`` and
+        the model boundary: flows from or to no stock), ``turnover`` (the
+        gross amount its flows moved, both directions counted: the scale of
+        the rounding a run can accumulate), ``final`` and
         ``residual = final - (initial + inflows - outflows)``.
     model : trafficsys.Model
         The model that was run (with the scenario applied).
@@ -131,11 +133,18 @@ class Results:
 
     # ------------------------------------------------------------ conservation
     def conservation_error(self) -> float:
-        """Largest relative ledger residual over stocks and runs (0 for a model without stocks)."""
+        """Largest relative ledger residual over stocks and runs (0 for a model without stocks).
+
+        Each residual is divided by what the stock held and moved: ``|initial|
+        + turnover + |final|``.  The gross ``turnover``, not the net
+        ``inflows``/``outflows``, because flows that change direction cancel in
+        the net sums while every step's rounding stays the size of the gross
+        amount moved.
+        """
         lg = self.ledger
         if not lg.data_vars or lg.sizes.get("stock", 0) == 0:
             return 0.0
-        scale = (abs(lg["initial"]) + abs(lg["inflows"]) + abs(lg["outflows"]) + abs(lg["final"]))
+        scale = abs(lg["initial"]) + lg["turnover"] + abs(lg["final"])
         rel = abs(lg["residual"]) / np.maximum(scale, np.finfo(float).tiny)
         return float(rel.max())
 

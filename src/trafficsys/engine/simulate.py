@@ -208,7 +208,7 @@ def execute(prep: Prepared, method: Method, timing: Timing, *, mode: str | None 
     if mode is None:
         mode = "scalar" if n == 1 and not prep.varied else "vector"
     nrec = len(prep.saved)
-    zeros = (0.0,) * len(cm.acc_flows)
+    zeros = (0.0,) * cm.n_acc
     if mode == "scalar":
         init, run, _ = cm.functions(method, "scalar", prep.record)
         recs: list[tuple[int, tuple]] = []
@@ -269,7 +269,7 @@ def _locate(prep: Prepared, method: Method, timing: Timing, out: np.ndarray, run
     full = np.empty((fine.nsave, len(cm.recorded), 1))
     with np.errstate(all="ignore"):
         S0 = init(_vector_params(one.P, 1), fine.start, fine.dt, fine.stop)
-        step(_vector_params(one.P, 1), S0, (0.0,) * len(cm.acc_flows), 0, fine.nsteps, fine.start, fine.dt,
+        step(_vector_params(one.P, 1), S0, (0.0,) * cm.n_acc, 0, fine.nsteps, fine.start, fine.dt,
              fine.stop, 1, full)
     fbad = ~np.isfinite(full[:, :, 0])
     k = int(np.argmax(fbad.any(axis=1))) if fbad.any() else j * timing.every
@@ -347,7 +347,9 @@ def ledger(prep: Prepared, S0: tuple, S: tuple, A: tuple) -> Any:
     """Return a function building the conservation ledger over ``(stock, run)`` (see :class:`Results`)."""
     cm, n = prep.cm, prep.n
     idx = {s: i for i, s in enumerate(cm.states)}
-    acc = dict(zip(cm.acc_flows, A))
+    k = len(cm.acc_flows)
+    acc = dict(zip(cm.acc_flows, A[:k]))
+    gross = dict(zip(cm.acc_flows, A[k:]))
     src = {f: s for s in cm.stocks for f in cm.plan.nodes[s].outflows}
     dst = {f: s for s in cm.stocks for f in cm.plan.nodes[s].inflows}
     stocks = list(cm.stocks)
@@ -358,14 +360,14 @@ def ledger(prep: Prepared, S0: tuple, S: tuple, A: tuple) -> Any:
         def arr(x):
             return np.broadcast_to(np.asarray(x, dtype=float), (n,))
 
-        def total(flows):
+        def total(flows, amounts=acc):
             out = np.zeros(n)
             for f in flows:
-                out = out + arr(acc[f])
+                out = out + arr(amounts[f])
             return out
 
         rows: dict[str, list[np.ndarray]] = {k: [] for k in (
-            "initial", "inflows", "outflows", "boundary_inflows", "boundary_outflows", "final")}
+            "initial", "inflows", "outflows", "boundary_inflows", "boundary_outflows", "turnover", "final")}
         for s in stocks:
             node = cm.plan.nodes[s]
             rows["initial"].append(arr(S0[idx[s]]))
@@ -374,6 +376,7 @@ def ledger(prep: Prepared, S0: tuple, S: tuple, A: tuple) -> Any:
             rows["outflows"].append(total(node.outflows))
             rows["boundary_inflows"].append(total([f for f in node.inflows if f not in src]))
             rows["boundary_outflows"].append(total([f for f in node.outflows if f not in dst]))
+            rows["turnover"].append(total(node.inflows + node.outflows, gross))
         data = {k: np.array(v, dtype=float).reshape(len(stocks), n) for k, v in rows.items()}
         data["residual"] = data["final"] - (data["initial"] + data["inflows"] - data["outflows"])
         return xr.Dataset({k: (("stock", "run"), v) for k, v in data.items()},
@@ -491,7 +494,7 @@ class Simulation:
         self._P = list(self._prep.P) if self._mode == "scalar" else _vector_params(self._prep.P, self._prep.n)
         self._init, self._run, _ = cm.functions(self.method, self._mode)
         self._k = 0
-        self._A: tuple = (0.0,) * len(cm.acc_flows)
+        self._A: tuple = (0.0,) * cm.n_acc
         self._rec: dict[int, tuple] = {}
         self._out = None if self._mode == "scalar" else np.empty((self.timing.nsave, len(cm.recorded), self._prep.n))
         t = self.timing
