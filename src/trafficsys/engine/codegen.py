@@ -373,11 +373,7 @@ class _Program:
         self.hstocks = [n for n in plan.states if nodes[n].role == HSTOCK]
         self.discs = [n for n in plan.states if nodes[n].role == DISC]
         self.pipes = [n for n in plan.states if nodes[n].role == PIPE]
-        self.acc_flows: list[str] = []
-        for s in self.user_stocks:
-            for f in nodes[s].inflows + nodes[s].outflows:
-                if f not in self.acc_flows:
-                    self.acc_flows.append(f)
+        self.acc_flows, self.gross_flows = accumulated(plan)
         self.nn_order = self._nonneg_order()
 
     def _nonneg_order(self) -> list[str]:
@@ -527,8 +523,8 @@ class _Program:
         plan, nodes, ids, m = self.plan, self.plan.nodes, self.ids, self.method
         vec = self.mode == "vector"
         st = plan.states
-        # per flow: the net amount moved (A) and the gross amount (G, both directions), the ledger's scale
-        accs = [f"A{i}" for i in range(len(self.acc_flows))] + [f"G{i}" for i in range(len(self.acc_flows))]
+        # per flow the net amount moved (A); per biflow also the gross amount (G, both directions)
+        accs = [f"A{i}" for i in range(len(self.acc_flows))] + [f"G{i}" for i in range(len(self.gross_flows))]
         self.w(0, "def _run(P, S, ACC, k0, k1, T0, DT, T1, every, out):")
         self.w(1, f"EPS = DT * {TIME_EPS!r}")
         self.constants(1)
@@ -590,7 +586,9 @@ class _Program:
                        f"if {sid} < 0.0: {sid} = 0.0")
         for i, f in enumerate(self.acc_flows):
             self.w(2, f"A{i} = A{i} + DT * {ids[f]}")
-            self.w(2, f"G{i} = G{i} + DT * _abs({ids[f]})")
+        for i, f in enumerate(self.gross_flows):
+            x = ids[f]
+            self.w(2, f"G{i} = G{i} + DT * _abs({x})" if vec else f"G{i} = G{i} + DT * ({x} if {x} >= 0.0 else -{x})")
         for h in self.hstocks:
             self.w(2, f"{ids[h]} = {ids[h]} + DT * D{ids[h]}")
         for d in self.discs:
@@ -607,6 +605,20 @@ class _Program:
         for h in self.hstocks:
             em = self.emitter(j > 0, nodes[h].owner)
             self.w(ind, f"D{ids[h]}_{j} = {em(nodes[h].expr)}")
+
+
+def accumulated(plan: Plan) -> tuple[list[str], list[str]]:
+    """The flows a run accumulates for the ledger: every flow of a stock, then the biflows among them.
+
+    A run carries the net amount each flow moved and, for biflows, the gross
+    amount (both directions); a uniflow's gross amount is its net amount.
+    """
+    flows: list[str] = []
+    for s in plan.states:
+        node = plan.nodes[s]
+        if node.role == STOCK:
+            flows += [f for f in node.inflows + node.outflows if f not in flows]
+    return flows, [f for f in flows if not plan.nodes[f].uniflow]
 
 
 def generate(plan: Plan, method: Method, mode: str, file: str | None = None,

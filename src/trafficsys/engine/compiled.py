@@ -21,7 +21,7 @@ from ..model import ast
 from ..model.elements import Constant
 from ..model.model import Model
 from ..model.names import canonical
-from .codegen import Emitter, generate, helpers
+from .codegen import Emitter, accumulated, generate, helpers
 from .lower import AUX, FLOW, LOOKUPVAR, STOCK, Plan, lower
 from .methods import Method, get_method
 
@@ -64,13 +64,8 @@ class CompiledModel:
         self._lock = threading.Lock()
         stocks = [n for n in self.states if self.plan.nodes[n].role == STOCK]
         self.stocks = stocks
-        self.acc_flows: list[str] = []
-        for s in stocks:
-            node = self.plan.nodes[s]
-            for f in node.inflows + node.outflows:
-                if f not in self.acc_flows:
-                    self.acc_flows.append(f)
-        self.n_acc = 2 * len(self.acc_flows)  # accumulators: net then gross amount moved by each flow
+        self.acc_flows, self.gross_flows = accumulated(self.plan)
+        self.n_acc = len(self.acc_flows) + len(self.gross_flows)  # the run's ledger accumulators
 
     # ------------------------------------------------------------ generation
     def functions(self, method: Method, mode: str, record: tuple[str, ...] | None = None) -> tuple[Any, Any, str]:

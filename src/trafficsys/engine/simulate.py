@@ -349,7 +349,7 @@ def ledger(prep: Prepared, S0: tuple, S: tuple, A: tuple) -> Any:
     idx = {s: i for i, s in enumerate(cm.states)}
     k = len(cm.acc_flows)
     acc = dict(zip(cm.acc_flows, A[:k]))
-    gross = dict(zip(cm.acc_flows, A[k:]))
+    gross = dict(acc, **dict(zip(cm.gross_flows, A[k:])))  # a uniflow's gross amount is its net amount
     src = {f: s for s in cm.stocks for f in cm.plan.nodes[s].outflows}
     dst = {f: s for s in cm.stocks for f in cm.plan.nodes[s].inflows}
     stocks = list(cm.stocks)
