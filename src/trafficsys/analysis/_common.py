@@ -33,14 +33,14 @@ _AT = re.compile(r"^\s*(.+?)\s*@\s*([-+0-9.eE]+)\s*$")
 
 
 def rng(seed: int | np.random.Generator | None = None) -> np.random.Generator:
-    """The one seed policy (:func:`trafficsys.engine.as_generator`): None, an int or a Generator."""
+    """Return a Generator from None, an int or a Generator (the one seed policy: :func:`trafficsys.engine.as_generator`)."""
     from ..engine import as_generator
 
     return as_generator(seed)
 
 
 def int_seed(seed: int | np.random.Generator | None) -> int:
-    """An integer seed for libraries that want one (SALib), drawn from :func:`rng`."""
+    """Return an integer seed for libraries that want one (SALib), drawn from :func:`rng`."""
     return int(rng(seed).integers(0, 2**31 - 1))
 
 
@@ -58,7 +58,7 @@ def run_ensemble(m: Model, params: Mapping[str, Sequence[float] | np.ndarray] | 
 
 
 def metric_label(metric: Metric) -> str:
-    """A short label for tables and plots."""
+    """Return a short label for tables and plots."""
     return metric if isinstance(metric, str) else getattr(metric, "__name__", "metric")
 
 
@@ -109,7 +109,7 @@ def _resolve(ds: Any, text: str, model: Model | None) -> str:
 
 
 def constants_with_ranges(m: Model, names: Sequence[str] | None = None, *, need_range: bool = True) -> list[Constant]:
-    """The constants to vary: ``names`` (checked) or every constant with a declared range."""
+    """Return the constants to vary: ``names`` (checked) or every constant with a declared range."""
     if names is None:  # a range of zero width fixes the constant: nothing to vary
         chosen = [c for c in m.constants if (c.range is not None and c.range[1] > c.range[0]) or not need_range]
         if not chosen:

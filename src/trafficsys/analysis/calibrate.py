@@ -81,7 +81,7 @@ class CalibrationResult:
         return {k: float(v) for k, v in self.params["value"].items()}
 
     def to_pandas(self):
-        """The parameter table."""
+        """Return the parameter table."""
         return self.params
 
     def plot(self, ax=None, data=None):
@@ -239,7 +239,7 @@ def calibrate(
     x0 = np.clip(x0, lo, hi)
 
     def simulate(X: np.ndarray) -> np.ndarray:
-        """Simulated observations for each row of X: array (rows, times, variables)."""
+        """Return the simulated observations for each row of X: array (rows, times, variables)."""
         ds = run_ensemble(base, {c.name: X[:, i] for i, c in enumerate(consts)})
         out = np.empty((X.shape[0], len(t_obs), len(cols)))
         times = np.asarray(ds["time"].values, dtype=float)

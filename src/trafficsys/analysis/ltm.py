@@ -139,7 +139,7 @@ _STAGES = frozenset({"SMTH1", "SMTH3", "SMTHN", "DELAY1", "DELAY3", "DELAYN"})
 
 
 def _stage_input(m: Model, name: str) -> ast.Expr | None:
-    """The input expression when ``name`` is defined by a smooth or material delay alone, else None."""
+    """Return the input expression when ``name`` is defined by a smooth or material delay alone, else None."""
     e = m[name]
     if isinstance(e, (Stock, Constant)):
         return None
@@ -152,7 +152,7 @@ def _stage_input(m: Model, name: str) -> ast.Expr | None:
 
 
 def feedback_graph(m: Model) -> nx.DiGraph:
-    """The dependency graph of ``m`` without the edges that cannot carry feedback.
+    """Return the dependency graph of ``m`` without the edges that cannot carry feedback.
 
     Edges into a stock's initial value, and edges from inputs only read through
     ``INIT(...)``, act once at the start, so they are dropped.  Node attribute
@@ -176,7 +176,7 @@ def feedback_graph(m: Model) -> nx.DiGraph:
 
 
 def cycle_partitions(g: nx.DiGraph) -> list[tuple[str, ...]]:
-    """Groups of state variables linked by feedback (strongly connected components).
+    """Return the groups of state variables linked by feedback (strongly connected components).
 
     Every feedback loop lies inside exactly one partition; relative loop scores
     are normalised within a partition.  Returns the state variables of each
@@ -216,7 +216,7 @@ def _enumerate_loops(g: nx.DiGraph, max_loops: int, length_bound: int | None) ->
 
 
 def _follows(cycle: Sequence[str], named: Sequence[str]) -> bool:
-    """True when the named variables appear along ``cycle`` in their cyclic order."""
+    """Return True when the named variables appear along ``cycle`` in their cyclic order."""
     if not named or not set(named) <= set(cycle):
         return False
     n = len(cycle)
@@ -347,7 +347,7 @@ def _ratio_score(partial: np.ndarray, dz: np.ndarray, dx: np.ndarray) -> np.ndar
 
 def _link_score(m: Model, values: _Values, source: str, target: str, lookups: Mapping[str, Lookup],
                 compiled: Any = None) -> np.ndarray:
-    """The link score series ``(time, run)`` of ``source -> target``."""
+    """Return the link score series ``(time, run)`` of ``source -> target``."""
     e = m[target]
     dt = m.dt
     x = values[source]
@@ -404,7 +404,7 @@ def _link_score(m: Model, values: _Values, source: str, target: str, lookups: Ma
 
 
 def _compiled(m: Model) -> Any:
-    """The engine's compiled form of ``m`` (for re-evaluating equations), or None when it cannot compile."""
+    """Return the engine's compiled form of ``m`` (for re-evaluating equations), or None when it cannot compile."""
     try:
         from ..engine import compile_model
 
@@ -499,7 +499,7 @@ class LoopDominance:
                                                                 ignore_index=True)
 
     def to_xarray(self):
-        """The scores as one ``xarray.Dataset``."""
+        """Return the scores as one ``xarray.Dataset``."""
         import xarray as xr
 
         return xr.Dataset({"link_score": self.link_scores, "loop_score": self.loop_scores,
@@ -545,7 +545,7 @@ class LoopDominance:
         return pd.DataFrame(rows, columns=["partition", "start", "end", "loop", "polarity", "mean_relative"])
 
     def periods(self, run: int = 0, window: float | None = None, *, include_alone: bool = False):
-        """The dominant loop per time window for one run, consecutive windows with the same loop merged.
+        """Return the dominant loop per time window for one run, consecutive windows with the same loop merged.
 
         Unlike :meth:`intervals` (step by step), absolute relative scores are
         averaged over each window first, so short flickers near dominance
@@ -703,7 +703,7 @@ class LoopDominance:
         return f"<p>{html.escape(repr(self))}</p>" + ranking.head(20).to_html(index=False) + more
 
     def dominant_set(self, time: float, run: int = 0, *, threshold: float = 0.5) -> dict[int, list[str]]:
-        """The dominant loop *set* of each competing partition at a time (Schoenberg et al. 2020, section 2).
+        """Return the dominant loop *set* of each competing partition at a time (Schoenberg et al. 2020, section 2).
 
         The fewest loops, strongest first, whose absolute relative scores add
         up to at least ``threshold`` (half of the partition's behaviour by

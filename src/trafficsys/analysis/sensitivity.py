@@ -64,11 +64,11 @@ class SensitivityResult:
     extra: dict = field(default_factory=dict)
 
     def to_pandas(self):
-        """The table (one row per constant)."""
+        """Return the table (one row per constant)."""
         return self.table
 
     def ranked(self):
-        """The table sorted by the absolute value of the headline measure, largest first."""
+        """Return the table sorted by the absolute value of the headline measure, largest first."""
         col = self.table.columns[0]
         return self.table.reindex(self.table[col].abs().sort_values(ascending=False).index)
 

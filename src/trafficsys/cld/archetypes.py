@@ -47,7 +47,8 @@ from dataclasses import dataclass, field
 
 from ..errors import ModelError
 from .diagram import CausalLoopDiagram, role_tags
-from .loops import Loop, _as_cld, loops as _loops
+from .loops import Loop, _as_cld
+from .loops import loops as _loops
 
 __all__ = ["ArchetypeMatch", "Archetype", "ARCHETYPES", "KINDS", "archetypes", "detection_loops"]
 
@@ -248,13 +249,13 @@ class _Context:
         return self._tags.get(v, frozenset()) if v else frozenset()
 
     def own_delay(self, i: int, j: int) -> bool:
-        """True when loop ``i`` has a delayed link that loop ``j`` does not share."""
+        """Return True when loop ``i`` has a delayed link that loop ``j`` does not share."""
         other = set(self.loops[j].links)
         lp = self.loops[i]
         return any(d and link not in other for link, d in zip(lp.links, lp.delays))
 
     def pick(self, candidates: Iterable[str], role: str) -> str:
-        """A variable from ``candidates``: the one tagged with ``role`` if any, else the first."""
+        """Return a variable from ``candidates``: the one tagged with ``role`` if any, else the first."""
         cands = list(candidates)
         for v in cands:
             if role in self.tags(v):
@@ -271,7 +272,7 @@ class _Context:
         return (stocks or cands)[0]
 
     def outside(self, targets: Iterable[str], exclude: set[str], role: str) -> str | None:
-        """An input from outside the match's loops into ``targets`` (tagged, exogenous, then by name)."""
+        """Return an input from outside the match's loops into ``targets`` (tagged, exogenous, then by name)."""
         cands = sorted({p for t in targets for p in self.preds.get(t, ()) if p not in exclude})
         if not cands:
             return None
@@ -279,7 +280,7 @@ class _Context:
 
 
 def _is_drain(cld: CausalLoopDiagram, lp: Loop) -> bool:
-    """A first-order drain: a stock and its own outflow (``stock -> outflow -> stock``, balancing)."""
+    """Return a first-order drain: a stock and its own outflow (``stock -> outflow -> stock``, balancing)."""
     if lp.length != 2 or lp.polarity != "B":
         return False
     kinds = [cld.variables.get(v, {}).get("kind") for v in lp.variables]
@@ -450,8 +451,8 @@ def _tragedy_of_the_commons(cx: _Context) -> Iterable[_Cand]:
             continue
         common = set(p.arc)
 
-        def own(b, x, other):
-            """A party's own R loop: on one arc with its B loop through its activity, apart from the commons."""
+        def own(b, x, other, common=common):
+            """Return a party's own R loop: on one arc with its B loop through its activity, apart from the commons."""
             return [r for r in cx.by_var.get(x[-1], ()) if cx.loops[r].polarity == "R"
                     and not cx.vs[r] & (common | set(other)) and (r, b) in cx.pairs]
 
@@ -613,7 +614,7 @@ def archetypes(
     if deduplicate:
         scored = _deduplicate(scored)
     out = []
-    for primary, score, c, amb in ((*t[:3], t[3] if len(t) > 3 else ()) for t in scored):
+    for _primary, score, c, amb in ((*t[:3], t[3] if len(t) > 3 else ()) for t in scored):
         notes = list(c.notes)
         if amb:
             notes.append(f"the same loops also fit {', '.join(amb)}: add role tags (role = \"...\") or delay "
@@ -625,7 +626,7 @@ def archetypes(
 
 def detection_loops(cld: CausalLoopDiagram, length_bound: int | str | None = "auto", *, budget: int = 200,
                     max_loops: int = 100_000) -> tuple[list[Loop], int | None, int | None]:
-    """The loops archetype detection uses: ``(loops, length bound used, number of loops in all)``.
+    """Return the loops archetype detection uses: ``(loops, length bound used, number of loops in all)``.
 
     With ``length_bound="auto"``: every loop when there are at most
     ``budget``; otherwise the shortest loops, up to the longest length that

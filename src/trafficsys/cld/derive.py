@@ -44,7 +44,7 @@ def from_model(
     constants: bool = True,
     resolve: bool = True,
 ) -> CausalLoopDiagram:
-    """The causal-loop diagram of a model (``m.cld()``).
+    """Return the causal-loop diagram of a model (``m.cld()``).
 
     Parameters
     ----------
@@ -168,7 +168,7 @@ def _dataset(results: Any):
 
 
 def _values(m: Model, ds, name: str) -> np.ndarray | None:
-    """Recorded values of a variable as a flat array over (time, run), or None."""
+    """Return the recorded values of a variable as a flat array over (time, run), or None."""
     if name in m and isinstance(m[name], Constant) and name not in ds and m[name].name not in ds:
         return None
     for key in (name, m[name].name if name in m else name):

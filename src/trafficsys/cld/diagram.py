@@ -38,7 +38,7 @@ POLARITIES = ("+", "-", "?")
 
 
 def role_tags(role: str | None) -> frozenset[str]:
-    """The role tags of a variable: its ``role`` text split at commas and spaces.
+    """Return the role tags of a variable: its ``role`` text split at commas and spaces.
 
     Examples
     --------
@@ -178,7 +178,7 @@ class CausalLoopDiagram:
 
     @classmethod
     def from_model(cls, m: Model, **kwargs: Any) -> CausalLoopDiagram:
-        """The diagram of a model: see :func:`trafficsys.cld.from_model`."""
+        """Return the diagram of a model: see :func:`trafficsys.cld.from_model`."""
         from .derive import from_model
 
         return from_model(m, **kwargs)
@@ -204,7 +204,7 @@ class CausalLoopDiagram:
 
     # ------------------------------------------------------------- reading
     def link(self, source: str, target: str) -> Link:
-        """The link ``source -> target``."""
+        """Return the link ``source -> target``."""
         key = (canonical(source), canonical(target))
         if key not in self._index:
             raise UnknownVariableError(f"no link {key[0]} -> {key[1]} in the diagram", file=self.file,
@@ -212,23 +212,23 @@ class CausalLoopDiagram:
         return self.links[self._index[key]]
 
     def has_link(self, source: str, target: str) -> bool:
-        """True when the diagram has the link ``source -> target``."""
+        """Return True when the diagram has the link ``source -> target``."""
         return (canonical(source), canonical(target)) in self._index
 
     def polarity(self, source: str, target: str) -> str:
-        """The polarity (``+``, ``-``, ``?``) of the link ``source -> target``."""
+        """Return the polarity (``+``, ``-``, ``?``) of the link ``source -> target``."""
         return self.link(source, target).polarity
 
     def delayed(self, source: str, target: str) -> bool:
-        """True when the link ``source -> target`` carries a delay mark."""
+        """Return True when the link ``source -> target`` carries a delay mark."""
         return self.link(source, target).delay
 
     def role(self, variable: str) -> str | None:
-        """The role tag text of a variable (None when untagged)."""
+        """Return the role tag text of a variable (None when untagged)."""
         return self.variables.get(canonical(variable), {}).get("role")
 
     def tags(self, variable: str) -> frozenset[str]:
-        """The role tags of a variable (see :func:`role_tags`)."""
+        """Return the role tags of a variable (see :func:`role_tags`)."""
         return role_tags(self.role(variable))
 
     def label(self, variable: str) -> str:
@@ -246,7 +246,7 @@ class CausalLoopDiagram:
         return self.to_networkx()
 
     def to_networkx(self) -> nx.DiGraph:
-        """The diagram as a networkx DiGraph (see :attr:`graph`)."""
+        """Return the diagram as a networkx DiGraph (see :attr:`graph`)."""
         g = nx.DiGraph(name=self.name)
         for v, info in self.variables.items():
             g.add_node(v, **info)
@@ -263,13 +263,13 @@ class CausalLoopDiagram:
         return loops(self, length_bound=length_bound, max_loops=max_loops)
 
     def loops_through(self, variable: str, length_bound: int | None = None) -> list[Loop]:
-        """The loops that pass through ``variable``."""
+        """Return the loops that pass through ``variable``."""
         from .loops import loops_through
 
         return loops_through(self, variable, length_bound=length_bound)
 
     def independent_loops(self) -> list[Loop]:
-        """The shortest independent loop set (Oliva 2004): see :func:`trafficsys.cld.loops.independent_loops`."""
+        """Return the shortest independent loop set (Oliva 2004): see :func:`trafficsys.cld.loops.independent_loops`."""
         from .loops import independent_loops
 
         return independent_loops(self)

@@ -197,7 +197,7 @@ def loops(cld: CausalLoopDiagram, length_bound: int | None = None, *, max_loops:
 
 def loops_through(cld: CausalLoopDiagram, variable: str, length_bound: int | None = None,
                   *, max_loops: int = 100_000) -> list[Loop]:
-    """The loops that pass through ``variable``, in id order."""
+    """Return the loops that pass through ``variable``, in id order."""
     cld = _as_cld(cld)
     v = canonical(variable)
     if v not in cld.variables:
@@ -210,7 +210,7 @@ def loops_through(cld: CausalLoopDiagram, variable: str, length_bound: int | Non
 
 
 def independent_loops(cld: CausalLoopDiagram, *, max_loops: int = 20_000) -> list[Loop]:
-    """The shortest independent loop set (SILS) of Oliva (2004), as a compact summary.
+    """Return the shortest independent loop set (SILS) of Oliva (2004), as a compact summary.
 
     For every link inside a strongly connected part of the diagram, the
     shortest loop through it (the link plus the shortest path back) is a

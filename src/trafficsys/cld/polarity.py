@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable
 
 from ..model import ast
 from ..model.builtins import BuiltinKind, lookup_builtin
@@ -198,7 +197,7 @@ class SignAnalysis:
 
     # ------------------------------------------------------------------ values
     def value(self, name: str) -> SignSet:
-        """The signs the value of variable ``name`` can take."""
+        """Return the signs the value of variable ``name`` can take."""
         return _signs(self.bounds(name))
 
     def bounds(self, name: str) -> Interval:
@@ -240,7 +239,7 @@ class SignAnalysis:
         return FULL
 
     def expr_value(self, n: ast.Expr) -> SignSet:
-        """The signs the value of expression ``n`` can take."""
+        """Return the signs the value of expression ``n`` can take."""
         return _signs(self.expr_bounds(n))
 
     def expr_bounds(self, n: ast.Expr) -> Interval:
@@ -334,7 +333,7 @@ class SignAnalysis:
         return FULL
 
     def _table(self, n: ast.Call) -> Lookup | None:
-        """The graphical function a call applies (``table(x)`` or ``LOOKUP(table, x)``)."""
+        """Return the graphical function a call applies (``table(x)`` or ``LOOKUP(table, x)``)."""
         name = n.func
         if n.func == "LOOKUP" and n.args and isinstance(n.args[0], ast.Name):
             name = n.args[0].name
@@ -345,7 +344,7 @@ class SignAnalysis:
 
     # -------------------------------------------------------------- derivatives
     def expr_derivative(self, n: ast.Expr, x: str) -> SignSet:
-        """The signs of ``∂n/∂x`` over every state the declared signs allow."""
+        """Return the signs of ``∂n/∂x`` over every state the declared signs allow."""
         if x not in _mentions(n):
             return ZERO
         if isinstance(n, (ast.Name, ast.Subscript)):
@@ -434,7 +433,7 @@ class SignAnalysis:
 
     # ------------------------------------------------------------------- links
     def derivative(self, source: str, target: str) -> SignSet:
-        """The sign set of ``∂target/∂source`` from ``target``'s equation."""
+        """Return the sign set of ``∂target/∂source`` from ``target``'s equation."""
         tree = self.m.ast(target)
         if tree is None:
             return ZERO
@@ -445,7 +444,7 @@ class SignAnalysis:
         return to_polarity(self.derivative(source, target))
 
     def delayed(self, source: str, target: str) -> bool:
-        """True when ``source`` reaches ``target`` through a stateful builtin (``SMTH1``, ``DELAY3``...)."""
+        """Return True when ``source`` reaches ``target`` through a stateful builtin (``SMTH1``, ``DELAY3``...)."""
         tree = self.m.ast(target)
         if tree is None:
             return False
@@ -462,7 +461,7 @@ def _mentions(n: ast.Expr) -> set[str]:
 
 
 def link_polarity(m: Model, source: str, target: str) -> str:
-    """The structural polarity of the link ``source -> target`` of model ``m``.
+    """Return the structural polarity of the link ``source -> target`` of model ``m``.
 
     See :class:`SignAnalysis`.  Returns ``+``, ``-``, ``?``, or ``0`` when
     ``target``'s equation does not depend on ``source`` causally.

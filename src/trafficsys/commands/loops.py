@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_cld(path: str | None, structure_only: bool = False):
-    """The model at ``path`` (or the reference model) and its causal-loop diagram."""
+    """Return the model at ``path`` (or the reference model) and its causal-loop diagram."""
     import trafficsys as ts
 
     m = ts.load(path) if path else ts.load_default()
