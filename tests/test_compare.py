@@ -100,7 +100,7 @@ def test_common_random_numbers_detect_a_small_paired_improvement():
     assert c.prob_beats().loc["better", "baseline"] == 1.0
     spread = np.percentile(c.values["exploitation_person_years"]["baseline"], [5, 95])
     assert spread[1] > 10 * spread[0]
-    assert "better is best in every pairing" in c.robustness()
+    assert "better is best in every pairing, beating each other strategy in every one of the 200" in c.robustness()
 
 
 def test_not_robust_ranking_is_said_plainly():

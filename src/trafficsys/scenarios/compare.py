@@ -396,8 +396,10 @@ class Comparison:
         worst_rival = min(order[1:], key=lambda s: p.loc[best, s])
         pw = p.loc[best, worst_rival]
         if pw >= ROBUST:
-            return (f"{mt.label}: {best} is best in every pairing, beating each other strategy in at least "
-                    f"{pw:.0%} of the {self.n} sampled futures (closest: {worst_rival}).")
+            # never round a share up: 99.6% is "at least 99%", only 1.0 is "every one"
+            share = "every one" if pw == 1.0 else f"at least {np.floor(pw * 100):.0f}%"
+            return (f"{mt.label}: {best} is best in every pairing, beating each other strategy in {share} "
+                    f"of the {self.n} sampled futures (closest: {worst_rival}).")
         drv = self.drivers(best, worst_rival, metric, top=3)
         names = ", ".join(f"{k} ({'+' if r > 0 else '-'})" for k, r in drv["spearman"].items())
         return (f"{mt.label}: the ranking is NOT robust. {best} has the best median but beats {worst_rival} in "
