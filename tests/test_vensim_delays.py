@@ -79,3 +79,17 @@ delay time= 2 + STEP(2, 3)
 	~	~	|
 """, stop=5)
     assert list(df["out"]) == pytest.approx([10, 10, 10, 10, 2.5, 5], abs=1e-12)
+
+
+def test_delay_n_delay_time_can_vary_between_runs(tmp_path):
+    # the order is only lowered for delay times below order * DT; otherwise the delay time stays an
+    # ordinary parameter, free to differ between the runs of an ensemble
+    p = tmp_path / "m.mdl"
+    p.write_text("{UTF-8}\n" + """out= DELAY N(10, delay time, 0, 2)
+	~	~	|
+delay time= 2
+	~	~	|
+""" + CONTROL.format(stop=4, dt=0.25))
+    r = ts.simulate(ts.load(p), params={"delay time": [2.0, 4.0]})
+    last = r.ds["out"].isel(time=-1).values
+    assert last[0] > last[1] > 0

@@ -210,9 +210,9 @@ class _Lowerer:
         """
         x, d, init = a[0], a[1], a[2]
         n = self._order(a[3], owner, "DELAY_N")
-        self.structural |= _constants_in(self.m, d)
         d0 = self.const_of(d)
-        if d0 is not None and math.isfinite(d0):
+        if d0 is not None and math.isfinite(d0) and n > 1 and n * self.m.specs.dt > d0:
+            self.structural |= _constants_in(self.m, d)  # the plan now depends on the delay time's value
             while n > 1 and n * self.m.specs.dt > d0:
                 n -= 1
         nf = Num(float(n))
