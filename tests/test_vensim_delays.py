@@ -11,7 +11,7 @@ import trafficsys as ts
 pytest.importorskip("pysd")
 
 # these models use delays as long as DT on purpose (closed-form values); the step-size advice does not apply
-pytestmark = pytest.mark.filterwarnings("ignore:DT = ")
+pytestmark = pytest.mark.filterwarnings("ignore:.*DT = .* time constant")
 
 CONTROL = r"""
 FINAL TIME  = {stop}
