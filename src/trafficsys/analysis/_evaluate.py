@@ -31,7 +31,7 @@ __all__ = ["evaluate", "interpolate_lookup", "STATEFUL_CALLS"]
 
 #: builtins with internal state: their value cannot be recomputed from inputs at one instant
 STATEFUL_CALLS = frozenset(
-    {"SMTH1", "SMTH3", "SMTHN", "DELAY1", "DELAY3", "DELAYN", "DELAY", "TREND", "FORCST", "PREVIOUS", "INIT"}
+    {"SMTH1", "SMTH3", "SMTHN", "DELAY1", "DELAY3", "DELAYN", "DELAY_N", "DELAY", "TREND", "FORCST", "PREVIOUS", "INIT"}
 )
 
 

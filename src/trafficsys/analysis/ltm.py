@@ -135,7 +135,7 @@ def _is_stateful(m: Model, name: str) -> bool:
 
 
 #: stateful builtins scored as one first-order stage: the first argument is the input
-_STAGES = frozenset({"SMTH1", "SMTH3", "SMTHN", "DELAY1", "DELAY3", "DELAYN"})
+_STAGES = frozenset({"SMTH1", "SMTH3", "SMTHN", "DELAY1", "DELAY3", "DELAYN", "DELAY_N"})
 
 
 def _stage_input(m: Model, name: str) -> ast.Expr | None:

@@ -322,6 +322,8 @@ class SignAnalysis:
             return _hull(args[0], *args[2:])  # a smooth or delay stays within its input and initial value
         if f in ("SMTHN", "DELAYN"):
             return _hull(args[0], *args[3:])
+        if f == "DELAY_N":
+            return _hull(args[0], args[2])
         if f == "PREVIOUS":
             return _hull(*args)
         if f == "SAFEDIV":

@@ -195,6 +195,43 @@ class _Lowerer:
         n = self._order(a[2], owner, "DELAYN")
         return self._delay_chain(a[0], a[1], n, a[3] if len(a) > 3 else None, owner, "delayn_")
 
+    def call_delay_n(self, a, owner):
+        """Vensim's ``DELAY N(input, delay time, initial value, order)``.
+
+        Two documented differences from XMILE's DELAYN (Vensim help, "DELAY N"):
+
+        * the order is reduced, once at the start, until ``order * DT`` is no more than the delay
+          time (the delay time must then be a constant, else the order stays as written);
+        * the output depends only on the delay time of earlier steps.  Each stage keeps the delay time
+          of the step its content entered the delay: stage ``j`` (from 0) drains with the delay time
+          of ``j`` steps ago, and the output is what the last stage drains, so the delay conserves
+          what flows through it.  Checked against Vensim's output for order 2
+          (test-models ``tests/delays``); with a constant delay time it is DELAYN exactly.
+        """
+        x, d, init = a[0], a[1], a[2]
+        n = self._order(a[3], owner, "DELAY_N")
+        d0 = self.const_of(d)
+        if d0 is not None and math.isfinite(d0) and n > 1 and n * self.m.specs.dt > d0:
+            self.structural |= _constants_in(self.m, d)  # the plan now depends on the delay time's value
+            while n > 1 and n * self.m.specs.dt > d0:
+                n -= 1
+        nf = Num(float(n))
+        taus: list[ast.Expr] = [d]
+        for _ in range(1, n):  # the delay time of 1, 2 ... n-1 steps ago (its initial value before)
+            name = self.hidden(owner, "delay_n_time_")
+            self.nodes[name] = Node(name, DISC, taus[-1], d, owner)
+            taus.append(Name(name))
+        inflow = x
+        out = None
+        for tau in taus:
+            src = inflow
+            s = self._stock(owner, "delay_n_", Binary("/", Binary("*", init, d), nf),
+                            lambda me, src=src, tau=tau: Binary("-", src, Binary("/", Binary("*", me, nf), tau)))
+            out = Binary("/", Binary("*", s, nf), tau)
+            inflow = out
+        self.note_tau(owner, "DELAY_N", d, n)
+        return out
+
     def _average(self, x, t, init_trend, owner, tag):
         # Vensim/XMILE TREND: the average starts where the initial trend says it was
         init = Binary("/", x, Binary("+", Num(1.0), Binary("*", init_trend, t)))

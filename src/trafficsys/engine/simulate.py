@@ -135,7 +135,8 @@ def prepare(model: Model, scenario: Any = None, params: Params | None = None) ->
     if fixed:  # e.g. a DELAYN order: part of the compiled structure, so it cannot vary between runs
         for k, v in fixed.items():
             if np.ndim(v) and np.unique(np.asarray(v, dtype=float)).size > 1:
-                raise ModelError("this constant sets the order of a SMTHN/DELAYN (the number of hidden stocks), "
+                raise ModelError("this constant sets the order of a SMTHN/DELAYN/DELAY_N (the number of hidden "
+                                 "stocks; a DELAY N delay time shorter than order * DT lowers it), "
                                  "so it must be the same in every run; give one number", variable=k, file=m.file)
         m = m.with_scenario({k: float(np.asarray(v, dtype=float).reshape(-1)[0]) for k, v in fixed.items()})
         cm = compile_model(m)

@@ -395,10 +395,13 @@ class _Converter:
             return ast.Call(f, (self._expr(n.input, var), self._expr(n.delay_time, var),
                                 self._expr(n.initial, var)))
         if cls == "DelayNStructure":
-            return ast.Call("DELAYN", (self._expr(n.input, var), self._expr(n.delay_time, var),
-                                       self._expr(n.order, var), self._expr(n.initial, var)))
+            # Vensim's own DELAY N (order reduced to fit DT, per-stage delay times), not XMILE's DELAYN
+            return ast.Call("DELAY_N", (self._expr(n.input, var), self._expr(n.delay_time, var),
+                                        self._expr(n.initial, var), self._expr(n.order, var)))
         if cls == "DelayFixedStructure":
-            return ast.Call("DELAY", (self._expr(n.input, var), self._expr(n.delay_time, var),
+            # Vensim evaluates DELAY FIXED's delay time once, at the initial time; XMILE's DELAY reads its
+            # delay time every step, so the Vensim call becomes DELAY(input, INIT(delay time), initial)
+            return ast.Call("DELAY", (self._expr(n.input, var), ast.Call("INIT", (self._expr(n.delay_time, var),)),
                                       self._expr(n.initial, var)))
         if cls == "TrendStructure":
             return ast.Call("TREND", (self._expr(n.input, var), self._expr(n.average_time, var),

@@ -107,6 +107,8 @@ BUILTINS: dict[str, Builtin] = {
         _b("DELAY1", 2, 3, S, [1, 0, 1], doc="first-order material delay"),
         _b("DELAY3", 2, 3, S, [1, 0, 1], doc="third-order material delay"),
         _b("DELAYN", 3, 4, S, [1, 0, 0, 1], doc="n-th order material delay"),
+        _b("DELAY_N", 4, 4, S, [1, 0, 1, 0], doc="Vensim's DELAY N(input, delay time, initial value, order): "
+           "n-th order material delay, each stage with the delay time of the step its content entered"),
         _b("DELAY", 2, 3, S, [1, 0, 1], doc="pipeline (fixed) delay"),
         _b("TREND", 2, 3, S, [0, 0, 0], doc="fractional rate of change over an averaging time"),
         _b("FORCST", 3, 4, S, [1, 0, 0, 0], doc="trend extrapolation over a horizon"),

@@ -440,6 +440,11 @@ def _call(node: ast.Call, ctx: _Context) -> Inferred:
         _need(args[2], DIMENSIONLESS, f"the order of {f}", node.args[2])
         init(3, args[0])
         return args[0]
+    if f == "DELAY_N":  # Vensim's argument order: input, delay time, initial value, order
+        times(1)
+        _need(args[3], DIMENSIONLESS, "the order of DELAY_N", node.args[3])
+        init(2, args[0])
+        return args[0]
     if f == "TREND":
         times(1)
         rate = _mul(NUMBER, t, div=True)
