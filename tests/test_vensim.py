@@ -132,3 +132,57 @@ def test_teacup_matches_vensim_output():
 
     r = tm.run_case(str(TM), "samples/teacup", "samples/teacup/teacup.mdl", compatibility.simulate, rtol=1e-4)
     assert r.status == "pass" and r.compared == 4
+
+
+def _control(final=2, step=1):
+    return f"""FINAL TIME = {final}
+	~	~	|
+INITIAL TIME = 0
+	~	~	|
+SAVEPER = TIME STEP
+	~	~	|
+TIME STEP = {step}
+	~	~	|
+"""
+
+
+def _values(tmp_path, equations: str, final=2, step=1):
+    m = ts.load(write(tmp_path, "{UTF-8}\n" + equations + _control(final, step)))
+    return ts.simulate(m).to_pandas()
+
+
+def test_power_binds_tighter_than_a_leading_minus(tmp_path):
+    # Vensim: -2^2 = -(2^2) = -4 (PySD's parser folds the minus into the literal: (-2)^2 = 4);
+    # ^ is right-associative and a minus after ^ negates the whole power that follows it
+    df = _values(tmp_path, """a= -2^2
+	~	~	|
+b= 2^3^2
+	~	~	|
+c= 30^ - 30^-x
+	~	~	|
+d= (-2)^2
+	~	~	|
+e= - Time ^ 3
+	~	~	|
+x= 1.2
+	~	~	|
+""")
+    row = df.loc[2.0]
+    assert row["a"] == -4.0 and row["b"] == 512.0 and row["d"] == 4.0 and row["e"] == -8.0
+    assert row["c"] == pytest.approx(30 ** -(30 ** -1.2), rel=1e-12)  # 0.944195 in Vensim's output
+
+
+def test_integer_and_modulo_of_negatives_follow_vensim(tmp_path):
+    # Vensim truncates toward zero and gives MODULO the dividend's sign (SDXorg rounding output:
+    # MODULO(-10, 3) = -1, MODULO(-8, 3) = -2); XMILE's INT and MOD are floor-based
+    df = _values(tmp_path, """i= INTEGER(-9.9)
+	~	~	|
+r= MODULO(-10, 3)
+	~	~	|
+s= MODULO(-8, 3)
+	~	~	|
+t= MODULO(7.5, 2)
+	~	~	|
+""")
+    row = df.loc[0.0]
+    assert (row["i"], row["r"], row["s"], row["t"]) == (-9.0, -1.0, -2.0, 1.5)

@@ -44,7 +44,7 @@ _CONTROL = {"initial_time": "start", "final_time": "stop", "time_step": "dt", "s
 _SAME = {
     "abs": "ABS", "exp": "EXP", "ln": "LN", "sqrt": "SQRT", "sin": "SIN", "cos": "COS",
     "tan": "TAN", "arcsin": "ARCSIN", "arccos": "ARCCOS", "arctan": "ARCTAN", "min": "MIN", "max": "MAX",
-    "modulo": "MOD", "step": "STEP", "ramp": "RAMP", "zidz": "SAFEDIV", "xidz": "SAFEDIV", "sum": "SUM",
+    "modulo": "MODULO", "integer": "INTEGER", "step": "STEP", "ramp": "RAMP", "zidz": "SAFEDIV", "xidz": "SAFEDIV", "sum": "SUM",
     "prod": None, "vmin": "MIN", "vmax": "MAX", "log10": "LOG10",
 }
 
@@ -82,6 +82,7 @@ def read_vensim(path: str | os.PathLike) -> Model:
     try:
         vf = VensimFile(path)
         vf.parse()
+        _reparse_powers(vf)
         abstract = vf.get_abstract_model()
     except ModelError:
         raise
@@ -89,6 +90,33 @@ def read_vensim(path: str | os.PathLike) -> Model:
         raise FileFormatError(f"PySD could not parse the Vensim file ({type(e).__name__}: "
                               f"{str(e).splitlines()[0][:200] if str(e) else ''})", file=path) from None
     return _Converter(abstract, path).build()
+
+
+def _reparse_powers(vf) -> None:
+    """Parse again, with Vensim's precedence, the equations where PySD's would bind ``-`` before ``^``.
+
+    In Vensim, ``^`` binds tighter than a leading minus: ``-2^2`` is -4 and
+    ``30^-30^-x`` is ``30^-(30^-x)``.  PySD's equation visitor folds the minus
+    into a number literal while parsing (``-2`` becomes the number -2), so the
+    literal is raised to the power instead.  For an equation holding ``^`` we
+    run PySD's grammar again with a visitor that keeps a literal's minus as an
+    operator, which PySD then places around the power as it does for names.
+    """
+    from pysd.translators.vensim import vensim_element as ve
+    from pysd.translators.vensim import vensim_utils as vu
+    from pysd.translators.vensim.vensim_structures import parsing_ops
+
+    class _Visitor(ve.EquationVisitor):
+        def visit_neg_expr(self, n, vc):
+            if vc[0] == "-":
+                self.negatives.add(vc[2])
+            return vc[2]
+
+    for sec in getattr(vf, "sections", ()):
+        for c in getattr(sec, "components", ()):
+            if type(c) in (ve.Component, ve.UnchangeableConstant) and "^" in (c.expression or ""):
+                tree = vu.Grammar.get("components", parsing_ops).parse(c.expression)
+                c.ast = _Visitor(tree).translation
 
 
 class _Unsupported(Exception):
@@ -355,6 +383,12 @@ class _Converter:
                 if op is None:
                     raise _Unsupported(f"operator {ops[0]}")
                 return ast.Unary(op, args[0])
+            if set(ops) == {"^"}:
+                # Vensim's ^ is right-associative: 2^3^2 = 2^9
+                out = args[-1]
+                for a in reversed(args[:-1]):
+                    out = ast.Binary("^", a, out)
+                return out
             out = args[0]
             for op, a in zip(ops, args[1:]):
                 o = {":and:": "and", ":or:": "or", "==": "="}.get(op.lower(), op.lower())
@@ -437,11 +471,6 @@ class _Converter:
                               ast.Binary("<", ast.Binary("+", ast.Name("time"),
                                                          ast.Binary("/", ast.Name("dt"), ast.Num(2.0))), end))
             return ast.If(cond, ast.Num(1.0), ast.Num(0.0))
-        if fn == "integer":
-            # Vensim's INTEGER truncates toward zero; XMILE's INT is the floor
-            x = args[0]
-            return ast.If(ast.Binary(">=", x, ast.Num(0.0)), ast.Call("INT", (x,)),
-                          ast.Unary("-", ast.Call("INT", (ast.Unary("-", x),))))
         if fn == "zidz":
             return ast.Call("SAFEDIV", (args[0], args[1], ast.Num(0.0)))
         if fn == "xidz":
