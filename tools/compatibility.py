@@ -79,8 +79,6 @@ def sweep(root: str, kind: str, rtol: float = RTOL):
 WHY = {
     "tests/exp/": "canonical values are single precision: StockA is 2.5e-6 where the exact value is 0 "
                   "(passes at rtol 1e-3)",
-    "tests/rounding/test_rounding.xmile": "xmutil wrote Vensim's INTEGER (truncation) as XMILE INT (floor); "
-                                          "the .mdl version maps INTEGER correctly",
     "tests/zeroled_decimals/test_zeroled_decimals.xmile": "the file asks for RK4; the canonical output is "
                                                           "Vensim's Euler run (the .mdl version passes)",
     "tests/non_negative_all/": "OutFlow drains two non-negative stocks; we report the flow actually drawn "
