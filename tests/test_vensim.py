@@ -186,3 +186,40 @@ t= MODULO(7.5, 2)
 """)
     row = df.loc[0.0]
     assert (row["i"], row["r"], row["s"], row["t"]) == (-9.0, -1.0, -2.0, 1.5)
+
+
+def test_a_subscript_range_used_as_a_value_numbers_elements_in_its_main_range(tmp_path):
+    # Vensim (SDXorg subscript_logicals): dim3 lists dim1's elements in another order; as a value, each
+    # element is its position in the main range dim1, so dim1 = dim3 holds for the same element
+    df = _values(tmp_path, """dim1: A, B, C
+	~	~	|
+dim3: A, C, B
+	~	~	|
+sub: B, C
+	~	~	|
+same[dim1,dim3]= IF THEN ELSE(dim1 = dim3, 1, 0)
+	~	~	|
+number[dim3]= dim3
+	~	~	|
+in main[sub]= sub * 10
+	~	~	|
+own[dim1]= dim1
+	~	~	|
+""", final=0)
+    row = df.iloc[0]
+    assert [row[f"same[{a},{b}]"] for a in "abc" for b in "acb"] == [1, 0, 0, 0, 0, 1, 0, 1, 0]
+    assert [row[f"number[{e}]"] for e in "acb"] == [1, 3, 2]
+    assert [row[f"in_main[{e}]"] for e in "bc"] == [20, 30]
+    assert [row[f"own[{e}]"] for e in "abc"] == [1, 2, 3]
+
+
+def test_names_with_quotes_and_backslashes_are_data(tmp_path):
+    # Vensim escapes a quote inside a quoted name with a backslash (SDXorg special_characters); the name,
+    # as Vensim writes it in its output, is kept, and equations that use it print and parse back
+    df = _values(tmp_path, r'''"it's \"quoted\" \ here"= 4
+	~	~	|
+"Flow*with ^ + chars"= "it's \"quoted\" \ here" * 2
+	~	~	|
+''', final=0)
+    assert df.iloc[0]["flow*with_^_+_chars"] == 8.0
+    assert df.iloc[0]["it's_\\\"quoted\\\"_\\_here"] == 4.0

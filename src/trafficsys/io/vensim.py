@@ -142,6 +142,8 @@ class _Converter:
         name = os.path.splitext(os.path.basename(self.file))[0]
         m = Model(name)
         m.file = self.file
+        self.m = m
+        self.positions: dict[str, str] = {}
         self._dims(m, sec)
         elems = list(sec.elements)
         self.names = {canonical(e.name) for e in elems}
@@ -400,6 +402,8 @@ class _Converter:
             ref = canonical(n.reference)
             if ref == "time":
                 return ast.Name("time")
+            if ref in self.m.dimensions and ref not in self.names and n.subscripts is None:
+                return self._position(ref)
             if n.subscripts is not None:
                 subs = tuple(ast.Name("*") if str(x).endswith("!") else ast.Name(canonical(str(x)))
                              for x in n.subscripts.subscripts)
@@ -450,6 +454,35 @@ class _Converter:
                  "GetConstantsStructure": "GET CONSTANTS", "LookupsStructure": "a lookup inside an expression"}
         raise _Unsupported(names.get(cls, cls))
 
+    def _position(self, dim: str) -> ast.Expr:
+        """The value of a subscript range used in an expression: its element's number in the main range.
+
+        Vensim numbers every element by its position in the main range that
+        holds it (the range with the most elements containing it; of equal
+        ranges, the first alphabetically), so ``dim1 = dim3`` compares elements
+        even when ``dim3`` lists them in another order.  Our arrays number an
+        element by its position in the variable's own dimension; when the two
+        differ, a hidden arrayed constant carries Vensim's numbers.
+        """
+        dims = self.m.dimensions
+        own = tuple(dims[dim])
+        sets = {d: set(es) for d, es in dims.items()}
+        holders = [d for d in dims if sets[d] >= set(own)]
+        top = [d for d in holders if not any(sets[o] > sets[d] for o in holders)]
+        main = tuple(dims[min(top)])
+        numbers = [main.index(e) + 1 for e in own]
+        if numbers == list(range(1, len(own) + 1)):
+            return ast.Name(dim)
+        if dim not in self.positions:
+            name = f"{dim} position"
+            while canonical(name) in self.names or canonical(name) in (canonical(h.name) for h in self.hidden):
+                name += " 2"
+            self.hidden.append(Aux(name, None, f"number of each element of {dim} in its main range {min(top)} "
+                                   "(Vensim's value of a subscript range)", None, (dim,),
+                                   tuple((e, _num(k)) for e, k in zip(own, numbers)), equation="0"))
+            self.positions[dim] = canonical(name)
+        return ast.Subscript(self.positions[dim], (ast.Name(dim),))
+
     def _call(self, fn: str, args: list[ast.Expr]) -> ast.Expr:
         if fn in self.lookups:
             if len(args) != 1:
@@ -483,6 +516,10 @@ class _Converter:
             self.unsupported[fn.upper().replace("_", " ")].add(self._current)
             return ast.Num(0.0)
         return ast.Call(target, tuple(args))
+
+
+def _num(v: float) -> str:
+    return to_xmile(ast.Num(float(v)))
 
 
 def _disp(name: str) -> str:
