@@ -223,3 +223,26 @@ def test_names_with_quotes_and_backslashes_are_data(tmp_path):
 ''', final=0)
     assert df.iloc[0]["flow*with_^_+_chars"] == 8.0
     assert df.iloc[0]["it's_\\\"quoted\\\"_\\_here"] == 4.0
+
+
+def test_sums_of_products_over_bang_subscripts_and_transposed_matrices(tmp_path):
+    # SDXorg subscript_transposition: every dim! of a SUM's argument iterates together
+    df = _values(tmp_path, """s: a1, a2
+	~	~	|
+t: b1, b2
+	~	~	|
+input[s]= 1, 2
+	~	~	|
+m[s,t]= 1, 2; 3, 4;
+	~	~	|
+out[t]= SUM(input[s!] * m[s!,t])
+	~	~	|
+transposed[t]= SUM(input[s!] * m[t,s!])
+	~	~	|
+share[s]= input[s] / SUM(input[s!])
+	~	~	|
+""", final=0)
+    row = df.iloc[0]
+    assert (row["out[b1]"], row["out[b2]"]) == (1 * 1 + 2 * 3, 1 * 2 + 2 * 4)
+    assert (row["transposed[b1]"], row["transposed[b2]"]) == (1 * 1 + 2 * 2, 1 * 3 + 2 * 4)
+    assert (row["share[a1]"], row["share[a2]"]) == pytest.approx((1 / 3, 2 / 3))

@@ -405,8 +405,9 @@ class _Converter:
             if ref in self.m.dimensions and ref not in self.names and n.subscripts is None:
                 return self._position(ref)
             if n.subscripts is not None:
-                subs = tuple(ast.Name("*") if str(x).endswith("!") else ast.Name(canonical(str(x)))
-                             for x in n.subscripts.subscripts)
+                # "dim!" (iterate dim inside a SUM/PROD/VMIN/VMAX) stays a name: the flattener
+                # iterates every "dim!" of a reduction's argument together (a[dim!] * b[dim!])
+                subs = tuple(ast.Name(canonical(str(x))) for x in n.subscripts.subscripts)
                 return ast.Subscript(ref, subs)
             return ast.Name(ref)
         if cls == "CallStructure":
