@@ -182,6 +182,20 @@ def test_pure_builtins():
     assert one_aux("TIME + DT * 0 + STARTTIME + STOPTIME", stop=2).tolist() == [2, 3, 4]
 
 
+def test_vensim_integer_and_modulo_differ_from_int_and_mod_for_negatives():
+    # XMILE: INT floors, MOD takes the divisor's sign; Vensim: INTEGER truncates, MODULO the dividend's sign
+    assert one_aux("INT(-TIME / 4)", stop=5).tolist() == [0, -1, -1, -1, -1, -2]
+    assert one_aux("INTEGER(-TIME / 4)", stop=5).tolist() == [0, 0, 0, 0, -1, -1]
+    assert one_aux("MOD(TIME - 5, 3)", stop=5).tolist() == [1, 2, 0, 1, 2, 0]
+    assert one_aux("MODULO(TIME - 5, 3)", stop=5).tolist() == [-2, -1, 0, -2, -1, 0]
+    # the same in a vectorised ensemble (one run per k)
+    m = ts.Model("f", stop=0, dt=1)
+    m.constant("k", 0.0)
+    m.aux("y", "INTEGER(k) + 10 * MODULO(k, 2)")
+    y = ts.simulate(m, params={"k": np.array([-3.5, -0.5, 2.5])})["y"].values[0]
+    assert y.tolist() == [-3 - 15.0, -5.0, 2 + 5.0]
+
+
 def test_lookup_extrapolation_modes():
     m = ts.Model("lk", start=-1, stop=4, dt=0.5)
     m.lookup("cont", [(0, 0), (1, 10), (2, 0)])

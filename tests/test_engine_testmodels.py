@@ -23,8 +23,6 @@ KNOWN = {
     # we report the limited flow (what actually moved); PySD reports the unlimited one and clips the stock
     "tests/non_negative_all/test_non_negative_all1.xmile": "saved flow values are the limited flows",
     "tests/non_negative_all/test_non_negative_all2.xmile": "saved flow values are the limited flows",
-    # INT is floor and MOD takes the divisor's sign (builtins registry); Vensim truncates (INT(-9.9) = -9)
-    "tests/rounding/test_rounding.xmile": "INT/MOD of negative numbers: floor vs Vensim's truncation",
 }
 
 sys.path.insert(0, os.path.dirname(ROOT))

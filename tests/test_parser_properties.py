@@ -22,7 +22,9 @@ _RESERVED = KEYWORDS | {b.lower() for b in BUILTINS} | {"if_then_else", "pi", "s
 # canonical names: plain identifiers, names needing quotes (digits first, dashes), dotted names
 _plain = st.from_regex(r"[a-z][a-z0-9]{0,6}(_[a-z0-9]{1,5}){0,2}", fullmatch=True)
 _quoted = st.from_regex(r"[0-9][a-z0-9]{0,4}(_[a-z]{1,4})?|[a-z]{1,4}-[a-z]{1,4}", fullmatch=True)
-names = st.one_of(_plain, _plain, _plain, _quoted).filter(
+# names are data: quotes and backslashes inside a name (Vensim's "a \"b\"") print escaped and read back
+_escaped = st.from_regex(r'[a-z]{1,3}["\\\\\'!$]{1,3}[a-z]{0,3}', fullmatch=True)
+names = st.one_of(_plain, _plain, _plain, _quoted, _escaped).filter(
     lambda n: n not in _RESERVED and canonical(n) == n)
 
 numbers = st.one_of(

@@ -185,3 +185,35 @@ def test_kept_diagram_positions():
     m = read_xmile(TM / "samples/teacup/teacup_w_diagram.xmile")
     views = m.metadata["xmile_views"]
     assert views["teacup_temperature"]["type"] == "stock"
+
+
+@pytest.mark.parametrize("header, expected", [
+    # XMILE 1.0 (and Stella): INT is the floor, MOD takes the divisor's sign
+    ("<name>t</name><vendor>isee systems, inc.</vendor><product version='3'>Stella Architect</product>",
+     {"i": -3.0, "m": 2.0, "f": 2.0}),
+    # a file Vensim (or xmutil) wrote: INT and MOD are Vensim's INTEGER and MODULO (truncation)
+    ("<product version='1.0' lang='en'>Vensim</product><vendor>Ventana Systems, Inc.</vendor>",
+     {"i": -2.0, "m": -1.0, "f": -1.0}),
+])
+def test_int_and_mod_follow_the_tool_that_wrote_the_file(tmp_path, header, expected):
+    p = tmp_path / "r.xmile"
+    p.write_text(f"""<?xml version="1.0"?>
+<xmile xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0" version="1.0">
+<header>{header}</header>
+<sim_specs method="Euler"><start>0</start><stop>1</stop><dt>1</dt></sim_specs>
+<model><variables>
+<aux name="i"><eqn>INT(-2.5)</eqn></aux>
+<aux name="m"><eqn>-10 mod 3</eqn></aux>
+<aux name="f"><eqn>MOD(-10, 3)</eqn></aux>
+</variables></model></xmile>""")
+    m = read_xmile(p)
+    row = ts.simulate(m).to_pandas().iloc[0]
+    assert {k: row[k] for k in expected} == expected
+    # written back as trafficsys XMILE, the meaning is kept
+    assert {k: ts.simulate(read_xmile(_saved(m, tmp_path))).to_pandas().iloc[0][k] for k in expected} == expected
+
+
+def _saved(m, tmp_path):
+    out = tmp_path / "out.xmile"
+    write_xmile(m, out)
+    return out

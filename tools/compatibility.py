@@ -80,12 +80,16 @@ WHY = {
     "tests/exp/": "canonical values are single precision (Vensim DSS 6.3): StockA = -5 + 50 * 0.1 is printed "
                   "-2.52E-06 where the exact value is 0; adding 0.1 to -5 fifty times in float32 gives "
                   "-2.518e-06, every printed value matches float32 Euler (passes at rtol 1e-3)",
-    "tests/rounding/test_rounding.xmile": "xmutil wrote Vensim's INTEGER (truncation) as XMILE INT (floor); "
-                                          "the .mdl version maps INTEGER correctly",
-    "tests/zeroled_decimals/test_zeroled_decimals.xmile": "the file asks for RK4; the canonical output is "
-                                                          "Vensim's Euler run (the .mdl version passes)",
-    "tests/non_negative_all/": "OutFlow drains two non-negative stocks; we report the flow actually drawn "
-                               "from the empty stocks (0), the canonical file the equation's value",
+    "tests/zeroled_decimals/test_zeroled_decimals.xmile": "canonical data inconsistent with the file: it "
+                                                          "declares method=\"RK4\" (read as written), the "
+                                                          "output is Vensim's Euler run of the .mdl (Euler "
+                                                          "matches to 4e-16; RK4 is off 0.74 on stockmixed at "
+                                                          "t=1, where flow7 = Time: Euler -0.6777 = canonical, "
+                                                          "RK4 -1.1777 = the exact integral)",
+    "tests/non_negative_all/": "canonical output is PySD's (identical), which clips the stock and reports the "
+                               "unlimited flow: OutFlow = 7 at t=27 while the stocks hold 4 and lose 4, so 3 "
+                               "units vanish; XMILE/Stella non-negative stocks override the outflow itself "
+                               "(outflow = MIN(stock/DT + inflow, flow)), which we report, conserving stocks",
     "tests/non_negative_stocks/test_non_negative_stocks_behavior": "as non_negative_all: reported value of "
                                                                    "a flow cut by an empty stock",
     "macro_": "the XMILE file calls a macro it does not define (xmutil dropped the definition)",

@@ -305,7 +305,7 @@ class SignAnalysis:
             return (0.0, math.pi)
         if f == "ARCSIN":
             return (-math.pi / 2, math.pi / 2)
-        if f in ("INT", "ROUND"):
+        if f in ("INT", "INTEGER", "ROUND"):
             return (math.floor(args[0][0]) if math.isfinite(args[0][0]) else -INF,
                     math.ceil(args[0][1]) if math.isfinite(args[0][1]) else INF)
         if f == "STEP":

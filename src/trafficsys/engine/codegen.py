@@ -136,6 +136,8 @@ class Emitter:
             return f"_abs({args[0]})"
         if f == "INT":
             return f"_floor({args[0]})"
+        if f == "INTEGER":
+            return f"_trunc({args[0]})"
         if f == "ROUND":
             return f"_round({args[0]})"
         if f in ("MIN", "MAX"):
@@ -160,6 +162,8 @@ class Emitter:
             return f"(({' + '.join(args)}) / {float(len(args))!r})"
         if f == "MOD":
             return f"_mod({args[0]}, {args[1]})"
+        if f == "MODULO":
+            return f"_fmod({args[0]}, {args[1]})"
         if f == "PI":
             return repr(math.pi)
         if f == "SAFEDIV":
@@ -333,12 +337,27 @@ def _s_mod(a, b):
     return a % b
 
 
+def _s_trunc(x):
+    return float(math.trunc(x)) if math.isfinite(x) else x
+
+
+def _s_fmod(a, b):
+    # C's fmod: the remainder takes the sign of a; NaN for b = 0 (the run then stops naming the variable)
+    return math.fmod(a, b) if b != 0 and math.isfinite(a) else math.nan
+
+
+def _v_fmod(a, b):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.fmod(a, b)
+
+
 def helpers(mode: str, plan: Plan, table_ids: dict[str, str]) -> dict[str, object]:
     """Build the namespace the generated functions run in."""
     ns: dict[str, object] = {"INF": math.inf, "_F": np.float64, "_asarray": np.asarray}
     if mode == "vector":
         ns.update(_where=np.where, _and=np.logical_and, _or=np.logical_or, _not=np.logical_not,
                   _pow=np.power, _mod=np.mod, _abs=np.abs, _floor=np.floor, _round=_v_round,
+                  _trunc=np.trunc, _fmod=_v_fmod,
                   _minimum=np.minimum, _maximum=np.maximum, _safediv=_v_safediv, _stepf=_v_step,
                   _ramp=_v_ramp, _pulse=_v_pulse, _pos=_v_pos, _any=_v_any, _pipe=_v_pipe)
         for fn in _UFUNCS.values():
@@ -347,6 +366,7 @@ def helpers(mode: str, plan: Plan, table_ids: dict[str, str]) -> dict[str, objec
             ns[ident] = _vector_lookup(plan.tables[t])
     else:
         ns.update(_pow=_scalar_pow, _mod=_s_mod, _abs=abs, _floor=math.floor, _round=_s_round,
+                  _trunc=_s_trunc, _fmod=_s_fmod,
                   _safediv=_s_safediv, _stepf=_s_step, _ramp=_s_ramp, _pulse=_s_pulse, _pipe=_s_pipe)
         for fn in _UFUNCS.values():
             ns["_" + fn] = _scalar_ufunc(getattr(np, fn))

@@ -44,7 +44,7 @@ _CONTROL = {"initial_time": "start", "final_time": "stop", "time_step": "dt", "s
 _SAME = {
     "abs": "ABS", "exp": "EXP", "ln": "LN", "sqrt": "SQRT", "sin": "SIN", "cos": "COS",
     "tan": "TAN", "arcsin": "ARCSIN", "arccos": "ARCCOS", "arctan": "ARCTAN", "min": "MIN", "max": "MAX",
-    "modulo": "MOD", "step": "STEP", "ramp": "RAMP", "zidz": "SAFEDIV", "xidz": "SAFEDIV", "sum": "SUM",
+    "modulo": "MODULO", "integer": "INTEGER", "step": "STEP", "ramp": "RAMP", "zidz": "SAFEDIV", "xidz": "SAFEDIV", "sum": "SUM",
     "prod": None, "vmin": "MIN", "vmax": "MAX", "log10": "LOG10",
 }
 
@@ -82,6 +82,7 @@ def read_vensim(path: str | os.PathLike) -> Model:
     try:
         vf = VensimFile(path)
         vf.parse()
+        _reparse_powers(vf)
         abstract = vf.get_abstract_model()
     except ModelError:
         raise
@@ -89,6 +90,33 @@ def read_vensim(path: str | os.PathLike) -> Model:
         raise FileFormatError(f"PySD could not parse the Vensim file ({type(e).__name__}: "
                               f"{str(e).splitlines()[0][:200] if str(e) else ''})", file=path) from None
     return _Converter(abstract, path).build()
+
+
+def _reparse_powers(vf) -> None:
+    """Parse again, with Vensim's precedence, the equations where PySD's would bind ``-`` before ``^``.
+
+    In Vensim, ``^`` binds tighter than a leading minus: ``-2^2`` is -4 and
+    ``30^-30^-x`` is ``30^-(30^-x)``.  PySD's equation visitor folds the minus
+    into a number literal while parsing (``-2`` becomes the number -2), so the
+    literal is raised to the power instead.  For an equation holding ``^`` we
+    run PySD's grammar again with a visitor that keeps a literal's minus as an
+    operator, which PySD then places around the power as it does for names.
+    """
+    from pysd.translators.vensim import vensim_element as ve
+    from pysd.translators.vensim import vensim_utils as vu
+    from pysd.translators.vensim.vensim_structures import parsing_ops
+
+    class _Visitor(ve.EquationVisitor):
+        def visit_neg_expr(self, n, vc):
+            if vc[0] == "-":
+                self.negatives.add(vc[2])
+            return vc[2]
+
+    for sec in getattr(vf, "sections", ()):
+        for c in getattr(sec, "components", ()):
+            if type(c) in (ve.Component, ve.UnchangeableConstant) and "^" in (c.expression or ""):
+                tree = vu.Grammar.get("components", parsing_ops).parse(c.expression)
+                c.ast = _Visitor(tree).translation
 
 
 class _Unsupported(Exception):
@@ -114,6 +142,8 @@ class _Converter:
         name = os.path.splitext(os.path.basename(self.file))[0]
         m = Model(name)
         m.file = self.file
+        self.m = m
+        self.positions: dict[str, str] = {}
         self._dims(m, sec)
         elems = list(sec.elements)
         self.names = {canonical(e.name) for e in elems}
@@ -355,6 +385,12 @@ class _Converter:
                 if op is None:
                     raise _Unsupported(f"operator {ops[0]}")
                 return ast.Unary(op, args[0])
+            if set(ops) == {"^"}:
+                # Vensim's ^ is right-associative: 2^3^2 = 2^9
+                out = args[-1]
+                for a in reversed(args[:-1]):
+                    out = ast.Binary("^", a, out)
+                return out
             out = args[0]
             for op, a in zip(ops, args[1:]):
                 o = {":and:": "and", ":or:": "or", "==": "="}.get(op.lower(), op.lower())
@@ -366,9 +402,12 @@ class _Converter:
             ref = canonical(n.reference)
             if ref == "time":
                 return ast.Name("time")
+            if ref in self.m.dimensions and ref not in self.names and n.subscripts is None:
+                return self._position(ref)
             if n.subscripts is not None:
-                subs = tuple(ast.Name("*") if str(x).endswith("!") else ast.Name(canonical(str(x)))
-                             for x in n.subscripts.subscripts)
+                # "dim!" (iterate dim inside a SUM/PROD/VMIN/VMAX) stays a name: the flattener
+                # iterates every "dim!" of a reduction's argument together (a[dim!] * b[dim!])
+                subs = tuple(ast.Name(canonical(str(x))) for x in n.subscripts.subscripts)
                 return ast.Subscript(ref, subs)
             return ast.Name(ref)
         if cls == "CallStructure":
@@ -419,6 +458,35 @@ class _Converter:
                  "GetConstantsStructure": "GET CONSTANTS", "LookupsStructure": "a lookup inside an expression"}
         raise _Unsupported(names.get(cls, cls))
 
+    def _position(self, dim: str) -> ast.Expr:
+        """The value of a subscript range used in an expression: its element's number in the main range.
+
+        Vensim numbers every element by its position in the main range that
+        holds it (the range with the most elements containing it; of equal
+        ranges, the first alphabetically), so ``dim1 = dim3`` compares elements
+        even when ``dim3`` lists them in another order.  Our arrays number an
+        element by its position in the variable's own dimension; when the two
+        differ, a hidden arrayed constant carries Vensim's numbers.
+        """
+        dims = self.m.dimensions
+        own = tuple(dims[dim])
+        sets = {d: set(es) for d, es in dims.items()}
+        holders = [d for d in dims if sets[d] >= set(own)]
+        top = [d for d in holders if not any(sets[o] > sets[d] for o in holders)]
+        main = tuple(dims[min(top)])
+        numbers = [main.index(e) + 1 for e in own]
+        if numbers == list(range(1, len(own) + 1)):
+            return ast.Name(dim)
+        if dim not in self.positions:
+            name = f"{dim} position"
+            while canonical(name) in self.names or canonical(name) in (canonical(h.name) for h in self.hidden):
+                name += " 2"
+            self.hidden.append(Aux(name, None, f"number of each element of {dim} in its main range {min(top)} "
+                                   "(Vensim's value of a subscript range)", None, (dim,),
+                                   tuple((e, _num(k)) for e, k in zip(own, numbers)), equation="0"))
+            self.positions[dim] = canonical(name)
+        return ast.Subscript(self.positions[dim], (ast.Name(dim),))
+
     def _call(self, fn: str, args: list[ast.Expr]) -> ast.Expr:
         if fn in self.lookups:
             if len(args) != 1:
@@ -440,11 +508,6 @@ class _Converter:
                               ast.Binary("<", ast.Binary("+", ast.Name("time"),
                                                          ast.Binary("/", ast.Name("dt"), ast.Num(2.0))), end))
             return ast.If(cond, ast.Num(1.0), ast.Num(0.0))
-        if fn == "integer":
-            # Vensim's INTEGER truncates toward zero; XMILE's INT is the floor
-            x = args[0]
-            return ast.If(ast.Binary(">=", x, ast.Num(0.0)), ast.Call("INT", (x,)),
-                          ast.Unary("-", ast.Call("INT", (ast.Unary("-", x),))))
         if fn == "zidz":
             return ast.Call("SAFEDIV", (args[0], args[1], ast.Num(0.0)))
         if fn == "xidz":
@@ -457,6 +520,10 @@ class _Converter:
             self.unsupported[fn.upper().replace("_", " ")].add(self._current)
             return ast.Num(0.0)
         return ast.Call(target, tuple(args))
+
+
+def _num(v: float) -> str:
+    return to_xmile(ast.Num(float(v)))
 
 
 def _disp(name: str) -> str:

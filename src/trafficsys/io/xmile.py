@@ -18,7 +18,11 @@ matched by its local name.  What the reader understands:
   auxiliary equal to its source;
 * macros with a single expression body (``<macro>`` with ``<parm>`` and
   ``<eqn>``), inlined at each call;
-* diagram positions, kept in ``model.metadata["xmile_views"]``.
+* diagram positions, kept in ``model.metadata["xmile_views"]``;
+* the writing tool's dialect: in a file whose ``<header>`` names Vensim
+  (Vensim's export and xmutil), ``INT`` and ``MOD`` are Vensim's INTEGER and
+  MODULO (truncation toward zero) and read as those builtins; everywhere else
+  they keep XMILE's meaning (floor; remainder with the divisor's sign).
 
 Everything else (conveyors, queues, ovens, macros with stocks, unknown
 integration methods...) raises :class:`~trafficsys.errors.UnsupportedFeatureError`
@@ -187,6 +191,7 @@ class _Reader:
         self.flow_nonneg = False
         self.views: dict[str, dict[str, Any]] = {}
         self.hidden: list[str] = []
+        self.vensim = _written_by_vensim(root)
 
     # -------------------------------------------------------------- top level
     def build(self) -> Model:
@@ -600,6 +605,9 @@ class _Reader:
         if self.macros or any(isinstance(n, ast.Call) and not n.func.isupper() for n in ast.walk(tree)):
             tree, ch = self._inline_macros(tree, name)
             changed |= ch
+        if self.vensim:
+            tree, ch = _vensim_rounding(tree)
+            changed |= ch
         if prefix:
             tree = _prefix_names(tree, prefix, local_names)
             changed = True
@@ -668,6 +676,42 @@ class _Reader:
             elems = {canonical(e.name): e for e in m}
             if set(elems) == set(order):
                 m._elements = {k: elems[k] for k in order}
+
+
+def _written_by_vensim(root: ET.Element) -> bool:
+    """Return True when ``<header>`` names Vensim (or Ventana Systems) as the product or vendor."""
+    header = _kid(root, "header")
+    if header is None:
+        return False
+    who = " ".join(_text(_kid(header, t)) or "" for t in ("product", "vendor")).lower()
+    return "vensim" in who or "ventana" in who
+
+
+def _vensim_rounding(tree: ast.Expr) -> tuple[ast.Expr, bool]:
+    """Give ``INT`` and ``MOD`` of a Vensim-written file Vensim's meaning (``INTEGER``, ``MODULO``).
+
+    Vensim (and xmutil, which shares its exporter) writes Vensim's INTEGER as
+    ``INT`` and MODULO as ``MOD`` without translating them, but they truncate
+    toward zero (INTEGER(-9.5) = -9, MODULO(-10, 3) = -1) where XMILE 1.0
+    defines INT as the floor and MOD with the divisor's sign, as Stella
+    computes them.  The file's ``<header>`` says which tool wrote it, so the
+    equations of a Vensim-written file keep the meaning they had in Vensim.
+    """
+    changed = False
+
+    def visit(n: ast.Expr) -> ast.Expr:
+        nonlocal changed
+        n = ast.map_children(n, visit)
+        if isinstance(n, ast.Call) and n.func in ("INT", "MOD"):
+            changed = True
+            return ast.Call("INTEGER" if n.func == "INT" else "MODULO", n.args)
+        if isinstance(n, ast.Binary) and n.op == "mod":
+            changed = True
+            return ast.Call("MODULO", (n.left, n.right))
+        return n
+
+    out = visit(tree)
+    return out, changed
 
 
 def _combos(m: Model, dims: tuple[str, ...]) -> list[str]:

@@ -13,6 +13,9 @@ names, no spaces).  What it understands:
   dimensions (XMILE's implicit subscripting);
 * reductions ``SUM``, ``MEAN``, ``MIN``, ``MAX``, ``SIZE``, ``STDDEV`` over
   ``y[*]`` or ``y[d]`` for a dimension ``d`` the variable does not have;
+  Vensim's ``y[d!]`` iterates ``d`` even where ``d`` is the variable's own
+  dimension, and ``SUM``/``MEAN``/``MIN``/``MAX`` of an expression iterate its
+  free indices together (``SUM(a[d!] * m[e, d!])``, a matrix product);
 * arrayed stocks whose inflows and outflows are arrayed flows (element by
   element) and arrayed graphical functions with an input.
 
@@ -217,21 +220,43 @@ class _Flattener:
         a = n.args[0]
         if isinstance(a, ast.Subscript):
             return any(self._free(i, bind) for i in a.indices)
+        if not isinstance(a, ast.Name):
+            return n.func in ("SUM", "MEAN", "MIN", "MAX") and bool(self._free_dims(a, bind))
         return isinstance(a, ast.Name) and bool(self.vdims.get(a.name)) and n.func in ("SUM", "MEAN", "SIZE",
                                                                                          "STDDEV", "MIN", "MAX")
 
     def _free(self, idx, bind) -> bool:
         if isinstance(idx, ast.Name):
-            return idx.name == "*" or (idx.name in self.dims and idx.name not in bind)
+            return idx.name == "*" or (idx.name in self.dims and idx.name not in bind) or _is_bang(idx.name)
         return False
+
+    def _free_dims(self, n: ast.Expr, bind) -> list[str]:
+        """The indices of ``n`` a reduction iterates: Vensim's ``dim!``, and dimensions not bound."""
+        out: list[str] = []
+        for s in ast.walk(n):
+            if isinstance(s, ast.Subscript):
+                for i in s.indices:
+                    if isinstance(i, ast.Name) and i.name != "*" and self._free(i, bind) and i.name not in out:
+                        out.append(i.name)
+        return out
 
     def _reduce(self, n: ast.Call, var, bind):
         a = n.args[0]
         if isinstance(a, ast.Subscript):
-            names = self._expand(a.name, a.indices, var, bind, allow_many=True)
+            terms: list[ast.Expr] = [ast.Name(x) for x in self._expand(a.name, a.indices, var, bind,
+                                                                        allow_many=True)]
+        elif isinstance(a, ast.Name):
+            terms = [ast.Name(x) for x in element_names(a.name, self.vdims[a.name], self.dims)]
         else:
-            names = element_names(a.name, self.vdims[a.name], self.dims)
-        terms = [ast.Name(x) for x in names]
+            # a reduction of an expression, SUM(a[d!] * b[e, d!]): its free indices iterate together
+            if any(isinstance(i, ast.Name) and i.name == "*" for s in ast.walk(a) if isinstance(s, ast.Subscript)
+                   for i in s.indices):
+                raise self.err(f"'*' inside the expression '{to_xmile(a)}' of {n.func}: name the dimension to "
+                               "iterate", var, UnsupportedFeatureError)
+            free = self._free_dims(a, bind)
+            ranges = [self.dims[_base(f)] for f in free]
+            terms = [self._visit(a, var, {**bind, **dict(zip(free, combo))})
+                     for combo in itertools.product(*ranges)]
         if n.func == "SIZE":
             return ast.Num(float(len(terms)))
         if n.func in ("MIN", "MAX"):
@@ -273,6 +298,19 @@ class _Flattener:
                 raise self.err(f"computed subscripts such as '{to_xmile(idx)}' in '{name}[...]' are not "
                                "supported", var, UnsupportedFeatureError)
             i = idx.name
+            if _is_bang(i):
+                # Vensim's dim! : the element a reduction binds, or every element of dim
+                base = _base(i)
+                if i in bind and (base == dim or bind[i] in elems):
+                    choices.append((bind[i] if bind[i] in elems else elems[self.dims[base].index(bind[i])],))
+                    continue
+                if i in bind and len(self.dims.get(base, ())) == len(elems):
+                    choices.append((elems[self.dims[base].index(bind[i])],))
+                    continue
+                if not allow_many or base not in self.dims:
+                    raise self.err(f"'{name}[{i}]' outside SUM/MEAN/MIN/MAX", var)
+                choices.append(elems)
+                continue
             if i == "*":
                 if not allow_many:
                     raise self.err(f"'{name}[*]' outside SUM/MEAN/MIN/MAX", var)
@@ -300,6 +338,14 @@ class _Flattener:
                 raise self.err(f"'{i}' is neither an element of dimension '{dim}' ({', '.join(elems)}) nor a "
                                "dimension", var)
         return [f"{name}[{','.join(c)}]" for c in itertools.product(*choices)]
+
+
+def _is_bang(name: str) -> bool:
+    return len(name) > 1 and name.endswith("!")
+
+
+def _base(name: str) -> str:
+    return name[:-1] if _is_bang(name) else name
 
 
 def canonical_key(key: str) -> str:

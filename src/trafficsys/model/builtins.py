@@ -96,6 +96,9 @@ BUILTINS: dict[str, Builtin] = {
         _b("MIN", 1, None, P, [1], doc="smallest argument (or smallest element of an array)"),
         _b("MAX", 1, None, P, [1], doc="largest argument (or largest element of an array)"),
         _b("MOD", 2, 2, P, [0, 0], doc="remainder of a / b, sign of b"),
+        # Vensim's meanings, kept under Vensim's names (XMILE's INT and MOD keep theirs)
+        _b("INTEGER", 1, 1, P, [1], doc="x truncated toward zero (Vensim INTEGER)"),
+        _b("MODULO", 2, 2, P, [0, 0], doc="remainder of a / b, sign of a (Vensim MODULO)"),
         _b("PI", 0, 0, P, [], doc="3.14159..."),
         _b("SAFEDIV", 2, 3, P, [0, 0, 0], doc="a / b, or the third argument (default 0) when b = 0"),
         _b("STEP", 2, 2, T, [1, 0], doc="height from time start on"),

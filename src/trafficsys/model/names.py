@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["canonical", "is_plain_identifier", "display"]
+__all__ = ["canonical", "is_plain_identifier", "display", "quote", "unescape"]
 
 _FOLD = re.compile(r"[\s_]+")
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -43,4 +43,30 @@ def display(name: str) -> str:
     """Return how ``name`` is written in an equation: bare when plain, quoted otherwise."""
     if is_plain_identifier(name):
         return name
-    return '"' + name.replace('"', "") + '"'
+    return quote(name)
+
+
+_ESCAPED = re.compile(r'\\([\\"])')
+
+
+def quote(name: str) -> str:
+    r"""Return ``name`` in double quotes, with ``\`` and ``"`` escaped by a backslash.
+
+    Names are data: any character may appear in one (Vensim's ``"a \"b\""`` included),
+    and :func:`unescape` of the quoted text gives the name back.
+
+    Examples
+    --------
+    >>> quote('say "hi" \\ bye')
+    '"say \\"hi\\" \\\\ bye"'
+    """
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def unescape(text: str) -> str:
+    r"""Return the name written between double quotes: ``\"`` is ``"``, ``\\`` is ``\``.
+
+    Any other backslash stays as written (``\n`` is Stella's line break, folded
+    by :func:`canonical`).
+    """
+    return _ESCAPED.sub(r"\1", text)

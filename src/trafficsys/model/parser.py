@@ -29,7 +29,7 @@ from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, Unex
 from ..errors import ArityError, ParseError
 from . import ast
 from .builtins import ALIASES, lookup_builtin
-from .names import canonical
+from .names import canonical, unescape
 
 __all__ = ["parse", "numeric_literal", "MAX_LENGTH", "MAX_DEPTH", "KEYWORDS"]
 
@@ -88,7 +88,7 @@ UNARY_OP: "+" | "-"
 STAR: "*"
 NUMBER: /(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?/
 NAME.1: /(?!(if|then|else|and|or|not|mod)\b)[^\W\d][\w$]*(\.[^\W\d][\w$]*)*/i
-QNAME: /"[^"\n]*"/
+QNAME: /"(?:[^"\\\n]|\\.)*"/
 
 %import common.WS
 %ignore WS
@@ -113,7 +113,7 @@ class _ToAst(Transformer):
         tok: Token = items[0]
         text = str(tok)
         if text.startswith('"'):
-            name = canonical(text)
+            name = canonical('"' + unescape(text[1:-1]) + '"')
             if not name:
                 raise ParseError("empty quoted name", column=tok.column)
             return _NameTok(name, tok.column, quoted=True)

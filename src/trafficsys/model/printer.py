@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from . import ast
 from .builtins import lookup_builtin
-from .names import is_plain_identifier
+from .names import is_plain_identifier, quote
 
 __all__ = ["to_xmile"]
 
@@ -42,14 +42,14 @@ def _name(name: str) -> str:
     parts = name.split(".")
     if all(is_plain_identifier(p) and p.lower() not in _KEYWORDS and not p[0].isdigit() for p in parts):
         return name
-    return '"' + name + '"'
+    return quote(name)
 
 
 def _function_name(name: str) -> str:
     # a graphical function whose name is also a builtin's ("step", "smooth"...) must be
     # quoted, or it would read back as the builtin
     if lookup_builtin(name) is not None or name == "if_then_else":
-        return '"' + name + '"'
+        return quote(name)
     return _name(name)
 
 

@@ -401,7 +401,7 @@ def _call(node: ast.Call, ctx: _Context) -> Inferred:
         if i < len(args):
             _same(like, args[i], f"{f}'s input and {what}", node.args[0], node.args[i])
 
-    if f in ("ABS", "INT", "ROUND", "INIT", "SUM", "STDDEV"):
+    if f in ("ABS", "INT", "INTEGER", "ROUND", "INIT", "SUM", "STDDEV"):
         return args[0]
     if f == "SQRT":
         a = args[0]
@@ -411,8 +411,8 @@ def _call(node: ast.Call, ctx: _Context) -> Inferred:
         for i in range(1, len(args)):
             out = _same(out, args[i], f, node.args[0], node.args[i])
         return out
-    if f == "MOD":
-        return _same(args[0], args[1], "MOD", node.args[0], node.args[1])
+    if f in ("MOD", "MODULO"):
+        return _same(args[0], args[1], f, node.args[0], node.args[1])
     if f in ("PI", "SIZE"):
         return DIMENSIONLESS
     if f == "SAFEDIV":
