@@ -217,3 +217,52 @@ def _saved(m, tmp_path):
     out = tmp_path / "out.xmile"
     write_xmile(m, out)
     return out
+
+
+def _vensim_builtins_model(delay="2"):
+    m = ts.Model("vensim_isms", stop=6, dt=0.5)
+    m.constant("delay_time", 2)
+    m.aux("signal", "-7.5 + TIME")
+    m.aux("truncated", "INTEGER(signal) + MODULO(signal, 3)")
+    m.stock("pipeline_in", 0, inflows=["entering"], outflows=["leaving"])
+    m.flow("entering", "10")
+    m.flow("leaving", f"DELAY_N(entering, {delay}, 4, 6)")  # order 6 * dt 0.5 > 2: Vensim lowers it to 4
+    return m
+
+
+@pytest.mark.filterwarnings("ignore::trafficsys.engine.StepSizeWarning")  # DELAY_N stages of one DT: intended
+def test_vensim_only_builtins_are_written_as_xmile_that_other_tools_run(tmp_path):
+    import re
+    import warnings
+
+    m = _vensim_builtins_model()
+    path = tmp_path / "m.xmile"
+    write_xmile(m, path)
+    text = path.read_text()
+    eqns = re.findall(r"<eqn>(.*?)</eqn>", text)
+    assert not [e for e in eqns if re.search(r"INTEGER|MODULO|DELAY_N", e)]
+    assert any("DELAYN(entering, delay_time, 4, 4)" in e.replace('"', "") or "DELAYN(entering, 2, 4, 4)" in e
+               for e in eqns)
+    assert read_xmile(path) == m  # our reader restores the original equations
+    ours = ts.simulate(m).to_pandas()
+    # a reader that ignores our extension (PySD, Stella) sees the portable equations: same numbers
+    stripped = tmp_path / "other_tool.xmile"
+    stripped.write_text(re.sub(r"<ts:extra>.*?</ts:extra>", "", text))
+    other = read_xmile(stripped)
+    assert other != m
+    theirs = ts.simulate(other).to_pandas()
+    for col in ("truncated", "leaving", "pipeline_in"):
+        assert theirs[col].tolist() == pytest.approx(ours[col].tolist(), rel=1e-12, abs=1e-12)
+    assert ours["truncated"].iloc[0] == -7 + -1.5  # INTEGER(-7.5) = -7, MODULO(-7.5, 3) = -1.5
+    pysd = pytest.importorskip("pysd")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run = pysd.read_xmile(str(stripped)).run(return_timestamps=ours.index.values)
+    for col in ("truncated", "leaving"):
+        assert run[col].tolist() == pytest.approx(ours[col].tolist(), rel=1e-9, abs=1e-12)
+
+
+def test_a_varying_vensim_delay_time_warns_on_export(tmp_path):
+    m = _vensim_builtins_model(delay="2 + TIME / 10")
+    with pytest.warns(UserWarning, match="leaving.*varying delay time"):
+        write_xmile(m, tmp_path / "m.xmile")

@@ -479,6 +479,12 @@ class _Reader:
         if dims and not per and _is_number_list(eqn_raw):
             per = self._list_to_elements(m, dims, eqn_raw, name)
             eqn_raw = ""
+        # our own files keep an equation that other tools could not read beside its portable form
+        if isinstance(ext.get("eqn"), str):
+            eqn_raw = _clean_eqn(ext["eqn"])
+        if isinstance(ext.get("element_eqn"), dict):
+            own = {k: v for k, v in ext["element_eqn"].items() if isinstance(v, str)}
+            per = [(k, eq(own[k]) if k in own else t) for k, t in per]
         gf = _kid(v, "gf") if tag != "gf" else v
         nonneg_el = _kid(v, "non_negative")
         default = self.flow_nonneg if tag == "flow" else self.stock_nonneg
@@ -815,7 +821,7 @@ def xmile_string(model: Model) -> str:
     mod = ET.SubElement(root, X + "model")
     variables = ET.SubElement(mod, X + "variables")
     for e in model:
-        variables.append(_element_xml(e, X))
+        variables.append(_element_xml(e, X, model))
     views = ET.SubElement(mod, X + "views")
     view = ET.SubElement(views, X + "view")
     _view(model, view, X)
@@ -830,7 +836,71 @@ def _fmt(v: float) -> str:
     return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else repr(float(v))
 
 
-def _element_xml(e: Element, X: str) -> ET.Element:
+#: builtins of Vensim's that XMILE lacks: written in a portable form (see :func:`_portable`)
+_VENSIM_ONLY = frozenset({"INTEGER", "MODULO", "DELAY_N"})
+
+
+def _portable(text: str, model: Model, name: str) -> str | None:
+    """Return ``text`` rewritten with XMILE builtins only, or None when it needs no rewriting.
+
+    ``INTEGER(x)`` (truncation) becomes ``IF x < 0 THEN -INT(-x) ELSE INT(x)``,
+    ``MODULO(a, b)`` (the sign of ``a``) becomes ``a - b * INTEGER(a / b)`` so
+    rewritten, and ``DELAY_N(input, delay, initial, order)`` becomes
+    ``DELAYN(input, delay, order, initial)`` with the order Vensim would lower
+    it to for a constant delay time.  A DELAY_N whose delay time varies has no
+    XMILE equivalent (Vensim drains each stage with the delay time the content
+    entered with): it is written as DELAYN with a warning.
+    """
+    if not any(f in text.upper() for f in _VENSIM_ONLY):
+        return None
+    try:
+        tree = parse(text, variable=name)
+    except ParseError:
+        return None
+    if not any(isinstance(n, ast.Call) and n.func in _VENSIM_ONLY for n in ast.walk(tree)):
+        return None
+
+    def integer(x: ast.Expr) -> ast.Expr:
+        return ast.If(ast.Binary("<", x, ast.Num(0.0)), ast.Unary("-", ast.Call("INT", (ast.Unary("-", x),))),
+                      ast.Call("INT", (x,)))
+
+    def constant_value(x: ast.Expr) -> float | None:
+        v = ast.literal_value(x)
+        if v is None and isinstance(x, ast.Name) and x.name in model:
+            el = model[x.name]
+            v = float(el.value) if isinstance(el, Constant) and not el.dimensions else None
+        return v
+
+    def rewrite(n: ast.Expr) -> ast.Expr:
+        n = ast.map_children(n, rewrite)
+        if not isinstance(n, ast.Call):
+            return n
+        if n.func == "INTEGER":
+            return integer(n.args[0])
+        if n.func == "MODULO":
+            a, b = n.args
+            return ast.Binary("-", a, ast.Binary("*", b, integer(ast.Binary("/", a, b))))
+        if n.func == "DELAY_N":
+            x, d, init, order = n.args
+            k, d0 = constant_value(order), constant_value(d)
+            if k is not None and d0 is not None and d0 > 0:
+                k = max(1, round(k))
+                while k > 1 and k * model.specs.dt > d0:
+                    k -= 1
+                order = ast.Num(float(k))
+            elif d0 is None:
+                import warnings
+
+                warnings.warn(f"variable '{name}': Vensim's DELAY N with a varying delay time is written as "
+                              "XMILE DELAYN, which drains every stage with the current delay time; other tools "
+                              "will differ from trafficsys while the delay time changes", stacklevel=4)
+            return ast.Call("DELAYN", (x, d, order, init))
+        return n
+
+    return to_xmile(rewrite(tree))
+
+
+def _element_xml(e: Element, X: str, model: Model) -> ET.Element:
     tag = {Kind.STOCK: "stock", Kind.FLOW: "flow", Kind.AUX: "aux", Kind.CONSTANT: "aux",
            Kind.LOOKUP: "aux"}[e.kind]
     if isinstance(e, Lookup) and e.input is None:
@@ -843,8 +913,13 @@ def _element_xml(e: Element, X: str) -> ET.Element:
         de = ET.SubElement(el, X + "dimensions")
         for d in e.dimensions:
             ET.SubElement(de, X + "dim", {"name": d})
+    main = e.initial if isinstance(e, Stock) else e.equation if isinstance(e, (Flow, Aux)) else None
+    portable = _portable(main, model, e.name) if main else None
+    if portable is not None:
+        extra["eqn"] = main
+        main = portable
     if isinstance(e, Stock):
-        ET.SubElement(el, X + "eqn").text = e.initial
+        ET.SubElement(el, X + "eqn").text = main
         for f in e.inflows:
             ET.SubElement(el, X + "inflow").text = f
         for f in e.outflows:
@@ -852,11 +927,11 @@ def _element_xml(e: Element, X: str) -> ET.Element:
         if e.non_negative:
             ET.SubElement(el, X + "non_negative")
     elif isinstance(e, Flow):
-        ET.SubElement(el, X + "eqn").text = e.equation
+        ET.SubElement(el, X + "eqn").text = main
         if e.non_negative:
             ET.SubElement(el, X + "non_negative")
     elif isinstance(e, Aux):
-        ET.SubElement(el, X + "eqn").text = e.equation
+        ET.SubElement(el, X + "eqn").text = main
         if numeric_literal(e.equation) is not None:
             extra["kind"] = "aux"
     elif isinstance(e, Constant):
@@ -883,7 +958,10 @@ def _element_xml(e: Element, X: str) -> ET.Element:
         ET.SubElement(gf, X + "ypts").text = ",".join(repr(float(y)) for y in e.ys)
     for key, text in e.per_element:
         pe = ET.SubElement(el, X + "element", {"subscript": key})
-        ET.SubElement(pe, X + "eqn").text = text
+        portable = _portable(text, model, e.name)
+        if portable is not None:
+            extra.setdefault("element_eqn", {})[key] = text
+        ET.SubElement(pe, X + "eqn").text = text if portable is None else portable
     if e.units:
         ET.SubElement(el, X + "units").text = e.units
     if e.role:
