@@ -192,7 +192,13 @@ def write_report(xrows, mrows, path: str, rtol: float) -> None:
              "`MIN` `MAX` `SIZE` `STDDEV` over a dimension; flattened to `name[element]` scalars before "
              "simulation) and diagram positions. A flow drawn out of several stocks gets one copy per stock. "
              "XML is parsed by defusedxml: DTDs, entities and external references are refused, files over "
-             "16 MB are refused before parsing.", ""]
+             "16 MB are refused before parsing.", "",
+             "Tool dialects: Vensim functions keep Vensim's semantics (`INTEGER` and `MODULO` truncate, "
+             "`DELAY N` lowers its order until order x DT is at most the delay time and drains each stage "
+             "with the delay time its content entered with, `DELAY FIXED` reads its delay time once); in an "
+             "XMILE file whose header names Vensim or Ventana, `INT` and `MOD` are read as Vensim's. XMILE we "
+             "write uses XMILE builtins only (Vensim-only ones rewritten, the original kept in our extension "
+             "element).", ""]
     if xrows:
         lines += table(xrows, "XMILE models (.xmile, .stmx)") + [""]
         fx = features(xrows)
