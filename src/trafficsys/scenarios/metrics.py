@@ -111,10 +111,15 @@ METRICS: dict[str, Metric] = {
         Metric("convictions_per_1000_identified", "convictions per 1,000 victims identified (police + NGO raids)",
                "case/person", "higher", ratio("cases_convicted", "cumulative_identified", scale=1000.0),
                ("cases_convicted", "cumulative_identified")),
-        Metric("state_share_first_response", "state's own money / all first-response money (rescue, shelter, "
-               "police training, witness support)", "dimensionless", "higher",
-               ratio("cumulative_state_spending", "cumulative_first_response_spending"),
+        Metric("state_share_first_response", "the state's own money (not programme or donor money) / all "
+               "first-response money (rescue, shelter, police training, witness support)", "dimensionless",
+               "higher", ratio("cumulative_state_spending", "cumulative_first_response_spending"),
                ("cumulative_state_spending", "cumulative_first_response_spending")),
+        Metric("state_run_share_first_response", "first-response money spent through state institutions (the "
+               "state's own + programme money for state police training and witness support) / all "
+               "first-response money", "dimensionless", "higher",
+               ratio("cumulative_state_run_spending", "cumulative_first_response_spending"),
+               ("cumulative_state_run_spending", "cumulative_first_response_spending")),
         Metric("survivor_trust", "survivors' trust in institutions at the end (0-1)", "dimensionless", "higher",
                final_value("survivor_trust"), ("survivor_trust",)),
         Metric("cost_per_exploitation_year_averted", "all money spent (programme + donor + state) / "
