@@ -94,7 +94,7 @@ def test_simulates_like_a_closed_form(tmp_path):
 def test_unsupported_functions_are_all_listed_with_their_variables(tmp_path):
     text = MDL + """a= RANDOM UNIFORM(0, 1, 1)
 	~	~	|
-b= RANDOM UNIFORM(0, 2, 1) + QUANTUM(3, 2)
+b= RANDOM UNIFORM(0, 2, 1) + RANDOM NORMAL(0, 2, 1, 1, 1)
 	~	~	|
 c= GET TIME VALUE(0, 0, 0)
 	~	~	|
@@ -103,7 +103,7 @@ c= GET TIME VALUE(0, 0, 0)
         ts.load(write(tmp_path, text))
     msg = str(info.value)
     assert "RANDOM UNIFORM used by a, b" in msg
-    assert "QUANTUM used by b" in msg
+    assert "RANDOM NORMAL used by b" in msg
     assert "GET TIME VALUE used by c" in msg
 
 

@@ -45,8 +45,12 @@ _SAME = {
     "abs": "ABS", "exp": "EXP", "ln": "LN", "sqrt": "SQRT", "sin": "SIN", "cos": "COS",
     "tan": "TAN", "arcsin": "ARCSIN", "arccos": "ARCCOS", "arctan": "ARCTAN", "min": "MIN", "max": "MAX",
     "modulo": "MODULO", "integer": "INTEGER", "step": "STEP", "ramp": "RAMP", "zidz": "SAFEDIV", "xidz": "SAFEDIV", "sum": "SUM",
-    "prod": None, "vmin": "MIN", "vmax": "MAX", "log10": "LOG10",
+    "prod": "PROD", "vmin": "MIN", "vmax": "MAX", "log10": "LOG10", "quantum": "QUANTUM",
+    "active_initial": "ACTIVE_INITIAL",
 }
+
+#: Vensim's :NA: ("not available"), a number (-2^110) in Vensim's arithmetic; PySD reads it as NaN
+NA = -1.298074214633707e33
 
 
 def read_vensim(path: str | os.PathLike) -> Model:
@@ -373,8 +377,10 @@ class _Converter:
             return ast.Num(1.0 if n else 0.0)
         if isinstance(n, (int, float)):
             v = float(n)
+            if math.isnan(v):
+                v = NA
             if not math.isfinite(v):
-                raise _Unsupported(":NA: and infinite constants")
+                raise _Unsupported("infinite constants")
             return ast.Num(v) if v >= 0 else ast.Unary("-", ast.Num(-v))
         cls = type(n).__name__
         if cls in ("ArithmeticStructure", "LogicStructure"):
@@ -412,6 +418,8 @@ class _Converter:
             return ast.Name(ref)
         if cls == "CallStructure":
             fn = canonical(n.function.reference) if type(n.function).__name__ == "ReferenceStructure" else "?"
+            if fn == "elmcount":
+                return self._elmcount(n.arguments)
             args = [self._expr(a, var) for a in n.arguments]
             return self._call(fn, args)
         if cls == "GameStructure":
@@ -448,15 +456,26 @@ class _Converter:
         if cls == "ForecastStructure":
             return ast.Call("FORCST", (self._expr(n.input, var), self._expr(n.average_time, var),
                                        self._expr(n.horizon, var), self._expr(n.initial_trend, var)))
+        if cls == "SampleIfTrueStructure":
+            return ast.Call("SAMPLE_IF_TRUE", (self._expr(n.condition, var), self._expr(n.input, var),
+                                               self._expr(n.initial, var)))
         if cls == "InlineLookupsStructure":
             raise _Unsupported("WITH LOOKUP inside a larger expression")
         if cls == "IntegStructure":
             raise _Unsupported("INTEG inside a larger expression")
-        names = {"SampleIfTrueStructure": "SAMPLE IF TRUE", "AllocateAvailableStructure": "ALLOCATE AVAILABLE",
+        names = {"AllocateAvailableStructure": "ALLOCATE AVAILABLE",
                  "AllocateByPriorityStructure": "ALLOCATE BY PRIORITY", "DataStructure": "data variables",
                  "GetLookupsStructure": "GET LOOKUPS", "GetDataStructure": "GET DATA",
                  "GetConstantsStructure": "GET CONSTANTS", "LookupsStructure": "a lookup inside an expression"}
         raise _Unsupported(names.get(cls, cls))
+
+    def _elmcount(self, args) -> ast.Expr:
+        """Vensim ``ELMCOUNT(range)``: the number of elements of a subscript range, a constant."""
+        if len(args) == 1 and type(args[0]).__name__ == "ReferenceStructure" and args[0].subscripts is None:
+            dim = canonical(args[0].reference)
+            if dim in self.m.dimensions:
+                return ast.Num(float(len(self.m.dimensions[dim])))
+        raise _Unsupported("ELMCOUNT of something other than a subscript range")
 
     def _position(self, dim: str) -> ast.Expr:
         """The value of a subscript range used in an expression: its element's number in the main range.

@@ -11,10 +11,10 @@ names, no spaces).  What it understands:
   defined (the current element), ``y[e]`` with a literal element name or a
   1-based position, and a bare ``y`` to an arrayed variable with the same
   dimensions (XMILE's implicit subscripting);
-* reductions ``SUM``, ``MEAN``, ``MIN``, ``MAX``, ``SIZE``, ``STDDEV`` over
+* reductions ``SUM``, ``PROD``, ``MEAN``, ``MIN``, ``MAX``, ``SIZE``, ``STDDEV`` over
   ``y[*]`` or ``y[d]`` for a dimension ``d`` the variable does not have;
   Vensim's ``y[d!]`` iterates ``d`` even where ``d`` is the variable's own
-  dimension, and ``SUM``/``MEAN``/``MIN``/``MAX`` of an expression iterate its
+  dimension, and ``SUM``/``PROD``/``MEAN``/``MIN``/``MAX`` of an expression iterate its
   free indices together (``SUM(a[d!] * m[e, d!])``, a matrix product);
 * arrayed stocks whose inflows and outflows are arrayed flows (element by
   element) and arrayed graphical functions with an input.
@@ -52,7 +52,7 @@ from .printer import to_xmile
 
 __all__ = ["flatten", "element_names", "is_arrayed"]
 
-_REDUCE = ("SUM", "MEAN", "MIN", "MAX", "SIZE", "STDDEV")
+_REDUCE = ("SUM", "PROD", "MEAN", "MIN", "MAX", "SIZE", "STDDEV")
 
 
 def is_arrayed(model: Model) -> bool:
@@ -221,9 +221,8 @@ class _Flattener:
         if isinstance(a, ast.Subscript):
             return any(self._free(i, bind) for i in a.indices)
         if not isinstance(a, ast.Name):
-            return n.func in ("SUM", "MEAN", "MIN", "MAX") and bool(self._free_dims(a, bind))
-        return isinstance(a, ast.Name) and bool(self.vdims.get(a.name)) and n.func in ("SUM", "MEAN", "SIZE",
-                                                                                         "STDDEV", "MIN", "MAX")
+            return n.func in ("SUM", "PROD", "MEAN", "MIN", "MAX") and bool(self._free_dims(a, bind))
+        return isinstance(a, ast.Name) and bool(self.vdims.get(a.name)) and n.func in _REDUCE
 
     def _free(self, idx, bind) -> bool:
         if isinstance(idx, ast.Name):
@@ -261,6 +260,11 @@ class _Flattener:
             return ast.Num(float(len(terms)))
         if n.func in ("MIN", "MAX"):
             return ast.Call(n.func, tuple(terms)) if len(terms) > 1 else terms[0]
+        if n.func == "PROD":
+            prod = terms[0]
+            for t in terms[1:]:
+                prod = ast.Binary("*", prod, t)
+            return prod
         total = terms[0]
         for t in terms[1:]:
             total = ast.Binary("+", total, t)

@@ -1,0 +1,96 @@
+"""Vensim-only functions read from .mdl files: each value below is computed by hand from Vensim's documented meaning."""
+
+import numpy as np
+import pytest
+
+import trafficsys as ts
+from trafficsys.model.arrays import flatten, is_arrayed
+
+pytest.importorskip("pysd")
+
+CONTROL = """FINAL TIME  = 5
+	~	Month
+	~	|
+INITIAL TIME  = 0
+	~	Month
+	~	|
+SAVEPER  = TIME STEP
+	~	Month
+	~	|
+TIME STEP  = 1
+	~	Month
+	~	|
+"""
+
+
+def run(tmp_path, body: str):
+    p = tmp_path / "m.mdl"
+    p.write_text("{UTF-8}\n" + body + CONTROL)
+    m = ts.load(p)
+    if is_arrayed(m):
+        m = flatten(m)
+    return ts.simulate(m).to_pandas()
+
+
+def test_elmcount_is_the_number_of_elements(tmp_path):
+    df = run(tmp_path, """dim: (e1-e7) ~~|
+n = ELMCOUNT(dim) * 10 + Time ~~|
+""")
+    assert df["n"].tolist() == [70, 71, 72, 73, 74, 75]
+
+
+def test_quantum_truncates_to_a_multiple_and_passes_x_through_for_q_at_most_0(tmp_path):
+    df = run(tmp_path, """q1 = QUANTUM(7.5 + Time, 2) ~~|
+q2 = QUANTUM(-7.5, 2) ~~|
+q3 = QUANTUM(7.5, -2) ~~|
+q4 = QUANTUM(7.5, 0) ~~|
+""")
+    assert df["q1"].tolist() == [6, 8, 8, 10, 10, 12]  # 7.5 8.5 9.5 10.5 11.5 12.5 down to even numbers
+    assert (df["q2"] == -6).all() and (df["q3"] == 7.5).all() and (df["q4"] == 7.5).all()
+
+
+def test_quantum_vector_mode_matches_scalar():
+    from trafficsys.engine.codegen import _s_quantum, _v_quantum
+
+    x = np.array([7.5, -7.5, 7.5, 7.5, -0.5])
+    q = np.array([2.0, 2.0, -2.0, 0.0, 3.0])
+    assert _v_quantum(x, q).tolist() == [_s_quantum(a, b) for a, b in zip(x, q)] == [6, -6, 7.5, 7.5, 0]
+
+
+def test_na_is_vensims_number_and_compares_equal_to_itself(tmp_path):
+    df = run(tmp_path, """x = IF THEN ELSE(Time > 2, :NA:, Time) ~~|
+missing = IF THEN ELSE(x = :NA:, 1, 0) ~~|
+""")
+    assert df["x"].tolist()[:3] == [0, 1, 2]
+    assert (df["x"].iloc[3:] == -1.298074214633707e33).all()
+    assert df["missing"].tolist() == [0, 0, 0, 1, 1, 1]
+
+
+def test_prod_over_a_dimension_and_over_an_expression(tmp_path):
+    df = run(tmp_path, """d: a, b, c ~~|
+e: x, y ~~|
+v[d] = 2, 3, 4 ~~|
+m[d, e] = 1, 2; 3, 4; 5, 6; ~~|
+p = PROD(v[d!]) ~~|
+rows[d] = PROD(m[d, e!]) ~~|
+shifted = PROD(v[d!] - 1) + Time ~~|
+""")
+    assert (df["p"] == 24).all()
+    assert [df[f"rows[{k}]"].iloc[0] for k in "abc"] == [2, 12, 30]
+    assert df["shifted"].tolist() == [6, 7, 8, 9, 10, 11]
+
+
+def test_sample_if_true_holds_its_value_until_the_condition_holds(tmp_path):
+    df = run(tmp_path, """s = SAMPLE IF TRUE(Time >= 2 :AND: Time <= 3, Time * 10, 5) ~~|
+at start = SAMPLE IF TRUE(Time = 0, Time + 7, 5) ~~|
+""")
+    assert df["s"].tolist() == [5, 5, 20, 30, 30, 30]
+    assert df["at_start"].tolist() == [7, 7, 7, 7, 7, 7]  # the condition holds at the first step
+
+
+def test_active_initial_uses_the_initial_equation_only_for_initial_values(tmp_path):
+    df = run(tmp_path, """Stock = INTEG(1, v) ~~|
+v = ACTIVE INITIAL(Time + 100, 45) ~~|
+""")
+    assert df["stock"].tolist() == [45, 46, 47, 48, 49, 50]
+    assert df["v"].tolist() == [100, 101, 102, 103, 104, 105]
