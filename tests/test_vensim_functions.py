@@ -94,3 +94,38 @@ v = ACTIVE INITIAL(Time + 100, 45) ~~|
 """)
     assert df["stock"].tolist() == [45, 46, 47, 48, 49, 50]
     assert df["v"].tolist() == [100, 101, 102, 103, 104, 105]
+
+
+ARRAYS = """d: a, b, c ~~|
+sub: a, b ~~|
+x[d] = 1, 2, 3 ~~|
+"""
+
+
+def test_except_leaves_out_elements_defined_elsewhere(tmp_path):
+    df = run(tmp_path, ARRAYS + """v[d] :EXCEPT: [b] = x[d] * 10 ~~|
+v[b] = 5 ~~|
+w[d] :EXCEPT: [sub] = d * 1000 ~~|
+w[sub] = x[sub] + 100 + sub ~~|
+""")
+    row = df.iloc[0]
+    assert [row[f"v[{k}]"] for k in "abc"] == [10, 5, 30]
+    # in w[sub] the subrange takes the element: x[a] + 100 + 1, x[b] + 100 + 2
+    assert [row[f"w[{k}]"] for k in "abc"] == [102, 104, 3000]
+
+
+def test_equations_over_subranges_merge_into_the_full_range(tmp_path):
+    df = run(tmp_path, ARRAYS + """merged[sub] = x[sub] * 2 ~~|
+merged[c] = 7 ~~|
+""")
+    assert [df[f"merged[{k}]"].iloc[0] for k in "abc"] == [2, 4, 7]
+
+
+def test_a_stock_with_an_integ_per_element(tmp_path):
+    df = run(tmp_path, ARRAYS + """s[sub] = INTEG(x[sub], 10) ~~|
+s[c] = INTEG(-1, 0) ~~|
+""")
+    # dt = 1: s[a] = 10 + t, s[b] = 10 + 2 t, s[c] = -t
+    assert df["s[a]"].tolist() == [10, 11, 12, 13, 14, 15]
+    assert df["s[b]"].tolist() == [10, 12, 14, 16, 18, 20]
+    assert df["s[c]"].tolist() == [0, -1, -2, -3, -4, -5]

@@ -11,9 +11,14 @@ abstract model into a :class:`~trafficsys.model.Model`:
 * Vensim functions map to their XMILE equivalents (``IF THEN ELSE``,
   ``SMOOTH``/``SMOOTH3``/``SMOOTH N``, ``DELAY1``/``DELAY3``/``DELAY N``/
   ``DELAY FIXED``, ``TREND``, ``FORECAST``, ``INITIAL``, ``XIDZ``/``ZIDZ``,
-  ``PULSE``, ``STEP``, ``RAMP``, ``MODULO``, ``INTEGER``, ``LOG``...);
+  ``PULSE``, ``STEP``, ``RAMP``, ``MODULO``, ``INTEGER``, ``LOG``...); Vensim
+  functions XMILE lacks become builtins with Vensim's names (``QUANTUM``,
+  ``SAMPLE_IF_TRUE``, ``ACTIVE_INITIAL``, ``PROD``), ``ELMCOUNT`` a number and
+  ``:NA:`` Vensim's number for it;
 * lookups (stand-alone and inline ``WITH LOOKUP``) become graphical functions;
-* one-level subscripts become arrays (apply-to-all or per-element).
+* subscripts become arrays (apply-to-all or per-element), with
+  ``:EXCEPT:`` lists, equations over subranges or single elements (merged into
+  the range that holds them all) and stocks with an ``INTEG`` per element.
 
 Everything else (data, external files, ``ALLOCATE``, random numbers...) is
 collected, and the import fails once with an
@@ -163,7 +168,7 @@ class _Converter:
         for e in elems:
             try:
                 rec = self._element(m, e)
-                if type(rec[5]).__name__ == "IntegStructure":
+                if type(rec[5]).__name__ == "IntegStructure" and not rec[6]:
                     self.splits[rec[1]] = self._split_net(rec[5].flow, rec[0], rec[0], m, rec[4])
                 records.append(rec)
             except _Unsupported as u:
@@ -198,86 +203,101 @@ class _Converter:
             m.dimension(r.name, list(subs))
 
     def _element(self, m: Model, e):
+        """One variable's components as (name, key, units, doc, dims, apply-to-all AST, per-element list).
+
+        Each component covers the elements its subscripts name (whole ranges,
+        subranges or single elements) less those of its ``:EXCEPT:`` lists.
+        The variable is arrayed over, at each position, the range that holds
+        every element its components cover.  Per-element entries are
+        ``(elements, AST, {subrange: element})``: a subrange that is not the
+        variable's own dimension is replaced by the entry's element.
+        """
         comps = list(e.components)
         name = _disp(e.name)
         key = canonical(name)
         units = (e.units or "").strip() or None
         doc = (getattr(e, "documentation", "") or "").strip()
-        dims: tuple[str, ...] = ()
-        per: list[tuple[str, Any]] = []
-        main_ast = None
+        parsed = []
         for c in comps:
             subs, exc = c.subscripts if c.subscripts else ([], [])
-            if exc:
-                raise _Unsupported(":EXCEPT: subscripts")
             kind = type(c).__name__
             if kind in ("AbstractData",):
                 raise _Unsupported("data variables (:DATA:/GET DATA)")
             if getattr(c, "subtype", "") not in ("Normal", "Unchangeable", "Hardcoded", "", None):
                 raise _Unsupported(f"{c.subtype} component")
+            parsed.append((c.ast, [self._sub(m, s) for s in subs], [[self._sub(m, s) for s in x] for x in exc]))
+        ranks = {len(p[1]) for p in parsed}
+        if len(ranks) > 1:
+            raise _Unsupported("a variable defined with different numbers of subscripts")
+        rank = ranks.pop() if ranks else 0
+        dims = tuple(self._dimension_of(m, [p[1][i] for p in parsed]) for i in range(rank))
+        main_ast = None
+        per: list[tuple[str, Any, dict[str, str]]] = []
+        for value, subs, exc in parsed:
             if not subs:
                 if main_ast is not None:
                     raise _Unsupported("several equations for one variable")
-                main_ast = c.ast
+                main_ast = value
                 continue
-            cdims, picks = self._classify(m, subs)
-            if dims and dims != cdims:
-                raise _Unsupported("a variable defined over different subscript ranges")
-            dims = cdims
-            value = c.ast
             if type(value).__name__ == "ndarray":
                 import numpy as np
 
                 arr = np.asarray(value, dtype=float)
-                free = [i for i, p in enumerate(picks) if p is None]
-                shape = tuple(len(m.dimensions[dims[i]]) for i in free)
-                if arr.size != int(np.prod(shape)) if shape else arr.size != 1:
+                free = [i for i, (r, _) in enumerate(subs) if r is not None]
+                shape = tuple(len(subs[i][1]) for i in free)
+                if arr.size != (int(np.prod(shape)) if shape else 1):
                     raise _Unsupported("an array constant whose shape does not match its subscripts")
                 arr = arr.reshape(shape) if shape else arr.reshape(())
-                for combo in itertools.product(*(range(n) for n in shape)):
-                    elems = list(picks)
-                    for i, k in zip(free, combo):
-                        elems[i] = m.dimensions[dims[i]][k]
-                    per.append((",".join(elems), float(arr[combo])))
+                skip = _excluded(exc)
+                for combo in itertools.product(*(es for _, es in subs)):
+                    if combo not in skip:
+                        idx = tuple(subs[i][1].index(combo[i]) for i in free)
+                        per.append((",".join(combo), float(arr[idx]), {}))
                 continue
-            if all(p is None for p in picks):
+            if not exc and all(r == d for (r, _), d in zip(subs, dims)):
                 if main_ast is not None:
                     raise _Unsupported("several apply-to-all equations for one variable")
                 main_ast = value
                 continue
-            for combo in itertools.product(*((m.dimensions[d] if p is None else (p,))
-                                             for d, p in zip(dims, picks))):
-                per.append((",".join(combo), value))
+            skip = _excluded(exc)
+            moved = [(r, i) for i, (r, _) in enumerate(subs) if r is not None and r != dims[i]]
+            for combo in itertools.product(*(es for _, es in subs)):
+                if combo not in skip:
+                    per.append((",".join(combo), value, {r: combo[i] for r, i in moved}))
         if per and main_ast is None and len(per) == 1 and not dims:
             main_ast = per[0][1]
             per = []
         return (name, key, units, doc, dims, main_ast, per)
 
-    def _classify(self, m, subs) -> tuple[tuple[str, ...], list[str | None]]:
-        """Each subscript as (dimension, fixed element or None for the whole range)."""
-        dims: list[str] = []
-        picks: list[str | None] = []
-        for s in subs:
-            c = canonical(s)
-            if c in m.dimensions:
-                dims.append(c)
-                picks.append(None)
-                continue
-            owners = [d for d, es in m.dimensions.items() if c in es]
-            if not owners:
-                raise _Unsupported("subscript ranges not declared in the file")
-            dims.append(owners[0])
-            picks.append(c)
-        return tuple(dims), picks
+    def _sub(self, m, s) -> tuple[str | None, tuple[str, ...]]:
+        """Return a subscript as (its range, or None for one element; the elements it covers)."""
+        c = canonical(s)
+        if c in m.dimensions:
+            return c, tuple(m.dimensions[c])
+        if not any(c in es for es in m.dimensions.values()):
+            raise _Unsupported("subscript ranges not declared in the file")
+        return None, (c,)
+
+    def _dimension_of(self, m, subs) -> str:
+        """Return the range a variable spans at one position: one a component names, else the smallest holding all."""
+        covered = {x for _, es in subs for x in es}
+        named = [r for r, _ in subs if r is not None and covered <= set(m.dimensions[r])]
+        if named:
+            return max(named, key=lambda r: len(m.dimensions[r]))
+        holders = [d for d, es in m.dimensions.items() if covered <= set(es)]
+        if not holders:
+            raise _Unsupported("a variable whose elements no one subscript range holds")
+        return min(holders, key=lambda d: len(m.dimensions[d]))
 
     def _convert(self, rec):
         name, key, units, doc, dims, main_ast, per = rec
         var = name
         node = main_ast
         cls = type(node).__name__
+        integs = [a for _, a, _ in per if type(a).__name__ == "IntegStructure"]
+        if integs:
+            return self._per_element_stock(rec, integs)
         if cls == "IntegStructure":
-            if per:
-                raise _Unsupported("per-element INTEG")
             init = self._text(node.initial, var)
             inflows, outflows = self.splits[key]
             return Stock(name, units, doc, None, dims, (), initial=init, inflows=tuple(inflows),
@@ -289,13 +309,27 @@ class _Converter:
             xs, ys, ex = self._table(node.lookups)
             return Lookup(name, units, doc, None, dims, xs=xs, ys=ys, extrapolation=ex,
                           input=self._text(node.argument, var))
-        per_text = tuple((k, self._text(a, var)) for k, a in per)
+        per_text = tuple((k, self._text(a, var, sub)) for k, a, sub in per)
         eq = self._text(node, var) if node is not None else "0"
         if key in self.flows:
             return Flow(name, units, doc, None, dims, per_text, equation=eq)
         if isinstance(node, (int, float)) and not isinstance(node, bool) and not per_text:
             return Constant(name, units, doc, None, dims, value=float(node))
         return Aux(name, units, doc, None, dims, per_text, equation=eq)
+
+    def _per_element_stock(self, rec, integs) -> Stock:
+        """Build a stock with an INTEG per element (or group of elements), its net flow a hidden per-element flow."""
+        name, key, units, doc, dims, main_ast, per = rec
+        if len(integs) != len(per) or (main_ast is not None and type(main_ast).__name__ != "IntegStructure"):
+            raise _Unsupported("a variable that is a stock for some of its elements only")
+        flow = f"{name} net flow"
+        self.hidden.append(Flow(flow, None, f"net flow of {name} (Vensim INTEG)", None, tuple(dims),
+                                tuple((k, self._text(a.flow, name, sub)) for k, a, sub in per),
+                                equation=self._text(main_ast.flow, name) if main_ast is not None else "0"))
+        init = self._text(main_ast.initial, name) if main_ast is not None else "0"
+        nonneg = any(bool(getattr(a, "non_negative", False)) for a in [main_ast, *integs] if a is not None)
+        return Stock(name, units, doc, None, dims, tuple((k, self._text(a.initial, name, sub)) for k, a, sub in per),
+                     initial=init, inflows=(flow,), outflows=(), non_negative=nonneg)
 
     def _split_net(self, node, var, stock, m, dims=()):
         terms: list[tuple[int, Any]] = []
@@ -369,8 +403,18 @@ class _Converter:
         m.set_specs(**changes)
 
     # ------------------------------------------------------------ expressions
-    def _text(self, node, var) -> str:
-        return to_xmile(self._expr(node, var))
+    def _text(self, node, var, subst: dict[str, str] | None = None) -> str:
+        out = self._expr(node, var)
+        return to_xmile(self._put_elements(out, subst) if subst else out)
+
+    def _put_elements(self, n: ast.Expr, subst: dict[str, str]) -> ast.Expr:
+        """Replace each subrange of ``subst`` by its element: as an index the element, as a value its number."""
+        if isinstance(n, ast.Subscript):
+            return ast.Subscript(n.name, tuple(ast.Name(subst[i.name]) if isinstance(i, ast.Name) and i.name in subst
+                                               else self._put_elements(i, subst) for i in n.indices))
+        if isinstance(n, ast.Name) and n.name in subst:
+            return ast.Num(float(self.m.dimensions[n.name].index(subst[n.name]) + 1))
+        return ast.map_children(n, lambda c: self._put_elements(c, subst))
 
     def _expr(self, n, var) -> ast.Expr:  # noqa: C901 - one dispatch over PySD's structures
         if isinstance(n, bool):
@@ -539,6 +583,14 @@ class _Converter:
             self.unsupported[fn.upper().replace("_", " ")].add(self._current)
             return ast.Num(0.0)
         return ast.Call(target, tuple(args))
+
+
+def _excluded(exc) -> set[tuple[str, ...]]:
+    """Return the element combinations named by a component's :EXCEPT: lists."""
+    out: set[tuple[str, ...]] = set()
+    for x in exc:
+        out |= set(itertools.product(*(es for _, es in x)))
+    return out
 
 
 def _num(v: float) -> str:
