@@ -129,3 +129,14 @@ s[c] = INTEG(-1, 0) ~~|
     assert df["s[a]"].tolist() == [10, 11, 12, 13, 14, 15]
     assert df["s[b]"].tolist() == [10, 12, 14, 16, 18, 20]
     assert df["s[c]"].tolist() == [0, -1, -2, -3, -4, -5]
+
+
+def test_a_lookup_with_a_table_per_element(tmp_path):
+    df = run(tmp_path, ARRAYS + """tab[a]( (0,0),(10,10) ) ~~|
+tab[b]( (0,0),(10,20) ) ~~|
+tab[c]( (0,5),(10,5) ) ~~|
+y[d] = tab[d](Time) ~~|
+""")
+    assert df["y[a]"].tolist() == [0, 1, 2, 3, 4, 5]
+    assert df["y[b]"].tolist() == [0, 2, 4, 6, 8, 10]
+    assert df["y[c]"].tolist() == [5] * 6

@@ -164,10 +164,12 @@ class _Converter:
         # first pass: stocks decide which auxiliaries are their flows
         self.flows: dict[str, None] = {}
         self.splits: dict[str, tuple[list[str], list[str]]] = {}
+        self.var_dims: dict[str, tuple[str, ...]] = {}
         records = []
         for e in elems:
             try:
                 rec = self._element(m, e)
+                self.var_dims[rec[1]] = rec[4]
                 if type(rec[5]).__name__ == "IntegStructure" and not rec[6]:
                     self.splits[rec[1]] = self._split_net(rec[5].flow, rec[0], rec[0], m, rec[4])
                 records.append(rec)
@@ -297,6 +299,8 @@ class _Converter:
         integs = [a for _, a, _ in per if type(a).__name__ == "IntegStructure"]
         if integs:
             return self._per_element_stock(rec, integs)
+        if any(type(a).__name__ == "LookupsStructure" for _, a, _ in per):
+            return self._per_element_tables(rec)
         if cls == "IntegStructure":
             init = self._text(node.initial, var)
             inflows, outflows = self.splits[key]
@@ -316,6 +320,19 @@ class _Converter:
         if isinstance(node, (int, float)) and not isinstance(node, bool) and not per_text:
             return Constant(name, units, doc, None, dims, value=float(node))
         return Aux(name, units, doc, None, dims, per_text, equation=eq)
+
+    def _per_element_tables(self, rec) -> Lookup:
+        """Build an arrayed graphical function with a table per element (or group of elements)."""
+        name, key, units, doc, dims, main_ast, per = rec
+        if any(type(a).__name__ != "LookupsStructure" for _, a, _ in per) or \
+                (main_ast is not None and type(main_ast).__name__ != "LookupsStructure"):
+            raise _Unsupported("a variable that is a lookup for some of its elements only")
+        tables = [(k, *self._table(a)) for k, a, _ in per]
+        xs, ys, ex = self._table(main_ast) if main_ast is not None else tables[0][1:]
+        if any(t[3] is not ex for t in tables):
+            raise _Unsupported("lookups with different extrapolation in one variable")
+        return Lookup(name, units, doc, None, dims, xs=xs, ys=ys, extrapolation=ex,
+                      tables=tuple((k, x, y) for k, x, y, _ in tables))
 
     def _per_element_stock(self, rec, integs) -> Stock:
         """Build a stock with an INTEG per element (or group of elements), its net flow a hidden per-element flow."""
@@ -464,6 +481,11 @@ class _Converter:
             fn = canonical(n.function.reference) if type(n.function).__name__ == "ReferenceStructure" else "?"
             if fn == "elmcount":
                 return self._elmcount(n.arguments)
+            if fn in self.lookups and n.function.subscripts is not None:
+                # table[d](x): the flattener applies the current element's table, so d must be its own range
+                subs = tuple(canonical(str(x)) for x in n.function.subscripts.subscripts)
+                if subs != tuple(self.var_dims.get(fn, ())):
+                    raise _Unsupported("a lookup called with subscripts other than its own ranges")
             args = [self._expr(a, var) for a in n.arguments]
             return self._call(fn, args)
         if cls == "GameStructure":

@@ -17,7 +17,8 @@ names, no spaces).  What it understands:
   dimension, and ``SUM``/``PROD``/``MEAN``/``MIN``/``MAX`` of an expression iterate its
   free indices together (``SUM(a[d!] * m[e, d!])``, a matrix product);
 * arrayed stocks whose inflows and outflows are arrayed flows (element by
-  element) and arrayed graphical functions with an input.
+  element) and arrayed graphical functions (one table, or one per element),
+  with an input or called as ``table[d](x)``.
 
 Anything else raises :class:`~trafficsys.errors.UnsupportedFeatureError`
 naming the variable.
@@ -162,10 +163,9 @@ class _Flattener:
                 inp = text
             if inp is not None:
                 inp = self._rewrite(inp, e.name, bind)
-            elif bind:
-                raise self.err("an arrayed graphical function needs an input equation", e.name,
-                               UnsupportedFeatureError)
-            return dataclasses.replace(e, name=name, input=inp, **base)
+            own = {canonical_key(k): (xs, ys) for k, xs, ys in e.tables}.get(",".join(bind.values()))
+            xs, ys = own if own is not None else (e.xs, e.ys)
+            return dataclasses.replace(e, name=name, input=inp, xs=xs, ys=ys, tables=(), **base)
         raise self.err(f"cannot flatten a {type(e).__name__}", e.name, UnsupportedFeatureError)
 
     def _flow_ref(self, flow: str, bind, var):
