@@ -140,3 +140,53 @@ y[d] = tab[d](Time) ~~|
     assert df["y[a]"].tolist() == [0, 1, 2, 3, 4, 5]
     assert df["y[b]"].tolist() == [0, 2, 4, 6, 8, 10]
     assert df["y[c]"].tolist() == [5] * 6
+
+
+def test_a_lookup_called_with_other_subscripts_picks_that_table(tmp_path):
+    df = run(tmp_path, ARRAYS + """tab[a]( (0,0),(10,10) ) ~~|
+tab[b]( (0,0),(10,20) ) ~~|
+tab[c]( (0,5),(10,5) ) ~~|
+e: p, q, r ~~|
+of b = tab[b](Time) ~~|
+by position[e] = tab[e](Time) ~~|
+""")
+    assert df["of_b"].tolist() == [0, 2, 4, 6, 8, 10]
+    assert df["by_position[q]"].tolist() == [0, 2, 4, 6, 8, 10]  # e's 2nd element picks d's 2nd table
+
+
+def write_sheet(folder, name="in.xlsx"):
+    openpyxl = pytest.importorskip("openpyxl")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "S"
+    ws["B1"], ws["C1"] = 0, 10  # x values (lookups) and times (data)
+    ws["B2"], ws["C2"] = 0, 100  # a lookup's y values
+    ws["B3"], ws["C3"] = 1, 3  # a data series
+    ws["B5"], ws["C5"], ws["D5"] = 7, 8, 9  # constants
+    wb.save(folder / name)
+
+
+def test_get_xls_constants_lookups_and_data_are_read_at_load_time(tmp_path):
+    write_sheet(tmp_path)
+    df = run(tmp_path, ARRAYS + """k = GET XLS CONSTANTS('in.xlsx', 'S', 'B5') ~~|
+ks[d] = GET XLS CONSTANTS('in.xlsx', 'S', 'B5') ~~|
+tab( GET XLS LOOKUPS('in.xlsx', 'S', '1', 'B2')) ~~|
+looked up = tab(Time + 0.5) ~~|
+series := GET XLS DATA('in.xlsx', 'S', '1', 'B3') ~~|
+Total = INTEG(series, 0) ~~|
+""")
+    assert (df["k"] == 7).all()
+    assert [df[f"ks[{x}]"].iloc[0] for x in "abc"] == [7, 8, 9]
+    assert df["looked_up"].tolist() == [5, 15, 25, 35, 45, 55]  # y = 10 x
+    # the data interpolate between (0, 1) and (10, 3): 1 + t / 5; Euler sums them
+    assert df["series"].tolist() == pytest.approx([1, 1.2, 1.4, 1.6, 1.8, 2.0])
+    assert df["total"].tolist() == pytest.approx([0, 1, 2.2, 3.6, 5.2, 7.0])
+
+
+def test_external_files_outside_the_models_folder_are_refused(tmp_path):
+    (tmp_path / "model").mkdir()
+    write_sheet(tmp_path)
+    p = tmp_path / "model" / "m.mdl"
+    p.write_text("{UTF-8}\nk = GET XLS CONSTANTS('../in.xlsx', 'S', 'B5') ~~|\n" + CONTROL)
+    with pytest.raises(ts.UnsupportedFeatureError, match="GET CONSTANTS of a file outside the model's folder"):
+        ts.load(p)

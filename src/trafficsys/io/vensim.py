@@ -15,12 +15,16 @@ abstract model into a :class:`~trafficsys.model.Model`:
   functions XMILE lacks become builtins with Vensim's names (``QUANTUM``,
   ``SAMPLE_IF_TRUE``, ``ACTIVE_INITIAL``, ``PROD``), ``ELMCOUNT`` a number and
   ``:NA:`` Vensim's number for it;
-* lookups (stand-alone and inline ``WITH LOOKUP``) become graphical functions;
+* lookups (stand-alone and inline ``WITH LOOKUP``) become graphical functions,
+  one table per element where the file gives one;
+* ``GET CONSTANTS``/``GET LOOKUPS``/``GET DATA`` (``GET XLS ...``, ``GET
+  DIRECT ...``) are read when the file is, by PySD's spreadsheet readers, from
+  files in the model's folder: numbers, tables, and tables of ``time``;
 * subscripts become arrays (apply-to-all or per-element), with
   ``:EXCEPT:`` lists, equations over subranges or single elements (merged into
   the range that holds them all) and stocks with an ``INTEG`` per element.
 
-Everything else (data, external files, ``ALLOCATE``, random numbers...) is
+Everything else (``:DATA:`` from runs, ``ALLOCATE``, random numbers...) is
 collected, and the import fails once with an
 :class:`~trafficsys.errors.UnsupportedFeatureError` listing every
 unsupported function with the variables that use it.
@@ -31,6 +35,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import warnings
 from collections import defaultdict
 from typing import Any
 
@@ -157,10 +162,13 @@ class _Converter:
         elems = list(sec.elements)
         self.names = {canonical(e.name) for e in elems}
         self.lookups = set()
+        self.data: set[str] = set()
         for e in elems:
             for c in e.components:
                 if type(c).__name__ == "AbstractLookup" or type(c.ast).__name__ == "LookupsStructure":
                     self.lookups.add(canonical(e.name))
+                if type(c.ast).__name__ == "GetDataStructure":
+                    self.data.add(canonical(e.name))  # a table of time: never a stock's flow
         # first pass: stocks decide which auxiliaries are their flows
         self.flows: dict[str, None] = {}
         self.splits: dict[str, tuple[list[str], list[str]]] = {}
@@ -223,11 +231,15 @@ class _Converter:
         for c in comps:
             subs, exc = c.subscripts if c.subscripts else ([], [])
             kind = type(c).__name__
-            if kind in ("AbstractData",):
+            if kind in ("AbstractData",) and type(c.ast).__name__ != "GetDataStructure":
                 raise _Unsupported("data variables (:DATA:/GET DATA)")
             if getattr(c, "subtype", "") not in ("Normal", "Unchangeable", "Hardcoded", "", None):
                 raise _Unsupported(f"{c.subtype} component")
-            parsed.append((c.ast, [self._sub(m, s) for s in subs], [[self._sub(m, s) for s in x] for x in exc]))
+            value = c.ast
+            csubs = [self._sub(m, s) for s in subs]
+            if type(value).__name__ in ("GetConstantsStructure", "GetLookupsStructure", "GetDataStructure"):
+                value = self._external(value, csubs, name, getattr(c, "keyword", None))
+            parsed.append((value, csubs, [[self._sub(m, s) for s in x] for x in exc]))
         ranks = {len(p[1]) for p in parsed}
         if len(ranks) > 1:
             raise _Unsupported("a variable defined with different numbers of subscripts")
@@ -239,7 +251,14 @@ class _Converter:
             if not subs:
                 if main_ast is not None:
                     raise _Unsupported("several equations for one variable")
-                main_ast = value
+                main_ast = value[()] if isinstance(value, _Tables) else value
+                continue
+            if isinstance(value, _Tables):  # external tables, one per element combination
+                skip = _excluded(exc)
+                for combo in itertools.product(*(es for _, es in subs)):
+                    if combo not in skip:
+                        idx = tuple(subs[i][1].index(combo[i]) for i, (r, _) in enumerate(subs) if r is not None)
+                        per.append((",".join(combo), value[idx], {}))
                 continue
             if type(value).__name__ == "ndarray":
                 import numpy as np
@@ -271,6 +290,69 @@ class _Converter:
             per = []
         return (name, key, units, doc, dims, main_ast, per)
 
+    def _external(self, g, subs, var: str, keyword: str | None):
+        """Read GET CONSTANTS / GET LOOKUPS / GET DATA values now, with PySD's spreadsheet readers.
+
+        Constants become numbers (an array over the component's ranges);
+        lookups and data become tables (data: tables of ``time``), as
+        :class:`_Tables` indexed by position in the component's ranges.
+        Only files in the model's folder (or below it) are read.
+        """
+        import pathlib
+
+        import numpy as np
+        from pysd.py_backend import external as ext
+        from pysd.translators.structures.abstract_expressions import (
+            InlineLookupsStructure,
+            LookupsStructure,
+            ReferenceStructure,
+        )
+
+        kind = type(g).__name__
+        what = {"GetConstantsStructure": "GET CONSTANTS", "GetLookupsStructure": "GET LOOKUPS",
+                "GetDataStructure": "GET DATA"}[kind]
+        root = pathlib.Path(self.file).resolve().parent
+        if str(g.file).startswith("?"):
+            raise _Unsupported(f"{what} with an indirect file reference")
+        target = (root / str(g.file)).resolve()
+        if root != target.parent and root not in target.parents:
+            raise _Unsupported(f"{what} of a file outside the model's folder")
+        if not target.is_file():
+            raise _Unsupported(f"{what} of a file that does not exist")
+        # labels only: PySD reads the shape from the lengths, in this order
+        coords = {f"_{i}": list(es) for i, (_, es) in enumerate(subs)}
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if kind == "GetConstantsStructure":
+                    obj = ext.ExtConstant(str(target), g.tab, g.cell, coords, root, coords, var)
+                else:
+                    series = g.x_row_or_col if kind == "GetLookupsStructure" else g.time_row_or_col
+                    obj = ext.ExtLookup(str(target), g.tab, series, g.cell, coords, root, coords, var)
+                obj.missing = "raise"
+                obj.initialize()
+        except Exception as e:  # PySD's readers raise many kinds; a value we cannot read is not supported
+            raise _Unsupported(f"{what} that PySD's reader cannot read ({type(e).__name__})") from None
+        shape = tuple(len(es) for r, es in subs if r is not None)
+        if kind == "GetConstantsStructure":
+            data = np.asarray(obj.data, dtype=float)
+            return float(data) if not subs else data.reshape(shape) if shape else data.reshape(())
+        ex = {None: "interpolate", "interpolate": "interpolate", "hold_backward": "hold_backward"}.get(
+            keyword if kind == "GetDataStructure" else None)
+        if ex is None:
+            raise _Unsupported(f"GET DATA with :{str(keyword).upper().replace('_', ' ')}:")
+        data = np.asarray(obj.data, dtype=float)
+        xs = np.asarray(obj.data.coords[obj.data.dims[0]].values, dtype=float)
+        data = data.reshape((len(xs), *shape))
+        out = _Tables()
+        for idx in itertools.product(*(range(n) for n in shape)):
+            ys = data[(slice(None), *idx)]
+            keep = ~np.isnan(ys)
+            table = LookupsStructure(tuple(xs[keep]), tuple(ys[keep]), (np.nan, np.nan), (np.nan, np.nan), ex)
+            out[idx] = table if kind == "GetLookupsStructure" else \
+                InlineLookupsStructure(ReferenceStructure("time"), table)
+        return out
+
     def _sub(self, m, s) -> tuple[str | None, tuple[str, ...]]:
         """Return a subscript as (its range, or None for one element; the elements it covers)."""
         c = canonical(s)
@@ -299,7 +381,7 @@ class _Converter:
         integs = [a for _, a, _ in per if type(a).__name__ == "IntegStructure"]
         if integs:
             return self._per_element_stock(rec, integs)
-        if any(type(a).__name__ == "LookupsStructure" for _, a, _ in per):
+        if any(type(a).__name__ in ("LookupsStructure", "InlineLookupsStructure") for _, a, _ in per):
             return self._per_element_tables(rec)
         if cls == "IntegStructure":
             init = self._text(node.initial, var)
@@ -322,17 +404,31 @@ class _Converter:
         return Aux(name, units, doc, None, dims, per_text, equation=eq)
 
     def _per_element_tables(self, rec) -> Lookup:
-        """Build an arrayed graphical function with a table per element (or group of elements)."""
+        """Build an arrayed graphical function with a table per element (or group of elements).
+
+        Data (tables of ``time``) may give some elements a constant: a
+        one-point table, which holds its value everywhere.
+        """
         name, key, units, doc, dims, main_ast, per = rec
-        if any(type(a).__name__ != "LookupsStructure" for _, a, _ in per) or \
-                (main_ast is not None and type(main_ast).__name__ != "LookupsStructure"):
+        entries = [(k, a) for k, a, _ in per] + ([("", main_ast)] if main_ast is not None else [])
+        kinds = {type(a).__name__ for _, a in entries}
+        data = "InlineLookupsStructure" in kinds
+        if not (kinds <= {"LookupsStructure"} or (data and kinds <= {"InlineLookupsStructure", "float", "int"})):
             raise _Unsupported("a variable that is a lookup for some of its elements only")
-        tables = [(k, *self._table(a)) for k, a, _ in per]
-        xs, ys, ex = self._table(main_ast) if main_ast is not None else tables[0][1:]
-        if any(t[3] is not ex for t in tables):
+
+        def table(a):
+            if isinstance(a, (int, float)):
+                return (0.0,), (float(a),), None
+            return self._table(a.lookups if data else a)
+
+        tables = [(k, *table(a)) for k, a in entries]
+        ex = next((t[3] for t in tables if t[3] is not None), Extrapolation.CONTINUOUS)
+        if any(t[3] not in (ex, None) for t in tables):
             raise _Unsupported("lookups with different extrapolation in one variable")
+        xs, ys = tables[-1][1:3] if main_ast is not None else tables[0][1:3]
         return Lookup(name, units, doc, None, dims, xs=xs, ys=ys, extrapolation=ex,
-                      tables=tuple((k, x, y) for k, x, y, _ in tables))
+                      input="time" if data else None,
+                      tables=tuple((k, x, y) for k, x, y, _ in tables if k))
 
     def _per_element_stock(self, rec, integs) -> Stock:
         """Build a stock with an INTEG per element (or group of elements), its net flow a hidden per-element flow."""
@@ -365,7 +461,7 @@ class _Converter:
             subs = tuple(canonical(str(x)) for x in n.subscripts.subscripts) \
                 if type(n).__name__ == "ReferenceStructure" and n.subscripts is not None else ()
             if type(n).__name__ == "ReferenceStructure" and canonical(n.reference) in self.names \
-                    and canonical(n.reference) not in self.lookups and subs == tuple(dims):
+                    and canonical(n.reference) not in self.lookups | self.data and subs == tuple(dims):
                 terms.append((sign, canonical(n.reference)))
                 return True
             return False
@@ -482,10 +578,14 @@ class _Converter:
             if fn == "elmcount":
                 return self._elmcount(n.arguments)
             if fn in self.lookups and n.function.subscripts is not None:
-                # table[d](x): the flattener applies the current element's table, so d must be its own range
+                # table[d](x) with d its own ranges: the flattener applies the current element's table;
+                # other subscripts (elements, other ranges) pick the table as LOOKUP(table[...], x) does
                 subs = tuple(canonical(str(x)) for x in n.function.subscripts.subscripts)
                 if subs != tuple(self.var_dims.get(fn, ())):
-                    raise _Unsupported("a lookup called with subscripts other than its own ranges")
+                    if len(n.arguments) != 1:
+                        raise _Unsupported(f"lookup {fn} called with {len(n.arguments)} arguments")
+                    return ast.Call("LOOKUP", (ast.Subscript(fn, tuple(ast.Name(x) for x in subs)),
+                                               self._expr(n.arguments[0], var)))
             args = [self._expr(a, var) for a in n.arguments]
             return self._call(fn, args)
         if cls == "GameStructure":
@@ -605,6 +705,10 @@ class _Converter:
             self.unsupported[fn.upper().replace("_", " ")].add(self._current)
             return ast.Num(0.0)
         return ast.Call(target, tuple(args))
+
+
+class _Tables(dict):
+    """Tables read from a file for one component, by position in its ranges."""
 
 
 def _excluded(exc) -> set[tuple[str, ...]]:
