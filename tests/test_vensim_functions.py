@@ -190,3 +190,18 @@ def test_external_files_outside_the_models_folder_are_refused(tmp_path):
     p.write_text("{UTF-8}\nk = GET XLS CONSTANTS('../in.xlsx', 'S', 'B5') ~~|\n" + CONTROL)
     with pytest.raises(ts.UnsupportedFeatureError, match="GET CONSTANTS of a file outside the model's folder"):
         ts.load(p)
+
+
+def test_get_xls_data_hold_backward_is_a_step_table(tmp_path):
+    write_sheet(tmp_path)
+    df = run(tmp_path, """series:HOLD BACKWARD::= GET XLS DATA('in.xlsx', 'S', '1', 'B3') ~~|
+""")
+    assert df["series"].tolist() == [1, 1, 1, 1, 1, 1]  # 1 until the next point, at t = 10
+
+
+def test_get_xls_data_look_forward_is_named_unsupported(tmp_path):
+    write_sheet(tmp_path)
+    p = tmp_path / "m.mdl"
+    p.write_text("{UTF-8}\nseries:LOOK FORWARD::= GET XLS DATA('in.xlsx', 'S', '1', 'B3') ~~|\n" + CONTROL)
+    with pytest.raises(ts.UnsupportedFeatureError, match="GET DATA with :LOOK FORWARD: used by series"):
+        ts.load(p)
