@@ -96,7 +96,7 @@ def test_unsupported_functions_are_all_listed_with_their_variables(tmp_path):
 	~	~	|
 b= RANDOM UNIFORM(0, 2, 1) + RANDOM NORMAL(0, 2, 1, 1, 1)
 	~	~	|
-c= GET TIME VALUE(0, 0, 0)
+c= GET TIME VALUE(2, 0, 0)
 	~	~	|
 """
     with pytest.raises(ts.UnsupportedFeatureError) as info:
@@ -104,7 +104,7 @@ c= GET TIME VALUE(0, 0, 0)
     msg = str(info.value)
     assert "RANDOM UNIFORM used by a, b" in msg
     assert "RANDOM NORMAL used by b" in msg
-    assert "GET TIME VALUE used by c" in msg
+    assert "GET TIME VALUE other than of the simulation time (relative to 0 or 1, measure 0) used by c" in msg
 
 
 def test_unparseable_file_is_a_file_format_error(tmp_path):

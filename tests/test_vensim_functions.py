@@ -205,3 +205,11 @@ def test_get_xls_data_look_forward_is_named_unsupported(tmp_path):
     p.write_text("{UTF-8}\nseries:LOOK FORWARD::= GET XLS DATA('in.xlsx', 'S', '1', 'B3') ~~|\n" + CONTROL)
     with pytest.raises(ts.UnsupportedFeatureError, match="GET DATA with :LOOK FORWARD: used by series"):
         ts.load(p)
+
+
+def test_get_time_value_of_the_simulation_time(tmp_path):
+    df = run(tmp_path, """now = GET TIME VALUE(0, 2, 0) ~~|
+since start = GET TIME VALUE(1, -1, 0) ~~|
+""")
+    assert df["now"].tolist() == [2, 3, 4, 5, 6, 7]
+    assert (df["since_start"] == -1).all()

@@ -635,6 +635,19 @@ class _Converter:
                  "GetConstantsStructure": "GET CONSTANTS", "LookupsStructure": "a lookup inside an expression"}
         raise _Unsupported(names.get(cls, cls))
 
+    def _time_value(self, args: list[ast.Expr]) -> ast.Expr:
+        """Vensim ``GET TIME VALUE(relative to, offset, measure)`` in the model's time (measure 0).
+
+        Relative to 0: the current time plus the offset; 1: the initial time
+        plus the offset.  The computer's clock (2) and calendar measures are
+        not model time and stay unsupported.
+        """
+        if len(args) == 3 and all(isinstance(a, ast.Num) for a in (args[0], args[2])) and args[2].value == 0:
+            base = {0.0: ast.Name("time"), 1.0: ast.Name("starttime")}.get(float(args[0].value))
+            if base is not None:
+                return ast.Binary("+", base, args[1])
+        raise _Unsupported("GET TIME VALUE other than of the simulation time (relative to 0 or 1, measure 0)")
+
     def _elmcount(self, args) -> ast.Expr:
         """Vensim ``ELMCOUNT(range)``: the number of elements of a subscript range, a constant."""
         if len(args) == 1 and type(args[0]).__name__ == "ReferenceStructure" and args[0].subscripts is None:
@@ -693,6 +706,8 @@ class _Converter:
                               ast.Binary("<", ast.Binary("+", ast.Name("time"),
                                                          ast.Binary("/", ast.Name("dt"), ast.Num(2.0))), end))
             return ast.If(cond, ast.Num(1.0), ast.Num(0.0))
+        if fn == "get_time_value":
+            return self._time_value(args)
         if fn == "zidz":
             return ast.Call("SAFEDIV", (args[0], args[1], ast.Num(0.0)))
         if fn == "xidz":
