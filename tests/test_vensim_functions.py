@@ -213,3 +213,17 @@ since start = GET TIME VALUE(1, -1, 0) ~~|
 """)
     assert df["now"].tolist() == [2, 3, 4, 5, 6, 7]
     assert (df["since_start"] == -1).all()
+
+
+def test_ranges_listed_inside_ranges_and_copied_ranges(tmp_path):
+    df = run(tmp_path, """sub: s1, s2 ~~|
+whole: a, sub, b ~~|
+twin <-> sub ~~|
+n whole = ELMCOUNT(whole) ~~|
+v[whole] = whole ~~|
+w[twin] = twin * 10 ~~|
+""")
+    assert (df["n_whole"] == 4).all()
+    assert [df[f"v[{k}]"].iloc[0] for k in ("a", "s1", "s2", "b")] == [1, 2, 3, 4]
+    # a range's value numbers its elements in the main range holding them (whole): s1 is 2, s2 is 3
+    assert [df[f"w[{k}]"].iloc[0] for k in ("s1", "s2")] == [20, 30]

@@ -203,14 +203,32 @@ class _Converter:
 
     # ------------------------------------------------------------ structure
     def _dims(self, m: Model, sec) -> None:
-        for r in getattr(sec, "subscripts", ()) or ():
-            subs = r.subscripts
-            if isinstance(subs, dict) or not isinstance(subs, (list, tuple)):
-                self.unsupported["subscript range defined from a file or by another range"].add(r.name)
+        """Declare the subscript ranges; a range listed inside another, or copied (``a <-> b``), stands for its elements."""
+        ranges = {canonical(r.name): r for r in getattr(sec, "subscripts", ()) or ()}
+
+        def elements(key: str, seen: tuple[str, ...] = ()) -> list[str] | None:
+            subs = ranges[key].subscripts
+            if isinstance(subs, str):  # a copy of another range
+                subs = [subs]
+            if not isinstance(subs, (list, tuple)) or key in seen:
+                return None
+            out: list[str] = []
+            for x in subs:
+                c = canonical(x)
+                inner = elements(c, (*seen, key)) if c in ranges else [x]
+                if inner is None:
+                    return None
+                out += [y for y in inner if y not in out]
+            return out
+
+        for key, r in ranges.items():
+            es = elements(key)
+            if es is None:
+                self.unsupported["subscript range defined from a file"].add(r.name)
                 continue
             if getattr(r, "mapping", None):
                 self.unsupported["subscript mapping"].add(r.name)
-            m.dimension(r.name, list(subs))
+            m.dimension(r.name, es)
 
     def _element(self, m: Model, e):
         """One variable's components as (name, key, units, doc, dims, apply-to-all AST, per-element list).
