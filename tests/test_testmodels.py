@@ -71,10 +71,9 @@ def test_models_we_read_well(xmile_rows):
 
 def test_vensim_models(mdl_rows):
     passed = sum(r.status == "pass" for r in mdl_rows)
-    assert len(mdl_rows) >= 80 and passed >= 40
+    assert len(mdl_rows) >= 80 and passed >= 55
     unsupported = [r for r in mdl_rows if "UnsupportedFeatureError" in r.message]
     # the reader lists every unsupported function with its users; the engine names feature and variable
-    assert sum(" used by " in r.message for r in unsupported) >= 25
     assert all(" used by " in r.message or "variable '" in r.message for r in unsupported)
     assert all(_explained(r) for r in mdl_rows)
 

@@ -31,7 +31,8 @@ __all__ = ["evaluate", "interpolate_lookup", "STATEFUL_CALLS"]
 
 #: builtins with internal state: their value cannot be recomputed from inputs at one instant
 STATEFUL_CALLS = frozenset(
-    {"SMTH1", "SMTH3", "SMTHN", "DELAY1", "DELAY3", "DELAYN", "DELAY_N", "DELAY", "TREND", "FORCST", "PREVIOUS", "INIT"}
+    {"SMTH1", "SMTH3", "SMTHN", "DELAY1", "DELAY3", "DELAYN", "DELAY_N", "DELAY", "TREND", "FORCST", "PREVIOUS", "INIT",
+     "SAMPLE_IF_TRUE"}
 )
 
 
@@ -81,6 +82,8 @@ _PURE: dict[str, Callable[..., np.ndarray]] = {
     "ARCTAN": np.arctan,
     "MOD": np.mod,
     "MODULO": np.fmod,
+    "QUANTUM": lambda x, q: np.where(q > 0, q * np.trunc(x / np.where(q > 0, q, 1.0)), x),
+    "ACTIVE_INITIAL": lambda active, initial: active,  # the recorded run: the active equation
     "SAFEDIV": _safediv,
     "MIN": lambda *a: _minmax(np.minimum, list(a)),
     "MAX": lambda *a: _minmax(np.maximum, list(a)),

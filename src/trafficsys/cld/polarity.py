@@ -326,6 +326,12 @@ class SignAnalysis:
             return _hull(args[0], args[2])
         if f == "PREVIOUS":
             return _hull(*args)
+        if f == "SAMPLE_IF_TRUE":
+            return _hull(args[1], args[2])
+        if f == "ACTIVE_INITIAL":
+            return _hull(*args)
+        if f == "QUANTUM":
+            return _hull(args[0], (0.0, 0.0))  # truncation toward zero, or x itself
         if f == "SAFEDIV":
             return _hull(_idiv(args[0], args[1]), args[2] if len(args) > 2 else (0.0, 0.0))
         if f == "SIZE":
@@ -423,6 +429,8 @@ class SignAnalysis:
             return ALL
         if b.kind is BuiltinKind.INIT:
             return ZERO  # read once at the start: not a causal link
+        if f == "ACTIVE_INITIAL":
+            return ds[0]  # the initial equation is read once, before the run
         out = ZERO
         for i, d in enumerate(ds):
             if d == ZERO:

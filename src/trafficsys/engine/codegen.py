@@ -164,6 +164,8 @@ class Emitter:
             return f"_mod({args[0]}, {args[1]})"
         if f == "MODULO":
             return f"_fmod({args[0]}, {args[1]})"
+        if f == "QUANTUM":
+            return f"_quantum({args[0]}, {args[1]})"
         if f == "PI":
             return repr(math.pi)
         if f == "SAFEDIV":
@@ -351,13 +353,23 @@ def _v_fmod(a, b):
         return np.fmod(a, b)
 
 
+def _s_quantum(x, q):
+    # Vensim QUANTUM: q * INTEGER(x / q), x itself when q <= 0
+    return x if q <= 0 else q * _s_trunc(x / q)
+
+
+def _v_quantum(x, q):
+    pos = q > 0
+    return np.where(pos, q * np.trunc(x / np.where(pos, q, 1.0)), x)
+
+
 def helpers(mode: str, plan: Plan, table_ids: dict[str, str]) -> dict[str, object]:
     """Build the namespace the generated functions run in."""
     ns: dict[str, object] = {"INF": math.inf, "_F": np.float64, "_asarray": np.asarray}
     if mode == "vector":
         ns.update(_where=np.where, _and=np.logical_and, _or=np.logical_or, _not=np.logical_not,
                   _pow=np.power, _mod=np.mod, _abs=np.abs, _floor=np.floor, _round=_v_round,
-                  _trunc=np.trunc, _fmod=_v_fmod,
+                  _trunc=np.trunc, _fmod=_v_fmod, _quantum=_v_quantum,
                   _minimum=np.minimum, _maximum=np.maximum, _safediv=_v_safediv, _stepf=_v_step,
                   _ramp=_v_ramp, _pulse=_v_pulse, _pos=_v_pos, _any=_v_any, _pipe=_v_pipe)
         for fn in _UFUNCS.values():
@@ -366,7 +378,7 @@ def helpers(mode: str, plan: Plan, table_ids: dict[str, str]) -> dict[str, objec
             ns[ident] = _vector_lookup(plan.tables[t])
     else:
         ns.update(_pow=_scalar_pow, _mod=_s_mod, _abs=abs, _floor=math.floor, _round=_s_round,
-                  _trunc=_s_trunc, _fmod=_s_fmod,
+                  _trunc=_s_trunc, _fmod=_s_fmod, _quantum=_s_quantum,
                   _safediv=_s_safediv, _stepf=_s_step, _ramp=_s_ramp, _pulse=_s_pulse, _pipe=_s_pipe)
         for fn in _UFUNCS.values():
             ns["_" + fn] = _scalar_ufunc(getattr(np, fn))
@@ -532,7 +544,7 @@ class _Program:
             if node.role == PIPE:
                 self.w(1, f"{self.ids[n]} = []")
                 continue
-            e = node.init if n in set(self.plan.states) else node.expr
+            e = node.init if n in set(self.plan.states) or node.init is not None else node.expr
             expr = self.emitter(False, node.owner)(e)
             if node.role == FLOW and node.uniflow:
                 expr = f"_pos({expr})" if self.mode == "vector" else f"(0.0 if (_t := {expr}) < 0.0 else _t)"

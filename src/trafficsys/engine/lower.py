@@ -46,7 +46,8 @@ class Node:
 
     ``expr`` is the equation (aux, flow, lookup variable), the derivative
     (hidden stock) or the next value (discrete state); ``init`` is the initial
-    value of stocks and states.  ``owner`` is the user variable a hidden node
+    value of stocks and states, and of an auxiliary computed differently while
+    the initial values are (Vensim's ACTIVE INITIAL).  ``owner`` is the user variable a hidden node
     was made for (for error messages).
     """
 
@@ -136,7 +137,7 @@ class _Lowerer:
                 raise UnsupportedFeatureError("LOOKUP's first argument must be the name of a graphical "
                                               "function", variable=owner, file=self.m.file)
             return Call(table.name, args[1:])
-        if f in ("SUM", "SIZE", "STDDEV") or (f == "MEAN" and len(args) == 1):
+        if f in ("SUM", "PROD", "SIZE", "STDDEV") or (f == "MEAN" and len(args) == 1):
             raise UnsupportedFeatureError(f"{f} over an array dimension: flatten arrayed models first",
                                           variable=owner, file=self.m.file)
         return Call(f, args)
@@ -253,6 +254,25 @@ class _Lowerer:
     def call_previous(self, a, owner):
         name = self.hidden(owner, "previous_")
         self.nodes[name] = Node(name, DISC, a[0], a[1] if len(a) > 1 else a[0], owner)
+        return Name(name)
+
+    def call_sample_if_true(self, a, owner):
+        """Vensim's ``SAMPLE IF TRUE(condition, input, initial value)``.
+
+        The input while the condition holds, else the value held since it last
+        did (the initial value before that): a discrete state that takes the
+        output of each step as its next value.
+        """
+        cond, x, init = a
+        name = self.hidden(owner, "sample_")
+        out = If(cond, x, Name(name))
+        self.nodes[name] = Node(name, DISC, out, init, owner)
+        return out
+
+    def call_active_initial(self, a, owner):
+        """Vensim's ``ACTIVE INITIAL(active, initial)``: a hidden auxiliary with a different initial equation."""
+        name = self.hidden(owner, "active_initial_")
+        self.nodes[name] = Node(name, AUX, a[0], a[1], owner)
         return Name(name)
 
     def call_init(self, a, owner):
@@ -434,7 +454,7 @@ def _order(m: Model, nodes: dict[str, Node], display, *, init: bool) -> list[str
         if node.role == CONST:
             continue
         if init:
-            e = node.init if node.role in STATE_ROLES else node.expr
+            e = node.init if node.role in STATE_ROLES or node.init is not None else node.expr
         else:
             if node.role in STATE_ROLES:
                 continue

@@ -11,11 +11,20 @@ abstract model into a :class:`~trafficsys.model.Model`:
 * Vensim functions map to their XMILE equivalents (``IF THEN ELSE``,
   ``SMOOTH``/``SMOOTH3``/``SMOOTH N``, ``DELAY1``/``DELAY3``/``DELAY N``/
   ``DELAY FIXED``, ``TREND``, ``FORECAST``, ``INITIAL``, ``XIDZ``/``ZIDZ``,
-  ``PULSE``, ``STEP``, ``RAMP``, ``MODULO``, ``INTEGER``, ``LOG``...);
-* lookups (stand-alone and inline ``WITH LOOKUP``) become graphical functions;
-* one-level subscripts become arrays (apply-to-all or per-element).
+  ``PULSE``, ``STEP``, ``RAMP``, ``MODULO``, ``INTEGER``, ``LOG``...); Vensim
+  functions XMILE lacks become builtins with Vensim's names (``QUANTUM``,
+  ``SAMPLE_IF_TRUE``, ``ACTIVE_INITIAL``, ``PROD``), ``ELMCOUNT`` a number and
+  ``:NA:`` Vensim's number for it;
+* lookups (stand-alone and inline ``WITH LOOKUP``) become graphical functions,
+  one table per element where the file gives one;
+* ``GET CONSTANTS``/``GET LOOKUPS``/``GET DATA`` (``GET XLS ...``, ``GET
+  DIRECT ...``) are read when the file is, by PySD's spreadsheet readers, from
+  files in the model's folder: numbers, tables, and tables of ``time``;
+* subscripts become arrays (apply-to-all or per-element), with
+  ``:EXCEPT:`` lists, equations over subranges or single elements (merged into
+  the range that holds them all) and stocks with an ``INTEG`` per element.
 
-Everything else (data, external files, ``ALLOCATE``, random numbers...) is
+Everything else (``:DATA:`` from runs, ``ALLOCATE``, random numbers...) is
 collected, and the import fails once with an
 :class:`~trafficsys.errors.UnsupportedFeatureError` listing every
 unsupported function with the variables that use it.
@@ -26,6 +35,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import warnings
 from collections import defaultdict
 from typing import Any
 
@@ -45,8 +55,12 @@ _SAME = {
     "abs": "ABS", "exp": "EXP", "ln": "LN", "sqrt": "SQRT", "sin": "SIN", "cos": "COS",
     "tan": "TAN", "arcsin": "ARCSIN", "arccos": "ARCCOS", "arctan": "ARCTAN", "min": "MIN", "max": "MAX",
     "modulo": "MODULO", "integer": "INTEGER", "step": "STEP", "ramp": "RAMP", "zidz": "SAFEDIV", "xidz": "SAFEDIV", "sum": "SUM",
-    "prod": None, "vmin": "MIN", "vmax": "MAX", "log10": "LOG10",
+    "prod": "PROD", "vmin": "MIN", "vmax": "MAX", "log10": "LOG10", "quantum": "QUANTUM",
+    "active_initial": "ACTIVE_INITIAL",
 }
+
+#: Vensim's :NA: ("not available"), a number (-2^110) in Vensim's arithmetic; PySD reads it as NaN
+NA = -1.298074214633707e33
 
 
 def read_vensim(path: str | os.PathLike) -> Model:
@@ -148,18 +162,23 @@ class _Converter:
         elems = list(sec.elements)
         self.names = {canonical(e.name) for e in elems}
         self.lookups = set()
+        self.data: set[str] = set()
         for e in elems:
             for c in e.components:
                 if type(c).__name__ == "AbstractLookup" or type(c.ast).__name__ == "LookupsStructure":
                     self.lookups.add(canonical(e.name))
+                if type(c.ast).__name__ == "GetDataStructure":
+                    self.data.add(canonical(e.name))  # a table of time: never a stock's flow
         # first pass: stocks decide which auxiliaries are their flows
         self.flows: dict[str, None] = {}
         self.splits: dict[str, tuple[list[str], list[str]]] = {}
+        self.var_dims: dict[str, tuple[str, ...]] = {}
         records = []
         for e in elems:
             try:
                 rec = self._element(m, e)
-                if type(rec[5]).__name__ == "IntegStructure":
+                self.var_dims[rec[1]] = rec[4]
+                if type(rec[5]).__name__ == "IntegStructure" and not rec[6]:
                     self.splits[rec[1]] = self._split_net(rec[5].flow, rec[0], rec[0], m, rec[4])
                 records.append(rec)
             except _Unsupported as u:
@@ -184,96 +203,205 @@ class _Converter:
 
     # ------------------------------------------------------------ structure
     def _dims(self, m: Model, sec) -> None:
-        for r in getattr(sec, "subscripts", ()) or ():
-            subs = r.subscripts
-            if isinstance(subs, dict) or not isinstance(subs, (list, tuple)):
-                self.unsupported["subscript range defined from a file or by another range"].add(r.name)
+        """Declare the subscript ranges; a range listed inside another, or copied (``a <-> b``), stands for its elements."""
+        ranges = {canonical(r.name): r for r in getattr(sec, "subscripts", ()) or ()}
+
+        def elements(key: str, seen: tuple[str, ...] = ()) -> list[str] | None:
+            subs = ranges[key].subscripts
+            if isinstance(subs, str):  # a copy of another range
+                subs = [subs]
+            if not isinstance(subs, (list, tuple)) or key in seen:
+                return None
+            out: list[str] = []
+            for x in subs:
+                c = canonical(x)
+                inner = elements(c, (*seen, key)) if c in ranges else [x]
+                if inner is None:
+                    return None
+                out += [y for y in inner if y not in out]
+            return out
+
+        for key, r in ranges.items():
+            es = elements(key)
+            if es is None:
+                self.unsupported["subscript range defined from a file"].add(r.name)
                 continue
             if getattr(r, "mapping", None):
                 self.unsupported["subscript mapping"].add(r.name)
-            m.dimension(r.name, list(subs))
+            m.dimension(r.name, es)
 
     def _element(self, m: Model, e):
+        """One variable's components as (name, key, units, doc, dims, apply-to-all AST, per-element list).
+
+        Each component covers the elements its subscripts name (whole ranges,
+        subranges or single elements) less those of its ``:EXCEPT:`` lists.
+        The variable is arrayed over, at each position, the range that holds
+        every element its components cover.  Per-element entries are
+        ``(elements, AST, {subrange: element})``: a subrange that is not the
+        variable's own dimension is replaced by the entry's element.
+        """
         comps = list(e.components)
         name = _disp(e.name)
         key = canonical(name)
         units = (e.units or "").strip() or None
         doc = (getattr(e, "documentation", "") or "").strip()
-        dims: tuple[str, ...] = ()
-        per: list[tuple[str, Any]] = []
-        main_ast = None
+        parsed = []
         for c in comps:
             subs, exc = c.subscripts if c.subscripts else ([], [])
-            if exc:
-                raise _Unsupported(":EXCEPT: subscripts")
             kind = type(c).__name__
-            if kind in ("AbstractData",):
+            if kind in ("AbstractData",) and type(c.ast).__name__ != "GetDataStructure":
                 raise _Unsupported("data variables (:DATA:/GET DATA)")
             if getattr(c, "subtype", "") not in ("Normal", "Unchangeable", "Hardcoded", "", None):
                 raise _Unsupported(f"{c.subtype} component")
+            value = c.ast
+            csubs = [self._sub(m, s) for s in subs]
+            if type(value).__name__ in ("GetConstantsStructure", "GetLookupsStructure", "GetDataStructure"):
+                value = self._external(value, csubs, name, getattr(c, "keyword", None))
+            parsed.append((value, csubs, [[self._sub(m, s) for s in x] for x in exc]))
+        ranks = {len(p[1]) for p in parsed}
+        if len(ranks) > 1:
+            raise _Unsupported("a variable defined with different numbers of subscripts")
+        rank = ranks.pop() if ranks else 0
+        dims = tuple(self._dimension_of(m, [p[1][i] for p in parsed]) for i in range(rank))
+        main_ast = None
+        per: list[tuple[str, Any, dict[str, str]]] = []
+        for value, subs, exc in parsed:
             if not subs:
                 if main_ast is not None:
                     raise _Unsupported("several equations for one variable")
-                main_ast = c.ast
+                main_ast = value[()] if isinstance(value, _Tables) else value
                 continue
-            cdims, picks = self._classify(m, subs)
-            if dims and dims != cdims:
-                raise _Unsupported("a variable defined over different subscript ranges")
-            dims = cdims
-            value = c.ast
+            if isinstance(value, _Tables):  # external tables, one per element combination
+                skip = _excluded(exc)
+                for combo in itertools.product(*(es for _, es in subs)):
+                    if combo not in skip:
+                        idx = tuple(subs[i][1].index(combo[i]) for i, (r, _) in enumerate(subs) if r is not None)
+                        per.append((",".join(combo), value[idx], {}))
+                continue
             if type(value).__name__ == "ndarray":
                 import numpy as np
 
                 arr = np.asarray(value, dtype=float)
-                free = [i for i, p in enumerate(picks) if p is None]
-                shape = tuple(len(m.dimensions[dims[i]]) for i in free)
-                if arr.size != int(np.prod(shape)) if shape else arr.size != 1:
+                free = [i for i, (r, _) in enumerate(subs) if r is not None]
+                shape = tuple(len(subs[i][1]) for i in free)
+                if arr.size != (int(np.prod(shape)) if shape else 1):
                     raise _Unsupported("an array constant whose shape does not match its subscripts")
                 arr = arr.reshape(shape) if shape else arr.reshape(())
-                for combo in itertools.product(*(range(n) for n in shape)):
-                    elems = list(picks)
-                    for i, k in zip(free, combo):
-                        elems[i] = m.dimensions[dims[i]][k]
-                    per.append((",".join(elems), float(arr[combo])))
+                skip = _excluded(exc)
+                for combo in itertools.product(*(es for _, es in subs)):
+                    if combo not in skip:
+                        idx = tuple(subs[i][1].index(combo[i]) for i in free)
+                        per.append((",".join(combo), float(arr[idx]), {}))
                 continue
-            if all(p is None for p in picks):
+            if not exc and all(r == d for (r, _), d in zip(subs, dims)):
                 if main_ast is not None:
                     raise _Unsupported("several apply-to-all equations for one variable")
                 main_ast = value
                 continue
-            for combo in itertools.product(*((m.dimensions[d] if p is None else (p,))
-                                             for d, p in zip(dims, picks))):
-                per.append((",".join(combo), value))
+            skip = _excluded(exc)
+            moved = [(r, i) for i, (r, _) in enumerate(subs) if r is not None and r != dims[i]]
+            for combo in itertools.product(*(es for _, es in subs)):
+                if combo not in skip:
+                    per.append((",".join(combo), value, {r: combo[i] for r, i in moved}))
         if per and main_ast is None and len(per) == 1 and not dims:
             main_ast = per[0][1]
             per = []
         return (name, key, units, doc, dims, main_ast, per)
 
-    def _classify(self, m, subs) -> tuple[tuple[str, ...], list[str | None]]:
-        """Each subscript as (dimension, fixed element or None for the whole range)."""
-        dims: list[str] = []
-        picks: list[str | None] = []
-        for s in subs:
-            c = canonical(s)
-            if c in m.dimensions:
-                dims.append(c)
-                picks.append(None)
-                continue
-            owners = [d for d, es in m.dimensions.items() if c in es]
-            if not owners:
-                raise _Unsupported("subscript ranges not declared in the file")
-            dims.append(owners[0])
-            picks.append(c)
-        return tuple(dims), picks
+    def _external(self, g, subs, var: str, keyword: str | None):
+        """Read GET CONSTANTS / GET LOOKUPS / GET DATA values now, with PySD's spreadsheet readers.
+
+        Constants become numbers (an array over the component's ranges);
+        lookups and data become tables (data: tables of ``time``), as
+        :class:`_Tables` indexed by position in the component's ranges.
+        Only files in the model's folder (or below it) are read.
+        """
+        import pathlib
+
+        import numpy as np
+        from pysd.py_backend import external as ext
+        from pysd.translators.structures.abstract_expressions import (
+            InlineLookupsStructure,
+            LookupsStructure,
+            ReferenceStructure,
+        )
+
+        kind = type(g).__name__
+        what = {"GetConstantsStructure": "GET CONSTANTS", "GetLookupsStructure": "GET LOOKUPS",
+                "GetDataStructure": "GET DATA"}[kind]
+        root = pathlib.Path(self.file).resolve().parent
+        if str(g.file).startswith("?"):
+            raise _Unsupported(f"{what} with an indirect file reference")
+        target = (root / str(g.file)).resolve()
+        if root != target.parent and root not in target.parents:
+            raise _Unsupported(f"{what} of a file outside the model's folder")
+        if not target.is_file():
+            raise _Unsupported(f"{what} of a file that does not exist")
+        # labels only: PySD reads the shape from the lengths, in this order
+        coords = {f"_{i}": list(es) for i, (_, es) in enumerate(subs)}
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if kind == "GetConstantsStructure":
+                    obj = ext.ExtConstant(str(target), g.tab, g.cell, coords, root, coords, var)
+                else:
+                    series = g.x_row_or_col if kind == "GetLookupsStructure" else g.time_row_or_col
+                    obj = ext.ExtLookup(str(target), g.tab, series, g.cell, coords, root, coords, var)
+                obj.missing = "raise"
+                obj.initialize()
+        except Exception as e:  # PySD's readers raise many kinds; a value we cannot read is not supported
+            raise _Unsupported(f"{what} that PySD's reader cannot read ({type(e).__name__})") from None
+        shape = tuple(len(es) for r, es in subs if r is not None)
+        if kind == "GetConstantsStructure":
+            data = np.asarray(obj.data, dtype=float)
+            return float(data) if not subs else data.reshape(shape) if shape else data.reshape(())
+        ex = {None: "interpolate", "interpolate": "interpolate", "hold_backward": "hold_backward"}.get(
+            keyword if kind == "GetDataStructure" else None)
+        if ex is None:
+            raise _Unsupported(f"GET DATA with :{str(keyword).upper().replace('_', ' ')}:")
+        data = np.asarray(obj.data, dtype=float)
+        xs = np.asarray(obj.data.coords[obj.data.dims[0]].values, dtype=float)
+        data = data.reshape((len(xs), *shape))
+        out = _Tables()
+        for idx in itertools.product(*(range(n) for n in shape)):
+            ys = data[(slice(None), *idx)]
+            keep = ~np.isnan(ys)
+            table = LookupsStructure(tuple(xs[keep]), tuple(ys[keep]), (np.nan, np.nan), (np.nan, np.nan), ex)
+            out[idx] = table if kind == "GetLookupsStructure" else \
+                InlineLookupsStructure(ReferenceStructure("time"), table)
+        return out
+
+    def _sub(self, m, s) -> tuple[str | None, tuple[str, ...]]:
+        """Return a subscript as (its range, or None for one element; the elements it covers)."""
+        c = canonical(s)
+        if c in m.dimensions:
+            return c, tuple(m.dimensions[c])
+        if not any(c in es for es in m.dimensions.values()):
+            raise _Unsupported("subscript ranges not declared in the file")
+        return None, (c,)
+
+    def _dimension_of(self, m, subs) -> str:
+        """Return the range a variable spans at one position: one a component names, else the smallest holding all."""
+        covered = {x for _, es in subs for x in es}
+        named = [r for r, _ in subs if r is not None and covered <= set(m.dimensions[r])]
+        if named:
+            return max(named, key=lambda r: len(m.dimensions[r]))
+        holders = [d for d, es in m.dimensions.items() if covered <= set(es)]
+        if not holders:
+            raise _Unsupported("a variable whose elements no one subscript range holds")
+        return min(holders, key=lambda d: len(m.dimensions[d]))
 
     def _convert(self, rec):
         name, key, units, doc, dims, main_ast, per = rec
         var = name
         node = main_ast
         cls = type(node).__name__
+        integs = [a for _, a, _ in per if type(a).__name__ == "IntegStructure"]
+        if integs:
+            return self._per_element_stock(rec, integs)
+        if any(type(a).__name__ in ("LookupsStructure", "InlineLookupsStructure") for _, a, _ in per):
+            return self._per_element_tables(rec)
         if cls == "IntegStructure":
-            if per:
-                raise _Unsupported("per-element INTEG")
             init = self._text(node.initial, var)
             inflows, outflows = self.splits[key]
             return Stock(name, units, doc, None, dims, (), initial=init, inflows=tuple(inflows),
@@ -285,13 +413,54 @@ class _Converter:
             xs, ys, ex = self._table(node.lookups)
             return Lookup(name, units, doc, None, dims, xs=xs, ys=ys, extrapolation=ex,
                           input=self._text(node.argument, var))
-        per_text = tuple((k, self._text(a, var)) for k, a in per)
+        per_text = tuple((k, self._text(a, var, sub)) for k, a, sub in per)
         eq = self._text(node, var) if node is not None else "0"
         if key in self.flows:
             return Flow(name, units, doc, None, dims, per_text, equation=eq)
         if isinstance(node, (int, float)) and not isinstance(node, bool) and not per_text:
             return Constant(name, units, doc, None, dims, value=float(node))
         return Aux(name, units, doc, None, dims, per_text, equation=eq)
+
+    def _per_element_tables(self, rec) -> Lookup:
+        """Build an arrayed graphical function with a table per element (or group of elements).
+
+        Data (tables of ``time``) may give some elements a constant: a
+        one-point table, which holds its value everywhere.
+        """
+        name, key, units, doc, dims, main_ast, per = rec
+        entries = [(k, a) for k, a, _ in per] + ([("", main_ast)] if main_ast is not None else [])
+        kinds = {type(a).__name__ for _, a in entries}
+        data = "InlineLookupsStructure" in kinds
+        if not (kinds <= {"LookupsStructure"} or (data and kinds <= {"InlineLookupsStructure", "float", "int"})):
+            raise _Unsupported("a variable that is a lookup for some of its elements only")
+
+        def table(a):
+            if isinstance(a, (int, float)):
+                return (0.0,), (float(a),), None
+            return self._table(a.lookups if data else a)
+
+        tables = [(k, *table(a)) for k, a in entries]
+        ex = next((t[3] for t in tables if t[3] is not None), Extrapolation.CONTINUOUS)
+        if any(t[3] not in (ex, None) for t in tables):
+            raise _Unsupported("lookups with different extrapolation in one variable")
+        xs, ys = tables[-1][1:3] if main_ast is not None else tables[0][1:3]
+        return Lookup(name, units, doc, None, dims, xs=xs, ys=ys, extrapolation=ex,
+                      input="time" if data else None,
+                      tables=tuple((k, x, y) for k, x, y, _ in tables if k))
+
+    def _per_element_stock(self, rec, integs) -> Stock:
+        """Build a stock with an INTEG per element (or group of elements), its net flow a hidden per-element flow."""
+        name, key, units, doc, dims, main_ast, per = rec
+        if len(integs) != len(per) or (main_ast is not None and type(main_ast).__name__ != "IntegStructure"):
+            raise _Unsupported("a variable that is a stock for some of its elements only")
+        flow = f"{name} net flow"
+        self.hidden.append(Flow(flow, None, f"net flow of {name} (Vensim INTEG)", None, tuple(dims),
+                                tuple((k, self._text(a.flow, name, sub)) for k, a, sub in per),
+                                equation=self._text(main_ast.flow, name) if main_ast is not None else "0"))
+        init = self._text(main_ast.initial, name) if main_ast is not None else "0"
+        nonneg = any(bool(getattr(a, "non_negative", False)) for a in [main_ast, *integs] if a is not None)
+        return Stock(name, units, doc, None, dims, tuple((k, self._text(a.initial, name, sub)) for k, a, sub in per),
+                     initial=init, inflows=(flow,), outflows=(), non_negative=nonneg)
 
     def _split_net(self, node, var, stock, m, dims=()):
         terms: list[tuple[int, Any]] = []
@@ -310,7 +479,7 @@ class _Converter:
             subs = tuple(canonical(str(x)) for x in n.subscripts.subscripts) \
                 if type(n).__name__ == "ReferenceStructure" and n.subscripts is not None else ()
             if type(n).__name__ == "ReferenceStructure" and canonical(n.reference) in self.names \
-                    and canonical(n.reference) not in self.lookups and subs == tuple(dims):
+                    and canonical(n.reference) not in self.lookups | self.data and subs == tuple(dims):
                 terms.append((sign, canonical(n.reference)))
                 return True
             return False
@@ -365,16 +534,28 @@ class _Converter:
         m.set_specs(**changes)
 
     # ------------------------------------------------------------ expressions
-    def _text(self, node, var) -> str:
-        return to_xmile(self._expr(node, var))
+    def _text(self, node, var, subst: dict[str, str] | None = None) -> str:
+        out = self._expr(node, var)
+        return to_xmile(self._put_elements(out, subst) if subst else out)
+
+    def _put_elements(self, n: ast.Expr, subst: dict[str, str]) -> ast.Expr:
+        """Replace each subrange of ``subst`` by its element: as an index the element, as a value its number."""
+        if isinstance(n, ast.Subscript):
+            return ast.Subscript(n.name, tuple(ast.Name(subst[i.name]) if isinstance(i, ast.Name) and i.name in subst
+                                               else self._put_elements(i, subst) for i in n.indices))
+        if isinstance(n, ast.Name) and n.name in subst:
+            return ast.Num(float(self.m.dimensions[n.name].index(subst[n.name]) + 1))
+        return ast.map_children(n, lambda c: self._put_elements(c, subst))
 
     def _expr(self, n, var) -> ast.Expr:  # noqa: C901 - one dispatch over PySD's structures
         if isinstance(n, bool):
             return ast.Num(1.0 if n else 0.0)
         if isinstance(n, (int, float)):
             v = float(n)
+            if math.isnan(v):
+                v = NA
             if not math.isfinite(v):
-                raise _Unsupported(":NA: and infinite constants")
+                raise _Unsupported("infinite constants")
             return ast.Num(v) if v >= 0 else ast.Unary("-", ast.Num(-v))
         cls = type(n).__name__
         if cls in ("ArithmeticStructure", "LogicStructure"):
@@ -412,6 +593,17 @@ class _Converter:
             return ast.Name(ref)
         if cls == "CallStructure":
             fn = canonical(n.function.reference) if type(n.function).__name__ == "ReferenceStructure" else "?"
+            if fn == "elmcount":
+                return self._elmcount(n.arguments)
+            if fn in self.lookups and n.function.subscripts is not None:
+                # table[d](x) with d its own ranges: the flattener applies the current element's table;
+                # other subscripts (elements, other ranges) pick the table as LOOKUP(table[...], x) does
+                subs = tuple(canonical(str(x)) for x in n.function.subscripts.subscripts)
+                if subs != tuple(self.var_dims.get(fn, ())):
+                    if len(n.arguments) != 1:
+                        raise _Unsupported(f"lookup {fn} called with {len(n.arguments)} arguments")
+                    return ast.Call("LOOKUP", (ast.Subscript(fn, tuple(ast.Name(x) for x in subs)),
+                                               self._expr(n.arguments[0], var)))
             args = [self._expr(a, var) for a in n.arguments]
             return self._call(fn, args)
         if cls == "GameStructure":
@@ -448,15 +640,39 @@ class _Converter:
         if cls == "ForecastStructure":
             return ast.Call("FORCST", (self._expr(n.input, var), self._expr(n.average_time, var),
                                        self._expr(n.horizon, var), self._expr(n.initial_trend, var)))
+        if cls == "SampleIfTrueStructure":
+            return ast.Call("SAMPLE_IF_TRUE", (self._expr(n.condition, var), self._expr(n.input, var),
+                                               self._expr(n.initial, var)))
         if cls == "InlineLookupsStructure":
             raise _Unsupported("WITH LOOKUP inside a larger expression")
         if cls == "IntegStructure":
             raise _Unsupported("INTEG inside a larger expression")
-        names = {"SampleIfTrueStructure": "SAMPLE IF TRUE", "AllocateAvailableStructure": "ALLOCATE AVAILABLE",
+        names = {"AllocateAvailableStructure": "ALLOCATE AVAILABLE",
                  "AllocateByPriorityStructure": "ALLOCATE BY PRIORITY", "DataStructure": "data variables",
                  "GetLookupsStructure": "GET LOOKUPS", "GetDataStructure": "GET DATA",
                  "GetConstantsStructure": "GET CONSTANTS", "LookupsStructure": "a lookup inside an expression"}
         raise _Unsupported(names.get(cls, cls))
+
+    def _time_value(self, args: list[ast.Expr]) -> ast.Expr:
+        """Vensim ``GET TIME VALUE(relative to, offset, measure)`` in the model's time (measure 0).
+
+        Relative to 0: the current time plus the offset; 1: the initial time
+        plus the offset.  The computer's clock (2) and calendar measures are
+        not model time and stay unsupported.
+        """
+        if len(args) == 3 and all(isinstance(a, ast.Num) for a in (args[0], args[2])) and args[2].value == 0:
+            base = {0.0: ast.Name("time"), 1.0: ast.Name("starttime")}.get(float(args[0].value))
+            if base is not None:
+                return ast.Binary("+", base, args[1])
+        raise _Unsupported("GET TIME VALUE other than of the simulation time (relative to 0 or 1, measure 0)")
+
+    def _elmcount(self, args) -> ast.Expr:
+        """Vensim ``ELMCOUNT(range)``: the number of elements of a subscript range, a constant."""
+        if len(args) == 1 and type(args[0]).__name__ == "ReferenceStructure" and args[0].subscripts is None:
+            dim = canonical(args[0].reference)
+            if dim in self.m.dimensions:
+                return ast.Num(float(len(self.m.dimensions[dim])))
+        raise _Unsupported("ELMCOUNT of something other than a subscript range")
 
     def _position(self, dim: str) -> ast.Expr:
         """The value of a subscript range used in an expression: its element's number in the main range.
@@ -508,6 +724,8 @@ class _Converter:
                               ast.Binary("<", ast.Binary("+", ast.Name("time"),
                                                          ast.Binary("/", ast.Name("dt"), ast.Num(2.0))), end))
             return ast.If(cond, ast.Num(1.0), ast.Num(0.0))
+        if fn == "get_time_value":
+            return self._time_value(args)
         if fn == "zidz":
             return ast.Call("SAFEDIV", (args[0], args[1], ast.Num(0.0)))
         if fn == "xidz":
@@ -520,6 +738,18 @@ class _Converter:
             self.unsupported[fn.upper().replace("_", " ")].add(self._current)
             return ast.Num(0.0)
         return ast.Call(target, tuple(args))
+
+
+class _Tables(dict):
+    """Tables read from a file for one component, by position in its ranges."""
+
+
+def _excluded(exc) -> set[tuple[str, ...]]:
+    """Return the element combinations named by a component's :EXCEPT: lists."""
+    out: set[tuple[str, ...]] = set()
+    for x in exc:
+        out |= set(itertools.product(*(es for _, es in x)))
+    return out
 
 
 def _num(v: float) -> str:

@@ -11,13 +11,14 @@ names, no spaces).  What it understands:
   defined (the current element), ``y[e]`` with a literal element name or a
   1-based position, and a bare ``y`` to an arrayed variable with the same
   dimensions (XMILE's implicit subscripting);
-* reductions ``SUM``, ``MEAN``, ``MIN``, ``MAX``, ``SIZE``, ``STDDEV`` over
+* reductions ``SUM``, ``PROD``, ``MEAN``, ``MIN``, ``MAX``, ``SIZE``, ``STDDEV`` over
   ``y[*]`` or ``y[d]`` for a dimension ``d`` the variable does not have;
   Vensim's ``y[d!]`` iterates ``d`` even where ``d`` is the variable's own
-  dimension, and ``SUM``/``MEAN``/``MIN``/``MAX`` of an expression iterate its
+  dimension, and ``SUM``/``PROD``/``MEAN``/``MIN``/``MAX`` of an expression iterate its
   free indices together (``SUM(a[d!] * m[e, d!])``, a matrix product);
 * arrayed stocks whose inflows and outflows are arrayed flows (element by
-  element) and arrayed graphical functions with an input.
+  element) and arrayed graphical functions (one table, or one per element),
+  with an input or called as ``table[d](x)``.
 
 Anything else raises :class:`~trafficsys.errors.UnsupportedFeatureError`
 naming the variable.
@@ -52,7 +53,7 @@ from .printer import to_xmile
 
 __all__ = ["flatten", "element_names", "is_arrayed"]
 
-_REDUCE = ("SUM", "MEAN", "MIN", "MAX", "SIZE", "STDDEV")
+_REDUCE = ("SUM", "PROD", "MEAN", "MIN", "MAX", "SIZE", "STDDEV")
 
 
 def is_arrayed(model: Model) -> bool:
@@ -162,10 +163,9 @@ class _Flattener:
                 inp = text
             if inp is not None:
                 inp = self._rewrite(inp, e.name, bind)
-            elif bind:
-                raise self.err("an arrayed graphical function needs an input equation", e.name,
-                               UnsupportedFeatureError)
-            return dataclasses.replace(e, name=name, input=inp, **base)
+            own = {canonical_key(k): (xs, ys) for k, xs, ys in e.tables}.get(",".join(bind.values()))
+            xs, ys = own if own is not None else (e.xs, e.ys)
+            return dataclasses.replace(e, name=name, input=inp, xs=xs, ys=ys, tables=(), **base)
         raise self.err(f"cannot flatten a {type(e).__name__}", e.name, UnsupportedFeatureError)
 
     def _flow_ref(self, flow: str, bind, var):
@@ -221,9 +221,8 @@ class _Flattener:
         if isinstance(a, ast.Subscript):
             return any(self._free(i, bind) for i in a.indices)
         if not isinstance(a, ast.Name):
-            return n.func in ("SUM", "MEAN", "MIN", "MAX") and bool(self._free_dims(a, bind))
-        return isinstance(a, ast.Name) and bool(self.vdims.get(a.name)) and n.func in ("SUM", "MEAN", "SIZE",
-                                                                                         "STDDEV", "MIN", "MAX")
+            return n.func in ("SUM", "PROD", "MEAN", "MIN", "MAX") and bool(self._free_dims(a, bind))
+        return isinstance(a, ast.Name) and bool(self.vdims.get(a.name)) and n.func in _REDUCE
 
     def _free(self, idx, bind) -> bool:
         if isinstance(idx, ast.Name):
@@ -261,6 +260,11 @@ class _Flattener:
             return ast.Num(float(len(terms)))
         if n.func in ("MIN", "MAX"):
             return ast.Call(n.func, tuple(terms)) if len(terms) > 1 else terms[0]
+        if n.func == "PROD":
+            prod = terms[0]
+            for t in terms[1:]:
+                prod = ast.Binary("*", prod, t)
+            return prod
         total = terms[0]
         for t in terms[1:]:
             total = ast.Binary("+", total, t)

@@ -99,6 +99,7 @@ BUILTINS: dict[str, Builtin] = {
         # Vensim's meanings, kept under Vensim's names (XMILE's INT and MOD keep theirs)
         _b("INTEGER", 1, 1, P, [1], doc="x truncated toward zero (Vensim INTEGER)"),
         _b("MODULO", 2, 2, P, [0, 0], doc="remainder of a / b, sign of a (Vensim MODULO)"),
+        _b("QUANTUM", 2, 2, P, [1, 0], doc="Vensim QUANTUM(x, q): q * INTEGER(x / q), or x when q <= 0"),
         _b("PI", 0, 0, P, [], doc="3.14159..."),
         _b("SAFEDIV", 2, 3, P, [0, 0, 0], doc="a / b, or the third argument (default 0) when b = 0"),
         _b("STEP", 2, 2, T, [1, 0], doc="height from time start on"),
@@ -116,8 +117,13 @@ BUILTINS: dict[str, Builtin] = {
         _b("TREND", 2, 3, S, [0, 0, 0], doc="fractional rate of change over an averaging time"),
         _b("FORCST", 3, 4, S, [1, 0, 0, 0], doc="trend extrapolation over a horizon"),
         _b("PREVIOUS", 1, 2, S, [1, 1], doc="value at the previous step"),
+        _b("SAMPLE_IF_TRUE", 3, 3, S, [0, 1, 1], doc="Vensim SAMPLE IF TRUE(condition, input, initial value): "
+           "the input while the condition holds, else the value it had at the previous step"),
+        _b("ACTIVE_INITIAL", 2, 2, P, [1, 0], doc="Vensim ACTIVE INITIAL(active, initial): the initial "
+           "equation while the initial values are computed, the active one during the run"),
         _b("INIT", 1, 1, BuiltinKind.INIT, [1], doc="value at the start of the run"),
         _b("SUM", 1, 1, A, [1], doc="sum over an array dimension"),
+        _b("PROD", 1, 1, A, [0], doc="product over an array dimension (Vensim PROD)"),
         _b("MEAN", 1, None, A, [1], doc="mean over an array dimension or of the arguments"),
         _b("SIZE", 1, 1, A, [0], doc="number of elements of an array"),
         _b("STDDEV", 1, 1, A, [0], doc="standard deviation over an array dimension"),

@@ -171,6 +171,9 @@ class Lookup(Element):
     ys: tuple[float, ...] = ()
     extrapolation: Extrapolation = Extrapolation.CONTINUOUS
     input: str | None = None
+    #: per-element tables of an arrayed graphical function, ``(("a,b", xs, ys), ...)`` (keys as in
+    #: ``per_element``); elements not listed use ``xs`` and ``ys``
+    tables: tuple[tuple[str, tuple[float, ...], tuple[float, ...]], ...] = ()
     kind: Kind = field(init=False, default=Kind.LOOKUP)
 
     @property

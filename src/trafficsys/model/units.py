@@ -411,7 +411,15 @@ def _call(node: ast.Call, ctx: _Context) -> Inferred:
         for i in range(1, len(args)):
             out = _same(out, args[i], f, node.args[0], node.args[i])
         return out
-    if f in ("MOD", "MODULO"):
+    if f == "ACTIVE_INITIAL":
+        return _same(args[0], args[1], "ACTIVE INITIAL's active and initial equations", node.args[0], node.args[1])
+    if f == "SAMPLE_IF_TRUE":
+        init(2, args[1])
+        return args[1]
+    if f == "PROD":
+        # a product of n values has the n-th power of their units: only a pure number stays known
+        return args[0] if args[0] is NUMBER or (isinstance(args[0], Unit) and args[0] == DIMENSIONLESS) else UNKNOWN
+    if f in ("MOD", "MODULO", "QUANTUM"):
         return _same(args[0], args[1], f, node.args[0], node.args[1])
     if f in ("PI", "SIZE"):
         return DIMENSIONLESS

@@ -64,7 +64,10 @@ __all__ = ["validate", "suggest", "instant_dependencies", "MAX_LISTED"]
 MAX_LISTED = 20
 _METHODS = ("euler", "rk4")
 #: Stateful builtins whose output responds to their first argument in the same instant.
-_INSTANT_STATEFUL = ("TREND", "FORCST")
+#: stateful builtins whose output responds at once to some arguments (their indices)
+_INSTANT_STATEFUL = {"TREND": (0,), "FORCST": (0,), "SAMPLE_IF_TRUE": (0, 1)}
+#: builtins with arguments read only while the initial values are computed (their indices)
+_INITIAL_ONLY = {"ACTIVE_INITIAL": (1,)}
 
 
 def suggest(name: str, candidates: Iterable[str]) -> str:
@@ -484,7 +487,9 @@ def instant_dependencies(tree: ast.Expr) -> set[str]:
 
     Arguments of stateful builtins (``SMTH1``, ``DELAY3``, ``PREVIOUS``...) and
     of ``INIT`` do not count: their output comes from internal state.  ``TREND``
-    and ``FORCST`` respond to their input at once, so their first argument does.
+    and ``FORCST`` respond to their input at once, so their first argument does;
+    ``SAMPLE_IF_TRUE`` to its condition and input.  The initial equation of
+    ``ACTIVE_INITIAL`` is read only before the run.
     """
     out: set[str] = set()
     stack = [tree]
@@ -501,8 +506,10 @@ def instant_dependencies(tree: ast.Expr) -> set[str]:
             if b is None and not n.func.isupper():
                 out.add(n.func)  # a graphical function
             elif b is not None and b.kind in (BuiltinKind.STATEFUL, BuiltinKind.INIT):
-                if n.func in _INSTANT_STATEFUL and n.args:
-                    stack.append(n.args[0])
+                stack.extend(n.args[i] for i in _INSTANT_STATEFUL.get(n.func, ()) if i < len(n.args))
+                continue
+            elif n.func in _INITIAL_ONLY:
+                stack.extend(a for i, a in enumerate(n.args) if i not in _INITIAL_ONLY[n.func])
                 continue
         stack.extend(ast.children(n))
     return out
