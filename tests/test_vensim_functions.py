@@ -227,3 +227,22 @@ w[twin] = twin * 10 ~~|
     assert [df[f"v[{k}]"].iloc[0] for k in ("a", "s1", "s2", "b")] == [1, 2, 3, 4]
     # a range's value numbers its elements in the main range holding them (whole): s1 is 2, s2 is 3
     assert [df[f"w[{k}]"].iloc[0] for k in ("s1", "s2")] == [20, 30]
+
+
+def test_a_table_per_element_survives_toml_and_xmile(tmp_path):
+    p = tmp_path / "m.mdl"
+    p.write_text("{UTF-8}\n" + ARRAYS + """tab[a]( (0,0),(10,10) ) ~~|
+tab[b]( (0,0),(10,20) ) ~~|
+tab[c]( (0,5),(10,5) ) ~~|
+y[d] = tab[d](Time) ~~|
+""" + CONTROL)
+    m = ts.load(p)
+    assert any(getattr(e, "tables", ()) for e in m)
+    want = ts.simulate(flatten(m)).to_pandas()
+    for suffix in ("toml", "xmile"):
+        out = tmp_path / f"copy.{suffix}"
+        ts.save(m, out)
+        back = ts.load(out)
+        assert back == m, suffix
+        got = ts.simulate(flatten(back)).to_pandas()
+        assert got["y[b]"].tolist() == want["y[b]"].tolist() == [0, 2, 4, 6, 8, 10]

@@ -154,6 +154,12 @@ def _per_element(v: Any) -> dict[str, str]:
     return {k: _eqn(x) for k, x in v.items()}
 
 
+def _element_points(v: Any) -> dict[str, list[tuple[float, float]]]:
+    if not isinstance(v, dict):
+        raise _Bad('a table of element = [[x, y], ...], e.g. { north = [[0, 1], [10, 2]] }')
+    return {k: _points(x) for k, x in v.items()}
+
+
 def _choice(*options: str) -> Callable[[Any], str]:
     def check(v: Any) -> str:
         if not isinstance(v, str) or v not in options:
@@ -178,7 +184,7 @@ _FIELDS: dict[str, dict[str, Callable[[Any], Any]]] = {
     "flows": {"equation": _eqn, "non_negative": _bool, **_COMMON},
     "auxiliaries": {"equation": _eqn, **_COMMON},
     "lookups": {"points": _points, "extrapolation": _choice(*(e.value for e in Extrapolation)),
-                "input": _eqn, **_COMMON},
+                "input": _eqn, "element_points": _element_points, **_COMMON},
     "scenarios": {"doc": _str, "set": _overrides},
     "loops": {"variables": _names, "polarity": _choice("R", "B"), "doc": _str},
     "variables": {"doc": _str, "role": _str, "units": _str},
@@ -460,8 +466,11 @@ def _element(section: str, name: str, f: dict[str, Any]) -> Element:
     if section == "auxiliaries":
         return Aux(name, **common, equation=f["equation"])
     pts = f["points"]
+    tables = tuple((k, tuple(x for x, _ in p), tuple(y for _, y in p))
+                   for k, p in f.get("element_points", {}).items())
     return Lookup(name, **common, xs=tuple(x for x, _ in pts), ys=tuple(y for _, y in pts),
-                  extrapolation=Extrapolation(f.get("extrapolation", "continuous")), input=f.get("input"))
+                  extrapolation=Extrapolation(f.get("extrapolation", "continuous")), input=f.get("input"),
+                  tables=tables)
 
 
 def _parse_equations(model: Model, doc: _Doc) -> None:
@@ -602,6 +611,9 @@ def _element_text(e: Element) -> str:
     text = f"[{section}.{_key(e.name)}]\n{_lines(f)}"
     if e.per_element:
         text += f"[{section}.{_key(e.name)}.per_element]\n" + _lines((k, _scalar(v)) for k, v in e.per_element)
+    if isinstance(e, Lookup) and e.tables:
+        text += f"[{section}.{_key(e.name)}.element_points]\n" + _lines(
+            (k, "[" + ", ".join(_array(p) for p in zip(xs, ys)) + "]") for k, xs, ys in e.tables)
     return text
 
 

@@ -458,13 +458,24 @@ class _Reader:
             return
 
         per: list[tuple[str, str]] = []
+        tables: list[tuple[str, tuple[float, ...], tuple[float, ...]]] = []
+        table_extrap: Extrapolation | None = None
         for el in _kids(v, "element"):
             sub = _attr(el, "subscript") or ""
             skey = ",".join(canonical(s) for s in sub.split(","))
-            if _kid(el, "gf") is not None:
-                raise UnsupportedFeatureError("per-element graphical functions in an arrayed variable are "
-                                              "not supported", file=self.file, variable=name)
-            per.append((skey, eq(_text(_kid(el, "eqn")))))
+            egf = _kid(el, "gf")
+            if egf is not None:  # a graphical function of its own for this element
+                if tag == "flow":
+                    raise UnsupportedFeatureError("per-element graphical functions of a flow are not supported; "
+                                                  "give the table its own variable", file=self.file, variable=name)
+                xs_e, ys_e, ex_e = self._gf(egf, name)
+                if table_extrap is not None and ex_e is not table_extrap:
+                    raise UnsupportedFeatureError("per-element graphical functions with different extrapolation "
+                                                  "types are not supported", file=self.file, variable=name)
+                table_extrap = ex_e
+                tables.append((skey, xs_e, ys_e))
+            if _kid(el, "eqn") is not None or egf is None:
+                per.append((skey, eq(_text(_kid(el, "eqn")))))
         eqn_el = _kid(v, "eqn")
         eqn_raw = _clean_eqn(_text(eqn_el))
         eqns = _kids(v, "eqn")
@@ -501,10 +512,19 @@ class _Reader:
                        outflows=outf, non_negative=nonneg)
             m.add(st)
             return
-        if gf is not None:
-            xs, ys, extrap = self._gf(gf, name)
-            if tag == "gf":
-                m.add(Lookup(name, units, doc, ext.get("role"), dims, xs=xs, ys=ys, extrapolation=extrap))
+        if gf is not None and _kid(gf, "ypts") is None and tables:
+            gf = None  # an arrayed table given only element by element
+        if gf is not None or tables:
+            if gf is not None:
+                xs, ys, extrap = self._gf(gf, name)
+            else:  # every element has its own table: the first one stands for the shared one
+                xs, ys, extrap = tables[0][1], tables[0][2], table_extrap
+            if tables and table_extrap is not extrap:
+                raise UnsupportedFeatureError("per-element graphical functions with different extrapolation "
+                                              "types are not supported", file=self.file, variable=name)
+            if tag == "gf" or (tables and not eqn_raw and not per):
+                m.add(Lookup(name, units, doc, ext.get("role"), dims, xs=xs, ys=ys, extrapolation=extrap,
+                             tables=tuple(tables)))
                 return
             inp = eq(eqn_raw) if eqn_raw else None
             if tag == "flow":
@@ -518,7 +538,7 @@ class _Reader:
             if inp is None:
                 inp = "TIME"
             m.add(Lookup(name, units, doc, ext.get("role"), dims, tuple(per), xs=xs, ys=ys,
-                         extrapolation=extrap, input=inp))
+                         extrapolation=extrap, input=inp, tables=tuple(tables)))
             return
         if not eqn_raw and not per:
             raise FileFormatError("the variable has no <eqn>; give it an equation (0 if unknown)",
@@ -950,18 +970,20 @@ def _element_xml(e: Element, X: str, model: Model) -> ET.Element:
             gf.set("type", e.extrapolation.value)
         else:
             gf = ET.SubElement(el, X + "gf", {"type": e.extrapolation.value})
-        if _evenly_spaced(e.xs):
-            # PySD reads <xscale> in preference to <xpts>: write it only when the two agree
-            ET.SubElement(gf, X + "xscale", {"min": _fmt(min(e.xs)), "max": _fmt(max(e.xs))})
-        ET.SubElement(gf, X + "yscale", {"min": _fmt(min(e.ys)), "max": _fmt(max(e.ys))})
-        ET.SubElement(gf, X + "xpts").text = ",".join(repr(float(x)) for x in e.xs)
-        ET.SubElement(gf, X + "ypts").text = ",".join(repr(float(y)) for y in e.ys)
+        _gf_xml(gf, e.xs, e.ys, X)
+    elements: dict[str, ET.Element] = {}
     for key, text in e.per_element:
-        pe = ET.SubElement(el, X + "element", {"subscript": key})
+        pe = elements[key] = ET.SubElement(el, X + "element", {"subscript": key})
         portable = _portable(text, model, e.name)
         if portable is not None:
             extra.setdefault("element_eqn", {})[key] = text
         ET.SubElement(pe, X + "eqn").text = text if portable is None else portable
+    if isinstance(e, Lookup):
+        for key, xs, ys in e.tables:  # an element's own table
+            pe = elements.get(key)
+            if pe is None:
+                pe = elements[key] = ET.SubElement(el, X + "element", {"subscript": key})
+            _gf_xml(ET.SubElement(pe, X + "gf", {"type": e.extrapolation.value}), xs, ys, X)
     if e.units:
         ET.SubElement(el, X + "units").text = e.units
     if e.role:
@@ -969,6 +991,15 @@ def _element_xml(e: Element, X: str, model: Model) -> ET.Element:
     if extra:
         ET.SubElement(el, "{" + TS_NS + "}extra").text = json.dumps(extra, sort_keys=True)
     return el
+
+
+def _gf_xml(gf: ET.Element, xs: tuple[float, ...], ys: tuple[float, ...], X: str) -> None:
+    if _evenly_spaced(xs):
+        # PySD reads <xscale> in preference to <xpts>: write it only when the two agree
+        ET.SubElement(gf, X + "xscale", {"min": _fmt(min(xs)), "max": _fmt(max(xs))})
+    ET.SubElement(gf, X + "yscale", {"min": _fmt(min(ys)), "max": _fmt(max(ys))})
+    ET.SubElement(gf, X + "xpts").text = ",".join(repr(float(x)) for x in xs)
+    ET.SubElement(gf, X + "ypts").text = ",".join(repr(float(y)) for y in ys)
 
 
 def _evenly_spaced(xs: tuple[float, ...]) -> bool:
