@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import re
+import struct
 from bisect import bisect_right
 from collections.abc import Callable
 
@@ -646,8 +647,8 @@ class _Program:
                 self.w(3, f"out[j, {i}] = {r}")
             if not rec:
                 self.w(3, "pass")
-        else:
-            self.w(3, f"out((k // every, ({''.join(r + ', ' for r in rec)})))")
+        else:  # the bytes of the saved values: no float objects kept, one copy into numpy at the end
+            self.w(3, f"out[k // every] = _pack({', '.join(rec)})")
         self.w(2, "if k >= k1:")
         self.w(3, "break")
         # discrete states: their next value, from this step's stage-0 values
@@ -738,7 +739,10 @@ def generate(plan: Plan, method: Method, mode: str, file: str | None = None,
              record: tuple[str, ...] | None = None) -> tuple[str, dict[str, object]]:
     """Source of ``_init`` and ``_run`` for ``plan`` and the namespace they need.
 
-    ``record`` lists the variables saved (default: every user variable).
+    ``record`` lists the variables saved (default: every user variable).  The
+    vector ``_run`` writes save ``j`` into ``out[j, i]`` (an array of shape
+    (saves, variables, runs)); the scalar one assigns ``out[j]`` the bytes of
+    the saved values as native doubles (``out`` a list or a dict).
     """
     p = _Program(plan, method, mode, file, record)
     p.init_function()
@@ -747,4 +751,5 @@ def generate(plan: Plan, method: Method, mode: str, file: str | None = None,
     ns = helpers(mode, plan, p.table_ids)
     if mode == "scalar":
         ns["_maximum"] = max
+        ns["_pack"] = struct.Struct(f"{len(p.record)}d").pack  # native doubles, as numpy's float64
     return "\n".join(p.lines) + "\n", ns

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import struct
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -212,14 +213,14 @@ def execute(prep: Prepared, method: Method, timing: Timing, *, mode: str | None 
     zeros = (0.0,) * cm.n_acc
     if mode == "scalar":
         init, run, _ = cm.functions(method, "scalar", prep.record)
-        recs: list[tuple[int, tuple]] = []
+        recs: list[bytes] = [b""] * timing.nsave
         try:
             with np.errstate(all="ignore"):
                 S0 = init(prep.P, timing.start, timing.dt, timing.stop)
                 _check_initial(prep, S0)
                 S, A = run(prep.P, S0, zeros, 0, timing.nsteps, timing.start, timing.dt, timing.stop,
-                           timing.every, recs.append)
-            out = np.array([r for _, r in recs], dtype=float).reshape(len(recs), nrec, 1)
+                           timing.every, recs)
+            out = _unpack(recs, nrec)
         except (ArithmeticError, ValueError):
             # Python floats raise where numpy returns inf/NaN: redo in numpy to say where it happened
             return execute(prep, method, timing, mode="vector", locate=locate, run_offset=run_offset, out=out)
@@ -242,6 +243,11 @@ def execute(prep: Prepared, method: Method, timing: Timing, *, mode: str | None 
             _locate(prep, method, timing, out, run_offset)
         raise SimulationError("a variable became NaN or infinite", file=prep.model.file)
     return out, S0, S, A
+
+
+def _unpack(recs: list[bytes], nrec: int) -> np.ndarray:
+    """The saves of a scalar run (the bytes of ``nrec`` doubles each) as a writable (saves, nrec, 1) array."""
+    return np.frombuffer(bytearray().join(recs), dtype=float).reshape(len(recs), nrec, 1)
 
 
 def _check_initial(prep: Prepared, S0: tuple) -> None:
@@ -496,7 +502,7 @@ class Simulation:
         self._init, self._run, _ = cm.functions(self.method, self._mode)
         self._k = 0
         self._A: tuple = (0.0,) * cm.n_acc
-        self._rec: dict[int, tuple] = {}
+        self._rec: list[bytes] = [b""] * self.timing.nsave  # scalar mode: save j's values as bytes
         self._out = None if self._mode == "scalar" else np.empty((self.timing.nsave, len(cm.recorded), self._prep.n))
         t = self.timing
         with np.errstate(all="ignore"):
@@ -525,7 +531,7 @@ class Simulation:
 
     def _advance(self, k1: int) -> None:
         t = self.timing
-        out = self._rec_append if self._mode == "scalar" else self._out
+        out = self._rec if self._mode == "scalar" else self._out
         with np.errstate(all="ignore"):
             try:
                 self._S, self._A = self._run(self._P, self._S, self._A, self._k, k1, t.start, t.dt, t.stop,
@@ -536,9 +542,6 @@ class Simulation:
                                       file=self.model.file) from None
         self._k = k1
         self._check_finite()
-
-    def _rec_append(self, item: tuple[int, tuple]) -> None:
-        self._rec[item[0]] = item[1]
 
     def _check_finite(self) -> None:
         for name, v in zip(self._prep.cm.states, self._S):
@@ -602,10 +605,10 @@ class Simulation:
         t = self.timing
         cm = self._prep.cm
         if self._mode == "scalar":
-            got: list = []
+            got: dict[int, bytes] = {}
             with np.errstate(all="ignore"):
-                self._run(self._P, self._S, self._A, self._k, self._k, t.start, t.dt, t.stop, 1, got.append)
-            return dict(zip(cm.recorded, got[0][1]))
+                self._run(self._P, self._S, self._A, self._k, self._k, t.start, t.dt, t.stop, 1, got)
+            return dict(zip(cm.recorded, struct.unpack(f"{len(cm.recorded)}d", got[self._k])))
         buf = np.empty((self._k + 1, len(cm.recorded), self._prep.n))
         with np.errstate(all="ignore"):
             self._run(self._P, self._S, self._A, self._k, self._k, t.start, t.dt, t.stop, 1, buf)
@@ -616,8 +619,7 @@ class Simulation:
         """The results saved so far."""
         nsave = self._k // self.timing.every + 1
         if self._mode == "scalar":
-            rows = [self._rec[j] for j in range(nsave)]
-            out = np.array(rows, dtype=float).reshape(nsave, len(self._prep.cm.recorded), 1)
+            out = _unpack(self._rec[:nsave], len(self._prep.cm.recorded))
         else:
             out = self._out[:nsave]
         prep = Prepared(self._prep.model, self._prep.cm, list(self._P), self._prep.n, self._prep.varied,
