@@ -66,6 +66,7 @@ class CompiledModel:
         self.stocks = stocks
         self.acc_flows, self.gross_flows = accumulated(self.plan)
         self.n_acc = len(self.acc_flows) + len(self.gross_flows)  # the run's ledger accumulators
+        self.result_attrs: dict[str, dict[str, str]] | None = None  #: per variable, filled by make_results
 
     # ------------------------------------------------------------ generation
     def functions(self, method: Method, mode: str, record: tuple[str, ...] | None = None) -> tuple[Any, Any, str]:

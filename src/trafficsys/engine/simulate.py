@@ -253,6 +253,8 @@ def _unpack(recs: list[bytes], nrec: int) -> np.ndarray:
 def _check_initial(prep: Prepared, S0: tuple) -> None:
     cm = prep.cm
     for name, v in zip(cm.states, S0):
+        if isinstance(v, float) and not v < 0.0:  # the usual case, without numpy
+            continue
         node = cm.plan.nodes[name]
         if node.role == STOCK and node.non_negative and np.any(np.asarray(v) < 0):
             runs = np.nonzero(np.atleast_1d(np.asarray(v) < 0))[0]
@@ -296,6 +298,22 @@ def _locate(prep: Prepared, method: Method, timing: Timing, out: np.ndarray, run
 _KIND = {"stock": "stock", "flow": "flow", "aux": "aux", "lookupvar": "lookup"}
 
 
+def _attrs(cm: CompiledModel, m: Model) -> dict[str, dict[str, str]]:
+    """Per variable the attributes of its results (units, doc, kind), cached on the compiled model.
+
+    Units and docs are part of the structure key (:func:`~trafficsys.engine.compiled.structure_key`),
+    so every model sharing ``cm`` has the same ones.
+    """
+    got = cm.result_attrs
+    if got is None:
+        els = dict(zip(m.names(), m.elements()))  # canonical name -> element, without re-normalising
+        got = {name: {"units": els[name].units or "", "doc": els[name].doc, "kind": _KIND[cm.plan.nodes[name].role]}
+               for name in cm.recorded}
+        got.update({c: {"units": els[c].units or "", "doc": els[c].doc, "kind": "constant"} for c in cm.constants})
+        cm.result_attrs = got
+    return got
+
+
 def make_results(prep: Prepared, method: Method, timing: Timing, out: np.ndarray, S0: tuple, S: tuple,
                  A: tuple, nsave: int | None = None) -> Results:
     """Wrap raw outputs into :class:`Results` (the Dataset and the ledger)."""
@@ -304,23 +322,62 @@ def make_results(prep: Prepared, method: Method, timing: Timing, out: np.ndarray
     times = timing.times(nsave)
     runs = np.arange(n)
     data = {}
-    els = dict(zip(m.names(), m.elements()))  # canonical name -> element, without re-normalising
+    attrs = _attrs(cm, m)
     block = np.asarray(out[:nsave], dtype=float)
+    var = _variable
     for i, name in enumerate(prep.saved):
-        e = els[name]
-        data[name] = xr.Variable(("time", "run"), block[:, i, :],
-                                 {"units": e.units or "", "doc": e.doc, "kind": _KIND[cm.plan.nodes[name].role]},
-                                 fastpath=True)
-    for c, v in zip(cm.constants, prep.P):
-        e = els[c]
-        col = v.astype(float, copy=True) if isinstance(v, np.ndarray) else np.full(n, float(v))
-        data[c] = xr.Variable(("run",), col, {"units": e.units or "", "doc": e.doc, "kind": "constant"},
-                              fastpath=True)
-    attrs = {"model": m.name, "scenario": prep.scenario or "", "method": method.name, "dt": timing.dt,
-             "start": timing.start, "stop": timing.stop, "saveper": timing.saveper,
-             "time_units": m.specs.time_units, "varied": ",".join(prep.varied)}
-    ds = dataset(data, {"time": times, "run": runs}, attrs)
+        data[name] = var(("time", "run"), block[:, i, :], attrs[name])
+    # the constants, one row per constant of a (constants, runs) block: each run's own copy of its values
+    if n == 1:
+        consts = np.array(prep.P, dtype=float).reshape(len(prep.P), 1)
+    else:
+        consts = np.empty((len(prep.P), n))
+        for i, v in enumerate(prep.P):
+            consts[i] = v
+    for i, c in enumerate(cm.constants):
+        data[c] = var(("run",), consts[i], attrs[c])
+    ds_attrs = {"model": m.name, "scenario": prep.scenario or "", "method": method.name, "dt": timing.dt,
+                "start": timing.start, "stop": timing.stop, "saveper": timing.saveper,
+                "time_units": m.specs.time_units, "varied": ",".join(prep.varied)}
+    ds = dataset(data, {"time": times, "run": runs}, ds_attrs)
     return Results(ds, m, ledger(prep, S0, S, A))
+
+
+def _public_variable(dims: tuple[str, ...], values: np.ndarray, attrs: dict) -> xr.Variable:
+    return xr.Variable(dims, values, attrs, fastpath=True)
+
+
+def _direct_variable(dims: tuple[str, ...], values: np.ndarray, attrs: dict) -> xr.Variable:
+    # xarray.Variable(..., fastpath=True) costs about 2 microseconds, several hundred of them a run
+    # of a large model; a Variable is exactly these four slots (checked once, by _choose_variable)
+    v = _new_variable(xr.Variable)
+    v._dims = dims
+    v._data = values
+    v._attrs = dict(attrs)
+    v._encoding = None
+    return v
+
+
+_new_variable = object.__new__
+
+
+def _choose_variable():
+    """The direct constructor if it builds what xarray's does (the same slots, an identical Variable)."""
+    try:
+        slots = {s for c in xr.Variable.__mro__ for s in c.__dict__.get("__slots__", ())}
+        if slots != {"_dims", "_data", "_attrs", "_encoding"}:
+            return _public_variable
+        a = np.arange(6.0).reshape(3, 2)
+        fast, ref = _direct_variable(("time", "run"), a, {"k": "v"}), xr.Variable(("time", "run"), a, {"k": "v"})
+        one = _direct_variable(("run",), a[0], {})
+        if fast.identical(ref) and type(fast) is type(ref) and fast.encoding == {} and one.attrs == {}:
+            return _direct_variable
+    except Exception:  # pragma: no cover - only if xarray's internals change
+        pass
+    return _public_variable  # pragma: no cover
+
+
+_variable = _choose_variable()
 
 
 def dataset(data: dict[str, xr.Variable], coords: dict[str, np.ndarray], attrs: dict) -> xr.Dataset:
@@ -341,8 +398,13 @@ def dataset(data: dict[str, xr.Variable], coords: dict[str, np.ndarray], attrs: 
             variables.update(index.create_variables())
             indexes[name] = index
         dims = {name: len(values) for name, values in coords.items()}
+        shapes: dict[tuple, tuple] = {}
         for name, var in data.items():
-            if any(var.sizes[d] != dims[d] for d in var.dims) or name in variables:
+            d = var.dims
+            want = shapes.get(d)
+            if want is None:
+                want = shapes[d] = tuple(dims[x] for x in d)
+            if var.shape != want or name in variables:
                 raise ValueError(name)
             variables[name] = var
         return xr.Dataset._construct_direct(variables, set(coords), dims, dict(attrs), indexes)
