@@ -38,7 +38,7 @@ from ..model.elements import Extrapolation, Lookup
 from .lower import DISC, FLOW, HSTOCK, PIPE, STOCK, Plan
 from .methods import Method
 
-__all__ = ["Emitter", "generate", "helpers", "TIME_EPS"]
+__all__ = ["Emitter", "generate", "helpers", "ledger_from_saves", "TIME_EPS"]
 
 #: relative tolerance (in DTs) of clock comparisons in STEP and PULSE, so that a
 #: step at t = 0.3 fires at the step whose time is 3 * 0.1 = 0.30000000000000004
@@ -398,8 +398,9 @@ def helpers(mode: str, plan: Plan, table_ids: dict[str, str]) -> dict[str, objec
 # --------------------------------------------------------------------- program
 class _Program:
     def __init__(self, plan: Plan, method: Method, mode: str, file: str | None,
-                 record: tuple[str, ...] | None = None):
+                 record: tuple[str, ...] | None = None, ledger: bool = True):
         self.plan = plan
+        self.ledger = ledger
         self.record = list(plan.recorded if record is None else record)
         self.method = method
         self.mode = mode
@@ -625,6 +626,8 @@ class _Program:
         st = plan.states
         # per flow the net amount moved (A); per biflow also the gross amount (G, both directions)
         accs = [f"A{i}" for i in range(len(self.acc_flows))] + [f"G{i}" for i in range(len(self.gross_flows))]
+        if not self.ledger:  # the caller sums the saved flows itself (see ledger_from_saves)
+            accs = []
         self.w(0, "def _run(P, S, ACC, k0, k1, T0, DT, T1, every, out):")
         self.w(1, f"EPS = DT * {TIME_EPS!r}")
         self.constants(1)
@@ -686,9 +689,9 @@ class _Program:
                 sid = ids[s]
                 self.w(2, f"if _any({sid} < 0.0): {sid} = _maximum({sid}, 0.0)" if vec else
                        f"if {sid} < 0.0: {sid} = 0.0")
-        for i, f in enumerate(self.acc_flows):
+        for i, f in enumerate(self.acc_flows if self.ledger else ()):
             self.w(2, f"A{i} = A{i} + DT * {ids[f]}")
-        for i, f in enumerate(self.gross_flows):
+        for i, f in enumerate(self.gross_flows if self.ledger else ()):
             x = ids[f]
             self.w(2, f"G{i} = G{i} + DT * _abs({x})" if vec else f"G{i} = G{i} + DT * ({x} if {x} >= 0.0 else -{x})")
         for h in self.hstocks:
@@ -696,7 +699,8 @@ class _Program:
         for d in self.discs:
             self.w(2, f"{ids[d]} = N{ids[d]}")
         self.w(2, "k += 1")
-        self.w(1, f"return ({''.join(ids[s] + ', ' for s in st)}), ({''.join(a + ', ' for a in accs)})")
+        self.w(1, f"return ({''.join(ids[s] + ', ' for s in st)}), "
+                  + (f"({''.join(a + ', ' for a in accs)})" if self.ledger else "ACC"))
         self.hoist = False
         self.lines[pre:pre] = self.invariants(1)
 
@@ -736,15 +740,18 @@ def accumulated(plan: Plan) -> tuple[list[str], list[str]]:
 
 
 def generate(plan: Plan, method: Method, mode: str, file: str | None = None,
-             record: tuple[str, ...] | None = None) -> tuple[str, dict[str, object]]:
+             record: tuple[str, ...] | None = None, ledger: bool = True) -> tuple[str, dict[str, object]]:
     """Source of ``_init`` and ``_run`` for ``plan`` and the namespace they need.
 
-    ``record`` lists the variables saved (default: every user variable).  The
+    ``record`` lists the variables saved (default: every user variable).
+    ``ledger=False`` leaves out the ledger's accumulators (``_run`` returns
+    ``ACC`` as given): for runs that save every flow at every step, whose
+    caller sums the saves instead (:func:`ledger_from_saves`).  The
     vector ``_run`` writes save ``j`` into ``out[j, i]`` (an array of shape
     (saves, variables, runs)); the scalar one assigns ``out[j]`` the bytes of
     the saved values as native doubles (``out`` a list or a dict).
     """
-    p = _Program(plan, method, mode, file, record)
+    p = _Program(plan, method, mode, file, record, ledger)
     p.init_function()
     p.w(0, "")
     p.run_function()
@@ -753,3 +760,22 @@ def generate(plan: Plan, method: Method, mode: str, file: str | None = None,
         ns["_maximum"] = max
         ns["_pack"] = struct.Struct(f"{len(p.record)}d").pack  # native doubles, as numpy's float64
     return "\n".join(p.lines) + "\n", ns
+
+
+def ledger_from_saves(flows: np.ndarray, gross: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """The ledger's accumulators from the flows saved at steps ``0 .. nsteps - 1``, to the last bit.
+
+    ``flows`` and ``gross`` have shape (steps, flows, runs).  The loop's
+    accumulator is ``A = A + DT * f`` from ``A = 0.0``, step after step;
+    ``np.add.accumulate`` adds in the same order (by definition, unlike
+    ``sum``, which adds pairwise).  It starts from the first term instead of
+    0.0, which differs only in the sign of a zero sum (``0.0 + -0.0`` is
+    ``0.0``), so adding ``0.0`` at the end gives the same bits.  A gross
+    amount adds ``DT * |f|``: ``|-0.0|`` differs from the loop's ``-0.0``
+    only in that sign too.
+    """
+    def total(x: np.ndarray) -> np.ndarray:
+        if x.shape[0] == 0:
+            return np.zeros(x.shape[1:])
+        return np.add.accumulate(dt * x, axis=0)[-1] + 0.0
+    return total(flows), total(np.abs(gross))

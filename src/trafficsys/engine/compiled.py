@@ -61,6 +61,7 @@ class CompiledModel:
         self.states = list(self.plan.states)
         self._code: dict[tuple, tuple[Any, Any, str]] = {}
         self._eval: dict[str, tuple[Any, list[str]]] = {}
+        self._saved_flows: dict[tuple[str, ...] | None, tuple] = {}
         self._lock = threading.Lock()
         stocks = [n for n in self.states if self.plan.nodes[n].role == STOCK]
         self.stocks = stocks
@@ -69,18 +70,20 @@ class CompiledModel:
         self.result_attrs: dict[str, dict[str, str]] | None = None  #: per variable, filled by make_results
 
     # ------------------------------------------------------------ generation
-    def functions(self, method: Method, mode: str, record: tuple[str, ...] | None = None) -> tuple[Any, Any, str]:
+    def functions(self, method: Method, mode: str, record: tuple[str, ...] | None = None,
+                  ledger: bool = True) -> tuple[Any, Any, str]:
         """``(init, run, source)`` for ``method`` in ``mode`` (``"scalar"`` or ``"vector"``).
 
         ``record``: the variables the run saves (default: all of :attr:`recorded`).
+        ``ledger=False``: without the ledger's accumulators (see :meth:`saved_flows`).
         """
-        key = (method.name, mode, record)
+        key = (method.name, mode, record, ledger)
         got = self._code.get(key)
         if got is None:
             with self._lock:
                 got = self._code.get(key)
                 if got is None:
-                    source, ns = generate(self.plan, method, mode, self.model.file, record)
+                    source, ns = generate(self.plan, method, mode, self.model.file, record, ledger)
                     # compiled-ast: the source is generated from our own validated AST with mangled
                     # identifiers only (see codegen); no user text reaches it.
                     code = compile(source, f"<trafficsys {self.model.name} {method.name} {mode}>", "exec")
@@ -88,6 +91,26 @@ class CompiledModel:
                     got = (ns["_init"], ns["_run"], source)
                     self._code[key] = got
         return got
+
+    def saved_flows(self, method: Method, every: int, record: tuple[str, ...] | None
+                    ) -> tuple[list[int], list[int]] | None:
+        """Where the ledger's flows are among the saved variables, if a run can sum them from its saves.
+
+        That needs one stage (the saved flow is the one that moved material) and
+        a save at every step; returns ``(net, gross)`` positions, or None.
+        """
+        if method.stages != 1 or every != 1:
+            return None
+        saved = self.recorded if record is None else record
+        got = self._saved_flows.get(record)
+        if got is None:
+            pos = {name: i for i, name in enumerate(saved)}
+            if all(f in pos for f in self.acc_flows):
+                got = ([pos[f] for f in self.acc_flows], [pos[f] for f in self.gross_flows])
+            else:
+                got = ()
+            self._saved_flows[record] = got
+        return got or None
 
     def source(self, method: str | Method = "euler", mode: str = "vector") -> str:
         """Return the generated Python source (for the curious and for debugging)."""

@@ -16,6 +16,7 @@ from ..errors import ModelError, SimulationError
 from ..model.elements import Constant, Scenario
 from ..model.model import Model
 from ..model.names import canonical
+from .codegen import ledger_from_saves
 from .compiled import CompiledModel, compile_model
 from .lower import STOCK
 from .methods import Method, get_method
@@ -211,8 +212,10 @@ def execute(prep: Prepared, method: Method, timing: Timing, *, mode: str | None 
         mode = "scalar" if n == 1 and not prep.varied else "vector"
     nrec = len(prep.saved)
     zeros = (0.0,) * cm.n_acc
+    # saving every flow at every step, the ledger is summed from the saves rather than in the loop
+    where = cm.saved_flows(method, timing.every, prep.record)
     if mode == "scalar":
-        init, run, _ = cm.functions(method, "scalar", prep.record)
+        init, run, _ = cm.functions(method, "scalar", prep.record, where is None)
         recs: list[bytes] = [b""] * timing.nsave
         try:
             with np.errstate(all="ignore"):
@@ -225,7 +228,7 @@ def execute(prep: Prepared, method: Method, timing: Timing, *, mode: str | None 
             # Python floats raise where numpy returns inf/NaN: redo in numpy to say where it happened
             return execute(prep, method, timing, mode="vector", locate=locate, run_offset=run_offset, out=out)
     else:
-        init, run, _ = cm.functions(method, "vector", prep.record)
+        init, run, _ = cm.functions(method, "vector", prep.record, where is None)
         P = _vector_params(prep.P, n)
         if out is None or out.shape != (timing.nsave, nrec, n):
             out = np.empty((timing.nsave, nrec, n))
@@ -242,6 +245,10 @@ def execute(prep: Prepared, method: Method, timing: Timing, *, mode: str | None 
         if locate:
             _locate(prep, method, timing, out, run_offset)
         raise SimulationError("a variable became NaN or infinite", file=prep.model.file)
+    if where is not None:
+        steps = out[:timing.nsteps]
+        net, gross = ledger_from_saves(steps[:, where[0], :], steps[:, where[1], :], timing.dt)
+        A = tuple(net) + tuple(gross) if mode == "vector" else tuple(net[:, 0].tolist() + gross[:, 0].tolist())
     return out, S0, S, A
 
 
