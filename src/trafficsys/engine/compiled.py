@@ -213,6 +213,20 @@ class CompiledModel:
                 f"{len(self.plan.step_order)} equations, {len(self.constants)} constants>")
 
 
+class _Key(tuple):
+    """A structure key that hashes once: the cache looks it up twice, and hashing every equation's AST
+    costs more than a small model's run setup."""
+
+    __slots__ = ()
+
+    def __new__(cls, key: tuple) -> _Key:
+        self = super().__new__(cls, (hash(key), key))
+        return self
+
+    def __hash__(self) -> int:
+        return self[0]
+
+
 def compile_model(model: Model) -> CompiledModel:
     """Compile ``model`` (cached per model structure; constant values are inputs, not compiled in).
 
@@ -221,7 +235,7 @@ def compile_model(model: Model) -> CompiledModel:
     UnknownVariableError, AlgebraicLoopError, StructureError, UnsupportedFeatureError
         When the model cannot be run; the message names the variable and the fix.
     """
-    key = structure_key(model)
+    key = _Key(structure_key(model))
     with _LOCK:
         for cm in _CACHE.get(key, ()):
             # a plan read some constants' values (SMTHN/DELAYN orders): reuse it only if they are unchanged
