@@ -154,6 +154,27 @@ def median_time(fn, repeat, clock=time.process_time):
     return statistics.median(times)
 
 
+def time_split(model, repeat):
+    """Medians of the two halves of ``ts.simulate(model).ds``: the engine (scenario, compiled-model cache,
+    time loop) and building the results from its raw output."""
+    import importlib
+
+    sim = importlib.import_module("trafficsys.engine.simulate")
+    method = importlib.import_module("trafficsys.engine.methods").get_method(None, default=model.specs.method)
+    timing = sim._timing(model, None, None, None, None)
+    raw = {}
+
+    def engine():
+        raw["prep"] = prep = sim.prepare(model)
+        raw["out"] = sim.execute(prep, method, timing)
+
+    def results():
+        sim.make_results(raw["prep"], method, timing, *raw["out"]).ds
+
+    engine()
+    return median_time(engine, repeat), median_time(results, repeat)
+
+
 def stock_names():
     return [f"{s}_{r}" for s in STAGES for r in REGIONS]
 
@@ -194,6 +215,9 @@ def main(argv=None):
         t_pysd = median_time(lambda: pm.run(return_timestamps=times), repeat)
         print(f"    {label:<34} PySD {t_pysd * 1e3:9.1f} ms   trafficsys {t_ts * 1e3:7.1f} ms   "
               f"ratio {t_pysd / t_ts:6.1f}x   (PySD load {load:.1f} s; max rel. stock difference {diff:.0e})")
+        t_engine, t_results = time_split(model, repeat * 3)
+        print(f"    {'':<34} trafficsys split: prepare and time loop {t_engine * 1e3:.1f} ms, "
+              f"results (Dataset of every variable, ledger function) {t_results * 1e3:.1f} ms")
         return pm, t_pysd
 
     print("(a) one run, every variable saved at every save time, median times")

@@ -540,6 +540,28 @@ def test_fast_dataset_is_identical_to_xarrays_constructor():
     assert float(fast["a"].sel(run=1).interp(time=0.75)) == 4.0
 
 
+def test_results_dataset_is_identical_to_xarrays_constructor_and_owns_its_attrs():
+    import importlib
+
+    import xarray as xr
+
+    sim_mod = importlib.import_module("trafficsys.engine.simulate")
+    assert sim_mod._variable is sim_mod._direct_variable  # the fast path is in use with this xarray
+    m = ts.Model("attrs", stop=2, dt=0.5)
+    m.constant("k", 0.1, units="1/month", doc="rate")
+    m.stock("x", initial=100, outflows=["loss"], units="person")
+    m.flow("loss", "k * x")
+    for params in (None, {"k": np.array([0.1, 0.2])}):
+        ds = ts.simulate(m, params=params).ds
+        public = xr.Dataset({k: xr.Variable(v.dims, v.values.copy(), dict(v.attrs)) for k, v in ds.data_vars.items()},
+                            coords={"time": ds["time"].values, "run": ds["run"].values}, attrs=ds.attrs)
+        xr.testing.assert_identical(ds, public)
+        ds["x"].attrs["units"] = "changed"  # a Dataset's attributes are its own, not the cached ones
+        ds["k"].values[0] = 99.0
+        again = ts.simulate(m, params=params).ds
+        assert again["x"].attrs["units"] == "person" and again["k"].values[0] == 0.1
+
+
 def test_delayn_order_from_a_constant_is_part_of_the_structure():
     m = ts.Model("order", stop=20, dt=0.25)
     m.constant("order", 1)

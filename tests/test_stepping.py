@@ -75,3 +75,13 @@ def test_set_in_an_ensemble_and_errors():
         sim.set(rate=[1, 2, 3])
     with pytest.raises(ts.ModelError, match="step back"):
         sim.step(until=1)
+
+
+@pytest.mark.parametrize("stepped", [False, True])
+def test_saved_values_are_writable_float_arrays(stepped):
+    m = model()
+    r = ts.Simulation(m).run() if stepped else ts.simulate(m)
+    v = r["pop"].values
+    assert v.dtype == np.float64 and v.flags.writeable and v.shape == (25, 1)
+    v[0, 0] = -1.0  # the Dataset is the caller's to modify
+    assert r["pop"].values[0, 0] == -1.0

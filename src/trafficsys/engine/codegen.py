@@ -24,6 +24,8 @@ functions in scalar mode reproduce ``numpy.interp``'s arithmetic exactly.
 from __future__ import annotations
 
 import math
+import re
+import struct
 from bisect import bisect_right
 from collections.abc import Callable
 
@@ -36,15 +38,18 @@ from ..model.elements import Extrapolation, Lookup
 from .lower import DISC, FLOW, HSTOCK, PIPE, STOCK, Plan
 from .methods import Method
 
-__all__ = ["Emitter", "generate", "helpers", "TIME_EPS"]
+__all__ = ["Emitter", "generate", "helpers", "ledger_from_saves", "TIME_EPS"]
 
 #: relative tolerance (in DTs) of clock comparisons in STEP and PULSE, so that a
 #: step at t = 0.3 fires at the step whose time is 3 * 0.1 = 0.30000000000000004
 TIME_EPS = 1e-6
 
 _CMP = {"=": "==", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+_NUMBER = re.compile(r"\(?-?[0-9][0-9.e+-]*\)?|\(?-?inf\)?")
 _UFUNCS = {"EXP": "exp", "LN": "log", "LOG10": "log10", "SQRT": "sqrt", "SIN": "sin", "COS": "cos",
            "TAN": "tan", "ARCSIN": "arcsin", "ARCCOS": "arccos", "ARCTAN": "arctan"}
+#: builtins whose value depends on their arguments only (not on the clock or on history)
+_PURE = frozenset(_UFUNCS) | {"ABS", "INT", "ROUND", "MIN", "MAX", "MEAN", "MOD", "PI", "SAFEDIV"}
 
 
 class Emitter:
@@ -52,10 +57,20 @@ class Emitter:
 
     ``names`` maps canonical variable names to local identifiers; ``tables``
     maps graphical-function names to the identifier of their helper.
+
+    With ``invariant`` (a predicate: does this sub-expression depend only on
+    constants?) and ``hoisted`` (source -> name, shared by one function), every
+    largest invariant sub-expression is emitted as a name and its source is
+    recorded in ``hoisted``, to be computed once before the time loop.  A
+    sub-expression evaluated only under a condition (a branch of ``IF``, the
+    right operand of ``AND``/``OR``) is left in place, so that hoisting never
+    evaluates something the equation would not have (a division by zero in an
+    unused branch).
     """
 
     def __init__(self, mode: str, names: Callable[[str], str], tables: dict[str, str], *,
-                 has_pi_var: bool = False, variable: str = "", file: str | None = None):
+                 has_pi_var: bool = False, variable: str = "", file: str | None = None,
+                 invariant: Callable[[ast.Expr], bool] | None = None, hoisted: dict[str, str] | None = None):
         self.mode = mode
         self.names = names
         self.tables = tables
@@ -63,11 +78,17 @@ class Emitter:
         self.variable = variable
         self.file = file
         self.temp = 0
+        self.invariant = invariant
+        self.hoisted = hoisted
+        self.guard = 0  # > 0 inside a sub-expression that is evaluated only under a condition
 
     def __call__(self, e: ast.Expr, cond: bool = False) -> str:
         return self.emit(e, cond)
 
     def emit(self, e: ast.Expr, cond: bool = False) -> str:
+        if (self.invariant is not None and not self.guard and not isinstance(e, (Num, Name))
+                and self.invariant(e)):
+            return self._hoist(e, cond)
         v = self.mode == "vector"
         if isinstance(e, Num):
             x = float(e.value)
@@ -99,7 +120,10 @@ class Emitter:
         if isinstance(e, Binary):
             op = e.op
             if op in ("and", "or"):
-                left, right = self.emit(e.left, True), self.emit(e.right, True)
+                left = self.emit(e.left, True)
+                self.guard += 1  # short-circuit: the right operand is evaluated only sometimes
+                right = self.emit(e.right, True)
+                self.guard -= 1
                 s = f"_{op}({left}, {right})" if v else f"(({left}) != 0 {op} ({right}) != 0)"
                 return s if cond else f"({s} * 1.0)"
             left, right = self.emit(e.left), self.emit(e.right)
@@ -112,12 +136,26 @@ class Emitter:
                 return f"_mod({left}, {right})"
             return f"({left} {op} {right})"
         if isinstance(e, If):
-            c, a, b = self.emit(e.cond, True), self.emit(e.then), self.emit(e.orelse)
+            c = self.emit(e.cond, True)
+            self.guard += 1
+            a, b = self.emit(e.then), self.emit(e.orelse)
+            self.guard -= 1
             return f"_where({c}, {a}, {b})" if v else f"({a} if {c} else {b})"
         if isinstance(e, Call):
             return self.call(e)
         raise UnsupportedFeatureError(f"cannot compile a {type(e).__name__} node: flatten arrays first",
                                       variable=self.variable, file=self.file)
+
+    def _hoist(self, e: ast.Expr, cond: bool) -> str:
+        assert self.hoisted is not None
+        saved, self.invariant = self.invariant, None
+        try:
+            src = self.emit(e, cond)
+        finally:
+            self.invariant = saved
+        if not any(isinstance(x, (Name, Call)) for x in ast.walk(e)):
+            return src  # literals only: CPython folds the arithmetic itself
+        return self.hoisted.setdefault(src, f"_h{len(self.hoisted)}")
 
     def call(self, e: Call) -> str:
         f = e.func
@@ -155,8 +193,10 @@ class Emitter:
             out = args[0]
             for a in args[1:]:
                 self.temp += 1
-                t1, t2 = f"_m{self.temp}a", f"_m{self.temp}b"
-                out = f"({t2} if ({t2} := {a}) {cmp} ({t1} := {out}) else {t1})"
+                # a name or a number is read twice; anything else once, into a temporary
+                t1, t2 = (out, out) if _simple(out) else (f"(_m{self.temp}a := {out})", f"_m{self.temp}a")
+                u1, u2 = (a, a) if _simple(a) else (f"(_m{self.temp}b := {a})", f"_m{self.temp}b")
+                out = f"({u2} if {u1} {cmp} {t1} else {t2})"
             return out
         if f == "MEAN":
             return f"(({' + '.join(args)}) / {float(len(args))!r})"
@@ -390,8 +430,9 @@ def helpers(mode: str, plan: Plan, table_ids: dict[str, str]) -> dict[str, objec
 # --------------------------------------------------------------------- program
 class _Program:
     def __init__(self, plan: Plan, method: Method, mode: str, file: str | None,
-                 record: tuple[str, ...] | None = None):
+                 record: tuple[str, ...] | None = None, ledger: bool = True):
         self.plan = plan
+        self.ledger = ledger
         self.record = list(plan.recorded if record is None else record)
         self.method = method
         self.mode = mode
@@ -407,6 +448,44 @@ class _Program:
         self.pipes = [n for n in plan.states if nodes[n].role == PIPE]
         self.acc_flows, self.gross_flows = accumulated(plan)
         self.nn_order = self._nonneg_order()
+        # loop invariants of _run: computed once per call, before the time loop (each call reads P
+        # afresh, so Simulation.set between steps is seen); the emitters of the loop fill `hoisted`
+        self.hoist = False
+        self.hoisted: dict[str, str] = {}
+        self._inv: dict[ast.Expr, bool] = {}
+        self.inv_names = set(plan.constants) | {"dt", "starttime", "stoptime"}
+        if not self.has_pi:
+            self.inv_names.add("pi")
+        self.inv_nodes = []
+        for n in plan.step_order:
+            if self.invariant(nodes[n].expr):
+                self.inv_nodes.append(n)
+                self.inv_names.add(n)
+        self.rescaled = self._rescaled()
+
+    def invariant(self, e: ast.Expr) -> bool:
+        """True if ``e`` has the same value at every step of a run: constants, DT, pure functions."""
+        got = self._inv.get(e)
+        if got is None:
+            if isinstance(e, Num):
+                got = True
+            elif isinstance(e, Name):
+                got = e.name in self.inv_names
+            elif isinstance(e, Call) and not (e.func in _PURE or e.func in self.table_ids):
+                got = False  # the clock (STEP, RAMP, PULSE) and the pipeline delay's history
+            else:
+                got = all(self.invariant(c) for c in ast.children(e))
+            self._inv[e] = got
+        return got
+
+    def _rescaled(self) -> set[str]:
+        """Flows the loop assigns more than once a step: limited drains; with several stages, all of a ledger."""
+        nodes = self.plan.nodes
+        out = {f for s in self.nn_order for f in nodes[s].outflows}
+        out |= {f for s in self.nn_order for f in nodes[s].inflows if not nodes[f].uniflow}
+        if self.method.stages > 1:
+            out |= set(self.acc_flows)
+        return out
 
     def _nonneg_order(self) -> list[str]:
         import networkx as nx
@@ -437,7 +516,8 @@ class _Program:
         else:
             names = ids.__getitem__
         return Emitter(self.mode, names, self.table_ids, has_pi_var=self.has_pi,
-                       variable=self.plan.display.get(variable, variable), file=self.file)
+                       variable=self.plan.display.get(variable, variable), file=self.file,
+                       invariant=self.invariant if self.hoist else None, hoisted=self.hoisted)
 
     def w(self, indent: int, text: str) -> None:
         self.lines.append("    " * indent + text)
@@ -447,15 +527,36 @@ class _Program:
         for i, c in enumerate(self.plan.constants):
             self.w(ind, f"{self.ids[c]} = P[{i}]")
 
+    def equation(self, n: str, stage: bool) -> str:
+        node = self.plan.nodes[n]
+        expr = self.emitter(stage, node.owner)(node.expr)
+        if node.role == FLOW and node.uniflow:
+            expr = f"_pos({expr})" if self.mode == "vector" else _clamp(expr)
+        return expr
+
     def aux_block(self, ind: int, stage: bool) -> None:
-        nodes = self.plan.nodes
+        inv = set(self.inv_nodes) if self.hoist else set()
         for n in self.plan.step_order:
-            node = nodes[n]
-            em = self.emitter(stage, node.owner)
-            expr = em(node.expr)
-            if node.role == FLOW and node.uniflow:
-                expr = f"_pos({expr})" if self.mode == "vector" else f"(0.0 if (_t := {expr}) < 0.0 else _t)"
-            self.w(ind, f"{self.ids[n]} = {expr}")
+            if n in inv:  # computed before the loop; a flow the loop rescales is restored each step
+                if n in self.rescaled:
+                    self.w(ind, f"{self.ids[n]} = I{self.ids[n]}")
+                continue
+            self.w(ind, f"{self.ids[n]} = {self.equation(n, stage)}")
+
+    def invariants(self, ind: int) -> list[str]:
+        """Lines computing the loop invariants (after the constants are read)."""
+        lines = []
+        for n in self.inv_nodes:
+            v = self.ids[n]
+            saved, self.hoist = self.hoist, False  # an invariant equation is computed whole
+            expr = self.equation(n, False)
+            self.hoist = saved
+            if n in self.rescaled:
+                lines += [f"I{v} = {expr}", f"{v} = I{v}"]
+            else:
+                lines.append(f"{v} = {expr}")
+        lines += [f"{name} = {src}" for src, name in self.hoisted.items()]
+        return ["    " * ind + x for x in lines]
 
     def limit_block(self, ind: int) -> None:
         nodes = self.plan.nodes
@@ -547,7 +648,7 @@ class _Program:
             e = node.init if n in set(self.plan.states) or node.init is not None else node.expr
             expr = self.emitter(False, node.owner)(e)
             if node.role == FLOW and node.uniflow:
-                expr = f"_pos({expr})" if self.mode == "vector" else f"(0.0 if (_t := {expr}) < 0.0 else _t)"
+                expr = f"_pos({expr})" if self.mode == "vector" else _clamp(expr)
             self.w(1, f"{self.ids[n]} = {expr}")
         self.w(1, f"return ({''.join(self.ids[s] + ', ' for s in self.plan.states)})")
 
@@ -557,6 +658,8 @@ class _Program:
         st = plan.states
         # per flow the net amount moved (A); per biflow also the gross amount (G, both directions)
         accs = [f"A{i}" for i in range(len(self.acc_flows))] + [f"G{i}" for i in range(len(self.gross_flows))]
+        if not self.ledger:  # the caller sums the saved flows itself (see ledger_from_saves)
+            accs = []
         self.w(0, "def _run(P, S, ACC, k0, k1, T0, DT, T1, every, out):")
         self.w(1, f"EPS = DT * {TIME_EPS!r}")
         self.constants(1)
@@ -565,6 +668,8 @@ class _Program:
         if accs:
             self.w(1, f"({''.join(a + ', ' for a in accs)}) = ACC")
         self.w(1, "k = k0")
+        pre = len(self.lines)
+        self.hoist = True
         self.w(1, "while True:")
         self.w(2, "T = _F(T0 + k * DT)" if vec else "T = T0 + k * DT")
         self.aux_block(2, False)
@@ -577,8 +682,8 @@ class _Program:
                 self.w(3, f"out[j, {i}] = {r}")
             if not rec:
                 self.w(3, "pass")
-        else:
-            self.w(3, f"out((k // every, ({''.join(r + ', ' for r in rec)})))")
+        else:  # the bytes of the saved values: no float objects kept, one copy into numpy at the end
+            self.w(3, f"out[k // every] = _pack({', '.join(rec)})")
         self.w(2, "if k >= k1:")
         self.w(3, "break")
         # discrete states: their next value, from this step's stage-0 values
@@ -616,9 +721,9 @@ class _Program:
                 sid = ids[s]
                 self.w(2, f"if _any({sid} < 0.0): {sid} = _maximum({sid}, 0.0)" if vec else
                        f"if {sid} < 0.0: {sid} = 0.0")
-        for i, f in enumerate(self.acc_flows):
+        for i, f in enumerate(self.acc_flows if self.ledger else ()):
             self.w(2, f"A{i} = A{i} + DT * {ids[f]}")
-        for i, f in enumerate(self.gross_flows):
+        for i, f in enumerate(self.gross_flows if self.ledger else ()):
             x = ids[f]
             self.w(2, f"G{i} = G{i} + DT * _abs({x})" if vec else f"G{i} = G{i} + DT * ({x} if {x} >= 0.0 else -{x})")
         for h in self.hstocks:
@@ -626,7 +731,10 @@ class _Program:
         for d in self.discs:
             self.w(2, f"{ids[d]} = N{ids[d]}")
         self.w(2, "k += 1")
-        self.w(1, f"return ({''.join(ids[s] + ', ' for s in st)}), ({''.join(a + ', ' for a in accs)})")
+        self.w(1, f"return ({''.join(ids[s] + ', ' for s in st)}), "
+                  + (f"({''.join(a + ', ' for a in accs)})" if self.ledger else "ACC"))
+        self.hoist = False
+        self.lines[pre:pre] = self.invariants(1)
 
     def stage_copy(self, ind: int, j: int) -> None:
         ids, nodes = self.ids, self.plan.nodes
@@ -637,6 +745,16 @@ class _Program:
         for h in self.hstocks:
             em = self.emitter(j > 0, nodes[h].owner)
             self.w(ind, f"D{ids[h]}_{j} = {em(nodes[h].expr)}")
+
+
+def _simple(x: str) -> bool:
+    """True if the source ``x`` is a name or a number (evaluating it twice costs nothing)."""
+    return x.isidentifier() or _NUMBER.fullmatch(x) is not None
+
+
+def _clamp(x: str) -> str:
+    """Scalar source of ``x`` cut at zero below (a uniflow)."""
+    return f"(0.0 if {x} < 0.0 else {x})" if _simple(x) else f"(0.0 if (_t := {x}) < 0.0 else _t)"
 
 
 def accumulated(plan: Plan) -> tuple[list[str], list[str]]:
@@ -654,16 +772,42 @@ def accumulated(plan: Plan) -> tuple[list[str], list[str]]:
 
 
 def generate(plan: Plan, method: Method, mode: str, file: str | None = None,
-             record: tuple[str, ...] | None = None) -> tuple[str, dict[str, object]]:
+             record: tuple[str, ...] | None = None, ledger: bool = True) -> tuple[str, dict[str, object]]:
     """Source of ``_init`` and ``_run`` for ``plan`` and the namespace they need.
 
     ``record`` lists the variables saved (default: every user variable).
+    ``ledger=False`` leaves out the ledger's accumulators (``_run`` returns
+    ``ACC`` as given): for runs that save every flow at every step, whose
+    caller sums the saves instead (:func:`ledger_from_saves`).  The
+    vector ``_run`` writes save ``j`` into ``out[j, i]`` (an array of shape
+    (saves, variables, runs)); the scalar one assigns ``out[j]`` the bytes of
+    the saved values as native doubles (``out`` a list or a dict).
     """
-    p = _Program(plan, method, mode, file, record)
+    p = _Program(plan, method, mode, file, record, ledger)
     p.init_function()
     p.w(0, "")
     p.run_function()
     ns = helpers(mode, plan, p.table_ids)
     if mode == "scalar":
         ns["_maximum"] = max
+        ns["_pack"] = struct.Struct(f"{len(p.record)}d").pack  # native doubles, as numpy's float64
     return "\n".join(p.lines) + "\n", ns
+
+
+def ledger_from_saves(flows: np.ndarray, gross: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """The ledger's accumulators from the flows saved at steps ``0 .. nsteps - 1``, to the last bit.
+
+    ``flows`` and ``gross`` have shape (steps, flows, runs).  The loop's
+    accumulator is ``A = A + DT * f`` from ``A = 0.0``, step after step;
+    ``np.add.accumulate`` adds in the same order (by definition, unlike
+    ``sum``, which adds pairwise).  It starts from the first term instead of
+    0.0, which differs only in the sign of a zero sum (``0.0 + -0.0`` is
+    ``0.0``), so adding ``0.0`` at the end gives the same bits.  A gross
+    amount adds ``DT * |f|``: ``|-0.0|`` differs from the loop's ``-0.0``
+    only in that sign too.
+    """
+    def total(x: np.ndarray) -> np.ndarray:
+        if x.shape[0] == 0:
+            return np.zeros(x.shape[1:])
+        return np.add.accumulate(dt * x, axis=0)[-1] + 0.0
+    return total(flows), total(np.abs(gross))

@@ -61,25 +61,29 @@ class CompiledModel:
         self.states = list(self.plan.states)
         self._code: dict[tuple, tuple[Any, Any, str]] = {}
         self._eval: dict[str, tuple[Any, list[str]]] = {}
+        self._saved_flows: dict[tuple[str, ...] | None, tuple] = {}
         self._lock = threading.Lock()
         stocks = [n for n in self.states if self.plan.nodes[n].role == STOCK]
         self.stocks = stocks
         self.acc_flows, self.gross_flows = accumulated(self.plan)
         self.n_acc = len(self.acc_flows) + len(self.gross_flows)  # the run's ledger accumulators
+        self.result_attrs: dict[str, dict[str, str]] | None = None  #: per variable, filled by make_results
 
     # ------------------------------------------------------------ generation
-    def functions(self, method: Method, mode: str, record: tuple[str, ...] | None = None) -> tuple[Any, Any, str]:
+    def functions(self, method: Method, mode: str, record: tuple[str, ...] | None = None,
+                  ledger: bool = True) -> tuple[Any, Any, str]:
         """``(init, run, source)`` for ``method`` in ``mode`` (``"scalar"`` or ``"vector"``).
 
         ``record``: the variables the run saves (default: all of :attr:`recorded`).
+        ``ledger=False``: without the ledger's accumulators (see :meth:`saved_flows`).
         """
-        key = (method.name, mode, record)
+        key = (method.name, mode, record, ledger)
         got = self._code.get(key)
         if got is None:
             with self._lock:
                 got = self._code.get(key)
                 if got is None:
-                    source, ns = generate(self.plan, method, mode, self.model.file, record)
+                    source, ns = generate(self.plan, method, mode, self.model.file, record, ledger)
                     # compiled-ast: the source is generated from our own validated AST with mangled
                     # identifiers only (see codegen); no user text reaches it.
                     code = compile(source, f"<trafficsys {self.model.name} {method.name} {mode}>", "exec")
@@ -87,6 +91,26 @@ class CompiledModel:
                     got = (ns["_init"], ns["_run"], source)
                     self._code[key] = got
         return got
+
+    def saved_flows(self, method: Method, every: int, record: tuple[str, ...] | None
+                    ) -> tuple[list[int], list[int]] | None:
+        """Where the ledger's flows are among the saved variables, if a run can sum them from its saves.
+
+        That needs one stage (the saved flow is the one that moved material) and
+        a save at every step; returns ``(net, gross)`` positions, or None.
+        """
+        if method.stages != 1 or every != 1:
+            return None
+        saved = self.recorded if record is None else record
+        got = self._saved_flows.get(record)
+        if got is None:
+            pos = {name: i for i, name in enumerate(saved)}
+            if all(f in pos for f in self.acc_flows):
+                got = ([pos[f] for f in self.acc_flows], [pos[f] for f in self.gross_flows])
+            else:
+                got = ()
+            self._saved_flows[record] = got
+        return got or None
 
     def source(self, method: str | Method = "euler", mode: str = "vector") -> str:
         """Return the generated Python source (for the curious and for debugging)."""
@@ -189,6 +213,20 @@ class CompiledModel:
                 f"{len(self.plan.step_order)} equations, {len(self.constants)} constants>")
 
 
+class _Key(tuple):
+    """A structure key that hashes once: the cache looks it up twice, and hashing every equation's AST
+    costs more than a small model's run setup."""
+
+    __slots__ = ()
+
+    def __new__(cls, key: tuple) -> _Key:
+        self = super().__new__(cls, (hash(key), key))
+        return self
+
+    def __hash__(self) -> int:
+        return self[0]
+
+
 def compile_model(model: Model) -> CompiledModel:
     """Compile ``model`` (cached per model structure; constant values are inputs, not compiled in).
 
@@ -197,7 +235,7 @@ def compile_model(model: Model) -> CompiledModel:
     UnknownVariableError, AlgebraicLoopError, StructureError, UnsupportedFeatureError
         When the model cannot be run; the message names the variable and the fix.
     """
-    key = structure_key(model)
+    key = _Key(structure_key(model))
     with _LOCK:
         for cm in _CACHE.get(key, ()):
             # a plan read some constants' values (SMTHN/DELAYN orders): reuse it only if they are unchanged

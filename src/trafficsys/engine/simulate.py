@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import struct
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from ..errors import ModelError, SimulationError
 from ..model.elements import Constant, Scenario
 from ..model.model import Model
 from ..model.names import canonical
+from .codegen import ledger_from_saves
 from .compiled import CompiledModel, compile_model
 from .lower import STOCK
 from .methods import Method, get_method
@@ -210,21 +212,23 @@ def execute(prep: Prepared, method: Method, timing: Timing, *, mode: str | None 
         mode = "scalar" if n == 1 and not prep.varied else "vector"
     nrec = len(prep.saved)
     zeros = (0.0,) * cm.n_acc
+    # saving every flow at every step, the ledger is summed from the saves rather than in the loop
+    where = cm.saved_flows(method, timing.every, prep.record)
     if mode == "scalar":
-        init, run, _ = cm.functions(method, "scalar", prep.record)
-        recs: list[tuple[int, tuple]] = []
+        init, run, _ = cm.functions(method, "scalar", prep.record, where is None)
+        recs: list[bytes] = [b""] * timing.nsave
         try:
             with np.errstate(all="ignore"):
                 S0 = init(prep.P, timing.start, timing.dt, timing.stop)
                 _check_initial(prep, S0)
                 S, A = run(prep.P, S0, zeros, 0, timing.nsteps, timing.start, timing.dt, timing.stop,
-                           timing.every, recs.append)
-            out = np.array([r for _, r in recs], dtype=float).reshape(len(recs), nrec, 1)
+                           timing.every, recs)
+            out = _unpack(recs, nrec)
         except (ArithmeticError, ValueError):
             # Python floats raise where numpy returns inf/NaN: redo in numpy to say where it happened
             return execute(prep, method, timing, mode="vector", locate=locate, run_offset=run_offset, out=out)
     else:
-        init, run, _ = cm.functions(method, "vector", prep.record)
+        init, run, _ = cm.functions(method, "vector", prep.record, where is None)
         P = _vector_params(prep.P, n)
         if out is None or out.shape != (timing.nsave, nrec, n):
             out = np.empty((timing.nsave, nrec, n))
@@ -241,12 +245,23 @@ def execute(prep: Prepared, method: Method, timing: Timing, *, mode: str | None 
         if locate:
             _locate(prep, method, timing, out, run_offset)
         raise SimulationError("a variable became NaN or infinite", file=prep.model.file)
+    if where is not None:
+        steps = out[:timing.nsteps]
+        net, gross = ledger_from_saves(steps[:, where[0], :], steps[:, where[1], :], timing.dt)
+        A = tuple(net) + tuple(gross) if mode == "vector" else tuple(net[:, 0].tolist() + gross[:, 0].tolist())
     return out, S0, S, A
+
+
+def _unpack(recs: list[bytes], nrec: int) -> np.ndarray:
+    """The saves of a scalar run (the bytes of ``nrec`` doubles each) as a writable (saves, nrec, 1) array."""
+    return np.frombuffer(bytearray().join(recs), dtype=float).reshape(len(recs), nrec, 1)
 
 
 def _check_initial(prep: Prepared, S0: tuple) -> None:
     cm = prep.cm
     for name, v in zip(cm.states, S0):
+        if isinstance(v, float) and not v < 0.0:  # the usual case, without numpy
+            continue
         node = cm.plan.nodes[name]
         if node.role == STOCK and node.non_negative and np.any(np.asarray(v) < 0):
             runs = np.nonzero(np.atleast_1d(np.asarray(v) < 0))[0]
@@ -290,6 +305,22 @@ def _locate(prep: Prepared, method: Method, timing: Timing, out: np.ndarray, run
 _KIND = {"stock": "stock", "flow": "flow", "aux": "aux", "lookupvar": "lookup"}
 
 
+def _attrs(cm: CompiledModel, m: Model) -> dict[str, dict[str, str]]:
+    """Per variable the attributes of its results (units, doc, kind), cached on the compiled model.
+
+    Units and docs are part of the structure key (:func:`~trafficsys.engine.compiled.structure_key`),
+    so every model sharing ``cm`` has the same ones.
+    """
+    got = cm.result_attrs
+    if got is None:
+        els = dict(zip(m.names(), m.elements()))  # canonical name -> element, without re-normalising
+        got = {name: {"units": els[name].units or "", "doc": els[name].doc, "kind": _KIND[cm.plan.nodes[name].role]}
+               for name in cm.recorded}
+        got.update({c: {"units": els[c].units or "", "doc": els[c].doc, "kind": "constant"} for c in cm.constants})
+        cm.result_attrs = got
+    return got
+
+
 def make_results(prep: Prepared, method: Method, timing: Timing, out: np.ndarray, S0: tuple, S: tuple,
                  A: tuple, nsave: int | None = None) -> Results:
     """Wrap raw outputs into :class:`Results` (the Dataset and the ledger)."""
@@ -298,23 +329,62 @@ def make_results(prep: Prepared, method: Method, timing: Timing, out: np.ndarray
     times = timing.times(nsave)
     runs = np.arange(n)
     data = {}
-    els = dict(zip(m.names(), m.elements()))  # canonical name -> element, without re-normalising
+    attrs = _attrs(cm, m)
     block = np.asarray(out[:nsave], dtype=float)
+    var = _variable
     for i, name in enumerate(prep.saved):
-        e = els[name]
-        data[name] = xr.Variable(("time", "run"), block[:, i, :],
-                                 {"units": e.units or "", "doc": e.doc, "kind": _KIND[cm.plan.nodes[name].role]},
-                                 fastpath=True)
-    for c, v in zip(cm.constants, prep.P):
-        e = els[c]
-        col = v.astype(float, copy=True) if isinstance(v, np.ndarray) else np.full(n, float(v))
-        data[c] = xr.Variable(("run",), col, {"units": e.units or "", "doc": e.doc, "kind": "constant"},
-                              fastpath=True)
-    attrs = {"model": m.name, "scenario": prep.scenario or "", "method": method.name, "dt": timing.dt,
-             "start": timing.start, "stop": timing.stop, "saveper": timing.saveper,
-             "time_units": m.specs.time_units, "varied": ",".join(prep.varied)}
-    ds = dataset(data, {"time": times, "run": runs}, attrs)
+        data[name] = var(("time", "run"), block[:, i, :], attrs[name])
+    # the constants, one row per constant of a (constants, runs) block: each run's own copy of its values
+    if n == 1:
+        consts = np.array(prep.P, dtype=float).reshape(len(prep.P), 1)
+    else:
+        consts = np.empty((len(prep.P), n))
+        for i, v in enumerate(prep.P):
+            consts[i] = v
+    for i, c in enumerate(cm.constants):
+        data[c] = var(("run",), consts[i], attrs[c])
+    ds_attrs = {"model": m.name, "scenario": prep.scenario or "", "method": method.name, "dt": timing.dt,
+                "start": timing.start, "stop": timing.stop, "saveper": timing.saveper,
+                "time_units": m.specs.time_units, "varied": ",".join(prep.varied)}
+    ds = dataset(data, {"time": times, "run": runs}, ds_attrs)
     return Results(ds, m, ledger(prep, S0, S, A))
+
+
+def _public_variable(dims: tuple[str, ...], values: np.ndarray, attrs: dict) -> xr.Variable:
+    return xr.Variable(dims, values, attrs, fastpath=True)
+
+
+def _direct_variable(dims: tuple[str, ...], values: np.ndarray, attrs: dict) -> xr.Variable:
+    # xarray.Variable(..., fastpath=True) costs about 2 microseconds, several hundred of them a run
+    # of a large model; a Variable is exactly these four slots (checked once, by _choose_variable)
+    v = _new_variable(xr.Variable)
+    v._dims = dims
+    v._data = values
+    v._attrs = dict(attrs)
+    v._encoding = None
+    return v
+
+
+_new_variable = object.__new__
+
+
+def _choose_variable():
+    """The direct constructor if it builds what xarray's does (the same slots, an identical Variable)."""
+    try:
+        slots = {s for c in xr.Variable.__mro__ for s in c.__dict__.get("__slots__", ())}
+        if slots != {"_dims", "_data", "_attrs", "_encoding"}:
+            return _public_variable
+        a = np.arange(6.0).reshape(3, 2)
+        fast, ref = _direct_variable(("time", "run"), a, {"k": "v"}), xr.Variable(("time", "run"), a, {"k": "v"})
+        one = _direct_variable(("run",), a[0], {})
+        if fast.identical(ref) and type(fast) is type(ref) and fast.encoding == {} and one.attrs == {}:
+            return _direct_variable
+    except Exception:  # pragma: no cover - only if xarray's internals change
+        pass
+    return _public_variable  # pragma: no cover
+
+
+_variable = _choose_variable()
 
 
 def dataset(data: dict[str, xr.Variable], coords: dict[str, np.ndarray], attrs: dict) -> xr.Dataset:
@@ -335,8 +405,13 @@ def dataset(data: dict[str, xr.Variable], coords: dict[str, np.ndarray], attrs: 
             variables.update(index.create_variables())
             indexes[name] = index
         dims = {name: len(values) for name, values in coords.items()}
+        shapes: dict[tuple, tuple] = {}
         for name, var in data.items():
-            if any(var.sizes[d] != dims[d] for d in var.dims) or name in variables:
+            d = var.dims
+            want = shapes.get(d)
+            if want is None:
+                want = shapes[d] = tuple(dims[x] for x in d)
+            if var.shape != want or name in variables:
                 raise ValueError(name)
             variables[name] = var
         return xr.Dataset._construct_direct(variables, set(coords), dims, dict(attrs), indexes)
@@ -496,7 +571,7 @@ class Simulation:
         self._init, self._run, _ = cm.functions(self.method, self._mode)
         self._k = 0
         self._A: tuple = (0.0,) * cm.n_acc
-        self._rec: dict[int, tuple] = {}
+        self._rec: list[bytes] = [b""] * self.timing.nsave  # scalar mode: save j's values as bytes
         self._out = None if self._mode == "scalar" else np.empty((self.timing.nsave, len(cm.recorded), self._prep.n))
         t = self.timing
         with np.errstate(all="ignore"):
@@ -525,7 +600,7 @@ class Simulation:
 
     def _advance(self, k1: int) -> None:
         t = self.timing
-        out = self._rec_append if self._mode == "scalar" else self._out
+        out = self._rec if self._mode == "scalar" else self._out
         with np.errstate(all="ignore"):
             try:
                 self._S, self._A = self._run(self._P, self._S, self._A, self._k, k1, t.start, t.dt, t.stop,
@@ -536,9 +611,6 @@ class Simulation:
                                       file=self.model.file) from None
         self._k = k1
         self._check_finite()
-
-    def _rec_append(self, item: tuple[int, tuple]) -> None:
-        self._rec[item[0]] = item[1]
 
     def _check_finite(self) -> None:
         for name, v in zip(self._prep.cm.states, self._S):
@@ -602,10 +674,10 @@ class Simulation:
         t = self.timing
         cm = self._prep.cm
         if self._mode == "scalar":
-            got: list = []
+            got: dict[int, bytes] = {}
             with np.errstate(all="ignore"):
-                self._run(self._P, self._S, self._A, self._k, self._k, t.start, t.dt, t.stop, 1, got.append)
-            return dict(zip(cm.recorded, got[0][1]))
+                self._run(self._P, self._S, self._A, self._k, self._k, t.start, t.dt, t.stop, 1, got)
+            return dict(zip(cm.recorded, struct.unpack(f"{len(cm.recorded)}d", got[self._k])))
         buf = np.empty((self._k + 1, len(cm.recorded), self._prep.n))
         with np.errstate(all="ignore"):
             self._run(self._P, self._S, self._A, self._k, self._k, t.start, t.dt, t.stop, 1, buf)
@@ -616,8 +688,7 @@ class Simulation:
         """The results saved so far."""
         nsave = self._k // self.timing.every + 1
         if self._mode == "scalar":
-            rows = [self._rec[j] for j in range(nsave)]
-            out = np.array(rows, dtype=float).reshape(nsave, len(self._prep.cm.recorded), 1)
+            out = _unpack(self._rec[:nsave], len(self._prep.cm.recorded))
         else:
             out = self._out[:nsave]
         prep = Prepared(self._prep.model, self._prep.cm, list(self._P), self._prep.n, self._prep.varied,
