@@ -4,7 +4,7 @@ Run: ``.venv/bin/python benchmarks/engine.py [--quick]``
 
 (a) one run of a 24-stock, 480-step model: trafficsys vs PySD loading the same
     XMILE (written by ``ts.save``), median of several runs, and the same for the
-    reference anti-trafficking model (24 stocks, 480 steps);
+    reference anti-trafficking model (25 stocks, 480 steps);
 (b) a 10,000-run Monte Carlo: runs per second, in-process and on a 2-process pool,
     against PySD's runs per second;
 (c) the compiled model against a hand-written vectorised numpy version of the
