@@ -5,6 +5,7 @@ Vensim documentation of the function.
 """
 
 import pytest
+from mdl_text import mdl, run_mdl
 
 import trafficsys as ts
 
@@ -13,26 +14,8 @@ pytest.importorskip("pysd")
 # these models use delays as long as DT on purpose (closed-form values); the step-size advice does not apply
 pytestmark = pytest.mark.filterwarnings("ignore:.*DT = .* time constant")
 
-CONTROL = r"""
-FINAL TIME  = {stop}
-	~	Month
-	~	|
-INITIAL TIME  = 0
-	~	Month
-	~	|
-SAVEPER  = TIME STEP
-	~	Month
-	~	|
-TIME STEP  = {dt}
-	~	Month
-	~	|
-"""
-
-
 def run(tmp_path, equations: str, stop=10, dt=1.0):
-    p = tmp_path / "m.mdl"
-    p.write_text("{UTF-8}\n" + equations + CONTROL.format(stop=stop, dt=dt))
-    return ts.simulate(ts.load(p)).to_pandas()
+    return run_mdl(tmp_path, equations, stop, dt)
 
 
 def test_delay_fixed_reads_its_delay_time_once(tmp_path):
@@ -85,11 +68,11 @@ def test_delay_n_delay_time_can_vary_between_runs(tmp_path):
     # the order is only lowered for delay times below order * DT; otherwise the delay time stays an
     # ordinary parameter, free to differ between the runs of an ensemble
     p = tmp_path / "m.mdl"
-    p.write_text("{UTF-8}\n" + """out= DELAY N(10, delay time, 0, 2)
+    p.write_text(mdl("""out= DELAY N(10, delay time, 0, 2)
 	~	~	|
 delay time= 2
 	~	~	|
-""" + CONTROL.format(stop=4, dt=0.25))
+""", stop=4, dt=0.25))
     r = ts.simulate(ts.load(p), params={"delay time": [2.0, 4.0]})
     last = r.ds["out"].isel(time=-1).values
     assert last[0] > last[1] > 0

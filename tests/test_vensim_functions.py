@@ -2,34 +2,15 @@
 
 import numpy as np
 import pytest
+from mdl_text import mdl, run_mdl
 
 import trafficsys as ts
-from trafficsys.model.arrays import flatten, is_arrayed
+from trafficsys.model.arrays import flatten
 
 pytest.importorskip("pysd")
 
-CONTROL = """FINAL TIME  = 5
-	~	Month
-	~	|
-INITIAL TIME  = 0
-	~	Month
-	~	|
-SAVEPER  = TIME STEP
-	~	Month
-	~	|
-TIME STEP  = 1
-	~	Month
-	~	|
-"""
-
-
 def run(tmp_path, body: str):
-    p = tmp_path / "m.mdl"
-    p.write_text("{UTF-8}\n" + body + CONTROL)
-    m = ts.load(p)
-    if is_arrayed(m):
-        m = flatten(m)
-    return ts.simulate(m).to_pandas()
+    return run_mdl(tmp_path, body, stop=5, dt=1)
 
 
 def test_elmcount_is_the_number_of_elements(tmp_path):
@@ -187,7 +168,7 @@ def test_external_files_outside_the_models_folder_are_refused(tmp_path):
     (tmp_path / "model").mkdir()
     write_sheet(tmp_path)
     p = tmp_path / "model" / "m.mdl"
-    p.write_text("{UTF-8}\nk = GET XLS CONSTANTS('../in.xlsx', 'S', 'B5') ~~|\n" + CONTROL)
+    p.write_text(mdl("k = GET XLS CONSTANTS('../in.xlsx', 'S', 'B5') ~~|\n", stop=5))
     with pytest.raises(ts.UnsupportedFeatureError, match="GET CONSTANTS of a file outside the model's folder"):
         ts.load(p)
 
@@ -202,7 +183,7 @@ def test_get_xls_data_hold_backward_is_a_step_table(tmp_path):
 def test_get_xls_data_look_forward_is_named_unsupported(tmp_path):
     write_sheet(tmp_path)
     p = tmp_path / "m.mdl"
-    p.write_text("{UTF-8}\nseries:LOOK FORWARD::= GET XLS DATA('in.xlsx', 'S', '1', 'B3') ~~|\n" + CONTROL)
+    p.write_text(mdl("series:LOOK FORWARD::= GET XLS DATA('in.xlsx', 'S', '1', 'B3') ~~|\n", stop=5))
     with pytest.raises(ts.UnsupportedFeatureError, match="GET DATA with :LOOK FORWARD: used by series"):
         ts.load(p)
 
@@ -231,11 +212,11 @@ w[twin] = twin * 10 ~~|
 
 def test_a_table_per_element_survives_toml_and_xmile(tmp_path):
     p = tmp_path / "m.mdl"
-    p.write_text("{UTF-8}\n" + ARRAYS + """tab[a]( (0,0),(10,10) ) ~~|
+    p.write_text(mdl(ARRAYS + """tab[a]( (0,0),(10,10) ) ~~|
 tab[b]( (0,0),(10,20) ) ~~|
 tab[c]( (0,5),(10,5) ) ~~|
 y[d] = tab[d](Time) ~~|
-""" + CONTROL)
+""", stop=5))
     m = ts.load(p)
     assert any(getattr(e, "tables", ()) for e in m)
     want = ts.simulate(flatten(m)).to_pandas()
