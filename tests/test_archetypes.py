@@ -316,3 +316,21 @@ def test_cli_archetypes_and_loops(capsys):
     assert "3 shortest independent loop set" in capsys.readouterr().out
     assert main(["loops", "--through", "nowhere", str(FOLDER / "escalation.toml")]) == 2
     assert "no variable 'nowhere'" in capsys.readouterr().err
+
+
+def test_cli_summarises_each_archetype_before_the_best_matches(capsys):
+    from trafficsys.cli import main
+
+    path = FOLDER / "shifting_the_burden_to_the_intervenor.toml"
+    found = archetypes(load(path.stem), deduplicate=False)  # with the matches contained in larger ones
+    assert len({a.title for a in found}) > 1
+    assert main(["archetypes", "--all", "--top", "1", str(path)]) == 0
+    out = capsys.readouterr().out
+    head, _, detail = out.partition("The best matches")
+    counts = {}
+    for a in found:
+        counts[a.title] = counts.get(a.title, 0) + 1
+    for title, n in counts.items():  # one summary line per archetype, with its number of matches
+        line = next(ln for ln in head.splitlines() if ln.strip().startswith(title + "  "))
+        assert line.split()[len(title.split())] == str(n)
+    assert detail.count("    loops: ") == 1  # --top 1: one match in detail

@@ -53,3 +53,16 @@ def test_run_reports_mistakes_without_a_traceback(tmp_path, capsys):
     assert "no scenario 'slow'" in capsys.readouterr().err
     assert main(["run", str(path), "--list"]) == 0
     assert "Scenarios: fast" in capsys.readouterr().out
+
+
+def test_a_reader_that_stops_early_is_not_an_error(tmp_path):
+    import subprocess
+    import sys
+
+    # every loop of the reference model: far more than a pipe buffer holds, so writing fails once closed
+    script = "import sys; from trafficsys.cli import main; sys.exit(main(['loops', '--all', '--structure-only']))"
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.read(10)
+    proc.stdout.close()  # like `| head -c 10`: the pipe closes while the command still writes
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 0 and "Traceback" not in err and "BrokenPipe" not in err

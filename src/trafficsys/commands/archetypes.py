@@ -47,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
         print("  No archetype found. Archetypes are combinations of loops that share variables;"
               " see docs/archetypes.md for the signatures.")
         return 0
+    if len(found) > args.top:
+        _summary(found)
     for rank, a in enumerate(found[: args.top], 1):
         amb = f"   (or: {', '.join(a.ambiguous_with)})" if a.ambiguous_with else ""
         print(f"{rank:>2}. {a.title}{amb}   [{a.kind}, score {a.score:g}]")
@@ -62,3 +64,19 @@ def run(args: argparse.Namespace) -> int:
     for lp in sorted(shown.values(), key=lambda lp: (lp.polarity, int(lp.id[1:]) if lp.id[1:].isdigit() else 0)):
         print(f"  {lp}")
     return 0
+
+
+def _summary(found) -> None:
+    """One line per archetype: how many matches, the best one's score and loops (``found`` is ranked)."""
+    best: dict[str, object] = {}
+    count: dict[str, int] = {}
+    for a in found:
+        key = a.title
+        count[key] = count.get(key, 0) + 1
+        best.setdefault(key, a)
+    w = max(len(k) for k in best)
+    print(f"  {'archetype':<{w}}  {'matches':>7}  {'best':>6}  best match's loops")
+    for key, a in best.items():
+        loops = ", ".join(f"{lp.id} ({lp.name})" if lp.name else lp.id for lp in a.loops)
+        print(f"  {key:<{w}}  {count[key]:>7}  {a.score:>6.4g}  {loops}")
+    print("\nThe best matches, with their roles (--kind KIND for one archetype, --top N for more):\n")
