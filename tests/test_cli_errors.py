@@ -110,3 +110,65 @@ def test_lookup_points_must_be_finite_to_run(tmp_path, points):
     with pytest.raises(ts.StructureError, match="finite numbers") as e:
         ts.simulate(ts.load(path))
     assert e.value.variable == "effect_of_effort"
+
+
+# ------------------------------------------------------------------ analyses
+@pytest.fixture(scope="module")
+def reference():
+    return ts.load_default()
+
+
+def test_compare_takes_one_strategy_name_as_a_string(reference):
+    c = ts.compare(reference, "survivor_led", metrics="exploitation_final", n=4, seed=1)
+    assert c.strategies == ["baseline", "survivor_led"] and list(c.metrics) == ["exploitation_final"]
+
+
+def test_compare_n_is_a_whole_number(reference):
+    with pytest.raises(ts.ModelError, match="whole number of runs"):
+        ts.compare(reference, ["survivor_led"], n=10.5, seed=1)
+
+
+def test_compare_larger_than_memory_is_refused_before_sampling(reference, monkeypatch):
+    from trafficsys.engine import sampling
+
+    monkeypatch.setattr(sampling, "_physical_memory", lambda: 1_000_000)
+    with pytest.raises(ts.SimulationError, match=r"more than this computer's memory .*fewer futures"):
+        ts.compare(reference, ["baseline", "survivor_led"], n=10_000, seed=1)
+
+
+def test_drivers_of_an_unknown_or_the_same_strategy(reference):
+    c = ts.compare(reference, ["survivor_led"], n=4, seed=1)
+    with pytest.raises(ts.ModelError, match="no strategy 'survivor_lead' in this comparison; did you mean"):
+        c.drivers("survivor_led", "survivor_lead")
+    with pytest.raises(ts.ModelError, match="two different strategies"):
+        c.drivers("survivor_led", "survivor_led")
+
+
+@pytest.mark.parametrize("bound", [0, -1, 2.5, "8"])
+def test_loop_length_bound_must_be_at_least_one(model, bound):
+    cld = model.cld(numeric=False)
+    with pytest.raises(ts.ModelError, match="length_bound must be a whole number of at least 1"):
+        cld.loops(bound)
+    with pytest.raises(ts.ModelError, match="length_bound must be a whole number of at least 1"):
+        ts.archetypes(cld, length_bound=bound)
+
+
+def test_archetypes_takes_one_kind_as_a_string(model):
+    cld = model.cld(numeric=False)
+    assert ts.archetypes(cld, kinds="fixes_that_fail") == ts.archetypes(cld, kinds=["fixes_that_fail"])
+
+
+def test_loop_dominance_of_a_model_without_loops_says_so(tmp_path):
+    path = tmp_path / "no_loops.toml"
+    path.write_text('[stocks.x]\ninitial = 0\ninflows = ["f"]\n\n[flows.f]\nequation = "1"\n')
+    m = ts.load(path)
+    with pytest.raises(ts.ModelError, match="no feedback loops") as e:
+        ts.loop_dominance(m, ts.simulate(m))
+    assert e.value.file == str(path)
+
+
+@pytest.mark.parametrize("window", [-1.0, float("nan"), "5"])
+def test_dominance_window_must_be_a_time_span(model, window):
+    dom = ts.loop_dominance(model, ts.simulate(model))
+    with pytest.raises(ts.ModelError, match="window must be a finite time span >= 0"):
+        dom.periods(window=window)
