@@ -172,3 +172,44 @@ def test_dominance_window_must_be_a_time_span(model, window):
     dom = ts.loop_dominance(model, ts.simulate(model))
     with pytest.raises(ts.ModelError, match="window must be a finite time span >= 0"):
         dom.periods(window=window)
+
+
+# ------------------------------------------------------------------ files in and out
+def test_loading_a_folder_says_it_is_a_folder(tmp_path):
+    with pytest.raises(ts.FileFormatError, match="this is a folder, not a model file"):
+        ts.load(tmp_path)  # no suffix: it used to say "cannot read a '(no suffix)' file"
+
+
+def test_loading_a_missing_relative_path_names_the_current_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ts.FileFormatError, match="no such file") as e:
+        ts.load("modle.toml")
+    assert str(tmp_path) in str(e.value) and e.value.file == "modle.toml"
+
+
+def test_load_needs_a_path():
+    with pytest.raises(TypeError, match="load needs the path of a model file"):
+        ts.load(None)
+
+
+@pytest.mark.parametrize("where, message", [("missing/m.toml", "does not exist; create it first"),
+                                            ("folder.toml", "this is a folder")])
+def test_saving_where_it_cannot_be_written(tmp_path, model, where, message):
+    (tmp_path / "folder.toml").mkdir()
+    (tmp_path / "folder.dot").mkdir()
+    with pytest.raises(ts.FileFormatError, match=message) as e:
+        ts.save(model, tmp_path / where)
+    assert e.value.file == str(tmp_path / where)
+    with pytest.raises(ts.FileFormatError, match=message):
+        ts.io.write_graph(model, tmp_path / where.replace(".toml", ".dot"))
+
+
+def test_figure_with_a_bad_path_or_suffix(tmp_path, reference):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    c = ts.compare(reference, ["survivor_led"], n=4, seed=1)
+    with pytest.raises(ts.FileFormatError, match=r"suffix '\.xyz'; use one of .*\.png"):
+        c.figure(tmp_path / "compare.xyz")
+    with pytest.raises(ts.FileFormatError, match="does not exist"):
+        c.figure(tmp_path / "missing" / "compare.png")
