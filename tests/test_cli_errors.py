@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import trafficsys as ts
-from trafficsys.cli import main
+from trafficsys.cli import build_parser, main
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "models" / "examples" / "exploitation_exit.toml"
 
@@ -213,3 +213,118 @@ def test_figure_with_a_bad_path_or_suffix(tmp_path, reference):
         c.figure(tmp_path / "compare.xyz")
     with pytest.raises(ts.FileFormatError, match="does not exist"):
         c.figure(tmp_path / "missing" / "compare.png")
+
+
+# ------------------------------------------------------------------ the command line
+def _usage_error(capsys, argv: list[str], *expected: str) -> None:
+    """argparse refuses the option value: status 2, usage and one error line, nothing run."""
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "Traceback" not in err
+    for text in expected:
+        assert text in err, err
+
+
+def test_top_level_help_keeps_each_command_on_one_line(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out, _ = capsys.readouterr()
+    for name in ("archetypes", "dominance"):
+        line = next(ln for ln in out.splitlines() if ln.strip().startswith(name))
+        assert line.strip() != name, f"the help of '{name}' is on the next line:\n{out}"
+
+
+def test_every_command_describes_the_model_argument_the_same_way():
+    sub = build_parser()._subparsers._group_actions[0].choices
+    for name, parser in sub.items():
+        model = next(a for a in parser._actions if a.dest == "model")
+        assert ".mdl" in model.help and "default: the reference model" in model.help, name
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["run", "--every", "0"], "argument --every: must be a positive number"),
+    (["run", "--every", "nan"], "argument --every: must be a positive number"),
+    (["compare", "--seed", "-1"], "argument --seed: must be at least 0"),
+    (["dominance", "--runs", "-3"], "argument --runs: must be at least 0"),
+    (["dominance", "--window", "nan"], "argument --window: must be a non-negative number"),
+    (["dominance", "--top", "-1"], "argument --top: must be at least 0"),
+    (["loops", "--length-bound", "0"], "argument --length-bound: must be at least 1"),
+    (["loops", "--max-loops", "-1"], "argument --max-loops: must be at least 1"),
+    (["archetypes", "--length-bound", "-2"], "argument --length-bound: must be at least 1"),
+    (["archetypes", "--top", "x"], "argument --top: expected a whole number"),
+])
+def test_bad_option_values_are_refused_before_any_work(capsys, argv, expected):
+    _usage_error(capsys, [*argv, str(EXAMPLE)], expected)
+
+
+def test_run_every_finer_than_the_saved_times_shows_each_saved_time(capsys):
+    assert main(["run", str(EXAMPLE), "--every", "1e-9"]) == 0  # used to allocate 149 GiB
+    out, _ = capsys.readouterr()
+    assert len([ln for ln in out.splitlines() if ln.strip()[:1].isdigit()]) == 161
+
+
+def test_run_of_an_empty_file_says_there_is_nothing_to_simulate(tmp_path, capsys):
+    path = tmp_path / "empty.toml"
+    path.write_text("")
+    _cli_error(capsys, ["run", str(path)], "nothing to simulate", str(path))
+
+
+def test_run_list_names_the_kinds_in_plain_words(capsys):
+    assert main(["run", str(EXAMPLE), "--list"]) == 0
+    out, _ = capsys.readouterr()
+    assert "auxiliaries (1): police_share_of_exits" in out and "auxs" not in out
+    assert "graphical functions (1): effect_of_effort" in out
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["run", "--csv", "{tmp}/missing/out.csv"], "does not exist; create it first"),
+    (["run", "--csv", "{tmp}"], "this is a folder"),
+    (["compare", "--n", "5", "--figure", "{tmp}/compare.xyz"], "use one of"),
+    (["compare", "--n", "5", "--figure", "none", "--csv", "{tmp}/missing/c.csv"], "does not exist"),
+    (["dominance", "--plot", "{tmp}/missing/d.png"], "does not exist"),
+    (["dominance", "--csv", "{tmp}"], "this is a folder"),
+    (["loops", "--csv", "{tmp}/missing/l.csv"], "does not exist"),
+    (["export", "--to", "{tmp}/missing/m.xmile"], "does not exist"),
+    (["export", "--to", "{tmp}", "--force"], "this is a folder"),
+    (["export", "--to", ".toml"], "give the file a name before the suffix, e.g. model.toml"),
+])
+def test_unwritable_outputs_fail_before_the_work(tmp_path, capsys, argv, expected):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    assert main([*argv, str(EXAMPLE)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "", "the error came after the work"
+    assert expected in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_compare_checks_drivers_before_the_long_run(capsys):
+    _cli_error(capsys, ["compare", str(EXAMPLE), "--n", "5", "--figure", "none", "--drivers", "more_policing",
+                        "faster_exit"], "--drivers: no strategy 'faster_exit'; did you mean 'faster_self_exit'?")
+    _cli_error(capsys, ["compare", str(EXAMPLE), "--n", "5", "--figure", "none", "--drivers", "more_policing",
+                        "more_policing"], "two different strategies")
+
+
+def test_dominance_of_a_model_without_loops(tmp_path, capsys):
+    path = tmp_path / "no_loops.toml"
+    path.write_text('[stocks.x]\ninitial = 0\ninflows = ["f"]\n\n[flows.f]\nequation = "1"\n')
+    _cli_error(capsys, ["dominance", str(path)], "no feedback loops")
+
+
+def test_archetypes_top_zero_shows_all_and_top_n_shows_n(capsys):
+    assert main(["archetypes", str(EXAMPLE), "--top", "0"]) == 0
+    out_all, _ = capsys.readouterr()
+    assert main(["archetypes", str(EXAMPLE), "--top", "1"]) == 0
+    out_one, _ = capsys.readouterr()
+    assert "showing the best" not in out_all and " 2. " in out_all
+    assert "showing the best 1" in out_one and " 1. " in out_one and " 2. " not in out_one
+
+
+def test_an_os_error_is_one_line_not_a_traceback(capsys, monkeypatch):
+    from trafficsys.commands import run as run_command
+
+    def refuse(path):
+        raise PermissionError(13, "Permission denied", "m.toml")
+
+    monkeypatch.setattr(run_command, "_load", refuse)
+    _cli_error(capsys, ["run", "m.toml"], "trafficsys run: error: cannot read or write m.toml: Permission denied")
