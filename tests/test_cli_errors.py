@@ -328,3 +328,16 @@ def test_an_os_error_is_one_line_not_a_traceback(capsys, monkeypatch):
 
     monkeypatch.setattr(run_command, "_load", refuse)
     _cli_error(capsys, ["run", "m.toml"], "trafficsys run: error: cannot read or write m.toml: Permission denied")
+
+
+def test_run_unknown_variable_points_to_list(capsys):
+    _cli_error(capsys, ["run", str(EXAMPLE), "--vars", "at_risk", "nope"],
+               f"in {EXAMPLE} variable 'nope': the results have no variable 'nope'", "run --list")
+
+
+def test_validate_warns_about_an_empty_file(tmp_path, capsys):
+    path = tmp_path / "empty.toml"
+    path.write_text("# nothing yet\n")
+    assert main(["validate", str(path)]) == 0
+    out, _ = capsys.readouterr()
+    assert "warning: the model defines no variables and no causal links" in out

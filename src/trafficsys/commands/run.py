@@ -85,7 +85,11 @@ def run(args: argparse.Namespace) -> int:
     r = ts.simulate(m, scenario=args.scenario, params=_parse_set(args.set) or None, method=args.method)
     ds = r.ds
     if args.vars:
-        names = [r._key(v) for v in args.vars]
+        try:
+            names = [r._key(v) for v in args.vars]
+        except ts.ModelError as e:
+            e.message += "; `trafficsys run --list` lists the model's variables"
+            raise e.with_context(file=m.file) from None
     else:
         names = [k for k in r.variables if ds[k].attrs.get("kind") == "stock"] or r.variables[:8]
     times = r.time
