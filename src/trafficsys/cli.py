@@ -27,10 +27,26 @@ COMMANDS = {
 }
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, with every command's help starting on its name's line.
+
+    argparse measures the command names two columns short of where it prints
+    them, so longer names (``archetypes``, ``dominance``) pushed their help
+    onto the next line, out of line with the others.
+    """
+
+    def add_argument(self, action: argparse.Action) -> None:
+        super().add_argument(action)
+        if isinstance(action, argparse._SubParsersAction) and action.choices:
+            longest = max(len(name) for name in action.choices)
+            self._action_max_length = max(self._action_max_length, self._current_indent + 2 + longest)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every available subcommand."""
     parser = argparse.ArgumentParser(
         prog="trafficsys",
+        formatter_class=_HelpFormatter,
         description="Systems thinking for anti-trafficking programmes: simulate, compare and "
         "analyse intervention strategies. With no MODEL, commands use the reference "
         "anti-trafficking ecosystem model shipped with the package.",
@@ -61,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         return int(args._module.run(args) or 0)
     except ModelError as e:
         print(f"trafficsys {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # reading or writing a file failed (a full disk, a permission changed meanwhile...)
+        where = f" {e.filename}" if e.filename else ""
+        print(f"trafficsys {args.command}: error: cannot read or write{where}: {e.strerror or e}",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # pragma: no cover
         return 130

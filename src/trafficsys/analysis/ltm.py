@@ -593,7 +593,10 @@ class LoopDominance:
         t = self.time
         if window is None:
             window = (t[-1] - t[0]) / 20 if len(t) > 1 else 1.0
-        if not window or window <= 0:
+        if isinstance(window, bool) or not isinstance(window, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(window) or window < 0:
+            raise ModelError(f"window must be a finite time span >= 0 (0: every saved step), got {window!r}")
+        if not window:
             return np.arange(len(t))
         bins = np.floor((t - t[0]) / window + 1e-9).astype(int)
         last_full = max(int(np.ceil((t[-1] - t[0]) / window - 1e-9)) - 1, 0)
@@ -820,6 +823,10 @@ def loop_dominance(
                                      f"(through an equation or a flow); give variables in causal order",
                                      file=m.file)
             cycles.append(_rotate(chain, g))
+    if not cycles:
+        raise ModelError("the model has no feedback loops (no closed chain of causes through a stock), so "
+                         "there is no loop dominance to score; `trafficsys loops` lists the loops a model has",
+                         file=m.file)
     partitions = cycle_partitions(g)
     part_of = {n: i for i, p in enumerate(partitions) for n in p}
     for comp in nx.strongly_connected_components(g):

@@ -587,7 +587,7 @@ def archetypes(
     [('fixes_that_fail', 'fix')]
     """
     cld = _as_cld(cld)
-    wanted = tuple(KINDS if kinds is None else kinds)
+    wanted = tuple(KINDS if kinds is None else [kinds] if isinstance(kinds, str) else kinds)
     for k in wanted:
         if k not in ARCHETYPES:
             raise ModelError(f"unknown archetype '{k}'; known: {', '.join(KINDS)}")

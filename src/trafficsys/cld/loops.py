@@ -117,6 +117,15 @@ def _rotate(cycle: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(cycle[i:]) + tuple(cycle[:i])
 
 
+def _check_bound(value: object, name: str, file: str | None) -> None:
+    """``value`` must be None or a whole number >= 1 (a loop has at least one link)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ModelError(f"{name} must be a whole number of at least 1 (a loop has at least one link), "
+                         f"got {value!r}", file=file)
+
+
 def iter_cycles(cld: CausalLoopDiagram, length_bound: int | None = None) -> Iterator[tuple[str, ...]]:
     """Lazily yield each elementary cycle as a tuple of variables (no ids, no order).
 
@@ -127,6 +136,7 @@ def iter_cycles(cld: CausalLoopDiagram, length_bound: int | None = None) -> Iter
     length_bound
         Only cycles with at most this many links (networkx ``simple_cycles``).
     """
+    _check_bound(length_bound, "length_bound", cld.file)
     g = nx.DiGraph()
     g.add_edges_from((lk.source, lk.target) for lk in cld.links)
     for c in nx.simple_cycles(g, length_bound=length_bound):
@@ -176,6 +186,8 @@ def loops(cld: CausalLoopDiagram, length_bound: int | None = None, *, max_loops:
     [('R1', ('a', 'b')), ('B1', ('a', 'b', 'c'))]
     """
     cld = _as_cld(cld)
+    _check_bound(length_bound, "length_bound", cld.file)
+    _check_bound(max_loops, "max_loops", cld.file)
     key = (length_bound, max_loops)
     cached = cld._loop_cache.get(key)
     if cached is not None:

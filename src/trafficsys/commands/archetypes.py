@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import textwrap
 
+from ._args import MODEL_HELP, positive_whole, whole
+
 __all__ = ["add_arguments", "run"]
 
 
@@ -12,12 +14,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the command's options."""
     from ..cld.archetypes import KINDS
 
-    parser.add_argument("model", nargs="?",
-                        help="model or CLD file (.toml, .xmile, .stmx); default: the reference model")
+    parser.add_argument("model", nargs="?", help=MODEL_HELP.replace("model file", "model or CLD file"))
     parser.add_argument("--kind", action="append", choices=KINDS, metavar="KIND",
                         help=f"only this archetype (repeatable): {', '.join(KINDS)}")
-    parser.add_argument("--top", type=int, default=10, metavar="N", help="show the N best matches (default 10)")
-    parser.add_argument("--length-bound", type=int, metavar="N",
+    parser.add_argument("--top", type=whole, default=10, metavar="N",
+                        help="show the N best matches (default 10; 0 shows all)")
+    parser.add_argument("--length-bound", type=positive_whole, metavar="N",
                         help="only use loops of at most N links (default: all loops, or for big models the "
                              "shortest 200 or so plus the named ones)")
     parser.add_argument("--all", action="store_true",
@@ -41,15 +43,16 @@ def run(args: argparse.Namespace) -> int:
                  f"{used_bound} links, plus the named loops; --length-bound N to choose)")
     else:
         scope = f"{len(used)} feedback loops" + (f" of at most {used_bound} links" if used_bound else "")
+    top = args.top or len(found)
     print(f"Model '{m.name}': {scope}; {len(found)} archetype match(es)"
-          + (f", showing the best {args.top}" if len(found) > args.top else "") + "\n")
+          + (f", showing the best {top} (--top N to choose, 0 for all)" if len(found) > top else "") + "\n")
     if not found:
         print("  No archetype found. Archetypes are combinations of loops that share variables;"
               " see docs/archetypes.md for the signatures.")
         return 0
-    if len(found) > args.top:
+    if len(found) > top:
         _summary(found)
-    for rank, a in enumerate(found[: args.top], 1):
+    for rank, a in enumerate(found[:top], 1):
         amb = f"   (or: {', '.join(a.ambiguous_with)})" if a.ambiguous_with else ""
         print(f"{rank:>2}. {a.title}{amb}   [{a.kind}, score {a.score:g}]")
         print(f"    loops: {', '.join(f'{lp.id} ({lp.name})' if lp.name else lp.id for lp in a.loops)}")
@@ -60,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
             print("    note: " + "\n          ".join(textwrap.wrap(note, 96)))
         print()
     print("Loops:")
-    shown = {lp.id: lp for a in found[: args.top] for lp in a.loops}
+    shown = {lp.id: lp for a in found[:top] for lp in a.loops}
     for lp in sorted(shown.values(), key=lambda lp: (lp.polarity, int(lp.id[1:]) if lp.id[1:].isdigit() else 0)):
         print(f"  {lp}")
     return 0

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import argparse
 
+from ._args import MODEL_HELP, check_outputs, span, whole
+
 __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the command's options."""
-    parser.add_argument("model", nargs="?", help="model file (.toml, .xmile, .stmx); default: the reference model")
+    parser.add_argument("model", nargs="?", help=MODEL_HELP)
     parser.add_argument("--scenario", help="scenario to simulate (default: the base case)")
-    parser.add_argument("--runs", type=int, default=0, metavar="N",
+    parser.add_argument("--runs", type=whole, default=0, metavar="N",
                         help="also run an N-run Monte Carlo sample over the constants' ranges and print the "
                              "share of runs in which each loop dominates")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the Monte Carlo sample (default 1)")
-    parser.add_argument("--window", type=float, default=None, metavar="W",
+    parser.add_argument("--seed", type=whole, default=1, metavar="SEED",
+                        help="seed of the Monte Carlo sample (default 1)")
+    parser.add_argument("--window", type=span, default=None, metavar="W",
                         help="time window over which scores are averaged before naming the dominant loop "
                              "(default: 1/20 of the run; 0: every saved step)")
-    parser.add_argument("--top", type=int, default=12, metavar="N",
+    parser.add_argument("--top", type=whole, default=12, metavar="N",
                         help="list the N most influential loops (default 12; 0 lists all)")
     parser.add_argument("--all", action="store_true",
                         help="also list loops alone in their partition (their relative score is always 1)")
@@ -39,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from ..analysis import loop_dominance
     from ..errors import ModelError
 
+    check_outputs(csv=args.csv, figure=args.plot)
     m = _load(args.model)
     results = ts.simulate(m, scenario=args.scenario)
     dom = loop_dominance(m, results)
@@ -116,7 +120,9 @@ def run(args: argparse.Namespace) -> int:
         import matplotlib
 
         matplotlib.use("Agg")
+        from ..io.output import save_figure
+
         ax = dom.plot()
-        ax.figure.savefig(args.plot, dpi=120, bbox_inches="tight")
+        save_figure(ax.figure, args.plot, dpi=120, bbox_inches="tight")
         print(f"wrote {args.plot}")
     return 0

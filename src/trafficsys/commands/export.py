@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from ._args import MODEL_HELP
+
 __all__ = ["add_arguments", "run", "FORMATS"]
 
 #: suffix -> what it is, for --help and the summary line
@@ -21,8 +23,7 @@ FORMATS = {
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the command's options."""
-    parser.add_argument("model", nargs="?",
-                        help="model file (.toml, .xmile, .stmx, .mdl); default: the reference model")
+    parser.add_argument("model", nargs="?", help=MODEL_HELP)
     parser.add_argument("--to", required=True, metavar="OUT",
                         help="output file; the suffix picks the format: "
                              + ", ".join(f"{k} ({v})" for k, v in FORMATS.items()))
@@ -35,14 +36,21 @@ def run(args: argparse.Namespace) -> int:
 
     from ..errors import FileFormatError
     from ..io.graph import GRAPH_FORMATS, causal_graph, write_graph
+    from ..io.output import check_output
 
     out = args.to
+    if os.path.isdir(out):
+        check_output(out, example=".xmile")  # says it is a folder
     suffix = os.path.splitext(out)[1].lower()
+    if not suffix and os.path.basename(out).lower() in FORMATS:
+        raise FileFormatError(f"give the file a name before the suffix, e.g. model{os.path.basename(out)}",
+                              file=out)
     if suffix not in FORMATS and suffix not in GRAPH_FORMATS:
         raise FileFormatError(f"unknown output format '{suffix or out}'; use one of {', '.join(FORMATS)}",
                               file=out)
-    if os.path.exists(out) and not args.force:
+    if os.path.isfile(out) and not args.force:
         raise FileFormatError("the file exists; pass --force to overwrite it", file=out)
+    check_output(out)
     m = ts.load(args.model) if args.model else ts.load_default()
     if suffix in GRAPH_FORMATS:
         write_graph(m, out)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import textwrap
 
+from ._args import MODEL_HELP, check_outputs, positive_whole
+
 __all__ = ["add_arguments", "run", "load_cld", "SUMMARY_ABOVE"]
 
 #: beyond this many loops, the default listing is a summary
@@ -13,16 +15,15 @@ SUMMARY_ABOVE = 60
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the command's options."""
-    parser.add_argument("model", nargs="?",
-                        help="model or CLD file (.toml, .xmile, .stmx); default: the reference model")
+    parser.add_argument("model", nargs="?", help=MODEL_HELP.replace("model file", "model or CLD file"))
     parser.add_argument("--through", metavar="VAR", help="only loops through this variable")
-    parser.add_argument("--length-bound", type=int, metavar="N", help="only loops of at most N links")
+    parser.add_argument("--length-bound", type=positive_whole, metavar="N", help="only loops of at most N links")
     parser.add_argument("--independent", action="store_true",
                         help="only the shortest independent loop set (Oliva 2004): a compact summary for big models")
     parser.add_argument("--all", action="store_true",
                         help=f"list every loop even when there are more than {SUMMARY_ABOVE} (by default a big "
                              "model shows its named loops and the independent loop set)")
-    parser.add_argument("--max-loops", type=int, default=100_000, metavar="N",
+    parser.add_argument("--max-loops", type=positive_whole, default=100_000, metavar="N",
                         help="stop with an error beyond N loops (default 100000)")
     parser.add_argument("--structure-only", action="store_true",
                         help="infer link polarities from the equations only, without simulating the model")
@@ -49,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from ..cld import independent_loops, loops, loops_through
     from ..cld.loops import named_loop_notes
 
+    check_outputs(csv=args.csv)
     m, cld = load_cld(args.model, args.structure_only)
     if args.independent:
         found = independent_loops(cld, max_loops=args.max_loops)

@@ -6,17 +6,19 @@ import argparse
 import math
 import sys
 
+from ._args import MODEL_HELP, check_outputs, positive_span
+
 __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the command's options."""
-    parser.add_argument("model", nargs="?", help="model file (.toml, .xmile, .stmx); default: the reference model")
+    parser.add_argument("model", nargs="?", help=MODEL_HELP)
     parser.add_argument("--scenario", help="scenario to simulate (default: the base case); see --list")
     parser.add_argument("--method", choices=["euler", "rk4"], help="integration method (default: the model's)")
     parser.add_argument("--vars", nargs="+", metavar="NAME",
                         help="variables to show (default: every stock)")
-    parser.add_argument("--every", type=float, metavar="T",
+    parser.add_argument("--every", type=positive_span, metavar="T",
                         help="print a row every T time units (default: about 10 rows)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="override a constant for this run (repeatable), e.g. --set total_programme_budget=3e6")
@@ -65,28 +67,39 @@ def run(args: argparse.Namespace) -> int:
     import trafficsys as ts
     from trafficsys.model.elements import Kind
 
+    check_outputs(csv=args.csv)
     m = _load(args.model)
     if args.list:
         print(f"Model '{m.name}': t = {m.start:g}..{m.stop:g} {m.time_units}, dt = {m.dt:g}")
         print("Scenarios: " + (", ".join(m.scenarios) or "none"))
-        for kind in (Kind.STOCK, Kind.FLOW, Kind.AUX, Kind.CONSTANT):
+        for kind, label in ((Kind.STOCK, "stocks"), (Kind.FLOW, "flows"), (Kind.AUX, "auxiliaries"),
+                            (Kind.CONSTANT, "constants"), (Kind.LOOKUP, "graphical functions")):
             names = [e.name for e in m.elements(kind)]
             if names:
-                print(f"{kind.value}s ({len(names)}): {', '.join(names)}")
+                print(f"{label} ({len(names)}): {', '.join(names)}")
         return 0
+    if not any(True for kind in (Kind.STOCK, Kind.FLOW, Kind.AUX) for _ in m.elements(kind)):
+        raise ts.ModelError("the model has no stocks, flows or auxiliaries, so there is nothing to simulate; "
+                            "check that this is the model file you meant (`trafficsys validate` summarises it)",
+                            file=m.file)
     r = ts.simulate(m, scenario=args.scenario, params=_parse_set(args.set) or None, method=args.method)
     ds = r.ds
     if args.vars:
-        names = [r._key(v) for v in args.vars]
+        try:
+            names = [r._key(v) for v in args.vars]
+        except ts.ModelError as e:
+            e.message += "; `trafficsys run --list` lists the model's variables"
+            raise e.with_context(file=m.file) from None
     else:
         names = [k for k in r.variables if ds[k].attrs.get("kind") == "stock"] or r.variables[:8]
     times = r.time
     span = times[-1] - times[0] if len(times) > 1 else 0.0
-    every = args.every if args.every else _nice_step(span / 10 if span else 1.0)
-    if every <= 0:
-        raise ts.ModelError("--every must be positive")
-    wanted = np.arange(times[0], times[-1] + every * 1e-9, every)
-    rows = np.unique([int(np.argmin(np.abs(times - t))) for t in wanted])
+    every = args.every if args.every is not None else _nice_step(span / 10 if span else 1.0)
+    if span / every >= len(times):  # finer than the saved times: show each of them
+        rows = np.arange(len(times))
+    else:
+        wanted = np.arange(times[0], times[-1] + every * 1e-9, every)
+        rows = np.unique([int(np.argmin(np.abs(times - t))) for t in wanted])
 
     where = f", scenario '{args.scenario}'" if args.scenario else ""
     tu = "" if m.time_units in ("", "time", None) else f" {m.time_units}"

@@ -14,14 +14,14 @@ import argparse
 import sys
 
 from ..errors import ModelError
+from ._args import MODEL_HELP
 
 __all__ = ["add_arguments", "run", "summary"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the command's options."""
-    parser.add_argument("model", nargs="?",
-                        help="model file (.toml, .xmile, .stmx, .mdl); default: the reference model")
+    parser.add_argument("model", nargs="?", help=MODEL_HELP)
     parser.add_argument("--no-units", action="store_true",
                         help="skip the dimensional units check (names, structure, ranges and loops are still checked)")
 

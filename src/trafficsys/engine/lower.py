@@ -378,6 +378,9 @@ def lower(m: Model) -> Plan:
             if len(e.xs) == 0 or any(b < a for a, b in zip(e.xs, e.xs[1:])):
                 raise StructureError("a graphical function needs at least one point, with x increasing; "
                                      "sort its points by x", variable=e.name, file=m.file)
+            if not all(math.isfinite(v) for v in (*e.xs, *e.ys)):
+                raise StructureError("a graphical function's points must be finite numbers (no NaN or "
+                                     "infinity)", variable=e.name, file=m.file)
             if e.input is None:
                 continue
             tree = m.ast(key)

@@ -14,8 +14,8 @@ from ..model.model import Model
 from ..model.names import canonical
 from .methods import Method, get_method
 from .results import Results
-from .sampling import sample_constants
-from .simulate import Prepared, Timing, _check_dt, _timing, execute, make_results, prepare
+from .sampling import check_memory, run_count, sample_constants
+from .simulate import Prepared, Timing, _check_dt, _check_params, _timing, execute, make_results, prepare
 
 __all__ = ["monte_carlo", "run_chunk"]
 
@@ -113,11 +113,13 @@ def monte_carlo(model: Model, n: int, seed: int | np.random.Generator | None = N
     """
     if not isinstance(model, Model):
         raise ModelError(f"monte_carlo needs a trafficsys Model, got {type(model).__name__}")
-    n = int(n)
-    if n < 1:
-        raise ModelError(f"n must be at least 1, got {n}")
+    n = run_count(n)
+    _check_params(params)
     meth = get_method(method, default=model.specs.method)
     base = model.with_scenario(scenario)
+    # before drawing anything: at least one variable is saved at every saved time, for every run
+    check_memory(8.0 * n * _timing(base, None, None, None, None).nsave,
+                 f"a Monte Carlo of {n:,} runs", "use fewer runs (n) or save less often (saveper)", model.file)
     fixed = {canonical(k) for k in (params or {})}
     if scenario is not None:
         sc = model.scenarios[scenario].overrides if isinstance(scenario, str) else (
@@ -168,6 +170,10 @@ def monte_carlo(model: Model, n: int, seed: int | np.random.Generator | None = N
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n, unit="run", desc=f"monte carlo {model.name}")
+    check_memory(8.0 * n * (timing.nsave * len(whole.saved) + 2 * len(whole.cm.states)),
+                 f"saving {len(whole.saved)} variables at {timing.nsave:,} times for {n:,} runs",
+                 "use fewer runs (n), save fewer variables (variables=[...]) or save less often (saveper)",
+                 model.file)
     out = np.empty((timing.nsave, len(whole.saved), n))
     S0 = [np.empty(n) for _ in whole.cm.states]
     S = [np.empty(n) for _ in whole.cm.states]

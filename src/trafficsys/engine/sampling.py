@@ -12,7 +12,8 @@ from ..model.elements import Constant, Distribution
 from ..model.model import Model
 from ..model.names import canonical
 
-__all__ = ["as_generator", "sample_constants", "SAMPLERS", "uniform_design", "transform"]
+__all__ = ["as_generator", "sample_constants", "SAMPLERS", "uniform_design", "transform", "run_count",
+           "check_memory"]
 
 #: the samplers :func:`sample_constants` accepts
 SAMPLERS = ("lhs", "random", "sobol")
@@ -30,9 +31,49 @@ def as_generator(seed: int | np.random.Generator | None = None) -> np.random.Gen
     """
     if isinstance(seed, np.random.Generator):
         return seed
-    if seed is None or isinstance(seed, (int, np.integer)):
+    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0):
         return np.random.default_rng(seed)
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        raise ModelError(f"seed must be a non-negative integer, got {seed}")
     raise ModelError(f"seed must be None, an integer or a numpy Generator, got {type(seed).__name__}")
+
+
+def run_count(n: object, what: str = "n") -> int:
+    """``n`` as a whole number of runs (at least 1), or a ModelError saying what was wrong."""
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer, float, np.floating)):
+        raise ModelError(f"{what} must be a whole number of runs, got {n!r} ({type(n).__name__})")
+    if isinstance(n, (float, np.floating)) and not float(n).is_integer():
+        raise ModelError(f"{what} must be a whole number of runs, got {n!r}")
+    if n < 1:
+        raise ModelError(f"{what} must be at least 1, got {int(n)}")
+    return int(n)
+
+
+def _physical_memory() -> int | None:
+    import os
+
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _size(nbytes: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if nbytes < 1024 or unit == "PiB":
+            return f"{nbytes:.0f} {unit}" if unit == "bytes" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1024
+    return f"{nbytes:.1f} PiB"  # pragma: no cover
+
+
+def check_memory(nbytes: float, what: str, advice: str, file: str | None = None) -> None:
+    """Refuse, before allocating, an array larger than this computer's physical memory."""
+    from ..errors import SimulationError
+
+    limit = _physical_memory()
+    if limit is not None and nbytes > limit:
+        raise SimulationError(f"{what} would need about {_size(nbytes)}, more than this computer's memory "
+                              f"({_size(limit)}); {advice}", file=file)
 
 
 def uniform_design(n: int, d: int, seed: int | np.random.Generator | None = None,
@@ -137,8 +178,7 @@ def sample_constants(model: Model, n: int, seed: int | np.random.Generator | Non
     >>> sorted(s), s["a"].shape
     (['a'], (4,))
     """
-    if n < 1:
-        raise ModelError(f"n must be at least 1, got {n}")
+    n = run_count(n)
     skip = {canonical(x) for x in exclude}
     if names is None:
         chosen = [c for c in model.constants if c.range is not None and canonical(c.name) not in skip]
@@ -150,5 +190,7 @@ def sample_constants(model: Model, n: int, seed: int | np.random.Generator | Non
                 raise ModelError("only constants with a declared range can be sampled; give it range=(lo, hi)",
                                  variable=e.name, file=model.file)
             chosen.append(e)
-    u = uniform_design(int(n), len(chosen), seed, sampler)
+    check_memory(8.0 * n * len(chosen), f"sampling {len(chosen)} constants for {n:,} runs",
+                 "use fewer runs (n)", model.file)
+    u = uniform_design(n, len(chosen), seed, sampler)
     return {canonical(c.name): transform(c, u[:, i]) for i, c in enumerate(chosen)}

@@ -104,9 +104,29 @@ class Prepared:
         return list(self.cm.recorded if self.record is None else self.record)
 
 
+def _numbers(value: Any, name: str, file: str | None, what: str = "params") -> np.ndarray:
+    """``value`` as a float array, or a ModelError naming the variable (None, text, nested lists...)."""
+    try:
+        if value is None or isinstance(value, (bool, np.bool_)):
+            raise TypeError
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise ModelError(f"{what}: '{name}' must be a number or an array of numbers (one per run), got {shown}",
+                         variable=name, file=file) from None
+
+
+def _check_params(params: Any) -> None:
+    if params is not None and not isinstance(params, Mapping):
+        raise TypeError(f"params must be a mapping of constant name -> value, e.g. {{'raid_intensity': 0.1}}, "
+                        f"got {type(params).__name__}")
+
+
 def prepare(model: Model, scenario: Any = None, params: Params | None = None) -> Prepared:
     """Apply the scenario and ``params``, compile, and resolve constants to the compiled order."""
     m = _as_model(model)
+    _check_params(params)
     from ..model.arrays import flatten, is_arrayed
 
     if is_arrayed(m):  # the engine is scalar: arrayed variables become name[elem] scalars
@@ -129,7 +149,7 @@ def prepare(model: Model, scenario: Any = None, params: Params | None = None) ->
         if not isinstance(e, Constant):
             raise ModelError(f"params can set constants only; '{e.name}' is a {e.kind.value} (give it an "
                              "equation as a string to override it over time)", variable=e.name, file=m.file)
-        numeric[canonical(name)] = value
+        numeric[canonical(name)] = _numbers(value, e.name, m.file)
     if equations:
         m = m.with_scenario(equations)
     cm = compile_model(m)
@@ -231,6 +251,11 @@ def execute(prep: Prepared, method: Method, timing: Timing, *, mode: str | None 
         init, run, _ = cm.functions(method, "vector", prep.record, where is None)
         P = _vector_params(prep.P, n)
         if out is None or out.shape != (timing.nsave, nrec, n):
+            from .sampling import check_memory
+
+            check_memory(8.0 * timing.nsave * nrec * n, f"saving {nrec} variables at {timing.nsave:,} times for "
+                         f"{n:,} runs", "use fewer runs, save fewer variables (variables=[...]) or save less "
+                         "often (saveper)", prep.model.file)
             out = np.empty((timing.nsave, nrec, n))
         try:
             with np.errstate(all="ignore"):
@@ -630,6 +655,10 @@ class Simulation:
         if until is None:
             k1 = self._k + 1
         else:
+            if isinstance(until, (bool, np.bool_)) or not isinstance(until, (int, float, np.integer, np.floating)) \
+                    or not math.isfinite(until):
+                raise ModelError(f"step(until=...) needs a finite time (a number), got {until!r}",
+                                 file=self.model.file)
             k1 = int(math.floor((float(until) - t.start) / t.dt + 1e-9))
             if k1 < self._k:
                 raise ModelError(f"cannot step back to time {until:g}: the run is at {self.time:g}",
@@ -651,7 +680,10 @@ class Simulation:
                 what = f"is a {e.kind.value}" if e is not None else "does not exist"
                 raise ModelError(f"only constants can be set while stepping; '{name}' {what}",
                                  variable=name, file=self.model.file)
-            a = np.asarray(value, dtype=float)
+            a = _numbers(value, name, self.model.file, what="set")
+            if not np.isfinite(a).all():
+                raise ModelError("set: the value is not finite (NaN or infinity); give a number",
+                                 variable=name, file=self.model.file)
             if self._mode == "scalar":
                 if a.size != 1:
                     raise ModelError("this run has one run; set a number, not an array", variable=name,

@@ -132,11 +132,16 @@ def load(path: str | os.PathLike, *, validate: bool = False) -> Model:
     >>> m.name
     'exploitation_exit'
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"load needs the path of a model file (str or pathlib.Path), got {type(path).__name__}")
     p = Path(path)
+    if p.is_dir():
+        raise FileFormatError(f"this is a folder, not a model file; give the path of a file inside it "
+                              f"({', '.join(READERS)})", file=str(p))
     reader = _handler(READERS, p, "read")
     if not p.is_file():
-        raise FileFormatError(f"no such file: {p}" + (" (it is a folder)" if p.is_dir() else ""),
-                              file=str(p))
+        where = "" if p.is_absolute() else f" (relative paths start from the current folder, {Path.cwd()})"
+        raise FileFormatError(f"no such file; check the name and the folder{where}", file=str(p))
     model = reader(p)
     if model.file is None:
         model.file = str(p)
@@ -151,11 +156,18 @@ def save(model: Model, path: str | os.PathLike) -> None:
     Raises
     ------
     FileFormatError
-        For a suffix no writer handles.
+        For a suffix no writer handles, or a path that cannot be written (a
+        missing folder, a folder, no permission).
     """
+    from .output import check_output
+
     p = Path(path)
     writer = _handler(WRITERS, p, "write")
-    writer(model, p)
+    check_output(p, what="model file")
+    try:
+        writer(model, p)
+    except OSError as e:
+        raise FileFormatError(f"cannot write the file: {e.strerror or e}", file=str(p)) from None
 
 
 def load_default(*, strategies: bool = True) -> Model:

@@ -204,14 +204,20 @@ def write_graph(model: Model, path: str | os.PathLike) -> str:
     fmt = GRAPH_FORMATS.get(suffix)
     if fmt is None:
         raise FileFormatError(f"no graph format for '{suffix}'; use one of {', '.join(GRAPH_FORMATS)}", file=path)
-    if fmt == "graphml":
-        to_graphml(model, path)
-        return fmt
-    text = {"dot": to_dot, "mermaid": to_mermaid}.get(fmt)
-    with open(path, "w", encoding="utf-8") as fh:
-        if text is not None:
-            fh.write(text(model) + "\n")
-        else:
-            json.dump(to_kumu(model), fh, indent=1)
-            fh.write("\n")
+    from .output import check_output
+
+    check_output(path, what="graph file")
+    try:
+        if fmt == "graphml":
+            to_graphml(model, path)
+            return fmt
+        text = {"dot": to_dot, "mermaid": to_mermaid}.get(fmt)
+        with open(path, "w", encoding="utf-8") as fh:
+            if text is not None:
+                fh.write(text(model) + "\n")
+            else:
+                json.dump(to_kumu(model), fh, indent=1)
+                fh.write("\n")
+    except OSError as e:
+        raise FileFormatError(f"cannot write the file: {e.strerror or e}", file=path) from None
     return fmt

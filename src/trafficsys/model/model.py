@@ -382,8 +382,11 @@ class Model:
             overrides = self.scenarios[scenario].overrides
         elif isinstance(scenario, Scenario):
             overrides = scenario.overrides
-        else:
+        elif isinstance(scenario, Mapping):
             overrides = dict(scenario)
+        else:
+            raise TypeError(f"scenario must be a scenario name, a Scenario or a mapping of name -> value, "
+                            f"got {type(scenario).__name__}")
         m = self.copy()
         for name, value in overrides.items():
             e = m[name]

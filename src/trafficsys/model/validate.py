@@ -115,6 +115,9 @@ def validate(model: Model, *, units: bool = True) -> list[str]:
     """
     errors: list[ModelError] = []
     warnings: list[str] = []
+    if len(model) == 0 and not model.links and not model.cld_variables:
+        warnings.append("the model defines no variables and no causal links (an empty file?); "
+                        "see docs/model-format.md for the tables a model file holds")
     _check_specs(model, errors, warnings)
     trees = _parse_all(model, errors)
     extra = _check_arrays(model, errors)

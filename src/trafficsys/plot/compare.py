@@ -191,5 +191,7 @@ def comparison_figure(comparison, path: str | None = None):
     fig.suptitle(f"{comparison.model_name}: {len(comparison.strategies)} strategies over the same "
                  f"{comparison.n} sampled futures (dots: median, bars: 5–95% interval)", fontsize=FONT + 3)
     if path is not None:
-        fig.savefig(path, dpi=110)
+        from ..io.output import save_figure
+
+        save_figure(fig, path, dpi=110)
     return fig

@@ -128,8 +128,12 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
     20
     """
     from ..engine import simulate
-    from ..engine.sampling import sample_constants
+    from ..engine.sampling import run_count, sample_constants
 
+    if isinstance(scenarios, str):  # one name, not its letters
+        scenarios = [scenarios]
+    if isinstance(metrics, (str, Metric)):
+        metrics = [metrics]
     names = list(model.scenarios) if scenarios is None else [str(s) for s in scenarios]
     for s in names:
         if s not in model.scenarios:
@@ -144,6 +148,7 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
     names = list(dict.fromkeys(names))
     if len(names) < 2:
         raise ModelError("compare needs at least two strategies", file=model.file)
+    n = run_count(n)
     if n < 2:
         raise ModelError(f"compare needs n >= 2 sampled futures, got {n}", file=model.file)
 
@@ -165,6 +170,11 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
         primary = chosen[0].name
 
     unc = uncertain_constants(model, names) if uncertain is None else [canonical(u) for u in uncertain]
+    from ..engine.sampling import check_memory
+
+    nsave = int((model.specs.stop - model.specs.start) / saveper) + 1 if saveper > 0 else 1
+    check_memory(8.0 * n * (len(unc) + nsave * len(model)), f"comparing strategies over {n:,} futures",
+                 "use fewer futures (n)", model.file)
     samples = sample_constants(model, n, seed, sampler, names=unc) if unc else {}
 
     needed = sorted({v for mt in chosen for v in mt.needs})
@@ -333,6 +343,10 @@ class Comparison:
 
         metric = self._metric(metric)
         mt = self.metrics[metric]
+        self._strategy(a)
+        self._strategy(b)
+        if a == b:
+            raise ModelError(f"drivers compares two different strategies; got '{a}' twice")
         va, vb = self.values[metric][a], self.values[metric][b]
         ok = ~(np.isnan(va) | np.isnan(vb))
         if self.samples.empty or ok.sum() < 3:
@@ -444,7 +458,7 @@ class Comparison:
             lines.append("")
         p = self.prob_beats(self.primary)
         lines.append(f"P(row beats column) on {self.primary}:")
-        lines.append(p.map(lambda x: "" if np.isnan(x) else f"{x:.2f}").to_string())
+        lines.append(p.rename_axis(None).map(lambda x: "" if np.isnan(x) else f"{x:.2f}").to_string())
         lines.append("")
         lines.append("Robustness:")
         for name in self.metrics:
@@ -477,6 +491,14 @@ class Comparison:
         return comparison_figure(self, path)
 
     # ---------------------------------------------------------------- helpers
+    def _strategy(self, name: str) -> str:
+        if name not in self.strategies:
+            from ..model.validate import suggest
+
+            raise ModelError(f"no strategy '{name}' in this comparison{suggest(str(name), self.strategies)}; "
+                             f"compared: {', '.join(self.strategies)}")
+        return name
+
     def _metric(self, metric: str | None) -> str:
         metric = self.primary if metric is None else metric
         if metric not in self.metrics:

@@ -1,0 +1,68 @@
+"""Shared pieces of the subcommands' arguments: the model argument's help and checked number types.
+
+The number types turn a bad option value (``--runs -3``, ``--window nan``)
+into argparse's usual one-line error before anything is loaded or simulated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+__all__ = ["MODEL_HELP", "whole", "positive_whole", "span", "positive_span", "check_outputs"]
+
+#: help of the optional MODEL argument, the same for every subcommand
+MODEL_HELP = "model file (.toml, .xmile, .stmx, .itmx or Vensim .mdl); default: the reference model"
+
+
+def _whole(text: str, least: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be at least {least}, got {value}")
+    return value
+
+
+def whole(text: str) -> int:
+    """Read a whole number >= 0."""
+    return _whole(text, 0)
+
+
+def positive_whole(text: str) -> int:
+    """Read a whole number >= 1."""
+    return _whole(text, 1)
+
+
+def _span(text: str, positive: bool) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        raise argparse.ArgumentTypeError(f"must be a {'positive' if positive else 'non-negative'} number "
+                                         f"of time units, got {text!r}")
+    return value
+
+
+def span(text: str) -> float:
+    """Read a finite time span >= 0."""
+    return _span(text, False)
+
+
+def positive_span(text: str) -> float:
+    """Read a finite time span > 0."""
+    return _span(text, True)
+
+
+def check_outputs(*, csv: str | None = None, figure: str | None = None, other: str | None = None) -> None:
+    """Check output paths before the work that fills them (raises FileFormatError)."""
+    from ..io.output import check_output, figure_suffixes
+
+    if csv:
+        check_output(csv, what="CSV file", example=".csv")
+    if figure:
+        check_output(figure, suffixes=figure_suffixes(), what="figure", example=".png")
+    if other:
+        check_output(other)
