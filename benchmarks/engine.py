@@ -169,7 +169,7 @@ def time_split(model, repeat):
         raw["out"] = sim.execute(prep, method, timing)
 
     def results():
-        sim.make_results(raw["prep"], method, timing, *raw["out"]).ds
+        return sim.make_results(raw["prep"], method, timing, *raw["out"]).ds  # build the Dataset
 
     engine()
     return median_time(engine, repeat), median_time(results, repeat)

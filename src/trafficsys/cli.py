@@ -78,6 +78,12 @@ def main(argv: list[str] | None = None) -> int:
     except ModelError as e:
         print(f"trafficsys {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader stopped early (`trafficsys loops | head`); before OSError, its base
+        import os
+
+        # point stdout at /dev/null so the interpreter's final flush does not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as e:  # reading or writing a file failed (a full disk, a permission changed meanwhile...)
         where = f" {e.filename}" if e.filename else ""
         print(f"trafficsys {args.command}: error: cannot read or write{where}: {e.strerror or e}",
@@ -85,12 +91,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:  # pragma: no cover
         return 130
-    except BrokenPipeError:  # the reader stopped early (``trafficsys loops | head``): not an error
-        import os
-
-        # point stdout at /dev/null so the interpreter's final flush does not fail again
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -464,7 +464,7 @@ class _Program:
         self.rescaled = self._rescaled()
 
     def invariant(self, e: ast.Expr) -> bool:
-        """True if ``e`` has the same value at every step of a run: constants, DT, pure functions."""
+        """Return True if ``e`` has the same value at every step of a run: constants, DT, pure functions."""
         got = self._inv.get(e)
         if got is None:
             if isinstance(e, Num):
@@ -748,7 +748,7 @@ class _Program:
 
 
 def _simple(x: str) -> bool:
-    """True if the source ``x`` is a name or a number (evaluating it twice costs nothing)."""
+    """Return True if the source ``x`` is a name or a number (evaluating it twice costs nothing)."""
     return x.isidentifier() or _NUMBER.fullmatch(x) is not None
 
 
@@ -758,7 +758,7 @@ def _clamp(x: str) -> str:
 
 
 def accumulated(plan: Plan) -> tuple[list[str], list[str]]:
-    """The flows a run accumulates for the ledger: every flow of a stock, then the biflows among them.
+    """Return the flows a run accumulates for the ledger: every flow of a stock, then the biflows among them.
 
     A run carries the net amount each flow moved and, for biflows, the gross
     amount (both directions); a uniflow's gross amount is its net amount.
@@ -795,7 +795,7 @@ def generate(plan: Plan, method: Method, mode: str, file: str | None = None,
 
 
 def ledger_from_saves(flows: np.ndarray, gross: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
-    """The ledger's accumulators from the flows saved at steps ``0 .. nsteps - 1``, to the last bit.
+    """Return the ledger's accumulators from the flows saved at steps ``0 .. nsteps - 1``, to the last bit.
 
     ``flows`` and ``gross`` have shape (steps, flows, runs).  The loop's
     accumulator is ``A = A + DT * f`` from ``A = 0.0``, step after step;

@@ -214,8 +214,11 @@ class CompiledModel:
 
 
 class _Key(tuple):
-    """A structure key that hashes once: the cache looks it up twice, and hashing every equation's AST
-    costs more than a small model's run setup."""
+    """A structure key that hashes once.
+
+    The cache looks it up twice, and hashing every equation's AST costs more
+    than a small model's run setup.
+    """
 
     __slots__ = ()
 

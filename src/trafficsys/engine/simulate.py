@@ -278,7 +278,7 @@ def execute(prep: Prepared, method: Method, timing: Timing, *, mode: str | None 
 
 
 def _unpack(recs: list[bytes], nrec: int) -> np.ndarray:
-    """The saves of a scalar run (the bytes of ``nrec`` doubles each) as a writable (saves, nrec, 1) array."""
+    """Return the saves of a scalar run (the bytes of ``nrec`` doubles each) as a writable (saves, nrec, 1) array."""
     return np.frombuffer(bytearray().join(recs), dtype=float).reshape(len(recs), nrec, 1)
 
 
@@ -394,7 +394,7 @@ _new_variable = object.__new__
 
 
 def _choose_variable():
-    """The direct constructor if it builds what xarray's does (the same slots, an identical Variable)."""
+    """Return the direct constructor if it builds what xarray's does (the same slots, an identical Variable)."""
     try:
         slots = {s for c in xr.Variable.__mro__ for s in c.__dict__.get("__slots__", ())}
         if slots != {"_dims", "_data", "_attrs", "_encoding"}:

@@ -675,7 +675,7 @@ class _Converter:
         raise _Unsupported("ELMCOUNT of something other than a subscript range")
 
     def _position(self, dim: str) -> ast.Expr:
-        """The value of a subscript range used in an expression: its element's number in the main range.
+        """Return the value of a subscript range used in an expression: its element's number in the main range.
 
         Vensim numbers every element by its position in the main range that
         holds it (the range with the most elements containing it; of equal

@@ -230,7 +230,7 @@ class _Flattener:
         return False
 
     def _free_dims(self, n: ast.Expr, bind) -> list[str]:
-        """The indices of ``n`` a reduction iterates: Vensim's ``dim!``, and dimensions not bound."""
+        """Return the indices of ``n`` a reduction iterates: Vensim's ``dim!``, and dimensions not bound."""
         out: list[str] = []
         for s in ast.walk(n):
             if isinstance(s, ast.Subscript):
