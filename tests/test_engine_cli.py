@@ -66,3 +66,17 @@ def test_a_reader_that_stops_early_is_not_an_error(tmp_path):
     proc.stdout.close()  # like `| head -c 10`: the pipe closes while the command still writes
     err = proc.stderr.read().decode()
     assert proc.wait() == 0 and "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_run_set_outside_a_declared_range_says_so(tmp_path, capsys):
+    m = ts.Model("clinic", stop=2, dt=1)
+    m.constant("k", 0.2, range=(0.1, 0.3), units="1/year", source="assumption: test")
+    m.stock("waiting", initial=100, outflows=["seen"], non_negative=True)
+    m.flow("seen", "k * waiting")
+    path = tmp_path / "clinic.toml"
+    ts.save(m, path)
+    assert main(["run", str(path), "--set", "k=0.25"]) == 0
+    assert "outside" not in capsys.readouterr().err
+    assert main(["run", str(path), "--set", "k=0.9"]) == 0
+    err = capsys.readouterr().err
+    assert "k = 0.9 is outside its declared range [0.1, 0.3]" in err and "assumption: test" in err

@@ -246,3 +246,10 @@ share[s]= input[s] / SUM(input[s!])
     assert (row["out[b1]"], row["out[b2]"]) == (1 * 1 + 2 * 3, 1 * 2 + 2 * 4)
     assert (row["transposed[b1]"], row["transposed[b2]"]) == (1 * 1 + 2 * 2, 1 * 3 + 2 * 4)
     assert (row["share[a1]"], row["share[a2]"]) == pytest.approx((1 / 3, 2 / 3))
+
+
+def test_a_binary_file_is_not_handed_to_the_vensim_parser(tmp_path):
+    p = tmp_path / "m.mdl"
+    p.write_bytes(b"{UTF-8}\nx = 1 ~~|\n\x00\xff\xfe binary")
+    with pytest.raises(ts.FileFormatError, match=r"not a Vensim text model: byte 18 is not UTF-8"):
+        ts.load(p)

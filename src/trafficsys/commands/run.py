@@ -60,6 +60,24 @@ def _parse_set(items: list[str]) -> dict[str, float | str]:
     return out
 
 
+def _note_out_of_range(m, overrides: dict[str, float | str]) -> None:
+    """Say on stderr which --set values lie outside their constant's declared range (allowed, but unsourced)."""
+    import sys
+
+    from trafficsys.model.elements import Constant
+    from trafficsys.model.names import canonical
+
+    for name, value in overrides.items():
+        key = canonical(name)
+        el = m[key] if key in m else None
+        if isinstance(el, Constant) and el.range is not None and isinstance(value, float):
+            lo, hi = el.range
+            if not lo <= value <= hi:
+                print(f"note: {el.name} = {value:g} is outside its declared range [{lo:g}, {hi:g}]"
+                      + (f" (source: {el.source})" if el.source else "")
+                      + "; the results leave what the model's sources support", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     """Simulate and print the table."""
     import numpy as np
@@ -82,7 +100,9 @@ def run(args: argparse.Namespace) -> int:
         raise ts.ModelError("the model has no stocks, flows or auxiliaries, so there is nothing to simulate; "
                             "check that this is the model file you meant (`trafficsys validate` summarises it)",
                             file=m.file)
-    r = ts.simulate(m, scenario=args.scenario, params=_parse_set(args.set) or None, method=args.method)
+    overrides = _parse_set(args.set)
+    r = ts.simulate(m, scenario=args.scenario, params=overrides or None, method=args.method)
+    _note_out_of_range(m, overrides)
     ds = r.ds
     if args.vars:
         try:

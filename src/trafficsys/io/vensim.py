@@ -93,9 +93,24 @@ def read_vensim(path: str | os.PathLike) -> Model:
     except ImportError:  # pragma: no cover - pysd is a declared extra
         raise UnsupportedFeatureError("reading .mdl files needs PySD: pip install 'trafficsys[pysd]'",
                                       file=path) from None
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    bad = head.find(b"\x00")
     try:
-        vf = VensimFile(path)
-        vf.parse()
+        head.decode("utf-8")
+    except UnicodeDecodeError as e:
+        # the last few bytes may be a character cut by the 64 KB window; anything earlier is not text
+        if e.start < len(head) - 4:
+            bad = e.start if bad < 0 else min(bad, e.start)
+    if bad >= 0:
+        raise FileFormatError(f"this is not a Vensim text model: byte {bad} is not UTF-8 text (a .mdl file is "
+                              "text, usually starting with {UTF-8}); check that it is the model, not a "
+                              "packaged .vpm/.vmf or another binary file", file=path)
+    try:
+        with warnings.catch_warnings():  # PySD warns when the file names no encoding; UTF-8 was checked above
+            warnings.filterwarnings("ignore", message="No encoding specified")
+            vf = VensimFile(path)
+            vf.parse()
         _reparse_powers(vf)
         abstract = vf.get_abstract_model()
     except ModelError:
