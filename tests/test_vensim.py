@@ -253,3 +253,11 @@ def test_a_binary_file_is_not_handed_to_the_vensim_parser(tmp_path):
     p.write_bytes(b"{UTF-8}\nx = 1 ~~|\n\x00\xff\xfe binary")
     with pytest.raises(ts.FileFormatError, match=r"not a Vensim text model: byte 18 is not UTF-8"):
         ts.load(p)
+
+
+def test_a_file_in_the_encoding_its_first_line_names_is_read(tmp_path):
+    p = tmp_path / "m.mdl"
+    text = MDL.replace("{UTF-8}", "{ISO-8859-1}").replace("~	people", "~	people (réintégration)")
+    p.write_bytes(text.encode("latin-1"))
+    m = ts.load(p)  # not refused as binary: é is a valid byte in the file's own encoding
+    assert "population" in m

@@ -32,9 +32,11 @@ unsupported function with the variables that use it.
 
 from __future__ import annotations
 
+import codecs
 import itertools
 import math
 import os
+import re
 import warnings
 from collections import defaultdict
 from typing import Any
@@ -96,14 +98,20 @@ def read_vensim(path: str | os.PathLike) -> Model:
     with open(path, "rb") as fh:
         head = fh.read(1 << 16)
     bad = head.find(b"\x00")
+    declared = re.match(rb"\s*\{([A-Za-z0-9_.:-]+)\}", head)  # Vensim's first line names the encoding
+    encoding = declared.group(1).decode("ascii") if declared else "utf-8"
     try:
-        head.decode("utf-8")
+        codecs.lookup(encoding)
+    except LookupError:
+        encoding = "utf-8"
+    try:
+        head.decode(encoding)
     except UnicodeDecodeError as e:
         # the last few bytes may be a character cut by the 64 KB window; anything earlier is not text
         if e.start < len(head) - 4:
             bad = e.start if bad < 0 else min(bad, e.start)
     if bad >= 0:
-        raise FileFormatError(f"this is not a Vensim text model: byte {bad} is not UTF-8 text (a .mdl file is "
+        raise FileFormatError(f"this is not a Vensim text model: byte {bad} is not {encoding} text (a .mdl file is "
                               "text, usually starting with {UTF-8}); check that it is the model, not a "
                               "packaged .vpm/.vmf or another binary file", file=path)
     try:
