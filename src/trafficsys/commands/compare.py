@@ -17,14 +17,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenarios", nargs="+", metavar="NAME",
                         help="strategies to compare (default: all; the baseline is always included)")
     parser.add_argument("--metrics", nargs="+", metavar="NAME", help="indicators to report (default: all)")
-    parser.add_argument("--n", type=int, default=1000, metavar="N",
+    parser.add_argument("--n", "--runs", dest="n", type=int, default=1000, metavar="N",
                         help="sampled futures per strategy (default 1000)")
     parser.add_argument("--seed", type=whole, default=1, metavar="SEED", help="seed of the sample (default 1)")
     parser.add_argument("--sampler", choices=["lhs", "random", "sobol"], default="lhs",
                         help="sampling design (default lhs)")
     parser.add_argument("--figure", default="compare.png", metavar="PNG",
                         help="write the comparison figure here (default compare.png; 'none' to skip)")
-    parser.add_argument("--csv", metavar="OUT", help="also write the summary table (median, interval) as CSV")
+    parser.add_argument("--csv", metavar="FILE", help="also write the summary table (median, interval) as CSV")
     parser.add_argument("--drivers", nargs=2, metavar=("A", "B"),
                         help="also list the uncertain constants that decide whether strategy A beats B")
 

@@ -26,7 +26,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--all", action="store_true",
                         help="also list loops alone in their partition (their relative score is always 1)")
     parser.add_argument("--csv", metavar="FILE", help="write the tidy table (time x loop) to a CSV file")
-    parser.add_argument("--plot", metavar="FILE.png", help="save a figure of the relative loop scores")
+    parser.add_argument("--plot", "--figure", dest="plot", metavar="FILE.png", help="save a figure of the relative loop scores")
+
+
+def _wrapped(text: str, indent: int, width: int = 110) -> str:
+    """Wrap a loop's variable list at its arrows, continuation lines indented under the first."""
+    import textwrap
+
+    lines = textwrap.wrap(text, width - indent, break_long_words=False, break_on_hyphens=False)
+    return ("\n" + " " * indent).join(lines)
 
 
 def _load(path):
@@ -69,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {'loop':<7}{'pol':<5}{'part':<6}{'mean|rel|':>10}{'dominant':>10}  name or variables")
         for row in shown.itertuples():
             print(f"  {row.loop:<7}{row.polarity:<5}{row.partition:<6}{row.mean_abs_relative:>10.2f}"
-                  f"{row.share_dominant:>9.0%}  {row.name or row.variables}")
+                  f"{row.share_dominant:>9.0%}  {_wrapped(row.name or row.variables, 39)}")
         if len(shown) < len(ranking):
             print(f"  ... and {len(ranking) - len(shown)} more (--top 0 lists them all)")
         named = ranking[ranking["name"] != ""]

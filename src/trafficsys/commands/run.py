@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="print a row every T time units (default: about 10 rows)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="override a constant for this run (repeatable), e.g. --set total_programme_budget=3e6")
-    parser.add_argument("--csv", metavar="OUT", help="also write every saved variable at every saved time to OUT")
+    parser.add_argument("--csv", metavar="FILE", help="also write every saved variable at every saved time to FILE")
     parser.add_argument("--list", action="store_true", help="list the model's scenarios and variables, then exit")
 
 
