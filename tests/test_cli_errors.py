@@ -341,3 +341,13 @@ def test_validate_warns_about_an_empty_file(tmp_path, capsys):
     assert main(["validate", str(path)]) == 0
     out, _ = capsys.readouterr()
     assert "warning: the model defines no variables and no causal links" in out
+
+
+def test_the_same_option_names_work_across_commands():
+    from trafficsys.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["compare", "--runs", "5"]).n == 5
+    assert parser.parse_args(["compare", "--n", "7"]).n == 7
+    assert parser.parse_args(["dominance", "--figure", "d.png"]).plot == "d.png"
+    assert parser.parse_args(["dominance", "--plot", "d.png"]).plot == "d.png"
