@@ -266,3 +266,30 @@ def test_a_varying_vensim_delay_time_warns_on_export(tmp_path):
     m = _vensim_builtins_model(delay="2 + TIME / 10")
     with pytest.warns(UserWarning, match="leaving.*varying delay time"):
         write_xmile(m, tmp_path / "m.xmile")
+
+
+def test_flows_between_the_same_stocks_get_their_own_pipes():
+    import xml.etree.ElementTree as ET
+
+    m = ts.Model("two_way", stop=2, dt=1)
+    m.stock("a", 100, inflows=["back", "return_"], outflows=["go"])
+    m.stock("b", 0, inflows=["go"], outflows=["back", "return_"])
+    for f in ("go", "back", "return_"):
+        m.flow(f, "1")
+    m.constant("unrelated", 1)
+    ns = {"x": "http://docs.oasis-open.org/xmile/ns/XMILE/v1.0"}
+    view = ET.fromstring(xmile_string(m)).find(".//x:views/x:view", ns)
+    items = {el.get("name"): el for el in view if el.get("name")}
+    pipes = set()
+    for f in ("go", "back", "return_"):
+        el = items[f]
+        x, y = float(el.get("x")), float(el.get("y"))
+        pts = [(float(p.get("x")), float(p.get("y"))) for p in el.find("x:pts", ns)]
+        assert pts[0][1] == pts[1][1] == y and min(p[0] for p in pts) < x < max(p[0] for p in pts)  # on its pipe
+        stock_y = float(items["a"].get("y"))
+        assert abs(y - stock_y) <= 12  # the pipe meets the stocks (drawn 35 high)
+        pipes.add(y)
+    assert len(pipes) == 3  # no two pipes drawn on top of each other
+    valves = [(float(items[f].get("x")), float(items[f].get("y"))) for f in ("go", "back", "return_")]
+    assert all(abs(p[0] - q[0]) >= 40 for i, p in enumerate(valves) for q in valves[i + 1:])  # valves apart
+    assert all(float(el.get("x")) >= 0 and float(el.get("y")) >= 0 for el in items.values())

@@ -1060,6 +1060,8 @@ def _flow_ends(model: Model, flow: str, pos: dict[str, tuple[float, float]]) -> 
     fx, fy = pos[flow]
     a = pos[src] if src else (fx - 60, fy)
     b = pos[dst] if dst else (fx + 60, fy)
+    if a[1] == b[1]:  # a straight pipe through the valve (parallel flows have their own heights)
+        a, b = (a[0], fy), (b[0], fy)
     return [a, b]
 
 
@@ -1115,12 +1117,22 @@ def layout(model: Model) -> dict[str, tuple[float, float]]:
                 return
         pos[key] = (x, y)
 
+    # flows joining the same two stocks get parallel pipes within the stocks' height (a stock is drawn
+    # 35 high), each valve on its own pipe, the valves staggered along the pipes so they do not overlap
+    parallel: dict[frozenset[str], list[str]] = {}
+    for f, ss in flow_stock.items():
+        if f not in pos and f in model and len(ss) >= 2:
+            parallel.setdefault(frozenset(ss[:2]), []).append(f)
     for f, ss in flow_stock.items():
         if f in pos or f not in model:
             continue
         pts = [pos[s] for s in ss if s in pos]
         if len(pts) >= 2:
-            place(f, (pts[0][0] + pts[1][0]) / 2, (pts[0][1] + pts[1][1]) / 2)
+            group = parallel.get(frozenset(ss[:2]), [f])
+            k = group.index(f) - (len(group) - 1) / 2 if f in group else 0.0
+            lane = 24.0 / max(1, len(group) - 1)  # the pipes span at most 24 of the stock's 35
+            x, y = (pts[0][0] + pts[1][0]) / 2 + 60.0 * k, (pts[0][1] + pts[1][1]) / 2 + lane * k
+            place(f, x, y)  # moved down only if something already sits there
         elif pts:
             s = model[ss[0]]
             inflow = f in {canonical(x) for x in s.inflows}
@@ -1146,6 +1158,12 @@ def layout(model: Model) -> dict[str, tuple[float, float]]:
             x = min(max(x, lo_x), hi_x) * unit  # unconnected variables would drift away: keep them near
             y = min(max(y, lo_y), hi_y) * unit
             place(k, round(x / 10) * 10, round(y / 10) * 10)
+    if not kept:  # a fresh layout: move it clear of the page's top-left corner (tools clip negative positions)
+        lo_x = min(x for x, _ in pos.values())
+        lo_y = min(y for _, y in pos.values())
+        sx, sy = max(0.0, 60.0 - lo_x), max(0.0, 60.0 - lo_y)
+        if sx or sy:
+            pos = {k: (x + sx, y + sy) for k, (x, y) in pos.items()}
     return pos
 
 
