@@ -139,9 +139,18 @@ def _reparse_powers(vf) -> None:
     run PySD's grammar again with a visitor that keeps a literal's minus as an
     operator, which PySD then places around the power as it does for names.
     """
-    from pysd.translators.vensim import vensim_element as ve
-    from pysd.translators.vensim import vensim_utils as vu
-    from pysd.translators.vensim.vensim_structures import parsing_ops
+    try:
+        from pysd.translators.vensim import vensim_element as ve
+        from pysd.translators.vensim import vensim_utils as vu
+        from pysd.translators.vensim.vensim_structures import parsing_ops
+
+        ve.EquationVisitor.visit_neg_expr  # noqa: B018 - the hook this relies on
+    except (ImportError, AttributeError):  # pragma: no cover - a PySD release with other internals
+        if any("^" in (c.expression or "") for sec in getattr(vf, "sections", ())
+               for c in getattr(sec, "components", ())):
+            warnings.warn("this PySD version's parser could not be adjusted to Vensim's precedence of '^' "
+                          "over a leading minus: check equations like -2^2 (Vensim: -4)", stacklevel=3)
+        return
 
     class _Visitor(ve.EquationVisitor):
         def visit_neg_expr(self, n, vc):
