@@ -227,3 +227,35 @@ y[d] = tab[d](Time) ~~|
         assert back == m, suffix
         got = ts.simulate(flatten(back)).to_pandas()
         assert got["y[b]"].tolist() == want["y[b]"].tolist() == [0, 2, 4, 6, 8, 10]
+
+
+def test_subscript_mapping_pairs_elements_by_position(tmp_path):
+    # src -> tgt: in an equation over tgt, src stands for the element at the same position (s2 for t2)
+    df = run(tmp_path, """src: s1, s2, s3 -> tgt ~~|
+tgt: t1, t2, t3 ~~|
+d: x, y ~~|
+v[src] = 1, 2, 3 ~~|
+w[tgt] = v[src] * 10 + Time ~~|
+grid[d, tgt] = v[src] + d ~~|
+age: a0, a1, a2 ~~|
+older: a1, a2 ~~|
+younger: a0, a1 -> older ~~|
+out[age] = 1, 2, 4 ~~|
+people[a0] = INTEG(5 - out[a0], 100) ~~|
+people[older] = INTEG(out[younger] - out[older], 100) ~~|
+""")
+    assert [df[f"w[{k}]"].iloc[2] for k in ("t1", "t2", "t3")] == [12, 22, 32]
+    assert df["grid[x,t2]"].iloc[0] == 3 and df["grid[y,t3]"].iloc[0] == 5
+    # a0 gains 5 - 1; a1 gains out[a0] - out[a1] = -1; a2 gains out[a1] - out[a2] = -2 a month
+    assert [df[f"people[{k}]"].iloc[-1] for k in ("a0", "a1", "a2")] == [120, 95, 90]
+
+
+def test_subscript_mapping_with_an_element_list_is_named_unsupported(tmp_path):
+    p = tmp_path / "m.mdl"
+    p.write_text(mdl("""src: s1, s2 -> (tgt: t2, t1) ~~|
+tgt: t1, t2 ~~|
+v[src] = 1, 2 ~~|
+w[tgt] = v[src] ~~|
+"""))
+    with pytest.raises(ts.UnsupportedFeatureError, match="subscript mapping with an explicit element list"):
+        ts.load(p)

@@ -22,7 +22,11 @@ abstract model into a :class:`~trafficsys.model.Model`:
   files in the model's folder: numbers, tables, and tables of ``time``;
 * subscripts become arrays (apply-to-all or per-element), with
   ``:EXCEPT:`` lists, equations over subranges or single elements (merged into
-  the range that holds them all) and stocks with an ``INTEG`` per element.
+  the range that holds them all) and stocks with an ``INTEG`` per element;
+  a subscript mapping (``src: s1, s2 -> tgt``) pairs elements by position: an
+  equation over ``tgt`` that names ``src`` becomes one equation per element
+  with ``src`` replaced by its paired element (mappings that list elements,
+  ``-> (tgt: t2, t1)``, are not supported).
 
 Everything else (``:DATA:`` from runs, ``ALLOCATE``, random numbers...) is
 collected, and the import fails once with an
@@ -117,6 +121,8 @@ def read_vensim(path: str | os.PathLike) -> Model:
     try:
         with warnings.catch_warnings():  # PySD warns when the file names no encoding; UTF-8 was checked above
             warnings.filterwarnings("ignore", message="No encoding specified")
+            # PySD's note on a mapping with an element list; such a mapping is reported as unsupported
+            warnings.filterwarnings("ignore", message="\nSubscript mapping detected")
             vf = VensimFile(path)
             vf.parse()
         _reparse_powers(vf)
@@ -258,9 +264,24 @@ class _Converter:
             if es is None:
                 self.unsupported["subscript range defined from a file"].add(r.name)
                 continue
-            if getattr(r, "mapping", None):
-                self.unsupported["subscript mapping"].add(r.name)
             m.dimension(r.name, es)
+        # a mapping "src: ... -> target": in an equation over target, src stands for the element at the same position
+        self.maps: dict[str, list[str]] = {}
+        explicit = _explicit_mappings(self.file) if any(getattr(r, "mapping", None) for r in ranges.values()) else set()
+        for key, r in ranges.items():
+            if not getattr(r, "mapping", None) or key not in m.dimensions:
+                continue
+            if key in explicit:
+                self.unsupported["subscript mapping with an explicit element list"].add(r.name)
+                continue
+            for t in r.mapping:
+                tk = canonical(str(t))
+                if tk not in m.dimensions:
+                    self.unsupported["subscript mapping to a range not declared in the file"].add(r.name)
+                elif len(m.dimensions[tk]) != len(m.dimensions[key]):
+                    self.unsupported["subscript mapping between ranges of different sizes"].add(r.name)
+                else:
+                    self.maps.setdefault(key, []).append(tk)
 
     def _element(self, m: Model, e):
         """One variable's components as (name, key, units, doc, dims, apply-to-all AST, per-element list).
@@ -324,6 +345,14 @@ class _Converter:
                     if combo not in skip:
                         idx = tuple(subs[i][1].index(combo[i]) for i in free)
                         per.append((",".join(combo), float(arr[idx]), {}))
+                continue
+            if self._uses_mapping(value, {r for r, _ in subs}):
+                # a mapped range in the equation: one equation per element, the mapped range replaced by its element
+                skip = _excluded(exc)
+                for combo in itertools.product(*(es for _, es in subs)):
+                    if combo not in skip:
+                        per.append((",".join(combo), value,
+                                    {r: combo[i] for i, (r, _) in enumerate(subs) if r is not None}))
                 continue
             if not exc and all(r == d for (r, _), d in zip(subs, dims)):
                 if main_ast is not None:
@@ -402,6 +431,40 @@ class _Converter:
             out[idx] = table if kind == "GetLookupsStructure" else \
                 InlineLookupsStructure(ReferenceStructure("time"), table)
         return out
+
+    def _uses_mapping(self, value, bound: set[str | None]) -> bool:
+        """Return True when ``value`` subscripts a variable by a range mapped to one of the ``bound`` ranges."""
+        if not self.maps:
+            return False
+        found = False
+
+        def walk(n, depth=0):
+            nonlocal found
+            if found or depth > 200 or isinstance(n, (str, int, float, bool)) or n is None:
+                return
+            if isinstance(n, (list, tuple)):
+                for x in n:
+                    walk(x, depth + 1)
+                return
+            if type(n).__name__ == "SubscriptsReferenceStructure":
+                for x in n.subscripts:
+                    c = canonical(str(x))
+                    if c not in bound and any(t in bound for t in self.maps.get(c, ())):
+                        found = True
+                return
+            if hasattr(n, "__dict__"):
+                for x in vars(n).values():
+                    walk(x, depth + 1)
+
+        walk(value)
+        return found
+
+    def _mapped(self, dim: str, subst: dict[str, str]) -> str | None:
+        """Return the element of ``dim`` that a mapping pairs with a bound element of its target range, if any."""
+        for t in self.maps.get(dim, ()):
+            if t in subst:
+                return self.m.dimensions[dim][self.m.dimensions[t].index(subst[t])]
+        return None
 
     def _sub(self, m, s) -> tuple[str | None, tuple[str, ...]]:
         """Return a subscript as (its range, or None for one element; the elements it covers)."""
@@ -573,8 +636,13 @@ class _Converter:
     def _put_elements(self, n: ast.Expr, subst: dict[str, str]) -> ast.Expr:
         """Replace each subrange of ``subst`` by its element: as an index the element, as a value its number."""
         if isinstance(n, ast.Subscript):
-            return ast.Subscript(n.name, tuple(ast.Name(subst[i.name]) if isinstance(i, ast.Name) and i.name in subst
-                                               else self._put_elements(i, subst) for i in n.indices))
+            def index(i):
+                if isinstance(i, ast.Name) and i.name in subst:
+                    return ast.Name(subst[i.name])
+                if isinstance(i, ast.Name) and self._mapped(i.name, subst) is not None:
+                    return ast.Name(self._mapped(i.name, subst))
+                return self._put_elements(i, subst)
+            return ast.Subscript(n.name, tuple(index(i) for i in n.indices))
         if isinstance(n, ast.Name) and n.name in subst:
             return ast.Num(float(self.m.dimensions[n.name].index(subst[n.name]) + 1))
         return ast.map_children(n, lambda c: self._put_elements(c, subst))
@@ -770,6 +838,22 @@ class _Converter:
             self.unsupported[fn.upper().replace("_", " ")].add(self._current)
             return ast.Num(0.0)
         return ast.Call(target, tuple(args))
+
+
+def _explicit_mappings(path: str) -> set[str]:
+    """Return the ranges whose mapping lists elements, ``a: a1, a2 -> (b: b2, b1)`` (PySD keeps only the range name)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            text = fh.read()
+    except OSError:
+        return set()
+    text = text.split("\\\\\\---///", 1)[0]
+    out = set()
+    for eq in text.split("|"):
+        head = eq.split("~", 1)[0]
+        if "->" in head and ":" in head.split("->", 1)[0] and "(" in head.split("->", 1)[1]:
+            out.add(canonical(_disp(head.split(":", 1)[0].split("\n")[-1])))
+    return out
 
 
 class _Tables(dict):
