@@ -527,9 +527,10 @@ class _Program:
         for i, c in enumerate(self.plan.constants):
             self.w(ind, f"{self.ids[c]} = P[{i}]")
 
-    def equation(self, n: str, stage: bool) -> str:
+    def equation(self, n: str, stage: bool, e: ast.Expr | None = None) -> str:
+        """Source of ``n``'s value from ``e`` (default: its equation), a uniflow cut at zero."""
         node = self.plan.nodes[n]
-        expr = self.emitter(stage, node.owner)(node.expr)
+        expr = self.emitter(stage, node.owner)(node.expr if e is None else e)
         if node.role == FLOW and node.uniflow:
             expr = f"_pos({expr})" if self.mode == "vector" else _clamp(expr)
         return expr
@@ -640,16 +641,14 @@ class _Program:
         self.w(1, f"EPS = DT * {TIME_EPS!r}")
         self.w(1, "k = 0")
         self.constants(1)
+        states = set(self.plan.states)
         for n in self.plan.init_order:
             node = nodes[n]
             if node.role == PIPE:
                 self.w(1, f"{self.ids[n]} = []")
                 continue
-            e = node.init if n in set(self.plan.states) or node.init is not None else node.expr
-            expr = self.emitter(False, node.owner)(e)
-            if node.role == FLOW and node.uniflow:
-                expr = f"_pos({expr})" if self.mode == "vector" else _clamp(expr)
-            self.w(1, f"{self.ids[n]} = {expr}")
+            e = node.init if n in states or node.init is not None else node.expr
+            self.w(1, f"{self.ids[n]} = {self.equation(n, False, e)}")
         self.w(1, f"return ({''.join(self.ids[s] + ', ' for s in self.plan.states)})")
 
     def run_function(self) -> None:

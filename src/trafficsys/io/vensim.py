@@ -100,20 +100,18 @@ def read_vensim(path: str | os.PathLike) -> Model:
         raise UnsupportedFeatureError("reading .mdl files needs PySD: pip install 'trafficsys[pysd]'",
                                       file=path) from None
     with open(path, "rb") as fh:
-        head = fh.read(1 << 16)
-    bad = head.find(b"\x00")
-    declared = re.match(rb"\s*\{([A-Za-z0-9_.:-]+)\}", head)  # Vensim's first line names the encoding
+        raw = fh.read()
+    bad = raw.find(b"\x00")
+    declared = re.match(rb"\s*\{([A-Za-z0-9_.:-]+)\}", raw)  # Vensim's first line names the encoding
     encoding = declared.group(1).decode("ascii") if declared else "utf-8"
     try:
         codecs.lookup(encoding)
     except LookupError:
         encoding = "utf-8"
     try:
-        head.decode(encoding)
+        text = raw.decode(encoding)
     except UnicodeDecodeError as e:
-        # the last few bytes may be a character cut by the 64 KB window; anything earlier is not text
-        if e.start < len(head) - 4:
-            bad = e.start if bad < 0 else min(bad, e.start)
+        bad = e.start if bad < 0 else min(bad, e.start)
     if bad >= 0:
         raise FileFormatError(f"this is not a Vensim text model: byte {bad} is not {encoding} text (a .mdl file is "
                               "text, usually starting with {UTF-8}); check that it is the model, not a "
@@ -132,7 +130,7 @@ def read_vensim(path: str | os.PathLike) -> Model:
     except Exception as e:  # PySD's parser raises many kinds; report them as a file problem
         raise FileFormatError(f"PySD could not parse the Vensim file ({type(e).__name__}: "
                               f"{str(e).splitlines()[0][:200] if str(e) else ''})", file=path) from None
-    return _Converter(abstract, path).build()
+    return _Converter(abstract, path, text).build()
 
 
 def _reparse_powers(vf) -> None:
@@ -177,9 +175,10 @@ class _Unsupported(Exception):
 
 
 class _Converter:
-    def __init__(self, abstract, file: str):
+    def __init__(self, abstract, file: str, text: str = ""):
         self.abs = abstract
         self.file = file
+        self.text = text  # the file's text, for what PySD's abstract model leaves out
         self.unsupported: dict[str, set[str]] = defaultdict(set)
         self._current = ""
         self.hidden: list[Any] = []
@@ -267,7 +266,7 @@ class _Converter:
             m.dimension(r.name, es)
         # a mapping "src: ... -> target": in an equation over target, src stands for the element at the same position
         self.maps: dict[str, list[str]] = {}
-        explicit = _explicit_mappings(self.file) if any(getattr(r, "mapping", None) for r in ranges.values()) else set()
+        explicit = _explicit_mappings(self.text) if any(getattr(r, "mapping", None) for r in ranges.values()) else set()
         for key, r in ranges.items():
             if not getattr(r, "mapping", None) or key not in m.dimensions:
                 continue
@@ -840,13 +839,8 @@ class _Converter:
         return ast.Call(target, tuple(args))
 
 
-def _explicit_mappings(path: str) -> set[str]:
+def _explicit_mappings(text: str) -> set[str]:
     """Return the ranges whose mapping lists elements, ``a: a1, a2 -> (b: b2, b1)`` (PySD keeps only the range name)."""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            text = fh.read()
-    except OSError:
-        return set()
     text = text.split("\\\\\\---///", 1)[0]
     out = set()
     for eq in text.split("|"):

@@ -459,7 +459,7 @@ class _Reader:
 
         per: list[tuple[str, str]] = []
         tables: list[tuple[str, tuple[float, ...], tuple[float, ...]]] = []
-        table_extrap: Extrapolation | None = None
+        table_extraps: list[Extrapolation] = []
         for el in _kids(v, "element"):
             sub = _attr(el, "subscript") or ""
             skey = ",".join(canonical(s) for s in sub.split(","))
@@ -469,10 +469,7 @@ class _Reader:
                     raise UnsupportedFeatureError("per-element graphical functions of a flow are not supported; "
                                                   "give the table its own variable", file=self.file, variable=name)
                 xs_e, ys_e, ex_e = self._gf(egf, name)
-                if table_extrap is not None and ex_e is not table_extrap:
-                    raise UnsupportedFeatureError("per-element graphical functions with different extrapolation "
-                                                  "types are not supported", file=self.file, variable=name)
-                table_extrap = ex_e
+                table_extraps.append(ex_e)
                 tables.append((skey, xs_e, ys_e))
             if _kid(el, "eqn") is not None or egf is None:
                 per.append((skey, eq(_text(_kid(el, "eqn")))))
@@ -518,8 +515,8 @@ class _Reader:
             if gf is not None:
                 xs, ys, extrap = self._gf(gf, name)
             else:  # every element has its own table: the first one stands for the shared one
-                xs, ys, extrap = tables[0][1], tables[0][2], table_extrap
-            if tables and table_extrap is not extrap:
+                xs, ys, extrap = tables[0][1], tables[0][2], table_extraps[0]
+            if any(x is not extrap for x in table_extraps):
                 raise UnsupportedFeatureError("per-element graphical functions with different extrapolation "
                                               "types are not supported", file=self.file, variable=name)
             if tag == "gf" or (tables and not eqn_raw and not per):
