@@ -17,6 +17,7 @@ import tempfile
 
 from ..errors import UnsupportedFeatureError
 from ..model.model import Model
+from .pysd_guard import inert_doc, translating
 
 __all__ = ["to_pysd", "pysd_frame"]
 
@@ -57,12 +58,27 @@ def to_pysd(model: Model, directory: str | os.PathLike | None = None):
 
     if is_arrayed(model):
         model, _ = _pysd_names(flatten(model))
+    model = _inert_docs(model)
     folder = os.fspath(directory) if directory is not None else tempfile.mkdtemp(prefix="trafficsys-pysd-")
     os.makedirs(folder, exist_ok=True)
     safe = "".join(ch if ch.isalnum() else "_" for ch in model.name) or "model"
     path = os.path.join(folder, f"{safe}.xmile")
     write_xmile(model, path)
-    return pysd.read_xmile(path)
+    with translating():  # PySD's XMILE translator evaluates numbers with eval(): literals only
+        return pysd.read_xmile(path)
+
+
+def _inert_docs(model: Model) -> Model:
+    """Return a copy of ``model`` whose docs cannot end the triple-quoted strings PySD writes them into."""
+    import dataclasses
+
+    out = None
+    for e in model:
+        doc = getattr(e, "doc", "")
+        if doc and inert_doc(doc) != doc:
+            out = out or model.copy()
+            out.add(dataclasses.replace(e, doc=inert_doc(doc)), replace=True)
+    return out or model
 
 
 def pysd_frame(model: Model, *, saveper: float | None = None, directory: str | os.PathLike | None = None):

@@ -51,6 +51,7 @@ from ..model.elements import Aux, Constant, Extrapolation, Flow, Lookup, Stock
 from ..model.model import Model
 from ..model.names import canonical
 from ..model.printer import to_xmile
+from .pysd_guard import Refused, translating
 
 __all__ = ["read_vensim"]
 
@@ -117,20 +118,56 @@ def read_vensim(path: str | os.PathLike) -> Model:
                               "text, usually starting with {UTF-8}); check that it is the model, not a "
                               "packaged .vpm/.vmf or another binary file", file=path)
     try:
-        with warnings.catch_warnings():  # PySD warns when the file names no encoding; UTF-8 was checked above
-            warnings.filterwarnings("ignore", message="No encoding specified")
+        # PySD evaluates lookup ranges, points and numbers with eval(): the guard swaps that for a
+        # literal-only reader and trips on any other attempt to run the file's text
+        with warnings.catch_warnings(), translating():
+            warnings.filterwarnings("ignore", message="No encoding specified")  # UTF-8 was checked above
             # PySD's note on a mapping with an element list; such a mapping is reported as unsupported
             warnings.filterwarnings("ignore", message="\nSubscript mapping detected")
             vf = VensimFile(path)
             vf.parse()
-        _reparse_powers(vf)
-        abstract = vf.get_abstract_model()
-    except ModelError:
-        raise
-    except Exception as e:  # PySD's parser raises many kinds; report them as a file problem
-        raise FileFormatError(f"PySD could not parse the Vensim file ({type(e).__name__}: "
-                              f"{str(e).splitlines()[0][:200] if str(e) else ''})", file=path) from None
+            _reparse_powers(vf)
+            abstract = vf.get_abstract_model()
+    except Exception as e:  # noqa: BLE001 - sorted below: ours, the tripwire's, or PySD's own
+        raise _reading_error(e, path, text) from None
     return _Converter(abstract, path, text).build()
+
+
+def _reading_error(e: BaseException, path: str, text: str) -> ModelError:
+    """Turn what PySD's parser raised into one ModelError naming the file (and the variable when known)."""
+    cause: BaseException | None = e
+    while cause is not None and not isinstance(cause, (ModelError, Refused)):
+        cause = cause.__cause__ or cause.__context__  # parsimonious wraps what a visitor raised
+    if isinstance(cause, Refused):  # the guard's tripwire
+        return FileFormatError(f"{cause}; the file was not read", file=path)
+    if isinstance(cause, ModelError):
+        e = cause
+        snippet = getattr(e, "snippet", None)
+        if snippet and not e.variable:
+            line, variable = _locate(text, snippet)
+            if variable:
+                e.variable = variable
+            if line:
+                e.message = f"line {line}: {e.message}"
+        return e.with_context(file=path)
+    # PySD's parser raises many kinds; report them as a file problem
+    return FileFormatError(f"PySD could not parse the Vensim file ({type(e).__name__}: "
+                           f"{str(e).splitlines()[0][:200] if str(e) else ''})", file=path)
+
+
+def _locate(text: str, snippet: str) -> tuple[int | None, str | None]:
+    """Return the line and the variable of the equation holding ``snippet`` in a Vensim file's text."""
+    at = text.find(snippet)
+    if at < 0:
+        at = text.find(snippet.replace("),(", ")-(", 1))  # PySD rewrites a range's ")-(" as "),("
+    if at < 0:
+        return None, None
+    line = text.count("\n", 0, at) + 1
+    start = max(text.rfind("|", 0, at), text.rfind("*****", 0, at)) + 1
+    head = re.sub(r"^(\s|\*|\{[^}]*\})*", "", text[start:at])  # separators, the {UTF-8} line, comments
+    m = re.match(r"\s*([^=(\[~|:]+)", head)
+    name = m.group(1).strip().strip('"') if m else ""
+    return line, (name or None)
 
 
 def _reparse_powers(vf) -> None:
