@@ -137,8 +137,10 @@ class ArchetypeFinding:
         ``(role, variable)`` pairs of the best match whose variable carries
         that role (or its alias in :data:`ROLE_ALIASES`) as a ``role`` tag.
     tags_conflict
-        ``(role, variable)`` pairs whose variable is tagged with other
-        archetype roles only.
+        ``(role, variable)`` pairs of the best match that disagree with the
+        tags: the variable is tagged with other archetype roles only, or it
+        is untagged while another variable on the match's loops carries the
+        role's tag (the modeller put the role elsewhere).
     behaviour
         Mean absolute relative loop score of the best match's loops, over time
         and runs (a share of the behaviour of their cycle partition, in
@@ -299,18 +301,26 @@ def _match_behaviour(m: ArchetypeMatch, activity: Mapping[str, float]) -> float 
 
 # ------------------------------------------------------------------------------ grouping
 def _tag_check(m: ArchetypeMatch, tags: Mapping[str, frozenset[str]], known: frozenset[str]):
-    agree, conflict = [], []
+    """Roles that agree with the role tags, roles that disagree, and why each disagrees."""
+    agree, conflict, why = [], [], []
+    on_loops = {v for lp in m.loops for v in lp.variables}
     for role, v in m.roles.items():
         if not v:
             continue
+        accepted = {role, ROLE_ALIASES.get(role)}
         t = tags.get(v, frozenset()) & known
-        if not t:
-            continue
-        if role in t or ROLE_ALIASES.get(role) in t:
+        if t & accepted:
             agree.append((role, v))
-        else:
+        elif t:  # tagged for other roles only
             conflict.append((role, v))
-    return tuple(agree), tuple(conflict)
+            why.append(f"{v} is tagged {'/'.join(sorted(t))} but plays {role}")
+        else:  # untagged, while a variable on the loops carries this role's tag
+            displaced = sorted(u for u in on_loops if u != v and tags.get(u, frozenset()) & accepted)
+            if displaced:
+                conflict.append((role, v))
+                why.append(f"{displaced[0]} is tagged {role if role in tags[displaced[0]] else ROLE_ALIASES[role]}"
+                           f" but {role} goes to {v}")
+    return tuple(agree), tuple(conflict), tuple(why)
 
 
 def _key(m: ArchetypeMatch) -> tuple:
@@ -355,7 +365,7 @@ def group_archetypes(
 
     ======================================================  ==================
     each role that agrees with a role tag                     +3
-    each role whose variable is tagged for other roles only   -3
+    each role that disagrees (see ``tags_conflict``)          -3
     each loop the model file names                            +1
     a delay where the archetype has it                        +1
     compactness: 10 / mean number of links per loop           up to +5
@@ -402,12 +412,12 @@ def group_archetypes(
         behaviour = {id(m): _match_behaviour(m, activity) for m in ms}
 
         def order(m, checked=checked, behaviour=behaviour):
-            agree, conflict = checked[id(m)]
+            agree, conflict, _ = checked[id(m)]
             b = behaviour[id(m)]
             return (-(len(agree) - len(conflict)), -(b if b is not None else -1.0), -m.score)
 
         ms = sorted(ms, key=order)  # stable: ties keep detection's order
-        findings.append(_finding(ms, checked[id(ms[0])], behaviour[id(ms[0])], activity, tags))
+        findings.append(_finding(ms, checked[id(ms[0])], behaviour[id(ms[0])], activity))
 
     def rank(f: ArchetypeFinding):
         return (-(len(f.tags_agree) - len(f.tags_conflict)),
@@ -428,11 +438,11 @@ def _with_rank(f: ArchetypeFinding, rank: int) -> ArchetypeFinding:
     return replace(f, rank=rank)
 
 
-def _finding(ms: list[ArchetypeMatch], checked, behaviour: float | None, activity: Mapping[str, float],
-             tags: Mapping[str, frozenset[str]]) -> ArchetypeFinding:
+def _finding(ms: list[ArchetypeMatch], checked, behaviour: float | None,
+             activity: Mapping[str, float]) -> ArchetypeFinding:
     best = ms[0]
     core = CORE[best.kind]
-    agree, conflict = checked
+    agree, conflict, conflict_why = checked
     roles: dict[str, tuple[str, ...]] = {}
     for r in best.roles:
         roles[r] = tuple(dict.fromkeys(m.roles[r] for m in ms if m.roles.get(r)))
@@ -448,8 +458,7 @@ def _finding(ms: list[ArchetypeMatch], checked, behaviour: float | None, activit
         reasons.append("roles agree with the model's role tags: "
                        + ", ".join(f"{v} as {r}" for r, v in agree))
     if conflict:
-        reasons.append("role tags disagree: " + ", ".join(
-            f"{v} is tagged {'/'.join(sorted(tags.get(v, ())))} but plays {r}" for r, v in conflict))
+        reasons.append("role tags disagree: " + ", ".join(conflict_why))
     if behaviour is not None:
         scored = [(lp.id, activity[lp.id]) for lp in best.loops if lp.id in activity]
         reasons.append(f"its loops carry {_pct(behaviour)} of their partition's loop activity on average ("
@@ -461,7 +470,7 @@ def _finding(ms: list[ArchetypeMatch], checked, behaviour: float | None, activit
     if best.delay_as_expected:
         reasons.append("a delay where the archetype has it")
     if len(ms) > 1:
-        reasons.append(f"{len(ms)} routes through {core.paths or 'other loops'}")
+        reasons.append(f"{len(ms)} matches that differ in {core.paths or 'their other loops'}")
     if best.ambiguous_with:
         reasons.append(f"the same loops also fit {', '.join(best.ambiguous_with)}")
     loop_behaviour = {lp.id: activity[lp.id] for m in ms for lp in m.loops if lp.id in activity}
