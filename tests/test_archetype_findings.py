@@ -342,3 +342,18 @@ def test_cli_reference_model_summary_and_dominance(capsys):
     assert "then loop dominance (base run)" in out and "% of their partition's loop activity" in out
     assert main(["archetypes", "--scenario", "survivor_led"]) == 2
     assert "--scenario only applies with --dominance" in capsys.readouterr().err
+
+
+def test_the_docs_state_the_reference_counts(reference):
+    import re
+
+    _, _, found = reference
+    text = (Path(__file__).resolve().parents[1] / "docs" / "archetypes.md").read_text()
+    page = " ".join(text.split())
+    m = re.search(r"The reference model gives ([\d,]+) matches, ([\d,]+) of them growth and underinvestment", page)
+    assert m and int(m[1].replace(",", "")) == len(found)
+    gu = found.findings.of_kind("growth_and_underinvestment")
+    assert int(m[2].replace(",", "")) == gu.n_matches
+    m = re.search(r"the ([\d,]+) matches make ([\d,]+) findings; the ([\d,]+) growth and underinvestment "
+                  r"matches make ([\d,]+)", page)
+    assert m and int(m[2].replace(",", "")) == len(found.findings) and int(m[4]) == len(gu)

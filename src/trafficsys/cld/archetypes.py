@@ -31,6 +31,12 @@ with more evidence (agreeing role tags and delays), then the more compact one.
 A match whose loops are all part of a higher-ranked match is dropped, and
 matches of one kind that fill the same roles are merged.
 
+The matches come back as :class:`~trafficsys.cld.findings.ArchetypeMatches`,
+a list whose ``.findings`` groups the matches that share one structure (the
+routes of one archetype through different side paths) and ranks them by role
+tags, loop dominance when given, and structure: see
+:mod:`trafficsys.cld.findings`.
+
 References
 ----------
 Schoenenberger, L., Schmid, A., Schwaninger, M. (2015). Towards the

@@ -28,7 +28,7 @@ from ..model.names import canonical
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..model.model import Model
-    from .archetypes import ArchetypeMatch
+    from .findings import ArchetypeMatches
     from .loops import Loop, LoopList
 
 __all__ = ["CausalLoopDiagram", "PolarityNote", "POLARITIES", "role_tags"]
@@ -274,7 +274,7 @@ class CausalLoopDiagram:
 
         return independent_loops(self)
 
-    def archetypes(self, **kwargs: Any) -> list[ArchetypeMatch]:
+    def archetypes(self, **kwargs: Any) -> ArchetypeMatches:
         """Systems archetypes in the diagram: see :func:`trafficsys.cld.archetypes.archetypes`."""
         from .archetypes import archetypes
 
