@@ -151,7 +151,7 @@ class ArchetypeMatch:
     variant: str | None = None
     ambiguous_with: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
-    delay_as_expected: bool = False
+    delay_as_expected: bool = field(default=False, compare=False)
 
     @property
     def title(self) -> str:
