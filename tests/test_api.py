@@ -80,7 +80,8 @@ def test_every_module_declares_all(module):
 
 @pytest.mark.parametrize("module", ["trafficsys.model.validate", "trafficsys.model.units", "trafficsys.io",
                                     "trafficsys.model.parser", "trafficsys.model.printer",
-                                    "trafficsys.model.names", "trafficsys.model.model"])
+                                    "trafficsys.model.names", "trafficsys.model.model", "trafficsys.cld.loops",
+                                    "trafficsys.cld.archetypes", "trafficsys.cld.findings"])
 def test_docstring_examples_run(module):
     import doctest
 

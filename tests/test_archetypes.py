@@ -324,7 +324,7 @@ def test_cli_summarises_each_archetype_before_the_best_matches(capsys):
     path = FOLDER / "shifting_the_burden_to_the_intervenor.toml"
     found = archetypes(load(path.stem), deduplicate=False)  # with the matches contained in larger ones
     assert len({a.title for a in found}) > 1
-    assert main(["archetypes", "--all", "--top", "1", str(path)]) == 0
+    assert main(["archetypes", "--matches", "--all", "--top", "1", str(path)]) == 0  # the matches, ungrouped
     out = capsys.readouterr().out
     head, _, detail = out.partition("The best matches")
     counts = {}

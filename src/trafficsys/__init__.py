@@ -36,6 +36,7 @@ _LAZY = {
     "CausalLoopDiagram": "trafficsys.cld",
     "Loop": "trafficsys.cld",
     "ArchetypeMatch": "trafficsys.cld",
+    "ArchetypeFinding": "trafficsys.cld",
     "archetypes": "trafficsys.cld",
     "loop_dominance": "trafficsys.analysis",
     "sensitivity": "trafficsys.analysis",

@@ -9,17 +9,23 @@
 from .archetypes import ARCHETYPES, ArchetypeMatch, archetypes
 from .derive import from_model
 from .diagram import CausalLoopDiagram, PolarityNote
-from .loops import Loop, independent_loops, loop_polarity, loops, loops_through
+from .findings import ArchetypeFinding, ArchetypeFindings, ArchetypeMatches, group_archetypes
+from .loops import Loop, LoopList, independent_loops, loop_polarity, loops, loops_through
 from .polarity import link_polarity
 
 __all__ = [
     "ARCHETYPES",
+    "ArchetypeFinding",
+    "ArchetypeFindings",
     "ArchetypeMatch",
+    "ArchetypeMatches",
     "CausalLoopDiagram",
     "Loop",
+    "LoopList",
     "PolarityNote",
     "archetypes",
     "from_model",
+    "group_archetypes",
     "independent_loops",
     "link_polarity",
     "loop_polarity",

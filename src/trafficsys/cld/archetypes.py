@@ -31,6 +31,12 @@ with more evidence (agreeing role tags and delays), then the more compact one.
 A match whose loops are all part of a higher-ranked match is dropped, and
 matches of one kind that fill the same roles are merged.
 
+The matches come back as :class:`~trafficsys.cld.findings.ArchetypeMatches`,
+a list whose ``.findings`` groups the matches that share one structure (the
+routes of one archetype through different side paths) and ranks them by role
+tags, loop dominance when given, and structure: see
+:mod:`trafficsys.cld.findings`.
+
 References
 ----------
 Schoenenberger, L., Schmid, A., Schwaninger, M. (2015). Towards the
@@ -44,11 +50,15 @@ import itertools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelError
 from .diagram import CausalLoopDiagram, role_tags
 from .loops import Loop, _as_cld
 from .loops import loops as _loops
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .findings import ArchetypeMatches
 
 __all__ = ["ArchetypeMatch", "Archetype", "ARCHETYPES", "KINDS", "archetypes", "detection_loops"]
 
@@ -129,6 +139,9 @@ class ArchetypeMatch:
         tags or delay marks to tell them apart).
     notes
         Readable remarks (missing delay, ambiguity...).
+    delay_as_expected
+        True when a delay mark sits where the archetype has it (part of the
+        score; used again to rank findings).
     """
 
     kind: str
@@ -138,6 +151,7 @@ class ArchetypeMatch:
     variant: str | None = None
     ambiguous_with: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    delay_as_expected: bool = field(default=False, compare=False)
 
     @property
     def title(self) -> str:
@@ -544,13 +558,15 @@ def archetypes(
     deduplicate: bool = True,
     drains: bool = False,
     budget: int = 200,
-) -> list[ArchetypeMatch]:
+    results: Any = None,
+) -> ArchetypeMatches:
     """Detect systems archetypes, ranked, with their roles filled.
 
     Parameters
     ----------
     cld
-        A :class:`CausalLoopDiagram` (a Model is turned into one with ``m.cld()``).
+        A :class:`CausalLoopDiagram`, or a Model (turned into one with
+        ``m.cld()``; pass the model to rank by behaviour from ``results``).
     kinds
         Only these archetypes (default: all of :data:`KINDS`).
     length_bound
@@ -572,11 +588,27 @@ def archetypes(
         in proportion to itself has one, and they would pair with any loop
         through the stock.  Off by default, except for drains the model file
         names as loops.
+    results
+        For a behavioural ranking of the findings: a
+        :class:`~trafficsys.analysis.ltm.LoopDominance`
+        (``ts.loop_dominance(m, r)``), or simulation results of the model
+        passed as ``cld`` (their loop dominance is computed here).  It ranks
+        the grouped findings, never changes which matches are detected.
 
     Returns
     -------
-    list of ArchetypeMatch
-        Best first.
+    ArchetypeMatches
+        A list of :class:`ArchetypeMatch`, best first, whose ``.findings``
+        groups the matches that share one structure into ranked
+        :class:`~trafficsys.cld.findings.ArchetypeFinding` objects;
+        ``.summary()`` tabulates the top findings, and its ``repr`` is a
+        screen-sized summary.
+
+    Raises
+    ------
+    ModelError
+        For an unknown kind, too many loops, or ``results`` that are not loop
+        dominance given with a diagram rather than the model.
 
     Examples
     --------
@@ -585,7 +617,12 @@ def archetypes(
     ...      ("consequence", "problem", "+")], delays=[("fix", "consequence")])
     >>> [(m.kind, m.roles["fix"]) for m in archetypes(cld)]
     [('fixes_that_fail', 'fix')]
+    >>> archetypes(cld).findings[0].roles["problem"]
+    ('problem',)
     """
+    from .findings import ArchetypeMatches
+
+    model = cld if not isinstance(cld, CausalLoopDiagram) and hasattr(cld, "cld") else None
     cld = _as_cld(cld)
     wanted = tuple(KINDS if kinds is None else [kinds] if isinstance(kinds, str) else kinds)
     for k in wanted:
@@ -620,8 +657,23 @@ def archetypes(
             notes.append(f"the same loops also fit {', '.join(amb)}: add role tags (role = \"...\") or delay "
                          "marks to tell them apart")
         out.append(ArchetypeMatch(c.kind, dict(c.roles), tuple(cx.loops[k] for k in c.loops), round(score, 3),
-                                  c.variant, tuple(amb), tuple(notes)))
-    return out
+                                  c.variant, tuple(amb), tuple(notes), c.evidence > 0))
+    return ArchetypeMatches(out, cld, _dominance(model, results))
+
+
+def _dominance(model: Any, results: Any) -> Any:
+    """Loop dominance from ``results`` (None: none), computed from the model when given simulation results."""
+    if results is None or (hasattr(results, "relative") and hasattr(results, "loops")):
+        return results  # None, or a LoopDominance already
+    if model is None:
+        raise ModelError("to rank archetypes by loop dominance from simulation results, pass the model rather "
+                         "than its diagram (ts.archetypes(m, results=r)), or pass the loop dominance itself "
+                         "(results=ts.loop_dominance(m, r))")
+    # the one place a structural function uses behaviour, and only because it was handed a run:
+    # loop dominance is computed by its own front door, never by simulating here
+    from ..analysis.ltm import loop_dominance
+
+    return loop_dominance(model, results)
 
 
 def detection_loops(cld: CausalLoopDiagram, length_bound: int | str | None = "auto", *, budget: int = 200,

@@ -28,8 +28,8 @@ from ..model.names import canonical
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..model.model import Model
-    from .archetypes import ArchetypeMatch
-    from .loops import Loop
+    from .findings import ArchetypeMatches
+    from .loops import Loop, LoopList
 
 __all__ = ["CausalLoopDiagram", "PolarityNote", "POLARITIES", "role_tags"]
 
@@ -256,25 +256,25 @@ class CausalLoopDiagram:
         return g
 
     # ------------------------------------------------------ analyses (thin)
-    def loops(self, length_bound: int | None = None, *, max_loops: int = 100_000) -> list[Loop]:
+    def loops(self, length_bound: int | None = None, *, max_loops: int = 100_000) -> LoopList:
         """Every feedback loop: see :func:`trafficsys.cld.loops.loops`."""
         from .loops import loops
 
         return loops(self, length_bound=length_bound, max_loops=max_loops)
 
-    def loops_through(self, variable: str, length_bound: int | None = None) -> list[Loop]:
+    def loops_through(self, variable: str, length_bound: int | None = None) -> LoopList:
         """Return the loops that pass through ``variable``."""
         from .loops import loops_through
 
         return loops_through(self, variable, length_bound=length_bound)
 
-    def independent_loops(self) -> list[Loop]:
+    def independent_loops(self) -> LoopList:
         """Return the shortest independent loop set (Oliva 2004): see :func:`trafficsys.cld.loops.independent_loops`."""
         from .loops import independent_loops
 
         return independent_loops(self)
 
-    def archetypes(self, **kwargs: Any) -> list[ArchetypeMatch]:
+    def archetypes(self, **kwargs: Any) -> ArchetypeMatches:
         """Systems archetypes in the diagram: see :func:`trafficsys.cld.archetypes.archetypes`."""
         from .archetypes import archetypes
 

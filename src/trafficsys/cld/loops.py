@@ -26,9 +26,12 @@ so; a declared loop that fits none is reported too.
 
 from __future__ import annotations
 
+import html
 import itertools
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import SupportsIndex, overload
 
 import networkx as nx
 
@@ -38,6 +41,7 @@ from .diagram import CausalLoopDiagram
 
 __all__ = [
     "Loop",
+    "LoopList",
     "iter_cycles",
     "loops",
     "loops_through",
@@ -99,6 +103,109 @@ class Loop:
         return f"{label}: " + " -> ".join((*self.variables, self.variables[0]))
 
 
+class LoopList(list):
+    """A list of :class:`Loop` that shows a screen-sized summary in a notebook and a terminal.
+
+    It is a plain ``list`` in every other way (iterate, index, ``len``,
+    compare with a list); slicing gives a ``LoopList`` too.  A model with
+    thousands of loops would otherwise print megabytes: ``repr()`` and
+    ``_repr_html_()`` show the number of loops by polarity and length and the
+    first ``LoopList.show`` loops only.  Everything is in the list itself, in
+    :meth:`to_pandas` (one row per loop) and in :meth:`summary` (the counts).
+
+    Examples
+    --------
+    >>> cld = CausalLoopDiagram.from_edges([("a", "b"), ("b", "a"), ("b", "c", "-"), ("c", "a")])
+    >>> loops(cld)
+    2 feedback loops: 1 reinforcing (R), 1 balancing (B), 0 unknown (?); lengths 2-3 links
+      R1: a -> b -> a
+      B1: a -> b -> c -> a
+    """
+
+    #: how many loops the text and HTML views list
+    show = 10
+
+    @overload
+    def __getitem__(self, i: SupportsIndex) -> Loop: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> LoopList: ...
+
+    def __getitem__(self, i):
+        out = super().__getitem__(i)
+        return LoopList(out) if isinstance(i, slice) else out
+
+    def counts(self) -> dict[str, int]:
+        """Count the loops per polarity: ``{"R": ..., "B": ..., "?": ...}``."""
+        c = Counter(lp.polarity for lp in self)
+        return {p: c.get(p, 0) for p in ("R", "B", "?")}
+
+    def summary(self):
+        """Count the loops by length (rows) and polarity (columns ``R``, ``B``, ``?``, ``total``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by loop length in links, one row per length that occurs.
+        """
+        import pandas as pd
+
+        c = Counter((lp.length, lp.polarity) for lp in self)
+        lengths = sorted({n for n, _ in c})
+        df = pd.DataFrame({p: [c.get((n, p), 0) for n in lengths] for p in ("R", "B", "?")},
+                          index=pd.Index(lengths, name="length"))
+        df["total"] = df.sum(axis=1)
+        return df
+
+    def to_pandas(self):
+        """One row per loop: ``id, polarity, length, delayed, name, variables``."""
+        import pandas as pd
+
+        return pd.DataFrame([{"id": lp.id, "polarity": lp.polarity, "length": lp.length, "delayed": lp.delayed,
+                              "name": lp.name or "", "variables": " -> ".join(lp.variables)} for lp in self],
+                            columns=["id", "polarity", "length", "delayed", "name", "variables"])
+
+    def _headline(self) -> str:
+        c = self.counts()
+        head = (f"{len(self):,} feedback loop{'s' if len(self) != 1 else ''}: {c['R']:,} reinforcing (R), "
+                f"{c['B']:,} balancing (B), {c['?']:,} unknown (?)")
+        if self:
+            lengths = [lp.length for lp in self]
+            lo, hi = min(lengths), max(lengths)
+            head += f"; lengths {lo}-{hi} links" if lo != hi else f"; {lo} link{'s' if lo != 1 else ''} each"
+        named = sum(1 for lp in self if lp.name)
+        return head + (f"; {named} named" if named else "")
+
+    def __repr__(self) -> str:
+        lines = [self._headline()]
+        lines += [f"  {_short(lp)}" for lp in list.__getitem__(self, slice(self.show))]
+        if len(self) > self.show:
+            lines.append(f"  ... and {len(self) - self.show:,} more (.summary() counts them by length and "
+                         "polarity, .to_pandas() lists them all)")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        parts = [f"<p><b>{html.escape(self._headline())}</b></p>"]
+        if self:
+            by_length = self.summary().T  # polarities as rows: a wide, short table
+            parts.append(by_length.to_html(border=0))
+            parts.append(self[:self.show].to_pandas().assign(
+                variables=lambda df: df["variables"].map(lambda v: _clip(v, 160))).to_html(index=False, border=0))
+        if len(self) > self.show:
+            parts.append(f"<p>... and {len(self) - self.show:,} more loops (<code>.to_pandas()</code> lists them "
+                         "all)</p>")
+        return "\n".join(parts)
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def _short(lp: Loop, width: int = 160) -> str:
+    """``str(lp)`` clipped to one line."""
+    return _clip(str(lp), width)
+
+
 def loop_polarity(signs: tuple[str, ...] | list[str]) -> str:
     """``R``, ``B`` or ``?`` from the link polarities of a loop.
 
@@ -157,7 +264,7 @@ def _make(cld: CausalLoopDiagram, cycles: list[tuple[str, ...]]) -> list[Loop]:
     return out
 
 
-def loops(cld: CausalLoopDiagram, length_bound: int | None = None, *, max_loops: int = 100_000) -> list[Loop]:
+def loops(cld: CausalLoopDiagram, length_bound: int | None = None, *, max_loops: int = 100_000) -> LoopList:
     """Every feedback loop of the diagram, with stable ids and names from the model file.
 
     Parameters
@@ -171,8 +278,9 @@ def loops(cld: CausalLoopDiagram, length_bound: int | None = None, *, max_loops:
 
     Returns
     -------
-    list of Loop
-        Ordered by length, then by variables.
+    LoopList
+        A list of :class:`Loop`, ordered by length, then by variables; its
+        ``repr`` is a screen-sized summary (counts and the first loops).
 
     Raises
     ------
@@ -191,7 +299,7 @@ def loops(cld: CausalLoopDiagram, length_bound: int | None = None, *, max_loops:
     key = (length_bound, max_loops)
     cached = cld._loop_cache.get(key)
     if cached is not None:
-        return list(cached)
+        return LoopList(cached)
     found = list(itertools.islice(iter_cycles(cld, length_bound), max_loops + 1))
     if len(found) > max_loops:
         bound = f" up to length {length_bound}" if length_bound else ""
@@ -204,11 +312,11 @@ def loops(cld: CausalLoopDiagram, length_bound: int | None = None, *, max_loops:
     if names:
         out = [Loop(lp.id, lp.polarity, lp.variables, lp.signs, lp.delays, names.get(lp.id)) for lp in out]
     cld._loop_cache[key] = out
-    return list(out)
+    return LoopList(out)
 
 
 def loops_through(cld: CausalLoopDiagram, variable: str, length_bound: int | None = None,
-                  *, max_loops: int = 100_000) -> list[Loop]:
+                  *, max_loops: int = 100_000) -> LoopList:
     """Return the loops that pass through ``variable``, in id order."""
     cld = _as_cld(cld)
     v = canonical(variable)
@@ -218,10 +326,10 @@ def loops_through(cld: CausalLoopDiagram, variable: str, length_bound: int | Non
 
         raise UnknownVariableError(f"no variable '{variable}' in the diagram{suggest(v, cld.variables)}",
                                    file=cld.file, variable=variable)
-    return [lp for lp in loops(cld, length_bound, max_loops=max_loops) if v in lp.variables]
+    return LoopList(lp for lp in loops(cld, length_bound, max_loops=max_loops) if v in lp.variables)
 
 
-def independent_loops(cld: CausalLoopDiagram, *, max_loops: int = 20_000) -> list[Loop]:
+def independent_loops(cld: CausalLoopDiagram, *, max_loops: int = 20_000) -> LoopList:
     """Return the shortest independent loop set (SILS) of Oliva (2004), as a compact summary.
 
     For every link inside a strongly connected part of the diagram, the
@@ -263,8 +371,8 @@ def independent_loops(cld: CausalLoopDiagram, *, max_loops: int = 20_000) -> lis
     try:
         everything = {lp.variables: lp for lp in loops(cld, max_loops=max_loops)}
     except ModelError:
-        return _make(cld, chosen)
-    return sorted((everything[c] for c in chosen), key=lambda lp: (lp.length, lp.variables))
+        return LoopList(_make(cld, chosen))
+    return LoopList(sorted((everything[c] for c in chosen), key=lambda lp: (lp.length, lp.variables)))
 
 
 def _as_cld(cld) -> CausalLoopDiagram:
