@@ -39,12 +39,12 @@ def pairs(family: str) -> list[pytest.param]:
     return [pytest.param(e, ENTRIES[e["twin"]], id=e["file"]) for e in PLANTS if e["family"] == family]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load(file: str) -> ts.Model:
     return ts.load(FOLDER / file)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def run(file: str) -> ts.Results:
     return ts.simulate(load(file))
 
