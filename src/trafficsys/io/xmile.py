@@ -648,27 +648,20 @@ class _Reader:
         return self._SPACED_CALL.sub(fix, text)
 
     def _inline_macros(self, tree: ast.Expr, name: str) -> tuple[ast.Expr, bool]:
-        from ..model.builtins import lookup_builtin
-
         changed = False
 
         def visit(n: ast.Expr) -> ast.Expr:
             nonlocal changed
-            if isinstance(n, ast.Call):
-                args = tuple(visit(a) for a in n.args)
-                if n.func in self.macros:
-                    parms, body = self.macros[n.func]
-                    if len(args) != len(parms):
-                        raise ParseError(f"macro {n.func} takes {len(parms)} arguments, got {len(args)}",
-                                         file=self.file, variable=name)
-                    changed = True
-                    return _substitute(body, dict(zip(parms, args)))
-                if n.func.isupper() and lookup_builtin(n.func) is None and n.func not in ("IF_THEN_ELSE",):
-                    pass
-                return ast.Call(n.func, args)
-            return ast.map_children(n, visit)
+            if isinstance(n, ast.Call) and n.func in self.macros:
+                parms, body = self.macros[n.func]
+                if len(n.args) != len(parms):
+                    raise ParseError(f"macro {n.func} takes {len(parms)} arguments, got {len(n.args)}",
+                                     file=self.file, variable=name)
+                changed = True
+                return _substitute(body, dict(zip(parms, n.args)))
+            return n
 
-        out = visit(tree)
+        out = ast.transform(tree, visit)
         return out, changed
 
     # ------------------------------------------------------------ extension
@@ -724,7 +717,6 @@ def _vensim_rounding(tree: ast.Expr) -> tuple[ast.Expr, bool]:
 
     def visit(n: ast.Expr) -> ast.Expr:
         nonlocal changed
-        n = ast.map_children(n, visit)
         if isinstance(n, ast.Call) and n.func in ("INT", "MOD"):
             changed = True
             return ast.Call("INTEGER" if n.func == "INT" else "MODULO", n.args)
@@ -733,7 +725,7 @@ def _vensim_rounding(tree: ast.Expr) -> tuple[ast.Expr, bool]:
             return ast.Call("MODULO", (n.left, n.right))
         return n
 
-    out = visit(tree)
+    out = ast.transform(tree, visit)
     return out, changed
 
 
@@ -770,9 +762,9 @@ def _substitute(body: ast.Expr, env: dict[str, ast.Expr]) -> ast.Expr:
     def visit(n):
         if isinstance(n, ast.Name) and n.name in env:
             return env[n.name]
-        return ast.map_children(n, visit)
+        return None
 
-    return visit(body)
+    return ast.transform(body, pre=visit)
 
 
 def _prefix_names(tree: ast.Expr, prefix: str, local_names: set[str]) -> ast.Expr:
@@ -780,12 +772,12 @@ def _prefix_names(tree: ast.Expr, prefix: str, local_names: set[str]) -> ast.Exp
         if isinstance(n, ast.Name) and n.name in local_names:
             return ast.Name(prefix + n.name)
         if isinstance(n, ast.Subscript) and n.name in local_names:
-            return ast.Subscript(prefix + n.name, tuple(visit(i) for i in n.indices))
+            return ast.Subscript(prefix + n.name, n.indices)
         if isinstance(n, ast.Call) and n.func in local_names:
-            return ast.Call(prefix + n.func, tuple(visit(a) for a in n.args))
-        return ast.map_children(n, visit)
+            return ast.Call(prefix + n.func, n.args)
+        return n
 
-    return visit(tree)
+    return ast.transform(tree, visit)
 
 
 # ============================================================== writing
@@ -889,7 +881,6 @@ def _portable(text: str, model: Model, name: str) -> str | None:
         return v
 
     def rewrite(n: ast.Expr) -> ast.Expr:
-        n = ast.map_children(n, rewrite)
         if not isinstance(n, ast.Call):
             return n
         if n.func == "INTEGER":
@@ -914,7 +905,7 @@ def _portable(text: str, model: Model, name: str) -> str | None:
             return ast.Call("DELAYN", (x, d, order, init))
         return n
 
-    return to_xmile(rewrite(tree))
+    return to_xmile(ast.transform(tree, rewrite))
 
 
 def _element_xml(e: Element, X: str, model: Model) -> ET.Element:
