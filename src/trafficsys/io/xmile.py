@@ -113,6 +113,7 @@ def _clean_name(name: str) -> str:
 
 
 _COMMENT = re.compile(r"\{[^{}]*\}")
+_STELLA_BREAK = re.compile(r"(?<!\\)((?:\\\\)*)\\n")
 
 
 def _clean_eqn(text: str | None) -> str:
@@ -121,7 +122,8 @@ def _clean_eqn(text: str | None) -> str:
         return ""
     raw = text
     text = _COMMENT.sub(" ", text)
-    text = text.replace("\\n", " ").replace("\r", " ").replace("\n", " ").replace("\t", " ")
+    # Stella's \n in a name, but not an escaped backslash followed by n ("a\\nb" names a\nb)
+    text = _STELLA_BREAK.sub(r"\1 ", text).replace("\r", " ").replace("\n", " ").replace("\t", " ")
     if "\n" in raw or "{" in raw or "\t" in raw or "\r" in raw:
         text = re.sub(r"\s{2,}", " ", text)  # line breaks and comments leave runs of spaces
     return text.strip()

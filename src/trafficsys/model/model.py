@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # networkx loads on first use of graph(): `import trafficsys` stays quick
     import networkx as nx
 
-from ..errors import DuplicateVariableError, ModelError, UnknownVariableError
+from ..errors import DuplicateVariableError, InvalidNameError, ModelError, UnknownVariableError
 from . import ast
 from .elements import (
     Aux,
@@ -26,7 +26,7 @@ from .elements import (
     Scenario,
     Stock,
 )
-from .names import canonical
+from .names import canonical, name_problem
 from .parser import parse
 
 __all__ = ["Model", "SimSpecs"]
@@ -126,9 +126,16 @@ class Model:
     # --------------------------------------------------------------- building
     def add(self, element: Element, *, replace: bool = False) -> Element:
         """Add an element; a duplicate (normalised) name raises unless ``replace``."""
+        if isinstance(element.name, str) and "\\n" in element.name:
+            # Stella's line break in a name (Vensim files carry it too): equations read it as a space
+            element = dataclasses.replace(element, name=element.name.replace("\\n", " "))
+        problem = name_problem(element.name)
+        if problem is not None:
+            name = element.name if isinstance(element.name, str) else None
+            if name is not None and not name.isprintable():  # keep the message on one readable line
+                name = name.encode("unicode_escape").decode("ascii")
+            raise InvalidNameError(problem, file=self.file, variable=name)
         key = canonical(element.name)
-        if not key:
-            raise ModelError("a variable needs a non-empty name", file=self.file)
         if key in self._elements and not replace:
             raise DuplicateVariableError(
                 f"'{element.name}' is defined twice (names ignore case, spaces and underscores: "
