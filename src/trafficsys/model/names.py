@@ -41,7 +41,7 @@ def canonical(name: str) -> str:
 
 
 def name_problem(name: object) -> str | None:
-    """Return what is wrong with ``name`` as a variable name, or None when it is a valid name.
+    r"""Return what is wrong with ``name`` as a variable name, or None when it is a valid name.
 
     The one rule for names, applied by :meth:`trafficsys.Model.add` and so by
     every reader and by the builder API:
@@ -50,7 +50,7 @@ def name_problem(name: object) -> str | None:
       underscores and quotes;
     * it holds no control character (NUL, a line break, a tab...): such names
       cannot be written to XML or shown on one line (Stella's two-character
-      line break ``\\n`` is no control character: :meth:`~trafficsys.Model.add`
+      line break ``\n`` is no control character: :meth:`~trafficsys.Model.add`
       stores it as a space, as equations read it);
     * it holds no brace: ``{...}`` is a comment in XMILE and Vensim equations,
       so the name could not be written in one;
