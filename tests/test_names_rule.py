@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from mdl_text import mdl
 
 import trafficsys as ts
 from trafficsys.errors import InvalidNameError
-
-from mdl_text import mdl
 
 RESERVED = ["time", "dt", "StartTime", "STOPTIME", "DT"]
 
