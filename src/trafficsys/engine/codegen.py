@@ -499,14 +499,18 @@ def _v_pulse(t, dt, eps, volume, first, every):
 
 
 def _s_pipe(hist, k, delay, dt, first):
-    m = math.floor(delay / dt + 0.5)  # halves round up, as Vensim's DELAY FIXED does
+    q = delay / dt + 0.5
+    if not q < k + 1:  # reaches back before the start (an infinite delay too): the initial value
+        return first
+    m = math.floor(q)  # halves round up, as Vensim's DELAY FIXED does
     m = m if m >= 1 else 1
     return hist[k - m] if k >= m else first
 
 
 def _v_pipe(hist, k, delay, dt, first):
     m = np.floor(np.asarray(delay, dtype=float) / dt + 0.5)
-    m = np.where(m >= 1, m, 1).astype(np.int64)
+    # at most k + 1 steps back (before the start: the initial value), so that huge delays fit an int64
+    m = np.where(m >= 1, np.where(m <= k + 1, m, k + 1), 1).astype(np.int64)
     if m.ndim == 0:
         j = k - int(m)
         return hist[j] if j >= 0 else first

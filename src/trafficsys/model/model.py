@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import copy as _copy
 import dataclasses
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # networkx loads on first use of graph(): `import trafficsys` stays quick
     import networkx as nx
 
-from ..errors import DuplicateVariableError, InvalidNameError, ModelError, UnknownVariableError
+from ..errors import (
+    DuplicateVariableError,
+    InvalidNameError,
+    ModelError,
+    StructureError,
+    UnknownVariableError,
+)
 from . import ast
 from .elements import (
     Aux,
@@ -135,6 +142,8 @@ class Model:
             if name is not None and not name.isprintable():  # keep the message on one readable line
                 name = name.encode("unicode_escape").decode("ascii")
             raise InvalidNameError(problem, file=self.file, variable=name)
+        if isinstance(element, Lookup):
+            _check_points(element, self.file)
         key = canonical(element.name)
         if key in self._elements and not replace:
             raise DuplicateVariableError(
@@ -454,3 +463,14 @@ def _eqn(value: float | str) -> str:
         return "1" if value else "0"
     v = float(value)
     return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+
+
+def _check_points(table: Lookup, file: str | None) -> None:
+    """Refuse a graphical function with a NaN or infinite point (per-element tables included)."""
+    tables = [("", table.xs, table.ys), *((f"[{k}] ", xs, ys) for k, xs, ys in table.tables)]
+    for where, xs, ys in tables:
+        for i, (x, y) in enumerate(zip(xs, ys)):
+            if not (math.isfinite(x) and math.isfinite(y)):
+                raise StructureError(
+                    f"graphical function {where}point {i + 1} is ({x}, {y}); every point must be a finite "
+                    "number (no NaN or infinity): fix the table", file=file, variable=table.name)

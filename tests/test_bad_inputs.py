@@ -1,0 +1,67 @@
+"""Small hostile inputs fail with a ModelError naming the element, never a Python error."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import trafficsys as ts
+from trafficsys.errors import FileFormatError, StructureError
+from trafficsys.model.elements import Extrapolation
+
+
+@pytest.mark.parametrize("extrapolation", [Extrapolation.CONTINUOUS, Extrapolation.DISCRETE])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_lookup_point_is_refused_when_added(extrapolation, bad):
+    m = ts.Model("m", start=0, stop=2, dt=1)
+    m.aux("x", "TIME")
+    with pytest.raises(StructureError) as e:
+        m.lookup("g", [(0, 0), (1, bad), (2, 1)], input="x", extrapolation=extrapolation)
+    assert e.value.variable == "g" and "point 2" in str(e.value)
+
+
+def test_huge_pipeline_delay_gives_the_initial_value_in_every_mode():
+    m = ts.Model("m", start=0, stop=3, dt=1)
+    m.constant("d", 1e308)
+    m.aux("x", "TIME + 1")
+    m.aux("y", "DELAY(x, d, 7)")
+    assert ts.simulate(m).to_pandas()["y"].tolist() == [7.0, 7.0, 7.0, 7.0]
+    # one run with the huge delay beside runs with short ones (it used to raise IndexError)
+    y = ts.simulate(m, params={"d": np.array([1e308, 1.0, 2.0])})["y"].values
+    np.testing.assert_array_equal(y, [[7, 7, 7], [7, 1, 7], [7, 2, 1], [7, 3, 2]])
+
+
+@pytest.mark.parametrize("start, stop, dt", [(0, 1, 5e-324), (-1e308, 1e308, 1.0)])
+def test_time_settings_with_uncountable_steps_fail_validation_and_simulation(start, stop, dt):
+    m = ts.Model("m", start=start, stop=stop, dt=dt)
+    m.aux("x", "1")
+    with pytest.raises(StructureError, match="too many steps"):
+        m.validate()
+    with pytest.raises(ts.ModelError, match="too many steps"):
+        ts.simulate(m)
+
+
+def test_huge_integer_in_toml_names_the_key(tmp_path):
+    p = tmp_path / "m.toml"
+    p.write_text('[model]\nname = "m"\nstart = 0\nstop = 1\ndt = 1\n\n[constants.k]\nvalue = ' + "9" * 400 + "\n")
+    with pytest.raises(FileFormatError) as e:
+        ts.load(p)
+    assert e.value.variable == "k" and "value" in str(e.value) and e.value.file == str(p)
+
+
+def test_unknown_xml_encoding_is_a_file_format_error(tmp_path):
+    p = tmp_path / "m.xmile"
+    p.write_text('<?xml version="1.0" encoding="no-such-encoding"?>'
+                 '<xmile xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0"/>')
+    with pytest.raises(FileFormatError) as e:
+        ts.load(p)
+    assert "encoding" in str(e.value) and e.value.file == str(p)
+
+
+def test_unknown_vensim_encoding_is_a_file_format_error(tmp_path):
+    pytest.importorskip("pysd")
+    p = tmp_path / "m.mdl"
+    p.write_text("{no-such-encoding}\nx = 1\n~~|\n")
+    with pytest.raises(FileFormatError) as e:
+        ts.load(p)
+    assert "encoding" in str(e.value) and e.value.file == str(p)
