@@ -65,3 +65,30 @@ def test_unknown_vensim_encoding_is_a_file_format_error(tmp_path):
     with pytest.raises(FileFormatError) as e:
         ts.load(p)
     assert "encoding" in str(e.value) and e.value.file == str(p)
+
+
+def _cut_mdl(tmp_path, text: str):
+    p = tmp_path / "cut.mdl"
+    p.write_text(text)
+    return p
+
+
+def test_truncated_vensim_file_names_the_last_complete_variable(tmp_path):
+    pytest.importorskip("pysd")
+    from mdl_text import mdl
+
+    full = mdl("stock = INTEG(inflow, 10)\n\t~\t\n\t~\t|\n\ninflow = 2 * stock\n\t~\t\n\t~\t|\n")
+    ok = _cut_mdl(tmp_path, full)
+    assert ts.load(ok).validate() is not None  # the whole file reads
+    cut = full[: full.index("2 * stock") + 3]  # mid-way through the second equation
+    with pytest.raises(FileFormatError) as e:
+        ts.load(_cut_mdl(tmp_path, cut))
+    assert "cut off" in str(e.value) and "'stock'" in str(e.value) and e.value.file.endswith("cut.mdl")
+
+
+def test_vensim_file_without_time_settings_is_refused(tmp_path):
+    pytest.importorskip("pysd")
+    p = _cut_mdl(tmp_path, "{UTF-8}\nx = 1\n\t~\t\n\t~\t|\n\ny = x * 2\n\t~\t\n\t~\t|\n")
+    with pytest.raises(FileFormatError) as e:
+        ts.load(p)
+    assert "INITIAL TIME, FINAL TIME, TIME STEP" in str(e.value) and "'y'" in str(e.value)

@@ -130,7 +130,42 @@ def read_vensim(path: str | os.PathLike) -> Model:
     except Exception as e:  # PySD's parser raises many kinds; report them as a file problem
         raise FileFormatError(f"PySD could not parse the Vensim file ({type(e).__name__}: "
                               f"{str(e).splitlines()[0][:200] if str(e) else ''})", file=path) from None
+    _check_complete(text, path)  # after PySD, whose own parse errors say more about a garbled file
     return _Converter(abstract, path, text).build()
+
+
+_SKETCH = re.compile(r"\\{2,}---///")  # Vensim's line between the equations and the diagram
+_CONTROLS = ("INITIAL TIME", "FINAL TIME", "TIME STEP")
+
+
+def _check_complete(text: str, path: str) -> None:
+    """Refuse a cut-off file: PySD reads one quietly, dropping the cut equation and the time settings.
+
+    Every equation of a Vensim file ends with ``|``, and the time settings
+    (INITIAL TIME, FINAL TIME, TIME STEP) are equations of the file too.
+    """
+    eqs = _SKETCH.split(text, maxsplit=1)[0]
+    body = re.sub(r"(?s)\{.*?\}", " ", eqs)  # comments (and the {UTF-8} line) may hold anything
+    chunks = body.split("|")
+    complete = [c for c in chunks[:-1] if c.strip()]
+    last = _equation_name(complete[-1]) if complete else None
+    after = f" after '{last}', the last complete variable" if last else ""
+    tail = chunks[-1].strip()
+    if tail and not re.fullmatch(r"(?is)(:END OF MACRO:\s*)+", tail):
+        raise FileFormatError(f"the file ends in the middle of an equation{after} (an equation ends with '|'); "
+                              "the file looks cut off: save it again from Vensim", file=path)
+    defined = {re.sub(r"[\s_]+", " ", _equation_name(c)).upper() for c in complete}
+    missing = [c for c in _CONTROLS if c not in defined]
+    if missing:
+        raise FileFormatError(f"the time settings {', '.join(missing)} are missing{after}; a Vensim model "
+                              "defines INITIAL TIME, FINAL TIME and TIME STEP (the file may be cut off)",
+                              file=path)
+
+
+def _equation_name(chunk: str) -> str:
+    """The variable an equation defines: the text before its ``=``, ``(``, ``[``, ``:`` or ``~``."""
+    head = re.split(r"[=(\[:~]", chunk.strip(), maxsplit=1)[0]
+    return head.strip().strip('"')
 
 
 def _reparse_powers(vf) -> None:

@@ -472,5 +472,5 @@ def _check_points(table: Lookup, file: str | None) -> None:
         for i, (x, y) in enumerate(zip(xs, ys)):
             if not (math.isfinite(x) and math.isfinite(y)):
                 raise StructureError(
-                    f"graphical function {where}point {i + 1} is ({x}, {y}); every point must be a finite "
-                    "number (no NaN or infinity): fix the table", file=file, variable=table.name)
+                    f"graphical function {where}point {i + 1} is ({x}, {y}); its points must be finite "
+                    "numbers (no NaN or infinity): fix the table", file=file, variable=table.name)
