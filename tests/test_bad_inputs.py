@@ -92,3 +92,64 @@ def test_vensim_file_without_time_settings_is_refused(tmp_path):
     with pytest.raises(FileFormatError) as e:
         ts.load(p)
     assert "INITIAL TIME, FINAL TIME, TIME STEP" in str(e.value) and "'y'" in str(e.value)
+
+
+# ------------------------------------------------- our own XMILE extension data
+def _xmile_ext(tmp_path, var_ext: str | None = None, model_ext: str | None = None):
+    m = ts.Model("m", start=0, stop=1, dt=1)
+    m.constant("k", 1.0, range=(0, 2))
+    m.aux("y", "k * 2")
+    m.scenario("s", {"k": 1.5})
+    p = tmp_path / "m.xmile"
+    ts.save(m, p)
+    text = p.read_text()
+    if var_ext is not None:
+        text = text.replace('<ts:extra>{"range": [0.0, 2.0]}</ts:extra>', f"<ts:extra>{var_ext}</ts:extra>")
+    if model_ext is not None:
+        start = text.index("<ts:trafficsys>") + len("<ts:trafficsys>")
+        text = text[:start] + model_ext + text[text.index("</ts:trafficsys>"):]
+    p.write_text(text)
+    return p
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize("var_ext, what", [
+    ("[1, 2]", "must be a JSON object"),
+    ('{"range": "wide"}', "'range' must be a list of two numbers"),
+    ('{"range": [0, 1, 2]}', "'range' must be a list of two numbers"),
+    ('{"source": 3}', "'source' must be text"),
+    ('{"distribution": [1]}', "'distribution' must be"),
+    (DEEP, "nested too deeply"),
+])
+def test_variable_extension_data_is_type_checked(tmp_path, var_ext, what):
+    p = _xmile_ext(tmp_path, var_ext=var_ext)
+    with pytest.raises(FileFormatError) as e:
+        ts.load(p)
+    assert what in str(e.value) and e.value.variable == "k" and e.value.file == str(p)
+    assert "<ts:extra>" in str(e.value)
+
+
+@pytest.mark.parametrize("model_ext, what", [
+    ("[]", "must be a JSON object"),
+    ('{"scenarios": {"name": "s"}}', "'scenarios' must be a list of objects"),
+    ('{"scenarios": [{"name": "s"}]}', "scenarios[0] has no 'set'"),
+    ('{"scenarios": [{"name": "s", "set": [["k"]]}]}', "'set' must be a list of [name, value] pairs"),
+    ('{"loops": [{"name": 1, "variables": []}]}', "loops[0]: 'name' must be text"),
+    ('{"links": [{"source": "k", "target": "y", "delay": "yes"}]}', "'delay' must be true or false"),
+    ('{"saveper": "often"}', "'saveper' must be a number"),
+    ('{"order": [1, 2]}', "'order' must be a list of names"),
+    ('{"metadata": [1]}', "'metadata' must be an object"),
+    (DEEP, "nested too deeply"),
+])
+def test_model_extension_data_is_type_checked(tmp_path, model_ext, what):
+    p = _xmile_ext(tmp_path, model_ext=model_ext)
+    with pytest.raises(FileFormatError) as e:
+        ts.load(p)
+    assert what in str(e.value) and "<ts:trafficsys>" in str(e.value) and e.value.file == str(p)
+
+
+def test_untouched_extension_data_still_round_trips(tmp_path):
+    m = ts.load(_xmile_ext(tmp_path))
+    assert m["k"].range == (0, 2) and "s" in m.scenarios

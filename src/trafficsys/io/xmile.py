@@ -560,12 +560,10 @@ class _Reader:
     def _ts_ext(self, v: ET.Element) -> dict[str, Any]:
         for c in v:
             if local(c.tag) == "ts_extra" or (c.tag.startswith("{" + TS_NS + "}") and local(c.tag) == "extra"):
-                try:
-                    data = json.loads(_text(c) or "{}")
-                except json.JSONDecodeError:
-                    raise FileFormatError("malformed trafficsys extension data", file=self.file,
-                                          variable=_attr(v, "name")) from None
-                return data if isinstance(data, dict) else {}
+                name = _attr(v, "name")
+                data = _ext_json(_text(c), "<ts:extra>", self.file, name)
+                _check_fields(data, _VARIABLE_EXT, "<ts:extra>", self.file, name)
+                return data
         return {}
 
     def _hidden_name(self, m: Model, name: str, local_names: set[str]) -> str:
@@ -668,10 +666,12 @@ class _Reader:
 
     # ------------------------------------------------------------ extension
     def _extension(self, m: Model, ext: ET.Element) -> None:
-        try:
-            data = json.loads(_text(ext) or "{}")
-        except json.JSONDecodeError:
-            raise FileFormatError("malformed <ts:trafficsys> extension data", file=self.file) from None
+        where = "<ts:trafficsys>"
+        data = _ext_json(_text(ext), where, self.file)
+        _check_fields(data, _MODEL_EXT, where, self.file)
+        for key, spec in (("scenarios", _SCENARIO_EXT), ("loops", _LOOP_EXT), ("links", _LINK_EXT)):
+            for i, item in enumerate(data.get(key, [])):
+                _check_fields(item, spec, f"{where} {key}[{i}]", self.file, required=spec["_required"])
         m.doc = data.get("doc", m.doc)
         if "name" in data:
             m.name = data["name"]
@@ -694,6 +694,95 @@ class _Reader:
             elems = {canonical(e.name): e for e in m}
             if set(elems) == set(order):
                 m._elements = {k: elems[k] for k in order}
+
+
+# ----------------------------------------------------------- our extension data
+def _ext_json(text: str | None, where: str, file: str | None, variable: str | None = None) -> dict[str, Any]:
+    """Parse the JSON of one of our extension elements: an object, or a FileFormatError naming it."""
+    try:
+        data = json.loads(text or "{}")
+    except (ValueError, RecursionError) as e:  # malformed, or nested too deep to parse
+        why = "nested too deeply" if isinstance(e, RecursionError) else "not valid JSON"
+        raise FileFormatError(f"the trafficsys extension data in {where} is {why}; remove the element or "
+                              "save the model again with trafficsys", file=file, variable=variable) from None
+    if not isinstance(data, dict):
+        raise FileFormatError(f"the trafficsys extension data in {where} must be a JSON object, got "
+                              f"{type(data).__name__}", file=file, variable=variable)
+    return data
+
+
+def _is_str(v: Any) -> bool:
+    return isinstance(v, str)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _list_of(pred):
+    return lambda v: isinstance(v, list) and all(pred(x) for x in v)
+
+
+def _dict_of(pred):
+    return lambda v: isinstance(v, dict) and all(isinstance(k, str) and pred(x) for k, x in v.items())
+
+
+def _is_scalar(v: Any) -> bool:
+    return v is None or isinstance(v, (str, bool)) or _is_num(v)
+
+
+#: what each field of our extension data must hold: (test, description)
+_VARIABLE_EXT = {
+    "role": (lambda v: v is None or _is_str(v), "text"),
+    "kind": (_is_str, "text"),
+    "source": (_is_str, "text"),
+    "eqn": (_is_str, "equation text"),
+    "element_eqn": (_dict_of(_is_str), "an object of equation texts"),
+    "range": (lambda v: v is None or (isinstance(v, list) and len(v) == 2 and all(map(_is_num, v))),
+              "a list of two numbers"),
+    "distribution": (lambda v: v is None or _is_str(v) or _dict_of(lambda x: _is_str(x) or _is_num(x))(v),
+                     "a distribution name or an object of its parameters"),
+}
+_MODEL_EXT = {
+    "doc": (_is_str, "text"), "name": (_is_str, "text"), "saveper": (_is_num, "a number"),
+    "scenarios": (_list_of(lambda x: isinstance(x, dict)), "a list of objects"),
+    "loops": (_list_of(lambda x: isinstance(x, dict)), "a list of objects"),
+    "links": (_list_of(lambda x: isinstance(x, dict)), "a list of objects"),
+    "cld_variables": (_dict_of(_dict_of(lambda x: True)), "an object of objects (a CLD variable's fields)"),
+    "metadata": (_dict_of(lambda x: True), "an object"),
+    "order": (_list_of(_is_str), "a list of names"),
+}
+_SCENARIO_EXT = {
+    "_required": ("name", "set"), "name": (_is_str, "text"), "doc": (_is_str, "text"),
+    "set": (_list_of(lambda p: isinstance(p, list) and len(p) == 2 and _is_str(p[0]) and _is_scalar(p[1])),
+            "a list of [name, value] pairs"),
+}
+_LOOP_EXT = {
+    "_required": ("name", "variables"), "name": (_is_str, "text"), "doc": (_is_str, "text"),
+    "variables": (_list_of(_is_str), "a list of names"),
+    "polarity": (lambda v: v is None or _is_str(v), "text"),
+}
+_LINK_EXT = {
+    "_required": ("source", "target"), "source": (_is_str, "a name"), "target": (_is_str, "a name"),
+    "polarity": (_is_str, "text"), "delay": (lambda v: isinstance(v, bool), "true or false"),
+    "note": (_is_str, "text"), "strength": (lambda v: v is None or _is_num(v), "a number"),
+}
+
+
+def _check_fields(data: Any, spec: dict, where: str, file: str | None, variable: str | None = None, *,
+                  required: tuple[str, ...] = ()) -> None:
+    """Raise FileFormatError unless ``data`` is an object whose fields have the types ``spec`` names."""
+    if not isinstance(data, dict):
+        raise FileFormatError(f"{where} must be a JSON object, got {type(data).__name__}", file=file,
+                              variable=variable)
+    for key in required:
+        if key not in data:
+            raise FileFormatError(f"{where} has no '{key}'", file=file, variable=variable)
+    for key, value in data.items():
+        rule = None if key.startswith("_") else spec.get(key)  # "_required" is the spec's, not a field
+        if rule is not None and not rule[0](value):
+            raise FileFormatError(f"{where}: '{key}' must be {rule[1]}, got {type(value).__name__}",
+                                  file=file, variable=variable)
 
 
 def _written_by_vensim(root: ET.Element) -> bool:
