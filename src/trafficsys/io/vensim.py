@@ -163,7 +163,7 @@ def _check_complete(text: str, path: str) -> None:
 
 
 def _equation_name(chunk: str) -> str:
-    """The variable an equation defines: the text before its ``=``, ``(``, ``[``, ``:`` or ``~``."""
+    """Return the variable an equation defines: the text before its ``=``, ``(``, ``[``, ``:`` or ``~``."""
     head = re.split(r"[=(\[:~]", chunk.strip(), maxsplit=1)[0]
     return head.strip().strip('"')
 
