@@ -153,3 +153,33 @@ def test_model_extension_data_is_type_checked(tmp_path, model_ext, what):
 def test_untouched_extension_data_still_round_trips(tmp_path):
     m = ts.load(_xmile_ext(tmp_path))
     assert m["k"].range == (0, 2) and "s" in m.scenarios
+
+
+# ------------------------------------------------------------------ command line
+def test_cli_internal_error_is_one_line_saying_it_is_a_bug(monkeypatch, capsys):
+    from trafficsys import cli
+    from trafficsys.commands import run
+
+    def broken(args):
+        raise KeyError("oops")
+
+    monkeypatch.setattr(run, "run", broken)
+    assert cli.main(["run"]) == 3
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "bug" in err and "--debug" in err and "KeyError" in err
+    with pytest.raises(KeyError):  # --debug shows the traceback, before or after the command
+        cli.main(["run", "--debug"])
+    with pytest.raises(KeyError):
+        cli.main(["--debug", "run"])
+
+
+def test_cli_model_error_is_one_line_without_traceback(tmp_path, capsys):
+    from trafficsys import cli
+
+    p = tmp_path / "m.toml"
+    p.write_text('[model]\nname = "m"\nstart = 0\nstop = 1\ndt = 1\n\n[constants.time]\nvalue = 5\n')
+    assert cli.main(["run", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "reserved" in err and "Traceback" not in err
+    with pytest.raises(ts.ModelError):
+        cli.main(["run", "--debug", str(p)])
