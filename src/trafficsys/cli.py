@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
     parser.add_argument("--version", action="version", version=f"trafficsys {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error instead of one line")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
         try:
@@ -62,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         p = sub.add_parser(name, help=help_text, description=help_text)
         module.add_arguments(p)
+        # also after the command (`trafficsys run --debug`); SUPPRESS keeps the top-level value when absent
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show the full traceback of an error instead of one line")
         p.set_defaults(_module=module)
     return parser
 
@@ -76,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._module.run(args) or 0)
     except ModelError as e:
+        if args.debug:
+            raise
         print(f"trafficsys {args.command}: error: {e}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # the reader stopped early (`trafficsys loops | head`); before OSError, its base
@@ -91,6 +98,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:  # pragma: no cover
         return 130
+    except Exception as e:  # anything else is our bug, not the user's: say so in one line
+        if args.debug:
+            raise
+        from . import __version__
+
+        print(f"trafficsys {args.command}: internal error: {type(e).__name__}: {e}. This is a bug in "
+              f"trafficsys {__version__}; please report it to the trafficsys issue tracker with the command "
+              "line and the model file (run again with --debug for the traceback)", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":  # pragma: no cover

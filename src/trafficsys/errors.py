@@ -13,6 +13,7 @@ __all__ = [
     "ParseError",
     "UnknownVariableError",
     "DuplicateVariableError",
+    "InvalidNameError",
     "StructureError",
     "AlgebraicLoopError",
     "UnitsError",
@@ -101,6 +102,10 @@ class UnknownVariableError(ModelError):
 
 class DuplicateVariableError(ModelError):
     """Two variables share one (normalised) name."""
+
+
+class InvalidNameError(ModelError):
+    """A variable's name breaks the rule for names (see :func:`trafficsys.model.names.name_problem`)."""
 
 
 class StructureError(ModelError):

@@ -142,7 +142,15 @@ def evaluate(
     """
     lookups = lookups or {}
 
-    def ev(n: ast.Expr) -> np.ndarray:
+    def leaf(n: ast.Expr) -> np.ndarray | None:
+        if isinstance(n, ast.Subscript):
+            raise UnsupportedFeatureError(
+                f"arrayed reference {n.name!r} is not supported by loop dominance analysis yet",
+                variable=variable,
+            )
+        return None
+
+    def ev(n: ast.Expr, args: list[np.ndarray]) -> np.ndarray:
         if isinstance(n, ast.Num):
             return np.asarray(n.value, dtype=float)
         if isinstance(n, ast.Name):
@@ -150,48 +158,42 @@ def evaluate(
                 return time
             if n.name == "dt":
                 return np.asarray(dt)
-            if n.name in ("starttime", "stoptime") and n.name in env:
-                return env[n.name]
+            if n.name in lookups and n.name not in env:  # the table named by LOOKUP(table, x): not a value
+                return np.asarray(np.nan)
             return env[n.name]
         if isinstance(n, ast.Unary):
-            v = ev(n.operand)
+            v = args[0]
             if n.op == "-":
                 return -v
             if n.op == "not":
                 return (v == 0).astype(float)
             return v
         if isinstance(n, ast.Binary):
-            return _BINARY[n.op](ev(n.left), ev(n.right))
+            return _BINARY[n.op](args[0], args[1])
         if isinstance(n, ast.If):
-            return np.where(ev(n.cond) != 0, ev(n.then), ev(n.orelse))
-        if isinstance(n, ast.Call):
-            return call(n)
-        raise UnsupportedFeatureError(
-            f"arrayed reference {getattr(n, 'name', n)!r} is not supported by loop dominance analysis yet",
-            variable=variable,
-        )
+            return np.where(args[0] != 0, args[1], args[2])
+        assert isinstance(n, ast.Call)
+        return call(n, args)
 
-    def call(n: ast.Call) -> np.ndarray:
+    def call(n: ast.Call, args: list[np.ndarray]) -> np.ndarray:
         f = n.func
         if f in _PURE:
-            return _PURE[f](*[ev(a) for a in n.args])
+            return _PURE[f](*args)
         if f == "LOOKUP" or f in lookups:
             if f == "LOOKUP":
-                table_node, x_node = n.args
-                table = lookups[table_node.name]  # type: ignore[union-attr]
+                table = lookups[n.args[0].name]  # type: ignore[union-attr]
+                x = args[1]
             else:
-                table, x_node = lookups[f], n.args[0]
-            return interpolate_lookup(table, ev(x_node))
+                table, x = lookups[f], args[0]
+            return interpolate_lookup(table, x)
         if f == "STEP":
-            height, start = (ev(a) for a in n.args)
+            height, start = args
             return np.where(time >= start, height, 0.0)
         if f == "RAMP":
-            args = [ev(a) for a in n.args]
             slope, start = args[0], args[1]
             t = time if len(args) < 3 else np.minimum(time, args[2])
             return np.where(time > start, slope * (t - start), 0.0)
         if f == "PULSE":
-            args = [ev(a) for a in n.args]
             volume = args[0]
             first = args[1] if len(args) > 1 else np.asarray(0.0)
             interval = args[2] if len(args) > 2 else np.asarray(0.0)
@@ -206,4 +208,4 @@ def evaluate(
         )
 
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return np.asarray(ev(node), dtype=float)
+        return np.asarray(ast.fold(node, ev, leaf), dtype=float)

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import NamedTuple
 
 from ..model import ast
 from ..model.builtins import BuiltinKind, lookup_builtin
@@ -177,6 +178,14 @@ def lookup_monotonicity(table: Lookup) -> SignSet:
     return frozenset(slopes) if slopes else ZERO
 
 
+class _Signs(NamedTuple):
+    """What the derivative pass knows of one sub-expression."""
+
+    mentions: bool  #: the sub-expression depends on the variable differentiated by
+    bounds: Interval
+    deriv: SignSet
+
+
 class SignAnalysis:
     """Value and derivative signs of a model's equations (cached per model).
 
@@ -244,17 +253,23 @@ class SignAnalysis:
 
     def expr_bounds(self, n: ast.Expr) -> Interval:
         """Bounds on the value of expression ``n`` (interval arithmetic: sound, perhaps loose)."""
+        return ast.fold(n, self._node_bounds, self._leaf_bounds)
+
+    def _leaf_bounds(self, n: ast.Expr) -> Interval | None:
+        # a subscripted variable's bounds are the variable's; its indices are not values
+        return self.bounds(n.name) if isinstance(n, (ast.Name, ast.Subscript)) else None
+
+    def _node_bounds(self, n: ast.Expr, kids: list[Interval]) -> Interval:
+        """Bounds of ``n`` from the bounds of its operands."""
         if isinstance(n, ast.Num):
             return (n.value, n.value)
-        if isinstance(n, (ast.Name, ast.Subscript)):
-            return self.bounds(n.name)
         if isinstance(n, ast.Unary):
-            lo, hi = self.expr_bounds(n.operand)
+            lo, hi = kids[0]
             if n.op == "-":
                 return (-hi, -lo)
             return (0.0, 1.0) if n.op == "not" else (lo, hi)
         if isinstance(n, ast.Binary):
-            a, b = self.expr_bounds(n.left), self.expr_bounds(n.right)
+            a, b = kids
             op = n.op
             if op == "+":
                 return (a[0] + b[0], a[1] + b[1])
@@ -270,17 +285,16 @@ class SignAnalysis:
                 return (0.0, b[1]) if (a[0] >= 0 and b[0] > 0) else FULL
             return (0.0, 1.0)  # comparisons and logic give 0 or 1
         if isinstance(n, ast.If):
-            return _hull(self.expr_bounds(n.then), self.expr_bounds(n.orelse))
+            return _hull(kids[1], kids[2])
         if isinstance(n, ast.Call):
-            return self._call_bounds(n)
+            return self._call_bounds(n, kids)
         return FULL
 
-    def _call_bounds(self, n: ast.Call) -> Interval:
+    def _call_bounds(self, n: ast.Call, args: list[Interval]) -> Interval:
         f = n.func
         table = self._table(n)
         if table is not None:
             return _lookup_bounds(table)
-        args = [self.expr_bounds(a) for a in n.args]
         if f in ("MIN", "MAX") and args:
             pick = min if f == "MIN" else max
             return (pick(a[0] for a in args), pick(a[1] for a in args))
@@ -352,34 +366,51 @@ class SignAnalysis:
 
     # -------------------------------------------------------------- derivatives
     def expr_derivative(self, n: ast.Expr, x: str) -> SignSet:
-        """Return the signs of ``∂n/∂x`` over every state the declared signs allow."""
-        if x not in _mentions(n):
-            return ZERO
-        if isinstance(n, (ast.Name, ast.Subscript)):
-            return POS if n.name == x else ZERO
+        """Return the signs of ``∂n/∂x`` over every state the declared signs allow.
+
+        One bottom-up pass (no recursion) carrying, per sub-expression, whether
+        it mentions ``x``, the bounds of its value and its derivative sign set.
+        """
+        def leaf(m: ast.Expr) -> _Signs | None:
+            if isinstance(m, (ast.Name, ast.Subscript)):
+                hit = m.name == x
+                return _Signs(hit, self.bounds(m.name), POS if hit else ZERO)
+            return None
+
+        def combine(m: ast.Expr, kids: list[_Signs]) -> _Signs:
+            b = self._node_bounds(m, [k.bounds for k in kids])
+            hit = any(k.mentions for k in kids) or (isinstance(m, ast.Call) and m.func == x)
+            if not hit:  # nothing below depends on x
+                return _Signs(False, b, ZERO)
+            return _Signs(True, b, self._node_derivative(m, kids))
+
+        return ast.fold(n, combine, leaf).deriv
+
+    def _node_derivative(self, n: ast.Expr, kids: list[_Signs]) -> SignSet:
+        """Return the derivative signs of ``n`` (which mentions x) from its operands' values and derivatives."""
         if isinstance(n, ast.Unary):
-            d = self.expr_derivative(n.operand, x)
+            d = kids[0].deriv
             return d if n.op == "+" else _neg(d)
         if isinstance(n, ast.Binary):
-            return self._binary_derivative(n, x)
+            return self._binary_derivative(n, *kids)
         if isinstance(n, ast.If):
+            c, a, b = kids
             jump = ZERO
-            dc = self.expr_derivative(n.cond, x)
-            if dc != ZERO:
-                jump = _mul(dc, _add(self.expr_value(n.then), _neg(self.expr_value(n.orelse))))
-            return _union(self.expr_derivative(n.then, x), self.expr_derivative(n.orelse, x), jump)
+            if c.deriv != ZERO:
+                jump = _mul(c.deriv, _add(_signs(a.bounds), _neg(_signs(b.bounds))))
+            return _union(a.deriv, b.deriv, jump)
         if isinstance(n, ast.Call):
-            return self._call_derivative(n, x)
+            return self._call_derivative(n, kids)
         return ALL
 
-    def _binary_derivative(self, n: ast.Binary, x: str) -> SignSet:
+    def _binary_derivative(self, n: ast.Binary, left: _Signs, right: _Signs) -> SignSet:
         op = n.op
-        da, db = self.expr_derivative(n.left, x), self.expr_derivative(n.right, x)
+        da, db = left.deriv, right.deriv
         if op == "+":
             return _add(da, db)
         if op in ("-",):
             return _add(da, _neg(db))
-        va, vb = self.expr_value(n.left), self.expr_value(n.right)
+        va, vb = _signs(left.bounds), _signs(right.bounds)
         if op == "*":
             return _add(_mul(da, vb), _mul(va, db))
         if op == "/":
@@ -404,13 +435,12 @@ class SignAnalysis:
             return _add(da, db)
         return ALL  # =, <>, mod: not monotone
 
-    def _call_derivative(self, n: ast.Call, x: str) -> SignSet:
+    def _call_derivative(self, n: ast.Call, kids: list[_Signs]) -> SignSet:
         f = n.func
         table = self._table(n)
         if table is not None:
-            arg = n.args[-1]
-            return _mul(lookup_monotonicity(table), self.expr_derivative(arg, x))
-        ds = [self.expr_derivative(a, x) for a in n.args]
+            return _mul(lookup_monotonicity(table), kids[-1].deriv)
+        ds = [k.deriv for k in kids]
         if f in ("MIN", "MAX"):
             return _union(*ds)  # only one argument is active at a time
         if f in ("MEAN", "SUM"):
@@ -419,9 +449,9 @@ class SignAnalysis:
                 out = _add(out, d)
             return out
         if f == "ABS":
-            return _mul(self.expr_value(n.args[0]), ds[0])
+            return _mul(_signs(kids[0].bounds), ds[0])
         if f == "SAFEDIV":
-            va, vb = self.expr_value(n.args[0]), self.expr_value(n.args[1])
+            va, vb = _signs(kids[0].bounds), _signs(kids[1].bounds)
             d = _add(_mul(ds[0], _inv(vb)), _neg(_mul(va, ds[1])))
             return _union(d, ds[2]) if len(ds) > 2 else d
         b = lookup_builtin(f)

@@ -104,6 +104,9 @@ def run(args: argparse.Namespace) -> int:
     r = ts.simulate(m, scenario=args.scenario, params=overrides or None, method=args.method)
     _note_out_of_range(m, overrides)
     ds = r.ds
+    # the raw variables: ds[name] builds a DataArray searching every coordinate, so reading all of a
+    # large model's variables through it is quadratic in their number
+    raw = ds.variables
     if args.vars:
         try:
             names = [r._key(v) for v in args.vars]
@@ -111,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
             e.message += "; `trafficsys run --list` lists the model's variables"
             raise e.with_context(file=m.file) from None
     else:
-        names = [k for k in r.variables if ds[k].attrs.get("kind") == "stock"] or r.variables[:8]
+        names = [k for k in r.variables if raw[k].attrs.get("kind") == "stock"] or r.variables[:8]
     times = r.time
     span = times[-1] - times[0] if len(times) > 1 else 0.0
     every = args.every if args.every is not None else _nice_step(span / 10 if span else 1.0)
@@ -125,9 +128,9 @@ def run(args: argparse.Namespace) -> int:
     tu = "" if m.time_units in ("", "time", None) else f" {m.time_units}"
     print(f"Model '{m.name}'{where}: {ds.attrs['method']}, dt = {ds.attrs['dt']:g}{tu}")
     labels = [m[n].name if n in m else n for n in names]
-    units = [ds[n].attrs.get("units") or "" for n in names]
+    units = [raw[n].attrs.get("units") or "" for n in names]
     tlabel = f"time ({m.time_units})" if m.time_units and m.time_units != "time" else "time"
-    values = [[float(ds[n].values[i, 0]) for i in rows] for n in names]
+    values = [[float(raw[n].values[i, 0]) for i in rows] for n in names]
     if len(names) <= 6:  # few variables: one column each, time down the page
         width = [max(10, len(lb), len(u) + 2) for lb, u in zip(labels, units)]
         tw = max(8, len(tlabel))
@@ -144,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
         for h, v in zip(heads, values):
             print(f"{h:<{nw}}  " + "  ".join(f"{_fmt(x):>{cw}}" for x in v))
     err = r.conservation_error()
-    stocks = [k for k in r.variables if ds[k].attrs.get("kind") == "stock"]
+    stocks = [k for k in r.variables if raw[k].attrs.get("kind") == "stock"]
     if stocks:
         # Stocks hold different units (people, cases, money): report the balance, not sums across them.
         print(f"\nConservation: {len(stocks)} stock{'s' if len(stocks) != 1 else ''} balance "

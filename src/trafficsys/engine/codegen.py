@@ -86,31 +86,70 @@ class Emitter:
         return self.emit(e, cond)
 
     def emit(self, e: ast.Expr, cond: bool = False) -> str:
-        if (self.invariant is not None and not self.guard and not isinstance(e, (Num, Name))
-                and self.invariant(e)):
-            return self._hoist(e, cond)
-        v = self.mode == "vector"
+        """Return the source of ``e``; ``cond`` asks for a truth value rather than 1.0 / 0.0.
+
+        The tree is walked with an explicit stack, so a sum of thousands of
+        terms (``SUM`` over a large dimension) emits like a short one, and
+        chains of one operator come out flat (:class:`_Chain`), never as
+        thousands of nested brackets, which Python cannot compile.
+        """
+        out: list[str | _Chain] = []
+        stack: list[tuple[bool, ast.Expr, bool, int]] = [(False, e, cond, self.guard)]
+        while stack:
+            build, n, c, g = stack.pop()
+            if build:
+                k = len(ast.children(n))
+                kids = out[len(out) - k:]
+                del out[len(out) - k:]
+                out.append(self._build(n, kids, c))
+                continue
+            if (self.invariant is not None and not g and not isinstance(n, (Num, Name))
+                    and self.invariant(n)):
+                out.append(self._hoist(n, c))
+                continue
+            if isinstance(n, (Num, Name)):
+                out.append(self._leaf(n))
+                continue
+            if not isinstance(n, (Unary, Binary, If, Call)):
+                raise UnsupportedFeatureError(f"cannot compile a {type(n).__name__} node: flatten arrays first",
+                                              variable=self.variable, file=self.file)
+            stack.append((True, n, c, g))
+            stack.extend((False, x, xc, xg) for x, xc, xg in reversed(_operands(n, g)))
+        text = self._text(out[0])
+        if _bracket_depth(text) > MAX_BRACKETS:
+            raise UnsupportedFeatureError(
+                f"the equation nests too deeply to compile (more than {MAX_BRACKETS} levels of brackets in "
+                "the generated code); split it into auxiliaries", variable=self.variable, file=self.file)
+        return text
+
+    def _text(self, v: str | _Chain) -> str:
+        return v.render(self.mode) if isinstance(v, _Chain) else v
+
+    def _leaf(self, e: Num | Name) -> str:
         if isinstance(e, Num):
             x = float(e.value)
             if not math.isfinite(x):
                 raise UnsupportedFeatureError(f"number {x!r} is not finite", variable=self.variable,
                                               file=self.file)
             return f"({x!r})" if x < 0 or (x == 0 and math.copysign(1, x) < 0) else repr(x)
-        if isinstance(e, Name):
-            n = e.name
-            if n == "time":
-                return "T"
-            if n == "dt":
-                return "DT"
-            if n == "starttime":
-                return "T0"
-            if n == "stoptime":
-                return "T1"
-            if n == "pi" and not self.has_pi_var:
-                return repr(math.pi)
-            return self.names(n)
+        n = e.name
+        if n == "time":
+            return "T"
+        if n == "dt":
+            return "DT"
+        if n == "starttime":
+            return "T0"
+        if n == "stoptime":
+            return "T1"
+        if n == "pi" and not self.has_pi_var:
+            return repr(math.pi)
+        return self.names(n)
+
+    def _build(self, e: ast.Expr, kids: list[str | _Chain], cond: bool) -> str | _Chain:
+        """Source of ``e`` from the source of its operands (a chain stays open for its parent to extend)."""
+        v = self.mode == "vector"
         if isinstance(e, Unary):
-            x = self.emit(e.operand, e.op == "not")
+            x = self._text(kids[0])
             if e.op == "-":
                 return f"(-{x})"
             if e.op == "+":
@@ -119,32 +158,25 @@ class Emitter:
             return s if cond else f"({s} * 1.0)"
         if isinstance(e, Binary):
             op = e.op
-            if op in ("and", "or"):
-                left = self.emit(e.left, True)
-                self.guard += 1  # short-circuit: the right operand is evaluated only sometimes
-                right = self.emit(e.right, True)
-                self.guard -= 1
-                s = f"_{op}({left}, {right})" if v else f"(({left}) != 0 {op} ({right}) != 0)"
-                return s if cond else f"({s} * 1.0)"
-            left, right = self.emit(e.left), self.emit(e.right)
+            kind = _CHAIN_KIND.get(op)
+            if kind is not None:
+                left = kids[0]
+                if isinstance(left, _Chain) and left.kind == kind:
+                    left.add(op, self._text(kids[1]), cond)
+                    return left
+                return _Chain(kind, self._text(left), op, self._text(kids[1]), cond)
+            left, right = self._text(kids[0]), self._text(kids[1])
             if op in _CMP:
                 s = f"({left} {_CMP[op]} {right})"
                 return s if cond else f"({s} * 1.0)"
             if op == "^":
                 return f"_pow({left}, {right})"
-            if op == "mod":
-                return f"_mod({left}, {right})"
-            return f"({left} {op} {right})"
+            return f"_mod({left}, {right})"
         if isinstance(e, If):
-            c = self.emit(e.cond, True)
-            self.guard += 1
-            a, b = self.emit(e.then), self.emit(e.orelse)
-            self.guard -= 1
+            c, a, b = (self._text(k) for k in kids)
             return f"_where({c}, {a}, {b})" if v else f"({a} if {c} else {b})"
-        if isinstance(e, Call):
-            return self.call(e)
-        raise UnsupportedFeatureError(f"cannot compile a {type(e).__name__} node: flatten arrays first",
-                                      variable=self.variable, file=self.file)
+        assert isinstance(e, Call)
+        return self.call(e, [self._text(k) for k in kids])
 
     def _hoist(self, e: ast.Expr, cond: bool) -> str:
         assert self.hoisted is not None
@@ -157,9 +189,9 @@ class Emitter:
             return src  # literals only: CPython folds the arithmetic itself
         return self.hoisted.setdefault(src, f"_h{len(self.hoisted)}")
 
-    def call(self, e: Call) -> str:
+    def call(self, e: Call, args: list[str]) -> str:
+        """Source of the call ``e`` given the source of its arguments."""
         f = e.func
-        args = [self.emit(a) for a in e.args]
         if not f.isupper():
             if f not in self.tables:
                 raise UnsupportedFeatureError(f"'{f}' is not a graphical function", variable=self.variable,
@@ -182,6 +214,8 @@ class Emitter:
             if len(args) == 1:
                 raise UnsupportedFeatureError(f"{f} of one argument reduces an array: flatten arrays first",
                                               variable=self.variable, file=self.file)
+            if len(args) > CHAIN_INLINE:  # nested calls would be too deep for Python's compiler
+                return f"{'_vmin' if f == 'MIN' else '_vmax'}(({', '.join(args)},))"
             if self.mode == "vector":
                 fn = "_minimum" if f == "MIN" else "_maximum"
                 out = args[0]
@@ -199,7 +233,10 @@ class Emitter:
                 out = f"({u2} if {u1} {cmp} {t1} else {t2})"
             return out
         if f == "MEAN":
-            return f"(({' + '.join(args)}) / {float(len(args))!r})"
+            total = _Chain("+", args[0], "+", args[1], False) if len(args) > 1 else None
+            for a in args[2:]:
+                total.add("+", a, False)  # type: ignore[union-attr]
+            return f"({total.render(self.mode) if total else args[0]} / {float(len(args))!r})"
         if f == "MOD":
             return f"_mod({args[0]}, {args[1]})"
         if f == "MODULO":
@@ -222,6 +259,135 @@ class Emitter:
             return f"_pulse(T, DT, EPS, {args[0]}, {first}, {every})"
         raise UnsupportedFeatureError(f"builtin {f} is not supported by the engine",
                                       variable=self.variable, file=self.file)
+
+
+#: longest chain of one operator written inline; longer ones go through _fold (CPython's compiler
+#: recurses once per operator of a chain and fails somewhere between 1,000 and 3,000)
+CHAIN_INLINE = 64
+#: deepest bracket nesting of one generated expression (CPython's tokenizer stops at 200; the
+#: statement around the expression adds a few)
+MAX_BRACKETS = 180
+_CHAIN_KIND = ast.CHAIN_KIND  # operators whose left-nested chains are written flat
+
+
+def _bracket_depth(text: str) -> int:
+    """Deepest nesting of brackets in generated source (which holds no string literals but ``_fold``'s)."""
+    depth = top = 0
+    for ch in text:
+        if ch in "([":
+            depth += 1
+            top = depth if depth > top else top
+        elif ch in ")]":
+            depth -= 1
+    return top
+
+
+def _operands(n: ast.Expr, guard: int) -> list[tuple[ast.Expr, bool, int]]:
+    """Return the operands of ``n``, each with its context: (node, wanted as a truth value, guard level)."""
+    if isinstance(n, Unary):
+        return [(n.operand, n.op == "not", guard)]
+    if isinstance(n, Binary):
+        if n.op in ("and", "or"):  # short-circuit: the right operand is evaluated only sometimes
+            return [(n.left, True, guard), (n.right, True, guard + 1)]
+        return [(n.left, False, guard), (n.right, False, guard)]
+    if isinstance(n, If):
+        return [(n.cond, True, guard), (n.then, False, guard + 1), (n.orelse, False, guard + 1)]
+    return [(a, False, guard) for a in ast.children(n)]
+
+
+class _Chain:
+    """A left-nested chain of one kind of operator, ``((a + b) - c) + d``, kept open while it grows.
+
+    Rendered flat, ``(a + b - c + d)``, which Python evaluates in the same
+    order, so the result is the same to the last bit; past
+    :data:`CHAIN_INLINE` operands through ``_fold`` (arithmetic, and logic in
+    vector mode), a loop doing the same operations in the same order.  Scalar
+    AND / OR stay inline: Python's ``and`` is flat and keeps short-circuiting.
+    """
+
+    __slots__ = ("kind", "terms", "ops", "cond")
+
+    def __init__(self, kind: str, first: str, op: str, second: str, cond: bool):
+        self.kind, self.terms, self.ops, self.cond = kind, [first, second], [op], cond
+
+    def add(self, op: str, term: str, cond: bool) -> None:
+        self.terms.append(term)
+        self.ops.append(op)
+        self.cond = cond
+
+    def render(self, mode: str) -> str:
+        terms, ops = self.terms, self.ops
+        if self.kind in ("and", "or"):
+            if mode == "vector":
+                if len(terms) > CHAIN_INLINE:
+                    s = f"_fold({self.kind[0] * len(ops)!r}, ({', '.join(terms)},))"
+                else:
+                    s = terms[0]
+                    for t in terms[1:]:
+                        s = f"_{self.kind}({s}, {t})"
+                return s if self.cond else f"({s} * 1.0)"
+            s = "(" + f" {self.kind} ".join(f"({t}) != 0" for t in terms) + ")"
+            return s if self.cond else f"({s} * 1.0)"
+        if len(terms) > CHAIN_INLINE:
+            return f"_fold({''.join(ops)!r}, ({', '.join(terms)},))"
+        parts = [terms[0]]
+        for op, t in zip(ops, terms[1:]):
+            parts += [op, t]
+        return "(" + " ".join(parts) + ")"
+
+
+def _s_fold(ops: str, terms: tuple):
+    """Apply ``ops`` (a string of ``+ - * /``) left to right over ``terms``: a long chain, unrolled."""
+    acc = terms[0]
+    for op, x in zip(ops, terms[1:]):
+        if op == "+":
+            acc = acc + x
+        elif op == "-":
+            acc = acc - x
+        elif op == "*":
+            acc = acc * x
+        else:
+            acc = acc / x
+    return acc
+
+
+def _v_fold(ops: str, terms: tuple):
+    """:func:`_s_fold` for vector mode, where a chain of AND (``a``) or OR (``o``) is evaluated whole."""
+    acc = terms[0]
+    for op, x in zip(ops, terms[1:]):
+        if op == "a":
+            acc = np.logical_and(acc, x)
+        elif op == "o":
+            acc = np.logical_or(acc, x)
+        elif op == "+":
+            acc = acc + x
+        elif op == "-":
+            acc = acc - x
+        elif op == "*":
+            acc = acc * x
+        else:
+            acc = acc / x
+    return acc
+
+
+def _s_extreme(pick_max: bool):
+    """MIN / MAX of many arguments, with the choice the inline form makes (``b if b > a else a``)."""
+    def f(args):
+        out = args[0]
+        for a in args[1:]:
+            if (a > out) if pick_max else (a < out):
+                out = a
+        return out
+    return f
+
+
+def _v_extreme(fn):
+    def f(args):
+        out = args[0]
+        for a in args[1:]:
+            out = fn(out, a)
+        return out
+    return f
 
 
 # --------------------------------------------------------------------- helpers
@@ -333,14 +499,18 @@ def _v_pulse(t, dt, eps, volume, first, every):
 
 
 def _s_pipe(hist, k, delay, dt, first):
-    m = math.floor(delay / dt + 0.5)  # halves round up, as Vensim's DELAY FIXED does
+    q = delay / dt + 0.5
+    if not q < k + 1:  # reaches back before the start (an infinite delay too): the initial value
+        return first
+    m = math.floor(q)  # halves round up, as Vensim's DELAY FIXED does
     m = m if m >= 1 else 1
     return hist[k - m] if k >= m else first
 
 
 def _v_pipe(hist, k, delay, dt, first):
     m = np.floor(np.asarray(delay, dtype=float) / dt + 0.5)
-    m = np.where(m >= 1, m, 1).astype(np.int64)
+    # at most k + 1 steps back (before the start: the initial value), so that huge delays fit an int64
+    m = np.where(m >= 1, np.where(m <= k + 1, m, k + 1), 1).astype(np.int64)
     if m.ndim == 0:
         j = k - int(m)
         return hist[j] if j >= 0 else first
@@ -411,7 +581,8 @@ def helpers(mode: str, plan: Plan, table_ids: dict[str, str]) -> dict[str, objec
                   _pow=np.power, _mod=np.mod, _abs=np.abs, _floor=np.floor, _round=_v_round,
                   _trunc=np.trunc, _fmod=_v_fmod, _quantum=_v_quantum,
                   _minimum=np.minimum, _maximum=np.maximum, _safediv=_v_safediv, _stepf=_v_step,
-                  _ramp=_v_ramp, _pulse=_v_pulse, _pos=_v_pos, _any=_v_any, _pipe=_v_pipe)
+                  _ramp=_v_ramp, _pulse=_v_pulse, _pos=_v_pos, _any=_v_any, _pipe=_v_pipe,
+                  _fold=_v_fold, _vmin=_v_extreme(np.minimum), _vmax=_v_extreme(np.maximum))
         for fn in _UFUNCS.values():
             ns["_" + fn] = getattr(np, fn)
         for t, ident in table_ids.items():
@@ -419,7 +590,8 @@ def helpers(mode: str, plan: Plan, table_ids: dict[str, str]) -> dict[str, objec
     else:
         ns.update(_pow=_scalar_pow, _mod=_s_mod, _abs=abs, _floor=math.floor, _round=_s_round,
                   _trunc=_s_trunc, _fmod=_s_fmod, _quantum=_s_quantum,
-                  _safediv=_s_safediv, _stepf=_s_step, _ramp=_s_ramp, _pulse=_s_pulse, _pipe=_s_pipe)
+                  _safediv=_s_safediv, _stepf=_s_step, _ramp=_s_ramp, _pulse=_s_pulse, _pipe=_s_pipe,
+                  _fold=_s_fold, _vmin=_s_extreme(False), _vmax=_s_extreme(True))
         for fn in _UFUNCS.values():
             ns["_" + fn] = _scalar_ufunc(getattr(np, fn))
         for t, ident in table_ids.items():
@@ -452,7 +624,7 @@ class _Program:
         # afresh, so Simulation.set between steps is seen); the emitters of the loop fill `hoisted`
         self.hoist = False
         self.hoisted: dict[str, str] = {}
-        self._inv: dict[ast.Expr, bool] = {}
+        self._inv: dict[int, tuple[ast.Expr, bool]] = {}
         self.inv_names = set(plan.constants) | {"dt", "starttime", "stoptime"}
         if not self.has_pi:
             self.inv_names.add("pi")
@@ -465,18 +637,26 @@ class _Program:
 
     def invariant(self, e: ast.Expr) -> bool:
         """Return True if ``e`` has the same value at every step of a run: constants, DT, pure functions."""
-        got = self._inv.get(e)
-        if got is None:
-            if isinstance(e, Num):
+        memo = self._inv  # by identity, holding the node so that its id is not reused; hashing a
+        # deep tree by value would cost its whole size at every level
+
+        def known(n: ast.Expr) -> bool | None:
+            got = memo.get(id(n))
+            return None if got is None else got[1]
+
+        def combine(n: ast.Expr, kids: list[bool]) -> bool:
+            if isinstance(n, Num):
                 got = True
-            elif isinstance(e, Name):
-                got = e.name in self.inv_names
-            elif isinstance(e, Call) and not (e.func in _PURE or e.func in self.table_ids):
+            elif isinstance(n, Name):
+                got = n.name in self.inv_names
+            elif isinstance(n, Call) and not (n.func in _PURE or n.func in self.table_ids):
                 got = False  # the clock (STEP, RAMP, PULSE) and the pipeline delay's history
             else:
-                got = all(self.invariant(c) for c in ast.children(e))
-            self._inv[e] = got
-        return got
+                got = all(kids)
+            memo[id(n)] = (n, got)
+            return got
+
+        return ast.fold(e, combine, known)
 
     def _rescaled(self) -> set[str]:
         """Flows the loop assigns more than once a step: limited drains; with several stages, all of a ledger."""

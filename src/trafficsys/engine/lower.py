@@ -113,20 +113,20 @@ class _Lowerer:
 
     # -- expressions -----------------------------------------------------
     def expr(self, e: ast.Expr, owner: str) -> ast.Expr:
-        if isinstance(e, (Num, Name)):
-            return e
-        if isinstance(e, Subscript):
-            raise UnsupportedFeatureError(
-                f"arrayed reference '{e.name}[...]': flatten arrayed models to scalar variables "
-                "(one per element) before simulating", variable=owner, file=self.m.file)
-        if isinstance(e, Unary):
-            return Unary(e.op, self.expr(e.operand, owner))
-        if isinstance(e, Binary):
-            return Binary(e.op, self.expr(e.left, owner), self.expr(e.right, owner))
-        if isinstance(e, If):
-            return If(self.expr(e.cond, owner), self.expr(e.then, owner), self.expr(e.orelse, owner))
-        assert isinstance(e, Call)
-        args = tuple(self.expr(a, owner) for a in e.args)
+        """Return ``e`` with stateful builtins replaced (one bottom-up pass, no recursion)."""
+        def subscript(n: ast.Expr) -> None:
+            if isinstance(n, Subscript):
+                raise UnsupportedFeatureError(
+                    f"arrayed reference '{n.name}[...]': flatten arrayed models to scalar variables "
+                    "(one per element) before simulating", variable=owner, file=self.m.file)
+            return None
+
+        return ast.fold(e, lambda n, kids: self._node(n, kids, owner), subscript)
+
+    def _node(self, e: ast.Expr, kids: list[ast.Expr], owner: str) -> ast.Expr:
+        if not isinstance(e, Call):
+            return ast.with_children(e, kids)
+        args = tuple(kids)
         f = e.func
         handler = getattr(self, "call_" + f.lower(), None) if f.isupper() else None
         if handler is not None:

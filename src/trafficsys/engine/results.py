@@ -95,7 +95,8 @@ class Results:
     @property
     def variables(self) -> list[str]:
         """Names of the variables saved over time."""
-        return [str(k) for k, v in self.ds.data_vars.items() if "time" in v.dims]
+        raw = self.ds.variables  # not data_vars.items(): see to_pandas
+        return [str(k) for k in self.ds.data_vars if "time" in raw[k].dims]
 
     def to_xarray(self) -> xr.Dataset:
         """Return the underlying :class:`xarray.Dataset`."""
@@ -111,8 +112,12 @@ class Results:
         import pandas as pd
 
         n = ds.sizes.get("time", 0)
+        # the raw variables: ds.data_vars.items() builds a DataArray per variable, searching every
+        # coordinate each time, which is quadratic in the number of variables
+        raw = ds.variables
         cols = {str(k): np.broadcast_to(np.asarray(v.values, dtype=float), (n,)) if "time" not in v.dims
-                else np.asarray(v.values, dtype=float) for k, v in ds.data_vars.items() if v.ndim <= 1}
+                else np.asarray(v.values, dtype=float)
+                for k, v in ((k, raw[k]) for k in ds.data_vars) if v.ndim <= 1}
 
         df = pd.DataFrame(cols, index=pd.Index(ds["time"].values, name="time"))
         return df

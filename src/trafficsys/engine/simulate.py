@@ -74,6 +74,9 @@ def _timing(m: Model, start, stop, dt, saveper) -> Timing:
         raise ModelError(f"the save period {saveper!r} is not a multiple of DT {dt!r}; choose saveper = k * dt",
                          file=m.file)
     span = (stop - start) / dt
+    if not math.isfinite(span):  # the span or the number of steps overflows a double
+        raise ModelError(f"a run from {start!r} to {stop!r} in steps of DT {dt!r} has too many steps to count; "
+                         "increase DT or shorten the run", file=m.file)
     nsteps = int(math.floor(span + 1e-9))
     if nsteps > 50_000_000:
         raise ModelError(f"{nsteps} steps is more than the engine allows; increase DT", file=m.file)

@@ -139,11 +139,11 @@ def _pysd_names(model: Model) -> tuple[Model, dict[str, str]]:
         if isinstance(n, ast.Name) and n.name in new:
             return ast.Name(new[n.name])
         if isinstance(n, ast.Call) and n.func in new:
-            return ast.Call(new[n.func], tuple(rename(a) for a in n.args))
-        return ast.map_children(n, rename)
+            return ast.Call(new[n.func], n.args)
+        return n
 
     def text(t):
-        return to_xmile(rename(parse(t)))
+        return to_xmile(ast.transform(parse(t), rename))
 
     out = model.copy()
     out._elements = {}

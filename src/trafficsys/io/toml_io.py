@@ -88,7 +88,10 @@ def _str(v: Any) -> str:
 def _num(v: Any) -> float:
     if not _is_num(v):
         raise _Bad("a number")
-    return float(v)
+    try:
+        return float(v)
+    except OverflowError:  # an integer of hundreds of digits
+        raise _Bad("a number within the range of a double (about 1.8e308)") from None
 
 
 def _bool(v: Any) -> bool:

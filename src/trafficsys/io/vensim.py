@@ -130,6 +130,7 @@ def read_vensim(path: str | os.PathLike) -> Model:
             abstract = vf.get_abstract_model()
     except Exception as e:  # noqa: BLE001 - sorted below: ours, the tripwire's, or PySD's own
         raise _reading_error(e, path, text) from None
+    _check_complete(text, path)  # after PySD, whose own parse errors say more about a garbled file
     return _Converter(abstract, path, text).build()
 
 
@@ -168,6 +169,40 @@ def _locate(text: str, snippet: str) -> tuple[int | None, str | None]:
     m = re.match(r"\s*([^=(\[~|:]+)", head)
     name = m.group(1).strip().strip('"') if m else ""
     return line, (name or None)
+
+
+_SKETCH = re.compile(r"\\{2,}---///")  # Vensim's line between the equations and the diagram
+_CONTROLS = ("INITIAL TIME", "FINAL TIME", "TIME STEP")
+
+
+def _check_complete(text: str, path: str) -> None:
+    """Refuse a cut-off file: PySD reads one quietly, dropping the cut equation and the time settings.
+
+    Every equation of a Vensim file ends with ``|``, and the time settings
+    (INITIAL TIME, FINAL TIME, TIME STEP) are equations of the file too.
+    """
+    eqs = _SKETCH.split(text, maxsplit=1)[0]
+    body = re.sub(r"(?s)\{.*?\}", " ", eqs)  # comments (and the {UTF-8} line) may hold anything
+    chunks = body.split("|")
+    complete = [c for c in chunks[:-1] if c.strip()]
+    last = _equation_name(complete[-1]) if complete else None
+    after = f" after '{last}', the last complete variable" if last else ""
+    tail = chunks[-1].strip()
+    if tail and not re.fullmatch(r"(?is)(:END OF MACRO:\s*)+", tail):
+        raise FileFormatError(f"the file ends in the middle of an equation{after} (an equation ends with '|'); "
+                              "the file looks cut off: save it again from Vensim", file=path)
+    defined = {re.sub(r"[\s_]+", " ", _equation_name(c)).upper() for c in complete}
+    missing = [c for c in _CONTROLS if c not in defined]
+    if missing:
+        raise FileFormatError(f"the time settings {', '.join(missing)} are missing{after}; a Vensim model "
+                              "defines INITIAL TIME, FINAL TIME and TIME STEP (the file may be cut off)",
+                              file=path)
+
+
+def _equation_name(chunk: str) -> str:
+    """Return the variable an equation defines: the text before its ``=``, ``(``, ``[``, ``:`` or ``~``."""
+    head = re.split(r"[=(\[:~]", chunk.strip(), maxsplit=1)[0]
+    return head.strip().strip('"')
 
 
 def _reparse_powers(vf) -> None:

@@ -113,6 +113,7 @@ def _clean_name(name: str) -> str:
 
 
 _COMMENT = re.compile(r"\{[^{}]*\}")
+_STELLA_BREAK = re.compile(r"(?<!\\)((?:\\\\)*)\\n")
 
 
 def _clean_eqn(text: str | None) -> str:
@@ -121,7 +122,8 @@ def _clean_eqn(text: str | None) -> str:
         return ""
     raw = text
     text = _COMMENT.sub(" ", text)
-    text = text.replace("\\n", " ").replace("\r", " ").replace("\n", " ").replace("\t", " ")
+    # Stella's \n in a name, but not an escaped backslash followed by n ("a\\nb" names a\nb)
+    text = _STELLA_BREAK.sub(r"\1 ", text).replace("\r", " ").replace("\n", " ").replace("\t", " ")
     if "\n" in raw or "{" in raw or "\t" in raw or "\r" in raw:
         text = re.sub(r"\s{2,}", " ", text)  # line breaks and comments leave runs of spaces
     return text.strip()
@@ -558,12 +560,10 @@ class _Reader:
     def _ts_ext(self, v: ET.Element) -> dict[str, Any]:
         for c in v:
             if local(c.tag) == "ts_extra" or (c.tag.startswith("{" + TS_NS + "}") and local(c.tag) == "extra"):
-                try:
-                    data = json.loads(_text(c) or "{}")
-                except json.JSONDecodeError:
-                    raise FileFormatError("malformed trafficsys extension data", file=self.file,
-                                          variable=_attr(v, "name")) from None
-                return data if isinstance(data, dict) else {}
+                name = _attr(v, "name")
+                data = _ext_json(_text(c), "<ts:extra>", self.file, name)
+                _check_fields(data, _VARIABLE_EXT, "<ts:extra>", self.file, name)
+                return data
         return {}
 
     def _hidden_name(self, m: Model, name: str, local_names: set[str]) -> str:
@@ -648,35 +648,30 @@ class _Reader:
         return self._SPACED_CALL.sub(fix, text)
 
     def _inline_macros(self, tree: ast.Expr, name: str) -> tuple[ast.Expr, bool]:
-        from ..model.builtins import lookup_builtin
-
         changed = False
 
         def visit(n: ast.Expr) -> ast.Expr:
             nonlocal changed
-            if isinstance(n, ast.Call):
-                args = tuple(visit(a) for a in n.args)
-                if n.func in self.macros:
-                    parms, body = self.macros[n.func]
-                    if len(args) != len(parms):
-                        raise ParseError(f"macro {n.func} takes {len(parms)} arguments, got {len(args)}",
-                                         file=self.file, variable=name)
-                    changed = True
-                    return _substitute(body, dict(zip(parms, args)))
-                if n.func.isupper() and lookup_builtin(n.func) is None and n.func not in ("IF_THEN_ELSE",):
-                    pass
-                return ast.Call(n.func, args)
-            return ast.map_children(n, visit)
+            if isinstance(n, ast.Call) and n.func in self.macros:
+                parms, body = self.macros[n.func]
+                if len(n.args) != len(parms):
+                    raise ParseError(f"macro {n.func} takes {len(parms)} arguments, got {len(n.args)}",
+                                     file=self.file, variable=name)
+                changed = True
+                return _substitute(body, dict(zip(parms, n.args)))
+            return n
 
-        out = visit(tree)
+        out = ast.transform(tree, visit)
         return out, changed
 
     # ------------------------------------------------------------ extension
     def _extension(self, m: Model, ext: ET.Element) -> None:
-        try:
-            data = json.loads(_text(ext) or "{}")
-        except json.JSONDecodeError:
-            raise FileFormatError("malformed <ts:trafficsys> extension data", file=self.file) from None
+        where = "<ts:trafficsys>"
+        data = _ext_json(_text(ext), where, self.file)
+        _check_fields(data, _MODEL_EXT, where, self.file)
+        for key, spec in (("scenarios", _SCENARIO_EXT), ("loops", _LOOP_EXT), ("links", _LINK_EXT)):
+            for i, item in enumerate(data.get(key, [])):
+                _check_fields(item, spec, f"{where} {key}[{i}]", self.file, required=spec["_required"])
         m.doc = data.get("doc", m.doc)
         if "name" in data:
             m.name = data["name"]
@@ -699,6 +694,95 @@ class _Reader:
             elems = {canonical(e.name): e for e in m}
             if set(elems) == set(order):
                 m._elements = {k: elems[k] for k in order}
+
+
+# ----------------------------------------------------------- our extension data
+def _ext_json(text: str | None, where: str, file: str | None, variable: str | None = None) -> dict[str, Any]:
+    """Parse the JSON of one of our extension elements: an object, or a FileFormatError naming it."""
+    try:
+        data = json.loads(text or "{}")
+    except (ValueError, RecursionError) as e:  # malformed, or nested too deep to parse
+        why = "nested too deeply" if isinstance(e, RecursionError) else "not valid JSON"
+        raise FileFormatError(f"the trafficsys extension data in {where} is {why}; remove the element or "
+                              "save the model again with trafficsys", file=file, variable=variable) from None
+    if not isinstance(data, dict):
+        raise FileFormatError(f"the trafficsys extension data in {where} must be a JSON object, got "
+                              f"{type(data).__name__}", file=file, variable=variable)
+    return data
+
+
+def _is_str(v: Any) -> bool:
+    return isinstance(v, str)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _list_of(pred):
+    return lambda v: isinstance(v, list) and all(pred(x) for x in v)
+
+
+def _dict_of(pred):
+    return lambda v: isinstance(v, dict) and all(isinstance(k, str) and pred(x) for k, x in v.items())
+
+
+def _is_scalar(v: Any) -> bool:
+    return v is None or isinstance(v, (str, bool)) or _is_num(v)
+
+
+#: what each field of our extension data must hold: (test, description)
+_VARIABLE_EXT = {
+    "role": (lambda v: v is None or _is_str(v), "text"),
+    "kind": (_is_str, "text"),
+    "source": (_is_str, "text"),
+    "eqn": (_is_str, "equation text"),
+    "element_eqn": (_dict_of(_is_str), "an object of equation texts"),
+    "range": (lambda v: v is None or (isinstance(v, list) and len(v) == 2 and all(map(_is_num, v))),
+              "a list of two numbers"),
+    "distribution": (lambda v: v is None or _is_str(v) or _dict_of(lambda x: _is_str(x) or _is_num(x))(v),
+                     "a distribution name or an object of its parameters"),
+}
+_MODEL_EXT = {
+    "doc": (_is_str, "text"), "name": (_is_str, "text"), "saveper": (_is_num, "a number"),
+    "scenarios": (_list_of(lambda x: isinstance(x, dict)), "a list of objects"),
+    "loops": (_list_of(lambda x: isinstance(x, dict)), "a list of objects"),
+    "links": (_list_of(lambda x: isinstance(x, dict)), "a list of objects"),
+    "cld_variables": (_dict_of(_dict_of(lambda x: True)), "an object of objects (a CLD variable's fields)"),
+    "metadata": (_dict_of(lambda x: True), "an object"),
+    "order": (_list_of(_is_str), "a list of names"),
+}
+_SCENARIO_EXT = {
+    "_required": ("name", "set"), "name": (_is_str, "text"), "doc": (_is_str, "text"),
+    "set": (_list_of(lambda p: isinstance(p, list) and len(p) == 2 and _is_str(p[0]) and _is_scalar(p[1])),
+            "a list of [name, value] pairs"),
+}
+_LOOP_EXT = {
+    "_required": ("name", "variables"), "name": (_is_str, "text"), "doc": (_is_str, "text"),
+    "variables": (_list_of(_is_str), "a list of names"),
+    "polarity": (lambda v: v is None or _is_str(v), "text"),
+}
+_LINK_EXT = {
+    "_required": ("source", "target"), "source": (_is_str, "a name"), "target": (_is_str, "a name"),
+    "polarity": (_is_str, "text"), "delay": (lambda v: isinstance(v, bool), "true or false"),
+    "note": (_is_str, "text"), "strength": (lambda v: v is None or _is_num(v), "a number"),
+}
+
+
+def _check_fields(data: Any, spec: dict, where: str, file: str | None, variable: str | None = None, *,
+                  required: tuple[str, ...] = ()) -> None:
+    """Raise FileFormatError unless ``data`` is an object whose fields have the types ``spec`` names."""
+    if not isinstance(data, dict):
+        raise FileFormatError(f"{where} must be a JSON object, got {type(data).__name__}", file=file,
+                              variable=variable)
+    for key in required:
+        if key not in data:
+            raise FileFormatError(f"{where} has no '{key}'", file=file, variable=variable)
+    for key, value in data.items():
+        rule = None if key.startswith("_") else spec.get(key)  # "_required" is the spec's, not a field
+        if rule is not None and not rule[0](value):
+            raise FileFormatError(f"{where}: '{key}' must be {rule[1]}, got {type(value).__name__}",
+                                  file=file, variable=variable)
 
 
 def _written_by_vensim(root: ET.Element) -> bool:
@@ -724,7 +808,6 @@ def _vensim_rounding(tree: ast.Expr) -> tuple[ast.Expr, bool]:
 
     def visit(n: ast.Expr) -> ast.Expr:
         nonlocal changed
-        n = ast.map_children(n, visit)
         if isinstance(n, ast.Call) and n.func in ("INT", "MOD"):
             changed = True
             return ast.Call("INTEGER" if n.func == "INT" else "MODULO", n.args)
@@ -733,7 +816,7 @@ def _vensim_rounding(tree: ast.Expr) -> tuple[ast.Expr, bool]:
             return ast.Call("MODULO", (n.left, n.right))
         return n
 
-    out = visit(tree)
+    out = ast.transform(tree, visit)
     return out, changed
 
 
@@ -770,9 +853,9 @@ def _substitute(body: ast.Expr, env: dict[str, ast.Expr]) -> ast.Expr:
     def visit(n):
         if isinstance(n, ast.Name) and n.name in env:
             return env[n.name]
-        return ast.map_children(n, visit)
+        return None
 
-    return visit(body)
+    return ast.transform(body, pre=visit)
 
 
 def _prefix_names(tree: ast.Expr, prefix: str, local_names: set[str]) -> ast.Expr:
@@ -780,12 +863,12 @@ def _prefix_names(tree: ast.Expr, prefix: str, local_names: set[str]) -> ast.Exp
         if isinstance(n, ast.Name) and n.name in local_names:
             return ast.Name(prefix + n.name)
         if isinstance(n, ast.Subscript) and n.name in local_names:
-            return ast.Subscript(prefix + n.name, tuple(visit(i) for i in n.indices))
+            return ast.Subscript(prefix + n.name, n.indices)
         if isinstance(n, ast.Call) and n.func in local_names:
-            return ast.Call(prefix + n.func, tuple(visit(a) for a in n.args))
-        return ast.map_children(n, visit)
+            return ast.Call(prefix + n.func, n.args)
+        return n
 
-    return visit(tree)
+    return ast.transform(tree, visit)
 
 
 # ============================================================== writing
@@ -889,7 +972,6 @@ def _portable(text: str, model: Model, name: str) -> str | None:
         return v
 
     def rewrite(n: ast.Expr) -> ast.Expr:
-        n = ast.map_children(n, rewrite)
         if not isinstance(n, ast.Call):
             return n
         if n.func == "INTEGER":
@@ -914,7 +996,7 @@ def _portable(text: str, model: Model, name: str) -> str | None:
             return ast.Call("DELAYN", (x, d, order, init))
         return n
 
-    return to_xmile(rewrite(tree))
+    return to_xmile(ast.transform(tree, rewrite))
 
 
 def _element_xml(e: Element, X: str, model: Model) -> ET.Element:

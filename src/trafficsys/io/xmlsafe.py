@@ -87,6 +87,9 @@ def parse_xml_bytes(data: bytes, *, file: str | None = None, max_bytes: int = MA
             "open the file in a text editor and fix the tag there",
             file=file,
         ) from None
+    except LookupError as e:  # the XML declaration names an encoding Python does not know
+        raise FileFormatError(f"the XML declaration names an encoding Python does not know ({e}); "
+                              "save the file as UTF-8 and declare encoding=\"utf-8\"", file=file) from None
     except (ValueError, RecursionError) as e:
         raise FileFormatError(f"cannot parse the XML ({type(e).__name__})", file=file) from None
 

@@ -97,6 +97,9 @@ class _Flattener:
         self.dims = {canonical(k): tuple(v) for k, v in model.dimensions.items()}
         self.vdims = {canonical(e.name): tuple(canonical(d) for d in e.dimensions) for e in model}
         self.elem_owner: dict[str, list[str]] = {}
+        # the trees behind the equations written: handed to the flat model's parse cache, since a
+        # reduction over a large dimension writes an equation longer than a user may type
+        self.trees: dict[str, ast.Expr] = {}
         for d, elems in self.dims.items():
             for e in elems:
                 self.elem_owner.setdefault(e, []).append(d)
@@ -131,6 +134,11 @@ class _Flattener:
                 name = f"{e.name}[{sub}]"
                 text = per.get(sub)
                 out.add(self._element(e, key, name, bind, text))
+        for k in out.names():
+            text = out.equation_text(k)
+            tree = self.trees.get(text) if text is not None else None
+            if tree is not None:
+                out._ast_cache[(k, text)] = tree
         return out
 
     # -------------------------------------------------------------- elements
@@ -185,9 +193,18 @@ class _Flattener:
         if not any(isinstance(n, (ast.Subscript, ast.Call, ast.Name)) for n in ast.walk(tree)):
             return text
         new = self._visit(tree, var, bind)
-        return text if new == tree else to_xmile(new)
+        if new is tree:
+            return text
+        out = to_xmile(new)
+        self.trees[out] = new
+        return out
 
     def _visit(self, n, var, bind):
+        """Return ``n`` with every arrayed reference resolved for the element ``bind`` (no recursion)."""
+        return ast.transform(n, pre=lambda c: self._resolve(c, var, bind))
+
+    def _resolve(self, n, var, bind):
+        """Return the replacement of ``n`` when it is an arrayed reference or a reduction, else None."""
         if isinstance(n, ast.Call) and n.func in _REDUCE and self._is_reduction(n, bind):
             return self._reduce(n, var, bind)
         if isinstance(n, ast.Subscript):
@@ -212,7 +229,7 @@ class _Flattener:
             d = self.vdims[n.func]
             names = self._expand(n.func, tuple(ast.Name(x) for x in d), var, bind)
             return ast.Call(names[0], tuple(self._visit(a, var, bind) for a in n.args))
-        return ast.map_children(n, lambda c: self._visit(c, var, bind))
+        return None
 
     def _is_reduction(self, n: ast.Call, bind) -> bool:
         if len(n.args) != 1:

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import copy as _copy
 import dataclasses
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # networkx loads on first use of graph(): `import trafficsys` stays quick
     import networkx as nx
 
-from ..errors import DuplicateVariableError, ModelError, UnknownVariableError
+from ..errors import (
+    DuplicateVariableError,
+    InvalidNameError,
+    ModelError,
+    StructureError,
+    UnknownVariableError,
+)
 from . import ast
 from .elements import (
     Aux,
@@ -26,7 +33,7 @@ from .elements import (
     Scenario,
     Stock,
 )
-from .names import canonical
+from .names import canonical, name_problem
 from .parser import parse
 
 __all__ = ["Model", "SimSpecs"]
@@ -126,9 +133,18 @@ class Model:
     # --------------------------------------------------------------- building
     def add(self, element: Element, *, replace: bool = False) -> Element:
         """Add an element; a duplicate (normalised) name raises unless ``replace``."""
+        if isinstance(element.name, str) and "\\n" in element.name:
+            # Stella's line break in a name (Vensim files carry it too): equations read it as a space
+            element = dataclasses.replace(element, name=element.name.replace("\\n", " "))
+        problem = name_problem(element.name)
+        if problem is not None:
+            name = element.name if isinstance(element.name, str) else None
+            if name is not None and not name.isprintable():  # keep the message on one readable line
+                name = name.encode("unicode_escape").decode("ascii")
+            raise InvalidNameError(problem, file=self.file, variable=name)
+        if isinstance(element, Lookup):
+            _check_points(element, self.file)
         key = canonical(element.name)
-        if not key:
-            raise ModelError("a variable needs a non-empty name", file=self.file)
         if key in self._elements and not replace:
             raise DuplicateVariableError(
                 f"'{element.name}' is defined twice (names ignore case, spaces and underscores: "
@@ -447,3 +463,14 @@ def _eqn(value: float | str) -> str:
         return "1" if value else "0"
     v = float(value)
     return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+
+
+def _check_points(table: Lookup, file: str | None) -> None:
+    """Refuse a graphical function with a NaN or infinite point (per-element tables included)."""
+    tables = [("", table.xs, table.ys), *((f"[{k}] ", xs, ys) for k, xs, ys in table.tables)]
+    for where, xs, ys in tables:
+        for i, (x, y) in enumerate(zip(xs, ys)):
+            if not (math.isfinite(x) and math.isfinite(y)):
+                raise StructureError(
+                    f"graphical function {where}point {i + 1} is ({x}, {y}); its points must be finite "
+                    "numbers (no NaN or infinity): fix the table", file=file, variable=table.name)

@@ -10,8 +10,14 @@ wrote.
 from __future__ import annotations
 
 import re
+import unicodedata
 
-__all__ = ["canonical", "is_plain_identifier", "display", "quote", "unescape"]
+__all__ = ["canonical", "is_plain_identifier", "display", "quote", "unescape", "name_problem", "RESERVED"]
+
+#: Names with a fixed meaning in every equation (the clock); a variable cannot take one.  Vensim's
+#: control variables (INITIAL TIME, FINAL TIME, TIME STEP, SAVEPER) are ordinary variables there
+#: and stay allowed.
+RESERVED = frozenset({"time", "dt", "starttime", "stoptime"})
 
 _FOLD = re.compile(r"[\s_]+")
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -32,6 +38,48 @@ def canonical(name: str) -> str:
         name = name[1:-1]
     name = name.replace("\\n", " ")
     return _FOLD.sub("_", name.strip()).lower()
+
+
+def name_problem(name: object) -> str | None:
+    r"""Return what is wrong with ``name`` as a variable name, or None when it is a valid name.
+
+    The one rule for names, applied by :meth:`trafficsys.Model.add` and so by
+    every reader and by the builder API:
+
+    * a name is text with at least one character other than spaces,
+      underscores and quotes;
+    * it holds no control character (NUL, a line break, a tab...): such names
+      cannot be written to XML or shown on one line (Stella's two-character
+      line break ``\n`` is no control character: :meth:`~trafficsys.Model.add`
+      stores it as a space, as equations read it);
+    * it holds no brace: ``{...}`` is a comment in XMILE and Vensim equations,
+      so the name could not be written in one;
+    * it is not one of :data:`RESERVED` (``TIME``, ``DT``, ``STARTTIME``,
+      ``STOPTIME``), whatever its case and spacing.
+
+    Examples
+    --------
+    >>> name_problem("police capacity") is None
+    True
+    >>> name_problem("Time")
+    "'Time' is reserved: TIME, DT, STARTTIME and STOPTIME are the clock in every equation; rename the variable"
+    """
+    if not isinstance(name, str):
+        return f"a name must be text, got {type(name).__name__}"
+    shown = name.encode("unicode_escape").decode("ascii")  # one printable line whatever the name holds
+    for ch in name:
+        if unicodedata.category(ch) == "Cc":
+            return (f"'{shown}' contains the control character U+{ord(ch):04X}; names may not hold line "
+                    "breaks, tabs or other control characters")
+    if "{" in name or "}" in name:
+        return f"'{shown}' contains a brace; braces start comments in equations, so use ( ) or [ ] instead"
+    key = canonical(name)
+    if not key or not key.strip('"_'):
+        return "a variable needs a non-empty name"
+    if key in RESERVED:
+        return (f"'{shown}' is reserved: TIME, DT, STARTTIME and STOPTIME are the clock in every equation; "
+                "rename the variable")
+    return None
 
 
 def is_plain_identifier(name: str) -> bool:

@@ -31,12 +31,16 @@ from . import ast
 from .builtins import ALIASES, lookup_builtin
 from .names import canonical, unescape
 
-__all__ = ["parse", "numeric_literal", "MAX_LENGTH", "MAX_DEPTH", "KEYWORDS"]
+__all__ = ["parse", "numeric_literal", "MAX_LENGTH", "MAX_DEPTH", "MAX_NESTING", "KEYWORDS"]
 
 #: Longest equation accepted, in characters.
 MAX_LENGTH = 20_000
 #: Deepest nesting of parentheses, brackets, calls and unary operators accepted.
 MAX_DEPTH = 100
+#: Deepest nesting of operators accepted (:func:`~trafficsys.model.ast.nesting`: a chain such as
+#: ``a + b + c`` counts once); a little above MAX_DEPTH so that MAX_DEPTH nested IFs, each with its
+#: condition, still pass.
+MAX_NESTING = MAX_DEPTH + 20
 #: Words that cannot be bare variable names (quote them: ``"if"``).
 KEYWORDS = frozenset({"if", "then", "else", "and", "or", "not", "mod"})
 
@@ -267,6 +271,12 @@ def parse(text: str, *, variable: str | None = None, file: str | None = None) ->
                          variable=variable, file=file) from None
     if isinstance(result, _NameTok):
         result = ast.Name(result.name)
+    depth = ast.nesting(result)
+    if depth > MAX_NESTING:
+        raise ParseError(
+            f"the equation nests {depth} levels deep (operators applied to the results of operators, "
+            f"chains such as a + b + c counting once); the limit is {MAX_NESTING}: split it into auxiliaries",
+            text=text, column=1, variable=variable, file=file)
     if isinstance(result, ast.Name) and result.name == "*":
         raise ParseError("'*' is only allowed as an array index", text=text, column=1, variable=variable,
                          file=file)

@@ -76,38 +76,42 @@ def _prec(node: ast.Expr) -> int:
 def to_xmile(node: ast.Expr) -> str:
     """Return XMILE text for ``node``.
 
+    One bottom-up pass without recursion (:func:`~trafficsys.model.ast.fold`),
+    so a sum of thousands of terms prints like a short one.
+
     Examples
     --------
     >>> from trafficsys.model.parser import parse
     >>> to_xmile(parse("(a + b) * -c ^ 2"))
     '(a + b) * -c ^ 2'
     """
+    return ast.fold(node, _print)
+
+
+def _print(node: ast.Expr, kids: list[str]) -> str:
+    """Text of ``node`` given the text of its children."""
     if isinstance(node, ast.Num):
         return _num(node.value)
     if isinstance(node, ast.Name):
         return _name(node.name)
     if isinstance(node, ast.Subscript):
-        return f"{_name(node.name)}[{', '.join(to_xmile(i) for i in node.indices)}]"
+        return f"{_name(node.name)}[{', '.join(kids)}]"
     if isinstance(node, ast.Call):
-        args = ", ".join(to_xmile(a) for a in node.args)
         func = node.func if node.func.isupper() else _function_name(node.func)
-        return f"{func}({args})"
+        return f"{func}({', '.join(kids)})"
     if isinstance(node, ast.If):
-        return (
-            f"IF {_wrap_if(node.cond)} THEN {_wrap_if(node.then)} ELSE {to_xmile(node.orelse)}"
-        )
+        c, a, b = kids
+        return f"IF {_wrap_if(node.cond, c)} THEN {_wrap_if(node.then, a)} ELSE {b}"
     if isinstance(node, ast.Unary):
-        inner = to_xmile(node.operand)
-        p = _prec(node.operand)
+        inner = kids[0]
         # "- -x" would lex fine, but "--x" reads badly; operands of lower precedence need brackets.
-        if p < _UNARY_PREC:
+        if _prec(node.operand) < _UNARY_PREC:
             inner = f"({inner})"
         op = _SPELL.get(node.op, node.op)
         return f"{op}{inner}"
     if isinstance(node, ast.Binary):
         p = _PREC[node.op]
-        left = to_xmile(node.left)
-        right = to_xmile(node.right)
+        left, right = kids
         lp, rp = _prec(node.left), _prec(node.right)
         if node.op == "^":
             # ^ is right-associative and binds tighter than unary signs: the left
@@ -127,8 +131,7 @@ def to_xmile(node: ast.Expr) -> str:
     raise TypeError(f"not an AST node: {node!r}")
 
 
-def _wrap_if(node: ast.Expr) -> str:
-    text = to_xmile(node)
+def _wrap_if(node: ast.Expr, text: str) -> str:
     return f"({text})" if isinstance(node, ast.If) else text
 
 

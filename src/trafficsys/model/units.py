@@ -331,6 +331,13 @@ def _mul(a: Inferred, b: Inferred, div: bool = False) -> Inferred:
 
 
 def _infer(node: ast.Expr, ctx: _Context) -> Inferred:
+    """Units of ``node``: one bottom-up pass (:func:`~trafficsys.model.ast.fold`, no recursion)."""
+    # an index names an element or a position, not a quantity: subscripts are not descended into
+    return ast.fold(node, lambda n, kids: _infer_node(n, kids, ctx),
+                    lambda n: ctx.of(n.name) if isinstance(n, ast.Subscript) else None)
+
+
+def _infer_node(node: ast.Expr, kids: list[Inferred], ctx: _Context) -> Inferred:
     if isinstance(node, ast.Num):
         return NUMBER
     if isinstance(node, ast.Name):
@@ -340,15 +347,14 @@ def _infer(node: ast.Expr, ctx: _Context) -> Inferred:
     if isinstance(node, ast.Subscript):
         return ctx.of(node.name)
     if isinstance(node, ast.Unary):
-        inner = _infer(node.operand, ctx)
+        inner = kids[0]
         return DIMENSIONLESS if node.op == "not" else inner
     if isinstance(node, ast.If):
-        _infer(node.cond, ctx)
-        return _same(_infer(node.then, ctx), _infer(node.orelse, ctx), "IF THEN ELSE", node.then,
+        return _same(kids[1], kids[2], "IF THEN ELSE", node.then,
                      node.orelse)
     if isinstance(node, ast.Binary):
         op = node.op
-        left, right = _infer(node.left, ctx), _infer(node.right, ctx)
+        left, right = kids
         if op in ("+", "-"):
             return _same(left, right, f"'{op}'", node.left, node.right)
         if op == "mod":
@@ -375,13 +381,12 @@ def _infer(node: ast.Expr, ctx: _Context) -> Inferred:
                 return UNKNOWN  # a unit raised to a variable power cannot be known
             return left ** Fraction(value).limit_denominator(1000)
     if isinstance(node, ast.Call):
-        return _call(node, ctx)
+        return _call(node, ctx, kids)
     return UNKNOWN
 
 
-def _call(node: ast.Call, ctx: _Context) -> Inferred:
+def _call(node: ast.Call, ctx: _Context, args: list[Inferred]) -> Inferred:
     f = node.func
-    args = [_infer(a, ctx) for a in node.args]
     b = BUILTINS.get(f)
     if b is None:  # a graphical function called as f(x)
         return ctx.of(f)

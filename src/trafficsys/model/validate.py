@@ -191,6 +191,10 @@ def _what(e) -> str:
 
 
 # ------------------------------------------------------------------- rules
+#: most steps whose number a run can count exactly (the engine has its own, smaller limit)
+MAX_COUNTABLE_STEPS = 2.0**53
+
+
 def _check_specs(model: Model, errors: list[ModelError], warnings: list[str]) -> None:
     s = model.specs
 
@@ -204,6 +208,12 @@ def _check_specs(model: Model, errors: list[ModelError], warnings: list[str]) ->
         bad(f"dt is {s.dt:g}; the time step must be positive, e.g. dt = 0.125")
     if s.stop <= s.start:
         bad(f"stop ({s.stop:g}) must come after start ({s.start:g})")
+    elif s.dt > 0:
+        steps = (s.stop - s.start) / s.dt  # inf when the span or the ratio overflows
+        if not math.isfinite(steps) or steps > MAX_COUNTABLE_STEPS:
+            bad(f"a run from {s.start:g} to {s.stop:g} in steps of dt = {s.dt:g} has "
+                f"{'too many' if not math.isfinite(steps) else f'{steps:.3g}'} steps to count; "
+                "use a larger dt or a shorter span")
     if s.method.lower() not in _METHODS:
         bad(f"unknown integration method '{s.method}'{suggest(s.method.lower(), _METHODS)}; "
             f"use one of {', '.join(_METHODS)}")
