@@ -5,11 +5,13 @@ model, simulate competing strategies under uncertainty, and analyse feedback
 loops, their dominance and systems archetypes.
 """
 
+from . import limits
 from .errors import (
     AlgebraicLoopError,
     ArityError,
     DuplicateVariableError,
     FileFormatError,
+    LimitError,
     ModelError,
     ParseError,
     RangeError,
@@ -67,6 +69,7 @@ __all__ = [
     "ArityError",
     "DuplicateVariableError",
     "FileFormatError",
+    "LimitError",
     "Model",
     "ModelError",
     "ParseError",
@@ -77,5 +80,6 @@ __all__ = [
     "UnknownVariableError",
     "UnsupportedFeatureError",
     "__version__",
+    "limits",
     *_LAZY,
 ]

@@ -18,7 +18,7 @@ from pathlib import Path
 from ..errors import FileFormatError, UnknownVariableError
 from ..model.model import Model
 from .resources import DEFAULT_MODEL, STRATEGIES_FILE, model_path, models_dir
-from .toml_io import MAX_FILE_SIZE, read_toml, write_toml
+from .toml_io import read_toml, write_toml
 
 __all__ = [
     "load",
@@ -30,7 +30,6 @@ __all__ = [
     "model_path",
     "READERS",
     "WRITERS",
-    "MAX_FILE_SIZE",
     "merge_scenarios",
     # interoperability (loaded on first use; pysd and pydot are imported only when called)
     "read_xmile",
