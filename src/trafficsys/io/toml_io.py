@@ -14,6 +14,7 @@ order of their headers in the file).
 
 from __future__ import annotations
 
+import datetime
 import math
 import os
 import re
@@ -663,7 +664,7 @@ def dumps(model: Model) -> str:
 
 
 def _toml_safe(value: Any) -> Any:
-    """Drop what TOML cannot hold (None, objects) from free-form metadata."""
+    """Drop what TOML cannot hold (None, objects) from free-form metadata; dates and times are TOML values."""
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
@@ -674,7 +675,7 @@ def _toml_safe(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         items = [_toml_safe(v) for v in value]
         return [v for v in items if v is not None]
-    if isinstance(value, (str, bool, int, float)):
+    if isinstance(value, (str, bool, int, float, datetime.date, datetime.time)):  # datetime is a date
         return value
     return None
 
@@ -685,5 +686,6 @@ def write_toml(model: Model, path: str | os.PathLike) -> None:
     Variables are written in the model's order, each as one table with its
     units, range, distribution, source and doc inline.
     """
-    text = dumps(model)
-    Path(path).write_text(text, encoding="utf-8")
+    from .output import write_text
+
+    write_text(path, dumps(model))  # atomic: a failed write leaves the previous file intact

@@ -868,9 +868,9 @@ def write_xmile(model: Model, path: str | os.PathLike) -> None:
     model read from XMILE, else an automatic layered layout (stocks in a row,
     their flows beside them, auxiliaries above) from the stock-flow graph.
     """
-    text = xmile_string(model)
-    with open(os.fspath(path), "w", encoding="utf-8") as fh:
-        fh.write(text)
+    from .output import write_text
+
+    write_text(path, xmile_string(model))  # atomic: a failed write leaves the previous file intact
 
 
 def xmile_string(model: Model) -> str:
@@ -1084,7 +1084,28 @@ def _model_extension(model: Model) -> dict[str, Any]:
                          "delay": lk.delay, "note": lk.note, "strength": lk.strength} for lk in model.links]
     if model.cld_variables:
         out["cld_variables"] = model.cld_variables
+    meta = _json_safe({k: v for k, v in model.metadata.items() if k != "xmile_views"})  # views: in <views>
+    if meta:
+        out["metadata"] = meta
     return out
+
+
+def _json_safe(value: Any) -> Any:
+    """Free-form metadata as JSON: dates and times as ISO 8601 text; what JSON cannot hold is dropped."""
+    import datetime
+
+    if isinstance(value, dict):
+        items = ((k, _json_safe(v)) for k, v in value.items() if isinstance(k, str))
+        return {k: v for k, v in items if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [v for v in map(_json_safe, value) if v is not None]
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (str, bool, int, float)):
+        return value
+    return None
 
 
 def _view(model: Model, view: ET.Element, X: str) -> None:
