@@ -300,3 +300,16 @@ def test_runs_are_refused_before_sampling(monkeypatch):
     _names_limit(info.value, "runs")
     with limits.override(runs=3), pytest.raises(LimitError):
         ts.simulate(m, params={"x": np.ones(4)})
+
+
+def test_raised_limits_travel_with_ensemble_chunks_to_an_executor():
+    from concurrent.futures import ThreadPoolExecutor
+
+    m = ts.Model("d", stop=2, dt=0.25)
+    m.constant("x", 1, range=(0, 2))
+    m.aux("y", "DELAYN(x, 50, 2000)")  # over the default delay_order
+    with pytest.raises(LimitError):
+        ts.monte_carlo(m, n=4, seed=1)
+    with limits.override(delay_order=2000), ThreadPoolExecutor(2) as pool:
+        r = ts.monte_carlo(m, n=4, seed=1, executor=pool, chunk_size=2)  # worker threads see the raised limit
+    assert r.ds.sizes["run"] == 4

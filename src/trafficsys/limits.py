@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from .errors import LimitError, ModelError
 
-__all__ = ["Limits", "LimitError", "DEFAULTS", "current", "override", "set", "reset", "check",
+__all__ = ["Limits", "LimitError", "DEFAULTS", "current", "override", "applied", "set", "reset", "check",
            "check_file_size", "check_memory", "available_memory", "parse_assignment", "format_bytes"]
 
 MiB = 1024 * 1024
@@ -131,6 +131,23 @@ def override(**changes: int | None) -> Iterator[Limits]:
     token = _scoped.set(_validated(current(), changes))
     try:
         yield current()
+    finally:
+        _scoped.reset(token)
+
+
+@contextlib.contextmanager
+def applied(lim: Limits | None) -> Iterator[Limits]:
+    """Put ``lim`` in force inside a ``with`` block (None: leave the limits as they are).
+
+    Ensembles send the caller's limits with each chunk, so a worker thread or
+    process applies the limits the caller raised, not the defaults.
+    """
+    if lim is None:
+        yield current()
+        return
+    token = _scoped.set(lim)
+    try:
+        yield lim
     finally:
         _scoped.reset(token)
 
