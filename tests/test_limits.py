@@ -302,14 +302,15 @@ def test_runs_are_refused_before_sampling(monkeypatch):
         ts.simulate(m, params={"x": np.ones(4)})
 
 
-def test_raised_limits_travel_with_ensemble_chunks_to_an_executor():
+def test_raised_limits_travel_with_ensemble_chunks_to_an_executor(monkeypatch):
     from concurrent.futures import ThreadPoolExecutor
 
-    m = ts.Model("d", stop=2, dt=0.25)
-    m.constant("x", 1, range=(0, 2))
-    m.aux("y", "DELAYN(x, 50, 2000)")  # over the default delay_order
-    with pytest.raises(LimitError):
-        ts.monte_carlo(m, n=4, seed=1)
-    with limits.override(delay_order=2000), ThreadPoolExecutor(2) as pool:
-        r = ts.monte_carlo(m, n=4, seed=1, executor=pool, chunk_size=2)  # worker threads see the raised limit
+    m = _long_run(50)
+    m.add(dataclasses.replace(m["x"], range=(0.0, 2.0)), replace=True)
+    monkeypatch.setattr(limits, "available_memory", lambda: 100)  # a machine with 100 bytes free
+    with ThreadPoolExecutor(2) as pool:
+        with pytest.raises(LimitError):
+            ts.monte_carlo(m, n=4, seed=1, executor=pool, chunk_size=2)
+        with limits.override(memory=10**9):  # worker threads check each chunk under the caller's limits
+            r = ts.monte_carlo(m, n=4, seed=1, executor=pool, chunk_size=2)
     assert r.ds.sizes["run"] == 4
