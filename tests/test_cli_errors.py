@@ -95,12 +95,12 @@ def test_negative_seed_is_a_model_error(model):
 
 
 def test_ensembles_larger_than_memory_are_refused_before_allocating(model, monkeypatch):
-    from trafficsys.engine import sampling
+    from trafficsys import limits
 
-    monkeypatch.setattr(sampling, "_physical_memory", lambda: 1_000_000)  # a 1 MB computer
-    with pytest.raises(ts.SimulationError, match=r"more than this computer's memory .*use fewer runs"):
+    monkeypatch.setattr(limits, "available_memory", lambda: 1_000_000)  # a computer with 1 MB free
+    with pytest.raises(ts.LimitError, match=r"more than the memory available now .*use fewer runs"):
         ts.monte_carlo(model, n=10_000, seed=1)
-    with pytest.raises(ts.SimulationError, match="more than this computer's memory"):
+    with pytest.raises(ts.LimitError, match="more than the memory available now"):
         ts.simulate(model, params={"recruitment_rate": np.full(10_000, 0.004)})
 
 
@@ -129,10 +129,10 @@ def test_compare_n_is_a_whole_number(reference):
 
 
 def test_compare_larger_than_memory_is_refused_before_sampling(reference, monkeypatch):
-    from trafficsys.engine import sampling
+    from trafficsys import limits
 
-    monkeypatch.setattr(sampling, "_physical_memory", lambda: 1_000_000)
-    with pytest.raises(ts.SimulationError, match=r"more than this computer's memory .*fewer futures"):
+    monkeypatch.setattr(limits, "available_memory", lambda: 1_000_000)
+    with pytest.raises(ts.LimitError, match=r"more than the memory available now .*fewer futures"):
         ts.compare(reference, ["baseline", "survivor_led"], n=10_000, seed=1)
 
 

@@ -87,8 +87,10 @@ def test_fifty_megabyte_file_is_refused_before_parsing(tmp_path, monkeypatch):
         fh.write(b"</xmile>")
     parsed = []
     monkeypatch.setattr(xmlsafe, "parse_xml_bytes", lambda *a, **k: parsed.append(1))
-    err = _timed_refusal(p)
-    assert "MB" in str(err) and not parsed
+    with pytest.raises(ts.LimitError) as info:
+        ts.load(p)
+    err = info.value
+    assert "file_size" in str(err) and "MiB" in str(err) and not parsed
 
 
 def test_malformed_xml_names_line_and_column(tmp_path):

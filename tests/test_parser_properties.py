@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trafficsys.errors import ArityError, ParseError
+from trafficsys import limits as ts_limits
+from trafficsys.errors import ArityError, LimitError, ParseError
 from trafficsys.model import ast
 from trafficsys.model.builtins import BUILTINS
 from trafficsys.model.names import canonical
@@ -146,6 +147,8 @@ def _parse_or_parse_error(text: str) -> None:
         result = parse(text)
     except ParseError:
         pass
+    except LimitError as e:  # longer than the expression_length limit: refused before parsing
+        assert e.limit == "expression_length" and len(text) > ts_limits.current().expression_length
     else:
         assert isinstance(result, (ast.Num, ast.Name, ast.Subscript, ast.Unary, ast.Binary, ast.If, ast.Call))
     assert time.process_time() - t0 < 2.0
@@ -169,8 +172,6 @@ def test_deep_nesting_fails_fast_with_parse_error(n, opener):
         "(" * (MAX_DEPTH + 1) + "1" + ")" * (MAX_DEPTH + 1),
         "-" * (MAX_DEPTH + 5) + "1",
         "NOT " * (MAX_DEPTH + 5) + "1",
-        "1+" * (MAX_LENGTH // 2) + "1",
-        "a" * (MAX_LENGTH + 1),
         "\x00\x01\ud7ff",
         "a" * 5000 + " +",
     ],
@@ -180,6 +181,18 @@ def test_hostile_text_is_a_parse_error(text):
     with pytest.raises(ParseError):
         parse(text)
     assert time.process_time() - t0 < 2.0
+
+
+@pytest.mark.parametrize("text", ["1+" * (MAX_LENGTH // 2) + "1", "a" * (MAX_LENGTH + 1)])
+def test_an_equation_over_the_length_limit_is_refused_before_parsing(text):
+    with pytest.raises(LimitError, match=r"expression_length.*ts\.limits\.override") as info:
+        parse(text, variable="v")
+    assert info.value.limit == "expression_length" and info.value.variable == "v"
+    with ts_limits.override(expression_length=len(text)):
+        try:
+            parse(text)
+        except ParseError:
+            pass  # over another bound (nesting), but no longer refused for its length
 
 
 def test_nesting_just_below_the_bound_parses():

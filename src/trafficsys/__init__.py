@@ -5,12 +5,14 @@ model, simulate competing strategies under uncertainty, and analyse feedback
 loops, their dominance and systems archetypes.
 """
 
+from . import limits
 from .errors import (
     AlgebraicLoopError,
     ArityError,
     DuplicateVariableError,
     FileFormatError,
     InvalidNameError,
+    LimitError,
     ModelError,
     ParseError,
     RangeError,
@@ -70,6 +72,7 @@ __all__ = [
     "DuplicateVariableError",
     "FileFormatError",
     "InvalidNameError",
+    "LimitError",
     "Model",
     "ModelError",
     "ParseError",
@@ -80,5 +83,6 @@ __all__ = [
     "UnknownVariableError",
     "UnsupportedFeatureError",
     "__version__",
+    "limits",
     *_LAZY,
 ]

@@ -42,6 +42,15 @@ class _HelpFormatter(argparse.HelpFormatter):
             self._action_max_length = max(self._action_max_length, self._current_indent + 2 + longest)
 
 
+def _limit(text: str) -> tuple[str, int | None]:
+    from .limits import parse_assignment
+
+    try:
+        return parse_assignment(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every available subcommand."""
     parser = argparse.ArgumentParser(
@@ -67,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
         # also after the command (`trafficsys run --debug`); SUPPRESS keeps the top-level value when absent
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                        help="show the full traceback of an error instead of one line")
+        p.add_argument("--limit", action="append", type=_limit, default=[], metavar="NAME=VALUE",
+                       help="raise a resource limit for this command, e.g. --limit steps=1e8 or --limit memory=64G "
+                       "(repeatable; the limits and their defaults: docs/limits.md)")
         p.set_defaults(_module=module)
     return parser
 
@@ -78,8 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 0
+    from . import limits
+
     try:
-        return int(args._module.run(args) or 0)
+        with limits.override(**dict(getattr(args, "limit", None) or [])):
+            return int(args._module.run(args) or 0)
     except ModelError as e:
         if args.debug:
             raise

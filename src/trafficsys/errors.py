@@ -22,6 +22,7 @@ __all__ = [
     "SimulationError",
     "FileFormatError",
     "UnsupportedFeatureError",
+    "LimitError",
 ]
 
 
@@ -161,3 +162,20 @@ class FileFormatError(ModelError):
 
 class UnsupportedFeatureError(ModelError):
     """A model uses a feature trafficsys does not implement; the message names it."""
+
+
+class LimitError(ModelError):
+    """An input or a job is larger than a resource limit allows (see :mod:`trafficsys.limits`).
+
+    ``limit`` is the limit's name (a field of :class:`trafficsys.limits.Limits`),
+    ``value`` the size asked for and ``allowed`` the limit in force.  The
+    message says how to raise it: ``ts.limits.override(name=...)`` in Python,
+    ``--limit name=...`` on the command line.
+    """
+
+    def __init__(self, message: str, *, limit: str, value: float, allowed: float, file: str | None = None,
+                 variable: str | None = None):
+        self.limit = limit
+        self.value = value
+        self.allowed = allowed
+        super().__init__(message, file=file, variable=variable)

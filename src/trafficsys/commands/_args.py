@@ -9,10 +9,19 @@ from __future__ import annotations
 import argparse
 import math
 
-__all__ = ["MODEL_HELP", "whole", "positive_whole", "span", "positive_span", "check_outputs"]
+__all__ = ["MODEL_HELP", "FORCE_HELP", "whole", "positive_whole", "span", "positive_span", "check_outputs",
+           "add_force"]
 
 #: help of the optional MODEL argument, the same for every subcommand
 MODEL_HELP = "model file (.toml, .xmile, .stmx, .itmx or Vensim .mdl); default: the reference model"
+#: help of --force, the same for every subcommand that writes files (the rule: docs/limits.md)
+FORCE_HELP = ("replace output files that exist (without it, an existing file is refused before any work; "
+              "files are replaced in one step, never left half written)")
+
+
+def add_force(parser: argparse.ArgumentParser) -> None:
+    """Add ``--force``, the one way a command may replace an existing file."""
+    parser.add_argument("--force", action="store_true", help=FORCE_HELP)
 
 
 def _whole(text: str, least: int) -> int:
@@ -56,9 +65,14 @@ def positive_span(text: str) -> float:
     return _span(text, True)
 
 
-def check_outputs(*, csv: str | None = None, figure: str | None = None, other: str | None = None) -> None:
-    """Check output paths before the work that fills them (raises FileFormatError)."""
-    from ..io.output import check_output, figure_suffixes
+def check_outputs(*, csv: str | None = None, figure: str | None = None, other: str | None = None,
+                  force: bool = False) -> None:
+    """Check output paths before the work that fills them (raises FileFormatError).
+
+    Without ``force``, an existing file is refused: the command line never
+    replaces a file it was not told to (``docs/limits.md``).
+    """
+    from ..io.output import check_output, figure_suffixes, refuse_existing
 
     if csv:
         check_output(csv, what="CSV file", example=".csv")
@@ -66,3 +80,7 @@ def check_outputs(*, csv: str | None = None, figure: str | None = None, other: s
         check_output(figure, suffixes=figure_suffixes(), what="figure", example=".png")
     if other:
         check_output(other)
+    if not force:
+        for path in (csv, figure, other):
+            if path:
+                refuse_existing(path)

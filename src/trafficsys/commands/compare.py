@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
-from ._args import MODEL_HELP, check_outputs, whole
+from ._args import MODEL_HELP, add_force, check_outputs, whole
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["add_arguments", "run", "DEFAULT_FIGURE"]
+
+#: the figure written when no --figure is given, in the current folder
+DEFAULT_FIGURE = "compare.png"
+#: the PNG metadata entry marking a default figure as written by this command (so a re-run may replace it)
+_MARK = ("Creator", "trafficsys compare")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,9 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=whole, default=1, metavar="SEED", help="seed of the sample (default 1)")
     parser.add_argument("--sampler", choices=["lhs", "random", "sobol"], default="lhs",
                         help="sampling design (default lhs)")
-    parser.add_argument("--figure", default="compare.png", metavar="PNG",
-                        help="write the comparison figure here (default compare.png; 'none' to skip)")
+    parser.add_argument("--figure", metavar="PNG",
+                        help=f"write the comparison figure here ('none' to skip); default {DEFAULT_FIGURE} in the "
+                        f"current folder, which replaces a {DEFAULT_FIGURE} an earlier 'trafficsys compare' wrote "
+                        "but no other file without --force")
     parser.add_argument("--csv", metavar="FILE", help="also write the summary table (median, interval) as CSV")
+    add_force(parser)
     parser.add_argument("--drivers", nargs=2, metavar=("A", "B"),
                         help="also list the uncertain constants that decide whether strategy A beats B")
 
@@ -34,8 +43,10 @@ def run(args: argparse.Namespace) -> int:
     import trafficsys as ts
 
     t0 = time.perf_counter()
-    figure = args.figure if args.figure and args.figure.lower() != "none" else None
-    check_outputs(csv=args.csv, figure=figure)
+    figure = args.figure or DEFAULT_FIGURE
+    figure = None if figure.lower() == "none" else figure
+    check_outputs(csv=args.csv, force=args.force)
+    _check_figure(figure, explicit=args.figure is not None, force=args.force)
     model = ts.load(args.model) if args.model else ts.load_default()
     if not model.scenarios:
         print("trafficsys compare: the model defines no scenarios ([scenarios.NAME] tables) to compare",
@@ -57,13 +68,35 @@ def run(args: argparse.Namespace) -> int:
               f"difference; share of futures {a} wins with the constant in its lowest / highest quarter):")
         print(c.drivers(a, b, top=8).round(3).to_string())
     if args.csv:
-        c.to_pandas().to_csv(args.csv, index=False)
+        from ..io.output import write_csv
+
+        write_csv(c.to_pandas(), args.csv, index=False)
         print(f"\nwrote {args.csv}")
     if figure:
         import matplotlib
 
         matplotlib.use("Agg")
-        c.figure(figure)
+        from ..io.output import save_figure
+
+        fig = c.figure()
+        save_figure(fig, figure, dpi=110, **({"metadata": dict([_MARK])} if figure.lower().endswith(".png") else {}))
         print(f"wrote {figure}")
     print(f"({time.perf_counter() - t0:.1f} s)")
     return 0
+
+
+def _check_figure(figure: str | None, *, explicit: bool, force: bool) -> None:
+    """Apply the overwrite rule to the figure: an existing file needs --force, unless it is our own default figure."""
+    from ..io.output import check_output, figure_suffixes, png_text, refuse_existing
+
+    if figure is None:
+        return
+    check_output(figure, suffixes=figure_suffixes(), what="figure", example=".png")
+    if force or not os.path.lexists(figure):
+        return
+    if not explicit and png_text(figure, _MARK[0]) == _MARK[1]:
+        return  # the figure an earlier run wrote by default: running the quick start again refreshes it
+    if explicit:
+        refuse_existing(figure)
+    refuse_existing(figure, advice="it was not written by trafficsys compare, so it is left alone: pass --force "
+                    "to replace it, --figure PATH to write the figure elsewhere, or --figure none")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._args import MODEL_HELP, check_outputs, span, whole
+from ._args import MODEL_HELP, add_force, check_outputs, span, whole
 
 __all__ = ["add_arguments", "run"]
 
@@ -27,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also list loops alone in their partition (their relative score is always 1)")
     parser.add_argument("--csv", metavar="FILE", help="write the tidy table (time x loop) to a CSV file")
     parser.add_argument("--plot", "--figure", dest="plot", metavar="FILE.png", help="save a figure of the relative loop scores")
+    add_force(parser)
 
 
 def _wrapped(text: str, indent: int, width: int = 110) -> str:
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from ..analysis import loop_dominance
     from ..errors import ModelError
 
-    check_outputs(csv=args.csv, figure=args.plot)
+    check_outputs(csv=args.csv, figure=args.plot, force=args.force)
     m = _load(args.model)
     results = ts.simulate(m, scenario=args.scenario)
     dom = loop_dominance(m, results)
@@ -122,7 +123,9 @@ def run(args: argparse.Namespace) -> int:
                     top = col.reindex(col.abs().sort_values(ascending=False).index)[:5]
                     print(f"  {lp}: " + ", ".join(f"{k} {v:+.2f}" for k, v in top.items()))
     if args.csv:
-        dom.to_pandas().to_csv(args.csv, index=False)
+        from ..io.output import write_csv
+
+        write_csv(dom.to_pandas(), args.csv, index=False)
         print(f"\nwrote {args.csv}")
     if args.plot:
         import matplotlib

@@ -27,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--to", required=True, metavar="OUT",
                         help="output file; the suffix picks the format: "
                              + ", ".join(f"{k} ({v})" for k, v in FORMATS.items()))
-    parser.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    parser.add_argument("--force", action="store_true", help="replace OUT if it exists (without it, an existing "
+                        "file is refused before any work; the file is replaced in one step, never left half written)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..errors import FileFormatError
     from ..io.graph import GRAPH_FORMATS, causal_graph, write_graph
-    from ..io.output import check_output
+    from ..io.output import check_output, refuse_existing
 
     out = args.to
     if os.path.isdir(out):
@@ -48,9 +49,9 @@ def run(args: argparse.Namespace) -> int:
     if suffix not in FORMATS and suffix not in GRAPH_FORMATS:
         raise FileFormatError(f"unknown output format '{suffix or out}'; use one of {', '.join(FORMATS)}",
                               file=out)
-    if os.path.isfile(out) and not args.force:
-        raise FileFormatError("the file exists; pass --force to overwrite it", file=out)
     check_output(out)
+    if not args.force:
+        refuse_existing(out)
     m = ts.load(args.model) if args.model else ts.load_default()
     if suffix in GRAPH_FORMATS:
         write_graph(m, out)

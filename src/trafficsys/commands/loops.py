@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import textwrap
 
-from ._args import MODEL_HELP, check_outputs, positive_whole
+from ._args import MODEL_HELP, add_force, check_outputs, positive_whole
 
 __all__ = ["add_arguments", "run", "load_cld", "SUMMARY_ABOVE"]
 
@@ -29,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="infer link polarities from the equations only, without simulating the model")
     parser.add_argument("--links", action="store_true", help="also list every causal link with its polarity")
     parser.add_argument("--csv", metavar="FILE", help="write the loop table to a CSV file")
+    add_force(parser)
 
 
 def load_cld(path: str | None, structure_only: bool = False):
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from ..cld import independent_loops, loops, loops_through
     from ..cld.loops import named_loop_notes
 
-    check_outputs(csv=args.csv)
+    check_outputs(csv=args.csv, force=args.force)
     m, cld = load_cld(args.model, args.structure_only)
     if args.independent:
         found = independent_loops(cld, max_loops=args.max_loops)
@@ -105,7 +106,9 @@ def run(args: argparse.Namespace) -> int:
     if args.csv:
         import csv
 
-        with open(args.csv, "w", newline="") as fh:
+        from ..io.output import atomic_path
+
+        with atomic_path(args.csv) as tmp, open(tmp, "w", newline="") as fh:
             wr = csv.writer(fh)
             wr.writerow(["id", "name", "polarity", "length", "delays", "variables", "signs"])
             for lp in found:

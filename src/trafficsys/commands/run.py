@@ -6,7 +6,7 @@ import argparse
 import math
 import sys
 
-from ._args import MODEL_HELP, check_outputs, positive_span
+from ._args import MODEL_HELP, add_force, check_outputs, positive_span
 
 __all__ = ["add_arguments", "run"]
 
@@ -24,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override a constant for this run (repeatable), e.g. --set total_programme_budget=3e6")
     parser.add_argument("--csv", metavar="FILE", help="also write every saved variable at every saved time to FILE")
     parser.add_argument("--list", action="store_true", help="list the model's scenarios and variables, then exit")
+    add_force(parser)
 
 
 def _load(path):
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     import trafficsys as ts
     from trafficsys.model.elements import Kind
 
-    check_outputs(csv=args.csv)
+    check_outputs(csv=args.csv, force=args.force)
     m = _load(args.model)
     if args.list:
         print(f"Model '{m.name}': t = {m.start:g}..{m.stop:g} {m.time_units}, dt = {m.dt:g}")
@@ -154,7 +155,9 @@ def run(args: argparse.Namespace) -> int:
               f"(initial + boundary inflows - boundary outflows = final); largest relative residual {err:.1e}")
     if args.csv:
         df = r.to_pandas()
-        df.to_csv(args.csv)
+        from ..io.output import write_csv
+
+        write_csv(df, args.csv)
         print(f"wrote {len(df)} rows x {df.shape[1]} variables to {args.csv}", file=sys.stderr)
     return 0
 

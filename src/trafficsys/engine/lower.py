@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
+from .. import limits
 from ..errors import AlgebraicLoopError, StructureError, UnknownVariableError, UnsupportedFeatureError
 from ..model import ast
 from ..model.ast import Binary, Call, If, Name, Num, Subscript, Unary
@@ -297,6 +298,8 @@ class _Lowerer:
             raise UnsupportedFeatureError(
                 f"{fn}'s order must be a constant number of at least 1 (a literal or a constant); "
                 "the engine builds that many hidden stocks once", variable=owner, file=self.m.file)
+        limits.check("delay_order", round(v), f"the {fn}", "use a lower order (a higher one changes little "
+                     "beyond a few dozen stages)", file=self.m.file, variable=owner)
         return int(round(v))
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import limits
 from ..errors import ModelError
 from ..model.model import Model
 from ..model.names import canonical
@@ -26,12 +27,19 @@ CHUNK_RUNS = 10_000
 
 
 def run_chunk(model: Model, params: Mapping[str, Any], method: Method, timing: Timing,
-              offset: int, record: tuple[str, ...] | None = None, out: np.ndarray | None = None
+              offset: int, record: tuple[str, ...] | None = None, out: np.ndarray | None = None,
+              lim: limits.Limits | None = None
               ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """Run one chunk of an ensemble (a module-level function, so executors can pickle it).
 
     In-process, ``out`` is the chunk's slice of the ensemble's array, written in place.
+    ``lim`` are the caller's resource limits, applied in the worker.
     """
+    with limits.applied(lim):
+        return _run_chunk(model, params, method, timing, offset, record, out)
+
+
+def _run_chunk(model, params, method, timing, offset, record, out):
     prep = prepare(model, None, params)
     prep.record = record
     n = len(next(iter(params.values()))) if params else 1
@@ -196,7 +204,9 @@ def monte_carlo(model: Model, n: int, seed: int | np.random.Generator | None = N
                 size = len(next(iter(p.values())))
                 store(run_chunk(whole.model, p, meth, timing, a, record, out[:, :, a:a + size]), a)
         else:
-            futures = [(executor.submit(run_chunk, whole.model, p, meth, timing, a, record), a) for p, a in jobs]
+            lim = limits.current()  # the caller's limits travel with each chunk
+            futures = [(executor.submit(run_chunk, whole.model, p, meth, timing, a, record, None, lim), a)
+                       for p, a in jobs]
             for f, a in futures:
                 store(f.result(), a)
     finally:

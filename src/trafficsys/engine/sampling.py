@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..errors import ModelError
+from ..limits import check, check_memory
 from ..model.elements import Constant, Distribution
 from ..model.model import Model
 from ..model.names import canonical
@@ -46,34 +47,8 @@ def run_count(n: object, what: str = "n") -> int:
         raise ModelError(f"{what} must be a whole number of runs, got {n!r}")
     if n < 1:
         raise ModelError(f"{what} must be at least 1, got {int(n)}")
+    check("runs", n, f"the ensemble ({what} = {n:,})", f"use a smaller {what}")
     return int(n)
-
-
-def _physical_memory() -> int | None:
-    import os
-
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
-def _size(nbytes: float) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if nbytes < 1024 or unit == "PiB":
-            return f"{nbytes:.0f} {unit}" if unit == "bytes" else f"{nbytes:.1f} {unit}"
-        nbytes /= 1024
-    return f"{nbytes:.1f} PiB"  # pragma: no cover
-
-
-def check_memory(nbytes: float, what: str, advice: str, file: str | None = None) -> None:
-    """Refuse, before allocating, an array larger than this computer's physical memory."""
-    from ..errors import SimulationError
-
-    limit = _physical_memory()
-    if limit is not None and nbytes > limit:
-        raise SimulationError(f"{what} would need about {_size(nbytes)}, more than this computer's memory "
-                              f"({_size(limit)}); {advice}", file=file)
 
 
 def uniform_design(n: int, d: int, seed: int | np.random.Generator | None = None,

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .. import limits
 from ..errors import ModelError, SimulationError
 from ..model.elements import Constant, Scenario
 from ..model.model import Model
@@ -77,9 +78,9 @@ def _timing(m: Model, start, stop, dt, saveper) -> Timing:
     if not math.isfinite(span):  # the span or the number of steps overflows a double
         raise ModelError(f"a run from {start!r} to {stop!r} in steps of DT {dt!r} has too many steps to count; "
                          "increase DT or shorten the run", file=m.file)
+    limits.check("steps", math.floor(span + 1e-9) if math.isfinite(span) else span, "the run",
+                 "increase DT or shorten the run", file=m.file)
     nsteps = int(math.floor(span + 1e-9))
-    if nsteps > 50_000_000:
-        raise ModelError(f"{nsteps} steps is more than the engine allows; increase DT", file=m.file)
     return Timing(start, stop, dt, every, nsteps)
 
 
@@ -180,6 +181,8 @@ def prepare(model: Model, scenario: Any = None, params: Params | None = None) ->
                 n = a.size
             arrays[k] = a
         numeric[k] = a
+    limits.check("runs", n, "the ensemble (one run per element of the params arrays)", "pass shorter arrays",
+                 file=m.file)
     values = []
     varied = []
     els = dict(zip(m.names(), m.elements()))
@@ -235,6 +238,13 @@ def execute(prep: Prepared, method: Method, timing: Timing, *, mode: str | None 
         mode = "scalar" if n == 1 and not prep.varied else "vector"
     nrec = len(prep.saved)
     zeros = (0.0,) * cm.n_acc
+    if out is None or out.shape != (timing.nsave, nrec, n):
+        # a single run keeps its saves as bytes (plus a Python object each) before one array is made
+        per_save = 8.0 * nrec * n + (64 if mode == "scalar" else 0)
+        limits.check_memory(2 * per_save * timing.nsave if mode == "scalar" else per_save * timing.nsave,
+                            f"saving {nrec} variables at {timing.nsave:,} times for {n:,} run(s)",
+                            "use fewer runs, save fewer variables (variables=[...]) or save less often (saveper)",
+                            prep.model.file)
     # saving every flow at every step, the ledger is summed from the saves rather than in the loop
     where = cm.saved_flows(method, timing.every, prep.record)
     if mode == "scalar":
@@ -254,11 +264,6 @@ def execute(prep: Prepared, method: Method, timing: Timing, *, mode: str | None 
         init, run, _ = cm.functions(method, "vector", prep.record, where is None)
         P = _vector_params(prep.P, n)
         if out is None or out.shape != (timing.nsave, nrec, n):
-            from .sampling import check_memory
-
-            check_memory(8.0 * timing.nsave * nrec * n, f"saving {nrec} variables at {timing.nsave:,} times for "
-                         f"{n:,} runs", "use fewer runs, save fewer variables (variables=[...]) or save less "
-                         "often (saveper)", prep.model.file)
             out = np.empty((timing.nsave, nrec, n))
         try:
             with np.errstate(all="ignore"):
@@ -556,9 +561,9 @@ def simulate(model: Model, scenario: str | Scenario | Mapping[str, Any] | None =
     """
     m = _as_model(model)
     meth = get_method(method, default=m.specs.method)
+    timing = _timing(m, start, stop, dt, saveper)  # before compiling: a run over the steps limit is refused at once
     prep = prepare(m, scenario, params)
     prep.record = prep.cm.resolve_record(variables)
-    timing = _timing(prep.model, start, stop, dt, saveper)
     _check_dt(prep.cm, timing, m.file)
     out, S0, S, A = execute(prep, meth, timing)
     return make_results(prep, meth, timing, out, S0, S, A)

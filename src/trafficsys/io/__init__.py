@@ -18,7 +18,7 @@ from pathlib import Path
 from ..errors import FileFormatError, UnknownVariableError
 from ..model.model import Model
 from .resources import DEFAULT_MODEL, STRATEGIES_FILE, model_path, models_dir
-from .toml_io import MAX_FILE_SIZE, read_toml, write_toml
+from .toml_io import read_toml, write_toml
 
 __all__ = [
     "load",
@@ -30,7 +30,6 @@ __all__ = [
     "model_path",
     "READERS",
     "WRITERS",
-    "MAX_FILE_SIZE",
     "merge_scenarios",
     # interoperability (loaded on first use; pysd and pydot are imported only when called)
     "read_xmile",
@@ -150,20 +149,36 @@ def load(path: str | os.PathLike, *, validate: bool = False) -> Model:
     return model
 
 
-def save(model: Model, path: str | os.PathLike) -> None:
+def save(model: Model, path: str | os.PathLike, *, overwrite: bool = True) -> None:
     """Write ``model`` to ``path``; the format follows the suffix (``.toml``, ``.xmile``...).
+
+    The file is written to a temporary file beside ``path`` and renamed over it
+    when complete: a failed write (a full disk) leaves the previous file intact.
+
+    Parameters
+    ----------
+    model
+        The model.
+    path
+        Where to write; the suffix picks the format.
+    overwrite
+        Replace an existing file (default, as an explicit call asks); with
+        ``False`` an existing file is refused (see ``docs/limits.md``).
 
     Raises
     ------
     FileFormatError
         For a suffix no writer handles, or a path that cannot be written (a
-        missing folder, a folder, no permission).
+        missing folder, a folder, no permission, an existing file with
+        ``overwrite=False``, a full disk).
     """
-    from .output import check_output
+    from .output import check_output, refuse_existing
 
     p = Path(path)
     writer = _handler(WRITERS, p, "write")
     check_output(p, what="model file")
+    if not overwrite:
+        refuse_existing(p, option="overwrite=True")
     try:
         writer(model, p)
     except OSError as e:

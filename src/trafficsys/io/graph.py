@@ -126,8 +126,12 @@ def _cld_edges(model: Model) -> dict[tuple[str, str], tuple[str, bool]]:
 
 
 def to_graphml(model: Model, path: str | os.PathLike) -> None:
-    """Write the causal graph as GraphML (Gephi, yEd, Cytoscape)."""
-    nx.write_graphml(causal_graph(model), os.fspath(path))
+    """Write the causal graph as GraphML (Gephi, yEd, Cytoscape), atomically."""
+    from .output import atomic_path
+
+    g = causal_graph(model)
+    with atomic_path(path) as tmp:
+        nx.write_graphml(g, tmp)
 
 
 def to_dot(model: Model) -> str:
@@ -204,20 +208,14 @@ def write_graph(model: Model, path: str | os.PathLike) -> str:
     fmt = GRAPH_FORMATS.get(suffix)
     if fmt is None:
         raise FileFormatError(f"no graph format for '{suffix}'; use one of {', '.join(GRAPH_FORMATS)}", file=path)
-    from .output import check_output
+    from .output import check_output, write_text
 
     check_output(path, what="graph file")
-    try:
-        if fmt == "graphml":
-            to_graphml(model, path)
-            return fmt
-        text = {"dot": to_dot, "mermaid": to_mermaid}.get(fmt)
-        with open(path, "w", encoding="utf-8") as fh:
-            if text is not None:
-                fh.write(text(model) + "\n")
-            else:
-                json.dump(to_kumu(model), fh, indent=1)
-                fh.write("\n")
-    except OSError as e:
-        raise FileFormatError(f"cannot write the file: {e.strerror or e}", file=path) from None
+    # the content is made before the file is touched, and replaces it in one step (atomic_path)
+    if fmt == "graphml":
+        to_graphml(model, path)
+        return fmt
+    make = {"dot": to_dot, "mermaid": to_mermaid}.get(fmt)
+    text = make(model) if make is not None else json.dumps(to_kumu(model), indent=1)
+    write_text(path, text + "\n")
     return fmt

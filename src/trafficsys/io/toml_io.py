@@ -14,6 +14,7 @@ order of their headers in the file).
 
 from __future__ import annotations
 
+import datetime
 import math
 import os
 import re
@@ -24,7 +25,9 @@ from typing import Any
 
 import tomli_w
 
+from .. import limits
 from ..errors import FileFormatError, ModelError
+from ..limits import check_file_size
 from ..model.elements import (
     Aux,
     Constant,
@@ -47,12 +50,8 @@ __all__ = [
     "loads",
     "dumps",
     "read_scenarios",
-    "MAX_FILE_SIZE",
     "SECTIONS",
 ]
-
-#: Largest model file read, in bytes (a hostile or mistaken huge file fails fast).
-MAX_FILE_SIZE = 20 * 1024 * 1024
 
 #: Element table -> the kind of variable it holds, in the order files list them.
 SECTIONS: dict[str, Kind] = {
@@ -293,18 +292,10 @@ def read_toml(path: str | os.PathLike) -> Model:
 
 
 def _read_text(p: Path) -> str:
-    try:
-        size = p.stat().st_size
-    except OSError as e:
-        raise FileFormatError(f"cannot read the file ({e.strerror})", file=str(p)) from None
-    if size > MAX_FILE_SIZE:
-        raise FileFormatError(
-            f"the file is {size / 2**20:.1f} MB; model files are limited to {MAX_FILE_SIZE // 2**20} MB",
-            file=str(p))
+    check_file_size(p)
     with open(p, "rb") as fh:
-        data = fh.read(MAX_FILE_SIZE + 1)
-    if len(data) > MAX_FILE_SIZE:
-        raise FileFormatError(f"the file is larger than {MAX_FILE_SIZE // 2**20} MB", file=str(p))
+        data = fh.read(limits.current().file_size + 1)  # the file may grow after the check
+    limits.check("file_size", len(data), "the file", "split the model into smaller files", file=str(p))
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -314,8 +305,7 @@ def _read_text(p: Path) -> str:
 
 
 def _parse_toml(text: str, file: str | None) -> dict[str, Any]:
-    if len(text) > MAX_FILE_SIZE:
-        raise FileFormatError(f"the text is larger than {MAX_FILE_SIZE // 2**20} MB", file=file)
+    limits.check("file_size", len(text), "the model text", "split the model into smaller files", file=file)
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -677,7 +667,7 @@ def dumps(model: Model) -> str:
 
 
 def _toml_safe(value: Any) -> Any:
-    """Drop what TOML cannot hold (None, objects) from free-form metadata."""
+    """Drop what TOML cannot hold (None, objects) from free-form metadata; dates and times are TOML values."""
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
@@ -688,7 +678,7 @@ def _toml_safe(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         items = [_toml_safe(v) for v in value]
         return [v for v in items if v is not None]
-    if isinstance(value, (str, bool, int, float)):
+    if isinstance(value, (str, bool, int, float, datetime.date, datetime.time)):  # datetime is a date
         return value
     return None
 
@@ -699,5 +689,6 @@ def write_toml(model: Model, path: str | os.PathLike) -> None:
     Variables are written in the model's order, each as one table with its
     units, range, distribution, source and doc inline.
     """
-    text = dumps(model)
-    Path(path).write_text(text, encoding="utf-8")
+    from .output import write_text
+
+    write_text(path, dumps(model))  # atomic: a failed write leaves the previous file intact

@@ -46,6 +46,7 @@ from collections import defaultdict
 from typing import Any
 
 from ..errors import FileFormatError, ModelError, UnsupportedFeatureError
+from ..limits import check, check_file_size
 from ..model import ast
 from ..model.elements import Aux, Constant, Extrapolation, Flow, Lookup, Stock
 from ..model.model import Model
@@ -93,8 +94,7 @@ def read_vensim(path: str | os.PathLike) -> Model:
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileFormatError("no such file; check the path", file=path)
-    if os.path.getsize(path) > 16 * 1024 * 1024:
-        raise FileFormatError("the .mdl file is larger than 16 MB; refused", file=path)
+    check_file_size(path)
     try:
         from pysd.translators.vensim.vensim_file import VensimFile
     except ImportError:  # pragma: no cover - pysd is a declared extra
@@ -117,6 +117,7 @@ def read_vensim(path: str | os.PathLike) -> Model:
         raise FileFormatError(f"this is not a Vensim text model: byte {bad} is not {encoding} text (a .mdl file is "
                               "text, usually starting with {UTF-8}); check that it is the model, not a "
                               "packaged .vpm/.vmf or another binary file", file=path)
+    _check_numeric_ranges(text, path)
     try:
         # PySD evaluates lookup ranges, points and numbers with eval(): the guard swaps that for a
         # literal-only reader and trips on any other attempt to run the file's text
@@ -203,6 +204,17 @@ def _equation_name(chunk: str) -> str:
     """Return the variable an equation defines: the text before its ``=``, ``(``, ``[``, ``:`` or ``~``."""
     head = re.split(r"[=(\[:~]", chunk.strip(), maxsplit=1)[0]
     return head.strip().strip('"')
+#: a numeric subscript range ``(a1-a100)``: one prefix, two numbers
+_NUMERIC_RANGE = re.compile(r"\((?>\s*)([A-Za-z_](?:\w*[A-Za-z_])?)(\d++)(?>\s*)-(?>\s*)\1(\d++)\s*\)")
+
+
+def _check_numeric_ranges(text: str, path: str) -> None:
+    """Refuse a numeric subscript range ``(a1-a10000000)`` over the ``array_elements`` limit before PySD expands it."""
+    for mm in _NUMERIC_RANGE.finditer(text):
+        lo, hi = mm.group(2), mm.group(3)
+        size = 10.0 ** len(hi) if len(hi) > 15 else int(hi) - int(lo) + 1  # a 5,000-digit bound is no int()
+        check("array_elements", size, f"the subscript range {mm.group(0)[:60]}",
+              "list fewer elements", file=path)
 
 
 def _reparse_powers(vf) -> None:

@@ -46,6 +46,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from typing import Any
 
+from .. import limits
 from ..errors import FileFormatError, ParseError, UnsupportedFeatureError
 from ..model import ast
 from ..model.elements import (
@@ -228,6 +229,7 @@ class _Reader:
         main = [md for md in self.models if not _attr(md, "name")]
         if not main:
             main = [md for md in self.models if canonical(_attr(md, "name") or "") not in used] or self.models[:1]
+        self._check_module_sizes(main[0], by_name)
         self._model_into(m, main[0], prefix="", by_name=by_name, depth=0)
         self._flows_from_auxes(m)
         self._check_calls(m)
@@ -394,6 +396,42 @@ class _Reader:
         views = _kid(md, "views")
         if views is not None:
             self._keep_views(views, prefix)
+
+    def _check_module_sizes(self, main: ET.Element, by_name: dict) -> None:
+        """Count module instances and the variables they bring, before expanding any (a fan-out bomb)."""
+        memo: dict[int, tuple[int, int]] = {}
+
+        def sub_model(v: ET.Element) -> ET.Element | None:
+            name = _attr(v, "model_name") or _attr(v, "name") or ""
+            return by_name.get(name) or next((md for n, md in by_name.items() if canonical(n) == canonical(name)),
+                                             None)
+
+        def count(md: ET.Element, depth: int) -> tuple[int, int]:
+            # (instances, variables) one copy of ``md`` expands to; a missing model or a cycle is
+            # reported by the expansion itself
+            if id(md) in memo:
+                return memo[id(md)]
+            if depth > 20:
+                return 0, 0
+            instances = variables = 0
+            items = _kid(md, "variables")
+            for v in items if items is not None else ():
+                tag = local(v.tag)
+                if tag == "module":
+                    sub = sub_model(v)
+                    i, n = count(sub, depth + 1) if sub is not None else (0, 0)
+                    instances += 1 + i
+                    variables += n
+                elif tag in ("stock", "flow", "aux", "gf"):
+                    variables += 1
+            memo[id(md)] = (instances, variables)
+            return instances, variables
+
+        instances, variables = count(main, 0)
+        limits.check("module_instances", instances, "the model with its modules expanded",
+                     "use fewer or less deeply nested modules", file=self.file)
+        limits.check("variables", variables, "the model with its modules expanded",
+                     "use fewer or smaller modules", file=self.file)
 
     def _module(self, m, v, prefix, by_name, depth, local_names):
         inst = canonical(_clean_name(_attr(v, "name") or ""))
@@ -627,6 +665,9 @@ class _Reader:
         changed = False
         if self.macros or any(isinstance(n, ast.Call) and not n.func.isupper() for n in ast.walk(tree)):
             tree, ch = self._inline_macros(tree, name)
+            if ch:  # inlining shares sub-trees, so it is quick; printing the result is not
+                limits.check("expression_nodes", _expanded_size(tree), "the equation with its macros inlined",
+                             "write the repeated part as an auxiliary variable", file=self.file, variable=name)
             changed |= ch
         if self.vensim:
             tree, ch = _vensim_rounding(tree)
@@ -849,6 +890,28 @@ def _name_text(name: str) -> str:
     return to_xmile(ast.Name(name))
 
 
+def _expanded_size(tree: ast.Expr) -> int:
+    """Nodes of ``tree`` counted as printed: a sub-tree shared ``k`` times counts ``k`` times.
+
+    Macro inlining shares each argument's tree between the parameter's uses, so a
+    macro doubling its argument, nested 40 deep, is a small graph that prints as
+    2^40 nodes; this counts that without walking them (once per distinct node).
+    """
+    size: dict[int, int] = {}
+    stack: list[tuple[ast.Expr, bool]] = [(tree, False)]
+    while stack:
+        n, ready = stack.pop()
+        if id(n) in size:
+            continue
+        kids = ast.children(n)
+        if ready:
+            size[id(n)] = 1 + sum(size[id(k)] for k in kids)
+        else:
+            stack.append((n, True))
+            stack.extend((k, False) for k in kids if id(k) not in size)
+    return size[id(tree)]
+
+
 def _substitute(body: ast.Expr, env: dict[str, ast.Expr]) -> ast.Expr:
     def visit(n):
         if isinstance(n, ast.Name) and n.name in env:
@@ -888,9 +951,9 @@ def write_xmile(model: Model, path: str | os.PathLike) -> None:
     model read from XMILE, else an automatic layered layout (stocks in a row,
     their flows beside them, auxiliaries above) from the stock-flow graph.
     """
-    text = xmile_string(model)
-    with open(os.fspath(path), "w", encoding="utf-8") as fh:
-        fh.write(text)
+    from .output import write_text
+
+    write_text(path, xmile_string(model))  # atomic: a failed write leaves the previous file intact
 
 
 def xmile_string(model: Model) -> str:
@@ -1103,7 +1166,28 @@ def _model_extension(model: Model) -> dict[str, Any]:
                          "delay": lk.delay, "note": lk.note, "strength": lk.strength} for lk in model.links]
     if model.cld_variables:
         out["cld_variables"] = model.cld_variables
+    meta = _json_safe({k: v for k, v in model.metadata.items() if k != "xmile_views"})  # views: in <views>
+    if meta:
+        out["metadata"] = meta
     return out
+
+
+def _json_safe(value: Any) -> Any:
+    """Free-form metadata as JSON: dates and times as ISO 8601 text; what JSON cannot hold is dropped."""
+    import datetime
+
+    if isinstance(value, dict):
+        items = ((k, _json_safe(v)) for k, v in value.items() if isinstance(k, str))
+        return {k: v for k, v in items if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [v for v in map(_json_safe, value) if v is not None]
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (str, bool, int, float)):
+        return value
+    return None
 
 
 def _view(model: Model, view: ET.Element, X: str) -> None:

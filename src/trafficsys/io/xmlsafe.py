@@ -4,7 +4,8 @@ Model files come from strangers.  The parser is :mod:`defusedxml`, with DTDs,
 entity declarations and external references all refused, so entity bombs
 ("billion laughs"), external entities (``file:///etc/passwd``) and DTD tricks
 fail with a :class:`~trafficsys.errors.FileFormatError` before anything is
-expanded or fetched.  A size cap refuses huge files before a byte is parsed.
+expanded or fetched.  The ``file_size`` limit (:mod:`trafficsys.limits`) refuses huge files before a byte
+is parsed.
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ import os
 import re
 import xml.etree.ElementTree as ET
 
+from .. import limits
 from ..errors import FileFormatError
+from ..limits import check_file_size
 
-__all__ = ["MAX_BYTES", "read_xml", "parse_xml_bytes", "local"]
-
-#: Largest XML file accepted, in bytes (the biggest real Stella models are a few MB).
-MAX_BYTES = 16 * 1024 * 1024
+__all__ = ["read_xml", "parse_xml_bytes", "local"]
 
 _ISEE_NS = "http://iseesystems.com/XMILE"
 _ROOT_TAG = re.compile(rb"<(?:[\w.-]+:)?xmile\b[^>]*>", re.S)
@@ -31,38 +31,30 @@ def local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1].split(":")[-1]
 
 
-def read_xml(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES) -> ET.Element:
+def read_xml(path: str | os.PathLike) -> ET.Element:
     """Read and parse an XML file safely; return the root element.
 
     Raises
     ------
     FileFormatError
-        When the file is missing, larger than ``max_bytes``, not well-formed,
-        or uses a DTD, entities or external references.
+        When the file is missing, not well-formed, or uses a DTD, entities
+        or external references.
+    LimitError
+        When the file is larger than the ``file_size`` limit (:mod:`trafficsys.limits`).
     """
     path = os.fspath(path)
-    try:
-        size = os.path.getsize(path)
-    except OSError as e:
-        raise FileFormatError(f"cannot read the file ({e.strerror}); check the path", file=path) from None
-    if size > max_bytes:
-        raise FileFormatError(
-            f"the file is {size / 1e6:.1f} MB; XML model files larger than {max_bytes / 1e6:.0f} MB are "
-            "refused (split the model, or raise trafficsys.io.xmlsafe.MAX_BYTES if you trust it)",
-            file=path,
-        )
+    check_file_size(path)
     with open(path, "rb") as fh:
-        data = fh.read(max_bytes + 1)
-    return parse_xml_bytes(data, file=path, max_bytes=max_bytes)
+        data = fh.read(limits.current().file_size + 1)  # the file may grow after the check
+    return parse_xml_bytes(data, file=path)
 
 
-def parse_xml_bytes(data: bytes, *, file: str | None = None, max_bytes: int = MAX_BYTES) -> ET.Element:
+def parse_xml_bytes(data: bytes, *, file: str | None = None) -> ET.Element:
     """Parse XML bytes safely (see :func:`read_xml`)."""
     import defusedxml.ElementTree as DET
     from defusedxml import DefusedXmlException
 
-    if len(data) > max_bytes:
-        raise FileFormatError(f"the XML text is larger than {max_bytes / 1e6:.0f} MB; refused", file=file)
+    limits.check("file_size", len(data), "the XML text", "split the model into smaller files", file=file)
     head = data[:4096].lower()
     if b"<!doctype" in head or b"<!entity" in data[:65536].lower():
         raise FileFormatError(

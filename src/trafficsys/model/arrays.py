@@ -43,6 +43,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 
+from .. import limits
 from ..errors import ModelError, UnsupportedFeatureError
 from . import ast
 from .elements import Aux, Constant, Flow, Lookup, Stock
@@ -66,6 +67,32 @@ def element_names(name: str, dims: tuple[str, ...], dimensions: dict[str, tuple[
     return [f"{name}[{','.join(c)}]" for c in itertools.product(*(dimensions[d] for d in dims))]
 
 
+def check_sizes(model: Model) -> int:
+    """Refuse, before expanding anything, arrays over the ``array_elements`` or ``variables`` limit.
+
+    Returns the number of scalar variables the expanded model would have.
+
+    Raises
+    ------
+    LimitError
+        An arrayed variable with more elements than ``array_elements``
+        (``1000 x 1000 x 1000``), or more scalar variables in all than ``variables``.
+    """
+    sizes = {canonical(k): len(v) for k, v in getattr(model, "dimensions", {}).items()}
+    total = 0
+    for e in model:
+        count = 1
+        for d in e.dimensions:
+            count *= sizes.get(canonical(d), 1)  # an undeclared dimension is reported elsewhere
+        if e.dimensions:
+            limits.check("array_elements", count, f"the array over {' x '.join(e.dimensions)}",
+                         "use smaller dimensions", file=model.file, variable=e.name)
+        total += count
+    limits.check("variables", total, "the model with its arrays expanded", "use smaller dimensions",
+                 file=model.file)
+    return total
+
+
 def flatten(model: Model) -> Model:
     """Expand every arrayed variable of ``model`` into scalar variables.
 
@@ -85,9 +112,12 @@ def flatten(model: Model) -> Model:
         An array construct outside the supported set (named with the variable).
     ModelError
         A subscript that names no element, a wrong number of indices...
+    LimitError
+        Arrays over the ``array_elements`` or ``variables`` limit (see :func:`check_sizes`).
     """
     if not is_arrayed(model):
         return model
+    check_sizes(model)
     return _Flattener(model).run()
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # networkx loads on first use of graph(): `import trafficsys` stays quick
     import networkx as nx
 
+from .. import limits
 from ..errors import (
     DuplicateVariableError,
     InvalidNameError,
@@ -152,6 +153,13 @@ class Model:
                 file=self.file,
                 variable=element.name,
             )
+        if key not in self._elements:
+            limits.check("variables", len(self._elements) + 1, "the model", "split it into smaller models",
+                         file=self.file, variable=element.name)
+        if isinstance(element, Lookup):
+            for points in (len(element.xs), *(len(t[1]) for t in element.tables)):
+                limits.check("lookup_points", points, "the graphical function", "use fewer points",
+                             file=self.file, variable=element.name)
         self._elements[key] = element
         self._ast_cache = {k: v for k, v in self._ast_cache.items() if k[0] != key}
         return element
@@ -235,9 +243,13 @@ class Model:
     def dimension(self, name: str, elements: Sequence[str] | int) -> tuple[str, ...]:
         """Declare an array dimension: its element names, or a size ``n`` (elements ``1..n``)."""
         if isinstance(elements, int):
+            limits.check("array_elements", elements, f"dimension '{name}'", "use a smaller dimension",
+                         file=self.file)
             elems = tuple(str(i) for i in range(1, elements + 1))
         else:
             elems = tuple(canonical(str(e)) for e in elements)
+            limits.check("array_elements", len(elems), f"dimension '{name}'", "use a smaller dimension",
+                         file=self.file)
         if not elems:
             raise ModelError(f"dimension '{name}' has no elements; list at least one", file=self.file)
         self.dimensions[canonical(name)] = elems

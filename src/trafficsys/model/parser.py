@@ -26,6 +26,7 @@ import math
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, VisitError
 
+from .. import limits as _limits
 from ..errors import ArityError, ParseError
 from . import ast
 from .builtins import ALIASES, lookup_builtin
@@ -33,8 +34,8 @@ from .names import canonical, unescape
 
 __all__ = ["parse", "numeric_literal", "MAX_LENGTH", "MAX_DEPTH", "MAX_NESTING", "KEYWORDS"]
 
-#: Longest equation accepted, in characters.
-MAX_LENGTH = 20_000
+#: Longest equation accepted by default, in characters (the limit in force: ``limits.current().expression_length``).
+MAX_LENGTH = _limits.DEFAULTS.expression_length
 #: Deepest nesting of parentheses, brackets, calls and unary operators accepted.
 MAX_DEPTH = 100
 #: Deepest nesting of operators accepted (:func:`~trafficsys.model.ast.nesting`: a chain such as
@@ -239,12 +240,8 @@ def parse(text: str, *, variable: str | None = None, file: str | None = None) ->
     """
     if not isinstance(text, str):
         raise ParseError(f"an equation must be text, got {type(text).__name__}", variable=variable, file=file)
-    if len(text) > MAX_LENGTH:
-        raise ParseError(
-            f"the equation is {len(text)} characters long; the limit is {MAX_LENGTH}",
-            variable=variable,
-            file=file,
-        )
+    _limits.check("expression_length", len(text), "the equation", "split it into auxiliaries",
+                  file=file, variable=variable)
     if not text.strip():
         raise ParseError("the equation is empty; give an expression such as 0", text=text, column=1,
                          variable=variable, file=file)

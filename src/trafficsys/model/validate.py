@@ -252,10 +252,13 @@ def _check_arrays(model: Model, errors: list[ModelError]) -> list[tuple[str, str
     Returns ``(variable key, equation text, tree)`` for each per-element equation
     that parses, for the name checks.
     """
+    from .arrays import check_sizes
     from .parser import parse
 
     dims = getattr(model, "dimensions", {})
     out = []
+    if dims:
+        check_sizes(model)  # before anything walks the elements: a 10^9-element array is refused at once
     for e in model:
         ok = True
         for d in e.dimensions:
