@@ -1,7 +1,7 @@
 """The planted-block test models of ``models/blocks/``: each plant shows its block, each twin does not.
 
 These tests are about the *models*, not about a detector: they check that every
-file listed in ``models/blocks/index.toml`` loads, validates and runs, carries
+file listed in ``models/blocks/index.json`` loads, validates and runs, carries
 the metadata the index states, declares its constants properly (units, range,
 an assumption as source), keeps its people non-negative, and -- the point --
 that the planted mechanism is behaviourally strong in the plant and absent in
@@ -13,7 +13,7 @@ for a plant and not for its twin (that is the detector's test).
 from __future__ import annotations
 
 import functools
-import tomllib
+import json
 from pathlib import Path
 
 import networkx as nx
@@ -26,7 +26,7 @@ from trafficsys.model.elements import Kind
 from trafficsys.model.names import canonical
 
 FOLDER = Path(__file__).resolve().parents[1] / "models" / "blocks"
-INDEX = tomllib.loads((FOLDER / "index.toml").read_text(encoding="utf-8"))["models"]
+INDEX = json.loads((FOLDER / "index.json").read_text(encoding="utf-8"))["models"]
 ENTRIES = {e["file"]: e for e in INDEX}
 PLANTS = [e for e in INDEX if e["planted"] != "none"]
 KINDS = ("capacity_ceiling", "policy_resistance", "delay_attrition", "congestion", "burden_shift",
@@ -86,7 +86,7 @@ def elasticity(m: ts.Model, target: str, lever: str, params: dict | None = None,
 def test_the_index_covers_every_kind_and_every_file():
     families = {e["family"] for e in PLANTS}
     assert families == set(KINDS)
-    on_disk = {p.name for p in FOLDER.iterdir() if p.suffix in (".toml", ".xmile") and p.name != "index.toml"}
+    on_disk = {p.name for p in FOLDER.iterdir() if p.suffix in (".toml", ".xmile") and p.name != "index.json"}
     assert on_disk == set(ENTRIES)
     for e in PLANTS:
         assert e["planted"] == e["family"]

@@ -44,6 +44,7 @@ _LAZY = {
     "loop_dominance": "trafficsys.analysis",
     "sensitivity": "trafficsys.analysis",
     "calibrate": "trafficsys.analysis",
+    "find_blocks": "trafficsys.analysis",
     "compare": "trafficsys.scenarios",
 }
 

@@ -22,6 +22,7 @@ COMMANDS = {
     "loops": "list the feedback loops with their polarity",
     "archetypes": "detect systems archetypes in the causal structure",
     "dominance": "which loops drive behaviour when (Loops that Matter)",
+    "blocks": "find the systemic blocks that keep an outcome from responding to the levers",
     "export": "write the model as TOML, XMILE, GraphML, DOT, Kumu JSON or Mermaid",
     "validate": "check a model file: names, structure, ranges, algebraic loops, units",
 }

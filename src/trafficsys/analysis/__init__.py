@@ -1,15 +1,19 @@
-"""Analyses of simulated behaviour: loop dominance, sensitivity, calibration.
+"""Analyses of simulated behaviour: loop dominance, sensitivity, calibration, systemic blocks.
 
 ``loop_dominance`` (Loops that Matter), ``sensitivity`` (front door to
 ``elasticities``, ``morris`` and ``sobol``) and ``calibrate`` each take the
 model first and return a result object with ``to_pandas()`` and ``plot()``.
 """
 
+from .blocks import Block, BlocksReport, find_blocks
 from .calibrate import CalibrationResult, calibrate
 from .ltm import LoopDominance, LoopInfo, cycle_partitions, feedback_graph, loop_dominance
 from .sensitivity import METHODS, SensitivityResult, elasticities, morris, sensitivity, sobol
 
 __all__ = [
+    "Block",
+    "BlocksReport",
+    "find_blocks",
     "CalibrationResult",
     "LoopDominance",
     "LoopInfo",

@@ -1,0 +1,218 @@
+"""Systemic blocks: planted blocks are found on the right variables, twins are not flagged, numbers check out.
+
+The planted models (``models/blocks/``, listed in ``index.json``) each hold one
+block kind; their twins have the same variables with the mechanism removed.
+Some are XMILE with non-domain names (a factory, pests, produce in transit):
+detection must read structure and behaviour, not names.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import trafficsys as ts
+from trafficsys.analysis.blocks import KINDS, find_blocks
+from trafficsys.errors import ModelError, StructureError, UnknownVariableError
+
+FOLDER = Path(__file__).resolve().parent.parent / "models" / "blocks"
+INDEX = json.loads((FOLDER / "index.json").read_text(encoding="utf-8"))["models"]
+PLANTED = [e for e in INDEX if e["planted"] != "none"]
+TWINS = [e for e in INDEX if e["planted"] == "none"]
+N = 40
+
+
+def _report(entry):
+    m = ts.load(FOLDER / entry["file"])
+    return find_blocks(m, entry["target"], n=N, seed=3)
+
+
+@pytest.mark.parametrize("entry", PLANTED, ids=[e["file"] for e in PLANTED])
+def test_the_planted_kind_is_in_the_top_three_on_the_planted_variables(entry):
+    rep = _report(entry)
+    top = rep.blocks[:3]
+    hits = [b for b in top if b.kind == entry["planted"]]
+    assert hits, f"{entry['file']}: top three are {[b.kind for b in top]}"
+    assert set(hits[0].variables) & set(entry["planted_variables"]), (hits[0].variables, entry["planted_variables"])
+    assert 0 < hits[0].severity <= 1 and 0 <= hits[0].confidence <= 1
+    assert hits[0].explanation and entry["target"] in hits[0].explanation
+
+
+@pytest.mark.parametrize("entry", TWINS, ids=[e["file"] for e in TWINS])
+def test_the_twin_without_the_mechanism_is_not_flagged(entry):
+    rep = _report(entry)
+    assert entry["family"] not in rep.kinds(), [str(b) for b in rep.blocks if b.kind == entry["family"]]
+
+
+def test_every_kind_has_a_planted_model_and_a_twin():
+    assert {e["planted"] for e in PLANTED} == set(KINDS)
+    assert {e["family"] for e in TWINS} == set(KINDS)
+
+
+def test_neutral_names_are_found_like_domain_names():
+    neutral = [e for e in PLANTED if e["names"] == "neutral"]
+    assert len(neutral) >= 3
+    for e in neutral:
+        assert e["planted"] in _report(e).kinds()[:3]
+
+
+def test_same_seed_same_report():
+    e = next(x for x in PLANTED if x["planted"] == "policy_resistance")
+    a, b = _report(e), _report(e)
+    assert [(x.kind, x.severity, x.variables) for x in a] == [(x.kind, x.severity, x.variables) for x in b]
+    assert a.to_markdown() == b.to_markdown()
+
+
+# ------------------------------------------------------------------ evidence checked independently
+def _entry(kind):
+    return next(x for x in PLANTED if x["planted"] == kind and x["format"] == "toml")
+
+
+def _plain_runs(m, n, seed):
+    """The futures find_blocks samples (same seed policy), run plainly: (sample, dataset)."""
+    from trafficsys.engine import as_generator, sample_constants
+
+    levers = {c.name for c in m.constants if c.role and "policy" in c.role}
+    names = [c.name for c in m.constants if c.range and c.range[1] > c.range[0] and c.name not in levers]
+    sample = sample_constants(m, n, as_generator(seed), names=names)
+    return sample, ts.simulate(m, params=sample).ds
+
+
+def _tr(ds, name):
+    da = ds[name]
+    if "time" not in da.dims:
+        return np.broadcast_to(da.values, (ds.sizes["time"], da.size))
+    return da.transpose("time", "run").values
+
+
+def test_binding_share_equals_the_share_recomputed_from_a_plain_run():
+    e = _entry("capacity_ceiling")
+    m = ts.load(FOLDER / e["file"])
+    rep = find_blocks(m, e["target"], n=N, seed=3)
+    b = next(x for x in rep if x.kind == "capacity_ceiling")
+    _, ds = _plain_runs(m, N, 3)
+    demand, cap = _tr(ds, e["probe"]["demand"]), _tr(ds, e["probe"]["capacity"])
+    share = (cap < demand).mean(axis=0)
+    assert b.evidence["share of time binding"].value == pytest.approx(np.median(share), abs=1e-9)
+    assert b.evidence["share of time binding"].holds == pytest.approx(np.mean(share >= 0.5))
+
+
+def test_share_lost_in_a_delay_equals_the_flows_integrated_from_a_plain_run():
+    e = _entry("delay_attrition")
+    m = ts.load(FOLDER / e["file"])
+    rep = find_blocks(m, e["target"], n=N, seed=3, kinds=["delay_attrition"])
+    b = rep.blocks[0]
+    assert b.variables[0] == e["probe"]["pipeline"]
+    _, ds = _plain_runs(m, N, 3)
+    t = ds["time"].values
+    lost = np.trapezoid(_tr(ds, e["probe"]["decay_flow"]), t, axis=0)
+    done = sum(np.trapezoid(_tr(ds, f), t, axis=0) for f in m[e["target"]].inflows)
+    assert b.evidence["share lost"].value == pytest.approx(np.median(lost / (lost + done)), rel=1e-9)
+
+
+def test_lever_elasticity_matches_two_finite_differences_on_plain_runs():
+    e = _entry("congestion")
+    m = ts.load(FOLDER / e["file"])
+    lever = e["probe"]["lever"]
+    rep = find_blocks(m, e["target"], n=N, seed=3, kinds=["congestion"])
+    got = next(lv for lv in rep.levers if lv.name == lever)
+    sample, _ = _plain_runs(m, N, 3)
+    v = m[lever].value
+    estimates = []
+    for rel in (0.05, 0.01):  # two step sizes: the estimate does not hinge on the step
+        y = {}
+        for s in (1, -1):
+            r = ts.simulate(m, params={**sample, lever: np.full(N, v * (1 + s * rel))})
+            y[s] = r[e["target"]].transpose("time", "run").values[-1]
+        estimates.append(np.median((y[1] - y[-1]) / (2 * v * rel) * v / (0.5 * (y[1] + y[-1]))))
+    assert got.elasticity == pytest.approx(estimates[0], rel=1e-9)
+    assert got.elasticity == pytest.approx(estimates[1], rel=0.05)
+    assert got.elasticity < 0
+
+
+# ------------------------------------------------------------------ the reference model
+@pytest.fixture(scope="module")
+def reference():
+    return find_blocks(ts.load_default(), "cases_convicted", scenario="baseline", n=60, seed=1)
+
+
+def test_reference_report_reads(reference):
+    assert reference.blocks, reference.not_assessed
+    text = reference.to_markdown()
+    assert "cases_convicted" in text and "| rank |" in text
+    assert len(repr(reference)) < 4000 and len(reference._repr_html_()) < 60_000
+    assert all(b.prevalence >= 0.5 for b in reference.blocks)
+    sev = [b.severity for b in reference.blocks]
+    assert sev == sorted(sev, reverse=True)
+
+
+def test_compare_scenarios_marks_eases_and_deepens(reference):
+    cmp = reference.compare_scenarios(["survivor_led"])
+    df = cmp.to_pandas()
+    col = "survivor_led vs baseline"
+    assert set(df[col]) <= {"eases", "deepens", "unchanged", "new", "gone"}
+    for _, row in df.iterrows():
+        d = row["survivor_led"] - row["baseline"]
+        if row[col] == "deepens":
+            assert d >= cmp.tolerance or (row["baseline"] == 0)
+        if row[col] == "eases":
+            assert d <= -cmp.tolerance or (row["survivor_led"] == 0)
+
+
+# ------------------------------------------------------------------ bad input
+def test_unknown_target_or_lever_is_named():
+    m = ts.load_default()
+    with pytest.raises(UnknownVariableError, match="cases_convictd"):
+        find_blocks(m, "cases_convictd", n=5)
+    with pytest.raises(UnknownVariableError, match="no_such_lever"):
+        find_blocks(m, "cases_convicted", levers=["no_such_lever"], n=5)
+
+
+def test_a_constant_target_or_a_non_constant_lever_is_refused():
+    m = ts.load_default()
+    with pytest.raises(ModelError, match="choose a stock"):
+        find_blocks(m, "share_audits", n=5)
+    with pytest.raises(ModelError, match="must be a constant"):
+        find_blocks(m, "cases_convicted", levers=["in_exploitation"], n=5)
+
+
+def test_a_target_no_lever_reaches_says_what_to_do():
+    m = ts.load_default()
+    with pytest.raises(ModelError, match="no lever has a causal path"):
+        find_blocks(m, "cases_convicted", levers=["policy_transition_time"], n=5)
+
+
+def test_a_model_without_loops_says_what_to_do():
+    m = ts.Model("chain", stop=5, dt=1)
+    m.constant("effort", 1, range=(0, 2), role="policy", source="assumption: test")
+    m.stock("done", 0, inflows=["work"])
+    m.flow("work", "effort * 2")
+    with pytest.raises(StructureError, match="no feedback loops"):
+        find_blocks(m, "done", n=5)
+
+
+def test_a_model_at_rest_says_so_instead_of_ranking_noise():
+    m = ts.Model("still", stop=5, dt=1)
+    m.constant("effort", 0, range=(0, 2), role="policy", source="assumption: test")
+    m.stock("pool", 10, inflows=["back"], outflows=["out"])
+    m.flow("out", "pool * effort")
+    m.flow("back", "out")
+    rep = find_blocks(m, "pool", n=5, seed=1)
+    assert rep.at_rest
+    assert any("nothing changes" in x for x in rep.not_assessed)
+    assert all(b.kind in ("disconnected_lever", "missing_accountability") for b in rep.blocks)
+
+
+def test_cli_blocks_prints_ranked_blocks_and_writes_markdown(tmp_path, capsys):
+    from trafficsys.cli import main
+
+    e = _entry("capacity_ceiling")
+    out = tmp_path / "blocks.md"
+    assert main(["blocks", str(FOLDER / e["file"]), "--n", "20", "--markdown", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "capacity_ceiling" in printed and "severity" in printed
+    assert out.read_text().startswith("# Systemic blocks")
+    assert main(["blocks", str(FOLDER / e["file"]), "--target", "nope", "--n", "5"]) == 2
