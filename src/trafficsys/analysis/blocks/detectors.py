@@ -515,9 +515,15 @@ def burden_shift(ctx: Context) -> list[Finding]:
                 f"'{fundamental}': more of it "
                 f"lowers '{fundamental}' in {100 * _share(holds):.0f}% of futures (elasticity {_med(cross_el):.2f}), "
                 f"and at today's setting {100 * np.nan_to_num(lost):.0f}% of '{fundamental}' is lost{thr}.")
-        out.append(Finding("burden_shift", _ordered(ctx, [fix, fundamental, *(v for v in [side] if v)]), ev,
+        out.append(Finding("burden_shift", [fundamental, fix, *(v for v in [side] if v)], ev,
                            strength, holds, expl, levers=[lv], loops=ctx.loop_summary([], loops=list(mt.loops))))
-    return out
+    # one finding per lever and duty-bearer capacity: the archetype's other matches are routes of the same shift
+    best: dict[tuple, Finding] = {}
+    for f in out:
+        key = (tuple(f.levers), f.variables[0])
+        if key not in best or _med(f.strength) * _share(f.holds) > _med(best[key].strength) * _share(best[key].holds):
+            best[key] = f
+    return list(best.values())
 
 
 def _scan(ctx: Context, lever: str, watch: str, points: int = 11) -> dict[str, Any]:

@@ -1,0 +1,33 @@
+"""Time of a full systemic-blocks report on the reference model (n=500 futures), and what it is made of.
+
+Prints the wall time of ``ts.find_blocks(m, "cases_convicted", scenario="baseline", n=500, seed=1)`` beside
+the time of its base ensemble alone (one ``ts.simulate`` of the same 500 futures), so the ratio says how
+many ensembles' worth of work the report costs on this (shared, noisy) machine.  Target: under 30 s on
+2 cores.
+"""
+
+from __future__ import annotations
+
+import time
+
+import trafficsys as ts
+from trafficsys.engine import sample_constants
+
+
+def main(n: int = 500) -> None:
+    m = ts.load_default()
+    base = m.with_scenario("baseline")
+    sample = sample_constants(base, n, seed=1)
+    ts.simulate(base, params=sample)  # warm the compile cache
+    t0 = time.perf_counter()
+    ts.simulate(base, params=sample)
+    ensemble = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    rep = ts.find_blocks(m, "cases_convicted", scenario="baseline", n=n, seed=1)
+    report = time.perf_counter() - t0
+    print(f"reference model, n={n}: find_blocks {report:.1f} s ({len(rep.blocks)} blocks); "
+          f"one ensemble of the same futures {ensemble:.2f} s; ratio {report / ensemble:.0f}x; target < 30 s")
+
+
+if __name__ == "__main__":
+    main()
