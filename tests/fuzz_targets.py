@@ -1,0 +1,123 @@
+"""Fuzz targets shared by the tests (a bounded number of examples) and ``tools/fuzz.py`` (long runs).
+
+Each target takes a hypothesis-drawn hostile text and plants it in one field of
+one file format: names, equations, units, docs, sources and lookups, in TOML,
+XMILE and Vensim.  The text carries a payload that would create a sentinel
+file if any reader, validator, simulator, writer or dependency ran it.  A
+target passes when loading the file either works or raises a ``ModelError``,
+and the sentinel never appears.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from hypothesis import strategies as st
+
+import trafficsys as ts
+
+__all__ = ["payloads", "FIELDS", "FORMATS", "plant", "check"]
+
+
+def _code(flag: Path) -> list[str]:
+    f = str(flag)
+    return [
+        f"__import__('os').system('touch {f}')",
+        f'__import__("os").system("touch {f}")',
+        f"open('{f}', 'w').write('x')",
+        f'"""\n__import__("os").system("touch {f}")\n"""',
+        f"'''\n__import__('os').system('touch {f}')\n'''",
+        f"\\\"\"\"\n__import__('os').system('touch {f}')#",
+        f"{{{{__import__('os').system('touch {f}')}}}}",
+        f"]],(__import__('os').system('touch {f}'),0)-(1,1)],(0,0)",
+        f"<![CDATA[{f}]]>",
+    ]
+
+
+def payloads(flag: Path):
+    """Hostile texts: code that would touch ``flag``, wrapped in random text and quotes."""
+    noise = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
+    quotes = st.sampled_from(["", "'", '"', '"""', "'''", "\\", "\n", "|", "~", "{", "}", "[", "]"])
+    return st.builds(lambda a, q1, code, q2, b: a + q1 + code + q2 + b, noise, quotes,
+                     st.sampled_from(_code(flag)), quotes, noise)
+
+
+FIELDS = ["doc", "units", "source", "equation", "lookup_doc", "model_doc"]
+FORMATS = ["toml", "xmile", "mdl"]
+
+
+def _model(field: str, text: str) -> ts.Model:
+    m = ts.Model("fuzz", start=0, stop=2, dt=1, doc=text if field == "model_doc" else "")
+    m.constant("c", 1.0, units=text if field == "units" else "person", doc=text if field == "doc" else "",
+               source=text if field == "source" else "assumption: fuzz", range=(0.5, 2))
+    m.stock("s", initial="1", inflows=["f"], units="person", non_negative=True)
+    m.flow("f", text if field == "equation" else "c * tab(s)", units="person/year")
+    m.lookup("tab", [(0, 0), (10, 1)], doc=text if field == "lookup_doc" else "")
+    return m
+
+
+_VENSIM = """{{UTF-8}}
+s = INTEG(f, 1)
+\t~\tperson
+\t~\t{doc}
+\t|
+
+f = c * tab(s)
+\t~\t{units}
+\t~\t|
+
+c = 1
+\t~\tperson [0.5, 2]
+\t~\t{doc}
+\t|
+
+tab([(0,0)-(10,{lk})],(0,0),(10,1))
+\t~\t
+\t~\t{doc}
+\t|
+
+INITIAL TIME = 0
+\t~\tyear
+\t~\t|
+FINAL TIME = 2
+\t~\tyear
+\t~\t|
+TIME STEP = 1
+\t~\tyear
+\t~\t|
+SAVEPER = TIME STEP
+\t~\tyear
+\t~\t|
+"""
+
+
+def plant(folder: Path, fmt: str, field: str, text: str) -> Path | None:
+    """Write a small model with ``text`` in ``field`` as a ``fmt`` file; None when the builder refused it."""
+    path = folder / f"fuzz.{fmt}"
+    if fmt == "mdl":
+        parts = {"doc": "", "units": "person", "lk": "1"}
+        key = {"doc": "doc", "model_doc": "doc", "lookup_doc": "doc", "source": "doc", "units": "units",
+               "equation": "lk"}[field]
+        parts[key] = text
+        path.write_text(_VENSIM.format(**parts), encoding="utf-8")
+        return path
+    try:
+        m = _model(field, text)
+        ts.save(m, path)
+    except ts.ModelError:
+        return None
+    return path
+
+
+def check(path: Path | None, flag: Path) -> None:
+    """Load, validate, simulate and save again; only ModelError may escape; the sentinel must not exist."""
+    if path is not None:
+        try:
+            m = ts.load(path)
+            m.validate()
+            ts.simulate(m)
+            ts.save(m, path.with_name("again" + path.suffix if path.suffix != ".mdl" else "again.toml"))
+        except ts.ModelError:
+            pass
+    assert not os.path.exists(flag), f"a planted payload ran: {flag} exists"

@@ -1,0 +1,67 @@
+"""Long fuzz runs: ``python tools/fuzz.py --examples N`` plants sentinel payloads in every field of every format.
+
+The same targets as ``tests/test_fuzz_sentinels.py`` (which runs a bounded number in CI): each example
+writes a small model with hostile text in one field, then loads, validates, simulates and saves it.
+Prints, per format, the examples run, the ModelErrors (expected refusals), any other exception (a bug),
+runs over 10 s, and whether the sentinel file ever appeared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from fuzz_targets import FIELDS, FORMATS, payloads, plant  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+import trafficsys as ts  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--examples", type=int, default=1000, help="examples per format (default 1000)")
+    args = ap.parse_args(argv)
+    flag = Path(tempfile.gettempdir()) / "trafficsys-fuzz-sentinel-long"
+    flag.unlink(missing_ok=True)
+    bad = 0
+    for fmt in FORMATS:
+        tally: collections.Counter = collections.Counter()
+        slow = 0
+
+        @given(field=st.sampled_from(FIELDS), text=payloads(flag))
+        @settings(max_examples=args.examples, deadline=None, database=None,
+                  suppress_health_check=list(HealthCheck))
+        def one(field, text):
+            nonlocal slow
+            t0 = time.perf_counter()
+            with tempfile.TemporaryDirectory() as d:
+                try:
+                    path = plant(Path(d), fmt, field, text)
+                    if path is not None:
+                        m = ts.load(path)
+                        m.validate()
+                        ts.simulate(m)
+                    tally["ok"] += 1
+                except ts.ModelError:
+                    tally["ModelError"] += 1
+                except Exception as e:  # noqa: BLE001 - counted: anything but ModelError is a bug
+                    tally[f"BUG {type(e).__name__}"] += 1
+            slow += time.perf_counter() - t0 > 10
+
+        one()
+        bugs = sum(v for k, v in tally.items() if k.startswith("BUG"))
+        bad += bugs + flag.exists()
+        print(f"{fmt}: {sum(tally.values())} examples; {dict(tally)}; over 10 s: {slow}; "
+              f"sentinel written: {flag.exists()}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
