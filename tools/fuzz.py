@@ -24,7 +24,36 @@ from hypothesis import strategies as st  # noqa: E402
 import trafficsys as ts  # noqa: E402
 
 
+def run_format(fmt: str, flag: Path, examples: int) -> tuple[collections.Counter, int]:
+    """Run ``examples`` hostile models of one format; return the outcome counts and the runs over 10 s."""
+    tally: collections.Counter = collections.Counter()
+    slow = 0
+
+    @given(field=st.sampled_from(FIELDS), text=payloads(flag))
+    @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    def one(field, text):
+        nonlocal slow
+        t0 = time.perf_counter()
+        with tempfile.TemporaryDirectory() as d:
+            try:
+                path = plant(Path(d), fmt, field, text)
+                if path is not None:
+                    m = ts.load(path)
+                    m.validate()
+                    ts.simulate(m)
+                tally["ok"] += 1
+            except ts.ModelError:
+                tally["ModelError"] += 1
+            except Exception as e:  # noqa: BLE001 - counted: anything but ModelError is a bug
+                tally[f"BUG {type(e).__name__}"] += 1
+        slow += time.perf_counter() - t0 > 10
+
+    one()
+    return tally, slow
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Fuzz every format; exit 1 when any example raised something other than ModelError or ran code."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--examples", type=int, default=1000, help="examples per format (default 1000)")
     args = ap.parse_args(argv)
@@ -32,30 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     flag.unlink(missing_ok=True)
     bad = 0
     for fmt in FORMATS:
-        tally: collections.Counter = collections.Counter()
-        slow = 0
-
-        @given(field=st.sampled_from(FIELDS), text=payloads(flag))
-        @settings(max_examples=args.examples, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
-        def one(field, text):
-            nonlocal slow
-            t0 = time.perf_counter()
-            with tempfile.TemporaryDirectory() as d:
-                try:
-                    path = plant(Path(d), fmt, field, text)
-                    if path is not None:
-                        m = ts.load(path)
-                        m.validate()
-                        ts.simulate(m)
-                    tally["ok"] += 1
-                except ts.ModelError:
-                    tally["ModelError"] += 1
-                except Exception as e:  # noqa: BLE001 - counted: anything but ModelError is a bug
-                    tally[f"BUG {type(e).__name__}"] += 1
-            slow += time.perf_counter() - t0 > 10
-
-        one()
+        tally, slow = run_format(fmt, flag, args.examples)
         bugs = sum(v for k, v in tally.items() if k.startswith("BUG"))
         bad += bugs + flag.exists()
         print(f"{fmt}: {sum(tally.values())} examples; {dict(tally)}; over 10 s: {slow}; "
