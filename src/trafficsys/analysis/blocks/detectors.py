@@ -141,16 +141,13 @@ def _multiplier_model(ctx: Context, site: _Site, arg_index: int):
                               lambda n: ast.Binary("*", n, mult))
             m2 = with_equation(m2, user, tree)
     else:
-        target = site.node if site.kind == "lookup" else site.args[arg_index]
-
         def new(n):
             if site.kind == "lookup":
                 return ast.Binary("*", n, mult)
             return ast.Call(n.func, tuple(ast.Binary("*", a, mult) if i == arg_index else a
                                           for i, a in enumerate(n.args)))
 
-        tree = replace_in(ctx.m.ast(site.variable), lambda n: n is (site.node), new)
-        _ = target
+        tree = replace_in(ctx.m.ast(site.variable), lambda n: n is site.node, new)
         m2 = with_equation(ctx.m, site.variable, tree)
     m2.constant(k, 1.0, doc="capacity multiplier added by find_blocks")
     return m2, k
@@ -178,9 +175,9 @@ def capacity_ceiling(ctx: Context) -> list[Finding]:
     for site in constraint_sites(ctx):
         try:
             values = [_evaluate(ctx, a, site.variable) for a in site.args]
-        except Exception:  # noqa: BLE001 - stateful or unsupported parts: this site cannot be assessed
+        except Exception as e:  # noqa: BLE001 - stateful or unsupported parts: this site cannot be assessed
             ctx.not_assessed.append(f"the constraint in '{site.variable}' could not be re-evaluated from the "
-                                    "saved runs (it holds a stateful function)")
+                                    f"saved runs ({type(e).__name__}: {str(e)[:120]})")
             continue
         if site.kind == "min":
             stack = np.stack(values)
