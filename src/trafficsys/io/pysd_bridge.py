@@ -64,7 +64,7 @@ def to_pysd(model: Model, directory: str | os.PathLike | None = None):
     safe = "".join(ch if ch.isalnum() else "_" for ch in model.name) or "model"
     path = os.path.join(folder, f"{safe}.xmile")
     write_xmile(model, path)
-    with translating():  # PySD's XMILE translator evaluates numbers with eval(): literals only
+    with translating():  # PySD's XMILE translator evaluates numbers with Python's eval: literals only
         return pysd.read_xmile(path)
 
 

@@ -10,7 +10,7 @@ there (``[(__import__('os').system('...'),0)-(1,1)]``) and PySD runs it while
    each PySD translator module that calls it to :func:`literal`, an evaluator
    of plain literals (numbers, quoted strings, tuples and lists of them) that
    never compiles code for execution.  Python looks a global name up in the
-   module before the builtins, so PySD's ``eval(text)`` becomes
+   module before the builtins, so PySD's call of ``eval`` on a text becomes
    ``literal(text)``; anything else is refused with a
    :class:`~trafficsys.errors.FileFormatError` quoting the text.
 2. **A tripwire.**  While :func:`translating` is active, an audit hook

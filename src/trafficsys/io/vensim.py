@@ -119,7 +119,7 @@ def read_vensim(path: str | os.PathLike) -> Model:
                               "packaged .vpm/.vmf or another binary file", file=path)
     _check_numeric_ranges(text, path)
     try:
-        # PySD evaluates lookup ranges, points and numbers with eval(): the guard swaps that for a
+        # PySD evaluates lookup ranges, points and numbers with Python's eval: the guard swaps that for a
         # literal-only reader and trips on any other attempt to run the file's text
         with warnings.catch_warnings(), translating():
             warnings.filterwarnings("ignore", message="No encoding specified")  # UTF-8 was checked above
