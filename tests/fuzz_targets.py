@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 from hypothesis import strategies as st
 
 import trafficsys as ts
@@ -110,14 +111,24 @@ def plant(folder: Path, fmt: str, field: str, text: str) -> Path | None:
     return path
 
 
-def check(path: Path | None, flag: Path) -> None:
-    """Load, validate, simulate and save again; only ModelError may escape; the sentinel must not exist."""
+def check(path: Path | None, flag: Path) -> str:
+    """Load, validate, simulate, save, load and compare; only ModelError may escape; no sentinel may exist.
+
+    Returns ``"refused"`` when a reader or the builder refused the text with a ModelError, else ``"ok"``.
+    """
+    outcome = "refused" if path is None else "ok"
     if path is not None:
         try:
             m = ts.load(path)
             m.validate()
-            ts.simulate(m)
-            ts.save(m, path.with_name("again" + path.suffix if path.suffix != ".mdl" else "again.toml"))
+            first = ts.simulate(m).to_pandas()
+            again = path.with_name("again" + (path.suffix if path.suffix != ".mdl" else ".toml"))
+            ts.save(m, again)
+            second = ts.simulate(ts.load(again)).to_pandas()
         except ts.ModelError:
-            pass
+            outcome = "refused"
+        else:  # the round trip keeps the model: the same numbers
+            assert list(first.columns) == list(second.columns)
+            assert np.allclose(first.to_numpy(float), second.to_numpy(float), equal_nan=True)
     assert not os.path.exists(flag), f"a planted payload ran: {flag} exists"
+    return outcome

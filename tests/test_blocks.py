@@ -216,3 +216,62 @@ def test_cli_blocks_prints_ranked_blocks_and_writes_markdown(tmp_path, capsys):
     assert "capacity_ceiling" in printed and "severity" in printed
     assert out.read_text().startswith("# Systemic blocks")
     assert main(["blocks", str(FOLDER / e["file"]), "--target", "nope", "--n", "5"]) == 2
+
+
+# ------------------------------------------------------------------ the reference model's evidence, recomputed
+def _reference_plain(n, seed):
+    """The baseline futures find_blocks samples for the reference model, run plainly."""
+    from trafficsys.engine import as_generator, sample_constants
+
+    m = ts.load_default()
+    base = m.with_scenario("baseline")
+    fixed = {c.name for c in base.constants if c.role and "policy" in c.role} | set(m.scenarios["baseline"].overrides)
+    names = [c.name for c in base.constants if c.range and c.range[1] > c.range[0] and c.name not in fixed]
+    sample = sample_constants(base, n, as_generator(seed), names=names)
+    return base, sample, ts.simulate(base, params=sample).ds
+
+
+def test_reference_evidence_equals_independent_computations(reference):
+    base, sample, ds = _reference_plain(reference.n, 1)
+    t = ds["time"].values
+    by_kind = {}
+    for b in reference.blocks:
+        by_kind.setdefault(b.kind, b)
+
+    # the capacity ceiling: which MIN argument is smaller, recomputed from the saved series
+    cap = by_kind["capacity_ceiling"]
+    assert cap.variables[0] == "leadership_development"
+
+    def v(name):
+        return _tr(ds, name)
+
+    uptake = v("reintegrated") * v("max_leadership_uptake")
+    funded = (v("spend_survivor_collectives") / v("cost_per_leader_developed") + v("reintegrated")
+              * v("natural_leadership_rate") * (1 + v("peer_mentoring_effect") * v("collective_strength")))
+    share = (funded < uptake).mean(axis=0)
+    assert cap.evidence["share of time binding"].value == pytest.approx(np.median(share), abs=1e-9)
+
+    # eroded cooperation: the fall of the stock and the shares of its outflows
+    ero = by_kind["eroded_cooperation"]
+    s = ero.variables[0]
+    x = v(s)
+    assert ero.evidence["decline"].value == pytest.approx(np.median(1 - x[-1] / x[0]), rel=1e-9)
+    outs = [f for f in base[s].outflows]
+    total = sum(np.trapezoid(v(f), t, axis=0) for f in outs)
+    for f in outs:
+        key = f"depleting flow {f}"
+        if key in ero.evidence:
+            assert ero.evidence[key].value == pytest.approx(np.median(np.trapezoid(v(f), t, axis=0) / total),
+                                                            rel=1e-9)
+
+    # a lever's elasticity: two central differences on plain runs of the same futures
+    lever = "share_witness_support"
+    got = next(lv for lv in reference.levers if lv.name == lever)
+    val = base[lever].value
+    est = []
+    for rel in (0.05, 0.02):
+        y = [ts.simulate(base, params={**sample, lever: np.full(reference.n, val * (1 + s_ * rel))})
+             ["cases_convicted"].transpose("time", "run").values[-1] for s_ in (1, -1)]
+        est.append(np.median((y[0] - y[1]) / (2 * val * rel) * val / (0.5 * (y[0] + y[1]))))
+    assert got.elasticity == pytest.approx(est[0], rel=1e-9)
+    assert got.elasticity == pytest.approx(est[1], rel=0.05)
