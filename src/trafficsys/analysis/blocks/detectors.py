@@ -573,6 +573,8 @@ def eroded_cooperation(ctx: Context) -> list[Finding]:
             continue
         drivers = {}
         for f in outs:
+            if ctx.filled_by(f):
+                continue  # moves what the stock holds into another stock (people leaving care): not erosion
             d = {x for x in ctx.m.dependencies(f) if x != s and x not in consts and x in ctx.m}
             d |= {x for x in ctx.m.dependencies(f) if x in ctx.levers}
             if d:
