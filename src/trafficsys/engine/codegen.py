@@ -24,6 +24,7 @@ functions in scalar mode reproduce ``numpy.interp``'s arithmetic exactly.
 from __future__ import annotations
 
 import math
+import operator
 import re
 import struct
 from bisect import bisect_right
@@ -336,38 +337,21 @@ class _Chain:
         return "(" + " ".join(parts) + ")"
 
 
+#: the arithmetic of a flattened chain, by operator (AND ``a`` and OR ``o`` only in vector mode)
+_CHAIN_OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
+              "a": np.logical_and, "o": np.logical_or}
+
+
 def _s_fold(ops: str, terms: tuple):
     """Apply ``ops`` (a string of ``+ - * /``) left to right over ``terms``: a long chain, unrolled."""
     acc = terms[0]
     for op, x in zip(ops, terms[1:]):
-        if op == "+":
-            acc = acc + x
-        elif op == "-":
-            acc = acc - x
-        elif op == "*":
-            acc = acc * x
-        else:
-            acc = acc / x
+        acc = _CHAIN_OPS[op](acc, x)
     return acc
 
 
-def _v_fold(ops: str, terms: tuple):
-    """:func:`_s_fold` for vector mode, where a chain of AND (``a``) or OR (``o``) is evaluated whole."""
-    acc = terms[0]
-    for op, x in zip(ops, terms[1:]):
-        if op == "a":
-            acc = np.logical_and(acc, x)
-        elif op == "o":
-            acc = np.logical_or(acc, x)
-        elif op == "+":
-            acc = acc + x
-        elif op == "-":
-            acc = acc - x
-        elif op == "*":
-            acc = acc * x
-        else:
-            acc = acc / x
-    return acc
+#: vector mode folds the same way; its chains of AND (``a``) and OR (``o``) are evaluated whole
+_v_fold = _s_fold
 
 
 def _s_extreme(pick_max: bool):

@@ -104,7 +104,6 @@ def find_blocks(m: Model, target: str, levers: Sequence[str] | None = None, scen
 
         raise ModelError(f"unknown block kind(s) {', '.join(unknown)}; choose from {', '.join(KINDS)}")
     ctx = Context(m, target, levers, scenario, n, seed, dominance_runs=dominance_runs)
-    ctx.not_assessed = []  # type: ignore[attr-defined]
     if ctx.dominance_note:
         ctx.not_assessed.append(ctx.dominance_note)
     if ctx.loops is None:

@@ -19,7 +19,7 @@ import numpy as np
 
 from ...errors import ModelError, StructureError, UnknownVariableError
 from ...model import ast
-from ...model.elements import Constant, Flow, Kind, Lookup, Stock
+from ...model.elements import Aux, Constant, Flow, Lookup, Stock
 from ...model.model import Model
 from ...model.names import canonical
 
@@ -165,6 +165,9 @@ class Context:
             except (ModelError, ValueError) as e:  # the numeric sign check failed: keep the structural signs
                 self.sign_note = f"link signs from the equations only (the check against the runs failed: {e})"
         self._lever_cache: dict[tuple[str, tuple[str, ...]], LeverResponse] = {}
+        self._env: dict[str, np.ndarray] | None = None
+        self.lookups = {canonical(e.name): e for e in m if isinstance(e, Lookup)}
+        self.not_assessed: list[str] = []  #: what the detectors could not assess, and why
         self.dominance_runs = max(1, min(self.n, dominance_runs))
         self._dominance: dict[frozenset, dict[str, Any]] | None = None
         self.dominance_note = ""
@@ -216,14 +219,8 @@ class Context:
         return out
 
     # --------------------------------------------------------------- structure
-    def element(self, name: str):
-        return self.m[name]
-
     def is_stock(self, name: str) -> bool:
         return name in self.m and isinstance(self.m[name], Stock)
-
-    def kind(self, name: str) -> Kind | None:
-        return self.m[name].kind if name in self.m else None
 
     def _material_upstream(self) -> set[str]:
         """Stocks from which people or material flow, through stocks and flows, into the target."""
@@ -329,8 +326,14 @@ class Context:
         """Return the time integral of a saved series per run (trapezoid over the saved times)."""
         return _integral(self.series(name), self.time)
 
+    def time_mean(self, name: str) -> np.ndarray:
+        """Return the time-mean of a saved variable per run."""
+        return _time_mean(self.series(name), self.time)
+
     def env(self) -> dict[str, np.ndarray]:
         """Every saved variable as ``(time, run)`` arrays (canonical names) for evaluating expressions."""
+        if self._env is not None:
+            return self._env
         out = {}
         for e in self.m:
             key = canonical(e.name)
@@ -340,6 +343,7 @@ class Context:
                 out[key] = self.series(key)
             except KeyError:
                 continue
+        self._env = out
         return out
 
     def _at_rest(self) -> bool:
@@ -489,7 +493,7 @@ def with_equation(m: Model, name: str, tree: ast.Expr) -> Model:
 
     out = m.copy()
     e = out[name]
-    if not isinstance(e, (Flow,)) and not hasattr(e, "equation"):
+    if not isinstance(e, (Flow, Aux)):
         raise ModelError("only flows and auxiliaries can be rewritten", variable=name, file=m.file)
     out.add(dataclasses.replace(e, equation=to_xmile(tree)), replace=True)
     return out

@@ -93,7 +93,7 @@ class _Site:
 
 def constraint_sites(ctx: Context) -> list[_Site]:
     """MIN calls and graphical functions in the equations upstream of the target."""
-    lookups = {canonical(e.name): e for e in ctx.m if isinstance(e, Lookup)}
+    lookups = ctx.lookups
     sites: list[_Site] = []
     for v in _ordered(ctx, ctx.upstream):
         e = ctx.m[v]
@@ -117,13 +117,10 @@ def constraint_sites(ctx: Context) -> list[_Site]:
 def _evaluate(ctx: Context, node: Any, variable: str) -> np.ndarray:
     from .._evaluate import evaluate
 
-    lookups = {canonical(e.name): e for e in ctx.m if isinstance(e, Lookup)}
-    env = ctx._env if hasattr(ctx, "_env") else None
-    if env is None:
-        env = ctx.env()
-        ctx._env = env  # type: ignore[attr-defined]
+    env = ctx.env()
     shape = next(iter(env.values())).shape if env else (len(ctx.time), ctx.n)
-    out = evaluate(node, env, time=ctx.time[:, None], dt=ctx.time_settings.dt, lookups=lookups, variable=variable)
+    out = evaluate(node, env, time=ctx.time[:, None], dt=ctx.time_settings.dt, lookups=ctx.lookups,
+                   variable=variable)
     return np.broadcast_to(np.asarray(out, dtype=float), shape)
 
 
@@ -339,8 +336,7 @@ def policy_resistance(ctx: Context, *, max_cuts: int = 8) -> list[Finding]:
                           lambda n, f=frozen: ast.Name(f))
         m2 = with_equation(ctx.m, b, tree)
         m2.constant(frozen, 0.0, doc="a loop link frozen by find_blocks")
-        held = ctx.metric(a) if not ctx.is_stock(a) else _time_mean_series(ctx, a)
-        cut = ctx.response(lv, model=m2, extra={frozen: np.tile(held, 1)})
+        cut = ctx.response(lv, model=m2, extra={frozen: ctx.time_mean(a)})
         with np.errstate(divide="ignore", invalid="ignore"):
             resist = 1.0 - intact.derivative / cut.derivative
         valid = np.abs(cut.derivative) > 1e-12
@@ -367,12 +363,6 @@ def policy_resistance(ctx: Context, *, max_cuts: int = 8) -> list[Finding]:
                 f"{100 * RESISTANCE:.0f}% in {100 * _share(holds):.0f}% of futures).")
         out.append(Finding("policy_resistance", where, ev, strength, holds, expl, levers=levers, loops=loops))
     return out
-
-
-def _time_mean_series(ctx: Context, name: str) -> np.ndarray:
-    from .context import _time_mean
-
-    return _time_mean(ctx.series(name), ctx.time)
 
 
 # =============================================================================== delay attrition
