@@ -710,7 +710,8 @@ class _Reader:
         where = "<ts:trafficsys>"
         data = _ext_json(_text(ext), where, self.file)
         _check_fields(data, _MODEL_EXT, where, self.file)
-        for key, spec in (("scenarios", _SCENARIO_EXT), ("loops", _LOOP_EXT), ("links", _LINK_EXT)):
+        for key, spec in (("scenarios", _SCENARIO_EXT), ("loops", _LOOP_EXT), ("sectors", _SECTOR_EXT),
+                          ("links", _LINK_EXT)):
             for i, item in enumerate(data.get(key, [])):
                 _check_fields(item, spec, f"{where} {key}[{i}]", self.file, required=spec["_required"])
         m.doc = data.get("doc", m.doc)
@@ -723,6 +724,8 @@ class _Reader:
         for lp in data.get("loops", []):
             m.loops[lp["name"]] = NamedLoop(lp["name"], tuple(lp["variables"]), lp.get("polarity"),
                                             lp.get("doc", ""))
+        for sc in data.get("sectors", []):
+            m.sector(sc["name"], sc["variables"], doc=sc.get("doc", ""))
         for lk in data.get("links", []):
             m.links.append(Link(lk["source"], lk["target"], lk.get("polarity", "+"), lk.get("delay", False),
                                 lk.get("note", ""), lk.get("strength")))
@@ -788,6 +791,7 @@ _MODEL_EXT = {
     "doc": (_is_str, "text"), "name": (_is_str, "text"), "saveper": (_is_num, "a number"),
     "scenarios": (_list_of(lambda x: isinstance(x, dict)), "a list of objects"),
     "loops": (_list_of(lambda x: isinstance(x, dict)), "a list of objects"),
+    "sectors": (_list_of(lambda x: isinstance(x, dict)), "a list of objects"),
     "links": (_list_of(lambda x: isinstance(x, dict)), "a list of objects"),
     "cld_variables": (_dict_of(_dict_of(lambda x: True)), "an object of objects (a CLD variable's fields)"),
     "metadata": (_dict_of(lambda x: True), "an object"),
@@ -802,6 +806,10 @@ _LOOP_EXT = {
     "_required": ("name", "variables"), "name": (_is_str, "text"), "doc": (_is_str, "text"),
     "variables": (_list_of(_is_str), "a list of names"),
     "polarity": (lambda v: v is None or _is_str(v), "text"),
+}
+_SECTOR_EXT = {
+    "_required": ("name", "variables"), "name": (_is_str, "text"), "doc": (_is_str, "text"),
+    "variables": (_list_of(_is_str), "a list of names"),
 }
 _LINK_EXT = {
     "_required": ("source", "target"), "source": (_is_str, "a name"), "target": (_is_str, "a name"),
@@ -1161,6 +1169,9 @@ def _model_extension(model: Model) -> dict[str, Any]:
     if model.loops:
         out["loops"] = [{"name": lp.name, "variables": list(lp.variables), "polarity": lp.polarity,
                          "doc": lp.doc} for lp in model.loops.values()]
+    if model.sectors:
+        out["sectors"] = [{"name": sc.name, "variables": list(sc.variables), "doc": sc.doc}
+                          for sc in model.sectors.values()]
     if model.links:
         out["links"] = [{"source": lk.source, "target": lk.target, "polarity": lk.polarity,
                          "delay": lk.delay, "note": lk.note, "strength": lk.strength} for lk in model.links]

@@ -13,6 +13,7 @@ from typing import Any
 
 __all__ = [
     "Kind",
+    "Sector",
     "Extrapolation",
     "Distribution",
     "Element",
@@ -207,6 +208,18 @@ class NamedLoop:
     name: str
     variables: tuple[str, ...]
     polarity: str | None = None  #: "R", "B" or None
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Sector:
+    """A part of a big model the modeller names (``[sectors.NAME]``), to draw and read it a part at a time.
+
+    A variable belongs to at most one sector.
+    """
+
+    name: str
+    variables: tuple[str, ...]
     doc: str = ""
 
 

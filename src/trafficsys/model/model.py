@@ -32,6 +32,7 @@ from .elements import (
     Lookup,
     NamedLoop,
     Scenario,
+    Sector,
     Stock,
 )
 from .names import canonical, name_problem
@@ -103,6 +104,8 @@ class Model:
         self._elements: dict[str, Element] = {}
         self.scenarios: dict[str, Scenario] = {}
         self.loops: dict[str, NamedLoop] = {}
+        #: named parts of the model (``[sectors.NAME]``): a variable is in at most one
+        self.sectors: dict[str, Sector] = {}
         self.links: list[Link] = []
         self.cld_variables: dict[str, dict[str, Any]] = {}  #: docs/roles of CLD-only variables
         self.metadata: dict[str, Any] = {}  #: free-form extra data kept on round trip (views...)
@@ -268,6 +271,20 @@ class Model:
         self.loops[name] = nl
         return nl
 
+    def sector(self, name: str, variables: Sequence[str], *, doc: str = "") -> Sector:
+        """Name a part of the model (a sector), to draw or read it on its own (``m.plot_stock_flow(sector=...)``)."""
+        sc = Sector(name, tuple(canonical(v) for v in variables), doc)
+        self.sectors[name] = sc
+        return sc
+
+    def sector_of(self, variable: str) -> str | None:
+        """Return the name of the sector that lists ``variable`` (None when no sector does)."""
+        key = canonical(variable)
+        for sc in self.sectors.values():
+            if key in sc.variables:
+                return sc.name
+        return None
+
     def link(self, source: str, target: str, polarity: str = "+", *, delay: bool = False, note: str = "",
              strength: float | None = None) -> Link:
         """Add a hand-drawn causal link (for CLD-only models)."""
@@ -432,6 +449,7 @@ class Model:
         m._elements = dict(self._elements)
         m.scenarios = dict(self.scenarios)
         m.loops = dict(self.loops)
+        m.sectors = dict(self.sectors)
         m.links = list(self.links)
         m.cld_variables = _copy.deepcopy(self.cld_variables)
         m.metadata = _copy.deepcopy(self.metadata)
@@ -455,6 +473,7 @@ class Model:
             and list(self._elements.items()) == list(other._elements.items())
             and self.scenarios == other.scenarios
             and self.loops == other.loops
+            and self.sectors == other.sectors
             and self.links == other.links
             and self.cld_variables == other.cld_variables
             and getattr(self, "dimensions", {}) == getattr(other, "dimensions", {})

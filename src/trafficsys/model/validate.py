@@ -21,7 +21,8 @@ Rules, in order:
 5. graphical functions have matching, non-decreasing, finite points;
 6. constants lie inside their declared ``range``, which has ``low <= high``,
    and their distribution fits it (:class:`~trafficsys.errors.RangeError`);
-7. scenarios and named loops refer to defined variables; arrayed variables use
+7. scenarios, named loops and sectors refer to defined variables (a variable
+   in one sector at most); arrayed variables use
    declared dimensions, and per-element equations name one element of each;
 8. no algebraic loop: a cycle of equations with no stock and no delay or
    smooth on it (:class:`~trafficsys.errors.AlgebraicLoopError`, every
@@ -127,6 +128,7 @@ def validate(model: Model, *, units: bool = True) -> list[str]:
     _check_ranges(model, errors)
     _check_scenarios(model, errors)
     _check_loops(model, errors)
+    _check_sectors(model, errors)
     _check_algebraic_loops(model, trees, errors)
     if units:
         from .units import check_units
@@ -496,6 +498,27 @@ def _check_loops(model: Model, errors: list[ModelError]) -> None:
                 errors.append(UnknownVariableError(
                     f"named loop '{lp.name}' lists '{v}', which is not defined{suggest(canonical(v), known)}",
                     file=model.file, variable=v))
+
+
+def _check_sectors(model: Model, errors: list[ModelError]) -> None:
+    known = set(model.names()) | set(model.cld_variables)
+    for lk in model.links:
+        known |= {lk.source, lk.target}
+    first: dict[str, str] = {}
+    for sc in getattr(model, "sectors", {}).values():
+        if not sc.variables:
+            errors.append(StructureError(f"sector '{sc.name}' lists no variables", file=model.file))
+        for v in sc.variables:
+            key = canonical(v)
+            if key not in known:
+                errors.append(UnknownVariableError(
+                    f"sector '{sc.name}' lists '{v}', which is not defined{suggest(key, known)}",
+                    file=model.file, variable=v))
+            elif key in first and first[key] != sc.name:
+                errors.append(StructureError(
+                    f"'{v}' is listed in sectors '{first[key]}' and '{sc.name}'; a variable belongs to one "
+                    "sector: remove it from one of them", file=model.file, variable=v))
+            first.setdefault(key, sc.name)
 
 
 def instant_dependencies(tree: ast.Expr) -> set[str]:
