@@ -115,7 +115,7 @@ def _graphviz(sizes, edges, prog, margin, edge_length):
     for a, b in edges:
         e = pydot.Edge(ids[a], ids[b])
         if prog in ("neato", "fdp", "sfdp"):
-            e.set("len", f"{edge_length + (max(sizes[a]) + max(sizes[b])) / 2:.2f}")
+            e.set("len", f"{edge_length * 0.6 + (max(sizes[a]) + max(sizes[b])) / 4:.2f}")
         g.add_edge(e)
     try:
         plain = g.create(prog=prog, format="plain").decode("utf-8", "replace")

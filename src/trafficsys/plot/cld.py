@@ -37,6 +37,7 @@ _GLYPH = {"+": "+", "-": "\u2212", "?": "?"}
 #: below this many loops in the drawing, every loop gets a marker; above it, named and chosen loops only
 _MARK_ALL_BELOW = 9
 _PAD = 0.05  # inches between a label's text and its box edge
+_MARKER_R = 0.19  # radius of a loop marker, inches
 
 
 # ------------------------------------------------------------------------------------ choosing what to draw
@@ -184,7 +185,7 @@ def plot_cld(
     highlight: Any = None,
     markers: Iterable[Any] | str = "auto",
     layout: str = "auto",
-    prog: str = "neato",
+    prog: str | None = None,
     fontsize: float = 9.0,
     wrap: int = 16,
     title: str | None = None,
@@ -220,10 +221,11 @@ def plot_cld(
         every loop when the drawing has fewer than 9; ``"none"``; or a list
         of loops.
     layout, prog
-        ``"auto"`` lays out with Graphviz's ``prog`` (``neato`` by default)
-        through pydot when Graphviz is installed and with networkx
-        (Kamada-Kawai) otherwise; ``"graphviz"``, ``"networkx"`` or a Graphviz
-        program's name (``"dot"``...) choose.
+        ``"auto"`` lays out with Graphviz's ``prog`` through pydot when
+        Graphviz is installed and with networkx (Kamada-Kawai) otherwise;
+        ``"graphviz"``, ``"networkx"`` or a Graphviz program's name
+        (``"dot"``...) choose.  By default ``prog`` is ``neato`` (round loops)
+        up to 15 variables and ``dot`` (layers, compact) for more.
     fontsize
         Label size in points (at least 8 stays readable).
     wrap
@@ -309,88 +311,28 @@ def plot_cld(
         bb = t.get_window_extent(renderer)
         sizes[v] = (bb.width / probe.dpi + 2 * _PAD, bb.height / probe.dpi + 2 * _PAD)
     layout_sizes = {v: (w + 0.5, h + 0.12) for v, (w, h) in sizes.items()}  # room for signs and arrows
-    pos, engine = layout_boxes(
-        layout_sizes,
-        [(lk.source, lk.target) for lk in links],
-        layout=layout,
-        prog=prog,
-        margin=0.35,
-        seed=seed,
-    )
-    boxes = {v: Rect(*pos[v], *sizes[v]) for v in names}
+    edges = [(lk.source, lk.target) for lk in links]
+    if prog is None and layout in ("auto", "graphviz"):
+        # small diagrams: the Graphviz program whose drawing has the fewest crossings and hidden links
+        progs = ("neato", "dot", "circo") if len(names) <= 15 else ("dot",)
+    else:
+        progs = (prog or "neato",)
+    best = None
+    for p in progs:
+        pos, engine = layout_boxes(layout_sizes, edges, layout=layout, prog=p, margin=0.35, seed=seed)
+        boxes = {v: Rect(*pos[v], *sizes[v]) for v in names}
+        curves, hidden = _route(names, links, pos, boxes, loops_in)
+        marks = _place_marks(links, curves, boxes, marked, pos, fontsize)
+        # a marker that found no room inside its loop counts like a crossing
+        outside = sum(1 for lp in marked if lp.id not in marks[4])
+        score = _crossings(curves) + 3 * hidden + 2 * outside
+        if best is None or score < best[0]:
+            best = (score, pos, boxes, curves, marks[:4])
+        if engine == "networkx":
+            break
+    _, pos, boxes, curves, marks = best
 
-    # ---- route the links: bend away from the loop they close, around labels they do not point at
-    centre_of: dict[tuple[str, str], np.ndarray] = {}
-    for lp in sorted(loops_in, key=lambda lp: -lp.length):  # the shortest loop a link is on wins
-        c = np.mean([pos[v] for v in lp.variables], axis=0)
-        for lk in lp.links:
-            centre_of[lk] = c
-    pairs = {(lk.source, lk.target) for lk in links}
-    curves = {}
-    for lk in links:
-        a, b = lk.source, lk.target
-        pa, pb = np.asarray(pos[a]), np.asarray(pos[b])
-        d = pb - pa
-        left = np.array([-d[1], d[0]])
-        if (b, a) in pairs:
-            side, base = -1.0, 0.3  # a two-way pair: each bends to its right, so the pair separates
-        elif (a, b) in centre_of:
-            away = np.dot((pa + pb) / 2 - centre_of[(a, b)], left)
-            side, base = (1.0 if away > 1e-9 else -1.0), 0.16
-        else:
-            side, base = -1.0, 0.08
-        others = [boxes[v].grown(0.02) for v in names if v not in (a, b)]
-        best, best_hits = None, None
-        for rad in (base, base + 0.14, base + 0.3, -base, -(base + 0.14), -(base + 0.3), 0.0):
-            cv = Curve(pa, pb, side * rad, boxes[a].grown(0.03), boxes[b].grown(0.03))
-            pts = cv.visible_points(50)
-            hits = sum(int(o.contains(pts).any()) for o in others)
-            if best_hits is None or hits < best_hits:
-                best, best_hits = cv, hits
-            if hits == 0:
-                break
-        curves[(a, b)] = best
-
-    # ---- signs near the heads, delay marks, then loop markers in free space
-    curve_pts = np.vstack([cv.visible_points(40) for cv in curves.values()]) if curves else np.zeros((0, 2))
-    sign_boxes: dict[tuple[str, str], Rect] = {}
-    occupied = list(boxes.values())
-    sign_size = fontsize * 1.15 / 72
-    for lk in links:
-        cv = curves[(lk.source, lk.target)]
-        t = cv.t_before_end(min(0.2, cv.visible_length * 0.35))
-        p, tan = cv.at(t)[0], cv.tangent(t)
-        normal = np.array([-tan[1], tan[0]])
-        choice = None
-        for off in (0.11, 0.16, 0.22):
-            for s in (1, -1):
-                q = p + s * off * normal
-                r = Rect(q[0], q[1], sign_size, sign_size)
-                if not any(r.overlaps(o) for o in occupied):
-                    choice = r
-                    break
-            if choice:
-                break
-        sign_boxes[(lk.source, lk.target)] = choice or Rect(*(p + 0.11 * normal), sign_size, sign_size)
-        occupied.append(sign_boxes[(lk.source, lk.target)])
-    marker_r = 0.19
-    marker_at: dict[str, tuple[float, float]] = {}
-    for lp in marked:
-        poly = np.array([pos[v] for v in lp.variables])
-        centre = poly.mean(axis=0)
-        inside = None
-        if len(poly) >= 3:
-            from matplotlib.path import Path
-
-            outline = Path(poly)
-            inside = lambda x, y, outline=outline: outline.contains_point((x, y))  # noqa: E731
-        spot = free_spot(centre, (2 * marker_r, 2 * marker_r), occupied, curve_pts, inside=inside, reach=1.2)
-        if spot is None:
-            spot = free_spot(centre, (2 * marker_r, 2 * marker_r), occupied, curve_pts, reach=2.5)
-        if spot is None:
-            continue
-        marker_at[lp.id] = spot
-        occupied.append(Rect(*spot, 2 * marker_r, 2 * marker_r))
+    curve_pts, sign_boxes, marker_at, occupied = marks
 
     # ---- the figure: one data unit per inch when we make it
     ext = np.array([o.extent for o in occupied] + [(*p, *p) for p in curve_pts])
@@ -461,8 +403,129 @@ def plot_cld(
     fade = bool(hl_links or hl_vars)
     _draw_links(ax, links, curves, sign_boxes, hl_links, fade, fontsize, scale)
     _draw_nodes(ax, names, cld, boxes, texts, hl_vars, fade, fontsize, scale)
-    _draw_markers(ax, marked, marker_at, marker_r, pos, {lp.id for lp in hl_loops}, fontsize, scale)
+    _draw_markers(ax, marked, marker_at, _MARKER_R, pos, {lp.id for lp in hl_loops}, fontsize, scale)
     return ax
+
+
+def _place_marks(links, curves, boxes, marked, pos, fontsize):
+    """Place the signs near the heads, keep delay marks free, put each loop marker inside its loop.
+
+    Returns the curves' sample points, the sign boxes, the marker centres,
+    every occupied box, and the ids of markers placed inside their loop.
+    """
+    curve_pts = np.vstack([cv.visible_points(40) for cv in curves.values()]) if curves else np.zeros((0, 2))
+    sign_boxes: dict[tuple[str, str], Rect] = {}
+    occupied = list(boxes.values())
+    for lk in links:
+        if lk.delay:  # the delay mark sits mid-link; keep signs off it
+            cv = curves[(lk.source, lk.target)]
+            occupied.append(Rect(*cv.at(cv.t_middle())[0], 0.2, 0.2))
+    sign_size = fontsize * 1.15 / 72
+    for lk in links:
+        cv = curves[(lk.source, lk.target)]
+        t = cv.t_before_end(min(0.2, cv.visible_length * 0.35))
+        p, tan = cv.at(t)[0], cv.tangent(t)
+        normal = np.array([-tan[1], tan[0]])
+        choice = None
+        for off in (0.11, 0.16, 0.22):
+            for s in (1, -1):
+                q = p + s * off * normal
+                r = Rect(q[0], q[1], sign_size, sign_size)
+                if not any(r.overlaps(o) for o in occupied):
+                    choice = r
+                    break
+            if choice:
+                break
+        sign_boxes[(lk.source, lk.target)] = choice or Rect(*(p + 0.11 * normal), sign_size, sign_size)
+        occupied.append(sign_boxes[(lk.source, lk.target)])
+    marker_r = _MARKER_R
+    marker_at: dict[str, tuple[float, float]] = {}
+    inside_ids: set[str] = set()
+    from matplotlib.path import Path
+
+    for lp in marked:
+        # the loop's outline follows its drawn links, so a two-variable loop's inside is the lens between them
+        poly = np.vstack([curves[lk].at(np.linspace(0, 1, 24)) for lk in lp.links])
+        centre = np.mean([pos[v] for v in lp.variables], axis=0)
+        outline = Path(poly)
+        inside = lambda x, y, outline=outline: outline.contains_point((x, y))  # noqa: E731
+        spot = free_spot(centre, (2 * marker_r, 2 * marker_r), occupied, curve_pts, inside=inside, reach=1.2)
+        if spot is not None:
+            inside_ids.add(lp.id)
+        else:
+            spot = free_spot(centre, (2 * marker_r, 2 * marker_r), occupied, curve_pts, reach=2.5)
+        if spot is None:
+            continue
+        marker_at[lp.id] = spot
+        occupied.append(Rect(*spot, 2 * marker_r, 2 * marker_r))
+    return curve_pts, sign_boxes, marker_at, occupied, inside_ids
+
+
+def _route(names, links, pos, boxes, loops_in):
+    """Curve every link: away from the loop it closes, around the labels it does not point at.
+
+    Returns the curves by link and how many links still run under a label.
+    """
+    centre_of: dict[tuple[str, str], np.ndarray] = {}
+    for lp in sorted(loops_in, key=lambda lp: -lp.length):  # the shortest loop a link is on wins
+        c = np.mean([pos[v] for v in lp.variables], axis=0)
+        for lk in lp.links:
+            centre_of[lk] = c
+    pairs = {(lk.source, lk.target) for lk in links}
+    curves = {}
+    hidden = 0
+    for lk in links:
+        a, b = lk.source, lk.target
+        pa, pb = np.asarray(pos[a]), np.asarray(pos[b])
+        d = pb - pa
+        left = np.array([-d[1], d[0]])
+        if (b, a) in pairs:
+            # a two-way pair: each bends to its right, so the pair separates, leaving room for a loop marker
+            side, base = -1.0, float(np.clip(0.62 / max(np.linalg.norm(d), 1e-9), 0.3, 0.6))
+        elif (a, b) in centre_of:
+            away = np.dot((pa + pb) / 2 - centre_of[(a, b)], left)
+            side, base = (1.0 if away > 1e-9 else -1.0), 0.16
+        else:
+            side, base = -1.0, 0.08
+        others = [boxes[v].grown(0.02) for v in names if v not in (a, b)]
+        best, best_hits = None, None
+        for rad in (base, base + 0.14, base + 0.3, -base, -(base + 0.14), -(base + 0.3), 0.0):
+            cv = Curve(pa, pb, side * rad, boxes[a].grown(0.03), boxes[b].grown(0.03))
+            pts = cv.visible_points(50)
+            hits = sum(int(o.contains(pts).any()) for o in others)
+            if best_hits is None or hits < best_hits:
+                best, best_hits = cv, hits
+            if hits == 0:
+                break
+        curves[(a, b)] = best
+        hidden += int(bool(best_hits))
+    return curves, hidden
+
+
+def _crossings(curves) -> int:
+    """Count the pairs of links (without a shared variable) whose drawn curves cross."""
+    keys = list(curves)
+    segs = []
+    owner = []
+    for k, key in enumerate(keys):
+        pts = curves[key].visible_points(16)
+        segs.append(np.stack([pts[:-1], pts[1:]], axis=1))
+        owner += [k] * (len(pts) - 1)
+    if len(keys) < 2:
+        return 0
+    s = np.concatenate(segs)
+    owner_arr = np.array(owner)
+    p, r = s[:, 0], s[:, 1] - s[:, 0]
+    q, sv = p, r
+    cross = r[:, None, 0] * sv[None, :, 1] - r[:, None, 1] * sv[None, :, 0]
+    qp = q[None, :, :] - p[:, None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = (qp[..., 0] * sv[None, :, 1] - qp[..., 1] * sv[None, :, 0]) / cross
+        u = (qp[..., 0] * r[:, None, 1] - qp[..., 1] * r[:, None, 0]) / cross
+    hit = (np.abs(cross) > 1e-12) & (t > 0) & (t < 1) & (u > 0) & (u < 1)
+    ends = [set(key) for key in keys]
+    pairs = {(owner_arr[i], owner_arr[j]) for i, j in zip(*np.nonzero(hit)) if owner_arr[i] < owner_arr[j]}
+    return sum(1 for i, j in pairs if not ends[i] & ends[j])
 
 
 def _wrap_to(text: str, width: float, font, renderer, dpi: float) -> list[str]:
@@ -500,7 +563,7 @@ def _key_lines(marked, marker_at, delays: bool) -> list[str]:
     parts = ["+ same direction", "\u2212 opposite direction"]
     if delays:
         parts.append("|| delay")
-    lines = ["Links: " + ";  ".join(parts)]
+    lines = ["Links: " + "; ".join(parts)]
     if marker_at:
         named = [lp for lp in marked if lp.id in marker_at and lp.name]
         lines.append(
