@@ -242,7 +242,9 @@ def plot_cld(
     Returns
     -------
     matplotlib.axes.Axes
-        Each variable's label is a Text artist with gid ``"variable:NAME"``.
+        Each variable's label is a Text artist with gid ``"variable:NAME"``,
+        each link an arrow with gid ``"link:A->B"``; the Axes' gid names the
+        layout engine (``"cld:neato"``, ``"cld:networkx"``...).
 
     Raises
     ------
@@ -327,10 +329,10 @@ def plot_cld(
         outside = sum(1 for lp in marked if lp.id not in marks[4])
         score = _crossings(curves) + 3 * hidden + 2 * outside
         if best is None or score < best[0]:
-            best = (score, pos, boxes, curves, marks[:4])
+            best = (score, pos, boxes, curves, marks[:4], engine)
         if engine == "networkx":
             break
-    _, pos, boxes, curves, marks = best
+    _, pos, boxes, curves, marks, engine = best
 
     curve_pts, sign_boxes, marker_at, occupied = marks
 
@@ -400,6 +402,7 @@ def plot_cld(
     plt.close(probe)
     ax.set_aspect("equal")
     ax.set_axis_off()
+    ax.set_gid(f"cld:{engine}")  # which layout engine drew it
     fade = bool(hl_links or hl_vars)
     _draw_links(ax, links, curves, sign_boxes, hl_links, fade, fontsize, scale)
     _draw_nodes(ax, names, cld, boxes, texts, hl_vars, fade, fontsize, scale)
@@ -566,10 +569,12 @@ def _key_lines(marked, marker_at, delays: bool) -> list[str]:
     lines = ["Links: " + "; ".join(parts)]
     if marker_at:
         named = [lp for lp in marked if lp.id in marker_at and lp.name]
+        unknown = any(lp.polarity == "?" for lp in marked if lp.id in marker_at)
+        kinds = "R reinforcing, B balancing" + (", U unknown polarity" if unknown else "")
         lines.append(
-            "Loops: R reinforcing, B balancing"
+            f"Loops: {kinds}"
             + (": " if named else "")
-            + ";  ".join(f"{lp.id} {lp.name.replace('_', ' ')}" for lp in named)
+            + "; ".join(f"{lp.id} {lp.name.replace('_', ' ')}" for lp in named)
         )
     return lines
 
