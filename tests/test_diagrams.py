@@ -293,3 +293,39 @@ def test_unknown_loop_sector_or_layout_is_a_clear_error(reference_cld):
         reference_cld.plot(loops=["replacement"], layout="spring")
     with pytest.raises(ts.UnknownVariableError, match="no variable 'vulnerabel'"):
         reference_cld.plot(variables=["vulnerabel"], layout="networkx")
+
+
+# ----------------------------------------------------------------------------------------- command line
+def test_loops_plot_writes_a_png_and_keeps_the_overwrite_rule(tmp_path, capsys):
+    from trafficsys.cli import main
+
+    model = str(ROOT / "models/archetypes/fixes_that_fail.toml")
+    out = tmp_path / "loops.png"
+    assert main(["loops", model, "--plot", str(out), "--layout", "networkx"]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"wrote {out} (3 variables)" in capsys.readouterr().out
+    before = out.read_bytes()
+    assert main(["loops", model, "--plot", str(out)]) == 2  # refused before any work
+    assert "exists; pass --force" in capsys.readouterr().err
+    assert out.read_bytes() == before
+    assert (
+        main(["loops", model, "--plot", str(out), "--highlight", "R1", "--force", "--layout", "networkx"])
+        == 0
+    )
+    assert out.read_bytes() != before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "a temporary file was left behind"
+
+
+def test_loops_plot_draws_the_chosen_loops_or_sector(tmp_path, capsys):
+    from trafficsys.cli import main
+
+    out = tmp_path / "part.png"
+    argv = ["loops", "--structure-only", "--plot", str(out), "--layout", "networkx"]
+    assert main([*argv, "--loop", "replacement", "--loop", "recruiter_replacement"]) == 0
+    assert "(5 variables)" in capsys.readouterr().out
+    assert main([*argv, "--sector", "police", "--force"]) == 0
+    assert "(16 variables)" in capsys.readouterr().out
+    assert main([*argv, "--sector", "polise", "--force"]) == 2
+    assert "did you mean 'police'" in capsys.readouterr().err
+    assert main(["loops", "--loop", "R1"]) == 2
+    assert "add --plot FILE" in capsys.readouterr().err

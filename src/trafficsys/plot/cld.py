@@ -33,11 +33,16 @@ LINK_COLOURS = {"+": "#1f5fa8", "-": "#c0392b", "?": "#6b6b6b"}
 HIGHLIGHT = "#d55e00"
 _LINK = "#3d3d3d"
 _FADED = "#b9b9b9"
+_FADED_SIGN = "#8a8a8a"  # a faded sign must still be read: about 3.5:1 on white
 _GLYPH = {"+": "+", "-": "\u2212", "?": "?"}
 #: below this many loops in the drawing, every loop gets a marker; above it, named and chosen loops only
 _MARK_ALL_BELOW = 9
 _PAD = 0.05  # inches between a label's text and its box edge
-_MARKER_R = 0.19  # radius of a loop marker, inches
+_MARKER_R = 0.19  # radius of a loop marker, inches (ids of up to 3 characters; longer ones get more room)
+
+
+def _marker_radius(lp) -> float:
+    return _MARKER_R if len(lp.id) <= 3 else _MARKER_R + 0.035 * (len(lp.id) - 3) + 0.03
 
 
 # ------------------------------------------------------------------------------------ choosing what to draw
@@ -282,6 +287,11 @@ def plot_cld(
     keep = _chosen_variables(cld, chosen_loops, variables, sector)
     hl_vars, hl_links, hl_loops = _highlight_parts(cld, highlight, all_loops)
     names = [v for v in cld.variables if keep is None or v in keep]
+    left_out = 0
+    if keep is None:  # the whole diagram: variables without any link (unused constants) are left out
+        linked = {lk.source for lk in cld.links} | {lk.target for lk in cld.links}
+        left_out = sum(1 for v in names if v not in linked)
+        names = [v for v in names if v in linked] or names
     if not names:
         raise ModelError("nothing to draw: the diagram has no variables", file=cld.file)
     shown = set(names)
@@ -343,6 +353,8 @@ def plot_cld(
     width, height = x1 - x0, y1 - y0
     title_text = title if title is not None else _title(cld, chosen_loops, variables, sector)
     key_lines = _key_lines(marked, marker_at, bool(any(lk.delay for lk in links))) if legend else []
+    if legend and left_out:
+        key_lines.append(f"{left_out} variables without causal links are not drawn.")
     own = ax is None
     if own:
         fig_w = max(width, 4.0)
@@ -406,7 +418,7 @@ def plot_cld(
     fade = bool(hl_links or hl_vars)
     _draw_links(ax, links, curves, sign_boxes, hl_links, fade, fontsize, scale)
     _draw_nodes(ax, names, cld, boxes, texts, hl_vars, fade, fontsize, scale)
-    _draw_markers(ax, marked, marker_at, _MARKER_R, pos, {lp.id for lp in hl_loops}, fontsize, scale)
+    _draw_markers(ax, marked, marker_at, pos, {lp.id for lp in hl_loops}, fontsize, scale)
     return ax
 
 
@@ -441,7 +453,6 @@ def _place_marks(links, curves, boxes, marked, pos, fontsize):
                 break
         sign_boxes[(lk.source, lk.target)] = choice or Rect(*(p + 0.11 * normal), sign_size, sign_size)
         occupied.append(sign_boxes[(lk.source, lk.target)])
-    marker_r = _MARKER_R
     marker_at: dict[str, tuple[float, float]] = {}
     inside_ids: set[str] = set()
     from matplotlib.path import Path
@@ -452,6 +463,7 @@ def _place_marks(links, curves, boxes, marked, pos, fontsize):
         centre = np.mean([pos[v] for v in lp.variables], axis=0)
         outline = Path(poly)
         inside = lambda x, y, outline=outline: outline.contains_point((x, y))  # noqa: E731
+        marker_r = _marker_radius(lp)
         spot = free_spot(centre, (2 * marker_r, 2 * marker_r), occupied, curve_pts, inside=inside, reach=1.2)
         if spot is not None:
             inside_ids.add(lp.id)
@@ -605,7 +617,7 @@ def _draw_links(ax, links, curves, sign_boxes, hl_links, fade, fontsize, scale) 
             )
         )
         sb = sign_boxes[key]
-        sign_colour = LINK_COLOURS[lk.polarity] if (on or not fade) else _FADED
+        sign_colour = LINK_COLOURS[lk.polarity] if (on or not fade) else _FADED_SIGN
         ax.text(
             sb.x,
             sb.y,
@@ -673,7 +685,7 @@ def _draw_nodes(ax, names, cld, boxes, texts, hl_vars, fade, fontsize, scale) ->
         )
 
 
-def _draw_markers(ax, marked, marker_at, r, pos, hl_ids, fontsize, scale) -> None:
+def _draw_markers(ax, marked, marker_at, pos, hl_ids, fontsize, scale) -> None:
     from matplotlib.patches import FancyArrowPatch
     from matplotlib.path import Path
 
@@ -681,6 +693,7 @@ def _draw_markers(ax, marked, marker_at, r, pos, hl_ids, fontsize, scale) -> Non
         if lp.id not in marker_at:
             continue
         x, y = marker_at[lp.id]
+        r = _marker_radius(lp)
         colour = HIGHLIGHT if lp.id in hl_ids else "#333333"
         turn = _marker_rotation(lp, pos)
         ang = np.radians(np.linspace(110, 110 + 290, 40) * turn)
@@ -698,7 +711,7 @@ def _draw_markers(ax, marked, marker_at, r, pos, hl_ids, fontsize, scale) -> Non
                 shrinkB=0,
             )
         )
-        label = lp.id if len(lp.id) <= 3 else lp.polarity
+        label = lp.id
         ax.text(
             x,
             y,
