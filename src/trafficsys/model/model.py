@@ -457,6 +457,16 @@ class Model:
         m._ast_cache = dict(self._ast_cache)
         return m
 
+    def plot_stock_flow(self, ax: Any = None, **kwargs: Any) -> Any:
+        """Draw the stock-flow diagram and return the Axes: see :func:`trafficsys.plot.stock_flow.plot_stock_flow`.
+
+        ``m.plot_stock_flow(sector="police")`` draws one sector of a big model.
+        The drawing code (and matplotlib) is imported only when called.
+        """
+        from ..plot.stock_flow import plot_stock_flow
+
+        return plot_stock_flow(self, ax, **kwargs)
+
     def cld(self, **kwargs: Any):
         """Return the causal-loop diagram of this model (hand-drawn links, or inferred from equations)."""
         from ..cld import from_model

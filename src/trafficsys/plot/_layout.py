@@ -40,6 +40,8 @@ def layout_boxes(
     margin: float = 0.3,
     edge_length: float = 1.4,
     seed: int = 1,
+    graph_attrs: Mapping[str, str] | None = None,
+    edge_attrs: Mapping[tuple[Hashable, Hashable], Mapping[str, str]] | None = None,
 ) -> tuple[dict[Hashable, tuple[float, float]], str]:
     """Return the centre of every box (inches) and the engine used (``"neato"``, ``"networkx"``...).
 
@@ -61,6 +63,9 @@ def layout_boxes(
         Preferred gap between linked boxes, in inches.
     seed
         Seed of the networkx layout's start.
+    graph_attrs, edge_attrs
+        Extra Graphviz attributes of the graph (``{"rankdir": "LR"}``) and of
+        single edges (``{("a", "b"): {"weight": "8"}}``); networkx ignores them.
 
     Raises
     ------
@@ -85,7 +90,7 @@ def layout_boxes(
     if not nodes:
         return {}, layout
     if layout == "graphviz":
-        pos = _graphviz(sizes, edges, prog, margin, edge_length)
+        pos = _graphviz(sizes, edges, prog, margin, edge_length, graph_attrs or {}, edge_attrs or {})
         engine = prog
     else:
         pos = _networkx(sizes, edges, edge_length, seed)
@@ -93,7 +98,7 @@ def layout_boxes(
     return separate(pos, sizes, margin), engine
 
 
-def _graphviz(sizes, edges, prog, margin, edge_length):
+def _graphviz(sizes, edges, prog, margin, edge_length, graph_attrs, edge_attrs):
     import pydot
 
     ids = {n: f"n{i}" for i, n in enumerate(sizes)}
@@ -108,6 +113,8 @@ def _graphviz(sizes, edges, prog, margin, edge_length):
         g.set("ranksep", f"{edge_length * 0.5:.2f}")
     if prog in ("neato", "fdp", "sfdp"):
         g.set("mode", "sgd" if prog == "neato" else "")
+    for k, v in graph_attrs.items():
+        g.set(k, v)
     for n, (w, h) in sizes.items():
         g.add_node(
             pydot.Node(ids[n], shape="box", fixedsize="true", width=f"{w:.3f}", height=f"{h:.3f}", label="")
@@ -116,6 +123,8 @@ def _graphviz(sizes, edges, prog, margin, edge_length):
         e = pydot.Edge(ids[a], ids[b])
         if prog in ("neato", "fdp", "sfdp"):
             e.set("len", f"{edge_length * 0.6 + (max(sizes[a]) + max(sizes[b])) / 4:.2f}")
+        for k, v in edge_attrs.get((a, b), {}).items():
+            e.set(k, v)
         g.add_edge(e)
     try:
         plain = g.create(prog=prog, format="plain").decode("utf-8", "replace")
