@@ -329,3 +329,121 @@ def test_loops_plot_draws_the_chosen_loops_or_sector(tmp_path, capsys):
     assert "did you mean 'police'" in capsys.readouterr().err
     assert main(["loops", "--loop", "R1"]) == 2
     assert "add --plot FILE" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------ stock-flow diagrams
+@pytest.fixture(scope="module")
+def reference_model():
+    return ts.load_default()
+
+
+def _sector_members(m, sector):
+    """The variables a sector drawing shows: the sector's own, and the flows that fill or drain its stocks."""
+    members = set(m.sectors[sector].variables)
+    flows = {v for v in members if m[v].kind.value == "flow"}
+    for s in m.stocks:
+        if s.name in members:
+            flows |= {f for f in (*s.inflows, *s.outflows)}
+    return members, flows
+
+
+def pipes_under_labels(ax, renderer) -> list[str]:
+    """Pipes that run under the label of a variable other than their flow and its two ends."""
+    texts = {
+        t.get_gid().split(":", 1)[1]: t
+        for t in ax.texts
+        if (t.get_gid() or "").split(":")[0] in ("variable", "ghost")
+    }
+    boxes = {v: t.get_window_extent(renderer) for v, t in texts.items()}
+    bad = []
+    for line in ax.lines:
+        gid = line.get_gid() or ""
+        if not gid.startswith("pipe:"):
+            continue
+        f = gid[5:]
+        pts = ax.transData.transform(_dense([np.column_stack(line.get_data())]))
+        for v, bb in boxes.items():
+            if v == f:
+                continue
+            inside = (
+                (pts[:, 0] > bb.x0 + 1)
+                & (pts[:, 0] < bb.x1 - 1)
+                & (pts[:, 1] > bb.y0 + 1)
+                & (pts[:, 1] < bb.y1 - 1)
+            )
+            if inside.any():
+                bad.append(f"{f} under {v}")
+    return bad
+
+
+@pytest.mark.parametrize(
+    "sector",
+    [
+        "budget_and_levers",
+        "people",
+        "trafficker_network",
+        "police",
+        "ngo_rescue_and_donors",
+        "shelters",
+        "reintegration_and_leadership",
+        "justice_pipeline",
+        "accountability_and_trust",
+        "accounting",
+    ],
+)
+def test_each_reference_sector_stock_flow_diagram_is_readable(reference_model, sector, tmp_path):
+    m = reference_model
+    assert sector in m.sectors
+    ax = m.plot_stock_flow(sector=sector)
+    renderer = _render(ax, tmp_path / f"stock_flow_{sector}.png")
+    members, flows = _sector_members(m, sector)
+    own = {t.get_gid()[9:] for t in ax.texts if (t.get_gid() or "").startswith("variable:")}
+    ghosts = {t.get_gid()[6:] for t in ax.texts if (t.get_gid() or "").startswith("ghost:")}
+    assert own == members
+    assert flows - members <= ghosts
+    everything = {
+        t.get_gid(): t for t in ax.texts if (t.get_gid() or "").split(":")[0] in ("variable", "ghost")
+    }
+    boxes = {g: t.get_window_extent(renderer) for g, t in everything.items()}
+    names = sorted(boxes)
+    clashes = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :] if _overlap(boxes[a], boxes[b])]
+    assert not clashes, f"overlapping labels: {clashes[:5]}"
+    fig_bb = ax.figure.bbox
+    for g, bb in boxes.items():
+        assert everything[g].get_fontsize() >= 8
+        assert fig_bb.x0 <= bb.x0 and bb.x1 <= fig_bb.x1 and fig_bb.y0 <= bb.y0 and bb.y1 <= fig_bb.y1, (
+            f"{g} is cut"
+        )
+    pipes = {ln.get_gid()[5:] for ln in ax.lines if (ln.get_gid() or "").startswith("pipe:")}
+    assert pipes == flows
+    assert pipes_under_labels(ax, renderer) == []
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_a_small_model_stock_flow_diagram_has_clouds_pipes_and_information_links(layout, tmp_path):
+    m = ts.load(ROOT / "models/examples/exploitation_exit.toml")
+    ax = m.plot_stock_flow(layout=layout)
+    renderer = _render(ax, tmp_path / f"stock_flow_example_{layout}.png")
+    assert_readable(ax, renderer, set(m.names()))
+    flows = {e.name for e in m if e.kind.value == "flow"}
+    assert {ln.get_gid()[5:] for ln in ax.lines if (ln.get_gid() or "").startswith("pipe:")} == flows
+    info = {p.get_gid()[5:] for p in ax.patches if (p.get_gid() or "").startswith("info:")}
+    expected = {
+        f"{a}->{e}"
+        for e in m.names()
+        if m[e].kind.value not in ("stock", "constant")
+        for a in m.dependencies(e)
+        if a in m
+    }
+    assert info == expected
+    assert pipes_under_labels(ax, renderer) == []
+
+
+def test_stock_flow_errors_and_given_axes(reference_model):
+    cld_only = ts.load(ROOT / "models/archetypes/escalation.toml")
+    with pytest.raises(ts.ModelError, match="no stocks.*m.cld\\(\\).plot\\(\\)"):
+        cld_only.plot_stock_flow()
+    with pytest.raises(ts.ModelError, match="no sector 'polise'.*did you mean 'police'"):
+        reference_model.plot_stock_flow(sector="polise")
+    fig, ax = plt.subplots(figsize=(8, 5))
+    assert reference_model.plot_stock_flow(ax=ax, sector="police", layout="networkx") is ax

@@ -169,7 +169,7 @@ def plot_stock_flow(
     renderer = probe.canvas.get_renderer()
     font = FontProperties(size=fontsize)
     texts, label_size = {}, {}
-    for v in drawn:
+    for v in sorted(drawn):
         texts[v] = _wrap(label[v], wrap)
         style = "italic" if kind[v] is Kind.CONSTANT else "normal"
         t = probe.text(
@@ -180,7 +180,7 @@ def plot_stock_flow(
 
     # node boxes for the layout; a flow's box holds its valve and its label below or beside it
     sizes: dict[str, tuple[float, float]] = {}
-    for v in drawn:
+    for v in sorted(drawn):
         w, h = label_size[v]
         if kind[v] is Kind.STOCK:
             sizes[v] = (max(w + 0.2, 0.9), max(h + 0.2, 0.55))
@@ -217,7 +217,7 @@ def plot_stock_flow(
     # ---- the visible parts: stock boxes, valves with their labels, clouds
     shape: dict[str, Rect] = {}  # what arrows start and end at
     label_at: dict[str, Rect] = {}
-    for v in drawn:
+    for v in sorted(drawn):
         x, y = pos[v]
         w, h = label_size[v]
         if kind[v] is Kind.STOCK:
@@ -233,14 +233,17 @@ def plot_stock_flow(
         src = source_of.get(f, f"cloud:{f}:from")
         dst = target_of.get(f, f"cloud:{f}:to")
         # other variables' labels (a flow's label is taken to sit under its valve for now)
-        others = [shape[k].grown(0.03) for k in shape if k not in (src, dst, f)]
-        others += [
-            Rect(pos[k][0], pos[k][1] - _VALVE - 0.03 - label_size[k][1] / 2, *label_size[k])
+        flow_labels = {
+            k: Rect(pos[k][0], pos[k][1] - _VALVE - 0.03 - label_size[k][1] / 2, *label_size[k])
             for k in flows
             if k != f
-        ]
+        }
         halves = []
         for a, b, box_a, box_b in ((src, f, shape[src], None), (f, dst, None, shape[dst])):
+            # each half avoids everything but its own two ends (the way back must not cross the source)
+            others = [shape[k].grown(0.03) for k in shape if k not in (a, b)] + [
+                r for k, r in flow_labels.items() if k not in (a, b)
+            ]
             best, best_hits = None, None
             for rad in (0.0, 0.12, -0.12, 0.25, -0.25, 0.4, -0.4):
                 cv = Curve(pos[a], pos[b], rad, box_a, box_b)
@@ -251,7 +254,7 @@ def plot_stock_flow(
                     break
             halves.append(best.visible_points(40))
         pipes[f] = np.vstack([halves[0], halves[1][1:]])
-    for v in drawn:
+    for v in sorted(drawn):
         x, y = pos[v]
         w, h = label_size[v]
         if kind[v] is Kind.STOCK:
