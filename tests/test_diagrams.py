@@ -80,15 +80,15 @@ def assert_readable(ax, renderer, expected: set[str]):
     return boxes
 
 
-def links_under_labels(ax, renderer) -> list[str]:
-    """Links whose drawn curve runs under the label of a variable it does not join."""
+def links_under_labels(ax, renderer, prefix: str = "link:") -> list[str]:
+    """Links (arrows with gid ``PREFIX A->B``) whose drawn curve runs under the label of a variable it does not join."""
     boxes = {v: t.get_window_extent(renderer) for v, t in _labels(ax).items()}
     bad = []
     for p in ax.patches:
         gid = p.get_gid() or ""
-        if not gid.startswith("link:"):
+        if not gid.startswith(prefix):
             continue
-        a, b = gid[5:].split("->")
+        a, b = gid[len(prefix) :].split("->")
         # an arrow drawn from a path keeps it in data coordinates; straight stretches are filled in
         pts = ax.transData.transform(_dense(p.get_path().to_polygons(closed_only=False)))
         for v, bb in boxes.items():
@@ -417,6 +417,7 @@ def test_each_reference_sector_stock_flow_diagram_is_readable(reference_model, s
     pipes = {ln.get_gid()[5:] for ln in ax.lines if (ln.get_gid() or "").startswith("pipe:")}
     assert pipes == flows
     assert pipes_under_labels(ax, renderer) == []
+    assert links_under_labels(ax, renderer, prefix="info:") == []
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -437,6 +438,7 @@ def test_a_small_model_stock_flow_diagram_has_clouds_pipes_and_information_links
     }
     assert info == expected
     assert pipes_under_labels(ax, renderer) == []
+    assert links_under_labels(ax, renderer, prefix="info:") == []
 
 
 def test_stock_flow_errors_and_given_axes(reference_model):

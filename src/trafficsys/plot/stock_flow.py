@@ -203,99 +203,116 @@ def plot_stock_flow(
     edges = pipe_edges + info
     attrs = {e: {"weight": "6"} for e in pipe_edges}
     attrs.update({e: {"weight": "1"} for e in info if e not in attrs})
-    pos, engine = layout_boxes(
-        sizes,
-        edges,
-        layout=layout,
-        prog="dot",
-        margin=0.3,
-        seed=seed,
-        graph_attrs={"rankdir": "LR"},
-        edge_attrs=attrs,
-    )
 
-    # ---- the visible parts: stock boxes, valves with their labels, clouds
-    shape: dict[str, Rect] = {}  # what arrows start and end at
-    label_at: dict[str, Rect] = {}
-    for v in sorted(drawn):
-        x, y = pos[v]
-        w, h = label_size[v]
-        if kind[v] is Kind.STOCK:
-            shape[v] = Rect(x, y, *sizes[v])
-        elif kind[v] is Kind.FLOW:
-            shape[v] = Rect(x, y, 2 * _VALVE, 2 * _VALVE)
-        else:
-            shape[v] = Rect(x, y, w, h)
-    for c in clouds:
-        shape[c] = Rect(*pos[c], *sizes[c])
-    pipes = {}
-    for f in sorted(flows):
-        src = source_of.get(f, f"cloud:{f}:from")
-        dst = target_of.get(f, f"cloud:{f}:to")
-        # other variables' labels (a flow's label is taken to sit under its valve for now)
-        flow_labels = {
-            k: Rect(pos[k][0], pos[k][1] - _VALVE - 0.03 - label_size[k][1] / 2, *label_size[k])
-            for k in flows
-            if k != f
-        }
-        halves = []
-        for a, b, box_a, box_b in ((src, f, shape[src], None), (f, dst, None, shape[dst])):
-            # each half avoids everything but its own two ends (the way back must not cross the source)
-            others = [shape[k].grown(0.03) for k in shape if k not in (a, b)] + [
-                r for k, r in flow_labels.items() if k not in (a, b)
-            ]
+    def arrange(prog: str, graph_attrs: dict[str, str], margin: float):
+        """Lay out, route pipes and links; return how many still run under a label, and the drawing's parts."""
+        pos, engine = layout_boxes(
+            sizes,
+            edges,
+            layout=layout,
+            prog=prog,
+            margin=margin,
+            seed=seed,
+            graph_attrs=graph_attrs,
+            edge_attrs=attrs,
+        )
+
+        # ---- the visible parts: stock boxes, valves with their labels, clouds
+        shape: dict[str, Rect] = {}  # what arrows start and end at
+        label_at: dict[str, Rect] = {}
+        for v in sorted(drawn):
+            x, y = pos[v]
+            w, h = label_size[v]
+            if kind[v] is Kind.STOCK:
+                shape[v] = Rect(x, y, *sizes[v])
+            elif kind[v] is Kind.FLOW:
+                shape[v] = Rect(x, y, 2 * _VALVE, 2 * _VALVE)
+            else:
+                shape[v] = Rect(x, y, w, h)
+        for c in clouds:
+            shape[c] = Rect(*pos[c], *sizes[c])
+        pipes = {}
+        hidden = 0
+        for f in sorted(flows):
+            src = source_of.get(f, f"cloud:{f}:from")
+            dst = target_of.get(f, f"cloud:{f}:to")
+            # other variables' labels (a flow's label is taken to sit under its valve for now)
+            flow_labels = {
+                k: Rect(pos[k][0], pos[k][1] - _VALVE - 0.03 - label_size[k][1] / 2, *label_size[k])
+                for k in flows
+                if k != f
+            }
+            halves = []
+            for a, b, box_a, box_b in ((src, f, shape[src], None), (f, dst, None, shape[dst])):
+                # each half avoids everything but its own two ends (the way back must not cross the source)
+                others = [shape[k].grown(0.03) for k in shape if k not in (a, b)] + [
+                    r for k, r in flow_labels.items() if k not in (a, b)
+                ]
+                best, best_hits = None, None
+                for rad in (0.0, 0.12, -0.12, 0.25, -0.25, 0.4, -0.4, 0.6, -0.6):
+                    cv = Curve(pos[a], pos[b], rad, box_a, box_b)
+                    hits = sum(int(o.contains(cv.visible_points(40)).any()) for o in others)
+                    if best_hits is None or hits < best_hits:
+                        best, best_hits = cv, hits
+                    if hits == 0:
+                        break
+                halves.append(best.visible_points(40))
+                hidden += best_hits
+            pipes[f] = np.vstack([halves[0], halves[1][1:]])
+        for v in sorted(drawn):
+            x, y = pos[v]
+            w, h = label_size[v]
+            if kind[v] is Kind.STOCK:
+                shape[v] = label_at[v] = Rect(x, y, *sizes[v])
+            elif kind[v] is Kind.FLOW:
+                shape[v] = Rect(x, y, 2 * _VALVE, 2 * _VALVE)
+                # the label goes under, over or beside the valve, wherever its own pipe does not run
+                pipe = pipes[v]
+                gap = _VALVE * 1.45 + 0.02  # clear of the bow tie, which turns with the pipe
+                sides = [
+                    Rect(x, y - gap - h / 2, w, h),
+                    Rect(x, y + gap + h / 2, w, h),
+                    Rect(x + gap + w / 2, y, w, h),
+                    Rect(x - gap - w / 2, y, w, h),
+                ]
+                label_at[v] = next((r for r in sides if not r.grown(0.02).contains(pipe).any()), sides[0])
+            else:
+                shape[v] = label_at[v] = Rect(x, y, w, h)
+        for c in clouds:
+            shape[c] = Rect(*pos[c], *sizes[c])
+
+        occupied = list(label_at.values()) + [shape[c] for c in clouds] + [shape[f] for f in flows]
+        curves = {}
+        for a, b in info:
+            pa, pb = np.asarray(pos[a]), np.asarray(pos[b])
+            # every label but the ends' own; a flow's label is apart from its valve, so it is avoided too
+            others = [r.grown(0.02) for k, r in label_at.items() if k not in (a, b) or kind[k] is Kind.FLOW]
             best, best_hits = None, None
-            for rad in (0.0, 0.12, -0.12, 0.25, -0.25, 0.4, -0.4):
-                cv = Curve(pos[a], pos[b], rad, box_a, box_b)
+            for rad in (-0.12, 0.12, -0.3, 0.3, 0.0, -0.5, 0.5, -0.75, 0.75, -1.0, 1.0):
+                cv = Curve(pa, pb, rad, shape[a].grown(0.03), shape[b].grown(0.05))
                 hits = sum(int(o.contains(cv.visible_points(40)).any()) for o in others)
                 if best_hits is None or hits < best_hits:
                     best, best_hits = cv, hits
                 if hits == 0:
                     break
-            halves.append(best.visible_points(40))
-        pipes[f] = np.vstack([halves[0], halves[1][1:]])
-    for v in sorted(drawn):
-        x, y = pos[v]
-        w, h = label_size[v]
-        if kind[v] is Kind.STOCK:
-            shape[v] = label_at[v] = Rect(x, y, *sizes[v])
-        elif kind[v] is Kind.FLOW:
-            shape[v] = Rect(x, y, 2 * _VALVE, 2 * _VALVE)
-            # the label goes under, over or beside the valve, wherever its own pipe does not run
-            a = np.asarray(pos.get(source_of.get(v, f"cloud:{v}:from")), float)
-            b = np.asarray(pos.get(target_of.get(v, f"cloud:{v}:to")), float)
-            c = np.array([x, y])
-            pipe = np.vstack(
-                [a + (c - a) * t for t in np.linspace(0, 1, 30)]
-                + [c + (b - c) * t for t in np.linspace(0, 1, 30)]
-            )
-            gap = _VALVE * 1.45 + 0.02  # clear of the bow tie, which turns with the pipe
-            sides = [
-                Rect(x, y - gap - h / 2, w, h),
-                Rect(x, y + gap + h / 2, w, h),
-                Rect(x + gap + w / 2, y, w, h),
-                Rect(x - gap - w / 2, y, w, h),
-            ]
-            label_at[v] = next((r for r in sides if not r.grown(0.02).contains(pipe).any()), sides[0])
-        else:
-            shape[v] = label_at[v] = Rect(x, y, w, h)
-    for c in clouds:
-        shape[c] = Rect(*pos[c], *sizes[c])
+            curves[(a, b)] = best
+            hidden += best_hits
+        return hidden, (pos, engine, shape, label_at, pipes, curves, occupied)
 
-    occupied = list(label_at.values()) + [shape[c] for c in clouds] + [shape[f] for f in flows]
-    curves = {}
-    for a, b in info:
-        pa, pb = np.asarray(pos[a]), np.asarray(pos[b])
-        others = [r.grown(0.02) for k, r in label_at.items() if k not in (a, b)]
-        best, best_hits = None, None
-        for rad in (-0.12, 0.12, -0.3, 0.3, 0.0, -0.5, 0.5):
-            cv = Curve(pa, pb, rad, shape[a].grown(0.03), shape[b].grown(0.05))
-            hits = sum(int(o.contains(cv.visible_points(40)).any()) for o in others)
-            if best_hits is None or hits < best_hits:
-                best, best_hits = cv, hits
-            if hits == 0:
-                break
-        curves[(a, b)] = best
+    # Graphviz's layered layout, left to right, then roomier and top-down variants if links still hide
+    candidates = [
+        ("dot", {"rankdir": "LR"}, 0.3),
+        ("dot", {"rankdir": "LR"}, 0.6),
+        ("dot", {"rankdir": "TB"}, 0.4),
+    ]
+    best = None
+    for prog, graph_attrs, margin in candidates:
+        hidden, parts = arrange(prog, graph_attrs, margin)
+        if best is None or hidden < best[0]:
+            best = (hidden, parts)
+        if hidden == 0 or parts[1] == "networkx":
+            break
+    pos, engine, shape, label_at, pipes, curves, occupied = best[1]
     pts = [cv.visible_points(30) for cv in curves.values()]
     ext = np.array([r.extent for r in occupied] + [(*p, *p) for arr in pts for p in arr])
     x0, y0 = ext[:, 0].min() - 0.2, ext[:, 1].min() - 0.2
