@@ -278,3 +278,24 @@ def test_erosion_evidence_equals_the_stock_and_flows_of_a_plain_run():
     f = e["probe"]["depleting_flow"]
     assert ero.evidence[f"depleting flow {f}"].value == pytest.approx(
         np.median(np.trapezoid(_tr(ds, f), t, axis=0) / total), rel=1e-9)
+
+
+@pytest.mark.parametrize("equation, inputs", [
+    ("vmax * x / (x + k)", {"x"}),
+    ("vmax * x / (k + x)", {"x"}),
+    ("x * y / (x * y + k * 2)", {"x", "y"}),
+    ("1 - EXP(-x / k)", {"x"}),
+    ("1 - EXP(-k * x * y)", {"x", "y"}),
+    ("x / (x + y)", set()),          # a share of two things that vary: not saturation
+    ("x / (x - k)", set()),
+    ("x / k", set()),
+])
+def test_saturating_forms_are_recognised_and_shares_are_not(equation, inputs):
+    from trafficsys.analysis.blocks.detectors import saturating_inputs
+    from trafficsys.model.parser import parse
+
+    tree = parse(equation)
+    found = set()
+    for node in ts.model.ast.walk(tree):
+        found |= saturating_inputs(node, {"k", "vmax"})
+    assert found == inputs
