@@ -122,16 +122,24 @@ def med(a):
 # ----------------------------------------------------------------------------- per kind
 def _constraint(p: Plain, var: str):
     """The MIN call or saturating form in ``var``'s equation (the audit handles one per variable)."""
-    from trafficsys.analysis.blocks.detectors import saturating_inputs
+    from trafficsys.analysis.blocks.detectors import min_of_if, saturating_inputs
 
     fixed = {canonical(c.name) for c in p.m.constants}
     tree = p.m.ast(var)
     mins = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and n.func == "MIN" and len(n.args) >= 2]
+    mins += [_IfMin(n, pair) for n in ast.walk(tree) if isinstance(n, ast.If) and (pair := min_of_if(n))]
     forms = [(n, saturating_inputs(n, fixed)) for n in ast.walk(tree)]
     forms = [(n, xs) for n, xs in forms if xs]
     if len(mins) + len(forms) != 1:
         raise NotAudited(f"'{var}' holds {len(mins)} MIN calls and {len(forms)} saturating forms")
     return ("min", mins[0], None) if mins else ("form", forms[0][0], forms[0][1])
+
+
+class _IfMin:
+    """A MIN written as a condition: its two arguments, and the IF node to replace."""
+
+    def __init__(self, node, pair):
+        self.node, self.args = node, tuple(pair)
 
 
 def _multiplied(p: Plain, var: str, node_match, k: str):
@@ -162,8 +170,11 @@ def audit_capacity_ceiling(p: Plain, b):
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(alone[c], others / vals[c], np.nan)
         out["demand over capacity"] = med([np.nanmean(r) if np.isfinite(r).any() else np.nan for r in ratio.T])
-        target_node = node.args[c]
-        m2 = _multiplied(p, var, lambda n: n is target_node, "audit_capacity")
+        if isinstance(node, _IfMin):   # scale the capacity in the condition and in the branches
+            m2 = _multiplied(p, var, lambda n: n == node.args[c], "audit_capacity")
+        else:
+            target_node = node.args[c]
+            m2 = _multiplied(p, var, lambda n: n is target_node, "audit_capacity")
         cap_names = ast.names(node.args[c])
         other_names = set().union(*(ast.names(a) for i, a in enumerate(node.args) if i != c))
         up = [lv for lv in p.levers_reaching(other_names) if lv not in p.levers_reaching(cap_names)]
