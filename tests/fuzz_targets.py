@@ -182,7 +182,10 @@ sys.addaudithook(_hook)
 _INSTALLED = tuple({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
                                                   *sysconfig.get_paths().values(),
                                                   str(Path(ts.__file__).resolve().parent.parent))}
-                  | {"/dev/", "/proc/", "/sys/"})  # system information (memory size), not user files
+                  | {"/dev/", "/proc/", "/sys/", "/usr/share/zoneinfo/", "/etc/localtime", "/usr/lib/", "/lib/",
+                     "/etc/mime.types"})
+# (system information: memory size, time zones, shared libraries, the MIME table a dependency reads when
+# it first imports mimetypes; not the user's files)
 
 
 def outside(opened: list[str], folder: Path) -> list[str]:
