@@ -98,3 +98,14 @@ def test_unknown_discovery_is_refused():
     m = ts.load(ROOT / "archetypes" / "limits_to_growth.toml")
     with pytest.raises(ModelError, match="discovery must be"):
         ts.loop_dominance(m, ts.simulate(m), discovery="fast")
+
+
+def test_cli_dominance_on_a_model_beyond_listing(tmp_path, capsys):
+    from trafficsys.cli import main
+
+    path = tmp_path / "dense.toml"
+    ts.save(dense_feedback(9), path)
+    assert main(["dominance", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "strongest-path search" in out and "of the stocks' changes" in out
+    assert "Dominant loop per period" in out
