@@ -154,11 +154,10 @@ def _networkx(sizes, edges, edge_length, seed):
     comps = sorted(nx.connected_components(g), key=lambda c: (-len(c), sorted(map(str, c))))
     pos: dict = {}
     x_offset = 0.0
-    for comp in comps:
+    singles = [next(iter(c)) for c in comps if len(c) == 1]
+    for comp in (c for c in comps if len(c) > 1):
         sub = g.subgraph(comp)
-        if len(sub) == 1:
-            local = {next(iter(comp)): np.zeros(2)}
-        elif len(sub) == 2:
+        if len(sub) == 2:
             a, b = sorted(comp, key=str)
             local = {a: np.array([0.0, 0.0]), b: np.array([1.0, 0.0])}
         else:
@@ -175,6 +174,18 @@ def _networkx(sizes, edges, edge_length, seed):
         for n, p in local.items():
             pos[n] = (float(p[0] + shift), float(p[1]))
         x_offset = max(pos[n][0] + sizes[n][0] / 2 for n in comp) + edge_length
+    # unlinked variables: in rows under the drawing, as wide as it is
+    width = max(x_offset - edge_length, 4.0)
+    y = min((pos[n][1] - sizes[n][1] / 2 for n in pos), default=0.0) - edge_length
+    x = 0.0
+    row_h = 0.0
+    for n in singles:
+        w, h = sizes[n]
+        if x > 0 and x + w > width:
+            x, y, row_h = 0.0, y - row_h - 0.3, 0.0
+        pos[n] = (x + w / 2, y - h / 2)
+        x += w + 0.3
+        row_h = max(row_h, h)
     return pos
 
 
