@@ -449,3 +449,29 @@ def test_stock_flow_errors_and_given_axes(reference_model):
         reference_model.plot_stock_flow(sector="polise")
     fig, ax = plt.subplots(figsize=(8, 5))
     assert reference_model.plot_stock_flow(ax=ax, sector="police", layout="networkx") is ax
+
+
+def test_highlight_a_block_that_find_blocks_reports(tmp_path):
+    m = ts.load(ROOT / "models/blocks/burden_shift.toml")
+    block = ts.find_blocks(m, target=m.metadata["target"], n=8, seed=1).blocks[0]
+    assert block.loops, "the planted burden shift comes with its loops"
+    cld = m.cld()
+    ax = cld.plot(highlight=block)
+    renderer = _render(ax, tmp_path / "block.png")
+    assert_readable(
+        ax, renderer, {v for v in cld.variables if any(v in (lk.source, lk.target) for lk in cld.links)}
+    )
+    on = {
+        p.get_gid()[5:]
+        for p in ax.patches
+        if (p.get_gid() or "").startswith("link:")
+        and to_rgb(p.get_edgecolor()) == to_rgb(plot_cld_module.HIGHLIGHT)
+    }
+    loop_links = {
+        f"{a}->{b}"
+        for lp in block.loops
+        for a, b in zip(lp["variables"], lp["variables"][1:] + lp["variables"][:1])
+    }
+    assert on == loop_links
+    bold = {v for v, t in _labels(ax).items() if t.get_fontweight() == "bold"}
+    assert set(block.variables) <= bold
