@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["Rect", "Curve", "free_spot"]
+__all__ = ["Rect", "Curve", "free_spot", "wrap_to_width"]
 
 
 class Rect:
@@ -145,3 +145,19 @@ def free_spot(
                 continue
             return x, y
     return None
+
+
+def wrap_to_width(text: str, width: float, font, renderer, dpi: float) -> list[str]:
+    """Break ``text`` at spaces into lines at most ``width`` inches wide in ``font`` (measured)."""
+
+    def wide(s: str) -> float:
+        w, _, _ = renderer.get_text_width_height_descent(s, font, ismath=False)
+        return w / dpi
+
+    lines: list[str] = []
+    for word in text.split(" "):
+        if lines and wide(lines[-1] + " " + word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines

@@ -22,7 +22,8 @@ import numpy as np
 
 from ..errors import ModelError, UnknownVariableError
 from ..model.names import canonical
-from ._geometry import Curve, Rect, free_spot
+from ..model.validate import suggest
+from ._geometry import Curve, Rect, free_spot, wrap_to_width
 from ._layout import layout_boxes
 
 __all__ = ["plot_cld", "LINK_COLOURS", "HIGHLIGHT"]
@@ -66,8 +67,6 @@ def _resolve_loops(cld, items: Iterable[Any], all_loops: list) -> list:
         key = str(it)
         lp = by_key.get(key.lower()) or by_key.get(canonical(key))
         if lp is None:
-            from ..model.validate import suggest
-
             known = [lp.id for lp in all_loops[:6]] + [lp.name for lp in all_loops if lp.name][:6]
             raise ModelError(
                 f"no loop {key!r} in the diagram{suggest(key, by_key)}; name a loop by its id "
@@ -146,8 +145,6 @@ def _chosen_variables(cld, loops_, variables, sector) -> set[str] | None:
         vs = {canonical(v) for v in variables}
         unknown = sorted(vs - set(cld.variables))
         if unknown:
-            from ..model.validate import suggest
-
             raise UnknownVariableError(
                 f"no variable '{unknown[0]}' in the diagram{suggest(unknown[0], cld.variables)}",
                 file=cld.file,
@@ -359,7 +356,7 @@ def plot_cld(
     if own:
         fig_w = max(width, 4.0)
         title_wrapped = (
-            _wrap_to(
+            wrap_to_width(
                 title_text, fig_w - 0.3, FontProperties(size=fontsize + 2, weight="bold"), renderer, probe.dpi
             )
             if title_text
@@ -368,7 +365,9 @@ def plot_cld(
         key_wrapped = [
             w
             for line in key_lines
-            for w in _wrap_to(line, fig_w - 0.3, FontProperties(size=fontsize - 0.5), renderer, probe.dpi)
+            for w in wrap_to_width(
+                line, fig_w - 0.3, FontProperties(size=fontsize - 0.5), renderer, probe.dpi
+            )
         ]
         top = (len(title_wrapped) * (fontsize + 2) * 1.35 / 72 + 0.15) if title_wrapped else 0.1
         bottom = (len(key_wrapped) * (fontsize - 0.5) * 1.35 / 72 + 0.15) if key_wrapped else 0.1
@@ -541,22 +540,6 @@ def _crossings(curves) -> int:
     ends = [set(key) for key in keys]
     pairs = {(owner_arr[i], owner_arr[j]) for i, j in zip(*np.nonzero(hit)) if owner_arr[i] < owner_arr[j]}
     return sum(1 for i, j in pairs if not ends[i] & ends[j])
-
-
-def _wrap_to(text: str, width: float, font, renderer, dpi: float) -> list[str]:
-    """Break ``text`` at spaces into lines at most ``width`` inches wide in ``font`` (measured)."""
-
-    def wide(s: str) -> float:
-        w, _, _ = renderer.get_text_width_height_descent(s, font, ismath=False)
-        return w / dpi
-
-    lines: list[str] = []
-    for word in text.split(" "):
-        if lines and wide(lines[-1] + " " + word) <= width:
-            lines[-1] += " " + word
-        else:
-            lines.append(word)
-    return lines
 
 
 def _title(cld, chosen_loops, variables, sector) -> str:

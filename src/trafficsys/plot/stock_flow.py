@@ -21,7 +21,8 @@ import numpy as np
 
 from ..errors import ModelError
 from ..model.names import canonical
-from ._geometry import Curve, Rect
+from ..model.validate import suggest
+from ._geometry import Curve, Rect, wrap_to_width
 from ._layout import layout_boxes
 
 __all__ = ["plot_stock_flow"]
@@ -131,8 +132,6 @@ def plot_stock_flow(
     if sector is not None:
         sectors = getattr(m, "sectors", {})
         if sector not in sectors:
-            from ..model.validate import suggest
-
             have = f"its sectors: {', '.join(sectors)}" if sectors else "the model file declares no [sectors]"
             raise ModelError(f"no sector '{sector}'{suggest(sector, sectors)} ({have})", file=m.file)
         members = {canonical(v) for v in sectors[sector].variables if canonical(v) in kind}
@@ -336,17 +335,17 @@ def plot_stock_flow(
             key.append("Grey: stocks (dashed boxes) and flows of other sectors")
         if outside_links:
             key.append(f"{outside_links} information links from variables outside this sector are not drawn")
-    from .cld import _wrap_to
-
     if ax is None:
         fig_w = max(width, 5.0)
-        title_lines = _wrap_to(
+        title_lines = wrap_to_width(
             title_text, fig_w - 0.3, FontProperties(size=fontsize + 2, weight="bold"), renderer, probe.dpi
         )
         key_lines = [
             w
             for line in key
-            for w in _wrap_to(line, fig_w - 0.3, FontProperties(size=fontsize - 0.5), renderer, probe.dpi)
+            for w in wrap_to_width(
+                line, fig_w - 0.3, FontProperties(size=fontsize - 0.5), renderer, probe.dpi
+            )
         ]
         top = len(title_lines) * (fontsize + 2) * 1.35 / 72 + 0.15
         bottom = (len(key_lines) * (fontsize - 0.5) * 1.35 / 72 + 0.15) if key_lines else 0.1
