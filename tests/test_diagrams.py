@@ -73,6 +73,17 @@ def assert_readable(ax, renderer, expected: set[str]):
     names = sorted(boxes)
     clashes = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :] if _overlap(boxes[a], boxes[b])]
     assert not clashes, f"overlapping labels: {clashes[:5]}"
+    # link signs and loop markers sit beside the labels, not on them, and not on each other
+    marks = {
+        t.get_gid(): t.get_window_extent(renderer)
+        for t in ax.texts
+        if (t.get_gid() or "").split(":")[0] in ("sign", "loop")
+    }
+    on_labels = [(g, v) for g, bb in marks.items() for v, lb in boxes.items() if _overlap(bb, lb)]
+    assert not on_labels, f"signs or loop markers on labels: {on_labels[:5]}"
+    keys = sorted(marks)
+    stacked = [(a, b) for i, a in enumerate(keys) for b in keys[i + 1 :] if _overlap(marks[a], marks[b])]
+    assert not stacked, f"signs or loop markers on each other: {stacked[:5]}"
     for t in ax.figure.texts:  # title and key
         bb = t.get_window_extent(renderer)
         assert fig_bb.x0 - 0.5 <= bb.x0 and bb.x1 <= fig_bb.x1 + 0.5, f"'{t.get_text()[:40]}' is cut"
