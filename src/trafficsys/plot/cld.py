@@ -404,7 +404,7 @@ def plot_cld(
     else:
         ax.set_xlim(x0, x1)
         ax.set_ylim(y0, y1)
-        ax.set_aspect("equal", adjustable="datalim")
+        ax.set_aspect("equal", adjustable="box")
         fig = ax.figure
         bb = ax.get_window_extent()
         scale = min(bb.width / fig.dpi / width, bb.height / fig.dpi / height, 1.5)
