@@ -81,17 +81,17 @@ def _loop_by_variables(cld, variables, all_loops, loop_id=None):
     from ..cld.loops import Loop, loop_polarity
 
     vs = tuple(canonical(v) for v in variables)
-    for lp in all_loops:
-        if lp.variables == vs:
-            return lp
     links = [(vs[i], vs[(i + 1) % len(vs)]) for i in range(len(vs))]
+    for lp in all_loops:  # the same loop whichever variable the list starts at
+        if lp.length == len(vs) and set(lp.links) == set(links):
+            return lp
     for a, b in links:
         if not cld.has_link(a, b):
             raise ModelError(f"loop {' -> '.join(vs)}: the diagram has no link {a} -> {b}", file=cld.file)
     signs = tuple(cld.polarity(a, b) for a, b in links)
     pol = loop_polarity(signs)
     return Loop(
-        loop_id or ("R" if pol == "R" else "B" if pol == "B" else "U") + "?",
+        loop_id or ("U" if pol == "?" else pol) + "?",  # not among the enumerated loops: no number
         pol,
         vs,
         signs,
@@ -226,8 +226,10 @@ def plot_cld(
         ``"auto"`` lays out with Graphviz's ``prog`` through pydot when
         Graphviz is installed and with networkx (Kamada-Kawai) otherwise;
         ``"graphviz"``, ``"networkx"`` or a Graphviz program's name
-        (``"dot"``...) choose.  By default ``prog`` is ``neato`` (round loops)
-        up to 15 variables and ``dot`` (layers, compact) for more.
+        (``"dot"``...) choose.  With no ``prog``, a drawing of up to 15
+        variables takes whichever of ``neato``, ``dot`` and ``circo`` gives the
+        fewest crossing links, links under labels and loop markers outside
+        their loop; a bigger one is laid out in layers by ``dot``.
     fontsize
         Label size in points (at least 8 stays readable).
     wrap
@@ -274,8 +276,8 @@ def plot_cld(
             cld = cld.cld()
         else:
             raise ModelError(f"expected a CausalLoopDiagram or a Model, got {type(cld).__name__}")
-    if fontsize < 6:
-        raise ModelError(f"fontsize {fontsize} is too small to read; use 8 or more")
+    if fontsize < 8:
+        raise ModelError(f"fontsize {fontsize} is too small to read on a diagram; use 8 or more")
     try:
         all_loops = list(find_loops(cld, max_loops=max_loops))
     except ModelError:
@@ -304,8 +306,11 @@ def plot_cld(
             marked += loops_in
     else:
         marked = _resolve_loops(cld, markers, all_loops)
-    seen: set[str] = set()
-    marked = [lp for lp in marked if not (lp.id in seen or seen.add(lp.id)) and set(lp.variables) <= shown]
+    unique: dict[str, Any] = {}  # each loop once, in the order above, and only when all of it is drawn
+    for lp in marked:
+        if set(lp.variables) <= shown:
+            unique.setdefault(lp.id, lp)
+    marked = list(unique.values())
 
     # ---- measure the labels at the drawing's font size
     font = FontProperties(size=fontsize)

@@ -110,8 +110,8 @@ def plot_stock_flow(
 
     from ..model.elements import Kind
 
-    if fontsize < 6:
-        raise ModelError(f"fontsize {fontsize} is too small to read; use 8 or more")
+    if fontsize < 8:
+        raise ModelError(f"fontsize {fontsize} is too small to read on a diagram; use 8 or more")
     stocks = m.stocks
     if not stocks:
         raise ModelError(
