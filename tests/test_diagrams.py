@@ -486,3 +486,22 @@ def test_highlight_a_block_that_find_blocks_reports(tmp_path):
     assert on == loop_links
     bold = {v for v, t in _labels(ax).items() if t.get_fontweight() == "bold"}
     assert set(block.variables) <= bold
+
+
+def test_a_sector_shows_every_flow_of_its_stocks_and_their_other_ends_as_ghosts():
+    m = ts.Model("two_sectors", stop=1)
+    m.constant("k", 0.1)
+    m.stock("a", initial=10, outflows=["move"])
+    m.stock("b", initial=0, inflows=["move"], outflows=["leave"])
+    m.flow("move", "k * a")
+    m.flow("leave", "k * b")
+    m.sector("first", ["a", "k"])
+    m.sector("second", ["b", "move", "leave"])
+    ax = m.plot_stock_flow(sector="first", layout="networkx")
+    assert {ln.get_gid() for ln in ax.lines if (ln.get_gid() or "").startswith("pipe:")} == {"pipe:move"}
+    gids = {t.get_gid() for t in ax.texts if t.get_gid() and ":" in t.get_gid()}
+    assert gids == {"variable:a", "variable:k", "ghost:move", "ghost:b"}
+    ax = m.plot_stock_flow(sector="second", layout="networkx")
+    pipes = {ln.get_gid() for ln in ax.lines if (ln.get_gid() or "").startswith("pipe:")}
+    assert pipes == {"pipe:move", "pipe:leave"}
+    assert "ghost:a" in {t.get_gid() for t in ax.texts}

@@ -141,8 +141,8 @@ def plot_stock_flow(
         members = {v for v in members if kind[v] is not Kind.CONSTANT}
     # a sector's stocks bring their flows; its flows bring the stocks they connect (as ghosts when outside)
     flows = {v for v in members if kind[v] is Kind.FLOW}
-    flows |= {f for f, s in {**source_of, **target_of}.items() if s in members and kind.get(f) is Kind.FLOW}
-    flows |= {f for f in list(source_of) + list(target_of) if f in members}
+    for ends in (source_of, target_of):
+        flows |= {f for f, s in ends.items() if s in members and kind.get(f) is Kind.FLOW}
     ghosts = {s for f in flows for s in (source_of.get(f), target_of.get(f)) if s and s not in members}
     drawn = members | flows | ghosts
     ghosts |= flows - members  # flows of other sectors that fill or drain this sector's stocks
@@ -187,7 +187,7 @@ def plot_stock_flow(
             sizes[v] = (2 * w + 3 * _VALVE + 0.1, 2 * h + 3 * _VALVE + 0.1)
         else:
             sizes[v] = (w, h)
-    clouds: dict[str, tuple[str, str]] = {}  # cloud node -> (flow, "in"|"out")
+    clouds: dict[str, tuple[str, str]] = {}  # cloud node -> (flow, "from"|"to")
     for f in sorted(flows):
         if f not in source_of:
             clouds[f"cloud:{f}:from"] = (f, "from")
