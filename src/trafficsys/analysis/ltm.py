@@ -270,6 +270,38 @@ def _dataset(results: Any):
     return ds
 
 
+def _with_every_variable(given: Model, m: Model, ds):
+    """Return ``ds``, or the same runs re-run with every variable saved if ``ds`` lacks some (an ensemble
+    that saved only its stocks, the default of ``ts.monte_carlo``).
+
+    The engine's results hold every constant's value per run, so the runs are
+    reproduced exactly, through the ensemble door, with the same scenario, method and save period.
+    """
+    wanted = [n for n in m.names() if not isinstance(m[n], Constant)
+              and not (isinstance(m[n], Lookup) and m[n].input is None)]
+    if all(n in ds or m[n].name in ds for n in wanted):
+        return ds
+    attrs = ds.attrs
+    if "method" not in attrs or "saveper" not in attrs:  # not the engine's results: nothing to re-run
+        return ds
+    from ..engine.ensemble import run_ensemble
+
+    scenario = attrs.get("scenario") or None
+    base = given.with_scenario(scenario) if scenario in given.scenarios else given
+    flat = m if base is given else _flatten(base)
+    params = {c: np.asarray(ds[c].values, dtype=float) for c in flat.names(Kind.CONSTANT)
+              if c in ds and "time" not in ds[c].dims}
+    r = run_ensemble(base, params, method=attrs["method"], saveper=float(attrs["saveper"]),
+                     n=ds.sizes.get("run", 1))
+    return _dataset(r)
+
+
+def _flatten(m: Model) -> Model:
+    from ..model.arrays import flatten
+
+    return flatten(m)
+
+
 class _Values:
     """Each variable's recorded values as a ``(time, run)`` array."""
 
@@ -735,6 +767,84 @@ class LoopDominance:
 
 
 # ------------------------------------------------------------------------ front door
+#: the log of a zero link score: far below any product of real scores (each log is within +-710),
+#: so a loop through a zero link has exp(log) == 0, and is recognised by its log below half this
+_ZERO_LOG = -1e6
+#: the largest loop score kept (larger products are clipped, as before they would overflow)
+_LOG_MAX = float(np.log(1e300))
+
+
+class _LoopScorer:
+    """Loop and relative loop scores of many (time, run) columns at once, in log space.
+
+    A loop score is the product of its link scores: here ``exp(M @ log|links|)``
+    with ``M`` the loops x links incidence matrix, its sign the parity of the
+    negative links on the loop (``M @ [link < 0]``, exact small integers), and a
+    loop through a zero link exactly 0.  Two matrix products score every loop in
+    every run and at every time without a Python loop over runs or loops, and
+    relative scores are taken in log space (``exp(log - max)`` over the
+    partition), so products too large for a double still rank correctly.
+    """
+
+    def __init__(self, links: np.ndarray, loop_edges: Sequence[Sequence[int]], groups: Mapping[int, list[int]],
+                 npart: int):
+        L, E = len(loop_edges), links.shape[0]
+        self.M = np.zeros((L, E))
+        for k, idx in enumerate(loop_edges):
+            self.M[k, idx] = 1.0  # a simple cycle passes each link once
+        self.M32 = self.M.astype(np.float32)
+        a = np.abs(links)
+        self.log = np.full_like(a, _ZERO_LOG)
+        np.log(a, out=self.log, where=a > 0)
+        self.neg = (links < 0).astype(np.float32)
+        self.groups = [(p, np.asarray(members)) for p, members in groups.items()]
+        self.part_of = np.empty(L, dtype=np.intp)
+        for p, members in self.groups:
+            self.part_of[members] = p
+        C = links.shape[1]
+        self.top = np.full((npart, C), _ZERO_LOG)  # per partition and column: the largest log score
+        self.total = np.ones((npart, C))  # and the sum of exp(log - top) over its loops
+
+    def logs(self, cs: slice, rows: Any = slice(None)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return log|score|, odd sign, nonzero for loops ``rows`` over columns ``cs``."""
+        lg = self.M[rows] @ self.log[:, cs]
+        odd = np.fmod(self.M32[rows] @ self.neg[:, cs], 2) > 0.5
+        return lg, odd, lg > _ZERO_LOG / 2
+
+    def normalise(self, cs: slice, lg: np.ndarray, dominant: np.ndarray) -> np.ndarray:
+        """Return |relative score| of every loop; record each partition's normaliser and dominant loop."""
+        absrel = np.empty_like(lg)
+        for p, members in self.groups:
+            block = lg[members]
+            top = block.max(axis=0)
+            live = top > _ZERO_LOG / 2  # some loop of the partition scores non-zero
+            with np.errstate(under="ignore"):  # a loop far below the partition's largest scores 0
+                e = np.exp(block - top)
+            total = e.sum(axis=0)
+            np.divide(e, total, out=e)
+            e[:, ~live] = 0.0
+            absrel[members] = e
+            self.top[p, cs], self.total[p, cs] = top, total
+            dominant[p, cs] = np.where(live, members[np.argmax(block, axis=0)], -1)
+        return absrel
+
+    def scores(self, lg: np.ndarray, odd: np.ndarray) -> np.ndarray:
+        """Return the signed loop scores from their logs (clipped at 1e300)."""
+        with np.errstate(under="ignore"):  # a loop through a zero link scores exactly 0
+            sc = np.exp(np.minimum(lg, _LOG_MAX))
+        return np.where(odd, -sc, sc)
+
+    def kept(self, cs: slice, rows: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Return the scores and relative scores of loops ``rows`` over columns ``cs`` (after :meth:`normalise`)."""
+        rows = np.asarray(rows, dtype=np.intp)
+        lg, odd, nz = self.logs(cs, rows)
+        p = self.part_of[rows]
+        top, total = self.top[p, cs], self.total[p, cs]
+        with np.errstate(under="ignore"):
+            rel = np.where(top > _ZERO_LOG / 2, np.exp(lg - top) / total, 0.0)
+        return self.scores(lg, odd), np.where(odd, -rel, rel)
+
+
 def loop_dominance(
     m: Model,
     results: Any,
@@ -808,8 +918,9 @@ def loop_dominance(
 
     from ..model.arrays import flatten
 
+    given = m
     m = flatten(m)  # arrayed models are scored element by element, as the engine runs them
-    ds = _dataset(results)
+    ds = _with_every_variable(given, m, _dataset(results))
     g = feedback_graph(m)
     if loops is None:
         cycles = _enumerate_loops(g, max_loops, length_bound)
@@ -843,64 +954,43 @@ def loop_dominance(
     loop_part = [part_of[c[0]] for c in cycles]
     groups = {p: [k for k, q in enumerate(loop_part) if q == p] for p in sorted(set(loop_part))}
     T, R, L = ds.sizes["time"], ds.sizes["run"], len(cycles)
-    per_run = (2 * L + len(edges)) * T * 8
-    chunk = R if per_run * R <= max_bytes else max(1, int(max_bytes // per_run))
-
-    def score_runs(runs: slice):
-        """Link, loop and relative scores of some runs: arrays (item, time, run)."""
+    E, P = len(edges), len(partitions)
+    # link scores of every run (links x time x run: small beside the loops' arrays), run chunks within budget
+    links_all = np.empty((E, T, R))
+    run_chunk = max(1, int(max_bytes // max(1, 8 * T * (E + 16))))
+    for start in range(0, R, run_chunk):
+        runs = slice(start, min(start + run_chunk, R))
         values = _Values(m, ds.isel(run=runs))
-        n = values.nrun
-        links = np.empty((len(edges), T, n))
         for i, e in enumerate(edges):
-            links[i] = _link_score(m, values, e[0], e[1], lookups, compiled)  # type: ignore[arg-type]
-        scores = np.empty((L, T, n))
-        for k, idx in enumerate(loop_edges):
-            np.copyto(scores[k], links[idx[0]])
-            for i in idx[1:]:
-                scores[k] *= links[i]
-        if not np.isfinite(scores).all():  # products overflowing near dominance shifts
-            np.nan_to_num(scores, copy=False, nan=0.0, posinf=1e300, neginf=-1e300)
-        rel = np.empty_like(scores)
-        for members in groups.values():
-            contiguous = members == list(range(members[0], members[-1] + 1))
-            sel = slice(members[0], members[-1] + 1) if contiguous else members
-            absval = np.abs(scores[sel])
-            # scale by the largest score first so that sums of huge scores cannot overflow
-            scale = absval.max(axis=0)
-            scale[scale == 0] = 1.0
-            total = absval.sum(axis=0) / scale
-            total[total == 0] = 1.0
-            rel[sel] = scores[sel] / (scale * total)
-        return values, links, scores, rel
+            links_all[i, :, runs] = _link_score(m, values, e[0], e[1], lookups, compiled)  # type: ignore[arg-type]
+    np.nan_to_num(links_all, copy=False, nan=0.0, posinf=1e300, neginf=-1e300)
+    scorer = _LoopScorer(links_all.reshape(E, T * R), loop_edges, groups, P)
 
-    def dominant(rel: np.ndarray) -> np.ndarray:
-        """(partition, time, run) index of the loop with the largest |relative score|, -1 when none."""
-        out = np.full((len(partitions), T, rel.shape[2]), -1, dtype=np.int32)
-        for p, members in groups.items():
-            block = np.abs(rel[members])
-            best = np.asarray(members)[np.argmax(block, axis=0)]
-            out[p] = np.where(block.max(axis=0) > 0, best, -1)
-        return out
-
-    # pass 1 (the only one when the whole ensemble fits in memory): statistics of every loop
+    # pass 1, over blocks of (time, run) columns: every loop's statistics, each partition's normaliser
+    keep_all = (2 * L + E) * T * R * 8 <= max_bytes
+    cols = max(1, int(max_bytes // max(1, 8 * 4 * L)))
     pos, neg = np.zeros(L, bool), np.zeros(L, bool)
     sum_abs, max_abs = np.zeros(L), np.zeros(L)
-    dom_all = np.empty((len(partitions), T, R), dtype=np.int32)
-    kept_arrays = None
-    for start in range(0, R, chunk):
-        runs = slice(start, min(start + chunk, R))
-        values, links, scores, rel = score_runs(runs)
-        pos |= (scores > 0).any(axis=(1, 2))
-        neg |= (scores < 0).any(axis=(1, 2))
-        absrel = np.abs(rel)
-        sum_abs += absrel.sum(axis=(1, 2))
-        max_abs = np.maximum(max_abs, absrel.max(axis=(1, 2)) if L else max_abs)
-        dom_all[:, :, runs] = dominant(rel)
-        if chunk == R:
-            kept_arrays = (links, scores, rel)
+    dom_all = np.empty((P, T * R), dtype=np.int32)
+    scores_all = rel_all = None
+    if keep_all:
+        scores_all, rel_all = np.empty((L, T * R)), np.empty((L, T * R))
+    for c0 in range(0, T * R, cols):
+        cs = slice(c0, min(c0 + cols, T * R))
+        lg, odd, nz = scorer.logs(cs)
+        pos |= (nz & ~odd).any(axis=1)
+        neg |= (nz & odd).any(axis=1)
+        absrel = scorer.normalise(cs, lg, dom_all)
+        sum_abs += absrel.sum(axis=1)
+        if L:
+            np.maximum(max_abs, absrel.max(axis=1), out=max_abs)
+        if keep_all:
+            rel_all[:, cs] = np.where(odd, -absrel, absrel)
+            scores_all[:, cs] = scorer.scores(lg, odd)
     mean_abs = sum_abs / max(T * R, 1)
+    dom_all = dom_all.reshape(P, T, R)
 
-    if chunk == R:
+    if keep_all:
         kept = list(range(L))
     else:  # too big to keep every loop's series: keep the loops that matter
         ever_dominant = set(np.unique(dom_all[dom_all >= 0]).tolist())
@@ -935,17 +1025,17 @@ def loop_dominance(
     position[np.asarray(order, dtype=int)] = np.arange(len(order))
     dom_index = position[dom_all]  # -1 stays -1 (index L)
     used_edges = sorted({i for k in order for i in loop_edges[k]})
-    if kept_arrays is not None:
-        links, scores, rel = kept_arrays
-        links, scores, rel = links[used_edges], scores[order], rel[order]
-    else:  # pass 2: recompute, keeping the series of the loops that matter
-        links = np.empty((len(used_edges), T, R))
-        scores = np.empty((len(order), T, R))
-        rel = np.empty((len(order), T, R))
-        for start in range(0, R, chunk):
-            runs = slice(start, min(start + chunk, R))
-            values, lk, sc, rl = score_runs(runs)
-            links[:, :, runs], scores[:, :, runs], rel[:, :, runs] = lk[used_edges], sc[order], rl[order]
+    links = links_all[used_edges]
+    if keep_all:
+        scores = scores_all[order].reshape(len(order), T, R)
+        rel = rel_all[order].reshape(len(order), T, R)
+    else:  # pass 2: the kept loops' series, against the normalisers of pass 1
+        scores, rel = np.empty((len(order), T * R)), np.empty((len(order), T * R))
+        cols = max(1, int(max_bytes // max(1, 8 * 4 * max(len(order), 1))))
+        for c0 in range(0, T * R, cols):
+            cs = slice(c0, min(c0 + cols, T * R))
+            scores[:, cs], rel[:, cs] = scorer.kept(cs, order)
+        scores, rel = scores.reshape(len(order), T, R), rel.reshape(len(order), T, R)
     infos_list = [infos[k] for k in order]
     edges = [edges[i] for i in used_edges]
     values = _Values(m, ds)

@@ -297,7 +297,9 @@ def run_ensemble(
     P_full = []
     varied = []
     for c, v in zip(whole.cm.constants, whole.P):
-        if c in arrays:
+        if c in arrays and n == 1:  # one run: its constants are numbers, as simulate gives them
+            P_full.append(float(arrays[c][0]))
+        elif c in arrays:
             P_full.append(np.asarray(arrays[c], dtype=float))
             varied.append(c)
         else:

@@ -15,7 +15,7 @@ from ..model.model import Model
 from ..model.names import canonical
 
 __all__ = ["as_generator", "sample_constants", "SAMPLERS", "uniform_design", "transform", "run_count",
-           "check_memory", "UncertainInput", "uncertain_inputs", "input_params"]
+           "check_memory", "UncertainInput", "uncertain_inputs", "input_params", "sample_inputs"]
 
 #: the samplers :func:`sample_constants` accepts
 SAMPLERS = ("lhs", "random", "sobol")
@@ -227,7 +227,10 @@ def uncertain_inputs(model: Model, names: Sequence[str] | None = None, *, exclud
                     e = got[0]
         if e is None:
             e = model[name]  # raises UnknownVariableError with a suggestion
-        if not isinstance(e, Constant) or (need_range and e.range is None):
+        if not isinstance(e, Constant):
+            raise ModelError(f"only constants can be varied; '{e.name}' is a {e.kind.value}",
+                             variable=e.name, file=model.file)
+        if need_range and e.range is None:
             raise ModelError("only constants with a declared range can be sampled; give it range=(lo, hi)",
                              variable=e.name, file=model.file)
         out += inputs_of(e)
@@ -282,10 +285,18 @@ def sample_constants(model: Model, n: int, seed: int | np.random.Generator | Non
     >>> sorted(s), s["a"].shape
     (['a'], (4,))
     """
-    n = run_count(n)
     chosen = uncertain_inputs(model, names, exclude=exclude)
-    check_memory(8.0 * n * len(chosen), f"sampling {len(chosen)} constants for {n:,} runs",
+    return input_params(chosen, sample_inputs(model, chosen, n, seed, sampler))
+
+
+def sample_inputs(model: Model, inputs: Sequence[UncertainInput], n: int,
+                  seed: int | np.random.Generator | None = None, sampler: str = "lhs") -> np.ndarray:
+    """Return a design of ``n`` runs over ``inputs`` (array runs x inputs), each column in its distribution."""
+    n = run_count(n)
+    check_memory(8.0 * n * len(inputs), f"sampling {len(inputs)} constants for {n:,} runs",
                  "use fewer runs (n)", model.file)
-    u = uniform_design(n, len(chosen), seed, sampler)
-    return input_params(chosen, np.column_stack([transform(c.constant, u[:, i]) for i, c in enumerate(chosen)])
-                        if chosen else np.empty((n, 0)))
+    u = uniform_design(n, len(inputs), seed, sampler)
+    out = np.empty((n, len(inputs)))
+    for i, c in enumerate(inputs):
+        out[:, i] = transform(c.constant, u[:, i])
+    return out
