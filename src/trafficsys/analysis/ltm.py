@@ -61,7 +61,8 @@ from __future__ import annotations
 
 import html
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -202,6 +203,32 @@ def _rotate(cycle: Sequence[str], g: nx.DiGraph) -> tuple[str, ...]:
     return tuple(cycle[start:]) + tuple(cycle[:start])
 
 
+_STRUCTURE_CACHE: OrderedDict[Any, Any] = OrderedDict()
+
+
+def _structure_cached(m: Model, what: tuple, compute: Callable[[], Any]) -> Any:
+    """Return ``compute()`` for ``m``'s structure and constants, cached.
+
+    Loops and their ids are the same for every run of a model: an ensemble's
+    dominance after a single run's reuses them.
+    """
+    from ..engine.compiled import structure_key
+
+    try:
+        key = (what, structure_key(m), tuple((c.name, c.value) for c in m.constants))
+        hash(key)
+    except TypeError:  # pragma: no cover - an element that cannot be hashed: compute every time
+        return compute()
+    got = _STRUCTURE_CACHE.get(key)
+    if got is None:
+        got = compute()
+        _STRUCTURE_CACHE[key] = got
+        while len(_STRUCTURE_CACHE) > 16:
+            _STRUCTURE_CACHE.popitem(last=False)
+    _STRUCTURE_CACHE.move_to_end(key)
+    return got
+
+
 def _enumerate_loops(g: nx.DiGraph, max_loops: int, length_bound: int | None) -> list[tuple[str, ...]]:
     cycles = itertools.islice(nx.simple_cycles(g, length_bound=length_bound), max_loops + 1)
     found = [_rotate(c, g) for c in cycles]
@@ -271,10 +298,10 @@ def _dataset(results: Any):
 
 
 def _with_every_variable(given: Model, m: Model, ds):
-    """Return ``ds``, or the same runs re-run with every variable saved if ``ds`` lacks some (an ensemble
-    that saved only its stocks, the default of ``ts.monte_carlo``).
+    """Return ``ds``, or the same runs re-run with every variable saved if ``ds`` lacks some.
 
-    The engine's results hold every constant's value per run, so the runs are
+    An ensemble that saved only its stocks (the default of ``ts.monte_carlo``)
+    is re-run.  The engine's results hold every constant's value per run, so the runs are
     reproduced exactly, through the ensemble door, with the same scenario, method and save period.
     """
     wanted = [n for n in m.names() if not isinstance(m[n], Constant)
@@ -777,55 +804,65 @@ _LOG_MAX = float(np.log(1e300))
 class _LoopScorer:
     """Loop and relative loop scores of many (time, run) columns at once, in log space.
 
-    A loop score is the product of its link scores: here ``exp(M @ log|links|)``
-    with ``M`` the loops x links incidence matrix, its sign the parity of the
-    negative links on the loop (``M @ [link < 0]``, exact small integers), and a
+    A loop score is the product of its link scores: here ``exp(log|links| @ M)``
+    with ``M`` the links x loops incidence matrix, its sign the parity of the
+    negative links on the loop (``[links < 0] @ M``, exact small integers), and a
     loop through a zero link exactly 0.  Two matrix products score every loop in
     every run and at every time without a Python loop over runs or loops, and
     relative scores are taken in log space (``exp(log - max)`` over the
     partition), so products too large for a double still rank correctly.
+
+    Arrays are laid out (column, loop), the loops of each partition side by
+    side, so that every reduction over a partition reads contiguous memory.
     """
 
     def __init__(self, links: np.ndarray, loop_edges: Sequence[Sequence[int]], groups: Mapping[int, list[int]],
                  npart: int):
         L, E = len(loop_edges), links.shape[0]
-        self.M = np.zeros((L, E))
+        self.order = np.asarray([k for members in groups.values() for k in members], dtype=np.intp)
+        self.where = np.empty(L, dtype=np.intp)  # loop -> its column in the (column, loop) arrays
+        self.where[self.order] = np.arange(L)
+        self.M = np.zeros((E, L))
         for k, idx in enumerate(loop_edges):
-            self.M[k, idx] = 1.0  # a simple cycle passes each link once
+            self.M[idx, self.where[k]] = 1.0  # a simple cycle passes each link once
         self.M32 = self.M.astype(np.float32)
-        a = np.abs(links)
+        a = np.abs(links.T)
         self.log = np.full_like(a, _ZERO_LOG)
         np.log(a, out=self.log, where=a > 0)
-        self.neg = (links < 0).astype(np.float32)
-        self.groups = [(p, np.asarray(members)) for p, members in groups.items()]
+        self.neg = np.ascontiguousarray(links.T < 0, dtype=np.float32)
+        self.spans: list[tuple[int, slice]] = []
+        at = 0
+        for p, members in groups.items():
+            self.spans.append((p, slice(at, at + len(members))))
+            at += len(members)
         self.part_of = np.empty(L, dtype=np.intp)
-        for p, members in self.groups:
-            self.part_of[members] = p
+        for p, sl in self.spans:
+            self.part_of[self.order[sl]] = p
         C = links.shape[1]
         self.top = np.full((npart, C), _ZERO_LOG)  # per partition and column: the largest log score
         self.total = np.ones((npart, C))  # and the sum of exp(log - top) over its loops
 
-    def logs(self, cs: slice, rows: Any = slice(None)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return log|score|, odd sign, nonzero for loops ``rows`` over columns ``cs``."""
-        lg = self.M[rows] @ self.log[:, cs]
-        odd = np.fmod(self.M32[rows] @ self.neg[:, cs], 2) > 0.5
+    def logs(self, cs: slice, cols: Any = slice(None)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return log|score|, odd sign and non-zero, (column, loop), for columns ``cs`` of loop columns ``cols``."""
+        lg = self.log[cs] @ self.M[:, cols]
+        odd = np.fmod(self.neg[cs] @ self.M32[:, cols], 2) > 0.5
         return lg, odd, lg > _ZERO_LOG / 2
 
     def normalise(self, cs: slice, lg: np.ndarray, dominant: np.ndarray) -> np.ndarray:
-        """Return |relative score| of every loop; record each partition's normaliser and dominant loop."""
+        """Return |relative score| (column, loop); record each partition's normaliser and dominant loop."""
         absrel = np.empty_like(lg)
-        for p, members in self.groups:
-            block = lg[members]
-            top = block.max(axis=0)
+        for p, sl in self.spans:
+            block, out = lg[:, sl], absrel[:, sl]
+            top = block.max(axis=1)
             live = top > _ZERO_LOG / 2  # some loop of the partition scores non-zero
+            np.subtract(block, top[:, None], out=out)
             with np.errstate(under="ignore"):  # a loop far below the partition's largest scores 0
-                e = np.exp(block - top)
-            total = e.sum(axis=0)
-            np.divide(e, total, out=e)
-            e[:, ~live] = 0.0
-            absrel[members] = e
+                np.exp(out, out=out)
+            total = out.sum(axis=1)
+            out /= total[:, None]
+            out[~live] = 0.0
             self.top[p, cs], self.total[p, cs] = top, total
-            dominant[p, cs] = np.where(live, members[np.argmax(block, axis=0)], -1)
+            dominant[p, cs] = np.where(live, self.order[sl][np.argmax(block, axis=1)], -1)
         return absrel
 
     def scores(self, lg: np.ndarray, odd: np.ndarray) -> np.ndarray:
@@ -834,12 +871,12 @@ class _LoopScorer:
             sc = np.exp(np.minimum(lg, _LOG_MAX))
         return np.where(odd, -sc, sc)
 
-    def kept(self, cs: slice, rows: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-        """Return the scores and relative scores of loops ``rows`` over columns ``cs`` (after :meth:`normalise`)."""
-        rows = np.asarray(rows, dtype=np.intp)
-        lg, odd, nz = self.logs(cs, rows)
-        p = self.part_of[rows]
-        top, total = self.top[p, cs], self.total[p, cs]
+    def kept(self, cs: slice, loops: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Return scores and relative scores (column, loop) of ``loops`` over columns ``cs`` (after :meth:`normalise`)."""
+        loops = np.asarray(loops, dtype=np.intp)
+        lg, odd, nz = self.logs(cs, self.where[loops])
+        p = self.part_of[loops]
+        top, total = self.top[:, cs].T[:, p], self.total[:, cs].T[:, p]
         with np.errstate(under="ignore"):
             rel = np.where(top > _ZERO_LOG / 2, np.exp(lg - top) / total, 0.0)
         return self.scores(lg, odd), np.where(odd, -rel, rel)
@@ -923,7 +960,8 @@ def loop_dominance(
     ds = _with_every_variable(given, m, _dataset(results))
     g = feedback_graph(m)
     if loops is None:
-        cycles = _enumerate_loops(g, max_loops, length_bound)
+        cycles = _structure_cached(m, ("loops", max_loops, length_bound),
+                                   lambda: _enumerate_loops(g, max_loops, length_bound))
     else:
         cycles = []
         for lp in loops:
@@ -974,19 +1012,21 @@ def loop_dominance(
     dom_all = np.empty((P, T * R), dtype=np.int32)
     scores_all = rel_all = None
     if keep_all:
-        scores_all, rel_all = np.empty((L, T * R)), np.empty((L, T * R))
+        scores_all, rel_all = np.empty((T * R, L)), np.empty((T * R, L))
     for c0 in range(0, T * R, cols):
         cs = slice(c0, min(c0 + cols, T * R))
         lg, odd, nz = scorer.logs(cs)
-        pos |= (nz & ~odd).any(axis=1)
-        neg |= (nz & odd).any(axis=1)
+        pos |= (nz & ~odd).any(axis=0)
+        neg |= (nz & odd).any(axis=0)
         absrel = scorer.normalise(cs, lg, dom_all)
-        sum_abs += absrel.sum(axis=1)
+        sum_abs += absrel.sum(axis=0)
         if L:
-            np.maximum(max_abs, absrel.max(axis=1), out=max_abs)
+            np.maximum(max_abs, absrel.max(axis=0), out=max_abs)
         if keep_all:
-            rel_all[:, cs] = np.where(odd, -absrel, absrel)
-            scores_all[:, cs] = scorer.scores(lg, odd)
+            rel_all[cs] = np.where(odd, -absrel, absrel)
+            scores_all[cs] = scorer.scores(lg, odd)
+    # back from the scorer's loop order (partitions side by side) to the loops' own
+    pos, neg, sum_abs, max_abs = (x[scorer.where] for x in (pos, neg, sum_abs, max_abs))
     mean_abs = sum_abs / max(T * R, 1)
     dom_all = dom_all.reshape(P, T, R)
 
@@ -996,7 +1036,7 @@ def loop_dominance(
         ever_dominant = set(np.unique(dom_all[dom_all >= 0]).tolist())
         kept = [k for k in range(L) if max_abs[k] >= min_contribution or k in ever_dominant]
 
-    cld_ids = _cld_ids(m) if loops is None else {}
+    cld_ids = _structure_cached(m, ("cld",), lambda: _cld_ids(m)) if loops is None else {}
     names = _named_loops(m, cycles)
     counts = {p: len(members) for p, members in groups.items()}
     infos: dict[int, LoopInfo] = {}
@@ -1027,15 +1067,16 @@ def loop_dominance(
     used_edges = sorted({i for k in order for i in loop_edges[k]})
     links = links_all[used_edges]
     if keep_all:
-        scores = scores_all[order].reshape(len(order), T, R)
-        rel = rel_all[order].reshape(len(order), T, R)
+        cols_of = scorer.where[np.asarray(order, dtype=np.intp)]
+        scores = scores_all[:, cols_of].reshape(T, R, len(order))
+        rel = rel_all[:, cols_of].reshape(T, R, len(order))
     else:  # pass 2: the kept loops' series, against the normalisers of pass 1
-        scores, rel = np.empty((len(order), T * R)), np.empty((len(order), T * R))
+        scores, rel = np.empty((T * R, len(order))), np.empty((T * R, len(order)))
         cols = max(1, int(max_bytes // max(1, 8 * 4 * max(len(order), 1))))
         for c0 in range(0, T * R, cols):
             cs = slice(c0, min(c0 + cols, T * R))
-            scores[:, cs], rel[:, cs] = scorer.kept(cs, order)
-        scores, rel = scores.reshape(len(order), T, R), rel.reshape(len(order), T, R)
+            scores[cs], rel[cs] = scorer.kept(cs, order)
+        scores, rel = scores.reshape(T, R, len(order)), rel.reshape(T, R, len(order))
     infos_list = [infos[k] for k in order]
     edges = [edges[i] for i in used_edges]
     values = _Values(m, ds)
@@ -1053,8 +1094,8 @@ def loop_dominance(
         infos_list,
         partitions,
         xr.DataArray(links, dims=("link", *order3), coords={**coords, "link": link_labels}).transpose(*order3, "link"),
-        xr.DataArray(scores, dims=("loop", *order3), coords={**coords, "loop": loop_ids}).transpose(*order3, "loop"),
-        xr.DataArray(rel, dims=("loop", *order3), coords={**coords, "loop": loop_ids}).transpose(*order3, "loop"),
+        xr.DataArray(scores, dims=(*order3, "loop"), coords={**coords, "loop": loop_ids}),
+        xr.DataArray(rel, dims=(*order3, "loop"), coords={**coords, "loop": loop_ids}),
         dom_index,
     )
     result.sampled = sampled
