@@ -69,12 +69,12 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
+from ..engine.expression import STATEFUL_CALLS, evaluate, interpolate_lookup
 from ..errors import ModelError
 from ..model import ast
 from ..model.elements import Constant, Flow, Kind, Lookup, Stock
 from ..model.model import Model
 from ..model.names import canonical
-from ._evaluate import STATEFUL_CALLS, evaluate
 
 __all__ = ["LoopInfo", "LoopDominance", "loop_dominance", "feedback_graph", "cycle_partitions"]
 
@@ -426,15 +426,16 @@ def _link_score(m: Model, values: _Values, source: str, target: str, lookups: Ma
             # a smooth/delay: input u -> hidden stock z, with its own adjustment loop z -> z
             deps = ast.names(stage_input)
             u = np.broadcast_to(evaluate(stage_input, {d: values[d] for d in deps}, time=values.time[:, None],
-                                         dt=dt, lookups=lookups, variable=target), z.shape)
+                                         dt=dt, start=m.start, stop=m.stop, lookups=lookups, variable=target),
+                                z.shape)
             du = np.diff(u, axis=0)
             gap = du - dz
             if source == target:
                 score = -np.abs(_ratio_score(dz, gap, dz))
             else:
                 env = {d: (x[1:] if d == source else values[d][:-1]) for d in deps}
-                new = evaluate(stage_input, env, time=values.time[:-1, None], dt=dt, lookups=lookups,
-                               variable=target)
+                new = evaluate(stage_input, env, time=values.time[:-1, None], dt=dt, start=m.start, stop=m.stop,
+                               lookups=lookups, variable=target)
                 to_input = _ratio_score(np.broadcast_to(new, du.shape) - u[:-1], du, dx)
                 score = to_input * np.abs(_ratio_score(du, gap, du))
         elif _is_stateful(m, target):
@@ -447,10 +448,9 @@ def _link_score(m: Model, values: _Values, source: str, target: str, lookups: Ma
             if compiled is not None:  # the engine's own numerics for the equation
                 new = compiled.evaluate(target, env, time=t_prev)
             else:
-                new = evaluate(tree, env, time=t_prev, dt=dt, lookups=lookups, variable=target)
+                new = evaluate(tree, env, time=t_prev, dt=dt, start=m.start, stop=m.stop, lookups=lookups,
+                               variable=target)
                 if isinstance(e, Lookup):
-                    from ._evaluate import interpolate_lookup
-
                     new = interpolate_lookup(e, new)
                 if isinstance(e, Flow) and e.non_negative:
                     new = np.maximum(new, 0.0)

@@ -36,9 +36,9 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.sampling import input_params
 from ..errors import ModelError, SimulationError
 from ..model.model import Model
-from ..engine.sampling import input_params
 from ._common import Metric, constants_with_ranges, int_seed, metric_label, metric_values, run_ensemble
 
 #: options every method passes to the ensemble door (:func:`trafficsys.engine.ensemble.run_ensemble`)
