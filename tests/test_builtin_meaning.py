@@ -60,8 +60,9 @@ def analysis(equation: str, args: list[float], t: float) -> float:
     """What loop dominance, the blocks and the polarity check compute from recorded values."""
     m = _model(equation, args, t)
     env = {f"a{i}": np.array([a]) for i, a in enumerate(args)}
-    out = evaluate(parse(equation), env, time=np.array([t]), dt=DT, start=t, stop=t + DT,
-                   lookups={"tab": m["tab"]})
+    out = evaluate(
+        parse(equation), env, time=np.array([t]), dt=DT, start=t, stop=t + DT, lookups={"tab": m["tab"]}
+    )
     return float(np.asarray(out).reshape(-1)[0])
 
 
@@ -69,14 +70,22 @@ def analysis(equation: str, args: list[float], t: float) -> float:
 PATHS = {"engine scalar": engine_scalar, "engine vector": engine_vector, "analysis": analysis}
 
 #: builtins whose value at one instant depends on their arguments and the clock only
-INSTANT = sorted([name for name, b in BUILTINS.items()
-                  if b.kind in (BuiltinKind.PURE, BuiltinKind.TIME, BuiltinKind.LOOKUP) and name != "PI"]
-                 + ["MEAN"])
+INSTANT = sorted(
+    [
+        name
+        for name, b in BUILTINS.items()
+        if b.kind in (BuiltinKind.PURE, BuiltinKind.TIME, BuiltinKind.LOOKUP) and name != "PI"
+    ]
+    + ["MEAN"]
+)
 #: with one argument these reduce an array (flattened away before any path sees them)
 LEAST = {"MIN": 2, "MAX": 2, "MEAN": 2}
 # numbers that probe the edges of each meaning: halves (ROUND), zeros (SAFEDIV, MOD), negatives
-NUMBERS = st.one_of(st.integers(-6, 6).map(float), st.integers(-12, 12).map(lambda k: k / 2),
-                    st.floats(-50, 50, allow_nan=False, allow_infinity=False, width=32))
+NUMBERS = st.one_of(
+    st.integers(-6, 6).map(float),
+    st.integers(-12, 12).map(lambda k: k / 2),
+    st.floats(-50, 50, allow_nan=False, allow_infinity=False, width=32),
+)
 
 
 def _same(values: dict[str, float]) -> bool:
@@ -87,8 +96,25 @@ def _same(values: dict[str, float]) -> bool:
 
 
 def test_every_instantaneous_builtin_is_covered():
-    assert {"ROUND", "STEP", "PULSE", "RAMP", "MOD", "MODULO", "INT", "INTEGER", "QUANTUM", "SAFEDIV",
-            "MIN", "MAX", "MEAN", "ACTIVE_INITIAL", "LOOKUP", "EXP", "LN"} <= set(INSTANT)
+    assert {
+        "ROUND",
+        "STEP",
+        "PULSE",
+        "RAMP",
+        "MOD",
+        "MODULO",
+        "INT",
+        "INTEGER",
+        "QUANTUM",
+        "SAFEDIV",
+        "MIN",
+        "MAX",
+        "MEAN",
+        "ACTIVE_INITIAL",
+        "LOOKUP",
+        "EXP",
+        "LN",
+    } <= set(INSTANT)
 
 
 @pytest.mark.parametrize("name", INSTANT)
@@ -117,19 +143,22 @@ def test_graphical_functions_and_operators_mean_the_same_on_every_path(x, t):
 
 
 @pytest.mark.parametrize("path", PATHS)
-@pytest.mark.parametrize("equation, t, expected", [
-    ("ROUND(2.5)", 0.0, 3.0),  # half away from zero (numpy's np.round gives 2)
-    ("ROUND(-2.5)", 0.0, -3.0),
-    ("INT(-1.5)", 0.0, -2.0),
-    ("INTEGER(-1.5)", 0.0, -1.0),
-    ("MOD(-1, 3)", 0.0, 2.0),
-    ("MODULO(-1, 3)", 0.0, -1.0),
-    ("STEP(5, 0.3)", 0.1 + 0.2, 5.0),  # 0.30000000000000004 >= 0.3 within the clock tolerance
-    ("STEP(5, 0.3)", 0.2999, 0.0),
-    ("PULSE(2)", 1.0, 2.0 / DT),  # the default first pulse is at the start time, not at 0
-    ("RAMP(2, 1, 3)", 5.0, 4.0),
-    ("SAFEDIV(1, 0, 7)", 0.0, 7.0),
-    ("QUANTUM(7.5, 2)", 0.0, 6.0),
-])
+@pytest.mark.parametrize(
+    "equation, t, expected",
+    [
+        ("ROUND(2.5)", 0.0, 3.0),  # half away from zero (numpy's np.round gives 2)
+        ("ROUND(-2.5)", 0.0, -3.0),
+        ("INT(-1.5)", 0.0, -2.0),
+        ("INTEGER(-1.5)", 0.0, -1.0),
+        ("MOD(-1, 3)", 0.0, 2.0),
+        ("MODULO(-1, 3)", 0.0, -1.0),
+        ("STEP(5, 0.3)", 0.1 + 0.2, 5.0),  # 0.30000000000000004 >= 0.3 within the clock tolerance
+        ("STEP(5, 0.3)", 0.2999, 0.0),
+        ("PULSE(2)", 1.0, 2.0 / DT),  # the default first pulse is at the start time, not at 0
+        ("RAMP(2, 1, 3)", 5.0, 4.0),
+        ("SAFEDIV(1, 0, 7)", 0.0, 7.0),
+        ("QUANTUM(7.5, 2)", 0.0, 6.0),
+    ],
+)
 def test_known_meanings(path, equation, t, expected):
     assert PATHS[path](equation, [], t) == expected

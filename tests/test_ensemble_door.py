@@ -38,8 +38,12 @@ POP = Metric("pop_final", "people at the end", "person", "higher", final_value("
 @pytest.fixture(scope="module")
 def client():
     distributed = pytest.importorskip("dask.distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as c:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as c,
+    ):
         yield c
 
 
@@ -93,8 +97,16 @@ def test_progress_only_on_a_terminal(monkeypatch, capsys):
 def test_compare_through_an_executor_is_bit_identical(client):
     m = model()
     here = ts.compare(m, ["baseline", "heavy"], metrics=[POP], n=40, seed=2, trajectories=["pop"])
-    there = ts.compare(m, ["baseline", "heavy"], metrics=[POP], n=40, seed=2, trajectories=["pop"],
-                       executor=client, chunk_size=15)
+    there = ts.compare(
+        m,
+        ["baseline", "heavy"],
+        metrics=[POP],
+        n=40,
+        seed=2,
+        trajectories=["pop"],
+        executor=client,
+        chunk_size=15,
+    )
     for s in ("baseline", "heavy"):
         assert np.array_equal(here.values["pop_final"][s], there.values["pop_final"][s])
         assert np.array_equal(here.trajectories[s]["pop"], there.trajectories[s]["pop"])
@@ -103,8 +115,9 @@ def test_compare_through_an_executor_is_bit_identical(client):
 def test_sensitivity_through_an_executor_is_bit_identical(client):
     m = model()
     here = ts.sensitivity(m, "pop", "morris", seed=1, trajectories=8)
-    there = ts.sensitivity(m, "pop", "morris", seed=1, trajectories=8, executor=client.get_executor(),
-                           chunk_size=7)
+    there = ts.sensitivity(
+        m, "pop", "morris", seed=1, trajectories=8, executor=client.get_executor(), chunk_size=7
+    )
     pd.testing.assert_frame_equal(here.table, there.table)
     with pytest.raises(ts.ModelError, match="unknown option"):
         ts.sensitivity(m, "pop", "morris", seed=1, trajectories=8, executer=client)

@@ -817,8 +817,10 @@ class _LoopScorer:
     """
 
     def __init__(self, links: np.ndarray, loop_edges: Sequence[Sequence[int]], groups: Mapping[int, list[int]],
-                 npart: int):
+                 npart: int, max_bytes: float):
         L, E = len(loop_edges), links.shape[0]
+        self.max_bytes = max_bytes
+        self.keep = False
         self.order = np.asarray([k for members in groups.values() for k in members], dtype=np.intp)
         self.where = np.empty(L, dtype=np.intp)  # loop -> its column in the (column, loop) arrays
         self.where[self.order] = np.arange(L)
@@ -871,6 +873,49 @@ class _LoopScorer:
             sc = np.exp(np.minimum(lg, _LOG_MAX))
         return np.where(odd, -sc, sc)
 
+    def statistics(self) -> tuple[np.ndarray, ...]:
+        """Pass 1 over blocks of columns: every loop's statistics, each partition's dominant loop.
+
+        Returns, per loop (its own order), positive?, negative?, the sum and
+        the max of |relative score|; per partition and column the dominant loop (-1: none).
+        """
+        L, C = self.M.shape[1], self.log.shape[0]
+        npart = self.top.shape[0]
+        self.keep = (2 * L + self.M.shape[0]) * C * 8 <= self.max_bytes
+        if self.keep:  # everything fits: keep the series for pass 2
+            self.all_scores, self.all_rel = np.empty((C, L)), np.empty((C, L))
+        cols = max(1, int(self.max_bytes // max(1, 8 * 4 * L)))
+        pos, neg = np.zeros(L, bool), np.zeros(L, bool)
+        sum_abs, max_abs = np.zeros(L), np.zeros(L)
+        dom = np.full((npart, C), -1, dtype=np.int32)
+        for c0 in range(0, C, cols):
+            cs = slice(c0, min(c0 + cols, C))
+            lg, odd, nz = self.logs(cs)
+            pos |= (nz & ~odd).any(axis=0)
+            neg |= (nz & odd).any(axis=0)
+            absrel = self.normalise(cs, lg, dom)
+            sum_abs += absrel.sum(axis=0)
+            if L:
+                np.maximum(max_abs, absrel.max(axis=0), out=max_abs)
+            if self.keep:
+                self.all_rel[cs] = np.where(odd, -absrel, absrel)
+                self.all_scores[cs] = self.scores(lg, odd)
+        # back from the scorer's loop order (partitions side by side) to the loops' own
+        return (*(x[self.where] for x in (pos, neg, sum_abs, max_abs)), dom)
+
+    def series(self, loops: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Pass 2: scores and relative scores (column, loop) of ``loops`` (the loops' own indices)."""
+        C = self.log.shape[0]
+        if self.keep:
+            at = self.where[np.asarray(loops, dtype=np.intp)]
+            return self.all_scores[:, at], self.all_rel[:, at]
+        scores, rel = np.empty((C, len(loops))), np.empty((C, len(loops)))
+        cols = max(1, int(self.max_bytes // max(1, 8 * 4 * max(len(loops), 1))))
+        for c0 in range(0, C, cols):
+            cs = slice(c0, min(c0 + cols, C))
+            scores[cs], rel[cs] = self.kept(cs, loops)
+        return scores, rel
+
     def kept(self, cs: slice, loops: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """Return scores and relative scores (column, loop) of ``loops`` over columns ``cs`` (after :meth:`normalise`)."""
         loops = np.asarray(loops, dtype=np.intp)
@@ -880,6 +925,19 @@ class _LoopScorer:
         with np.errstate(under="ignore"):
             rel = np.where(top > _ZERO_LOG / 2, np.exp(lg - top) / total, 0.0)
         return self.scores(lg, odd), np.where(odd, -rel, rel)
+
+
+#: which loop scorer serves: "auto" (compiled where numba imports, else numpy), "numba" or "numpy"
+SCORER = "auto"
+
+
+def _scorer(links: np.ndarray, loop_edges: Sequence[Sequence[int]], groups: Mapping[int, list[int]],
+            npart: int, max_bytes: float):
+    from . import _loop_kernel
+
+    if SCORER == "numba" or (SCORER == "auto" and _loop_kernel.available()):
+        return _loop_kernel.TrieScorer(links, loop_edges, groups, npart)
+    return _LoopScorer(links, loop_edges, groups, npart, max_bytes)
 
 
 def loop_dominance(
@@ -1002,42 +1060,20 @@ def loop_dominance(
         for i, e in enumerate(edges):
             links_all[i, :, runs] = _link_score(m, values, e[0], e[1], lookups, compiled)  # type: ignore[arg-type]
     np.nan_to_num(links_all, copy=False, nan=0.0, posinf=1e300, neginf=-1e300)
-    scorer = _LoopScorer(links_all.reshape(E, T * R), loop_edges, groups, P)
-
-    # pass 1, over blocks of (time, run) columns: every loop's statistics, each partition's normaliser
-    keep_all = (2 * L + E) * T * R * 8 <= max_bytes
-    cols = max(1, int(max_bytes // max(1, 8 * 4 * L)))
-    pos, neg = np.zeros(L, bool), np.zeros(L, bool)
-    sum_abs, max_abs = np.zeros(L), np.zeros(L)
-    dom_all = np.empty((P, T * R), dtype=np.int32)
-    scores_all = rel_all = None
-    if keep_all:
-        scores_all, rel_all = np.empty((T * R, L)), np.empty((T * R, L))
-    for c0 in range(0, T * R, cols):
-        cs = slice(c0, min(c0 + cols, T * R))
-        lg, odd, nz = scorer.logs(cs)
-        pos |= (nz & ~odd).any(axis=0)
-        neg |= (nz & odd).any(axis=0)
-        absrel = scorer.normalise(cs, lg, dom_all)
-        sum_abs += absrel.sum(axis=0)
-        if L:
-            np.maximum(max_abs, absrel.max(axis=0), out=max_abs)
-        if keep_all:
-            rel_all[cs] = np.where(odd, -absrel, absrel)
-            scores_all[cs] = scorer.scores(lg, odd)
-    # back from the scorer's loop order (partitions side by side) to the loops' own
-    pos, neg, sum_abs, max_abs = (x[scorer.where] for x in (pos, neg, sum_abs, max_abs))
+    scorer = _scorer(links_all.reshape(E, T * R), loop_edges, groups, P, max_bytes)
+    # pass 1: every loop's statistics, each partition's normaliser and dominant loop
+    pos, neg, sum_abs, max_abs, dom_all = scorer.statistics()
     mean_abs = sum_abs / max(T * R, 1)
     dom_all = dom_all.reshape(P, T, R)
-
-    if keep_all:
+    if (2 * L + E) * T * R * 8 <= max_bytes:
         kept = list(range(L))
     else:  # too big to keep every loop's series: keep the loops that matter
         ever_dominant = set(np.unique(dom_all[dom_all >= 0]).tolist())
         kept = [k for k in range(L) if max_abs[k] >= min_contribution or k in ever_dominant]
 
     cld_ids = _structure_cached(m, ("cld",), lambda: _cld_ids(m)) if loops is None else {}
-    names = _named_loops(m, cycles)
+    names = _structure_cached(m, ("named", max_loops, length_bound), lambda: _named_loops(m, cycles)) \
+        if loops is None else _named_loops(m, cycles)
     counts = {p: len(members) for p, members in groups.items()}
     infos: dict[int, LoopInfo] = {}
     used: dict[str, int] = {}
@@ -1066,17 +1102,9 @@ def loop_dominance(
     dom_index = position[dom_all]  # -1 stays -1 (index L)
     used_edges = sorted({i for k in order for i in loop_edges[k]})
     links = links_all[used_edges]
-    if keep_all:
-        cols_of = scorer.where[np.asarray(order, dtype=np.intp)]
-        scores = scores_all[:, cols_of].reshape(T, R, len(order))
-        rel = rel_all[:, cols_of].reshape(T, R, len(order))
-    else:  # pass 2: the kept loops' series, against the normalisers of pass 1
-        scores, rel = np.empty((T * R, len(order))), np.empty((T * R, len(order)))
-        cols = max(1, int(max_bytes // max(1, 8 * 4 * max(len(order), 1))))
-        for c0 in range(0, T * R, cols):
-            cs = slice(c0, min(c0 + cols, T * R))
-            scores[cs], rel[cs] = scorer.kept(cs, order)
-        scores, rel = scores.reshape(T, R, len(order)), rel.reshape(T, R, len(order))
+    # pass 2: the kept loops' series, against the normalisers of pass 1
+    scores, rel = scorer.series(order)
+    scores, rel = scores.reshape(T, R, len(order)), rel.reshape(T, R, len(order))
     infos_list = [infos[k] for k in order]
     edges = [edges[i] for i in used_edges]
     values = _Values(m, ds)

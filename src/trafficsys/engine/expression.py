@@ -61,18 +61,22 @@ def _prepare(node: ast.Expr, lookups: Mapping[str, Lookup], variable: str | None
         if isinstance(n, ast.Subscript):
             raise UnsupportedFeatureError(
                 f"arrayed reference {n.name!r} cannot be re-evaluated from recorded values; flatten the model "
-                "(trafficsys.model.arrays.flatten) so that each element is a variable", variable=variable)
+                "(trafficsys.model.arrays.flatten) so that each element is a variable",
+                variable=variable,
+            )
         if not isinstance(n, ast.Call):
             return n
         if n.func in STATEFUL_CALLS:
             raise UnsupportedFeatureError(
                 f"{n.func}(...) cannot be re-evaluated from recorded values (it keeps internal state)",
-                variable=variable)
+                variable=variable,
+            )
         if n.func == "LOOKUP":
             table = n.args[0]
             if not isinstance(table, ast.Name) or table.name not in lookups:
-                raise UnsupportedFeatureError("LOOKUP's first argument must be the name of a graphical function",
-                                              variable=variable)
+                raise UnsupportedFeatureError(
+                    "LOOKUP's first argument must be the name of a graphical function", variable=variable
+                )
             return ast.Call(table.name, n.args[1:])
         if n.func == "ACTIVE_INITIAL":
             return n.args[0]
@@ -81,8 +85,13 @@ def _prepare(node: ast.Expr, lookups: Mapping[str, Lookup], variable: str | None
     return ast.transform(node, post)
 
 
-def _compile(tree: ast.Expr, deps: tuple[str, ...], has_pi: bool, tables: tuple[tuple[str, Lookup], ...],
-             variable: str | None):
+def _compile(
+    tree: ast.Expr,
+    deps: tuple[str, ...],
+    has_pi: bool,
+    tables: tuple[tuple[str, Lookup], ...],
+    variable: str | None,
+):
     key = (tree, deps, has_pi, tables)
     with _LOCK:
         got = _CACHE.get(key)

@@ -54,6 +54,7 @@ __all__ = ["scalar_lookup", "vector_lookup"]
 def _scalar_ufunc(u):
     def f(x):
         return float(u(x))
+
     return f
 
 
@@ -66,9 +67,11 @@ def _scalar_lookup(table: Lookup) -> Callable[[float], float]:
     ys = [float(y) for y in table.ys]
     n = len(xs)
     if table.extrapolation is Extrapolation.DISCRETE:
+
         def discrete(x):
             j = bisect_right(xs, x) - 1
             return ys[j if j >= 0 else 0]
+
         return discrete
     # the same arithmetic as numpy.interp (slope * (x - x_j) + y_j), for bit-identical results
     slopes = [(ys[i + 1] - ys[i]) / (xs[i + 1] - xs[i]) if xs[i + 1] != xs[i] else 0.0 for i in range(n - 1)]
@@ -86,6 +89,7 @@ def _scalar_lookup(table: Lookup) -> Callable[[float], float]:
         if xs[j] == x:
             return ys[j]
         return slopes[j] * (x - xs[j]) + ys[j]
+
     return interp
 
 
@@ -94,14 +98,18 @@ def _vector_lookup(table: Lookup) -> Callable[[np.ndarray], np.ndarray]:
     ys = np.asarray(table.ys, dtype=float)
     n = len(xs)
     if table.extrapolation is Extrapolation.DISCRETE:
+
         def discrete(x):
             idx = np.searchsorted(xs, x, side="right") - 1
             return ys[np.maximum(idx, 0)]
+
         return discrete
     extrap = table.extrapolation is Extrapolation.EXTRAPOLATE and n > 1
     if not extrap:
+
         def interp(x):
             return np.interp(x, xs, ys)
+
         return interp
     slo = (ys[1] - ys[0]) / (xs[1] - xs[0]) if xs[1] != xs[0] else 0.0
     shi = (ys[-1] - ys[-2]) / (xs[-1] - xs[-2]) if xs[-1] != xs[-2] else 0.0
@@ -111,6 +119,7 @@ def _vector_lookup(table: Lookup) -> Callable[[np.ndarray], np.ndarray]:
         out = np.interp(x, xs, ys)
         out = np.where(x < x0, y0 + (x - x0) * slo, out)
         return np.where(x > xn, yn + (x - xn) * shi, out)
+
     return extrapolate
 
 

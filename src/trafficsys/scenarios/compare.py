@@ -29,7 +29,6 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ModelError
-from ..model.elements import Constant
 from ..model.names import canonical
 from .metrics import DEFAULT_METRICS, METRICS, Metric
 
