@@ -80,7 +80,9 @@ def _in(tree: Path, args: list[str], capture_time: bool = False) -> float:
     """Seconds of a fresh Python process running ``args`` with ``tree``'s sources first (or its printed time)."""
     env = dict(os.environ, PYTHONPATH=str(tree / "src"))
     t = time.perf_counter()
-    out = subprocess.run([sys.executable, *args], env=env, check=True, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"{' '.join(args[:4])} failed in {tree}:\n{out.stderr[-2000:]}")
     wall = time.perf_counter() - t
     return float(out.stdout.strip().splitlines()[-1]) if capture_time else wall
 
