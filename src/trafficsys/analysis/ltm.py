@@ -70,7 +70,7 @@ import networkx as nx
 import numpy as np
 
 from ..engine.expression import STATEFUL_CALLS, evaluate, interpolate_lookup
-from ..errors import ModelError
+from ..errors import ModelError, UnsupportedFeatureError
 from ..model import ast
 from ..model.elements import Constant, Flow, Kind, Lookup, Stock
 from ..model.model import Model
@@ -448,9 +448,13 @@ def _link_score(m: Model, values: _Values, source: str, target: str, lookups: Ma
             env = {d: (x[1:] if d == source else values[d][:-1]) for d in m.dependencies(target)
                    if not (d in lookups and lookups[d].input is None)}
             t_prev = values.time[:-1, None]
+            new = None
             if compiled is not None:  # the engine's own numerics for the equation
-                new = compiled.evaluate(target, env, time=t_prev)
-            else:
+                try:
+                    new = compiled.evaluate(target, env, time=t_prev)
+                except UnsupportedFeatureError:  # e.g. ACTIVE_INITIAL lowered to a hidden initial value
+                    new = None
+            if new is None:
                 new = evaluate(tree, env, time=t_prev, dt=dt, start=m.start, stop=m.stop, lookups=lookups,
                                variable=target)
                 if isinstance(e, Lookup):
