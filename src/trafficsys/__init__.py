@@ -40,7 +40,7 @@ _LAZY = {
     "Loop": "trafficsys.cld",
     "ArchetypeMatch": "trafficsys.cld",
     "ArchetypeFinding": "trafficsys.cld",
-    "archetypes": "trafficsys.cld",
+    "archetypes": "trafficsys.analysis",
     "loop_dominance": "trafficsys.analysis",
     "sensitivity": "trafficsys.analysis",
     "calibrate": "trafficsys.analysis",
