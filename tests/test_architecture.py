@@ -60,34 +60,36 @@ def _module_name(path: Path) -> tuple[str, str]:
     return name, name if is_package else name.rsplit(".", 1)[0]
 
 
+def _targets(node: ast.AST, package: str) -> list[str]:
+    """The trafficsys modules an import statement names (relative ones resolved against ``package``)."""
+    if isinstance(node, ast.Import):
+        names = [a.name for a in node.names]
+    elif isinstance(node, ast.ImportFrom):
+        stem = node.module or ""
+        if node.level:
+            parts = package.split(".")
+            stem = ".".join(parts[: len(parts) - node.level + 1] + ([node.module] if node.module else []))
+        # "from . import x" names the module x; "from .x import y" names the module x
+        names = [stem] if node.module else [f"{stem}.{a.name}" for a in node.names]
+    else:
+        return []
+    return [n for n in names if n.startswith("trafficsys")]
+
+
+def _visit(node: ast.AST, module: str, package: str, function: str, found: list[Import]) -> None:
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            _visit(child, module, package, child.name, found)
+            continue
+        found.extend(Import(module, t, child.lineno, function) for t in _targets(child, package))
+        _visit(child, module, package, function, found)
+
+
 def imports() -> list[Import]:
-    found = []
+    found: list[Import] = []
     for path in sorted(SRC.rglob("*.py")):
         module, package = _module_name(path)
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-
-        def visit(node: ast.AST, function: str) -> None:
-            for child in ast.iter_child_nodes(node):
-                if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    visit(child, child.name)
-                    continue
-                targets: list[str] = []
-                if isinstance(child, ast.ImportFrom):
-                    if child.level:
-                        base = package.split(".")[: len(package.split(".")) - child.level + 1]
-                        stem = ".".join(base + ([child.module] if child.module else []))
-                    else:
-                        stem = child.module or ""
-                    # "from . import x" names a module; "from .x import y" names the module x
-                    targets = [f"{stem}.{a.name}" for a in child.names] if not child.module else [stem]
-                elif isinstance(child, ast.Import):
-                    targets = [a.name for a in child.names]
-                found.extend(
-                    Import(module, t, child.lineno, function) for t in targets if t.startswith("trafficsys")
-                )
-                visit(child, function)
-
-        visit(tree, "")
+        _visit(ast.parse(path.read_text(encoding="utf-8")), module, package, "", found)
     return found
 
 
