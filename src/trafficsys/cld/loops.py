@@ -37,7 +37,7 @@ from typing import Any, SupportsIndex, overload
 import networkx as nx
 
 from ..errors import ModelError
-from ..model.names import canonical
+from ..model.names import canonical, suggest
 from .diagram import CausalLoopDiagram
 
 __all__ = [
@@ -324,7 +324,6 @@ def loops_through(cld: CausalLoopDiagram, variable: str, length_bound: int | Non
     v = canonical(variable)
     if v not in cld.variables:
         from ..errors import UnknownVariableError
-        from ..model.validate import suggest
 
         raise UnknownVariableError(f"no variable '{variable}' in the diagram{suggest(v, cld.variables)}",
                                    file=cld.file, variable=variable)

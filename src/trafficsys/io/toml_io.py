@@ -41,8 +41,7 @@ from ..model.elements import (
     Stock,
 )
 from ..model.model import Model, SimSpecs
-from ..model.names import canonical
-from ..model.validate import suggest
+from ..model.names import canonical, suggest
 
 __all__ = [
     "read_toml",

@@ -34,7 +34,7 @@ from .elements import (
     Scenario,
     Stock,
 )
-from .names import canonical, name_problem
+from .names import canonical, name_problem, suggest
 from .parser import parse
 
 __all__ = ["Model", "SimSpecs"]
@@ -282,7 +282,6 @@ class Model:
     def _key(self, name: str) -> str:
         key = canonical(name)
         if key not in self._elements:
-            from .validate import suggest
 
             hint = suggest(key, self._elements)
             raise UnknownVariableError(f"no variable '{name}'{hint}", file=self.file, variable=name)
@@ -403,7 +402,6 @@ class Model:
             return self
         if isinstance(scenario, str):
             if scenario not in self.scenarios:
-                from .validate import suggest
 
                 raise ModelError(f"no scenario '{scenario}'{suggest(scenario, self.scenarios)}; "
                                  f"defined: {', '.join(self.scenarios) or 'none'}", file=self.file)

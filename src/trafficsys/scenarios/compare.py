@@ -30,7 +30,7 @@ import pandas as pd
 
 from ..errors import ModelError
 from ..model.elements import Constant
-from ..model.names import canonical
+from ..model.names import canonical, suggest
 from .metrics import DEFAULT_METRICS, METRICS, Metric
 
 __all__ = ["compare", "Comparison", "uncertain_constants", "ROBUST", "INTERVAL"]
@@ -137,7 +137,6 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
     names = list(model.scenarios) if scenarios is None else [str(s) for s in scenarios]
     for s in names:
         if s not in model.scenarios:
-            from ..model.validate import suggest
 
             raise ModelError(f"no strategy '{s}'{suggest(s, model.scenarios)}; defined: "
                              f"{', '.join(model.scenarios) or 'none'}", file=model.file)
@@ -158,7 +157,6 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
             chosen.append(mt)
             continue
         if mt not in METRICS:
-            from ..model.validate import suggest
 
             raise ModelError(f"no metric '{mt}'{suggest(mt, METRICS)}; available: {', '.join(METRICS)}")
         chosen.append(METRICS[mt])
@@ -493,7 +491,6 @@ class Comparison:
     # ---------------------------------------------------------------- helpers
     def _strategy(self, name: str) -> str:
         if name not in self.strategies:
-            from ..model.validate import suggest
 
             raise ModelError(f"no strategy '{name}' in this comparison{suggest(str(name), self.strategies)}; "
                              f"compared: {', '.join(self.strategies)}")

@@ -21,7 +21,7 @@ from ...errors import ModelError, StructureError, UnknownVariableError
 from ...model import ast
 from ...model.elements import Aux, Constant, Flow, Lookup, Stock
 from ...model.model import Model
-from ...model.names import canonical
+from ...model.names import canonical, suggest
 
 __all__ = ["Context", "LeverResponse", "policy_levers", "is_assumption", "REL_STEP"]
 
@@ -179,7 +179,6 @@ class Context:
             raise ModelError("give the target: the outcome variable whose blocks to find, e.g. "
                              "target='cases_convicted'", file=self.file)
         if target not in self.m:
-            from ...model.validate import suggest
 
             raise UnknownVariableError(f"the target '{target}' is not a variable of the model{suggest(target, self.m.names())}; "
                                        "choose a stock (an accumulated outcome), flow or auxiliary",
@@ -203,7 +202,6 @@ class Context:
         out = []
         for name in levers:
             if name not in self.m:
-                from ...model.validate import suggest
 
                 raise UnknownVariableError(f"the lever '{name}' is not a variable of the model"
                                            f"{suggest(name, self.m.names())}", file=self.file, variable=name)
