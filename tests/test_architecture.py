@@ -123,3 +123,17 @@ def test_no_import_cycle_between_packages():
             g.add_edge(a, b)
     cycles = list(nx.simple_cycles(g))
     assert not cycles, cycles
+
+
+def test_only_the_model_writes_its_private_fields():
+    """Other packages transform a model through ``Model.with_elements`` / ``add`` / ``remove``."""
+    wrong = []
+    for path in sorted(SRC.rglob("*.py")):
+        if path == SRC / "model" / "model.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            for t in targets:
+                if isinstance(t, ast.Attribute) and t.attr in ("_elements", "_ast_cache"):
+                    wrong.append(f"{path.relative_to(SRC)}:{node.lineno} writes .{t.attr}")
+    assert not wrong, wrong

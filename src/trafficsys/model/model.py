@@ -437,6 +437,26 @@ class Model:
         m._ast_cache = dict(self._ast_cache)
         return m
 
+    def with_elements(self, elements: Iterable[Element] = ()) -> Model:
+        """Return a copy of this model (run settings, scenarios, loops, links, metadata) holding ``elements``.
+
+        The front door for transforming a model (renaming, flattening arrays,
+        reordering): every element goes through :meth:`add`, so names are
+        checked and a duplicate raises.  The model itself is not changed.
+
+        Examples
+        --------
+        >>> m = Model("m"); _ = m.constant("b", 1); _ = m.constant("a", 2)
+        >>> [e.name for e in m.with_elements(sorted(m, key=lambda e: e.name))]
+        ['a', 'b']
+        """
+        out = self.copy()
+        out._elements = {}
+        out._ast_cache = {}
+        for e in elements:
+            out.add(e)
+        return out
+
     def cld(self, **kwargs: Any):
         """Return the causal-loop diagram of this model (hand-drawn links, or inferred from equations)."""
         from ..cld import from_model
