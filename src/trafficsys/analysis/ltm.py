@@ -69,6 +69,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
+from ..cld.loops import match_named_loops
 from ..engine.expression import STATEFUL_CALLS, evaluate, interpolate_lookup
 from ..errors import ModelError, UnsupportedFeatureError
 from ..model import ast
@@ -245,33 +246,17 @@ def _enumerate_loops(g: nx.DiGraph, max_loops: int, length_bound: int | None) ->
     return found
 
 
-def _follows(cycle: Sequence[str], named: Sequence[str]) -> bool:
-    """Return True when the named variables appear along ``cycle`` in their cyclic order."""
-    if not named or not set(named) <= set(cycle):
-        return False
-    n = len(cycle)
-    pos = [cycle.index(v) for v in named]
-    start = pos[0]
-    rel = [(p - start) % n for p in pos]
-    return rel == sorted(rel) and len(set(rel)) == len(rel)
+def _cld_ids(m: Model, ds: Any) -> dict[frozenset, tuple[str, str]]:
+    """Loop ids and polarities from the model's causal-loop diagram, keyed by link set.
 
+    The diagram's signs are checked against the results being scored (nothing
+    is simulated), so its ids match the loops' observed polarities.
+    """
+    from .polarities import confirm_polarities
 
-def _named_loops(m: Model, cycles: Sequence[Sequence[str]]) -> dict[int, str]:
-    """Cycle index -> the modeller's loop name, matching each named loop to its shortest cycle."""
-    out: dict[int, str] = {}
-    for name, nl in m.loops.items():
-        named = [canonical(v) for v in nl.variables]
-        best = [k for k, c in enumerate(cycles) if k not in out and _follows(c, named)]
-        if best:
-            out[min(best, key=lambda k: len(cycles[k]))] = name
-    return out
-
-
-def _cld_ids(m: Model) -> dict[frozenset, tuple[str, str]]:
-    """Loop ids and polarities from the model's causal-loop diagram, keyed by link set."""
     try:
-        cld_loops = m.cld().loops()
-    except Exception:  # the CLD is optional here: without it, loops get ids by polarity
+        cld_loops = confirm_polarities(m.cld(), m, ds).loops()
+    except ModelError:  # the CLD is optional here: without it, loops get ids by polarity
         return {}
     out = {}
     for lp in cld_loops:
@@ -1121,10 +1106,10 @@ def loop_dominance(
         ever_dominant = set(np.unique(dom_all[dom_all >= 0]).tolist())
         kept = [k for k in range(L) if max_abs[k] >= min_contribution or k in ever_dominant]
 
-    # the causal-loop diagram's ids need every loop listed: not after a search
-    cld_ids = _structure_cached(m, ("cld",), lambda: _cld_ids(m)) if method == "all" else {}
-    names = _structure_cached(m, ("named", max_loops, length_bound), lambda: _named_loops(m, cycles)) \
-        if method == "all" else _named_loops(m, cycles)
+    # the causal-loop diagram's ids need every loop listed (not after a search); its signs are checked
+    # against these results, so the ids are not cached with the structure
+    cld_ids = _cld_ids(m, ds) if method == "all" else {}
+    names, _ = match_named_loops(m.loops, cycles)  # the diagram's rule (trafficsys.cld.loops)
     counts = {p: len(members) for p, members in groups.items()}
     infos: dict[int, LoopInfo] = {}
     used: dict[str, int] = {}
