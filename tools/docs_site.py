@@ -21,6 +21,7 @@ import importlib
 import importlib.util
 import inspect
 import pkgutil
+import re
 import sys
 from functools import cache
 from pathlib import Path
@@ -211,6 +212,7 @@ def on_page_markdown(markdown, page, config, files):
     """Fill the generated tables of the reference model and strategies pages."""
     uri = page.file.src_uri
     if uri == "model.md":
+        page.meta.setdefault("hide", ["toc"])  # the variable tables need the width
         return _replace_between(markdown, TABLES, _model_tables().tables(_reference_model()), uri)
     if uri == "strategies.md":
         markdown = _replace_between(markdown, STRATEGIES, strategies_table(_reference_model()), uri)
@@ -219,6 +221,24 @@ def on_page_markdown(markdown, page, config, files):
 
 
 # ---------------------------------------------------------------- API reference
+
+#: a Sphinx cross-reference role as the docstrings write it (``:class:`~trafficsys.model.Constant```),
+#: once rendered to HTML by mkdocstrings
+SPHINX_ROLE = re.compile(r":(?:class|func|data|mod|meth|attr|exc|obj):<code>(~?)([\w.]+)</code>")
+
+
+def _role_to_link(match: re.Match) -> str:
+    short, path = match.group(1), match.group(2)
+    shown = path.rsplit(".", 1)[-1] if short else path
+    # mkdocs-autorefs turns this into a link when the object is documented, plain text otherwise
+    return f'<autoref identifier="{path}" optional><code>{shown}</code></autoref>'
+
+
+def on_page_content(html, page, config, files):
+    """Turn the docstrings' Sphinx roles into links (or plain names) on the API pages."""
+    if page.file.src_uri.startswith("api/"):
+        return SPHINX_ROLE.sub(_role_to_link, html)
+    return html
 
 
 def _api_uri(module: str) -> str:
