@@ -135,3 +135,30 @@ def test_sources_are_cited_not_unpublished_notes():
     pattern = re.compile(r"domain[ _-]notes", re.I)
     hits = [str(p.relative_to(ROOT)) for p in paths if pattern.search(p.read_text(encoding="utf-8"))]
     assert not hits, f"cite the published source instead of the notes in {hits}"
+
+
+@pytest.mark.parametrize("page", ["docs/getting-started.md", "docs/strategies.md"])
+def test_page_python_examples_run_as_written(page, tmp_path):
+    # each page's ```python blocks, in order, as one script: what a reader would paste
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / page).read_text(encoding="utf-8"), flags=re.S)
+    assert blocks, f"{page} shows no Python"
+    script = tmp_path / "example.py"
+    script.write_text("\n".join(blocks), encoding="utf-8")
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env
+    )
+    assert done.returncode == 0, f"{page}: {done.stderr[-3000:]}"
+
+
+def test_strategies_page_toml_example_is_a_valid_strategy(tmp_path):
+    from trafficsys.io import merge_scenarios
+
+    text = (ROOT / "docs/strategies.md").read_text(encoding="utf-8")
+    (block,) = re.findall(r"```toml\n(.*?)```", text, flags=re.S)
+    path = tmp_path / "mine.toml"
+    path.write_text(block, encoding="utf-8")
+    m = merge_scenarios(ts.load_default(), path)
+    levers = m.scenarios["police_and_survivors"].overrides
+    assert set(levers) == set(m.scenarios["baseline"].overrides), "a strategy sets every lever"
+    assert abs(sum(v for k, v in levers.items() if k.startswith("share_")) - 1) < 1e-12
