@@ -162,3 +162,18 @@ def test_strategies_page_toml_example_is_a_valid_strategy(tmp_path):
     levers = m.scenarios["police_and_survivors"].overrides
     assert set(levers) == set(m.scenarios["baseline"].overrides), "a strategy sets every lever"
     assert abs(sum(v for k, v in levers.items() if k.startswith("share_")) - 1) < 1e-12
+
+
+def test_committed_model_tables_match_the_model_file():
+    # the site regenerates them at each build; the copy in docs/model.md is what a reader of the
+    # repository sees, so it must not drift from the model either
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("model_tables", ROOT / "tools" / "model_tables.py")
+    model_tables = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(model_tables)
+    text = (ROOT / "docs" / "model.md").read_text(encoding="utf-8")
+    committed = text.split("<!-- tables:start -->", 1)[1].split("<!-- tables:end -->", 1)[0].strip()
+    assert committed == model_tables.tables(ts.load_default()).strip(), (
+        "docs/model.md's variable tables differ from the model file: run `python tools/model_tables.py`"
+    )
