@@ -109,3 +109,24 @@ def test_cli_dominance_on_a_model_beyond_listing(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "strongest-path search" in out and "of the stocks' changes" in out
     assert "Dominant loop per period" in out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_compiled_search_finds_what_the_python_search_finds(seed):
+    from trafficsys.analysis import discovery
+
+    if discovery._search_compiled is None:
+        pytest.skip("numba is not installed")
+    rng = np.random.default_rng(seed)
+    n = 12
+    src, dst = np.nonzero(rng.random((n, n)) < 0.3)
+    w = rng.lognormal(0, 1, len(src))
+    order = np.lexsort((-w, src))
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(indptr, src[order] + 1, 1)
+    np.cumsum(indptr, out=indptr)
+    starts = np.arange(0, n, 2, dtype=np.int64)
+    args = (indptr, dst[order].astype(np.int64), w[order], starts, n)
+    a = discovery._search_all(*args, compiled=True)
+    b = discovery._search_all(*args, compiled=False)
+    assert a == b and a
