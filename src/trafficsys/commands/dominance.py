@@ -104,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
                       f"  {row.name}")
 
     if args.runs:
-        mc = ts.monte_carlo(m, n=args.runs, seed=args.seed, scenario=args.scenario)
+        # every variable: loop scores read each link's ends
+        mc = ts.monte_carlo(m, n=args.runs, seed=args.seed, scenario=args.scenario, variables="all")
         ens = loop_dominance(m, mc)
         shares = ens.shares(window=args.window, include_alone=args.all)
         print(f"\nShare of {args.runs} Monte Carlo runs in which each loop dominates (time windows):")

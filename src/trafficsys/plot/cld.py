@@ -21,8 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError, UnknownVariableError
-from ..model.names import canonical
-from ..model.validate import suggest
+from ..model.names import canonical, suggest
 from ._geometry import Curve, Rect, free_spot, wrap_to_width
 from ._layout import layout_boxes
 

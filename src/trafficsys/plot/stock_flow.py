@@ -20,8 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError
-from ..model.names import canonical
-from ..model.validate import suggest
+from ..model.names import canonical, suggest
 from ._geometry import Curve, Rect, wrap_to_width
 from ._layout import layout_boxes
 
