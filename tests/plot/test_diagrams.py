@@ -10,7 +10,6 @@ points, and no link runs under a label it does not point at.
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import matplotlib
 
@@ -20,11 +19,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.colors import to_rgb
+from support import REPO as ROOT
 
 import trafficsys as ts
 from trafficsys.plot import cld as plot_cld_module
 
-ROOT = Path(__file__).resolve().parent.parent
 ARCHETYPES = sorted((ROOT / "models" / "archetypes").glob("*.toml"))
 HAS_DOT = shutil.which("dot") is not None and shutil.which("neato") is not None
 LAYOUTS = [
