@@ -654,11 +654,11 @@ def dumps(model: Model) -> str:
         if lp.doc:
             f.append(("doc", _scalar(lp.doc)))
         parts.append(f"[loops.{_key(lp.name)}]\n{_lines(f)}")
-    for sc in model.sectors.values():
-        f = [("variables", _array(sc.variables))]
-        if sc.doc:
-            f.append(("doc", _scalar(sc.doc)))
-        parts.append(f"[sectors.{_key(sc.name)}]\n{_lines(f)}")
+    for sector in model.sectors.values():
+        f = [("variables", _array(sector.variables))]
+        if sector.doc:
+            f.append(("doc", _scalar(sector.doc)))
+        parts.append(f"[sectors.{_key(sector.name)}]\n{_lines(f)}")
     for key, info in model.cld_variables.items():
         info = dict(info)
         label = info.pop("label", key)
