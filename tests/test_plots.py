@@ -132,27 +132,44 @@ def test_comparison_metric_labels_interval_fonts_and_thousands(comparison, tmp_p
         assert _inside_figure(artist, r)
 
 
-def test_comparison_figure_panels_readable(comparison, tmp_path):
+def test_comparison_figure_led_by_paired_differences_readable(comparison, tmp_path):
     fig = comparison.figure(tmp_path / "cmp.png")
     assert (tmp_path / "cmp.png").stat().st_size > 0
     r = fig.canvas.get_renderer()
-    assert "5–95%" in fig.get_suptitle()
+    assert "same future" in fig.get_suptitle()
     assert _inside_figure(fig._suptitle, r)
-    metric_axes = [a for a in fig.axes if "better)" in a.get_title()]
-    assert len(metric_axes) >= 4
-    for ax in metric_axes:
+    paired_axes = [a for a in fig.axes if "in the same future" in a.get_title().replace("\n", " ")]
+    assert len(paired_axes) >= 4
+    # the first panel (top left) is the paired chart of the primary metric
+    assert fig.axes[0] is paired_axes[0]
+    assert fig.axes[0].get_title().startswith(comparison.metrics[comparison.primary].label)
+    for ax in paired_axes:
         ticks = _visible_labels(ax.get_xticklabels())
         assert _no_overlap(ticks, r), [t.get_text() for t in ticks]
-        assert "5–95%" in ax.get_xlabel()
         assert all(t.get_fontsize() >= 10 for t in ticks)
-    big = next(a for a in metric_axes if a.get_title().startswith("exploitation person years"))
-    assert any("," in t.get_text() for t in _visible_labels(big.get_xticklabels()))
+        assert all("of futures" in t.get_text() for t in _visible_labels(ax.get_yticklabels()))
+        for artist in (ax.title, ax.xaxis.label):
+            assert _inside_figure(artist, r)
+    # titles of panels side by side do not run into each other
+    boxes = [a.title.get_window_extent(r) for a in paired_axes[1:]]
+    assert all(not a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+def test_paired_chart_states_share_of_futures_improved(comparison):
+    ax = comparison.plot()
+    s = comparison.strategies[1]
+    d = comparison.paired_difference(comparison.primary)
+    want = f"better in {d.loc[s, 'share_improved']:.0%} of futures"
+    assert any(want in t.get_text() for t in ax.get_yticklabels())
+    # the median dot sits at the paired median of that strategy
+    dots = [ln for ln in ax.get_lines() if ln.get_marker() == "o"]
+    assert np.isclose(dots[0].get_xdata()[0], d.loc[s, "improvement_median"])
 
 
 def test_comparison_fan_and_regions(comparison, tmp_path):
     ax = plot_compare.plot_fan(comparison)
     r = _saved(ax, tmp_path, "fan.png")
-    assert "5-95% band" in ax.get_title()
+    assert "middle 50%" in ax.get_title()
     assert _inside_figure(ax.title, r)
     assert _inside_figure(ax.get_legend(), r)
     assert not ax.get_legend().get_window_extent(r).overlaps(ax.get_window_extent(r))
