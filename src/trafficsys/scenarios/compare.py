@@ -66,7 +66,7 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
             n: int = 1000, seed: int | np.random.Generator | None = None, sampler: str = "lhs", *,
             reference: str | None = "baseline", primary: str = "exploitation_person_years",
             uncertain: Sequence[str] | None = None, method: str | None = None, saveper: float = 1.0,
-            trajectories: Sequence[str] = ("in_exploitation",)) -> Comparison:
+            trajectories: Sequence[str] = ("in_exploitation",), progress: bool | None = None) -> Comparison:
     """Run every strategy over the same Monte Carlo sample and compare their indicators.
 
     Parameters
@@ -101,6 +101,9 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
         Save period of the trajectories kept for plots.
     trajectories
         Variables whose time paths are kept (for fan charts).
+    progress
+        Show a progress bar (one step per strategy) on standard error;
+        default: only when it is a terminal.
 
     Returns
     -------
@@ -183,13 +186,19 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
     paths: dict[str, dict[str, np.ndarray]] = {}
     residuals: dict[str, float] = {}
     time = None
+    from ..progress import progress_bar
+
+    bar = progress_bar(len(names), f"compare {n:,} futures", progress, unit="strategy")
     for s in names:
+        bar.set_postfix_str(s)
         r = simulate(model, scenario=s, params=samples or None, method=method, saveper=saveper)
+        bar.update(1)
         ds = r.ds
         finals[s] = {v: np.broadcast_to(ds[v].values[-1], (n,)).astype(float) for v in needed}
         paths[s] = {v: np.broadcast_to(ds[v].values, (ds.sizes["time"], n)).astype(float) for v in keep}
         residuals[s] = _people_residual(model, r)
         time = np.asarray(ds["time"].values, dtype=float)
+    bar.close()
 
     values: dict[str, dict[str, np.ndarray]] = {}
     for mt in chosen:
