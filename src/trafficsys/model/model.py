@@ -475,7 +475,7 @@ class Model:
         for e in self.elements(k):
             rng = getattr(e, "range", None)
             rows.append({"name": e.name, "kind": e.kind.value, "equation": self.equation_text(e.name) or "",
-                         "units": e.units or "", "range": f"{rng[0]:g} to {rng[1]:g}" if rng else "",
+                         "units": e.units or "", "range": f"{rng[0]:,g} to {rng[1]:,g}" if rng else "",
                          "source": getattr(e, "source", "") or "", "role": e.role or "", "doc": e.doc})
         return pd.DataFrame(rows, columns=["name", "kind", "equation", "units", "range", "source", "role",
                                            "doc"]).set_index("name")
