@@ -149,6 +149,8 @@ def constraint_sites(ctx: Context) -> list[_Site]:
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and node.func == "MIN" and len(node.args) >= 2:
                 sites.append(_Site(v, node, "min", list(node.args)))
+            elif isinstance(node, ast.If) and (pair := min_of_if(node)):
+                sites.append(_Site(v, node, "min", list(pair)))
             elif isinstance(node, ast.Call) and node.func in lookups and len(node.args) == 1:
                 sites.append(_Site(v, node, "lookup", [node.args[0]], lookups[node.func]))
             else:
@@ -156,6 +158,18 @@ def constraint_sites(ctx: Context) -> list[_Site]:
                 if xs:
                     sites.append(_Site(v, node, "form", [node], inputs=xs))
     return sites
+
+
+def min_of_if(node: Any) -> tuple[Any, Any] | None:
+    """Return ``(x, y)`` when ``node`` is a MIN written as a condition (``IF x > y THEN y ELSE x``), else None."""
+    c = node.cond
+    if not (isinstance(c, ast.Binary) and c.op in (">", ">=", "<", "<=")):
+        return None
+    x, y = c.left, c.right
+    small, large = (y, x) if c.op in (">", ">=") else (x, y)   # the branch taken when the condition holds
+    if node.then == small and node.orelse == large:
+        return (x, y)
+    return None
 
 
 def _form_elasticity(ctx: Context, site: _Site) -> np.ndarray:
@@ -197,8 +211,9 @@ def _multiplier_model(ctx: Context, site: _Site, arg_index: int):
         def new(n):
             if site.kind in ("lookup", "form"):
                 return ast.Binary("*", n, mult)
-            return ast.Call(n.func, tuple(ast.Binary("*", a, mult) if i == arg_index else a
-                                          for i, a in enumerate(n.args)))
+            args = site.args if isinstance(n, ast.If) else n.args   # a MIN written as IF becomes a MIN call
+            return ast.Call("MIN", tuple(ast.Binary("*", a, mult) if i == arg_index else a
+                                         for i, a in enumerate(args)))
 
         tree = replace_in(ctx.m.ast(site.variable), lambda n: n is site.node, new)
         m2 = with_equation(ctx.m, site.variable, tree)
