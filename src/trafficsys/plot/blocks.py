@@ -94,6 +94,14 @@ def plot_blocks(report: Any, ax: Any = None, *, top: int = 12):
     return ax
 
 
+def _evidence_label(e: Any) -> str:
+    """Label a piece of evidence: its name, then its median over the futures on a second line."""
+    if isinstance(e.value, str):
+        return wrap(f"{e.name}: {e.value}", 45)
+    value = f"{e.value:,.3g}" + (f" {e.unit}" if e.unit else "")
+    return wrap(e.name, 45) + f"\n(median {value})"
+
+
 def plot_block_evidence(block: Any, ax: Any = None):
     """Share of sampled futures in which each piece of a block's evidence holds; returns the Axes.
 
@@ -110,7 +118,7 @@ def plot_block_evidence(block: Any, ax: Any = None):
     ax.barh(ys, [e.holds for e in shared], color=color, height=0.6)
     for y, e in zip(ys, shared):
         ax.text(e.holds + 0.01, y, f"{100 * e.holds:.0f}%", va="center", fontsize=SMALL)
-    ax.set_yticks(ys, [wrap(str(e).split(" (holds")[0], 45) for e in shared], fontsize=SMALL)
+    ax.set_yticks(ys, [_evidence_label(e) for e in shared], fontsize=SMALL)
     ax.set_xlim(0, 1.1)
     ax.set_xlabel("share of sampled futures in which the evidence holds", fontsize=FONT)
     ax.tick_params(axis="x", labelsize=FONT)

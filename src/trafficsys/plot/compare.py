@@ -182,11 +182,12 @@ def plot_pairwise(comparison, metric: str | None = None, ax: Any = None):
     p = comparison.prob_beats(metric)
     arr = p.to_numpy(dtype=float)
     im = ax.imshow(np.ma.masked_invalid(arr), cmap="RdBu", vmin=0, vmax=1)
-    labels = [s.replace("_", "\n") for s in p.index]
-    ax.set_xticks(range(len(labels)))
-    ax.set_yticks(range(len(labels)))
-    ax.set_xticklabels(labels, fontsize=SMALL)
-    ax.set_yticklabels(labels, fontsize=SMALL)
+    names = [s.replace("_", " ") for s in p.index]
+    ax.set_xticks(range(len(names)))
+    ax.set_yticks(range(len(names)))
+    # slanted one-line column names: side by side, several strategies' names run into each other
+    ax.set_xticklabels(names, fontsize=SMALL, rotation=35, ha="right", rotation_mode="anchor")
+    ax.set_yticklabels([wrap(n, 14) for n in names], fontsize=SMALL)
     for i in range(arr.shape[0]):
         for j in range(arr.shape[1]):
             if np.isfinite(arr[i, j]):
