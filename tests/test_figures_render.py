@@ -187,3 +187,34 @@ def test_blocks_figures(out_dir):
             _check_readable(fig, out_dir / f"{name}.png")
         finally:
             plt.close(fig)
+
+
+def test_dominance_names_the_top_loops_legibly(ref):
+    """The top loops are told apart by name or distinguishing variables; the others stay a faint background."""
+    import numpy as np
+    from matplotlib.colors import to_rgba
+
+    dom = ref["dominance"]
+    ax = dom.plot(top=6)
+    try:
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        loop_labels, others = labels[:-1], labels[-1]
+        assert others.endswith("other loops")
+        assert len(set(loop_labels)) == len(loop_labels) == 6
+        # loops through a big model share long stretches: cut to a legend's width, their paths all read alike;
+        # without the ids, every label must still differ within its first 60 characters
+        assert len({lb.split(None, 1)[1][:60] for lb in loop_labels}) == 6
+        by_id = {lp.id: lp for lp in dom.loops}
+        for lb in loop_labels:
+            lp = by_id[lb.split()[0].rstrip(":")]
+            if lp.name:
+                assert lp.name.replace("_", " ") in lb
+        # polarity colours: warm for reinforcing, cool for balancing
+        for line, lb in zip(ax.get_lines()[:-1], loop_labels):  # [-1] is the zero line
+            r, g, b, _ = to_rgba(line.get_color())
+            assert (r > b) == (by_id[lb.split()[0].rstrip(":")].polarity == "R"), lb
+        band = [c for c in ax.collections if c.get_label() == others][0]
+        rgba = band.get_facecolor()[0]
+        assert np.mean(rgba[:3]) > 0.7 and rgba[3] <= 0.6  # light and translucent
+    finally:
+        plt.close(ax.figure)
