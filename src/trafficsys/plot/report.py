@@ -128,17 +128,33 @@ def _overview(m: Any, opts: ReportOptions) -> str:
 
 
 def _structure(m: Any, cld: Any) -> str:
+    from ..errors import ModelError
+
     parts = []
-    if hasattr(cld, "plot"):  # the causal-loop diagram, where this version can draw it
+    # the diagrams, where this version of the package draws them (cld.plot, m.plot_stock_flow)
+    if hasattr(cld, "plot"):
+        named = list(cld.named_loops)
         try:
-            ax = cld.plot()
-            parts.append(_png(ax.figure, dpi=80))
-        except Exception as exc:  # a drawing problem must not cost the rest of the report
-            parts.append(
-                _note(
-                    f"The causal-loop diagram could not be drawn here ({_e(type(exc).__name__)}: {_e(exc)})."
-                )
-            )
+            ax = cld.plot(loops=named) if named else cld.plot()
+            what = "the variables on the loops the model names" if named else "the whole diagram"
+            parts.append(f"<h3>Causal-loop diagram: {what}</h3>" + _png(ax.figure, dpi=80))
+        except ModelError as exc:  # e.g. a layout program missing: say so, keep the rest of the report
+            parts.append(_note(f"The causal-loop diagram could not be drawn here: {_e(exc)}"))
+    if hasattr(m, "plot_stock_flow"):
+        sectors = list(getattr(m, "sectors", {}) or {})
+        try:
+            if sectors:
+                for name in sectors:
+                    ax = m.plot_stock_flow(sector=name)
+                    parts.append(
+                        f"<details><summary>Stocks and flows: sector {_e(name)}</summary>"
+                        + _png(ax.figure, dpi=80)
+                        + "</details>"
+                    )
+            elif len(m) <= 60:
+                parts.append("<h3>Stocks and flows</h3>" + _png(m.plot_stock_flow().figure, dpi=80))
+        except ModelError as exc:
+            parts.append(_note(f"The stock-flow diagram could not be drawn here: {_e(exc)}"))
     pol = [lk.polarity for lk in cld.links]
     parts.append(
         f"<p>The causal-loop diagram derived from the equations: {len(cld.variables)} variables and "
