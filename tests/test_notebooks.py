@@ -11,6 +11,8 @@ nbclient = pytest.importorskip("nbclient")
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 #: seconds one cell may take (the whole walkthrough takes about 40 s on 2 cores)
 CELL_TIMEOUT = 300
+#: the most HTML one displayed object may show in a notebook cell
+HTML_LIMIT = 20_000
 
 
 def test_there_are_notebooks():
@@ -34,6 +36,10 @@ def test_executes_without_error(path):
     client.execute()  # raises CellExecutionError, naming the cell, on the first error
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
+    # every object shows a screen-sized summary: no cell prints megabytes of HTML (tests/test_display.py)
+    big = [(i, len(o["data"]["text/html"])) for i, c in enumerate(nb.cells) if c.cell_type == "code"
+           for o in c.outputs if "text/html" in o.get("data", {}) and len(o["data"]["text/html"]) > HTML_LIMIT]
+    assert not big, f"{path.name}: cells showing more than {HTML_LIMIT:,} characters of HTML: {big}"
     figures = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert figures > 0 or "plt." not in "".join(c.source for c in nb.cells), \
         f"{path.name} draws figures but none was displayed"
