@@ -211,3 +211,44 @@ def test_results_plot_time_units_and_thousands(tmp_path):
     ticks = _visible_labels(ax.get_yticklabels())
     assert any("," in t.get_text() for t in ticks)
     assert _inside_figure(ax.yaxis.label, r)
+
+
+def test_runs_overlay_scenarios_with_units(tmp_path):
+    m = competing_model()
+    m.scenario("fast", {"growth_rate_of_the_exploited_population": 0.8})
+    base, fast = ts.simulate(m), ts.simulate(m, scenario="fast")
+    ax = base.plot("people_held_in_exploitation_by_networks", compare={"fast": fast})
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert len(labels) == 2 and labels[1].startswith("fast")
+    lines = ax.get_lines()
+    np.testing.assert_allclose(lines[1].get_ydata(), fast["people_held_in_exploitation_by_networks"].values[:, 0])
+    assert lines[0].get_color() != lines[1].get_color()
+    r = _saved(ax, tmp_path)
+    assert _inside_figure(ax.get_legend(), r)
+
+
+def test_ensemble_fan_has_median_and_two_bands():
+    m = competing_model()
+    mc = ts.monte_carlo(m, n=40, seed=2)
+    ax = mc.plot_fan("people_held_in_exploitation_by_networks")
+    values = mc["people_held_in_exploitation_by_networks"].values
+    median = [ln for ln in ax.get_lines() if ln.get_label() == "median"][0]
+    np.testing.assert_allclose(median.get_ydata(), np.percentile(values, 50, axis=1))
+    bands = [c for c in ax.collections if "percentile" in c.get_label()]
+    assert [b.get_label().split(" (")[1] for b in bands] == ["90% of runs)", "50% of runs)"]
+    # the 90% band encloses the 50% band at every time
+    outer, inner = (b.get_paths()[0].vertices for b in bands)
+    assert outer[:, 1].max() >= inner[:, 1].max() and outer[:, 1].min() <= inner[:, 1].min()
+
+
+def test_runs_figure_one_panel_per_variable_with_its_units(tmp_path):
+    from trafficsys.plot.runs import runs_figure
+
+    m = ts.Model("two", stop=5, dt=0.5, time_units="year")
+    m.stock("people", 1000.0, outflows=["leaving"], units="person")
+    m.flow("leaving", "people / 10", units="person/year")
+    m.stock("money", 5e6, units="USD")
+    fig = runs_figure(ts.simulate(m), ["people", "money"], path=tmp_path / "runs.png")
+    units = [ax.get_ylabel() for ax in fig.axes if ax.get_visible()]
+    assert units == ["person", "USD"]
+    assert (tmp_path / "runs.png").stat().st_size > 0

@@ -111,7 +111,10 @@ def plot_runs(
             da = res[name]
             if run is not None and "run" in da.dims:
                 da = da.isel(run=run)
-            values = np.asarray(da.values, dtype=float).reshape(len(res.time), -1)
+            values = np.asarray(da.values, dtype=float)
+            if "time" not in da.dims:  # a constant: the same value at every time
+                values = np.broadcast_to(values.reshape(1, -1), (len(res.time), values.size))
+            values = values.reshape(len(res.time), -1)
             # one set: a colour per variable; several: a colour per set and a line style per variable
             color = color_of_set if len(sets) > 1 else f"C{j % 10}"
             style = _STYLES[j % len(_STYLES)] if len(sets) > 1 else "-"
