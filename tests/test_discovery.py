@@ -109,3 +109,54 @@ def test_cli_dominance_on_a_model_beyond_listing(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "strongest-path search" in out and "of the stocks' changes" in out
     assert "Dominant loop per period" in out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_compiled_search_finds_what_the_python_search_finds(seed):
+    from trafficsys.analysis import discovery
+
+    if discovery._search_compiled is None:
+        pytest.skip("numba is not installed")
+    rng = np.random.default_rng(seed)
+    n = 12
+    src, dst = np.nonzero(rng.random((n, n)) < 0.3)
+    w = rng.lognormal(0, 1, len(src))
+    order = np.lexsort((-w, src))
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(indptr, src[order] + 1, 1)
+    np.cumsum(indptr, out=indptr)
+    starts = np.arange(0, n, 2, dtype=np.int64)
+    args = (indptr, dst[order].astype(np.int64), w[order], starts, n)
+    a = discovery._search_all(*args, compiled=True)
+    b = discovery._search_all(*args, compiled=False)
+    assert a == b and a
+
+
+def test_loops_of_a_diagram_beyond_holding_are_counted_and_summarised():
+    from trafficsys.cld.loops import loop_census
+
+    cld = dense_feedback(7).cld()
+    expected = sum(math.comb(7, k) * math.factorial(k - 1) for k in range(2, 8)) + 7  # 2,365 + 7 drains
+    census = loop_census(cld)
+    assert census.complete and census.total == expected
+    every = cld.loops()
+    assert every.complete and len(every) == expected
+    assert census.summary().equals(every.summary())
+    partial = cld.loops(max_loops=100)
+    assert not partial.complete and partial.census.total == expected
+    assert 0 < len(partial) < 100 and partial.summary().equals(every.summary())
+    assert "too many to hold" in repr(partial) and f"{expected:,}" in repr(partial)
+    limited = loop_census(cld, limit=50)
+    assert not limited.complete and limited.total == 50 and "more than 50" in limited.describe()
+
+
+def test_cli_loops_summarises_a_diagram_beyond_holding(tmp_path, capsys):
+    from trafficsys.cli import main
+
+    path = tmp_path / "dense.toml"
+    ts.save(dense_feedback(7), path)
+    assert main(["loops", str(path), "--max-loops", "100"]) == 0
+    out = capsys.readouterr().out
+    expected = sum(math.comb(7, k) * math.factorial(k - 1) for k in range(2, 8)) + 7
+    assert f"{expected:,} feedback loops" in out and "counted, not held" in out
+    assert "shortest independent loop set" in out

@@ -78,67 +78,111 @@ def strongest_path_loops(
     times = range(absval.shape[1]) if times is None else times
     runs = range(absval.shape[2]) if runs is None else runs
     index = {n: i for i, n in enumerate(g.nodes)}
-    src = np.array([index[a] for a, _ in edges], dtype=int)
-    dst = np.array([index[b] for _, b in edges], dtype=int)
-    by_source: list[np.ndarray] = [np.flatnonzero(src == i) for i in range(len(index))]
-    # (a time's links are sorted once; the searches from every start share them)
+    src = np.array([index[a] for a, _ in edges], dtype=np.int64)
+    dst = np.array([index[b] for _, b in edges], dtype=np.int64)
     names = list(g.nodes)
     start_ids = [index[s] for s in starts if s in index]
     found: dict[tuple[str, ...], set[int]] = {}
     seen: dict[tuple[int, ...], tuple[str, ...]] = {}
+    starts_arr = np.asarray(start_ids, dtype=np.int64)
+    n = len(index)
     for r in runs:
         for t in times:
             s_t = absval[:, t, r]
             if not s_t.any():
                 continue
-            # each variable's outgoing links, strongest first (links that carried nothing are skipped)
-            adj: list[list[tuple[int, float]]] = []
-            for ids in by_source:
-                keep = ids[s_t[ids] > 0]
-                keep = keep[np.argsort(-s_t[keep], kind="stable")]
-                adj.append(list(zip(dst[keep].tolist(), s_t[keep].tolist())))
-            for start in start_ids:
-                for cycle in _search(start, adj, len(index)):
-                    key = tuple(cycle)
-                    if key not in seen:
-                        seen[key] = rotate([names[i] for i in cycle])
-                    found.setdefault(seen[key], set()).add(int(t))
+            # each variable's outgoing links, strongest first (links that carried nothing are left out)
+            live = np.flatnonzero(s_t > 0)
+            order = live[np.lexsort((-s_t[live], src[live]))]
+            indptr = np.zeros(n + 1, dtype=np.int64)
+            np.add.at(indptr, src[order] + 1, 1)
+            np.cumsum(indptr, out=indptr)
+            nbr = dst[order].astype(np.int64)
+            w = s_t[order]
+            for cycle in _search_all(indptr, nbr, w, starts_arr, n):
+                key = tuple(cycle)
+                if key not in seen:
+                    seen[key] = rotate([names[i] for i in cycle])
+                found.setdefault(seen[key], set()).add(int(t))
     return {c: sorted(ts) for c, ts in found.items()}
 
 
-def _search(start: int, adj: list[list[tuple[int, float]]], n: int) -> list[list[int]]:
-    """One strongest-path search from ``start`` (iterative depth-first, strongest links first)."""
-    best = [0.0] * n
-    on_path = [False] * n
-    on_path[start] = True
-    path = [start]
-    strength = [1.0]
-    cursor = [0]
-    cycles = []
-    while path:
-        v = path[-1]
-        links = adj[v]
-        k = cursor[-1]
-        if k >= len(links):
-            if v != start:
-                on_path[v] = False
-            path.pop()
-            strength.pop()
-            cursor.pop()
-            continue
-        cursor[-1] = k + 1
-        w, score = links[k]
-        s = strength[-1] * score
-        if w == start:
-            cycles.append(list(path))
-            continue
-        if on_path[w] or s <= best[w]:
-            continue  # a repeated variable, or reached more strongly before: abandon this path
-        best[w] = s
-        on_path[w] = True
-        path.append(w)
-        strength.append(s)
-        cursor.append(0)
+def _search_python(indptr, nbr, w, starts, n, out_nodes, out_len):  # noqa: C901 - one loop, kept flat
+    """Strongest-path searches from every start (iterative depth-first, strongest links first).
+
+    Writes the cycles found into ``out_nodes`` (concatenated) and their lengths into ``out_len``;
+    returns ``(cycles, nodes written)``, or ``(-1, 0)`` when the buffers are too small.
+    """
+    ncyc = 0
+    pos = 0
+    best = np.zeros(n)
+    on_path = np.zeros(n, dtype=np.bool_)
+    path = np.empty(n, dtype=np.int64)
+    strength = np.empty(n)
+    cursor = np.empty(n, dtype=np.int64)
+    for start in starts:
+        best[:] = 0.0
+        on_path[:] = False
+        on_path[start] = True
+        depth = 0
+        path[0] = start
+        strength[0] = 1.0
+        cursor[0] = indptr[start]
+        while depth >= 0:
+            v = path[depth]
+            k = cursor[depth]
+            if k >= indptr[v + 1]:
+                if v != start:
+                    on_path[v] = False
+                depth -= 1
+                continue
+            cursor[depth] = k + 1
+            u = nbr[k]
+            s = strength[depth] * w[k]
+            if u == start:
+                length = depth + 1
+                if ncyc >= out_len.shape[0] or pos + length > out_nodes.shape[0]:
+                    return -1, 0
+                out_nodes[pos:pos + length] = path[:length]
+                out_len[ncyc] = length
+                ncyc += 1
+                pos += length
+                continue
+            if on_path[u] or s <= best[u]:
+                continue  # a repeated variable, or reached more strongly before: abandon this path
+            best[u] = s
+            on_path[u] = True
+            depth += 1
+            path[depth] = u
+            strength[depth] = s
+            cursor[depth] = indptr[u]
+    return ncyc, pos
+
+
+try:  # the same search compiled when numba is there (about fifty times faster)
+    from numba import njit
+
+    _search_compiled = njit(cache=True, nogil=True)(_search_python)
+except ImportError:  # pragma: no cover - exercised where numba is missing
+    _search_compiled = None
+
+
+def _search_all(indptr, nbr, w, starts, n, compiled: bool | None = None) -> list[list[int]]:
+    """Return the cycles found from every start at one time (lists of variable indices)."""
+    run = _search_compiled if (compiled is not False and _search_compiled is not None) else _search_python
+    size = max(64, 4 * len(nbr))
+    while True:
+        out_nodes = np.empty(size * 8, dtype=np.int64)
+        out_len = np.empty(size, dtype=np.int64)
+        ncyc, _ = run(indptr, nbr, w, starts, n, out_nodes, out_len)
+        if ncyc >= 0:
+            break
+        size *= 4
+    cycles, pos = [], 0
+    for k in range(ncyc):
+        length = int(out_len[k])
+        cycles.append(out_nodes[pos:pos + length].tolist())
+        pos += length
     return cycles
 
 

@@ -109,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
         # on a terminal: a bar over the two long stages (silent in pipes and logs)
         with progress_bar(2, f"dominance over {args.runs:,} runs") as bar:
             bar.set_postfix_str("Monte Carlo")
-            mc = ts.monte_carlo(m, n=args.runs, seed=args.seed, scenario=args.scenario)
+            # every variable: loop scores read each link's ends
+            mc = ts.monte_carlo(m, n=args.runs, seed=args.seed, scenario=args.scenario, variables="all")
             bar.update(1)
             bar.set_postfix_str("loop scores")
             ens = loop_dominance(m, mc)
