@@ -17,10 +17,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import REPO
 
 import trafficsys as ts
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 PUBLIC_MODULES = [
     "trafficsys",
     "trafficsys.model",

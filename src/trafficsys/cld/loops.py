@@ -241,7 +241,7 @@ class LoopCensus:
 
     def describe(self) -> str:
         """Return one line: the total and the split by polarity."""
-        pol = Counter()
+        pol: Counter[str] = Counter()
         for (_, p), n in self.counts.items():
             pol[p] += n
         more = "" if self.complete else "more than "

@@ -64,7 +64,7 @@ def _path(lp) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Print the loop table."""
-    from ..cld import independent_loops, loops, loops_through
+    from ..cld import LoopList, independent_loops, loops, loops_through
     from ..cld.loops import named_loop_notes
 
     check_outputs(csv=args.csv, force=args.force)
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         named = [lp for lp in found if lp.name]
         sils = independent_loops(cld, max_loops=args.max_loops)
         keep = {lp.id for lp in sils} | {lp.id for lp in named}
-        found = [lp for lp in found if lp.id in keep] + [lp for lp in sils if lp.id not in {f.id for f in found}]
+        found = LoopList([lp for lp in found if lp.id in keep] + [lp for lp in sils if lp.id not in {f.id for f in found}])
         print(f"Showing the {len(named)} named loops and the shortest independent loop set ({len(sils)} loops, "
               f"Oliva 2004): {len(found)} loops; --all lists every loop, --csv FILE writes them all.")
     print()

@@ -140,7 +140,9 @@ def _distribution(v: Any) -> Distribution:
         raise _Bad('a kind name or a table like { kind = "triangular", mode = 0.05 }')
     if kind not in _DISTRIBUTIONS:
         raise _Bad(f"one of {', '.join(_DISTRIBUTIONS)}{suggest(kind, _DISTRIBUTIONS)} (got {kind!r})")
-    return Distribution.from_value({"kind": kind, **params})
+    dist = Distribution.from_value({"kind": kind, **params})
+    assert dist is not None  # a mapping with a kind always gives a distribution
+    return dist
 
 
 def _overrides(v: Any) -> dict[str, float | str]:

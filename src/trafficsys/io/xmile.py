@@ -810,7 +810,7 @@ _LINK_EXT = {
 
 
 def _check_fields(data: Any, spec: dict, where: str, file: str | None, variable: str | None = None, *,
-                  required: tuple[str, ...] = ()) -> None:
+                  required: Any = ()) -> None:
     """Raise FileFormatError unless ``data`` is an object whose fields have the types ``spec`` names."""
     if not isinstance(data, dict):
         raise FileFormatError(f"{where} must be a JSON object, got {type(data).__name__}", file=file,
@@ -1121,9 +1121,9 @@ def _element_xml(e: Element, X: str, model: Model) -> ET.Element:
         ET.SubElement(pe, X + "eqn").text = text if portable is None else portable
     if isinstance(e, Lookup):
         for key, xs, ys in e.tables:  # an element's own table
-            pe = elements.get(key)
-            if pe is None:
-                pe = elements[key] = ET.SubElement(el, X + "element", {"subscript": key})
+            found = elements.get(key)
+            pe = found if found is not None else ET.SubElement(el, X + "element", {"subscript": key})
+            elements[key] = pe
             _gf_xml(ET.SubElement(pe, X + "gf", {"type": e.extrapolation.value}), xs, ys, X)
     if e.units:
         ET.SubElement(el, X + "units").text = e.units
@@ -1296,8 +1296,9 @@ def layout(model: Model) -> dict[str, tuple[float, float]]:
             x, y = (pts[0][0] + pts[1][0]) / 2 + 60.0 * k, (pts[0][1] + pts[1][1]) / 2 + lane * k
             place(f, x, y)  # moved down only if something already sits there
         elif pts:
-            s = model[ss[0]]
-            inflow = f in {canonical(x) for x in s.inflows}
+            stock = model[ss[0]]
+            assert isinstance(stock, Stock)
+            inflow = f in {canonical(x) for x in stock.inflows}
             place(f, pts[0][0] + (-130.0 if inflow else 130.0), pts[0][1] + (-40.0 if inflow else 40.0))
     rest = [k for k in model.names() if k not in pos]
     if rest:

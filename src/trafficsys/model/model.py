@@ -6,7 +6,7 @@ import copy as _copy
 import dataclasses
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:  # networkx loads on first use of graph(): `import trafficsys` stays quick
     import networkx as nx
@@ -38,6 +38,9 @@ from .names import canonical, name_problem, suggest
 from .parser import parse
 
 __all__ = ["Model", "SimSpecs"]
+
+#: any element type: ``Model.add`` returns what it was given
+E = TypeVar("E", bound=Element)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,7 +135,7 @@ class Model:
         self.specs = dataclasses.replace(self.specs, **changes)
 
     # --------------------------------------------------------------- building
-    def add(self, element: Element, *, replace: bool = False) -> Element:
+    def add(self, element: E, *, replace: bool = False) -> E:
         """Add an element; a duplicate (normalised) name raises unless ``replace``."""
         if isinstance(element.name, str) and "\\n" in element.name:
             # Stella's line break in a name (Vensim files carry it too): equations read it as a space
@@ -185,7 +188,7 @@ class Model:
         """Add a constant (see :class:`~trafficsys.model.elements.Constant`)."""
         rng = None if range is None else (float(range[0]), float(range[1]))
         return self.add(Constant(name, units, doc, role, value=float(value), range=rng,
-                                 distribution=Distribution.from_value(distribution), source=source))
+                                 distribution=Distribution.from_value(distribution), source=source))  # type: ignore[arg-type]
 
     def stock(
         self,

@@ -37,6 +37,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import networkx as nx
@@ -278,7 +279,7 @@ def _check_arrays(model: Model, errors: list[ModelError]) -> list[tuple[str, str
 
 
 def _check_names(model: Model, trees: dict[str, ast.Expr], errors: list[ModelError],
-                 extra: list[tuple[str, str, ast.Expr]] = ()) -> None:
+                 extra: Sequence[tuple[str, str, ast.Expr]] = ()) -> None:
     defined = model.names()
     lookups = [k for k in defined if isinstance(model[k], Lookup)]
     items = [(key, model.equation_text(key) or "", tree) for key, tree in trees.items()] + list(extra)
@@ -303,7 +304,7 @@ def _check_names(model: Model, trees: dict[str, ast.Expr], errors: list[ModelErr
                         f"{_what(e)} uses '{n}', which is not defined{suggest(n, defined)}; "
                         f"define it or fix the spelling{_caret(text, _locate(text, n))}",
                         file=model.file, variable=e.name))
-                elif (isinstance(model[n], Lookup) and model[n].input is None
+                elif (isinstance(model[n], Lookup) and model[n].input is None  # type: ignore[attr-defined]
                       and id(node) not in table_refs):
                     reported.add(n)
                     errors.append(StructureError(

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
+from support import MODELS
 from support.models import dense_feedback
 
 import trafficsys as ts
 from trafficsys.analysis.discovery import strongest_path_loops
 from trafficsys.errors import ModelError
 
-ROOT = Path(__file__).resolve().parent.parent / "models"
+ROOT = MODELS
 SMALL = sorted(str(p.relative_to(ROOT)) for p in [*ROOT.glob("archetypes/*.toml"), *ROOT.glob("examples/*.toml"),
                                                   *ROOT.glob("blocks/*.toml")])
 
