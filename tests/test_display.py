@@ -7,15 +7,14 @@ screen, and say how to get everything.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from support import REPO
 
 import trafficsys as ts
 
 IPython = pytest.importorskip("IPython", reason="IPython comes with ipykernel in the test extra")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 HTML_LIMIT = 20_000
 TEXT_LINES = 60
 

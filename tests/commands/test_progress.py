@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from support import REPO
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 BLOCKS_MODEL = ROOT / "models" / "blocks" / "capacity_ceiling.toml"
 SMALL_MODEL = ROOT / "models" / "examples" / "exploitation_exit.toml"
 

@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import REPO
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 BLOCKS_MODEL = ROOT / "models" / "blocks" / "capacity_ceiling.toml"
 CHROMIUM_ARGS = [
     "--headless",

@@ -18,10 +18,11 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import pytest
+from support import REPO
 
 import trafficsys as ts
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 
 
 @pytest.fixture(scope="module")
