@@ -16,6 +16,8 @@ NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 #: seconds one cell may take; each notebook runs in well under a minute on 2 cores, so a cell that
 #: takes minutes is a hang or a notebook that has outgrown its job
 CELL_TIMEOUT = 180
+#: the most HTML one displayed object may show in a notebook cell
+HTML_LIMIT = 20_000
 
 
 def test_there_are_notebooks():
@@ -52,6 +54,10 @@ def test_executes_without_error(path):
     client.execute()  # raises CellExecutionError, naming the cell, on the first error
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
+    # every object shows a screen-sized summary: no cell prints megabytes of HTML (tests/test_display.py)
+    big = [(i, len(o["data"]["text/html"])) for i, c in enumerate(nb.cells) if c.cell_type == "code"
+           for o in c.outputs if "text/html" in o.get("data", {}) and len(o["data"]["text/html"]) > HTML_LIMIT]
+    assert not big, f"{path.name}: cells showing more than {HTML_LIMIT:,} characters of HTML: {big}"
     figures = sum(
         "image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs
     )

@@ -24,6 +24,7 @@ COMMANDS = {
     "dominance": "which loops drive behaviour when (Loops that Matter)",
     "blocks": "find the systemic blocks that keep an outcome from responding to the levers",
     "export": "write the model as TOML, XMILE, GraphML, DOT, Kumu JSON or Mermaid",
+    "report": "write one self-contained HTML report: structure, sources, loops, archetypes, strategies, blocks",
     "validate": "check a model file: names, structure, ranges, algebraic loops, units",
 }
 

@@ -132,27 +132,44 @@ def test_comparison_metric_labels_interval_fonts_and_thousands(comparison, tmp_p
         assert _inside_figure(artist, r)
 
 
-def test_comparison_figure_panels_readable(comparison, tmp_path):
+def test_comparison_figure_led_by_paired_differences_readable(comparison, tmp_path):
     fig = comparison.figure(tmp_path / "cmp.png")
     assert (tmp_path / "cmp.png").stat().st_size > 0
     r = fig.canvas.get_renderer()
-    assert "5–95%" in fig.get_suptitle()
+    assert "same future" in fig.get_suptitle()
     assert _inside_figure(fig._suptitle, r)
-    metric_axes = [a for a in fig.axes if "better)" in a.get_title()]
-    assert len(metric_axes) >= 4
-    for ax in metric_axes:
+    paired_axes = [a for a in fig.axes if "in the same future" in a.get_title().replace("\n", " ")]
+    assert len(paired_axes) >= 4
+    # the first panel (top left) is the paired chart of the primary metric
+    assert fig.axes[0] is paired_axes[0]
+    assert fig.axes[0].get_title().startswith(comparison.metrics[comparison.primary].label)
+    for ax in paired_axes:
         ticks = _visible_labels(ax.get_xticklabels())
         assert _no_overlap(ticks, r), [t.get_text() for t in ticks]
-        assert "5–95%" in ax.get_xlabel()
         assert all(t.get_fontsize() >= 10 for t in ticks)
-    big = next(a for a in metric_axes if a.get_title().startswith("exploitation person years"))
-    assert any("," in t.get_text() for t in _visible_labels(big.get_xticklabels()))
+        assert all("of futures" in t.get_text() for t in _visible_labels(ax.get_yticklabels()))
+        for artist in (ax.title, ax.xaxis.label):
+            assert _inside_figure(artist, r)
+    # titles of panels side by side do not run into each other
+    boxes = [a.title.get_window_extent(r) for a in paired_axes[1:]]
+    assert all(not a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+def test_paired_chart_states_share_of_futures_improved(comparison):
+    ax = comparison.plot()
+    s = comparison.strategies[1]
+    d = comparison.paired_difference(comparison.primary)
+    want = f"better in {d.loc[s, 'share_improved']:.0%} of futures"
+    assert any(want in t.get_text() for t in ax.get_yticklabels())
+    # the median dot sits at the paired median of that strategy
+    dots = [ln for ln in ax.get_lines() if ln.get_marker() == "o"]
+    assert np.isclose(dots[0].get_xdata()[0], d.loc[s, "improvement_median"])
 
 
 def test_comparison_fan_and_regions(comparison, tmp_path):
     ax = plot_compare.plot_fan(comparison)
     r = _saved(ax, tmp_path, "fan.png")
-    assert "5-95% band" in ax.get_title()
+    assert "middle 50%" in ax.get_title()
     assert _inside_figure(ax.title, r)
     assert _inside_figure(ax.get_legend(), r)
     assert not ax.get_legend().get_window_extent(r).overlaps(ax.get_window_extent(r))
@@ -194,3 +211,44 @@ def test_results_plot_time_units_and_thousands(tmp_path):
     ticks = _visible_labels(ax.get_yticklabels())
     assert any("," in t.get_text() for t in ticks)
     assert _inside_figure(ax.yaxis.label, r)
+
+
+def test_runs_overlay_scenarios_with_units(tmp_path):
+    m = competing_model()
+    m.scenario("fast", {"growth_rate_of_the_exploited_population": 0.8})
+    base, fast = ts.simulate(m), ts.simulate(m, scenario="fast")
+    ax = base.plot("people_held_in_exploitation_by_networks", compare={"fast": fast})
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert len(labels) == 2 and labels[1].startswith("fast")
+    lines = ax.get_lines()
+    np.testing.assert_allclose(lines[1].get_ydata(), fast["people_held_in_exploitation_by_networks"].values[:, 0])
+    assert lines[0].get_color() != lines[1].get_color()
+    r = _saved(ax, tmp_path)
+    assert _inside_figure(ax.get_legend(), r)
+
+
+def test_ensemble_fan_has_median_and_two_bands():
+    m = competing_model()
+    mc = ts.monte_carlo(m, n=40, seed=2)
+    ax = mc.plot_fan("people_held_in_exploitation_by_networks")
+    values = mc["people_held_in_exploitation_by_networks"].values
+    median = [ln for ln in ax.get_lines() if ln.get_label() == "median"][0]
+    np.testing.assert_allclose(median.get_ydata(), np.percentile(values, 50, axis=1))
+    bands = [c for c in ax.collections if "percentile" in c.get_label()]
+    assert [b.get_label().split(" (")[1] for b in bands] == ["90% of runs)", "50% of runs)"]
+    # the 90% band encloses the 50% band at every time
+    outer, inner = (b.get_paths()[0].vertices for b in bands)
+    assert outer[:, 1].max() >= inner[:, 1].max() and outer[:, 1].min() <= inner[:, 1].min()
+
+
+def test_runs_figure_one_panel_per_variable_with_its_units(tmp_path):
+    from trafficsys.plot.runs import runs_figure
+
+    m = ts.Model("two", stop=5, dt=0.5, time_units="year")
+    m.stock("people", 1000.0, outflows=["leaving"], units="person")
+    m.flow("leaving", "people / 10", units="person/year")
+    m.stock("money", 5e6, units="USD")
+    fig = runs_figure(ts.simulate(m), ["people", "money"], path=tmp_path / "runs.png")
+    units = [ax.get_ylabel() for ax in fig.axes if ax.get_visible()]
+    assert units == ["person", "USD"]
+    assert (tmp_path / "runs.png").stat().st_size > 0

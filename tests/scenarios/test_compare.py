@@ -125,8 +125,10 @@ def test_display(comp):
     assert "P(row beats column)" in text and "Robustness" in text
     html = comp._repr_html_()
     assert "<table" in html
-    ax = comp.plot()
-    assert ax.get_title().startswith("exploitation person years")
+    ax = comp.plot()  # led by the paired differences against the reference
+    assert ax.get_title().startswith(comp.metrics[comp.primary].label)
+    assert f"against {comp.reference}" in ax.get_title().replace("\n", " ")
+    assert comp.plot(kind="levels").get_title().startswith("exploitation person years")
     fig = comp.figure()
     assert len(fig.axes) >= 8
     assert isinstance(comp, Comparison) and comp.to_pandas().shape[0] == len(comp.metrics) * len(comp.strategies)

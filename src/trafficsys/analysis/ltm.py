@@ -741,13 +741,13 @@ class LoopDominance:
             rows[name] = row
         return pd.DataFrame.from_dict(rows, orient="index")
 
-    def plot(self, ax=None, *, run: int = 0, partition: int | None = None, top: int = 8):
+    def plot(self, ax=None, *, run: int = 0, partition: int | None = None, top: int = 6):
         """Stacked relative loop scores over time (see :func:`trafficsys.plot.dominance.plot_dominance`)."""
         from ..plot.dominance import plot_dominance
 
         return plot_dominance(self, ax=ax, run=run, partition=partition, top=top)
 
-    def plot_shares(self, ax=None, *, window: float | None = None, top: int = 9):
+    def plot_shares(self, ax=None, *, window: float | None = None, top: int = 8):
         """Share of runs each loop dominates (see :func:`trafficsys.plot.dominance.plot_dominance_shares`)."""
         from ..plot.dominance import plot_dominance_shares
 
@@ -766,7 +766,10 @@ class LoopDominance:
     def _repr_html_(self) -> str:
         ranking = self.ranking()
         more = f"<p>... and {len(ranking) - 20} more loops (<code>.ranking()</code>)</p>" if len(ranking) > 20 else ""
-        return f"<p>{html.escape(repr(self))}</p>" + ranking.head(20).to_html(index=False) + more
+        return (f"<p>{html.escape(repr(self))}</p>" + ranking.head(20).to_html(index=False) + more
+                + "<p>Everything: <code>.ranking()</code>, <code>.periods()</code>, <code>.to_pandas()</code> "
+                "(time x loop), <code>.shares()</code> for an ensemble; figures: <code>.plot()</code>, "
+                "<code>.plot_shares()</code>.</p>")
 
     def dominant_set(self, time: float, run: int = 0, *, threshold: float = 0.5) -> dict[int, list[str]]:
         """Return the dominant loop *set* of each competing partition at a time (Schoenberg et al. 2020, section 2).

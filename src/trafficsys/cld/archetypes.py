@@ -164,10 +164,29 @@ class ArchetypeMatch:
         """The ids of its loops."""
         return tuple(lp.id for lp in self.loops)
 
+    def __repr__(self) -> str:
+        return f"<ArchetypeMatch {self.kind}: loops {' '.join(self.loop_ids)}, score {self.score:.2f}>"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        e = html.escape
+        roles = "".join(f"<tr><td>{e(str(k))}</td><td>{e(str(v))}</td></tr>" for k, v in self.roles.items())
+        loops = "".join(f"<li>{e(_clip(str(lp), 200))}</li>" for lp in self.loops[:6])
+        amb = f" (or {e(', '.join(self.ambiguous_with))})" if self.ambiguous_with else ""
+        return (f"<div><p><b>{e(self.title)}</b>{amb}, score {self.score:.2f}</p><table><thead><tr><th>role</th>"
+                f"<th>variable</th></tr></thead><tbody>{roles}</tbody></table><ul>{loops}</ul>"
+                + (f"<p>... and {len(self.loops) - 6} more loops (<code>.loops</code>)</p>"
+                   if len(self.loops) > 6 else "") + "</div>")
+
     def __str__(self) -> str:
         roles = ", ".join(f"{k}={v}" for k, v in self.roles.items())
         amb = f" [or {', '.join(self.ambiguous_with)}]" if self.ambiguous_with else ""
         return f"{self.title}{amb}: loops {' '.join(self.loop_ids)}; {roles}"
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 # ----------------------------------------------------------------------------- arcs

@@ -301,6 +301,20 @@ class CausalLoopDiagram:
     def __len__(self) -> int:
         return len(self.variables)
 
+    def _repr_html_(self) -> str:
+        import html
+
+        e = html.escape
+        degree = sorted(self.variables, key=lambda v: -(self.graph.in_degree(v) + self.graph.out_degree(v)))
+        hubs = ", ".join(f"{e(v)} ({self.graph.in_degree(v)} in, {self.graph.out_degree(v)} out)"
+                         for v in degree[:8])
+        named = list(self.named_loops)
+        names = ", ".join(e(n) for n in named[:12]) + (" ..." if len(named) > 12 else "")
+        return (f"<div><p><b>{e(repr(self))}</b></p><p>Most connected: {hubs or 'none'}</p>"
+                + (f"<p>Named loops ({len(named)}): {names}</p>" if named else "")
+                + "<p>Everything: <code>.links</code>, <code>.loops()</code> (a summary of the feedback loops), "
+                "<code>.to_networkx()</code>, <code>ts.archetypes(cld)</code>.</p></div>")
+
     def __repr__(self) -> str:
         pol = {p: sum(lk.polarity == p for lk in self.links) for p in POLARITIES}
         return (f"<CausalLoopDiagram {self.name!r}: {len(self.variables)} variables, {len(self.links)} links "

@@ -60,7 +60,11 @@ def run(args: argparse.Namespace) -> int:
                                 f"{', '.join(model.scenarios)}", file=model.file)
     if args.drivers and args.drivers[0] == args.drivers[1]:
         raise ts.ModelError(f"--drivers needs two different strategies, got '{args.drivers[0]}' twice")
-    c = ts.compare(model, args.scenarios, metrics=args.metrics, n=args.n, seed=args.seed, sampler=args.sampler)
+    from ..progress import wanted
+
+    # on a terminal, a bar per strategy even when its runs fit in one chunk; silent in pipes and logs
+    c = ts.compare(model, args.scenarios, metrics=args.metrics, n=args.n, seed=args.seed, sampler=args.sampler,
+                   progress=wanted(None))
     print(c)
     if args.drivers:
         a, b = args.drivers

@@ -104,9 +104,17 @@ def run(args: argparse.Namespace) -> int:
                       f"  {row.name}")
 
     if args.runs:
-        # every variable: loop scores read each link's ends
-        mc = ts.monte_carlo(m, n=args.runs, seed=args.seed, scenario=args.scenario, variables="all")
-        ens = loop_dominance(m, mc)
+        from ..progress import progress_bar
+
+        # on a terminal: a bar over the two long stages (silent in pipes and logs)
+        with progress_bar(2, f"dominance over {args.runs:,} runs") as bar:
+            bar.set_postfix_str("Monte Carlo")
+            # every variable: loop scores read each link's ends
+            mc = ts.monte_carlo(m, n=args.runs, seed=args.seed, scenario=args.scenario, variables="all")
+            bar.update(1)
+            bar.set_postfix_str("loop scores")
+            ens = loop_dominance(m, mc)
+            bar.update(1)
         shares = ens.shares(window=args.window, include_alone=args.all)
         print(f"\nShare of {args.runs} Monte Carlo runs in which each loop dominates (time windows):")
         if shares.empty:

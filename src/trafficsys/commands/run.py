@@ -23,6 +23,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="override a constant for this run (repeatable), e.g. --set total_programme_budget=3e6")
     parser.add_argument("--csv", metavar="FILE", help="also write every saved variable at every saved time to FILE")
+    parser.add_argument("--plot", "--figure", dest="plot", metavar="FILE.png",
+                        help="also draw the shown variables over time, one panel each with its units (PNG, SVG, "
+                        "PDF...); with --compare-scenario the scenarios are overlaid")
+    parser.add_argument("--compare-scenario", nargs="+", default=[], metavar="S",
+                        help="with --plot: overlay these scenarios' runs in the figure")
     parser.add_argument("--list", action="store_true", help="list the model's scenarios and variables, then exit")
     add_force(parser)
 
@@ -86,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     import trafficsys as ts
     from trafficsys.model.elements import Kind
 
-    check_outputs(csv=args.csv, force=args.force)
+    check_outputs(csv=args.csv, figure=args.plot, force=args.force)
     m = _load(args.model)
     if args.list:
         print(f"Model '{m.name}': t = {m.start:g}..{m.stop:g} {m.time_units}, dt = {m.dt:g}")
@@ -159,6 +164,8 @@ def run(args: argparse.Namespace) -> int:
 
         write_csv(df, args.csv)
         print(f"wrote {len(df)} rows x {df.shape[1]} variables to {args.csv}", file=sys.stderr)
+    if args.plot:
+        _plot(m, r, names, args, overrides)
     return 0
 
 
@@ -171,3 +178,24 @@ def _nice_step(x: float) -> float:
         if f * p >= x * 0.999:
             return f * p
     return 10 * p
+
+
+def _plot(m, r, names: list[str], args: argparse.Namespace, overrides: dict[str, float | str]) -> None:
+    """Write the figure of the shown variables, the --compare-scenario runs overlaid."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import trafficsys as ts
+
+    from ..plot.runs import runs_figure
+
+    sets = {args.scenario or "base case": r}
+    for s in args.compare_scenario:
+        if s not in m.scenarios:
+            from ..model.validate import suggest
+
+            raise ts.ModelError(f"--compare-scenario: no scenario '{s}'{suggest(s, m.scenarios)}; defined: "
+                                f"{', '.join(m.scenarios) or 'none'}", file=m.file)
+        sets[s] = ts.simulate(m, scenario=s, params=overrides or None, method=args.method)
+    runs_figure(sets, names, path=args.plot)
+    print(f"wrote {args.plot}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -155,43 +155,26 @@ class Results:
 
     # ----------------------------------------------------------------- display
     def plot(self, variables: str | Sequence[str] | None = None, ax: Any = None, *, run: int | None = None,
-             band: tuple[float, float] = (0.05, 0.95)):
-        """Plot variables over time; an ensemble shows its median and a ``band`` of quantiles.
+             compare: Mapping[str, Results] | None = None):
+        """Plot variables over time; an ensemble is drawn as a fan chart (median, middle 50% and 90%).
 
-        Returns the matplotlib Axes.
+        ``compare`` overlays other results, e.g. other scenarios
+        (``r.plot("in_exploitation", compare={"survivor led": r2})``): one
+        colour per result.  Returns the matplotlib Axes (see
+        :func:`trafficsys.plot.runs.plot_runs`).
         """
-        from ..plot._style import new_axes, use_thousands
+        from ..plot.runs import plot_runs
 
-        if ax is None:
-            ax = new_axes((8, 4.5))
-        if variables is None:
-            kinds = {k: self.ds[k].attrs.get("kind") for k in self.variables}
-            variables = [k for k, v in kinds.items() if v == "stock"] or self.variables[:6]
-        elif isinstance(variables, str):
-            variables = [variables]
-        t = self.time
-        for name in variables:
-            da = self[name]
-            label = self.model[name].name if self.model is not None and name in self.model else name
-            if "run" in da.dims and run is not None:
-                da = da.isel(run=run)
-            if "run" in da.dims and da.sizes["run"] > 1:
-                lo, mid, hi = (np.asarray(da.quantile(q, dim="run").values) for q in (band[0], 0.5, band[1]))
-                (line,) = ax.plot(t, mid, label=f"{label} (median)")
-                ax.fill_between(t, lo, hi, color=line.get_color(), alpha=0.2,
-                                label=f"{label} ({band[0]:.0%}-{band[1]:.0%} of {da.sizes['run']} runs)")
-            else:
-                ax.plot(t, np.asarray(da.values).reshape(len(t), -1)[:, 0], label=label)
-        shown = {self[v].attrs.get("units") or "" for v in variables}
-        if len(shown) == 1 and "" not in shown:
-            ax.set_ylabel(shown.pop())
-        units = self.ds.attrs.get("time_units", "time")
-        ax.set_xlabel(f"time ({units})" if units and units != "time" else "time")
-        ax.legend(loc="best", fontsize="small")
-        use_thousands(ax.yaxis)
-        ax.set_title(f"{self.ds.attrs.get('model', '')}"
-                     + (f" - {self.ds.attrs['scenario']}" if self.ds.attrs.get("scenario") else ""))
-        return ax
+        if compare:
+            label = self.ds.attrs.get("scenario") or "base case"
+            return plot_runs({str(label): self, **dict(compare)}, variables, ax=ax, run=run)
+        return plot_runs(self, variables, ax=ax, run=run)
+
+    def plot_fan(self, variable: str, ax: Any = None):
+        """Fan chart of one variable of an ensemble (see :func:`trafficsys.plot.runs.plot_fan`)."""
+        from ..plot.runs import plot_fan
+
+        return plot_fan(self, variable, ax=ax)
 
     def __repr__(self) -> str:
         a = self.ds.attrs
@@ -212,4 +195,6 @@ class Results:
         head = html.escape(repr(self))
         return (f"<div><p>{head}</p><table><thead><tr><th>variable</th><th>kind</th><th>units</th>"
                 f"<th>final value</th></tr></thead><tbody>{''.join(rows)}</tbody></table>{more}"
-                f"<p>conservation: largest relative residual {self.conservation_error():.2g}</p></div>")
+                f"<p>conservation: largest relative residual {self.conservation_error():.2g}</p>"
+                "<p>Everything: <code>.to_pandas(run)</code>, <code>.to_xarray()</code>; figure: "
+                "<code>.plot([names])</code>.</p></div>")

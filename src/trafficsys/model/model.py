@@ -512,10 +512,53 @@ class Model:
 
     __hash__ = None  # type: ignore[assignment]
 
+    def to_pandas(self, kind: Kind | str | None = None):
+        """One row per variable: name, kind, equation or value, units, range, source, role, doc.
+
+        ``kind`` (``"constant"``, ``Kind.STOCK``...) keeps one kind; with
+        ``kind="constant"`` this is the model's sources table.
+        """
+        import pandas as pd
+
+        k = Kind(kind) if isinstance(kind, str) else kind
+        rows = []
+        for e in self.elements(k):
+            rng = getattr(e, "range", None)
+            rows.append({"name": e.name, "kind": e.kind.value, "equation": self.equation_text(e.name) or "",
+                         "units": e.units or "", "range": f"{rng[0]:,g} to {rng[1]:,g}" if rng else "",
+                         "source": getattr(e, "source", "") or "", "role": e.role or "", "doc": e.doc})
+        return pd.DataFrame(rows, columns=["name", "kind", "equation", "units", "range", "source", "role",
+                                           "doc"]).set_index("name")
+
+    def _repr_html_(self) -> str:
+        import html
+
+        e = html.escape
+        consts = self.constants
+        sourced = sum(1 for c in consts if getattr(c, "source", ""))
+        assumed = sum(1 for c in consts if (getattr(c, "source", "") or "").lower().startswith("assumption"))
+        stocks = "".join(f"<tr><td>{e(s.name)}</td><td>{e(s.units or '')}</td><td>{e(_clip(s.doc, 90))}</td></tr>"
+                         for s in self.stocks[:8])
+        more = f"<p>... and {len(self.stocks) - 8} more stocks</p>" if len(self.stocks) > 8 else ""
+        scen = ", ".join(e(s) for s in list(self.scenarios)[:10]) + (" ..." if len(self.scenarios) > 10 else "")
+        loops = ", ".join(e(n) for n in list(self.loops)[:12]) + (" ..." if len(self.loops) > 12 else "")
+        return (f"<div><p><b>{e(repr(self))}</b> ({e(self.time_units)})</p>"
+                f"<p>{len(consts)} constants: {sourced} with a source ({assumed} of them assumptions)"
+                + (f"; scenarios: {scen}" if scen else "") + (f"; named loops: {loops}" if loops else "") + "</p>"
+                + (f"<table><thead><tr><th>stock</th><th>units</th><th>doc</th></tr></thead><tbody>{stocks}"
+                   f"</tbody></table>{more}" if stocks else "")
+                + "<p>Everything: <code>m.to_pandas()</code> (one row per variable), "
+                "<code>m.to_pandas('constant')</code> (the sources table), <code>m.cld()</code>, "
+                "<code>trafficsys report</code>.</p></div>")
+
     def __repr__(self) -> str:
         counts = {k.value: len(self.names(k)) for k in Kind if self.names(k)}
         parts = ", ".join(f"{v} {k}{'s' if v != 1 else ''}" for k, v in counts.items())
         return f"<Model {self.name!r}: {parts or 'empty'}; t={self.start:g}..{self.stop:g} dt={self.dt:g}>"
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 def _eqn(value: float | str) -> str:

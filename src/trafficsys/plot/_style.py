@@ -8,7 +8,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-__all__ = ["FONT", "SMALL", "thousands", "use_thousands", "wrap", "new_axes"]
+__all__ = ["FONT", "SMALL", "thousands", "use_thousands", "wrap", "new_axes", "chars_across"]
 
 #: body text of a figure (axis labels, tick labels) in points; 10 pt stays legible at 100 % zoom
 FONT = 10
@@ -41,3 +41,10 @@ def new_axes(figsize: tuple[float, float]):
 
     _, ax = plt.subplots(figsize=figsize, layout="constrained")
     return ax
+
+
+def chars_across(ax, fontsize: float = FONT + 1) -> int:
+    """About how many characters of ``fontsize`` fit across the Axes (to wrap its title before it spills over)."""
+    fig = ax.figure
+    inches = ax.get_position().width * fig.get_figwidth()
+    return max(20, int(inches * 72 / (0.6 * fontsize)))

@@ -1,14 +1,28 @@
-"""Figures of loop dominance: relative loop scores over time, and ensemble dominance shares."""
+"""Figures of loop dominance: relative loop scores over time, and ensemble dominance shares.
+
+The few loops that matter most are drawn one by one, coloured by polarity
+(reinforcing in warm colours, balancing in cool ones) and labelled by the
+model's name for them or, for unnamed loops, by the variables that set them
+apart from the other loops shown; all other loops together are a faint grey
+background, not a band that hides the rest.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from ._style import FONT, SMALL, new_axes, wrap
 
-__all__ = ["plot_dominance", "plot_dominance_shares"]
+__all__ = ["plot_dominance", "plot_dominance_shares", "loop_labels", "polarity_colors"]
+
+#: warm colours for reinforcing loops, cool ones for balancing loops (colour-blind-safe families)
+REINFORCING = ["#b2182b", "#e66101", "#8c510a", "#d6604d", "#bf812d", "#f1a340"]
+BALANCING = ["#2166ac", "#1b7837", "#762a83", "#4393c3", "#5aae61", "#9970ab"]
+OTHERS = "0.82"
 
 
 def _time_label(result: Any) -> str:
@@ -23,8 +37,47 @@ def _competing_partition(result: Any, partition: int | None) -> int:
     return comp[0] if comp else (result.loops[0].partition if result.loops else 0)
 
 
-def plot_dominance(result: Any, ax=None, *, run: int = 0, partition: int | None = None, top: int = 8):
-    """Stacked relative loop scores of one partition over time (reinforcing above zero, balancing below).
+def polarity_colors(loops: Sequence[Any]) -> list[str]:
+    """Pick a colour per loop: the next warm colour for each reinforcing loop, the next cool one for each balancing."""
+    counts = {"R": 0, "B": 0}
+    out = []
+    for lp in loops:
+        pol = "R" if lp.polarity == "R" else "B" if lp.polarity == "B" else "?"
+        if pol == "?":
+            out.append("0.45")
+            continue
+        palette = REINFORCING if pol == "R" else BALANCING
+        out.append(palette[counts[pol] % len(palette)])
+        counts[pol] += 1
+    return out
+
+
+def loop_labels(loops: Sequence[Any], *, width: int = 95, distinct: int = 3) -> list[str]:
+    """Short readable labels: ``B52 deterrence`` for a named loop, the rarest variables for the others.
+
+    Loops through a big model share long stretches (``in exploitation ->
+    police identification -> case registration -> ...``), so their paths cut
+    to a legend's width all look alike.  An unnamed loop is labelled by its
+    id, length and the ``distinct`` variables that occur in the fewest of the
+    other loops given (in the loop's own order), which tells them apart.
+    """
+    seen = Counter(v for lp in loops for v in set(lp.variables))
+    out = []
+    for lp in loops:
+        if getattr(lp, "name", ""):
+            text = f"{lp.id} {lp.name.replace('_', ' ')}"
+        elif len(lp.variables) <= distinct:
+            text = f"{lp.id}: " + " → ".join(v.replace("_", " ") for v in (*lp.variables, lp.variables[0]))
+        else:
+            rare = sorted(lp.variables, key=lambda v: (seen[v], lp.variables.index(v)))[:distinct]
+            keep = [v for v in lp.variables if v in rare]
+            text = f"{lp.id} ({len(lp.variables)} links) via " + ", ".join(v.replace("_", " ") for v in keep)
+        out.append(text if len(text) <= width else text[: width - 1] + "…")
+    return out
+
+
+def plot_dominance(result: Any, ax=None, *, run: int = 0, partition: int | None = None, top: int = 6):
+    """Relative loop scores of one partition over time: the ``top`` loops as lines, the others as a grey haze.
 
     Parameters
     ----------
@@ -37,15 +90,16 @@ def plot_dominance(result: Any, ax=None, *, run: int = 0, partition: int | None 
     partition
         Which cycle partition (default: the first with competing loops).
     top
-        Draw the ``top`` most influential loops (mean absolute relative score
-        in this run) one by one and the rest as one grey band.
+        Draw the ``top`` most influential loops (mean absolute relative
+        score in this run) as labelled lines; all others together are a
+        faint grey area (reinforcing above zero, balancing below).
 
     Returns
     -------
     matplotlib.axes.Axes
     """
     if ax is None:
-        ax = new_axes((11, 5.5))
+        ax = new_axes((11, 6))
     p = _competing_partition(result, partition)
     members = [k for k, lp in enumerate(result.loops) if lp.partition == p]
     t = result.time
@@ -53,69 +107,151 @@ def plot_dominance(result: Any, ax=None, *, run: int = 0, partition: int | None 
     influence = np.abs(rel_all).mean(axis=0)
     order = np.argsort(-influence, kind="stable")
     shown, rest = order[:top], order[top:]
-    rel = rel_all[:, shown]
-    labels = []
-    for j in shown:
-        lp = result.loops[members[j]]
-        text = lp.name or " → ".join(lp.variables + lp.variables[:1])
-        labels.append(f"{lp.id}: {text if len(text) < 70 else text[:67] + '...'}")
-    colors = [f"C{i % 10}" for i in range(len(shown))]
+    loops = [result.loops[members[j]] for j in shown]
     if len(rest):
-        rel = np.column_stack([rel, np.clip(rel_all[:, rest], 0, None).sum(axis=1),
-                               np.clip(rel_all[:, rest], None, 0).sum(axis=1)])
-        labels += [f"{len(rest)} other loops", "_nolegend_"]
-        colors += ["0.75", "0.75"]
-    pos, neg = np.clip(rel, 0, None), np.clip(rel, None, 0)
-    if pos.any():
-        ax.stackplot(t, pos.T, colors=colors, alpha=0.85, labels=labels)
-    if neg.any():
-        ax.stackplot(t, neg.T, colors=colors, alpha=0.85, labels=() if pos.any() else labels)
+        up = np.clip(rel_all[:, rest], 0, None).sum(axis=1)
+        down = np.clip(rel_all[:, rest], None, 0).sum(axis=1)
+        ax.fill_between(t, 0, up, color=OTHERS, alpha=0.55, lw=0, label=f"{len(rest)} other loops")
+        ax.fill_between(t, down, 0, color=OTHERS, alpha=0.55, lw=0)
+    styles = ["-", "--", "-.", ":"]
+    for i, (j, lp, color, label) in enumerate(zip(shown, loops, polarity_colors(loops), loop_labels(loops))):
+        y = rel_all[:, j]
+        ax.plot(t, y, color=color, lw=2.2, ls=styles[(i // 2) % len(styles)], label=label)
+        k = int(np.argmax(np.abs(y)))  # the loop's id where it matters most: the lines can be told apart
+        ax.annotate(
+            lp.id,
+            (t[k], y[k]),
+            xytext=(0, 6 if y[k] >= 0 else -12),
+            textcoords="offset points",
+            ha="center",
+            fontsize=SMALL,
+            color=color,
+            fontweight="bold",
+        )
     ax.axhline(0, color="0.2", lw=0.8)
-    ax.set_ylim(-1.05, 1.05)
+    ax.set_ylim(-1.08, 1.08)
     ax.set_xlabel(_time_label(result), fontsize=FONT)
     ax.set_ylabel("relative loop score\n(+ reinforcing, − balancing)", fontsize=FONT)
     ax.tick_params(labelsize=FONT)
+    ax.grid(alpha=0.25)
     stocks = result.partitions[p] if result.partitions else ()
-    where = ", ".join(stocks[:4]) + (f" and {len(stocks) - 4} more" if len(stocks) > 4 else "")
-    ax.set_title(wrap(f"Loop dominance (Loops that Matter), partition {p}: {where}", 90), fontsize=FONT + 1)
-    # below the axes, in columns: a legend to the right of the axes takes the width the data need
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=2, fontsize=SMALL, frameon=False)
+    where = ", ".join(s.replace("_", " ") for s in stocks[:4]) + (
+        f" and {len(stocks) - 4} more stocks" if len(stocks) > 4 else ""
+    )
+    ax.set_title(
+        wrap(
+            f"Which loops drive behaviour (Loops that Matter): the {len(shown)} strongest of "
+            f"{len(members)} loops through {where}",
+            95,
+        ),
+        fontsize=FONT + 1,
+    )
+    ax.text(
+        0.995,
+        0.985,
+        "reinforcing (warm colours)",
+        transform=ax.transAxes,
+        ha="right",
+        va="top",
+        fontsize=SMALL,
+        color=REINFORCING[0],
+    )
+    ax.text(
+        0.995,
+        0.015,
+        "balancing (cool colours)",
+        transform=ax.transAxes,
+        ha="right",
+        va="bottom",
+        fontsize=SMALL,
+        color=BALANCING[0],
+    )
+    # below the axes in one column: full labels, none covering the lines
+    handles, labels = ax.get_legend_handles_labels()
+    if len(rest):  # drawn first (behind the lines), listed last
+        handles, labels = handles[1:] + handles[:1], labels[1:] + labels[:1]
+    ax.legend(
+        handles,
+        labels,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.13),
+        fontsize=SMALL,
+        frameon=False,
+        ncols=2 if len(shown) > 6 and max(map(len, labels)) <= 60 else 1,
+    )
     return ax
 
 
-def plot_dominance_shares(result: Any, ax=None, *, window: float | None = None, top: int = 9):
+def plot_dominance_shares(result: Any, ax=None, *, window: float | None = None, top: int = 8):
     """Share of ensemble runs in which each competing loop dominates, per time window (stacked).
 
-    The ``top`` loops that dominate most often are drawn one by one, the others
-    as one grey band.
+    The ``top`` loops that dominate most often are drawn one by one in their
+    polarity's colours and labelled by name (or their distinguishing
+    variables); the others as one faint grey band on top.
 
     Returns
     -------
     matplotlib.axes.Axes
     """
     if ax is None:
-        ax = new_axes((10, 5))
+        ax = new_axes((11, 5.5))
     shares = result.shares(window=window)
     if shares.empty:
         ax.text(0.5, 0.5, "no competing loops", ha="center", va="center", transform=ax.transAxes)
         return ax
+    rest = None
     if shares.shape[1] > top:
         # a legend of hundreds of loops hides the chart: the ``top`` loops that dominate most, the rest in grey
         keep = shares.sum().sort_values(ascending=False).index[:top]
-        rest = shares.drop(columns=keep).sum(axis=1)
-        shares = shares[keep].assign(**{f"{shares.shape[1] - top} other loops": rest})
+        rest = (f"{shares.shape[1] - top} other loops", shares.drop(columns=keep).sum(axis=1))
+        shares = shares[keep]
+    by_id = {lp.id: lp for lp in result.loops}
+    loops = [by_id[c] for c in shares.columns]
     t = shares.index.values
     width = np.diff(t).min() if len(t) > 1 else 1.0
     bottom = np.zeros(len(t))
-    for i, col in enumerate(shares.columns):
-        color = "0.75" if i >= top else f"C{i % 10}"
-        ax.bar(t, shares[col].values, width=width, bottom=bottom, align="edge", color=color,
-               label=col, edgecolor="white", linewidth=0.5)
+    for col, color, label in zip(shares.columns, polarity_colors(loops), loop_labels(loops)):
+        ax.bar(
+            t,
+            shares[col].values,
+            width=width,
+            bottom=bottom,
+            align="edge",
+            color=color,
+            label=label,
+            edgecolor="white",
+            linewidth=0.5,
+        )
         bottom += shares[col].values
+    if rest is not None:
+        ax.bar(
+            t,
+            rest[1].values,
+            width=width,
+            bottom=bottom,
+            align="edge",
+            color=OTHERS,
+            label=rest[0],
+            edgecolor="white",
+            linewidth=0.5,
+            alpha=0.6,
+        )
+        bottom += rest[1].values
     ax.set_ylim(0, max(1.0, bottom.max()) * 1.02)
     ax.set_xlabel(_time_label(result), fontsize=FONT)
     ax.set_ylabel("share of runs in which\nthe loop dominates", fontsize=FONT)
     ax.tick_params(labelsize=FONT)
-    ax.set_title(f"Dominant loops across {result.relative.sizes['run']} runs", fontsize=FONT + 1)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=2, fontsize=SMALL, frameon=False)
+    ax.set_title(
+        f"Dominant loops across {result.relative.sizes['run']} runs "
+        "(reinforcing in warm colours, balancing in cool ones)",
+        fontsize=FONT + 1,
+    )
+    labels = ax.get_legend_handles_labels()[1]
+    ax.legend(
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.14),
+        fontsize=SMALL,
+        frameon=False,
+        ncols=2 if max(map(len, labels)) <= 60 else 1,
+    )  # long labels in two columns overflow the figure
     return ax

@@ -486,21 +486,42 @@ class Comparison:
     def _repr_html_(self) -> str:
         head = (f"<p><b>Strategy comparison</b>: {html.escape(self.model_name)}, {self.n} sampled futures, "
                 f"common random numbers; cells are median [{INTERVAL[0]:g}th, {INTERVAL[1]:g}th percentile].</p>")
-        body = self.summary_frame().to_html()
+        paired = ""
+        if self.reference is not None:
+            pdiff = self.paired_difference(self.primary)
+            rows = "".join(f"<tr><td>{html.escape(s)}</td><td>{_cell(r['improvement_median'], r.iloc[1], r.iloc[2])}"
+                           f"</td><td>{r['share_improved']:.0%}</td></tr>" for s, r in pdiff.iterrows())
+            paired = (f"<p>Improvement over {html.escape(self.reference)} on {html.escape(self.primary)} in the same "
+                      f"future (positive is better):</p><table><thead><tr><th>strategy</th><th>median [p5, p95]"
+                      f"</th><th>futures improved</th></tr></thead><tbody>{rows}</tbody></table>")
+        body = paired + self.summary_frame().to_html()
         p = self.prob_beats(self.primary).to_html(float_format=lambda x: f"{x:.2f}", na_rep="")
         rob = "".join(f"<li>{html.escape(self.robustness(n))}</li>" for n in self.metrics)
         return (head + body + f"<p>P(row beats column) on {html.escape(self.primary)}</p>" + p
-                + f"<ul>{rob}</ul>")
+                + f"<ul>{rob}</ul><p>Everything: <code>.to_pandas()</code>, <code>.paired_difference(metric)</code>, "
+                "<code>.prob_beats(metric)</code>, <code>.drivers(a, b)</code>; figures: <code>.plot()</code>, "
+                "<code>.figure()</code>.</p>")
 
     def __repr__(self) -> str:
         return (f"<Comparison {self.model_name}: {len(self.strategies)} strategies x {self.n} futures, "
                 f"{len(self.metrics)} metrics>")
 
-    def plot(self, ax: Any = None, metric: str | None = None):
-        """Median and interval of one metric per strategy (horizontal bars); returns the Axes."""
-        from ..plot.compare import plot_metric
+    def plot(self, ax: Any = None, metric: str | None = None, *, kind: str = "paired"):
+        """Draw one metric; returns the Axes.
 
-        return plot_metric(self, self._metric(metric), ax=ax)
+        ``kind="paired"`` (default): each strategy's improvement over the
+        reference in the same sampled future, with the share of futures
+        improved (:func:`~trafficsys.plot.compare.plot_paired`).
+        ``kind="levels"``: each strategy's own median and 5-95% interval
+        (:func:`~trafficsys.plot.compare.plot_metric`); these overlap because
+        the futures' spread is shared, so read them beside the paired view.
+        """
+        from ..plot.compare import plot_metric, plot_paired
+
+        if kind not in ("paired", "levels"):
+            raise ModelError(f"kind must be 'paired' or 'levels', got {kind!r}")
+        metric = self._metric(metric)
+        return plot_paired(self, metric, ax=ax) if kind == "paired" else plot_metric(self, metric, ax=ax)
 
     def figure(self, path: str | None = None):
         """Draw the multi-panel comparison figure (fan chart, indicators, pairwise); save it when ``path`` is given."""

@@ -33,7 +33,7 @@ __all__ = ["find_blocks", "Block", "BlocksReport", "BlocksComparison", "Evidence
 
 def find_blocks(m: Model, target: str, levers: Sequence[str] | None = None, scenario: Any = None, n: int = 200,
                 seed: Any = None, *, kinds: Sequence[str] | None = None, min_share: float = 0.5,
-                min_strength: float = 0.05, dominance_runs: int = 12) -> BlocksReport:
+                min_strength: float = 0.05, dominance_runs: int = 12, progress: bool | None = None) -> BlocksReport:
     """Find and rank the systemic blocks that keep ``target`` from responding to the levers.
 
     Parameters
@@ -67,6 +67,9 @@ def find_blocks(m: Model, target: str, levers: Sequence[str] | None = None, scen
         lever's effect holds everywhere but blocks nothing.
     dominance_runs
         Futures used for loop dominance (Loops that Matter).
+    progress
+        Show a progress bar (the sampled runs, then each kind of block and
+        the levers) on standard error; default: only when it is a terminal.
 
     Returns
     -------
@@ -103,7 +106,12 @@ def find_blocks(m: Model, target: str, levers: Sequence[str] | None = None, scen
         from ...errors import ModelError
 
         raise ModelError(f"unknown block kind(s) {', '.join(unknown)}; choose from {', '.join(KINDS)}")
+    from ...progress import progress_bar
+
+    bar = progress_bar(len(chosen) + 2, f"blocks to {target}", progress)
+    bar.set_postfix_str(f"{n} sampled futures")
     ctx = Context(m, target, levers, scenario, n, seed, dominance_runs=dominance_runs)
+    bar.update(1)
     if ctx.dominance_note:
         ctx.not_assessed.append(ctx.dominance_note)
     if ctx.loops is None:
@@ -113,9 +121,10 @@ def find_blocks(m: Model, target: str, levers: Sequence[str] | None = None, scen
     findings: list[Finding] = []
     behavioural = not ctx.at_rest
     for kind in chosen:
-        if not behavioural and kind not in ("disconnected_lever", "missing_accountability"):
-            continue
-        findings += DETECTORS[kind](ctx)
+        bar.set_postfix_str(kind)
+        if behavioural or kind in ("disconnected_lever", "missing_accountability"):
+            findings += DETECTORS[kind](ctx)
+        bar.update(1)
     if not behavioural:
         ctx.not_assessed.insert(0, "behaviour: nothing changes in the runs (every stock stays at its initial "
                                    "value), so no binding, dominance or response can be measured; only "
@@ -123,8 +132,11 @@ def find_blocks(m: Model, target: str, levers: Sequence[str] | None = None, scen
     if ctx.dominance_note and ctx.dominance_note not in ctx.not_assessed:
         ctx.not_assessed.append(ctx.dominance_note)
 
+    bar.set_postfix_str("levers")
     lever_effects = sorted((_lever_effect(ctx, lv) for lv in ctx.reaching),
                            key=lambda e: -abs(e.elasticity) if np.isfinite(e.elasticity) else 0.0)
+    bar.update(1)
+    bar.close()
     lever_effects += [LeverEffect(lv, float(ctx.m[lv].value), 0.0, 0.0, 0.0, actor_of(ctx.m[lv]))
                       for lv in ctx.unreached]
     by_name = {e.name: e for e in lever_effects}

@@ -178,6 +178,12 @@ class Block:
         """What identifies the block across scenarios: its kind and its first variables."""
         return self.kind, tuple(self.variables[:3])
 
+    def plot(self, ax: Any = None):
+        """Share of futures in which each piece of evidence holds (see :func:`trafficsys.plot.blocks.plot_block_evidence`)."""
+        from ...plot.blocks import plot_block_evidence
+
+        return plot_block_evidence(self, ax=ax)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data (for JSON)."""
         d = dataclasses.asdict(self)
@@ -329,6 +335,12 @@ class BlocksReport:
         return (f"<div><b>{e(self._heading())}</b>{rest}<table><thead><tr><th>#</th><th>block</th>"
                 "<th>severity</th><th>holds in</th><th>confidence</th><th>where</th><th>why</th></tr></thead>"
                 f"<tbody>{rows}</tbody></table>{more}{na}</div>")
+
+    def plot(self, ax: Any = None, *, top: int = 12):
+        """Severity and prevalence of the ``top`` blocks (see :func:`trafficsys.plot.blocks.plot_blocks`)."""
+        from ...plot.blocks import plot_blocks
+
+        return plot_blocks(self, ax=ax, top=top)
 
     def compare_scenarios(self, scenarios: Sequence[str | None]) -> BlocksComparison:
         """Find the blocks under each scenario (same target, levers, sample size and seed) and compare.
