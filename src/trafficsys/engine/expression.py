@@ -105,7 +105,7 @@ def _compile(
     ns = helpers("vector", types.SimpleNamespace(tables=dict(tables)), table_ids)  # type: ignore[arg-type]
     # generated from our validated AST with mangled identifiers only: the function is built from its
     # compiled code object, nothing is run but its definition
-    module = compile(source, "<trafficsys expression>", "exec")
+    module = compile(source, "<trafficsys expression>", "exec")  # compiled-ast
     code = next(c for c in module.co_consts if isinstance(c, types.CodeType))
     fn = types.FunctionType(code, ns)
     with _LOCK:
