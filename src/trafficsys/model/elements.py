@@ -7,6 +7,7 @@ happen elsewhere and never change an element.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -77,7 +78,7 @@ class Distribution:
         return {"kind": self.kind, **dict(self.params)}
 
     @classmethod
-    def from_value(cls, value: Distribution | str | dict | None) -> Distribution | None:
+    def from_value(cls, value: Distribution | str | Mapping | None) -> Distribution | None:
         """Accept a Distribution, a kind name or a dict ``{"kind": ..., **params}``."""
         if value is None or isinstance(value, Distribution):
             return value
