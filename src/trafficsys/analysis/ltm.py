@@ -215,7 +215,8 @@ def _structure_cached(m: Model, what: tuple, compute: Callable[[], Any]) -> Any:
     from ..engine.compiled import structure_key
 
     try:
-        key = (what, structure_key(m), tuple((c.name, c.value) for c in m.constants))
+        key = (what, structure_key(m), tuple((c.name, c.value) for c in m.constants),
+               tuple(sorted(m.loops.items())), tuple(m.links))  # the loops the modeller names, drawn links
         hash(key)
     except TypeError:  # pragma: no cover - an element that cannot be hashed: compute every time
         return compute()

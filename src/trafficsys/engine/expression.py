@@ -98,8 +98,8 @@ def _compile(tree: ast.Expr, deps: tuple[str, ...], has_pi: bool, tables: tuple[
             _CACHE.move_to_end(key)
             return got
     ns = helpers("vector", types.SimpleNamespace(tables=dict(tables)), table_ids)  # type: ignore[arg-type]
-    # generated from our validated AST with mangled identifiers only: the function is built from its
-    # compiled code object, nothing is run but its definition
+    # compiled-ast: generated from our validated AST with mangled identifiers only; the function is
+    # built from its compiled code object, nothing is run but its definition
     module = compile(source, "<trafficsys expression>", "exec")
     code = next(c for c in module.co_consts if isinstance(c, types.CodeType))
     fn = types.FunctionType(code, ns)
