@@ -69,8 +69,9 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
+from ..cld.loops import match_named_loops
 from ..engine.expression import STATEFUL_CALLS, evaluate, interpolate_lookup
-from ..errors import ModelError
+from ..errors import ModelError, UnsupportedFeatureError
 from ..model import ast
 from ..model.elements import Constant, Flow, Kind, Lookup, Stock
 from ..model.model import Model
@@ -215,8 +216,10 @@ def _structure_cached(m: Model, what: tuple, compute: Callable[[], Any]) -> Any:
     from ..engine.compiled import structure_key
 
     try:
+        # named loops and annotated links name and sign the loops: part of the key with the structure
         key = (what, structure_key(m), tuple((c.name, c.value) for c in m.constants),
-               tuple(sorted(m.loops.items())), tuple(m.links))  # the loops the modeller names, drawn links
+               tuple(sorted((name, tuple(nl.variables)) for name, nl in m.loops.items())),
+               tuple(repr(lk) for lk in m.links))
         hash(key)
     except TypeError:  # pragma: no cover - an element that cannot be hashed: compute every time
         return compute()
@@ -243,33 +246,17 @@ def _enumerate_loops(g: nx.DiGraph, max_loops: int, length_bound: int | None) ->
     return found
 
 
-def _follows(cycle: Sequence[str], named: Sequence[str]) -> bool:
-    """Return True when the named variables appear along ``cycle`` in their cyclic order."""
-    if not named or not set(named) <= set(cycle):
-        return False
-    n = len(cycle)
-    pos = [cycle.index(v) for v in named]
-    start = pos[0]
-    rel = [(p - start) % n for p in pos]
-    return rel == sorted(rel) and len(set(rel)) == len(rel)
+def _cld_ids(m: Model, ds: Any) -> dict[frozenset, tuple[str, str]]:
+    """Loop ids and polarities from the model's causal-loop diagram, keyed by link set.
 
+    The diagram's signs are checked against the results being scored (nothing
+    is simulated), so its ids match the loops' observed polarities.
+    """
+    from .polarities import confirm_polarities
 
-def _named_loops(m: Model, cycles: Sequence[Sequence[str]]) -> dict[int, str]:
-    """Cycle index -> the modeller's loop name, matching each named loop to its shortest cycle."""
-    out: dict[int, str] = {}
-    for name, nl in m.loops.items():
-        named = [canonical(v) for v in nl.variables]
-        best = [k for k, c in enumerate(cycles) if k not in out and _follows(c, named)]
-        if best:
-            out[min(best, key=lambda k: len(cycles[k]))] = name
-    return out
-
-
-def _cld_ids(m: Model) -> dict[frozenset, tuple[str, str]]:
-    """Loop ids and polarities from the model's causal-loop diagram, keyed by link set."""
     try:
-        cld_loops = m.cld().loops()
-    except Exception:  # the CLD is optional here: without it, loops get ids by polarity
+        cld_loops = confirm_polarities(m.cld(), m, ds).loops()
+    except ModelError:  # the CLD is optional here: without it, loops get ids by polarity
         return {}
     out = {}
     for lp in cld_loops:
@@ -446,9 +433,13 @@ def _link_score(m: Model, values: _Values, source: str, target: str, lookups: Ma
             env = {d: (x[1:] if d == source else values[d][:-1]) for d in m.dependencies(target)
                    if not (d in lookups and lookups[d].input is None)}
             t_prev = values.time[:-1, None]
+            new = None
             if compiled is not None:  # the engine's own numerics for the equation
-                new = compiled.evaluate(target, env, time=t_prev)
-            else:
+                try:
+                    new = compiled.evaluate(target, env, time=t_prev)
+                except UnsupportedFeatureError:  # e.g. ACTIVE_INITIAL lowered to a hidden initial value
+                    new = None
+            if new is None:
                 new = evaluate(tree, env, time=t_prev, dt=dt, start=m.start, stop=m.stop, lookups=lookups,
                                variable=target)
                 if isinstance(e, Lookup):
@@ -494,6 +485,13 @@ class LoopDominance:
         ``xarray.DataArray`` (time, run, partition) of the dominant loop's id
         (``""`` when every loop of the partition scores 0).
     """
+
+    #: how the loops were found: "all" (every loop listed), "strongest_path" (searched) or "given"
+    method: str = "all"
+    #: after a search: loop id -> the times at which it was found
+    found_at: dict[str, list[float]] | None = None
+    #: after a search: share of each partition's stock changes carried by flows on found loops (time, run, partition)
+    explained: Any = None
 
     def __init__(self, loops, partitions, link_scores, loop_scores, relative, dominant_index):
         self.loops: list[LoopInfo] = loops
@@ -766,9 +764,14 @@ class LoopDominance:
         return plot_dominance_shares(self, ax=ax, window=window, top=top)
 
     def __repr__(self) -> str:
+        how = ""
+        if self.method == "strongest_path" and self.explained is not None:
+            lo, hi = (round(100 * float(f(self.explained))) for f in (np.min, np.max))
+            span = f"{lo}%" if lo == hi else f"{lo}-{hi}%"
+            how = f", found by strongest-path search (flows on them carry {span} of the stocks' changes)"
         return (f"<LoopDominance: {len(self.loops)} loops ({len(self.competing)} competing) in "
                 f"{len(self.partitions)} partitions, {self.relative.sizes['time']} times x "
-                f"{self.relative.sizes['run']} runs>")
+                f"{self.relative.sizes['run']} runs{how}>")
 
     def _repr_html_(self) -> str:
         ranking = self.ranking()
@@ -960,6 +963,9 @@ def loop_dominance(
     length_bound: int | None = None,
     max_bytes: float = 4e8,
     min_contribution: float = 0.01,
+    discovery: str = "auto",
+    discovery_times: int = 200,
+    discovery_runs: int = 8,
 ) -> LoopDominance:
     """Loop dominance over time by the Loops that Matter method.
 
@@ -988,6 +994,19 @@ def loop_dominance(
         that ever dominates (``.omitted`` counts the others).
     min_contribution
         See ``max_bytes``.
+    discovery
+        How the loops are found when ``loops`` is not given: ``"all"`` lists
+        every loop (refused above ``max_loops``); ``"strongest_path"`` finds the
+        loops that matter from the link scores of the runs (the strongest-path
+        search of Eberlein & Schoenberg 2020, :mod:`trafficsys.analysis.discovery`)
+        without listing the others; ``"auto"`` (default) lists every loop when
+        there are at most ``max_loops`` and searches otherwise.  The result's
+        ``method`` says which was used; after a search, ``found_at`` gives the
+        times each loop was found and ``explained`` the share of the stocks'
+        changes that the found loops' flows carry.
+    discovery_times, discovery_runs
+        The search runs at up to this many saved times (evenly spaced) in each
+        of the first ``discovery_runs`` runs; the loops found are pooled.
 
     Returns
     -------
@@ -1028,9 +1047,24 @@ def loop_dominance(
     m = flatten(m)  # arrayed models are scored element by element, as the engine runs them
     ds = _with_every_variable(given, m, _dataset(results))
     g = feedback_graph(m)
+    if discovery not in ("auto", "all", "strongest_path"):
+        raise ModelError(f"discovery must be 'auto', 'all' or 'strongest_path', not {discovery!r}", file=m.file)
+    found_at: dict[tuple[str, ...], list[int]] | None = None
+    method = "given"
     if loops is None:
-        cycles = _structure_cached(m, ("loops", max_loops, length_bound),
-                                   lambda: _enumerate_loops(g, max_loops, length_bound))
+        cycles = None
+        if discovery in ("auto", "all"):
+            try:
+                cycles = _structure_cached(m, ("loops", max_loops, length_bound),
+                                           lambda: _enumerate_loops(g, max_loops, length_bound))
+                method = "all"
+            except ModelError:
+                if discovery == "all":
+                    raise
+        if cycles is None:
+            found_at = _discover(m, ds, g, length_bound, discovery_times, discovery_runs)
+            cycles = sorted(found_at, key=lambda c: (len(c), [list(g.nodes).index(n) for n in c]))
+            method = "strongest_path"
     else:
         cycles = []
         for lp in loops:
@@ -1082,9 +1116,10 @@ def loop_dominance(
         ever_dominant = set(np.unique(dom_all[dom_all >= 0]).tolist())
         kept = [k for k in range(L) if max_abs[k] >= min_contribution or k in ever_dominant]
 
-    cld_ids = _structure_cached(m, ("cld",), lambda: _cld_ids(m)) if loops is None else {}
-    names = _structure_cached(m, ("named", max_loops, length_bound), lambda: _named_loops(m, cycles)) \
-        if loops is None else _named_loops(m, cycles)
+    # the causal-loop diagram's ids need every loop listed (not after a search); its signs are checked
+    # against these results, so the ids are not cached with the structure
+    cld_ids = _cld_ids(m, ds) if method == "all" else {}
+    names, _ = match_named_loops(m.loops, cycles)  # the diagram's rule (trafficsys.cld.loops)
     counts = {p: len(members) for p, members in groups.items()}
     infos: dict[int, LoopInfo] = {}
     used: dict[str, int] = {}
@@ -1140,4 +1175,63 @@ def loop_dominance(
     result.sampled = sampled
     result.omitted = L - len(order)
     result.time_units = m.time_units
+    result.method = method
+    if found_at is not None:
+        result.found_at = {infos[k].id: [float(values.time[i]) for i in found_at[cycles[k]]] for k in order}
+        result.explained = _explained(m, ds, g, partitions, part_of, [cycles[k] for k in order], values, lookups,
+                                      compiled, coords)
     return result
+
+
+def _discover(m: Model, ds, g: nx.DiGraph, length_bound: int | None, n_times: int, n_runs: int):
+    """Loops found by the strongest-path search on the link scores of the runs (cycle -> time indices)."""
+    from .discovery import sample_indices, strongest_path_loops
+
+    comp = {n: i for i, c in enumerate(nx.strongly_connected_components(g)) for n in c}
+    edges = [(a, b) for a, b in g.edges if comp[a] == comp[b]]
+    values = _Values(m, ds)
+    lookups = {name: m[name] for name in m.names(Kind.LOOKUP)}
+    compiled = _compiled(m)
+    T, R = len(values.time), values.nrun
+    runs = list(range(min(R, n_runs)))
+    scores = np.empty((len(edges), T, len(runs)))
+    sub = _Values(m, ds.isel(run=runs))
+    for i, (a, b) in enumerate(edges):
+        scores[i] = _link_score(m, sub, a, b, lookups, compiled)
+    starts = [n for n in g.nodes if g.nodes[n].get("state")]
+    order = {n: i for i, n in enumerate(g.nodes)}
+
+    def rotate(c):
+        states = [i for i, n in enumerate(c) if g.nodes[n].get("state")] or range(len(c))
+        k = min(states, key=lambda i: order[c[i]])
+        return tuple(c[k:]) + tuple(c[:k])
+
+    found = strongest_path_loops(g, edges, scores, starts, times=sample_indices(T, n_times), rotate=rotate)
+    if length_bound is not None:
+        found = {c: t for c, t in found.items() if len(c) <= length_bound}
+    if not found:  # nothing moves along any loop: keep each state's shortest loop, never found active
+        for st in starts:
+            paths = [nx.shortest_path(g, w, st) for w in g.successors(st) if nx.has_path(g, w, st)]
+            if paths:
+                c = rotate([st, *min(paths, key=len)[:-1]]) if min(paths, key=len)[0] != st else (st,)
+                if length_bound is None or len(c) <= length_bound:
+                    found.setdefault(c, [])
+    return found
+
+
+def _explained(m: Model, ds, g, partitions, part_of, cycles, values, lookups, compiled, coords):
+    """Share of each partition's stock changes carried by flows on the found loops: (time, run, partition)."""
+    import xarray as xr
+
+    from .discovery import explained_share
+
+    comp = {n: i for i, c in enumerate(nx.strongly_connected_components(g)) for n in c}
+    on_loop = {lk for c in cycles for lk in zip(c, c[1:] + c[:1])}
+    links = [(a, b) for a, b in g.edges if comp[a] == comp[b] and isinstance(m[b], Stock) and b in part_of]
+    scores = np.stack([_link_score(m, values, a, b, lookups, compiled) for a, b in links]) if links else \
+        np.zeros((0, len(values.time), values.nrun))
+    share = explained_share([(part_of[b], b) for _, b in links], scores, [lk in on_loop for lk in links])
+    share = share[: len(partitions)] if share.shape[0] >= len(partitions) else np.ones(
+        (len(partitions), *scores.shape[1:]))
+    return xr.DataArray(share, dims=("partition", "time", "run"),
+                        coords={**coords, "partition": np.arange(len(partitions))}).transpose("time", "run", "partition")

@@ -33,11 +33,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_cld(path: str | None, structure_only: bool = False):
-    """Return the model at ``path`` (or the reference model) and its causal-loop diagram."""
-    import trafficsys as ts
+    """Return the model at ``path`` (or the reference model) and its causal-loop diagram.
 
-    m = ts.load(path) if path else ts.load_default()
-    return m, m.cld(numeric=not structure_only and "auto")
+    Unless ``structure_only``, the link signs derived from the equations are
+    checked against the model's base run (:func:`~trafficsys.analysis.confirm_polarities`);
+    a model that does not simulate keeps its structural signs.
+    """
+    from ..errors import ModelError
+    from ..io import load, load_default
+
+    m = load(path) if path else load_default()
+    cld = m.cld()
+    if structure_only or not len(m):
+        return m, cld
+    from ..analysis.polarities import confirm_polarities
+    from ..engine import simulate
+
+    try:
+        results = simulate(m)
+    except ModelError:
+        return m, cld
+    return m, confirm_polarities(cld, m, results)
 
 
 def _path(lp) -> str:
@@ -65,8 +81,16 @@ def run(args: argparse.Namespace) -> int:
     pol = {p: sum(lp.polarity == p for lp in found) for p in "RB?"}
     print(f"Model '{m.name}': {len(cld.variables)} variables, {len(cld.links)} causal links "
           f"({sum(lk.delay for lk in cld.links)} delayed)")
-    print(f"{len(found)} {what}: {pol['R']} reinforcing (R), {pol['B']} balancing (B), {pol['?']} unknown (?)")
-    if len(found) > SUMMARY_ABOVE and not (args.all or args.independent or args.csv):
+    census = getattr(found, "census", None) if not getattr(found, "complete", True) else None
+    if census is not None:  # too many loops to hold: their counts, and the independent set listed
+        print(f"{census.describe()} (counted, not held: more than --max-loops {args.max_loops:,})")
+        table = census.summary()
+        print("  by length:  " + ", ".join(f"{n} links: {int(t):,}" for n, t in table["total"].items()))
+        print(f"Listing the shortest independent loop set (Oliva 2004; {len(found)} loops: every link on a loop "
+              "is on one of them). `trafficsys dominance` finds the loops that matter by searching the runs.")
+    else:
+        print(f"{len(found)} {what}: {pol['R']} reinforcing (R), {pol['B']} balancing (B), {pol['?']} unknown (?)")
+    if census is None and len(found) > SUMMARY_ABOVE and not (args.all or args.independent or args.csv):
         named = [lp for lp in found if lp.name]
         sils = independent_loops(cld, max_loops=args.max_loops)
         keep = {lp.id for lp in sils} | {lp.id for lp in named}

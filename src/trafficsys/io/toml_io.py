@@ -27,7 +27,6 @@ import tomli_w
 
 from .. import limits
 from ..errors import FileFormatError, ModelError
-from ..limits import check_file_size
 from ..model.elements import (
     SAMPLE_MODES,
     Aux,
@@ -42,8 +41,7 @@ from ..model.elements import (
     Stock,
 )
 from ..model.model import Model, SimSpecs
-from ..model.names import canonical
-from ..model.validate import suggest
+from ..model.names import canonical, suggest
 
 __all__ = [
     "read_toml",
@@ -294,10 +292,7 @@ def read_toml(path: str | os.PathLike) -> Model:
 
 
 def _read_text(p: Path) -> str:
-    check_file_size(p)
-    with open(p, "rb") as fh:
-        data = fh.read(limits.current().file_size + 1)  # the file may grow after the check
-    limits.check("file_size", len(data), "the file", "split the model into smaller files", file=str(p))
+    data = limits.read_file(p)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:

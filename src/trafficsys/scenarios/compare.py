@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ModelError
-from ..model.names import canonical
+from ..model.names import canonical, suggest
 from .metrics import DEFAULT_METRICS, METRICS, Metric
 
 __all__ = ["compare", "Comparison", "uncertain_constants", "ROBUST", "INTERVAL"]
@@ -144,7 +144,6 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
     names = list(model.scenarios) if scenarios is None else [str(s) for s in scenarios]
     for s in names:
         if s not in model.scenarios:
-            from ..model.validate import suggest
 
             raise ModelError(f"no strategy '{s}'{suggest(s, model.scenarios)}; defined: "
                              f"{', '.join(model.scenarios) or 'none'}", file=model.file)
@@ -165,7 +164,6 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
             chosen.append(mt)
             continue
         if mt not in METRICS:
-            from ..model.validate import suggest
 
             raise ModelError(f"no metric '{mt}'{suggest(mt, METRICS)}; available: {', '.join(METRICS)}")
         chosen.append(METRICS[mt])
@@ -513,7 +511,6 @@ class Comparison:
     # ---------------------------------------------------------------- helpers
     def _strategy(self, name: str) -> str:
         if name not in self.strategies:
-            from ..model.validate import suggest
 
             raise ModelError(f"no strategy '{name}' in this comparison{suggest(str(name), self.strategies)}; "
                              f"compared: {', '.join(self.strategies)}")
