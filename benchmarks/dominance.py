@@ -76,22 +76,33 @@ print(time.perf_counter() - t)
 """
 
 
-def _in(tree: Path, args: list[str], capture_time: bool = False) -> float:
-    """Seconds of a fresh Python process running ``args`` with ``tree``'s sources first (or its printed time)."""
+def _children_cpu() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _in(tree: Path, args: list[str], capture_time: bool = False) -> tuple[float, float]:
+    """(wall, CPU) seconds of a fresh Python process running ``args`` with ``tree``'s sources first.
+
+    With ``capture_time`` the wall time is the one the process prints (its own measurement).
+    """
     env = dict(os.environ, PYTHONPATH=str(tree / "src"))
-    t = time.perf_counter()
+    t, c = time.perf_counter(), _children_cpu()
     out = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True)
+    wall, cpu = time.perf_counter() - t, _children_cpu() - c
     if out.returncode:
         raise SystemExit(f"{' '.join(args[:4])} failed in {tree}:\n{out.stderr[-2000:]}")
-    wall = time.perf_counter() - t
-    return float(out.stdout.strip().splitlines()[-1]) if capture_time else wall
+    return (float(out.stdout.strip().splitlines()[-1]) if capture_time else wall), cpu
 
 
-def _side_by_side(label: str, now: float, base: float | None) -> None:
+def _side_by_side(label: str, now: tuple[float, float], base: tuple[float, float] | None) -> None:
     if base is None:
-        print(f"{label}: {now:.2f} s (no --baseline given)")
+        print(f"{label}: wall {now[0]:.2f} s, CPU {now[1]:.2f} s (no --baseline given)")
     else:
-        print(f"{label}: {now:.2f} s, baseline {base:.2f} s, {base / now:.1f}x faster")
+        print(f"{label}:\n    wall {now[0]:.2f} s vs baseline {base[0]:.2f} s ({base[0] / now[0]:.1f}x faster); "
+              f"CPU {now[1]:.2f} s vs {base[1]:.2f} s ({base[1] / now[1]:.1f}x)")
 
 
 def reference(args) -> None:
@@ -99,7 +110,8 @@ def reference(args) -> None:
     from trafficsys.analysis import _loop_kernel
 
     base = Path(args.baseline).resolve() if args.baseline else None
-    print(f"\nreference model ({'baseline ' + str(base) if base else 'no baseline'})")
+    print(f"\nreference model ({'baseline ' + str(base) if base else 'no baseline'}; load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     cli = ["-m", "trafficsys.cli", "dominance", "--runs", "100"]
     _in(HERE, cli)  # the first process compiles (loop scorer cache on disk)
     _side_by_side("trafficsys dominance --runs 100 (whole command, fresh process)", _in(HERE, cli),
@@ -111,15 +123,15 @@ def reference(args) -> None:
     for scorer in ("numba", "numpy") if _loop_kernel.available() else ("numpy",):
         ltm.SCORER = scorer
         loop_dominance(m, ts.monte_carlo(m, n=4, seed=1, variables="all"))  # warm
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         mc = ts.monte_carlo(m, n=100, seed=1, variables="all")
         t1 = time.perf_counter()
         loop_dominance(m, mc)
         times[scorer] = (t1 - t, time.perf_counter() - t1)
+        print(f"ensemble dominance, 100 runs, {scorer} scorer: Monte Carlo {t1 - t:.2f} s + scoring "
+              f"{time.perf_counter() - t1:.2f} s = wall {time.perf_counter() - t:.2f} s "
+              f"(CPU {time.process_time() - c:.2f} s)")
     ltm.SCORER = "auto"
-    for scorer, (sim, dom) in times.items():
-        print(f"ensemble dominance, 100 runs, {scorer} scorer: Monte Carlo {sim:.2f} s + scoring {dom:.2f} s "
-              f"= {sim + dom:.2f} s")
     if len(times) == 2:
         print(f"  compiled scorer / numpy scorer: {sum(times['numpy']) / sum(times['numba']):.1f}x faster")
 

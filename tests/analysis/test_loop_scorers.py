@@ -70,3 +70,18 @@ def test_relative_scores_are_products_of_link_scores_over_the_partition(monkeypa
                 prods[lp.id], total[lp.partition], out=np.zeros(len(d.time)), where=total[lp.partition] > 0
             )
             np.testing.assert_allclose(d.relative.sel(loop=lp.id).values[:, 0], want, rtol=1e-12, atol=1e-15)
+
+
+def test_drivers_are_spearman_coefficients():
+    from scipy.stats import spearmanr
+
+    m = _ring()
+    d = loop_dominance(m, ts.monte_carlo(m, n=40, seed=5))
+    got = d.drivers()
+    frac = d.dominance_fraction()
+    assert list(got.index) == list(d.sampled) and list(got.columns) == list(frac.columns)
+    for c in got.index:
+        for lp in got.columns:
+            v, y = d.sampled[c], frac[lp].to_numpy()
+            want = spearmanr(v, y)[0] if np.ptp(v) > 0 and np.ptp(y) > 0 else np.nan
+            assert (np.isnan(want) and np.isnan(got.loc[c, lp])) or abs(want - got.loc[c, lp]) < 1e-12

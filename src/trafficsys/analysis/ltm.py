@@ -722,24 +722,34 @@ class LoopDominance:
             Rows: constants; columns: loop ids; NaN where a column is constant.
         """
         import pandas as pd
-        from scipy.stats import spearmanr
+        from scipy.stats import rankdata
 
         frac = self.dominance_fraction()
         if params is None:
             params = self.sampled
             if not params:
                 raise ModelError("no constant varies across these runs; pass params={name: values per run}")
-        rows = {}
-        for name, vals in params.items():
+        names = list(params)
+        X = np.empty((len(frac), len(names)))
+        for j, name in enumerate(names):
+            vals = params[name]
             v = np.asarray(list(vals) if not isinstance(vals, np.ndarray) else vals, dtype=float)
             if v.shape != (len(frac),):
                 raise ModelError(f"params[{name!r}] has {v.size} values for {len(frac)} runs; give one per run")
-            row = {}
-            for lp in frac.columns:
-                y = frac[lp].values
-                row[lp] = np.nan if np.ptp(v) == 0 or np.ptp(y) == 0 else float(spearmanr(v, y)[0])
-            rows[name] = row
-        return pd.DataFrame.from_dict(rows, orient="index")
+            X[:, j] = v
+        # Spearman's coefficient is Pearson's on the (average) ranks: every pair in one matrix product
+        def standard(ranks: np.ndarray) -> np.ndarray:
+            dev = ranks - ranks.mean(axis=0)
+            norm = np.sqrt((dev**2).sum(axis=0))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return np.where(norm > 0, dev / np.where(norm > 0, norm, 1.0), np.nan)
+
+        Y = frac.to_numpy(dtype=float)
+        corr = standard(rankdata(X, axis=0)).T @ standard(rankdata(Y, axis=0)) if len(frac) else \
+            np.full((len(names), Y.shape[1]), np.nan)
+        corr = np.clip(corr, -1.0, 1.0)
+        flat = (np.ptp(X, axis=0)[:, None] == 0) | (np.ptp(Y, axis=0)[None, :] == 0) if len(frac) else True
+        return pd.DataFrame(np.where(flat, np.nan, corr), index=names, columns=frac.columns)
 
     def plot(self, ax=None, *, run: int = 0, partition: int | None = None, top: int = 6):
         """Stacked relative loop scores over time (see :func:`trafficsys.plot.dominance.plot_dominance`)."""

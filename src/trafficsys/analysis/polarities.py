@@ -35,11 +35,11 @@ from typing import Any
 import numpy as np
 
 from ..cld.diagram import CausalLoopDiagram, PolarityNote
+from ..engine.expression import STATEFUL_CALLS, evaluate
 from ..errors import ModelError
 from ..model import ast
 from ..model.elements import Constant, Link, Lookup
 from ..model.model import Model
-from ._evaluate import STATEFUL_CALLS, evaluate
 
 __all__ = ["confirm_polarities", "observed_signs"]
 

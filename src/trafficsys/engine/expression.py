@@ -85,26 +85,21 @@ def _prepare(node: ast.Expr, lookups: Mapping[str, Lookup], variable: str | None
     return ast.transform(node, post)
 
 
-def _compile(
-    tree: ast.Expr,
-    deps: tuple[str, ...],
-    has_pi: bool,
-    tables: tuple[tuple[str, Lookup], ...],
-    variable: str | None,
-):
-    key = (tree, deps, has_pi, tables)
+def _compile(tree: ast.Expr, deps: tuple[str, ...], has_pi: bool, tables: tuple[tuple[str, Lookup], ...],
+             variable: str | None):
+    idx = {d: f"E[{i}]" for i, d in enumerate(deps)}
+    table_ids = {name: f"_L{i}" for i, (name, _) in enumerate(tables)}
+    em = Emitter("vector", idx.__getitem__, table_ids, has_pi_var=has_pi, variable=variable or "")
+    source = f"def _ev(E, T, DT, T0, T1):\n    EPS = DT * {TIME_EPS!r}\n    return {em(tree)}\n"
+    key = (source, tables)  # the source, not the tree: hashing a deep tree would recurse
     with _LOCK:
         got = _CACHE.get(key)
         if got is not None:
             _CACHE.move_to_end(key)
             return got
-    idx = {d: f"E[{i}]" for i, d in enumerate(deps)}
-    table_ids = {name: f"_L{i}" for i, (name, _) in enumerate(tables)}
-    em = Emitter("vector", idx.__getitem__, table_ids, has_pi_var=has_pi, variable=variable or "")
-    source = f"def _ev(E, T, DT, T0, T1):\n    EPS = DT * {TIME_EPS!r}\n    return {em(tree)}\n"
     ns = helpers("vector", types.SimpleNamespace(tables=dict(tables)), table_ids)  # type: ignore[arg-type]
-    # generated from our validated AST with mangled identifiers only: the function is built from its
-    # compiled code object, nothing is run but its definition
+    # compiled-ast: generated from our validated AST with mangled identifiers only; the function is
+    # built from its compiled code object, nothing is run but its definition
     module = compile(source, "<trafficsys expression>", "exec")  # compiled-ast
     code = next(c for c in module.co_consts if isinstance(c, types.CodeType))
     fn = types.FunctionType(code, ns)

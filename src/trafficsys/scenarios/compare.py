@@ -214,7 +214,7 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
         ref = finals.get(reference) if reference is not None else None
         values[mt.name] = {s: np.asarray(mt.compute(finals[s], None if s == reference else ref), dtype=float)
                            for s in names}
-    sample_frame = pd.DataFrame(X, columns=[inp.name for inp in inputs])
+    sample_frame = pd.DataFrame(X, columns=[canonical(inp.name) for inp in inputs])
     sample_frame.index.name = "run"
     return Comparison(model_name=model.name, strategies=names, reference=reference, primary=primary,
                       metrics={mt.name: mt for mt in chosen}, values=values, samples=sample_frame,
