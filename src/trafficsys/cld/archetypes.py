@@ -712,23 +712,30 @@ def detection_loops(cld: CausalLoopDiagram, length_bound: int | str | None = "au
     cld = _as_cld(cld)
     if length_bound != "auto":
         if isinstance(length_bound, str):
-            raise ModelError(f"length_bound must be a whole number, None or 'auto', got {length_bound!r}",
+            raise ModelError(f"length_bound must be a whole number of at least 1, None or 'auto', got {length_bound!r}",
                              file=cld.file)
         return _loops(cld, length_bound, max_loops=max_loops), length_bound, None
     try:
         every = _loops(cld, max_loops=max_loops)
     except ModelError:
         every = None
+    if every is not None and not every.complete:  # too many to hold: only a summary came back
+        every = None
     if every is not None and len(every) <= budget:
         return every, None, len(every)
     if every is None:
         bound = 1
-        while len(_loops(cld, bound + 1, max_loops=max_loops)) <= budget:
+        while _held(_loops(cld, bound + 1, max_loops=max_loops)) <= budget:
             bound += 1
         return _loops(cld, bound, max_loops=max_loops), bound, None
     lengths = sorted(lp.length for lp in every)
     bound = lengths[budget] - 1 if lengths[budget] > lengths[0] else lengths[0]
     return [lp for lp in every if lp.length <= bound or lp.name], bound, len(every)
+
+
+def _held(found) -> float:
+    """Return the number of loops in a complete listing; infinite for a summary of too many to hold."""
+    return len(found) if getattr(found, "complete", True) else float("inf")
 
 
 def _deduplicate(scored: list[tuple]) -> list[tuple]:
