@@ -25,6 +25,7 @@ COMMANDS = {
     "blocks": "find the systemic blocks that keep an outcome from responding to the levers",
     "export": "write the model as TOML, XMILE, GraphML, DOT, Kumu JSON or Mermaid",
     "validate": "check a model file: names, structure, ranges, algebraic loops, units",
+    "workshop": "serve the workshop simulator for trainers: teams play rounds, then a debrief",
 }
 
 
