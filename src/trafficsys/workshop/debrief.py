@@ -26,35 +26,41 @@ __all__ = ["Analyst", "debrief", "dominance_summary", "blocks_summary", "referen
 _TOP_BLOCKS = 5
 
 
-def dominance_summary(model: Any, results: Any) -> dict[str, Any]:
-    """Which loops dominated a run: the dominant loop per period, and each named loop's strength."""
+def dominance_summary(model: Any, results: Any, window: float | None = None) -> dict[str, Any]:
+    """Summarise which loops dominated a run: the dominant loop per window, and each named loop's standing.
+
+    ``window`` is the width of the periods (the workshop uses its years per
+    round: one dominant loop per round unless it changes within the round).
+    Named loops get their rank among all the run's loops by mean absolute
+    relative score, that score, and the share of time they dominate.
+    """
     from ..analysis import loop_dominance
 
     dom = loop_dominance(model, results)
-    periods = dom.periods()
     ranking = dom.ranking()
     named = {}
-    for row in ranking[ranking["name"] != ""].itertuples():
-        named[row.name] = {
-            "loop": row.loop,
-            "polarity": row.polarity,
-            "strength": float(row.mean_abs_relative),
-            "dominant": float(row.share_dominant),
-        }
-    return {
-        "status": "done",
-        "periods": [
+    for rank, row in zip(ranking.index, ranking.itertuples()):
+        if row.name:
+            named[row.name] = {
+                "loop": row.loop,
+                "polarity": row.polarity,
+                "rank": int(rank) + 1,
+                "strength": float(row.mean_abs_relative),
+                "dominant": float(row.share_dominant),
+            }
+    periods = []
+    for p in dom.periods(window=window).itertuples():
+        periods.append(
             {
                 "start": float(p.start),
                 "end": float(p.end),
                 "loop": p.loop,
                 "polarity": p.polarity,
                 "name": _loop_label(model, p.name),
+                "variables": p.name,
             }
-            for p in periods.itertuples()
-        ],
-        "named": named,
-    }
+        )
+    return {"status": "done", "loops": len(dom.loops), "periods": periods, "named": named}
 
 
 def _loop_label(model: Any, label: str) -> str:
@@ -91,16 +97,24 @@ def blocks_summary(model: Any, target: str, scenario: Any, n: int, seed: int) ->
     }
 
 
-def reference_series(game: Game, strategy: str) -> dict[str, list[float]]:
-    """Simulate a reference strategy and return its indicator series over the workshop's rounds."""
-    w, m = game.workshop, game.model
-    r = simulate(m, scenario=strategy)
-    end = w.round_end(m, w.rounds)
+def reference_series(game: Game, strategy: str, end: float) -> dict[str, list[float]]:
+    """Simulate a reference strategy and return its indicator series up to time ``end``."""
+    r = _reference_results(game, strategy)
     keep = r.time <= end + 1e-9
     out = {"time": [float(t) for t in r.time[keep]]}
-    for ind in w.indicators:
+    for ind in game.workshop.indicators:
         out[ind.name] = [float(v) for v in r[ind.name].values[keep, 0]]
     return out
+
+
+_REFERENCE_RUNS: dict[tuple[str, str], Any] = {}
+
+
+def _reference_results(game: Game, strategy: str) -> Any:
+    key = (game.model_digest, strategy)
+    if key not in _REFERENCE_RUNS:
+        _REFERENCE_RUNS[key] = simulate(game.model, scenario=strategy)
+    return _REFERENCE_RUNS[key]
 
 
 class Analyst:
@@ -156,7 +170,9 @@ def debrief(game: Game, analyst: Analyst | None, sid: Any) -> dict[str, Any]:
         header = game.header(s)
         teams = {t: (game.decisions_of(s, t), s.series[t], s.sims[t].results) for t in s.codes}
         played, finished = s.played, s.status == "finished"
-    ref_scope = f"reference:{game.model_digest}:{game.workshop_digest}"
+    # the reference strategies over the rounds the teams played (all rounds before any is played)
+    end = w.round_end(m, played or w.rounds)
+    ref_scope = f"reference:{game.model_digest}:{game.workshop_digest}:{played}"
     runs = []
     for t, (decisions, series, results) in teams.items():
         run = {
@@ -172,7 +188,7 @@ def debrief(game: Game, analyst: Analyst | None, sid: Any) -> dict[str, Any]:
                 analyst,
                 s,
                 f"team-{t}",
-                lambda r=results: dominance_summary(m, r),
+                lambda r=results: dominance_summary(m, r, w.years_per_round),
                 lambda d=decisions: blocks_summary(
                     m, w.blocks_target, team_scenario(m, w, d), w.blocks_runs, w.blocks_seed
                 ),
@@ -182,7 +198,7 @@ def debrief(game: Game, analyst: Analyst | None, sid: Any) -> dict[str, Any]:
         )
         runs.append(run)
     for name in w.strategies:
-        series = _cached_reference(game, name)
+        series = reference_series(game, name, end)
         run = {
             "id": name,
             "label": _strategy_label(name),
@@ -196,7 +212,9 @@ def debrief(game: Game, analyst: Analyst | None, sid: Any) -> dict[str, Any]:
                 analyst,
                 s,
                 name,
-                lambda n=name: dominance_summary(m, simulate(m, scenario=n)),
+                lambda n=name: dominance_summary(
+                    m, _reference_results(game, n).sel(time=slice(None, end + 1e-9)), w.years_per_round
+                ),
                 lambda n=name: blocks_summary(m, w.blocks_target, n, w.blocks_runs, w.blocks_seed),
                 scope=ref_scope,
                 ready=finished,
@@ -223,16 +241,6 @@ def debrief(game: Game, analyst: Analyst | None, sid: Any) -> dict[str, Any]:
         "questions": questions,
         "blocks_enabled": bool(analyst and analyst.blocks),
     }
-
-
-_REFERENCE_CACHE: dict[tuple[str, str, str], dict[str, list[float]]] = {}
-
-
-def _cached_reference(game: Game, name: str) -> dict[str, list[float]]:
-    key = (game.model_digest, game.workshop_digest, name)
-    if key not in _REFERENCE_CACHE:
-        _REFERENCE_CACHE[key] = reference_series(game, name)
-    return _REFERENCE_CACHE[key]
 
 
 def _strategy_label(name: str) -> str:

@@ -81,23 +81,25 @@ var TSCharts = (function () {
       root.appendChild(p);
     });
     fig.appendChild(root);
-    if (series.length > 1 || opts.legend) {
-      var leg = document.createElement("div");
-      leg.className = "legend";
-      series.forEach(function (s) {
-        var item = document.createElement("span");
-        var key = svg("svg", { width: 22, height: 10, "class": "key" });
-        var kl = svg("line", { x1: 1, x2: 21, y1: 5, y2: 5, stroke: s.color, "stroke-width": 3 });
-        if (s.dashed) kl.setAttribute("stroke-dasharray", "5 3");
-        key.appendChild(kl);
-        item.appendChild(key);
-        item.appendChild(document.createTextNode(" " + s.label));
-        leg.appendChild(item);
-      });
-      fig.appendChild(leg);
-    }
+    if (opts.legend !== false && (series.length > 1 || opts.legend)) fig.appendChild(legend(series));
     container.appendChild(fig);
     return fig;
   }
-  return { line: line, PALETTE: PALETTE, REFERENCE: REFERENCE };
+  /* a legend for series [{label, color, dashed}] */
+  function legend(series) {
+    var leg = document.createElement("div");
+    leg.className = "legend";
+    series.forEach(function (s) {
+      var item = document.createElement("span");
+      var key = svg("svg", { width: 22, height: 10, "class": "key" });
+      var kl = svg("line", { x1: 1, x2: 21, y1: 5, y2: 5, stroke: s.color, "stroke-width": 3 });
+      if (s.dashed) kl.setAttribute("stroke-dasharray", "5 3");
+      key.appendChild(kl);
+      item.appendChild(key);
+      item.appendChild(document.createTextNode(" " + s.label));
+      leg.appendChild(item);
+    });
+    return leg;
+  }
+  return { line: line, legend: legend, PALETTE: PALETTE, REFERENCE: REFERENCE };
 })();

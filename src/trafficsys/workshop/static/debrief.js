@@ -7,6 +7,7 @@
   var last = "";
 
   function color(run, i) { return run.kind === "team" ? TSCharts.PALETTE[i % 10] : TSCharts.REFERENCE[i % 5]; }
+  function pct(x) { return (x < 0.1 ? (100 * x).toFixed(1) : Math.round(100 * x)) + "%"; }
   function status(a) {
     if (!a) return "not available";
     if (a.status === "pending") return "being computed\u2026";
@@ -32,7 +33,7 @@
 
     /* final values */
     var fin = WS.clear(document.getElementById("finals"));
-    var head = WS.el("tr", {}, WS.el("th", { text: "Run" }));
+    var head = WS.el("tr", {}, WS.el("th", { text: "Run (year " + (d.start + (d.played || d.rounds) * d.years_per_round) + ")" }));
     d.indicators.forEach(function (ind) { head.appendChild(WS.el("th", { text: ind.label + (ind.better === "higher" ? " \u2191" : " \u2193") })); });
     fin.appendChild(head);
     var best = {};
@@ -53,8 +54,10 @@
     var charts = WS.clear(document.getElementById("charts"));
     var marks = [];
     for (var k = 1; k < d.rounds; k++) marks.push(d.start + k * d.years_per_round);
+    var end = d.start + (d.played || d.rounds) * d.years_per_round;
+    charts.appendChild(TSCharts.legend(d.runs.map(function (r) { return { label: r.label, color: colors[r.id], dashed: r.kind !== "team" }; })));
     d.indicators.forEach(function (ind) {
-      TSCharts.line(charts, { title: ind.label, units: ind.units, marks: marks, xmax: d.start + d.rounds * d.years_per_round,
+      TSCharts.line(charts, { title: ind.label, units: ind.units, marks: marks, xmax: end, legend: false,
         series: d.runs.map(function (r) {
           return { label: r.label, x: r.series.time, y: r.series[ind.name], color: colors[r.id], dashed: r.kind !== "team" };
         }) });
@@ -70,7 +73,8 @@
         d.runs.forEach(function (r) {
           var st = r.dominance.named && r.dominance.named[q.loop];
           row.appendChild(WS.el("span", { "class": "strength" }, r.label + ": " +
-            (st ? Math.round(100 * st.strength) + "% of the change" + (st.dominant ? ", dominant " + Math.round(100 * st.dominant) + "% of the time" : "") : (status(r.dominance) || "not scored"))));
+            (st ? "#" + st.rank + " of " + r.dominance.loops + " loops (" + pct(st.strength) + " of the change" +
+              (st.dominant ? ", dominant " + pct(st.dominant) + " of the time" : "") + ")" : (status(r.dominance) || "not scored"))));
         });
         box.appendChild(row);
       }
@@ -86,7 +90,7 @@
       else {
         var ul = WS.el("ul", { "class": "periods" });
         r.dominance.periods.forEach(function (p) {
-          ul.appendChild(WS.el("li", {}, WS.el("span", { "class": "when", text: p.start + "\u2013" + p.end + ": " }),
+          ul.appendChild(WS.el("li", { title: p.variables }, WS.el("span", { "class": "when", text: "years " + p.start + "\u2013" + p.end + ": " }),
             WS.el("span", { "class": "pol " + p.polarity, text: p.polarity }), " " + p.name));
         });
         box.appendChild(ul);
