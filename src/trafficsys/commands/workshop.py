@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from ._args import MODEL_HELP
 
@@ -85,24 +86,27 @@ def run(args: argparse.Namespace) -> int:
     host = args.host or "127.0.0.1"
     room = args.host is not None
     game = Game(model, workshop, args.state)
-    app = create_app(game, room=room, blocks=not args.no_blocks)
+    app = create_app(game, room=room, blocks=not args.no_blocks, own_addresses={host})
     server = make_server(app, host, args.port)
     shown = f"[{host}]" if ":" in host else host
+    wildcard = host in ("0.0.0.0", "::")
     print(f"trafficsys workshop: {workshop.title}")
     print(f"  model: {model.name}; workshop file: {workshop.file}")
-    print(f"  state: {game.store.path} ({len(game.session_ids())} session(s) resumed)")
+    print(f"  state: {Path(game.store.path).resolve()} ({len(game.session_ids())} session(s) resumed)")
     if room:
         print(
-            f"  WARNING: serving on {host}: anyone on this network can open the team pages. Teams need their "
-            "join codes; the facilitator's pages and actions answer only on this computer "
-            f"(http://127.0.0.1:{args.port}/).",
+            f"  WARNING: serving on {host}, not only this computer: anyone on this network can open the team "
+            "pages. Each team needs its join code (shown on the facilitator's page); the facilitator's pages and "
+            "actions answer only on this computer. Teams open this computer's network address"
+            f"{'' if wildcard else f' (http://{shown}:{args.port}/)'} followed by their team's link.",
             file=sys.stderr,
+            flush=True,
         )
-    print(f"http://{shown}:{args.port}/", flush=True)
+    print(f"http://{'127.0.0.1' if wildcard else shown}:{args.port}/", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
-        print("\nstopped; every acknowledged action is in " + game.store.path)
+        print(f"\nstopped; every acknowledged action is in {Path(game.store.path).resolve()}")
     finally:
         server.server_close()
         game.store.close()

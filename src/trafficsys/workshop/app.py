@@ -39,7 +39,9 @@ _EXPORT_CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
-def create_app(game: Game, *, room: bool = False, analyses: bool = True, blocks: bool = True) -> Flask:
+def create_app(
+    game: Game, *, room: bool = False, analyses: bool = True, blocks: bool = True, own_addresses: Any = ()
+) -> Flask:
     """Build the workshop app around a :class:`~.game.Game`.
 
     Parameters
@@ -53,6 +55,9 @@ def create_app(game: Game, *, room: bool = False, analyses: bool = True, blocks:
         Compute loop dominance (and blocks) for the debrief in a background thread.
     blocks
         Include ``ts.find_blocks`` in those analyses.
+    own_addresses
+        Addresses the server is bound to: a request from one of them comes
+        from this computer (as do loopback requests).
     """
     app = Flask(__name__, static_folder=str(_HERE / "static"), template_folder=str(_HERE / "templates"))
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
@@ -61,9 +66,11 @@ def create_app(game: Game, *, room: bool = False, analyses: bool = True, blocks:
     analyst = Analyst(game, blocks=blocks) if analyses else None
     app.extensions["trafficsys_workshop"] = {"game": game, "analyst": analyst, "room": room}
 
+    own = {a for a in own_addresses if a not in ("0.0.0.0", "::")}
+
     def local_request() -> bool:
         try:
-            return ipaddress.ip_address(request.remote_addr or "").is_loopback
+            return ipaddress.ip_address(request.remote_addr or "").is_loopback or request.remote_addr in own
         except ValueError:
             return False
 

@@ -199,7 +199,7 @@ class Game:
             t = int(team)
         except (TypeError, ValueError):
             t = None
-        if t is None or t not in s.codes or str(t) != str(team).strip():
+        if t is None or t not in s.codes or str(t) != str(team):
             raise ActionError(
                 f"session {s.id} has no team {str(team)[:20]!r}; its teams are 1 to {len(s.codes)}", 404
             )
