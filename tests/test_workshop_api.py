@@ -520,3 +520,60 @@ def test_bound_checks_agree_at_the_edges(workshop):
     edge = dict(d, ngo_rescue=1200.0, ngo_shelter=0.0, shelter_stay=2.0)
     assert workshop.check_decision(edge) == edge
     assert math.isclose(sum(v for k, v in edge.items() if k != "shelter_stay"), 2000)
+
+
+# ------------------------------------------------------------ the command
+def test_command_is_registered_with_help():
+    from trafficsys.cli import COMMANDS, build_parser
+
+    assert "workshop" in COMMANDS
+    text = build_parser()._subparsers._group_actions[0].choices["workshop"].format_help()
+    for option in ("--workshop", "--port", "--host", "--state", "--no-blocks", "8050", "docs/workshop.md"):
+        assert option in text.replace("\n", " ").replace("  ", " "), option
+
+
+def test_command_needs_the_workshop_file_of_a_model_and_names_a_bad_one(tmp_path, capsys):
+    from trafficsys.cli import main
+
+    assert main(["workshop", str(DATA / "courts.toml"), "--state", str(tmp_path / "s.sqlite")]) == 2
+    assert "--workshop FILE" in capsys.readouterr().err
+    bad = tmp_path / "w.toml"
+    bad.write_text(
+        (DATA / "courts_workshop.toml")
+        .read_text()
+        .replace("default = 50\nstep = 5\n\n[levers.ngo]", "default = 60\nstep = 5\n\n[levers.ngo]")
+    )
+    assert (
+        main(
+            [
+                "workshop",
+                str(DATA / "courts.toml"),
+                "--workshop",
+                str(bad),
+                "--state",
+                str(tmp_path / "s.sqlite"),
+            ]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert str(bad) in err and "add up to 110" in err and "Traceback" not in err
+    assert not (tmp_path / "s.sqlite").exists()
+
+
+def test_the_guide_documents_every_field_and_endpoint():
+    from trafficsys.workshop import config
+    from trafficsys.workshop.app import create_app as real
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "workshop.md").read_text()
+    fmt = doc.split("## Writing a workshop file", 1)[1].split("\n## ", 1)[0]
+    fields = config._WORKSHOP_KEYS | config._LEVER_KEYS | config._INDICATOR_KEYS | config._DEBRIEF_KEYS
+    for field in fields - {"questions"}:
+        assert re.search(rf"^{field} = ", fmt, flags=re.M), field
+    assert "[[debrief.questions]]" in fmt
+    m = ts.load(DATA / "courts.toml")
+    g = Game(m, load_workshop(DATA / "courts_workshop.toml", m), ":memory:")
+    rules = [r.rule for r in real(g, analyses=False).url_map.iter_rules() if not r.rule.startswith("/static")]
+    assert len(rules) >= 14
+    for rule in rules:
+        assert rule.replace("<sid>", "{session}").replace("<team>", "{team}") in doc, rule
