@@ -131,3 +131,16 @@ def test_a_taken_port_is_refused_cleanly(tmp_path):
     assert out.returncode == 2, out
     assert f"port {srv.port} on 127.0.0.1 is already in use" in out.stderr and "--port" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_the_load_benchmark_runs_small(capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("workshop_load", ROOT / "benchmarks" / "workshop_load.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(teams=4, rounds=2, timeout=300) == 0
+    out = capsys.readouterr().out
+    assert (
+        "4 teams x 2 rounds" in out and "no decision lost, duplicated or changed (8 sent, 8 kept once)" in out
+    )
