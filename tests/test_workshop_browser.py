@@ -86,6 +86,12 @@ def test_two_teams_play_three_rounds_and_the_debrief_shows_every_run(server, bro
             expect(tp.locator("#form-heading")).to_contain_text(f"round {rnd}")
             tp.wait_for_selector("#lever-ngo_rescue")
             moved = 100 * (i + 1) + 50 * rnd  # each team moves money from raids to survivor collectives
+            if rnd == 1 and i == 0:  # the page checks the budget before the server does
+                tp.fill("#lever-ngo_rescue", "650")
+                expect(tp.locator("#budget")).to_contain_text("spend 50 less")
+                expect(tp.locator("#submit")).to_be_disabled()
+                tp.fill("#lever-ngo_rescue", "1250")
+                expect(tp.locator("#budget")).to_contain_text("between 0 and 1200")
             tp.fill("#lever-ngo_rescue", str(600 - moved))
             tp.fill("#lever-survivor_collectives", str(100 + moved))
             tp.fill("#lever-shelter_stay", "0.5")
