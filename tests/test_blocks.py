@@ -9,16 +9,16 @@ detection must read structure and behaviour, not names.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from support import REPO
 
 import trafficsys as ts
 from trafficsys.analysis.blocks import KINDS, find_blocks
 from trafficsys.errors import ModelError, StructureError, UnknownVariableError
 
-FOLDER = Path(__file__).resolve().parent.parent / "models" / "blocks"
+FOLDER = REPO / "models" / "blocks"
 INDEX = json.loads((FOLDER / "index.json").read_text(encoding="utf-8"))["models"]
 PLANTED = [e for e in INDEX if e["planted"] != "none"]
 TWINS = [e for e in INDEX if e["planted"] == "none"]
@@ -278,3 +278,47 @@ def test_erosion_evidence_equals_the_stock_and_flows_of_a_plain_run():
     f = e["probe"]["depleting_flow"]
     assert ero.evidence[f"depleting flow {f}"].value == pytest.approx(
         np.median(np.trapezoid(_tr(ds, f), t, axis=0) / total), rel=1e-9)
+
+
+@pytest.mark.parametrize("equation, inputs", [
+    ("vmax * x / (x + k)", {"x"}),
+    ("vmax * x / (k + x)", {"x"}),
+    ("x * y / (x * y + k * 2)", {"x", "y"}),
+    ("1 - EXP(-x / k)", {"x"}),
+    ("1 - EXP(-k * x * y)", {"x", "y"}),
+    ("x / (x + y)", set()),          # a share of two things that vary: not saturation
+    ("x / (x - k)", set()),
+    ("x / k", set()),
+])
+def test_saturating_forms_are_recognised_and_shares_are_not(equation, inputs):
+    from trafficsys.analysis.blocks.detectors import saturating_inputs
+    from trafficsys.model.parser import parse
+
+    tree = parse(equation)
+    found = set()
+    for node in ts.model.ast.walk(tree):
+        found |= saturating_inputs(node, {"k", "vmax"})
+    assert found == inputs
+
+
+def test_a_min_written_as_a_condition_is_a_capacity_ceiling():
+    from blocks_audit import audit
+
+    e = _entry("capacity_ceiling")
+    m = ts.load(FOLDER / e["file"])
+    p = e["probe"]
+    assert m.equation_text(p["constraint"]).replace(" ", "").upper().startswith("MIN(")
+    from trafficsys.analysis.blocks.context import with_equation
+    from trafficsys.model.parser import parse
+
+    cond = f"IF {p['demand']} > {p['capacity']} THEN {p['capacity']} ELSE {p['demand']}"
+    m = with_equation(m, p["constraint"], parse(cond))
+    rep = find_blocks(m, e["target"], n=N, seed=3)
+    top = [b for b in rep.blocks[:3] if b.kind == "capacity_ceiling"]
+    assert top and top[0].variables[0] == p["constraint"]
+    assert top[0].evidence["share of time binding"].value > 0.9
+    assert top[0].evidence["target elasticity to capacity"].value > 0.5
+    rows = audit(m, rep)
+    for kind, key, got, again in rows:
+        if not isinstance(got, str):
+            assert got == pytest.approx(again, rel=1e-9, abs=1e-12), (kind, key)

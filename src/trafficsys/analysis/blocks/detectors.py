@@ -21,7 +21,7 @@ from ...errors import ModelError
 from ...model import ast
 from ...model.elements import Aux, Constant, Flow, Lookup, Stock
 from ...model.names import canonical
-from .context import Context, fresh_name, replace_in, with_equation
+from .context import Context, _integral, fresh_name, replace_in, with_equation
 from .report import Evidence
 
 __all__ = ["Finding", "DETECTORS", "BINDING", "RESISTANCE", "ATTRITION", "DECLINE", "IDLE_LOOP"]
@@ -85,15 +85,55 @@ def _ordered(ctx: Context, names: Iterable[str]) -> list[str]:
 @dataclasses.dataclass
 class _Site:
     variable: str             # the variable whose equation holds the constraint
-    node: Any                 # the MIN call or the graphical-function call (or None for a lookup variable)
-    kind: str                 # "min" or "lookup"
-    args: list[Any]           # MIN arguments (AST); for a lookup: [input]
+    node: Any                 # the MIN call, graphical-function call or saturating form (None for a lookup variable)
+    kind: str                 # "min", "lookup" or "form"
+    args: list[Any]           # MIN arguments (AST); for a lookup: [input]; for a form: [the form]
     table: Lookup | None = None
+    inputs: frozenset[str] = frozenset()   # for a form: the variables it saturates in
+
+
+#: a saturating form is "on its plateau" when a 1% rise of its input raises it by less than this share of 1%
+PLATEAU_ELASTICITY = 0.2
+
+
+def _signed_terms(node: Any, sign: int = 1) -> list[tuple[int, Any]]:
+    """Split a sum into its terms with their signs: ``a - b + c`` -> ``[(+1, a), (-1, b), (+1, c)]``."""
+    if isinstance(node, ast.Binary) and node.op in "+-":
+        right = -sign if node.op == "-" else sign
+        return _signed_terms(node.left, sign) + _signed_terms(node.right, right)
+    if isinstance(node, ast.Unary) and node.op == "-":
+        return _signed_terms(node.operand, -sign)
+    return [(sign, node)]
+
+
+def saturating_inputs(node: Any, fixed: set[str]) -> frozenset[str]:
+    """Return the variables a saturating algebraic form saturates in, or an empty set if ``node`` is not one.
+
+    Recognised (``k`` any expression of constants, ``x`` anything that varies):
+    ``x / (x + k)`` (and ``x / (k + x)``, with factors in the numerator), ``1 - EXP(-x / k)``
+    (any argument of EXP that varies). Shares such as ``a / (a + b)`` with ``b``
+    varying are not saturation and are not recognised.
+    """
+    if isinstance(node, ast.Binary) and node.op == "/":
+        xs = ast.names(node.left) - fixed
+        terms = [t for _, t in _signed_terms(node.right)]
+        if xs and len(terms) >= 2 and all(sgn > 0 for sgn, _ in _signed_terms(node.right)):
+            holds_x = [t for t in terms if xs <= ast.names(t)]
+            fixed_terms = [t for t in terms if not (ast.names(t) - fixed)]
+            if holds_x and fixed_terms and len(holds_x) + len(fixed_terms) == len(terms):
+                return frozenset(xs)
+    if (isinstance(node, ast.Binary) and node.op == "-" and ast.literal_value(node.left) == 1
+            and isinstance(node.right, ast.Call) and node.right.func == "EXP" and len(node.right.args) == 1):
+        xs = ast.names(node.right.args[0]) - fixed
+        if xs:
+            return frozenset(xs)
+    return frozenset()
 
 
 def constraint_sites(ctx: Context) -> list[_Site]:
     """MIN calls and graphical functions in the equations upstream of the target."""
     lookups = ctx.lookups
+    fixed = {canonical(c.name) for c in ctx.m.constants}
     sites: list[_Site] = []
     for v in _ordered(ctx, ctx.upstream):
         e = ctx.m[v]
@@ -109,9 +149,39 @@ def constraint_sites(ctx: Context) -> list[_Site]:
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and node.func == "MIN" and len(node.args) >= 2:
                 sites.append(_Site(v, node, "min", list(node.args)))
+            elif isinstance(node, ast.If) and (pair := min_of_if(node)):
+                sites.append(_Site(v, node, "min", list(pair)))
             elif isinstance(node, ast.Call) and node.func in lookups and len(node.args) == 1:
                 sites.append(_Site(v, node, "lookup", [node.args[0]], lookups[node.func]))
+            else:
+                xs = saturating_inputs(node, fixed)
+                if xs:
+                    sites.append(_Site(v, node, "form", [node], inputs=xs))
     return sites
+
+
+def min_of_if(node: Any) -> tuple[Any, Any] | None:
+    """Return ``(x, y)`` when ``node`` is a MIN written as a condition (``IF x > y THEN y ELSE x``), else None."""
+    c = node.cond
+    if not (isinstance(c, ast.Binary) and c.op in (">", ">=", "<", "<=")):
+        return None
+    x, y = c.left, c.right
+    small, large = (y, x) if c.op in (">", ">=") else (x, y)   # the branch taken when the condition holds
+    if node.then == small and node.orelse == large:
+        return (x, y)
+    return None
+
+
+def _form_elasticity(ctx: Context, site: _Site) -> np.ndarray:
+    """Return the elasticity ``(time, run)`` of a saturating form to its inputs, from the saved runs."""
+    h = 0.01
+    bumped = replace_in(site.node, lambda n: isinstance(n, ast.Name) and n.name in site.inputs,
+                        lambda n: ast.Binary("*", n, ast.Num(1.0 + h)))
+    y0 = _evaluate(ctx, site.node, site.variable)
+    y1 = _evaluate(ctx, bumped, site.variable)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        el = np.log(np.abs(y1) / np.abs(y0)) / np.log1p(h)
+    return np.where((np.abs(y0) > 0) & np.isfinite(el), el, np.nan)
 
 
 def _evaluate(ctx: Context, node: Any, variable: str) -> np.ndarray:
@@ -139,10 +209,11 @@ def _multiplier_model(ctx: Context, site: _Site, arg_index: int):
             m2 = with_equation(m2, user, tree)
     else:
         def new(n):
-            if site.kind == "lookup":
+            if site.kind in ("lookup", "form"):
                 return ast.Binary("*", n, mult)
-            return ast.Call(n.func, tuple(ast.Binary("*", a, mult) if i == arg_index else a
-                                          for i, a in enumerate(n.args)))
+            args = site.args if isinstance(n, ast.If) else n.args   # a MIN written as IF becomes a MIN call
+            return ast.Call("MIN", tuple(ast.Binary("*", a, mult) if i == arg_index else a
+                                         for i, a in enumerate(args)))
 
         tree = replace_in(ctx.m.ast(site.variable), lambda n: n is site.node, new)
         m2 = with_equation(ctx.m, site.variable, tree)
@@ -196,6 +267,14 @@ def capacity_ceiling(ctx: Context) -> list[Finding]:
             excess = np.array([np.nanmean(ratio[:, r]) if np.any(np.isfinite(ratio[:, r])) else np.nan
                                for r in range(ratio.shape[1])])
             term = f"MIN argument {c + 1} ({_short(site.args[c])})"
+        elif site.kind == "form":
+            form_el = _form_elasticity(ctx, site)
+            sat = np.nan_to_num(form_el, nan=1.0) < PLATEAU_ELASTICITY
+            bind_c = sat.mean(axis=0)
+            up_levers = _levers_reaching(ctx, site.inputs)
+            excess = np.full(ctx.n, np.nan)
+            term = f"saturating form {_short(site.node, 80)}, on its plateau,"
+            c = 0
         else:
             x = values[0]
             sat = _lookup_saturation(site.table, x)
@@ -217,13 +296,22 @@ def capacity_ceiling(ctx: Context) -> list[Finding]:
             "target elasticity to capacity": Evidence("target elasticity to this capacity", _med(cap_el),
                                                       _share(np.nan_to_num(cap_el) > 0.02)),
         }
+        if site.kind == "form":
+            ev["form elasticity"] = Evidence(
+                f"elasticity of the form to {', '.join(sorted(site.inputs))} (1 = proportional, 0 = flat)",
+                _med(np.nanmedian(form_el, axis=0)))
         if np.any(np.isfinite(excess)):
             ev["demand over capacity"] = Evidence("demand over capacity while binding", _med(excess),
                                                   _share(np.nan_to_num(excess) > 1))
         if up:
             ev["best upstream lever elasticity"] = Evidence(
                 "largest upstream lever elasticity", _med(best_up), _share(np.nan_to_num(cap_el) > best_up))
-        cap_names = sorted(ast.names(site.args[c])) if site.kind == "min" else [canonical(site.table.name)]
+        if site.kind == "min":
+            cap_names = sorted(ast.names(site.args[c]))
+        elif site.kind == "form":
+            cap_names = sorted(ast.names(site.node) - site.inputs)
+        else:
+            cap_names = [canonical(site.table.name)]
         where = [site.variable] + [v for v in _ordered(ctx, cap_names) if v != site.variable]
         up_txt = (f", against {_med(best_up):.2f} for the strongest upstream lever"
                   if up and np.isfinite(_med(best_up)) else "")
@@ -447,6 +535,12 @@ def burden_shift(ctx: Context) -> list[Finding]:
     except ModelError as e:
         ctx.not_assessed.append(f"burden shifting: archetypes could not be searched ({e})")
         return []
+    from ...cld.diagram import role_tags
+
+    # where the model tags who intervenes and who bears the duty, a match must agree with the tags
+    tags = {k: role_tags(ctx.m[k].role) for k in ctx.m.names()}
+    fix_tagged = {k for k, t in tags.items() if t & _FIX_TAGS}
+    duty_tagged = {k for k, t in tags.items() if t & _DUTY_TAGS}
     seen = set()
     out = []
     for mt in matches:
@@ -456,12 +550,18 @@ def burden_shift(ctx: Context) -> list[Finding]:
         fix, fundamental = roles.get("symptomatic_solution"), roles.get("fundamental_solution")
         if not fix or not fundamental or not (set(roles.values()) & ctx.upstream):
             continue
+        if (fix_tagged or duty_tagged) and fix not in fix_tagged and fundamental not in duty_tagged:
+            continue  # roles the model's own tags contradict (neither the fix nor the capacity is tagged)
         key = (fix, fundamental)
         if key in seen:
             continue
         seen.add(key)
         fix_levers = [lv for lv in ctx.reaching if fix in (nx.descendants(ctx.graph, lv) | {lv})]
         ev = {"roles": Evidence("archetype roles", ", ".join(f"{k}={v}" for k, v in roles.items()))}
+        if fix_tagged or duty_tagged:
+            agree = [r for r, v, t in (("symptomatic_solution", fix, fix_tagged),
+                                       ("fundamental_solution", fundamental, duty_tagged)) if v in t]
+            ev["tags"] = Evidence("roles the model's tags confirm", ", ".join(agree))
         if mt.variant == "to_the_intervenor":
             ev["variant"] = Evidence("variant", "to the intervenor (role tags)")
         if not fix_levers:
@@ -535,9 +635,11 @@ def _scan(ctx: Context, lever: str, watch: str, points: int = 11) -> dict[str, A
 
 def _saturation_share(ctx: Context, variable: str) -> np.ndarray | None:
     for site in constraint_sites(ctx):
-        if site.variable != variable or site.kind != "lookup":
+        if site.variable != variable or site.kind == "min":
             continue
         try:
+            if site.kind == "form":
+                return (np.nan_to_num(_form_elasticity(ctx, site), nan=1.0) < PLATEAU_ELASTICITY).mean(axis=0)
             x = _evaluate(ctx, site.args[0], variable)
         except Exception:  # noqa: BLE001
             return None
@@ -559,9 +661,8 @@ def eroded_cooperation(ctx: Context) -> list[Finding]:
         if s == ctx.target or s in ctx.material or not _info_only(ctx, s):
             continue
         outs = ctx.outflows(s)
-        if not outs:
-            continue
-        drivers = {}
+        drivers: dict[str, list[str]] = {}
+        amounts: dict[str, np.ndarray] = {}   # depleting flow (or "term in net flow") -> integral per run
         for f in outs:
             if ctx.filled_by(f):
                 continue  # moves what the stock holds into another stock (people leaving care): not erosion
@@ -569,14 +670,32 @@ def eroded_cooperation(ctx: Context) -> list[Finding]:
             d |= {x for x in ctx.m.dependencies(f) if x in ctx.levers}
             if d:
                 drivers[f] = sorted(d)
+                amounts[f] = ctx.integral(f)
+        # a net flow into the stock (``trust_change = rebuilding - damage``): its negative terms deplete it
+        depletion_terms: list[np.ndarray] = []
+        for f in ctx.inflows(s):
+            tree = ctx.m.ast(f)
+            terms = [t for sgn, t in _signed_terms(tree) if sgn < 0] if tree is not None else []
+            for t in terms:
+                try:
+                    amount = _integral(np.abs(_evaluate(ctx, t, f)), ctx.time)
+                except Exception:  # noqa: BLE001 - a stateful term: this part of the balance is not assessed
+                    continue
+                depletion_terms.append(amount)
+                names = ast.names(t)
+                d = {x for x in names if x != s and x not in consts and x in ctx.m} | (names & set(ctx.levers))
+                if d:
+                    key = f"{f} (term {_short(t)})" if len(terms) > 1 else f
+                    drivers[key] = sorted(d)
+                    amounts[key] = amount
         if not drivers:
             continue
         x = ctx.series(s)
         start = x[0]
         with np.errstate(divide="ignore", invalid="ignore"):
             decline = np.where(start > 0, 1.0 - x[-1] / start, 0.0)
-        total_out = sum(ctx.integral(f) for f in outs)
-        driven = sum(ctx.integral(f) for f in drivers)
+        total_out = sum(ctx.integral(f) for f in outs) + sum(depletion_terms)
+        driven = sum(amounts.values())
         with np.errstate(divide="ignore", invalid="ignore"):
             driven_share = np.where(total_out > 0, driven / total_out, 0.0)
         holds = (decline >= DECLINE) & (driven_share >= 0.25)
@@ -589,7 +708,7 @@ def eroded_cooperation(ctx: Context) -> list[Finding]:
                                      _share(driven_share >= 0.25)),
         }
         for f, d in drivers.items():
-            share = np.where(total_out > 0, ctx.integral(f) / np.where(total_out > 0, total_out, 1), 0.0)
+            share = np.where(total_out > 0, amounts[f] / np.where(total_out > 0, total_out, 1), 0.0)
             ev[f"depleting flow {f}"] = Evidence(f"'{f}' (driven by {', '.join(d)}): share of the outflow",
                                                  _med(share))
         flows = ", ".join(drivers)
@@ -597,8 +716,9 @@ def eroded_cooperation(ctx: Context) -> list[Finding]:
         expl = (f"'{ctx.target}' depends on '{s}', which {', '.join(all_drivers)} deplete through {flows}: it ends "
                 f"{100 * _med(decline):.0f}% below its initial value (median future; eroded by at least "
                 f"{100 * DECLINE:.0f}% in {100 * _share(holds):.0f}% of futures).")
-        out.append(Finding("eroded_cooperation", [s, *drivers], ev, np.clip(decline, 0, 1), holds, expl,
-                           levers=_levers_reaching(ctx, list(drivers)), loops=ctx.loop_summary([s])))
+        flow_names = list(dict.fromkeys(f.split(" ")[0] for f in drivers))
+        out.append(Finding("eroded_cooperation", [s, *flow_names], ev, np.clip(decline, 0, 1), holds, expl,
+                           levers=_levers_reaching(ctx, flow_names), loops=ctx.loop_summary([s])))
     return out
 
 
@@ -611,6 +731,7 @@ def _path_sign(ctx: Context, s: str) -> str:
 
 # =============================================================================== missing accountability
 _DUTY_TAGS = {"duty_bearer", "host_capability", "fundamental_solution", "state_capacity"}
+_FIX_TAGS = {"symptomatic_solution", "intervenor"}
 
 
 def missing_accountability(ctx: Context) -> list[Finding]:
@@ -621,10 +742,17 @@ def missing_accountability(ctx: Context) -> list[Finding]:
     resources = tagged
     how = "tagged by the model's roles"
     if not resources:
-        ctx.not_assessed.append("missing accountability: no variable on the target's path is tagged as the duty "
-                                "bearer's resource (role = \"duty_bearer\", \"host_capability\" or "
-                                "\"fundamental_solution\"); tag the capacity the state is accountable for")
-        return []
+        # no role tags: the resources are the capacities a lever builds (stocks on the target's path that
+        # a lever fills without passing through another stock, and that the outcome does not flow through)
+        resources = [k for k in _ordered(ctx, ctx.upstream) if ctx.is_stock(k) and k != ctx.target
+                     and k not in ctx.material and _funded(ctx, k)]
+        how = "the capacity stocks a lever builds (the model tags no duty bearer)"
+        if not resources:
+            ctx.not_assessed.append(
+                "missing accountability: no variable on the target's path is tagged as the duty bearer's resource "
+                "(role = \"duty_bearer\", \"host_capability\" or \"fundamental_solution\") and no lever builds a "
+                "capacity stock on it; tag the capacity the state is accountable for")
+            return []
     outcomes = {ctx.target} | {k for k in ctx.m.names() if "outcome" in role_tags(ctx.m[k].role)}
     if ctx.is_stock(ctx.target):  # an accumulated outcome: the flows that make it are the outcome too
         outcomes |= set(ctx.inflows(ctx.target))
@@ -661,16 +789,14 @@ def missing_accountability(ctx: Context) -> list[Finding]:
 
 
 def _funded(ctx: Context, s: str) -> bool:
-    """Return True when a lever builds stock ``s`` up: it reaches an inflow without passing through another stock."""
-    seen, todo = set(), list(ctx.inflows(s))
-    while todo:
-        v = todo.pop()
-        if v in seen:
-            continue
-        seen.add(v)
-        if v in ctx.levers:
-            return True
-        todo += [u for u in ctx.graph.predecessors(v) if not ctx.is_stock(u)]
+    """Return True when a lever builds stock ``s`` up: raising it raises an inflow, through no other stock."""
+    for f in ctx.inflows(s):
+        for lv in ctx.levers:
+            if lv not in ctx.graph or f not in nx.descendants(ctx.graph, lv):
+                continue
+            for path, sign in ctx.signed_paths(lv, f, cutoff=8, limit=20):
+                if sign == "+" and not any(ctx.is_stock(v) for v in path[1:-1]):
+                    return True
     return False
 
 
