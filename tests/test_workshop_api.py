@@ -11,17 +11,17 @@ import math
 import re
 import sqlite3
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
+import support
 
 import trafficsys as ts
 
 pytest.importorskip("flask")
 from trafficsys.workshop import Game, create_app, default_workshop_path, load_workshop, replay, team_scenario  # noqa: E402
 
-DATA = Path(__file__).resolve().parent / "data" / "workshop"
+DATA = support.DATA / "workshop"
 
 
 @pytest.fixture(scope="module")
@@ -565,7 +565,7 @@ def test_the_guide_documents_every_field_and_endpoint():
     from trafficsys.workshop import config
     from trafficsys.workshop.app import create_app as real
 
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "workshop.md").read_text()
+    doc = (support.REPO / "docs" / "workshop.md").read_text()
     fmt = doc.split("## Writing a workshop file", 1)[1].split("\n## ", 1)[0]
     fields = config._WORKSHOP_KEYS | config._LEVER_KEYS | config._INDICATOR_KEYS | config._DEBRIEF_KEYS
     for field in fields - {"questions"}:

@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from workshop_server import Server
+from support.workshop_server import Server
 
 pytest.importorskip("flask")
 sync_api = pytest.importorskip("playwright.sync_api")

@@ -13,7 +13,7 @@ import threading
 import time
 
 import pytest
-from workshop_server import ROOT, Server
+from support.workshop_server import ROOT, Server
 
 import trafficsys as ts
 

@@ -30,6 +30,7 @@ var WS = (function () {
   function fmt(v) {
     if (v === null || v === undefined || !isFinite(v)) return "n/a";
     var a = Math.abs(v);
+    if (a < 1e6 && a >= 1 && v === Math.round(v)) return v.toLocaleString("en-US");
     if (a >= 1e6) return (v / 1e6).toFixed(a >= 1e7 ? 1 : 2) + " M";
     if (a >= 1000) return Math.round(v).toLocaleString("en-US");
     if (a >= 100) return v.toFixed(0);
