@@ -577,3 +577,14 @@ def test_the_guide_documents_every_field_and_endpoint():
     assert len(rules) >= 14
     for rule in rules:
         assert rule.replace("<sid>", "{session}").replace("<team>", "{team}") in doc, rule
+
+
+def test_runs_scored_together_get_the_numbers_they_get_alone(logistic_model):
+    from trafficsys.workshop.debrief import dominance_summaries, dominance_summary
+
+    runs = [ts.simulate(logistic_model, params={"r": r}) for r in (0.3, 0.5, 0.9)]
+    together = dominance_summaries(logistic_model, runs, window=2)
+    assert together == [dominance_summary(logistic_model, r, window=2) for r in runs]
+    assert together[0]["periods"] != together[2]["periods"]  # the runs differ, and so do their stories
+    with pytest.raises(ts.ModelError, match="same times"):
+        dominance_summaries(logistic_model, [runs[0], runs[1].sel(time=slice(0, 10))])

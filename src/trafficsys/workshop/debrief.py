@@ -1,10 +1,12 @@
 """The debrief: every team's run beside the reference strategies, the loops that dominated, the blocks found.
 
 Runs (team runs and the reference strategies' runs over the same rounds) are
-ready at once.  The analyses take longer (loop dominance about a second a run,
-``ts.find_blocks`` tens of seconds a run whatever the sample size), so an
-:class:`Analyst` thread computes them in the background once a session ends,
-one at a time, and keeps each in the state file; the debrief shows what is
+ready at once.  The analyses take longer: loop dominance pays for deriving and
+enumerating the model's loops once per call (seconds on the reference model),
+so the runs of a session are scored together, a few at a time, as one
+ensemble; ``ts.find_blocks`` takes tens of seconds a run whatever the sample
+size.  An :class:`Analyst` thread computes them in the background once a
+session ends and keeps each in the state file; the debrief shows what is
 ready and says what is still being computed.
 """
 
@@ -13,44 +15,77 @@ from __future__ import annotations
 import queue
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..engine import simulate
 from ..errors import ModelError
-from .game import Game, Session, team_scenario
+from .game import Game, team_scenario
 
-__all__ = ["Analyst", "debrief", "dominance_summary", "blocks_summary", "reference_series"]
+__all__ = [
+    "Analyst",
+    "debrief",
+    "dominance_summary",
+    "dominance_summaries",
+    "blocks_summary",
+    "reference_series",
+]
 
 #: periods of dominance and blocks shown per run
 _TOP_BLOCKS = 5
 
 
+#: runs scored together in one loop-dominance ensemble (bounds its memory: loops x times x runs)
+DOMINANCE_BATCH = 8
+
+
 def dominance_summary(model: Any, results: Any, window: float | None = None) -> dict[str, Any]:
-    """Summarise which loops dominated a run: the dominant loop per window, and each named loop's standing.
+    """Summarise which loops dominated a run (see :func:`dominance_summaries`)."""
+    return dominance_summaries(model, [results], window)[0]
 
-    ``window`` is the width of the periods (the workshop uses its years per
-    round: one dominant loop per round unless it changes within the round).
-    Named loops get their rank among all the run's loops by mean absolute
-    relative score, that score, and the share of time they dominate.
+
+def dominance_summaries(model: Any, runs: Sequence[Any], window: float | None = None) -> list[dict[str, Any]]:
+    """Summarise which loops dominated each of several single runs on the same times.
+
+    For each run: the dominant loop per window (``window`` wide: the workshop
+    uses its years per round), and each named loop's rank among all the run's
+    loops by mean absolute relative score (competing loops first, as
+    ``LoopDominance.ranking``), that score, and the share of time it
+    dominates.  The runs are scored as one ensemble, so the model's loops are
+    derived once; each run's numbers are its own.
     """
-    from ..analysis import loop_dominance
+    import numpy as np
+    import xarray as xr
 
-    dom = loop_dominance(model, results)
-    ranking = dom.ranking()
-    named = {}
-    for rank, row in zip(ranking.index, ranking.itertuples()):
-        if row.name:
-            named[row.name] = {
-                "loop": row.loop,
-                "polarity": row.polarity,
-                "rank": int(rank) + 1,
-                "strength": float(row.mean_abs_relative),
-                "dominant": float(row.share_dominant),
-            }
-    periods = []
-    for p in dom.periods(window=window).itertuples():
-        periods.append(
+    from ..analysis import loop_dominance
+    from ..engine import Results
+
+    if not runs:
+        return []
+    times = runs[0].time
+    if any(len(r.time) != len(times) or not np.array_equal(r.time, times) for r in runs):
+        raise ModelError("dominance_summaries needs runs saved at the same times")
+    ds = xr.concat([r.to_xarray().isel(run=[0]) for r in runs], dim="run", join="exact", data_vars="all")
+    ds = ds.assign_coords(run=np.arange(len(runs)))
+    dom = loop_dominance(model, Results(ds, model))
+    rel = np.abs(dom.relative.values)  # (time, run, loop)
+    dominant = dom.dominant.values  # (time, run, partition): loop ids
+    out = []
+    for i in range(len(runs)):
+        strength = rel[:, i, :].mean(axis=0)
+        order = sorted(range(len(dom.loops)), key=lambda k: (not dom.loops[k].competing, -strength[k]))
+        rank = {k: pos + 1 for pos, k in enumerate(order)}
+        named = {}
+        for k, lp in enumerate(dom.loops):
+            if lp.name:
+                named[lp.name] = {
+                    "loop": lp.id,
+                    "polarity": lp.polarity,
+                    "rank": rank[k],
+                    "strength": float(strength[k]),
+                    "dominant": float((dominant[:, i, lp.partition] == lp.id).mean()),
+                }
+        periods = [
             {
                 "start": float(p.start),
                 "end": float(p.end),
@@ -59,8 +94,10 @@ def dominance_summary(model: Any, results: Any, window: float | None = None) -> 
                 "name": _loop_label(model, p.name),
                 "variables": p.name,
             }
-        )
-    return {"status": "done", "loops": len(dom.loops), "periods": periods, "named": named}
+            for p in dom.periods(run=i, window=window).itertuples()
+        ]
+        out.append({"status": "done", "loops": len(dom.loops), "periods": periods, "named": named})
+    return out
 
 
 def _loop_label(model: Any, label: str) -> str:
@@ -129,17 +166,22 @@ class Analyst:
         self._thread = threading.Thread(target=self._work, name="workshop-analyst", daemon=True)
         self._thread.start()
 
-    def status(self, scope: str, run: str, kind: str, job: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        """Return the stored result, or ``{"status": "pending"}`` after queueing the job."""
-        got = self.game.store.analysis(scope, run, kind)
-        if got is not None:
-            return got
-        key = (scope, run, kind)
-        with self._lock:
-            if key not in self._pending:
-                self._pending.add(key)
-                self._queue.put((key, job))
-        return {"status": "pending"}
+    def status(
+        self, items: Sequence[tuple[str, str, str]], job: Callable[[], list[dict[str, Any]]]
+    ) -> list[dict[str, Any]]:
+        """Return the stored result of each ``(scope, run, kind)``; queue ``job`` for those missing.
+
+        ``job`` computes the results of all ``items`` (one payload each, in
+        order); it is queued once while any of them is missing.
+        """
+        got = [self.game.store.analysis(*key) for key in items]
+        missing = tuple(key for key, g in zip(items, got) if g is None)
+        if missing:
+            with self._lock:
+                if not any(key in self._pending for key in missing):
+                    self._pending.update(missing)
+                    self._queue.put((tuple(items), job))
+        return [g if g is not None else {"status": "pending"} for g in got]
 
     def idle(self) -> bool:
         with self._lock:
@@ -147,19 +189,22 @@ class Analyst:
 
     def _work(self) -> None:
         while True:
-            key, job = self._queue.get()
+            keys, job = self._queue.get()
             try:
-                payload = job()
+                payloads = job()
             except ModelError as e:
-                payload = {"status": "failed", "error": str(e)}
+                payloads = [{"status": "failed", "error": str(e)}] * len(keys)
             except Exception as e:  # a bug: keep serving, say so in the debrief
                 traceback.print_exc()
-                payload = {"status": "failed", "error": f"internal error: {type(e).__name__}: {e}"}
+                payloads = [{"status": "failed", "error": f"internal error: {type(e).__name__}: {e}"}] * len(
+                    keys
+                )
             try:
-                self.game.store.put_analysis(*key, payload)
+                for key, payload in zip(keys, payloads):
+                    self.game.store.put_analysis(*key, payload)
             finally:
                 with self._lock:
-                    self._pending.discard(key)
+                    self._pending.difference_update(keys)
 
 
 def debrief(game: Game, analyst: Analyst | None, sid: Any) -> dict[str, Any]:
@@ -173,54 +218,45 @@ def debrief(game: Game, analyst: Analyst | None, sid: Any) -> dict[str, Any]:
     # the reference strategies over the rounds the teams played (all rounds before any is played)
     end = w.round_end(m, played or w.rounds)
     ref_scope = f"reference:{game.model_digest}:{game.workshop_digest}:{played}"
-    runs = []
-    for t, (decisions, series, results) in teams.items():
-        run = {
-            "id": f"team-{t}",
-            "label": f"Team {t}",
-            "kind": "team",
-            "decisions": decisions,
-            "series": series,
-        }
-        run.update(
-            _analyses(
-                game,
-                analyst,
-                s,
-                f"team-{t}",
-                lambda r=results: dominance_summary(m, r, w.years_per_round),
-                lambda d=decisions: blocks_summary(
-                    m, w.blocks_target, team_scenario(m, w, d), w.blocks_runs, w.blocks_seed
-                ),
-                scope=s.id,
-                ready=finished and played > 0,
+    runs: list[dict[str, Any]] = []
+    keys: list[tuple[str, str]] = []  # (scope, run id) of each run, for its analyses
+    results: list[Any] = []  # each run's results over the rounds played
+    blockers: list[Callable[[], dict[str, Any]]] = []
+    for t, (decisions, series, res) in teams.items():
+        runs.append(
+            {
+                "id": f"team-{t}",
+                "label": f"Team {t}",
+                "kind": "team",
+                "decisions": decisions,
+                "series": series,
+            }
+        )
+        keys.append((s.id, f"team-{t}"))
+        results.append(res)
+        blockers.append(
+            lambda d=decisions: blocks_summary(
+                m, w.blocks_target, team_scenario(m, w, d), w.blocks_runs, w.blocks_seed
             )
         )
-        runs.append(run)
     for name in w.strategies:
-        series = reference_series(game, name, end)
-        run = {
-            "id": name,
-            "label": _strategy_label(name),
-            "kind": "reference",
-            "doc": " ".join(m.scenarios[name].doc.split()) if m.scenarios[name].doc else "",
-            "series": series,
-        }
-        run.update(
-            _analyses(
-                game,
-                analyst,
-                s,
-                name,
-                lambda n=name: dominance_summary(
-                    m, _reference_results(game, n).sel(time=slice(None, end + 1e-9)), w.years_per_round
-                ),
-                lambda n=name: blocks_summary(m, w.blocks_target, n, w.blocks_runs, w.blocks_seed),
-                scope=ref_scope,
-                ready=finished,
-            )
+        doc = m.scenarios[name].doc
+        runs.append(
+            {
+                "id": name,
+                "label": _strategy_label(name),
+                "kind": "reference",
+                "doc": " ".join(doc.split()) if doc else "",
+                "series": reference_series(game, name, end),
+            }
         )
-        runs.append(run)
+        keys.append((ref_scope, name))
+        results.append(_reference_results(game, name).sel(time=slice(None, end + 1e-9)))
+        blockers.append(lambda n=name: blocks_summary(m, w.blocks_target, n, w.blocks_runs, w.blocks_seed))
+    for run, (dominance, blocks) in zip(
+        runs, _analyses(game, analyst, keys, results, blockers, ready=finished and played > 0)
+    ):
+        run["dominance"], run["blocks"] = dominance, blocks
     questions = []
     for q in w.questions:
         lp = m.loops.get(q.loop) if q.loop else None
@@ -250,28 +286,38 @@ def _strategy_label(name: str) -> str:
 def _analyses(
     game: Game,
     analyst: Analyst | None,
-    s: Session,
-    run: str,
-    dominance: Callable,
-    blocks: Callable,
+    keys: list[tuple[str, str]],
+    results: list[Any],
+    blockers: list[Callable[[], dict[str, Any]]],
     *,
-    scope: str,
     ready: bool,
-) -> dict[str, Any]:
+) -> list[tuple[dict, dict]]:
+    """Each run's (dominance, blocks): stored, pending (queued now), or why not."""
+    n = len(keys)
     if not ready:
         why = {"status": "later", "reason": "shown when the session has ended"}
-        return {"dominance": why, "blocks": why}
+        return [(why, why)] * n
     if analyst is None:
         off = {"status": "off", "reason": "analyses are not computed by this server"}
-        return {"dominance": off, "blocks": off}
-    out = {"dominance": analyst.status(scope, run, "dominance", dominance)}
+        return [(off, off)] * n
+    w = game.workshop
+    dominance: list[dict[str, Any]] = []
+    for lo in range(0, n, DOMINANCE_BATCH):
+        chunk = slice(lo, lo + DOMINANCE_BATCH)
+        items = [(scope, run, "dominance") for scope, run in keys[chunk]]
+        dominance += analyst.status(
+            items, lambda rs=results[chunk]: dominance_summaries(game.model, rs, w.years_per_round)
+        )
     if analyst.blocks:
-        out["blocks"] = analyst.status(scope, run, "blocks", blocks)
+        blocks = [
+            analyst.status([(scope, run, "blocks")], lambda b=b: [b()])[0]
+            for (scope, run), b in zip(keys, blockers)
+        ]
     else:
-        out["blocks"] = {
-            "status": "off",
-            "reason": "the server was started with --no-blocks"
-            if game.workshop.blocks_target
-            else "the workshop file names no blocks_target",
-        }
-    return out
+        reason = (
+            "the server was started with --no-blocks"
+            if w.blocks_target
+            else "the workshop file names no blocks_target"
+        )
+        blocks = [{"status": "off", "reason": reason}] * n
+    return list(zip(dominance, blocks))
