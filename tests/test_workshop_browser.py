@@ -185,3 +185,21 @@ def check_debrief(page):
         assert len(box.query_selector_all("li")) >= 1, box.inner_text()
     assert len(page.query_selector_all("#questions .question")) == 7
     assert "Round 3" in page.inner_text("#decisions")
+
+
+def test_a_team_joins_with_its_code(server, browser):
+    status, created = server.call("POST", "/api/sessions", {"teams": 2})
+    assert status == 201
+    sid, code = created["session"], created["teams"][1]["code"]
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    page.goto(f"{server.base}/sessions/{sid}/teams/2")  # a link without its code, as in room mode
+    expect(page.locator("#join")).to_be_visible()
+    page.fill("#code", "WRONG9")
+    page.click("#join-form button")
+    expect(page.locator("#join-message")).to_contain_text("wrong join code")
+    page.fill("#code", code.lower())
+    page.click("#join-form button")
+    expect(page.locator("#form-heading")).to_contain_text("round 1")
+    expect(page.locator("#heading")).to_contain_text("Team 2")
+    ctx.close()

@@ -50,5 +50,5 @@
     return s.status === "finished" ? "Last round played. Open the debrief." : "Round " + s.played + " played; round " + s.round + " is open.";
   }));
   document.getElementById("end").addEventListener("click", act("end", function () { return "Session ended. Open the debrief."; }));
-  WS.poll(refresh, 2000);
+  WS.poll(refresh, 1500);
 })();

@@ -18,7 +18,7 @@
   document.getElementById("join-form").addEventListener("submit", function (ev) {
     ev.preventDefault();
     code = document.getElementById("code").value.trim().toUpperCase();
-    load();
+    if (!polling) load();
   });
 
   function load() {
@@ -147,8 +147,8 @@
     }).catch(function (e) { say(e.message, true); }).then(check);
   });
 
-  if (!code) showJoin(""); else WS.poll(load, 3000);
-  document.getElementById("join-form").addEventListener("submit", function () {
-    setTimeout(function () { if (code) WS.poll(load, 3000); }, 0);
-  });
+  var polling = false;
+  function startPolling() { if (!polling && code) { polling = true; WS.poll(load, 2000); } }
+  if (!code) showJoin(""); else startPolling();
+  document.getElementById("join-form").addEventListener("submit", function () { setTimeout(startPolling, 0); });
 })();
