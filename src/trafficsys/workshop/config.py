@@ -181,7 +181,7 @@ def default_workshop_path() -> Path:
     """Return the path of the workshop file shipped for the reference model."""
     from ..io.resources import model_path
 
-    return model_path("workshop.toml")
+    return model_path("anti_trafficking_ecosystem.workshop")
 
 
 # ------------------------------------------------------------ reading

@@ -34,7 +34,10 @@
         WS.el("td", {}, WS.el("a", { href: href, target: "_blank", rel: "noopener", "class": "team-link", text: href })),
         WS.el("td", { "class": "status", text: cell })));
     });
-    if (!done) adv.title = decided + " of " + s.teams.length + " teams have decided; the others keep their last decision";
+    if (!done) {
+      adv.title = decided + " of " + s.teams.length + " teams have decided; the others keep their last decision";
+      document.getElementById("where").textContent = WS.where(s) + " \u00b7 " + decided + " of " + s.teams.length + " teams decided";
+    }
   }
   function refresh() { return WS.api("GET", "/api/sessions/" + sid).then(render).catch(function (e) { say(e.message, true); }); }
   function act(name, done) {
