@@ -16,6 +16,18 @@ def reference_model() -> ts.Model:
     return ts.load_default()
 
 
+@pytest.fixture(scope="module")
+def reference_cld(reference_model):
+    """The reference model's diagram with its signs checked against its base run.
+
+    This is the diagram ``trafficsys loops`` and ``trafficsys archetypes`` show, and the one the
+    docs describe; ``reference_model.cld()`` alone is the structure, which leaves more signs open.
+    """
+    from trafficsys.analysis import confirm_polarities
+
+    return confirm_polarities(reference_model.cld(), reference_model, ts.simulate(reference_model))
+
+
 @pytest.fixture
 def test_models() -> Path:
     """The vendored SDXorg test models (``tests/data/test-models``)."""

@@ -87,3 +87,16 @@ def test_docstring_examples_run(module):
 
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_every_subpackage_and_result_type_is_reachable_from_a_fresh_interpreter():
+    code = (
+        "import trafficsys as ts\n"
+        "for name in ts._SUBPACKAGES: assert getattr(ts, name).__name__ == 'trafficsys.' + name, name\n"
+        "for name in ('Results', 'LoopList', 'ArchetypeMatches', 'LoopDominance', 'SensitivityResult',\n"
+        "             'CalibrationResult', 'BlocksReport', 'Comparison'):\n"
+        "    assert isinstance(getattr(ts, name), type), name\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr

@@ -47,10 +47,8 @@ def check_partition(matches, findings):
 
 # ------------------------------------------------------------------------- the reference model
 @pytest.fixture(scope="module")
-def reference():
-    m = ts.load_default()
-    cld = m.cld()
-    return m, cld, archetypes(cld)
+def reference(reference_model, reference_cld):
+    return reference_model, reference_cld, archetypes(reference_cld)
 
 
 def test_reference_model_matches_group_into_far_fewer_findings(reference):
@@ -131,7 +129,7 @@ def test_behavioural_ranking_from_a_run_of_the_reference_model(reference):
     m, _, found = reference
     r = ts.simulate(m)
     d = ts.loop_dominance(m, r)
-    ranked = archetypes(m, results=r)
+    ranked = ts.archetypes(m, results=r)
     assert [(a.kind, a.roles, a.loop_ids) for a in ranked] == [(a.kind, a.roles, a.loop_ids) for a in found]
     findings = ranked.findings
     check_partition(ranked, findings)
@@ -248,7 +246,7 @@ def test_archetypes_of_a_model_with_results_and_with_its_loop_dominance_agree():
     m = stock_flow_fix()
     r = ts.simulate(m)
     d = ts.loop_dominance(m, r)
-    a, b = archetypes(m, results=r).findings, archetypes(m.cld(), results=d).findings
+    a, b = ts.archetypes(m, results=r).findings, archetypes(m.cld(), results=d).findings
     assert a and [(f.kind, f.behaviour, f.loop_behaviour) for f in a] == [(f.kind, f.behaviour, f.loop_behaviour)
                                                                           for f in b]
     assert all(f.behaviour is not None and 0 <= f.behaviour <= 1 for f in a)

@@ -111,7 +111,7 @@ def test_hand_drawn_links_complete_a_stock_flow_model():
     m.stock("s", 1, outflows=["out"], non_negative=True)
     m.flow("out", "k * s")
     m.link("s", "out", "+", delay=True, note="drawn by hand: noticed late")
-    cld = m.cld(numeric=False)
+    cld = m.cld()
     assert cld.delayed("s", "out") and cld.link("s", "out").note.startswith("drawn by hand")
     assert cld.polarity("out", "s") == "-"
     assert cld.variables["s"]["kind"] == "stock"
@@ -122,16 +122,16 @@ def test_constants_can_be_left_out():
     m.constant("k", 0.1)
     m.stock("s", 1, outflows=["out"])
     m.flow("out", "k * s")
-    assert m.cld(numeric=False).has_link("k", "out")
-    assert not m.cld(numeric=False, constants=False).has_link("k", "out")
+    assert m.cld().has_link("k", "out")
+    assert not m.cld(constants=False).has_link("k", "out")
 
 
 def test_default_model_gives_a_diagram():
     m = ts.load_default()
-    cld = m.cld(numeric=False)
+    cld = m.cld()
     assert len(cld.links) > 0 and all(cld.has_link(lk.source, lk.target) for lk in cld.links)
     assert [lp.variables for lp in cld.loops(length_bound=4)] == \
-        [lp.variables for lp in ts.CausalLoopDiagram.from_model(m, numeric=False).loops(length_bound=4)]
+        [lp.variables for lp in ts.CausalLoopDiagram.from_model(m).loops(length_bound=4)]
     assert {v for v, info in cld.variables.items() if info.get("kind") == "stock"} == set(m.names(ts.model.Kind.STOCK))
 
 

@@ -142,7 +142,7 @@ def test_drivers_of_an_unknown_or_the_same_strategy(reference_model):
 
 @pytest.mark.parametrize("bound", [0, -1, 2.5, "8"])
 def test_loop_length_bound_must_be_at_least_one(model, bound):
-    cld = model.cld(numeric=False)
+    cld = model.cld()
     with pytest.raises(ts.ModelError, match="length_bound must be a whole number of at least 1"):
         cld.loops(bound)
     with pytest.raises(ts.ModelError, match="length_bound must be a whole number of at least 1"):
@@ -150,7 +150,7 @@ def test_loop_length_bound_must_be_at_least_one(model, bound):
 
 
 def test_archetypes_takes_one_kind_as_a_string(model):
-    cld = model.cld(numeric=False)
+    cld = model.cld()
     assert ts.archetypes(cld, kinds="fixes_that_fail") == ts.archetypes(cld, kinds=["fixes_that_fail"])
 
 

@@ -20,13 +20,13 @@ def comp(reference_model):
 
 def test_same_sample_index_gets_the_same_constants_in_every_strategy(reference_model, monkeypatch):
     calls = []
-    real = trafficsys.engine.simulate
+    real = trafficsys.engine.ensemble.run_ensemble
 
-    def spy(m, scenario=None, params=None, *a, **k):
+    def spy(m, params=None, *, scenario=None, **k):  # every strategy goes through the ensemble door
         calls.append((scenario, {key: np.array(v, copy=True) for key, v in (params or {}).items()}))
-        return real(m, scenario, params, *a, **k)
+        return real(m, params, scenario=scenario, **k)
 
-    monkeypatch.setattr(trafficsys.engine, "simulate", spy)
+    monkeypatch.setattr(trafficsys.engine.ensemble, "run_ensemble", spy)
     c = ts.compare(reference_model, ["saviour_led", "survivor_led"], n=25, seed=11)
     assert [s for s, _ in calls] == ["baseline", "saviour_led", "survivor_led"]
     first = calls[0][1]

@@ -175,7 +175,9 @@ def test_errors_name_the_variable_and_the_fix():
     with pytest.raises(ModelError, match="does not depend on"):
         loop_dominance(m, logistic_exact(m), loops=[["pop", "r"]])
     with pytest.raises(ModelError, match="more than 1 feedback loops"):
-        loop_dominance(m, logistic_exact(m), max_loops=1)
+        loop_dominance(m, logistic_exact(m), max_loops=1, discovery="all")
+    # by default, more loops than max_loops are searched for instead of refused
+    assert loop_dominance(m, logistic_exact(m), max_loops=1).method == "strongest_path"
 
 
 def test_partitions_keep_separate_subsystems_apart():

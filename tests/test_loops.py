@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from support import REPO
 
 import trafficsys as ts
+from trafficsys.analysis import loop_dominance
 from trafficsys.cld import CausalLoopDiagram, independent_loops, loop_polarity, loops, loops_through
 from trafficsys.cld.loops import named_loop_notes
 from trafficsys.errors import ModelError, UnknownVariableError
@@ -131,18 +132,37 @@ def test_named_loops_by_cyclic_order_and_notes():
     assert any("wrong_order" in n and "matches no feedback loop" in n for n in notes)
 
 
-def test_named_loop_may_omit_flows_but_not_stocks():
+def test_named_loop_may_omit_any_variable_between_those_it_lists():
     m = ts.Model("m", stop=1, dt=0.5)
     m.constant("k", 0.1)
     m.stock("s", 10, inflows=["inflow"], non_negative=True)
     m.aux("pressure", "s * k")
     m.flow("inflow", "pressure")
-    m.loop("growth", ["s", "pressure"], polarity="R")       # omits the flow: fine
-    m.loop("no_stock", ["pressure", "inflow"], polarity="R")  # omits the stock: not matched
-    cld = m.cld(numeric=False)
+    m.loop("growth", ["s", "pressure"], polarity="R")  # omits the flow
+    m.loop("again", ["pressure", "inflow"], polarity="R")  # omits the stock: the same loop
+    cld = m.cld()
     (lp,) = loops(cld)
     assert lp.name == "growth" and lp.polarity == "R"
-    assert any("no_stock" in n for n in named_loop_notes(cld))
+    assert any("'growth' and 'again' both describe R1" in n for n in named_loop_notes(cld))
+
+
+def test_one_named_loop_rule_for_the_diagram_and_loop_dominance():
+    """``m.loop("growth", ["f"])`` names the same loop in the diagram and in loop dominance."""
+    m = ts.Model("m", stop=5, dt=0.25)
+    m.constant("r", 0.2)
+    m.constant("k", 100)
+    m.stock("s", 10, inflows=["f"], outflows=["g"])
+    m.flow("f", "r * s")
+    m.flow("g", "r * s * s / k")
+    m.loop("growth", ["f"])
+    m.loop("crowding", ["s", "g"])
+    by_name = {lp.name: lp for lp in m.cld().loops() if lp.name}
+    assert set(by_name) == {"growth", "crowding"}
+    assert by_name["growth"].polarity == "R" and "f" in by_name["growth"]
+    d = loop_dominance(m, ts.simulate(m))
+    scored = {lp.name: set(lp.variables) for lp in d.loops if lp.name}
+    assert scored == {name: set(lp.variables) for name, lp in by_name.items()}
+    assert not named_loop_notes(m.cld())
 
 
 def test_declared_polarity_mismatch_is_reported():

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import trafficsys as ts
+from trafficsys.analysis.polarities import confirm_polarities, observed_signs
 from trafficsys.cld import link_polarity
-from trafficsys.cld.derive import observed_signs
 from trafficsys.cld.polarity import SignAnalysis
 
 
@@ -25,7 +26,12 @@ def base(**kw):
 
 
 def pol(m, source, target):
-    return m.cld(numeric=False).polarity(source, target)
+    return m.cld().polarity(source, target)
+
+
+def confirmed(m, **kw):
+    """The diagram with its signs checked against the base run: the explicit analysis."""
+    return confirm_polarities(m.cld(), m, ts.simulate(m), **kw)
 
 
 def test_rule_product():
@@ -68,7 +74,7 @@ def test_rule_decreasing_lookup():
     m.lookup("hump", [(0, 0), (5, 1), (10, 0)])                        # rises then falls
     m.aux("humped", "hump(x)")
     m.aux("via_lookup_builtin", "LOOKUP(effect_of_crowding, y)")
-    cld = m.cld(numeric=False)
+    cld = m.cld()
     assert cld.polarity("x", "fertility") == "-"
     assert cld.polarity("y", "fear") == "+"
     assert cld.polarity("x", "humped") == "?"
@@ -96,7 +102,7 @@ def test_rule_monotone_builtins_and_delays():
     m.aux("smoothed", "SMTH1(x, 2)")
     m.aux("smoothed_neg", "DELAY3(-x, 2)")
     m.aux("start_only", "INIT(x) + y")
-    cld = m.cld(numeric=False)
+    cld = m.cld()
     assert cld.polarity("x", "grows") == "+" and cld.polarity("y", "grows") == "+"
     assert cld.polarity("k", "falls") == "-"
     assert cld.polarity("x", "smoothed") == "+" and cld.delayed("x", "smoothed")
@@ -113,7 +119,7 @@ def test_stock_flow_links_and_initial_values():
     m.stock("pool", "start_value", inflows=["arrivals"], outflows=["departures"], non_negative=True)
     m.flow("arrivals", "5")
     m.flow("departures", "rate * pool")
-    cld = m.cld(numeric=False)
+    cld = m.cld()
     assert cld.polarity("arrivals", "pool") == "+" and cld.delayed("arrivals", "pool")
     assert cld.polarity("departures", "pool") == "-" and cld.delayed("departures", "pool")
     assert not cld.has_link("start_value", "pool")  # initial values are not causal links
@@ -133,7 +139,7 @@ def test_sign_change_within_operating_range_is_reported():
     m.stock("x", 0, inflows=["growth"], non_negative=True)
     m.flow("growth", "1")
     m.aux("effect", "x * (10 - x)")  # rises until x = 5, then falls: + then -
-    cld = m.cld()  # simulates: x runs from 0 to 10
+    cld = confirmed(m)  # x runs from 0 to 10
     assert cld.polarity("x", "effect") == "?"
     (note,) = [n for n in cld.notes if n.target == "effect"]
     assert note.structural == "?" and note.observed == "+-" and "changes sign" in note.message
@@ -142,15 +148,24 @@ def test_sign_change_within_operating_range_is_reported():
 def test_structural_unknown_resolved_by_one_observed_sign():
     m = base()
     m.aux("share", "x / (x + y)")  # rises with x, but the sign rules cannot see it
-    structural = m.cld(numeric=False)
+    structural = m.cld()
     assert structural.polarity("x", "share") == "?"
     r = ts.simulate(m)
     assert observed_signs(m, "x", "share", r)[0] == "+"
-    resolved = m.cld(results=r)
+    resolved = confirm_polarities(structural, m, r)
     assert resolved.polarity("x", "share") == "+"
     assert any(n.target == "share" and n.observed == "+" for n in resolved.notes)
-    cautious = m.cld(results=r, resolve=False)
+    assert structural.polarity("x", "share") == "?"  # the analysis returns a new diagram
+    cautious = confirm_polarities(structural, m, r, resolve=False)
     assert cautious.polarity("x", "share") == "?"
+
+
+def test_the_diagram_takes_no_results_and_says_where_the_check_went():
+    m = base()
+    with pytest.raises(ts.ModelError, match="confirm_polarities"):
+        m.cld(results=ts.simulate(m))
+    with pytest.raises(ts.ModelError, match="never simulates"):
+        m.cld(numeric=True)
 
 
 def test_sign_only_changing_outside_the_range_is_kept():
@@ -158,7 +173,7 @@ def test_sign_only_changing_outside_the_range_is_kept():
     m.stock("x", 1, inflows=["growth"], non_negative=True)
     m.flow("growth", "1")
     m.aux("effect", "x * (10 - x)")  # x stays within 1..3: only +
-    cld = m.cld()
+    cld = confirmed(m)
     assert cld.polarity("x", "effect") == "+"
 
 
@@ -167,7 +182,7 @@ def test_disagreeing_branches_visited_in_the_run_stay_unknown():
     m.stock("x", 1, inflows=["growth"], non_negative=True)
     m.flow("growth", "1")
     m.aux("policy", "IF TIME > 2 THEN x ELSE -x")
-    cld = m.cld()
+    cld = confirmed(m)
     assert cld.polarity("x", "policy") == "?"
     assert any(n.target == "policy" and n.observed == "+-" for n in cld.notes)
 
@@ -181,8 +196,8 @@ def test_rule_bounds_through_min():
 
 def test_reference_model_structure_never_contradicted_by_its_run():
     m = ts.load_default()
-    cld = m.cld()
-    structural = m.cld(numeric=False)
+    structural = m.cld()
+    cld = confirmed(m)
     assert not [n.message for n in cld.notes if n.structural in "+-"]  # no sign the run contradicts
     decided = [lk for lk in structural.links if lk.polarity != "?"]
     assert len(decided) > 0.8 * len(structural.links)
@@ -223,7 +238,7 @@ def test_structural_sign_is_never_contradicted(expr, var):
     if sign not in "+-":
         return
     rng = np.random.default_rng(0)
-    from trafficsys.analysis._evaluate import evaluate
+    from trafficsys.engine.expression import evaluate
 
     tree = m.ast("target")
     env = {k: rng.uniform(lo, hi, 400) for k, (lo, hi) in _VARS.items()}

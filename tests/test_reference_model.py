@@ -15,8 +15,8 @@ LOOPS = {"rescue_metric_funding": "R", "replacement": "B", "shifting_the_burden_
 
 
 @pytest.fixture(scope="module")
-def cld(reference_model):
-    return reference_model.cld()
+def cld(reference_cld):
+    return reference_cld
 
 
 def test_loads_and_validates_with_units(reference_model):

@@ -40,32 +40,43 @@ _LAZY = {
     "Loop": "trafficsys.cld",
     "ArchetypeMatch": "trafficsys.cld",
     "ArchetypeFinding": "trafficsys.cld",
-    "archetypes": "trafficsys.cld",
+    "archetypes": "trafficsys.analysis",
     "loop_dominance": "trafficsys.analysis",
     "sensitivity": "trafficsys.analysis",
     "calibrate": "trafficsys.analysis",
     "find_blocks": "trafficsys.analysis",
     "compare": "trafficsys.scenarios",
+    "confirm_polarities": "trafficsys.analysis",
+    # result types, each from the package that makes it
+    "LoopList": "trafficsys.cld",
+    "ArchetypeMatches": "trafficsys.cld",
+    "ArchetypeFindings": "trafficsys.cld",
+    "LoopDominance": "trafficsys.analysis",
+    "SensitivityResult": "trafficsys.analysis",
+    "CalibrationResult": "trafficsys.analysis",
+    "Block": "trafficsys.analysis",
+    "BlocksReport": "trafficsys.analysis",
+    "Comparison": "trafficsys.scenarios",
 }
+#: sub-packages, imported on first use (``ts.engine``, ``ts.cld``...) like everything above
+_SUBPACKAGES = ("model", "io", "engine", "cld", "analysis", "scenarios", "plot", "workshop")
 
 
 def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if name == "io":  # the sub-package, for ts.io.to_pysd(m) and friends
-        import importlib
-
-        return importlib.import_module("trafficsys.io")
-    if module is None:
-        raise AttributeError(f"module 'trafficsys' has no attribute {name!r}")
     import importlib
 
+    if name in _SUBPACKAGES:  # ts.io.to_pysd(m), ts.engine.compile_model(m), ts.cld.loops(cld)...
+        return importlib.import_module(f"{__name__}.{name}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'trafficsys' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBPACKAGES))
 
 __all__ = [
     "AlgebraicLoopError",

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from .errors import LimitError, ModelError
 
 __all__ = ["Limits", "LimitError", "DEFAULTS", "current", "override", "applied", "set", "reset", "check",
-           "check_file_size", "check_memory", "available_memory", "parse_assignment", "format_bytes"]
+           "check_file_size", "read_file", "check_memory", "available_memory", "parse_assignment", "format_bytes"]
 
 MiB = 1024 * 1024
 
@@ -234,6 +234,19 @@ def check_file_size(path: str | os.PathLike) -> int:
         raise FileFormatError(f"cannot read the file ({e.strerror}); check the path", file=os.fspath(path)) from None
     check("file_size", size, "the file", "split the model into smaller files", file=os.fspath(path))
     return size
+
+
+def read_file(path: str | os.PathLike) -> bytes:
+    """Read a model file within the ``file_size`` limit: the one guard every reader uses.
+
+    The size is checked before reading, and the read stops one byte past the
+    limit, so a file that grows after the check is refused too.
+    """
+    check_file_size(path)
+    with open(path, "rb") as fh:
+        data = fh.read(current().file_size + 1)
+    check("file_size", len(data), "the file", "split the model into smaller files", file=os.fspath(path))
+    return data
 
 
 def available_memory() -> int | None:

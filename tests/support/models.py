@@ -43,3 +43,21 @@ def teacup() -> ts.Model:
     m.stock("teacup_temperature", initial=180, outflows=["heat_loss_to_room"])
     m.flow("heat_loss_to_room", "(teacup_temperature - room_temperature) / characteristic_time")
     return m
+
+
+def dense_feedback(n: int = 9, *, stop: float = 20, dt: float = 0.125) -> ts.Model:
+    """``n`` stocks, each fed by every other through a saturating flow, each draining: ``sum C(n,k)(k-1)!`` loops.
+
+    With ``n = 9`` the model has 125,673 feedback loops (every cycle of the complete digraph on the
+    stocks, plus each stock's drain): too many to list, the case the strongest-path search is for.
+    """
+    m = ts.Model(f"dense_feedback_{n}", stop=stop, dt=dt)
+    for i in range(n):
+        m.constant(f"tau_{i}", 2.0 + (4.0 * ((i * 5) % n)) / n, doc="drain time of stock i")
+    for i in range(n):
+        terms = " + ".join(f"{0.1 * (1 + (i * 7 + j * 3) % 5) / n:.4f} * s_{j} / (1 + s_{j} / 50)"
+                           for j in range(n) if j != i)
+        m.stock(f"s_{i}", float(5 + 3 * i), inflows=[f"in_{i}"], outflows=[f"out_{i}"])
+        m.flow(f"in_{i}", terms)
+        m.flow(f"out_{i}", f"s_{i} / tau_{i}")
+    return m

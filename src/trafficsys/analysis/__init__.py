@@ -5,13 +5,16 @@
 model first and return a result object with ``to_pandas()`` and ``plot()``.
 """
 
+from .archetype_ranking import archetypes
 from .blocks import Block, BlocksReport, find_blocks
 from .calibrate import CalibrationResult, calibrate
 from .ltm import LoopDominance, LoopInfo, cycle_partitions, feedback_graph, loop_dominance
+from .polarities import confirm_polarities
 from .sensitivity import METHODS, SensitivityResult, elasticities, morris, sensitivity, sobol
 
 __all__ = [
     "Block",
+    "archetypes",
     "BlocksReport",
     "find_blocks",
     "CalibrationResult",
@@ -20,6 +23,7 @@ __all__ = [
     "METHODS",
     "SensitivityResult",
     "calibrate",
+    "confirm_polarities",
     "cycle_partitions",
     "elasticities",
     "feedback_graph",

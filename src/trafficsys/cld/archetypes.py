@@ -591,9 +591,10 @@ def archetypes(
     results
         For a behavioural ranking of the findings: a
         :class:`~trafficsys.analysis.ltm.LoopDominance`
-        (``ts.loop_dominance(m, r)``), or simulation results of the model
-        passed as ``cld`` (their loop dominance is computed here).  It ranks
-        the grouped findings, never changes which matches are detected.
+        (``ts.loop_dominance(m, r)``).  It ranks the grouped findings, never
+        changes which matches are detected.  To rank by a run directly, use
+        ``ts.archetypes(m, results=r)`` (:mod:`trafficsys.analysis.archetype_ranking`),
+        which checks the signs against the run and scores its loops.
 
     Returns
     -------
@@ -623,6 +624,7 @@ def archetypes(
     from .findings import ArchetypeMatches
 
     model = cld if not isinstance(cld, CausalLoopDiagram) and hasattr(cld, "cld") else None
+    dominance = _dominance(model, results)
     cld = _as_cld(cld)
     wanted = tuple(KINDS if kinds is None else [kinds] if isinstance(kinds, str) else kinds)
     for k in wanted:
@@ -658,22 +660,23 @@ def archetypes(
                          "marks to tell them apart")
         out.append(ArchetypeMatch(c.kind, dict(c.roles), tuple(cx.loops[k] for k in c.loops), round(score, 3),
                                   c.variant, tuple(amb), tuple(notes), c.evidence > 0))
-    return ArchetypeMatches(out, cld, _dominance(model, results))
+    return ArchetypeMatches(out, cld, dominance)
+
+
+def _is_dominance(results: Any) -> bool:
+    return hasattr(results, "relative") and hasattr(results, "loops")
 
 
 def _dominance(model: Any, results: Any) -> Any:
-    """Loop dominance from ``results`` (None: none), computed from the model when given simulation results."""
-    if results is None or (hasattr(results, "relative") and hasattr(results, "loops")):
-        return results  # None, or a LoopDominance already
+    """Return the loop dominance to rank by: None, or a LoopDominance (``ts.archetypes`` scores raw runs)."""
+    if results is None or _is_dominance(results):
+        return results
     if model is None:
         raise ModelError("to rank archetypes by loop dominance from simulation results, pass the model rather "
                          "than its diagram (ts.archetypes(m, results=r)), or pass the loop dominance itself "
                          "(results=ts.loop_dominance(m, r))")
-    # the one place a structural function uses behaviour, and only because it was handed a run:
-    # loop dominance is computed by its own front door, never by simulating here
-    from ..analysis.ltm import loop_dominance
-
-    return loop_dominance(model, results)
+    raise ModelError("trafficsys.cld.archetypes reads structure only: rank by behaviour with "
+                     "ts.archetypes(m, results=r), which scores the run, or pass results=ts.loop_dominance(m, r)")
 
 
 def detection_loops(cld: CausalLoopDiagram, length_bound: int | str | None = "auto", *, budget: int = 200,

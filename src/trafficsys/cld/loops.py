@@ -15,13 +15,14 @@ Two loops through the same variables in a different order are different loops
 
 Named loops
 -----------
-A model file may name loops (``[loops.name] variables = [...]``).  A declared
-loop names the found loop that contains its variables *in the same cyclic
-order*; the declared list may leave out flows and auxiliaries between them, but
-it must list every stock of the loop (a stock is where a loop stores its
-state, so a list without it may describe a different loop).  When several
-found loops fit, the shortest is named (ties: the first by id) and a note says
-so; a declared loop that fits none is reported too.
+A model file may name loops (``[loops.name] variables = [...]``).  One rule,
+used by the diagram and by loop dominance alike (:func:`match_named_loops`): a
+declared loop names the shortest found loop that passes through its variables
+*in the same cyclic order*; the list may leave out any variable between them
+(``m.loop("growth", ["births"])`` names the shortest loop through ``births``).
+When several loops of that length fit, the first by id is named and a note
+says so; a declared loop that fits none, or a loop two declarations describe,
+is reported too.
 """
 
 from __future__ import annotations
@@ -29,14 +30,14 @@ from __future__ import annotations
 import html
 import itertools
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import SupportsIndex, overload
+from typing import Any, SupportsIndex, overload
 
 import networkx as nx
 
 from ..errors import ModelError
-from ..model.names import canonical
+from ..model.names import canonical, suggest
 from .diagram import CausalLoopDiagram
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "independent_loops",
     "loop_polarity",
     "named_loop_notes",
+    "match_named_loops",
 ]
 
 
@@ -322,7 +324,6 @@ def loops_through(cld: CausalLoopDiagram, variable: str, length_bound: int | Non
     v = canonical(variable)
     if v not in cld.variables:
         from ..errors import UnknownVariableError
-        from ..model.validate import suggest
 
         raise UnknownVariableError(f"no variable '{variable}' in the diagram{suggest(v, cld.variables)}",
                                    file=cld.file, variable=variable)
@@ -384,10 +385,9 @@ def _as_cld(cld) -> CausalLoopDiagram:
 
 
 # ---------------------------------------------------------------- named loops
-def _fits(declared: tuple[str, ...], loop: tuple[str, ...], stocks: set[str]) -> bool:
-    if not set(declared) <= set(loop) or len(declared) != len(set(declared)):
-        return False
-    if (set(loop) & stocks) - set(declared):
+def _in_cyclic_order(declared: Sequence[str], loop: Sequence[str]) -> bool:
+    """Return True when every declared variable is on ``loop``, once, in the loop's cyclic order."""
+    if not declared or not set(declared) <= set(loop) or len(declared) != len(set(declared)):
         return False
     pos = {v: i for i, v in enumerate(loop)}
     start = pos[declared[0]]
@@ -395,30 +395,63 @@ def _fits(declared: tuple[str, ...], loop: tuple[str, ...], stocks: set[str]) ->
     return all(a < b for a, b in zip(steps, steps[1:]))
 
 
-def _match_named(cld: CausalLoopDiagram, found: list[Loop]) -> tuple[dict[str, str], list[str]]:
-    """Loop id -> declared name, and notes on declared loops that fit badly."""
-    names: dict[str, str] = {}
+def match_named_loops(
+    named: Mapping[str, Any], found: Sequence[Sequence[str]], ids: Sequence[str] | None = None
+) -> tuple[dict[int, str], list[str]]:
+    """Match the modeller's named loops to found loops: the one rule of the module docstring.
+
+    Parameters
+    ----------
+    named
+        Name -> :class:`~trafficsys.model.NamedLoop` (``variables``, optional ``polarity``).
+    found
+        The loops' variables in causal order, in id order (ties go to the first).
+    ids
+        The loops' ids, for the notes (default: their positions).
+
+    Returns
+    -------
+    tuple
+        ``{index in found: name}`` and readable notes on declarations that fit badly.
+
+    Examples
+    --------
+    >>> from trafficsys.model import NamedLoop
+    >>> match_named_loops({"growth": NamedLoop("growth", ("births",))}, [("births", "pop"), ("deaths", "pop")])
+    ({0: 'growth'}, [])
+    """
+    ids = list(ids) if ids is not None else [str(i) for i in range(len(found))]
+    names: dict[int, str] = {}
     notes: list[str] = []
-    if not cld.named_loops:
-        return names, notes
-    stocks = {v for v, info in cld.variables.items() if info.get("kind") == "stock"}
-    for nl in cld.named_loops.values():
+    for nl in named.values():
         declared = tuple(canonical(v) for v in nl.variables)
-        fits = [lp for lp in found if _fits(declared, lp.variables, stocks)]
+        fits = [k for k, loop in enumerate(found) if _in_cyclic_order(declared, loop)]
         if not fits:
             notes.append(f"loop '{nl.name}' ({' -> '.join(declared)}) matches no feedback loop of the diagram: "
-                         "check the variables are in causal order and that every stock of the loop is listed")
+                         "check the variables are in causal order")
             continue
-        shortest = min(lp.length for lp in fits)
-        best = [lp for lp in fits if lp.length == shortest]
-        lp = best[0]
+        shortest = min(len(found[k]) for k in fits)
+        best = [k for k in fits if len(found[k]) == shortest]
+        k = best[0]
         if len(best) > 1:
             notes.append(f"loop '{nl.name}' fits {len(best)} loops of the same length "
-                         f"({', '.join(b.id for b in best)}); named {lp.id}: list more of its variables to choose")
-        if lp.id in names:
-            notes.append(f"loops '{names[lp.id]}' and '{nl.name}' both describe {lp.id}; kept '{names[lp.id]}'")
+                         f"({', '.join(ids[b] for b in best)}); named {ids[k]}: list more of its variables to choose")
+        if k in names:
+            notes.append(f"loops '{names[k]}' and '{nl.name}' both describe {ids[k]}; kept '{names[k]}'")
             continue
-        names[lp.id] = nl.name
+        names[k] = nl.name
+    return names, notes
+
+
+def _match_named(cld: CausalLoopDiagram, found: list[Loop]) -> tuple[dict[str, str], list[str]]:
+    """Loop id -> declared name, and notes on declared loops that fit badly (or are declared with another polarity)."""
+    if not cld.named_loops:
+        return {}, []
+    index, notes = match_named_loops(cld.named_loops, [lp.variables for lp in found], [lp.id for lp in found])
+    names = {found[k].id: name for k, name in index.items()}
+    declared = {nl.name: nl for nl in cld.named_loops.values()}
+    for k, name in index.items():
+        nl, lp = declared[name], found[k]
         if nl.polarity and nl.polarity != lp.polarity:
             notes.append(f"loop '{nl.name}' is declared {nl.polarity} but its links make it {lp.polarity} "
                          f"({lp.id}: {' '.join(lp.signs)})")

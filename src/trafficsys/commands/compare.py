@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for name in args.drivers or ():  # before the long run, not after it
         if name not in model.scenarios:
-            from ..model.validate import suggest
+            from ..model.names import suggest
 
             raise ts.ModelError(f"--drivers: no strategy '{name}'{suggest(name, model.scenarios)}; defined: "
                                 f"{', '.join(model.scenarios)}", file=model.file)

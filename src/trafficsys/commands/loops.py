@@ -33,11 +33,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_cld(path: str | None, structure_only: bool = False):
-    """Return the model at ``path`` (or the reference model) and its causal-loop diagram."""
-    import trafficsys as ts
+    """Return the model at ``path`` (or the reference model) and its causal-loop diagram.
 
-    m = ts.load(path) if path else ts.load_default()
-    return m, m.cld(numeric=not structure_only and "auto")
+    Unless ``structure_only``, the link signs derived from the equations are
+    checked against the model's base run (:func:`~trafficsys.analysis.confirm_polarities`);
+    a model that does not simulate keeps its structural signs.
+    """
+    from ..errors import ModelError
+    from ..io import load, load_default
+
+    m = load(path) if path else load_default()
+    cld = m.cld()
+    if structure_only or not len(m):
+        return m, cld
+    from ..analysis.polarities import confirm_polarities
+    from ..engine import simulate
+
+    try:
+        results = simulate(m)
+    except ModelError:
+        return m, cld
+    return m, confirm_polarities(cld, m, results)
 
 
 def _path(lp) -> str:

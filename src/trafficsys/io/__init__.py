@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..errors import FileFormatError, UnknownVariableError
 from ..model.model import Model
+from ..model.names import suggest
 from .resources import DEFAULT_MODEL, STRATEGIES_FILE, model_path, models_dir
 from .toml_io import read_toml, write_toml
 
@@ -213,7 +214,6 @@ def merge_scenarios(model: Model, path: str | os.PathLike) -> Model:
     ignored).  A scenario overriding a name the model lacks is an error naming
     the scenario and the file.
     """
-    from ..model.validate import suggest
     from .toml_io import read_scenarios
 
     for sc in read_scenarios(path):

@@ -145,9 +145,7 @@ def _pysd_names(model: Model) -> tuple[Model, dict[str, str]]:
     def text(t):
         return to_xmile(ast.transform(parse(t), rename))
 
-    out = model.copy()
-    out._elements = {}
-    out._ast_cache = {}
+    out = model.with_elements()
     for e in model:
         key = canonical(e.name)
         name = new.get(key, e.name)

@@ -237,7 +237,9 @@ class _Reader:
             m.metadata["xmile_views"] = self.views
         ext = _kid(root, "trafficsys")
         if ext is not None:
-            self._extension(m, ext)
+            order = self._extension(m, ext)
+            if order:  # restore the definition order of the original model
+                m = m.with_elements(m[k] for k in order)
         return m
 
     def _flows_from_auxes(self, m: Model) -> None:
@@ -706,7 +708,7 @@ class _Reader:
         return out, changed
 
     # ------------------------------------------------------------ extension
-    def _extension(self, m: Model, ext: ET.Element) -> None:
+    def _extension(self, m: Model, ext: ET.Element) -> list[str] | None:
         where = "<ts:trafficsys>"
         data = _ext_json(_text(ext), where, self.file)
         _check_fields(data, _MODEL_EXT, where, self.file)
@@ -730,11 +732,8 @@ class _Reader:
         for k, v in data.get("metadata", {}).items():
             m.metadata.setdefault(k, v)
         order = data.get("order")
-        if order:
-            # restore the definition order of the original model
-            elems = {canonical(e.name): e for e in m}
-            if set(elems) == set(order):
-                m._elements = {k: elems[k] for k in order}
+        # the original model's definition order, when it names exactly the variables read
+        return list(order) if order and set(order) == {canonical(e.name) for e in m} else None
 
 
 # ----------------------------------------------------------- our extension data

@@ -16,7 +16,6 @@ import xml.etree.ElementTree as ET
 
 from .. import limits
 from ..errors import FileFormatError
-from ..limits import check_file_size
 
 __all__ = ["read_xml", "parse_xml_bytes", "local"]
 
@@ -43,10 +42,7 @@ def read_xml(path: str | os.PathLike) -> ET.Element:
         When the file is larger than the ``file_size`` limit (:mod:`trafficsys.limits`).
     """
     path = os.fspath(path)
-    check_file_size(path)
-    with open(path, "rb") as fh:
-        data = fh.read(limits.current().file_size + 1)  # the file may grow after the check
-    return parse_xml_bytes(data, file=path)
+    return parse_xml_bytes(limits.read_file(path), file=path)
 
 
 def parse_xml_bytes(data: bytes, *, file: str | None = None) -> ET.Element:

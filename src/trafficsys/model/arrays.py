@@ -139,9 +139,7 @@ class _Flattener:
 
     def run(self) -> Model:
         src = self.m
-        out = src.copy()
-        out._elements = {}
-        out._ast_cache = {}
+        out = src.with_elements()
         out.dimensions = {}
         for e in src:
             key = canonical(e.name)

@@ -34,7 +34,7 @@ from .elements import (
     Scenario,
     Stock,
 )
-from .names import canonical, name_problem
+from .names import canonical, name_problem, suggest
 from .parser import parse
 
 __all__ = ["Model", "SimSpecs"]
@@ -282,7 +282,6 @@ class Model:
     def _key(self, name: str) -> str:
         key = canonical(name)
         if key not in self._elements:
-            from .validate import suggest
 
             hint = suggest(key, self._elements)
             raise UnknownVariableError(f"no variable '{name}'{hint}", file=self.file, variable=name)
@@ -403,7 +402,6 @@ class Model:
             return self
         if isinstance(scenario, str):
             if scenario not in self.scenarios:
-                from .validate import suggest
 
                 raise ModelError(f"no scenario '{scenario}'{suggest(scenario, self.scenarios)}; "
                                  f"defined: {', '.join(self.scenarios) or 'none'}", file=self.file)
@@ -438,6 +436,26 @@ class Model:
         m.dimensions = dict(getattr(self, "dimensions", {}))
         m._ast_cache = dict(self._ast_cache)
         return m
+
+    def with_elements(self, elements: Iterable[Element] = ()) -> Model:
+        """Return a copy of this model (run settings, scenarios, loops, links, metadata) holding ``elements``.
+
+        The front door for transforming a model (renaming, flattening arrays,
+        reordering): every element goes through :meth:`add`, so names are
+        checked and a duplicate raises.  The model itself is not changed.
+
+        Examples
+        --------
+        >>> m = Model("m"); _ = m.constant("b", 1); _ = m.constant("a", 2)
+        >>> [e.name for e in m.with_elements(sorted(m, key=lambda e: e.name))]
+        ['a', 'b']
+        """
+        out = self.copy()
+        out._elements = {}
+        out._ast_cache = {}
+        for e in elements:
+            out.add(e)
+        return out
 
     def cld(self, **kwargs: Any):
         """Return the causal-loop diagram of this model (hand-drawn links, or inferred from equations)."""

@@ -9,10 +9,12 @@ wrote.
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
+from collections.abc import Iterable
 
-__all__ = ["canonical", "is_plain_identifier", "display", "quote", "unescape", "name_problem", "RESERVED"]
+__all__ = ["suggest", "canonical", "is_plain_identifier", "display", "quote", "unescape", "name_problem", "RESERVED"]
 
 #: Names with a fixed meaning in every equation (the clock); a variable cannot take one.  Vensim's
 #: control variables (INITIAL TIME, FINAL TIME, TIME STEP, SAVEPER) are ordinary variables there
@@ -118,3 +120,17 @@ def unescape(text: str) -> str:
     by :func:`canonical`).
     """
     return _ESCAPED.sub(r"\1", text)
+
+
+def suggest(name: str, candidates: Iterable[str]) -> str:
+    """Return ``"; did you mean 'x'?"`` for the closest candidate, or ``""``.
+
+    Every "no such name" message in the package ends with this.
+
+    Examples
+    --------
+    >>> suggest("recruitmnt", ["recruitment", "exit"])
+    "; did you mean 'recruitment'?"
+    """
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""

@@ -37,7 +37,6 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import networkx as nx
@@ -53,7 +52,7 @@ from ..errors import (
 from . import ast
 from .builtins import BUILTINS, BuiltinKind
 from .elements import Constant, Flow, Lookup, Stock
-from .names import canonical
+from .names import canonical, suggest
 
 if TYPE_CHECKING:
     from .model import Model
@@ -68,12 +67,6 @@ _METHODS = ("euler", "rk4")
 _INSTANT_STATEFUL = {"TREND": (0,), "FORCST": (0,), "SAMPLE_IF_TRUE": (0, 1)}
 #: builtins with arguments read only while the initial values are computed (their indices)
 _INITIAL_ONLY = {"ACTIVE_INITIAL": (1,)}
-
-
-def suggest(name: str, candidates: Iterable[str]) -> str:
-    """Return ``"; did you mean 'x'?"`` for the closest candidate, or ``""``."""
-    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def validate(model: Model, *, units: bool = True) -> list[str]:

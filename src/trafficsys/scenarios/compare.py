@@ -29,8 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ModelError
-from ..model.elements import Constant
-from ..model.names import canonical
+from ..model.names import canonical, suggest
 from .metrics import DEFAULT_METRICS, METRICS, Metric
 
 __all__ = ["compare", "Comparison", "uncertain_constants", "ROBUST", "INTERVAL"]
@@ -46,27 +45,31 @@ def uncertain_constants(model, scenarios: Sequence[str] = ()) -> list[str]:
 
     Every constant with a range of non-zero width, except policy levers (role
     ``"policy"``) and the constants any of ``scenarios`` sets: a strategy's
-    levers are choices, not uncertainties.
+    levers are choices, not uncertainties.  The elements of an arrayed
+    constant are named one by one (``x[e]``), unless it is sampled ``as_one``.
     """
+    return [inp.name for inp in _uncertain_inputs(model, scenarios)]
+
+
+def _uncertain_inputs(model, scenarios: Sequence[str] = (), names: Sequence[str] | None = None):
+    from ..engine.sampling import uncertain_inputs
+
     fixed: set[str] = set()
     for s in scenarios:
         if s in model.scenarios:
             fixed |= {canonical(k) for k in model.scenarios[s].overrides}
-    out = []
-    for c in model.constants:
-        if not isinstance(c, Constant) or c.range is None or c.range[1] <= c.range[0]:
-            continue
-        if c.role == "policy" or canonical(c.name) in fixed:
-            continue
-        out.append(canonical(c.name))
-    return out
+    if names is not None:
+        return uncertain_inputs(model, names)
+    skip = [canonical(c.name) for c in model.constants if c.role == "policy"] + sorted(fixed)
+    return uncertain_inputs(model, exclude=skip, nonzero_width=True)
 
 
 def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str | Metric] | None = None,
             n: int = 1000, seed: int | np.random.Generator | None = None, sampler: str = "lhs", *,
             reference: str | None = "baseline", primary: str = "exploitation_person_years",
             uncertain: Sequence[str] | None = None, method: str | None = None, saveper: float = 1.0,
-            trajectories: Sequence[str] = ("in_exploitation",)) -> Comparison:
+            trajectories: Sequence[str] | str = ("in_exploitation",), executor: Any = None,
+            chunk_size: int | None = None, progress: bool | None = None) -> Comparison:
     """Run every strategy over the same Monte Carlo sample and compare their indicators.
 
     Parameters
@@ -100,7 +103,12 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
     saveper
         Save period of the trajectories kept for plots.
     trajectories
-        Variables whose time paths are kept (for fan charts).
+        Variables whose time paths are kept (for fan charts); ``"all"`` keeps
+        every variable's.  Only these and the metrics' variables are saved
+        while the strategies run.
+    executor, chunk_size, progress
+        As for :func:`~trafficsys.engine.ensemble.run_ensemble`, the ensemble
+        door every strategy's runs go through.
 
     Returns
     -------
@@ -127,8 +135,7 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
     >>> c.samples.shape[0]
     20
     """
-    from ..engine import simulate
-    from ..engine.sampling import run_count, sample_constants
+    from ..engine.sampling import run_count
 
     if isinstance(scenarios, str):  # one name, not its letters
         scenarios = [scenarios]
@@ -137,7 +144,6 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
     names = list(model.scenarios) if scenarios is None else [str(s) for s in scenarios]
     for s in names:
         if s not in model.scenarios:
-            from ..model.validate import suggest
 
             raise ModelError(f"no strategy '{s}'{suggest(s, model.scenarios)}; defined: "
                              f"{', '.join(model.scenarios) or 'none'}", file=model.file)
@@ -158,7 +164,6 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
             chosen.append(mt)
             continue
         if mt not in METRICS:
-            from ..model.validate import suggest
 
             raise ModelError(f"no metric '{mt}'{suggest(mt, METRICS)}; available: {', '.join(METRICS)}")
         chosen.append(METRICS[mt])
@@ -169,25 +174,38 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
     if primary not in [mt.name for mt in chosen]:
         primary = chosen[0].name
 
-    unc = uncertain_constants(model, names) if uncertain is None else [canonical(u) for u in uncertain]
-    from ..engine.sampling import check_memory
+    from ..engine.ensemble import run_ensemble
+    from ..engine.sampling import check_memory, input_params, sample_inputs
 
+    inputs = _uncertain_inputs(model, names, None if uncertain is None else list(uncertain))
     nsave = int((model.specs.stop - model.specs.start) / saveper) + 1 if saveper > 0 else 1
-    check_memory(8.0 * n * (len(unc) + nsave * len(model)), f"comparing strategies over {n:,} futures",
-                 "use fewer futures (n)", model.file)
-    samples = sample_constants(model, n, seed, sampler, names=unc) if unc else {}
-
     needed = sorted({v for mt in chosen for v in mt.needs})
-    keep = [canonical(v) for v in trajectories if v in model]
+    if isinstance(trajectories, str) and trajectories == "all":
+        keep = None
+    else:
+        keep = [canonical(v) for v in ([trajectories] if isinstance(trajectories, str) else trajectories)
+                if v in model]
+    constants = {canonical(c.name) for c in model.constants}
+    saved = None if keep is None else sorted({canonical(v) for v in needed if canonical(v) not in constants}
+                                             | set(keep))
+    check_memory(8.0 * n * (len(inputs) + nsave * (len(model) if saved is None else len(saved) + 1)),
+                 f"comparing strategies over {n:,} futures", "use fewer futures (n)", model.file)
+    X = sample_inputs(model, inputs, n, seed, sampler)
+    samples = input_params(inputs, X)
+
     finals: dict[str, dict[str, np.ndarray]] = {}
     paths: dict[str, dict[str, np.ndarray]] = {}
     residuals: dict[str, float] = {}
     time = None
     for s in names:
-        r = simulate(model, scenario=s, params=samples or None, method=method, saveper=saveper)
+        r = run_ensemble(model, samples or None, scenario=s, method=method, saveper=saveper, n=n,
+                         variables=saved if saved else None, executor=executor, chunk_size=chunk_size,
+                         progress=progress, desc=f"compare {s}")
         ds = r.ds
-        finals[s] = {v: np.broadcast_to(ds[v].values[-1], (n,)).astype(float) for v in needed}
-        paths[s] = {v: np.broadcast_to(ds[v].values, (ds.sizes["time"], n)).astype(float) for v in keep}
+        finals[s] = {v: np.broadcast_to(ds[canonical(v)].values[-1] if "time" in ds[canonical(v)].dims
+                                        else ds[canonical(v)].values, (n,)).astype(float) for v in needed}
+        paths[s] = {v: np.broadcast_to(ds[v].values, (ds.sizes["time"], n)).astype(float)
+                    for v in (keep if keep is not None else list(r.variables))}
         residuals[s] = _people_residual(model, r)
         time = np.asarray(ds["time"].values, dtype=float)
 
@@ -196,7 +214,7 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
         ref = finals.get(reference) if reference is not None else None
         values[mt.name] = {s: np.asarray(mt.compute(finals[s], None if s == reference else ref), dtype=float)
                            for s in names}
-    sample_frame = pd.DataFrame({k: np.asarray(v, dtype=float) for k, v in samples.items()})
+    sample_frame = pd.DataFrame(X, columns=[inp.name for inp in inputs])
     sample_frame.index.name = "run"
     return Comparison(model_name=model.name, strategies=names, reference=reference, primary=primary,
                       metrics={mt.name: mt for mt in chosen}, values=values, samples=sample_frame,
@@ -493,7 +511,6 @@ class Comparison:
     # ---------------------------------------------------------------- helpers
     def _strategy(self, name: str) -> str:
         if name not in self.strategies:
-            from ..model.validate import suggest
 
             raise ModelError(f"no strategy '{name}' in this comparison{suggest(str(name), self.strategies)}; "
                              f"compared: {', '.join(self.strategies)}")

@@ -21,7 +21,7 @@ from ...errors import ModelError, StructureError, UnknownVariableError
 from ...model import ast
 from ...model.elements import Aux, Constant, Flow, Lookup, Stock
 from ...model.model import Model
-from ...model.names import canonical
+from ...model.names import canonical, suggest
 
 __all__ = ["Context", "LeverResponse", "policy_levers", "is_assumption", "REL_STEP"]
 
@@ -124,8 +124,9 @@ class Context:
                 "choose a target downstream of the levers, or pass levers=[...] that influence it",
                 file=self.file, variable=self.target)
         from ...cld.derive import from_model
+        from ..polarities import confirm_polarities
 
-        self.cld = from_model(m, numeric=False)  # replaced below by the signs observed in the runs
+        self.cld = from_model(m)  # replaced below by the signs observed in the runs
         self.loops: list[Any] | None
         try:
             self.loops = self.cld.loops()
@@ -161,7 +162,7 @@ class Context:
         if not self.at_rest:  # resolve links whose sign the structure leaves open ('?') from the runs
             try:
                 observed = self.ds.isel(run=slice(0, min(self.n, 8))) if "run" in self.ds.dims else self.ds
-                self.cld = from_model(m, results=observed)
+                self.cld = confirm_polarities(from_model(m), m, observed)
             except (ModelError, ValueError) as e:  # the numeric sign check failed: keep the structural signs
                 self.sign_note = f"link signs from the equations only (the check against the runs failed: {e})"
         self._lever_cache: dict[tuple[str, tuple[str, ...]], LeverResponse] = {}
@@ -178,7 +179,6 @@ class Context:
             raise ModelError("give the target: the outcome variable whose blocks to find, e.g. "
                              "target='cases_convicted'", file=self.file)
         if target not in self.m:
-            from ...model.validate import suggest
 
             raise UnknownVariableError(f"the target '{target}' is not a variable of the model{suggest(target, self.m.names())}; "
                                        "choose a stock (an accumulated outcome), flow or auxiliary",
@@ -202,7 +202,6 @@ class Context:
         out = []
         for name in levers:
             if name not in self.m:
-                from ...model.validate import suggest
 
                 raise UnknownVariableError(f"the lever '{name}' is not a variable of the model"
                                            f"{suggest(name, self.m.names())}", file=self.file, variable=name)
