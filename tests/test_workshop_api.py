@@ -588,3 +588,14 @@ def test_runs_scored_together_get_the_numbers_they_get_alone(logistic_model):
     assert together[0]["periods"] != together[2]["periods"]  # the runs differ, and so do their stories
     with pytest.raises(ts.ModelError, match="same times"):
         dominance_summaries(logistic_model, [runs[0], runs[1].sel(time=slice(0, 10))])
+
+
+def test_a_session_ended_before_any_round_has_a_debrief_that_says_so(game):
+    c = create_app(game, analyses=True, blocks=False).test_client()
+    sid = c.post("/api/sessions", json={"teams": 1}).get_json()["session"]
+    assert c.get(f"/api/sessions/{sid}/debrief").get_json()["runs"][0]["dominance"]["status"] == "later"
+    c.post(f"/api/sessions/{sid}/end", json={})
+    d = c.get(f"/api/sessions/{sid}/debrief").get_json()
+    assert all(r["dominance"] == {"status": "off", "reason": "no round was played"} for r in d["runs"])
+    assert d["runs"][0]["decisions"] == [] and len(d["runs"][0]["series"]["time"]) == 1
+    assert c.get(f"/sessions/{sid}/debrief.html").status_code == 200

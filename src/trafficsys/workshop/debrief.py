@@ -254,7 +254,7 @@ def debrief(game: Game, analyst: Analyst | None, sid: Any) -> dict[str, Any]:
         results.append(_reference_results(game, name).sel(time=slice(None, end + 1e-9)))
         blockers.append(lambda n=name: blocks_summary(m, w.blocks_target, n, w.blocks_runs, w.blocks_seed))
     for run, (dominance, blocks) in zip(
-        runs, _analyses(game, analyst, keys, results, blockers, ready=finished and played > 0)
+        runs, _analyses(game, s.id, analyst, keys, results, blockers, ready=finished and played > 0)
     ):
         run["dominance"], run["blocks"] = dominance, blocks
     questions = []
@@ -285,6 +285,7 @@ def _strategy_label(name: str) -> str:
 
 def _analyses(
     game: Game,
+    sid: str,
     analyst: Analyst | None,
     keys: list[tuple[str, str]],
     results: list[Any],
@@ -296,6 +297,8 @@ def _analyses(
     n = len(keys)
     if not ready:
         why = {"status": "later", "reason": "shown when the session has ended"}
+        if game.get(sid).status == "finished":
+            why = {"status": "off", "reason": "no round was played"}
         return [(why, why)] * n
     if analyst is None:
         off = {"status": "off", "reason": "analyses are not computed by this server"}
