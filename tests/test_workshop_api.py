@@ -599,3 +599,22 @@ def test_a_session_ended_before_any_round_has_a_debrief_that_says_so(game):
     assert all(r["dominance"] == {"status": "off", "reason": "no round was played"} for r in d["runs"])
     assert d["runs"][0]["decisions"] == [] and len(d["runs"][0]["series"]["time"]) == 1
     assert c.get(f"/sessions/{sid}/debrief.html").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "host,room",
+    [
+        ("127.0.0.1", False),
+        ("localhost", False),
+        ("::1", False),
+        ("127.0.0.2", False),
+        ("0.0.0.0", True),
+        ("192.168.1.5", True),
+        ("::", True),
+        ("laptop.local", True),
+    ],
+)
+def test_only_an_address_beyond_this_computer_is_room_mode(host, room):
+    from trafficsys.commands.workshop import _loopback
+
+    assert _loopback(host) is not room

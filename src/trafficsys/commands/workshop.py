@@ -24,6 +24,15 @@ def _port(text: str) -> int:
     return value
 
 
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the command's options."""
     parser.description = (
@@ -84,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     model = ts.load(args.model) if args.model else ts.load_default()
     workshop = load_workshop(args.workshop or default_workshop_path(), model)
     host = args.host or "127.0.0.1"
-    room = args.host is not None
+    room = not _loopback(host)  # --host 127.0.0.1 (or localhost) is the default, said explicitly
     game = Game(model, workshop, args.state)
     app = create_app(game, room=room, blocks=not args.no_blocks, own_addresses={host})
     server = make_server(app, host, args.port)
