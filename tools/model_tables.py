@@ -25,7 +25,7 @@ def _cell(text) -> str:
 
 
 def tables(m) -> str:
-    """Markdown tables of every stock, flow, auxiliary, constant and named loop."""
+    """Markdown tables of every stock, flow, auxiliary, constant, graphical function and named loop."""
     out = []
     out.append("### Stocks\n\n| stock | units | initial | inflows | outflows | doc |\n|---|---|---|---|---|---|")
     for e in m.elements(Kind.STOCK):
@@ -41,6 +41,13 @@ def tables(m) -> str:
     for e in m.constants:
         rng = f"{e.range[0]:g} - {e.range[1]:g}" if e.range else "-"
         out.append(f"| `{e.name}` | {e.value:g} | {rng} | {e.units} | {_cell(e.source)} | {_cell(e.doc)} |")
+    lookups = m.elements(Kind.LOOKUP)
+    if lookups:
+        out.append("\n### Graphical functions\n\n| lookup | units | points (x, y) | extrapolation | doc |\n"
+                   "|---|---|---|---|---|")
+        for e in lookups:
+            points = ", ".join(f"({x:g}, {y:g})" for x, y in e.points)
+            out.append(f"| `{e.name}` | {e.units or '-'} | {points} | {e.extrapolation.value} | {_cell(e.doc)} |")
     out.append("\n### Named loops\n\n| loop | polarity | variables (causal order) | doc |\n|---|---|---|---|")
     for lp in m.loops.values():
         out.append(f"| `{lp.name}` | {lp.polarity} | {' -> '.join(lp.variables)} | {_cell(lp.doc)} |")

@@ -25,8 +25,9 @@ import contextvars
 import dataclasses
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import LimitError, ModelError
 
@@ -106,7 +107,7 @@ def current() -> Limits:
     return _scoped.get() or _process
 
 
-def _validated(base: Limits, changes: dict[str, object]) -> Limits:
+def _validated(base: Limits, changes: Mapping[str, Any]) -> Limits:
     names = {f.name for f in dataclasses.fields(Limits)}
     for k, v in changes.items():
         if k not in names:
@@ -115,7 +116,8 @@ def _validated(base: Limits, changes: dict[str, object]) -> Limits:
             continue
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or v < 1:
             raise ModelError(f"limit {k} must be a number of at least 1, got {v!r}")
-    return dataclasses.replace(base, **{k: (None if v is None else int(v)) for k, v in changes.items()})
+    new: dict[str, Any] = {k: (None if v is None else int(v)) for k, v in changes.items()}
+    return dataclasses.replace(base, **new)
 
 
 @contextlib.contextmanager

@@ -28,7 +28,7 @@ _LOG_MAX = float(np.log(1e300))
 try:  # numba is optional at run time: without it, the numpy scorer serves
     from numba import get_num_threads, njit, prange
 except ImportError:  # pragma: no cover - exercised where numba is missing
-    njit = None
+    njit = None  # type: ignore[assignment]
 
 
 def available() -> bool:

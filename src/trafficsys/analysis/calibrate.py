@@ -336,7 +336,7 @@ def _with_values(model: Model, inputs: Sequence[Any], values: Sequence[float]) -
     per: dict[str, dict[str, str]] = {}
     for inp, v in zip(inputs, values):
         if inp.name in model and not model[inp.name].dimensions:
-            out.add(dataclasses.replace(model[inp.name], value=float(v)), replace=True)
+            out.add(dataclasses.replace(model[inp.name], value=float(v)), replace=True)  # type: ignore[call-arg]
             continue
         base = inp.targets[0].split("[", 1)[0]
         for t in inp.targets:  # "x[a,b]" -> element key "a,b"

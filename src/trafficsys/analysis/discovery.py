@@ -164,7 +164,7 @@ try:  # the same search compiled when numba is there (about fifty times faster)
 
     _search_compiled = njit(cache=True, nogil=True)(_search_python)
 except ImportError:  # pragma: no cover - exercised where numba is missing
-    _search_compiled = None
+    _search_compiled = None  # type: ignore[assignment]
 
 
 def _search_all(indptr, nbr, w, starts, n, compiled: bool | None = None) -> list[list[int]]:

@@ -293,7 +293,7 @@ def _with_every_variable(given: Model, m: Model, ds):
     reproduced exactly, through the ensemble door, with the same scenario, method and save period.
     """
     wanted = [n for n in m.names() if not isinstance(m[n], Constant)
-              and not (isinstance(m[n], Lookup) and m[n].input is None)]
+              and not (isinstance(m[n], Lookup) and m[n].input is None)]  # type: ignore[attr-defined]
     if all(n in ds or m[n].name in ds for n in wanted):
         return ds
     attrs = ds.attrs
@@ -922,9 +922,9 @@ class _LoopScorer:
 
     def kept(self, cs: slice, loops: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """Return scores and relative scores (column, loop) of ``loops`` over columns ``cs`` (after :meth:`normalise`)."""
-        loops = np.asarray(loops, dtype=np.intp)
-        lg, odd, nz = self.logs(cs, self.where[loops])
-        p = self.part_of[loops]
+        index = np.asarray(loops, dtype=np.intp)
+        lg, odd, nz = self.logs(cs, self.where[index])
+        p = self.part_of[index]
         top, total = self.top[:, cs].T[:, p], self.total[:, cs].T[:, p]
         with np.errstate(under="ignore"):
             rel = np.where(top > _ZERO_LOG / 2, np.exp(lg - top) / total, 0.0)
@@ -1077,7 +1077,7 @@ def loop_dominance(
                 for other in comp:
                     part_of.setdefault(other, part_of[n])
 
-    lookups = {name: m[name] for name in m.names(Kind.LOOKUP)}
+    lookups: dict[str, Lookup] = {name: m[name] for name in m.names(Kind.LOOKUP)}  # type: ignore[misc]
     compiled = _compiled(m)
     edges = sorted({lk for c in cycles for lk in zip(c, c[1:] + c[:1])})
     edge_index = {e: i for i, e in enumerate(edges)}
@@ -1180,7 +1180,7 @@ def _discover(m: Model, ds, g: nx.DiGraph, length_bound: int | None, n_times: in
     comp = {n: i for i, c in enumerate(nx.strongly_connected_components(g)) for n in c}
     edges = [(a, b) for a, b in g.edges if comp[a] == comp[b]]
     values = _Values(m, ds)
-    lookups = {name: m[name] for name in m.names(Kind.LOOKUP)}
+    lookups: dict[str, Lookup] = {name: m[name] for name in m.names(Kind.LOOKUP)}  # type: ignore[misc]
     compiled = _compiled(m)
     T, R = len(values.time), values.nrun
     runs = list(range(min(R, n_runs)))
@@ -1196,7 +1196,7 @@ def _discover(m: Model, ds, g: nx.DiGraph, length_bound: int | None, n_times: in
         k = min(states, key=lambda i: order[c[i]])
         return tuple(c[k:]) + tuple(c[:k])
 
-    found = strongest_path_loops(g, edges, scores, starts, times=sample_indices(T, n_times), rotate=rotate)
+    found = strongest_path_loops(g, edges, scores, starts, times=list(sample_indices(T, n_times)), rotate=rotate)
     if length_bound is not None:
         found = {c: t for c, t in found.items() if len(c) <= length_bound}
     if not found:  # nothing moves along any loop: keep each state's shortest loop, never found active

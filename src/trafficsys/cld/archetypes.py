@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -285,7 +285,7 @@ class _Context:
         stocks = [v for v in cands if self.kind.get(v) == "stock"]
         return (stocks or cands)[0]
 
-    def outside(self, targets: Iterable[str], exclude: set[str], role: str) -> str | None:
+    def outside(self, targets: Iterable[str], exclude: Set[str], role: str) -> str | None:
         """Return an input from outside the match's loops into ``targets`` (tagged, exogenous, then by name)."""
         cands = sorted({p for t in targets for p in self.preds.get(t, ()) if p not in exclude})
         if not cands:
@@ -428,7 +428,7 @@ def _shifting_the_burden(cx: _Context) -> Iterable[_Cand]:
                 if any("fundamental_solution" in cx.tags(v) or cx.kind.get(v) == "stock" for v in side[1:]) \
                 else cx.pick_state(p2.arc[:-1], "fundamental_solution")
             before = side[:side.index(fundamental)] if fundamental in side else side
-            roles = {"problem_symptom": p1.arc[0], "symptomatic_solution": p1.arc[-1],
+            roles: dict[str, str | None] = {"problem_symptom": p1.arc[0], "symptomatic_solution": p1.arc[-1],
                      "fundamental_solution": fundamental, "side_effect": cx.pick(before, "side_effect")}
             c = _Cand("shifting_the_burden", roles, (b1, b2, r))
             if cx.own_delay(b2, b1):
@@ -445,7 +445,7 @@ def _shifting_the_burden(cx: _Context) -> Iterable[_Cand]:
 def _between(seq: tuple[str, ...], start: str, end: str) -> tuple[str, ...]:
     n = len(seq)
     i = seq.index(start)
-    out = []
+    out: list[str] = []
     for k in range(1, n):
         v = seq[(i + k) % n]
         if v == end:
@@ -692,6 +692,9 @@ def detection_loops(cld: CausalLoopDiagram, length_bound: int | str | None = "au
     """
     cld = _as_cld(cld)
     if length_bound != "auto":
+        if isinstance(length_bound, str):
+            raise ModelError(f"length_bound must be a whole number, None or 'auto', got {length_bound!r}",
+                             file=cld.file)
         return _loops(cld, length_bound, max_loops=max_loops), length_bound, None
     try:
         every = _loops(cld, max_loops=max_loops)

@@ -85,6 +85,9 @@ def from_model(
         if e.units:
             info["units"] = e.units
         variables[key] = info
+    for sc in getattr(m, "sectors", {}).values():
+        for v in sc.variables:
+            variables.setdefault(v, {}).setdefault("sector", sc.name)
     for key, info in m.cld_variables.items():
         variables.setdefault(key, {}).update(info)
     cld = CausalLoopDiagram(m.name, variables, [], dict(m.loops), [], m.file)

@@ -280,6 +280,24 @@ class CausalLoopDiagram:
 
         return archetypes(self, **kwargs)
 
+    def plot(self, ax: Any = None, **kwargs: Any) -> Any:
+        """Draw the diagram and return the matplotlib Axes: see :func:`trafficsys.plot.cld.plot_cld`.
+
+        ``cld.plot(loops=["R1", "B2"])`` draws only the variables on those
+        loops; ``highlight=`` emphasises a loop, an archetype match or a block;
+        ``layout="networkx"`` lays out without Graphviz.
+
+        Notes
+        -----
+        ``cld/`` never imports ``plot/`` at module level (plots depend on the
+        analyses, not the reverse); this convenience is the one documented
+        exception, and it imports the drawing code (and matplotlib) only when
+        called.
+        """
+        from ..plot.cld import plot_cld
+
+        return plot_cld(self, ax, **kwargs)
+
     def __len__(self) -> int:
         return len(self.variables)
 

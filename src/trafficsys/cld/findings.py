@@ -445,7 +445,7 @@ def _finding(ms: list[ArchetypeMatch], checked, behaviour: float | None,
     agree, conflict, conflict_why = checked
     roles: dict[str, tuple[str, ...]] = {}
     for r in best.roles:
-        roles[r] = tuple(dict.fromkeys(m.roles[r] for m in ms if m.roles.get(r)))
+        roles[r] = tuple(dict.fromkeys(str(m.roles[r]) for m in ms if m.roles.get(r)))
     core_loops = tuple(best.loops[i] for i in core.loops if i < len(best.loops))
     lengths = [lp.length for lp in best.loops]
     mean_length = sum(lengths) / len(lengths)

@@ -43,6 +43,8 @@ from .diagram import CausalLoopDiagram
 __all__ = [
     "Loop",
     "LoopList",
+    "LoopCensus",
+    "loop_census",
     "iter_cycles",
     "loops",
     "loops_through",
@@ -126,6 +128,10 @@ class LoopList(list):
 
     #: how many loops the text and HTML views list
     show = 10
+    #: False when the diagram has too many loops to hold: the list is then the shortest independent set
+    complete = True
+    #: with ``complete`` False, the counts of every loop by length and polarity (:class:`LoopCensus`)
+    census: LoopCensus | None = None
 
     @overload
     def __getitem__(self, i: SupportsIndex) -> Loop: ...
@@ -145,19 +151,17 @@ class LoopList(list):
     def summary(self):
         """Count the loops by length (rows) and polarity (columns ``R``, ``B``, ``?``, ``total``).
 
+        For a diagram with too many loops to hold (``complete`` False), the
+        counts of every loop (streamed, see :func:`loop_census`).
+
         Returns
         -------
         pandas.DataFrame
             Indexed by loop length in links, one row per length that occurs.
         """
-        import pandas as pd
-
-        c = Counter((lp.length, lp.polarity) for lp in self)
-        lengths = sorted({n for n, _ in c})
-        df = pd.DataFrame({p: [c.get((n, p), 0) for n in lengths] for p in ("R", "B", "?")},
-                          index=pd.Index(lengths, name="length"))
-        df["total"] = df.sum(axis=1)
-        return df
+        if not self.complete and self.census is not None:
+            return self.census.summary()
+        return _count_table(Counter((lp.length, lp.polarity) for lp in self))
 
     def to_pandas(self):
         """One row per loop: ``id, polarity, length, delayed, name, variables``."""
@@ -168,6 +172,10 @@ class LoopList(list):
                             columns=["id", "polarity", "length", "delayed", "name", "variables"])
 
     def _headline(self) -> str:
+        if not self.complete and self.census is not None:
+            return (f"{self.census.describe()}: too many to hold, so the {len(self):,} loops listed are the "
+                    "shortest independent set (every link on a loop is on one of them); iter_cycles() streams "
+                    "them all")
         c = self.counts()
         head = (f"{len(self):,} feedback loop{'s' if len(self) != 1 else ''}: {c['R']:,} reinforcing (R), "
                 f"{c['B']:,} balancing (B), {c['?']:,} unknown (?)")
@@ -197,6 +205,89 @@ class LoopList(list):
             parts.append(f"<p>... and {len(self) - self.show:,} more loops (<code>.to_pandas()</code> lists them "
                          "all)</p>")
         return "\n".join(parts)
+
+def _count_table(c: Counter):
+    """Return (length, polarity) counts as a table: lengths as rows, ``R``, ``B``, ``?``, ``total`` columns."""
+    import pandas as pd
+
+    lengths = sorted({n for n, _ in c})
+    df = pd.DataFrame({p: [c.get((n, p), 0) for n in lengths] for p in ("R", "B", "?")},
+                      index=pd.Index(lengths, name="length"))
+    df["total"] = df.sum(axis=1)
+    return df
+
+
+@dataclass(frozen=True)
+class LoopCensus:
+    """How many feedback loops a diagram has, by length and polarity, counted without holding them.
+
+    Attributes
+    ----------
+    counts
+        ``(length in links, polarity)`` -> number of loops.
+    total
+        The number of loops counted.
+    complete
+        False when counting stopped at its limit (there are more).
+    """
+
+    counts: dict[tuple[int, str], int]
+    total: int
+    complete: bool = True
+
+    def summary(self):
+        """Return the counts as a table: lengths as rows, ``R``, ``B``, ``?`` and ``total`` columns."""
+        return _count_table(Counter(self.counts))
+
+    def describe(self) -> str:
+        """Return one line: the total and the split by polarity."""
+        pol: Counter[str] = Counter()
+        for (_, p), n in self.counts.items():
+            pol[p] += n
+        more = "" if self.complete else "more than "
+        return (f"{more}{self.total:,} feedback loops ({pol['R']:,} R, {pol['B']:,} B, {pol['?']:,} ?"
+                f"{'' if self.complete else ' among those counted'})")
+
+    def __repr__(self) -> str:
+        return f"<LoopCensus: {self.describe()}>"
+
+
+def loop_census(cld: CausalLoopDiagram, length_bound: int | None = None, *, limit: int = 2_000_000) -> LoopCensus:
+    """Count the diagram's loops by length and polarity, streaming them (memory stays small).
+
+    Parameters
+    ----------
+    cld
+        The diagram.
+    length_bound
+        Only loops with at most this many links.
+    limit
+        Stop counting after this many loops (``complete`` is then False).
+
+    Examples
+    --------
+    >>> cld = CausalLoopDiagram.from_edges([("a", "b"), ("b", "a"), ("b", "c", "-"), ("c", "a")])
+    >>> loop_census(cld).describe()
+    '2 feedback loops (1 R, 1 B, 0 ?)'
+    """
+    cld = _as_cld(cld)
+    sign = {(lk.source, lk.target): lk.polarity for lk in cld.links}
+    counts: Counter = Counter()
+    total = 0
+    for c in iter_cycles(cld, length_bound):
+        if total >= limit:
+            return LoopCensus(dict(counts), total, complete=False)
+        n = len(c)
+        neg = unknown = 0
+        for i in range(n):
+            p = sign[(c[i], c[(i + 1) % n])]
+            if p == "-":
+                neg += 1
+            elif p != "+":
+                unknown = 1
+        counts[(n, "?" if unknown else "B" if neg % 2 else "R")] += 1
+        total += 1
+    return LoopCensus(dict(counts), total)
 
 
 def _clip(text: str, width: int) -> str:
@@ -276,18 +367,18 @@ def loops(cld: CausalLoopDiagram, length_bound: int | None = None, *, max_loops:
     length_bound
         Only loops with at most this many links (for big diagrams).
     max_loops
-        Stop with an error beyond this many loops rather than run for hours.
+        Hold at most this many loops.  Beyond it the result is a summary, not
+        a refusal: ``complete`` is False, ``census`` counts every loop by
+        length and polarity (streamed, never held), and the list holds the
+        shortest independent set (:func:`independent_loops`).  Loop dominance
+        finds the loops that matter in such a model by searching
+        (:func:`trafficsys.loop_dominance`).
 
     Returns
     -------
     LoopList
         A list of :class:`Loop`, ordered by length, then by variables; its
         ``repr`` is a screen-sized summary (counts and the first loops).
-
-    Raises
-    ------
-    ModelError
-        When the diagram has more than ``max_loops`` loops (pass ``length_bound``).
 
     Examples
     --------
@@ -298,23 +389,33 @@ def loops(cld: CausalLoopDiagram, length_bound: int | None = None, *, max_loops:
     cld = _as_cld(cld)
     _check_bound(length_bound, "length_bound", cld.file)
     _check_bound(max_loops, "max_loops", cld.file)
+    out = _enumerate(cld, length_bound, max_loops)
+    if out is not None:
+        return LoopList(out)
+    # too many to hold: count them all (streamed) and list the shortest independent set
+    census = loop_census(cld, length_bound)
+    partial = LoopList(lp for lp in independent_loops(cld, max_loops=max_loops)
+                       if length_bound is None or lp.length <= length_bound)
+    partial.complete = False
+    partial.census = census
+    return partial
+
+
+def _enumerate(cld: CausalLoopDiagram, length_bound: int | None, max_loops: int) -> list[Loop] | None:
+    """Every loop with ids and names (cached), or None when there are more than ``max_loops``."""
     key = (length_bound, max_loops)
     cached = cld._loop_cache.get(key)
     if cached is not None:
-        return LoopList(cached)
+        return cached
     found = list(itertools.islice(iter_cycles(cld, length_bound), max_loops + 1))
     if len(found) > max_loops:
-        bound = f" up to length {length_bound}" if length_bound else ""
-        raise ModelError(
-            f"the diagram has more than {max_loops} feedback loops{bound}; pass length_bound=... to keep "
-            f"only short loops (e.g. length_bound=8), raise max_loops, or use independent_loops() for a "
-            f"compact summary", file=cld.file)
+        return None
     out = _make(cld, found)
     names, _ = _match_named(cld, out)
     if names:
         out = [Loop(lp.id, lp.polarity, lp.variables, lp.signs, lp.delays, names.get(lp.id)) for lp in out]
     cld._loop_cache[key] = out
-    return LoopList(out)
+    return out
 
 
 def loops_through(cld: CausalLoopDiagram, variable: str, length_bound: int | None = None,
@@ -369,10 +470,10 @@ def independent_loops(cld: CausalLoopDiagram, *, max_loops: int = 20_000) -> Loo
         if links - covered:
             chosen.append(c)
             covered |= links
-    try:
-        everything = {lp.variables: lp for lp in loops(cld, max_loops=max_loops)}
-    except ModelError:
+    full = _enumerate(cld, None, max_loops)
+    if full is None:
         return LoopList(_make(cld, chosen))
+    everything = {lp.variables: lp for lp in full}
     return LoopList(sorted((everything[c] for c in chosen), key=lambda lp: (lp.length, lp.variables)))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import textwrap
+from typing import Any
 
 from ._args import MODEL_HELP, check_outputs, positive_whole, whole
 
@@ -153,7 +154,7 @@ def _print_matches(m, scope: str, found, top: int) -> None:
 
 def _summary(found) -> None:
     """One line per archetype: how many matches, the best one's score and loops (``found`` is ranked)."""
-    best: dict[str, object] = {}
+    best: dict[str, Any] = {}
     count: dict[str, int] = {}
     for a in found:
         key = a.title

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import textwrap
 
 from ._args import MODEL_HELP, add_force, check_outputs, positive_whole
@@ -29,6 +30,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="infer link polarities from the equations only, without simulating the model")
     parser.add_argument("--links", action="store_true", help="also list every causal link with its polarity")
     parser.add_argument("--csv", metavar="FILE", help="write the loop table to a CSV file")
+    parser.add_argument("--plot", metavar="FILE",
+                        help="draw the causal-loop diagram to FILE (.png, .svg, .pdf...); with --loop or --sector "
+                             "only that part (a big model is unreadable whole)")
+    parser.add_argument("--loop", action="append", metavar="NAME",
+                        help="with --plot: draw only the variables on this loop (an id such as R1, or the name "
+                             "the model file gives it); repeat for several loops")
+    parser.add_argument("--sector", metavar="NAME", help="with --plot: draw only this sector of the model file")
+    parser.add_argument("--highlight", action="append", metavar="NAME",
+                        help="with --plot: emphasise this loop (id or name) or variable; repeat for several")
+    parser.add_argument("--layout", choices=["auto", "networkx", "dot", "neato", "fdp", "circo"], default="auto",
+                        help="with --plot: how to place the variables (default auto: Graphviz when installed, "
+                             "else networkx)")
     add_force(parser)
 
 
@@ -64,11 +77,26 @@ def _path(lp) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Print the loop table."""
-    from ..cld import independent_loops, loops, loops_through
+    from ..cld import LoopList, independent_loops, loops, loops_through
     from ..cld.loops import named_loop_notes
 
-    check_outputs(csv=args.csv, force=args.force)
+    if (args.loop or args.sector or args.highlight or args.layout != "auto") and not args.plot:
+        from ..errors import ModelError
+
+        raise ModelError("--loop, --sector, --highlight and --layout shape the drawing: add --plot FILE")
+    check_outputs(csv=args.csv, figure=args.plot, force=args.force)
+    if args.plot and args.csv and os.path.abspath(args.plot) == os.path.abspath(args.csv):
+        from ..errors import ModelError
+
+        raise ModelError("--plot and --csv name the same file; give each its own path")
     m, cld = load_cld(args.model, args.structure_only)
+    if args.sector and args.sector not in getattr(m, "sectors", {}):
+        from ..errors import ModelError
+        from ..model.names import suggest
+
+        have = ", ".join(m.sectors) if getattr(m, "sectors", None) else "none: the file has no [sectors] tables"
+        raise ModelError(f"--sector: no sector '{args.sector}'{suggest(args.sector, m.sectors)}; its sectors: {have}",
+                         file=m.file)
     if args.independent:
         found = independent_loops(cld, max_loops=args.max_loops)
         what = "shortest independent loop set (Oliva 2004)"
@@ -81,12 +109,20 @@ def run(args: argparse.Namespace) -> int:
     pol = {p: sum(lp.polarity == p for lp in found) for p in "RB?"}
     print(f"Model '{m.name}': {len(cld.variables)} variables, {len(cld.links)} causal links "
           f"({sum(lk.delay for lk in cld.links)} delayed)")
-    print(f"{len(found)} {what}: {pol['R']} reinforcing (R), {pol['B']} balancing (B), {pol['?']} unknown (?)")
-    if len(found) > SUMMARY_ABOVE and not (args.all or args.independent or args.csv):
+    census = getattr(found, "census", None) if not getattr(found, "complete", True) else None
+    if census is not None:  # too many loops to hold: their counts, and the independent set listed
+        print(f"{census.describe()} (counted, not held: more than --max-loops {args.max_loops:,})")
+        table = census.summary()
+        print("  by length:  " + ", ".join(f"{n} links: {int(t):,}" for n, t in table["total"].items()))
+        print(f"Listing the shortest independent loop set (Oliva 2004; {len(found)} loops: every link on a loop "
+              "is on one of them). `trafficsys dominance` finds the loops that matter by searching the runs.")
+    else:
+        print(f"{len(found)} {what}: {pol['R']} reinforcing (R), {pol['B']} balancing (B), {pol['?']} unknown (?)")
+    if census is None and len(found) > SUMMARY_ABOVE and not (args.all or args.independent or args.csv):
         named = [lp for lp in found if lp.name]
         sils = independent_loops(cld, max_loops=args.max_loops)
         keep = {lp.id for lp in sils} | {lp.id for lp in named}
-        found = [lp for lp in found if lp.id in keep] + [lp for lp in sils if lp.id not in {f.id for f in found}]
+        found = LoopList([lp for lp in found if lp.id in keep] + [lp for lp in sils if lp.id not in {f.id for f in found}])
         print(f"Showing the {len(named)} named loops and the shortest independent loop set ({len(sils)} loops, "
               f"Oliva 2004): {len(found)} loops; --all lists every loop, --csv FILE writes them all.")
     print()
@@ -131,4 +167,24 @@ def run(args: argparse.Namespace) -> int:
                 wr.writerow([lp.id, lp.name or "", lp.polarity, lp.length, sum(lp.delays),
                              " ".join(lp.variables), " ".join(lp.signs)])
         print(f"\nwrote {args.csv}")
+    if args.plot:
+        _plot(cld, args)
     return 0
+
+
+def _plot(cld, args: argparse.Namespace) -> None:
+    """Draw the diagram (or the chosen loops or sector) to ``args.plot``, atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..io.output import save_figure
+
+    ax = cld.plot(loops=args.loop, sector=args.sector, highlight=args.highlight, layout=args.layout)
+    save_figure(ax.figure, args.plot, dpi=100)
+    plt.close(ax.figure)
+    drawn = sum(1 for t in ax.texts if (t.get_gid() or "").startswith("variable:"))
+    print(f"\nwrote {args.plot} ({drawn} variables)")
+    if drawn > 60 and not (args.loop or args.sector):
+        print("  a diagram this big is hard to read whole: --loop NAME or --sector NAME draws a part")

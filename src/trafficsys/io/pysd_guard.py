@@ -33,6 +33,7 @@ import importlib
 import os
 import sys
 from collections.abc import Iterator
+from types import FrameType
 from typing import Any
 
 from ..errors import FileFormatError
@@ -133,7 +134,7 @@ def _refuse(text: str, why: str) -> FileFormatError:
     err = FileFormatError(f"the text {shown!r} {why}; only numbers, quoted strings and lists of them may "
                           "stand in a lookup range, a lookup's points or a number (the file may be damaged, "
                           "or crafted to run code: it was not run)")
-    err.snippet = text  # type: ignore[attr-defined] - lets the reader point at the variable
+    err.snippet = text  # type: ignore[attr-defined]  # lets the reader point at the variable
     return err
 
 
@@ -146,7 +147,7 @@ def install() -> None:
             module = importlib.import_module(name)  # a fixed PySD module name, never user text
         except ImportError:
             continue
-        module.eval = literal  # shadows the builtin for that module only
+        setattr(module, "eval", literal)  # noqa: B010  # shadows the builtin for that module only
         _installed.add(name)
 
 
@@ -172,7 +173,7 @@ def _hook(event: str, args: tuple) -> None:
         if getattr(code, "co_filename", None) != "<string>":
             return  # imports run module files; only code compiled from a string is suspect here
         root = _pysd_translators()
-        frame = sys._getframe(1)
+        frame: FrameType | None = sys._getframe(1)
         while frame is not None:
             if root and os.path.abspath(frame.f_code.co_filename).startswith(root):
                 raise Refused("trafficsys refused to execute text from a model file inside PySD's "

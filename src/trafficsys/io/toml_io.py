@@ -61,7 +61,8 @@ SECTIONS: dict[str, Kind] = {
     "lookups": Kind.LOOKUP,
 }
 _SECTION_OF = {k: s for s, k in SECTIONS.items()}
-_TOP_LEVEL = ("model", "dimensions", *SECTIONS, "scenarios", "loops", "variables", "links", "metadata")
+_TOP_LEVEL = ("model", "dimensions", *SECTIONS, "scenarios", "loops", "sectors", "variables", "links",
+              "metadata")
 _DISTRIBUTIONS = ("uniform", "triangular", "normal", "lognormal", "loguniform")
 
 
@@ -140,7 +141,9 @@ def _distribution(v: Any) -> Distribution:
         raise _Bad('a kind name or a table like { kind = "triangular", mode = 0.05 }')
     if kind not in _DISTRIBUTIONS:
         raise _Bad(f"one of {', '.join(_DISTRIBUTIONS)}{suggest(kind, _DISTRIBUTIONS)} (got {kind!r})")
-    return Distribution.from_value({"kind": kind, **params})
+    dist = Distribution.from_value({"kind": kind, **params})
+    assert dist is not None  # a mapping with a kind always gives a distribution
+    return dist
 
 
 def _overrides(v: Any) -> dict[str, float | str]:
@@ -189,6 +192,7 @@ _FIELDS: dict[str, dict[str, Callable[[Any], Any]]] = {
                 "input": _eqn, "element_points": _element_points, **_COMMON},
     "scenarios": {"doc": _str, "set": _overrides},
     "loops": {"variables": _names, "polarity": _choice("R", "B"), "doc": _str},
+    "sectors": {"variables": _names, "doc": _str},
     "variables": {"doc": _str, "role": _str, "units": _str},
     "links": {"from": _str, "to": _str, "polarity": _choice("+", "-", "?"), "delay": _bool, "note": _str,
               "strength": _num},
@@ -200,6 +204,7 @@ _REQUIRED = {
     "auxiliaries": ("equation",),
     "lookups": ("points",),
     "loops": ("variables",),
+    "sectors": ("variables",),
     "links": ("from", "to"),
 }
 
@@ -379,6 +384,9 @@ def loads(text: str, *, file: str | None = None, default_name: str = "model") ->
     for name, body in _table(doc, data, "loops").items():
         f = _fields(doc, "loops", name, _subtable(doc, "loops", name, body))
         model.loop(name, f["variables"], polarity=f.get("polarity"), doc=f.get("doc", ""))
+    for name, body in _table(doc, data, "sectors").items():
+        f = _fields(doc, "sectors", name, _subtable(doc, "sectors", name, body))
+        model.sector(name, f["variables"], doc=f.get("doc", ""))
     for name, body in _table(doc, data, "variables").items():
         f = _fields(doc, "variables", name, _subtable(doc, "variables", name, body))
         key = canonical(name)
@@ -646,6 +654,11 @@ def dumps(model: Model) -> str:
         if lp.doc:
             f.append(("doc", _scalar(lp.doc)))
         parts.append(f"[loops.{_key(lp.name)}]\n{_lines(f)}")
+    for sector in model.sectors.values():
+        f = [("variables", _array(sector.variables))]
+        if sector.doc:
+            f.append(("doc", _scalar(sector.doc)))
+        parts.append(f"[sectors.{_key(sector.name)}]\n{_lines(f)}")
     for key, info in model.cld_variables.items():
         info = dict(info)
         label = info.pop("label", key)

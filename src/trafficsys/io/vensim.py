@@ -508,7 +508,8 @@ class _Converter:
         data = data.reshape((len(xs), *shape))
         out = _Tables()
         for idx in itertools.product(*(range(n) for n in shape)):
-            ys = data[(slice(None), *idx)]
+            index: tuple[Any, ...] = (slice(None), *idx)
+            ys = data[index]
             keep = ~np.isnan(ys)
             table = LookupsStructure(tuple(xs[keep]), tuple(ys[keep]), (np.nan, np.nan), (np.nan, np.nan), ex)
             out[idx] = table if kind == "GetLookupsStructure" else \
@@ -781,11 +782,11 @@ class _Converter:
             if fn in self.lookups and n.function.subscripts is not None:
                 # table[d](x) with d its own ranges: the flattener applies the current element's table;
                 # other subscripts (elements, other ranges) pick the table as LOOKUP(table[...], x) does
-                subs = tuple(canonical(str(x)) for x in n.function.subscripts.subscripts)
-                if subs != tuple(self.var_dims.get(fn, ())):
+                keys = tuple(canonical(str(x)) for x in n.function.subscripts.subscripts)
+                if keys != tuple(self.var_dims.get(fn, ())):
                     if len(n.arguments) != 1:
                         raise _Unsupported(f"lookup {fn} called with {len(n.arguments)} arguments")
-                    return ast.Call("LOOKUP", (ast.Subscript(fn, tuple(ast.Name(x) for x in subs)),
+                    return ast.Call("LOOKUP", (ast.Subscript(fn, tuple(ast.Name(x) for x in keys)),
                                                self._expr(n.arguments[0], var)))
             args = [self._expr(a, var) for a in n.arguments]
             return self._call(fn, args)
@@ -843,8 +844,9 @@ class _Converter:
         plus the offset.  The computer's clock (2) and calendar measures are
         not model time and stay unsupported.
         """
-        if len(args) == 3 and all(isinstance(a, ast.Num) for a in (args[0], args[2])) and args[2].value == 0:
-            base = {0.0: ast.Name("time"), 1.0: ast.Name("starttime")}.get(float(args[0].value))
+        relative, measure = (args[0], args[2]) if len(args) == 3 else (None, None)
+        if isinstance(relative, ast.Num) and isinstance(measure, ast.Num) and measure.value == 0:
+            base = {0.0: ast.Name("time"), 1.0: ast.Name("starttime")}.get(float(relative.value))
             if base is not None:
                 return ast.Binary("+", base, args[1])
         raise _Unsupported("GET TIME VALUE other than of the simulation time (relative to 0 or 1, measure 0)")

@@ -712,7 +712,8 @@ class _Reader:
         where = "<ts:trafficsys>"
         data = _ext_json(_text(ext), where, self.file)
         _check_fields(data, _MODEL_EXT, where, self.file)
-        for key, spec in (("scenarios", _SCENARIO_EXT), ("loops", _LOOP_EXT), ("links", _LINK_EXT)):
+        for key, spec in (("scenarios", _SCENARIO_EXT), ("loops", _LOOP_EXT), ("sectors", _SECTOR_EXT),
+                          ("links", _LINK_EXT)):
             for i, item in enumerate(data.get(key, [])):
                 _check_fields(item, spec, f"{where} {key}[{i}]", self.file, required=spec["_required"])
         m.doc = data.get("doc", m.doc)
@@ -725,6 +726,8 @@ class _Reader:
         for lp in data.get("loops", []):
             m.loops[lp["name"]] = NamedLoop(lp["name"], tuple(lp["variables"]), lp.get("polarity"),
                                             lp.get("doc", ""))
+        for sc in data.get("sectors", []):
+            m.sector(sc["name"], sc["variables"], doc=sc.get("doc", ""))
         for lk in data.get("links", []):
             m.links.append(Link(lk["source"], lk["target"], lk.get("polarity", "+"), lk.get("delay", False),
                                 lk.get("note", ""), lk.get("strength")))
@@ -787,6 +790,7 @@ _MODEL_EXT = {
     "doc": (_is_str, "text"), "name": (_is_str, "text"), "saveper": (_is_num, "a number"),
     "scenarios": (_list_of(lambda x: isinstance(x, dict)), "a list of objects"),
     "loops": (_list_of(lambda x: isinstance(x, dict)), "a list of objects"),
+    "sectors": (_list_of(lambda x: isinstance(x, dict)), "a list of objects"),
     "links": (_list_of(lambda x: isinstance(x, dict)), "a list of objects"),
     "cld_variables": (_dict_of(_dict_of(lambda x: True)), "an object of objects (a CLD variable's fields)"),
     "metadata": (_dict_of(lambda x: True), "an object"),
@@ -802,6 +806,10 @@ _LOOP_EXT = {
     "variables": (_list_of(_is_str), "a list of names"),
     "polarity": (lambda v: v is None or _is_str(v), "text"),
 }
+_SECTOR_EXT = {
+    "_required": ("name", "variables"), "name": (_is_str, "text"), "doc": (_is_str, "text"),
+    "variables": (_list_of(_is_str), "a list of names"),
+}
 _LINK_EXT = {
     "_required": ("source", "target"), "source": (_is_str, "a name"), "target": (_is_str, "a name"),
     "polarity": (_is_str, "text"), "delay": (lambda v: isinstance(v, bool), "true or false"),
@@ -810,7 +818,7 @@ _LINK_EXT = {
 
 
 def _check_fields(data: Any, spec: dict, where: str, file: str | None, variable: str | None = None, *,
-                  required: tuple[str, ...] = ()) -> None:
+                  required: Any = ()) -> None:
     """Raise FileFormatError unless ``data`` is an object whose fields have the types ``spec`` names."""
     if not isinstance(data, dict):
         raise FileFormatError(f"{where} must be a JSON object, got {type(data).__name__}", file=file,
@@ -1121,9 +1129,9 @@ def _element_xml(e: Element, X: str, model: Model) -> ET.Element:
         ET.SubElement(pe, X + "eqn").text = text if portable is None else portable
     if isinstance(e, Lookup):
         for key, xs, ys in e.tables:  # an element's own table
-            pe = elements.get(key)
-            if pe is None:
-                pe = elements[key] = ET.SubElement(el, X + "element", {"subscript": key})
+            found = elements.get(key)
+            pe = found if found is not None else ET.SubElement(el, X + "element", {"subscript": key})
+            elements[key] = pe
             _gf_xml(ET.SubElement(pe, X + "gf", {"type": e.extrapolation.value}), xs, ys, X)
     if e.units:
         ET.SubElement(el, X + "units").text = e.units
@@ -1160,6 +1168,9 @@ def _model_extension(model: Model) -> dict[str, Any]:
     if model.loops:
         out["loops"] = [{"name": lp.name, "variables": list(lp.variables), "polarity": lp.polarity,
                          "doc": lp.doc} for lp in model.loops.values()]
+    if model.sectors:
+        out["sectors"] = [{"name": sc.name, "variables": list(sc.variables), "doc": sc.doc}
+                          for sc in model.sectors.values()]
     if model.links:
         out["links"] = [{"source": lk.source, "target": lk.target, "polarity": lk.polarity,
                          "delay": lk.delay, "note": lk.note, "strength": lk.strength} for lk in model.links]
@@ -1296,8 +1307,9 @@ def layout(model: Model) -> dict[str, tuple[float, float]]:
             x, y = (pts[0][0] + pts[1][0]) / 2 + 60.0 * k, (pts[0][1] + pts[1][1]) / 2 + lane * k
             place(f, x, y)  # moved down only if something already sits there
         elif pts:
-            s = model[ss[0]]
-            inflow = f in {canonical(x) for x in s.inflows}
+            stock = model[ss[0]]
+            assert isinstance(stock, Stock)
+            inflow = f in {canonical(x) for x in stock.inflows}
             place(f, pts[0][0] + (-130.0 if inflow else 130.0), pts[0][1] + (-40.0 if inflow else 40.0))
     rest = [k for k in model.names() if k not in pos]
     if rest:

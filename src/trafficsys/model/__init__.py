@@ -13,6 +13,7 @@ from .elements import (
     Lookup,
     NamedLoop,
     Scenario,
+    Sector,
     Stock,
 )
 from .model import Model, SimSpecs
@@ -21,6 +22,6 @@ from .printer import to_xmile
 
 __all__ = [
     "Aux", "Binary", "Call", "Constant", "Distribution", "Element", "Expr", "Extrapolation", "Flow",
-    "If", "Kind", "Link", "Lookup", "Model", "Name", "NamedLoop", "Num", "Scenario", "SimSpecs",
+    "If", "Kind", "Link", "Lookup", "Model", "Name", "NamedLoop", "Num", "Scenario", "Sector", "SimSpecs",
     "Stock", "Subscript", "Unary", "parse", "to_xmile",
 ]

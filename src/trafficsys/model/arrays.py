@@ -165,7 +165,7 @@ class _Flattener:
         for k in out.names():
             text = out.equation_text(k)
             tree = self.trees.get(text) if text is not None else None
-            if tree is not None:
+            if tree is not None and text is not None:
                 out._ast_cache[(k, text)] = tree
         return out
 
@@ -319,10 +319,11 @@ class _Flattener:
         if n.func == "MEAN":
             return mean
         # STDDEV: population standard deviation, as Stella computes it
-        sq = None
+        sq: ast.Expr | None = None
         for t in terms:
             d = ast.Binary("^", ast.Binary("-", t, mean), ast.Num(2.0))
             sq = d if sq is None else ast.Binary("+", sq, d)
+        assert sq is not None  # terms is never empty here
         return ast.Call("SQRT", (ast.Binary("/", sq, ast.Num(float(len(terms)))),))
 
     def _expand(self, name, indices, var, bind, allow_many=False) -> list[str]:

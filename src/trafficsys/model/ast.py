@@ -299,12 +299,12 @@ def fold(node: Expr, combine: Callable[[Expr, list[T]], T],
             if v is not None:
                 values.append(v)
                 continue
-        kids = children(n)
-        if not kids:
+        inputs = children(n)
+        if not inputs:
             values.append(combine(n, []))
             continue
         stack.append((n, True))
-        stack.extend((c, False) for c in reversed(kids))
+        stack.extend((c, False) for c in reversed(inputs))
     return values[0]
 
 

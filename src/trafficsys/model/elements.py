@@ -14,6 +14,7 @@ from typing import Any
 __all__ = [
     "SAMPLE_MODES",
     "Kind",
+    "Sector",
     "Extrapolation",
     "Distribution",
     "Element",
@@ -217,6 +218,18 @@ class NamedLoop:
     name: str
     variables: tuple[str, ...]
     polarity: str | None = None  #: "R", "B" or None
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Sector:
+    """A part of a big model the modeller names (``[sectors.NAME]``), to draw and read it a part at a time.
+
+    A variable belongs to at most one sector.
+    """
+
+    name: str
+    variables: tuple[str, ...]
     doc: str = ""
 
 

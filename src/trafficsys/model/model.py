@@ -6,7 +6,7 @@ import copy as _copy
 import dataclasses
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:  # networkx loads on first use of graph(): `import trafficsys` stays quick
     import networkx as nx
@@ -32,12 +32,16 @@ from .elements import (
     Lookup,
     NamedLoop,
     Scenario,
+    Sector,
     Stock,
 )
 from .names import canonical, name_problem, suggest
 from .parser import parse
 
 __all__ = ["Model", "SimSpecs"]
+
+#: any element type: ``Model.add`` returns what it was given
+E = TypeVar("E", bound=Element)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,6 +107,8 @@ class Model:
         self._elements: dict[str, Element] = {}
         self.scenarios: dict[str, Scenario] = {}
         self.loops: dict[str, NamedLoop] = {}
+        #: named parts of the model (``[sectors.NAME]``): a variable is in at most one
+        self.sectors: dict[str, Sector] = {}
         self.links: list[Link] = []
         self.cld_variables: dict[str, dict[str, Any]] = {}  #: docs/roles of CLD-only variables
         self.metadata: dict[str, Any] = {}  #: free-form extra data kept on round trip (views...)
@@ -132,7 +138,7 @@ class Model:
         self.specs = dataclasses.replace(self.specs, **changes)
 
     # --------------------------------------------------------------- building
-    def add(self, element: Element, *, replace: bool = False) -> Element:
+    def add(self, element: E, *, replace: bool = False) -> E:
         """Add an element; a duplicate (normalised) name raises unless ``replace``."""
         if isinstance(element.name, str) and "\\n" in element.name:
             # Stella's line break in a name (Vensim files carry it too): equations read it as a space
@@ -185,7 +191,7 @@ class Model:
         """Add a constant (see :class:`~trafficsys.model.elements.Constant`)."""
         rng = None if range is None else (float(range[0]), float(range[1]))
         return self.add(Constant(name, units, doc, role, value=float(value), range=rng,
-                                 distribution=Distribution.from_value(distribution), source=source))
+                                 distribution=Distribution.from_value(distribution), source=source))  # type: ignore[arg-type]
 
     def stock(
         self,
@@ -267,6 +273,20 @@ class Model:
         nl = NamedLoop(name, tuple(canonical(v) for v in variables), polarity, doc)
         self.loops[name] = nl
         return nl
+
+    def sector(self, name: str, variables: Sequence[str], *, doc: str = "") -> Sector:
+        """Name a part of the model (a sector), to draw or read it on its own (``m.plot_stock_flow(sector=...)``)."""
+        sc = Sector(name, tuple(canonical(v) for v in variables), doc)
+        self.sectors[name] = sc
+        return sc
+
+    def sector_of(self, variable: str) -> str | None:
+        """Return the name of the sector that lists ``variable`` (None when no sector does)."""
+        key = canonical(variable)
+        for sc in self.sectors.values():
+            if key in sc.variables:
+                return sc.name
+        return None
 
     def link(self, source: str, target: str, polarity: str = "+", *, delay: bool = False, note: str = "",
              strength: float | None = None) -> Link:
@@ -430,12 +450,23 @@ class Model:
         m._elements = dict(self._elements)
         m.scenarios = dict(self.scenarios)
         m.loops = dict(self.loops)
+        m.sectors = dict(self.sectors)
         m.links = list(self.links)
         m.cld_variables = _copy.deepcopy(self.cld_variables)
         m.metadata = _copy.deepcopy(self.metadata)
         m.dimensions = dict(getattr(self, "dimensions", {}))
         m._ast_cache = dict(self._ast_cache)
         return m
+
+    def plot_stock_flow(self, ax: Any = None, **kwargs: Any) -> Any:
+        """Draw the stock-flow diagram and return the Axes: see :func:`trafficsys.plot.stock_flow.plot_stock_flow`.
+
+        ``m.plot_stock_flow(sector="police")`` draws one sector of a big model.
+        The drawing code (and matplotlib) is imported only when called.
+        """
+        from ..plot.stock_flow import plot_stock_flow
+
+        return plot_stock_flow(self, ax, **kwargs)
 
     def with_elements(self, elements: Iterable[Element] = ()) -> Model:
         """Return a copy of this model (run settings, scenarios, loops, links, metadata) holding ``elements``.
@@ -473,6 +504,7 @@ class Model:
             and list(self._elements.items()) == list(other._elements.items())
             and self.scenarios == other.scenarios
             and self.loops == other.loops
+            and self.sectors == other.sectors
             and self.links == other.links
             and self.cld_variables == other.cld_variables
             and getattr(self, "dimensions", {}) == getattr(other, "dimensions", {})

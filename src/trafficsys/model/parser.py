@@ -327,7 +327,8 @@ def _describe(e: UnexpectedInput, text: str) -> str:
     if isinstance(e, UnexpectedEOF):
         return "the equation ends too early (an operand or a closing bracket is missing)"
     if isinstance(e, UnexpectedCharacters):
-        ch = text[e.pos_in_stream] if 0 <= e.pos_in_stream < len(text) else "?"
+        pos = e.pos_in_stream if e.pos_in_stream is not None else -1
+        ch = text[pos] if 0 <= pos < len(text) else "?"
         if ch in "'`":
             return f"unexpected character {ch!r}; quote names with double quotes, e.g. \"my name\""
         return f"unexpected character {ch!r}"

@@ -21,7 +21,8 @@ Rules, in order:
 5. graphical functions have matching, non-decreasing, finite points;
 6. constants lie inside their declared ``range``, which has ``low <= high``,
    and their distribution fits it (:class:`~trafficsys.errors.RangeError`);
-7. scenarios and named loops refer to defined variables; arrayed variables use
+7. scenarios, named loops and sectors refer to defined variables (a variable
+   in one sector at most); arrayed variables use
    declared dimensions, and per-element equations name one element of each;
 8. no algebraic loop: a cycle of equations with no stock and no delay or
    smooth on it (:class:`~trafficsys.errors.AlgebraicLoopError`, every
@@ -37,6 +38,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import networkx as nx
@@ -120,6 +122,7 @@ def validate(model: Model, *, units: bool = True) -> list[str]:
     _check_ranges(model, errors)
     _check_scenarios(model, errors)
     _check_loops(model, errors)
+    _check_sectors(model, errors)
     _check_algebraic_loops(model, trees, errors)
     if units:
         from .units import check_units
@@ -278,7 +281,7 @@ def _check_arrays(model: Model, errors: list[ModelError]) -> list[tuple[str, str
 
 
 def _check_names(model: Model, trees: dict[str, ast.Expr], errors: list[ModelError],
-                 extra: list[tuple[str, str, ast.Expr]] = ()) -> None:
+                 extra: Sequence[tuple[str, str, ast.Expr]] = ()) -> None:
     defined = model.names()
     lookups = [k for k in defined if isinstance(model[k], Lookup)]
     items = [(key, model.equation_text(key) or "", tree) for key, tree in trees.items()] + list(extra)
@@ -303,7 +306,7 @@ def _check_names(model: Model, trees: dict[str, ast.Expr], errors: list[ModelErr
                         f"{_what(e)} uses '{n}', which is not defined{suggest(n, defined)}; "
                         f"define it or fix the spelling{_caret(text, _locate(text, n))}",
                         file=model.file, variable=e.name))
-                elif (isinstance(model[n], Lookup) and model[n].input is None
+                elif (isinstance(model[n], Lookup) and model[n].input is None  # type: ignore[attr-defined]
                       and id(node) not in table_refs):
                     reported.add(n)
                     errors.append(StructureError(
@@ -489,6 +492,27 @@ def _check_loops(model: Model, errors: list[ModelError]) -> None:
                 errors.append(UnknownVariableError(
                     f"named loop '{lp.name}' lists '{v}', which is not defined{suggest(canonical(v), known)}",
                     file=model.file, variable=v))
+
+
+def _check_sectors(model: Model, errors: list[ModelError]) -> None:
+    known = set(model.names()) | set(model.cld_variables)
+    for lk in model.links:
+        known |= {lk.source, lk.target}
+    first: dict[str, str] = {}
+    for sc in getattr(model, "sectors", {}).values():
+        if not sc.variables:
+            errors.append(StructureError(f"sector '{sc.name}' lists no variables", file=model.file))
+        for v in sc.variables:
+            key = canonical(v)
+            if key not in known:
+                errors.append(UnknownVariableError(
+                    f"sector '{sc.name}' lists '{v}', which is not defined{suggest(key, known)}",
+                    file=model.file, variable=v))
+            elif key in first and first[key] != sc.name:
+                errors.append(StructureError(
+                    f"'{v}' is listed in sectors '{first[key]}' and '{sc.name}'; a variable belongs to one "
+                    "sector: remove it from one of them", file=model.file, variable=v))
+            first.setdefault(key, sc.name)
 
 
 def instant_dependencies(tree: ast.Expr) -> set[str]:

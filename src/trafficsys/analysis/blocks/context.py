@@ -135,6 +135,11 @@ class Context:
             self.loop_note = str(e)
         else:
             self.loop_note = ""
+            census = getattr(self.loops, "census", None)
+            if census is not None and not getattr(self.loops, "complete", True):
+                # too many loops to hold: loop-based kinds are not assessed on a partial list
+                self.loops = None
+                self.loop_note = f"the model has {census.describe()}, too many to assess loop by loop"
         if self.loops is not None and not self.loops:
             raise StructureError(
                 "the model has no feedback loops, so there are no systemic blocks to find in its structure "

@@ -60,7 +60,7 @@ def test_time_varying_strategies_move_money_from_ngos_to_the_state(runs):
     assert float(r["share_police_training"].sel(time=10).values[0]) == pytest.approx(0.35)
 
 
-# The survivor-led mechanisms whose effect sizes no source measures (domain notes, section 7), at zero,
+# The survivor-led mechanisms whose effect sizes no source measures (no published study measures them), at zero,
 # and rescue capacity at the cheap end of its range with generous donors.
 NO_SURVIVOR_EFFECTS = {"advocacy_effect": 0.0, "collective_outreach_rate": 0.0, "community_prevention_max": 0.0,
                        "peer_mentoring_effect": 0.0, "support_speedup": 0.0, "audit_accountability_effect": 0.0,

@@ -8,64 +8,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+# ---------------------------------------------------------------- strategies
+from support.strategies import expressions
+
 from trafficsys import limits as ts_limits
 from trafficsys.errors import ArityError, LimitError, ParseError
 from trafficsys.model import ast
-from trafficsys.model.builtins import BUILTINS
-from trafficsys.model.names import canonical
-from trafficsys.model.parser import KEYWORDS, MAX_DEPTH, MAX_LENGTH, parse
+from trafficsys.model.parser import MAX_DEPTH, MAX_LENGTH, parse
 from trafficsys.model.printer import to_xmile
-
-# ---------------------------------------------------------------- strategies
-_RESERVED = KEYWORDS | {b.lower() for b in BUILTINS} | {"if_then_else", "pi", "smooth", "smooth3", "sqr",
-                                                         "arcsine"}
-
-# canonical names: plain identifiers, names needing quotes (digits first, dashes), dotted names
-_plain = st.from_regex(r"[a-z][a-z0-9]{0,6}(_[a-z0-9]{1,5}){0,2}", fullmatch=True)
-_quoted = st.from_regex(r"[0-9][a-z0-9]{0,4}(_[a-z]{1,4})?|[a-z]{1,4}-[a-z]{1,4}", fullmatch=True)
-# names are data: quotes and backslashes inside a name (Vensim's "a \"b\"") print escaped and read back
-_escaped = st.from_regex(r'[a-z]{1,3}["\\\\\'!$]{1,3}[a-z]{0,3}', fullmatch=True)
-names = st.one_of(_plain, _plain, _plain, _quoted, _escaped).filter(
-    lambda n: n not in _RESERVED and canonical(n) == n)
-
-numbers = st.one_of(
-    st.integers(0, 10_000).map(float),
-    st.floats(min_value=0, max_value=1e12, allow_nan=False, allow_infinity=False),
-    st.sampled_from([0.5, 1e-9, 2.5e-7, 1e20]),
-)
-leaves = st.one_of(
-    numbers.map(ast.Num),
-    names.map(ast.Name),
-    st.sampled_from(ast.TIME_NAMES).map(ast.Name),
-)
-_CALLABLE = [b for b in BUILTINS.values() if b.name not in ("LOOKUP",)]
-
-
-def _call(children):
-    def build(draw_b):
-        b, args = draw_b
-        return ast.Call(b.name, tuple(args))
-
-    return st.sampled_from(_CALLABLE).flatmap(
-        lambda b: st.lists(children, min_size=b.min_args,
-                           max_size=b.max_args if b.max_args is not None else b.min_args + 2)
-        .map(lambda args: ast.Call(b.name, tuple(args))))
-
-
-def _extend(children):
-    return st.one_of(
-        st.tuples(st.sampled_from(ast.UNARY_OPS), children).map(lambda t: ast.Unary(*t)),
-        st.tuples(st.sampled_from(ast.BINARY_OPS), children, children).map(lambda t: ast.Binary(*t)),
-        st.tuples(children, children, children).map(lambda t: ast.If(*t)),
-        _call(children),
-        st.tuples(names | st.sampled_from(sorted(_RESERVED - KEYWORDS)), st.lists(children, min_size=1, max_size=2))
-        .map(lambda t: ast.Call(t[0], tuple(t[1]))),  # graphical function call, even one named like a builtin
-        st.tuples(names, st.lists(children, min_size=1, max_size=2)).map(
-            lambda t: ast.Subscript(t[0], tuple(t[1]))),
-    )
-
-
-expressions = st.recursive(leaves, _extend, max_leaves=25)
 
 
 # ------------------------------------------------------------------ round trip

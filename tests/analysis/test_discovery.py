@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
+from support import MODELS
 from support.models import dense_feedback
 
 import trafficsys as ts
 from trafficsys.analysis.discovery import strongest_path_loops
 from trafficsys.errors import ModelError
 
-ROOT = Path(__file__).resolve().parent.parent / "models"
+ROOT = MODELS
 SMALL = sorted(str(p.relative_to(ROOT)) for p in [*ROOT.glob("archetypes/*.toml"), *ROOT.glob("examples/*.toml"),
                                                   *ROOT.glob("blocks/*.toml")])
 
@@ -130,3 +130,33 @@ def test_the_compiled_search_finds_what_the_python_search_finds(seed):
     a = discovery._search_all(*args, compiled=True)
     b = discovery._search_all(*args, compiled=False)
     assert a == b and a
+
+
+def test_loops_of_a_diagram_beyond_holding_are_counted_and_summarised():
+    from trafficsys.cld.loops import loop_census
+
+    cld = dense_feedback(7).cld()
+    expected = sum(math.comb(7, k) * math.factorial(k - 1) for k in range(2, 8)) + 7  # 2,365 + 7 drains
+    census = loop_census(cld)
+    assert census.complete and census.total == expected
+    every = cld.loops()
+    assert every.complete and len(every) == expected
+    assert census.summary().equals(every.summary())
+    partial = cld.loops(max_loops=100)
+    assert not partial.complete and partial.census.total == expected
+    assert 0 < len(partial) < 100 and partial.summary().equals(every.summary())
+    assert "too many to hold" in repr(partial) and f"{expected:,}" in repr(partial)
+    limited = loop_census(cld, limit=50)
+    assert not limited.complete and limited.total == 50 and "more than 50" in limited.describe()
+
+
+def test_cli_loops_summarises_a_diagram_beyond_holding(tmp_path, capsys):
+    from trafficsys.cli import main
+
+    path = tmp_path / "dense.toml"
+    ts.save(dense_feedback(7), path)
+    assert main(["loops", str(path), "--max-loops", "100"]) == 0
+    out = capsys.readouterr().out
+    expected = sum(math.comb(7, k) * math.factorial(k - 1) for k in range(2, 8)) + 7
+    assert f"{expected:,} feedback loops" in out and "counted, not held" in out
+    assert "shortest independent loop set" in out

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 from blocks_audit import audit
+from support import MODELS
 
 import trafficsys as ts
 from trafficsys.analysis.blocks import find_blocks
 
-FOLDER = Path(__file__).resolve().parent.parent / "models" / "blocks"
+FOLDER = MODELS / "blocks"
 PLANTS = [e for e in json.loads((FOLDER / "index.json").read_text(encoding="utf-8"))["models"]
           if e["planted"] != "none"]
 

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from support import REPO
-from test_parser_properties import expressions
+from support.strategies import models
 
 import trafficsys as ts
 from trafficsys.errors import DuplicateVariableError, FileFormatError, ParseError, UnknownVariableError
 from trafficsys.io import toml_io
 from trafficsys.io.resources import models_dir
-from trafficsys.model.names import canonical
-from trafficsys.model.printer import to_xmile
 
 REPO_MODELS = REPO / "models"
 MODEL_FILES = sorted(REPO_MODELS.rglob("*.toml"))
@@ -71,88 +67,6 @@ def test_variable_order_survives_interleaved_kinds(tmp_path):
     assert ts.load(tmp_path / "o.toml").names() == ["a", "s", "b", "f", "c", "d"]
 
 
-# ---------------------------------------------------------- generated models
-_text = st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\x7f") | st.just("\n"),
-                max_size=40)
-_display_names = st.from_regex(r"[A-Za-z][A-Za-z0-9]{0,8}( [A-Za-z0-9]{1,5}| _?[a-z]{1,4}){0,2}", fullmatch=True)
-_numbers = st.floats(min_value=-1e9, max_value=1e9, allow_nan=False, allow_infinity=False)
-_units = st.none() | st.sampled_from(["person", "person/year", "1/year", "USD/(person*year)", "dimensionless"])
-_roles = st.none() | st.sampled_from(["goal", "symptom", "fundamental_solution"])
-_equation = expressions.map(to_xmile) | st.sampled_from(["0", "1e3", "a  +b", "IF x THEN 1\nELSE 2"])
-
-
-@st.composite
-def models(draw):
-    m = ts.Model(
-        draw(_display_names),
-        start=draw(st.integers(-5, 5)),
-        stop=draw(st.integers(6, 100)),
-        dt=draw(st.sampled_from([1, 0.5, 0.25, 0.0625, 1 / 3])),
-        saveper=draw(st.none() | st.sampled_from([1.0, 2.0])),
-        method=draw(st.sampled_from(["euler", "rk4"])),
-        time_units=draw(st.sampled_from(["year", "month", "time"])),
-        doc=draw(_text),
-    )
-    dims = draw(st.dictionaries(_display_names, st.lists(_display_names, min_size=1, max_size=3,
-                                                        unique_by=canonical), max_size=2))
-    for dim, elems in dims.items():
-        m.dimension(dim, elems)
-    used: set[str] = set()
-    names = []
-    for name in draw(st.lists(_display_names, max_size=12)):
-        key = canonical(name)
-        if key in used:
-            continue
-        used.add(key)
-        names.append(name)
-    flows = []
-    for name in names:
-        kind = draw(st.sampled_from(["constant", "stock", "flow", "aux", "lookup"]))
-        common = dict(units=draw(_units), doc=draw(_text), role=draw(_roles))
-        if kind == "constant":
-            lo = draw(_numbers)
-            rng = draw(st.none() | st.just((lo, lo + draw(st.floats(0, 100)))))
-            dist = draw(st.none() | st.sampled_from(["uniform", {"kind": "triangular", "mode": 0.5},
-                                                     {"kind": "normal", "mean": 1.0, "sd": 0.25}]))
-            m.constant(name, draw(_numbers), range=rng, distribution=dist, source=draw(_text), **common)
-        elif kind == "stock":
-            initial = draw(_equation | _numbers)
-            m.stock(name, initial, inflows=draw(st.lists(st.sampled_from(names), max_size=2)),
-                    outflows=draw(st.lists(st.sampled_from(names), max_size=2)),
-                    non_negative=draw(st.booleans()), **common)
-        elif kind == "flow":
-            flows.append(name)
-            m.flow(name, draw(_equation), non_negative=draw(st.booleans()), **common)
-        elif kind == "aux":
-            m.aux(name, draw(_equation), **common)
-        else:
-            xs = sorted(draw(st.lists(_numbers, min_size=1, max_size=12)))
-            pts = [(x, draw(_numbers)) for x in xs]
-            m.lookup(name, pts, extrapolation=draw(st.sampled_from(["continuous", "extrapolate", "discrete"])),
-                     input=draw(st.none() | _equation), **common)
-    for name in names:
-        if m.dimensions and draw(st.booleans()):
-            e = m[name]
-            dim = draw(st.sampled_from(sorted(m.dimensions)))
-            per = draw(st.lists(st.sampled_from(m.dimensions[dim]), unique=True, max_size=2))
-            m.add(replace(e, dimensions=(dim,), per_element=tuple((k, draw(_equation)) for k in per)),
-                  replace=True)
-    for _ in range(draw(st.integers(0, 2))):
-        overrides = draw(st.dictionaries(st.sampled_from(names or ["x"]), _numbers | _equation, max_size=3))
-        m.scenario(draw(_display_names), overrides, doc=draw(_text))
-    for _ in range(draw(st.integers(0, 2))):
-        m.loop(draw(_display_names), draw(st.lists(_display_names, min_size=1, max_size=4)),
-               polarity=draw(st.sampled_from([None, "R", "B"])), doc=draw(_text))
-    for _ in range(draw(st.integers(0, 3))):
-        m.link(draw(_display_names), draw(_display_names), draw(st.sampled_from(["+", "-", "?"])),
-               delay=draw(st.booleans()), note=draw(_text), strength=draw(st.none() | _numbers))
-    for name in draw(st.lists(_display_names, max_size=3, unique_by=canonical)):
-        info = {k: v for k, v in (("doc", draw(_text)), ("role", draw(_roles))) if v is not None}
-        key = canonical(name)
-        if name != key:
-            info["label"] = name
-        m.cld_variables[key] = info
-    return m
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

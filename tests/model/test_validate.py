@@ -397,7 +397,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 
 
 def _generated_models():
-    from test_toml import models
+    from support.strategies import models
 
     return models()
 
