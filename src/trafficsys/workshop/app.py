@@ -62,7 +62,7 @@ def create_app(
     app = Flask(__name__, static_folder=str(_HERE / "static"), template_folder=str(_HERE / "templates"))
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.config["JSON_SORT_KEYS"] = False
-    app.json.sort_keys = False
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # the default provider has it
     analyst = Analyst(game, blocks=blocks) if analyses else None
     app.extensions["trafficsys_workshop"] = {"game": game, "analyst": analyst, "room": room}
 

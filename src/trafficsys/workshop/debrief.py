@@ -16,6 +16,7 @@ import queue
 import threading
 import traceback
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from ..engine import simulate
@@ -200,8 +201,8 @@ class Analyst:
                     keys
                 )
             try:
-                for key, payload in zip(keys, payloads):
-                    self.game.store.put_analysis(*key, payload)
+                for (scope, run, kind), payload in zip(keys, payloads):
+                    self.game.store.put_analysis(scope, run, kind, payload)
             finally:
                 with self._lock:
                     self._pending.difference_update(keys)
@@ -218,10 +219,11 @@ def debrief(game: Game, analyst: Analyst | None, sid: Any) -> dict[str, Any]:
     # the reference strategies over the rounds the teams played (all rounds before any is played)
     end = w.round_end(m, played or w.rounds)
     ref_scope = f"reference:{game.model_digest}:{game.workshop_digest}:{played}"
+    target = w.blocks_target or ""  # blocks are computed only when the workshop names a target
     runs: list[dict[str, Any]] = []
     keys: list[tuple[str, str]] = []  # (scope, run id) of each run, for its analyses
     results: list[Any] = []  # each run's results over the rounds played
-    blockers: list[Callable[[], dict[str, Any]]] = []
+    blockers: list[Callable[[], list[dict[str, Any]]]] = []
     for t, (decisions, series, res) in teams.items():
         runs.append(
             {
@@ -235,9 +237,7 @@ def debrief(game: Game, analyst: Analyst | None, sid: Any) -> dict[str, Any]:
         keys.append((s.id, f"team-{t}"))
         results.append(res)
         blockers.append(
-            lambda d=decisions: blocks_summary(
-                m, w.blocks_target, team_scenario(m, w, d), w.blocks_runs, w.blocks_seed
-            )
+            partial(_blocks_of, m, target, team_scenario(m, w, decisions), w.blocks_runs, w.blocks_seed)
         )
     for name in w.strategies:
         doc = m.scenarios[name].doc
@@ -252,7 +252,7 @@ def debrief(game: Game, analyst: Analyst | None, sid: Any) -> dict[str, Any]:
         )
         keys.append((ref_scope, name))
         results.append(_reference_results(game, name).sel(time=slice(None, end + 1e-9)))
-        blockers.append(lambda n=name: blocks_summary(m, w.blocks_target, n, w.blocks_runs, w.blocks_seed))
+        blockers.append(partial(_blocks_of, m, target, name, w.blocks_runs, w.blocks_seed))
     for run, (dominance, blocks) in zip(
         runs, _analyses(game, s.id, analyst, keys, results, blockers, ready=finished and played > 0)
     ):
@@ -279,6 +279,10 @@ def debrief(game: Game, analyst: Analyst | None, sid: Any) -> dict[str, Any]:
     }
 
 
+def _blocks_of(model: Any, target: str, scenario: Any, n: int, seed: int) -> list[dict[str, Any]]:
+    return [blocks_summary(model, target, scenario, n, seed)]
+
+
 def _strategy_label(name: str) -> str:
     return name.replace("_led", "-led").replace("_", " ").capitalize() + " (reference)"
 
@@ -289,7 +293,7 @@ def _analyses(
     analyst: Analyst | None,
     keys: list[tuple[str, str]],
     results: list[Any],
-    blockers: list[Callable[[], dict[str, Any]]],
+    blockers: list[Callable[[], list[dict[str, Any]]]],
     *,
     ready: bool,
 ) -> list[tuple[dict, dict]]:
@@ -309,13 +313,10 @@ def _analyses(
         chunk = slice(lo, lo + DOMINANCE_BATCH)
         items = [(scope, run, "dominance") for scope, run in keys[chunk]]
         dominance += analyst.status(
-            items, lambda rs=results[chunk]: dominance_summaries(game.model, rs, w.years_per_round)
+            items, partial(dominance_summaries, game.model, results[chunk], w.years_per_round)
         )
     if analyst.blocks:
-        blocks = [
-            analyst.status([(scope, run, "blocks")], lambda b=b: [b()])[0]
-            for (scope, run), b in zip(keys, blockers)
-        ]
+        blocks = [analyst.status([(scope, run, "blocks")], b)[0] for (scope, run), b in zip(keys, blockers)]
     else:
         reason = (
             "the server was started with --no-blocks"

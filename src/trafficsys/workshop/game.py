@@ -338,7 +338,13 @@ class Game:
     # ------------------------------------------------------------ views
     def decisions_of(self, s: Session, team: int) -> list[dict[str, float]]:
         """Return the decisions of the rounds played, in order: the log a team's run is rebuilt from."""
-        return [s.effective(team, k)["decision"] for k in range(1, s.played + 1)]
+        out = []
+        for k in range(1, s.played + 1):
+            e = s.effective(team, k)
+            if e is None:  # an advance records every team's decision, so only a damaged file lacks one
+                raise ModelError(f"session {s.id} has no decision of team {team} for played round {k}")
+            out.append(e["decision"])
+        return out
 
     def header(self, s: Session) -> dict[str, Any]:
         w = self.workshop

@@ -14,7 +14,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -96,7 +96,7 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (sid, team, rnd, json.dumps(decision), source, time.time()),
             )
-            return int(cur.lastrowid)
+            return int(cur.lastrowid or 0)
 
     def set_status(
         self,
@@ -105,7 +105,7 @@ class Store:
         rnd: int,
         played: int,
         status: str,
-        carried: list[tuple[int, dict[str, float], str]] = (),
+        carried: Sequence[tuple[int, dict[str, float], str]] = (),
     ) -> None:
         """Record a facilitator's action (and, for an advance, the decisions carried into the played round)."""
         now = time.time()
