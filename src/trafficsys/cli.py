@@ -26,6 +26,7 @@ COMMANDS = {
     "export": "write the model as TOML, XMILE, GraphML, DOT, Kumu JSON or Mermaid",
     "report": "write one self-contained HTML report: structure, sources, loops, archetypes, strategies, blocks",
     "validate": "check a model file: names, structure, ranges, algebraic loops, units",
+    "workshop": "serve the workshop simulator for trainers: teams play rounds, then a debrief",
 }
 
 
