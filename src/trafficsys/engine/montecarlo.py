@@ -59,11 +59,12 @@ def monte_carlo(model: Model, n: int, seed: int | np.random.Generator | None = N
                 sampler: str = "lhs", executor: Executor | None = None, chunk_size: int | None = None,
                 progress: bool | None = None, params: Mapping[str, Any] | None = None, *,
                 method: str | Method | None = None, samples: Mapping[str, np.ndarray] | None = None,
-                variables: Any = None) -> Results:
+                variables: Any = None, policy: bool = False) -> Results:
     """Run ``n`` futures sampled from the model's declared uncertainty.
 
     Every constant with a ``range`` is sampled (:func:`~trafficsys.engine.sample_constants`),
-    except those the ``scenario`` or ``params`` fix.  The runs are vectorised
+    except policy levers (``role = "policy"``: choices, not uncertainties, as in
+    :func:`~trafficsys.compare`) and those the ``scenario`` or ``params`` fix.  The runs are vectorised
     in chunks whose saved values stay within a memory budget, and the chunks
     can be spread over any :class:`concurrent.futures.Executor`.
 
@@ -101,6 +102,9 @@ def monte_carlo(model: Model, n: int, seed: int | np.random.Generator | None = N
     variables
         Save only these variables over time (default: all); the memory a
         large ensemble needs is ``times x variables x n x 8`` bytes.
+    policy
+        Also sample the policy levers (``role = "policy"``) over their ranges;
+        default False.
 
     Returns
     -------
@@ -129,6 +133,8 @@ def monte_carlo(model: Model, n: int, seed: int | np.random.Generator | None = N
     check_memory(8.0 * n * _timing(base, None, None, None, None).nsave,
                  f"a Monte Carlo of {n:,} runs", "use fewer runs (n) or save less often (saveper)", model.file)
     fixed = {canonical(k) for k in (params or {})}
+    if not policy:  # levers and budgets are what a strategy chooses, not what the future holds
+        fixed |= {canonical(c.name) for c in base.constants if c.role == "policy"}
     if scenario is not None:
         sc = model.scenarios[scenario].overrides if isinstance(scenario, str) else (
             scenario.overrides if hasattr(scenario, "overrides") else dict(scenario))
@@ -227,4 +233,7 @@ def monte_carlo(model: Model, n: int, seed: int | np.random.Generator | None = N
                        "n": n, "sampled": ",".join(sorted(samples))})
     if r.ds.attrs["seed"] is None:
         r.ds.attrs["seed"] = "none"
+    from .simulate import check_settings
+
+    check_settings(model, scenario, {k: v for k, v in (params or {}).items() if np.ndim(v) == 0}, r, stacklevel=3)
     return r

@@ -62,6 +62,50 @@ def uncertain_constants(model, scenarios: Sequence[str] = ()) -> list[str]:
     return out
 
 
+def _named_strategies(model, scenarios):
+    """Turn settings given as mappings or Scenario objects into named strategies of a copy of the model."""
+    from collections.abc import Mapping
+
+    from ..model.elements import Scenario
+
+    if scenarios is None:
+        return model, None
+    items = list(scenarios.items()) if isinstance(scenarios, Mapping) else [(None, s) for s in scenarios]
+    if all(isinstance(s, str) for _, s in items) and not isinstance(scenarios, Mapping):
+        return model, scenarios
+    model = model.copy()
+    names: list[str] = []
+    custom = 0
+    for key, s in items:
+        if s is None or isinstance(s, str):
+            name = str(key if s is None else s)
+            if key is not None and s is not None and s != key and s in model.scenarios:
+                # {"mine": "survivor_led"}: a strategy of the model under another name
+                model.scenarios[str(key)] = Scenario(str(key), model.scenarios[s].set, model.scenarios[s].doc)
+                name = str(key)
+            names.append(name)
+            continue
+        if isinstance(s, Scenario):
+            sc = s if key is None else Scenario(str(key), s.set, s.doc)
+        elif isinstance(s, Mapping):
+            if key is None:
+                custom += 1
+                key = f"custom_{custom}"
+            sc = Scenario(str(key), tuple(s.items()), doc="settings given to compare")
+        else:
+            raise ModelError(f"a strategy must be a name, a Scenario or a mapping of settings, got "
+                             f"{type(s).__name__}", file=model.file)
+        for k, _ in sc.set:
+            if k not in model:
+                from ..model.validate import suggest
+
+                raise ModelError(f"strategy '{sc.name}' sets '{k}', which the model does not define"
+                                 f"{suggest(k, model.names())}", file=model.file, variable=k)
+        model.scenarios[sc.name] = sc
+        names.append(sc.name)
+    return model, names
+
+
 def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str | Metric] | None = None,
             n: int = 1000, seed: int | np.random.Generator | None = None, sampler: str = "lhs", *,
             reference: str | None = "baseline", primary: str = "exploitation_person_years",
@@ -75,8 +119,12 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
         A :class:`~trafficsys.Model` with the strategies as named scenarios
         (``ts.load_default()`` merges ``models/strategies.toml``).
     scenarios
-        Names of the strategies to compare; default: all of ``model.scenarios``.
-        The ``reference`` is added first when the model has it.
+        The strategies to compare; default: all of ``model.scenarios``.  Each
+        is a strategy's name, a :class:`~trafficsys.Scenario`, or a mapping of
+        settings (constant -> number or equation), named ``custom_1``,
+        ``custom_2``...; a mapping of name -> settings (or -> None for a
+        strategy of the model) names them.  Levers a strategy leaves unset keep
+        the model's values.  The ``reference`` is added first when the model has it.
     metrics
         Names from :data:`~trafficsys.scenarios.metrics.METRICS` or
         :class:`~trafficsys.scenarios.metrics.Metric` objects; default: every
@@ -132,6 +180,7 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
 
     if isinstance(scenarios, str):  # one name, not its letters
         scenarios = [scenarios]
+    model, scenarios = _named_strategies(model, scenarios)
     if isinstance(metrics, (str, Metric)):
         metrics = [metrics]
     names = list(model.scenarios) if scenarios is None else [str(s) for s in scenarios]
