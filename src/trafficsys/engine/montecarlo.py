@@ -59,7 +59,7 @@ def monte_carlo(model: Model, n: int, seed: int | np.random.Generator | None = N
                 sampler: str = "lhs", executor: Executor | None = None, chunk_size: int | None = None,
                 progress: bool | None = None, params: Mapping[str, Any] | None = None, *,
                 method: str | Method | None = None, samples: Mapping[str, np.ndarray] | None = None,
-                variables: Any = None, policy: bool = False) -> Results:
+                variables: Any = None, policy: bool = False, spinup: bool | None = None) -> Results:
     """Run ``n`` futures sampled from the model's declared uncertainty.
 
     Every constant with a ``range`` is sampled (:func:`~trafficsys.engine.sample_constants`),
@@ -105,6 +105,10 @@ def monte_carlo(model: Model, n: int, seed: int | np.random.Generator | None = N
     policy
         Also sample the policy levers (``role = "policy"``) over their ranges;
         default False.
+    spinup
+        Start each future at the rest state of its own status quo
+        (:mod:`~trafficsys.engine.spinup`); default: when the model's metadata
+        asks for it.  The initial-value constants it sets are then not sampled.
 
     Returns
     -------
@@ -135,6 +139,14 @@ def monte_carlo(model: Model, n: int, seed: int | np.random.Generator | None = N
     fixed = {canonical(k) for k in (params or {})}
     if not policy:  # levers and budgets are what a strategy chooses, not what the future holds
         fixed |= {canonical(c.name) for c in base.constants if c.role == "policy"}
+    from .spinup import spinup_spec
+
+    spec = spinup_spec(model) if spinup is not False else None
+    if spinup and spec is None:
+        raise ModelError("spinup=True needs a [metadata.spinup] table in the model (see trafficsys.engine.spinup)",
+                         file=model.file)
+    if spec is not None:
+        fixed |= set(spec.derived())
     if scenario is not None:
         sc = model.scenarios[scenario].overrides if isinstance(scenario, str) else (
             scenario.overrides if hasattr(scenario, "overrides") else dict(scenario))
@@ -158,6 +170,10 @@ def monte_carlo(model: Model, n: int, seed: int | np.random.Generator | None = N
         if np.ndim(v) == 1 and len(v) != n:
             raise ModelError(f"params['{k}'] has {len(v)} values; expected {n} (one per run) or a number",
                              variable=k)
+    if spec is not None:  # each future starts at the rest state of its own status quo
+        from .spinup import spin_up
+
+        all_params.update(spin_up(base, all_params, n, method=meth))
     # one in-process preparation: validates, compiles, resolves names and timing
     whole = prepare(base, None, {k: np.asarray(v)[:1] for k, v in all_params.items()})
     whole.record = record = whole.cm.resolve_record(variables)

@@ -46,9 +46,13 @@ def uncertain_constants(model, scenarios: Sequence[str] = ()) -> list[str]:
 
     Every constant with a range of non-zero width, except policy levers (role
     ``"policy"``) and the constants any of ``scenarios`` sets: a strategy's
-    levers are choices, not uncertainties.
+    levers are choices, not uncertainties; nor the initial values a model's
+    spin-up derives from each future (:mod:`trafficsys.engine.spinup`).
     """
-    fixed: set[str] = set()
+    from ..engine.spinup import spinup_spec
+
+    spec = spinup_spec(model)
+    fixed: set[str] = set(spec.derived()) if spec is not None else set()
     for s in scenarios:
         if s in model.scenarios:
             fixed |= {canonical(k) for k in model.scenarios[s].overrides}
@@ -225,6 +229,10 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
     check_memory(8.0 * n * (len(unc) + nsave * len(model)), f"comparing strategies over {n:,} futures",
                  "use fewer futures (n)", model.file)
     samples = sample_constants(model, n, seed, sampler, names=unc) if unc else {}
+    from ..engine.spinup import spin_up
+
+    # each future starts at the rest state of its own status quo, when the model asks (its metadata)
+    started = {**samples, **spin_up(model, samples, n, method=method)} if samples else {}
 
     needed = sorted({v for mt in chosen for v in mt.needs})
     keep = [canonical(v) for v in trajectories if v in model]
@@ -233,7 +241,7 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
     residuals: dict[str, float] = {}
     time = None
     for s in names:
-        r = simulate(model, scenario=s, params=samples or None, method=method, saveper=saveper)
+        r = simulate(model, scenario=s, params=started or None, method=method, saveper=saveper)
         ds = r.ds
         finals[s] = {v: np.broadcast_to(ds[v].values[-1], (n,)).astype(float) for v in needed}
         paths[s] = {v: np.broadcast_to(ds[v].values, (ds.sizes["time"], n)).astype(float) for v in keep}

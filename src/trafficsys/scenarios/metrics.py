@@ -97,6 +97,8 @@ METRICS: dict[str, Metric] = {
                final_value("in_exploitation"), ("in_exploitation",)),
         Metric("exploitation_person_years", "person-years in exploitation over the horizon", "person*year",
                "lower", final_value("cumulative_exploitation_years"), ("cumulative_exploitation_years",)),
+        Metric("victims_identified", "victims identified over the horizon (police + NGO raids)", "person",
+               "higher", final_value("cumulative_identified"), ("cumulative_identified",)),
         Metric("re_trafficked", "survivors re-trafficked over the horizon", "person", "lower",
                final_value("cumulative_re_trafficked"), ("cumulative_re_trafficked",)),
         Metric("reintegrated", "reintegrated survivors at the end", "person", "higher",
