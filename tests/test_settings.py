@@ -77,7 +77,30 @@ def test_cli_compare_with_a_strategies_file_and_a_what_if(tmp_path):
                        env={"PYTHONPATH": str(ROOT / "src"), "PATH": ""})
     assert p.returncode == 0, p.stderr
     assert "my_district" in p.stdout and "saviour_led" in p.stdout
-    assert "what-if in every strategy: cost_per_rescue = 100" in p.stdout
-    assert "note: --set: cost_per_rescue = 100 is outside its declared range" in p.stderr
+    assert "what-if under every strategy: cost_per_rescue = 100" in p.stdout
+    assert "note: settings: cost_per_rescue = 100 is outside its declared range" in p.stderr
     # the shares of my_district sum to 1.05 (the model's other shares stay): said, once
     assert p.stderr.count("sum to 1.05") == 1
+
+
+def test_the_comparison_says_which_unverified_effects_carry_it_and_ships_the_case_with_them_at_zero(model):
+    c = ts.compare(model, ["saviour_led", "survivor_led"], n=16, seed=4, metrics=["exploitation_person_years"])
+    out = str(c)
+    unverified = model.metadata["unverified"]["constants"]
+    assert len(unverified) == 7
+    assert "Read with care" in out and all(u in out for u in unverified)
+    assert "--case unverified_at_zero" in out
+    z = ts.compare(model, ["saviour_led", "survivor_led"], n=16, seed=4, metrics=["exploitation_person_years"],
+                   case="unverified_at_zero")
+    assert "sensitivity case 'unverified_at_zero'" in str(z)
+    assert not set(unverified) & set(z.samples.columns)  # at zero, not sampled
+    assert set(unverified) <= set(c.samples.columns)
+    with pytest.raises(ts.ModelError, match="no sensitivity case 'nope'; the model defines: unverified_at_zero"):
+        ts.compare(model, ["saviour_led"], n=4, case="nope")
+
+
+def test_a_what_if_setting_is_applied_under_every_strategy_and_not_sampled(model):
+    c = ts.compare(model, ["survivor_led"], n=8, seed=1, metrics=["exploitation_person_years"],
+                   settings={"cost_per_rescue": 900.0, "share_audits": 0.2})
+    assert "cost_per_rescue" not in c.samples.columns
+    assert any("share_audits: set by baseline, survivor_led themselves" in x for x in c.notes)

@@ -28,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", metavar="NAME=VALUE", action="append", default=[],
                         help="a what-if: give a constant this value (or equation) in every strategy; it is then "
                         "no longer sampled. May be repeated")
+    parser.add_argument("--case", metavar="NAME",
+                        help="a sensitivity case the model ships (the reference model: unverified_at_zero, its "
+                        "unmeasured survivor-led effects at zero)")
     parser.add_argument("--metrics", nargs="+", metavar="NAME", help="indicators to report (default: all)")
     parser.add_argument("--n", "--runs", dest="n", type=int, default=1000, metavar="N",
                         help="sampled futures per strategy (default 1000)")
@@ -77,25 +80,8 @@ def run(args: argparse.Namespace) -> int:
     names = args.scenarios
     if names is not None and added:  # the strategies of a --strategies file are compared even when not listed
         names = list(dict.fromkeys([*names, *added]))
-    uncertain = None
-    if what_if:
-        from ..model.names import canonical
-        from ..model.settings import check_ranges
-
-        check_ranges(model, what_if, "--set")
-        for k in what_if:
-            by = [s for s in (names or model.scenarios) if canonical(k) in {canonical(x) for x, _ in model.scenarios[s].set}]
-            if by:
-                print(f"trafficsys compare: note: --set {k}: the strategies {', '.join(by)} set it themselves, and "
-                      "their values win there", file=sys.stderr)
-        from ..scenarios import uncertain_constants
-
-        uncertain = [u for u in uncertain_constants(model, names or list(model.scenarios))
-                     if u not in {canonical(k) for k in what_if}]
-        model = model.with_scenario(what_if)
-        print("what-if in every strategy: " + ", ".join(f"{k} = {v}" for k, v in what_if.items()))
     c = ts.compare(model, names, metrics=args.metrics, n=args.n, seed=args.seed, sampler=args.sampler,
-                   uncertain=uncertain)
+                   settings=what_if or None, case=args.case)
     print(c)
     if args.drivers:
         a, b = args.drivers

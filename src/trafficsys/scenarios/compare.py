@@ -21,7 +21,7 @@ trafficking model under deep uncertainty).
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,8 +68,6 @@ def uncertain_constants(model, scenarios: Sequence[str] = ()) -> list[str]:
 
 def _named_strategies(model, scenarios):
     """Turn settings given as mappings or Scenario objects into named strategies of a copy of the model."""
-    from collections.abc import Mapping
-
     from ..model.elements import Scenario
 
     if scenarios is None:
@@ -114,7 +112,8 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
             n: int = 1000, seed: int | np.random.Generator | None = None, sampler: str = "lhs", *,
             reference: str | None = "baseline", primary: str = "exploitation_person_years",
             uncertain: Sequence[str] | None = None, method: str | None = None, saveper: float = 1.0,
-            trajectories: Sequence[str] = ("in_exploitation",)) -> Comparison:
+            trajectories: Sequence[str] = ("in_exploitation",), settings: Mapping[str, float | str] | None = None,
+            case: str | None = None) -> Comparison:
     """Run every strategy over the same Monte Carlo sample and compare their indicators.
 
     Parameters
@@ -153,6 +152,13 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
         Save period of the trajectories kept for plots.
     trajectories
         Variables whose time paths are kept (for fan charts).
+    settings
+        A what-if applied under every strategy (constant -> number or
+        equation); those constants are then not sampled.  A strategy that sets
+        one itself keeps its own value (said in :attr:`Comparison.notes`).
+    case
+        A sensitivity case the model ships in its metadata (``[metadata.cases.NAME]``
+        with a ``settings`` table and a ``doc``), applied as ``settings``.
 
     Returns
     -------
@@ -222,7 +228,9 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
     if primary not in [mt.name for mt in chosen]:
         primary = chosen[0].name
 
+    model, what_if, notes = _what_if(model, names, settings, case)
     unc = uncertain_constants(model, names) if uncertain is None else [canonical(u) for u in uncertain]
+    unc = [u for u in unc if u not in {canonical(k) for k in what_if}]
     from ..engine.sampling import check_memory
 
     nsave = int((model.specs.stop - model.specs.start) / saveper) + 1 if saveper > 0 else 1
@@ -259,7 +267,47 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
                       metrics={mt.name: mt for mt in chosen}, values=values, samples=sample_frame,
                       n=int(n), seed=seed if isinstance(seed, (int, type(None))) else None, sampler=sampler,
                       time=time, trajectories=paths, ledger_residual=residuals,
-                      docs={s: model.scenarios[s].doc for s in names})
+                      docs={s: model.scenarios[s].doc for s in names}, notes=notes)
+
+
+def _what_if(model, names: list[str], settings, case):
+    """Apply a case's and the caller's settings under every strategy; return the notes the comparison prints."""
+    from ..model.settings import check_ranges
+
+    notes: list[str] = []
+    what_if: dict[str, float | str] = {}
+    cases = model.metadata.get("cases") if isinstance(model.metadata.get("cases"), dict) else {}
+    if case is not None:
+        if case not in cases:
+            raise ModelError(f"no sensitivity case '{case}'; the model defines: {', '.join(cases) or 'none'}",
+                             file=model.file)
+        what_if.update(dict(cases[case].get("settings", {})))
+        notes.append(f"sensitivity case '{case}': {' '.join(str(cases[case].get('doc', '')).split())} ("
+                     + ", ".join(f"{k} = {v}" for k, v in what_if.items()) + ")")
+    if settings:
+        what_if.update(dict(settings))
+        notes.append("what-if under every strategy: " + ", ".join(f"{k} = {v}" for k, v in settings.items()))
+    for k in what_if:
+        if k not in model:
+            from ..model.validate import suggest
+
+            raise ModelError(f"settings: the model does not define '{k}'{suggest(k, model.names())}",
+                             file=model.file, variable=k)
+        by = [s for s in names if canonical(k) in {canonical(x) for x, _ in model.scenarios[s].set}]
+        if by:
+            notes.append(f"{k}: set by {', '.join(by)} themselves, whose own values win there")
+    if what_if:
+        check_ranges(model, what_if, "settings", stacklevel=4)
+        model = model.with_scenario(what_if)
+    unverified = model.metadata.get("unverified")
+    if isinstance(unverified, dict) and unverified.get("constants"):
+        names_u = [str(x) for x in unverified["constants"]]
+        text = " ".join(str(unverified.get("note", "")).split())
+        at_zero = all(isinstance(what_if.get(x), (int, float)) for x in names_u)
+        if not at_zero:
+            notes.append(f"{len(names_u)} effect sizes no source measures enter this comparison, each sampled "
+                         f"from zero: {', '.join(names_u)}. {text}".strip())
+    return model, what_if, notes
 
 
 def _people_residual(model, r) -> float:
@@ -319,6 +367,8 @@ class Comparison:
     trajectories: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     ledger_residual: dict[str, float] = field(default_factory=dict)
     docs: dict[str, str] = field(default_factory=dict)
+    #: what the reader must know to read the comparison: what-ifs, sensitivity case, unverified effects
+    notes: list[str] = field(default_factory=list)
 
     # ---------------------------------------------------------------- numbers
     def frame(self, metric: str | None = None) -> pd.DataFrame:
@@ -520,6 +570,10 @@ class Comparison:
         lines.append("Robustness:")
         for name in self.metrics:
             lines.append("  " + self.robustness(name))
+        if self.notes:
+            lines.append("")
+            lines.append("Read with care:")
+            lines += [f"  {x}" for x in self.notes]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
