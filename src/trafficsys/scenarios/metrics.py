@@ -99,6 +99,8 @@ METRICS: dict[str, Metric] = {
                "lower", final_value("cumulative_exploitation_years"), ("cumulative_exploitation_years",)),
         Metric("victims_identified", "victims identified over the horizon (police + NGO raids)", "person",
                "higher", final_value("cumulative_identified"), ("cumulative_identified",)),
+        Metric("victims_criminalised", "victims arrested or charged as offenders after raids, over the horizon",
+               "person", "lower", final_value("cumulative_criminalised"), ("cumulative_criminalised",)),
         Metric("re_trafficked", "survivors re-trafficked over the horizon", "person", "lower",
                final_value("cumulative_re_trafficked"), ("cumulative_re_trafficked",)),
         Metric("reintegrated", "reintegrated survivors at the end", "person", "higher",
