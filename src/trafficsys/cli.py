@@ -23,6 +23,7 @@ COMMANDS = {
     "archetypes": "detect systems archetypes in the causal structure",
     "dominance": "which loops drive behaviour when (Loops that Matter)",
     "blocks": "find the systemic blocks that keep an outcome from responding to the levers",
+    "calibrate": "fit the model to a place's published figures (a local-data file) and say what they pin down",
     "export": "write the model as TOML, XMILE, GraphML, DOT, Kumu JSON or Mermaid",
     "validate": "check a model file: names, structure, ranges, algebraic loops, units",
 }

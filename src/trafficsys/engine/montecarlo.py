@@ -64,7 +64,7 @@ def monte_carlo(model: Model, n: int, seed: int | np.random.Generator | None = N
 
     Every constant with a ``range`` is sampled (:func:`~trafficsys.engine.sample_constants`),
     except policy levers (``role = "policy"``: choices, not uncertainties, as in
-    :func:`~trafficsys.compare`) and those the ``scenario`` or ``params`` fix.  The runs are vectorised
+    :func:`~trafficsys.compare`), structural switches (``role = "structure"``) and those the ``scenario`` or ``params`` fix.  The runs are vectorised
     in chunks whose saved values stay within a memory budget, and the chunks
     can be spread over any :class:`concurrent.futures.Executor`.
 
@@ -138,7 +138,7 @@ def monte_carlo(model: Model, n: int, seed: int | np.random.Generator | None = N
                  f"a Monte Carlo of {n:,} runs", "use fewer runs (n) or save less often (saveper)", model.file)
     fixed = {canonical(k) for k in (params or {})}
     if not policy:  # levers and budgets are what a strategy chooses, not what the future holds
-        fixed |= {canonical(c.name) for c in base.constants if c.role == "policy"}
+        fixed |= {canonical(c.name) for c in base.constants if c.role in ("policy", "structure")}
     from .spinup import spinup_spec
 
     spec = spinup_spec(model) if spinup is not False else None

@@ -45,7 +45,7 @@ def uncertain_constants(model, scenarios: Sequence[str] = ()) -> list[str]:
     """Return the constants :func:`compare` samples.
 
     Every constant with a range of non-zero width, except policy levers (role
-    ``"policy"``) and the constants any of ``scenarios`` sets: a strategy's
+    ``"policy"``), structural switches (role ``"structure"``: set, not sampled) and the constants any of ``scenarios`` sets: a strategy's
     levers are choices, not uncertainties; nor the initial values a model's
     spin-up derives from each future (:mod:`trafficsys.engine.spinup`).
     """
@@ -60,7 +60,7 @@ def uncertain_constants(model, scenarios: Sequence[str] = ()) -> list[str]:
     for c in model.constants:
         if not isinstance(c, Constant) or c.range is None or c.range[1] <= c.range[0]:
             continue
-        if c.role == "policy" or canonical(c.name) in fixed:
+        if c.role in ("policy", "structure") or canonical(c.name) in fixed:
             continue
         out.append(canonical(c.name))
     return out
