@@ -109,7 +109,7 @@ class LocalData:
         return m
 
     def data(self):
-        """The targets as observations: a DataFrame indexed by model time, one column per variable."""
+        """Return the targets as observations: a DataFrame indexed by model time, one column per variable."""
         import pandas as pd
 
         cols: dict[str, pd.Series] = {}
