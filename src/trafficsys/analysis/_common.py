@@ -50,7 +50,13 @@ def run_ensemble(m: Model, params: Mapping[str, Sequence[float] | np.ndarray] | 
     from ..engine import simulate
 
     params = {k: np.asarray(v, dtype=float) for k, v in (params or {}).items()}
-    results = simulate(m, scenario=scenario, params=params or None, **kwargs)
+    import warnings
+
+    from ..model.settings import BudgetWarning
+
+    with warnings.catch_warnings():  # sampled shares are an analysis design, not a user's budget
+        warnings.simplefilter("ignore", BudgetWarning)
+        results = simulate(m, scenario=scenario, params=params or None, **kwargs)
     ds: Any = getattr(results, "ds", results)
     if "run" not in ds.dims:
         ds = ds.expand_dims(run=[0])
