@@ -295,10 +295,9 @@ class Context:
 
     # ---------------------------------------------------------------- behaviour
     def simulate(self, params: Mapping[str, Any], model: Model | None = None, variables: Sequence[str] | None = None):
-        from ...engine import simulate
-
         import warnings
 
+        from ...engine import simulate
         from ...model.settings import BudgetWarning
 
         with warnings.catch_warnings():  # a lever's response run raises one share on purpose: not a user setting
