@@ -10,8 +10,12 @@ and the sentinel never appears.
 
 from __future__ import annotations
 
+import json
 import os
+import sys
+import sysconfig
 from pathlib import Path
+from xml.sax.saxutils import quoteattr
 
 import numpy as np
 from hypothesis import strategies as st
@@ -44,7 +48,7 @@ def payloads(flag: Path):
                      st.sampled_from(_code(flag)), quotes, noise)
 
 
-FIELDS = ["doc", "units", "source", "equation", "lookup_doc", "model_doc"]
+FIELDS = ["doc", "units", "source", "equation", "lookup_doc", "model_doc", "name"]
 FORMATS = ["toml", "xmile", "mdl"]
 
 
@@ -93,15 +97,67 @@ SAVEPER = TIME STEP
 """
 
 
+_TOML_NAMED = """[model]
+name = "fuzz"
+start = 0
+stop = 2
+dt = 1
+
+[constants.c]
+value = 1
+units = "person"
+
+[constants.{name}]
+value = 1
+units = "person"
+
+[stocks.s]
+initial = 1
+inflows = ["f"]
+units = "person"
+
+[flows.f]
+equation = "c"
+units = "person/year"
+"""
+
+_XMILE_NAMED = """<?xml version="1.0" encoding="utf-8"?>
+<xmile version="1.0" xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0">
+<header><name>fuzz</name></header>
+<sim_specs><start>0</start><stop>2</stop><dt>1</dt></sim_specs>
+<model><variables>
+<stock name="s"><eqn>1</eqn><inflow>f</inflow><units>person</units></stock>
+<flow name="f"><eqn>c</eqn><units>person/year</units></flow>
+<aux name="c"><eqn>1</eqn><units>person</units></aux>
+<aux name={name}><eqn>1</eqn><units>person</units></aux>
+</variables></model>
+</xmile>
+"""
+
+
 def plant(folder: Path, fmt: str, field: str, text: str) -> Path | None:
-    """Write a small model with ``text`` in ``field`` as a ``fmt`` file; None when the builder refused it."""
+    """Write a small model with ``text`` in ``field`` as a ``fmt`` file; None when the builder refused it.
+
+    A hostile *name* is written straight into the file (the builder would refuse it before any reader
+    saw it): a TOML table key, an XMILE ``name`` attribute, a Vensim variable name.
+    """
     path = folder / f"fuzz.{fmt}"
     if fmt == "mdl":
         parts = {"doc": "", "units": "person", "lk": "1"}
+        if field == "name":
+            text_mdl = _VENSIM.format(**parts) + f"\n{text} = 1\n\t~\tperson\n\t~\t\n\t|\n"
+            path.write_text(text_mdl, encoding="utf-8")
+            return path
         key = {"doc": "doc", "model_doc": "doc", "lookup_doc": "doc", "source": "doc", "units": "units",
                "equation": "lk"}[field]
         parts[key] = text
         path.write_text(_VENSIM.format(**parts), encoding="utf-8")
+        return path
+    if field == "name":
+        if fmt == "toml":
+            path.write_text(_TOML_NAMED.format(name=json.dumps(text)), encoding="utf-8")
+        else:
+            path.write_text(_XMILE_NAMED.format(name=quoteattr(text)), encoding="utf-8")
         return path
     try:
         m = _model(field, text)
@@ -111,13 +167,62 @@ def plant(folder: Path, fmt: str, field: str, text: str) -> Path | None:
     return path
 
 
+# ---------------------------------------------------------------- files opened outside the model's folder
+_OPENED: list[str] | None = None
+
+
+def _hook(event: str, args: tuple) -> None:
+    if _OPENED is not None and event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
+        _OPENED.append(os.fsdecode(args[0]))
+
+
+sys.addaudithook(_hook)
+
+#: where the interpreter and the installed packages live: reading them is not reading the user's files
+_INSTALLED = tuple({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
+                                                  *sysconfig.get_paths().values(),
+                                                  str(Path(ts.__file__).resolve().parent.parent))}
+                  | {"/dev/", "/proc/", "/sys/", "/usr/share/zoneinfo/", "/etc/localtime", "/usr/lib/", "/lib/",
+                     "/etc/mime.types"})
+# (system information: memory size, time zones, shared libraries, the MIME table a dependency reads when
+# it first imports mimetypes; not the user's files)
+
+
+def outside(opened: list[str], folder: Path) -> list[str]:
+    """The paths in ``opened`` that are neither in ``folder`` nor part of the installation."""
+    root = os.path.realpath(folder)
+    out = []
+    for p in opened:
+        rp = os.path.realpath(p)
+        if rp == root or rp.startswith(root + os.sep) or rp.startswith(_INSTALLED):
+            continue
+        out.append(p)
+    return out
+
+
 def check(path: Path | None, flag: Path) -> str:
     """Load, validate, simulate, save, load and compare; only ModelError may escape; no sentinel may exist.
 
+    No file outside the model's folder (other than the installed packages' own) may be opened.
     Returns ``"refused"`` when a reader or the builder refused the text with a ModelError, else ``"ok"``.
     """
+    global _OPENED
     outcome = "refused" if path is None else "ok"
     if path is not None:
+        _OPENED = []
+        try:
+            return _check(path, flag)
+        finally:
+            stray = outside(_OPENED, path.parent)
+            _OPENED = None
+            assert not stray, f"opened outside the model's folder: {stray[:3]}"
+    assert not os.path.exists(flag), f"a planted payload ran: {flag} exists"
+    return outcome
+
+
+def _check(path: Path, flag: Path) -> str:
+    outcome = "ok"
+    if True:
         try:
             m = ts.load(path)
             m.validate()

@@ -22,3 +22,24 @@ def test_a_planted_payload_never_runs(fmt, field, text):
     FLAG.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory() as d:
         check(plant(Path(d), fmt, field, text), FLAG)
+
+
+def test_a_read_outside_the_model_folder_is_caught(monkeypatch, tmp_path):
+    import trafficsys as ts
+
+    outside_file = tmp_path / "elsewhere.txt"
+    outside_file.write_text("private", encoding="utf-8")
+    folder = tmp_path / "model"
+    folder.mkdir()
+    path = plant(folder, "toml", "doc", "harmless")
+    real_load = ts.load
+
+    def snooping_load(p, *a, **k):
+        outside_file.read_text(encoding="utf-8")
+        return real_load(p, *a, **k)
+
+    monkeypatch.setattr(ts, "load", snooping_load)
+    with pytest.raises(AssertionError, match="opened outside the model's folder"):
+        check(path, FLAG)
+    monkeypatch.setattr(ts, "load", real_load)
+    assert check(path, FLAG) == "ok"

@@ -108,15 +108,20 @@ def test_process_pool_is_bit_identical():
     from concurrent.futures import ProcessPoolExecutor
 
     m = model()
-    local = ts.monte_carlo(m, 200, seed=4)
+    local = ts.monte_carlo(m, 200, seed=4, variables="all")
     with ProcessPoolExecutor(2) as ex:
-        remote = ts.monte_carlo(m, 200, seed=4, chunk_size=50, executor=ex)
+        remote = ts.monte_carlo(m, 200, seed=4, chunk_size=50, executor=ex, variables="all")
     assert np.array_equal(local["pressure"].values, remote["pressure"].values)
 
 
 def test_saving_a_subset_of_variables():
     m = model()
-    full = ts.monte_carlo(m, 20, seed=1)
+    full = ts.monte_carlo(m, 20, seed=1, variables="all")
+    assert set(full.variables) == {"pop", "caught_total", "births", "caught", "pressure"}
+    default = ts.monte_carlo(m, 20, seed=1)  # what the result needs: the stocks (and the ledger)
+    assert default.variables == [s.name for s in m.stocks]
+    assert np.array_equal(default["pop"].values, full["pop"].values)
+    assert np.array_equal(default.ledger["final"].values, full.ledger["final"].values)
     some = ts.monte_carlo(m, 20, seed=1, variables=["pop", "Pressure"])
     assert some.variables == ["pop", "pressure"]
     assert np.array_equal(some["pressure"].values, full["pressure"].values)

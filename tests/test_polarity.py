@@ -223,7 +223,7 @@ def test_structural_sign_is_never_contradicted(expr, var):
     if sign not in "+-":
         return
     rng = np.random.default_rng(0)
-    from trafficsys.analysis._evaluate import evaluate
+    from trafficsys.engine.expression import evaluate
 
     tree = m.ast("target")
     env = {k: rng.uniform(lo, hi, 400) for k, (lo, hi) in _VARS.items()}

@@ -46,21 +46,15 @@ def int_seed(seed: int | np.random.Generator | None) -> int:
 
 def run_ensemble(m: Model, params: Mapping[str, Sequence[float] | np.ndarray] | None = None, *,
                  scenario: Any = None, **kwargs: Any):
-    """Simulate ``m`` with one run per element of the ``params`` arrays; return an ``xarray.Dataset`` (time, run)."""
-    from ..engine import simulate
+    """Run ``m`` once per element of the ``params`` arrays through the ensemble door; return its Dataset (time, run).
+
+    ``kwargs`` go to :func:`trafficsys.engine.ensemble.run_ensemble` (``executor``,
+    ``chunk_size``, ``progress``, ``variables``, ``saveper``, ``method``).
+    """
+    from ..engine.ensemble import run_ensemble as door
 
     params = {k: np.asarray(v, dtype=float) for k, v in (params or {}).items()}
-    import warnings
-
-    from ..model.settings import BudgetWarning
-
-    with warnings.catch_warnings():  # sampled shares are an analysis design, not a user's budget
-        warnings.simplefilter("ignore", BudgetWarning)
-        results = simulate(m, scenario=scenario, params=params or None, **kwargs)
-    ds: Any = getattr(results, "ds", results)
-    if "run" not in ds.dims:
-        ds = ds.expand_dims(run=[0])
-    return ds
+    return door(m, params or None, scenario=scenario, **kwargs).ds
 
 
 def metric_label(metric: Metric) -> str:
@@ -114,22 +108,32 @@ def _resolve(ds: Any, text: str, model: Model | None) -> str:
                      f"choose one of {', '.join(map(str, list(ds.data_vars)[:12]))}...", variable=text)
 
 
-def constants_with_ranges(m: Model, names: Sequence[str] | None = None, *, need_range: bool = True) -> list[Constant]:
-    """Return the constants to vary: ``names`` (checked) or every constant with a declared range."""
+def constants_with_ranges(m: Model, names: Sequence[str] | None = None, *, need_range: bool = True) -> list:
+    """Return the inputs to vary: ``names`` (checked) or every constant with a declared range.
+
+    Each is an :class:`~trafficsys.engine.sampling.UncertainInput`: a scalar
+    constant, an element of an arrayed constant (``x[e]``), or a whole arrayed
+    constant sampled ``as_one``.
+    """
+    from ..engine.sampling import uncertain_inputs
+
     if names is None:  # a range of zero width fixes the constant: nothing to vary
-        chosen = [c for c in m.constants if (c.range is not None and c.range[1] > c.range[0]) or not need_range]
+        chosen = uncertain_inputs(m, need_range=need_range, nonzero_width=True)
         if not chosen:
             raise ModelError("no constant has a declared range; declare range=(low, high) on the constants "
                              "to vary, or name them", file=m.file)
         return chosen
     out = []
     for n in names:
-        e = m[n]
-        if not isinstance(e, Constant):
+        e = m[n] if (n in m or "[" not in n) else None
+        if e is not None and not isinstance(e, Constant):
             raise ModelError(f"'{n}' is a {e.kind.value}, not a constant: only constants can be varied",
                              variable=n, file=m.file)
-        if need_range and (e.range is None or not e.range[1] > e.range[0]):
-            raise ModelError(f"this constant has no range to vary over ({e.range}); give it range=(low, high) "
-                             f"with low < high", variable=n, file=m.file)
-        out.append(e)
+        got = uncertain_inputs(m, [n], need_range=False)
+        for inp in got:
+            r = inp.range
+            if need_range and (r is None or not r[1] > r[0]):
+                raise ModelError(f"this constant has no range to vary over ({r}); give it range=(low, high) "
+                                 f"with low < high", variable=inp.name, file=m.file)
+        out += got
     return out

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError, SimulationError
+from ..model.arrays import canonical_key
 from ..model.elements import Constant
 from ..model.model import Model
 from ._common import run_ensemble
@@ -204,6 +205,7 @@ def calibrate(
     scenario: Any = None,
     loss: str = "linear",
     max_nfev: int | None = 200,
+    ensemble: Mapping[str, Any] | None = None,
 ) -> CalibrationResult:
     """Fit constants to observed series within their declared ranges.
 
@@ -221,7 +223,9 @@ def calibrate(
         constants then keep ranges of value +- 2 sd.
     params
         Names of the constants to fit.  A constant with a ``range`` stays in
-        it; one without is unbounded.
+        it; one without is unbounded.  An arrayed constant is fitted element
+        by element (``x[e]`` in the results), or as one value for every
+        element when it is sampled ``as_one``; ``"x[e]"`` fits one element.
     weights
         Scale of each observed variable's residuals (default: its standard
         deviation in the data).
@@ -232,6 +236,10 @@ def calibrate(
         ``"huber"``...); standard errors assume ``"linear"``.
     max_nfev
         Budget of residual evaluations.
+    ensemble
+        Options of the ensemble door the trial runs go through
+        (``executor``, ``chunk_size``, ``progress``: see
+        :func:`~trafficsys.engine.ensemble.run_ensemble`).
 
     Returns
     -------
@@ -278,13 +286,16 @@ def calibrate(
         params = [params]
     if not params:
         raise ModelError("name at least one constant to calibrate: params=[...]", file=m.file)
-    consts: list[Constant] = []
+    from ..engine.sampling import input_params, uncertain_inputs
+
     for name in params:
-        e = m[name]
-        if not isinstance(e, Constant):
+        e = m[name] if (name in m or "[" not in name) else None
+        if e is not None and not isinstance(e, Constant):
             raise ModelError(f"only constants can be calibrated; '{name}' is a {e.kind.value}",
                              variable=name, file=m.file)
-        consts.append(e)
+    # an arrayed constant is fitted element by element (or as one value, when it is sampled as one)
+    inputs = uncertain_inputs(m, list(params), need_range=False)
+    consts = [inp.constant for inp in inputs]
     base = m.with_scenario(scenario)
     from ..model.arrays import flatten
 
@@ -308,7 +319,7 @@ def calibrate(
 
     def simulate(X: np.ndarray) -> np.ndarray:
         """Return the simulated observations for each row of X: array (rows, times, variables)."""
-        ds = run_ensemble(base, {c.name: X[:, i] for i, c in enumerate(consts)})
+        ds = run_ensemble(base, input_params(inputs, X), **(ensemble or {}))
         out = np.empty((X.shape[0], len(t_obs), len(cols)))
         times = np.asarray(ds["time"].values, dtype=float)
         for j, col in enumerate(cols):
@@ -360,7 +371,7 @@ def calibrate(
         cov = np.full((p, p), np.nan)
     stderr = np.sqrt(np.clip(np.diag(cov), 0, None))
     tq = float(stats.t.ppf(0.975, dof))
-    names = [c.name for c in consts]
+    names = [inp.name for inp in inputs]
     at_bound = (np.isclose(sol.x, lo) | np.isclose(sol.x, hi))
     table = pd.DataFrame({"value": sol.x, "stderr": stderr, "low": sol.x - tq * stderr,
                           "high": sol.x + tq * stderr, "initial": x0, "range_low": lo, "range_high": hi,
@@ -377,9 +388,7 @@ def calibrate(
         ss_tot = float(np.sum((yo - yo.mean()) ** 2))
         fit_rows[col] = {"rmse": float(np.sqrt(np.mean(err**2))), "r2": 1 - float(np.sum(err**2)) / ss_tot
                          if ss_tot > 0 else np.nan, "n": int(ok.sum())}
-    calibrated = base.copy()
-    for c, v in zip(consts, sol.x):
-        calibrated.add(dataclasses.replace(c, value=float(v)), replace=True)
+    calibrated = _with_values(base, inputs, sol.x)
     index = pd.Index(t_obs, name="time")
     res = CalibrationResult(
         calibrated, table, pd.DataFrame(corr, index=names, columns=names),
@@ -392,3 +401,24 @@ def calibrate(
     if local is not None:  # the adapted model samples the fitted constants only as far as the figures allow
         res.model = local.narrowed(res)
     return res
+
+
+def _with_values(model: Model, inputs: Sequence[Any], values: Sequence[float]) -> Model:
+    """Return a copy of ``model`` with each input set to its value (elements through ``per_element``)."""
+    out = model.copy()
+    per: dict[str, dict[str, str]] = {}
+    for inp, v in zip(inputs, values):
+        if inp.name in model and not model[inp.name].dimensions:
+            out.add(dataclasses.replace(model[inp.name], value=float(v)), replace=True)
+            continue
+        base = inp.targets[0].split("[", 1)[0]
+        for t in inp.targets:  # "x[a,b]" -> element key "a,b"
+            per.setdefault(base, {})[t[len(base) + 1:-1]] = repr(float(v))
+    for base, values_of in per.items():
+        e = model[base]
+        known = {canonical_key(k): k for k, _ in e.per_element}
+        merged = dict(e.per_element)
+        for key, text in values_of.items():
+            merged[known.get(key, key)] = text
+        out.add(dataclasses.replace(e, per_element=tuple(merged.items())), replace=True)
+    return out

@@ -61,19 +61,20 @@ from __future__ import annotations
 
 import html
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
 import numpy as np
 
+from ..engine.expression import STATEFUL_CALLS, evaluate, interpolate_lookup
 from ..errors import ModelError
 from ..model import ast
 from ..model.elements import Constant, Flow, Kind, Lookup, Stock
 from ..model.model import Model
 from ..model.names import canonical
-from ._evaluate import STATEFUL_CALLS, evaluate
 
 __all__ = ["LoopInfo", "LoopDominance", "loop_dominance", "feedback_graph", "cycle_partitions"]
 
@@ -202,6 +203,35 @@ def _rotate(cycle: Sequence[str], g: nx.DiGraph) -> tuple[str, ...]:
     return tuple(cycle[start:]) + tuple(cycle[:start])
 
 
+_STRUCTURE_CACHE: OrderedDict[Any, Any] = OrderedDict()
+
+
+def _structure_cached(m: Model, what: tuple, compute: Callable[[], Any]) -> Any:
+    """Return ``compute()`` for ``m``'s structure and constants, cached.
+
+    Loops and their ids are the same for every run of a model: an ensemble's
+    dominance after a single run's reuses them.
+    """
+    from ..engine.compiled import structure_key
+
+    try:
+        # named loops and annotated links name and sign the loops: part of the key with the structure
+        key = (what, structure_key(m), tuple((c.name, c.value) for c in m.constants),
+               tuple(sorted((name, tuple(nl.variables)) for name, nl in m.loops.items())),
+               tuple(repr(lk) for lk in m.links))
+        hash(key)
+    except TypeError:  # pragma: no cover - an element that cannot be hashed: compute every time
+        return compute()
+    got = _STRUCTURE_CACHE.get(key)
+    if got is None:
+        got = compute()
+        _STRUCTURE_CACHE[key] = got
+        while len(_STRUCTURE_CACHE) > 16:
+            _STRUCTURE_CACHE.popitem(last=False)
+    _STRUCTURE_CACHE.move_to_end(key)
+    return got
+
+
 def _enumerate_loops(g: nx.DiGraph, max_loops: int, length_bound: int | None) -> list[tuple[str, ...]]:
     cycles = itertools.islice(nx.simple_cycles(g, length_bound=length_bound), max_loops + 1)
     found = [_rotate(c, g) for c in cycles]
@@ -268,6 +298,38 @@ def _dataset(results: Any):
     if "run" not in ds.dims:
         ds = ds.expand_dims(run=[0])
     return ds
+
+
+def _with_every_variable(given: Model, m: Model, ds):
+    """Return ``ds``, or the same runs re-run with every variable saved if ``ds`` lacks some.
+
+    An ensemble that saved only its stocks (the default of ``ts.monte_carlo``)
+    is re-run.  The engine's results hold every constant's value per run, so the runs are
+    reproduced exactly, through the ensemble door, with the same scenario, method and save period.
+    """
+    wanted = [n for n in m.names() if not isinstance(m[n], Constant)
+              and not (isinstance(m[n], Lookup) and m[n].input is None)]
+    if all(n in ds or m[n].name in ds for n in wanted):
+        return ds
+    attrs = ds.attrs
+    if "method" not in attrs or "saveper" not in attrs:  # not the engine's results: nothing to re-run
+        return ds
+    from ..engine.ensemble import run_ensemble
+
+    scenario = attrs.get("scenario") or None
+    base = given.with_scenario(scenario) if scenario in given.scenarios else given
+    flat = m if base is given else _flatten(base)
+    params = {c: np.asarray(ds[c].values, dtype=float) for c in flat.names(Kind.CONSTANT)
+              if c in ds and "time" not in ds[c].dims}
+    r = run_ensemble(base, params, method=attrs["method"], saveper=float(attrs["saveper"]),
+                     n=ds.sizes.get("run", 1))
+    return _dataset(r)
+
+
+def _flatten(m: Model) -> Model:
+    from ..model.arrays import flatten
+
+    return flatten(m)
 
 
 class _Values:
@@ -367,15 +429,16 @@ def _link_score(m: Model, values: _Values, source: str, target: str, lookups: Ma
             # a smooth/delay: input u -> hidden stock z, with its own adjustment loop z -> z
             deps = ast.names(stage_input)
             u = np.broadcast_to(evaluate(stage_input, {d: values[d] for d in deps}, time=values.time[:, None],
-                                         dt=dt, lookups=lookups, variable=target), z.shape)
+                                         dt=dt, start=m.start, stop=m.stop, lookups=lookups, variable=target),
+                                z.shape)
             du = np.diff(u, axis=0)
             gap = du - dz
             if source == target:
                 score = -np.abs(_ratio_score(dz, gap, dz))
             else:
                 env = {d: (x[1:] if d == source else values[d][:-1]) for d in deps}
-                new = evaluate(stage_input, env, time=values.time[:-1, None], dt=dt, lookups=lookups,
-                               variable=target)
+                new = evaluate(stage_input, env, time=values.time[:-1, None], dt=dt, start=m.start, stop=m.stop,
+                               lookups=lookups, variable=target)
                 to_input = _ratio_score(np.broadcast_to(new, du.shape) - u[:-1], du, dx)
                 score = to_input * np.abs(_ratio_score(du, gap, du))
         elif _is_stateful(m, target):
@@ -388,10 +451,9 @@ def _link_score(m: Model, values: _Values, source: str, target: str, lookups: Ma
             if compiled is not None:  # the engine's own numerics for the equation
                 new = compiled.evaluate(target, env, time=t_prev)
             else:
-                new = evaluate(tree, env, time=t_prev, dt=dt, lookups=lookups, variable=target)
+                new = evaluate(tree, env, time=t_prev, dt=dt, start=m.start, stop=m.stop, lookups=lookups,
+                               variable=target)
                 if isinstance(e, Lookup):
-                    from ._evaluate import interpolate_lookup
-
                     new = interpolate_lookup(e, new)
                 if isinstance(e, Flow) and e.non_negative:
                     new = np.maximum(new, 0.0)
@@ -434,6 +496,13 @@ class LoopDominance:
         ``xarray.DataArray`` (time, run, partition) of the dominant loop's id
         (``""`` when every loop of the partition scores 0).
     """
+
+    #: how the loops were found: "all" (every loop listed), "strongest_path" (searched) or "given"
+    method: str = "all"
+    #: after a search: loop id -> the times at which it was found
+    found_at: dict[str, list[float]] | None = None
+    #: after a search: share of each partition's stock changes carried by flows on found loops (time, run, partition)
+    explained: Any = None
 
     def __init__(self, loops, partitions, link_scores, loop_scores, relative, dominant_index):
         self.loops: list[LoopInfo] = loops
@@ -696,9 +765,14 @@ class LoopDominance:
         return plot_dominance_shares(self, ax=ax, window=window, top=top)
 
     def __repr__(self) -> str:
+        how = ""
+        if self.method == "strongest_path" and self.explained is not None:
+            lo, hi = (round(100 * float(f(self.explained))) for f in (np.min, np.max))
+            span = f"{lo}%" if lo == hi else f"{lo}-{hi}%"
+            how = f", found by strongest-path search (flows on them carry {span} of the stocks' changes)"
         return (f"<LoopDominance: {len(self.loops)} loops ({len(self.competing)} competing) in "
                 f"{len(self.partitions)} partitions, {self.relative.sizes['time']} times x "
-                f"{self.relative.sizes['run']} runs>")
+                f"{self.relative.sizes['run']} runs{how}>")
 
     def _repr_html_(self) -> str:
         ranking = self.ranking()
@@ -735,6 +809,152 @@ class LoopDominance:
 
 
 # ------------------------------------------------------------------------ front door
+#: the log of a zero link score: far below any product of real scores (each log is within +-710),
+#: so a loop through a zero link has exp(log) == 0, and is recognised by its log below half this
+_ZERO_LOG = -1e6
+#: the largest loop score kept (larger products are clipped, as before they would overflow)
+_LOG_MAX = float(np.log(1e300))
+
+
+class _LoopScorer:
+    """Loop and relative loop scores of many (time, run) columns at once, in log space.
+
+    A loop score is the product of its link scores: here ``exp(log|links| @ M)``
+    with ``M`` the links x loops incidence matrix, its sign the parity of the
+    negative links on the loop (``[links < 0] @ M``, exact small integers), and a
+    loop through a zero link exactly 0.  Two matrix products score every loop in
+    every run and at every time without a Python loop over runs or loops, and
+    relative scores are taken in log space (``exp(log - max)`` over the
+    partition), so products too large for a double still rank correctly.
+
+    Arrays are laid out (column, loop), the loops of each partition side by
+    side, so that every reduction over a partition reads contiguous memory.
+    """
+
+    def __init__(self, links: np.ndarray, loop_edges: Sequence[Sequence[int]], groups: Mapping[int, list[int]],
+                 npart: int, max_bytes: float):
+        L, E = len(loop_edges), links.shape[0]
+        self.max_bytes = max_bytes
+        self.keep = False
+        self.order = np.asarray([k for members in groups.values() for k in members], dtype=np.intp)
+        self.where = np.empty(L, dtype=np.intp)  # loop -> its column in the (column, loop) arrays
+        self.where[self.order] = np.arange(L)
+        self.M = np.zeros((E, L))
+        for k, idx in enumerate(loop_edges):
+            self.M[idx, self.where[k]] = 1.0  # a simple cycle passes each link once
+        self.M32 = self.M.astype(np.float32)
+        a = np.abs(links.T)
+        self.log = np.full_like(a, _ZERO_LOG)
+        np.log(a, out=self.log, where=a > 0)
+        self.neg = np.ascontiguousarray(links.T < 0, dtype=np.float32)
+        self.spans: list[tuple[int, slice]] = []
+        at = 0
+        for p, members in groups.items():
+            self.spans.append((p, slice(at, at + len(members))))
+            at += len(members)
+        self.part_of = np.empty(L, dtype=np.intp)
+        for p, sl in self.spans:
+            self.part_of[self.order[sl]] = p
+        C = links.shape[1]
+        self.top = np.full((npart, C), _ZERO_LOG)  # per partition and column: the largest log score
+        self.total = np.ones((npart, C))  # and the sum of exp(log - top) over its loops
+
+    def logs(self, cs: slice, cols: Any = slice(None)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return log|score|, odd sign and non-zero, (column, loop), for columns ``cs`` of loop columns ``cols``."""
+        lg = self.log[cs] @ self.M[:, cols]
+        odd = np.fmod(self.neg[cs] @ self.M32[:, cols], 2) > 0.5
+        return lg, odd, lg > _ZERO_LOG / 2
+
+    def normalise(self, cs: slice, lg: np.ndarray, dominant: np.ndarray) -> np.ndarray:
+        """Return |relative score| (column, loop); record each partition's normaliser and dominant loop."""
+        absrel = np.empty_like(lg)
+        for p, sl in self.spans:
+            block, out = lg[:, sl], absrel[:, sl]
+            top = block.max(axis=1)
+            live = top > _ZERO_LOG / 2  # some loop of the partition scores non-zero
+            np.subtract(block, top[:, None], out=out)
+            with np.errstate(under="ignore"):  # a loop far below the partition's largest scores 0
+                np.exp(out, out=out)
+            total = out.sum(axis=1)
+            out /= total[:, None]
+            out[~live] = 0.0
+            self.top[p, cs], self.total[p, cs] = top, total
+            dominant[p, cs] = np.where(live, self.order[sl][np.argmax(block, axis=1)], -1)
+        return absrel
+
+    def scores(self, lg: np.ndarray, odd: np.ndarray) -> np.ndarray:
+        """Return the signed loop scores from their logs (clipped at 1e300)."""
+        with np.errstate(under="ignore"):  # a loop through a zero link scores exactly 0
+            sc = np.exp(np.minimum(lg, _LOG_MAX))
+        return np.where(odd, -sc, sc)
+
+    def statistics(self) -> tuple[np.ndarray, ...]:
+        """Pass 1 over blocks of columns: every loop's statistics, each partition's dominant loop.
+
+        Returns, per loop (its own order), positive?, negative?, the sum and
+        the max of |relative score|; per partition and column the dominant loop (-1: none).
+        """
+        L, C = self.M.shape[1], self.log.shape[0]
+        npart = self.top.shape[0]
+        self.keep = (2 * L + self.M.shape[0]) * C * 8 <= self.max_bytes
+        if self.keep:  # everything fits: keep the series for pass 2
+            self.all_scores, self.all_rel = np.empty((C, L)), np.empty((C, L))
+        cols = max(1, int(self.max_bytes // max(1, 8 * 4 * L)))
+        pos, neg = np.zeros(L, bool), np.zeros(L, bool)
+        sum_abs, max_abs = np.zeros(L), np.zeros(L)
+        dom = np.full((npart, C), -1, dtype=np.int32)
+        for c0 in range(0, C, cols):
+            cs = slice(c0, min(c0 + cols, C))
+            lg, odd, nz = self.logs(cs)
+            pos |= (nz & ~odd).any(axis=0)
+            neg |= (nz & odd).any(axis=0)
+            absrel = self.normalise(cs, lg, dom)
+            sum_abs += absrel.sum(axis=0)
+            if L:
+                np.maximum(max_abs, absrel.max(axis=0), out=max_abs)
+            if self.keep:
+                self.all_rel[cs] = np.where(odd, -absrel, absrel)
+                self.all_scores[cs] = self.scores(lg, odd)
+        # back from the scorer's loop order (partitions side by side) to the loops' own
+        return (*(x[self.where] for x in (pos, neg, sum_abs, max_abs)), dom)
+
+    def series(self, loops: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Pass 2: scores and relative scores (column, loop) of ``loops`` (the loops' own indices)."""
+        C = self.log.shape[0]
+        if self.keep:
+            at = self.where[np.asarray(loops, dtype=np.intp)]
+            return self.all_scores[:, at], self.all_rel[:, at]
+        scores, rel = np.empty((C, len(loops))), np.empty((C, len(loops)))
+        cols = max(1, int(self.max_bytes // max(1, 8 * 4 * max(len(loops), 1))))
+        for c0 in range(0, C, cols):
+            cs = slice(c0, min(c0 + cols, C))
+            scores[cs], rel[cs] = self.kept(cs, loops)
+        return scores, rel
+
+    def kept(self, cs: slice, loops: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Return scores and relative scores (column, loop) of ``loops`` over columns ``cs`` (after :meth:`normalise`)."""
+        loops = np.asarray(loops, dtype=np.intp)
+        lg, odd, nz = self.logs(cs, self.where[loops])
+        p = self.part_of[loops]
+        top, total = self.top[:, cs].T[:, p], self.total[:, cs].T[:, p]
+        with np.errstate(under="ignore"):
+            rel = np.where(top > _ZERO_LOG / 2, np.exp(lg - top) / total, 0.0)
+        return self.scores(lg, odd), np.where(odd, -rel, rel)
+
+
+#: which loop scorer serves: "auto" (compiled where numba imports, else numpy), "numba" or "numpy"
+SCORER = "auto"
+
+
+def _scorer(links: np.ndarray, loop_edges: Sequence[Sequence[int]], groups: Mapping[int, list[int]],
+            npart: int, max_bytes: float):
+    from . import _loop_kernel
+
+    if SCORER == "numba" or (SCORER == "auto" and _loop_kernel.available()):
+        return _loop_kernel.TrieScorer(links, loop_edges, groups, npart)
+    return _LoopScorer(links, loop_edges, groups, npart, max_bytes)
+
+
 def loop_dominance(
     m: Model,
     results: Any,
@@ -744,6 +964,9 @@ def loop_dominance(
     length_bound: int | None = None,
     max_bytes: float = 4e8,
     min_contribution: float = 0.01,
+    discovery: str = "auto",
+    discovery_times: int = 200,
+    discovery_runs: int = 8,
 ) -> LoopDominance:
     """Loop dominance over time by the Loops that Matter method.
 
@@ -772,6 +995,19 @@ def loop_dominance(
         that ever dominates (``.omitted`` counts the others).
     min_contribution
         See ``max_bytes``.
+    discovery
+        How the loops are found when ``loops`` is not given: ``"all"`` lists
+        every loop (refused above ``max_loops``); ``"strongest_path"`` finds the
+        loops that matter from the link scores of the runs (the strongest-path
+        search of Eberlein & Schoenberg 2020, :mod:`trafficsys.analysis.discovery`)
+        without listing the others; ``"auto"`` (default) lists every loop when
+        there are at most ``max_loops`` and searches otherwise.  The result's
+        ``method`` says which was used; after a search, ``found_at`` gives the
+        times each loop was found and ``explained`` the share of the stocks'
+        changes that the found loops' flows carry.
+    discovery_times, discovery_runs
+        The search runs at up to this many saved times (evenly spaced) in each
+        of the first ``discovery_runs`` runs; the loops found are pooled.
 
     Returns
     -------
@@ -808,11 +1044,28 @@ def loop_dominance(
 
     from ..model.arrays import flatten
 
+    given = m
     m = flatten(m)  # arrayed models are scored element by element, as the engine runs them
-    ds = _dataset(results)
+    ds = _with_every_variable(given, m, _dataset(results))
     g = feedback_graph(m)
+    if discovery not in ("auto", "all", "strongest_path"):
+        raise ModelError(f"discovery must be 'auto', 'all' or 'strongest_path', not {discovery!r}", file=m.file)
+    found_at: dict[tuple[str, ...], list[int]] | None = None
+    method = "given"
     if loops is None:
-        cycles = _enumerate_loops(g, max_loops, length_bound)
+        cycles = None
+        if discovery in ("auto", "all"):
+            try:
+                cycles = _structure_cached(m, ("loops", max_loops, length_bound),
+                                           lambda: _enumerate_loops(g, max_loops, length_bound))
+                method = "all"
+            except ModelError:
+                if discovery == "all":
+                    raise
+        if cycles is None:
+            found_at = _discover(m, ds, g, length_bound, discovery_times, discovery_runs)
+            cycles = sorted(found_at, key=lambda c: (len(c), [list(g.nodes).index(n) for n in c]))
+            method = "strongest_path"
     else:
         cycles = []
         for lp in loops:
@@ -843,71 +1096,31 @@ def loop_dominance(
     loop_part = [part_of[c[0]] for c in cycles]
     groups = {p: [k for k, q in enumerate(loop_part) if q == p] for p in sorted(set(loop_part))}
     T, R, L = ds.sizes["time"], ds.sizes["run"], len(cycles)
-    per_run = (2 * L + len(edges)) * T * 8
-    chunk = R if per_run * R <= max_bytes else max(1, int(max_bytes // per_run))
-
-    def score_runs(runs: slice):
-        """Link, loop and relative scores of some runs: arrays (item, time, run)."""
+    E, P = len(edges), len(partitions)
+    # link scores of every run (links x time x run: small beside the loops' arrays), run chunks within budget
+    links_all = np.empty((E, T, R))
+    run_chunk = max(1, int(max_bytes // max(1, 8 * T * (E + 16))))
+    for start in range(0, R, run_chunk):
+        runs = slice(start, min(start + run_chunk, R))
         values = _Values(m, ds.isel(run=runs))
-        n = values.nrun
-        links = np.empty((len(edges), T, n))
         for i, e in enumerate(edges):
-            links[i] = _link_score(m, values, e[0], e[1], lookups, compiled)  # type: ignore[arg-type]
-        scores = np.empty((L, T, n))
-        for k, idx in enumerate(loop_edges):
-            np.copyto(scores[k], links[idx[0]])
-            for i in idx[1:]:
-                scores[k] *= links[i]
-        if not np.isfinite(scores).all():  # products overflowing near dominance shifts
-            np.nan_to_num(scores, copy=False, nan=0.0, posinf=1e300, neginf=-1e300)
-        rel = np.empty_like(scores)
-        for members in groups.values():
-            contiguous = members == list(range(members[0], members[-1] + 1))
-            sel = slice(members[0], members[-1] + 1) if contiguous else members
-            absval = np.abs(scores[sel])
-            # scale by the largest score first so that sums of huge scores cannot overflow
-            scale = absval.max(axis=0)
-            scale[scale == 0] = 1.0
-            total = absval.sum(axis=0) / scale
-            total[total == 0] = 1.0
-            rel[sel] = scores[sel] / (scale * total)
-        return values, links, scores, rel
-
-    def dominant(rel: np.ndarray) -> np.ndarray:
-        """(partition, time, run) index of the loop with the largest |relative score|, -1 when none."""
-        out = np.full((len(partitions), T, rel.shape[2]), -1, dtype=np.int32)
-        for p, members in groups.items():
-            block = np.abs(rel[members])
-            best = np.asarray(members)[np.argmax(block, axis=0)]
-            out[p] = np.where(block.max(axis=0) > 0, best, -1)
-        return out
-
-    # pass 1 (the only one when the whole ensemble fits in memory): statistics of every loop
-    pos, neg = np.zeros(L, bool), np.zeros(L, bool)
-    sum_abs, max_abs = np.zeros(L), np.zeros(L)
-    dom_all = np.empty((len(partitions), T, R), dtype=np.int32)
-    kept_arrays = None
-    for start in range(0, R, chunk):
-        runs = slice(start, min(start + chunk, R))
-        values, links, scores, rel = score_runs(runs)
-        pos |= (scores > 0).any(axis=(1, 2))
-        neg |= (scores < 0).any(axis=(1, 2))
-        absrel = np.abs(rel)
-        sum_abs += absrel.sum(axis=(1, 2))
-        max_abs = np.maximum(max_abs, absrel.max(axis=(1, 2)) if L else max_abs)
-        dom_all[:, :, runs] = dominant(rel)
-        if chunk == R:
-            kept_arrays = (links, scores, rel)
+            links_all[i, :, runs] = _link_score(m, values, e[0], e[1], lookups, compiled)  # type: ignore[arg-type]
+    np.nan_to_num(links_all, copy=False, nan=0.0, posinf=1e300, neginf=-1e300)
+    scorer = _scorer(links_all.reshape(E, T * R), loop_edges, groups, P, max_bytes)
+    # pass 1: every loop's statistics, each partition's normaliser and dominant loop
+    pos, neg, sum_abs, max_abs, dom_all = scorer.statistics()
     mean_abs = sum_abs / max(T * R, 1)
-
-    if chunk == R:
+    dom_all = dom_all.reshape(P, T, R)
+    if (2 * L + E) * T * R * 8 <= max_bytes:
         kept = list(range(L))
     else:  # too big to keep every loop's series: keep the loops that matter
         ever_dominant = set(np.unique(dom_all[dom_all >= 0]).tolist())
         kept = [k for k in range(L) if max_abs[k] >= min_contribution or k in ever_dominant]
 
-    cld_ids = _cld_ids(m) if loops is None else {}
-    names = _named_loops(m, cycles)
+    # the causal-loop diagram's ids need every loop listed: not after a search
+    cld_ids = _structure_cached(m, ("cld",), lambda: _cld_ids(m)) if method == "all" else {}
+    names = _structure_cached(m, ("named", max_loops, length_bound), lambda: _named_loops(m, cycles)) \
+        if method == "all" else _named_loops(m, cycles)
     counts = {p: len(members) for p, members in groups.items()}
     infos: dict[int, LoopInfo] = {}
     used: dict[str, int] = {}
@@ -935,17 +1148,10 @@ def loop_dominance(
     position[np.asarray(order, dtype=int)] = np.arange(len(order))
     dom_index = position[dom_all]  # -1 stays -1 (index L)
     used_edges = sorted({i for k in order for i in loop_edges[k]})
-    if kept_arrays is not None:
-        links, scores, rel = kept_arrays
-        links, scores, rel = links[used_edges], scores[order], rel[order]
-    else:  # pass 2: recompute, keeping the series of the loops that matter
-        links = np.empty((len(used_edges), T, R))
-        scores = np.empty((len(order), T, R))
-        rel = np.empty((len(order), T, R))
-        for start in range(0, R, chunk):
-            runs = slice(start, min(start + chunk, R))
-            values, lk, sc, rl = score_runs(runs)
-            links[:, :, runs], scores[:, :, runs], rel[:, :, runs] = lk[used_edges], sc[order], rl[order]
+    links = links_all[used_edges]
+    # pass 2: the kept loops' series, against the normalisers of pass 1
+    scores, rel = scorer.series(order)
+    scores, rel = scores.reshape(T, R, len(order)), rel.reshape(T, R, len(order))
     infos_list = [infos[k] for k in order]
     edges = [edges[i] for i in used_edges]
     values = _Values(m, ds)
@@ -963,11 +1169,70 @@ def loop_dominance(
         infos_list,
         partitions,
         xr.DataArray(links, dims=("link", *order3), coords={**coords, "link": link_labels}).transpose(*order3, "link"),
-        xr.DataArray(scores, dims=("loop", *order3), coords={**coords, "loop": loop_ids}).transpose(*order3, "loop"),
-        xr.DataArray(rel, dims=("loop", *order3), coords={**coords, "loop": loop_ids}).transpose(*order3, "loop"),
+        xr.DataArray(scores, dims=(*order3, "loop"), coords={**coords, "loop": loop_ids}),
+        xr.DataArray(rel, dims=(*order3, "loop"), coords={**coords, "loop": loop_ids}),
         dom_index,
     )
     result.sampled = sampled
     result.omitted = L - len(order)
     result.time_units = m.time_units
+    result.method = method
+    if found_at is not None:
+        result.found_at = {infos[k].id: [float(values.time[i]) for i in found_at[cycles[k]]] for k in order}
+        result.explained = _explained(m, ds, g, partitions, part_of, [cycles[k] for k in order], values, lookups,
+                                      compiled, coords)
     return result
+
+
+def _discover(m: Model, ds, g: nx.DiGraph, length_bound: int | None, n_times: int, n_runs: int):
+    """Loops found by the strongest-path search on the link scores of the runs (cycle -> time indices)."""
+    from .discovery import sample_indices, strongest_path_loops
+
+    comp = {n: i for i, c in enumerate(nx.strongly_connected_components(g)) for n in c}
+    edges = [(a, b) for a, b in g.edges if comp[a] == comp[b]]
+    values = _Values(m, ds)
+    lookups = {name: m[name] for name in m.names(Kind.LOOKUP)}
+    compiled = _compiled(m)
+    T, R = len(values.time), values.nrun
+    runs = list(range(min(R, n_runs)))
+    scores = np.empty((len(edges), T, len(runs)))
+    sub = _Values(m, ds.isel(run=runs))
+    for i, (a, b) in enumerate(edges):
+        scores[i] = _link_score(m, sub, a, b, lookups, compiled)
+    starts = [n for n in g.nodes if g.nodes[n].get("state")]
+    order = {n: i for i, n in enumerate(g.nodes)}
+
+    def rotate(c):
+        states = [i for i, n in enumerate(c) if g.nodes[n].get("state")] or range(len(c))
+        k = min(states, key=lambda i: order[c[i]])
+        return tuple(c[k:]) + tuple(c[:k])
+
+    found = strongest_path_loops(g, edges, scores, starts, times=sample_indices(T, n_times), rotate=rotate)
+    if length_bound is not None:
+        found = {c: t for c, t in found.items() if len(c) <= length_bound}
+    if not found:  # nothing moves along any loop: keep each state's shortest loop, never found active
+        for st in starts:
+            paths = [nx.shortest_path(g, w, st) for w in g.successors(st) if nx.has_path(g, w, st)]
+            if paths:
+                c = rotate([st, *min(paths, key=len)[:-1]]) if min(paths, key=len)[0] != st else (st,)
+                if length_bound is None or len(c) <= length_bound:
+                    found.setdefault(c, [])
+    return found
+
+
+def _explained(m: Model, ds, g, partitions, part_of, cycles, values, lookups, compiled, coords):
+    """Share of each partition's stock changes carried by flows on the found loops: (time, run, partition)."""
+    import xarray as xr
+
+    from .discovery import explained_share
+
+    comp = {n: i for i, c in enumerate(nx.strongly_connected_components(g)) for n in c}
+    on_loop = {lk for c in cycles for lk in zip(c, c[1:] + c[:1])}
+    links = [(a, b) for a, b in g.edges if comp[a] == comp[b] and isinstance(m[b], Stock) and b in part_of]
+    scores = np.stack([_link_score(m, values, a, b, lookups, compiled) for a, b in links]) if links else \
+        np.zeros((0, len(values.time), values.nrun))
+    share = explained_share([(part_of[b], b) for _, b in links], scores, [lk in on_loop for lk in links])
+    share = share[: len(partitions)] if share.shape[0] >= len(partitions) else np.ones(
+        (len(partitions), *scores.shape[1:]))
+    return xr.DataArray(share, dims=("partition", "time", "run"),
+                        coords={**coords, "partition": np.arange(len(partitions))}).transpose("time", "run", "partition")

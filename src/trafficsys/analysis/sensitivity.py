@@ -1,7 +1,8 @@
 """Sensitivity of model outputs to constants: elasticities, Morris screening, Sobol indices.
 
-Every method builds one ensemble (a run per sampled parameter set) and
-simulates it in a single vectorised call of :func:`trafficsys.simulate`, then
+Every method builds one ensemble (a run per sampled parameter set) and runs
+it through the ensemble door (:func:`trafficsys.engine.ensemble.run_ensemble`:
+vectorised chunks, any executor, progress), then
 reduces each run to one number with an output *metric*: ``"x"`` (final value
 of ``x``), ``"max(x)"``, ``"min(x)"``, ``"mean(x)"``, ``"integral(x)"``,
 ``"x@5"`` (``x`` at time 5) or any function of the results returning one
@@ -10,8 +11,10 @@ number per run.
 ``sensitivity(m, metric, method=...)`` is the front door; :data:`METHODS` is
 the registry.  A new method is a function ``f(m, metric, *, constants,
 scenario, seed, **options) -> SensitivityResult`` whose table has one row per
-constant (index: the constant's name) and whose first column is the measure
-plotted by :meth:`SensitivityResult.plot`.
+input (index: the constant's name; ``x[e]`` for an element of an arrayed
+constant, which is an input of its own unless the constant is sampled
+``as_one``) and whose first column is the measure plotted by
+:meth:`SensitivityResult.plot`.
 
 References
 ----------
@@ -33,9 +36,20 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.sampling import input_params
 from ..errors import ModelError, SimulationError
 from ..model.model import Model
 from ._common import Metric, constants_with_ranges, int_seed, metric_label, metric_values, run_ensemble
+
+#: options every method passes to the ensemble door (:func:`trafficsys.engine.ensemble.run_ensemble`)
+ENSEMBLE_OPTIONS = ("executor", "chunk_size", "progress", "method")
+
+
+def _door(options: dict[str, Any]) -> dict[str, Any]:
+    bad = sorted(set(options) - set(ENSEMBLE_OPTIONS))
+    if bad:
+        raise ModelError(f"unknown option {bad[0]!r}; the ensemble options are {', '.join(ENSEMBLE_OPTIONS)}")
+    return options
 
 __all__ = ["SensitivityResult", "elasticities", "morris", "sobol", "sensitivity", "METHODS"]
 
@@ -94,6 +108,7 @@ def elasticities(
     scenario: Any = None,
     rel_step: float = 1e-4,
     seed: Any = None,
+    **ensemble: Any,
 ) -> SensitivityResult:
     """One-at-a-time elasticities of a metric to every constant, in one vectorised ensemble.
 
@@ -134,17 +149,18 @@ def elasticities(
     """
     import pandas as pd
 
-    chosen = constants_with_ranges(m, constants, need_range=False) if constants is not None else list(m.constants)
+    chosen = constants_with_ranges(m, constants, need_range=False) if constants is not None else \
+        constants_with_ranges(m, None, need_range=False)
     if not chosen:
         raise ModelError("the model has no constants to perturb", file=m.file)
-    base = np.array([c.value for c in chosen])
+    base = np.array([c.constant.value for c in chosen])
     h = np.where(base != 0, np.abs(base) * rel_step, rel_step)
     n = len(chosen)
     # run 0: base; runs 1..n: +h; runs n+1..2n: -h
     grid = np.tile(base, (2 * n + 1, 1))
     grid[1 + np.arange(n), np.arange(n)] += h
     grid[1 + n + np.arange(n), np.arange(n)] -= h
-    ds = run_ensemble(m, {c.name: grid[:, i] for i, c in enumerate(chosen)}, scenario=scenario)
+    ds = run_ensemble(m, input_params(chosen, grid), scenario=scenario, **_door(ensemble))
     y = metric_values(ds, metric, model=m)
     y0 = y[0]
     deriv = (y[1:n + 1] - y[n + 1:]) / (2 * h)
@@ -157,12 +173,12 @@ def elasticities(
 
 def _problem(chosen) -> dict:
     return {"num_vars": len(chosen), "names": [c.name for c in chosen],
-            "bounds": [list(c.range) for c in chosen]}
+            "bounds": [list(c.range) for c in chosen]}  # inputs: constants, or elements of arrayed ones
 
 
-def _run_sample(m, chosen, X, metric, scenario):
+def _run_sample(m, chosen, X, metric, scenario, ensemble):
     try:
-        ds = run_ensemble(m, {c.name: X[:, i] for i, c in enumerate(chosen)}, scenario=scenario)
+        ds = run_ensemble(m, input_params(chosen, X), scenario=scenario, **_door(ensemble))
     except SimulationError as e:
         where = ""
         if e.run is not None and 0 <= e.run < len(X):
@@ -188,6 +204,7 @@ def morris(
     trajectories: int = 50,
     levels: int = 4,
     seed: Any = None,
+    **ensemble: Any,
 ) -> SensitivityResult:
     """Morris elementary-effects screening over the constants' declared ranges (SALib).
 
@@ -206,7 +223,7 @@ def morris(
     problem = _problem(chosen)
     s = int_seed(seed)
     X = morris_sample.sample(problem, trajectories, num_levels=levels, seed=s)
-    y = _run_sample(m, chosen, X, metric, scenario)
+    y = _run_sample(m, chosen, X, metric, scenario, ensemble)
     res = morris_analyze.analyze(problem, X, y, num_levels=levels, seed=s)
     table = pd.DataFrame({k: np.asarray(res[k], dtype=float) for k in ("mu_star", "mu", "sigma", "mu_star_conf")},
                          index=pd.Index(problem["names"], name="constant"))
@@ -222,6 +239,7 @@ def sobol(
     n: int = 1024,
     second_order: bool = False,
     seed: Any = None,
+    **ensemble: Any,
 ) -> SensitivityResult:
     """Sobol first-order and total indices over the constants' declared ranges (SALib, Saltelli sampling).
 
@@ -243,7 +261,7 @@ def sobol(
     problem = _problem(chosen)
     s = int_seed(seed)
     X = sobol_sample.sample(problem, n, calc_second_order=second_order, seed=s)
-    y = _run_sample(m, chosen, X, metric, scenario)
+    y = _run_sample(m, chosen, X, metric, scenario, ensemble)
     res = sobol_analyze.analyze(problem, y, calc_second_order=second_order, seed=s)
     table = pd.DataFrame({k: np.asarray(res[k], dtype=float) for k in ("ST", "S1", "ST_conf", "S1_conf")},
                          index=pd.Index(problem["names"], name="constant"))
@@ -292,7 +310,9 @@ def sensitivity(
     seed
         Seed for the sampling methods (one seed policy: None, int or Generator).
     **options
-        Passed to the method (``rel_step``, ``trajectories``, ``levels``, ``n``, ``second_order``).
+        Passed to the method (``rel_step``, ``trajectories``, ``levels``, ``n``, ``second_order``),
+        and to the ensemble door (``executor``, ``chunk_size``, ``progress``, ``method``:
+        see :func:`~trafficsys.engine.ensemble.run_ensemble`).
 
     Returns
     -------

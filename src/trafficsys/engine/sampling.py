@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import ModelError
 from ..limits import check, check_memory
-from ..model.elements import Constant, Distribution
+from ..model.elements import SAMPLE_MODES, Constant, Distribution
 from ..model.model import Model
 from ..model.names import canonical
 
 __all__ = ["as_generator", "sample_constants", "SAMPLERS", "uniform_design", "transform", "run_count",
-           "check_memory"]
+           "check_memory", "UncertainInput", "uncertain_inputs", "input_params", "sample_inputs"]
 
 #: the samplers :func:`sample_constants` accepts
 SAMPLERS = ("lhs", "random", "sobol")
@@ -117,6 +118,135 @@ def transform(c: Constant, u: np.ndarray) -> np.ndarray:
     return np.clip(frozen.ppf(a + (b - a) * u), lo, hi)
 
 
+@dataclass(frozen=True)
+class UncertainInput:
+    """One uncertain input of an ensemble: a scalar constant, one element of an arrayed one, or a whole array.
+
+    Attributes
+    ----------
+    name
+        What tables show: ``"inflow"``, ``"exit_rate[north]"`` (an element sampled
+        on its own), or ``"exit_rate"`` (an arrayed constant sampled ``as_one``).
+    constant
+        The constant whose ``range``, ``distribution`` and ``value`` apply (for
+        an element, the element's own point value).
+    targets
+        The scalar constants the engine sets from this input's values (the
+        elements of an arrayed constant are named ``x[e]``).
+    """
+
+    name: str
+    constant: Constant
+    targets: tuple[str, ...]
+
+    @property
+    def range(self) -> tuple[float, float] | None:
+        """The range sampled."""
+        return self.constant.range
+
+
+def uncertain_inputs(model: Model, names: Sequence[str] | None = None, *, exclude: Sequence[str] = (),
+                     need_range: bool = True, nonzero_width: bool = False) -> list[UncertainInput]:
+    """Return the inputs an ensemble varies: each constant, each element of an arrayed constant, in model order.
+
+    An arrayed constant becomes one input per element, or a single input when
+    it says ``sample = "as_one"`` (:attr:`~trafficsys.model.elements.Constant.sample`).
+
+    Parameters
+    ----------
+    model
+        The model (arrayed or not).
+    names
+        The constants to vary (an arrayed constant's name, or one element ``x[e]``);
+        default: every constant with a ``range``.
+    exclude
+        Constants (or elements) not to vary.
+    need_range
+        Refuse named constants without a range (default); with False, every
+        constant qualifies (the default then takes every constant).
+    nonzero_width
+        Leave out (from the default) ranges of zero width, which fix a constant.
+
+    Raises
+    ------
+    ModelError
+        A name that is not a constant, or without a range when one is needed.
+    """
+    from ..model.arrays import element_names
+
+    skip = {canonical(x) for x in exclude}
+    dims = getattr(model, "dimensions", {}) or {}
+    flat = None
+
+    def elements(c: Constant) -> list[Constant]:
+        nonlocal flat
+        if not c.dimensions:
+            return [c]
+        if flat is None:
+            from ..model.arrays import flatten
+
+            flat = flatten(model)
+        keys = element_names(canonical(c.name), tuple(canonical(d) for d in c.dimensions),
+                             {canonical(k): tuple(canonical(e) for e in v) for k, v in dims.items()})
+        # an element given an equation (not a number) is not a constant any more: nothing to sample
+        return [flat[k] for k in keys if k in flat and isinstance(flat[k], Constant)]
+
+    def inputs_of(c: Constant) -> list[UncertainInput]:
+        if c.sample not in SAMPLE_MODES:
+            raise ModelError(f"sample = {c.sample!r}: use one of {', '.join(map(repr, SAMPLE_MODES))}",
+                             variable=c.name, file=model.file)
+        els = [e for e in elements(c) if canonical(e.name) not in skip]
+        if not c.dimensions:
+            return [UncertainInput(c.name, c, (canonical(c.name),))] if els else []
+        if c.sample == "as_one":
+            return [UncertainInput(c.name, c, tuple(canonical(e.name) for e in els))] if els else []
+        return [UncertainInput(e.name, e, (canonical(e.name),)) for e in els]
+
+    def usable(c: Constant) -> bool:
+        if not need_range:
+            return True
+        return c.range is not None and (not nonzero_width or c.range[1] > c.range[0])
+
+    out: list[UncertainInput] = []
+    if names is None:
+        for c in model.constants:
+            if canonical(c.name) not in skip and usable(c):
+                out += inputs_of(c)
+        return out
+    for name in names:
+        key = canonical(name)
+        e = model[name] if name in model else None
+        if e is None and "[" in key:  # one element of an arrayed constant
+            base = model[key.split("[", 1)[0]] if key.split("[", 1)[0] in model else None
+            if isinstance(base, Constant) and base.dimensions:
+                got = [x for x in elements(base) if canonical(x.name) == key]
+                if got and not (need_range and got[0].range is None):
+                    out.append(UncertainInput(got[0].name, got[0], (key,)))
+                    continue
+                if got:
+                    e = got[0]
+        if e is None:
+            e = model[name]  # raises UnknownVariableError with a suggestion
+        if not isinstance(e, Constant):
+            raise ModelError(f"only constants can be varied; '{e.name}' is a {e.kind.value}",
+                             variable=e.name, file=model.file)
+        if need_range and e.range is None:
+            raise ModelError("only constants with a declared range can be sampled; give it range=(lo, hi)",
+                             variable=e.name, file=model.file)
+        out += inputs_of(e)
+    return out
+
+
+def input_params(inputs: Sequence[UncertainInput], X: np.ndarray) -> dict[str, np.ndarray]:
+    """Return an ensemble's ``params`` from a design ``X`` (runs x inputs): each input's column on its targets."""
+    out: dict[str, np.ndarray] = {}
+    for i, inp in enumerate(inputs):
+        col = np.ascontiguousarray(X[:, i], dtype=float)
+        for t in inp.targets:
+            out[t] = col
+    return out
+
+
 def sample_constants(model: Model, n: int, seed: int | np.random.Generator | None = None,
                      sampler: str = "lhs", *, names: Sequence[str] | None = None,
                      exclude: Sequence[str] = ()) -> dict[str, np.ndarray]:
@@ -140,7 +270,9 @@ def sample_constants(model: Model, n: int, seed: int | np.random.Generator | Non
     Returns
     -------
     dict
-        Canonical constant name -> array of ``n`` values, in model order.  Pass it
+        Canonical constant name -> array of ``n`` values, in model order; the
+        elements of an arrayed constant are ``x[e]`` (one array each, the same
+        array for every element when it is sampled ``as_one``).  Pass it
         as ``params`` to :func:`~trafficsys.engine.simulate`; comparing
         strategies on the same sample gives common random numbers.
 
@@ -153,19 +285,18 @@ def sample_constants(model: Model, n: int, seed: int | np.random.Generator | Non
     >>> sorted(s), s["a"].shape
     (['a'], (4,))
     """
+    chosen = uncertain_inputs(model, names, exclude=exclude)
+    return input_params(chosen, sample_inputs(model, chosen, n, seed, sampler))
+
+
+def sample_inputs(model: Model, inputs: Sequence[UncertainInput], n: int,
+                  seed: int | np.random.Generator | None = None, sampler: str = "lhs") -> np.ndarray:
+    """Return a design of ``n`` runs over ``inputs`` (array runs x inputs), each column in its distribution."""
     n = run_count(n)
-    skip = {canonical(x) for x in exclude}
-    if names is None:
-        chosen = [c for c in model.constants if c.range is not None and canonical(c.name) not in skip]
-    else:
-        chosen = []
-        for name in names:
-            e = model[name]
-            if not isinstance(e, Constant) or e.range is None:
-                raise ModelError("only constants with a declared range can be sampled; give it range=(lo, hi)",
-                                 variable=e.name, file=model.file)
-            chosen.append(e)
-    check_memory(8.0 * n * len(chosen), f"sampling {len(chosen)} constants for {n:,} runs",
+    check_memory(8.0 * n * len(inputs), f"sampling {len(inputs)} constants for {n:,} runs",
                  "use fewer runs (n)", model.file)
-    u = uniform_design(n, len(chosen), seed, sampler)
-    return {canonical(c.name): transform(c, u[:, i]) for i, c in enumerate(chosen)}
+    u = uniform_design(n, len(inputs), seed, sampler)
+    out = np.empty((n, len(inputs)))
+    for i, c in enumerate(inputs):
+        out[:, i] = transform(c.constant, u[:, i])
+    return out

@@ -29,6 +29,7 @@ from .. import limits
 from ..errors import FileFormatError, ModelError
 from ..limits import check_file_size
 from ..model.elements import (
+    SAMPLE_MODES,
     Aux,
     Constant,
     Distribution,
@@ -181,7 +182,8 @@ _COMMON = {"units": _str, "doc": _str, "role": _str, "dimensions": _names, "per_
 _FIELDS: dict[str, dict[str, Callable[[Any], Any]]] = {
     "model": {"name": _str, "doc": _str, "start": _num, "stop": _num, "dt": _num, "saveper": _num,
               "method": _choice("euler", "rk4"), "time_units": _str},
-    "constants": {"value": _num, "range": _range, "distribution": _distribution, "source": _str, **_COMMON},
+    "constants": {"value": _num, "range": _range, "distribution": _distribution, "source": _str,
+                  "sample": _choice(*SAMPLE_MODES), **_COMMON},
     "stocks": {"initial": _eqn, "inflows": _names, "outflows": _names, "non_negative": _bool, **_COMMON},
     "flows": {"equation": _eqn, "non_negative": _bool, **_COMMON},
     "auxiliaries": {"equation": _eqn, **_COMMON},
@@ -450,7 +452,8 @@ def _element(section: str, name: str, f: dict[str, Any]) -> Element:
                   per_element=tuple(f.get("per_element", {}).items()))
     if section == "constants":
         return Constant(name, **common, value=f["value"], range=f.get("range"),
-                        distribution=f.get("distribution"), source=f.get("source", ""))
+                        distribution=f.get("distribution"), source=f.get("source", ""),
+                        sample=f.get("sample", "per_element"))
     if section == "stocks":
         return Stock(name, **common, initial=f["initial"], inflows=tuple(f.get("inflows", ())),
                      outflows=tuple(f.get("outflows", ())), non_negative=f.get("non_negative", False))
@@ -575,6 +578,8 @@ def _element_text(e: Element) -> str:
             f.append(("distribution", _scalar(d.kind) if not d.params else _inline(d.to_dict())))
         if e.source:
             f.append(("source", _scalar(e.source)))
+        if e.sample != "per_element":
+            f.append(("sample", _scalar(e.sample)))
     elif isinstance(e, Stock):
         f.append(("initial", _equation(e.initial)))
         if e.inflows:

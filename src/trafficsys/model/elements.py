@@ -12,6 +12,7 @@ from enum import Enum
 from typing import Any
 
 __all__ = [
+    "SAMPLE_MODES",
     "Kind",
     "Extrapolation",
     "Distribution",
@@ -25,6 +26,10 @@ __all__ = [
     "NamedLoop",
     "Link",
 ]
+
+
+#: how an arrayed constant's range is sampled (``Constant.sample``)
+SAMPLE_MODES = ("per_element", "as_one")
 
 
 class Kind(Enum):
@@ -149,12 +154,17 @@ class Constant(Element):
         How to sample the range (uniform when not given).
     source
         A citation, or ``"assumption: <reasoning>"``.
+    sample
+        For an arrayed constant: ``"per_element"`` (default) samples each
+        element as its own uncertain input; ``"as_one"`` draws one number per
+        run for every element (the elements are one uncertainty).
     """
 
     value: float = 0.0
     range: tuple[float, float] | None = None
     distribution: Distribution | None = None
     source: str = ""
+    sample: str = "per_element"
     kind: Kind = field(init=False, default=Kind.CONSTANT)
 
 

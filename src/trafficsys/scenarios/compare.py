@@ -29,7 +29,6 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ModelError
-from ..model.elements import Constant
 from ..model.names import canonical
 from .metrics import DEFAULT_METRICS, METRICS, Metric
 
@@ -45,10 +44,17 @@ def uncertain_constants(model, scenarios: Sequence[str] = ()) -> list[str]:
     """Return the constants :func:`compare` samples.
 
     Every constant with a range of non-zero width, except policy levers (role
-    ``"policy"``), structural switches (role ``"structure"``: set, not sampled) and the constants any of ``scenarios`` sets: a strategy's
-    levers are choices, not uncertainties; nor the initial values a model's
-    spin-up derives from each future (:mod:`trafficsys.engine.spinup`).
+    ``"policy"``), structural switches (role ``"structure"``: set, not sampled)
+    and the constants any of ``scenarios`` sets: a strategy's levers are
+    choices, not uncertainties; nor the initial values a model's spin-up
+    derives from each future (:mod:`trafficsys.engine.spinup`).  The elements of an arrayed
+    constant are named one by one (``x[e]``), unless it is sampled ``as_one``.
     """
+    return [inp.name for inp in _uncertain_inputs(model, scenarios)]
+
+
+def _uncertain_inputs(model, scenarios: Sequence[str] = (), names: Sequence[str] | None = None):
+    from ..engine.sampling import uncertain_inputs
     from ..engine.spinup import spinup_spec
 
     spec = spinup_spec(model)
@@ -56,14 +62,10 @@ def uncertain_constants(model, scenarios: Sequence[str] = ()) -> list[str]:
     for s in scenarios:
         if s in model.scenarios:
             fixed |= {canonical(k) for k in model.scenarios[s].overrides}
-    out = []
-    for c in model.constants:
-        if not isinstance(c, Constant) or c.range is None or c.range[1] <= c.range[0]:
-            continue
-        if c.role in ("policy", "structure") or canonical(c.name) in fixed:
-            continue
-        out.append(canonical(c.name))
-    return out
+    if names is not None:
+        return uncertain_inputs(model, names)
+    skip = [canonical(c.name) for c in model.constants if c.role in ("policy", "structure")] + sorted(fixed)
+    return uncertain_inputs(model, exclude=skip, nonzero_width=True)
 
 
 def _named_strategies(model, scenarios):
@@ -112,8 +114,9 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
             n: int = 1000, seed: int | np.random.Generator | None = None, sampler: str = "lhs", *,
             reference: str | None = "baseline", primary: str = "exploitation_person_years",
             uncertain: Sequence[str] | None = None, method: str | None = None, saveper: float = 1.0,
-            trajectories: Sequence[str] = ("in_exploitation",), settings: Mapping[str, float | str] | None = None,
-            case: str | None = None) -> Comparison:
+            trajectories: Sequence[str] | str = ("in_exploitation",), executor: Any = None,
+            chunk_size: int | None = None, progress: bool | None = None,
+            settings: Mapping[str, float | str] | None = None, case: str | None = None) -> Comparison:
     """Run every strategy over the same Monte Carlo sample and compare their indicators.
 
     Parameters
@@ -151,7 +154,13 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
     saveper
         Save period of the trajectories kept for plots.
     trajectories
-        Variables whose time paths are kept (for fan charts).
+        Variables whose time paths are kept (for fan charts); ``"all"`` keeps
+        every variable's.  Only these and the metrics' variables are saved
+        while the strategies run.
+    executor, chunk_size, progress
+        As for :func:`~trafficsys.engine.ensemble.run_ensemble`, the ensemble
+        door every strategy's runs go through.
+
     settings
         A what-if applied under every strategy (constant -> number or
         equation); those constants are then not sampled.  A strategy that sets
@@ -185,8 +194,7 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
     >>> c.samples.shape[0]
     20
     """
-    from ..engine import simulate
-    from ..engine.sampling import run_count, sample_constants
+    from ..engine.sampling import run_count
 
     if isinstance(scenarios, str):  # one name, not its letters
         scenarios = [scenarios]
@@ -228,31 +236,46 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
     if primary not in [mt.name for mt in chosen]:
         primary = chosen[0].name
 
-    model, what_if, notes = _what_if(model, names, settings, case)
-    unc = uncertain_constants(model, names) if uncertain is None else [canonical(u) for u in uncertain]
-    unc = [u for u in unc if u not in {canonical(k) for k in what_if}]
-    from ..engine.sampling import check_memory
+    from ..engine.ensemble import run_ensemble
+    from ..engine.sampling import check_memory, input_params, sample_inputs
 
+    model, what_if, notes = _what_if(model, names, settings, case)
+    inputs = _uncertain_inputs(model, names, None if uncertain is None else list(uncertain))
+    inputs = [inp for inp in inputs if inp.name not in {canonical(k) for k in what_if}]
     nsave = int((model.specs.stop - model.specs.start) / saveper) + 1 if saveper > 0 else 1
-    check_memory(8.0 * n * (len(unc) + nsave * len(model)), f"comparing strategies over {n:,} futures",
-                 "use fewer futures (n)", model.file)
-    samples = sample_constants(model, n, seed, sampler, names=unc) if unc else {}
+    needed = sorted({v for mt in chosen for v in mt.needs})
+    if isinstance(trajectories, str) and trajectories == "all":
+        keep = None
+    else:
+        keep = [canonical(v) for v in ([trajectories] if isinstance(trajectories, str) else trajectories)
+                if v in model]
+    constants = {canonical(c.name) for c in model.constants}
+    saved = None if keep is None else sorted({canonical(v) for v in needed if canonical(v) not in constants}
+                                             | set(keep))
+    check_memory(8.0 * n * (len(inputs) + nsave * (len(model) if saved is None else len(saved) + 1)),
+                 f"comparing strategies over {n:,} futures", "use fewer futures (n)", model.file)
+    X = sample_inputs(model, inputs, n, seed, sampler)
+    samples = input_params(inputs, X)
+    from ..engine.simulate import check_settings
     from ..engine.spinup import spin_up
 
     # each future starts at the rest state of its own status quo, when the model asks (its metadata)
     started = {**samples, **spin_up(model, samples, n, method=method)} if samples else {}
 
-    needed = sorted({v for mt in chosen for v in mt.needs})
-    keep = [canonical(v) for v in trajectories if v in model]
     finals: dict[str, dict[str, np.ndarray]] = {}
     paths: dict[str, dict[str, np.ndarray]] = {}
     residuals: dict[str, float] = {}
     time = None
     for s in names:
-        r = simulate(model, scenario=s, params=started or None, method=method, saveper=saveper)
+        r = run_ensemble(model, started or None, scenario=s, method=method, saveper=saveper, n=n,
+                         variables=saved if saved else None, executor=executor, chunk_size=chunk_size,
+                         progress=progress, desc=f"compare {s}")
+        check_settings(model, s, None, r, stacklevel=3)
         ds = r.ds
-        finals[s] = {v: np.broadcast_to(ds[v].values[-1], (n,)).astype(float) for v in needed}
-        paths[s] = {v: np.broadcast_to(ds[v].values, (ds.sizes["time"], n)).astype(float) for v in keep}
+        finals[s] = {v: np.broadcast_to(ds[canonical(v)].values[-1] if "time" in ds[canonical(v)].dims
+                                        else ds[canonical(v)].values, (n,)).astype(float) for v in needed}
+        paths[s] = {v: np.broadcast_to(ds[v].values, (ds.sizes["time"], n)).astype(float)
+                    for v in (keep if keep is not None else list(r.variables))}
         residuals[s] = _people_residual(model, r)
         time = np.asarray(ds["time"].values, dtype=float)
 
@@ -261,7 +284,7 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
         ref = finals.get(reference) if reference is not None else None
         values[mt.name] = {s: np.asarray(mt.compute(finals[s], None if s == reference else ref), dtype=float)
                            for s in names}
-    sample_frame = pd.DataFrame({k: np.asarray(v, dtype=float) for k, v in samples.items()})
+    sample_frame = pd.DataFrame(X, columns=[inp.name for inp in inputs])
     sample_frame.index.name = "run"
     return Comparison(model_name=model.name, strategies=names, reference=reference, primary=primary,
                       metrics={mt.name: mt for mt in chosen}, values=values, samples=sample_frame,

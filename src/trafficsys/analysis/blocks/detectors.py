@@ -185,12 +185,12 @@ def _form_elasticity(ctx: Context, site: _Site) -> np.ndarray:
 
 
 def _evaluate(ctx: Context, node: Any, variable: str) -> np.ndarray:
-    from .._evaluate import evaluate
+    from ...engine.expression import evaluate
 
     env = ctx.env()
     shape = next(iter(env.values())).shape if env else (len(ctx.time), ctx.n)
-    out = evaluate(node, env, time=ctx.time[:, None], dt=ctx.time_settings.dt, lookups=ctx.lookups,
-                   variable=variable)
+    out = evaluate(node, env, time=ctx.time[:, None], dt=ctx.time_settings.dt, start=ctx.time_settings.start,
+                   stop=ctx.time_settings.stop, lookups=ctx.lookups, variable=variable)
     return np.broadcast_to(np.asarray(out, dtype=float), shape)
 
 
@@ -223,7 +223,7 @@ def _multiplier_model(ctx: Context, site: _Site, arg_index: int):
 
 def _lookup_saturation(table: Lookup, x: np.ndarray) -> np.ndarray:
     """Return True where a graphical function sits on its upper plateau (near its largest value, flat)."""
-    from .._evaluate import interpolate_lookup
+    from ...engine.expression import interpolate_lookup
 
     xs = np.asarray(table.xs, dtype=float)
     ys = np.asarray(table.ys, dtype=float)

@@ -1,0 +1,164 @@
+"""Every builtin has one numeric meaning, the same on every path that computes it.
+
+A *path* is a way trafficsys computes an equation's value: the engine's
+generated code for one run (Python floats), for an ensemble (numpy arrays),
+and the analyses' evaluation of an expression on recorded values.  A new path
+(a compiled kernel) is one more entry in ``PATHS``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import trafficsys as ts
+from trafficsys.engine.expression import evaluate
+from trafficsys.errors import SimulationError
+from trafficsys.model.builtins import BUILTINS, BuiltinKind
+from trafficsys.model.parser import parse
+
+DT = 0.25
+TABLE = [(0.0, 0.0), (1.0, 2.0), (3.0, 2.5)]
+
+
+def _model(equation: str, args: list[float], t: float) -> ts.Model:
+    m = ts.Model("one_builtin", start=t, stop=t + DT, dt=DT)
+    for i, a in enumerate(args):
+        m.constant(f"a{i}", a)
+    m.lookup("tab", TABLE)
+    m.aux("y", equation)
+    m.stock("s", 0, inflows=["f"])  # a run needs a stock
+    m.flow("f", "0")
+    return m
+
+
+def _run(r) -> float:
+    return float(r.ds["y"].values[0, 0])
+
+
+def engine_scalar(equation: str, args: list[float], t: float) -> float:
+    """One run: the generated code on Python floats."""
+    try:
+        return _run(ts.simulate(_model(equation, args, t)))
+    except SimulationError:  # a NaN or infinity stops a run; the other paths return it
+        return math.nan
+
+
+def engine_vector(equation: str, args: list[float], t: float) -> float:
+    """An ensemble: the generated code on numpy arrays (two identical runs)."""
+    try:
+        return _run(ts.simulate(_model(equation, args, t), params={"a0": [args[0]] * 2} if args else None))
+    except SimulationError:
+        return math.nan
+
+
+def analysis(equation: str, args: list[float], t: float) -> float:
+    """What loop dominance, the blocks and the polarity check compute from recorded values."""
+    m = _model(equation, args, t)
+    env = {f"a{i}": np.array([a]) for i, a in enumerate(args)}
+    out = evaluate(
+        parse(equation), env, time=np.array([t]), dt=DT, start=t, stop=t + DT, lookups={"tab": m["tab"]}
+    )
+    return float(np.asarray(out).reshape(-1)[0])
+
+
+#: every path that computes an equation; a new one (a compiled kernel) is one line here
+PATHS = {"engine scalar": engine_scalar, "engine vector": engine_vector, "analysis": analysis}
+
+#: builtins whose value at one instant depends on their arguments and the clock only
+INSTANT = sorted(
+    [
+        name
+        for name, b in BUILTINS.items()
+        if b.kind in (BuiltinKind.PURE, BuiltinKind.TIME, BuiltinKind.LOOKUP) and name != "PI"
+    ]
+    + ["MEAN"]
+)
+#: with one argument these reduce an array (flattened away before any path sees them)
+LEAST = {"MIN": 2, "MAX": 2, "MEAN": 2}
+# numbers that probe the edges of each meaning: halves (ROUND), zeros (SAFEDIV, MOD), negatives
+NUMBERS = st.one_of(
+    st.integers(-6, 6).map(float),
+    st.integers(-12, 12).map(lambda k: k / 2),
+    st.floats(-50, 50, allow_nan=False, allow_infinity=False, width=32),
+)
+
+
+def _same(values: dict[str, float]) -> bool:
+    vals = list(values.values())
+    if all(not math.isfinite(v) for v in vals):
+        return True
+    return all(v == vals[0] for v in vals)  # the same bits, not merely close
+
+
+def test_every_instantaneous_builtin_is_covered():
+    assert {
+        "ROUND",
+        "STEP",
+        "PULSE",
+        "RAMP",
+        "MOD",
+        "MODULO",
+        "INT",
+        "INTEGER",
+        "QUANTUM",
+        "SAFEDIV",
+        "MIN",
+        "MAX",
+        "MEAN",
+        "ACTIVE_INITIAL",
+        "LOOKUP",
+        "EXP",
+        "LN",
+    } <= set(INSTANT)
+
+
+@pytest.mark.parametrize("name", INSTANT)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_builtin_means_the_same_on_every_path(name, data):
+    b = BUILTINS[name]
+    hi = b.max_args if b.max_args is not None else b.min_args + 2
+    lo = LEAST.get(name, b.min_args)
+    k = data.draw(st.integers(lo, max(hi, lo)), label="arguments")
+    args = data.draw(st.lists(NUMBERS, min_size=k, max_size=k), label="values")
+    t = data.draw(st.sampled_from([0.0, 0.25, 1.0, 2.5, 0.30000000000000004, -1.0]), label="time")
+    equation = f"{name}({', '.join(f'a{i}' for i in range(k))})"
+    if name == "LOOKUP":
+        equation = "LOOKUP(tab, a1)"
+    got = {path: fn(equation, args, t) for path, fn in PATHS.items()}
+    assert _same(got), (equation, args, t, got)
+
+
+@settings(max_examples=40, deadline=None)
+@given(x=NUMBERS, t=st.sampled_from([0.0, 0.5, 1.0]))
+def test_graphical_functions_and_operators_mean_the_same_on_every_path(x, t):
+    for equation in ("tab(a0)", "a0 ^ 2", "a0 MOD 3", "IF a0 > 1 THEN a0 ELSE -a0", "NOT a0 AND a0 < 2"):
+        got = {path: fn(equation, [x], t) for path, fn in PATHS.items()}
+        assert _same(got), (equation, x, t, got)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    "equation, t, expected",
+    [
+        ("ROUND(2.5)", 0.0, 3.0),  # half away from zero (numpy's np.round gives 2)
+        ("ROUND(-2.5)", 0.0, -3.0),
+        ("INT(-1.5)", 0.0, -2.0),
+        ("INTEGER(-1.5)", 0.0, -1.0),
+        ("MOD(-1, 3)", 0.0, 2.0),
+        ("MODULO(-1, 3)", 0.0, -1.0),
+        ("STEP(5, 0.3)", 0.1 + 0.2, 5.0),  # 0.30000000000000004 >= 0.3 within the clock tolerance
+        ("STEP(5, 0.3)", 0.2999, 0.0),
+        ("PULSE(2)", 1.0, 2.0 / DT),  # the default first pulse is at the start time, not at 0
+        ("RAMP(2, 1, 3)", 5.0, 4.0),
+        ("SAFEDIV(1, 0, 7)", 0.0, 7.0),
+        ("QUANTUM(7.5, 2)", 0.0, 6.0),
+    ],
+)
+def test_known_meanings(path, equation, t, expected):
+    assert PATHS[path](equation, [], t) == expected
