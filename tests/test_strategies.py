@@ -77,12 +77,12 @@ def test_recommendation_5_funds_no_state_duty_from_programme_money(runs, strateg
     assert float(r["police_capacity"].values[-1, 0]) > float(base["police_capacity"].values[-1, 0])
 
 
-def test_the_state_bears_first_response_only_as_far_as_it_is_held_to_account(model, runs):
+def test_the_state_bears_first_response_only_as_far_as_it_is_held_to_account(reference_model, runs):
     # with accountability work, advocacy and audits ineffective (their effects at zero), dropping the programme's
     # police money is not made up by the state: nothing in the model makes the state pay by fiat
     p = {"accountability_work_effect": 0.0, "advocacy_effect": 0.0, "audit_accountability_effect": 0.0}
-    r = ts.simulate(model, scenario="state_accountable", params=p)
-    base = ts.simulate(model, scenario="baseline", params=p)
+    r = ts.simulate(reference_model, scenario="state_accountable", params=p)
+    base = ts.simulate(reference_model, scenario="baseline", params=p)
     held = runs["state_accountable"]
     assert float(r["state_own_first_response"].values[-1, 0]) < 0.6 * float(
         held["state_own_first_response"].values[-1, 0])
