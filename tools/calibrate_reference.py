@@ -48,7 +48,7 @@ STATE = {
     "initial_support_orientation": "support_orientation",
 }
 #: reference constant -> the stock whose point-value rest state it is (the scale the rates are stated at)
-REFERENCE = {"reference_trafficker_network": "trafficker_network"}
+REFERENCE = {"reference_trafficker_network": "trafficker_network", "reference_cases_in_trial": "cases_in_trial"}
 TARGETS = {
     "in_exploitation": 10000.0,
     "police_share": 28 / 80,
