@@ -113,3 +113,28 @@ def test_accountability_work_without_effect_changes_no_accountability(model):
                                        "share_ngo_rescue": 0.0})
     np.testing.assert_allclose(d["state_accountability"].values, b["state_accountability"].values, rtol=1e-9)
     assert last(a, "state_accountability") > 0
+
+
+def test_structural_switches_are_set_not_sampled_and_each_changes_only_its_structure(model):
+    from trafficsys.scenarios import uncertain_constants
+
+    switches = [c.name for c in model.constants if c.role == "structure"]
+    assert set(switches) == {"witness_support_dilution", "raid_yield_follows_prevalence"}
+    assert not set(switches) & set(uncertain_constants(model, list(model.scenarios)))
+    for name in switches:  # each has its sensitivity case
+        assert any(name in case["settings"] for case in model.metadata["cases"].values()), name
+    # at the point values both switches leave the baseline where it was (the references are its rest state)
+    base = ts.simulate(model, scenario="baseline")
+    alt = ts.simulate(model, scenario="baseline", params={"witness_support_dilution": 0.0,
+                                                          "raid_yield_follows_prevalence": 1.0})
+    np.testing.assert_allclose(alt["in_exploitation"].values, base["in_exploitation"].values, rtol=0.01)
+    # without dilution, doubling the caseload in trial leaves witness coverage where it was
+    more = {"initial_cases_in_trial": 1400.0}
+    d1 = ts.simulate(model, scenario="saviour_led", params=more, stop=1)
+    d0 = ts.simulate(model, scenario="saviour_led", params={**more, "witness_support_dilution": 0.0}, stop=1)
+    assert float(d1["witness_support_coverage"].values[0, 0]) < 0.6 * float(d0["witness_support_coverage"].values[0, 0])
+    # raids that follow prevalence find half as many when half as many are exploited
+    half = {"initial_in_exploitation": 5000.0, "raid_yield_follows_prevalence": 1.0}
+    r = ts.simulate(model, scenario="baseline", params=half, stop=1)
+    cap = float(r["ngo_rescue_capacity"].values[0, 0])
+    assert float(r["ngo_raid_exits"].values[0, 0]) == pytest.approx(cap * 0.5, rel=1e-6)
