@@ -10,7 +10,7 @@ import trafficsys as ts
 from trafficsys.io.localdata import read_local_data
 
 ROOT = Path(__file__).resolve().parents[1]
-TELANGANA = ROOT / "models" / "local" / "telangana.toml"
+TELANGANA = ROOT / "data" / "local" / "telangana.toml"
 
 
 @pytest.fixture(scope="module")

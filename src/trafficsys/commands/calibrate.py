@@ -13,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``trafficsys calibrate``."""
     parser.add_argument("data", help="local-data TOML file: [unit], [set.CONSTANT], [targets.VARIABLE] with "
                         "their sources, [fit] constants (format: trafficsys.io.localdata; example: "
-                        "models/local/telangana.toml)")
+                        "data/local/telangana.toml)")
     parser.add_argument("model", nargs="?", help=MODEL_HELP)
     parser.add_argument("--fit", nargs="+", metavar="CONSTANT", help="constants to fit (default: the file's [fit])")
     parser.add_argument("--write", metavar="TOML", help="write the adapted, calibrated model here")
