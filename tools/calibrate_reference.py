@@ -44,7 +44,11 @@ STATE = {
     "initial_cases_in_trial": "cases_in_trial",
     "initial_state_accountability": "state_accountability",
     "initial_survivor_trust": "survivor_trust",
+    "initial_ngo_shelter_beds": "ngo_shelter_beds",
+    "initial_support_orientation": "support_orientation",
 }
+#: reference constant -> the stock whose point-value rest state it is (the scale the rates are stated at)
+REFERENCE = {"reference_trafficker_network": "trafficker_network", "reference_cases_in_trial": "cases_in_trial"}
 TARGETS = {
     "in_exploitation": 10000.0,
     "police_share": 28 / 80,
@@ -67,11 +71,11 @@ def measure(values: dict[str, float], horizon: float = 150.0) -> dict[str, float
 def calibrate(iterations: int = 40) -> dict[str, float]:
     """Fixed-point iteration on the initial state and the four calibrated constants."""
     m = ts.load_default()
-    values = {k: m[k].value for k in [*STATE, "base_recruitment_rate", "police_detection_per_officer",
+    values = {k: m[k].value for k in [*STATE, *REFERENCE, "base_recruitment_rate", "police_detection_per_officer",
                                        "base_community_exit_rate", "base_court_capacity"]}
     for i in range(iterations):
         last = measure(values)
-        for const, stock in STATE.items():
+        for const, stock in {**STATE, **REFERENCE}.items():
             values[const] = last[stock]
         values["base_recruitment_rate"] *= (TARGETS["in_exploitation"] / last["in_exploitation"]) ** 0.5
         values["police_detection_per_officer"] *= (TARGETS["police_share"] / last["police_share"]) ** 0.7

@@ -23,6 +23,7 @@ COMMANDS = {
     "archetypes": "detect systems archetypes in the causal structure",
     "dominance": "which loops drive behaviour when (Loops that Matter)",
     "blocks": "find the systemic blocks that keep an outcome from responding to the levers",
+    "calibrate": "fit the model to a place's published figures (a local-data file) and say what they pin down",
     "export": "write the model as TOML, XMILE, GraphML, DOT, Kumu JSON or Mermaid",
     "report": "write one self-contained HTML report: structure, sources, loops, archetypes, strategies, blocks",
     "validate": "check a model file: names, structure, ranges, algebraic loops, units",
@@ -86,6 +87,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _notes_for(warnings, categories: tuple[type[Warning], ...], command: str) -> None:
+    """Show the library's warnings about the user's values as one-line notes on stderr, each once."""
+    shown: set[str] = set()
+    plain = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if not issubclass(category, categories):
+            return plain(message, category, filename, lineno, file, line)
+        text = str(message)
+        if text not in shown:
+            shown.add(text)
+            print(f"trafficsys {command}: note: {text}", file=sys.stderr)
+
+    warnings.simplefilter("always", categories[0])
+    for c in categories[1:]:
+        warnings.simplefilter("always", c)
+    warnings.showwarning = show
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``trafficsys`` script; returns the exit status."""
     parser = build_parser()
@@ -93,10 +113,14 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 0
+    import warnings
+
     from . import limits
+    from .model.settings import BudgetWarning, RangeWarning
 
     try:
-        with limits.override(**dict(getattr(args, "limit", None) or [])):
+        with limits.override(**dict(getattr(args, "limit", None) or [])), warnings.catch_warnings():
+            _notes_for(warnings, (RangeWarning, BudgetWarning), args.command)
             return int(args._module.run(args) or 0)
     except ModelError as e:
         if args.debug:

@@ -25,6 +25,7 @@ models. European Journal of Operational Research 151(3), 552-568.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -75,6 +76,8 @@ class CalibrationResult:
         self.message = message
         self.nfev = nfev
         self.cost = cost
+        self.jacobian: np.ndarray | None = None  #: Jacobian of the scaled residuals at the optimum
+        self.local = None  #: the LocalData the fit read, when data was a local-data file
 
     @property
     def values(self) -> dict[str, float]:
@@ -84,6 +87,55 @@ class CalibrationResult:
     def to_pandas(self):
         """Return the parameter table."""
         return self.params
+
+    def identifiability(self, max_relative_sd: float = 0.5, max_correlation: float = 0.95):
+        """Say for each fitted constant whether the data pin it down.
+
+        Residuals scaled by the data's stated uncertainty (a local-data file's
+        tolerances, or the ``weights``) have unit variance, so the estimates'
+        covariance is ``(JᵀJ)⁻¹`` without the residual variance: what the data
+        *could* tell, even when the fit is exact.  A constant is identified
+        when its standard deviation is below ``max_relative_sd`` of its value,
+        no other estimate is correlated with it beyond ``max_correlation``, and
+        it is not at a range bound.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Per constant: ``value, sd, relative_sd, most_correlated, correlation, at_bound, identified, why``.
+        """
+        import pandas as pd
+
+        J = getattr(self, "jacobian", None)
+        names = list(self.params.index)
+        p = len(names)
+        cov = np.full((p, p), np.nan)
+        if J is not None:
+            try:
+                cov = np.linalg.inv(J.T @ J)
+            except np.linalg.LinAlgError:
+                pass
+        sd = np.sqrt(np.clip(np.diag(cov), 0, None)) if np.all(np.isfinite(cov)) else np.full(p, np.inf)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            corr = cov / np.outer(sd, sd)
+        rows = {}
+        for i, name in enumerate(names):
+            v = float(self.params["value"].iloc[i])
+            rel = float(sd[i] / abs(v)) if v != 0 else float("inf")
+            others = [(abs(corr[i, j]), names[j], corr[i, j]) for j in range(p) if j != i and np.isfinite(corr[i, j])]
+            top = max(others) if others else (0.0, "", 0.0)
+            bound = bool(self.params["at_bound"].iloc[i])
+            why = []
+            if not rel < max_relative_sd:
+                why.append(f"sd {rel:.0%} of the value")
+            if top[0] > max_correlation:
+                why.append(f"correlated {top[2]:+.2f} with {top[1]}")
+            if bound:
+                why.append("at a range bound")
+            rows[name] = {"value": v, "sd": float(sd[i]), "relative_sd": rel, "most_correlated": top[1],
+                          "correlation": float(top[2]), "at_bound": bound, "identified": not why,
+                          "why": "; ".join(why) or "the data pin it down"}
+        return pd.DataFrame.from_dict(rows, orient="index")
 
     def plot(self, ax=None, data=None):
         """Observed points and the calibrated trajectories, one panel per variable; returns the Axes."""
@@ -147,7 +199,7 @@ def _observations(data: Any, m: Model):
 def calibrate(
     m: Model,
     data: Any,
-    params: Sequence[str],
+    params: Sequence[str] | None = None,
     *,
     weights: Mapping[str, float] | None = None,
     scenario: Any = None,
@@ -163,7 +215,12 @@ def calibrate(
         The model; its current constant values are the starting point.
     data
         Observations: a DataFrame indexed by time with one column per model
-        variable (NaN where not observed), a named Series, or a dict of Series.
+        variable (NaN where not observed), a named Series, or a dict of Series;
+        or the path of a local-data TOML file (:mod:`trafficsys.io.localdata`):
+        its local values and ranges are applied to the model, its targets are
+        the observations, weighted by their tolerances, and its ``[fit]``
+        constants are the default ``params``; the calibrated model's fitted
+        constants then keep ranges of value +- 2 sd.
     params
         Names of the constants to fit.  A constant with a ``range`` stays in
         it; one without is unbounded.  An arrayed constant is fitted element
@@ -214,6 +271,17 @@ def calibrate(
     from scipy import stats
     from scipy.optimize import least_squares
 
+    local = None
+    if isinstance(data, (str, os.PathLike)):
+        from ..io.localdata import read_local_data
+
+        local = read_local_data(data)
+        m = local.apply(m)
+        data = local.data()
+        weights = {**local.weights(), **(weights or {})}
+        params = local.fit if params is None else params
+        if scenario is None and local.scenario in m.scenarios:
+            scenario = local.scenario
     if isinstance(params, str):
         params = [params]
     if not params:
@@ -322,12 +390,17 @@ def calibrate(
                          if ss_tot > 0 else np.nan, "n": int(ok.sum())}
     calibrated = _with_values(base, inputs, sol.x)
     index = pd.Index(t_obs, name="time")
-    return CalibrationResult(
+    res = CalibrationResult(
         calibrated, table, pd.DataFrame(corr, index=names, columns=names),
         pd.DataFrame(np.where(mask, resid, np.nan), index=index, columns=cols),
         pd.DataFrame(fitted, index=index, columns=cols),
         pd.DataFrame.from_dict(fit_rows, orient="index"), bool(sol.success), str(sol.message), int(sol.nfev),
         float(sol.cost))
+    res.jacobian = J
+    res.local = local
+    if local is not None:  # the adapted model samples the fitted constants only as far as the figures allow
+        res.model = local.narrowed(res)
+    return res
 
 
 def _with_values(model: Model, inputs: Sequence[Any], values: Sequence[float]) -> Model:

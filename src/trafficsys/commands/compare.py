@@ -22,6 +22,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", nargs="?", help=MODEL_HELP + " with the strategies of models/strategies.toml")
     parser.add_argument("--scenarios", nargs="+", metavar="NAME",
                         help="strategies to compare (default: all; the baseline is always included)")
+    parser.add_argument("--strategies", metavar="FILE", action="append", default=[],
+                        help="a TOML file of your own strategies ([scenarios.NAME] tables with a .set table, as "
+                        "models/strategies.toml), compared beside the model's; may be repeated")
+    parser.add_argument("--set", metavar="NAME=VALUE", action="append", default=[],
+                        help="a what-if: give a constant this value (or equation) in every strategy; it is then "
+                        "no longer sampled. May be repeated")
+    parser.add_argument("--case", metavar="NAME",
+                        help="a sensitivity case the model ships (the reference model: unverified_at_zero, its "
+                        "unmeasured survivor-led effects at zero)")
     parser.add_argument("--metrics", nargs="+", metavar="NAME", help="indicators to report (default: all)")
     parser.add_argument("--n", "--runs", dest="n", type=int, default=1000, metavar="N",
                         help="sampled futures per strategy (default 1000)")
@@ -48,6 +57,14 @@ def run(args: argparse.Namespace) -> int:
     check_outputs(csv=args.csv, force=args.force)
     _check_figure(figure, explicit=args.figure is not None, force=args.force)
     model = ts.load(args.model) if args.model else ts.load_default()
+    added: list[str] = []
+    for path in args.strategies:
+        from ..io import merge_scenarios
+
+        before = set(model.scenarios)
+        merge_scenarios(model, path)
+        added += [s for s in model.scenarios if s not in before and s not in added]
+    what_if = _parse_set(args.set)
     if not model.scenarios:
         print("trafficsys compare: the model defines no scenarios ([scenarios.NAME] tables) to compare",
               file=sys.stderr)
@@ -62,9 +79,12 @@ def run(args: argparse.Namespace) -> int:
         raise ts.ModelError(f"--drivers needs two different strategies, got '{args.drivers[0]}' twice")
     from ..progress import wanted
 
+    names = args.scenarios
+    if names is not None and added:  # the strategies of a --strategies file are compared even when not listed
+        names = list(dict.fromkeys([*names, *added]))
     # on a terminal, a bar per strategy even when its runs fit in one chunk; silent in pipes and logs
-    c = ts.compare(model, args.scenarios, metrics=args.metrics, n=args.n, seed=args.seed, sampler=args.sampler,
-                   progress=wanted(None))
+    c = ts.compare(model, names, metrics=args.metrics, n=args.n, seed=args.seed, sampler=args.sampler,
+                   settings=what_if or None, case=args.case, progress=wanted(None))
     print(c)
     if args.drivers:
         a, b = args.drivers
@@ -87,6 +107,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {figure}")
     print(f"({time.perf_counter() - t0:.1f} s)")
     return 0
+
+
+def _parse_set(items: list[str]) -> dict[str, float | str]:
+    from .run import _parse_set as parse
+
+    return parse(items)
 
 
 def _check_figure(figure: str | None, *, explicit: bool, force: bool) -> None:

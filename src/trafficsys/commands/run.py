@@ -66,24 +66,6 @@ def _parse_set(items: list[str]) -> dict[str, float | str]:
     return out
 
 
-def _note_out_of_range(m, overrides: dict[str, float | str]) -> None:
-    """Say on stderr which --set values lie outside their constant's declared range (allowed, but unsourced)."""
-    import sys
-
-    from trafficsys.model.elements import Constant
-    from trafficsys.model.names import canonical
-
-    for name, value in overrides.items():
-        key = canonical(name)
-        el = m[key] if key in m else None
-        if isinstance(el, Constant) and el.range is not None and isinstance(value, float):
-            lo, hi = el.range
-            if not lo <= value <= hi:
-                print(f"note: {el.name} = {value:g} is outside its declared range [{lo:g}, {hi:g}]"
-                      + (f" (source: {el.source})" if el.source else "")
-                      + "; the results leave what the model's sources support", file=sys.stderr)
-
-
 def run(args: argparse.Namespace) -> int:
     """Simulate and print the table."""
     import numpy as np
@@ -108,7 +90,6 @@ def run(args: argparse.Namespace) -> int:
                             file=m.file)
     overrides = _parse_set(args.set)
     r = ts.simulate(m, scenario=args.scenario, params=overrides or None, method=args.method)
-    _note_out_of_range(m, overrides)
     ds = r.ds
     # the raw variables: ds[name] builds a DataArray searching every coordinate, so reading all of a
     # large model's variables through it is quadratic in their number

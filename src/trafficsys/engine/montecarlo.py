@@ -24,12 +24,14 @@ def monte_carlo(model: Model, n: int, seed: int | np.random.Generator | None = N
                 sampler: str = "lhs", executor: Executor | None = None, chunk_size: int | None = None,
                 progress: bool | None = None, params: Mapping[str, Any] | None = None, *,
                 method: str | Method | None = None, samples: Mapping[str, np.ndarray] | None = None,
-                variables: Any = None) -> Results:
+                variables: Any = None, policy: bool = False, spinup: bool | None = None) -> Results:
     """Run ``n`` futures sampled from the model's declared uncertainty.
 
     Every constant with a ``range`` is sampled (:func:`~trafficsys.engine.sample_constants`),
     each element of an arrayed constant on its own unless it is sampled
-    ``as_one``, except those the ``scenario`` or ``params`` fix.  The runs are vectorised
+    ``as_one``, except policy levers (``role = "policy"``: choices, not
+    uncertainties, as in :func:`~trafficsys.compare`), structural switches
+    (``role = "structure"``) and those the ``scenario`` or ``params`` fix.  The runs are vectorised
     in chunks whose saved values stay within a memory budget, and the chunks
     can be spread over any :class:`concurrent.futures.Executor`.
 
@@ -68,6 +70,14 @@ def monte_carlo(model: Model, n: int, seed: int | np.random.Generator | None = N
         ``"all"`` for every variable, or a list.  The memory a large ensemble
         needs is ``times x variables x n x 8`` bytes.
 
+    policy
+        Also sample the policy levers (``role = "policy"``) over their ranges;
+        default False.
+    spinup
+        Start each future at the rest state of its own status quo
+        (:mod:`~trafficsys.engine.spinup`); default: when the model's metadata
+        asks for it.  The initial-value constants it sets are then not sampled.
+
     Returns
     -------
     Results
@@ -96,6 +106,16 @@ def monte_carlo(model: Model, n: int, seed: int | np.random.Generator | None = N
     check_memory(8.0 * n * _timing(base, None, None, None, None).nsave,
                  f"a Monte Carlo of {n:,} runs", "use fewer runs (n) or save less often (saveper)", model.file)
     fixed = {canonical(k) for k in (params or {})}
+    if not policy:  # levers and budgets are what a strategy chooses, not what the future holds
+        fixed |= {canonical(c.name) for c in base.constants if c.role in ("policy", "structure")}
+    from .spinup import spinup_spec
+
+    spec = spinup_spec(model) if spinup is not False else None
+    if spinup and spec is None:
+        raise ModelError("spinup=True needs a [metadata.spinup] table in the model (see trafficsys.engine.spinup)",
+                         file=model.file)
+    if spec is not None:
+        fixed |= set(spec.derived())
     if scenario is not None:
         sc = model.scenarios[scenario].overrides if isinstance(scenario, str) else (
             scenario.overrides if hasattr(scenario, "overrides") else dict(scenario))
@@ -117,6 +137,10 @@ def monte_carlo(model: Model, n: int, seed: int | np.random.Generator | None = N
             raise ModelError(f"params['{k}'] has {len(a)} values; expected {n} (one per run) or a number",
                              variable=k)
         all_params[k] = a
+    if spec is not None:  # each future starts at the rest state of its own status quo
+        from .spinup import spin_up
+
+        all_params.update(spin_up(base, all_params, n, method=meth))
     if variables is None:
         variables = default_variables(base)
     elif variables == "all":
@@ -129,6 +153,9 @@ def monte_carlo(model: Model, n: int, seed: int | np.random.Generator | None = N
                        "n": n, "sampled": ",".join(sorted(samples))})
     if r.ds.attrs["seed"] is None:
         r.ds.attrs["seed"] = "none"
+    from .simulate import check_settings
+
+    check_settings(model, scenario, {k: v for k, v in (params or {}).items() if np.ndim(v) == 0}, r, stacklevel=3)
     return r
 
 

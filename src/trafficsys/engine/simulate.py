@@ -23,7 +23,8 @@ from .lower import STOCK
 from .methods import Method, get_method
 from .results import Results
 
-__all__ = ["simulate", "Simulation", "StepSizeWarning", "Timing", "prepare", "execute", "make_results", "dataset"]
+__all__ = ["simulate", "Simulation", "StepSizeWarning", "Timing", "prepare", "execute", "make_results", "dataset",
+           "check_settings"]
 
 Params = Mapping[str, Any]
 
@@ -566,7 +567,34 @@ def simulate(model: Model, scenario: str | Scenario | Mapping[str, Any] | None =
     prep.record = prep.cm.resolve_record(variables)
     _check_dt(prep.cm, timing, m.file)
     out, S0, S, A = execute(prep, meth, timing)
-    return make_results(prep, meth, timing, out, S0, S, A)
+    r = make_results(prep, meth, timing, out, S0, S, A)
+    check_settings(m, scenario, params, r, stacklevel=3)
+    return r
+
+
+def check_settings(model: Model, scenario: Any, params: Params | None, results: Results | None = None,
+                   stacklevel: int = 2) -> None:
+    """Warn about values set outside their declared ranges and budget shares that do not sum to 1.
+
+    See :mod:`trafficsys.model.settings` (``RangeWarning``, ``BudgetWarning``).
+    """
+    from ..model.settings import budget_shares, check_budget_shares, check_ranges
+
+    over: Mapping[str, Any] | None = None
+    if isinstance(scenario, str) and scenario in model.scenarios:
+        over = model.scenarios[scenario].overrides
+    elif isinstance(scenario, Scenario):
+        over = scenario.overrides
+    elif isinstance(scenario, Mapping):
+        over = scenario
+    check_ranges(model, over, "scenario" if not isinstance(scenario, str) else f"scenario '{scenario}'",
+                 stacklevel=stacklevel + 1)
+    check_ranges(model, params, "params", stacklevel=stacklevel + 1)
+    shares = budget_shares(model)
+    if results is not None and shares and all(s in results.ds.variables for s in shares):
+        check_budget_shares(model, {s: results.ds.variables[s].values for s in shares},
+                            "the run" if scenario is None else f"scenario {scenario if isinstance(scenario, str) else ''}".strip(),
+                            stacklevel=stacklevel + 1)
 
 
 class Simulation:

@@ -21,7 +21,7 @@ trafficking model under deep uncertainty).
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,8 +44,10 @@ def uncertain_constants(model, scenarios: Sequence[str] = ()) -> list[str]:
     """Return the constants :func:`compare` samples.
 
     Every constant with a range of non-zero width, except policy levers (role
-    ``"policy"``) and the constants any of ``scenarios`` sets: a strategy's
-    levers are choices, not uncertainties.  The elements of an arrayed
+    ``"policy"``), structural switches (role ``"structure"``: set, not sampled)
+    and the constants any of ``scenarios`` sets: a strategy's levers are
+    choices, not uncertainties; nor the initial values a model's spin-up
+    derives from each future (:mod:`trafficsys.engine.spinup`).  The elements of an arrayed
     constant are named one by one (``x[e]``), unless it is sampled ``as_one``.
     """
     return [inp.name for inp in _uncertain_inputs(model, scenarios)]
@@ -53,15 +55,59 @@ def uncertain_constants(model, scenarios: Sequence[str] = ()) -> list[str]:
 
 def _uncertain_inputs(model, scenarios: Sequence[str] = (), names: Sequence[str] | None = None):
     from ..engine.sampling import uncertain_inputs
+    from ..engine.spinup import spinup_spec
 
-    fixed: set[str] = set()
+    spec = spinup_spec(model)
+    fixed: set[str] = set(spec.derived()) if spec is not None else set()
     for s in scenarios:
         if s in model.scenarios:
             fixed |= {canonical(k) for k in model.scenarios[s].overrides}
     if names is not None:
         return uncertain_inputs(model, names)
-    skip = [canonical(c.name) for c in model.constants if c.role == "policy"] + sorted(fixed)
+    skip = [canonical(c.name) for c in model.constants if c.role in ("policy", "structure")] + sorted(fixed)
     return uncertain_inputs(model, exclude=skip, nonzero_width=True)
+
+
+def _named_strategies(model, scenarios):
+    """Turn settings given as mappings or Scenario objects into named strategies of a copy of the model."""
+    from ..model.elements import Scenario
+
+    if scenarios is None:
+        return model, None
+    items = list(scenarios.items()) if isinstance(scenarios, Mapping) else [(None, s) for s in scenarios]
+    if all(isinstance(s, str) for _, s in items) and not isinstance(scenarios, Mapping):
+        return model, scenarios
+    model = model.copy()
+    names: list[str] = []
+    custom = 0
+    for key, s in items:
+        if s is None or isinstance(s, str):
+            name = str(key if s is None else s)
+            if key is not None and s is not None and s != key and s in model.scenarios:
+                # {"mine": "survivor_led"}: a strategy of the model under another name
+                model.scenarios[str(key)] = Scenario(str(key), model.scenarios[s].set, model.scenarios[s].doc)
+                name = str(key)
+            names.append(name)
+            continue
+        if isinstance(s, Scenario):
+            sc = s if key is None else Scenario(str(key), s.set, s.doc)
+        elif isinstance(s, Mapping):
+            if key is None:
+                custom += 1
+                key = f"custom_{custom}"
+            sc = Scenario(str(key), tuple(s.items()), doc="settings given to compare")
+        else:
+            raise ModelError(f"a strategy must be a name, a Scenario or a mapping of settings, got "
+                             f"{type(s).__name__}", file=model.file)
+        for k, _ in sc.set:
+            if k not in model:
+                from ..model.validate import suggest
+
+                raise ModelError(f"strategy '{sc.name}' sets '{k}', which the model does not define"
+                                 f"{suggest(k, model.names())}", file=model.file, variable=k)
+        model.scenarios[sc.name] = sc
+        names.append(sc.name)
+    return model, names
 
 
 def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str | Metric] | None = None,
@@ -69,7 +115,8 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
             reference: str | None = "baseline", primary: str = "exploitation_person_years",
             uncertain: Sequence[str] | None = None, method: str | None = None, saveper: float = 1.0,
             trajectories: Sequence[str] | str = ("in_exploitation",), executor: Any = None,
-            chunk_size: int | None = None, progress: bool | None = None) -> Comparison:
+            chunk_size: int | None = None, progress: bool | None = None,
+            settings: Mapping[str, float | str] | None = None, case: str | None = None) -> Comparison:
     """Run every strategy over the same Monte Carlo sample and compare their indicators.
 
     Parameters
@@ -78,8 +125,12 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
         A :class:`~trafficsys.Model` with the strategies as named scenarios
         (``ts.load_default()`` merges ``models/strategies.toml``).
     scenarios
-        Names of the strategies to compare; default: all of ``model.scenarios``.
-        The ``reference`` is added first when the model has it.
+        The strategies to compare; default: all of ``model.scenarios``.  Each
+        is a strategy's name, a :class:`~trafficsys.Scenario`, or a mapping of
+        settings (constant -> number or equation), named ``custom_1``,
+        ``custom_2``...; a mapping of name -> settings (or -> None for a
+        strategy of the model) names them.  Levers a strategy leaves unset keep
+        the model's values.  The ``reference`` is added first when the model has it.
     metrics
         Names from :data:`~trafficsys.scenarios.metrics.METRICS` or
         :class:`~trafficsys.scenarios.metrics.Metric` objects; default: every
@@ -110,6 +161,14 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
         As for :func:`~trafficsys.engine.ensemble.run_ensemble`, the ensemble
         door every strategy's runs go through.
 
+    settings
+        A what-if applied under every strategy (constant -> number or
+        equation); those constants are then not sampled.  A strategy that sets
+        one itself keeps its own value (said in :attr:`Comparison.notes`).
+    case
+        A sensitivity case the model ships in its metadata (``[metadata.cases.NAME]``
+        with a ``settings`` table and a ``doc``), applied as ``settings``.
+
     Returns
     -------
     Comparison
@@ -139,6 +198,7 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
 
     if isinstance(scenarios, str):  # one name, not its letters
         scenarios = [scenarios]
+    model, scenarios = _named_strategies(model, scenarios)
     if isinstance(metrics, (str, Metric)):
         metrics = [metrics]
     names = list(model.scenarios) if scenarios is None else [str(s) for s in scenarios]
@@ -177,7 +237,9 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
     from ..engine.ensemble import run_ensemble
     from ..engine.sampling import check_memory, input_params, sample_inputs
 
+    model, what_if, notes = _what_if(model, names, settings, case)
     inputs = _uncertain_inputs(model, names, None if uncertain is None else list(uncertain))
+    inputs = [inp for inp in inputs if inp.name not in {canonical(k) for k in what_if}]
     nsave = int((model.specs.stop - model.specs.start) / saveper) + 1 if saveper > 0 else 1
     needed = sorted({v for mt in chosen for v in mt.needs})
     if isinstance(trajectories, str) and trajectories == "all":
@@ -192,15 +254,21 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
                  f"comparing strategies over {n:,} futures", "use fewer futures (n)", model.file)
     X = sample_inputs(model, inputs, n, seed, sampler)
     samples = input_params(inputs, X)
+    from ..engine.simulate import check_settings
+    from ..engine.spinup import spin_up
+
+    # each future starts at the rest state of its own status quo, when the model asks (its metadata)
+    started = {**samples, **spin_up(model, samples, n, method=method)} if samples else {}
 
     finals: dict[str, dict[str, np.ndarray]] = {}
     paths: dict[str, dict[str, np.ndarray]] = {}
     residuals: dict[str, float] = {}
     time = None
     for s in names:
-        r = run_ensemble(model, samples or None, scenario=s, method=method, saveper=saveper, n=n,
+        r = run_ensemble(model, started or None, scenario=s, method=method, saveper=saveper, n=n,
                          variables=saved if saved else None, executor=executor, chunk_size=chunk_size,
                          progress=progress, desc=f"compare {s}")
+        check_settings(model, s, None, r, stacklevel=3)
         ds = r.ds
         finals[s] = {v: np.broadcast_to(ds[canonical(v)].values[-1] if "time" in ds[canonical(v)].dims
                                         else ds[canonical(v)].values, (n,)).astype(float) for v in needed}
@@ -220,7 +288,47 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
                       metrics={mt.name: mt for mt in chosen}, values=values, samples=sample_frame,
                       n=int(n), seed=seed if isinstance(seed, (int, type(None))) else None, sampler=sampler,
                       time=time, trajectories=paths, ledger_residual=residuals,
-                      docs={s: model.scenarios[s].doc for s in names})
+                      docs={s: model.scenarios[s].doc for s in names}, notes=notes)
+
+
+def _what_if(model, names: list[str], settings, case):
+    """Apply a case's and the caller's settings under every strategy; return the notes the comparison prints."""
+    from ..model.settings import check_ranges
+
+    notes: list[str] = []
+    what_if: dict[str, float | str] = {}
+    cases = model.metadata.get("cases") if isinstance(model.metadata.get("cases"), dict) else {}
+    if case is not None:
+        if case not in cases:
+            raise ModelError(f"no sensitivity case '{case}'; the model defines: {', '.join(cases) or 'none'}",
+                             file=model.file)
+        what_if.update(dict(cases[case].get("settings", {})))
+        notes.append(f"sensitivity case '{case}': {' '.join(str(cases[case].get('doc', '')).split())} ("
+                     + ", ".join(f"{k} = {v}" for k, v in what_if.items()) + ")")
+    if settings:
+        what_if.update(dict(settings))
+        notes.append("what-if under every strategy: " + ", ".join(f"{k} = {v}" for k, v in settings.items()))
+    for k in what_if:
+        if k not in model:
+            from ..model.validate import suggest
+
+            raise ModelError(f"settings: the model does not define '{k}'{suggest(k, model.names())}",
+                             file=model.file, variable=k)
+        by = [s for s in names if canonical(k) in {canonical(x) for x, _ in model.scenarios[s].set}]
+        if by:
+            notes.append(f"{k}: set by {', '.join(by)} themselves, whose own values win there")
+    if what_if:
+        check_ranges(model, what_if, "settings", stacklevel=4)
+        model = model.with_scenario(what_if)
+    unverified = model.metadata.get("unverified")
+    if isinstance(unverified, dict) and unverified.get("constants"):
+        names_u = [str(x) for x in unverified["constants"]]
+        text = " ".join(str(unverified.get("note", "")).split())
+        at_zero = all(isinstance(what_if.get(x), (int, float)) for x in names_u)
+        if not at_zero:
+            notes.append(f"{len(names_u)} effect sizes no source measures enter this comparison, each sampled "
+                         f"from zero: {', '.join(names_u)}. {text}".strip())
+    return model, what_if, notes
 
 
 def _people_residual(model, r) -> float:
@@ -280,6 +388,8 @@ class Comparison:
     trajectories: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     ledger_residual: dict[str, float] = field(default_factory=dict)
     docs: dict[str, str] = field(default_factory=dict)
+    #: what the reader must know to read the comparison: what-ifs, sensitivity case, unverified effects
+    notes: list[str] = field(default_factory=list)
 
     # ---------------------------------------------------------------- numbers
     def frame(self, metric: str | None = None) -> pd.DataFrame:
@@ -481,6 +591,10 @@ class Comparison:
         lines.append("Robustness:")
         for name in self.metrics:
             lines.append("  " + self.robustness(name))
+        if self.notes:
+            lines.append("")
+            lines.append("Read with care:")
+            lines += [f"  {x}" for x in self.notes]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:

@@ -299,9 +299,14 @@ class Context:
 
     # ---------------------------------------------------------------- behaviour
     def simulate(self, params: Mapping[str, Any], model: Model | None = None, variables: Sequence[str] | None = None):
-        from ...engine import simulate
+        import warnings
 
-        return simulate(model or self.m, params=dict(params) or None, variables=variables)
+        from ...engine import simulate
+        from ...model.settings import BudgetWarning
+
+        with warnings.catch_warnings():  # a lever's response run raises one share on purpose: not a user setting
+            warnings.simplefilter("ignore", BudgetWarning)
+            return simulate(model or self.m, params=dict(params) or None, variables=variables)
 
     def series(self, name: str, ds: Any = None) -> np.ndarray:
         """Values ``(time, run)`` of a saved variable (constants broadcast over time)."""
