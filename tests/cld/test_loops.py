@@ -15,7 +15,7 @@ import trafficsys as ts
 from trafficsys.analysis import loop_dominance
 from trafficsys.cld import CausalLoopDiagram, independent_loops, loop_polarity, loops, loops_through
 from trafficsys.cld.loops import named_loop_notes
-from trafficsys.errors import ModelError, UnknownVariableError
+from trafficsys.errors import UnknownVariableError
 
 
 def brute_force_cycles(nodes, edges):
