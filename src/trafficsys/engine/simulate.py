@@ -17,6 +17,7 @@ from ..errors import ModelError, SimulationError
 from ..model.elements import Constant, Scenario
 from ..model.model import Model
 from ..model.names import canonical
+from . import kernel
 from .codegen import ledger_from_saves
 from .compiled import CompiledModel, compile_model
 from .lower import STOCK
@@ -224,16 +225,21 @@ def _vector_params(P: list[Any], n: int) -> list[Any]:
 
 
 def execute(prep: Prepared, method: Method, timing: Timing, *, mode: str | None = None,
-            locate: bool = True, run_offset: int = 0, out: np.ndarray | None = None
-            ) -> tuple[np.ndarray, tuple, tuple, tuple]:
+            locate: bool = True, run_offset: int = 0, out: np.ndarray | None = None,
+            backend: str | None = None) -> tuple[np.ndarray, tuple, tuple, tuple]:
     """Run a prepared model; return ``(out, initial_states, final_states, accumulators)``.
 
     ``out`` has shape ``(nsave, nrecorded, n)``; pass one (a view into a larger
-    array) to have a vectorised run write its saved values there directly.  Non-finite values raise
-    :class:`~trafficsys.errors.SimulationError` naming the variable, the run
-    (``run_offset`` added) and the time where they first appeared.
+    array) to have the run write its saved values there directly
+    (:func:`new_output` makes one laid out as the compiled kernel writes).
+    Non-finite values raise :class:`~trafficsys.errors.SimulationError` naming
+    the variable, the run (``run_offset`` added) and the time where they first
+    appeared.  ``backend``: see :func:`~trafficsys.engine.kernel.choose`;
+    ``mode`` picks the numpy flavour (``"scalar"``, ``"vector"``) when numpy runs.
     """
     cm, n = prep.cm, prep.n
+    if kernel.choose(backend, cm, method, prep.record, n) == "numba":
+        return _execute_kernel(prep, method, timing, locate=locate, run_offset=run_offset, out=out)
     if mode is None:
         mode = "scalar" if n == 1 and not prep.varied else "vector"
     nrec = len(prep.saved)
@@ -283,6 +289,50 @@ def execute(prep: Prepared, method: Method, timing: Timing, *, mode: str | None 
         net, gross = ledger_from_saves(steps[:, where[0], :], steps[:, where[1], :], timing.dt)
         A = tuple(net) + tuple(gross) if mode == "vector" else tuple(net[:, 0].tolist() + gross[:, 0].tolist())
     return out, S0, S, A
+
+
+def new_output(nsave: int, nrec: int, n: int) -> np.ndarray:
+    """Return an empty ``(nsave, nrec, n)`` array laid out as the kernel writes (variable, run, save).
+
+    The kernel fills it in place; each variable's ``(time, run)`` block is a
+    contiguous transposed view, as xarray keeps it.
+    """
+    return np.empty((nrec, n, nsave)).transpose(2, 0, 1)
+
+
+def _execute_kernel(prep: Prepared, method: Method, timing: Timing, *, locate: bool, run_offset: int,
+                    out: np.ndarray | None) -> tuple[np.ndarray, tuple, tuple, tuple]:
+    cm, n = prep.cm, prep.n
+    nrec = len(prep.saved)
+    k = kernel.get_kernel(cm, method, prep.record)
+    shape = (timing.nsave, nrec, n)
+    native = None
+    if out is not None and out.shape == shape:
+        t = out.transpose(1, 2, 0)
+        native = t if t.flags.c_contiguous else None
+    if native is None:
+        if out is None or out.shape != shape:
+            limits.check_memory(8.0 * nrec * n * timing.nsave,
+                                f"saving {nrec} variables at {timing.nsave:,} times for {n:,} run(s)",
+                                "use fewer runs, save fewer variables (variables=[...]) or save less often "
+                                "(saveper)", prep.model.file)
+        native = np.empty((nrec, n, timing.nsave))
+    P = np.empty((len(prep.P), n))
+    for i, v in enumerate(prep.P):
+        P[i] = v
+    S0, SF, ACC, BAD = k.run(P, n, timing.start, timing.dt, timing.stop, timing.nsteps, timing.every, native)
+    view = native.transpose(2, 0, 1)
+    if out is not None and out.shape == shape and not np.shares_memory(out, native):
+        out[...] = view
+        view = out
+    S0t = tuple(S0[:, i] for i in range(S0.shape[1]))
+    _check_initial(prep, S0t)
+    if np.isnan(BAD).any():
+        if locate:
+            _locate(prep, method, timing, view, run_offset)
+        raise SimulationError("a variable became NaN or infinite", file=prep.model.file)
+    return (view, S0t, tuple(SF[:, i] for i in range(SF.shape[1])),
+            tuple(ACC[:, i] for i in range(ACC.shape[1])))
 
 
 def _unpack(recs: list[bytes], nrec: int) -> np.ndarray:
@@ -497,7 +547,7 @@ def ledger(prep: Prepared, S0: tuple, S: tuple, A: tuple) -> Any:
 def simulate(model: Model, scenario: str | Scenario | Mapping[str, Any] | None = None,
              params: Params | None = None, method: str | Method | None = None, *, start: float | None = None,
              stop: float | None = None, dt: float | None = None, saveper: float | None = None,
-             variables: Any = None) -> Results:
+             variables: Any = None, backend: str | None = None) -> Results:
     """Simulate a model: one run, or one run per element of the arrays in ``params``.
 
     Parameters
@@ -519,6 +569,15 @@ def simulate(model: Model, scenario: str | Scenario | Mapping[str, Any] | None =
     variables
         Save only these variables over time (default: all); constants are
         always saved per run.  Saves memory in large ensembles.
+    backend
+        ``"auto"`` (default; ``$TRAFFICSYS_BACKEND`` when set), ``"numba"``
+        or ``"numpy"``.  ``"numba"`` runs the model's compiled kernel
+        (:mod:`~trafficsys.engine.kernel`: compiled once per model structure,
+        cached on disk); ``"numpy"`` the generated numpy code.  Both give the
+        same results (to the last bit, or 1e-12 relative where a
+        transcendental function is involved).  ``"auto"`` takes the kernel
+        when numba is installed, the model has nothing it lacks (pipeline
+        ``DELAY``), and it is expected to finish first.
 
     Returns
     -------
@@ -565,7 +624,7 @@ def simulate(model: Model, scenario: str | Scenario | Mapping[str, Any] | None =
     prep = prepare(m, scenario, params)
     prep.record = prep.cm.resolve_record(variables)
     _check_dt(prep.cm, timing, m.file)
-    out, S0, S, A = execute(prep, meth, timing)
+    out, S0, S, A = execute(prep, meth, timing, backend=backend)
     return make_results(prep, meth, timing, out, S0, S, A)
 
 
