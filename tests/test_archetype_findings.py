@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import REPO
 
 import trafficsys as ts
 from trafficsys.cld import CausalLoopDiagram, archetypes
 from trafficsys.cld.findings import CORE, ArchetypeFindings, ArchetypeMatches, group_archetypes
 from trafficsys.model.elements import Link
 
-FOLDER = Path(__file__).resolve().parents[1] / "models" / "archetypes"
+FOLDER = REPO / "models" / "archetypes"
 STEMS = sorted(p.stem for p in FOLDER.glob("*.toml"))
 KB = 1024
 
@@ -348,7 +348,7 @@ def test_the_docs_state_the_reference_counts(reference):
     import re
 
     _, _, found = reference
-    text = (Path(__file__).resolve().parents[1] / "docs" / "archetypes.md").read_text()
+    text = (REPO / "docs" / "archetypes.md").read_text()
     page = " ".join(text.split())
     m = re.search(r"The reference model gives ([\d,]+) matches, ([\d,]+) of them growth and underinvestment", page)
     assert m and int(m[1].replace(",", "")) == len(found)

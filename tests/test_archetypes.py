@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import REPO
 
 import trafficsys as ts
 from trafficsys.cld import ArchetypeMatch, CausalLoopDiagram, archetypes
 from trafficsys.cld.archetypes import ARCHETYPES, KINDS
 from trafficsys.model.elements import Link
 
-FOLDER = Path(__file__).resolve().parents[1] / "models" / "archetypes"
+FOLDER = REPO / "models" / "archetypes"
 FILES = {  # file -> the archetype it draws
     "fixes_that_fail": "fixes_that_fail",
     "shifting_the_burden": "shifting_the_burden",

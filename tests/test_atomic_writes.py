@@ -26,11 +26,6 @@ matplotlib.use("Agg")
 PREVIOUS = b"the previous file, which must survive\n"
 
 
-@pytest.fixture(scope="module")
-def model():
-    return ts.load_default()
-
-
 def _figure(path):
     import matplotlib.pyplot as plt
 
@@ -40,17 +35,17 @@ def _figure(path):
     plt.close(fig)
 
 
-def _api_writers(model):
+def _api_writers(reference_model):
     return {
-        "save.toml": (".toml", lambda p: ts.save(model, p)),
-        "save.xmile": (".xmile", lambda p: ts.save(model, p)),
-        "graph.graphml": (".graphml", lambda p: write_graph(model, p)),
-        "graph.dot": (".dot", lambda p: write_graph(model, p)),
-        "graph.json": (".json", lambda p: write_graph(model, p)),
-        "graph.mmd": (".mmd", lambda p: write_graph(model, p)),
+        "save.toml": (".toml", lambda p: ts.save(reference_model, p)),
+        "save.xmile": (".xmile", lambda p: ts.save(reference_model, p)),
+        "graph.graphml": (".graphml", lambda p: write_graph(reference_model, p)),
+        "graph.dot": (".dot", lambda p: write_graph(reference_model, p)),
+        "graph.json": (".json", lambda p: write_graph(reference_model, p)),
+        "graph.mmd": (".mmd", lambda p: write_graph(reference_model, p)),
         "figure.png": (".png", _figure),
         "figure.svg": (".svg", _figure),
-        "csv": (".csv", lambda p: output.write_csv(ts.simulate(model).to_pandas(), p)),
+        "csv": (".csv", lambda p: output.write_csv(ts.simulate(reference_model).to_pandas(), p)),
     }
 
 
@@ -120,13 +115,13 @@ def _check_intact(target):
     assert sorted(os.listdir(target.parent)) == [target.name], "a temporary file was left behind"
 
 
-def _cases(model):
-    return {**_api_writers(model), **CLI_WRITERS}
+def _cases(reference_model):
+    return {**_api_writers(reference_model), **CLI_WRITERS}
 
 
 @pytest.mark.parametrize("name", [*_api_writers(None), *CLI_WRITERS])
-def test_a_full_disk_mid_write_leaves_the_previous_file(name, model, tmp_path, monkeypatch):
-    suffix, write = _cases(model)[name]
+def test_a_full_disk_mid_write_leaves_the_previous_file(name, reference_model, tmp_path, monkeypatch):
+    suffix, write = _cases(reference_model)[name]
     target = tmp_path / f"out{suffix}"
     target.write_bytes(PREVIOUS)
     monkeypatch.chdir(tmp_path)
@@ -145,8 +140,8 @@ def test_a_full_disk_mid_write_leaves_the_previous_file(name, model, tmp_path, m
 
 
 @pytest.mark.parametrize("name", [*_api_writers(None), *CLI_WRITERS])
-def test_a_failed_rename_leaves_the_previous_file(name, model, tmp_path, monkeypatch):
-    suffix, write = _cases(model)[name]
+def test_a_failed_rename_leaves_the_previous_file(name, reference_model, tmp_path, monkeypatch):
+    suffix, write = _cases(reference_model)[name]
     target = tmp_path / f"out{suffix}"
     target.write_bytes(PREVIOUS)
     monkeypatch.chdir(tmp_path)
@@ -166,26 +161,26 @@ def test_a_failed_rename_leaves_the_previous_file(name, model, tmp_path, monkeyp
     _check_intact(target)
 
 
-def test_a_successful_write_replaces_the_file_and_keeps_its_permissions(model, tmp_path):
+def test_a_successful_write_replaces_the_file_and_keeps_its_permissions(reference_model, tmp_path):
     target = tmp_path / "m.toml"
     target.write_bytes(PREVIOUS)
     os.chmod(target, 0o640)
-    ts.save(model, target)
-    assert ts.load(target) == model
+    ts.save(reference_model, target)
+    assert ts.load(target) == reference_model
     assert os.stat(target).st_mode & 0o777 == 0o640
     assert os.listdir(tmp_path) == ["m.toml"]
 
 
-def test_writing_through_a_symlink_replaces_its_target(model, tmp_path):
+def test_writing_through_a_symlink_replaces_its_target(reference_model, tmp_path):
     real = tmp_path / "real.toml"
     real.write_bytes(PREVIOUS)
     link = tmp_path / "link.toml"
     link.symlink_to(real)
-    ts.save(model, link)
-    assert link.is_symlink() and ts.load(real) == model
+    ts.save(reference_model, link)
+    assert link.is_symlink() and ts.load(real) == reference_model
 
 
-def test_graph_export_does_not_touch_the_target_before_its_content_exists(model, tmp_path, monkeypatch):
+def test_graph_export_does_not_touch_the_target_before_its_content_exists(reference_model, tmp_path, monkeypatch):
     from trafficsys.io import graph
 
     target = tmp_path / "g.dot"
@@ -197,18 +192,18 @@ def test_graph_export_does_not_touch_the_target_before_its_content_exists(model,
 
     monkeypatch.setattr(graph, "to_dot", broken)
     with pytest.raises(RuntimeError):
-        write_graph(model, target)
+        write_graph(reference_model, target)
     _check_intact(target)
 
 
 # ------------------------------------------------------------------ the overwrite rule
-def test_api_save_overwrites_unless_told_not_to(model, tmp_path):
+def test_api_save_overwrites_unless_told_not_to(reference_model, tmp_path):
     target = tmp_path / "m.xmile"
     target.write_bytes(PREVIOUS)
     with pytest.raises(ts.FileFormatError, match="exists; pass overwrite=True"):
-        ts.save(model, target, overwrite=False)
+        ts.save(reference_model, target, overwrite=False)
     assert target.read_bytes() == PREVIOUS
-    ts.save(model, target)
+    ts.save(reference_model, target)
     assert target.read_bytes() != PREVIOUS
 
 
@@ -262,8 +257,8 @@ def test_compare_default_figure_is_replaced_only_when_compare_wrote_it(tmp_path,
 
 
 # ------------------------------------------------------------------ metadata
-def test_metadata_datetimes_survive_toml_and_xmile(model, tmp_path):
-    m = model.copy()
+def test_metadata_datetimes_survive_toml_and_xmile(reference_model, tmp_path):
+    m = reference_model.copy()
     when = dt.datetime(2024, 5, 17, 9, 30, tzinfo=dt.UTC)
     m.metadata.update({"reviewed": when, "day": dt.date(2024, 5, 1), "at": dt.time(8, 15),
                        "history": [{"on": dt.date(2023, 1, 2), "by": "analyst"}]})

@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import functools
 import json
-from pathlib import Path
 
 import networkx as nx
 import numpy as np
 import pytest
+from support import REPO
 
 import trafficsys as ts
 from trafficsys.cld.diagram import role_tags
 from trafficsys.model.elements import Kind
 from trafficsys.model.names import canonical
 
-FOLDER = Path(__file__).resolve().parents[1] / "models" / "blocks"
+FOLDER = REPO / "models" / "blocks"
 INDEX = json.loads((FOLDER / "index.json").read_text(encoding="utf-8"))["models"]
 ENTRIES = {e["file"]: e for e in INDEX}
 PLANTS = [e for e in INDEX if e["planted"] != "none"]

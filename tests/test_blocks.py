@@ -9,16 +9,16 @@ detection must read structure and behaviour, not names.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from support import REPO
 
 import trafficsys as ts
 from trafficsys.analysis.blocks import KINDS, find_blocks
 from trafficsys.errors import ModelError, StructureError, UnknownVariableError
 
-FOLDER = Path(__file__).resolve().parent.parent / "models" / "blocks"
+FOLDER = REPO / "models" / "blocks"
 INDEX = json.loads((FOLDER / "index.json").read_text(encoding="utf-8"))["models"]
 PLANTED = [e for e in INDEX if e["planted"] != "none"]
 TWINS = [e for e in INDEX if e["planted"] == "none"]

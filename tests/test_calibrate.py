@@ -5,6 +5,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
+from support import models
 
 import trafficsys as ts
 from trafficsys.analysis import calibrate
@@ -14,13 +15,7 @@ TRUE = {"r": 0.6, "k": 800.0}
 
 
 def logistic(r=0.3, k=1500.0):
-    m = ts.Model("logistic", stop=20, dt=0.125)
-    m.constant("r", r, range=(0.05, 2))
-    m.constant("k", k, range=(100, 5000))
-    m.stock("pop", 10, inflows=["births"], outflows=["deaths"])
-    m.flow("births", "r * pop")
-    m.flow("deaths", "r * pop * pop / k")
-    return m
+    return models.logistic(r, k, 10, stop=20, dt=0.125, r_range=(0.05, 2), k_range=(100, 5000))
 
 
 def synthetic(seed, sd=10.0):

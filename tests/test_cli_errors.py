@@ -12,11 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import REPO
 
 import trafficsys as ts
 from trafficsys.cli import build_parser, main
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "models" / "examples" / "exploitation_exit.toml"
+EXAMPLE = REPO / "models" / "examples" / "exploitation_exit.toml"
 
 
 @pytest.fixture(scope="module")
@@ -113,31 +114,26 @@ def test_lookup_points_must_be_finite_to_run(tmp_path, points):
 
 
 # ------------------------------------------------------------------ analyses
-@pytest.fixture(scope="module")
-def reference():
-    return ts.load_default()
-
-
-def test_compare_takes_one_strategy_name_as_a_string(reference):
-    c = ts.compare(reference, "survivor_led", metrics="exploitation_final", n=4, seed=1)
+def test_compare_takes_one_strategy_name_as_a_string(reference_model):
+    c = ts.compare(reference_model, "survivor_led", metrics="exploitation_final", n=4, seed=1)
     assert c.strategies == ["baseline", "survivor_led"] and list(c.metrics) == ["exploitation_final"]
 
 
-def test_compare_n_is_a_whole_number(reference):
+def test_compare_n_is_a_whole_number(reference_model):
     with pytest.raises(ts.ModelError, match="whole number of runs"):
-        ts.compare(reference, ["survivor_led"], n=10.5, seed=1)
+        ts.compare(reference_model, ["survivor_led"], n=10.5, seed=1)
 
 
-def test_compare_larger_than_memory_is_refused_before_sampling(reference, monkeypatch):
+def test_compare_larger_than_memory_is_refused_before_sampling(reference_model, monkeypatch):
     from trafficsys import limits
 
     monkeypatch.setattr(limits, "available_memory", lambda: 1_000_000)
     with pytest.raises(ts.LimitError, match=r"more than the memory available now .*fewer futures"):
-        ts.compare(reference, ["baseline", "survivor_led"], n=10_000, seed=1)
+        ts.compare(reference_model, ["baseline", "survivor_led"], n=10_000, seed=1)
 
 
-def test_drivers_of_an_unknown_or_the_same_strategy(reference):
-    c = ts.compare(reference, ["survivor_led"], n=4, seed=1)
+def test_drivers_of_an_unknown_or_the_same_strategy(reference_model):
+    c = ts.compare(reference_model, ["survivor_led"], n=4, seed=1)
     with pytest.raises(ts.ModelError, match="no strategy 'survivor_lead' in this comparison; did you mean"):
         c.drivers("survivor_led", "survivor_lead")
     with pytest.raises(ts.ModelError, match="two different strategies"):
@@ -204,11 +200,11 @@ def test_saving_where_it_cannot_be_written(tmp_path, model, where, message):
         ts.io.write_graph(model, tmp_path / where.replace(".toml", ".dot"))
 
 
-def test_figure_with_a_bad_path_or_suffix(tmp_path, reference):
+def test_figure_with_a_bad_path_or_suffix(tmp_path, reference_model):
     import matplotlib
 
     matplotlib.use("Agg")
-    c = ts.compare(reference, ["survivor_led"], n=4, seed=1)
+    c = ts.compare(reference_model, ["survivor_led"], n=4, seed=1)
     with pytest.raises(ts.FileFormatError, match=r"suffix '\.xyz'; use one of .*\.png"):
         c.figure(tmp_path / "compare.xyz")
     with pytest.raises(ts.FileFormatError, match="does not exist"):

@@ -6,12 +6,13 @@ import re
 from pathlib import Path
 
 import pytest
+from support import REPO
 
 import trafficsys as ts
 from trafficsys.cli import COMMANDS, build_parser, main
 from trafficsys.model.elements import Kind
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "models" / "examples" / "exploitation_exit.toml"
+EXAMPLE = REPO / "models" / "examples" / "exploitation_exit.toml"
 
 
 def _write(tmp_path: Path, old: str, new: str, name: str = "broken.toml") -> Path:

@@ -14,16 +14,11 @@ from trafficsys.scenarios import Comparison, uncertain_constants
 
 
 @pytest.fixture(scope="module")
-def model():
-    return ts.load_default()
+def comp(reference_model):
+    return ts.compare(reference_model, ["saviour_led", "survivor_led", "state_accountable"], n=60, seed=3)
 
 
-@pytest.fixture(scope="module")
-def comp(model):
-    return ts.compare(model, ["saviour_led", "survivor_led", "state_accountable"], n=60, seed=3)
-
-
-def test_same_sample_index_gets_the_same_constants_in_every_strategy(model, monkeypatch):
+def test_same_sample_index_gets_the_same_constants_in_every_strategy(reference_model, monkeypatch):
     calls = []
     real = trafficsys.engine.simulate
 
@@ -32,7 +27,7 @@ def test_same_sample_index_gets_the_same_constants_in_every_strategy(model, monk
         return real(m, scenario, params, *a, **k)
 
     monkeypatch.setattr(trafficsys.engine, "simulate", spy)
-    c = ts.compare(model, ["saviour_led", "survivor_led"], n=25, seed=11)
+    c = ts.compare(reference_model, ["saviour_led", "survivor_led"], n=25, seed=11)
     assert [s for s, _ in calls] == ["baseline", "saviour_led", "survivor_led"]
     first = calls[0][1]
     assert len(first) > 50 and all(v.shape == (25,) for v in first.values())
@@ -45,15 +40,15 @@ def test_same_sample_index_gets_the_same_constants_in_every_strategy(model, monk
         np.testing.assert_array_equal(c.samples[key].to_numpy(), first[key])
 
 
-def test_levers_are_not_sampled(model):
-    unc = uncertain_constants(model, list(model.scenarios))
+def test_levers_are_not_sampled(reference_model):
+    unc = uncertain_constants(reference_model, list(reference_model.scenarios))
     assert "total_programme_budget" not in unc and "shelter_stay_policy" not in unc
     assert not any(u.startswith("share_") for u in unc)
     assert "market_demand_for_victims" in unc
 
 
-def test_same_seed_same_comparison(model, comp):
-    again = ts.compare(model, ["saviour_led", "survivor_led", "state_accountable"], n=60, seed=3)
+def test_same_seed_same_comparison(reference_model, comp):
+    again = ts.compare(reference_model, ["saviour_led", "survivor_led", "state_accountable"], n=60, seed=3)
     for metric in comp.metrics:
         for s in comp.strategies:
             np.testing.assert_array_equal(comp.values[metric][s], again.values[metric][s])
@@ -137,11 +132,11 @@ def test_display(comp):
     assert isinstance(comp, Comparison) and comp.to_pandas().shape[0] == len(comp.metrics) * len(comp.strategies)
 
 
-def test_errors_name_the_problem(model):
+def test_errors_name_the_problem(reference_model):
     with pytest.raises(ModelError, match="no strategy 'survivor_lead'"):
-        ts.compare(model, ["survivor_lead"], n=5)
+        ts.compare(reference_model, ["survivor_lead"], n=5)
     with pytest.raises(ModelError, match="no metric"):
-        ts.compare(model, ["survivor_led"], metrics=["happiness"], n=5)
+        ts.compare(reference_model, ["survivor_led"], metrics=["happiness"], n=5)
 
 
 def test_cli_compare_prints_table_and_writes_figure(tmp_path, capsys):

@@ -1,14 +1,14 @@
 """Every ```python block of the user pages runs as written (docs/analysis.md)."""
 
 import re
-from pathlib import Path
 
 import matplotlib
 import pytest
+from support import REPO
 
 matplotlib.use("Agg")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 PAGES = ["docs/analysis.md"]
 
 

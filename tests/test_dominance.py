@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from support import REPO
+from support.models import logistic
 
 import trafficsys as ts
 from trafficsys.analysis import loop_dominance
@@ -19,13 +21,7 @@ R, K, P0 = 0.5, 1000.0, 10.0
 
 
 def logistic_model(dt=0.0625, stop=20):
-    m = ts.Model("logistic", stop=stop, dt=dt)
-    m.constant("r", R, range=(0.3, 0.9))
-    m.constant("k", K)
-    m.stock("pop", P0, inflows=["births"], outflows=["deaths"])
-    m.flow("births", "r * pop")
-    m.flow("deaths", "r * pop * pop / k")
-    return m
+    return logistic(R, K, P0, stop=stop, dt=dt)
 
 
 def logistic_exact(m, r=R):
@@ -179,7 +175,9 @@ def test_errors_name_the_variable_and_the_fix():
     with pytest.raises(ModelError, match="does not depend on"):
         loop_dominance(m, logistic_exact(m), loops=[["pop", "r"]])
     with pytest.raises(ModelError, match="more than 1 feedback loops"):
-        loop_dominance(m, logistic_exact(m), max_loops=1)
+        loop_dominance(m, logistic_exact(m), max_loops=1, discovery="all")
+    # by default, more loops than max_loops are searched for instead of refused
+    assert loop_dominance(m, logistic_exact(m), max_loops=1).method == "strongest_path"
 
 
 def test_partitions_keep_separate_subsystems_apart():
@@ -333,9 +331,8 @@ def test_plots_show_the_top_loops_and_group_the_rest(tmp_path):
 
     matplotlib.use("Agg")
     import importlib.util
-    from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "dominance.py"
+    path = REPO / "benchmarks" / "dominance.py"
     spec = importlib.util.spec_from_file_location("benchmark_dominance", path)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)  # the benchmark's model: 3 regions x 3 stocks instead of 8 x 3

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from support.models import logistic
 
 import trafficsys as ts
 from trafficsys.cli import main
@@ -9,12 +10,7 @@ from trafficsys.cli import main
 
 @pytest.fixture
 def logistic_file(tmp_path):
-    m = ts.Model("logistic", stop=20, dt=0.125, time_units="year")
-    m.constant("r", 0.5, range=(0.3, 0.9), units="1/year", source="assumption: test")
-    m.constant("k", 1000, range=(800, 1200), units="person", source="assumption: test")
-    m.stock("pop", 10, inflows=["births"], outflows=["deaths"], units="person")
-    m.flow("births", "r * pop", units="person/year")
-    m.flow("deaths", "r * pop * pop / k", units="person/year")
+    m = logistic(0.5, 1000, 10, stop=20, dt=0.125, k_range=(800, 1200), documented=True)
     path = tmp_path / "logistic.toml"
     ts.save(m, path)
     return path

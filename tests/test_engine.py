@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import math
-import os
-import sys
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
+from support import TEST_MODELS, compatibility
 
 import trafficsys as ts
 from trafficsys.engine import Results, StepSizeWarning, compile_model
-
-TESTDATA = "/work/shared/testdata"
-MODELS = os.path.join(TESTDATA, "test-models")
-needs_testdata = pytest.mark.skipif(not os.path.isdir(MODELS), reason="SDXorg test-models not available")
 
 
 def rel(a, b):
@@ -386,40 +381,26 @@ def test_compiled_model_evaluate_reevaluates_one_equation():
 
 
 # ------------------------------------------------------- SDXorg canonical outputs
-sys.path.insert(0, TESTDATA)
-
-
 def canonical(folder):
-    import testmodels as tm
-
-    return tm.read_canonical(tm.canonical_file(os.path.join(MODELS, folder)))
+    tool = compatibility()
+    return tool.read_canonical(tool.canonical_file(str(TEST_MODELS / folder)))
 
 
 def assert_matches(folder, r, rename=None, rtol=1e-4):
-    import testmodels as tm
-
     ref = canonical(folder)
     got = r.to_pandas().rename(columns=rename or {})
     got.columns = [c.replace("__", " ") for c in got.columns]
     ref = ref.loc[ref.index <= got.index[-1] + 1e-9]
-    compared, missing, times, worst, at = tm.compare(ref, got, rtol=rtol)
-    matched, total = times.split("/")
-    assert compared > 0 and (matched == total or len(got) < len(ref)), (compared, times, missing)
-    assert worst <= rtol, f"{folder}: worst relative error {worst:.3g} at {at}"
-    return compared
+    c = compatibility().compare(ref, got, rtol=rtol)
+    assert c.compared > 0 and (c.matched == c.times or len(got) < len(ref)), c
+    assert c.worst <= rtol, f"{folder}: worst relative error {c.worst:.3g} at {c.worst_at}"
+    return c.compared
 
 
-@needs_testdata
-def test_teacup():
-    m = ts.Model("teacup", stop=30, dt=0.125)
-    m.constant("characteristic_time", 10)
-    m.constant("room_temperature", 70)
-    m.stock("teacup_temperature", initial=180, outflows=["heat_loss_to_room"])
-    m.flow("heat_loss_to_room", "(teacup_temperature - room_temperature) / characteristic_time")
-    assert assert_matches("samples/teacup", ts.simulate(m)) == 4
+def test_teacup(teacup_model):
+    assert assert_matches("samples/teacup", ts.simulate(teacup_model)) == 4
 
 
-@needs_testdata
 def test_delays():
     m = ts.Model("delays", stop=100, dt=1)
     m.aux("delay_time", "4 + STEP(2, 15)")
@@ -440,7 +421,6 @@ def test_delays():
     assert assert_matches("tests/delays", Results(r.ds.drop_vars("outputdelayn"), r.model)) == 8
 
 
-@needs_testdata
 def test_smooth_and_stock():
     m = ts.Model("smooth_and_stock", stop=45, dt=0.25)
     m.stock("input", initial=4)
@@ -454,14 +434,12 @@ def test_smooth_and_stock():
     assert assert_matches("tests/smooth_and_stock", ts.simulate(m)) == 7
 
 
-@needs_testdata
 def test_builtin_max():
     m = ts.Model("builtin_max", stop=10, dt=1)
     m.aux("output", "MAX(TIME, 5)")
     assert assert_matches("tests/builtin_max", ts.simulate(m)) == 1
 
 
-@needs_testdata
 def test_lookups():
     m = ts.Model("lookups", stop=45, dt=0.25)
     m.lookup("lookup_function_table", [(0, 0), (5, 0), (10, 1), (15, 1), (20, 0), (25, 0), (30, -1), (35, -1),
@@ -472,7 +450,6 @@ def test_lookups():
     assert assert_matches("tests/lookups", ts.simulate(m)) == 3
 
 
-@needs_testdata
 def test_trend():
     m = ts.Model("trend", stop=100, dt=1)
     m.aux("input", "1 + 0.5 * SIN(2 * 3.14159 * TIME / 20)")
@@ -483,7 +460,6 @@ def test_trend():
     assert assert_matches("tests/trend", ts.simulate(m), rtol=1e-3) == 2
 
 
-@needs_testdata
 def test_non_negative_stocks():
     # the XMILE file attaches one flow to two stocks; rebuilt with one flow per stock
     m = ts.Model("non_negative", stop=60, dt=1.5)
@@ -499,7 +475,6 @@ def test_non_negative_stocks():
     assert (got["teststock3"] >= 0).all() and (got["teststock2"] < 0).any()
 
 
-@needs_testdata
 def test_pipeline_delay():
     m = ts.Model("pipe", stop=100, dt=0.5)
     m.constant("initial_value", 6)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-import sys
 import warnings
 
 import pytest
+from support import TEST_MODELS, compatibility
 
 import trafficsys as ts
 
-ROOT = "/work/shared/testdata/test-models"
+ROOT = str(TEST_MODELS)
 RTOL = 1e-4
 
 # Known differences, each with its reason (checked: the case must still not pass, so a fix shows up).
@@ -25,15 +25,8 @@ KNOWN = {
     "tests/non_negative_all/test_non_negative_all2.xmile": "saved flow values are the limited flows",
 }
 
-sys.path.insert(0, os.path.dirname(ROOT))
-
-
 def _cases():
-    if not os.path.isdir(ROOT):
-        return []
-    import testmodels as tm
-
-    return tm.cases(ROOT, "xmile")
+    return compatibility().cases(ROOT, "xmile")
 
 
 def simulate(path, times):
@@ -48,13 +41,11 @@ def simulate(path, times):
 
 @pytest.mark.parametrize("folder,model", _cases(), ids=[c[1] for c in _cases()])
 def test_xmile_case_matches_canonical_output(folder, model):
-    import testmodels as tm
-
     try:
         ts.load(os.path.join(ROOT, model))
     except ts.UnsupportedFeatureError as e:  # macros and the like: the reader says what is missing
         pytest.skip(f"not supported by the reader: {str(e)[:120]}")
-    result = tm.run_case(ROOT, folder, model, simulate, rtol=RTOL)
+    result = compatibility().run_case(ROOT, folder, model, simulate, rtol=RTOL)
     if model in KNOWN:
         assert result.status != "pass", f"{model} passes now: remove it from KNOWN ({KNOWN[model]})"
         pytest.xfail(KNOWN[model])

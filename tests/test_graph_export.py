@@ -1,16 +1,16 @@
 """Graph exports (GraphML, DOT, Kumu JSON, Mermaid) and the ``trafficsys export`` command."""
 
 import json
-from pathlib import Path
 
 import networkx as nx
 import pytest
+from support import REPO
 
 import trafficsys as ts
 from trafficsys.cli import main
 from trafficsys.io.graph import causal_graph, to_dot, to_kumu, to_mermaid, write_graph
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 EXAMPLE = ROOT / "models" / "examples" / "exploitation_exit.toml"
 
 

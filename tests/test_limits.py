@@ -12,6 +12,7 @@ import importlib
 
 import numpy as np
 import pytest
+from support import REPO
 
 import trafficsys as ts
 from trafficsys import limits
@@ -41,9 +42,8 @@ def _names_limit(err: LimitError, name: str) -> None:
 
 # ------------------------------------------------------------------ the limits object
 def test_one_set_of_limits_with_documented_defaults():
-    from pathlib import Path
 
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "limits.md").read_text()
+    doc = (REPO / "docs" / "limits.md").read_text()
     for f in dataclasses.fields(limits.Limits):
         assert f"`{f.name}`" in doc, f"docs/limits.md does not document {f.name}"
     assert limits.current() == limits.DEFAULTS

@@ -9,6 +9,7 @@ import networkx as nx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import REPO
 
 import trafficsys as ts
 from trafficsys.cld import CausalLoopDiagram, independent_loops, loop_polarity, loops, loops_through
@@ -193,14 +194,13 @@ def test_independent_loops_when_enumeration_is_too_big():
 
 
 def test_archetype_files_hand_counted_loops():
-    from pathlib import Path
 
     expected = {  # counted by hand from the drawings in each file's header
         "fixes_that_fail": (1, 1), "shifting_the_burden": (1, 2), "shifting_the_burden_to_the_intervenor": (1, 2),
         "limits_to_growth": (1, 1), "eroding_goals": (0, 2), "escalation": (0, 2),
         "success_to_the_successful": (2, 0), "tragedy_of_the_commons": (2, 2), "growth_and_underinvestment": (1, 2),
     }
-    folder = Path(__file__).resolve().parents[1] / "models" / "archetypes"
+    folder = REPO / "models" / "archetypes"
     assert {p.stem for p in folder.glob("*.toml")} == set(expected)
     for stem, (r, b) in expected.items():
         found = ts.load(folder / f"{stem}.toml").cld().loops()
@@ -231,9 +231,8 @@ def test_cli_summarises_big_diagrams(tmp_path, capsys):
 
 def test_benchmark_script_runs_small(capsys):
     import importlib.util
-    from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "loops.py"
+    path = REPO / "benchmarks" / "loops.py"
     spec = importlib.util.spec_from_file_location("bench_loops", path)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)

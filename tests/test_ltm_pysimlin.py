@@ -5,19 +5,16 @@ score the *same trajectory* (Simlin's own run), so any difference is in the
 scoring, not in the integration.
 """
 
-from pathlib import Path
 
 import numpy as np
 import pytest
+from support import TEST_MODELS
 
 import trafficsys as ts
 from trafficsys.analysis import loop_dominance
 
 simlin = pytest.importorskip("simlin")
 
-TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "test-models"
-if not TESTDATA.exists():  # the shared tree sits beside the repository
-    TESTDATA = Path("/work/shared/testdata/test-models")
 
 XMILE = """<?xml version="1.0" encoding="utf-8"?>
 <xmile version="1.0" xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0">
@@ -126,7 +123,7 @@ def test_split_flows_match_pysimlin(tmp_path):
 
 
 def test_teacup_from_testdata_matches_pysimlin():
-    path = TESTDATA / "samples" / "teacup" / "teacup.xmile"
+    path = TEST_MODELS / "samples" / "teacup" / "teacup.xmile"
     try:
         m = ts.load(path)
     except (ImportError, AttributeError):  # XMILE reader not available: the same model by hand

@@ -1,9 +1,10 @@
 """The README's quick start and the CI script must not drift apart."""
 
 import re
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from support import REPO
+
+ROOT = REPO
 
 
 def _bash_blocks(text: str) -> list[str]:

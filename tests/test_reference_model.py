@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from support import REPO
 
 import trafficsys as ts
 from trafficsys.model.elements import Kind
@@ -14,23 +15,18 @@ LOOPS = {"rescue_metric_funding": "R", "replacement": "B", "shifting_the_burden_
 
 
 @pytest.fixture(scope="module")
-def model():
-    return ts.load_default()
+def cld(reference_model):
+    return reference_model.cld()
 
 
-@pytest.fixture(scope="module")
-def cld(model):
-    return model.cld()
+def test_loads_and_validates_with_units(reference_model):
+    assert reference_model.time_units == "year" and reference_model.stop - reference_model.start == 30
+    assert reference_model.dt in (1 / 16, 1 / 8)
+    assert reference_model.validate(units=True) == []
 
 
-def test_loads_and_validates_with_units(model):
-    assert model.time_units == "year" and model.stop - model.start == 30
-    assert model.dt in (1 / 16, 1 / 8)
-    assert model.validate(units=True) == []
-
-
-def test_every_constant_has_units_range_and_source(model):
-    for c in model.constants:
+def test_every_constant_has_units_range_and_source(reference_model):
+    for c in reference_model.constants:
         assert c.units, c.name
         assert c.range is not None and c.range[0] <= c.value <= c.range[1], c.name
         src = c.source.strip()
@@ -40,17 +36,17 @@ def test_every_constant_has_units_range_and_source(model):
                 or "policy" in src or "derived" in src), (c.name, src)
 
 
-def test_people_stocks_are_non_negative_person_stocks(model):
+def test_people_stocks_are_non_negative_person_stocks(reference_model):
     for name in PEOPLE:
-        st = model[name]
+        st = reference_model[name]
         assert st.kind is Kind.STOCK and st.non_negative and st.units == "person", name
 
 
-def test_every_named_loop_found_with_declared_polarity(model, cld):
-    assert set(LOOPS) <= set(model.loops)
+def test_every_named_loop_found_with_declared_polarity(reference_model, cld):
+    assert set(LOOPS) <= set(reference_model.loops)
     found = {lp.name: lp for lp in cld.loops() if lp.name}
     for name, pol in LOOPS.items():
-        assert model.loops[name].polarity == pol
+        assert reference_model.loops[name].polarity == pol
         assert name in found, f"loop analysis did not find {name}"
         assert found[name].polarity == pol, (name, found[name].polarity)
 
@@ -68,7 +64,7 @@ def test_shifting_the_burden_to_the_intervenor_detected(cld):
                                              "shifting_the_burden_to_ngos"}
 
 
-def _people_residual(model, r):
+def _people_residual(reference_model, r):
     led = r.ledger
     total = 0.0
     scale = 0.0
@@ -81,36 +77,35 @@ def _people_residual(model, r):
 
 @pytest.mark.parametrize("strategy", ["baseline", "saviour_led", "survivor_led", "state_accountable",
                                       "survivor_led_state_accountable"])
-def test_people_conserved_and_non_negative_in_every_strategy(model, strategy):
-    r = ts.simulate(model, scenario=strategy)
-    assert _people_residual(model, r) < 1e-9
+def test_people_conserved_and_non_negative_in_every_strategy(reference_model, strategy):
+    r = ts.simulate(reference_model, scenario=strategy)
+    assert _people_residual(reference_model, r) < 1e-9
     for name in PEOPLE:
         assert float(r[name].min()) >= 0.0
 
 
-def test_people_conserved_in_1000_monte_carlo_samples(model):
-    r = ts.monte_carlo(model, n=1000, seed=7, scenario="baseline", progress=False)
+def test_people_conserved_in_1000_monte_carlo_samples(reference_model):
+    r = ts.monte_carlo(reference_model, n=1000, seed=7, scenario="baseline", progress=False)
     assert r.ds.sizes["run"] == 1000
-    assert _people_residual(model, r) < 1e-9
-    for st in model.stocks:
+    assert _people_residual(reference_model, r) < 1e-9
+    for st in reference_model.stocks:
         if st.non_negative:
             assert float(r[st.name].min()) >= 0.0, st.name
 
 
-def test_docs_variable_tables_are_generated_from_the_current_file(model):
+def test_docs_variable_tables_are_generated_from_the_current_file(reference_model):
     import importlib.util
-    from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = REPO
     spec = importlib.util.spec_from_file_location("model_tables", root / "tools" / "model_tables.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     doc = (root / "docs" / "model.md").read_text()
-    assert mod.tables(model) in doc, "docs/model.md is stale: run python tools/model_tables.py"
+    assert mod.tables(reference_model) in doc, "docs/model.md is stale: run python tools/model_tables.py"
 
 
-def test_people_conserved_in_1000_samples_of_a_time_varying_strategy(model):
-    r = ts.monte_carlo(model, n=1000, seed=8, scenario="survivor_led_state_accountable", progress=False)
-    assert _people_residual(model, r) < 1e-9
+def test_people_conserved_in_1000_samples_of_a_time_varying_strategy(reference_model):
+    r = ts.monte_carlo(reference_model, n=1000, seed=8, scenario="survivor_led_state_accountable", progress=False)
+    assert _people_residual(reference_model, r) < 1e-9
     for name in PEOPLE:
         assert float(r[name].min()) >= 0.0, name

@@ -13,16 +13,16 @@ from __future__ import annotations
 import ast as pyast
 import builtins
 import sys
-from pathlib import Path
 
 import pytest
+from support import REPO
 
 import trafficsys as ts
 from trafficsys.errors import ParseError, UnknownVariableError
 from trafficsys.model import ast as ast_nodes
 from trafficsys.model.parser import parse
 
-SRC = Path(__file__).resolve().parent.parent / "src" / "trafficsys"
+SRC = REPO / "src" / "trafficsys"
 DANGEROUS = {"eval", "exec", "compile", "__import__"}
 MARK = "# compiled-ast"
 

@@ -12,27 +12,22 @@ SPEND = [s.replace("share_", "spend_") for s in SHARES]
 
 
 @pytest.fixture(scope="module")
-def model():
-    return ts.load_default()
+def runs(reference_model):
+    return {s: ts.simulate(reference_model, scenario=s) for s in IDS}
 
 
-@pytest.fixture(scope="module")
-def runs(model):
-    return {s: ts.simulate(model, scenario=s) for s in IDS}
-
-
-def test_the_five_strategies_exist_and_set_every_lever(model):
-    assert list(model.scenarios)[:5] == IDS
+def test_the_five_strategies_exist_and_set_every_lever(reference_model):
+    assert list(reference_model.scenarios)[:5] == IDS
     for s in IDS:
-        over = model.scenarios[s].overrides
+        over = reference_model.scenarios[s].overrides
         assert set(SHARES) | {"shelter_stay_policy"} <= set(over), s
 
 
-def test_each_strategy_names_the_recommendation_it_embodies(model):
+def test_each_strategy_names_the_recommendation_it_embodies(reference_model):
     for s in IDS[2:]:
-        assert "recommendation" in model.scenarios[s].doc.lower(), s
-    assert "status quo" in model.scenarios["baseline"].doc.lower()
-    assert "article" in model.scenarios["saviour_led"].doc.lower()
+        assert "recommendation" in reference_model.scenarios[s].doc.lower(), s
+    assert "status quo" in reference_model.scenarios["baseline"].doc.lower()
+    assert "article" in reference_model.scenarios["saviour_led"].doc.lower()
 
 
 @pytest.mark.parametrize("strategy", IDS)
@@ -42,8 +37,8 @@ def test_shares_sum_to_one_at_every_time(runs, strategy):
     np.testing.assert_allclose(total, 1.0, rtol=0, atol=1e-9)
 
 
-def test_every_strategy_spends_the_same_total_at_every_time(model, runs):
-    budget = model["total_programme_budget"].value
+def test_every_strategy_spends_the_same_total_at_every_time(reference_model, runs):
+    budget = reference_model["total_programme_budget"].value
     for r in runs.values():
         spent = sum(r[v].values for v in SPEND)
         np.testing.assert_allclose(spent, budget, rtol=1e-9, atol=0)
@@ -73,18 +68,18 @@ NO_SURVIVOR_EFFECTS = {"advocacy_effect": 0.0, "collective_outreach_rate": 0.0, 
 CHEAP_RESCUE = {"cost_per_rescue": 800.0, "donor_reward_per_rescue": 2000.0}
 
 
-def _person_years(model, strategy, params):
-    r = ts.simulate(model, scenario=strategy, params=params)
+def _person_years(reference_model, strategy, params):
+    r = ts.simulate(reference_model, scenario=strategy, params=params)
     return float(r["cumulative_exploitation_years"].values[-1, 0])
 
 
-def test_the_articles_argument_can_fail(model):
+def test_the_articles_argument_can_fail(reference_model):
     # at the point values survivor-led beats saviour-led on person-years of exploitation ...
-    assert _person_years(model, "survivor_led", {}) < _person_years(model, "saviour_led", {})
+    assert _person_years(reference_model, "survivor_led", {}) < _person_years(reference_model, "saviour_led", {})
     # ... but inside the declared ranges, with the unmeasured survivor-led effects at zero and cheap rescue,
     # the saviour-led strategy wins: nothing in the structure guarantees the article's conclusion
     p = {**NO_SURVIVOR_EFFECTS, **CHEAP_RESCUE}
-    assert _person_years(model, "saviour_led", p) < _person_years(model, "survivor_led", p)
+    assert _person_years(reference_model, "saviour_led", p) < _person_years(reference_model, "survivor_led", p)
     for k, v in p.items():
-        lo, hi = model[k].range
+        lo, hi = reference_model[k].range
         assert lo <= v <= hi, k

@@ -6,36 +6,24 @@ pass rates, and checks that every model that does not load names the feature
 it needs.
 """
 
-import importlib.util
-import os
-from pathlib import Path
-
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-TOOL = ROOT / "tools" / "compatibility.py"
-TESTDATA = Path(os.environ.get("TRAFFICSYS_TESTMODELS", "/work/shared/testdata/test-models"))
-
-pytestmark = pytest.mark.skipif(not TESTDATA.exists(), reason="SDXorg test-models not available")
+from support import TEST_MODELS, compatibility
 
 
 @pytest.fixture(scope="module")
 def compat():
-    spec = importlib.util.spec_from_file_location("compatibility", TOOL)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return compatibility()
 
 
 @pytest.fixture(scope="module")
 def xmile_rows(compat):
-    return compat.sweep(str(TESTDATA), "xmile")
+    return compat.sweep(str(TEST_MODELS), "xmile")
 
 
 @pytest.fixture(scope="module")
 def mdl_rows(compat):
     pytest.importorskip("pysd")
-    return compat.sweep(str(TESTDATA), "mdl")
+    return compat.sweep(str(TEST_MODELS), "mdl")
 
 
 def _explained(r) -> bool:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import REPO
+from test_parser_properties import expressions
 
 import trafficsys as ts
 from trafficsys.errors import DuplicateVariableError, FileFormatError, ParseError, UnknownVariableError
@@ -18,10 +18,7 @@ from trafficsys.io.resources import models_dir
 from trafficsys.model.names import canonical
 from trafficsys.model.printer import to_xmile
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_parser_properties import expressions  # noqa: E402
-
-REPO_MODELS = Path(__file__).resolve().parent.parent / "models"
+REPO_MODELS = REPO / "models"
 MODEL_FILES = sorted(REPO_MODELS.rglob("*.toml"))
 
 

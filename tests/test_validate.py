@@ -397,10 +397,6 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 
 
 def _generated_models():
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).parent))
     from test_toml import models
 
     return models()

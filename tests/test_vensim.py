@@ -1,16 +1,14 @@
 """Vensim .mdl through PySD's translator into our Model."""
 
-from pathlib import Path
 
 import pytest
+from support import TEST_MODELS, compatibility
 
 import trafficsys as ts
 from trafficsys.model.elements import Constant, Flow, Lookup, Stock
 
 pytest.importorskip("pysd")
 
-TM = Path("/work/shared/testdata/test-models")
-needs_tm = pytest.mark.skipif(not TM.exists(), reason="SDXorg test-models not available")
 
 MDL = r"""{UTF-8}
 Population= INTEG (
@@ -112,25 +110,16 @@ def test_unparseable_file_is_a_file_format_error(tmp_path):
         ts.load(write(tmp_path, "this is not = = a model ~ ~ |\n ((("))
 
 
-@needs_tm
 def test_arrays_from_vensim():
-    m = ts.load(TM / "tests/subscript_2d_arrays/test_subscript_2d_arrays.mdl")
+    m = ts.load(TEST_MODELS / "tests/subscript_2d_arrays/test_subscript_2d_arrays.mdl")
     assert m.dimensions and any(e.dimensions for e in m)
     df = ts.simulate(m).to_pandas()
     assert any("[" in c for c in df.columns)
 
 
-@needs_tm
 def test_teacup_matches_vensim_output():
-    import sys
-
-    sys.path.insert(0, str(TM.parent))
-    import testmodels as tm
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-    import compatibility
-
-    r = tm.run_case(str(TM), "samples/teacup", "samples/teacup/teacup.mdl", compatibility.simulate, rtol=1e-4)
+    tool = compatibility()
+    r = tool.run_case(str(TEST_MODELS), "samples/teacup", "samples/teacup/teacup.mdl", tool.simulate, rtol=1e-4)
     assert r.status == "pass" and r.compared == 4
 
 

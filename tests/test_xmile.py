@@ -1,17 +1,15 @@
 """XMILE reader and writer: structure read from the SDXorg test models, round trips of models/."""
 
-from pathlib import Path
 
 import pytest
+from support import MODELS as MODELS_DIR
+from support import TEST_MODELS
 
 import trafficsys as ts
 from trafficsys.io.xmile import layout, read_xmile, write_xmile, xmile_string
 from trafficsys.model.elements import Aux, Constant, Extrapolation, Flow, Kind, Lookup, Stock
 
-ROOT = Path(__file__).resolve().parents[1]
-TM = Path("/work/shared/testdata/test-models")
-MODELS = sorted((ROOT / "models").rglob("*.toml"))
-needs_tm = pytest.mark.skipif(not TM.exists(), reason="SDXorg test-models not available")
+MODELS = sorted(MODELS_DIR.rglob("*.toml"))
 
 
 def xmile(tmp_path, body, specs="<start>0</start><stop>10</stop><dt>0.5</dt>", extra=""):
@@ -24,9 +22,8 @@ def xmile(tmp_path, body, specs="<start>0</start><stop>10</stop><dt>0.5</dt>", e
     return p
 
 
-@needs_tm
 def test_teacup_structure():
-    m = read_xmile(TM / "samples/teacup/teacup.xmile")
+    m = read_xmile(TEST_MODELS / "samples/teacup/teacup.xmile")
     assert m.name == "Teacup"
     assert (m.start, m.stop, m.dt) == (0, 30, 0.125)
     s = m["teacup temperature"]
@@ -37,9 +34,8 @@ def test_teacup_structure():
                                                     "characteristic_time"}
 
 
-@needs_tm
 def test_modules_become_prefixed_variables():
-    m = read_xmile(TM / "samples/bpowers-hares_and_lynxes_modules/model.xmile")
+    m = read_xmile(TEST_MODELS / "samples/bpowers-hares_and_lynxes_modules/model.xmile")
     assert "hares.hares" in m and "lynxes.harvest" in m
     # module inputs become auxiliaries equal to their source in the parent
     assert m["hares.lynxes"].equation == "lynxes.lynxes"
@@ -51,11 +47,10 @@ def test_modules_become_prefixed_variables():
     assert isinstance(gf, Lookup) and gf.input == "lynxes.hare_density" and len(gf.xs) == 11
 
 
-@needs_tm
 @pytest.mark.parametrize("name", ["test_lookups.xmile", "test_lookups_xpts_sep.xmile",
                                   "test_lookups_xscale.xmile", "test_lookups_ypts_sep.xmile"])
 def test_graphical_function_forms_agree(name):
-    m = read_xmile(TM / "tests/lookups" / name)
+    m = read_xmile(TEST_MODELS / "tests/lookups" / name)
     table = m["lookup function table"]
     assert isinstance(table, Lookup) and table.input is None
     assert table.xs == tuple(range(0, 50, 5)) and table.ys == (0, 0, 1, 1, 0, 0, -1, -1, 0, 0)
@@ -180,9 +175,8 @@ def test_views_place_every_variable_and_keep_positions(tmp_path):
     assert layout(back) == pos  # kept positions are reused
 
 
-@needs_tm
 def test_kept_diagram_positions():
-    m = read_xmile(TM / "samples/teacup/teacup_w_diagram.xmile")
+    m = read_xmile(TEST_MODELS / "samples/teacup/teacup_w_diagram.xmile")
     views = m.metadata["xmile_views"]
     assert views["teacup_temperature"]["type"] == "stock"
 

@@ -1,6 +1,5 @@
 """PySD runs our XMILE export of every model in models/ with our engine's trajectories (Euler, same DT)."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,9 +8,11 @@ import trafficsys as ts
 
 pytest.importorskip("pysd")
 
+from support import REPO
+
 from trafficsys.io.pysd_bridge import pysd_frame, to_pysd  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 MODELS = [p for p in sorted((ROOT / "models").rglob("*.toml")) if ts.load(p).stocks]
 
 

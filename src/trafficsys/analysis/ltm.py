@@ -435,6 +435,13 @@ class LoopDominance:
         (``""`` when every loop of the partition scores 0).
     """
 
+    #: how the loops were found: "all" (every loop listed), "strongest_path" (searched) or "given"
+    method: str = "all"
+    #: after a search: loop id -> the times at which it was found
+    found_at: dict[str, list[float]] | None = None
+    #: after a search: share of each partition's stock changes carried by flows on found loops (time, run, partition)
+    explained: Any = None
+
     def __init__(self, loops, partitions, link_scores, loop_scores, relative, dominant_index):
         self.loops: list[LoopInfo] = loops
         self.partitions: list[tuple[str, ...]] = partitions
@@ -696,9 +703,14 @@ class LoopDominance:
         return plot_dominance_shares(self, ax=ax, window=window, top=top)
 
     def __repr__(self) -> str:
+        how = ""
+        if self.method == "strongest_path" and self.explained is not None:
+            lo, hi = (round(100 * float(f(self.explained))) for f in (np.min, np.max))
+            span = f"{lo}%" if lo == hi else f"{lo}-{hi}%"
+            how = f", found by strongest-path search (flows on them carry {span} of the stocks' changes)"
         return (f"<LoopDominance: {len(self.loops)} loops ({len(self.competing)} competing) in "
                 f"{len(self.partitions)} partitions, {self.relative.sizes['time']} times x "
-                f"{self.relative.sizes['run']} runs>")
+                f"{self.relative.sizes['run']} runs{how}>")
 
     def _repr_html_(self) -> str:
         ranking = self.ranking()
@@ -744,6 +756,9 @@ def loop_dominance(
     length_bound: int | None = None,
     max_bytes: float = 4e8,
     min_contribution: float = 0.01,
+    discovery: str = "auto",
+    discovery_times: int = 200,
+    discovery_runs: int = 8,
 ) -> LoopDominance:
     """Loop dominance over time by the Loops that Matter method.
 
@@ -772,6 +787,19 @@ def loop_dominance(
         that ever dominates (``.omitted`` counts the others).
     min_contribution
         See ``max_bytes``.
+    discovery
+        How the loops are found when ``loops`` is not given: ``"all"`` lists
+        every loop (refused above ``max_loops``); ``"strongest_path"`` finds the
+        loops that matter from the link scores of the runs (the strongest-path
+        search of Eberlein & Schoenberg 2020, :mod:`trafficsys.analysis.discovery`)
+        without listing the others; ``"auto"`` (default) lists every loop when
+        there are at most ``max_loops`` and searches otherwise.  The result's
+        ``method`` says which was used; after a search, ``found_at`` gives the
+        times each loop was found and ``explained`` the share of the stocks'
+        changes that the found loops' flows carry.
+    discovery_times, discovery_runs
+        The search runs at up to this many saved times (evenly spaced) in each
+        of the first ``discovery_runs`` runs; the loops found are pooled.
 
     Returns
     -------
@@ -811,8 +839,23 @@ def loop_dominance(
     m = flatten(m)  # arrayed models are scored element by element, as the engine runs them
     ds = _dataset(results)
     g = feedback_graph(m)
+    if discovery not in ("auto", "all", "strongest_path"):
+        raise ModelError(f"discovery must be 'auto', 'all' or 'strongest_path', not {discovery!r}", file=m.file)
+    found_at: dict[tuple[str, ...], list[int]] | None = None
+    method = "given"
     if loops is None:
-        cycles = _enumerate_loops(g, max_loops, length_bound)
+        cycles = None
+        if discovery in ("auto", "all"):
+            try:
+                cycles = _enumerate_loops(g, max_loops, length_bound)
+                method = "all"
+            except ModelError:
+                if discovery == "all":
+                    raise
+        if cycles is None:
+            found_at = _discover(m, ds, g, length_bound, discovery_times, discovery_runs)
+            cycles = sorted(found_at, key=lambda c: (len(c), [list(g.nodes).index(n) for n in c]))
+            method = "strongest_path"
     else:
         cycles = []
         for lp in loops:
@@ -906,7 +949,8 @@ def loop_dominance(
         ever_dominant = set(np.unique(dom_all[dom_all >= 0]).tolist())
         kept = [k for k in range(L) if max_abs[k] >= min_contribution or k in ever_dominant]
 
-    cld_ids = _cld_ids(m) if loops is None else {}
+    # the causal-loop diagram's ids need every loop listed: not after a search
+    cld_ids = _cld_ids(m) if method == "all" else {}
     names = _named_loops(m, cycles)
     counts = {p: len(members) for p, members in groups.items()}
     infos: dict[int, LoopInfo] = {}
@@ -970,4 +1014,63 @@ def loop_dominance(
     result.sampled = sampled
     result.omitted = L - len(order)
     result.time_units = m.time_units
+    result.method = method
+    if found_at is not None:
+        result.found_at = {infos[k].id: [float(values.time[i]) for i in found_at[cycles[k]]] for k in order}
+        result.explained = _explained(m, ds, g, partitions, part_of, [cycles[k] for k in order], values, lookups,
+                                      compiled, coords)
     return result
+
+
+def _discover(m: Model, ds, g: nx.DiGraph, length_bound: int | None, n_times: int, n_runs: int):
+    """Loops found by the strongest-path search on the link scores of the runs (cycle -> time indices)."""
+    from .discovery import sample_indices, strongest_path_loops
+
+    comp = {n: i for i, c in enumerate(nx.strongly_connected_components(g)) for n in c}
+    edges = [(a, b) for a, b in g.edges if comp[a] == comp[b]]
+    values = _Values(m, ds)
+    lookups = {name: m[name] for name in m.names(Kind.LOOKUP)}
+    compiled = _compiled(m)
+    T, R = len(values.time), values.nrun
+    runs = list(range(min(R, n_runs)))
+    scores = np.empty((len(edges), T, len(runs)))
+    sub = _Values(m, ds.isel(run=runs))
+    for i, (a, b) in enumerate(edges):
+        scores[i] = _link_score(m, sub, a, b, lookups, compiled)
+    starts = [n for n in g.nodes if g.nodes[n].get("state")]
+    order = {n: i for i, n in enumerate(g.nodes)}
+
+    def rotate(c):
+        states = [i for i, n in enumerate(c) if g.nodes[n].get("state")] or range(len(c))
+        k = min(states, key=lambda i: order[c[i]])
+        return tuple(c[k:]) + tuple(c[:k])
+
+    found = strongest_path_loops(g, edges, scores, starts, times=sample_indices(T, n_times), rotate=rotate)
+    if length_bound is not None:
+        found = {c: t for c, t in found.items() if len(c) <= length_bound}
+    if not found:  # nothing moves along any loop: keep each state's shortest loop, never found active
+        for st in starts:
+            paths = [nx.shortest_path(g, w, st) for w in g.successors(st) if nx.has_path(g, w, st)]
+            if paths:
+                c = rotate([st, *min(paths, key=len)[:-1]]) if min(paths, key=len)[0] != st else (st,)
+                if length_bound is None or len(c) <= length_bound:
+                    found.setdefault(c, [])
+    return found
+
+
+def _explained(m: Model, ds, g, partitions, part_of, cycles, values, lookups, compiled, coords):
+    """Share of each partition's stock changes carried by flows on the found loops: (time, run, partition)."""
+    import xarray as xr
+
+    from .discovery import explained_share
+
+    comp = {n: i for i, c in enumerate(nx.strongly_connected_components(g)) for n in c}
+    on_loop = {lk for c in cycles for lk in zip(c, c[1:] + c[:1])}
+    links = [(a, b) for a, b in g.edges if comp[a] == comp[b] and isinstance(m[b], Stock) and b in part_of]
+    scores = np.stack([_link_score(m, values, a, b, lookups, compiled) for a, b in links]) if links else \
+        np.zeros((0, len(values.time), values.nrun))
+    share = explained_share([(part_of[b], b) for _, b in links], scores, [lk in on_loop for lk in links])
+    share = share[: len(partitions)] if share.shape[0] >= len(partitions) else np.ones(
+        (len(partitions), *scores.shape[1:]))
+    return xr.DataArray(share, dims=("partition", "time", "run"),
+                        coords={**coords, "partition": np.arange(len(partitions))}).transpose("time", "run", "partition")
