@@ -284,3 +284,29 @@ def test_a_long_compile_says_what_it_is_doing(monkeypatch, caplog):
     text = caplog.text
     assert "with numba" in text or "loading the compiled kernel" in text
     assert "done in" in text
+
+
+# ------------------------------------------------------------------ memory
+def test_an_ensemble_over_the_memory_budget_runs_in_chunks_with_the_same_numbers(monkeypatch):
+    from trafficsys.engine import execute as ex
+
+    m = _decay("k * x + SMTH1(x, 1.5) * 0.01")
+    k = np.linspace(0.05, 0.5, 2500)
+    whole = ts.simulate(m, params={"k": k}, backend="numpy")
+    calls = []
+    real = ex._execute_chunks
+    monkeypatch.setattr(ex, "_execute_chunks", lambda *a, **kw: calls.append(a[3]) or real(*a, **kw))
+    monkeypatch.setenv("TRAFFICSYS_MEMORY_BUDGET", "100000")
+    chunked = ts.simulate(m, params={"k": k}, backend="numpy")
+    assert calls == [ex.MIN_CHUNK]
+    assert_same(whole, chunked, exact=True)
+
+
+def test_saves_larger_than_memory_are_refused_saying_how_to_save_less():
+    from trafficsys import limits
+    from trafficsys.errors import LimitError
+
+    m = _decay()
+    with limits.override(memory=100_000), pytest.raises(LimitError) as e:
+        ts.simulate(m, params={"k": np.linspace(0.1, 0.2, 5000)}, backend="numba")
+    assert "variables=[...]" in str(e.value) and "saveper=" in str(e.value)

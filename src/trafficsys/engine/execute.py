@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 from typing import Any
 
 import numpy as np
@@ -14,7 +16,7 @@ from .lower import STOCK
 from .methods import Method
 from .prepare import Prepared, Timing
 
-__all__ = ["execute", "new_output"]
+__all__ = ["BUDGET_SHARE", "execute", "memory_budget", "new_output"]
 
 
 def _vector_params(P: list[Any], n: int) -> list[Any]:
@@ -33,21 +35,34 @@ def execute(prep: Prepared, method: Method, timing: Timing, *, mode: str | None 
     the variable, the run (``run_offset`` added) and the time where they first
     appeared.  ``backend``: see :func:`~trafficsys.engine.kernel.choose`;
     ``mode`` picks the numpy flavour (``"scalar"``, ``"vector"``) when numpy runs.
+
+    The size of the saves is estimated first: more than the memory limit
+    (what is available) raises :class:`~trafficsys.errors.LimitError` saying
+    how to save less; saves and working arrays above :func:`memory_budget`
+    make the numpy path run the ensemble in chunks of runs.
     """
     cm, n = prep.cm, prep.n
+    nrec = len(prep.saved)
+    if out is None or out.shape != (timing.nsave, nrec, n):  # before anything runs: can the saves be held?
+        limits.check_memory(8.0 * nrec * n * timing.nsave,
+                            f"saving {nrec} variables at {timing.nsave:,} times for {n:,} run(s)",
+                            "save fewer variables (variables=[...]), save less often (saveper=...) or use "
+                            "fewer runs", prep.model.file)
     if kernel.choose(backend, cm, method, prep.record, n) == "numba":
         return _execute_kernel(prep, method, timing, locate=locate, run_offset=run_offset, out=out)
     if mode is None:
         mode = "scalar" if n == 1 and not prep.varied else "vector"
-    nrec = len(prep.saved)
+    chunk = _chunk_runs(prep, timing) if mode == "vector" else n
+    if chunk < n:
+        return _execute_chunks(prep, method, timing, chunk, locate=locate, run_offset=run_offset, out=out)
     zeros = (0.0,) * cm.n_acc
     if out is None or out.shape != (timing.nsave, nrec, n):
         # a single run keeps its saves as bytes (plus a Python object each) before one array is made
         per_save = 8.0 * nrec * n + (64 if mode == "scalar" else 0)
         limits.check_memory(2 * per_save * timing.nsave if mode == "scalar" else per_save * timing.nsave,
                             f"saving {nrec} variables at {timing.nsave:,} times for {n:,} run(s)",
-                            "use fewer runs, save fewer variables (variables=[...]) or save less often (saveper)",
-                            prep.model.file)
+                            "save fewer variables (variables=[...]), save less often (saveper=...) or use "
+                            "fewer runs", prep.model.file)
     # saving every flow at every step, the ledger is summed from the saves rather than in the loop
     where = cm.saved_flows(method, timing.every, prep.record)
     if mode == "scalar":
@@ -88,6 +103,64 @@ def execute(prep: Prepared, method: Method, timing: Timing, *, mode: str | None 
     return out, S0, S, A
 
 
+#: the share of physical memory an ensemble's saves and working arrays may take before the numpy path
+#: runs it in chunks of runs (the kernel's working memory is a few numbers per run)
+BUDGET_SHARE = 0.25
+
+
+def memory_budget() -> float:
+    """Return the bytes an ensemble may use before it runs in chunks.
+
+    ``$TRAFFICSYS_MEMORY_BUDGET`` (bytes) when set, else :data:`BUDGET_SHARE`
+    of physical memory (infinite if unknown).  Above what can be held at all
+    (:func:`trafficsys.limits.check_memory`) a run is refused instead.
+    """
+    env = os.environ.get("TRAFFICSYS_MEMORY_BUDGET", "").strip()
+    if env:
+        return float(env)
+    try:
+        return BUDGET_SHARE * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):  # pragma: no cover - not POSIX
+        return math.inf
+
+
+def _chunk_runs(prep: Prepared, timing: Timing) -> int:
+    """Return the runs per chunk of the numpy path: all, unless saves and temporaries exceed the budget."""
+    n = prep.n
+    saves = 8.0 * len(prep.saved) * timing.nsave * n
+    per_run = 8.0 * 3 * (len(prep.cm.plan.step_order) + len(prep.cm.states) + len(prep.P))  # arrays per equation
+    budget = memory_budget()
+    if saves + per_run * n <= budget:
+        return n
+    return int(max(MIN_CHUNK, min(n, (budget - saves) // per_run if budget > saves else MIN_CHUNK)))
+
+
+#: the fewest runs a chunk of the numpy path holds (fewer would spend the time in numpy's per-call cost)
+MIN_CHUNK = 1024
+
+
+def _execute_chunks(prep: Prepared, method: Method, timing: Timing, chunk: int, *, locate: bool,
+                    run_offset: int, out: np.ndarray | None) -> tuple[np.ndarray, tuple, tuple, tuple]:
+    """Run the ensemble ``chunk`` runs at a time into one array of saves (each run's numbers unchanged)."""
+    n = prep.n
+    if out is None or out.shape != (timing.nsave, len(prep.saved), n):
+        out = np.empty((timing.nsave, len(prep.saved), n))
+    parts = []
+    for a in range(0, n, chunk):
+        b = min(n, a + chunk)
+        P = [v[a:b] if isinstance(v, np.ndarray) else v for v in prep.P]
+        part = Prepared(prep.model, prep.cm, P, b - a, prep.varied, prep.scenario, prep.record)
+        parts.append(execute(part, method, timing, mode="vector", locate=locate, run_offset=run_offset + a,
+                             out=out[:, :, a:b], backend="numpy")[1:])
+
+    def joined(i: int) -> tuple:
+        return tuple(np.concatenate([np.broadcast_to(np.asarray(p[i][j], dtype=float), (min(n, a + chunk) - a,))
+                                     for p, a in zip(parts, range(0, n, chunk))])
+                     if not isinstance(parts[0][i][j], list) else parts[-1][i][j]
+                     for j in range(len(parts[0][i])))
+    return out, joined(0), joined(1), joined(2)
+
+
 def new_output(nsave: int, nrec: int, n: int) -> np.ndarray:
     """Return an empty ``(nsave, nrec, n)`` array laid out as the kernel writes (variable, run, save).
 
@@ -107,12 +180,7 @@ def _execute_kernel(prep: Prepared, method: Method, timing: Timing, *, locate: b
     if out is not None and out.shape == shape:
         t = out.transpose(1, 2, 0)
         native = t if t.flags.c_contiguous else None
-    if native is None:
-        if out is None or out.shape != shape:
-            limits.check_memory(8.0 * nrec * n * timing.nsave,
-                                f"saving {nrec} variables at {timing.nsave:,} times for {n:,} run(s)",
-                                "use fewer runs, save fewer variables (variables=[...]) or save less often "
-                                "(saveper)", prep.model.file)
+    if native is None:  # (execute checked that the saves fit)
         native = np.empty((nrec, n, timing.nsave))
     P = np.empty((len(prep.P), n))
     for i, v in enumerate(prep.P):
