@@ -37,7 +37,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::trafficsys.engine.StepSizeWarni
 
 def transcendental(m: ts.Model) -> bool:
     """True if an equation of ``m`` (after lowering) calls a function numpy and the C library round differently."""
-    plan = compile_model(m).plan
+    from trafficsys.model.arrays import flatten, is_arrayed
+
+    plan = compile_model(flatten(m) if is_arrayed(m) else m).plan
     for node in plan.nodes.values():
         for e in (node.expr, node.init):
             if e is None:
@@ -310,3 +312,34 @@ def test_saves_larger_than_memory_are_refused_saying_how_to_save_less():
     with limits.override(memory=100_000), pytest.raises(LimitError) as e:
         ts.simulate(m, params={"k": np.linspace(0.1, 0.2, 5000)}, backend="numba")
     assert "variables=[...]" in str(e.value) and "saveper=" in str(e.value)
+
+
+# ------------------------------------------------------------------ external test models
+def _external_models() -> list[Path]:
+    """The SDXorg test models the engine tests run: tests/data/test-models, or $TRAFFICSYS_TESTMODELS."""
+    for base in (ROOT / "tests" / "data" / "test-models", Path(os.environ.get("TRAFFICSYS_TESTMODELS", "-"))):
+        if base.is_dir():
+            return sorted(p for p in base.rglob("*") if p.suffix in (".xmile", ".stmx"))
+    return []
+
+
+EXTERNAL = _external_models()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not EXTERNAL, reason="SDXorg test models not available")
+@pytest.mark.parametrize("path", EXTERNAL, ids=[p.parent.name + "/" + p.name for p in EXTERNAL])
+def test_external_test_models_run_the_same_on_both_backends(path):
+    try:
+        m = ts.load(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            a = ts.simulate(m, backend="numpy")
+    except ModelError as e:  # what the numpy path cannot run (a named unsupported feature) is not compared
+        pytest.skip(f"{type(e).__name__}: {str(e)[:80]}")
+    try:
+        b = ts.simulate(m, backend="numba")
+    except UnsupportedFeatureError as e:
+        assert "pipeline DELAY" in str(e) or "arguments" in str(e)
+        return
+    assert_same(a, b, not transcendental(m))

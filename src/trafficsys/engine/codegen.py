@@ -1027,6 +1027,8 @@ class _Program:
         for a in accs:
             self.w(ind, f"{a} = 0.0")
         self.w(ind, "bad = 0.0")
+        self.w(ind, "j = 0")
+        self.w(ind, "nxt = 0")
         pre = len(self.lines)
         self.hoist = True
         self.w(ind, "while True:")
@@ -1034,12 +1036,13 @@ class _Program:
         self.w(i2, "T = T0 + k * DT")
         self.aux_block(i2, False, step0)
         self.limit_block(i2)
-        self.w(i2, "if k % every == 0:")
-        self.w(i2 + 1, "j = k // every")
+        self.w(i2, "if k == nxt:")  # a save (the next save step counted, not a division per step)
+        self.w(i2 + 1, "nxt = nxt + every")
         self.aux_block(i2 + 1, False, late)
         for i, name in enumerate(self.record):
             v = ids[name]
-            self.w(i2 + 1, f"out[{i}, r, j] = {v}")
+            self.w(i2 + 1, f"out[r, j, {i}] = {v}")
+        self.w(i2 + 1, "j = j + 1")
         # x * 0.0 is 0.0 for a finite x, NaN for an infinite or NaN one: bad stays 0.0 while all are finite
         for i in range(0, len(self.record), 32):
             terms = " + ".join(ids[x] + " * 0.0" for x in self.record[i:i + 32])

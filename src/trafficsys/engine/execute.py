@@ -162,12 +162,14 @@ def _execute_chunks(prep: Prepared, method: Method, timing: Timing, chunk: int, 
 
 
 def new_output(nsave: int, nrec: int, n: int) -> np.ndarray:
-    """Return an empty ``(nsave, nrec, n)`` array laid out as the kernel writes (variable, run, save).
+    """Return an empty ``(nsave, nrec, n)`` array laid out as the kernel writes: run, save, variable.
 
-    The kernel fills it in place; each variable's ``(time, run)`` block is a
-    contiguous transposed view, as xarray keeps it.
+    Each run writes one contiguous stream (its saves one after another), the
+    fastest layout to fill; a variable's ``(time, run)`` block is a strided view.
+    Slices of runs (``out[:, :, a:b]``) keep that layout, so chunks of an
+    ensemble are written in place.
     """
-    return np.empty((nrec, n, nsave)).transpose(2, 0, 1)
+    return np.empty((n, nsave, nrec)).transpose(1, 2, 0)
 
 
 def _execute_kernel(prep: Prepared, method: Method, timing: Timing, *, locate: bool, run_offset: int,
@@ -178,15 +180,15 @@ def _execute_kernel(prep: Prepared, method: Method, timing: Timing, *, locate: b
     shape = (timing.nsave, nrec, n)
     native = None
     if out is not None and out.shape == shape:
-        t = out.transpose(1, 2, 0)
+        t = out.transpose(2, 0, 1)
         native = t if t.flags.c_contiguous else None
     if native is None:  # (execute checked that the saves fit)
-        native = np.empty((nrec, n, timing.nsave))
+        native = np.empty((n, timing.nsave, nrec))
     P = np.empty((len(prep.P), n))
     for i, v in enumerate(prep.P):
         P[i] = v
     S0, SF, ACC, BAD = k.run(P, n, timing.start, timing.dt, timing.stop, timing.nsteps, timing.every, native)
-    view = native.transpose(2, 0, 1)
+    view = native.transpose(1, 2, 0)
     if out is not None and out.shape == shape and not np.shares_memory(out, native):
         out[...] = view
         view = out

@@ -5,7 +5,7 @@ writes one function per (model structure, method, saved variables): a loop
 over a block of runs, each run's state in local variables, the time loop
 inside, the ledger accumulated as it goes, only what is saved or needed
 computed, and the saves written straight into a preallocated array laid out
-run-major, ``out[variable, run, save]``.  The function releases the GIL; an
+run-major, ``out[run, save, variable]``.  The function releases the GIL; an
 ensemble is cut into one block of runs per CPU, run on threads.
 
 Why threads rather than numba's ``prange``: the parallel compiler compiles
@@ -191,7 +191,7 @@ class Kernel:
         every: int,
         out: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Run ``n`` runs: ``P`` is (constants, runs), ``out`` (variables, runs, saves), both C-ordered.
+        """Run ``n`` runs: ``P`` is (constants, runs), ``out`` (runs, saves, variables), both C-ordered.
 
         Returns ``(S0, SF, ACC, BAD)``: initial and final states (runs, states), the ledger's
         accumulators (runs, flows), and per run 0.0, or NaN if a saved value was not finite.
