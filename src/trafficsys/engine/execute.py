@@ -43,7 +43,8 @@ def execute(prep: Prepared, method: Method, timing: Timing, *, mode: str | None 
     """
     cm, n = prep.cm, prep.n
     nrec = len(prep.saved)
-    if out is None or out.shape != (timing.nsave, nrec, n):  # before anything runs: can the saves be held?
+    if (out is None or out.shape != (timing.nsave, nrec, n)) and 8.0 * nrec * n * timing.nsave > 2**24:
+        # before anything runs: can the saves be held? (16 MiB or less always can)
         limits.check_memory(8.0 * nrec * n * timing.nsave,
                             f"saving {nrec} variables at {timing.nsave:,} times for {n:,} run(s)",
                             "save fewer variables (variables=[...]), save less often (saveper=...) or use "
@@ -193,7 +194,9 @@ def _execute_kernel(prep: Prepared, method: Method, timing: Timing, *, locate: b
         out[...] = view
         view = out
     S0t = tuple(S0[:, i] for i in range(S0.shape[1]))
-    _check_initial(prep, S0t)
+    nn = _non_negative(cm)
+    if nn and (S0[:, nn] < 0.0).any():
+        _check_initial(prep, S0t)
     if np.isnan(BAD).any():
         if locate:
             _locate(prep, method, timing, view, run_offset)
@@ -205,6 +208,16 @@ def _execute_kernel(prep: Prepared, method: Method, timing: Timing, *, locate: b
 def _unpack(recs: list[bytes], nrec: int) -> np.ndarray:
     """Return the saves of a scalar run (the bytes of ``nrec`` doubles each) as a writable (saves, nrec, 1) array."""
     return np.frombuffer(bytearray().join(recs), dtype=float).reshape(len(recs), nrec, 1)
+
+
+def _non_negative(cm: Any) -> list[int]:
+    """Positions of the non-negative user stocks among the states (cached on the compiled model)."""
+    got = cm._code.get("non-negative states")
+    if got is None:
+        got = [i for i, s in enumerate(cm.states)
+               if cm.plan.nodes[s].role == STOCK and cm.plan.nodes[s].non_negative]
+        cm._code["non-negative states"] = got
+    return got
 
 
 def _check_initial(prep: Prepared, S0: tuple) -> None:

@@ -310,6 +310,9 @@ def _choose_variable():
 _variable = _choose_variable()
 
 
+_INDEXES: dict[tuple, Any] = {}
+
+
 def dataset(data: dict[str, xr.Variable], coords: dict[str, np.ndarray], attrs: dict) -> xr.Dataset:
     """Build a Dataset of variables that are already aligned on ``coords``.
 
@@ -324,7 +327,13 @@ def dataset(data: dict[str, xr.Variable], coords: dict[str, np.ndarray], attrs: 
         variables: dict[str, xr.Variable] = {}
         indexes = {}
         for name, values in coords.items():
-            index = PandasIndex(values, name)
+            key = (name, len(values), values.tobytes() if len(values) < 100_000 else id(values))
+            index = _INDEXES.get(key)
+            if index is None:  # an index is immutable: runs with the same times and runs share one
+                index = PandasIndex(values, name)
+                if len(_INDEXES) > 32:
+                    _INDEXES.clear()
+                _INDEXES[key] = index
             variables.update(index.create_variables())
             indexes[name] = index
         dims = {name: len(values) for name, values in coords.items()}
