@@ -298,7 +298,7 @@ def _choose_variable():
         if slots != {"_dims", "_data", "_attrs", "_encoding"}:
             return _public_variable
         a = np.arange(6.0).reshape(3, 2)
-        fast, ref = _direct_variable(("time", "run"), a, {"k": "v"}), xr.Variable(("time", "run"), a, {"k": "v"})
+        fast, ref = _direct_variable(("time", "run"), a, {"k": "v"}), _public_variable(("time", "run"), a, {"k": "v"})
         one = _direct_variable(("run",), a[0], {})
         if fast.identical(ref) and type(fast) is type(ref) and fast.encoding == {} and one.attrs == {}:
             return _direct_variable
@@ -330,7 +330,11 @@ def dataset(data: dict[str, xr.Variable], coords: dict[str, np.ndarray], attrs: 
             key = (name, len(values), values.tobytes() if len(values) < 100_000 else id(values))
             index = _INDEXES.get(key)
             if index is None:  # an index is immutable: runs with the same times and runs share one
-                index = PandasIndex(values, name)
+                import pandas as pd
+
+                # from a pandas Index: xarray does not then ask whether the values are a dask array, which
+                # imports dask when it is installed (a second or more of a first run)
+                index = PandasIndex(pd.Index(values), name)
                 if len(_INDEXES) > 32:
                     _INDEXES.clear()
                 _INDEXES[key] = index
