@@ -226,6 +226,7 @@ class Kernel:
 
 
 _POOL: ThreadPoolExecutor | None = None
+_POOL_PID = 0
 
 
 def _threads() -> int:
@@ -240,10 +241,12 @@ def _threads() -> int:
 
 
 def _pool() -> ThreadPoolExecutor:
-    global _POOL
+    """Return the threads kernels run on (made again in a forked child, whose copy has no live threads)."""
+    global _POOL, _POOL_PID
     with _LOCK:
-        if _POOL is None or _POOL._max_workers < _threads():
+        if _POOL is None or _POOL_PID != os.getpid() or _POOL._max_workers < _threads():
             _POOL = ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="trafficsys-kernel")
+            _POOL_PID = os.getpid()
         return _POOL
 
 
