@@ -43,10 +43,10 @@ def execute(prep: Prepared, method: Method, timing: Timing, *, mode: str | None 
     """
     cm, n = prep.cm, prep.n
     nrec = len(prep.saved)
-    if (out is None or out.shape != (timing.nsave, nrec, n)) and 8.0 * nrec * n * timing.nsave > 2**24:
-        # before anything runs: can the saves be held? (16 MiB or less always can)
-        limits.check_memory(8.0 * nrec * n * timing.nsave,
-                            f"saving {nrec} variables at {timing.nsave:,} times for {n:,} run(s)",
+    nbytes = 8.0 * nrec * n * timing.nsave
+    if (out is None or out.shape != (timing.nsave, nrec, n)) and (nbytes > 2**24 or limits.current().memory):
+        # before anything runs: can the saves be held? (16 MiB or less always can, unless a limit says less)
+        limits.check_memory(nbytes, f"saving {nrec} variables at {timing.nsave:,} times for {n:,} run(s)",
                             "save fewer variables (variables=[...]), save less often (saveper=...) or use "
                             "fewer runs", prep.model.file)
     if kernel.choose(backend, cm, method, prep.record, n) == "numba":
