@@ -277,7 +277,7 @@ def test_fifty_million_steps_are_refused_before_the_run(monkeypatch):
 
 
 def test_single_run_memory_is_checked_against_available_memory(monkeypatch):
-    sim = importlib.import_module("trafficsys.engine.simulate")
+    sim = importlib.import_module("trafficsys.engine.execute")
 
     monkeypatch.setattr(limits, "available_memory", lambda: 10_000_000)  # 10 MB free
     with monkeypatch.context() as mp, pytest.raises(LimitError, match="more than the memory available now") as info:

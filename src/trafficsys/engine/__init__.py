@@ -1,4 +1,4 @@
-"""The simulation engine: compile a model to numpy, simulate, step, and run ensembles.
+"""The simulation engine: compile a model (to a numba kernel, or to numpy), simulate, step, and run ensembles.
 
 Front doors: :func:`simulate` (one run, or one per element of parameter
 arrays), :class:`Simulation` (step by hand), :func:`monte_carlo` (sample the

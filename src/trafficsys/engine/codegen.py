@@ -14,7 +14,14 @@ Two flavours of the same program are generated:
     any number of runs at once; every variable is an array along the run axis
     (or a scalar when it does not vary between runs).
 
-The two give identical numbers, to the last bit: ``+ - * /`` are IEEE
+``"kernel"``
+    the scalar program inside a loop over runs, for numba (see
+    :mod:`~trafficsys.engine.kernel`): each run's state in local variables,
+    only what is saved or needed computed, saves written into a preallocated
+    array.  Its arithmetic is the scalar one; its builtins are the compiled
+    ones of :mod:`~trafficsys.engine.kernel_runtime`.
+
+The first two give identical numbers, to the last bit: ``+ - * /`` are IEEE
 operations in both, and the transcendental functions (``EXP``, ``LN``,
 ``^``...) call the same numpy ufuncs in both (numpy's SIMD ``exp`` differs from
 the C library's in the last bit, so ``math.exp`` is not used).  Graphical
@@ -63,11 +70,15 @@ from .runtime import (
     _vector_lookup,
 )
 
-__all__ = ["Emitter", "generate", "helpers", "ledger_from_saves", "TIME_EPS"]
+__all__ = ["Emitter", "KernelUnsupported", "generate", "helpers", "ledger_from_saves", "TIME_EPS"]
 
 #: relative tolerance (in DTs) of clock comparisons in STEP and PULSE, so that a
 #: step at t = 0.3 fires at the step whose time is 3 * 0.1 = 0.30000000000000004
 TIME_EPS = 1e-6
+
+class KernelUnsupported(Exception):
+    """A construct the compiled kernel does not handle; the numpy path runs the model instead."""
+
 
 _CMP = {"=": "==", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _NUMBER = re.compile(r"\(?-?[0-9][0-9.e+-]*\)?|\(?-?inf\)?")
@@ -199,6 +210,8 @@ class Emitter:
             return f"_mod({left}, {right})"
         if isinstance(e, If):
             c, a, b = (self._text(k) for k in kids)
+            if self.mode == "kernel":  # both branches, as the vector flavour: no branch for numba to compile
+                return f"_ite({c}, {a}, {b})"
             return f"_where({c}, {a}, {b})" if v else f"({a} if {c} else {b})"
         assert isinstance(e, Call)
         return self.call(e, [self._text(k) for k in kids])
@@ -240,7 +253,15 @@ class Emitter:
                 raise UnsupportedFeatureError(f"{f} of one argument reduces an array: flatten arrays first",
                                               variable=self.variable, file=self.file)
             if len(args) > CHAIN_INLINE:  # nested calls would be too deep for Python's compiler
+                if self.mode == "kernel":
+                    raise KernelUnsupported(f"{f} of more than {CHAIN_INLINE} arguments")
                 return f"{'_vmin' if f == 'MIN' else '_vmax'}(({', '.join(args)},))"
+            if self.mode == "kernel":  # the inline choice below, as a compiled function (no := in numba)
+                fn = "_min2" if f == "MIN" else "_max2"
+                out = args[0]
+                for a in args[1:]:
+                    out = f"{fn}({out}, {a})"
+                return out
             if self.mode == "vector":
                 fn = "_minimum" if f == "MIN" else "_maximum"
                 out = args[0]
@@ -277,6 +298,8 @@ class Emitter:
         if f == "RAMP":
             return f"_ramp(T, {args[0]}, {args[1]}, {args[2] if len(args) > 2 else 'INF'})"
         if f == "_PIPE":  # lowered pipeline DELAY: (history, delay time, initial value)
+            if self.mode == "kernel":
+                raise KernelUnsupported("a pipeline DELAY (its input history is a growing list)")
             return f"_pipe({args[0]}, k, {args[1]}, DT, {args[2]})"
         if f == "PULSE":
             first = args[1] if len(args) > 1 else "T0"
@@ -351,9 +374,18 @@ class _Chain:
                     for t in terms[1:]:
                         s = f"_{self.kind}({s}, {t})"
                 return s if self.cond else f"({s} * 1.0)"
+            if mode == "kernel":  # both sides, as the vector flavour (on truth values & and | are and, or)
+                s = "(" + (" & " if self.kind == "and" else " | ").join(f"(({t}) != 0)" for t in terms) + ")"
+                return s if self.cond else f"({s} * 1.0)"
             s = "(" + f" {self.kind} ".join(f"({t}) != 0" for t in terms) + ")"
             return s if self.cond else f"({s} * 1.0)"
         if len(terms) > CHAIN_INLINE:
+            if mode == "kernel":  # groups of CHAIN_INLINE, left to right: the same order, shallow nesting
+                s = terms[0]
+                for i in range(1, len(terms), CHAIN_INLINE):
+                    s = "(" + " ".join([s] + [f"{op} {t}" for op, t in zip(ops[i - 1:i - 1 + CHAIN_INLINE],
+                                                                          terms[i:i + CHAIN_INLINE])]) + ")"
+                return s
             return f"_fold({''.join(ops)!r}, ({', '.join(terms)},))"
         parts = [terms[0]]
         for op, t in zip(ops, terms[1:]):
@@ -538,22 +570,27 @@ class _Program:
         node = self.plan.nodes[n]
         expr = self.emitter(stage, node.owner)(node.expr if e is None else e)
         if node.role == FLOW and node.uniflow:
-            expr = f"_pos({expr})" if self.mode == "vector" else _clamp(expr)
+            expr = (f"_pos({expr})" if self.mode == "vector" else f"_clampneg({expr})" if self.mode == "kernel"
+                    else _clamp(expr))
         return expr
 
-    def aux_block(self, ind: int, stage: bool) -> None:
+    def aux_block(self, ind: int, stage: bool, only: set[str] | None = None) -> None:
         inv = set(self.inv_nodes) if self.hoist else set()
         for n in self.plan.step_order:
+            if only is not None and n not in only:
+                continue
             if n in inv:  # computed before the loop; a flow the loop rescales is restored each step
                 if n in self.rescaled:
                     self.w(ind, f"{self.ids[n]} = I{self.ids[n]}")
                 continue
             self.w(ind, f"{self.ids[n]} = {self.equation(n, stage)}")
 
-    def invariants(self, ind: int) -> list[str]:
+    def invariants(self, ind: int, only: set[str] | None = None) -> list[str]:
         """Lines computing the loop invariants (after the constants are read)."""
         lines = []
         for n in self.inv_nodes:
+            if only is not None and n not in only:
+                continue
             v = self.ids[n]
             saved, self.hoist = self.hoist, False  # an invariant equation is computed whole
             expr = self.equation(n, False)
@@ -573,11 +610,13 @@ class _Program:
         done: set[str] = set()
         vec = self.mode == "vector"
 
+        kern = self.mode == "kernel"  # the same arithmetic through functions: no branches to compile
+
         def pos(x):
-            return f"_pos({x})" if vec else f"({x} if {x} > 0.0 else 0.0)"
+            return f"_pos({x})" if vec else f"_posv({x})" if kern else f"({x} if {x} > 0.0 else 0.0)"
 
         def neg(x):
-            return f"_pos(-{x})" if vec else f"(-{x} if {x} < 0.0 else 0.0)"
+            return f"_pos(-{x})" if vec else f"_negv({x})" if kern else f"(-{x} if {x} < 0.0 else 0.0)"
 
         for s in self.nn_order:
             node = nodes[s]
@@ -615,6 +654,15 @@ class _Program:
             self.w(ind, f"_av = {avail}")
             # limited runs get _sc = _av / _nd, the others exactly 1, so skipping the scaling when no run
             # is limited gives the same bits (and the scalar code does the same per run)
+            if kern:  # _sc is exactly 1.0 when not limited, and x * 1.0 is x to the last bit
+                self.w(ind, "_sc = _limit(_nd, _av)")
+                for f, d in drains:
+                    fid = self.ids[f]
+                    if d == "out" and nodes[f].uniflow:
+                        self.w(ind, f"{fid} = {fid} * _sc")
+                    else:
+                        self.w(ind, f"{fid} = {'_scalepos' if d == 'out' else '_scaleneg'}({fid}, _sc)")
+                continue
             if vec:
                 self.w(ind, "_lim = _nd > _av")
                 self.w(ind, "if _any(_lim):")
@@ -741,6 +789,152 @@ class _Program:
         self.hoist = False
         self.lines[pre:pre] = self.invariants(1)
 
+    # -- the kernel -------------------------------------------------------
+    def closure(self, roots: set[str]) -> set[str]:
+        """Return the step-order nodes ``roots`` read, directly or through other nodes, and the roots."""
+        steps = set(self.plan.step_order)
+        out: set[str] = set()
+        todo = [r for r in roots if r in steps]
+        while todo:
+            n = todo.pop()
+            if n in out:
+                continue
+            out.add(n)
+            todo.extend(d for d in self.plan.deps(n) if d in steps and d not in out)
+        return out
+
+    def init_closure(self) -> set[str]:
+        """Return the nodes whose initial equations the states' initial values read, and the states."""
+        nodes = self.plan.nodes
+        states = set(self.plan.states)
+        out: set[str] = set()
+        todo = list(states)
+        while todo:
+            n = todo.pop()
+            if n in out or n not in nodes or nodes[n].role == "const":
+                continue
+            out.add(n)
+            node = nodes[n]
+            e = node.init if n in states or node.init is not None else node.expr
+            if e is not None:
+                todo.extend(d for d in _refs_of(e) if d not in out)
+        return out
+
+    def kernel_sets(self) -> tuple[set[str], set[str], set[str]]:
+        """Return ``(dynamic, early, late)``: the nodes the update needs, and the saved-only ones.
+
+        ``early`` are computed with the dynamic part, before the limits;
+        ``late`` after them, only at the steps that save.
+
+        A saved-only node reading a flow the limits rescale sees the flow before the limit, as in the
+        other flavours, so it and what it reads are computed with the dynamic part.
+        """
+        roots = set(self.acc_flows)
+        for s in self.hstocks + self.discs + self.pipes:
+            roots |= self.plan.deps(s)
+        dyn = self.closure(roots)
+        saved = self.closure(set(self.record)) - dyn
+        early = self.closure({n for n in saved if self.plan.deps(n) & self.rescaled}) & saved
+        return dyn, early, saved - early
+
+    def kernel_function(self) -> None:
+        """``_kernel``: every run of the ensemble, in parallel, time inside (see :mod:`..kernel`)."""
+        plan, nodes, ids, m = self.plan, self.plan.nodes, self.ids, self.method
+        if self.pipes:
+            raise KernelUnsupported("a pipeline DELAY (its input history is a growing list)")
+        st = plan.states
+        dyn, early, late = self.kernel_sets()
+        step0 = dyn | early
+        self.w(0, "@njit(cache=_CACHE, error_model='numpy', nogil=True)")
+        self.w(0, "def _kernel(P, r0, r1, T0, DT, T1, nsteps, every, out, S0, SF, ACC, BAD):")
+        self.w(1, f"EPS = DT * {TIME_EPS!r}")
+        self.w(1, "for r in range(r0, r1):")
+        ind = 2
+        for i, c in enumerate(plan.constants):
+            self.w(ind, f"{ids[c]} = P[{i}, r]")
+        # the initial values, as _init computes them (only those the states need)
+        self.w(ind, "T = T0")
+        self.w(ind, "k = 0")
+        states = set(st)
+        init_needed = self.init_closure()
+        for n in plan.init_order:
+            if n not in init_needed:
+                continue
+            node = nodes[n]
+            e = node.init if n in states or node.init is not None else node.expr
+            self.w(ind, f"{ids[n]} = {self.equation(n, False, e)}")
+        for i, s in enumerate(st):
+            self.w(ind, f"S0[r, {i}] = {ids[s]}")
+        accs = [f"A{i}" for i in range(len(self.acc_flows))] + [f"G{i}" for i in range(len(self.gross_flows))]
+        for a in accs:
+            self.w(ind, f"{a} = 0.0")
+        self.w(ind, "bad = 0.0")
+        self.w(ind, "j = 0")
+        self.w(ind, "nxt = 0")
+        pre = len(self.lines)
+        self.hoist = True
+        self.w(ind, "while True:")
+        i2 = ind + 1
+        self.w(i2, "T = T0 + k * DT")
+        self.aux_block(i2, False, step0)
+        self.limit_block(i2)
+        self.w(i2, "if k == nxt:")  # a save (the next save step counted, not a division per step)
+        self.w(i2 + 1, "nxt = nxt + every")
+        self.aux_block(i2 + 1, False, late)
+        for i, name in enumerate(self.record):
+            v = ids[name]
+            self.w(i2 + 1, f"out[r, j, {i}] = {v}")
+        self.w(i2 + 1, "j = j + 1")
+        # x * 0.0 is 0.0 for a finite x, NaN for an infinite or NaN one: bad stays 0.0 while all are finite
+        for i in range(0, len(self.record), 32):
+            terms = " + ".join(ids[x] + " * 0.0" for x in self.record[i:i + 32])
+            self.w(i2 + 1, f"bad = bad + ({terms})")
+        self.w(i2, "if k >= nsteps:")
+        self.w(i2 + 1, "break")
+        for d in self.discs:
+            self.w(i2, f"N{ids[d]} = {self.emitter(False, nodes[d].owner)(nodes[d].expr)}")
+        ns = m.stages
+        flow_ids = {f: ids[f] for f in self.acc_flows}
+        if ns == 1:
+            for h in self.hstocks:
+                self.w(i2, f"D{ids[h]} = {self.emitter(False, nodes[h].owner)(nodes[h].expr)}")
+        else:
+            self.stage_copy(i2, 0)
+            for i in range(1, ns):
+                self.w(i2, f"T = T0 + k * DT + {m.c[i]!r} * DT")
+                for s in self.user_stocks + self.hstocks:
+                    comb = " + ".join(f"{m.a[i][j]!r} * D{ids[s]}_{j}" for j in range(i) if m.a[i][j] != 0)
+                    self.w(i2, f"{ids[s]}_s = {ids[s]} + DT * ({comb})" if comb else f"{ids[s]}_s = {ids[s]}")
+                self.aux_block(i2, True, dyn)
+                self.limit_block(i2)
+                self.stage_copy(i2, i)
+            for f in self.acc_flows:
+                comb = " + ".join(f"{m.b[j]!r} * F{ids[f]}_{j}" for j in range(ns) if m.b[j] != 0)
+                self.w(i2, f"{ids[f]} = {comb}")
+            for h in self.hstocks:
+                comb = " + ".join(f"{m.b[j]!r} * D{ids[h]}_{j}" for j in range(ns) if m.b[j] != 0)
+                self.w(i2, f"D{ids[h]} = {comb}")
+        for s in self.user_stocks:
+            self.w(i2, f"{ids[s]} = {ids[s]} + DT * ({self.net(s, flow_ids.__getitem__)})")
+            if nodes[s].non_negative:
+                self.w(i2, f"{ids[s]} = _clampneg({ids[s]})")
+        for i, f in enumerate(self.acc_flows):
+            self.w(i2, f"A{i} = A{i} + DT * {ids[f]}")
+        for i, f in enumerate(self.gross_flows):
+            self.w(i2, f"G{i} = G{i} + DT * _gabs({ids[f]})")
+        for h in self.hstocks:
+            self.w(i2, f"{ids[h]} = {ids[h]} + DT * D{ids[h]}")
+        for d in self.discs:
+            self.w(i2, f"{ids[d]} = N{ids[d]}")
+        self.w(i2, "k += 1")
+        for i, s in enumerate(st):
+            self.w(ind, f"SF[r, {i}] = {ids[s]}")
+        for i, a in enumerate(accs):
+            self.w(ind, f"ACC[r, {i}] = {a}")
+        self.w(ind, "BAD[r] = bad")
+        self.hoist = False
+        self.lines[pre:pre] = self.invariants(ind, step0 | late)
+
     def stage_copy(self, ind: int, j: int) -> None:
         ids, nodes = self.ids, self.plan.nodes
         for f in self.acc_flows:
@@ -750,6 +944,11 @@ class _Program:
         for h in self.hstocks:
             em = self.emitter(j > 0, nodes[h].owner)
             self.w(ind, f"D{ids[h]}_{j} = {em(nodes[h].expr)}")
+
+
+def _refs_of(e: ast.Expr) -> set[str]:
+    """Names and graphical functions ``e`` reads."""
+    return ast.names(e) | {c for c in ast.calls(e) if not c.isupper()}
 
 
 def _simple(x: str) -> bool:
@@ -803,16 +1002,22 @@ def ledger_from_saves(flows: np.ndarray, gross: np.ndarray, dt: float) -> tuple[
     """Return the ledger's accumulators from the flows saved at steps ``0 .. nsteps - 1``, to the last bit.
 
     ``flows`` and ``gross`` have shape (steps, flows, runs).  The loop's
-    accumulator is ``A = A + DT * f`` from ``A = 0.0``, step after step;
-    ``np.add.accumulate`` adds in the same order (by definition, unlike
-    ``sum``, which adds pairwise).  It starts from the first term instead of
-    0.0, which differs only in the sign of a zero sum (``0.0 + -0.0`` is
-    ``0.0``), so adding ``0.0`` at the end gives the same bits.  A gross
-    amount adds ``DT * |f|``: ``|-0.0|`` differs from the loop's ``-0.0``
-    only in that sign too.
+    accumulator is ``A = A + DT * f`` from ``A = 0.0``, step after step; this
+    adds the same terms in the same order, one step at a time into one
+    (flows, runs) array, so no cumulative array of the whole run is built
+    (``np.add.accumulate`` over the saves took half the time of a large
+    ensemble).  A gross amount adds ``DT * |f|``: ``|-0.0|`` differs from the
+    loop's ``-0.0`` only in the sign of a zero term, which ``0.0 + x`` erases.
     """
-    def total(x: np.ndarray) -> np.ndarray:
-        if x.shape[0] == 0:
-            return np.zeros(x.shape[1:])
-        return np.add.accumulate(dt * x, axis=0)[-1] + 0.0
-    return total(flows), total(np.abs(gross))
+    def total(x: np.ndarray, gross: bool) -> np.ndarray:
+        acc = np.zeros(x.shape[1:])
+        term = np.empty(x.shape[1:])
+        for k in range(x.shape[0]):
+            if gross:
+                np.abs(x[k], out=term)
+                np.multiply(dt, term, out=term)
+            else:
+                np.multiply(dt, x[k], out=term)
+            np.add(acc, term, out=acc)
+        return acc
+    return total(flows, False), total(gross, True)

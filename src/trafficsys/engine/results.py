@@ -1,10 +1,13 @@
-"""Simulation results: an xarray Dataset over ``time`` and ``run``, and a conservation ledger."""
+"""Simulation results: an xarray Dataset over ``time`` and ``run``, and a conservation ledger.
+
+:func:`make_results` wraps what a run produced (:mod:`~trafficsys.engine.execute`) into them.
+"""
 
 from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
@@ -12,7 +15,13 @@ import xarray as xr
 from ..errors import ModelError
 from ..model.names import canonical
 
-__all__ = ["Results"]
+if TYPE_CHECKING:
+    from ..model.model import Model
+    from .compiled import CompiledModel
+    from .methods import Method
+    from .prepare import Prepared, Timing
+
+__all__ = ["Results", "dataset", "make_results"]
 
 
 class Results:
@@ -198,3 +207,176 @@ class Results:
                 f"<p>conservation: largest relative residual {self.conservation_error():.2g}</p>"
                 "<p>Everything: <code>.to_pandas(run)</code>, <code>.to_xarray()</code>; figure: "
                 "<code>.plot([names])</code>.</p></div>")
+
+
+# ------------------------------------------------------------ from raw output
+_KIND = {"stock": "stock", "flow": "flow", "aux": "aux", "lookupvar": "lookup"}
+
+
+def _attrs(cm: CompiledModel, m: Model) -> dict[str, dict[str, str]]:
+    """Per variable the attributes of its results (units, doc, kind), cached on the compiled model.
+
+    Units and docs are part of the structure key (:func:`~trafficsys.engine.compiled.structure_key`),
+    so every model sharing ``cm`` has the same ones.
+    """
+    got = cm.result_attrs
+    if got is None:
+        els = dict(zip(m.names(), m.elements()))  # canonical name -> element, without re-normalising
+        got = {name: {"units": els[name].units or "", "doc": els[name].doc, "kind": _KIND[cm.plan.nodes[name].role]}
+               for name in cm.recorded}
+        got.update({c: {"units": els[c].units or "", "doc": els[c].doc, "kind": "constant"} for c in cm.constants})
+        cm.result_attrs = got
+    return got
+
+
+def make_results(prep: Prepared, method: Method, timing: Timing, out: np.ndarray, S0: tuple, S: tuple,
+                 A: tuple, nsave: int | None = None) -> Results:
+    """Wrap raw outputs into :class:`Results` (the Dataset and the ledger)."""
+    cm, m, n = prep.cm, prep.model, prep.n
+    nsave = out.shape[0] if nsave is None else nsave
+    times = timing.times(nsave)
+    runs = np.arange(n)
+    data = {}
+    attrs = _attrs(cm, m)
+    block = np.asarray(out[:nsave], dtype=float)
+    var = _variable
+    for i, name in enumerate(prep.saved):
+        data[name] = var(("time", "run"), block[:, i, :], attrs[name])
+    # the constants, one row per constant of a (constants, runs) block: each run's own copy of its values
+    if n == 1:
+        consts = np.array(prep.P, dtype=float).reshape(len(prep.P), 1)
+    else:
+        consts = np.empty((len(prep.P), n))
+        for i, v in enumerate(prep.P):
+            consts[i] = v
+    for i, c in enumerate(cm.constants):
+        data[c] = var(("run",), consts[i], attrs[c])
+    ds_attrs = {"model": m.name, "scenario": prep.scenario or "", "method": method.name, "dt": timing.dt,
+                "start": timing.start, "stop": timing.stop, "saveper": timing.saveper,
+                "time_units": m.specs.time_units, "varied": ",".join(prep.varied)}
+    ds = dataset(data, {"time": times, "run": runs}, ds_attrs)
+    return Results(ds, m, ledger(prep, S0, S, A))
+
+
+def _public_variable(dims: tuple[str, ...], values: np.ndarray, attrs: dict) -> xr.Variable:
+    return xr.Variable(dims, values, attrs, fastpath=True)
+
+
+def _direct_variable(dims: tuple[str, ...], values: np.ndarray, attrs: dict) -> xr.Variable:
+    # xarray.Variable(..., fastpath=True) costs about 2 microseconds, several hundred of them a run
+    # of a large model; a Variable is exactly these four slots (checked once, by _choose_variable)
+    v = _new_variable(xr.Variable)
+    v._dims = dims
+    v._data = values
+    v._attrs = dict(attrs)
+    v._encoding = None
+    return v
+
+
+_new_variable = object.__new__
+
+
+def _choose_variable():
+    """Return the direct constructor if it builds what xarray's does (the same slots, an identical Variable)."""
+    try:
+        slots = {s for c in xr.Variable.__mro__ for s in c.__dict__.get("__slots__", ())}
+        if slots != {"_dims", "_data", "_attrs", "_encoding"}:
+            return _public_variable
+        a = np.arange(6.0).reshape(3, 2)
+        fast, ref = _direct_variable(("time", "run"), a, {"k": "v"}), _public_variable(("time", "run"), a, {"k": "v"})
+        one = _direct_variable(("run",), a[0], {})
+        if fast.identical(ref) and type(fast) is type(ref) and fast.encoding == {} and one.attrs == {}:
+            return _direct_variable
+    except Exception:  # pragma: no cover - only if xarray's internals change
+        pass
+    return _public_variable  # pragma: no cover
+
+
+_variable = _choose_variable()
+
+
+_INDEXES: dict[tuple, Any] = {}
+
+
+def dataset(data: dict[str, xr.Variable], coords: dict[str, np.ndarray], attrs: dict) -> xr.Dataset:
+    """Build a Dataset of variables that are already aligned on ``coords``.
+
+    ``xarray.Dataset(...)`` merges and aligns every variable, which costs more
+    than a whole run of a small model when there are hundreds of variables;
+    ours are aligned by construction, so they are assembled directly.  Falls
+    back to the public constructor if xarray's internals change.
+    """
+    try:
+        from xarray.core.indexes import PandasIndex
+
+        variables: dict[str, xr.Variable] = {}
+        indexes = {}
+        for name, values in coords.items():
+            key = (name, len(values), values.tobytes() if len(values) < 100_000 else id(values))
+            index = _INDEXES.get(key)
+            if index is None:  # an index is immutable: runs with the same times and runs share one
+                import pandas as pd
+
+                # from a pandas Index: xarray does not then ask whether the values are a dask array, which
+                # imports dask when it is installed (a second or more of a first run)
+                index = PandasIndex(pd.Index(values), name)
+                if len(_INDEXES) > 32:
+                    _INDEXES.clear()
+                _INDEXES[key] = index
+            variables.update(index.create_variables())
+            indexes[name] = index
+        dims = {name: len(values) for name, values in coords.items()}
+        shapes: dict[tuple, tuple] = {}
+        for name, var in data.items():
+            d = var.dims
+            want = shapes.get(d)
+            if want is None:
+                want = shapes[d] = tuple(dims[x] for x in d)
+            if var.shape != want or name in variables:
+                raise ValueError(name)
+            variables[name] = var
+        return xr.Dataset._construct_direct(variables, set(coords), dims, dict(attrs), indexes)
+    except Exception:  # pragma: no cover - only if xarray's internals change
+        return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+def ledger(prep: Prepared, S0: tuple, S: tuple, A: tuple) -> Any:
+    """Return a function building the conservation ledger over ``(stock, run)`` (see :class:`Results`)."""
+    cm, n = prep.cm, prep.n
+    idx = {s: i for i, s in enumerate(cm.states)}
+    k = len(cm.acc_flows)
+    acc = dict(zip(cm.acc_flows, A[:k]))
+    gross = dict(acc, **dict(zip(cm.gross_flows, A[k:])))  # a uniflow's gross amount is its net amount
+    src = {f: s for s in cm.stocks for f in cm.plan.nodes[s].outflows}
+    dst = {f: s for s in cm.stocks for f in cm.plan.nodes[s].inflows}
+    stocks = list(cm.stocks)
+    S0 = tuple(S0)
+    S = tuple(S)
+
+    def build() -> xr.Dataset:
+        def arr(x):
+            return np.broadcast_to(np.asarray(x, dtype=float), (n,))
+
+        def total(flows, amounts=acc):
+            out = np.zeros(n)
+            for f in flows:
+                out = out + arr(amounts[f])
+            return out
+
+        rows: dict[str, list[np.ndarray]] = {k: [] for k in (
+            "initial", "inflows", "outflows", "boundary_inflows", "boundary_outflows", "turnover", "final")}
+        for s in stocks:
+            node = cm.plan.nodes[s]
+            rows["initial"].append(arr(S0[idx[s]]))
+            rows["final"].append(arr(S[idx[s]]))
+            rows["inflows"].append(total(node.inflows))
+            rows["outflows"].append(total(node.outflows))
+            rows["boundary_inflows"].append(total([f for f in node.inflows if f not in src]))
+            rows["boundary_outflows"].append(total([f for f in node.outflows if f not in dst]))
+            rows["turnover"].append(total(node.inflows + node.outflows, gross))
+        data = {k: np.array(v, dtype=float).reshape(len(stocks), n) for k, v in rows.items()}
+        data["residual"] = data["final"] - (data["initial"] + data["inflows"] - data["outflows"])
+        return xr.Dataset({k: (("stock", "run"), v) for k, v in data.items()},
+                          coords={"stock": stocks, "run": np.arange(n)})
+
+    return build
