@@ -264,6 +264,29 @@ def test_plot_on_given_axes_returns_them():
     assert len(_labels(right)) == len(cld.variables) and not _labels(left)
 
 
+@pytest.mark.parametrize("backend", ["svg", "pdf"])
+def test_diagrams_draw_under_a_vector_only_backend(backend):
+    """Labels are measured on an Agg renderer even when pyplot's figures have no renderer of their own."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    model = ts.load(ROOT / "models/examples/exploitation_exit.toml")
+    plt.switch_backend(backend)
+    try:
+        cld_ax = model.cld().plot(layout="networkx")
+        sf_ax = model.plot_stock_flow(layout="networkx")
+        sizes = [ax.figure.get_size_inches() for ax in (cld_ax, sf_ax)]
+        # the drawn figures keep the chosen backend; only the measuring used Agg
+        assert not any(isinstance(ax.figure.canvas, FigureCanvasAgg) for ax in (cld_ax, sf_ax))
+    finally:
+        plt.close("all")
+        plt.switch_backend("Agg")
+    agg_sizes = [
+        ax.figure.get_size_inches()
+        for ax in (model.cld().plot(layout="networkx"), model.plot_stock_flow(layout="networkx"))
+    ]
+    np.testing.assert_allclose(sizes, agg_sizes)  # measured alike, so laid out alike
+
+
 # ------------------------------------------------------------------------------------- layout engines
 def test_auto_layout_falls_back_to_networkx_without_graphviz(monkeypatch):
     from trafficsys.plot import _layout

@@ -6,10 +6,18 @@ Everything is in the diagram's own units (inches); nothing here draws.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-__all__ = ["Rect", "Curve", "free_spot", "wrap_to_width"]
+if TYPE_CHECKING:
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.figure import Figure
+
+__all__ = ["Rect", "Curve", "Point", "free_spot", "measuring_renderer", "wrap_to_width"]
+
+#: a point on the plane: an ``(x, y)`` pair or a length-2 array
+Point = Sequence[float] | np.ndarray
 
 
 class Rect:
@@ -47,8 +55,8 @@ class Curve:
 
     def __init__(
         self,
-        a: Sequence[float],
-        b: Sequence[float],
+        a: Point,
+        b: Point,
         rad: float,
         box_a: Rect | None = None,
         box_b: Rect | None = None,
@@ -145,6 +153,21 @@ def free_spot(
                 continue
             return x, y
     return None
+
+
+def measuring_renderer(fig: Figure) -> RendererAgg:
+    """Return a renderer that measures text as ``fig`` will draw it.
+
+    The usual raster and interactive matplotlib backends (Agg, QtAgg, TkAgg,
+    macosx, inline...) give the figure an Agg canvas, whose renderer is used
+    as is; a figure made under a vector-only backend (``svg``, ``pdf``,
+    ``cairo``...) is given an Agg canvas for the measuring, since its own
+    canvas has no renderer before it is saved.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    return canvas.get_renderer()
 
 
 def wrap_to_width(text: str, width: float, font, renderer, dpi: float) -> list[str]:

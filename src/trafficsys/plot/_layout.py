@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Hashable, Iterable, Mapping
+from typing import TypeVar
 
 import numpy as np
 
@@ -24,6 +25,8 @@ GRAPHVIZ_PROGRAMS = ("dot", "neato", "fdp", "sfdp", "circo", "twopi")
 LAYOUTS = ("auto", "graphviz", "networkx", *GRAPHVIZ_PROGRAMS)
 
 Box = tuple[float, float]  # width, height in inches
+#: a node's key: a variable's name, a cloud's id... whatever the caller's boxes are keyed by
+K = TypeVar("K", bound=Hashable)
 
 
 def graphviz_available(prog: str = "neato") -> bool:
@@ -32,8 +35,8 @@ def graphviz_available(prog: str = "neato") -> bool:
 
 
 def layout_boxes(
-    sizes: Mapping[Hashable, Box],
-    edges: Iterable[tuple[Hashable, Hashable]],
+    sizes: Mapping[K, Box],
+    edges: Iterable[tuple[K, K]],
     *,
     layout: str = "auto",
     prog: str = "neato",
@@ -41,8 +44,8 @@ def layout_boxes(
     edge_length: float = 1.4,
     seed: int = 1,
     graph_attrs: Mapping[str, str] | None = None,
-    edge_attrs: Mapping[tuple[Hashable, Hashable], Mapping[str, str]] | None = None,
-) -> tuple[dict[Hashable, tuple[float, float]], str]:
+    edge_attrs: Mapping[tuple[K, K], Mapping[str, str]] | None = None,
+) -> tuple[dict[K, tuple[float, float]], str]:
     """Return the centre of every box (inches) and the engine used (``"neato"``, ``"networkx"``...).
 
     Parameters

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import ModelError, UnknownVariableError
 from ..model.names import canonical, suggest
-from ._geometry import Curve, Rect, free_spot, wrap_to_width
+from ._geometry import Curve, Rect, free_spot, measuring_renderer, wrap_to_width
 from ._layout import layout_boxes
 
 __all__ = ["plot_cld", "LINK_COLOURS", "HIGHLIGHT"]
@@ -315,7 +315,7 @@ def plot_cld(
     font = FontProperties(size=fontsize)
     bold = FontProperties(size=fontsize, weight="bold")
     probe = plt.figure(figsize=(2, 2), dpi=100)
-    renderer = probe.canvas.get_renderer()
+    renderer = measuring_renderer(probe)
     texts = {v: _label_text(cld, v, wrap) for v in names}
     sizes = {}
     for v in names:
@@ -343,6 +343,8 @@ def plot_cld(
             best = (score, pos, boxes, curves, marks[:4], engine)
         if engine == "networkx":
             break
+    if best is None:  # `progs` is never empty
+        raise RuntimeError("no layout was tried for the causal-loop diagram")
     _, pos, boxes, curves, marks, engine = best
 
     curve_pts, sign_boxes, marker_at, occupied = marks

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..model.names import canonical, suggest
-from ._geometry import Curve, Rect, wrap_to_width
+from ._geometry import Curve, Rect, measuring_renderer, wrap_to_width
 from ._layout import layout_boxes
 
 __all__ = ["plot_stock_flow"]
@@ -164,7 +164,7 @@ def plot_stock_flow(
 
     # ---- measure labels
     probe = plt.figure(figsize=(2, 2), dpi=100)
-    renderer = probe.canvas.get_renderer()
+    renderer = measuring_renderer(probe)
     font = FontProperties(size=fontsize)
     texts, label_size = {}, {}
     for v in sorted(drawn):
@@ -254,6 +254,8 @@ def plot_stock_flow(
                         best, best_hits = cv, hits
                     if hits == 0:
                         break
+                if best is None or best_hits is None:  # the loop above always tries at least one bend
+                    raise RuntimeError(f"no pipe was routed from {a!r} to {b!r}")
                 halves.append(best.visible_points(40))
                 hidden += best_hits
             pipes[f] = np.vstack([halves[0], halves[1][1:]])
@@ -293,6 +295,8 @@ def plot_stock_flow(
                     best, best_hits = cv, hits
                 if hits == 0:
                     break
+            if best is None or best_hits is None:  # the loop above always tries at least one bend
+                raise RuntimeError(f"no link was routed from {a!r} to {b!r}")
             curves[(a, b)] = best
             hidden += best_hits
         return hidden, (pos, engine, shape, label_at, pipes, curves, occupied)
@@ -310,6 +314,8 @@ def plot_stock_flow(
             best = (hidden, parts)
         if hidden == 0 or parts[1] == "networkx":
             break
+    if best is None:  # the candidates above are never empty
+        raise RuntimeError("no layout was tried for the stock-flow diagram")
     pos, engine, shape, label_at, pipes, curves, occupied = best[1]
     pts = [cv.visible_points(30) for cv in curves.values()]
     ext = np.array([r.extent for r in occupied] + [(*p, *p) for arr in pts for p in arr])
