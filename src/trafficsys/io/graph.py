@@ -41,8 +41,8 @@ def to_graphml(model: CausalLoopDiagram | Model, path: str | os.PathLike) -> Non
     from .output import atomic_path
 
     g = causal_graph(model)
-    with atomic_path(path) as tmp:
-        nx.write_graphml(g, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:  # our own handle: the write fails where ours fails
+        nx.write_graphml(g, fh)
 
 
 def write_graph(model: CausalLoopDiagram | Model, path: str | os.PathLike) -> str:

@@ -163,7 +163,7 @@ def read_local_data(path: str | os.PathLike) -> LocalData:
         _need(isinstance(tg.get("source"), str) and len(tg["source"].strip()) > 5,
               f"[targets.{var}]: give the published source of the figure (source = \"...\")", p)
         at = tg.get("at", list(DEFAULT_AT))
-        _need(isinstance(at, list) and at and all(isinstance(x, (int, float)) for x in at),
+        _need(isinstance(at, list) and len(at) > 0 and all(isinstance(x, (int, float)) for x in at),
               f"[targets.{var}]: at must be a list of model times", p)
         tol = tg.get("tolerance", 0.1)
         _need(isinstance(tol, (int, float)) and tol > 0, f"[targets.{var}]: tolerance must be positive", p)

@@ -10,6 +10,7 @@ wrote.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -35,6 +36,17 @@ def canonical(name: str) -> str:
     >>> canonical("in__Exploitation")
     'in_exploitation'
     """
+    if name.__class__ is str:  # the common case, looked up in a cache: analyses ask millions of times
+        return _canonical_cached(name)
+    return _canonical(name)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _canonical_cached(name: str) -> str:
+    return _canonical(name)
+
+
+def _canonical(name: str) -> str:
     name = name.strip()
     if len(name) >= 2 and name[0] == '"' and name[-1] == '"':
         name = name[1:-1]

@@ -443,20 +443,29 @@ def _place_marks(links, curves, boxes, marked, pos, fontsize):
     sign_size = fontsize * 1.15 / 72
     for lk in links:
         cv = curves[(lk.source, lk.target)]
-        t = cv.t_before_end(min(0.2, cv.visible_length * 0.35))
-        p, tan = cv.at(t)[0], cv.tangent(t)
-        normal = np.array([-tan[1], tan[0]])
         choice = None
-        for off in (0.11, 0.16, 0.22):
-            for s in (1, -1):
-                q = p + s * off * normal
-                r = Rect(q[0], q[1], sign_size, sign_size)
-                if not any(r.overlaps(o) for o in occupied):
-                    choice = r
+        first = None
+        # near the head first; where that is crowded (links converging on one variable), further back
+        for back in (min(0.2, cv.visible_length * 0.35), min(0.32, cv.visible_length * 0.45),
+                     min(0.45, cv.visible_length * 0.55)):
+            t = cv.t_before_end(back)
+            p, tan = cv.at(t)[0], cv.tangent(t)
+            normal = np.array([-tan[1], tan[0]])
+            if first is None:
+                first = Rect(*(p + 0.11 * normal), sign_size, sign_size)
+            for off in (0.11, 0.16, 0.22):
+                for s in (1, -1):
+                    q = p + s * off * normal
+                    r = Rect(q[0], q[1], sign_size, sign_size)
+                    room = Rect(q[0], q[1], 1.3 * sign_size, 1.3 * sign_size)  # a glyph's ink runs past its box
+                    if not any(room.overlaps(o) for o in occupied):
+                        choice = r
+                        break
+                if choice:
                     break
             if choice:
                 break
-        sign_boxes[(lk.source, lk.target)] = choice or Rect(*(p + 0.11 * normal), sign_size, sign_size)
+        sign_boxes[(lk.source, lk.target)] = choice or first
         occupied.append(sign_boxes[(lk.source, lk.target)])
     marker_at: dict[str, tuple[float, float]] = {}
     inside_ids: set[str] = set()

@@ -249,7 +249,7 @@ def plot_stock_flow(
                 best, best_hits = None, None
                 for rad in (0.0, 0.12, -0.12, 0.25, -0.25, 0.4, -0.4, 0.6, -0.6):
                     cv = Curve(pos[a], pos[b], rad, box_a, box_b)
-                    hits = sum(int(o.contains(cv.visible_points(40)).any()) for o in others)
+                    hits = sum(int(o.contains(cv.visible_points(160)).any()) for o in others)
                     if best_hits is None or hits < best_hits:
                         best, best_hits = cv, hits
                     if hits == 0:
@@ -275,7 +275,11 @@ def plot_stock_flow(
                     Rect(x + gap + w / 2, y, w, h),
                     Rect(x - gap - w / 2, y, w, h),
                 ]
-                label_at[v] = next((r for r in sides if not r.grown(0.02).contains(pipe).any()), sides[0])
+                own_free = [r for r in sides if not r.grown(0.02).contains(pipe).any()]
+                # better still: a side that no other flow's pipe runs through either
+                all_free = [r for r in own_free
+                            if not any(r.grown(0.02).contains(q).any() for k, q in pipes.items() if k != v)]
+                label_at[v] = (all_free or own_free or sides)[0]
             else:
                 shape[v] = label_at[v] = Rect(x, y, w, h)
         for c in clouds:
@@ -286,11 +290,11 @@ def plot_stock_flow(
         for a, b in info:
             pa, pb = np.asarray(pos[a]), np.asarray(pos[b])
             # every label but the ends' own; a flow's label is apart from its valve, so it is avoided too
-            others = [r.grown(0.02) for k, r in label_at.items() if k not in (a, b) or kind[k] is Kind.FLOW]
+            others = [r.grown(0.06) for k, r in label_at.items() if k not in (a, b) or kind[k] is Kind.FLOW]
             best, best_hits = None, None
-            for rad in (-0.12, 0.12, -0.3, 0.3, 0.0, -0.5, 0.5, -0.75, 0.75, -1.0, 1.0):
+            for rad in (-0.12, 0.12, -0.3, 0.3, 0.0, -0.5, 0.5, -0.75, 0.75, -1.0, 1.0, -1.4, 1.4, -1.8, 1.8):
                 cv = Curve(pa, pb, rad, shape[a].grown(0.03), shape[b].grown(0.05))
-                hits = sum(int(o.contains(cv.visible_points(40)).any()) for o in others)
+                hits = sum(int(o.contains(cv.visible_points(160)).any()) for o in others)
                 if best_hits is None or hits < best_hits:
                     best, best_hits = cv, hits
                 if hits == 0:
@@ -306,6 +310,10 @@ def plot_stock_flow(
         ("dot", {"rankdir": "LR"}, 0.3),
         ("dot", {"rankdir": "LR"}, 0.6),
         ("dot", {"rankdir": "TB"}, 0.4),
+        ("dot", {"rankdir": "TB"}, 0.7),
+        ("dot", {"rankdir": "LR"}, 0.9),
+        ("dot", {"rankdir": "TB", "nodesep": "1.2"}, 0.5),
+        ("dot", {"rankdir": "LR", "ranksep": "1.5"}, 0.5),
     ]
     best = None
     for prog, graph_attrs, margin in candidates:

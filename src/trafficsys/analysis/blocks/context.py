@@ -19,7 +19,7 @@ import numpy as np
 
 from ...errors import ModelError, StructureError, UnknownVariableError
 from ...model import ast
-from ...model.elements import Aux, Constant, Flow, Lookup, Stock
+from ...model.elements import Aux, Constant, Flow, Lookup
 from ...model.model import Model
 from ...model.names import canonical, suggest
 
@@ -224,7 +224,10 @@ class Context:
 
     # --------------------------------------------------------------- structure
     def is_stock(self, name: str) -> bool:
-        return name in self.m and isinstance(self.m[name], Stock)
+        stocks = self.__dict__.get("_stock_names")
+        if stocks is None:  # asked hundreds of thousands of times by the loop scans: a set, built once
+            stocks = self.__dict__["_stock_names"] = frozenset(canonical(s.name) for s in self.m.stocks)
+        return name in stocks or canonical(name) in stocks
 
     def _material_upstream(self) -> set[str]:
         """Stocks from which people or material flow, through stocks and flows, into the target."""
@@ -453,17 +456,31 @@ class Context:
                      loops: Sequence[Any] | None = None) -> list[dict[str, Any]]:
         """Return the loops through ``variables`` (or ``loops``), most dominant first, as plain dicts."""
         dom = self.dominance()
-        chosen = list(loops) if loops is not None else [
-            lp for lp in (self.loops or []) if set(variables) & set(lp.variables)
-            and (polarity is None or lp.polarity == polarity)]
+        if loops is not None:
+            chosen = list(loops)
+        else:
+            by_var = self.__dict__.get("_loops_by_variable")
+            if by_var is None:  # which loops pass through each variable, indexed once
+                by_var = {}
+                for k, lp in enumerate(self.loops or []):
+                    for v in lp.variables:
+                        by_var.setdefault(v, []).append(k)
+                self.__dict__["_loops_by_variable"] = by_var
+            idx = sorted({k for v in variables for k in by_var.get(v, ())})
+            chosen = [lp for lp in (self.loops[k] for k in idx) if polarity is None or lp.polarity == polarity]
+
+        def key(lp):
+            info = dom.get(frozenset(lp.variables), {})
+            d = info.get("mean", float("nan"))
+            return (-(d if d == d else -1), len(lp.variables))
+
         rows = []
-        for lp in chosen:
+        for lp in sorted(chosen, key=key)[:top]:
             info = dom.get(frozenset(lp.variables), {})
             rows.append({"id": lp.id, "name": lp.name or "", "polarity": lp.polarity,
                          "variables": list(lp.variables), "dominance": info.get("mean", float("nan")),
                          "dominates": info.get("share", float("nan"))})
-        rows.sort(key=lambda r: (-(r["dominance"] if r["dominance"] == r["dominance"] else -1), len(r["variables"])))
-        return rows[:top]
+        return rows
 
 
 def _scenario_keys(m: Model, scenario: Any) -> list[str]:
