@@ -17,42 +17,10 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = [
-    "INF",
-    "_abs",
-    "_gabs",
-    "_ite",
-    "_limit",
-    "_negv",
-    "_posv",
-    "_scaleneg",
-    "_scalepos",
-    "_arccos",
-    "_arcsin",
-    "_arctan",
-    "_clampneg",
-    "_cos",
-    "_exp",
-    "_floor",
-    "_fmod",
-    "_interp",
-    "_log",
-    "_log10",
-    "_max2",
-    "_min2",
-    "_mod",
-    "_pow",
-    "_pulse",
-    "_quantum",
-    "_ramp",
-    "_round",
-    "_safediv",
-    "_sin",
-    "_sqrt",
-    "_stepf",
-    "_tan",
-    "_trunc",
-]
+from .kernel import _RUNTIME_NAMES
+
+#: the names a generated kernel imports (listed once, in :mod:`~trafficsys.engine.kernel`)
+__all__ = list(_RUNTIME_NAMES)
 
 INF = math.inf
 _JIT = {"cache": True, "error_model": "numpy"}
