@@ -17,7 +17,10 @@ from trafficsys.engine import sample_constants
 def main(n: int = 500) -> None:
     m = ts.load_default()
     base = m.with_scenario("baseline")
-    sample = sample_constants(base, n, seed=1)
+    # the futures find_blocks samples: the uncertain constants, not the levers or the strategy's settings
+    fixed = {c.name for c in base.constants if c.role and "policy" in c.role} | set(m.scenarios["baseline"].overrides)
+    names = [c.name for c in base.constants if c.range and c.range[1] > c.range[0] and c.name not in fixed]
+    sample = sample_constants(base, n, seed=1, names=names)
     ts.simulate(base, params=sample)  # warm the compile cache
     t0 = time.perf_counter()
     ts.simulate(base, params=sample)
