@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import ModelError, UnknownVariableError
 from ..model.names import canonical, suggest
-from ._geometry import Curve, Rect, free_spot, measuring_renderer, wrap_to_width
+from ._geometry import Curve, Rect, frame_text, free_spot, measuring_renderer, wrap_to_width
 from ._layout import layout_boxes
 
 __all__ = ["plot_cld", "LINK_COLOURS", "HIGHLIGHT"]
@@ -384,29 +384,7 @@ def plot_cld(
         ax.set_xlim(x0 - pad, x1 + pad)
         ax.set_ylim(y0, y1)
         scale = 1.0
-        if title_wrapped:
-            fig.text(
-                0.5,
-                1 - 0.08 / fig_h,
-                "\n".join(title_wrapped),
-                ha="center",
-                va="top",
-                fontsize=fontsize + 2,
-                fontweight="bold",
-                gid="title",
-            )
-        if key_wrapped:
-            fig.text(
-                0.12 / fig_w,
-                0.08 / fig_h,
-                "\n".join(key_wrapped),
-                ha="left",
-                va="bottom",
-                fontsize=fontsize - 0.5,
-                color="#333333",
-                gid="key",
-                linespacing=1.3,
-            )
+        frame_text(fig, fig_w, fig_h, title_wrapped, key_wrapped, fontsize)
     else:
         ax.set_xlim(x0, x1)
         ax.set_ylim(y0, y1)

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..model.names import canonical, suggest
-from ._geometry import Curve, Rect, measuring_renderer, wrap_to_width
+from ._geometry import Curve, Rect, frame_text, measuring_renderer, wrap_to_width
 from ._layout import layout_boxes
 
 __all__ = ["plot_stock_flow"]
@@ -368,28 +368,7 @@ def plot_stock_flow(
         pad = (fig_w - width) / 2
         ax.set_xlim(x0 - pad, x1 + pad)
         ax.set_ylim(y0, y1)
-        fig.text(
-            0.5,
-            1 - 0.08 / fig_h,
-            "\n".join(title_lines),
-            ha="center",
-            va="top",
-            fontsize=fontsize + 2,
-            fontweight="bold",
-            gid="title",
-        )
-        if key_lines:
-            fig.text(
-                0.12 / fig_w,
-                0.08 / fig_h,
-                "\n".join(key_lines),
-                ha="left",
-                va="bottom",
-                fontsize=fontsize - 0.5,
-                color="#333333",
-                gid="key",
-                linespacing=1.3,
-            )
+        frame_text(fig, fig_w, fig_h, title_lines, key_lines, fontsize)
         scale = 1.0
     else:
         ax.set_xlim(x0, x1)
