@@ -48,10 +48,12 @@ from .runtime import (
     _s_mod,
     _s_pipe,
     _s_pulse,
+    _s_pulse_train,
     _s_quantum,
     _s_ramp,
     _s_round,
     _s_safediv,
+    _s_sign,
     _s_step,
     _s_trunc,
     _scalar_lookup,
@@ -62,10 +64,12 @@ from .runtime import (
     _v_pipe,
     _v_pos,
     _v_pulse,
+    _v_pulse_train,
     _v_quantum,
     _v_ramp,
     _v_round,
     _v_safediv,
+    _v_sign,
     _v_step,
     _vector_lookup,
 )
@@ -83,9 +87,11 @@ class KernelUnsupported(Exception):
 _CMP = {"=": "==", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _NUMBER = re.compile(r"\(?-?[0-9][0-9.e+-]*\)?|\(?-?inf\)?")
 _UFUNCS = {"EXP": "exp", "LN": "log", "LOG10": "log10", "SQRT": "sqrt", "SIN": "sin", "COS": "cos",
-           "TAN": "tan", "ARCSIN": "arcsin", "ARCCOS": "arccos", "ARCTAN": "arctan"}
+           "TAN": "tan", "ARCSIN": "arcsin", "ARCCOS": "arccos", "ARCTAN": "arctan", "SINH": "sinh",
+           "COSH": "cosh", "TANH": "tanh"}
 #: builtins whose value depends on their arguments only (not on the clock or on history)
-_PURE = frozenset(_UFUNCS) | {"ABS", "INT", "ROUND", "MIN", "MAX", "MEAN", "MOD", "PI", "SAFEDIV"}
+_PURE = frozenset(_UFUNCS) | {"ABS", "INT", "ROUND", "MIN", "MAX", "MEAN", "MOD", "PI", "SAFEDIV", "POWER", "LOG",
+                               "SIGN", "INF"}
 
 
 class Emitter:
@@ -291,6 +297,16 @@ class Emitter:
             return f"_quantum({args[0]}, {args[1]})"
         if f == "PI":
             return repr(math.pi)
+        if f == "INF":
+            return "INF"
+        if f == "POWER":
+            return f"_pow({args[0]}, {args[1]})"
+        if f == "LOG":
+            return f"_log10({args[0]})" if len(args) == 1 else f"(_log({args[0]}) / _log({args[1]}))"
+        if f == "SIGN":
+            return f"_sign({args[0]})"
+        if f == "PULSE_TRAIN":
+            return f"_pulse_train(T, DT, {args[0]}, {args[1]}, {args[2]}, {args[3]})"
         if f == "SAFEDIV":
             return f"_safediv({args[0]}, {args[1]}, {args[2] if len(args) > 2 else '0.0'})"
         if f == "STEP":
@@ -439,7 +455,8 @@ def helpers(mode: str, plan: Plan, table_ids: dict[str, str]) -> dict[str, objec
                   _pow=np.power, _mod=np.mod, _abs=np.abs, _floor=np.floor, _round=_v_round,
                   _trunc=np.trunc, _fmod=_v_fmod, _quantum=_v_quantum,
                   _minimum=np.minimum, _maximum=np.maximum, _safediv=_v_safediv, _stepf=_v_step,
-                  _ramp=_v_ramp, _pulse=_v_pulse, _pos=_v_pos, _any=_v_any, _pipe=_v_pipe,
+                  _ramp=_v_ramp, _pulse=_v_pulse, _pulse_train=_v_pulse_train, _sign=_v_sign,
+                  _pos=_v_pos, _any=_v_any, _pipe=_v_pipe,
                   _fold=_v_fold, _vmin=_v_extreme(np.minimum), _vmax=_v_extreme(np.maximum))
         for fn in _UFUNCS.values():
             ns["_" + fn] = getattr(np, fn)
@@ -449,6 +466,7 @@ def helpers(mode: str, plan: Plan, table_ids: dict[str, str]) -> dict[str, objec
         ns.update(_pow=_scalar_pow, _mod=_s_mod, _abs=abs, _floor=math.floor, _round=_s_round,
                   _trunc=_s_trunc, _fmod=_s_fmod, _quantum=_s_quantum,
                   _safediv=_s_safediv, _stepf=_s_step, _ramp=_s_ramp, _pulse=_s_pulse, _pipe=_s_pipe,
+                  _pulse_train=_s_pulse_train, _sign=_s_sign,
                   _fold=_s_fold, _vmin=_s_extreme(False), _vmax=_s_extreme(True))
         for fn in _UFUNCS.values():
             ns["_" + fn] = _scalar_ufunc(getattr(np, fn))

@@ -103,6 +103,40 @@ def _pulse(t, dt, eps, volume, first, every):
 
 
 @njit(**_JIT)
+def _pulse_train(t, dt, start, width, every, end):
+    h = t + dt * 0.5
+    if h < start or not h < end:
+        return 0.0
+    w = width if width > dt else dt
+    phase = np.fmod(h - start, every) if every > 0.0 else h - start
+    return 1.0 if phase < w else 0.0
+
+
+@njit(**_JIT)
+def _sign(x):
+    if x > 0.0:
+        return 1.0
+    if x < 0.0:
+        return -1.0
+    return x * 0.0
+
+
+@njit(**_JIT)
+def _sinh(x):
+    return np.sinh(x)
+
+
+@njit(**_JIT)
+def _cosh(x):
+    return np.cosh(x)
+
+
+@njit(**_JIT)
+def _tanh(x):
+    return np.tanh(x)
+
+
+@njit(**_JIT)
 def _min2(a, b):
     return b if b < a else a
 

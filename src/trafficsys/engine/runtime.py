@@ -28,6 +28,14 @@ The meanings, where XMILE or Vensim leave a choice:
     ``interval`` (0: once).
 ``RAMP(slope, start, end)``
     ``slope * (min(TIME, end) - start)`` from ``start`` on, 0 before.
+``PULSE_TRAIN(start, width, interval, end)``
+    Vensim's: 1 while ``h >= start``, ``h < end`` and ``(h - start) mod
+    interval < max(width, DT)``, with ``h = TIME + DT / 2`` (half a step of
+    tolerance, as Vensim's ``PULSE``); an ``interval`` of 0 or less pulses once.
+``LOG(x, base)``
+    ``LN(x) / LN(base)``; ``LOG(x)`` is ``LOG10(x)``.
+``SIGN(x)``
+    -1, 0 or 1 (NaN stays NaN).
 ``SAFEDIV(a, b, c)``
     ``a / b``, or ``c`` (default 0) where ``b = 0``.
 ``QUANTUM(x, q)``
@@ -165,6 +173,32 @@ def _v_pulse(t, dt, eps, volume, first, every):
     pos = every > 0
     phase = np.where(pos, np.fmod(t - first + eps, np.where(pos, every, 1.0)), t - first + eps)
     return np.where((t + eps >= first) & (phase < dt), volume / dt, 0.0)
+
+
+def _s_pulse_train(t, dt, start, width, every, end):
+    h = t + dt * 0.5
+    if h < start or not h < end:
+        return 0.0
+    w = width if width > dt else dt
+    phase = math.fmod(h - start, every) if every > 0 else h - start
+    return 1.0 if phase < w else 0.0
+
+
+def _v_pulse_train(t, dt, start, width, every, end):
+    h = t + dt * 0.5
+    every = np.asarray(every, dtype=float)
+    pos = every > 0
+    phase = np.where(pos, np.fmod(h - start, np.where(pos, every, 1.0)), h - start)
+    w = np.where(width > dt, width, dt)
+    return np.where((h >= start) & (h < end) & (phase < w), 1.0, 0.0)
+
+
+def _s_sign(x):
+    return 1.0 if x > 0 else (-1.0 if x < 0 else x * 0.0)
+
+
+def _v_sign(x):
+    return np.sign(x) * 1.0
 
 
 def _s_pipe(hist, k, delay, dt, first):

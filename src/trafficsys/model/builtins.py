@@ -93,6 +93,13 @@ BUILTINS: dict[str, Builtin] = {
         _b("ARCSIN", 1, 1, P, [1], [0], "inverse sine"),
         _b("ARCCOS", 1, 1, P, [-1], [0], "inverse cosine"),
         _b("ARCTAN", 1, 1, P, [1], [0], "inverse tangent"),
+        _b("SINH", 1, 1, P, [1], [0], "hyperbolic sine"),
+        _b("COSH", 1, 1, P, [0], [0], "hyperbolic cosine"),
+        _b("TANH", 1, 1, P, [1], [0], "hyperbolic tangent"),
+        _b("POWER", 2, 2, P, [0, 0], doc="a to the power b (Vensim POWER; the same as a ^ b)"),
+        _b("LOG", 1, 2, P, [0, 0], [0, 1], "Vensim LOG(x, base): the logarithm of x in the base (default 10)"),
+        _b("SIGN", 1, 1, P, [1], doc="-1, 0 or 1: the sign of x"),
+        _b("INF", 0, 0, P, [], doc="positive infinity (XMILE INF)"),
         _b("MIN", 1, None, P, [1], doc="smallest argument (or smallest element of an array)"),
         _b("MAX", 1, None, P, [1], doc="largest argument (or largest element of an array)"),
         _b("MOD", 2, 2, P, [0, 0], doc="remainder of a / b, sign of b"),
@@ -103,6 +110,8 @@ BUILTINS: dict[str, Builtin] = {
         _b("PI", 0, 0, P, [], doc="3.14159..."),
         _b("SAFEDIV", 2, 3, P, [0, 0, 0], doc="a / b, or the third argument (default 0) when b = 0"),
         _b("STEP", 2, 2, T, [1, 0], doc="height from time start on"),
+        _b("PULSE_TRAIN", 4, 4, T, [0, 0, 0, 0], doc="Vensim PULSE TRAIN(start, width, interval, end): 1 "
+           "for width (at least one DT) from start, again every interval, until end; else 0"),
         _b("PULSE", 1, 3, T, [1, 0, 0], doc="a pulse of the given volume every interval from first on"),
         _b("RAMP", 2, 3, T, [1, 0, 0], doc="slope * (time - start) from start (until end)"),
         _b("SMTH1", 2, 3, S, [1, 0, 1], doc="first-order exponential smooth"),
@@ -132,7 +141,22 @@ BUILTINS: dict[str, Builtin] = {
 }
 
 #: Alternative spellings accepted on input and printed in the canonical form.
-ALIASES = {"SMOOTH": "SMTH1", "SMOOTH3": "SMTH3", "ARCSINE": "ARCSIN", "SQR": "SQRT"}
+ALIASES = {
+    "SMOOTH": "SMTH1",
+    "SMOOTH3": "SMTH3",
+    "ARCSINE": "ARCSIN",
+    "SQR": "SQRT",
+    # Vensim's names for XMILE builtins with the same arguments and meaning
+    "XIDZ": "SAFEDIV",
+    "ZIDZ": "SAFEDIV",
+    "SMOOTHI": "SMTH1",
+    "SMOOTH3I": "SMTH3",
+    "DELAY1I": "DELAY1",
+    "DELAY3I": "DELAY3",
+    "FORECAST": "FORCST",
+    "VMIN": "MIN",
+    "VMAX": "MAX",
+}
 
 
 def lookup_builtin(name: str) -> Builtin | None:

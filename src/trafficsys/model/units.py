@@ -370,19 +370,24 @@ def _infer_node(node: ast.Expr, kids: list[Inferred], ctx: _Context) -> Inferred
         if op == "/":
             return _mul(left, right, div=True)
         if op == "^":
-            _need(right, DIMENSIONLESS, "an exponent", node.right)
-            if left is NUMBER or left is UNKNOWN:
-                return left
-            assert isinstance(left, Unit)
-            if left.dimensionless:
-                return left
-            value = ast.literal_value(node.right)
-            if value is None:
-                return UNKNOWN  # a unit raised to a variable power cannot be known
-            return left ** Fraction(value).limit_denominator(1000)
+            return _power(left, right, node.right)
     if isinstance(node, ast.Call):
         return _call(node, ctx, kids)
     return UNKNOWN
+
+
+def _power(left: Inferred, right: Inferred, exponent: ast.Expr) -> Inferred:
+    """Units of ``left ^ right`` (and of ``POWER(left, right)``)."""
+    _need(right, DIMENSIONLESS, "an exponent", exponent)
+    if left is NUMBER or left is UNKNOWN:
+        return left
+    assert isinstance(left, Unit)
+    if left.dimensionless:
+        return left
+    value = ast.literal_value(exponent)
+    if value is None:
+        return UNKNOWN  # a unit raised to a variable power cannot be known
+    return left ** Fraction(value).limit_denominator(1000)
 
 
 def _call(node: ast.Call, ctx: _Context, args: list[Inferred]) -> Inferred:
@@ -426,7 +431,14 @@ def _call(node: ast.Call, ctx: _Context, args: list[Inferred]) -> Inferred:
         return args[0] if args[0] is NUMBER or (isinstance(args[0], Unit) and args[0] == DIMENSIONLESS) else UNKNOWN
     if f in ("MOD", "MODULO", "QUANTUM"):
         return _same(args[0], args[1], f, node.args[0], node.args[1])
-    if f in ("PI", "SIZE"):
+    if f in ("PI", "SIZE", "SIGN"):
+        return DIMENSIONLESS
+    if f == "INF":
+        return NUMBER
+    if f == "POWER":
+        return _power(args[0], args[1], node.args[1])
+    if f == "PULSE_TRAIN":
+        times(0, 1, 2, 3)
         return DIMENSIONLESS
     if f == "SAFEDIV":
         q = _mul(args[0], args[1], div=True)
