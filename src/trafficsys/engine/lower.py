@@ -173,6 +173,11 @@ class _Lowerer:
         n = self._order(a[2], owner, "SMTHN")
         return self._smooth_chain(a[0], a[1], n, a[3] if len(a) > 3 else None, owner, "smthn_")
 
+    def call_smooth_n(self, a, owner):
+        """Vensim's ``SMOOTH N(input, delay time, initial value, order)``: SMTHN, arguments reordered."""
+        n = self._order(a[3], owner, "SMOOTH_N")
+        return self._smooth_chain(a[0], a[1], n, a[2], owner, "smooth_n_")
+
     def _delay_chain(self, x, d, n, init, owner, tag):
         stage = d if n == 1 else Binary("/", d, Num(float(n)))
         start = init if init is not None else x
@@ -290,6 +295,10 @@ class _Lowerer:
         first = self.hidden(owner, "pipe_init_")
         self.nodes[first] = Node(first, DISC, Name(first), a[2] if len(a) > 2 else x, owner)
         return Call("_PIPE", (Name(hist), d, Name(first)))
+
+    def call_delay_fixed(self, a, owner):
+        """Vensim's ``DELAY FIXED(input, delay time, initial value)``: the delay time is read at the start only."""
+        return self.call_delay((a[0], self.call_init((a[1],), owner), a[2]), owner)
 
     def _order(self, e, owner, fn) -> int:
         self.structural |= _constants_in(self.m, e)

@@ -123,6 +123,10 @@ BUILTINS: dict[str, Builtin] = {
         _b("DELAY_N", 4, 4, S, [1, 0, 1, 0], doc="Vensim's DELAY N(input, delay time, initial value, order): "
            "n-th order material delay, each stage with the delay time of the step its content entered"),
         _b("DELAY", 2, 3, S, [1, 0, 1], doc="pipeline (fixed) delay"),
+        _b("SMOOTH_N", 4, 4, S, [1, 0, 1, 0], doc="Vensim SMOOTH N(input, delay time, initial value, order): "
+           "SMTHN with Vensim's argument order"),
+        _b("DELAY_FIXED", 3, 3, S, [1, 0, 1], doc="Vensim DELAY FIXED(input, delay time, initial value): "
+           "a pipeline delay whose delay time is read once, at the start"),
         _b("TREND", 2, 3, S, [0, 0, 0], doc="fractional rate of change over an averaging time"),
         _b("FORCST", 3, 4, S, [1, 0, 0, 0], doc="trend extrapolation over a horizon"),
         _b("PREVIOUS", 1, 2, S, [1, 1], doc="value at the previous step"),

@@ -456,7 +456,7 @@ def _call(node: ast.Call, ctx: _Context, args: list[Inferred]) -> Inferred:
     if f == "PULSE":
         times(1, 2)
         return NUMBER if args[0] is NUMBER else _mul(args[0], t, div=True)
-    if f in ("SMTH1", "SMTH3", "DELAY1", "DELAY3", "DELAY"):
+    if f in ("SMTH1", "SMTH3", "DELAY1", "DELAY3", "DELAY", "DELAY_FIXED"):
         times(1)
         init(2, args[0])
         return args[0]
@@ -465,9 +465,9 @@ def _call(node: ast.Call, ctx: _Context, args: list[Inferred]) -> Inferred:
         _need(args[2], DIMENSIONLESS, f"the order of {f}", node.args[2])
         init(3, args[0])
         return args[0]
-    if f == "DELAY_N":  # Vensim's argument order: input, delay time, initial value, order
+    if f in ("DELAY_N", "SMOOTH_N"):  # Vensim's argument order: input, delay time, initial value, order
         times(1)
-        _need(args[3], DIMENSIONLESS, "the order of DELAY_N", node.args[3])
+        _need(args[3], DIMENSIONLESS, f"the order of {f}", node.args[3])
         init(2, args[0])
         return args[0]
     if f == "TREND":
