@@ -41,9 +41,11 @@ import numpy as np
 from ..errors import UnsupportedFeatureError
 from ..model import ast
 from ..model.ast import Binary, Call, If, Name, Num, Unary
+from . import runtime as _runtime
 from .lower import DISC, FLOW, HSTOCK, PIPE, STOCK, Plan
 from .methods import Method
 from .runtime import (
+    RANDOM_BUILTINS,
     _s_fmod,
     _s_mod,
     _s_pipe,
@@ -112,8 +114,10 @@ class Emitter:
 
     def __init__(self, mode: str, names: Callable[[str], str], tables: dict[str, str], *,
                  has_pi_var: bool = False, variable: str = "", file: str | None = None,
-                 invariant: Callable[[ast.Expr], bool] | None = None, hoisted: dict[str, str] | None = None):
+                 invariant: Callable[[ast.Expr], bool] | None = None, hoisted: dict[str, str] | None = None,
+                 seeded: bool = False):
         self.mode = mode
+        self.seeded = seeded  # the generated function has the run's seed (SEED) and the step number (k)
         self.names = names
         self.tables = tables
         self.has_pi_var = has_pi_var
@@ -246,6 +250,14 @@ class Emitter:
             return f"{self.tables[f]}({args[0]})"
         if f in _UFUNCS:
             return f"_{_UFUNCS[f]}({args[0]})"
+        if f in RANDOM_BUILTINS:
+            if not self.seeded:
+                raise UnsupportedFeatureError(
+                    f"{f}(...) draws a random number at each step of a run; it cannot be re-evaluated from "
+                    "recorded values (read its value from the results)", variable=self.variable, file=self.file)
+            suffix, nargs = RANDOM_BUILTINS[f]
+            dist, s2, site = args[:nargs], args[nargs], args[nargs + 1]
+            return f"_r_{suffix}(SEED, {site}, k, {s2}{''.join(', ' + a for a in dist)})"
         if f == "ABS":
             return f"_abs({args[0]})"
         if f == "INT":
@@ -460,6 +472,8 @@ def helpers(mode: str, plan: Plan, table_ids: dict[str, str]) -> dict[str, objec
                   _fold=_v_fold, _vmin=_v_extreme(np.minimum), _vmax=_v_extreme(np.maximum))
         for fn in _UFUNCS.values():
             ns["_" + fn] = getattr(np, fn)
+        for suffix, _ in RANDOM_BUILTINS.values():
+            ns["_r_" + suffix] = getattr(_runtime, "_v_r_" + suffix)
         for t, ident in table_ids.items():
             ns[ident] = _vector_lookup(plan.tables[t])
     else:
@@ -470,6 +484,8 @@ def helpers(mode: str, plan: Plan, table_ids: dict[str, str]) -> dict[str, objec
                   _fold=_s_fold, _vmin=_s_extreme(False), _vmax=_s_extreme(True))
         for fn in _UFUNCS.values():
             ns["_" + fn] = _scalar_ufunc(getattr(np, fn))
+        for suffix, _ in RANDOM_BUILTINS.values():
+            ns["_r_" + suffix] = getattr(_runtime, "_s_r_" + suffix)
         for t, ident in table_ids.items():
             ns[ident] = _scalar_lookup(plan.tables[t])
     return ns
@@ -573,7 +589,8 @@ class _Program:
             names = ids.__getitem__
         return Emitter(self.mode, names, self.table_ids, has_pi_var=self.has_pi,
                        variable=self.plan.display.get(variable, variable), file=self.file,
-                       invariant=self.invariant if self.hoist else None, hoisted=self.hoisted)
+                       invariant=self.invariant if self.hoist else None, hoisted=self.hoisted,
+                       seeded=self.plan.seeded)
 
     def w(self, indent: int, text: str) -> None:
         self.lines.append("    " * indent + text)
@@ -582,6 +599,8 @@ class _Program:
     def constants(self, ind: int) -> None:
         for i, c in enumerate(self.plan.constants):
             self.w(ind, f"{self.ids[c]} = P[{i}]")
+        if self.plan.seeded:  # the run's seed follows the constants
+            self.w(ind, f"SEED = P[{len(self.plan.constants)}]")
 
     def equation(self, n: str, stage: bool, e: ast.Expr | None = None) -> str:
         """Source of ``n``'s value from ``e`` (default: its equation), a uniflow cut at zero."""
@@ -870,6 +889,8 @@ class _Program:
         ind = 2
         for i, c in enumerate(plan.constants):
             self.w(ind, f"{ids[c]} = P[{i}, r]")
+        if plan.seeded:
+            self.w(ind, f"SEED = P[{len(plan.constants)}, r]")
         # the initial values, as _init computes them (only those the states need)
         self.w(ind, "T = T0")
         self.w(ind, "k = 0")

@@ -23,6 +23,7 @@ class BuiltinKind(Enum):
     INIT = "init"  #: evaluated once, at the start (INIT)
     ARRAY = "array"  #: reduces over an array dimension (SUM, MEAN...)
     LOOKUP = "lookup"  #: LOOKUP(table, x)
+    RANDOM = "random"  #: a new draw at each step, from the run's seed (NORMAL, RANDOM_UNIFORM...)
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ def _b(name, lo, hi, kind, mono, dimless=(), doc=""):
 
 
 P, T, S, A = BuiltinKind.PURE, BuiltinKind.TIME, BuiltinKind.STATEFUL, BuiltinKind.ARRAY
+R = BuiltinKind.RANDOM
 
 BUILTINS: dict[str, Builtin] = {
     b.name: b
@@ -134,6 +136,20 @@ BUILTINS: dict[str, Builtin] = {
            "the input while the condition holds, else the value it had at the previous step"),
         _b("ACTIVE_INITIAL", 2, 2, P, [1, 0], doc="Vensim ACTIVE INITIAL(active, initial): the initial "
            "equation while the initial values are computed, the active one during the run"),
+        # random numbers: a draw per step; the optional last argument picks another stream
+        _b("RANDOM", 2, 3, R, [1, 1, 0], doc="XMILE RANDOM(min, max [, seed]): uniform between min and max"),
+        _b("NORMAL", 2, 3, R, [1, 0, 0], doc="XMILE NORMAL(mean, sd [, seed]): normal"),
+        _b("LOGNORMAL", 2, 3, R, [1, 0, 0], doc="XMILE LOGNORMAL(mean, sd [, seed]): EXP of a normal of "
+           "that mean and standard deviation"),
+        _b("EXPRND", 1, 2, R, [1, 0], doc="XMILE EXPRND(mean [, seed]): exponential"),
+        _b("POISSON", 1, 2, R, [1, 0], doc="XMILE POISSON(mean [, seed]): Poisson (normal approximation "
+           "above a mean of 500)"),
+        _b("RANDOM_0_1", 0, 0, R, [], doc="Vensim RANDOM 0 1(): uniform between 0 and 1"),
+        _b("RANDOM_UNIFORM", 3, 3, R, [1, 1, 0], doc="Vensim RANDOM UNIFORM(min, max, seed)"),
+        _b("RANDOM_NORMAL", 5, 5, R, [1, 1, 1, 0, 0], doc="Vensim RANDOM NORMAL(min, max, mean, sd, seed): "
+           "normal truncated to [min, max]"),
+        _b("RANDOM_EXPONENTIAL", 5, 5, R, [1, 1, 1, 1, 0], doc="Vensim RANDOM EXPONENTIAL(min, max, shift, "
+           "stretch, seed): shift + stretch * a unit exponential, truncated to [min, max]"),
         _b("INIT", 1, 1, BuiltinKind.INIT, [1], doc="value at the start of the run"),
         _b("SUM", 1, 1, A, [1], doc="sum over an array dimension"),
         _b("PROD", 1, 1, A, [0], doc="product over an array dimension (Vensim PROD)"),

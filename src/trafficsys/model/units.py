@@ -482,6 +482,15 @@ def _call(node: ast.Call, ctx: _Context, args: list[Inferred]) -> Inferred:
     if f == "PREVIOUS":
         init(1, args[0])
         return args[0]
+    if b.kind is BuiltinKind.RANDOM:  # the draw has the units of its bounds, mean, shift and stretch
+        values = {"RANDOM": 2, "NORMAL": 2, "LOGNORMAL": 0, "EXPRND": 1, "POISSON": 1, "RANDOM_0_1": 0,
+                  "RANDOM_UNIFORM": 2, "RANDOM_NORMAL": 4, "RANDOM_EXPONENTIAL": 4}.get(f, 0)
+        if values == 0:
+            return DIMENSIONLESS if f == "RANDOM_0_1" else UNKNOWN
+        out = args[0]
+        for i in range(1, values):
+            out = _same(out, args[i], f, node.args[0], node.args[i])
+        return out
     if f == "LOOKUP":
         first = node.args[0]
         return ctx.of(first.name) if isinstance(first, (ast.Name, ast.Subscript)) else UNKNOWN
