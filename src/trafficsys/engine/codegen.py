@@ -307,6 +307,19 @@ class Emitter:
             return f"_fmod({args[0]}, {args[1]})"
         if f == "QUANTUM":
             return f"_quantum({args[0]}, {args[1]})"
+        if f in ("_VSORT_ORDER", "_VRANK"):  # (position, direction, elements...)
+            fn = "_vsort_order" if f == "_VSORT_ORDER" else "_vrank"
+            return f"{fn}({args[0]}, {args[1]}, ({', '.join(args[2:])},))"
+        if f == "_VPICK":  # (0-based index, elements...)
+            return f"_vpick({args[0]}, ({', '.join(args[1:])},))"
+        if f == "_VSELECT":  # (missing, action, error action, n, n selections, n expressions)
+            k = int(float(args[3]))
+            sel, expr = args[4:4 + k], args[4 + k:]
+            return f"_vselect_check({args[0]}, {args[1]}, {args[2]}, ({', '.join(sel)},), ({', '.join(expr)},))"
+        if f == "_ALLOC_PRIORITY":  # (position, width, supply, n, n requests, n priorities)
+            k = int(float(args[3]))
+            req, pri = args[4:4 + k], args[4 + k:]
+            return f"_alloc_priority({args[0]}, {args[1]}, {args[2]}, ({', '.join(req)},), ({', '.join(pri)},))"
         if f == "PI":
             return repr(math.pi)
         if f == "INF":
@@ -459,6 +472,10 @@ def _v_extreme(fn):
 
 
 # --------------------------------------------------------------------- helpers
+#: the vector functions of flattened arrays (runtime ``_s`` + name, ``_v`` + name; the kernel's own name)
+_VECTOR_FUNCTIONS = ("_vsort_order", "_vrank", "_vpick", "_vselect_check", "_alloc_priority")
+
+
 def helpers(mode: str, plan: Plan, table_ids: dict[str, str]) -> dict[str, object]:
     """Build the namespace the generated functions run in."""
     ns: dict[str, object] = {"INF": math.inf, "_F": np.float64, "_asarray": np.asarray}
@@ -474,6 +491,8 @@ def helpers(mode: str, plan: Plan, table_ids: dict[str, str]) -> dict[str, objec
             ns["_" + fn] = getattr(np, fn)
         for suffix, _ in RANDOM_BUILTINS.values():
             ns["_r_" + suffix] = getattr(_runtime, "_v_r_" + suffix)
+        for fn in _VECTOR_FUNCTIONS:
+            ns[fn] = getattr(_runtime, "_v" + fn)
         for t, ident in table_ids.items():
             ns[ident] = _vector_lookup(plan.tables[t])
     else:
@@ -486,6 +505,8 @@ def helpers(mode: str, plan: Plan, table_ids: dict[str, str]) -> dict[str, objec
             ns["_" + fn] = _scalar_ufunc(getattr(np, fn))
         for suffix, _ in RANDOM_BUILTINS.values():
             ns["_r_" + suffix] = getattr(_runtime, "_s_r_" + suffix)
+        for fn in _VECTOR_FUNCTIONS:
+            ns[fn] = getattr(_runtime, "_s" + fn)
         for t, ident in table_ids.items():
             ns[ident] = _scalar_lookup(plan.tables[t])
     return ns

@@ -437,3 +437,124 @@ def _r_random_exponential(seed, site, k, s2, lo, hi, shift, stretch):
     top = 1.0 - np.exp(-(hi - loc) / stretch)
     v = loc - stretch * np.log(1.0 - u * top)
     return v if v < hi else hi
+
+
+# ------------------------------------------------------------------ vector functions (see runtime.py)
+@njit(**_JIT)
+def _vec(xs):
+    a = np.empty(len(xs))
+    for i in range(len(xs)):
+        a[i] = xs[i]
+    return a
+
+
+@njit(**_JIT)
+def _vsort_order(pos, direction, xs):
+    order = np.argsort(_vec(xs), kind="mergesort")
+    p = int(pos)
+    if direction > 0.0:
+        return float(order[p])
+    return float(order[len(xs) - 1 - p])
+
+
+@njit(**_JIT)
+def _vrank(pos, direction, xs):
+    order = np.argsort(_vec(xs), kind="mergesort")
+    p = int(pos)
+    rank = 0.0
+    for j in range(len(xs)):
+        if order[j] == p:
+            rank = j + 1.0
+    if direction > 0.0:
+        return rank
+    return len(xs) + 1.0 - rank
+
+
+@njit(**_JIT)
+def _vpick(index, xs):
+    if index >= 0.0 and index < len(xs) and index == np.floor(index):
+        return _vec(xs)[int(index)]
+    return np.nan
+
+
+@njit(**_JIT)
+def _vselect_check(missing, action, errors, sel, expr):
+    s = _vec(sel)
+    e = _vec(expr)
+    act = int(action)
+    err = int(errors)
+    count = 0
+    out = 0.0
+    if act in (1, 5, 7):
+        out = 1.0
+    elif act in (2, 8):
+        out = np.inf
+    elif act in (3, 9):
+        out = -np.inf
+    for i in range(s.shape[0]):
+        if s[i] == 0.0:
+            continue
+        count += 1
+        if act <= 4:
+            v = s[i] * e[i]
+        elif act == 5:
+            v = e[i] ** s[i]
+        else:
+            v = e[i]
+        if act in (0, 4, 6, 10):
+            out = out + v
+        elif act in (1, 5, 7):
+            out = out * v
+        elif act in (2, 8):
+            out = v if v < out else out
+        elif act in (3, 9):
+            out = v if v > out else out
+        else:
+            out = np.nan
+    if act in (4, 10) and count > 0:
+        out = out / count
+    if act < 0 or act > 10:
+        out = np.nan
+    if (count == 0 and (err == 1 or err == 3)) or (count > 1 and (err == 2 or err == 3)):
+        return np.nan
+    if count == 0:
+        return missing
+    return out
+
+
+@njit(**_JIT)
+def _alloc_priority(pos, width, supply, requests, priorities):
+    r = _vec(requests)
+    p = _vec(priorities)
+    n = r.shape[0]
+    i = int(pos)
+    need = 0.0
+    for j in range(n):
+        need = need + r[j]
+    if supply >= need:
+        return r[i]
+    if supply <= 0.0:
+        return 0.0
+    half = width / 2.0
+    b = np.sort(np.concatenate((p - half, p + half)))
+    total = np.zeros(2 * n)
+    for k in range(2 * n):
+        t = 0.0
+        for j in range(n):
+            share = (p[j] + half - b[k]) / width
+            share = 0.0 if share < 0.0 else (1.0 if share > 1.0 else share)
+            t = t + r[j] * share
+        total[k] = t
+    k = -1
+    for m in range(2 * n):
+        if total[m] >= supply:
+            k = m
+    k = 0 if k < 0 else (2 * n - 2 if k > 2 * n - 2 else k)
+    span = total[k] - total[k + 1]
+    if span > 0.0:
+        x = b[k] + (total[k] - supply) * (b[k + 1] - b[k]) / span
+    else:
+        x = b[k + 1]
+    share = (p[i] + half - x) / width
+    share = 0.0 if share < 0.0 else (1.0 if share > 1.0 else share)
+    return r[i] * share

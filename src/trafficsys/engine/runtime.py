@@ -563,3 +563,151 @@ RANDOM_BUILTINS = {
     "RANDOM_NORMAL": ("random_normal", 4),
     "RANDOM_EXPONENTIAL": ("random_exponential", 4),
 }
+
+
+# ------------------------------------------------------------------ vector functions over flattened arrays
+# Arrays are flattened to scalars before simulation (model/arrays.py); a vector function's call for
+# one element gets that element's position and the whole vector as a tuple.  Each works on a stack of
+# the vector's elements along axis 0 (each element a number, or an array along the run axis); the
+# scalar flavour runs the same code on numbers, so both give the same bits.
+def _stack(xs):
+    return np.stack(np.broadcast_arrays(*[np.asarray(x, dtype=float) for x in xs]))
+
+
+def _lift(a, runs):
+    """Return the stack ``a`` (elements along axis 0) broadcast to ``(elements,) + runs``."""
+    a = a.reshape(a.shape + (1,) * (len(runs) - (a.ndim - 1)))
+    return np.broadcast_to(a, a.shape[:1] + tuple(runs))
+
+
+def _one(x):
+    return x if x.ndim else float(x)
+
+
+def _v_vsort_order(pos, direction, xs):
+    """Vensim VECTOR SORT ORDER: the 0-based index of the element that comes ``pos``-th in sorted order."""
+    a = _stack(xs)
+    order = np.argsort(a, axis=0, kind="stable")
+    up = np.asarray(direction) > 0
+    asc = order[int(pos)]
+    desc = order[a.shape[0] - 1 - int(pos)]
+    return _one(np.where(up, asc, desc).astype(float))
+
+
+def _v_vrank(pos, direction, xs):
+    """Vensim VECTOR RANK: the 1-based rank of element ``pos`` in sorted order."""
+    a = _stack(xs)
+    order = np.argsort(a, axis=0, kind="stable")
+    n = a.shape[0]
+    ranks = np.argsort(order, axis=0, kind="stable")[int(pos)] + 1.0
+    return _one(np.where(np.asarray(direction) > 0, ranks, n + 1.0 - ranks))
+
+
+def _v_vpick(index, xs):
+    """Element ``index`` (0-based, NaN outside the vector) of ``xs``: VECTOR REORDER, VECTOR ELM MAP."""
+    a = _stack(xs)
+    i = np.asarray(index, dtype=float)
+    runs = np.broadcast_shapes(a.shape[1:], i.shape)
+    a = _lift(a, runs)
+    i = np.broadcast_to(i, runs)
+    ok = (i >= 0) & (i < a.shape[0]) & (i == np.floor(i))
+    j = np.where(ok, i, 0).astype(np.int64)
+    got = np.take_along_axis(a, j[None, ...], axis=0)[0]
+    return _one(np.where(ok, got, np.nan))
+
+
+def _v_vselect(missing, action, sel, expr):
+    """Vensim VECTOR SELECT(selection, expression, missing, numerical action, error action)."""
+    s = _stack(sel)
+    e = _stack(expr)
+    runs = np.broadcast_shapes(s.shape[1:], e.shape[1:])
+    s, e = _lift(s, runs), _lift(e, runs)
+    on = s != 0
+    act = int(action)
+    with np.errstate(all="ignore"):
+        if act in (0, 1, 2, 3, 4):
+            val = s * e
+        elif act == 5:
+            val = e**s
+        else:
+            val = e
+        if act in (0, 6):
+            out = np.where(on, val, 0.0).sum(axis=0)
+        elif act in (1, 5, 7):
+            out = np.where(on, val, 1.0).prod(axis=0)
+        elif act in (2, 8):
+            out = np.where(on, val, np.inf).min(axis=0)
+        elif act in (3, 9):
+            out = np.where(on, val, -np.inf).max(axis=0)
+        elif act in (4, 10):
+            out = np.where(on, val, 0.0).sum(axis=0) / np.maximum(on.sum(axis=0), 1)
+        else:
+            out = np.full(s.shape[1:], np.nan)
+    any_on = on.any(axis=0)
+    return _one(np.where(any_on, out, missing))
+
+
+def _v_vselect_check(missing, action, errors, sel, expr):
+    """VECTOR SELECT with its error action: NaN (the run stops, naming the variable) where it objects."""
+    out = np.asarray(_v_vselect(missing, action, sel, expr), dtype=float)
+    on = (_stack(sel) != 0).sum(axis=0)
+    err = int(errors)
+    bad = ((on == 0) & (err in (1, 3))) | ((on > 1) & (err in (2, 3)))
+    return _one(np.where(bad, np.nan, out))
+
+
+def _v_alloc_priority(pos, width, supply, requests, priorities):
+    """Vensim ALLOCATE BY PRIORITY for element ``pos``.
+
+    Each requester's priority is spread evenly over ``[p - width/2, p +
+    width/2]``; the supply fills requests from the top down to the level
+    ``x`` where the allocations ``r * clip((p + width/2 - x) / width, 0, 1)``
+    add up to the supply (found exactly: the total is piecewise linear in
+    ``x``).  So the highest priority is served first, the next one starts
+    when the gap to it is within the width, and the requests all filled when
+    the supply covers them.
+    """
+    r = _stack(requests)
+    p = _stack(priorities)
+    w = np.asarray(width, dtype=float)
+    s = np.asarray(supply, dtype=float)
+    runs = np.broadcast_shapes(r.shape[1:], p.shape[1:], w.shape, s.shape)
+    r = _lift(r, runs)
+    p = _lift(p, runs)
+    w = np.broadcast_to(w, runs)
+    s = np.broadcast_to(s, runs)
+    half = w / 2.0
+    with np.errstate(all="ignore"):
+        # the breakpoints of the total, ascending: where a requester starts or stops receiving
+        b = np.sort(np.concatenate([p - half, p + half]), axis=0)
+        share = np.clip((p[:, None] + half - b[None]) / w, 0.0, 1.0)  # (requester, breakpoint, ...)
+        total = (r[:, None] * share).sum(axis=0)  # non-increasing along the breakpoints
+        above = total >= s  # the breakpoints at or below the level
+        k = np.clip(above.sum(axis=0) - 1, 0, b.shape[0] - 2)
+        k = np.asarray(k)[None]
+        b0 = np.take_along_axis(b, k, axis=0)[0]
+        b1 = np.take_along_axis(b, k + 1, axis=0)[0]
+        t0 = np.take_along_axis(total, k, axis=0)[0]
+        t1 = np.take_along_axis(total, k + 1, axis=0)[0]
+        span = t0 - t1
+        x = np.where(span > 0, b0 + (t0 - s) * (b1 - b0) / np.where(span > 0, span, 1.0), b1)
+        got = r[int(pos)] * np.clip((p[int(pos)] + half - x) / w, 0.0, 1.0)
+    need = r.sum(axis=0)
+    got = np.where(s >= need, r[int(pos)], np.where(s <= 0, 0.0, got))
+    return _one(got)
+
+
+def _scalar_of(fn):
+    """Return the scalar flavour of a vector function: the same code on numbers (the same bits)."""
+
+    def f(*args):
+        return float(fn(*args))
+
+    return f
+
+
+_s_vsort_order = _scalar_of(_v_vsort_order)
+_s_vrank = _scalar_of(_v_vrank)
+_s_vpick = _scalar_of(_v_vpick)
+_s_vselect_check = _scalar_of(_v_vselect_check)
+_s_alloc_priority = _scalar_of(_v_alloc_priority)

@@ -156,6 +156,27 @@ BUILTINS: dict[str, Builtin] = {
         _b("MEAN", 1, None, A, [1], doc="mean over an array dimension or of the arguments"),
         _b("SIZE", 1, 1, A, [0], doc="number of elements of an array"),
         _b("STDDEV", 1, 1, A, [0], doc="standard deviation over an array dimension"),
+        # Vensim's vector functions: over the last dimension of an arrayed argument, flattened with arrays
+        _b("VECTOR_SORT_ORDER", 2, 2, A, [0, 0], doc="Vensim VECTOR SORT ORDER(vector, direction): the 0-based "
+           "index of the element in each place of the sorted vector (ascending when direction > 0)"),
+        _b("VECTOR_RANK", 2, 2, A, [0, 0], doc="Vensim VECTOR RANK(vector, direction): the 1-based rank of "
+           "each element (1 for the smallest when direction > 0, for the largest otherwise)"),
+        _b("VECTOR_REORDER", 2, 2, A, [0, 0], doc="Vensim VECTOR REORDER(vector, order): the element of "
+           "vector at each 0-based index of order"),
+        _b("VECTOR_ELM_MAP", 2, 2, A, [0, 0], doc="Vensim VECTOR ELM MAP(vector[e], offset): the element "
+           "offset places after e (NaN outside the vector)"),
+        _b("VECTOR_SELECT", 5, 5, A, [0, 0, 0, 0, 0], doc="Vensim VECTOR SELECT(selection, expression, "
+           "missing, numerical action, error action): a sum, product, minimum, maximum or mean of the "
+           "expression where the selection is not 0"),
+        _b("ALLOCATE_BY_PRIORITY", 5, 5, A, [1, 0, 0, 0, 1], doc="Vensim ALLOCATE BY PRIORITY(request, "
+           "priority, size, width, supply): the supply shared out by priority, each priority spread over "
+           "the width"),
+        # what the vector functions become once arrays are flattened (one call per element)
+        _b("_VSORT_ORDER", 3, None, A, [0], doc="internal: VECTOR SORT ORDER of one element"),
+        _b("_VRANK", 3, None, A, [0], doc="internal: VECTOR RANK of one element"),
+        _b("_VPICK", 2, None, A, [0], doc="internal: one element of a vector by 0-based index"),
+        _b("_VSELECT", 5, None, A, [0], doc="internal: VECTOR SELECT over flattened elements"),
+        _b("_ALLOC_PRIORITY", 5, None, A, [0], doc="internal: ALLOCATE BY PRIORITY of one element"),
         _b("LOOKUP", 2, 2, BuiltinKind.LOOKUP, [0, 0], doc="graphical function applied to x"),
     ]
 }

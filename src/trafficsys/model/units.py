@@ -482,6 +482,12 @@ def _call(node: ast.Call, ctx: _Context, args: list[Inferred]) -> Inferred:
     if f == "PREVIOUS":
         init(1, args[0])
         return args[0]
+    if f in ("VECTOR_SORT_ORDER", "VECTOR_RANK"):
+        return DIMENSIONLESS
+    if f in ("VECTOR_REORDER", "VECTOR_ELM_MAP"):
+        return args[0]
+    if f == "ALLOCATE_BY_PRIORITY":
+        return _same(args[0], args[4], "ALLOCATE BY PRIORITY's request and supply", node.args[0], node.args[4])
     if b.kind is BuiltinKind.RANDOM:  # the draw has the units of its bounds, mean, shift and stretch
         values = {"RANDOM": 2, "NORMAL": 2, "LOGNORMAL": 0, "EXPRND": 1, "POISSON": 1, "RANDOM_0_1": 0,
                   "RANDOM_UNIFORM": 2, "RANDOM_NORMAL": 4, "RANDOM_EXPONENTIAL": 4}.get(f, 0)
