@@ -195,6 +195,7 @@ ALIASES = {
     "DELAY1I": "DELAY1",
     "DELAY3I": "DELAY3",
     "FORECAST": "FORCST",
+    "INITIAL": "INIT",
     "VMIN": "MIN",
     "VMAX": "MAX",
 }
