@@ -19,7 +19,7 @@ from ...errors import ParseError
 from ...model import ast
 from ...model.elements import Aux, Constant, Element, Flow, Kind, Lookup, Stock
 from ...model.model import Model
-from ...model.names import canonical
+from ...model.names import canonical, quote
 from ...model.parser import numeric_literal, parse
 from ...model.printer import to_xmile
 from .diagram import layout
@@ -93,7 +93,7 @@ def _fmt(v: float) -> str:
 
 
 #: builtins of Vensim's that XMILE lacks: written in a portable form (see :func:`_portable`)
-_VENSIM_ONLY = frozenset({"INTEGER", "MODULO", "DELAY_N"})
+_VENSIM_ONLY = frozenset({"INTEGER", "MODULO", "DELAY_N", "SMOOTH_N", "POWER", "LOG", "SIGN"})
 
 
 def _portable(text: str, model: Model, name: str) -> str | None:
@@ -107,14 +107,15 @@ def _portable(text: str, model: Model, name: str) -> str | None:
     XMILE equivalent (Vensim drains each stage with the delay time the content
     entered with): it is written as DELAYN with a warning.
     """
-    if not any(f in text.upper() for f in _VENSIM_ONLY):
+    if not any(f in text.upper() for f in _VENSIM_ONLY) and "." not in text:
         return None
     try:
         tree = parse(text, variable=name)
     except ParseError:
         return None
-    if not any(isinstance(n, ast.Call) and n.func in _VENSIM_ONLY for n in ast.walk(tree)):
-        return None
+    if not any((isinstance(n, ast.Call) and n.func in _VENSIM_ONLY) or (isinstance(n, ast.Name) and "." in n.name)
+               for n in ast.walk(tree)):
+        return None  # (a module's variable, ``module.x``, is written quoted: one name to every reader)
 
     def integer(x: ast.Expr) -> ast.Expr:
         return ast.If(ast.Binary("<", x, ast.Num(0.0)), ast.Unary("-", ast.Call("INT", (ast.Unary("-", x),))),
@@ -135,6 +136,19 @@ def _portable(text: str, model: Model, name: str) -> str | None:
         if n.func == "MODULO":
             a, b = n.args
             return ast.Binary("-", a, ast.Binary("*", b, integer(ast.Binary("/", a, b))))
+        if n.func == "SMOOTH_N":  # Vensim's argument order: input, delay time, initial value, order
+            x, d, init, order = n.args
+            return ast.Call("SMTHN", (x, d, order, init))
+        if n.func == "POWER":
+            return ast.Binary("^", n.args[0], n.args[1])
+        if n.func == "LOG":
+            if len(n.args) == 1:
+                return ast.Call("LOG10", n.args)
+            return ast.Binary("/", ast.Call("LN", (n.args[0],)), ast.Call("LN", (n.args[1],)))
+        if n.func == "SIGN":
+            x = n.args[0]
+            return ast.If(ast.Binary(">", x, ast.Num(0.0)), ast.Num(1.0),
+                          ast.If(ast.Binary("<", x, ast.Num(0.0)), ast.Num(-1.0), ast.Num(0.0)))
         if n.func == "DELAY_N":
             x, d, init, order = n.args
             k, d0 = constant_value(order), constant_value(d)
@@ -175,10 +189,10 @@ def _element_xml(e: Element, X: str, model: Model) -> ET.Element:
         main = portable
     if isinstance(e, Stock):
         ET.SubElement(el, X + "eqn").text = main
-        for f in e.inflows:
-            ET.SubElement(el, X + "inflow").text = f
+        for f in e.inflows:  # a module's flow (``module.flow``) quoted, as in equations
+            ET.SubElement(el, X + "inflow").text = quote(f) if "." in f else f
         for f in e.outflows:
-            ET.SubElement(el, X + "outflow").text = f
+            ET.SubElement(el, X + "outflow").text = quote(f) if "." in f else f
         if e.non_negative:
             ET.SubElement(el, X + "non_negative")
     elif isinstance(e, Flow):
