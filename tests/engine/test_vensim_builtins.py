@@ -45,3 +45,49 @@ def test_delay_fixed_reads_its_delay_time_once():
 def test_vensim_builtins_check_their_arity(bad):
     with pytest.raises(ts.ModelError, match="takes"):
         _run({"y": bad})
+
+
+TABLE = [(0, 0), (1, 2), (3, 2.5)]
+
+
+@pytest.mark.parametrize(
+    "equation, x, expected",
+    [
+        ("LOOKUP_FORWARD(tab, x)", 0.5, 2.0),  # the next point's value, no interpolation
+        ("LOOKUP_FORWARD(tab, x)", 1.0, 2.0),
+        ("LOOKUP_FORWARD(tab, x)", 9.0, 2.5),
+        ("LOOKUP_BACKWARD(tab, x)", 0.5, 0.0),
+        ("LOOKUP_BACKWARD(tab, x)", 2.9, 2.0),
+        ("LOOKUP_BACKWARD(tab, x)", -1.0, 0.0),
+        ("LOOKUP_EXTRAPOLATE(tab, x)", 5.0, 3.0),  # the last segment's slope 0.25, continued
+        ("LOOKUP_EXTRAPOLATE(tab, x)", -0.5, -1.0),
+        ("LOOKUP_SLOPE(tab, x)", 0.5, 2.0),
+        ("LOOKUP_SLOPE(tab, x)", 2.0, 0.25),
+        ("LOOKUP_SLOPE(tab, x)", 4.0, 0.0),  # held flat beyond the points
+        ("LOOKUP_INVERT(tab, x)", 1.0, 0.5),  # table(0.5) = 1
+        ("LOOKUP_INVERT(tab, x)", 2.25, 2.0),  # table(2) = 2.25
+        ("LOOKUP_INVERT(tab, x)", 2.0, 1.0),  # the first x where the table reaches 2
+        ("LOOKUP_INVERT(tab, x)", 9.0, 3.0),  # never reached: the point nearest
+        ("LOOKUP_AREA(tab, 0, x)", 1.5, 1.0 + (2 + 2.125) / 2 * 0.5),
+        ("LOOKUP_AREA(tab, 0, x)", 3.5, 1.0 + 4.5 + 0.5 * 2.5),  # beyond the points, held at 2.5
+        ("LOOKUP_AREA(tab, x, 0)", 1.0, -1.0),
+    ],
+)
+def test_vensim_table_functions_by_hand(equation, x, expected):
+    m = ts.Model("tables", start=0, stop=0, dt=1)
+    m.lookup("tab", TABLE)
+    m.constant("x", x)
+    m.aux("y", equation)
+    m.stock("s", 0, inflows=["f"])
+    m.flow("f", "0")
+    assert float(ts.simulate(m).ds["y"].values[0, 0]) == pytest.approx(expected, rel=1e-15)
+
+
+def test_a_table_function_needs_a_graphical_function_first():
+    m = ts.Model("tables", start=0, stop=0, dt=1)
+    m.constant("c", 1)
+    m.aux("y", "LOOKUP_FORWARD(c, 1)")
+    m.stock("s", 0, inflows=["f"])
+    m.flow("f", "0")
+    with pytest.raises(ts.ModelError, match="LOOKUP_FORWARD's first argument"):
+        ts.simulate(m)

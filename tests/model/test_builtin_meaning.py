@@ -128,8 +128,8 @@ def test_builtin_means_the_same_on_every_path(name, data):
     args = data.draw(st.lists(NUMBERS, min_size=k, max_size=k), label="values")
     t = data.draw(st.sampled_from([0.0, 0.25, 1.0, 2.5, 0.30000000000000004, -1.0]), label="time")
     equation = f"{name}({', '.join(f'a{i}' for i in range(k))})"
-    if name == "LOOKUP":
-        equation = "LOOKUP(tab, a1)"
+    if b.kind is BuiltinKind.LOOKUP:  # the first argument names a graphical function
+        equation = f"{name}({', '.join(['tab'] + [f'a{i}' for i in range(1, k)])})"
     got = {path: fn(equation, args, t) for path, fn in PATHS.items()}
     assert _same(got), (equation, args, t, got)
 
@@ -218,7 +218,9 @@ def test_every_instantaneous_builtin_means_the_same_in_the_compiled_kernel():
         b = BUILTINS[name]
         k = max(LEAST.get(name, b.min_args), b.min_args)
         k = min(k if k else 0, 4)
-        eq = "LOOKUP(tab, x)" if name == "LOOKUP" else f"{name}({', '.join(args[k])})"
+        eq = f"{name}({', '.join(args[k])})"
+        if b.kind is BuiltinKind.LOOKUP:
+            eq = f"{name}({', '.join(['tab'] + args[k][1:])})"
         # where the generic arguments leave the domain (a NaN or an infinity stops a run)
         eq = {
             "ARCSIN": "ARCSIN(a0 / 2)",

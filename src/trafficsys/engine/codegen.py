@@ -150,6 +150,7 @@ class Emitter:
                 out.append(self._build(n, kids, c))
                 continue
             if (self.invariant is not None and not g and not isinstance(n, (Num, Name))
+                    and not (isinstance(n, Call) and not n.args and n.func in self.tables)
                     and self.invariant(n)):
                 out.append(self._hoist(n, c))
                 continue
@@ -244,12 +245,17 @@ class Emitter:
             if f not in self.tables:
                 raise UnsupportedFeatureError(f"'{f}' is not a graphical function", variable=self.variable,
                                               file=self.file)
+            if not args and e.args == ():  # the table itself, for LOOKUP_FORWARD(table, x)...
+                return self.tables[f]
             if len(args) != 1:
                 raise UnsupportedFeatureError(f"graphical function '{f}' takes one argument, got {len(args)}",
                                               variable=self.variable, file=self.file)
             return f"{self.tables[f]}({args[0]})"
         if f in _UFUNCS:
             return f"_{_UFUNCS[f]}({args[0]})"
+        if f in _TABLE_FUNCTIONS:  # (the table's helper, arguments...): its points are <helper>X, <helper>Y
+            t = args[0]
+            return f"{_TABLE_FUNCTIONS[f]}({', '.join(args[1:])}, {t}X, {t}Y)"
         if f in RANDOM_BUILTINS:
             if not self.seeded:
                 raise UnsupportedFeatureError(
@@ -472,6 +478,9 @@ def _v_extreme(fn):
 
 
 # --------------------------------------------------------------------- helpers
+#: Vensim's other uses of a graphical function -> the runtime function (``_s``/``_v`` + name in numpy)
+_TABLE_FUNCTIONS = {"LOOKUP_FORWARD": "_lforward", "LOOKUP_BACKWARD": "_lbackward", "LOOKUP_SLOPE": "_lslope",
+                    "LOOKUP_EXTRAPOLATE": "_lextrapolate", "LOOKUP_INVERT": "_linvert", "LOOKUP_AREA": "_larea"}
 #: the vector functions of flattened arrays (runtime ``_s`` + name, ``_v`` + name; the kernel's own name)
 _VECTOR_FUNCTIONS = ("_vsort_order", "_vrank", "_vpick", "_vselect_check", "_alloc_priority")
 
@@ -491,10 +500,12 @@ def helpers(mode: str, plan: Plan, table_ids: dict[str, str]) -> dict[str, objec
             ns["_" + fn] = getattr(np, fn)
         for suffix, _ in RANDOM_BUILTINS.values():
             ns["_r_" + suffix] = getattr(_runtime, "_v_r_" + suffix)
-        for fn in _VECTOR_FUNCTIONS:
+        for fn in (*_VECTOR_FUNCTIONS, *_TABLE_FUNCTIONS.values()):
             ns[fn] = getattr(_runtime, "_v" + fn)
         for t, ident in table_ids.items():
             ns[ident] = _vector_lookup(plan.tables[t])
+            ns[ident + "X"] = np.asarray(plan.tables[t].xs, dtype=float)
+            ns[ident + "Y"] = np.asarray(plan.tables[t].ys, dtype=float)
     else:
         ns.update(_pow=_scalar_pow, _mod=_s_mod, _abs=abs, _floor=math.floor, _round=_s_round,
                   _trunc=_s_trunc, _fmod=_s_fmod, _quantum=_s_quantum,
@@ -505,10 +516,12 @@ def helpers(mode: str, plan: Plan, table_ids: dict[str, str]) -> dict[str, objec
             ns["_" + fn] = _scalar_ufunc(getattr(np, fn))
         for suffix, _ in RANDOM_BUILTINS.values():
             ns["_r_" + suffix] = getattr(_runtime, "_s_r_" + suffix)
-        for fn in _VECTOR_FUNCTIONS:
+        for fn in (*_VECTOR_FUNCTIONS, *_TABLE_FUNCTIONS.values()):
             ns[fn] = getattr(_runtime, "_s" + fn)
         for t, ident in table_ids.items():
             ns[ident] = _scalar_lookup(plan.tables[t])
+            ns[ident + "X"] = np.asarray(plan.tables[t].xs, dtype=float)
+            ns[ident + "Y"] = np.asarray(plan.tables[t].ys, dtype=float)
     return ns
 
 

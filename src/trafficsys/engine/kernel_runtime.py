@@ -558,3 +558,107 @@ def _alloc_priority(pos, width, supply, requests, priorities):
     share = (p[i] + half - x) / width
     share = 0.0 if share < 0.0 else (1.0 if share > 1.0 else share)
     return r[i] * share
+
+
+# ------------------------------------------------------------------ Vensim's other uses of a graphical function
+@njit(**_JIT)
+def _lforward(x, xs, ys):
+    if np.isnan(x):
+        return np.nan
+    n = xs.shape[0]
+    for j in range(n):
+        if xs[j] >= x:
+            return ys[j]
+    return ys[n - 1]
+
+
+@njit(**_JIT)
+def _lbackward(x, xs, ys):
+    if np.isnan(x):
+        return np.nan
+    j = 0
+    for i in range(xs.shape[0]):
+        if xs[i] <= x:
+            j = i
+    return ys[j]
+
+
+@njit(**_JIT)
+def _seg(x, xs):
+    n = xs.shape[0]
+    j = 0
+    for i in range(n):
+        if xs[i] <= x:
+            j = i
+    if j > n - 2:
+        j = n - 2
+    return j if j > 0 else 0
+
+
+@njit(**_JIT)
+def _lslope(x, xs, ys):
+    if np.isnan(x):
+        return np.nan
+    n = xs.shape[0]
+    if n < 2 or x < xs[0] or x > xs[n - 1]:
+        return 0.0
+    j = _seg(x, xs)
+    dx = xs[j + 1] - xs[j]
+    return (ys[j + 1] - ys[j]) / dx if dx != 0.0 else 0.0
+
+
+@njit(**_JIT)
+def _lextrapolate(x, xs, ys):
+    if xs.shape[0] < 2:
+        return ys[0] if not np.isnan(x) else np.nan
+    j = _seg(x, xs)
+    dx = xs[j + 1] - xs[j]
+    slope = (ys[j + 1] - ys[j]) / dx if dx != 0.0 else 0.0
+    return slope * (x - xs[j]) + ys[j]
+
+
+@njit(**_JIT)
+def _linvert(y, xs, ys):
+    if np.isnan(y):
+        return np.nan
+    n = xs.shape[0]
+    for j in range(n - 1):
+        y0 = ys[j]
+        y1 = ys[j + 1]
+        lo = y0 if y0 < y1 else y1
+        hi = y1 if y0 < y1 else y0
+        if y >= lo and y <= hi:
+            if y1 == y0:
+                return xs[j]
+            return xs[j] + (y - y0) * (xs[j + 1] - xs[j]) / (y1 - y0)
+    best = 0
+    for j in range(n):
+        if abs(ys[j] - y) < abs(ys[best] - y):
+            best = j
+    return xs[best]
+
+
+@njit(**_JIT)
+def _area_to(x, xs, ys):
+    n = xs.shape[0]
+    if n < 2:
+        return (x - xs[0]) * ys[0]
+    j = _seg(x, xs)
+    total = 0.0
+    for i in range(j):
+        total = total + (ys[i + 1] + ys[i]) / 2.0 * (xs[i + 1] - xs[i])
+    xc = x if x > xs[0] else xs[0]
+    xc = xc if xc < xs[n - 1] else xs[n - 1]
+    dx = xs[j + 1] - xs[j]
+    fx = ys[j] + (ys[j + 1] - ys[j]) * (xc - xs[j]) / dx if dx != 0.0 else ys[j]
+    out = total + (xc - xs[j]) * (ys[j] + fx) / 2.0
+    if x < xs[0]:
+        out = out + (x - xs[0]) * ys[0]
+    if x > xs[n - 1]:
+        out = out + (x - xs[n - 1]) * ys[n - 1]
+    return out
+
+
+@njit(**_JIT)
+def _larea(x1, x2, xs, ys):
+    return _area_to(x2, xs, ys) - _area_to(x1, xs, ys)

@@ -28,6 +28,7 @@ from .. import limits
 from ..errors import AlgebraicLoopError, StructureError, UnknownVariableError, UnsupportedFeatureError
 from ..model import ast
 from ..model.ast import Binary, Call, If, Name, Num, Subscript, Unary
+from ..model.builtins import TABLE_CALLS
 from ..model.elements import Aux, Constant, Flow, Lookup, Stock
 from ..model.model import Model
 from ..model.names import canonical
@@ -139,12 +140,17 @@ class _Lowerer:
             return handler(args, owner)
         if f in RANDOM_BUILTINS:
             return self.random(f, args, owner)
-        if f == "LOOKUP":
+        if f in TABLE_CALLS:
             table = args[0]
             if not isinstance(table, Name):
-                raise UnsupportedFeatureError("LOOKUP's first argument must be the name of a graphical "
+                raise UnsupportedFeatureError(f"{f}'s first argument must be the name of a graphical "
                                               "function", variable=owner, file=self.m.file)
-            return Call(table.name, args[1:])
+            if f == "LOOKUP":
+                return Call(table.name, args[1:])
+            if table.name not in self.m or not isinstance(self.m[table.name], Lookup):
+                raise StructureError(f"{f}'s first argument '{table.name}' is not a graphical function",
+                                     variable=owner, file=self.m.file)
+            return Call(f, (Call(table.name, ()), *args[1:]))  # the table itself: a call without argument
         if f in ("SUM", "PROD", "SIZE", "STDDEV") or (f == "MEAN" and len(args) == 1):
             raise UnsupportedFeatureError(f"{f} over an array dimension: flatten arrayed models first",
                                           variable=owner, file=self.m.file)

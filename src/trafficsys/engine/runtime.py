@@ -711,3 +711,101 @@ _s_vrank = _scalar_of(_v_vrank)
 _s_vpick = _scalar_of(_v_vpick)
 _s_vselect_check = _scalar_of(_v_vselect_check)
 _s_alloc_priority = _scalar_of(_v_alloc_priority)
+
+
+# ------------------------------------------------------------------ Vensim's other uses of a graphical function
+# Each takes the table's points (xs increasing, ys); the vector flavour works on arrays of x along the run
+# axis, the scalar one is the same code on a number.
+def _v_lforward(x, xs, ys):
+    """LOOKUP FORWARD: the value at the first point at or after ``x`` (the last beyond the points)."""
+    x = np.asarray(x, dtype=float)
+    j = np.minimum(np.searchsorted(xs, x, side="left"), len(xs) - 1)
+    return _one(np.where(np.isnan(x), np.nan, ys[j]))
+
+
+def _v_lbackward(x, xs, ys):
+    """LOOKUP BACKWARD: the value at the last point at or before ``x`` (the first before the points)."""
+    x = np.asarray(x, dtype=float)
+    j = np.maximum(np.searchsorted(xs, x, side="right") - 1, 0)
+    return _one(np.where(np.isnan(x), np.nan, ys[j]))
+
+
+def _segment(x, xs):
+    """Index of the segment ``[xs[j], xs[j + 1]]`` holding ``x`` (the end segments beyond the points)."""
+    return np.clip(np.searchsorted(xs, x, side="right") - 1, 0, max(len(xs) - 2, 0))
+
+
+def _v_lslope(x, xs, ys):
+    """LOOKUP SLOPE: the slope of the segment holding ``x``; 0 beyond the points."""
+    x = np.asarray(x, dtype=float)
+    if len(xs) < 2:
+        return _one(np.where(np.isnan(x), np.nan, 0.0))
+    j = _segment(x, xs)
+    dx = xs[j + 1] - xs[j]
+    slope = np.where(dx != 0, (ys[j + 1] - ys[j]) / np.where(dx != 0, dx, 1.0), 0.0)
+    inside = (x >= xs[0]) & (x <= xs[-1])
+    return _one(np.where(np.isnan(x), np.nan, np.where(inside, slope, 0.0)))
+
+
+def _v_lextrapolate(x, xs, ys):
+    """LOOKUP EXTRAPOLATE: interpolated, the end segments extended beyond the points."""
+    x = np.asarray(x, dtype=float)
+    if len(xs) < 2:
+        return _one(np.where(np.isnan(x), np.nan, ys[0]))
+    j = _segment(x, xs)
+    dx = xs[j + 1] - xs[j]
+    slope = np.where(dx != 0, (ys[j + 1] - ys[j]) / np.where(dx != 0, dx, 1.0), 0.0)
+    return _one(slope * (x - xs[j]) + ys[j])
+
+
+def _v_linvert(y, xs, ys):
+    """LOOKUP INVERT: the first x (in the order of the points) where the table equals ``y``.
+
+    Where no segment reaches ``y``, the x of the point whose value is nearest.
+    """
+    y = np.asarray(y, dtype=float)
+    out = np.full(y.shape, np.nan)
+    found = np.zeros(y.shape, dtype=bool)
+    for j in range(len(xs) - 1):
+        y0, y1 = ys[j], ys[j + 1]
+        lo, hi = min(y0, y1), max(y0, y1)
+        hit = ~found & (y >= lo) & (y <= hi)
+        x = xs[j] if y1 == y0 else xs[j] + (y - y0) * (xs[j + 1] - xs[j]) / (y1 - y0)
+        out = np.where(hit, x, out)
+        found = found | hit
+    near = xs[np.argmin(np.abs(ys[:, None] - y.reshape(-1)[None, :]), axis=0)].reshape(y.shape)
+    out = np.where(found, out, np.where(np.isnan(y), np.nan, near))
+    return _one(out)
+
+
+def _area_to(x, xs, ys):
+    """Area under the table from its first point to ``x`` (held flat beyond the points)."""
+    n = len(xs)
+    if n < 2:
+        return (x - xs[0]) * ys[0]
+    cum = np.concatenate([[0.0], np.cumsum((ys[1:] + ys[:-1]) / 2.0 * np.diff(xs))])
+    j = _segment(x, xs)
+    xc = np.clip(x, xs[0], xs[-1])
+    dx = xs[j + 1] - xs[j]
+    fx = np.where(dx != 0, ys[j] + (ys[j + 1] - ys[j]) * (xc - xs[j]) / np.where(dx != 0, dx, 1.0), ys[j])
+    inside = cum[j] + (xc - xs[j]) * (ys[j] + fx) / 2.0
+    return (
+        inside
+        + np.where(x < xs[0], (x - xs[0]) * ys[0], 0.0)
+        + np.where(x > xs[-1], (x - xs[-1]) * ys[-1], 0.0)
+    )
+
+
+def _v_larea(x1, x2, xs, ys):
+    """LOOKUP AREA: the area under the table from ``x1`` to ``x2``."""
+    x1 = np.asarray(x1, dtype=float)
+    x2 = np.asarray(x2, dtype=float)
+    return _one(np.asarray(_area_to(x2, xs, ys) - _area_to(x1, xs, ys), dtype=float))
+
+
+_s_lforward = _scalar_of(_v_lforward)
+_s_lbackward = _scalar_of(_v_lbackward)
+_s_lslope = _scalar_of(_v_lslope)
+_s_lextrapolate = _scalar_of(_v_lextrapolate)
+_s_linvert = _scalar_of(_v_linvert)
+_s_larea = _scalar_of(_v_larea)

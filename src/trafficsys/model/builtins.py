@@ -78,6 +78,7 @@ def _b(name, lo, hi, kind, mono, dimless=(), doc=""):
 
 P, T, S, A = BuiltinKind.PURE, BuiltinKind.TIME, BuiltinKind.STATEFUL, BuiltinKind.ARRAY
 R = BuiltinKind.RANDOM
+L = BuiltinKind.LOOKUP
 
 BUILTINS: dict[str, Builtin] = {
     b.name: b
@@ -178,6 +179,19 @@ BUILTINS: dict[str, Builtin] = {
         _b("_VSELECT", 5, None, A, [0], doc="internal: VECTOR SELECT over flattened elements"),
         _b("_ALLOC_PRIORITY", 5, None, A, [0], doc="internal: ALLOCATE BY PRIORITY of one element"),
         _b("LOOKUP", 2, 2, BuiltinKind.LOOKUP, [0, 0], doc="graphical function applied to x"),
+        # Vensim's other uses of a graphical function (its name first)
+        _b("LOOKUP_FORWARD", 2, 2, L, [0, 0], doc="Vensim LOOKUP FORWARD(table, x): the value at the first "
+           "point at or after x (no interpolation)"),
+        _b("LOOKUP_BACKWARD", 2, 2, L, [0, 0], doc="Vensim LOOKUP BACKWARD(table, x): the value at the last "
+           "point at or before x (no interpolation)"),
+        _b("LOOKUP_EXTRAPOLATE", 2, 2, L, [0, 0], doc="Vensim LOOKUP EXTRAPOLATE(table, x): interpolated, "
+           "and the end segments extended beyond the points"),
+        _b("LOOKUP_SLOPE", 2, 2, L, [0, 0], doc="Vensim LOOKUP SLOPE(table, x): the slope of the segment "
+           "holding x (0 beyond the points, where the table is held flat)"),
+        _b("LOOKUP_INVERT", 2, 2, L, [0, 0], doc="Vensim LOOKUP INVERT(table, y): the first x where the "
+           "interpolated table equals y (the end nearest y when none does)"),
+        _b("LOOKUP_AREA", 3, 3, L, [0, -1, 1], doc="Vensim LOOKUP AREA(table, x1, x2): the area under the "
+           "table from x1 to x2 (held flat beyond the points)"),
     ]
 }
 
@@ -199,6 +213,10 @@ ALIASES = {
     "VMIN": "MIN",
     "VMAX": "MAX",
 }
+
+
+#: builtins whose first argument names a graphical function (``LOOKUP(table, x)``...)
+TABLE_CALLS = frozenset(n for n, b in BUILTINS.items() if b.kind is BuiltinKind.LOOKUP)
 
 
 def lookup_builtin(name: str) -> Builtin | None:

@@ -497,7 +497,9 @@ def _call(node: ast.Call, ctx: _Context, args: list[Inferred]) -> Inferred:
         for i in range(1, values):
             out = _same(out, args[i], f, node.args[0], node.args[i])
         return out
-    if f == "LOOKUP":
+    if f in ("LOOKUP_SLOPE", "LOOKUP_INVERT", "LOOKUP_AREA"):
+        return UNKNOWN  # a ratio, an input, an integral: units of the table's input, which a table lacks
+    if f in ("LOOKUP", "LOOKUP_FORWARD", "LOOKUP_BACKWARD", "LOOKUP_EXTRAPOLATE"):
         first = node.args[0]
         return ctx.of(first.name) if isinstance(first, (ast.Name, ast.Subscript)) else UNKNOWN
     if b.kind is BuiltinKind.STATEFUL:
