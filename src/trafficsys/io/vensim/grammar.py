@@ -139,7 +139,7 @@ CONDITION.2: /:THE[ _]CONDITION:/i
 DATAKW.2: /:(INTERPOLATE|RAW|HOLD[ _]BACKWARD|LOOK[ _]FORWARD):/i
 NUMBER: /(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?/
 NAME: /[^\W\d][\w$'&%]*(?:[ \t\r\n]+[\w$'&%]+)*/
-QNAME: /"(?:[^"\\\n]|\\.)*"/
+QNAME: /"(?:[^"\\]|\\.)*"/
 STRING: /'[^'\n]*'/
 
 %ignore /[ \t\r\n]+/
@@ -482,6 +482,15 @@ def call_name(display: str) -> str:
     return "_".join(display.upper().replace("_", " ").split())
 
 
+_TABBED = re.compile(r"TABBED\s+ARRAY\s*\(([-+0-9.eE\s]*)\)", re.IGNORECASE)
+
+
+def _tabbed(m: re.Match) -> str:
+    """Write a ``TABBED ARRAY(...)`` (numbers split by blanks, rows by lines) as Vensim's ``1, 2; 3, 4``."""
+    rows = [" , ".join(line.split()) for line in m.group(1).splitlines() if line.strip()]
+    return " ; ".join(rows) + (" ;" if len(rows) > 1 else " ,")
+
+
 def parse_definition(text: str) -> Definition | RangeDef:
     """Parse one definition; lark's errors become :class:`ParseError` with the column (in ``text``).
 
@@ -491,6 +500,7 @@ def parse_definition(text: str) -> Definition | RangeDef:
         ``column`` is 1-based in ``text``; the caller turns it into a line
         and column of the file.
     """
+    text = _TABBED.sub(_tabbed, text)
     try:
         tree = _lark().parse(text)
         return _Transformer().transform(tree)

@@ -192,7 +192,7 @@ def _split(text: str) -> tuple[list[tuple[list[str], int]], str]:
                 j = i + 1
                 while j < n and text[j] != '"' and text[j] != "\n":
                     j += 2 if text[j] == "\\" else 1
-                buf.append(text[i : j + 1])
+                buf.append(re.sub(r"\\[ \t]*(\r?\n)", r" \1", text[i : j + 1]))  # a continued name
                 i = j + 1
                 continue
             if ch == "{":
