@@ -434,7 +434,7 @@ class _Converter:
         try:
             from pysd.py_backend import external as ext  # the spreadsheet readers only, not the translator
         except ImportError:  # pragma: no cover - pysd is a declared dependency
-            raise _Unsupported(f"{what} (reading spreadsheets needs PySD)") from None
+            raise _Unsupported(f"{what} (reading spreadsheets needs pip install 'trafficsys[pysd]')") from None
         # labels only: PySD reads the shape from the lengths, in this order
         coords = {f"_{i}": list(es) for i, (_, es) in enumerate(subs)}
         try:
