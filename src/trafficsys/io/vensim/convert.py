@@ -434,7 +434,9 @@ class _Converter:
         try:
             from pysd.py_backend import external as ext  # the spreadsheet readers only, not the translator
         except ImportError:  # pragma: no cover - pysd is a declared dependency
-            raise _Unsupported(f"{what} (reading spreadsheets needs pip install 'trafficsys[pysd]')") from None
+            raise _Unsupported(
+                f"{what} (reading spreadsheets needs pip install 'trafficsys[pysd]')"
+            ) from None
         # labels only: PySD reads the shape from the lengths, in this order
         coords = {f"_{i}": list(es) for i, (_, es) in enumerate(subs)}
         try:
@@ -644,29 +646,37 @@ class _Converter:
     def _split_net(self, node, var, stock, dims=()):
         terms: list[tuple[int, str]] = []
 
-        def collect(n, sign):
-            if isinstance(n, ast.Unary) and n.op == "-":
-                return collect(n.operand, -sign)
-            if isinstance(n, ast.Binary) and n.op in "+-":
-                ok = collect(n.left, sign)
-                return collect(n.right, sign if n.op == "+" else -sign) and ok
-            subs = (
-                tuple(i.name for i in n.indices)
-                if isinstance(n, ast.Subscript) and all(isinstance(i, ast.Name) for i in n.indices)
-                else None
-            )
-            ref = n.name if isinstance(n, ast.Name) else (n.name if subs is not None else None)
-            if (
-                ref is not None
-                and ref in self.names
-                and ref not in self.lookups | self.data
-                and (subs or ()) == tuple(dims)
-            ):
-                terms.append((sign, ref))
-                return True
-            return False
+        def collect(root) -> bool:
+            # a sum and difference of the stock's flows, walked with a stack: sums can have thousands of terms
+            stack = [(root, 1)]
+            ok = True
+            while stack:
+                n, sign = stack.pop()
+                if isinstance(n, ast.Unary) and n.op == "-":
+                    stack.append((n.operand, -sign))
+                    continue
+                if isinstance(n, ast.Binary) and n.op in "+-":
+                    stack.append((n.right, sign if n.op == "+" else -sign))
+                    stack.append((n.left, sign))
+                    continue
+                subs = (
+                    tuple(i.name for i in n.indices)
+                    if isinstance(n, ast.Subscript) and all(isinstance(i, ast.Name) for i in n.indices)
+                    else None
+                )
+                ref = n.name if isinstance(n, ast.Name) else (n.name if subs is not None else None)
+                if (
+                    ref is not None
+                    and ref in self.names
+                    and ref not in self.lookups | self.data
+                    and (subs or ()) == tuple(dims)
+                ):
+                    terms.append((sign, ref))
+                else:
+                    ok = False
+            return ok
 
-        if collect(node, 1) and terms and len({t for _, t in terms}) == len(terms):
+        if collect(node) and terms and len({t for _, t in terms}) == len(terms):
             if not any(t in self.stock_names for _, t in terms):
                 for _, t in terms:
                     self.flows[t] = None
@@ -711,21 +721,29 @@ class _Converter:
 
     def _put_elements(self, n: ast.Expr, subst: dict[str, str]) -> ast.Expr:
         """Replace each subrange of ``subst`` by its element: as an index the element, as a value its number."""
-        if isinstance(n, ast.Subscript):
 
-            def index(i):
-                if isinstance(i, ast.Name) and i.name in subst:
-                    return ast.Name(subst[i.name])
-                if isinstance(i, ast.Name) and self._mapped(i.name, subst) is not None:
-                    return ast.Name(self._mapped(i.name, subst))
-                return self._put_elements(i, subst)
+        def index(i):
+            if isinstance(i, ast.Name) and i.name in subst:
+                return ast.Name(subst[i.name])
+            if isinstance(i, ast.Name) and self._mapped(i.name, subst) is not None:
+                return ast.Name(self._mapped(i.name, subst))
+            return self._put_elements(i, subst)
 
-            return ast.Subscript(n.name, tuple(index(i) for i in n.indices))
-        if isinstance(n, ast.Name) and n.name in subst:
-            return ast.Num(float(self.m.dimensions[n.name].index(subst[n.name]) + 1))
-        return ast.map_children(n, lambda c: self._put_elements(c, subst))
+        def pre(x):
+            if isinstance(x, ast.Subscript):
+                return ast.Subscript(x.name, tuple(index(i) for i in x.indices))
+            if isinstance(x, ast.Name) and x.name in subst:
+                return ast.Num(float(self.m.dimensions[x.name].index(subst[x.name]) + 1))
+            return None
+
+        return ast.transform(n, pre=pre)
 
     def _expr(self, n) -> ast.Expr:
+        """Return the AST of a Vensim expression: bottom-up, without recursion (sums can be thousands long)."""
+        return ast.fold(n, self._combine, self._leaf)
+
+    def _leaf(self, n):
+        """Convert what needs no converted children (None: convert the children first)."""
         if isinstance(n, float):
             return ast.Num(n) if n >= 0 else ast.Unary("-", ast.Num(-n))
         if isinstance(n, (Table, _Data)):
@@ -742,50 +760,45 @@ class _Converter:
             return n
         if isinstance(n, ast.Subscript):
             return n
-        if isinstance(n, ast.Unary):
-            return ast.Unary(n.op, self._expr(n.operand))
-        if isinstance(n, ast.Binary):
-            return ast.Binary(n.op, self._expr(n.left), self._expr(n.right))
-        if isinstance(n, ast.If):
-            return ast.If(self._expr(n.cond), self._expr(n.then), self._expr(n.orelse))
         if isinstance(n, ast.Call):
-            return self._call(n)
+            fn = n.func
+            if fn == "ELMCOUNT":
+                return self._elmcount(n.args)
+            if fn == "INTEG":
+                raise _Unsupported("INTEG inside a larger expression")
+            if fn == "WITH_LOOKUP":
+                raise _Unsupported("WITH LOOKUP inside a larger expression")
+            if fn.startswith("GET_") and fn.endswith(("_CONSTANTS", "_LOOKUPS", "_DATA")):
+                raise _Unsupported(f"{fn.replace('_', ' ')} inside a larger expression")
+        return None
+
+    def _combine(self, n, kids: list[ast.Expr]) -> ast.Expr:
+        if isinstance(n, ast.Call):
+            return self._call(n, kids)
+        if isinstance(n, (ast.Unary, ast.Binary, ast.If)):
+            return ast.with_children(n, kids)
         raise _Unsupported(type(n).__name__)  # pragma: no cover - the grammar makes no other node
 
-    def _call(self, n: ast.Call) -> ast.Expr:
+    def _call(self, n: ast.Call, args: list[ast.Expr]) -> ast.Expr:
+        """Map one Vensim call, its arguments already converted, to our builtins."""
         fn = n.func
-        if fn == "ELMCOUNT":
-            return self._elmcount(n.args)
-        if (
-            fn == "LOOKUP"
-            and n.args
-            and isinstance(n.args[0], ast.Subscript)
-            and n.args[0].name in self.lookups
-        ):
+        if fn == "LOOKUP" and args and isinstance(args[0], ast.Subscript) and args[0].name in self.lookups:
             # table[d](x) with d its own ranges: the flattener applies the current element's table;
             # other subscripts (elements, other ranges) pick the table as LOOKUP(table[...], x) does
-            table = n.args[0]
-            if len(n.args) != 2:
-                raise _Unsupported(f"lookup {table.name} called with {len(n.args) - 1} arguments")
-            x = self._expr(n.args[1])
+            table = args[0]
+            if len(args) != 2:
+                raise _Unsupported(f"lookup {table.name} called with {len(args) - 1} arguments")
             keys = tuple(i.name for i in table.indices if isinstance(i, ast.Name))
             if keys == tuple(self.var_dims.get(table.name, ())):
-                return ast.Call(table.name, (x,))
-            return ast.Call("LOOKUP", (table, x))
+                return ast.Call(table.name, (args[1],))
+            return ast.Call("LOOKUP", (table, args[1]))
         if canonical(fn) in self.lookups:
-            if len(n.args) != 1:
-                raise _Unsupported(f"lookup {canonical(fn)} called with {len(n.args)} arguments")
-            return ast.Call(canonical(fn), (self._expr(n.args[0]),))
-        if fn == "INTEG":
-            raise _Unsupported("INTEG inside a larger expression")
-        if fn == "WITH_LOOKUP":
-            raise _Unsupported("WITH LOOKUP inside a larger expression")
-        if fn.startswith("GET_") and fn.endswith(("_CONSTANTS", "_LOOKUPS", "_DATA")):
-            raise _Unsupported(f"{fn.replace('_', ' ')} inside a larger expression")
+            if len(args) != 1:
+                raise _Unsupported(f"lookup {canonical(fn)} called with {len(args)} arguments")
+            return ast.Call(canonical(fn), tuple(args))
         if fn == "GAME":
             self._arity(n, 1)
-            return self._expr(n.args[0])
-        args = [self._expr(a) for a in n.args]
+            return args[0]
         rewrite = _REWRITES.get(fn)
         if rewrite is not None:
             out = rewrite(self, args)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from ...model import ast
 from ...model.names import canonical
 from .convert import Element
-from .grammar import Definition, Lhs, Table, Text, call_name
+from .grammar import Definition, Lhs, call_name
 
 __all__ = ["Macro", "expand"]
 
@@ -54,43 +54,39 @@ def expand(
         counter: dict[str, int] = {}
 
         def visit(n, e=e, made=made, counter=counter, depth=depth):
-            if isinstance(n, ast.Call):
-                args = tuple(visit(a) for a in n.args)
-                mac = by_func.get(n.func)
-                if mac is None:
-                    return ast.Call(n.func, args)
-                if depth >= MAX_DEPTH:
-                    unsupported.setdefault(f"macros nested deeper than {MAX_DEPTH}", set()).add(e.name)
-                    return ast.Num(0.0)
-                if mac.outputs or len(args) != len(mac.inputs):
-                    what = (
-                        "macro with extra outputs"
-                        if mac.outputs
-                        else f"macro {mac.name} called with {len(args)} arguments (it takes {len(mac.inputs)})"
-                    )
-                    unsupported.setdefault(what, set()).add(e.name)
-                    return ast.Num(0.0)
-                if any(d.lhs.subs for d in e.definitions):
-                    unsupported.setdefault("macro called in a subscripted equation", set()).add(e.name)
-                    return ast.Num(0.0)
-                counter[mac.func] = counter.get(mac.func, 0) + 1
-                k = counter[mac.func]
-                prefix = f"{e.name}.{mac.name}" + (f" {k}" if k > 1 else "")
-                while canonical(prefix) in taken:
-                    prefix += " x"
-                taken.add(canonical(prefix))
-                made.extend(_instance(mac, prefix, args, taken))
-                return ast.Name(canonical(prefix))
-            if isinstance(n, ast.Unary):
-                return ast.Unary(n.op, visit(n.operand))
-            if isinstance(n, ast.Binary):
-                return ast.Binary(n.op, visit(n.left), visit(n.right))
-            if isinstance(n, ast.If):
-                return ast.If(visit(n.cond), visit(n.then), visit(n.orelse))
-            return n
+            # called bottom-up by ast.transform: a call's arguments are already expanded
+            if not isinstance(n, ast.Call):
+                return n
+            args = n.args
+            mac = by_func.get(n.func)
+            if mac is None:
+                return n
+            if depth >= MAX_DEPTH:
+                unsupported.setdefault(f"macros nested deeper than {MAX_DEPTH}", set()).add(e.name)
+                return ast.Num(0.0)
+            if mac.outputs or len(args) != len(mac.inputs):
+                what = (
+                    "macro with extra outputs"
+                    if mac.outputs
+                    else f"macro {mac.name} called with {len(args)} arguments (it takes {len(mac.inputs)})"
+                )
+                unsupported.setdefault(what, set()).add(e.name)
+                return ast.Num(0.0)
+            if any(d.lhs.subs for d in e.definitions):
+                unsupported.setdefault("macro called in a subscripted equation", set()).add(e.name)
+                return ast.Num(0.0)
+            counter[mac.func] = counter.get(mac.func, 0) + 1
+            k = counter[mac.func]
+            prefix = f"{e.name}.{mac.name}" + (f" {k}" if k > 1 else "")
+            while canonical(prefix) in taken:
+                prefix += " x"
+            taken.add(canonical(prefix))
+            made.extend(_instance(mac, prefix, args, taken))
+            return ast.Name(canonical(prefix))
 
         defs = [
-            replace(d, value=visit(d.value)) if isinstance(d.value, ast.Expr) else d for d in e.definitions
+            replace(d, value=ast.transform(d.value, visit)) if isinstance(d.value, ast.Expr) else d
+            for d in e.definitions
         ]
         out.append(Element(e.name, defs, e.units, e.doc, e.line))
         queue.extend((x, depth + 1) for x in made)
@@ -115,17 +111,8 @@ def _instance(mac: Macro, prefix: str, args: tuple, taken: set[str]) -> list[Ele
             return ast.Name(rename(n.name))
         if isinstance(n, ast.Subscript) and n.name in own:
             return ast.Subscript(rename(n.name), n.indices)
-        if isinstance(n, ast.Call):
-            fn = rename(n.func) if n.func in own else n.func
-            return ast.Call(fn, tuple(walk(a) for a in n.args))
-        if isinstance(n, ast.Unary):
-            return ast.Unary(n.op, walk(n.operand))
-        if isinstance(n, ast.Binary):
-            return ast.Binary(n.op, walk(n.left), walk(n.right))
-        if isinstance(n, ast.If):
-            return ast.If(walk(n.cond), walk(n.then), walk(n.orelse))
-        if isinstance(n, (Table, Text)):
-            return n
+        if isinstance(n, ast.Call) and n.func in own:
+            return ast.Call(rename(n.func), n.args)
         return n
 
     out = [
@@ -143,7 +130,7 @@ def _instance(mac: Macro, prefix: str, args: tuple, taken: set[str]) -> list[Ele
             replace(
                 d,
                 lhs=replace(d.lhs, name=display(d.lhs.name)),
-                value=walk(d.value) if isinstance(d.value, ast.Expr) else d.value,
+                value=ast.transform(d.value, walk) if isinstance(d.value, ast.Expr) else d.value,
             )
             for d in e.definitions
         ]

@@ -16,6 +16,7 @@ definition.
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import re
 from dataclasses import dataclass, field
@@ -29,6 +30,10 @@ SKETCH = re.compile(r"\\{2,}---///")
 _HEADER = re.compile(rb"\s*\{([A-Za-z0-9_.:-]+)\}")
 _MACRO = re.compile(r"\s*:MACRO:\s*(?P<name>[^(]+?)\s*\((?P<args>[^)]*)\)", re.IGNORECASE)
 _END_MACRO = re.compile(r"\s*:END OF MACRO:", re.IGNORECASE)
+_DEF_SPECIAL = re.compile(r'["{\\~|]')
+_FIELD_SPECIAL = re.compile(r"[~|]")
+_QUOTED = re.compile(r'"(?:[^"\\\n]|\\(?:.|\n))*"?')
+_CONTINUATION = re.compile(r"\\[ \t]*\r?\n")
 _FLAGS = re.compile(r":(SUPPLEMENTARY|IGNORE|HIDDEN|DEVELOPER|NO[ _]?CONNECT)\b:?", re.IGNORECASE)
 
 
@@ -108,6 +113,7 @@ def layout(text: str) -> Layout:
     parts = SKETCH.split(text, maxsplit=1)
     eqs, sketch = parts[0], (parts[1] if len(parts) > 1 else "")
     raw_chunks, tail = _split(eqs)
+    breaks = [k.start() for k in re.finditer("\n", eqs)]  # offsets of the line breaks, for line numbers
     main: list[Chunk] = []
     macros: list[Macro] = []
     groups: dict[str, list[Chunk]] = {}
@@ -129,7 +135,7 @@ def layout(text: str) -> Layout:
                     " ".join(m.group("name").split()),
                     _names(inputs),
                     _names(outputs),
-                    eqs.count("\n", 0, offset + m.start("name")) + 1,
+                    bisect.bisect_right(breaks, offset + m.start("name")) + 1,
                 )
                 macros.append(current)
                 definition, offset = definition[m.end() :], offset + m.end()
@@ -140,8 +146,8 @@ def layout(text: str) -> Layout:
         definition = definition.strip()
         if not definition and len(fields) == 1:
             continue
-        line = eqs.count("\n", 0, offset) + 1
-        column = offset - (eqs.rfind("\n", 0, offset) + 1) + 1
+        line = bisect.bisect_right(breaks, offset - 1) + 1 if offset else 1
+        column = offset - (breaks[line - 2] + 1 if line > 1 else 0) + 1
         if definition.startswith("*"):  # a group heading: ****\n .Name\n ****
             name = re.search(r"^\s*\.(.+?)\s*$", definition, re.MULTILINE)
             group = name.group(1).strip() if name else None
@@ -186,38 +192,35 @@ def _split(text: str) -> tuple[list[tuple[list[str], int]], str]:
     start = 0
     i, n = 0, len(text)
     while i < n:
+        m = (_DEF_SPECIAL if not fields else _FIELD_SPECIAL).search(text, i)
+        if m is None:
+            buf.append(text[i:])
+            break
+        buf.append(text[i : m.start()])
+        i = m.start()
         ch = text[i]
-        if not fields:  # the definition
-            if ch == '"':
-                j = i + 1
-                while j < n and text[j] != '"' and text[j] != "\n":
-                    j += 2 if text[j] == "\\" else 1
-                buf.append(re.sub(r"\\[ \t]*(\r?\n)", r" \1", text[i : j + 1]))  # a continued name
-                i = j + 1
-                continue
-            if ch == "{":
-                j = text.find("}", i)
-                j = n - 1 if j < 0 else j
-                buf.append(re.sub(r"[^\n]", " ", text[i : j + 1]))
-                i = j + 1
-                continue
-            if ch == "\\" and re.match(r"\\[ \t]*\r?\n", text[i : i + 64]):
-                buf.append(" ")
-                i += 1
-                continue
-        if ch == "~":
+        if ch == '"':  # a quoted name, to its closing quote (or the end of the line)
+            q = _QUOTED.match(text, i)
+            end = q.end() if q else n
+            buf.append(re.sub(r"\\[ \t]*(\r?\n)", r" \1", text[i:end]))  # a name continued on the next line
+            i = end
+        elif ch == "{":  # a comment: blanked, its line breaks kept so that positions stay right
+            j = text.find("}", i)
+            j = n - 1 if j < 0 else j
+            buf.append(re.sub(r"[^\n]", " ", text[i : j + 1]))
+            i = j + 1
+        elif ch == "\\":
+            buf.append(" " if _CONTINUATION.match(text, i) else ch)
+            i += 1
+        elif ch == "~":
             fields.append("".join(buf))
             buf = []
             i += 1
-            continue
-        if ch == "|":
+        else:  # "|"
             fields.append("".join(buf))
             out.append((fields, start))
             fields, buf = [], []
             i += 1
             start = i
-            continue
-        buf.append(ch)
-        i += 1
     tail = "".join(fields) + "".join(buf)
     return out, tail
