@@ -182,3 +182,25 @@ def test_an_unknown_function_and_a_wrong_argument_count_are_listed_together(tmp_
         ts.load(p)
     msg = str(info.value)
     assert "NO SUCH FUNCTION used by a, c" in msg and "SMOOTH with 4 arguments used by b" in msg
+
+
+def test_test_inputs_constraints_and_flags_are_read_and_left_out(tmp_path):
+    p = tmp_path / "m.mdl"
+    p.write_text(mdl("""x = 3
+	~	person [0, 10, 1]
+	~	the documentation
+	~	:SUPPLEMENTARY
+	|
+x :TEST INPUT: 5 ~~|
+never negative :THE CONDITION: x >= 0 :IMPLIES: x < 100 ~~|
+"""))
+    m = ts.load(p)
+    assert m["x"].value == 3 and m["x"].units == "person" and m["x"].doc == "the documentation"
+    assert "never_negative" not in m
+
+
+def test_a_function_of_beside_equations_is_named_unsupported(tmp_path):
+    p = tmp_path / "m.mdl"
+    p.write_text(mdl("x = 3 ~~|\ny = A FUNCTION OF(x) ~~|\n"))
+    with pytest.raises(ts.UnsupportedFeatureError, match="A FUNCTION OF .* used by y"):
+        ts.load(p)

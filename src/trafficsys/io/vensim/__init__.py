@@ -128,6 +128,8 @@ def _read_chunks(chunks: list[Chunk], path: str):
         if isinstance(d, RangeDef):
             ranges.append(d)
             continue
+        if d.kind in ("test_input", "constraint"):  # Vensim's test inputs and reality checks: not the model
+            continue
         key = canonical(d.lhs.name)
         units, _, _ = ch.units.partition("[")
         el = by_name.get(key)

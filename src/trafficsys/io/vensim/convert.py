@@ -796,6 +796,8 @@ class _Converter:
             if len(args) != 1:
                 raise _Unsupported(f"lookup {canonical(fn)} called with {len(args)} arguments")
             return ast.Call(canonical(fn), tuple(args))
+        if fn == "A_FUNCTION_OF":
+            raise _Unsupported("A FUNCTION OF (a causal-sketch variable) in a model with equations")
         if fn == "GAME":
             self._arity(n, 1)
             return args[0]

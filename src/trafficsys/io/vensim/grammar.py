@@ -59,7 +59,7 @@ definition: lhs EQ expr                   -> normal
           | lhs "(" table_body ")"        -> lookup
           | lhs "(" name "(" args ")" ")" -> lookup_call
           | lhs TESTINPUT expr            -> test_input
-          | lhs CONDITION expr            -> constraint
+          | lhs CONDITION expr (IMPLIES expr)? -> constraint
           | name ":" range_items [mappings] -> subrange
           | name "<->" name               -> subcopy
 
@@ -136,6 +136,7 @@ NA.2: /:NA:/i
 EXCEPT.2: /:EXCEPT:/i
 TESTINPUT.2: /:TEST[ _]INPUT:/i
 CONDITION.2: /:THE[ _]CONDITION:/i
+IMPLIES.2: /:IMPLIES:/i
 DATAKW.2: /:(INTERPOLATE|RAW|HOLD[ _]BACKWARD|LOOK[ _]FORWARD):/i
 NUMBER: /(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?/
 NAME: /[^\W\d][\w$'&%]*(?:[ \t\r\n]+[\w$'&%]+)*/
