@@ -69,7 +69,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from ..cld.loops import match_named_loops
+from ..cld.loops import Loop, graph_cycles, loop_order, loop_polarity, match_named_loops, rotate_loop
 from ..engine.expression import STATEFUL_CALLS, evaluate, interpolate_lookup
 from ..errors import ModelError, UnsupportedFeatureError
 from ..model import ast
@@ -82,34 +82,47 @@ __all__ = ["LoopInfo", "LoopDominance", "loop_dominance", "feedback_graph", "cyc
 
 @dataclass(frozen=True)
 class LoopInfo:
-    """One feedback loop as loop dominance sees it.
+    """A feedback loop as loop dominance scored it: the :class:`~trafficsys.cld.Loop` and its place in the scores.
+
+    The loop itself is the causal-loop diagram's :class:`~trafficsys.cld.Loop`
+    (same variables, read from the alphabetically first, same link signs and
+    the same modeller's name), so ``str(info)`` reads as the diagram prints the
+    loop whenever the id is the diagram's.
 
     Attributes
     ----------
+    loop
+        The loop: variables in causal order, link signs and delays, and the
+        modeller's name (``[loops.<name>]`` in the model file) by the one
+        named-loop rule of :mod:`trafficsys.cld.loops`.
     id
-        ``"R1"``, ``"B2"``... (or the id the causal-loop diagram gave it).
+        The id the scores carry: the diagram's (``loop.id``) when the scores
+        show the diagram's polarity, else a new one for the observed polarity.
     polarity
-        ``"R"`` (reinforcing), ``"B"`` (balancing) or ``"U"`` (the sign of its
-        score changes over time or across runs).
-    variables
-        Canonical names in causal order, starting at a stock.
+        Observed in the scores: ``"R"`` (reinforcing), ``"B"`` (balancing) or
+        ``"U"`` (the sign of its score changes over time or across runs).
     partition
         Index of its cycle partition (see :attr:`LoopDominance.partitions`).
     competing
         False when the loop is alone in its partition: its relative score is
         ±1 by construction and says nothing about dominance.
-    name
-        The modeller's name for the loop (``[loops.<name>]`` in the model
-        file), when one matches: the shortest loop through the named
-        variables in their order.
     """
 
+    loop: Loop
     id: str
     polarity: str
-    variables: tuple[str, ...]
     partition: int
     competing: bool
-    name: str = ""
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        """Canonical names in causal order, starting at the alphabetically first."""
+        return self.loop.variables
+
+    @property
+    def name(self) -> str:
+        """The modeller's name for the loop, or ``""``."""
+        return self.loop.name or ""
 
     @property
     def label(self) -> str:
@@ -119,12 +132,11 @@ class LoopInfo:
     @property
     def links(self) -> list[tuple[str, str]]:
         """The loop's links ``(source, target)`` in order."""
-        v = self.variables
-        return [(v[i], v[(i + 1) % len(v)]) for i in range(len(v))]
+        return self.loop.links
 
     def __str__(self) -> str:
-        named = f" '{self.name}'" if self.name else ""
-        return f"{self.id}{named} ({self.polarity}): " + " -> ".join((*self.variables, self.variables[0]))
+        label = f"{self.id} {self.name}" if self.name else self.id
+        return f"{label}: " + " -> ".join((*self.variables, self.variables[0]))
 
 
 # --------------------------------------------------------------------------- structure
@@ -196,14 +208,6 @@ def cycle_partitions(g: nx.DiGraph) -> list[tuple[str, ...]]:
     return parts
 
 
-def _rotate(cycle: Sequence[str], g: nx.DiGraph) -> tuple[str, ...]:
-    order = list(g.nodes)
-    states = [i for i, n in enumerate(cycle) if g.nodes[n].get("state")]
-    candidates = states or range(len(cycle))
-    start = min(candidates, key=lambda i: order.index(cycle[i]))
-    return tuple(cycle[start:]) + tuple(cycle[:start])
-
-
 _STRUCTURE_CACHE: OrderedDict[Any, Any] = OrderedDict()
 
 
@@ -234,37 +238,36 @@ def _structure_cached(m: Model, what: tuple, compute: Callable[[], Any]) -> Any:
 
 
 def _enumerate_loops(g: nx.DiGraph, max_loops: int, length_bound: int | None) -> list[tuple[str, ...]]:
-    cycles = itertools.islice(nx.simple_cycles(g, length_bound=length_bound), max_loops + 1)
-    found = [_rotate(c, g) for c in cycles]
+    found = list(itertools.islice(graph_cycles(g, length_bound), max_loops + 1))
     if len(found) > max_loops:
         raise ModelError(
             f"the model has more than {max_loops} feedback loops; pass max_loops=... to score more, "
             f"length_bound=... to keep only short loops, or loops=[...] to score chosen loops"
         )
-    order = list(g.nodes)
-    found.sort(key=lambda c: (len(c), [order.index(n) for n in c]))
+    found.sort(key=loop_order)
     return found
 
 
-def _cld_ids(m: Model, ds: Any) -> dict[frozenset, tuple[str, str]]:
-    """Loop ids and polarities from the model's causal-loop diagram, keyed by link set.
+def _diagram(m: Model, ds: Any, *, confirm: bool) -> Any:
+    """Return the model's causal-loop diagram (signs checked against ``ds`` when ``confirm``), or None.
 
-    The diagram's signs are checked against the results being scored (nothing
-    is simulated), so its ids match the loops' observed polarities.
+    Nothing is simulated: the signs are checked against the results being scored.
     """
     from .polarities import confirm_polarities
 
     try:
-        cld_loops = confirm_polarities(m.cld(), m, ds).loops()
-    except ModelError:  # the CLD is optional here: without it, loops get ids by polarity
-        return {}
-    out = {}
-    for lp in cld_loops:
-        v = [canonical(x) for x in getattr(lp, "variables", ())]
-        if v:
-            key = frozenset((v[i], v[(i + 1) % len(v)]) for i in range(len(v)))
-            out[key] = (str(lp.id), str(getattr(lp, "polarity", "U")))
-    return out
+        cld = m.cld()
+        return confirm_polarities(cld, m, ds) if confirm else cld
+    except ModelError:  # the diagram is optional here: without it, loops get ids by polarity
+        return None
+
+
+def _link_sign(cld: Any, a: str, b: str) -> tuple[str, bool]:
+    """Return the sign and delay mark of ``a -> b``; a hidden stock's own adjustment loop is ``-``, delayed."""
+    if cld is not None and cld.has_link(a, b):
+        lk = cld.link(a, b)
+        return lk.polarity, bool(lk.delay)
+    return ("-", True) if a == b else ("?", False)
 
 
 # ------------------------------------------------------------------------------ data
@@ -1066,7 +1069,7 @@ def loop_dominance(
                     raise
         if cycles is None:
             found_at = _discover(m, ds, g, length_bound, discovery_times, discovery_runs)
-            cycles = sorted(found_at, key=lambda c: (len(c), [list(g.nodes).index(n) for n in c]))
+            cycles = sorted(found_at, key=loop_order)
             method = "strongest_path"
     else:
         cycles = []
@@ -1077,7 +1080,7 @@ def loop_dominance(
                     raise ModelError(f"loop {' -> '.join(chain)}: '{b}' does not depend on '{a}' "
                                      f"(through an equation or a flow); give variables in causal order",
                                      file=m.file)
-            cycles.append(_rotate(chain, g))
+            cycles.append(rotate_loop(chain))
     if not cycles:
         raise ModelError("the model has no feedback loops (no closed chain of causes through a stock), so "
                          "there is no loop dominance to score; `trafficsys loops` lists the loops a model has",
@@ -1119,22 +1122,30 @@ def loop_dominance(
         ever_dominant = set(np.unique(dom_all[dom_all >= 0]).tolist())
         kept = [k for k in range(L) if max_abs[k] >= min_contribution or k in ever_dominant]
 
-    # the causal-loop diagram's ids need every loop listed (not after a search); its signs are checked
-    # against these results, so the ids are not cached with the structure
-    cld_ids = _cld_ids(m, ds) if method == "all" else {}
-    names, _ = match_named_loops(m.loops, cycles)  # the diagram's rule (trafficsys.cld.loops)
+    # the causal-loop diagram's loops need every loop listed (not after a search); its signs are checked
+    # against these results, so its loops are not cached with the structure
+    cld = _diagram(m, ds, confirm=method == "all")
+    listed: dict[frozenset, Loop] = {}
+    if method == "all" and cld is not None:
+        listed = {frozenset(lp.links): lp for lp in cld.loops()}
+    on_diagram = [listed.get(frozenset(zip(c, c[1:] + c[:1]))) for c in cycles]
+    # the loops the diagram does not list are named by the same rule, among the names it has not used
+    taken_names = {lp.name for lp in on_diagram if lp is not None and lp.name}
+    rest = [k for k, lp in enumerate(on_diagram) if lp is None]
+    names, _ = match_named_loops({n: nl for n, nl in m.loops.items() if nl.name not in taken_names},
+                                 [cycles[k] for k in rest])
+    names = {rest[i]: name for i, name in names.items()}
     counts = {p: len(members) for p, members in groups.items()}
     infos: dict[int, LoopInfo] = {}
     used: dict[str, int] = {}
-    taken = {v[0] for v in cld_ids.values()}
+    taken = {known.id for known in listed.values()}
     for k, c in enumerate(cycles):
         pol = "R" if pos[k] and not neg[k] else "B" if neg[k] and not pos[k] else "U"
-        key = frozenset(zip(c, c[1:] + c[:1]))
-        cld_id, cld_pol = cld_ids.get(key, (None, None))
-        if cld_id is not None and not (pos[k] or neg[k]) and cld_pol in ("R", "B"):
-            pol = cld_pol  # never active in these runs: keep the structural polarity
-        if cld_id is not None and cld_pol == pol:
-            lid = cld_id  # the causal-loop diagram's name for this loop
+        known = on_diagram[k]
+        if known is not None and not (pos[k] or neg[k]) and known.polarity in ("R", "B"):
+            pol = known.polarity  # never active in these runs: keep the structural polarity
+        if known is not None and known.polarity == pol:
+            lid = known.id  # the causal-loop diagram's id for this loop
         else:
             used[pol] = used.get(pol, 0) + 1
             lid = f"{pol}{used[pol]}"
@@ -1142,7 +1153,10 @@ def loop_dominance(
                 used[pol] += 1
                 lid = f"{pol}{used[pol]}"
         taken.add(lid)
-        infos[k] = LoopInfo(lid, pol, tuple(c), loop_part[k], counts[loop_part[k]] > 1, names.get(k, ""))
+        if known is None:
+            signs, delays = zip(*(_link_sign(cld, a, b) for a, b in zip(c, c[1:] + c[:1])))
+            known = Loop(lid, loop_polarity(signs), tuple(c), tuple(signs), tuple(delays), names.get(k))
+        infos[k] = LoopInfo(known, lid, pol, loop_part[k], counts[loop_part[k]] > 1)
 
     # competing loops first, each partition's loops by mean |relative score|
     order = sorted(kept, key=lambda k: (not infos[k].competing, infos[k].partition, -mean_abs[k]))
@@ -1202,21 +1216,15 @@ def _discover(m: Model, ds, g: nx.DiGraph, length_bound: int | None, n_times: in
     for i, (a, b) in enumerate(edges):
         scores[i] = _link_score(m, sub, a, b, lookups, compiled)
     starts = [n for n in g.nodes if g.nodes[n].get("state")]
-    order = {n: i for i, n in enumerate(g.nodes)}
-
-    def rotate(c):
-        states = [i for i, n in enumerate(c) if g.nodes[n].get("state")] or range(len(c))
-        k = min(states, key=lambda i: order[c[i]])
-        return tuple(c[k:]) + tuple(c[:k])
-
-    found = strongest_path_loops(g, edges, scores, starts, times=list(sample_indices(T, n_times)), rotate=rotate)
+    found = strongest_path_loops(g, edges, scores, starts, times=list(sample_indices(T, n_times)),
+                                 rotate=rotate_loop)
     if length_bound is not None:
         found = {c: t for c, t in found.items() if len(c) <= length_bound}
     if not found:  # nothing moves along any loop: keep each state's shortest loop, never found active
         for st in starts:
             paths = [nx.shortest_path(g, w, st) for w in g.successors(st) if nx.has_path(g, w, st)]
             if paths:
-                c = rotate([st, *min(paths, key=len)[:-1]]) if min(paths, key=len)[0] != st else (st,)
+                c = rotate_loop([st, *min(paths, key=len)[:-1]]) if min(paths, key=len)[0] != st else (st,)
                 if length_bound is None or len(c) <= length_bound:
                     found.setdefault(c, [])
     return found
