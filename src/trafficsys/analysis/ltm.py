@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import html
 import itertools
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -490,8 +491,11 @@ class LoopDominance:
     method: str = "all"
     #: after a search: loop id -> the times at which it was found
     found_at: dict[str, list[float]] | None = None
-    #: after a search: share of each partition's stock changes carried by flows on found loops (time, run, partition)
+    #: after a search: share of each partition's stock changes that runs through the found loops only
+    #: (time, run, partition), in the runs searched (see :func:`trafficsys.analysis.discovery.explained_share`)
     explained: Any = None
+    #: seconds spent: "discovery" (the search, with its link scores), "scoring", "explained" (the share)
+    timings: dict[str, float] = {}  # noqa: RUF012 - replaced per result
 
     def __init__(self, loops, partitions, link_scores, loop_scores, relative, dominant_index):
         self.loops: list[LoopInfo] = loops
@@ -766,9 +770,8 @@ class LoopDominance:
     def __repr__(self) -> str:
         how = ""
         if self.method == "strongest_path" and self.explained is not None:
-            lo, hi = (round(100 * float(f(self.explained))) for f in (np.min, np.max))
-            span = f"{lo}%" if lo == hi else f"{lo}-{hi}%"
-            how = f", found by strongest-path search (flows on them carry {span} of the stocks' changes)"
+            mid = round(100 * float(np.median(self.explained)))
+            how = f", found by strongest-path search (they explain {mid}% of the loop activity, median over times)"
         return (f"<LoopDominance: {len(self.loops)} loops ({len(self.competing)} competing) in "
                 f"{len(self.partitions)} partitions, {self.relative.sizes['time']} times x "
                 f"{self.relative.sizes['run']} runs{how}>")
@@ -1006,7 +1009,8 @@ def loop_dominance(
         there are at most ``max_loops`` and searches otherwise.  The result's
         ``method`` says which was used; after a search, ``found_at`` gives the
         times each loop was found and ``explained`` the share of the stocks'
-        changes that the found loops' flows carry.
+        changes that runs through the found loops only (a walk back along the
+        strongest causes, see :func:`trafficsys.analysis.discovery.explained_share`).
     discovery_times, discovery_runs
         The search runs at up to this many saved times (evenly spaced) in each
         of the first ``discovery_runs`` runs; the loops found are pooled.
@@ -1046,6 +1050,8 @@ def loop_dominance(
 
     from ..model.arrays import flatten
 
+    t_begin = time.perf_counter()
+    timings: dict[str, float] = {}
     given = m
     m = flatten(m)  # arrayed models are scored element by element, as the engine runs them
     ds = _with_every_variable(given, m, _dataset(results))
@@ -1065,7 +1071,9 @@ def loop_dominance(
                 if discovery == "all":
                     raise
         if cycles is None:
-            found_at = _discover(m, ds, g, length_bound, discovery_times, discovery_runs)
+            t_search = time.perf_counter()
+            found_at, search = _discover(m, ds, g, length_bound, discovery_times, discovery_runs)
+            timings["discovery"] = time.perf_counter() - t_search
             cycles = sorted(found_at, key=lambda c: (len(c), [list(g.nodes).index(n) for n in c]))
             method = "strongest_path"
     else:
@@ -1181,8 +1189,11 @@ def loop_dominance(
     result.method = method
     if found_at is not None:
         result.found_at = {infos[k].id: [float(values.time[i]) for i in found_at[cycles[k]]] for k in order}
-        result.explained = _explained(m, ds, g, partitions, part_of, [cycles[k] for k in order], values, lookups,
-                                      compiled, coords)
+        t_share = time.perf_counter()
+        result.explained = _explained(search, g, part_of, [cycles[k] for k in order], result)
+        timings["explained"] = time.perf_counter() - t_share
+    timings["scoring"] = time.perf_counter() - t_begin - sum(timings.values())
+    result.timings = timings
     return result
 
 
@@ -1210,6 +1221,7 @@ def _discover(m: Model, ds, g: nx.DiGraph, length_bound: int | None, n_times: in
         return tuple(c[k:]) + tuple(c[:k])
 
     found = strongest_path_loops(g, edges, scores, starts, times=list(sample_indices(T, n_times)), rotate=rotate)
+    search = (edges, scores, starts, runs)
     if length_bound is not None:
         found = {c: t for c, t in found.items() if len(c) <= length_bound}
     if not found:  # nothing moves along any loop: keep each state's shortest loop, never found active
@@ -1219,22 +1231,31 @@ def _discover(m: Model, ds, g: nx.DiGraph, length_bound: int | None, n_times: in
                 c = rotate([st, *min(paths, key=len)[:-1]]) if min(paths, key=len)[0] != st else (st,)
                 if length_bound is None or len(c) <= length_bound:
                     found.setdefault(c, [])
-    return found
+    return found, search
 
 
-def _explained(m: Model, ds, g, partitions, part_of, cycles, values, lookups, compiled, coords):
-    """Share of each partition's stock changes carried by flows on the found loops: (time, run, partition)."""
+def _explained(search, g, part_of, cycles, result):
+    """Share of each partition's loop-score mass that the kept loops make up: (time, run, partition).
+
+    ``sum |score|`` of the kept loops over that plus the estimated mass of the loops not found
+    (:func:`trafficsys.analysis.discovery.explained_share`), in the runs searched; 1 where no loop is active.
+    """
     import xarray as xr
 
     from .discovery import explained_share
 
-    comp = {n: i for i, c in enumerate(nx.strongly_connected_components(g)) for n in c}
-    on_loop = {lk for c in cycles for lk in zip(c, c[1:] + c[:1])}
-    links = [(a, b) for a, b in g.edges if comp[a] == comp[b] and isinstance(m[b], Stock) and b in part_of]
-    scores = np.stack([_link_score(m, values, a, b, lookups, compiled) for a, b in links]) if links else \
-        np.zeros((0, len(values.time), values.nrun))
-    share = explained_share([(part_of[b], b) for _, b in links], scores, [lk in on_loop for lk in links])
-    share = share[: len(partitions)] if share.shape[0] >= len(partitions) else np.ones(
-        (len(partitions), *scores.shape[1:]))
+    edges, scores, starts, runs = search
+    starts = [s for s in starts if s in part_of]
+    missed, _ = explained_share(g, edges, scores, cycles, starts)
+    kept = np.abs(result.loop_scores.isel(run=runs).values)  # (time, run, loop)
+    P = len(result.partitions)
+    share = np.ones((P, *kept.shape[:2]))
+    for p in range(P):
+        mass = kept[:, :, [k for k, lp in enumerate(result.loops) if lp.partition == p]].sum(axis=2)
+        lost = missed[[i for i, s in enumerate(starts) if part_of[s] == p]].sum(axis=0)
+        whole = mass + lost
+        share[p] = np.where(whole > 0, mass / np.where(whole > 0, whole, 1.0), 1.0)
     return xr.DataArray(share, dims=("partition", "time", "run"),
-                        coords={**coords, "partition": np.arange(len(partitions))}).transpose("time", "run", "partition")
+                        coords={"time": result.relative["time"].values,
+                                "run": result.relative["run"].values[runs],
+                                "partition": np.arange(P)}).transpose("time", "run", "partition")
