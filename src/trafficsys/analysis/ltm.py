@@ -1246,16 +1246,23 @@ def _explained(search, g, part_of, cycles, result):
 
     edges, scores, starts, runs = search
     starts = [s for s in starts if s in part_of]
-    missed, _ = explained_share(g, edges, scores, cycles, starts)
+    missed, total = explained_share(g, edges, scores, cycles, starts)
     kept = np.abs(result.loop_scores.isel(run=runs).values)  # (time, run, loop)
     P = len(result.partitions)
     share = np.ones((P, *kept.shape[:2]))
+    known = seen = 0.0
     for p in range(P):
         mass = kept[:, :, [k for k, lp in enumerate(result.loops) if lp.partition == p]].sum(axis=2)
-        lost = missed[[i for i, s in enumerate(starts) if part_of[s] == p]].sum(axis=0)
+        mine = [i for i, s in enumerate(starts) if part_of[s] == p]
+        lost = missed[mine].sum(axis=0)
         whole = mass + lost
         share[p] = np.where(whole > 0, mass / np.where(whole > 0, whole, 1.0), 1.0)
-    return xr.DataArray(share, dims=("partition", "time", "run"),
+        known += float(mass.sum())
+        seen += float((total[mine] - missed[mine]).sum())
+    out = xr.DataArray(share, dims=("partition", "time", "run"),
                         coords={"time": result.relative["time"].values,
                                 "run": result.relative["run"].values[runs],
                                 "partition": np.arange(P)}).transpose("time", "run", "partition")
+    # the sampler's check on itself: the found loops' activity as the walks estimate it, over its known value
+    out.attrs["recovered"] = seen / known if known > 0 else 1.0
+    return out
