@@ -116,6 +116,22 @@ def test_an_elm_map_outside_the_vector_stops_the_run_naming_the_element():
         ts.simulate(m)
 
 
+def test_invert_matrix_by_hand():
+    m = ts.Model("inverse", start=0, stop=1, dt=1)
+    m.dimension("i", ["r1", "r2"])
+    m.dimension("j", ["c1", "c2"])
+    _arr(m, "a", ("i", "j"), [2, 1, 1, 3])
+    _arr(m, "b", ("i", "j"), equation="INVERT_MATRIX(a[i, j], 2)")
+    _arr(m, "singular", ("i", "j"), [1, 2, 2, 4])
+    r = ts.simulate(_finish(m))
+    # [[2, 1], [1, 3]]^-1 = [[3, -1], [-1, 2]] / 5
+    got = [float(r.ds[f"b[{e}]"].values[0, 0]) for e in ("r1,c1", "r1,c2", "r2,c1", "r2,c2")]
+    np.testing.assert_allclose(got, [0.6, -0.2, -0.2, 0.4], rtol=1e-15)
+    _arr(m, "nope", ("i", "j"), equation="INVERT_MATRIX(singular[i, j], 2)")
+    with pytest.raises(ts.SimulationError, match="nope"):
+        ts.simulate(m)
+
+
 def allocate_model() -> ts.Model:
     """The SDXorg test model tests/allocate_by_priority, equation by equation."""
     m = ts.Model("allocate_by_priority", start=0, stop=35, dt=0.25)

@@ -149,6 +149,8 @@ def test_graphical_functions_and_operators_mean_the_same_on_every_path(x, t):
         ("SINH(1)", 0.0, (math.e - 1 / math.e) / 2),
         ("COSH(1)", 0.0, (math.e + 1 / math.e) / 2),
         ("TANH(1)", 0.0, (math.e - 1 / math.e) / (math.e + 1 / math.e)),
+        ("GAMMA_LN(5)", 0.0, math.log(24.0)),  # ln 4!
+        ("GAMMA_LN(0.5)", 0.0, math.log(math.sqrt(math.pi))),
     ],
 )
 def test_known_transcendental_meanings(path, equation, t, expected):

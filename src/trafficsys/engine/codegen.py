@@ -93,7 +93,7 @@ _UFUNCS = {"EXP": "exp", "LN": "log", "LOG10": "log10", "SQRT": "sqrt", "SIN": "
            "COSH": "cosh", "TANH": "tanh"}
 #: builtins whose value depends on their arguments only (not on the clock or on history)
 _PURE = frozenset(_UFUNCS) | {"ABS", "INT", "ROUND", "MIN", "MAX", "MEAN", "MOD", "PI", "SAFEDIV", "POWER", "LOG",
-                               "SIGN", "INF"}
+                               "SIGN", "INF", "GAMMA_LN"}
 
 
 class Emitter:
@@ -336,6 +336,10 @@ class Emitter:
             return f"_log10({args[0]})" if len(args) == 1 else f"(_log({args[0]}) / _log({args[1]}))"
         if f == "SIGN":
             return f"_sign({args[0]})"
+        if f == "GAMMA_LN":
+            return f"_gammaln({args[0]})"
+        if f == "_INVERT":  # (row, column, size, elements row by row)
+            return f"_invert({args[0]}, {args[1]}, {args[2]}, ({', '.join(args[3:])},))"
         if f == "PULSE_TRAIN":
             return f"_pulse_train(T, DT, {args[0]}, {args[1]}, {args[2]}, {args[3]})"
         if f == "SAFEDIV":
@@ -482,7 +486,7 @@ def _v_extreme(fn):
 _TABLE_FUNCTIONS = {"LOOKUP_FORWARD": "_lforward", "LOOKUP_BACKWARD": "_lbackward", "LOOKUP_SLOPE": "_lslope",
                     "LOOKUP_EXTRAPOLATE": "_lextrapolate", "LOOKUP_INVERT": "_linvert", "LOOKUP_AREA": "_larea"}
 #: the vector functions of flattened arrays (runtime ``_s`` + name, ``_v`` + name; the kernel's own name)
-_VECTOR_FUNCTIONS = ("_vsort_order", "_vrank", "_vpick", "_vselect_check", "_alloc_priority")
+_VECTOR_FUNCTIONS = ("_vsort_order", "_vrank", "_vpick", "_vselect_check", "_alloc_priority", "_invert", "_gammaln")
 
 
 def helpers(mode: str, plan: Plan, table_ids: dict[str, str]) -> dict[str, object]:

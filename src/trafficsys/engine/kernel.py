@@ -86,6 +86,8 @@ _RUNTIME_NAMES = (
     "_mod",
     "_pow",
     "_pulse",
+    "_gammaln",
+    "_invert",
     "_lforward",
     "_lbackward",
     "_lslope",

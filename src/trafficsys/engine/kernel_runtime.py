@@ -662,3 +662,22 @@ def _area_to(x, xs, ys):
 @njit(**_JIT)
 def _larea(x1, x2, xs, ys):
     return _area_to(x2, xs, ys) - _area_to(x1, xs, ys)
+
+
+@njit(**_JIT)
+def _gammaln(x):
+    if x <= 0.0 and x == np.floor(x):
+        return np.inf
+    return math.lgamma(x)
+
+
+@njit(**_JIT)
+def _invert(row, col, size, cells):
+    n = int(size)
+    a = np.empty((n, n))
+    for i in range(n):
+        for j in range(n):
+            a[i, j] = cells[i * n + j]
+    if np.linalg.cond(a) > 1e300:
+        return np.nan
+    return np.linalg.inv(a)[int(row), int(col)]

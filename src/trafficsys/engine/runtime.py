@@ -809,3 +809,45 @@ _s_lslope = _scalar_of(_v_lslope)
 _s_lextrapolate = _scalar_of(_v_lextrapolate)
 _s_linvert = _scalar_of(_v_linvert)
 _s_larea = _scalar_of(_v_larea)
+
+
+def _lgamma(x):
+    try:
+        return math.lgamma(x)
+    except (ValueError, OverflowError):  # the poles 0, -1, -2...
+        return math.inf
+
+
+_lgamma_u = np.frompyfunc(_lgamma, 1, 1)
+
+
+def _v_gammaln(x):
+    """Vensim GAMMA LN: the logarithm of the gamma function (infinite at its poles)."""
+    return _one(np.asarray(_lgamma_u(np.asarray(x, dtype=float)), dtype=float))
+
+
+def _v_invert(row, col, size, cells):
+    """Vensim INVERT MATRIX: element (row, col) of the inverse of the ``size`` x ``size`` matrix ``cells``.
+
+    A singular matrix gives NaN (the run stops, naming the variable).
+    """
+    n = int(size)
+    a = _stack(cells)  # (n * n, runs...)
+    runs = a.shape[1:]
+    mats = np.moveaxis(a.reshape((n, n) + runs), (0, 1), (-2, -1))  # (runs..., n, n)
+    try:
+        inv = np.linalg.inv(mats)
+    except np.linalg.LinAlgError:
+        inv = np.full(mats.shape, np.nan)
+        flat = mats.reshape((-1, n, n))
+        out = inv.reshape((-1, n, n))
+        for i in range(flat.shape[0]):
+            try:
+                out[i] = np.linalg.inv(flat[i])
+            except np.linalg.LinAlgError:
+                pass
+    return _one(np.asarray(inv[..., int(row), int(col)], dtype=float))
+
+
+_s_gammaln = _scalar_of(_v_gammaln)
+_s_invert = _scalar_of(_v_invert)

@@ -99,6 +99,7 @@ BUILTINS: dict[str, Builtin] = {
         _b("SINH", 1, 1, P, [1], [0], "hyperbolic sine"),
         _b("COSH", 1, 1, P, [0], [0], "hyperbolic cosine"),
         _b("TANH", 1, 1, P, [1], [0], "hyperbolic tangent"),
+        _b("GAMMA_LN", 1, 1, P, [0], [0], "Vensim GAMMA LN(x): the logarithm of the gamma function"),
         _b("POWER", 2, 2, P, [0, 0], doc="a to the power b (Vensim POWER; the same as a ^ b)"),
         _b("LOG", 1, 2, P, [0, 0], [0, 1], "Vensim LOG(x, base): the logarithm of x in the base (default 10)"),
         _b("SIGN", 1, 1, P, [1], doc="-1, 0 or 1: the sign of x"),
@@ -172,7 +173,10 @@ BUILTINS: dict[str, Builtin] = {
         _b("ALLOCATE_BY_PRIORITY", 5, 5, A, [1, 0, 0, 0, 1], doc="Vensim ALLOCATE BY PRIORITY(request, "
            "priority, size, width, supply): the supply shared out by priority, each priority spread over "
            "the width"),
+        _b("INVERT_MATRIX", 2, 2, A, [0, 0], doc="Vensim INVERT MATRIX(matrix[i, j], size): the inverse of "
+           "the square matrix over the last two dimensions"),
         # what the vector functions become once arrays are flattened (one call per element)
+        _b("_INVERT", 4, None, A, [0], doc="internal: one element of an inverted matrix"),
         _b("_VSORT_ORDER", 3, None, A, [0], doc="internal: VECTOR SORT ORDER of one element"),
         _b("_VRANK", 3, None, A, [0], doc="internal: VECTOR RANK of one element"),
         _b("_VPICK", 2, None, A, [0], doc="internal: one element of a vector by 0-based index"),
