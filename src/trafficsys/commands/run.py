@@ -6,7 +6,7 @@ import argparse
 import math
 import sys
 
-from ._args import MODEL_HELP, add_force, check_outputs, positive_span
+from ._args import MODEL_HELP, add_force, check_outputs, positive_span, whole
 
 __all__ = ["add_arguments", "run"]
 
@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "PDF...); with --compare-scenario the scenarios are overlaid")
     parser.add_argument("--compare-scenario", nargs="+", default=[], metavar="S",
                         help="with --plot: overlay these scenarios' runs in the figure")
+    parser.add_argument("--seed", type=whole, default=0, metavar="SEED",
+                        help="seed of the model's random functions (NORMAL, RANDOM_UNIFORM...; default 0)")
     parser.add_argument("--list", action="store_true", help="list the model's scenarios and variables, then exit")
     add_force(parser)
 
@@ -89,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
                             "check that this is the model file you meant (`trafficsys validate` summarises it)",
                             file=m.file)
     overrides = _parse_set(args.set)
-    r = ts.simulate(m, scenario=args.scenario, params=overrides or None, method=args.method)
+    r = ts.simulate(m, scenario=args.scenario, params=overrides or None, method=args.method, seed=args.seed)
     ds = r.ds
     # the raw variables: ds[name] builds a DataArray searching every coordinate, so reading all of a
     # large model's variables through it is quadratic in their number
@@ -177,6 +179,6 @@ def _plot(m, r, names: list[str], args: argparse.Namespace, overrides: dict[str,
 
             raise ts.ModelError(f"--compare-scenario: no scenario '{s}'{suggest(s, m.scenarios)}; defined: "
                                 f"{', '.join(m.scenarios) or 'none'}", file=m.file)
-        sets[s] = ts.simulate(m, scenario=s, params=overrides or None, method=args.method)
+        sets[s] = ts.simulate(m, scenario=s, params=overrides or None, method=args.method, seed=args.seed)
     runs_figure(sets, names, path=args.plot)
     print(f"wrote {args.plot}")
