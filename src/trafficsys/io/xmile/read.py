@@ -725,6 +725,11 @@ class _Reader:
         if self.vensim:
             tree, ch = _vensim_rounding(tree)
             changed |= ch
+        if "inf" not in local_names and any(isinstance(n, ast.Name) and n.name == "inf" for n in ast.walk(tree)):
+            # XMILE's INF is a constant written bare; a model variable named inf keeps its name
+            tree = ast.transform(tree, lambda n: ast.Call("INF", ()) if isinstance(n, ast.Name) and n.name == "inf"
+                                 else n)
+            changed = True
         if prefix:
             tree = _prefix_names(tree, prefix, local_names)
             changed = True
