@@ -91,3 +91,13 @@ def test_a_table_function_needs_a_graphical_function_first():
     m.flow("f", "0")
     with pytest.raises(ts.ModelError, match="LOOKUP_FORWARD's first argument"):
         ts.simulate(m)
+
+
+def test_npv_by_hand():
+    # 100 a year discounted at 10%, DT 1: the current step counts, the discount factor falls by 1 / 1.1
+    # each year: 100, 100 + 100 / 1.1, 100 + 100 / 1.1 + 100 / 1.1^2...
+    r = _run({"y": "NPV(100, 0.1, 0, 1)", "z": "NPV(100, 0.1, 50, 2)"}, stop=3.0, dt=1.0)
+    want = [100 * sum(1.1**-i for i in range(k + 1)) for k in range(4)]
+    np.testing.assert_allclose(r.ds["y"].values[:, 0], want, rtol=1e-14)
+    # an initial value is already accumulated, and the factor scales the whole
+    np.testing.assert_allclose(r.ds["z"].values[:, 0], [2 * (50 + w) for w in want], rtol=1e-14)

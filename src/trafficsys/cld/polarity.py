@@ -336,6 +336,8 @@ class SignAnalysis:
             return _hull(args[0], *args[2:])  # a smooth or delay stays within its input and initial value
         if f in ("SMTHN", "DELAYN"):
             return _hull(args[0], *args[3:])
+        if f == "NPV":
+            return FULL
         if f in ("DELAY_N", "SMOOTH_N"):
             return _hull(args[0], args[2])
         if f == "PREVIOUS":

@@ -324,6 +324,23 @@ class _Lowerer:
         self.nodes[first] = Node(first, DISC, Name(first), a[2] if len(a) > 2 else x, owner)
         return Call("_PIPE", (Name(hist), d, Name(first)))
 
+    def call_npv(self, a, owner):
+        """Vensim's ``NPV(stream, discount rate, initial value, factor)``.
+
+        A discount factor starting at 1 and falling by ``1 / (1 + rate * DT)``
+        each step, the discounted stream accumulated from the initial value,
+        and the current step's discounted stream added (Vensim's reported value
+        "includes the current activity": ``NPV(income, r, 0, 1)`` starts at
+        ``income * TIME STEP``), the whole times the factor.
+        """
+        stream, rate, init, factor = a
+        dt = Name("dt")
+        df = self._stock(owner, "npv_discount_", Num(1.0),
+                         lambda me: Unary("-", Binary("/", Binary("*", me, rate),
+                                                      Binary("+", Num(1.0), Binary("*", rate, dt)))))
+        total = self._stock(owner, "npv_total_", init, lambda me: Binary("*", stream, df))
+        return Binary("*", Binary("+", total, Binary("*", Binary("*", stream, dt), df)), factor)
+
     def call_delay_fixed(self, a, owner):
         """Vensim's ``DELAY FIXED(input, delay time, initial value)``: the delay time is read at the start only."""
         return self.call_delay((a[0], self.call_init((a[1],), owner), a[2]), owner)

@@ -479,6 +479,9 @@ def _call(node: ast.Call, ctx: _Context, args: list[Inferred]) -> Inferred:
     if f == "FORCST":
         times(1, 2)
         return args[0]
+    if f == "NPV":  # the stream accumulated over time
+        init(2, _mul(args[0], t), "the initial value (stream x time)")
+        return _mul(args[0], t) if args[0] is not NUMBER else NUMBER
     if f == "PREVIOUS":
         init(1, args[0])
         return args[0]
