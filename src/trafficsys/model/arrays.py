@@ -417,7 +417,7 @@ class _Flattener:
         if isinstance(a, ast.Name) and self.vdims.get(a.name):
             a = ast.Subscript(a.name, tuple(ast.Name(d) for d in self.vdims[a.name]))
         vd = self.vdims.get(a.name, ()) if isinstance(a, ast.Subscript) else ()
-        if len(vd) < 2 or len(self.dims[vd[-1]]) != len(self.dims[vd[-2]]):
+        if not isinstance(a, ast.Subscript) or len(vd) < 2 or len(self.dims[vd[-1]]) != len(self.dims[vd[-2]]):
             raise self.err("INVERT MATRIX needs a square matrix: a variable over two dimensions of one size",
                            var, UnsupportedFeatureError)
         size = len(self.dims[vd[-1]])

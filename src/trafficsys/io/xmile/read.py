@@ -375,6 +375,8 @@ class _Reader:
         """
         parms, body = self.macros[fn]
         items = self.stateful[fn]
+        m = self.m
+        assert m is not None  # set by build() before any equation is read
         k = self.instances.get(caller, 0) + 1
         self.instances[caller] = k
         inst = f"{caller}.{fn}{k}"
@@ -407,15 +409,15 @@ class _Reader:
                     nn = _kid(v, "non_negative")
                     flows = {d: tuple(f"{key}.{canonical(_clean_name(_text(f) or ''))}" for f in _kids(v, d))
                              for d in ("inflow", "outflow")}
-                    self.m.add(Stock(vname, units, f"in macro {fn}", initial=eqn, inflows=flows["inflow"],
+                    m.add(Stock(vname, units, f"in macro {fn}", initial=eqn, inflows=flows["inflow"],
                                      outflows=flows["outflow"],
                                      non_negative=self.stock_nonneg if nn is None else _bool_el(nn, True)))
                 elif tag == "flow":
                     nn = _kid(v, "non_negative")
-                    self.m.add(Flow(vname, units, f"in macro {fn}", equation=eqn,
+                    m.add(Flow(vname, units, f"in macro {fn}", equation=eqn,
                                     non_negative=self.flow_nonneg if nn is None else _bool_el(nn, True)))
                 else:
-                    self.m.add(Aux(vname, units, f"in macro {fn}", equation=eqn))
+                    m.add(Aux(vname, units, f"in macro {fn}", equation=eqn))
         finally:
             self.macro_depth -= 1
         return rename(body, dict(zip(parms, args)))
