@@ -24,6 +24,8 @@ DRAWS = {
     "ru": "RANDOM_UNIFORM(-1, 1, 5)",
     "tn": "RANDOM_NORMAL(-1, 0.5, 0, 1, 7)",
     "te": "RANDOM_EXPONENTIAL(1, 4, 0.5, 2, 3)",
+    "tt": "RANDOM_TRIANGULAR(2, 8, 1, 3, 10, 4)",
+    "tp": "RANDOM_POISSON(3, 15, 4, 1, 2, 5)",
 }
 
 
@@ -143,6 +145,25 @@ def test_poisson_draws_have_the_poisson_mean_and_variance(mean):
             stats.chisquare(counts[keep], expected[keep] * counts[keep].sum() / expected[keep].sum()).pvalue
             > 1e-3
         )
+
+
+def test_vensim_triangular_draws_follow_the_truncated_distribution():
+    x = _sample("RANDOM_TRIANGULAR(2, 8, 1, 3, 10, 4)")  # triangular on [1, 10], peak 3, kept in [2, 8]
+    tri = stats.triang((3 - 1) / 9, loc=1, scale=9)
+    lo, hi = tri.cdf(2), tri.cdf(8)
+    assert x.min() >= 2 and x.max() <= 8
+    assert stats.kstest(x, lambda y: (tri.cdf(y) - lo) / (hi - lo)).pvalue > 1e-3
+
+
+def test_vensim_poisson_draws_are_shifted_stretched_and_truncated():
+    x = _sample("RANDOM_POISSON(3, 15, 4, 1, 2, 5)")  # 1 + 2 * Poisson(4), kept in [3, 15]: counts 1..7
+    counts = (x - 1) / 2
+    assert np.array_equal(counts, np.round(counts)) and counts.min() >= 1 and counts.max() <= 7
+    ks = np.arange(1, 8)
+    pmf = stats.poisson(4).pmf(ks)
+    expected = pmf / pmf.sum() * len(x)
+    observed = np.array([(counts == k).sum() for k in ks])
+    assert stats.chisquare(observed, expected).pvalue > 1e-3
 
 
 def test_the_inverse_normal_distribution_function_is_exact_to_rounding():

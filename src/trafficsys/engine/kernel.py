@@ -107,6 +107,8 @@ _RUNTIME_NAMES = (
     "_r_poisson",
     "_r_random_normal",
     "_r_random_exponential",
+    "_r_random_triangular",
+    "_r_random_poisson",
     "_pulse_train",
     "_sign",
     "_sinh",

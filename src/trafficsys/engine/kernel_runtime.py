@@ -681,3 +681,94 @@ def _invert(row, col, size, cells):
     if np.linalg.cond(a) > 1e300:
         return np.nan
     return np.linalg.inv(a)[int(row), int(col)]
+
+
+@njit(**_JIT)
+def _tri_cdf(y, a, c, b):
+    if y <= a:
+        return 0.0
+    if y >= b:
+        return 1.0
+    if y <= c:
+        return (y - a) ** 2 / ((b - a) * (c - a)) if c > a else 1.0
+    return 1.0 - (b - y) ** 2 / ((b - a) * (b - c)) if b > c else 1.0
+
+
+@njit(**_JIT)
+def _r_random_triangular(seed, site, k, s2, lo, hi, a, c, b):
+    u = _unif(seed, site, k, s2)
+    if not b > a:
+        return a
+    low = lo if lo > a else a
+    high = hi if hi < b else b
+    fl = _tri_cdf(low, a, c, b)
+    fh = _tri_cdf(high, a, c, b)
+    q = fl + u * (fh - fl)
+    if q < (c - a) / (b - a):
+        v = a + np.sqrt(q * (b - a) * (c - a))
+    else:
+        v = b - np.sqrt((1.0 - q) * (b - a) * (b - c))
+    if v < low:
+        return low
+    if v > high:
+        return high
+    return v
+
+
+@njit(**_JIT)
+def _r_random_poisson(seed, site, k, s2, lo, hi, mean, shift, stretch):
+    u = _unif(seed, site, k, s2)
+    if np.isnan(mean):
+        return np.nan
+    if stretch > 0.0:
+        kmin = max(np.ceil((lo - shift) / stretch), 0.0)
+        kmax = np.floor((hi - shift) / stretch)
+    else:
+        kmin = 0.0
+        kmax = np.inf
+    if mean > _POISSON_NORMAL_ABOVE:
+        count = np.floor(mean + np.sqrt(mean) * _ndtri(u) + 0.5)
+        count = count if count > 0.0 else 0.0
+    elif mean > 0.0:
+        cap = mean + 40 * np.sqrt(mean) + 40
+        fa = 1.0 if (kmin >= 1 and kmin - 1 > cap) else 0.0
+        fb = 1.0 if kmax >= 0 else 0.0
+        p = np.exp(-mean)
+        f = p
+        if kmin - 1 == 0.0:
+            fa = f
+        if kmax == 0.0:
+            fb = f
+        top = max(kmin - 1, kmax if np.isfinite(kmax) else 0.0)
+        top = top if top < cap else cap
+        j = 0.0
+        while j < top:
+            j = j + 1.0
+            p = p * mean / j
+            f = f + p
+            if kmin - 1 == j:
+                fa = f
+            if kmax == j:
+                fb = f
+        q = fa + u * (fb - fa)
+        p = np.exp(-mean)
+        f = p
+        count = 0.0
+        while q > f:
+            count = count + 1.0
+            p = p * mean / count
+            f = f + p
+            if p == 0.0:
+                break
+    else:
+        count = 0.0
+    if count < kmin:
+        count = kmin
+    if count > kmax:
+        count = kmax
+    v = shift + stretch * count
+    if v < lo:
+        return lo
+    if v > hi:
+        return hi
+    return v

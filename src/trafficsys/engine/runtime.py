@@ -562,6 +562,8 @@ RANDOM_BUILTINS = {
     "RANDOM_UNIFORM": ("random", 2),
     "RANDOM_NORMAL": ("random_normal", 4),
     "RANDOM_EXPONENTIAL": ("random_exponential", 4),
+    "RANDOM_TRIANGULAR": ("random_triangular", 5),
+    "RANDOM_POISSON": ("random_poisson", 5),
 }
 
 
@@ -851,3 +853,100 @@ def _v_invert(row, col, size, cells):
 
 _s_gammaln = _scalar_of(_v_gammaln)
 _s_invert = _scalar_of(_v_invert)
+
+
+# ------------------------------------------------------------------ more of Vensim's random functions
+def _tri_cdf(y, a, c, b):
+    """Return the triangular distribution function on [a, b] with its peak at c, at y."""
+    with np.errstate(all="ignore"):
+        left = np.where(c > a, (y - a) ** 2 / ((b - a) * (c - a)), 1.0)
+        right = np.where(b > c, 1.0 - (b - y) ** 2 / ((b - a) * (b - c)), 1.0)
+        return np.where(y <= a, 0.0, np.where(y >= b, 1.0, np.where(y <= c, left, right)))
+
+
+def _v_r_random_triangular(seed, site, k, s2, lo, hi, a, c, b):
+    """Vensim RANDOM TRIANGULAR(min, max, start, peak, end, seed): truncated to [min, max]."""
+    u = np.asarray(_v_unif(seed, site, k, s2), dtype=float)
+    lo, hi, a, c, b = (np.asarray(v, dtype=float) for v in (lo, hi, a, c, b))
+    low = np.maximum(lo, a)
+    high = np.minimum(hi, b)
+    fl = _tri_cdf(low, a, c, b)
+    fh = _tri_cdf(high, a, c, b)
+    q = fl + u * (fh - fl)
+    with np.errstate(all="ignore"):
+        share = np.where(b > a, (c - a) / (b - a), 0.0)
+        up = a + np.sqrt(q * (b - a) * (c - a))
+        down = b - np.sqrt((1.0 - q) * (b - a) * (b - c))
+        v = np.where(q < share, up, down)
+    v = np.where(v < low, low, np.where(v > high, high, v))
+    return _one(np.where(b > a, v, a))
+
+
+def _v_r_random_poisson(seed, site, k, s2, lo, hi, mean, shift, stretch):
+    """Vensim RANDOM POISSON(min, max, mean, shift, stretch, seed): shift + stretch * a Poisson count.
+
+    Truncated to [min, max] by drawing the count from the Poisson distribution
+    conditioned on landing there (the inverse distribution function between the
+    bounds), as the other truncated draws are.  Means above
+    :data:`POISSON_NORMAL_ABOVE` use the normal approximation.
+    """
+    u = np.asarray(_v_unif(seed, site, k, s2), dtype=float)
+    lam, lo, hi, h, r = np.broadcast_arrays(
+        *(np.asarray(v, dtype=float) for v in (mean, lo, hi, shift, stretch))
+    )
+    shape = np.broadcast_shapes(u.shape, lam.shape)
+    u, lam, lo, hi, h, r = (np.broadcast_to(v, shape).astype(float) for v in (u, lam, lo, hi, h, r))
+    with np.errstate(all="ignore"):
+        pos = r > 0
+        kmin = np.where(pos, np.maximum(np.ceil((lo - h) / np.where(pos, r, 1.0)), 0.0), 0.0)
+        kmax = np.where(pos, np.floor((hi - h) / np.where(pos, r, 1.0)), np.inf)
+        big = lam > POISSON_NORMAL_ABOVE
+        small = ~big & (lam > 0)
+        # the distribution function at kmin - 1 and kmax, then the count where it reaches q
+        p = np.exp(-np.where(small, lam, 0.0))
+        f = p.copy()
+        j = np.zeros(shape)
+        cap = lam + 40 * np.sqrt(lam) + 40  # beyond, the distribution function is 1 to rounding
+        fa = np.where((kmin >= 1) & (kmin - 1 > cap), 1.0, 0.0)  # P(count <= kmin - 1), set below when nearer
+        fb = np.where(kmax >= 0, 1.0, 0.0)  # P(count <= kmax), set below when kmax is finite and nearer
+        top = float(
+            np.max(
+                np.where(
+                    small,
+                    np.minimum(
+                        np.maximum(kmin - 1, np.where(np.isfinite(kmax), kmax, 0)),
+                        lam + 40 * np.sqrt(lam) + 40,
+                    ),
+                    0.0,
+                ),
+                initial=0.0,
+            )
+        )
+        fa = np.where(small & (kmin - 1 == 0), f, fa)
+        fb = np.where(small & (kmax == 0), f, fb)
+        while j.max(initial=0.0) < top:
+            j = j + 1.0
+            p = p * lam / j
+            f = f + p
+            fa = np.where(small & (kmin - 1 == j), f, fa)
+            fb = np.where(small & (kmax == j), f, fb)
+        q = fa + u * (fb - fa)
+        p = np.exp(-np.where(small, lam, 0.0))
+        f = p.copy()
+        count = np.zeros(shape)
+        go = small & (q > f)
+        while go.any():
+            count = np.where(go, count + 1.0, count)
+            p = np.where(go, p * lam / np.where(go, count, 1.0), p)
+            f = np.where(go, f + p, f)
+            go = go & (q > f) & (p != 0.0)
+        approx = np.floor(lam + np.sqrt(lam) * _v_ndtri(u) + 0.5)
+        count = np.where(big, np.maximum(approx, 0.0), np.where(small, count, 0.0))
+        count = np.where(count < kmin, kmin, np.where(count > kmax, kmax, count))
+        v = h + r * count
+        v = np.where(v < lo, lo, np.where(v > hi, hi, v))
+    return _one(np.where(np.isnan(lam), np.nan, v))
+
+
+_s_r_random_triangular = _scalar_of(_v_r_random_triangular)
+_s_r_random_poisson = _scalar_of(_v_r_random_poisson)

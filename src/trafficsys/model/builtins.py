@@ -154,6 +154,10 @@ BUILTINS: dict[str, Builtin] = {
            "normal truncated to [min, max]"),
         _b("RANDOM_EXPONENTIAL", 5, 5, R, [1, 1, 1, 1, 0], doc="Vensim RANDOM EXPONENTIAL(min, max, shift, "
            "stretch, seed): shift + stretch * a unit exponential, truncated to [min, max]"),
+        _b("RANDOM_POISSON", 6, 6, R, [1, 1, 1, 1, 0, 0], doc="Vensim RANDOM POISSON(min, max, mean, shift, "
+           "stretch, seed): shift + stretch * a Poisson count of that mean, truncated to [min, max]"),
+        _b("RANDOM_TRIANGULAR", 6, 6, R, [1, 1, 1, 1, 1, 0], doc="Vensim RANDOM TRIANGULAR(min, max, start, "
+           "peak, end, seed): triangular from start to end with its peak at peak, truncated to [min, max]"),
         _b("INIT", 1, 1, BuiltinKind.INIT, [1], doc="value at the start of the run"),
         _b("SUM", 1, 1, A, [1], doc="sum over an array dimension"),
         _b("PROD", 1, 1, A, [0], doc="product over an array dimension (Vensim PROD)"),
