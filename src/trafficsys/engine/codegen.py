@@ -46,6 +46,7 @@ from .lower import DISC, FLOW, HSTOCK, PIPE, STOCK, Plan
 from .methods import Method
 from .runtime import (
     RANDOM_BUILTINS,
+    SCIPY_DRAWS,
     _s_fmod,
     _s_mod,
     _s_pipe,
@@ -261,6 +262,8 @@ class Emitter:
                 raise UnsupportedFeatureError(
                     f"{f}(...) draws a random number at each step of a run; it cannot be re-evaluated from "
                     "recorded values (read its value from the results)", variable=self.variable, file=self.file)
+            if self.mode == "kernel" and f in SCIPY_DRAWS:
+                raise KernelUnsupported(f"{f} (drawn through scipy's distributions)")
             suffix, nargs = RANDOM_BUILTINS[f]
             dist, s2, site = args[:nargs], args[nargs], args[nargs + 1]
             return f"_r_{suffix}(SEED, {site}, k, {s2}{''.join(', ' + a for a in dist)})"

@@ -564,6 +564,10 @@ RANDOM_BUILTINS = {
     "RANDOM_EXPONENTIAL": ("random_exponential", 4),
     "RANDOM_TRIANGULAR": ("random_triangular", 5),
     "RANDOM_POISSON": ("random_poisson", 5),
+    "RANDOM_GAMMA": ("random_gamma", 5),
+    "RANDOM_BETA": ("random_beta", 6),
+    "RANDOM_BINOMIAL": ("random_binomial", 6),
+    "RANDOM_NEGATIVE_BINOMIAL": ("random_negative_binomial", 6),
 }
 
 
@@ -950,3 +954,65 @@ def _v_r_random_poisson(seed, site, k, s2, lo, hi, mean, shift, stretch):
 
 _s_r_random_triangular = _scalar_of(_v_r_random_triangular)
 _s_r_random_poisson = _scalar_of(_v_r_random_poisson)
+
+
+def _truncated_draw(u, lo, hi, shift, stretch, dist, discrete):
+    """``shift + stretch * X`` for X of the frozen scipy distribution ``dist``, kept in [lo, hi].
+
+    The draw is the inverse distribution function of X conditioned on landing
+    in ``[lo, hi]`` once stretched and shifted (for a count, between the whole
+    numbers that do), so a truncated draw is still one uniform number.
+    """
+    with np.errstate(all="ignore"):
+        pos = stretch > 0
+        s = np.where(pos, stretch, 1.0)
+        blo = np.where(pos, (lo - shift) / s, -np.inf)
+        bhi = np.where(pos, (hi - shift) / s, np.inf)
+        if discrete:
+            fa = dist.cdf(np.ceil(blo) - 1)
+            fb = dist.cdf(np.floor(bhi))
+        else:
+            fa = dist.cdf(blo)
+            fb = dist.cdf(bhi)
+        q = fa + u * (fb - fa)
+        x = dist.ppf(np.clip(q, 0.0, 1.0))
+        v = shift + stretch * x
+        return np.where(v < lo, lo, np.where(v > hi, hi, v))
+
+
+def _v_r_scipy(kind):
+    def draw(seed, site, k, s2, lo, hi, *args):
+        from scipy import stats
+
+        u = np.asarray(_v_unif(seed, site, k, s2), dtype=float)
+        lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+        if kind == "gamma":  # (order, shift, stretch): a gamma of that shape and scale 1
+            order, shift, stretch = args
+            dist, discrete = stats.gamma(np.asarray(order, dtype=float)), False
+        elif kind == "beta":  # (alpha, beta, shift, stretch)
+            a, b, shift, stretch = args
+            dist, discrete = stats.beta(np.asarray(a, dtype=float), np.asarray(b, dtype=float)), False
+        elif kind == "binomial":  # (probability, trials, shift, stretch): successes in the trials
+            p, n, shift, stretch = args
+            dist, discrete = stats.binom(np.asarray(n, dtype=float), np.asarray(p, dtype=float)), True
+        else:  # negative binomial (probability, successes, shift, stretch): trials until that many successes
+            p, n, shift, stretch = args
+            dist, discrete = stats.nbinom(np.asarray(n, dtype=float), np.asarray(p, dtype=float), loc=n), True
+        out = _truncated_draw(
+            u, lo, hi, np.asarray(shift, dtype=float), np.asarray(stretch, dtype=float), dist, discrete
+        )
+        return _one(np.asarray(out, dtype=float))
+
+    return draw
+
+
+_v_r_random_gamma = _v_r_scipy("gamma")
+_v_r_random_beta = _v_r_scipy("beta")
+_v_r_random_binomial = _v_r_scipy("binomial")
+_v_r_random_negative_binomial = _v_r_scipy("negative_binomial")
+_s_r_random_gamma = _scalar_of(_v_r_random_gamma)
+_s_r_random_beta = _scalar_of(_v_r_random_beta)
+_s_r_random_binomial = _scalar_of(_v_r_random_binomial)
+_s_r_random_negative_binomial = _scalar_of(_v_r_random_negative_binomial)
+#: random builtins drawn through scipy's distributions: the compiled kernel leaves them to numpy
+SCIPY_DRAWS = frozenset({"RANDOM_GAMMA", "RANDOM_BETA", "RANDOM_BINOMIAL", "RANDOM_NEGATIVE_BINOMIAL"})

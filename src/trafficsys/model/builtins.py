@@ -158,6 +158,15 @@ BUILTINS: dict[str, Builtin] = {
            "stretch, seed): shift + stretch * a Poisson count of that mean, truncated to [min, max]"),
         _b("RANDOM_TRIANGULAR", 6, 6, R, [1, 1, 1, 1, 1, 0], doc="Vensim RANDOM TRIANGULAR(min, max, start, "
            "peak, end, seed): triangular from start to end with its peak at peak, truncated to [min, max]"),
+        _b("RANDOM_GAMMA", 6, 6, R, [1, 1, 0, 1, 0, 0], doc="Vensim RANDOM GAMMA(min, max, order, shift, "
+           "stretch, seed): shift + stretch * a gamma of that order (scale 1), truncated to [min, max]"),
+        _b("RANDOM_BETA", 7, 7, R, [1, 1, 0, 0, 1, 0, 0], doc="Vensim RANDOM BETA(min, max, alpha, beta, "
+           "shift, stretch, seed): shift + stretch * a beta draw, truncated to [min, max]"),
+        _b("RANDOM_BINOMIAL", 7, 7, R, [1, 1, 1, 1, 1, 0, 0], doc="Vensim RANDOM BINOMIAL(min, max, "
+           "probability, trials, shift, stretch, seed): shift + stretch * the successes, truncated"),
+        _b("RANDOM_NEGATIVE_BINOMIAL", 7, 7, R, [1, 1, -1, 1, 1, 0, 0], doc="Vensim RANDOM NEGATIVE "
+           "BINOMIAL(min, max, probability, successes, shift, stretch, seed): shift + stretch * the trials "
+           "until that many successes, truncated"),
         _b("INIT", 1, 1, BuiltinKind.INIT, [1], doc="value at the start of the run"),
         _b("SUM", 1, 1, A, [1], doc="sum over an array dimension"),
         _b("PROD", 1, 1, A, [0], doc="product over an array dimension (Vensim PROD)"),

@@ -494,7 +494,8 @@ def _call(node: ast.Call, ctx: _Context, args: list[Inferred]) -> Inferred:
     if b.kind is BuiltinKind.RANDOM:  # the draw has the units of its bounds, mean, shift and stretch
         values = {"RANDOM": 2, "NORMAL": 2, "LOGNORMAL": 0, "EXPRND": 1, "POISSON": 1, "RANDOM_0_1": 0,
                   "RANDOM_UNIFORM": 2, "RANDOM_NORMAL": 4, "RANDOM_EXPONENTIAL": 4, "RANDOM_TRIANGULAR": 5,
-                  "RANDOM_POISSON": 2}.get(f, 0)
+                  "RANDOM_POISSON": 2, "RANDOM_GAMMA": 2, "RANDOM_BETA": 2, "RANDOM_BINOMIAL": 2,
+                  "RANDOM_NEGATIVE_BINOMIAL": 2}.get(f, 0)
         if values == 0:
             return DIMENSIONLESS if f == "RANDOM_0_1" else UNKNOWN
         out = args[0]
