@@ -101,3 +101,10 @@ def test_npv_by_hand():
     np.testing.assert_allclose(r.ds["y"].values[:, 0], want, rtol=1e-14)
     # an initial value is already accumulated, and the factor scales the whole
     np.testing.assert_allclose(r.ds["z"].values[:, 0], [2 * (50 + w) for w in want], rtol=1e-14)
+
+
+def test_delay_information_reads_the_input_of_the_current_delay_time_ago():
+    # Vensim: DELAY FIXED with a delay time that may vary; the input is TIME, the delay time 1 then 2 from t = 2:
+    # inputs are skipped when it shrinks, held when it grows (here: the output stays at 1 while it grows)
+    r = _run({"d": "IF TIME < 2 THEN 1 ELSE 2", "y": "DELAY_INFORMATION(TIME, d, -1)"}, stop=4.0, dt=1.0)
+    assert r.ds["y"].values[:, 0].tolist() == [-1.0, 0.0, 0.0, 1.0, 2.0]

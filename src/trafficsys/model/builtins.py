@@ -229,6 +229,9 @@ ALIASES = {
     "DELAY3I": "DELAY3",
     "FORECAST": "FORCST",
     "INITIAL": "INIT",
+    # Vensim's DELAY INFORMATION "is DELAY FIXED with a delay time that may vary": the input of
+    # delay time ago, which XMILE's pipeline DELAY is
+    "DELAY_INFORMATION": "DELAY",
     "VMIN": "MIN",
     "VMAX": "MAX",
 }
