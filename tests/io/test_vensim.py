@@ -90,9 +90,9 @@ def test_simulates_like_a_closed_form(tmp_path):
 
 
 def test_unsupported_functions_are_all_listed_with_their_variables(tmp_path):
-    text = MDL + """a= RANDOM UNIFORM(0, 1, 1)
+    text = MDL + """a= MYSTERY FUNCTION(0, 1, 1)
 	~	~	|
-b= RANDOM UNIFORM(0, 2, 1) + RANDOM NORMAL(0, 2, 1, 1, 1)
+b= MYSTERY FUNCTION(0, 2, 1) + FIND ZERO(0, 2, 1, 1, 1)
 	~	~	|
 c= GET TIME VALUE(2, 0, 0)
 	~	~	|
@@ -100,8 +100,8 @@ c= GET TIME VALUE(2, 0, 0)
     with pytest.raises(ts.UnsupportedFeatureError) as info:
         ts.load(write(tmp_path, text))
     msg = str(info.value)
-    assert "RANDOM UNIFORM used by a, b" in msg
-    assert "RANDOM NORMAL used by b" in msg
+    assert "MYSTERY FUNCTION used by a, b" in msg
+    assert "FIND ZERO used by b" in msg
     assert "GET TIME VALUE other than of the simulation time (relative to 0 or 1, measure 0) used by c" in msg
 
 

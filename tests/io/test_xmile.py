@@ -87,9 +87,9 @@ def test_stella_isms(tmp_path):
 
 
 def test_unsupported_features_are_named(tmp_path):
-    p = xmile(tmp_path, '<aux name="a"><eqn>NORMAL(0, 1) + MYSTERY(2) + OTHER(1)</eqn></aux>'
+    p = xmile(tmp_path, '<aux name="a"><eqn>RIDDLE(0, 1) + MYSTERY(2)</eqn></aux>'
                         '<aux name="b"><eqn>MYSTERY(3)</eqn></aux>')
-    with pytest.raises(ts.UnsupportedFeatureError, match=r"mystery\(\) used by a, b; other\(\) used by a"):
+    with pytest.raises(ts.UnsupportedFeatureError, match=r"mystery\(\) used by a, b; riddle\(\) used by a"):
         read_xmile(p)
     p = xmile(tmp_path, '<stock name="c"><eqn>0</eqn><conveyor><len>3</len></conveyor></stock>')
     with pytest.raises(ts.UnsupportedFeatureError, match="conveyor") as info:
