@@ -214,3 +214,32 @@ def test_allocate_by_priority_matches_vensims_output():
         worst = max(worst, float(err.max()))
     print(f"ALLOCATE BY PRIORITY: worst relative error {worst:.1e} over {len(cols)} columns")
     assert worst < 1e-4, worst
+
+
+@pytest.mark.parametrize(
+    "x, mode, expected",
+    [
+        (1.5, 0, 3.0),  # the vector (0, 2, 4, 2) at x = 0, 1, 2, 3: interpolated
+        (5.0, 0, 2.0),  # held beyond the points
+        (2.0, 1, 4.0),  # area from xmin: 1 + 3
+        (1.5, 2, 2.0),  # backward
+        (4.0, 3, 0.0),  # extrapolated: 2 - 2 * 1
+        (1.5, 4, 4.0),  # forward
+        (3.0, 5, 1.5),  # invert: the first x where the table is 3
+        (2.5, 6, -2.0),  # slope
+        (5.0, 6, 0.0),  # no slope beyond the points...
+        (5.0, 9, -2.0),  # ...unless extrapolated
+        (4.0, 7, 8.0),  # area to 4 with the last segment extended: 7 + (2 + 0) / 2
+        (-2.0, 8, -1.0),  # invert beyond the values, along the first segment
+    ],
+)
+def test_vector_lookup_by_hand(x, mode, expected):
+    m = ts.Model("vector_lookup", start=0, stop=0, dt=1)
+    m.dimension("d", ["p0", "p1", "p2", "p3"])
+    _arr(m, "vec", ("d",), [0, 2, 4, 2])
+    m.constant("x", x)
+    m.aux("y", f"VECTOR_LOOKUP(vec[p0], x, 0, 3, {mode})")
+    r = ts.simulate(_finish(m))
+    assert float(r.ds["y"].values[0, 0]) == pytest.approx(expected, rel=1e-14, abs=1e-14)
+    many = ts.simulate(m, params={"x": [x, x + 0.5]}, backend="auto")  # no kernel: numpy, the same numbers
+    assert float(many.ds["y"].values[0, 0]) == float(r.ds["y"].values[0, 0])

@@ -341,6 +341,10 @@ class Emitter:
             return f"_sign({args[0]})"
         if f == "GAMMA_LN":
             return f"_gammaln({args[0]})"
+        if f == "_VLOOKUP":  # (x, xmin, xmax, mode, n, the vector)
+            if self.mode == "kernel":
+                raise KernelUnsupported("VECTOR LOOKUP")
+            return f"_vlookup({args[0]}, {args[1]}, {args[2]}, {args[3]}, ({', '.join(args[5:])},))"
         if f == "_INVERT":  # (row, column, size, elements row by row)
             return f"_invert({args[0]}, {args[1]}, {args[2]}, ({', '.join(args[3:])},))"
         if f == "PULSE_TRAIN":
@@ -489,7 +493,8 @@ def _v_extreme(fn):
 _TABLE_FUNCTIONS = {"LOOKUP_FORWARD": "_lforward", "LOOKUP_BACKWARD": "_lbackward", "LOOKUP_SLOPE": "_lslope",
                     "LOOKUP_EXTRAPOLATE": "_lextrapolate", "LOOKUP_INVERT": "_linvert", "LOOKUP_AREA": "_larea"}
 #: the vector functions of flattened arrays (runtime ``_s`` + name, ``_v`` + name; the kernel's own name)
-_VECTOR_FUNCTIONS = ("_vsort_order", "_vrank", "_vpick", "_vselect_check", "_alloc_priority", "_invert", "_gammaln")
+_VECTOR_FUNCTIONS = ("_vsort_order", "_vrank", "_vpick", "_vselect_check", "_alloc_priority", "_invert", "_gammaln",
+                     "_vlookup")
 
 
 def helpers(mode: str, plan: Plan, table_ids: dict[str, str]) -> dict[str, object]:

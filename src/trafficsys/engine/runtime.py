@@ -1016,3 +1016,74 @@ _s_r_random_binomial = _scalar_of(_v_r_random_binomial)
 _s_r_random_negative_binomial = _scalar_of(_v_r_random_negative_binomial)
 #: random builtins drawn through scipy's distributions: the compiled kernel leaves them to numpy
 SCIPY_DRAWS = frozenset({"RANDOM_GAMMA", "RANDOM_BETA", "RANDOM_BINOMIAL", "RANDOM_NEGATIVE_BINOMIAL"})
+
+
+# ------------------------------------------------------------------ VECTOR LOOKUP: a vector as a graphical function
+def _extrapolated_area(x, xs, ys):
+    """Area from the first point to ``x`` under the table with its end segments extended."""
+    n = len(xs)
+    if n < 2:
+        return (x - xs[0]) * ys[0]
+    inside = _area_to(np.clip(x, xs[0], xs[-1]), xs, ys)
+    s0 = (ys[1] - ys[0]) / (xs[1] - xs[0]) if xs[1] != xs[0] else 0.0
+    s1 = (ys[-1] - ys[-2]) / (xs[-1] - xs[-2]) if xs[-1] != xs[-2] else 0.0
+    below = np.where(x < xs[0], (x - xs[0]) * ys[0] + s0 * (x - xs[0]) ** 2 / 2.0, 0.0)
+    above = np.where(x > xs[-1], (x - xs[-1]) * ys[-1] + s1 * (x - xs[-1]) ** 2 / 2.0, 0.0)
+    return inside + below + above
+
+
+def _extrapolated_invert(y, xs, ys):
+    """LOOKUP INVERT, reaching values beyond the points along the end segments."""
+    got = np.asarray(_v_linvert(y, xs, ys), dtype=float)
+    if len(xs) < 2:
+        return got
+    reached = np.zeros(np.shape(y), dtype=bool)
+    for j in range(len(xs) - 1):
+        reached |= (y >= min(ys[j], ys[j + 1])) & (y <= max(ys[j], ys[j + 1]))
+    s0 = (ys[1] - ys[0]) / (xs[1] - xs[0]) if xs[1] != xs[0] else 0.0
+    s1 = (ys[-1] - ys[-2]) / (xs[-1] - xs[-2]) if xs[-1] != xs[-2] else 0.0
+    with np.errstate(all="ignore"):
+        first = np.where(s0 != 0, xs[0] + (y - ys[0]) / s0, np.nan)
+        last = np.where(s1 != 0, xs[-1] + (y - ys[-1]) / s1, np.nan)
+    # the end whose value is nearer, along its segment (the nearest point when that segment is flat)
+    pick = np.where(np.abs(y - ys[0]) <= np.abs(y - ys[-1]), first, last)
+    return np.where(reached, got, np.where(np.isnan(pick), got, pick))
+
+
+def _vlookup_one(x, xmin, xmax, mode, ys):
+    n = len(ys)
+    xs = xmin + (xmax - xmin) * np.arange(n) / max(n - 1, 1)
+    m = int(mode)
+    if m == 0:
+        return float(np.interp(x, xs, ys))
+    if m == 1:
+        return float(_area_to(x, xs, ys))
+    if m == 7:
+        return float(_extrapolated_area(x, xs, ys))
+    if m == 8:
+        return float(_extrapolated_invert(np.asarray(x), xs, ys))
+    if m == 9:
+        j = int(_segment(x, xs))
+        dx = xs[j + 1] - xs[j] if n > 1 else 0.0
+        return float((ys[j + 1] - ys[j]) / dx) if n > 1 and dx != 0 else 0.0
+    fn = {2: _v_lbackward, 3: _v_lextrapolate, 4: _v_lforward, 5: _v_linvert, 6: _v_lslope}.get(m)
+    return float(fn(x, xs, ys)) if fn is not None else math.nan
+
+
+def _v_vlookup(x, xmin, xmax, mode, ys):
+    """Vensim VECTOR LOOKUP(vec, x, xmin, xmax, mode): the vector's values as a graphical function.
+
+    The vector's n values sit at n points evenly spaced from ``xmin`` to
+    ``xmax``; ``mode`` 0 interpolates (held beyond the points), 1 is LOOKUP
+    AREA from ``xmin``, 2 BACKWARD, 3 EXTRAPOLATE, 4 FORWARD, 5 INVERT, 6 SLOPE,
+    and 7, 8, 9 area, invert and slope with the end segments extended.
+    """
+    y = _stack(ys)
+    runs = np.broadcast_shapes(y.shape[1:], *(np.shape(v) for v in (x, xmin, xmax, mode)))
+    y = _lift(y, runs).reshape(y.shape[0], -1)
+    args = [np.broadcast_to(np.asarray(v, dtype=float), runs).reshape(-1) for v in (x, xmin, xmax, mode)]
+    out = np.array([_vlookup_one(*(a[r] for a in args), y[:, r]) for r in range(y.shape[1])])
+    return _one(out.reshape(runs))
+
+
+_s_vlookup = _scalar_of(_v_vlookup)

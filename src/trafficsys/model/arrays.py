@@ -57,7 +57,7 @@ __all__ = ["flatten", "element_names", "is_arrayed"]
 _REDUCE = ("SUM", "PROD", "MEAN", "MIN", "MAX", "SIZE", "STDDEV")
 #: Vensim's vector functions, flattened to one call per element (see _Flattener._vector)
 _VECTOR = ("VECTOR_SORT_ORDER", "VECTOR_RANK", "VECTOR_REORDER", "VECTOR_ELM_MAP", "VECTOR_SELECT",
-           "ALLOCATE_BY_PRIORITY", "INVERT_MATRIX")
+           "ALLOCATE_BY_PRIORITY", "INVERT_MATRIX", "VECTOR_LOOKUP")
 
 
 def is_arrayed(model: Model) -> bool:
@@ -391,6 +391,8 @@ class _Flattener:
         if f == "INVERT_MATRIX":
             return self._invert(n, var, bind)
         xs, pos = self._along(n.args[0], var, bind)
+        if f == "VECTOR_LOOKUP":  # (x, xmin, xmax, mode, n, the vector's elements)
+            return ast.Call("_VLOOKUP", (arg(1), arg(2), arg(3), arg(4), ast.Num(float(len(xs))), *xs))
         if f == "ALLOCATE_BY_PRIORITY":
             prio, _ = self._along(n.args[1], var, bind)
             if len(prio) != len(xs) or pos is None:

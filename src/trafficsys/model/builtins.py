@@ -188,6 +188,10 @@ BUILTINS: dict[str, Builtin] = {
         _b("ALLOCATE_BY_PRIORITY", 5, 5, A, [1, 0, 0, 0, 1], doc="Vensim ALLOCATE BY PRIORITY(request, "
            "priority, size, width, supply): the supply shared out by priority, each priority spread over "
            "the width"),
+        _b("VECTOR_LOOKUP", 5, 5, A, [0, 0, 0, 0, 0], doc="Vensim VECTOR LOOKUP(vec[first], x, xmin, xmax, "
+           "mode): the vector's values at points evenly spaced from xmin to xmax, used as a graphical function "
+           "(mode 0 interpolates; 1-9 as LOOKUP AREA, BACKWARD, EXTRAPOLATE, FORWARD, INVERT, SLOPE...)"),
+        _b("_VLOOKUP", 5, None, A, [0], doc="internal: VECTOR LOOKUP over flattened elements"),
         _b("INVERT_MATRIX", 2, 2, A, [0, 0], doc="Vensim INVERT MATRIX(matrix[i, j], size): the inverse of "
            "the square matrix over the last two dimensions"),
         # what the vector functions become once arrays are flattened (one call per element)
