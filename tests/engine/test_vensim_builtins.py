@@ -108,3 +108,18 @@ def test_delay_information_reads_the_input_of_the_current_delay_time_ago():
     # inputs are skipped when it shrinks, held when it grows (here: the output stays at 1 while it grows)
     r = _run({"d": "IF TIME < 2 THEN 1 ELSE 2", "y": "DELAY_INFORMATION(TIME, d, -1)"}, stop=4.0, dt=1.0)
     assert r.ds["y"].values[:, 0].tolist() == [-1.0, 0.0, 0.0, 1.0, 2.0]
+
+
+def test_delay_material_conserves_what_enters_when_the_delay_time_changes():
+    # DT 1; inputs 1, 2, 3... enter with delay time 3 until t = 3, then 1: what entered at t = 0, 1, 2
+    # leaves at 3, 4, 5; what entered at 3, 4... leaves at 4, 5...  So at 4 two entries leave (2 + 4 = 6),
+    # at 5 two (3 + 5 = 8); before t = 3 nothing has left: the initial value -1
+    r = _run(
+        {"d": "IF TIME < 3 THEN 3 ELSE 1", "x": "TIME + 1", "y": "DELAY_MATERIAL(x, d, -1, -9)"},
+        stop=6.0,
+        dt=1.0,
+    )
+    assert r.ds["y"].values[:, 0].tolist() == [-1.0, -1.0, -1.0, 1.0, 6.0, 8.0, 6.0]
+    # and when the delay time grows, steps where nothing leaves give the missing value
+    r = _run({"d": "IF TIME < 2 THEN 1 ELSE 3", "y": "DELAY_MATERIAL(TIME + 1, d, -1, -9)"}, stop=6.0, dt=1.0)
+    assert r.ds["y"].values[:, 0].tolist() == [-1.0, 1.0, 2.0, -9.0, -9.0, 3.0, 4.0]

@@ -338,6 +338,8 @@ class SignAnalysis:
             return _hull(args[0], *args[3:])
         if f == "NPV":
             return FULL
+        if f == "DELAY_MATERIAL":  # a sum of what leaves together: beyond the input's range when it bunches
+            return FULL
         if f in ("DELAY_N", "SMOOTH_N"):
             return _hull(args[0], args[2])
         if f == "PREVIOUS":

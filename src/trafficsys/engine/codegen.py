@@ -359,6 +359,10 @@ class Emitter:
             if self.mode == "kernel":
                 raise KernelUnsupported("a pipeline DELAY (its input history is a growing list)")
             return f"_pipe({args[0]}, k, {args[1]}, DT, {args[2]})"
+        if f == "_PIPEMAT":  # lowered DELAY MATERIAL: (input history, delay-time history, initial, missing)
+            if self.mode == "kernel":
+                raise KernelUnsupported("a DELAY MATERIAL (its histories are growing lists)")
+            return f"_pipe_material({args[0]}, {args[1]}, k, DT, {args[2]}, {args[3]})"
         if f == "PULSE":
             first = args[1] if len(args) > 1 else "T0"
             every = args[2] if len(args) > 2 else "0.0"
@@ -506,7 +510,7 @@ def helpers(mode: str, plan: Plan, table_ids: dict[str, str]) -> dict[str, objec
                   _trunc=np.trunc, _fmod=_v_fmod, _quantum=_v_quantum,
                   _minimum=np.minimum, _maximum=np.maximum, _safediv=_v_safediv, _stepf=_v_step,
                   _ramp=_v_ramp, _pulse=_v_pulse, _pulse_train=_v_pulse_train, _sign=_v_sign,
-                  _pos=_v_pos, _any=_v_any, _pipe=_v_pipe,
+                  _pos=_v_pos, _any=_v_any, _pipe=_v_pipe, _pipe_material=_runtime._v_pipe_material,
                   _fold=_v_fold, _vmin=_v_extreme(np.minimum), _vmax=_v_extreme(np.maximum))
         for fn in _UFUNCS.values():
             ns["_" + fn] = getattr(np, fn)
@@ -522,6 +526,7 @@ def helpers(mode: str, plan: Plan, table_ids: dict[str, str]) -> dict[str, objec
         ns.update(_pow=_scalar_pow, _mod=_s_mod, _abs=abs, _floor=math.floor, _round=_s_round,
                   _trunc=_s_trunc, _fmod=_s_fmod, _quantum=_s_quantum,
                   _safediv=_s_safediv, _stepf=_s_step, _ramp=_s_ramp, _pulse=_s_pulse, _pipe=_s_pipe,
+                  _pipe_material=_runtime._s_pipe_material,
                   _pulse_train=_s_pulse_train, _sign=_s_sign,
                   _fold=_s_fold, _vmin=_s_extreme(False), _vmax=_s_extreme(True))
         for fn in _UFUNCS.values():

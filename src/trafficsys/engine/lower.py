@@ -341,6 +341,19 @@ class _Lowerer:
         total = self._stock(owner, "npv_total_", init, lambda me: Binary("*", stream, df))
         return Binary("*", Binary("+", total, Binary("*", Binary("*", stream, dt), df)), factor)
 
+    def call_delay_material(self, a, owner):
+        """Vensim's ``DELAY MATERIAL(input, delay time, initial value, missing value)``.
+
+        Two histories, of the input and of the delay time, read by
+        :func:`~trafficsys.engine.runtime._s_pipe_material`.
+        """
+        x, d, init, missing = a
+        hx = self.hidden(owner, "pipe_")
+        self.nodes[hx] = Node(hx, PIPE, x, None, owner)
+        hd = self.hidden(owner, "pipe_time_")
+        self.nodes[hd] = Node(hd, PIPE, d, None, owner)
+        return Call("_PIPEMAT", (Name(hx), Name(hd), init, missing))
+
     def call_delay_fixed(self, a, owner):
         """Vensim's ``DELAY FIXED(input, delay time, initial value)``: the delay time is read at the start only."""
         return self.call_delay((a[0], self.call_init((a[1],), owner), a[2]), owner)
@@ -408,6 +421,11 @@ def const_value(m: Model, e: ast.Expr, _depth: int = 0) -> float | None:
             return {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else math.inf}[e.op]
         except OverflowError:
             return None
+    if isinstance(e, Call) and e.func in ("MIN", "MAX") and len(e.args) > 1:  # an order written MAX(1, n)
+        vals = [const_value(m, x, _depth + 1) for x in e.args]
+        if any(v is None for v in vals):
+            return None
+        return (min if e.func == "MIN" else max)(vals)  # type: ignore[type-var]
     if isinstance(e, Call) and e.func == "STEP" and len(e.args) == 2:
         h, s = (const_value(m, x, _depth + 1) for x in e.args)
         if h is None or s is None:

@@ -1087,3 +1087,48 @@ def _v_vlookup(x, xmin, xmax, mode, ys):
 
 
 _s_vlookup = _scalar_of(_v_vlookup)
+
+
+# ------------------------------------------------------------------ DELAY MATERIAL: a conserving pipeline
+def _s_pipe_material(hx, hd, k, dt, init, missing):
+    """Vensim DELAY MATERIAL at step ``k`` from the input and delay-time histories (one entry per step).
+
+    What entered at step ``j`` leaves at step ``j + m_j``, ``m_j`` the delay
+    time it entered with in steps (halves up, at least one): the output is
+    the sum of what leaves at ``k`` (nothing is lost or made when the delay
+    time changes), ``init`` before the first entry leaves, ``missing`` when
+    nothing leaves later on.
+    """
+    total = 0.0
+    found = False
+    first = None
+    for j in range(min(k, len(hx))):
+        q = hd[j] / dt + 0.5
+        m = math.floor(q) if q < k + 2 else k + 1
+        m = m if m >= 1 else 1
+        if first is None:
+            first = m
+        if j + m == k:
+            total = total + hx[j]
+            found = True
+    if found:
+        return total
+    return init if first is None or k < first else missing
+
+
+def _v_pipe_material(hx, hd, k, dt, init, missing):
+    total = None
+    found = None
+    first = None
+    for j in range(min(k, len(hx))):
+        m = np.floor(np.asarray(hd[j], dtype=float) / dt + 0.5)
+        m = np.where(m >= 1, np.where(m <= k + 1, m, k + 1), 1)
+        if first is None:
+            first = m
+        hit = (j + m) == k
+        add = np.where(hit, hx[j], 0.0)
+        total = add if total is None else total + add
+        found = hit if found is None else found | hit
+    if total is None:
+        return init
+    return np.where(found, total, np.where(k < first, init, missing))

@@ -129,6 +129,8 @@ BUILTINS: dict[str, Builtin] = {
         _b("DELAY", 2, 3, S, [1, 0, 1], doc="pipeline (fixed) delay"),
         _b("NPV", 4, 4, S, [1, -1, 1, 1], doc="Vensim NPV(stream, discount rate, initial value, factor): the "
            "present value of the stream so far, the current step's included, times the factor"),
+        _b("DELAY_MATERIAL", 4, 4, S, [1, 0, 1, 1], doc="Vensim DELAY MATERIAL(input, delay time, initial value, "
+           "missing value): a conserving pipeline, each input leaving after the delay time it entered with"),
         _b("SMOOTH_N", 4, 4, S, [1, 0, 1, 0], doc="Vensim SMOOTH N(input, delay time, initial value, order): "
            "SMTHN with Vensim's argument order"),
         _b("DELAY_FIXED", 3, 3, S, [1, 0, 1], doc="Vensim DELAY FIXED(input, delay time, initial value): "

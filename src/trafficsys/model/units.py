@@ -456,6 +456,11 @@ def _call(node: ast.Call, ctx: _Context, args: list[Inferred]) -> Inferred:
     if f == "PULSE":
         times(1, 2)
         return NUMBER if args[0] is NUMBER else _mul(args[0], t, div=True)
+    if f == "DELAY_MATERIAL":
+        times(1)
+        init(2, args[0])
+        init(3, args[0], "the missing value")
+        return args[0]
     if f in ("SMTH1", "SMTH3", "DELAY1", "DELAY3", "DELAY", "DELAY_FIXED"):
         times(1)
         init(2, args[0])
