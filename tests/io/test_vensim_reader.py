@@ -204,3 +204,22 @@ def test_a_function_of_beside_equations_is_named_unsupported(tmp_path):
     p.write_text(mdl("x = 3 ~~|\ny = A FUNCTION OF(x) ~~|\n"))
     with pytest.raises(ts.UnsupportedFeatureError, match="A FUNCTION OF .* used by y"):
         ts.load(p)
+
+
+def test_data_keywords_read_between_the_data_times(tmp_path):
+    # SDXorg vector_order's spreadsheet: revenue_A for company 1 is 140 at time 0 and 4019 at time 1
+    pytest.importorskip("pysd")  # its spreadsheet readers
+    import shutil
+
+    from support import TEST_MODELS
+
+    shutil.copy(TEST_MODELS / "tests/vector_order/input.xlsx", tmp_path / "input.xlsx")
+    get = "GET DIRECT DATA('input.xlsx', 'Sheet1', 'time_index', 'revenue_A') ~~|\n"
+    df = run_mdl(tmp_path, "company: c1, c2, c3, c4, c5 ~~|\n"
+                 + "".join(f"{k}[company] {kw}:= {get}" for k, kw in
+                           [("interp", ""), ("held", ":HOLD BACKWARD:"), ("ahead", ":LOOK FORWARD:"),
+                            ("raw", ":RAW:")]), stop=1, dt=0.5)
+    assert list(df["interp[c1]"]) == [140, (140 + 4019) / 2, 4019]
+    assert list(df["held[c1]"]) == [140, 140, 4019]
+    assert list(df["ahead[c1]"]) == [140, 4019, 4019]
+    assert list(df["raw[c1]"]) == [140, -(2.0 ** 110), 4019]  # :NA: between the data times

@@ -47,7 +47,7 @@ from ...model.elements import Aux, Constant, Extrapolation, Flow, Lookup, Stock
 from ...model.model import Model
 from ...model.names import canonical
 from ...model.printer import to_xmile
-from .grammar import Definition, RangeDef, Table, Text
+from .grammar import NA, Definition, RangeDef, Table, Text
 
 __all__ = ["Element", "build", "SAME", "RENAMED"]
 
@@ -81,11 +81,13 @@ RENAMED = (
     "INTEG",
 )
 
-#: the number of an extrapolation keyword
+#: how a data variable reads between its points, by its keyword
 _DATA_KINDS = {
     None: Extrapolation.CONTINUOUS,
     "interpolate": Extrapolation.CONTINUOUS,
     "hold_backward": Extrapolation.DISCRETE,
+    "look_forward": Extrapolation.DISCRETE,  # a step table moved onto the next point: see _step_table
+    "raw": Extrapolation.DISCRETE,
 }
 
 
@@ -465,6 +467,8 @@ class _Converter:
             ys = data[index]
             keep = ~np.isnan(ys)
             table = Table(tuple(float(x) for x in xs[keep]), tuple(float(y) for y in ys[keep]))
+            if kind == "DATA" and keyword in ("look_forward", "raw"):
+                table = _step_table(table, keyword)
             out[idx] = table if kind == "LOOKUPS" else _Data(table, ex)
         return out
 
@@ -940,6 +944,38 @@ _REWRITES = {
     "XIDZ": _fixed("SAFEDIV", 3, (0, 1, 2)),
     "RAMP": lambda self, a: ast.Call("RAMP", tuple(a)) if len(a) in (2, 3) else None,
 }
+
+
+def _step_table(t: Table, keyword: str) -> Table:
+    """Return the step table (held from each x to the next) of a data variable read :LOOK FORWARD: or :RAW:.
+
+    :LOOK FORWARD: takes, between two data times, the value of the later one;
+    :RAW: is the value at each data time and :NA: at every other time.  A
+    step table holds each y from its x until the next x, so each data time
+    ``x`` gets a second point a hair after it (a millionth of the closest
+    spacing of the times), where the next value (look forward) or :NA:
+    (raw) starts.
+    """
+    xs, ys = t.xs, t.ys
+    if not xs:
+        return t
+    gaps = [b - a for a, b in zip(xs, xs[1:]) if b > a]
+    eps = (min(gaps) if gaps else max(abs(xs[0]), 1.0)) * 1e-6
+    px: list[float] = []
+    py: list[float] = []
+    if keyword == "raw":
+        px.append(xs[0] - eps)
+        py.append(NA)
+        for x, y in zip(xs, ys):
+            px += [x, x + eps]
+            py += [y, NA]
+    else:
+        px.append(xs[0])
+        py.append(ys[0])
+        for k in range(1, len(xs)):
+            px.append(xs[k - 1] + eps)
+            py.append(ys[k])
+    return Table(tuple(px), tuple(py))
 
 
 def _is_call(n, func: str) -> bool:
