@@ -223,3 +223,15 @@ def test_data_keywords_read_between_the_data_times(tmp_path):
     assert list(df["held[c1]"]) == [140, 140, 4019]
     assert list(df["ahead[c1]"]) == [140, 4019, 4019]
     assert list(df["raw[c1]"]) == [140, -(2.0 ** 110), 4019]  # :NA: between the data times
+
+
+def test_a_macro_with_an_extra_output(tmp_path):
+    # SPLIT(x : rest): the result is the integer part of x, the output "rest" what is left
+    df = run_mdl(tmp_path, """:MACRO: SPLIT(x : rest)
+SPLIT = INTEGER(x) ~~|
+rest = x - SPLIT ~~|
+:END OF MACRO:
+whole = SPLIT(Time * 1.5 : left over) ~~|
+""", stop=2)
+    assert list(df["whole"]) == [0, 1, 3]
+    assert list(df["left_over"]) == [0, 0.5, 0]

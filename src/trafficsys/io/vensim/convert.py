@@ -47,7 +47,7 @@ from ...model.elements import Aux, Constant, Extrapolation, Flow, Lookup, Stock
 from ...model.model import Model
 from ...model.names import canonical
 from ...model.printer import to_xmile
-from .grammar import NA, Definition, RangeDef, Table, Text
+from .grammar import NA, Definition, Outputs, RangeDef, Table, Text
 
 __all__ = ["Element", "build", "SAME", "RENAMED"]
 
@@ -754,6 +754,8 @@ class _Converter:
             raise _Unsupported("a lookup inside an expression")
         if isinstance(n, Text):
             raise _Unsupported("quoted text outside GET XLS/DIRECT")
+        if isinstance(n, Outputs):
+            raise _Unsupported("outputs named in a call of something other than a macro")
         if isinstance(n, ast.Num):
             if not math.isfinite(n.value):
                 raise _Unsupported("infinite constants")

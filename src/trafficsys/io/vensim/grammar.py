@@ -43,7 +43,7 @@ from ...errors import ParseError
 from ...model import ast
 from ...model.names import canonical
 
-__all__ = ["Definition", "RangeDef", "Table", "Text", "Lhs", "parse_definition", "call_name"]
+__all__ = ["Definition", "RangeDef", "Table", "Text", "Lhs", "Outputs", "parse_definition", "call_name"]
 
 _GRAMMAR = r"""
 ?start: definition
@@ -104,6 +104,7 @@ numbers: (snum ("," | SEMI))+ snum?
      | name                           -> ref
      | name "[" subs "]"              -> subref
      | name "(" [args] ")"            -> call
+     | name "(" [args] ":" subs ")"   -> call_outputs
      | name "[" subs "]" "(" args ")" -> subcall
      | "(" expr ")"
      | "(" table_body ")"             -> table
@@ -167,6 +168,13 @@ class Text:
     """A quoted argument (``'inputs.xlsx'``): a file, sheet or cell name."""
 
     value: str
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """The variables a macro call names for the macro's extra outputs (``MACRO(a : out)``), display names."""
+
+    names: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -392,6 +400,12 @@ class _ToDefinition(Transformer_NonRecursive):
         if nm.display.startswith('"') or not _plain_call(nm.display):
             return ast.Call(nm.key, args)
         return ast.Call(call_name(nm.display), args)
+
+    def call_outputs(self, items):
+        # a macro call that also names variables for the macro's extra outputs: MACRO(a, b : out1)
+        nm, args, outs = items
+        call = self.call([nm, args])
+        return ast.Call(call.func, (*call.args, Outputs(tuple(outs))))
 
     def subcall(self, items):
         nm, subs, args = items

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from ...model import ast
 from ...model.names import canonical
 from .convert import Element
-from .grammar import Definition, Lhs, call_name
+from .grammar import Definition, Lhs, Outputs, call_name
 
 __all__ = ["Macro", "expand"]
 
@@ -64,11 +64,13 @@ def expand(
             if depth >= MAX_DEPTH:
                 unsupported.setdefault(f"macros nested deeper than {MAX_DEPTH}", set()).add(e.name)
                 return ast.Num(0.0)
-            if mac.outputs or len(args) != len(mac.inputs):
+            outs: tuple[str, ...] = ()
+            if args and isinstance(args[-1], Outputs):
+                outs, args = args[-1].names, args[:-1]
+            if len(args) != len(mac.inputs) or len(outs) != len(mac.outputs):
                 what = (
-                    "macro with extra outputs"
-                    if mac.outputs
-                    else f"macro {mac.name} called with {len(args)} arguments (it takes {len(mac.inputs)})"
+                    f"macro {mac.name} called with {len(args)} arguments and {len(outs)} outputs (it takes "
+                    f"{len(mac.inputs)} and {len(mac.outputs)})"
                 )
                 unsupported.setdefault(what, set()).add(e.name)
                 return ast.Num(0.0)
@@ -82,6 +84,16 @@ def expand(
                 prefix += " x"
             taken.add(canonical(prefix))
             made.extend(_instance(mac, prefix, args, taken))
+            for var, out in zip(outs, mac.outputs):  # the caller's names for the macro's extra outputs
+                made.append(
+                    Element(
+                        var,
+                        [Definition(Lhs(var), "normal", ast.Name(canonical(f"{prefix}.{out}")))],
+                        None,
+                        f"output {out} of the call of {mac.name} in {e.name}",
+                        e.line,
+                    )
+                )
             return ast.Name(canonical(prefix))
 
         defs = [
