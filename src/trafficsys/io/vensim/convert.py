@@ -663,11 +663,9 @@ class _Converter:
                     stack.append((n.right, sign if n.op == "+" else -sign))
                     stack.append((n.left, sign))
                     continue
-                subs = (
-                    tuple(i.name for i in n.indices)
-                    if isinstance(n, ast.Subscript) and all(isinstance(i, ast.Name) for i in n.indices)
-                    else None
-                )
+                subs = None
+                if isinstance(n, ast.Subscript) and all(isinstance(i, ast.Name) for i in n.indices):
+                    subs = tuple(i.name for i in n.indices if isinstance(i, ast.Name))
                 ref = n.name if isinstance(n, ast.Name) else (n.name if subs is not None else None)
                 if (
                     ref is not None
