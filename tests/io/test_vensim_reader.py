@@ -235,3 +235,18 @@ whole = SPLIT(Time * 1.5 : left over) ~~|
 """, stop=2)
     assert list(df["whole"]) == [0, 1, 3]
     assert list(df["left_over"]) == [0, 0.5, 0]
+
+
+def test_lookups_read_forward_backward_and_extrapolated(tmp_path):
+    # tab: (0, 0), (2, 10), (4, 0), read at t = 1, 2, 3, 5 and 6
+    df = run_mdl(tmp_path, """tab((0,0),(2,10),(4,0)) ~~|
+plain = tab(Time) ~~|
+ext = LOOKUP EXTRAPOLATE(tab, Time) ~~|
+back = LOOKUP BACKWARD(tab, Time) ~~|
+fwd = LOOKUP FORWARD(tab, Time) ~~|
+""", stop=6)
+    at = df.loc[[1.0, 2.0, 3.0, 5.0, 6.0]]
+    assert list(at["plain"]) == [5, 10, 5, 0, 0]
+    assert list(at["ext"]) == [5, 10, 5, -5, -10]  # the last segment's slope, -5 per unit, carried on
+    assert list(at["back"]) == [0, 10, 10, 0, 0]  # the value of the point at or before
+    assert list(at["fwd"]) == [10, 10, 0, 0, 0]  # the value of the point at or after

@@ -147,6 +147,8 @@ class _Converter:
             self.unsupported[k] |= v
         self._current = ""
         self.hidden: list[Any] = []
+        #: lookups read another way by LOOKUP EXTRAPOLATE/FORWARD/BACKWARD: (lookup, function) -> copy's name
+        self.variants: dict[tuple[str, str], str] = {}
 
     def build(self) -> Model:
         m = Model(self.name)
@@ -196,6 +198,7 @@ class _Converter:
                 built.append(self._convert(rec))
             except _Unsupported as u:
                 self.unsupported[u.what].add(rec[0])
+        built += self._lookup_variants(built)
         if self.unsupported:
             parts = "; ".join(
                 f"{fn} used by {', '.join(sorted(v))}" for fn, v in sorted(self.unsupported.items())
@@ -800,6 +803,14 @@ class _Converter:
             if len(args) != 1:
                 raise _Unsupported(f"lookup {canonical(fn)} called with {len(args)} arguments")
             return ast.Call(canonical(fn), tuple(args))
+        if (
+            fn in _VARIANTS
+            and len(args) == 2
+            and isinstance(args[0], ast.Name)
+            and args[0].name in self.lookups
+        ):
+            copy = self.variants.setdefault((args[0].name, fn), f"{args[0].name} {_VARIANTS[fn][0]}")
+            return ast.Call(canonical(copy), (args[1],))
         if fn == "A_FUNCTION_OF":
             raise _Unsupported("A FUNCTION OF (a causal-sketch variable) in a model with equations")
         if fn == "GAME":
@@ -819,6 +830,30 @@ class _Converter:
         if len(args) < b.min_args or (b.max_args is not None and len(args) > b.max_args):
             raise _Unsupported(f"{fn.replace('_', ' ')} with {len(args)} arguments")
         return ast.Call(b.name, tuple(args))
+
+    def _lookup_variants(self, built: list) -> list:
+        """Return the copies of lookups that LOOKUP EXTRAPOLATE/FORWARD/BACKWARD read another way."""
+        tables = {canonical(el.name): el for el in built if isinstance(el, Lookup)}
+        out = []
+        for (key, fn), name in self.variants.items():
+            el = tables.get(key)
+            if el is None or el.input is not None or el.dimensions:
+                self.unsupported[f"{fn.replace('_', ' ')} of a lookup with an input or subscripts"].add(key)
+                continue
+            suffix, extrapolation, step = _VARIANTS[fn]
+            table = _step_table(Table(el.xs, el.ys), step) if step else Table(el.xs, el.ys)
+            out.append(
+                Lookup(
+                    name,
+                    el.units,
+                    f"{el.name} read by Vensim {fn.replace('_', ' ')}",
+                    None,
+                    xs=table.xs,
+                    ys=table.ys,
+                    extrapolation=extrapolation,
+                )
+            )
+        return out
 
     def _arity(self, n: ast.Call, k: int) -> None:
         if len(n.args) != k:
@@ -885,6 +920,14 @@ class _Converter:
             )
             self.positions[dim] = canonical(name)
         return ast.Subscript(self.positions[dim], (ast.Name(dim),))
+
+
+#: Vensim functions reading a lookup another way: the copy's name suffix, its extrapolation, its step rule
+_VARIANTS = {
+    "LOOKUP_EXTRAPOLATE": ("extrapolated", Extrapolation.EXTRAPOLATE, None),
+    "LOOKUP_BACKWARD": ("backward", Extrapolation.DISCRETE, None),
+    "LOOKUP_FORWARD": ("forward", Extrapolation.DISCRETE, "look_forward"),
+}
 
 
 def _pulse(self, args):
