@@ -250,3 +250,19 @@ fwd = LOOKUP FORWARD(tab, Time) ~~|
     assert list(at["ext"]) == [5, 10, 5, -5, -10]  # the last segment's slope, -5 per unit, carried on
     assert list(at["back"]) == [0, 10, 10, 0, 0]  # the value of the point at or before
     assert list(at["fwd"]) == [10, 10, 0, 0, 0]  # the value of the point at or after
+
+
+def test_the_vensim_page_examples_run_and_print_what_they_say(tmp_path, monkeypatch, capsys):
+    import re
+
+    from support import REPO
+
+    page = REPO / "docs" / "vensim.md"
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    for i, code in enumerate(blocks):
+        exec(compile(code, f"docs/vensim.md:block{i + 1}", "exec"), namespace)  # our own documentation
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"{round(1000 * 1.02 ** 10, 1)} {round(500 * 1.01 ** 10, 1)}"
+    assert sorted(out[1:]) == ["R ('fear', 'reports')", "R ('reports', 'trust')"]
