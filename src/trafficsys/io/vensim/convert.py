@@ -49,37 +49,12 @@ from ...model.names import canonical
 from ...model.printer import to_xmile
 from .grammar import NA, Definition, Outputs, RangeDef, Table, Text
 
-__all__ = ["Element", "build", "SAME", "RENAMED"]
+__all__ = ["Element", "build", "SAME"]
 
 _CONTROL = {"initial_time": "start", "final_time": "stop", "time_step": "dt", "saveper": "saveper"}
 
 #: Vensim function -> builtin with the same arguments, where the names differ
 SAME = {"VMIN": "MIN", "VMAX": "MAX", "INITIAL": "INIT"}
-
-#: Vensim functions whose XMILE equivalents take other arguments (rewritten in :meth:`_Converter._call`)
-RENAMED = (
-    "IF THEN ELSE",
-    "SMOOTH",
-    "SMOOTHI",
-    "SMOOTH3",
-    "SMOOTH3I",
-    "SMOOTH N",
-    "DELAY1",
-    "DELAY1I",
-    "DELAY3",
-    "DELAY3I",
-    "DELAY FIXED",
-    "FORECAST",
-    "LOG",
-    "PULSE",
-    "ZIDZ",
-    "XIDZ",
-    "GET TIME VALUE",
-    "GAME",
-    "ELMCOUNT",
-    "WITH LOOKUP",
-    "INTEG",
-)
 
 #: how a data variable reads between its points, by its keyword
 _DATA_KINDS = {
