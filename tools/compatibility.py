@@ -432,6 +432,10 @@ def write_report(xrows, mrows, path: str, rtol: float) -> None:
         fm = features(mrows)
         if fm:
             lines += ["Unsupported features met in the Vensim models:", ""] + fm + [""]
+    sys.path.insert(0, HERE)
+    import function_table  # the table of every function of XMILE 1.0 and Vensim (its own tool)
+
+    lines += function_table.section() + [""]
     with open(path, "w", encoding="utf-8") as fh:
         fh.write("\n".join(lines))
 
