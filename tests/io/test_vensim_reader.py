@@ -266,3 +266,29 @@ def test_the_vensim_page_examples_run_and_print_what_they_say(tmp_path, monkeypa
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"{round(1000 * 1.02 ** 10, 1)} {round(500 * 1.01 ** 10, 1)}"
     assert sorted(out[1:]) == ["R ('fear', 'reports')", "R ('reports', 'trust')"]
+
+
+def test_a_macro_called_in_a_subscripted_equation_has_state_per_element(tmp_path):
+    # ACCUM(input): a stock per element; TIME STEP$ inside a macro is the model's TIME STEP (1)
+    df = run_mdl(tmp_path, """:MACRO: ACCUM(input)
+ACCUM = INTEG(input * TIME STEP$, 0) ~~|
+:END OF MACRO:
+d: one, two ~~|
+rate[d] = 1, 2 ~~|
+level[d] = ACCUM(rate[d]) ~~|
+single[one] = ACCUM(10) ~~|
+single[two] = ACCUM(rate[two] * 100) ~~|
+""", stop=2)
+    assert list(df["level[one]"]) == [0, 1, 2] and list(df["level[two]"]) == [0, 2, 4]
+    assert list(df["single[one]"]) == [0, 10, 20] and list(df["single[two]"]) == [0, 200, 400]
+
+
+def test_a_variable_named_like_our_clock_is_renamed_with_its_uses(tmp_path):
+    df = run_mdl(tmp_path, "DT = 0.5 ~~|\nhalf step = DT * TIME STEP ~~|\n", stop=0)
+    assert df.iloc[0]["dt_variable"] == 0.5 and df.iloc[0]["half_step"] == 0.5
+
+
+def test_one_rate_draining_two_stocks_keeps_both_stocks_right(tmp_path):
+    # Vensim lets a rate appear in several INTEGs; each stock still loses 1 a step
+    df = run_mdl(tmp_path, "a = INTEG(-drain, 10) ~~|\nb = INTEG(-drain, 20) ~~|\ndrain = 1 ~~|\n", stop=2)
+    assert list(df["a"]) == [10, 9, 8] and list(df["b"]) == [20, 19, 18]

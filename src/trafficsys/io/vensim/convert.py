@@ -151,6 +151,7 @@ class _Converter:
                     self.stock_names.add(canonical(e.name))
         # first pass: stocks decide which auxiliaries are their flows
         self.flows: dict[str, None] = {}
+        self.claimed: set[tuple[str, int]] = set()  # (flow, +1 into / -1 out of) a stock already
         self.splits: dict[str, tuple[list[str], list[str]]] = {}
         self.var_dims: dict[str, tuple[str, ...]] = {}
         records = []
@@ -293,7 +294,7 @@ class _Converter:
             if d.kind in ("test_input", "constraint"):
                 continue
             if d.kind == "data_empty":
-                raise _Unsupported("data variables (:DATA:/GET DATA)")
+                raise _Unsupported("data variables without an equation (Vensim fills them from a data file)")
             if d.kind == "empty":
                 raise _Unsupported("a variable without an equation")
             csubs = [self._sub(m, s) for s in d.lhs.subs]
@@ -657,9 +658,11 @@ class _Converter:
             return ok
 
         if collect(node) and terms and len({t for _, t in terms}) == len(terms):
-            if not any(t in self.stock_names for _, t in terms):
-                for _, t in terms:
+            # a flow leaves (or enters) one stock only: a second stock draining the same rate gets a net flow
+            if not any(t in self.stock_names or (t, sg) in self.claimed for sg, t in terms):
+                for sg, t in terms:
                     self.flows[t] = None
+                    self.claimed.add((t, sg))
                 return ([t for s, t in terms if s > 0], [t for s, t in terms if s < 0])
         flow = f"{stock} net flow"
         self.hidden.append(

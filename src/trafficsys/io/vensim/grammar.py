@@ -56,6 +56,7 @@ definition: lhs EQ expr                   -> normal
           | lhs [DATAKW] ":=" expr         -> data
           | lhs [DATAKW] ":=" numbers      -> array
           | lhs DATAKW                    -> data_empty
+          | lhs                           -> data_empty
           | lhs "(" table_body ")"        -> lookup
           | lhs "(" name "(" args ")" ")" -> lookup_call
           | lhs TESTINPUT expr            -> test_input
@@ -291,7 +292,9 @@ class _ToDefinition(Transformer_NonRecursive):
         return Definition(items[0], "data", _val(items[2]), keyword=_keyword(kw))
 
     def data_empty(self, items):
-        return Definition(items[0], "data_empty", None, keyword=_keyword(items[1]))
+        return Definition(
+            items[0], "data_empty", None, keyword=_keyword(items[1]) if len(items) > 1 else None
+        )
 
     def lookup(self, items):
         return Definition(items[0], "lookup", items[1])
