@@ -292,3 +292,15 @@ def test_one_rate_draining_two_stocks_keeps_both_stocks_right(tmp_path):
     # Vensim lets a rate appear in several INTEGs; each stock still loses 1 a step
     df = run_mdl(tmp_path, "a = INTEG(-drain, 10) ~~|\nb = INTEG(-drain, 20) ~~|\ndrain = 1 ~~|\n", stop=2)
     assert list(df["a"]) == [10, 9, 8] and list(df["b"]) == [20, 19, 18]
+
+
+def test_deep_nesting_and_long_sums(tmp_path):
+    p = tmp_path / "m.mdl"
+    p.write_text(mdl("x = " + "(" * 150 + "1" + ")" * 150 + " ~~|\n"))
+    with pytest.raises(ts.ParseError, match="nests deeper than 100") as info:
+        ts.load(p)
+    assert info.value.variable == "x" and "line 2" in str(info.value)
+    terms = " + ".join(f"v{i}" for i in range(1500))
+    values = "".join(f"v{i} = 1 ~~|\n" for i in range(1500))
+    df = run_mdl(tmp_path, f"s = INTEG({terms}, 0) ~~|\ntotal = {terms} ~~|\n{values}", stop=1)
+    assert list(df["s"]) == [0, 1500] and df["total"].iloc[0] == 1500

@@ -158,7 +158,7 @@ def _lark() -> Lark:
 
 @dataclass(frozen=True)
 class Table:
-    """A lookup's points (numbers only) and, when the file gives one, its range."""
+    """A lookup's points, numbers only (its ``[(x0,y0)-(x1,y1)]`` range is for Vensim's editor and is not kept)."""
 
     xs: tuple[float, ...]
     ys: tuple[float, ...]
@@ -351,6 +351,9 @@ class _ToDefinition(Transformer_NonRecursive):
         return (items[0].display, items[1])
 
     # ------------------------------------------------------------ arrays and tables
+    def numbers(self, items):
+        return _array(items)
+
     def snum(self, items):
         if len(items) == 2:
             v = _num(items[1])
@@ -400,7 +403,7 @@ class _ToDefinition(Transformer_NonRecursive):
     def call(self, items):
         nm, args = items
         args = tuple(args) if args else ()
-        if nm.display.startswith('"') or not _plain_call(nm.display):
+        if not _plain_call(nm.display):
             return ast.Call(nm.key, args)
         return ast.Call(call_name(nm.display), args)
 
@@ -483,11 +486,6 @@ def _array(items):
     return values, max(rows, 1)
 
 
-class _Transformer(_ToDefinition):
-    def numbers(self, items):
-        return _array(items)
-
-
 _PLAIN_CALL = re.compile(r"[A-Za-z][A-Za-z0-9 _]*\Z")
 
 
@@ -509,6 +507,25 @@ def _tabbed(m: re.Match) -> str:
     return " ; ".join(rows) + (" ;" if len(rows) > 1 else " ,")
 
 
+#: Deepest nesting of brackets accepted in one definition (as in the XMILE equation language)
+MAX_DEPTH = 100
+
+
+def _check_depth(text: str) -> None:
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch in "([":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ParseError(
+                    f"the equation nests deeper than {MAX_DEPTH} levels; split it into auxiliaries",
+                    text=text,
+                    column=i + 1,
+                )
+        elif ch in ")]":
+            depth -= 1
+
+
 def parse_definition(text: str) -> Definition | RangeDef:
     """Parse one definition; lark's errors become :class:`ParseError` with the column (in ``text``).
 
@@ -519,9 +536,10 @@ def parse_definition(text: str) -> Definition | RangeDef:
         and column of the file.
     """
     text = _TABBED.sub(_tabbed, text)
+    _check_depth(text)
     try:
         tree = _lark().parse(text)
-        return _Transformer().transform(tree)
+        return _ToDefinition().transform(tree)
     except UnexpectedInput as e:
         raise ParseError(_describe(e, text), text=text, column=_column(e, text)) from None
     except VisitError as e:
