@@ -283,11 +283,6 @@ single[two] = ACCUM(rate[two] * 100) ~~|
     assert list(df["single[one]"]) == [0, 10, 20] and list(df["single[two]"]) == [0, 200, 400]
 
 
-def test_a_variable_named_like_our_clock_is_renamed_with_its_uses(tmp_path):
-    df = run_mdl(tmp_path, "DT = 0.5 ~~|\nhalf step = DT * TIME STEP ~~|\n", stop=0)
-    assert df.iloc[0]["dt_variable"] == 0.5 and df.iloc[0]["half_step"] == 0.5
-
-
 def test_one_rate_draining_two_stocks_keeps_both_stocks_right(tmp_path):
     # Vensim lets a rate appear in several INTEGs; each stock still loses 1 a step
     df = run_mdl(tmp_path, "a = INTEG(-drain, 10) ~~|\nb = INTEG(-drain, 20) ~~|\ndrain = 1 ~~|\n", stop=2)

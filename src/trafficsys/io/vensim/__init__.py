@@ -17,7 +17,6 @@ whose :meth:`~trafficsys.Model.cld` is that diagram, and
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 
@@ -70,7 +69,6 @@ def read_vensim(path: str | os.PathLike) -> Model:
     text = decode(raw, path)
     parts = layout(text)
     ranges, elements, groups = _read_chunks(parts.chunks, path)
-    elements = _rename_reserved(elements)
     _check_complete(parts.tail, elements, path)
     defined = {re.sub(r"[\s_]+", " ", e.name).upper() for e in elements}
     sketch_data = sketch.read(parts.sketch)
@@ -104,41 +102,6 @@ def read_vensim(path: str | os.PathLike) -> Model:
             if k in model
         }
     return model
-
-
-#: our clock's names that a Vensim file may use for variables of its own (Vensim's clock is TIME and TIME STEP)
-_OURS = frozenset({"dt", "starttime", "stoptime"})
-
-
-def _rename_reserved(elements: list[convert.Element]) -> list[convert.Element]:
-    """Rename variables the file calls ``DT``, ``STARTTIME`` or ``STOPTIME`` (our clock): ``DT variable``..."""
-    clash = {canonical(e.name) for e in elements} & _OURS
-    if not clash:
-        return elements
-    new = {k: canonical(f"{k} variable") for k in clash}
-
-    def ref(n):
-        if isinstance(n, ast.Name) and n.name in new:
-            return ast.Name(new[n.name])
-        if isinstance(n, ast.Subscript) and n.name in new:
-            return ast.Subscript(new[n.name], n.indices)
-        if isinstance(n, ast.Call) and n.func in new:
-            return ast.Call(new[n.func], n.args)
-        return n
-
-    out = []
-    for e in elements:
-        name = f"{e.name} variable" if canonical(e.name) in new else e.name
-        defs = [
-            dataclasses.replace(
-                d,
-                lhs=dataclasses.replace(d.lhs, name=name),
-                value=ast.transform(d.value, ref) if isinstance(d.value, ast.Expr) else d.value,
-            )
-            for d in e.definitions
-        ]
-        out.append(convert.Element(name, defs, e.units, e.doc, e.line))
-    return out
 
 
 def _range_keys(ranges: list[RangeDef]) -> frozenset[str]:
