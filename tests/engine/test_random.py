@@ -63,7 +63,7 @@ def test_each_step_and_each_call_site_draws_anew():
 
 def test_one_run_and_an_ensemble_draw_the_same_numbers_on_every_path():
     m = noise_model()
-    one = ts.simulate(m, seed=11)
+    one = ts.simulate(m, seed=11, backend="numpy")  # the kernel agrees to 1e-12 (below), not bit for bit
     many = ts.simulate(m, seed=11, params={"mu": [10.0] * 5}, backend="numpy")
     assert np.array_equal(_values(one)[:, :, 0], _values(many)[:, :, 0])  # run 0: the same bits
     assert not np.array_equal(_values(many)[:, :, 0], _values(many)[:, :, 1])  # each run its own stream
