@@ -1090,9 +1090,9 @@ def _element_xml(e: Element, X: str, model: Model) -> ET.Element:
     if isinstance(e, Stock):
         ET.SubElement(el, X + "eqn").text = main
         for f in e.inflows:
-            ET.SubElement(el, X + "inflow").text = f
+            ET.SubElement(el, X + "inflow").text = _flow_ref(f)
         for f in e.outflows:
-            ET.SubElement(el, X + "outflow").text = f
+            ET.SubElement(el, X + "outflow").text = _flow_ref(f)
         if e.non_negative:
             ET.SubElement(el, X + "non_negative")
     elif isinstance(e, Flow):
@@ -1347,3 +1347,13 @@ ROW_STOCKS = 5
 
 def _iter_names(model: Model) -> Iterable[str]:
     return model.names()
+
+
+def _flow_ref(name: str) -> str:
+    """Write a stock's <inflow>/<outflow> reference: quoted, as Stella writes it, unless a plain identifier.
+
+    Other readers (PySD) parse the reference as an expression, where a name with spaces must be quoted.
+    """
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or '"' in name:
+        return name
+    return f'"{name}"'
