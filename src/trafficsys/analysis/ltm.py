@@ -59,73 +59,26 @@ Matter. System Dynamics Review 39(2), 140-151. https://doi.org/10.1002/sdr.1728
 
 from __future__ import annotations
 
-import html
 import itertools
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
 import numpy as np
 
-from ..cld.loops import match_named_loops
+from ..cld.loops import Loop, graph_cycles, loop_order, loop_polarity, match_named_loops, rotate_loop
 from ..engine.expression import STATEFUL_CALLS, evaluate, interpolate_lookup
 from ..errors import ModelError, UnsupportedFeatureError
 from ..model import ast
 from ..model.elements import Constant, Flow, Kind, Lookup, Stock
 from ..model.model import Model
 from ..model.names import canonical
+from .dominance import LoopDominance, LoopInfo
 
+#: LoopDominance and LoopInfo live in :mod:`trafficsys.analysis.dominance` (importable from here too)
 __all__ = ["LoopInfo", "LoopDominance", "loop_dominance", "feedback_graph", "cycle_partitions"]
-
-
-@dataclass(frozen=True)
-class LoopInfo:
-    """One feedback loop as loop dominance sees it.
-
-    Attributes
-    ----------
-    id
-        ``"R1"``, ``"B2"``... (or the id the causal-loop diagram gave it).
-    polarity
-        ``"R"`` (reinforcing), ``"B"`` (balancing) or ``"U"`` (the sign of its
-        score changes over time or across runs).
-    variables
-        Canonical names in causal order, starting at a stock.
-    partition
-        Index of its cycle partition (see :attr:`LoopDominance.partitions`).
-    competing
-        False when the loop is alone in its partition: its relative score is
-        ±1 by construction and says nothing about dominance.
-    name
-        The modeller's name for the loop (``[loops.<name>]`` in the model
-        file), when one matches: the shortest loop through the named
-        variables in their order.
-    """
-
-    id: str
-    polarity: str
-    variables: tuple[str, ...]
-    partition: int
-    competing: bool
-    name: str = ""
-
-    @property
-    def label(self) -> str:
-        """The name if the modeller gave one, else the variables in order."""
-        return self.name or " -> ".join(self.variables)
-
-    @property
-    def links(self) -> list[tuple[str, str]]:
-        """The loop's links ``(source, target)`` in order."""
-        v = self.variables
-        return [(v[i], v[(i + 1) % len(v)]) for i in range(len(v))]
-
-    def __str__(self) -> str:
-        named = f" '{self.name}'" if self.name else ""
-        return f"{self.id}{named} ({self.polarity}): " + " -> ".join((*self.variables, self.variables[0]))
 
 
 # --------------------------------------------------------------------------- structure
@@ -197,14 +150,6 @@ def cycle_partitions(g: nx.DiGraph) -> list[tuple[str, ...]]:
     return parts
 
 
-def _rotate(cycle: Sequence[str], g: nx.DiGraph) -> tuple[str, ...]:
-    order = list(g.nodes)
-    states = [i for i, n in enumerate(cycle) if g.nodes[n].get("state")]
-    candidates = states or range(len(cycle))
-    start = min(candidates, key=lambda i: order.index(cycle[i]))
-    return tuple(cycle[start:]) + tuple(cycle[:start])
-
-
 _STRUCTURE_CACHE: OrderedDict[Any, Any] = OrderedDict()
 
 
@@ -235,37 +180,36 @@ def _structure_cached(m: Model, what: tuple, compute: Callable[[], Any]) -> Any:
 
 
 def _enumerate_loops(g: nx.DiGraph, max_loops: int, length_bound: int | None) -> list[tuple[str, ...]]:
-    cycles = itertools.islice(nx.simple_cycles(g, length_bound=length_bound), max_loops + 1)
-    found = [_rotate(c, g) for c in cycles]
+    found = list(itertools.islice(graph_cycles(g, length_bound), max_loops + 1))
     if len(found) > max_loops:
         raise ModelError(
             f"the model has more than {max_loops} feedback loops; pass max_loops=... to score more, "
             f"length_bound=... to keep only short loops, or loops=[...] to score chosen loops"
         )
-    order = list(g.nodes)
-    found.sort(key=lambda c: (len(c), [order.index(n) for n in c]))
+    found.sort(key=loop_order)
     return found
 
 
-def _cld_ids(m: Model, ds: Any) -> dict[frozenset, tuple[str, str]]:
-    """Loop ids and polarities from the model's causal-loop diagram, keyed by link set.
+def _diagram(m: Model, ds: Any, *, confirm: bool) -> Any:
+    """Return the model's causal-loop diagram (signs checked against ``ds`` when ``confirm``), or None.
 
-    The diagram's signs are checked against the results being scored (nothing
-    is simulated), so its ids match the loops' observed polarities.
+    Nothing is simulated: the signs are checked against the results being scored.
     """
     from .polarities import confirm_polarities
 
     try:
-        cld_loops = confirm_polarities(m.cld(), m, ds).loops()
-    except ModelError:  # the CLD is optional here: without it, loops get ids by polarity
-        return {}
-    out = {}
-    for lp in cld_loops:
-        v = [canonical(x) for x in getattr(lp, "variables", ())]
-        if v:
-            key = frozenset((v[i], v[(i + 1) % len(v)]) for i in range(len(v)))
-            out[key] = (str(lp.id), str(getattr(lp, "polarity", "U")))
-    return out
+        cld = m.cld()
+        return confirm_polarities(cld, m, ds) if confirm else cld
+    except ModelError:  # the diagram is optional here: without it, loops get ids by polarity
+        return None
+
+
+def _link_sign(cld: Any, a: str, b: str) -> tuple[str, bool]:
+    """Return the sign and delay mark of ``a -> b``; a hidden stock's own adjustment loop is ``-``, delayed."""
+    if cld is not None and cld.has_link(a, b):
+        lk = cld.link(a, b)
+        return lk.polarity, bool(lk.delay)
+    return ("-", True) if a == b else ("?", False)
 
 
 # ------------------------------------------------------------------------------ data
@@ -463,354 +407,6 @@ def _compiled(m: Model) -> Any:
         return compile_model(m)
     except (ImportError, ModelError):  # e.g. scores of recorded data for a model the engine rejects
         return None
-
-
-# ---------------------------------------------------------------------------- result
-class LoopDominance:
-    """Link, loop and relative loop scores over time, for one run or an ensemble.
-
-    Attributes
-    ----------
-    loops
-        :class:`LoopInfo` for every scored loop, competing loops first.
-    partitions
-        The state variables of each cycle partition.
-    link_scores
-        ``xarray.DataArray`` (time, run, link) with link labels ``"a -> b"``.
-    loop_scores
-        ``xarray.DataArray`` (time, run, loop): products of link scores.
-    relative
-        ``xarray.DataArray`` (time, run, loop): loop scores over the sum of the
-        absolute loop scores in the loop's partition, in ``[-1, 1]``.
-    dominant
-        ``xarray.DataArray`` (time, run, partition) of the dominant loop's id
-        (``""`` when every loop of the partition scores 0).
-    """
-
-    #: how the loops were found: "all" (every loop listed), "strongest_path" (searched) or "given"
-    method: str = "all"
-    #: after a search: loop id -> the times at which it was found
-    found_at: dict[str, list[float]] | None = None
-    #: after a search: share of each partition's stock changes that runs through the found loops only
-    #: (time, run, partition), in the runs searched (see :func:`trafficsys.analysis.discovery.explained_share`)
-    explained: Any = None
-    #: seconds spent: "discovery" (the search, with its link scores), "scoring", "explained" (the share)
-    timings: dict[str, float] = {}  # noqa: RUF012 - replaced per result
-
-    def __init__(self, loops, partitions, link_scores, loop_scores, relative, dominant_index):
-        self.loops: list[LoopInfo] = loops
-        self.partitions: list[tuple[str, ...]] = partitions
-        self.link_scores = link_scores
-        self.loop_scores = loop_scores
-        self.relative = relative
-        self._dom = dominant_index  # (partition, time, run): index into self.loops, -1 for none
-        self._dominant = None
-        self.sampled: dict[str, np.ndarray] = {}  #: constants that vary across the runs (name -> value per run)
-        self.omitted = 0  #: loops scored but not kept (see ``max_bytes`` in :func:`loop_dominance`)
-        self.time_units = "time"  #: the model's time units (axis label of the figures)
-
-    @property
-    def dominant(self):
-        import xarray as xr
-
-        if self._dominant is None:
-            ids = np.array([lp.id for lp in self.loops] + [""], dtype=str)
-            self._dominant = xr.DataArray(ids[self._dom], dims=("partition", "time", "run"), coords={
-                "partition": np.arange(len(self.partitions)), "time": self.relative["time"].values,
-                "run": self.relative["run"].values}).transpose("time", "run", "partition")
-        return self._dominant
-
-    def _dominates(self, k: int) -> np.ndarray:
-        """Boolean (time, run): where loop ``k`` dominates its partition."""
-        return self._dom[self.loops[k].partition] == k
-
-    # -------------------------------------------------------------- lookups
-    def __getitem__(self, loop_id: str) -> LoopInfo:
-        for lp in self.loops:
-            if lp.id == loop_id:
-                return lp
-        raise KeyError(f"no loop {loop_id!r}; loops: {', '.join(lp.id for lp in self.loops)}")
-
-    @property
-    def time(self) -> np.ndarray:
-        return self.relative["time"].values
-
-    @property
-    def competing(self) -> list[LoopInfo]:
-        """Loops that share their partition with other loops (the ones dominance is about)."""
-        return [lp for lp in self.loops if lp.competing]
-
-    # -------------------------------------------------------------- tables
-    def to_pandas(self, run: int | None = None):
-        """Tidy table: one row per (time, run, loop) with polarity, score, relative score, dominant flag."""
-        import pandas as pd
-
-        rel = self.relative if run is None else self.relative.isel(run=[run])
-        sc = self.loop_scores if run is None else self.loop_scores.isel(run=[run])
-        frames = []
-        for k, lp in enumerate(self.loops):
-            d = self._dominates(k) if run is None else self._dominates(k)[:, [run]]
-            t, r = np.meshgrid(rel["time"].values, rel["run"].values, indexing="ij")
-            frames.append(pd.DataFrame({
-                "time": t.ravel(), "run": r.ravel(), "loop": lp.id, "polarity": lp.polarity,
-                "partition": lp.partition, "competing": lp.competing,
-                "score": sc.values[:, :, k].ravel(), "relative": rel.values[:, :, k].ravel(),
-                "dominant": d.ravel(),
-            }))
-        return pd.concat(frames, ignore_index=True).sort_values(["run", "time", "partition", "loop"],
-                                                                ignore_index=True)
-
-    def to_xarray(self):
-        """Return the scores as one ``xarray.Dataset``."""
-        import xarray as xr
-
-        return xr.Dataset({"link_score": self.link_scores, "loop_score": self.loop_scores,
-                           "relative": self.relative, "dominant": self.dominant})
-
-    def ranking(self):
-        """Loops ranked: competing loops by mean absolute relative score, then loops alone in their partition."""
-        import pandas as pd
-
-        mean_abs = np.abs(self.relative).mean(dim=("time", "run")).values
-        rows = [{"loop": lp.id, "polarity": lp.polarity, "partition": lp.partition, "competing": lp.competing,
-                 "mean_abs_relative": float(mean_abs[k]),
-                 "share_dominant": float(self._dominates(k).mean()),
-                 "name": lp.name, "variables": " -> ".join(lp.variables)} for k, lp in enumerate(self.loops)]
-        df = pd.DataFrame(rows)
-        return df.sort_values(["competing", "mean_abs_relative"], ascending=[False, False], ignore_index=True)
-
-    def intervals(self, run: int = 0, *, include_alone: bool = False):
-        """Periods during which one loop dominates its partition, for one run.
-
-        Returns a DataFrame with columns ``partition, start, end, loop,
-        polarity, mean_relative``; partitions whose single loop trivially
-        dominates are left out unless ``include_alone``.
-        """
-        import pandas as pd
-
-        t = self.time
-        rows = []
-        for p in range(len(self.partitions)):
-            members = [k for k, lp in enumerate(self.loops) if lp.partition == p]
-            if not members or (len(members) == 1 and not include_alone):
-                continue
-            dom = self._dom[p, :, run]
-            start = 0
-            for i in range(1, len(t) + 1):
-                if i == len(t) or dom[i] != dom[start]:
-                    if dom[start] >= 0:
-                        k = int(dom[start])
-                        rows.append({"partition": p, "start": float(t[start]), "end": float(t[i - 1]),
-                                     "loop": self.loops[k].id, "polarity": self.loops[k].polarity,
-                                     "mean_relative": float(self.relative.values[start:i, run, k].mean())})
-                    start = i
-        return pd.DataFrame(rows, columns=["partition", "start", "end", "loop", "polarity", "mean_relative"])
-
-    def periods(self, run: int = 0, window: float | None = None, *, include_alone: bool = False):
-        """Return the dominant loop per time window for one run, consecutive windows with the same loop merged.
-
-        Unlike :meth:`intervals` (step by step), absolute relative scores are
-        averaged over each window first, so short flickers near dominance
-        shifts do not split the story.  ``window=None``: 1/20 of the run.
-
-        Returns
-        -------
-        pandas.DataFrame
-            Columns ``partition, start, end, loop, polarity, mean_relative, name``.
-        """
-        import pandas as pd
-
-        t = self.time
-        bins = self._bins(window)
-        rows = []
-        for p in range(len(self.partitions)):
-            members = [k for k, lp in enumerate(self.loops) if lp.partition == p]
-            if not members or (len(members) == 1 and not include_alone):
-                continue
-            rel = self.relative.values[:, run, :][:, members]
-            prev = None
-            for b in np.unique(bins):
-                sel = bins == b
-                avg = np.abs(rel[sel]).mean(axis=0)
-                if avg.max() <= 0:
-                    prev = None
-                    continue
-                j = int(np.argmax(avg))
-                k = members[j]
-                start, end = float(t[sel][0]), float(t[sel][-1])
-                if prev is not None and prev["loop"] == self.loops[k].id:
-                    prev["end"] = end
-                    prev["_sum"] += rel[sel, j].sum()
-                    prev["_n"] += int(sel.sum())
-                else:
-                    prev = {"partition": p, "start": start, "end": end, "loop": self.loops[k].id,
-                            "polarity": self.loops[k].polarity, "_sum": rel[sel, j].sum(), "_n": int(sel.sum()),
-                            "name": self.loops[k].label}
-                    rows.append(prev)
-        for r in rows:
-            r["mean_relative"] = float(r.pop("_sum") / r.pop("_n"))
-        return pd.DataFrame(rows, columns=["partition", "start", "end", "loop", "polarity", "mean_relative", "name"])
-
-    def _bins(self, window: float | None) -> np.ndarray:
-        t = self.time
-        if window is None:
-            window = (t[-1] - t[0]) / 20 if len(t) > 1 else 1.0
-        if isinstance(window, bool) or not isinstance(window, (int, float, np.integer, np.floating)) \
-                or not np.isfinite(window) or window < 0:
-            raise ModelError(f"window must be a finite time span >= 0 (0: every saved step), got {window!r}")
-        if not window:
-            return np.arange(len(t))
-        bins = np.floor((t - t[0]) / window + 1e-9).astype(int)
-        last_full = max(int(np.ceil((t[-1] - t[0]) / window - 1e-9)) - 1, 0)
-        return np.minimum(bins, last_full)  # the final time joins the last window
-
-    def shares(self, window: float | None = None, *, include_alone: bool = False):
-        """Share of runs in which each loop dominates, per time window.
-
-        Parameters
-        ----------
-        window
-            Width of the time windows.  Absolute relative scores are averaged
-            over each window before the dominant loop is picked, so the shares
-            do not flicker from step to step.  ``None``: 20 windows over the
-            run; ``0``: every saved time.
-        include_alone
-            Also report loops alone in their partition (always share 1).
-
-        Returns
-        -------
-        pandas.DataFrame
-            Index: window start time; columns: loop ids; values in ``[0, 1]``.
-        """
-        import pandas as pd
-
-        t = self.time
-        bins = self._bins(window)
-        starts = [float(t[bins == b][0]) for b in np.unique(bins)]
-        absrel = np.abs(self.relative.values)
-        out = {}
-        for p in range(len(self.partitions)):
-            members = [k for k, lp in enumerate(self.loops) if lp.partition == p]
-            if not members or (len(members) == 1 and not include_alone):
-                continue
-            avg = np.stack([absrel[bins == b][:, :, members].mean(axis=0) for b in np.unique(bins)])
-            winner = np.argmax(avg, axis=2)
-            active = avg.max(axis=2) > 0
-            for j, k in enumerate(members):
-                out[self.loops[k].id] = ((winner == j) & active).mean(axis=1)
-        return pd.DataFrame(out, index=pd.Index(starts, name="time"))
-
-    def dominance_fraction(self):
-        """Per run, the fraction of saved times each competing loop dominates: DataFrame (run x loop)."""
-        import pandas as pd
-
-        data = {}
-        for k, lp in enumerate(self.loops):
-            if not lp.competing:
-                continue
-            dom = self._dominates(k)
-            data[lp.id] = dom[1:].mean(axis=0) if dom.shape[0] > 1 else dom.mean(axis=0)
-        return pd.DataFrame(data, index=pd.Index(self.relative["run"].values, name="run"))
-
-    def drivers(self, params: Mapping[str, Iterable[float]] | None = None):
-        """Which uncertain constants make a loop dominate, over an ensemble.
-
-        Spearman rank correlation, across runs, between each constant's sampled
-        value (``params``: name -> one value per run; default: the constants
-        that vary across the runs of the results, e.g. a Monte Carlo sample)
-        and the fraction of time each competing loop dominates.
-
-        Returns
-        -------
-        pandas.DataFrame
-            Rows: constants; columns: loop ids; NaN where a column is constant.
-        """
-        import pandas as pd
-        from scipy.stats import rankdata
-
-        frac = self.dominance_fraction()
-        if params is None:
-            params = self.sampled
-            if not params:
-                raise ModelError("no constant varies across these runs; pass params={name: values per run}")
-        names = list(params)
-        X = np.empty((len(frac), len(names)))
-        for j, name in enumerate(names):
-            vals = params[name]
-            v = np.asarray(list(vals) if not isinstance(vals, np.ndarray) else vals, dtype=float)
-            if v.shape != (len(frac),):
-                raise ModelError(f"params[{name!r}] has {v.size} values for {len(frac)} runs; give one per run")
-            X[:, j] = v
-        # Spearman's coefficient is Pearson's on the (average) ranks: every pair in one matrix product
-        def standard(ranks: np.ndarray) -> np.ndarray:
-            dev = ranks - ranks.mean(axis=0)
-            norm = np.sqrt((dev**2).sum(axis=0))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                return np.where(norm > 0, dev / np.where(norm > 0, norm, 1.0), np.nan)
-
-        Y = frac.to_numpy(dtype=float)
-        corr = standard(rankdata(X, axis=0)).T @ standard(rankdata(Y, axis=0)) if len(frac) else \
-            np.full((len(names), Y.shape[1]), np.nan)
-        corr = np.clip(corr, -1.0, 1.0)
-        flat = (np.ptp(X, axis=0)[:, None] == 0) | (np.ptp(Y, axis=0)[None, :] == 0) if len(frac) else True
-        return pd.DataFrame(np.where(flat, np.nan, corr), index=names, columns=frac.columns)
-
-    def plot(self, ax=None, *, run: int = 0, partition: int | None = None, top: int = 6):
-        """Stacked relative loop scores over time (see :func:`trafficsys.plot.dominance.plot_dominance`)."""
-        from ..plot.dominance import plot_dominance
-
-        return plot_dominance(self, ax=ax, run=run, partition=partition, top=top)
-
-    def plot_shares(self, ax=None, *, window: float | None = None, top: int = 8):
-        """Share of runs each loop dominates (see :func:`trafficsys.plot.dominance.plot_dominance_shares`)."""
-        from ..plot.dominance import plot_dominance_shares
-
-        return plot_dominance_shares(self, ax=ax, window=window, top=top)
-
-    def __repr__(self) -> str:
-        how = ""
-        if self.method == "strongest_path" and self.explained is not None:
-            mid = round(100 * float(np.median(self.explained)))
-            how = f", found by strongest-path search (they explain {mid}% of the loop activity, median over times)"
-        return (f"<LoopDominance: {len(self.loops)} loops ({len(self.competing)} competing) in "
-                f"{len(self.partitions)} partitions, {self.relative.sizes['time']} times x "
-                f"{self.relative.sizes['run']} runs{how}>")
-
-    def _repr_html_(self) -> str:
-        ranking = self.ranking()
-        more = f"<p>... and {len(ranking) - 20} more loops (<code>.ranking()</code>)</p>" if len(ranking) > 20 else ""
-        return (f"<p>{html.escape(repr(self))}</p>" + ranking.head(20).to_html(index=False) + more
-                + "<p>Everything: <code>.ranking()</code>, <code>.periods()</code>, <code>.to_pandas()</code> "
-                "(time x loop), <code>.shares()</code> for an ensemble; figures: <code>.plot()</code>, "
-                "<code>.plot_shares()</code>.</p>")
-
-    def dominant_set(self, time: float, run: int = 0, *, threshold: float = 0.5) -> dict[int, list[str]]:
-        """Return the dominant loop *set* of each competing partition at a time (Schoenberg et al. 2020, section 2).
-
-        The fewest loops, strongest first, whose absolute relative scores add
-        up to at least ``threshold`` (half of the partition's behaviour by
-        default) at the saved time nearest ``time``.
-
-        Returns
-        -------
-        dict
-            Partition index -> loop ids (empty when nothing changes then).
-        """
-        i = int(np.argmin(np.abs(self.time - time)))
-        out: dict[int, list[str]] = {}
-        for p in range(len(self.partitions)):
-            members = [k for k, lp in enumerate(self.loops) if lp.partition == p and lp.competing]
-            if not members:
-                continue
-            scores = np.abs(self.relative.values[i, run, members])
-            chosen, total = [], 0.0
-            for j in np.argsort(-scores, kind="stable"):
-                if total >= threshold or scores[j] == 0:
-                    break
-                chosen.append(self.loops[members[j]].id)
-                total += scores[j]
-            out[p] = chosen
-        return out
 
 
 # ------------------------------------------------------------------------ front door
@@ -1074,7 +670,7 @@ def loop_dominance(
             t_search = time.perf_counter()
             found_at, search = _discover(m, ds, g, length_bound, discovery_times, discovery_runs)
             timings["discovery"] = time.perf_counter() - t_search
-            cycles = sorted(found_at, key=lambda c: (len(c), [list(g.nodes).index(n) for n in c]))
+            cycles = sorted(found_at, key=loop_order)
             method = "strongest_path"
     else:
         cycles = []
@@ -1085,7 +681,7 @@ def loop_dominance(
                     raise ModelError(f"loop {' -> '.join(chain)}: '{b}' does not depend on '{a}' "
                                      f"(through an equation or a flow); give variables in causal order",
                                      file=m.file)
-            cycles.append(_rotate(chain, g))
+            cycles.append(rotate_loop(chain))
     if not cycles:
         raise ModelError("the model has no feedback loops (no closed chain of causes through a stock), so "
                          "there is no loop dominance to score; `trafficsys loops` lists the loops a model has",
@@ -1127,22 +723,30 @@ def loop_dominance(
         ever_dominant = set(np.unique(dom_all[dom_all >= 0]).tolist())
         kept = [k for k in range(L) if max_abs[k] >= min_contribution or k in ever_dominant]
 
-    # the causal-loop diagram's ids need every loop listed (not after a search); its signs are checked
-    # against these results, so the ids are not cached with the structure
-    cld_ids = _cld_ids(m, ds) if method == "all" else {}
-    names, _ = match_named_loops(m.loops, cycles)  # the diagram's rule (trafficsys.cld.loops)
+    # the causal-loop diagram's loops need every loop listed (not after a search); its signs are checked
+    # against these results, so its loops are not cached with the structure
+    cld = _diagram(m, ds, confirm=method == "all")
+    listed: dict[frozenset, Loop] = {}
+    if method == "all" and cld is not None:
+        listed = {frozenset(lp.links): lp for lp in cld.loops()}
+    on_diagram = [listed.get(frozenset(zip(c, c[1:] + c[:1]))) for c in cycles]
+    # the loops the diagram does not list are named by the same rule, among the names it has not used
+    taken_names = {lp.name for lp in on_diagram if lp is not None and lp.name}
+    rest = [k for k, lp in enumerate(on_diagram) if lp is None]
+    names, _ = match_named_loops({n: nl for n, nl in m.loops.items() if nl.name not in taken_names},
+                                 [cycles[k] for k in rest])
+    names = {rest[i]: name for i, name in names.items()}
     counts = {p: len(members) for p, members in groups.items()}
     infos: dict[int, LoopInfo] = {}
     used: dict[str, int] = {}
-    taken = {v[0] for v in cld_ids.values()}
+    taken = {known.id for known in listed.values()}
     for k, c in enumerate(cycles):
         pol = "R" if pos[k] and not neg[k] else "B" if neg[k] and not pos[k] else "U"
-        key = frozenset(zip(c, c[1:] + c[:1]))
-        cld_id, cld_pol = cld_ids.get(key, (None, None))
-        if cld_id is not None and not (pos[k] or neg[k]) and cld_pol in ("R", "B"):
-            pol = cld_pol  # never active in these runs: keep the structural polarity
-        if cld_id is not None and cld_pol == pol:
-            lid = cld_id  # the causal-loop diagram's name for this loop
+        known = on_diagram[k]
+        if known is not None and not (pos[k] or neg[k]) and known.polarity in ("R", "B"):
+            pol = known.polarity  # never active in these runs: keep the structural polarity
+        if known is not None and known.polarity == pol:
+            lid = known.id  # the causal-loop diagram's id for this loop
         else:
             used[pol] = used.get(pol, 0) + 1
             lid = f"{pol}{used[pol]}"
@@ -1150,7 +754,10 @@ def loop_dominance(
                 used[pol] += 1
                 lid = f"{pol}{used[pol]}"
         taken.add(lid)
-        infos[k] = LoopInfo(lid, pol, tuple(c), loop_part[k], counts[loop_part[k]] > 1, names.get(k, ""))
+        if known is None:
+            signs, delays = zip(*(_link_sign(cld, a, b) for a, b in zip(c, c[1:] + c[:1])))
+            known = Loop(lid, loop_polarity(signs), tuple(c), tuple(signs), tuple(delays), names.get(k))
+        infos[k] = LoopInfo(known, lid, pol, loop_part[k], counts[loop_part[k]] > 1)
 
     # competing loops first, each partition's loops by mean |relative score|
     order = sorted(kept, key=lambda k: (not infos[k].competing, infos[k].partition, -mean_abs[k]))
@@ -1213,14 +820,8 @@ def _discover(m: Model, ds, g: nx.DiGraph, length_bound: int | None, n_times: in
     for i, (a, b) in enumerate(edges):
         scores[i] = _link_score(m, sub, a, b, lookups, compiled)
     starts = [n for n in g.nodes if g.nodes[n].get("state")]
-    order = {n: i for i, n in enumerate(g.nodes)}
-
-    def rotate(c):
-        states = [i for i, n in enumerate(c) if g.nodes[n].get("state")] or range(len(c))
-        k = min(states, key=lambda i: order[c[i]])
-        return tuple(c[k:]) + tuple(c[:k])
-
-    found = strongest_path_loops(g, edges, scores, starts, times=list(sample_indices(T, n_times)), rotate=rotate)
+    found = strongest_path_loops(g, edges, scores, starts, times=list(sample_indices(T, n_times)),
+                                 rotate=rotate_loop)
     search = (edges, scores, starts, runs)
     if length_bound is not None:
         found = {c: t for c, t in found.items() if len(c) <= length_bound}
@@ -1228,7 +829,7 @@ def _discover(m: Model, ds, g: nx.DiGraph, length_bound: int | None, n_times: in
         for st in starts:
             paths = [nx.shortest_path(g, w, st) for w in g.successors(st) if nx.has_path(g, w, st)]
             if paths:
-                c = rotate([st, *min(paths, key=len)[:-1]]) if min(paths, key=len)[0] != st else (st,)
+                c = rotate_loop([st, *min(paths, key=len)[:-1]]) if min(paths, key=len)[0] != st else (st,)
                 if length_bound is None or len(c) <= length_bound:
                     found.setdefault(c, [])
     return found, search
