@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -19,7 +20,7 @@ from ...errors import ParseError
 from ...model import ast
 from ...model.elements import Aux, Constant, Element, Flow, Kind, Lookup, Stock
 from ...model.model import Model
-from ...model.names import canonical, quote
+from ...model.names import canonical
 from ...model.parser import numeric_literal, parse
 from ...model.printer import to_xmile
 from .diagram import layout
@@ -189,10 +190,10 @@ def _element_xml(e: Element, X: str, model: Model) -> ET.Element:
         main = portable
     if isinstance(e, Stock):
         ET.SubElement(el, X + "eqn").text = main
-        for f in e.inflows:  # a module's flow (``module.flow``) quoted, as in equations
-            ET.SubElement(el, X + "inflow").text = quote(f) if "." in f else f
+        for f in e.inflows:
+            ET.SubElement(el, X + "inflow").text = _flow_ref(f)
         for f in e.outflows:
-            ET.SubElement(el, X + "outflow").text = quote(f) if "." in f else f
+            ET.SubElement(el, X + "outflow").text = _flow_ref(f)
         if e.non_negative:
             ET.SubElement(el, X + "non_negative")
     elif isinstance(e, Flow):
@@ -336,3 +337,13 @@ def _flow_ends(model: Model, flow: str, pos: dict[str, tuple[float, float]]) -> 
     if a[1] == b[1]:  # a straight pipe through the valve (parallel flows have their own heights)
         a, b = (a[0], fy), (b[0], fy)
     return [a, b]
+
+
+def _flow_ref(name: str) -> str:
+    """Write a stock's <inflow>/<outflow> reference: quoted, as Stella writes it, unless a plain identifier.
+
+    Other readers (PySD) parse the reference as an expression, where a name with spaces must be quoted.
+    """
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or '"' in name:
+        return name
+    return f'"{name}"'
