@@ -142,14 +142,12 @@ def _portable(text: str, model: Model, name: str) -> str | None:
             return ast.Call("SMTHN", (x, d, order, init))
         if n.func == "POWER":
             return ast.Binary("^", n.args[0], n.args[1])
-        if n.func == "LOG":
-            if len(n.args) == 1:
-                return ast.Call("LOG10", n.args)
-            return ast.Binary("/", ast.Call("LN", (n.args[0],)), ast.Call("LN", (n.args[1],)))
-        if n.func == "SIGN":
+        if n.func == "LOG":  # LN / LN (PySD's XMILE lacks LOG10)
+            base = n.args[1] if len(n.args) > 1 else ast.Num(10.0)
+            return ast.Binary("/", ast.Call("LN", (n.args[0],)), ast.Call("LN", (base,)))
+        if n.func == "SIGN":  # x / |x| is exactly 1 or -1; SAFEDIV gives 0 at 0
             x = n.args[0]
-            return ast.If(ast.Binary(">", x, ast.Num(0.0)), ast.Num(1.0),
-                          ast.If(ast.Binary("<", x, ast.Num(0.0)), ast.Num(-1.0), ast.Num(0.0)))
+            return ast.Call("SAFEDIV", (x, ast.Call("ABS", (x,))))
         if n.func == "DELAY_N":
             x, d, init, order = n.args
             k, d0 = constant_value(order), constant_value(d)
