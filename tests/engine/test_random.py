@@ -63,7 +63,9 @@ def test_each_step_and_each_call_site_draws_anew():
     assert not np.array_equal(r.ds["r01"].values, r.ds["ru"].values)
 
 
-def test_one_run_and_an_ensemble_draw_the_same_numbers_on_every_path():
+def test_one_run_and_an_ensemble_draw_the_same_numbers_on_every_path(monkeypatch):
+    # run_ensemble's auto may take a kernel cached on disk (it agrees to 1e-12, below): one path, the same bits
+    monkeypatch.setenv("TRAFFICSYS_BACKEND", "numpy")
     m = noise_model()
     one = ts.simulate(m, seed=11, backend="numpy")  # the kernel agrees to 1e-12 (below), not bit for bit
     many = ts.simulate(m, seed=11, params={"mu": [10.0] * 5}, backend="numpy")
@@ -81,7 +83,8 @@ def test_the_compiled_kernel_draws_the_same_numbers():
     np.testing.assert_allclose(_values(b), _values(a), rtol=1e-12, atol=0)
 
 
-def test_strategies_are_compared_under_common_random_numbers():
+def test_strategies_are_compared_under_common_random_numbers(monkeypatch):
+    monkeypatch.setenv("TRAFFICSYS_BACKEND", "numpy")  # one path for both scenarios: the same bits
     m = noise_model()
     base = run_ensemble(m, {"mu": np.full(4, 10.0)}, seed=2)
     more = run_ensemble(m, {"mu": np.full(4, 10.0)}, scenario="more", seed=2)
