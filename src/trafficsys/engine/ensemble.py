@@ -35,6 +35,7 @@ from ..errors import ModelError
 from ..model.elements import Constant
 from ..model.model import Model
 from ..model.names import canonical
+from .kernel import choose
 from .methods import Method, get_method
 from .results import Results
 from .sampling import check_memory
@@ -63,23 +64,25 @@ def run_chunk(
     record: tuple[str, ...] | None = None,
     out: np.ndarray | None = None,
     lim: limits.Limits | None = None,
+    backend: str | None = None,
 ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """Run one chunk of an ensemble (a module-level function, so executors can pickle it).
 
     In-process, ``out`` is the chunk's slice of the ensemble's array, written in place.
-    ``lim`` are the caller's resource limits, applied in the worker.
+    ``lim`` are the caller's resource limits, applied in the worker; ``backend``
+    the one chosen for the whole ensemble (so every chunk takes the same path).
     """
     with limits.applied(lim):
-        return _run_chunk(model, params, method, timing, offset, record, out)
+        return _run_chunk(model, params, method, timing, offset, record, out, backend)
 
 
-def _run_chunk(model, params, method, timing, offset, record, out):
+def _run_chunk(model, params, method, timing, offset, record, out, backend=None):
     prep = prepare(model, None, params)
     prep.record = record
     n = max((len(v) for v in params.values() if np.ndim(v) == 1), default=1)
     if prep.n != n:  # every array was given per run, so this only happens with no varied constant
         prep.n = n
-    out, S0, S, A = execute(prep, method, timing, mode="vector", run_offset=offset, out=out)
+    out, S0, S, A = execute(prep, method, timing, mode="vector", run_offset=offset, out=out, backend=backend)
 
     def full(xs):  # (pipeline-delay histories are lists: the ledger does not need them)
         return [
@@ -131,6 +134,7 @@ def run_ensemble(
     chunk_size: int | None = None,
     progress: bool | None = None,
     desc: str | None = None,
+    backend: str | None = None,
 ) -> Results:
     """Run one model many times: a run per element of the ``params`` arrays.
 
@@ -164,6 +168,10 @@ def run_ensemble(
         Show a tqdm bar; default: only when stderr is a terminal and there are several chunks.
     desc
         Label of the progress bar.
+    backend
+        ``"auto"``, ``"numba"`` or ``"numpy"`` (None: ``$TRAFFICSYS_BACKEND``, else
+        auto), chosen once for the whole ensemble by its number of runs
+        (:func:`~trafficsys.engine.kernel.choose`), whatever its chunks.
 
     Returns
     -------
@@ -248,6 +256,8 @@ def run_ensemble(
             per_run = timing.nsave * max(1, nsaved) * 8
             chunk_size = max(1, min(-(-n // 4), CHUNK_BYTES // per_run))
     chunk_size = max(1, int(chunk_size))
+    # the path is chosen for the whole ensemble, not per chunk; numba from the environment may still fall back
+    chosen = choose(backend, whole.cm, meth, record, n)
     bounds = [(a, min(a + chunk_size, n)) for a in range(0, n, chunk_size)]
     if not arrays:  # nothing varies: still n identical runs
         c0 = whole.cm.constants[0] if whole.cm.constants else None
@@ -282,11 +292,11 @@ def run_ensemble(
     try:
         if executor is None:
             for p, a, b in per_chunk:
-                store(run_chunk(whole.model, p, meth, timing, a, record, out[:, :, a:b]), a)
+                store(run_chunk(whole.model, p, meth, timing, a, record, out[:, :, a:b], None, chosen), a)
         else:
             lim = limits.current()  # the caller's limits travel with each chunk
             futures = [
-                (executor.submit(run_chunk, whole.model, p, meth, timing, a, record, None, lim), a)
+                (executor.submit(run_chunk, whole.model, p, meth, timing, a, record, None, lim, chosen), a)
                 for p, a, b in per_chunk
             ]
             for f, a in futures:

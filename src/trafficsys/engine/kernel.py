@@ -50,7 +50,7 @@ __all__ = ["BACKENDS", "STATS", "Kernel", "available", "cache_dir", "choose", "g
 
 #: the values of ``simulate(backend=...)`` and of ``$TRAFFICSYS_BACKEND``
 BACKENDS = ("auto", "numba", "numpy")
-#: ensembles of at least this many runs take the kernel under backend="auto", compiling it if need be
+#: calls of at least this many runs take the kernel under backend="auto" (compiling it if need be), fewer numpy
 AUTO_RUNS = 1000
 #: a compile announces itself after this many seconds
 ANNOUNCE_AFTER = 1.0
@@ -365,22 +365,19 @@ def cm_source(cm: Any, method: Method, record: tuple[str, ...] | None) -> tuple[
     return got
 
 
-def _cached_on_disk(digest: str) -> bool:
-    folder = cache_dir()
-    return folder is not None and any((folder / "__pycache__").glob(f"tskernel_{digest}._kernel-*.nbi"))
-
-
 def choose(backend: str | None, cm: Any, method: Method, record: tuple[str, ...] | None, runs: int) -> str:
     """Resolve ``backend`` (``"auto"``, ``"numba"``, ``"numpy"``; None: ``$TRAFFICSYS_BACKEND``, else auto).
 
     ``"auto"`` takes the kernel when numba can be imported, the model has
-    nothing the kernel lacks, and one of: the kernel is loaded in this
-    process already; the ensemble has at least :data:`AUTO_RUNS` runs (the
-    compile, seconds to tens of seconds once per model structure, pays for
-    itself); or the kernel is in the disk cache and numba is imported.  Else
-    numpy, whose single runs take milliseconds with nothing to compile.  A
-    ``backend="numba"`` that cannot be honoured raises; ``TRAFFICSYS_BACKEND=numba``
-    falls back to numpy where the kernel cannot serve.
+    nothing the kernel lacks, and the call runs at least :data:`AUTO_RUNS`
+    runs; else numpy.  The rule looks at nothing but the call (not at what is
+    loaded in this process or cached on disk), so the same call always takes
+    the same path and gives the same bits.  Below :data:`AUTO_RUNS` runs the
+    numpy path costs milliseconds a run with nothing to load, while numba's
+    own import and loading of a cached kernel take most of a second in a new
+    process (and a compile, seconds to tens of seconds once per model
+    structure).  A ``backend="numba"`` that cannot be honoured raises;
+    ``TRAFFICSYS_BACKEND=numba`` falls back to numpy where the kernel cannot serve.
     """
     from_env = backend is None
     if backend is None:
@@ -395,7 +392,7 @@ def choose(backend: str | None, cm: Any, method: Method, record: tuple[str, ...]
             raise ModelError("backend='numba' needs numba (pip install numba); or use backend='auto'")
         return "numpy"
     try:
-        _, digest = cm_source(cm, method, record)
+        cm_source(cm, method, record)
     except KernelUnsupported as e:
         if backend == "numba" and not from_env:
             raise UnsupportedFeatureError(
@@ -404,6 +401,4 @@ def choose(backend: str | None, cm: Any, method: Method, record: tuple[str, ...]
                 file=cm.model.file,
             ) from None
         return "numpy"
-    if backend == "numba" or digest in _LOADED or runs >= AUTO_RUNS:
-        return "numba"
-    return "numba" if "numba" in sys.modules and _cached_on_disk(digest) else "numpy"
+    return "numba" if backend == "numba" or runs >= AUTO_RUNS else "numpy"

@@ -364,7 +364,7 @@ def dataset(data: dict[str, xr.Variable], coords: dict[str, np.ndarray], attrs: 
 
                 # from a pandas Index: xarray does not then ask whether the values are a dask array, which
                 # imports dask when it is installed (a second or more of a first run)
-                index = PandasIndex(pd.Index(values), name)
+                index = PandasIndex(pd.Index(values), name, coord_dtype=values.dtype)
                 if len(_INDEXES) > 32:
                     _INDEXES.clear()
                 _INDEXES[key] = index
@@ -431,8 +431,12 @@ def ledger(prep: Prepared, S0: tuple, S: tuple, A: tuple) -> Any:
             rows["turnover"].append(total(node.inflows + node.outflows, gross))
         data = {k: np.array(v, dtype=float).reshape(len(stocks), n) for k, v in rows.items()}
         data["residual"] = data["final"] - (data["initial"] + data["inflows"] - data["outflows"])
-        return xr.Dataset(
-            {k: (("stock", "run"), v) for k, v in data.items()}, coords={"stock": stocks, "run": np.arange(n)}
+        # assembled directly, as the saves are (the public constructor asks whether each array is a dask
+        # array, importing dask when it is installed: most of a second the first time)
+        return dataset(
+            {k: _variable(("stock", "run"), v, {}) for k, v in data.items()},
+            {"stock": np.array(stocks) if stocks else np.array([], dtype=float), "run": np.arange(n)},
+            {},
         )
 
     return build

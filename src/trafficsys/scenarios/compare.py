@@ -408,15 +408,18 @@ def _people_residual(model, r) -> float:
     led = getattr(r, "ledger", None)
     if led is None or "residual" not in getattr(led, "data_vars", {}):
         return float("nan")
+    raw = led.variables  # numpy rows by position: xarray's label lookups import dask when it is installed
+    row = {str(k): i for i, k in enumerate(raw["stock"].values)}
+    residual, initial = np.asarray(raw["residual"].values), np.asarray(raw["initial"].values)
     worst = 0.0
     for st in model.stocks:
         key = canonical(st.name)
         if not st.non_negative or (st.units or "").strip().lower() not in ("person", "people", "persons"):
             continue
-        if key not in led["residual"].coords["stock"].values:
+        if key not in row:
             continue
-        res = np.abs(led["residual"].sel(stock=key).values)
-        scale = np.maximum(np.abs(led["initial"].sel(stock=key).values), 1.0)
+        res = np.abs(residual[row[key]])
+        scale = np.maximum(np.abs(initial[row[key]]), 1.0)
         worst = max(worst, float(np.max(res / scale)))
     return worst
 
