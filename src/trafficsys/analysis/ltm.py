@@ -168,7 +168,9 @@ def feedback_graph(m: Model) -> nx.DiGraph:
         if tree is None:
             continue
         live = ast.live_names(tree)
-        drop += [(a, name) for a in g.predecessors(name) if a not in live and g[a][name].get("via") == "equation"]
+        drop += [
+            (a, name) for a in g.predecessors(name) if a not in live and g[a][name].get("via") == "equation"
+        ]
     g.remove_edges_from(drop)
     for name in g.nodes:
         g.nodes[name]["state"] = isinstance(m[name], Stock) or _is_stateful(m, name)
@@ -217,9 +219,13 @@ def _structure_cached(m: Model, what: tuple, compute: Callable[[], Any]) -> Any:
 
     try:
         # named loops and annotated links name and sign the loops: part of the key with the structure
-        key = (what, structure_key(m), tuple((c.name, c.value) for c in m.constants),
-               tuple(sorted((name, tuple(nl.variables)) for name, nl in m.loops.items())),
-               tuple(repr(lk) for lk in m.links))
+        key = (
+            what,
+            structure_key(m),
+            tuple((c.name, c.value) for c in m.constants),
+            tuple(sorted((name, tuple(nl.variables)) for name, nl in m.loops.items())),
+            tuple(repr(lk) for lk in m.links),
+        )
         hash(key)
     except TypeError:  # pragma: no cover - an element that cannot be hashed: compute every time
         return compute()
@@ -292,8 +298,11 @@ def _with_every_variable(given: Model, m: Model, ds):
     is re-run.  The engine's results hold every constant's value per run, so the runs are
     reproduced exactly, through the ensemble door, with the same scenario, method and save period.
     """
-    wanted = [n for n in m.names() if not isinstance(m[n], Constant)
-              and not (isinstance(m[n], Lookup) and m[n].input is None)]  # type: ignore[attr-defined]
+    wanted = [
+        n
+        for n in m.names()
+        if not isinstance(m[n], Constant) and not (isinstance(m[n], Lookup) and m[n].input is None)
+    ]  # type: ignore[attr-defined]
     if all(n in ds or m[n].name in ds for n in wanted):
         return ds
     attrs = ds.attrs
@@ -304,10 +313,14 @@ def _with_every_variable(given: Model, m: Model, ds):
     scenario = attrs.get("scenario") or None
     base = given.with_scenario(scenario) if scenario in given.scenarios else given
     flat = m if base is given else _flatten(base)
-    params = {c: np.asarray(ds[c].values, dtype=float) for c in flat.names(Kind.CONSTANT)
-              if c in ds and "time" not in ds[c].dims}
-    r = run_ensemble(base, params, method=attrs["method"], saveper=float(attrs["saveper"]),
-                     n=ds.sizes.get("run", 1))
+    params = {
+        c: np.asarray(ds[c].values, dtype=float)
+        for c in flat.names(Kind.CONSTANT)
+        if c in ds and "time" not in ds[c].dims
+    }
+    r = run_ensemble(
+        base, params, method=attrs["method"], saveper=float(attrs["saveper"]), n=ds.sizes.get("run", 1)
+    )
     return _dataset(r)
 
 
@@ -331,29 +344,39 @@ class _Values:
         if name in self._cache:
             return self._cache[name]
         shape = (len(self.time), self.nrun)
-        key = next((k for k in (name, self.m[name].name) if k in self.ds), None) if name in self.m else (
-            name if name in self.ds else None)
+        key = (
+            next((k for k in (name, self.m[name].name) if k in self.ds), None)
+            if name in self.m
+            else (name if name in self.ds else None)
+        )
         if key is not None:
             da = self.ds[key]
             dims = [d for d in ("time", "run") if d in da.dims]
             extra = [d for d in da.dims if d not in ("time", "run")]
             if extra:
-                raise ModelError(f"arrayed variable (dimensions {extra}) is not supported by loop dominance",
-                                 variable=name, file=self.m.file)
+                raise ModelError(
+                    f"arrayed variable (dimensions {extra}) is not supported by loop dominance",
+                    variable=name,
+                    file=self.m.file,
+                )
             arr = np.asarray(da.transpose(*dims).values, dtype=float)
             if dims == ["run"]:
                 arr = arr[None, :]
             elif dims == ["time"]:
                 arr = arr[:, None]
-            value = np.ascontiguousarray(np.broadcast_to(arr, shape)) if arr.shape == shape else \
-                np.broadcast_to(arr, shape)
+            value = (
+                np.ascontiguousarray(np.broadcast_to(arr, shape))
+                if arr.shape == shape
+                else np.broadcast_to(arr, shape)
+            )
         elif name in self.m and isinstance(const := self.m[name], Constant):
             value = np.full(shape, const.value)
         else:
             raise ModelError(
                 "the results do not hold this variable's values; simulate with every variable saved "
                 "(the default of ts.simulate) before asking for loop dominance",
-                variable=name, file=self.m.file,
+                variable=name,
+                file=self.m.file,
             )
         self._cache[name] = value
         return value
@@ -392,8 +415,9 @@ def _ratio_score(partial: np.ndarray, dz: np.ndarray, dx: np.ndarray) -> np.ndar
     return out
 
 
-def _link_score(m: Model, values: _Values, source: str, target: str, lookups: Mapping[str, Lookup],
-                compiled: Any = None) -> np.ndarray:
+def _link_score(
+    m: Model, values: _Values, source: str, target: str, lookups: Mapping[str, Lookup], compiled: Any = None
+) -> np.ndarray:
     """Return the link score series ``(time, run)`` of ``source -> target``."""
     e = m[target]
     dt = m.dt
@@ -413,25 +437,46 @@ def _link_score(m: Model, values: _Values, source: str, target: str, lookups: Ma
         if stage_input is not None:
             # a smooth/delay: input u -> hidden stock z, with its own adjustment loop z -> z
             deps = ast.names(stage_input)
-            u = np.broadcast_to(evaluate(stage_input, {d: values[d] for d in deps}, time=values.time[:, None],
-                                         dt=dt, start=m.start, stop=m.stop, lookups=lookups, variable=target),
-                                z.shape)
+            u = np.broadcast_to(
+                evaluate(
+                    stage_input,
+                    {d: values[d] for d in deps},
+                    time=values.time[:, None],
+                    dt=dt,
+                    start=m.start,
+                    stop=m.stop,
+                    lookups=lookups,
+                    variable=target,
+                ),
+                z.shape,
+            )
             du = np.diff(u, axis=0)
             gap = du - dz
             if source == target:
                 score = -np.abs(_ratio_score(dz, gap, dz))
             else:
                 env = {d: (x[1:] if d == source else values[d][:-1]) for d in deps}
-                new = evaluate(stage_input, env, time=values.time[:-1, None], dt=dt, start=m.start, stop=m.stop,
-                               lookups=lookups, variable=target)
+                new = evaluate(
+                    stage_input,
+                    env,
+                    time=values.time[:-1, None],
+                    dt=dt,
+                    start=m.start,
+                    stop=m.stop,
+                    lookups=lookups,
+                    variable=target,
+                )
                 to_input = _ratio_score(np.broadcast_to(new, du.shape) - u[:-1], du, dx)
                 score = to_input * np.abs(_ratio_score(du, gap, du))
         elif _is_stateful(m, target):
             score = np.where((dx == 0) | (dz == 0), 0.0, np.sign(dz) * np.sign(dx))
         else:
             # tables only called as functions have no recorded values; everything else is an input
-            env = {d: (x[1:] if d == source else values[d][:-1]) for d in m.dependencies(target)
-                   if not (d in lookups and lookups[d].input is None)}
+            env = {
+                d: (x[1:] if d == source else values[d][:-1])
+                for d in m.dependencies(target)
+                if not (d in lookups and lookups[d].input is None)
+            }
             t_prev = values.time[:-1, None]
             new = None
             if compiled is not None:  # the engine's own numerics for the equation
@@ -440,8 +485,16 @@ def _link_score(m: Model, values: _Values, source: str, target: str, lookups: Ma
                 except UnsupportedFeatureError:  # e.g. ACTIVE_INITIAL lowered to a hidden initial value
                     new = None
             if new is None:
-                new = evaluate(tree, env, time=t_prev, dt=dt, start=m.start, stop=m.stop, lookups=lookups,
-                               variable=target)
+                new = evaluate(
+                    tree,
+                    env,
+                    time=t_prev,
+                    dt=dt,
+                    start=m.start,
+                    stop=m.stop,
+                    lookups=lookups,
+                    variable=target,
+                )
                 if isinstance(e, Lookup):
                     new = interpolate_lookup(e, new)
                 if isinstance(e, Flow) and e.non_negative:
@@ -501,7 +554,9 @@ class LoopDominance:
         self.relative = relative
         self._dom = dominant_index  # (partition, time, run): index into self.loops, -1 for none
         self._dominant = None
-        self.sampled: dict[str, np.ndarray] = {}  #: constants that vary across the runs (name -> value per run)
+        self.sampled: dict[
+            str, np.ndarray
+        ] = {}  #: constants that vary across the runs (name -> value per run)
         self.omitted = 0  #: loops scored but not kept (see ``max_bytes`` in :func:`loop_dominance`)
         self.time_units = "time"  #: the model's time units (axis label of the figures)
 
@@ -511,9 +566,15 @@ class LoopDominance:
 
         if self._dominant is None:
             ids = np.array([lp.id for lp in self.loops] + [""], dtype=str)
-            self._dominant = xr.DataArray(ids[self._dom], dims=("partition", "time", "run"), coords={
-                "partition": np.arange(len(self.partitions)), "time": self.relative["time"].values,
-                "run": self.relative["run"].values}).transpose("time", "run", "partition")
+            self._dominant = xr.DataArray(
+                ids[self._dom],
+                dims=("partition", "time", "run"),
+                coords={
+                    "partition": np.arange(len(self.partitions)),
+                    "time": self.relative["time"].values,
+                    "run": self.relative["run"].values,
+                },
+            ).transpose("time", "run", "partition")
         return self._dominant
 
     def _dominates(self, k: int) -> np.ndarray:
@@ -547,31 +608,56 @@ class LoopDominance:
         for k, lp in enumerate(self.loops):
             d = self._dominates(k) if run is None else self._dominates(k)[:, [run]]
             t, r = np.meshgrid(rel["time"].values, rel["run"].values, indexing="ij")
-            frames.append(pd.DataFrame({
-                "time": t.ravel(), "run": r.ravel(), "loop": lp.id, "polarity": lp.polarity,
-                "partition": lp.partition, "competing": lp.competing,
-                "score": sc.values[:, :, k].ravel(), "relative": rel.values[:, :, k].ravel(),
-                "dominant": d.ravel(),
-            }))
-        return pd.concat(frames, ignore_index=True).sort_values(["run", "time", "partition", "loop"],
-                                                                ignore_index=True)
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "time": t.ravel(),
+                        "run": r.ravel(),
+                        "loop": lp.id,
+                        "polarity": lp.polarity,
+                        "partition": lp.partition,
+                        "competing": lp.competing,
+                        "score": sc.values[:, :, k].ravel(),
+                        "relative": rel.values[:, :, k].ravel(),
+                        "dominant": d.ravel(),
+                    }
+                )
+            )
+        return pd.concat(frames, ignore_index=True).sort_values(
+            ["run", "time", "partition", "loop"], ignore_index=True
+        )
 
     def to_xarray(self):
         """Return the scores as one ``xarray.Dataset``."""
         import xarray as xr
 
-        return xr.Dataset({"link_score": self.link_scores, "loop_score": self.loop_scores,
-                           "relative": self.relative, "dominant": self.dominant})
+        return xr.Dataset(
+            {
+                "link_score": self.link_scores,
+                "loop_score": self.loop_scores,
+                "relative": self.relative,
+                "dominant": self.dominant,
+            }
+        )
 
     def ranking(self):
         """Loops ranked: competing loops by mean absolute relative score, then loops alone in their partition."""
         import pandas as pd
 
         mean_abs = np.abs(self.relative).mean(dim=("time", "run")).values
-        rows = [{"loop": lp.id, "polarity": lp.polarity, "partition": lp.partition, "competing": lp.competing,
-                 "mean_abs_relative": float(mean_abs[k]),
-                 "share_dominant": float(self._dominates(k).mean()),
-                 "name": lp.name, "variables": " -> ".join(lp.variables)} for k, lp in enumerate(self.loops)]
+        rows = [
+            {
+                "loop": lp.id,
+                "polarity": lp.polarity,
+                "partition": lp.partition,
+                "competing": lp.competing,
+                "mean_abs_relative": float(mean_abs[k]),
+                "share_dominant": float(self._dominates(k).mean()),
+                "name": lp.name,
+                "variables": " -> ".join(lp.variables),
+            }
+            for k, lp in enumerate(self.loops)
+        ]
         df = pd.DataFrame(rows)
         return df.sort_values(["competing", "mean_abs_relative"], ascending=[False, False], ignore_index=True)
 
@@ -596,9 +682,16 @@ class LoopDominance:
                 if i == len(t) or dom[i] != dom[start]:
                     if dom[start] >= 0:
                         k = int(dom[start])
-                        rows.append({"partition": p, "start": float(t[start]), "end": float(t[i - 1]),
-                                     "loop": self.loops[k].id, "polarity": self.loops[k].polarity,
-                                     "mean_relative": float(self.relative.values[start:i, run, k].mean())})
+                        rows.append(
+                            {
+                                "partition": p,
+                                "start": float(t[start]),
+                                "end": float(t[i - 1]),
+                                "loop": self.loops[k].id,
+                                "polarity": self.loops[k].polarity,
+                                "mean_relative": float(self.relative.values[start:i, run, k].mean()),
+                            }
+                        )
                     start = i
         return pd.DataFrame(rows, columns=["partition", "start", "end", "loop", "polarity", "mean_relative"])
 
@@ -639,20 +732,33 @@ class LoopDominance:
                     prev["_sum"] += rel[sel, j].sum()
                     prev["_n"] += int(sel.sum())
                 else:
-                    prev = {"partition": p, "start": start, "end": end, "loop": self.loops[k].id,
-                            "polarity": self.loops[k].polarity, "_sum": rel[sel, j].sum(), "_n": int(sel.sum()),
-                            "name": self.loops[k].label}
+                    prev = {
+                        "partition": p,
+                        "start": start,
+                        "end": end,
+                        "loop": self.loops[k].id,
+                        "polarity": self.loops[k].polarity,
+                        "_sum": rel[sel, j].sum(),
+                        "_n": int(sel.sum()),
+                        "name": self.loops[k].label,
+                    }
                     rows.append(prev)
         for r in rows:
             r["mean_relative"] = float(r.pop("_sum") / r.pop("_n"))
-        return pd.DataFrame(rows, columns=["partition", "start", "end", "loop", "polarity", "mean_relative", "name"])
+        return pd.DataFrame(
+            rows, columns=["partition", "start", "end", "loop", "polarity", "mean_relative", "name"]
+        )
 
     def _bins(self, window: float | None) -> np.ndarray:
         t = self.time
         if window is None:
             window = (t[-1] - t[0]) / 20 if len(t) > 1 else 1.0
-        if isinstance(window, bool) or not isinstance(window, (int, float, np.integer, np.floating)) \
-                or not np.isfinite(window) or window < 0:
+        if (
+            isinstance(window, bool)
+            or not isinstance(window, (int, float, np.integer, np.floating))
+            or not np.isfinite(window)
+            or window < 0
+        ):
             raise ModelError(f"window must be a finite time span >= 0 (0: every saved step), got {window!r}")
         if not window:
             return np.arange(len(t))
@@ -735,8 +841,11 @@ class LoopDominance:
             vals = params[name]
             v = np.asarray(list(vals) if not isinstance(vals, np.ndarray) else vals, dtype=float)
             if v.shape != (len(frac),):
-                raise ModelError(f"params[{name!r}] has {v.size} values for {len(frac)} runs; give one per run")
+                raise ModelError(
+                    f"params[{name!r}] has {v.size} values for {len(frac)} runs; give one per run"
+                )
             X[:, j] = v
+
         # Spearman's coefficient is Pearson's on the (average) ranks: every pair in one matrix product
         def standard(ranks: np.ndarray) -> np.ndarray:
             dev = ranks - ranks.mean(axis=0)
@@ -745,8 +854,11 @@ class LoopDominance:
                 return np.where(norm > 0, dev / np.where(norm > 0, norm, 1.0), np.nan)
 
         Y = frac.to_numpy(dtype=float)
-        corr = standard(rankdata(X, axis=0)).T @ standard(rankdata(Y, axis=0)) if len(frac) else \
-            np.full((len(names), Y.shape[1]), np.nan)
+        corr = (
+            standard(rankdata(X, axis=0)).T @ standard(rankdata(Y, axis=0))
+            if len(frac)
+            else np.full((len(names), Y.shape[1]), np.nan)
+        )
         corr = np.clip(corr, -1.0, 1.0)
         flat = (np.ptp(X, axis=0)[:, None] == 0) | (np.ptp(Y, axis=0)[None, :] == 0) if len(frac) else True
         return pd.DataFrame(np.where(flat, np.nan, corr), index=names, columns=frac.columns)
@@ -769,17 +881,27 @@ class LoopDominance:
             lo, hi = (round(100 * float(f(self.explained))) for f in (np.min, np.max))
             span = f"{lo}%" if lo == hi else f"{lo}-{hi}%"
             how = f", found by strongest-path search (flows on them carry {span} of the stocks' changes)"
-        return (f"<LoopDominance: {len(self.loops)} loops ({len(self.competing)} competing) in "
-                f"{len(self.partitions)} partitions, {self.relative.sizes['time']} times x "
-                f"{self.relative.sizes['run']} runs{how}>")
+        return (
+            f"<LoopDominance: {len(self.loops)} loops ({len(self.competing)} competing) in "
+            f"{len(self.partitions)} partitions, {self.relative.sizes['time']} times x "
+            f"{self.relative.sizes['run']} runs{how}>"
+        )
 
     def _repr_html_(self) -> str:
         ranking = self.ranking()
-        more = f"<p>... and {len(ranking) - 20} more loops (<code>.ranking()</code>)</p>" if len(ranking) > 20 else ""
-        return (f"<p>{html.escape(repr(self))}</p>" + ranking.head(20).to_html(index=False) + more
-                + "<p>Everything: <code>.ranking()</code>, <code>.periods()</code>, <code>.to_pandas()</code> "
-                "(time x loop), <code>.shares()</code> for an ensemble; figures: <code>.plot()</code>, "
-                "<code>.plot_shares()</code>.</p>")
+        more = (
+            f"<p>... and {len(ranking) - 20} more loops (<code>.ranking()</code>)</p>"
+            if len(ranking) > 20
+            else ""
+        )
+        return (
+            f"<p>{html.escape(repr(self))}</p>"
+            + ranking.head(20).to_html(index=False)
+            + more
+            + "<p>Everything: <code>.ranking()</code>, <code>.periods()</code>, <code>.to_pandas()</code> "
+            "(time x loop), <code>.shares()</code> for an ensemble; figures: <code>.plot()</code>, "
+            "<code>.plot_shares()</code>.</p>"
+        )
 
     def dominant_set(self, time: float, run: int = 0, *, threshold: float = 0.5) -> dict[int, list[str]]:
         """Return the dominant loop *set* of each competing partition at a time (Schoenberg et al. 2020, section 2).
@@ -833,8 +955,14 @@ class _LoopScorer:
     side, so that every reduction over a partition reads contiguous memory.
     """
 
-    def __init__(self, links: np.ndarray, loop_edges: Sequence[Sequence[int]], groups: Mapping[int, list[int]],
-                 npart: int, max_bytes: float):
+    def __init__(
+        self,
+        links: np.ndarray,
+        loop_edges: Sequence[Sequence[int]],
+        groups: Mapping[int, list[int]],
+        npart: int,
+        max_bytes: float,
+    ):
         L, E = len(loop_edges), links.shape[0]
         self.max_bytes = max_bytes
         self.keep = False
@@ -948,8 +1076,13 @@ class _LoopScorer:
 SCORER = "auto"
 
 
-def _scorer(links: np.ndarray, loop_edges: Sequence[Sequence[int]], groups: Mapping[int, list[int]],
-            npart: int, max_bytes: float):
+def _scorer(
+    links: np.ndarray,
+    loop_edges: Sequence[Sequence[int]],
+    groups: Mapping[int, list[int]],
+    npart: int,
+    max_bytes: float,
+):
     from . import _loop_kernel
 
     if SCORER == "numba" or (SCORER == "auto" and _loop_kernel.available()):
@@ -1051,15 +1184,20 @@ def loop_dominance(
     ds = _with_every_variable(given, m, _dataset(results))
     g = feedback_graph(m)
     if discovery not in ("auto", "all", "strongest_path"):
-        raise ModelError(f"discovery must be 'auto', 'all' or 'strongest_path', not {discovery!r}", file=m.file)
+        raise ModelError(
+            f"discovery must be 'auto', 'all' or 'strongest_path', not {discovery!r}", file=m.file
+        )
     found_at: dict[tuple[str, ...], list[int]] | None = None
     method = "given"
     if loops is None:
         cycles = None
         if discovery in ("auto", "all"):
             try:
-                cycles = _structure_cached(m, ("loops", max_loops, length_bound),
-                                           lambda: _enumerate_loops(g, max_loops, length_bound))
+                cycles = _structure_cached(
+                    m,
+                    ("loops", max_loops, length_bound),
+                    lambda: _enumerate_loops(g, max_loops, length_bound),
+                )
                 method = "all"
             except ModelError:
                 if discovery == "all":
@@ -1074,14 +1212,18 @@ def loop_dominance(
             chain = [canonical(v) for v in getattr(lp, "variables", lp)]
             for a, b in zip(chain, chain[1:] + chain[:1]):
                 if not g.has_edge(a, b):
-                    raise ModelError(f"loop {' -> '.join(chain)}: '{b}' does not depend on '{a}' "
-                                     f"(through an equation or a flow); give variables in causal order",
-                                     file=m.file)
+                    raise ModelError(
+                        f"loop {' -> '.join(chain)}: '{b}' does not depend on '{a}' "
+                        f"(through an equation or a flow); give variables in causal order",
+                        file=m.file,
+                    )
             cycles.append(_rotate(chain, g))
     if not cycles:
-        raise ModelError("the model has no feedback loops (no closed chain of causes through a stock), so "
-                         "there is no loop dominance to score; `trafficsys loops` lists the loops a model has",
-                         file=m.file)
+        raise ModelError(
+            "the model has no feedback loops (no closed chain of causes through a stock), so "
+            "there is no loop dominance to score; `trafficsys loops` lists the loops a model has",
+            file=m.file,
+        )
     partitions = cycle_partitions(g)
     part_of = {n: i for i, p in enumerate(partitions) for n in p}
     for comp in nx.strongly_connected_components(g):
@@ -1170,7 +1312,9 @@ def loop_dominance(
     result = LoopDominance(
         infos_list,
         partitions,
-        xr.DataArray(links, dims=("link", *order3), coords={**coords, "link": link_labels}).transpose(*order3, "link"),
+        xr.DataArray(links, dims=("link", *order3), coords={**coords, "link": link_labels}).transpose(
+            *order3, "link"
+        ),
         xr.DataArray(scores, dims=(*order3, "loop"), coords={**coords, "loop": loop_ids}),
         xr.DataArray(rel, dims=(*order3, "loop"), coords={**coords, "loop": loop_ids}),
         dom_index,
@@ -1181,8 +1325,9 @@ def loop_dominance(
     result.method = method
     if found_at is not None:
         result.found_at = {infos[k].id: [float(values.time[i]) for i in found_at[cycles[k]]] for k in order}
-        result.explained = _explained(m, ds, g, partitions, part_of, [cycles[k] for k in order], values, lookups,
-                                      compiled, coords)
+        result.explained = _explained(
+            m, ds, g, partitions, part_of, [cycles[k] for k in order], values, lookups, compiled, coords
+        )
     return result
 
 
@@ -1209,7 +1354,9 @@ def _discover(m: Model, ds, g: nx.DiGraph, length_bound: int | None, n_times: in
         k = min(states, key=lambda i: order[c[i]])
         return tuple(c[k:]) + tuple(c[:k])
 
-    found = strongest_path_loops(g, edges, scores, starts, times=list(sample_indices(T, n_times)), rotate=rotate)
+    found = strongest_path_loops(
+        g, edges, scores, starts, times=list(sample_indices(T, n_times)), rotate=rotate
+    )
     if length_bound is not None:
         found = {c: t for c, t in found.items() if len(c) <= length_bound}
     if not found:  # nothing moves along any loop: keep each state's shortest loop, never found active
@@ -1231,10 +1378,17 @@ def _explained(m: Model, ds, g, partitions, part_of, cycles, values, lookups, co
     comp = {n: i for i, c in enumerate(nx.strongly_connected_components(g)) for n in c}
     on_loop = {lk for c in cycles for lk in zip(c, c[1:] + c[:1])}
     links = [(a, b) for a, b in g.edges if comp[a] == comp[b] and isinstance(m[b], Stock) and b in part_of]
-    scores = np.stack([_link_score(m, values, a, b, lookups, compiled) for a, b in links]) if links else \
-        np.zeros((0, len(values.time), values.nrun))
+    scores = (
+        np.stack([_link_score(m, values, a, b, lookups, compiled) for a, b in links])
+        if links
+        else np.zeros((0, len(values.time), values.nrun))
+    )
     share = explained_share([(part_of[b], b) for _, b in links], scores, [lk in on_loop for lk in links])
-    share = share[: len(partitions)] if share.shape[0] >= len(partitions) else np.ones(
-        (len(partitions), *scores.shape[1:]))
-    return xr.DataArray(share, dims=("partition", "time", "run"),
-                        coords={**coords, "partition": np.arange(len(partitions))}).transpose("time", "run", "partition")
+    share = (
+        share[: len(partitions)]
+        if share.shape[0] >= len(partitions)
+        else np.ones((len(partitions), *scores.shape[1:]))
+    )
+    return xr.DataArray(
+        share, dims=("partition", "time", "run"), coords={**coords, "partition": np.arange(len(partitions))}
+    ).transpose("time", "run", "partition")
