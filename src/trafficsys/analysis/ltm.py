@@ -261,16 +261,22 @@ def _cld_ids(m: Model, ds: Any) -> dict[frozenset, tuple[str, str]]:
     from .polarities import confirm_polarities
 
     try:
-        cld_loops = confirm_polarities(m.cld(), m, ds).loops()
+        confirmed = confirm_polarities(m.cld(), m, ds)
     except ModelError:  # the CLD is optional here: without it, loops get ids by polarity
         return {}
-    out = {}
-    for lp in cld_loops:
-        v = [canonical(x) for x in getattr(lp, "variables", ())]
-        if v:
-            key = frozenset((v[i], v[(i + 1) % len(v)]) for i in range(len(v)))
-            out[key] = (str(lp.id), str(getattr(lp, "polarity", "U")))
-    return out
+
+    def ids() -> dict[frozenset, tuple[str, str]]:
+        out = {}
+        for lp in confirmed.loops():
+            v = [canonical(x) for x in getattr(lp, "variables", ())]
+            if v:
+                key = frozenset((v[i], v[(i + 1) % len(v)]) for i in range(len(v)))
+                out[key] = (str(lp.id), str(getattr(lp, "polarity", "U")))
+        return out
+
+    # the loops and their ids follow from the diagram's links alone: the same signs, the same ids
+    signs = tuple((lk.source, lk.target, lk.polarity, lk.delay) for lk in confirmed.links)
+    return dict(_structure_cached(m, ("cld-ids", signs), ids))
 
 
 # ------------------------------------------------------------------------------ data
