@@ -272,8 +272,8 @@ def test_an_ensemble_takes_one_path_for_all_its_chunks(monkeypatch):
     monkeypatch.setattr(ensemble, "execute", spy)
     m = _decay("k * x + 0.25")
     k = np.linspace(0.1, 0.5, kernel.AUTO_RUNS)
-    big = ensemble.run_ensemble(m, {"k": k}, chunk_size=300)
-    assert seen == ["numba"] * 4  # chunks of 300 runs, chosen by the ensemble's 1,000
+    big = ensemble.run_ensemble(m, {"k": k}, chunk_size=kernel.AUTO_RUNS // 3)
+    assert seen == ["numba"] * 4  # chunks of a third of AUTO_RUNS, chosen by the ensemble's AUTO_RUNS
     seen.clear()
     small = ensemble.run_ensemble(m, {"k": k[:10]}, chunk_size=3)
     assert seen == ["numpy"] * 4
