@@ -430,7 +430,7 @@ def test_arrayed_models_are_scored_element_by_element(tmp_path):
     d = loop_dominance(m, ts.simulate(m))
     assert d.partitions == [("pop[north]",), ("pop[south]",)]
     assert {lp.variables for lp in d.loops} == {
-        (f"pop[{e}]", f"{f}[{e}]") for e in ("north", "south") for f in ("births", "deaths")}
+        (f"{f}[{e}]", f"pop[{e}]") for e in ("north", "south") for f in ("births", "deaths")}
     iv = d.intervals()
     for p, capacity in ((0, K), (1, K / 2)):  # the south's capacity is halved: it turns earlier
         switch = iv[iv["partition"] == p]["start"].iloc[1] - m.dt / 2

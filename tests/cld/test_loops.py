@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from support import REPO
 
 import trafficsys as ts
-from trafficsys.analysis import loop_dominance
+from trafficsys.analysis import confirm_polarities, loop_dominance
 from trafficsys.cld import CausalLoopDiagram, independent_loops, loop_polarity, loops, loops_through
-from trafficsys.cld.loops import named_loop_notes
+from trafficsys.cld.loops import named_loop_notes, rotate_loop
 from trafficsys.errors import UnknownVariableError
 
 
@@ -161,10 +161,54 @@ def test_one_named_loop_rule_for_the_diagram_and_loop_dominance():
     by_name = {lp.name: lp for lp in m.cld().loops() if lp.name}
     assert set(by_name) == {"growth", "crowding"}
     assert by_name["growth"].polarity == "R" and "f" in by_name["growth"]
-    d = loop_dominance(m, ts.simulate(m))
-    scored = {lp.name: set(lp.variables) for lp in d.loops if lp.name}
-    assert scored == {name: set(lp.variables) for name, lp in by_name.items()}
+    r = ts.simulate(m)
+    d = loop_dominance(m, r)
+    scored = {lp.name: lp for lp in d.loops if lp.name}
+    assert set(scored) == set(by_name)
+    # the diagram's signs checked against the same runs ("?" for s -> g becomes "-"): the same Loop,
+    # read from the same variable, printed the same
+    confirmed = {lp.name: lp for lp in confirm_polarities(m.cld(), m, r).loops() if lp.name}
+    for name, info in scored.items():
+        assert info.variables == by_name[name].variables
+        assert info.loop == confirmed[name]
+        assert str(info) == str(confirmed[name])
+    assert str(scored["growth"]) == "R1 growth: f -> s -> f"
     assert not named_loop_notes(m.cld())
+
+
+def test_a_named_loop_that_is_no_loop_is_named_by_neither():
+    """A declaration no feedback loop fits names nothing, in the diagram (with a note) and in loop dominance."""
+    m = ts.Model("m", stop=5, dt=0.25)
+    m.constant("r", 0.2)
+    m.stock("s", 10, inflows=["f"])
+    m.flow("f", "r * s")
+    m.loop("nowhere", ["r", "f"])  # r is a constant: on no loop
+    assert not any(lp.name for lp in m.cld().loops())
+    assert any("'nowhere'" in n and "matches no feedback loop" in n for n in named_loop_notes(m.cld()))
+    assert not any(lp.name for lp in loop_dominance(m, ts.simulate(m)).loops)
+
+
+def test_loop_dominance_reads_every_loop_as_the_diagram_does():
+    """One rotation rule: given loops, and loops the diagram does not list (a smooth's own loop), too."""
+    m = ts.Model("m", stop=5, dt=0.25)
+    m.constant("r", 0.2)
+    m.stock("s", 10, inflows=["f"])
+    m.flow("f", "r * s_seen")
+    m.aux("s_seen", "SMTH1(s, 2)")
+    m.loop("perceived", ["s_seen"])
+    r = ts.simulate(m)
+    given = loop_dominance(m, r, loops=[["s", "s_seen", "f"]])
+    assert [lp.variables for lp in given.loops] == [("f", "s", "s_seen")]
+    d = loop_dominance(m, r)
+    listed = {lp.variables: lp for lp in m.cld().loops()}
+    for info in d.loops:
+        assert info.variables == rotate_loop(info.variables)
+        if info.variables in listed:
+            assert info.loop == listed[info.variables]
+    own = [info for info in d.loops if info.variables == ("s_seen",)]  # the smooth's adjustment loop
+    assert own and own[0].loop.signs == ("-",) and own[0].polarity == "B"
+    # the diagram has no s_seen -> s_seen link, so the name goes to the loop through s_seen it lists
+    assert {info.name for info in d.loops if info.name} == {"perceived"}
 
 
 def test_declared_polarity_mismatch_is_reported():

@@ -26,7 +26,7 @@ def test_prints_the_dominant_loop_per_period(logistic_file, capsys, tmp_path):
     section = out.split("Dominant loop per period")[1].splitlines()[2:]
     periods = [ln.split() for ln in section if ln.strip() and ln.split()[0][0].isdigit()]
     assert [p[2] for p in periods] == ["R1", "B1"]
-    assert [" ".join(p[5:]) for p in periods] == ["pop -> births", "pop -> deaths"]
+    assert [" ".join(p[5:]) for p in periods] == ["births -> pop", "deaths -> pop"]
     switch = float(periods[1][0])
     assert abs(switch - np.log(99) / 0.5) < 0.5  # Euler with dt = 1/8 lags the analytic 9.19 a little
     assert csv.stat().st_size > 1000 and png.stat().st_size > 5000

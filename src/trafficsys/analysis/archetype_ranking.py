@@ -14,7 +14,8 @@ from typing import Any
 from ..cld.archetypes import archetypes as detect
 from ..cld.findings import ArchetypeMatches
 from ..model.model import Model
-from .ltm import LoopDominance, loop_dominance
+from .dominance import LoopDominance
+from .ltm import loop_dominance
 from .polarities import confirm_polarities
 
 __all__ = ["archetypes"]

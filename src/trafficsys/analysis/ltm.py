@@ -59,72 +59,26 @@ Matter. System Dynamics Review 39(2), 140-151. https://doi.org/10.1002/sdr.1728
 
 from __future__ import annotations
 
-import html
 import itertools
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
 import numpy as np
 
-from ..cld.loops import match_named_loops
+from ..cld.loops import Loop, graph_cycles, loop_order, loop_polarity, match_named_loops, rotate_loop
 from ..engine.expression import STATEFUL_CALLS, evaluate, interpolate_lookup
 from ..errors import ModelError, UnsupportedFeatureError
 from ..model import ast
 from ..model.elements import Constant, Flow, Kind, Lookup, Stock
 from ..model.model import Model
 from ..model.names import canonical
+from .dominance import LoopDominance, LoopInfo
 
+#: LoopDominance and LoopInfo live in :mod:`trafficsys.analysis.dominance` (importable from here too)
 __all__ = ["LoopInfo", "LoopDominance", "loop_dominance", "feedback_graph", "cycle_partitions"]
-
-
-@dataclass(frozen=True)
-class LoopInfo:
-    """One feedback loop as loop dominance sees it.
-
-    Attributes
-    ----------
-    id
-        ``"R1"``, ``"B2"``... (or the id the causal-loop diagram gave it).
-    polarity
-        ``"R"`` (reinforcing), ``"B"`` (balancing) or ``"U"`` (the sign of its
-        score changes over time or across runs).
-    variables
-        Canonical names in causal order, starting at a stock.
-    partition
-        Index of its cycle partition (see :attr:`LoopDominance.partitions`).
-    competing
-        False when the loop is alone in its partition: its relative score is
-        ±1 by construction and says nothing about dominance.
-    name
-        The modeller's name for the loop (``[loops.<name>]`` in the model
-        file), when one matches: the shortest loop through the named
-        variables in their order.
-    """
-
-    id: str
-    polarity: str
-    variables: tuple[str, ...]
-    partition: int
-    competing: bool
-    name: str = ""
-
-    @property
-    def label(self) -> str:
-        """The name if the modeller gave one, else the variables in order."""
-        return self.name or " -> ".join(self.variables)
-
-    @property
-    def links(self) -> list[tuple[str, str]]:
-        """The loop's links ``(source, target)`` in order."""
-        v = self.variables
-        return [(v[i], v[(i + 1) % len(v)]) for i in range(len(v))]
-
-    def __str__(self) -> str:
-        named = f" '{self.name}'" if self.name else ""
-        return f"{self.id}{named} ({self.polarity}): " + " -> ".join((*self.variables, self.variables[0]))
 
 
 # --------------------------------------------------------------------------- structure
@@ -168,9 +122,7 @@ def feedback_graph(m: Model) -> nx.DiGraph:
         if tree is None:
             continue
         live = ast.live_names(tree)
-        drop += [
-            (a, name) for a in g.predecessors(name) if a not in live and g[a][name].get("via") == "equation"
-        ]
+        drop += [(a, name) for a in g.predecessors(name) if a not in live and g[a][name].get("via") == "equation"]
     g.remove_edges_from(drop)
     for name in g.nodes:
         g.nodes[name]["state"] = isinstance(m[name], Stock) or _is_stateful(m, name)
@@ -198,14 +150,6 @@ def cycle_partitions(g: nx.DiGraph) -> list[tuple[str, ...]]:
     return parts
 
 
-def _rotate(cycle: Sequence[str], g: nx.DiGraph) -> tuple[str, ...]:
-    order = list(g.nodes)
-    states = [i for i, n in enumerate(cycle) if g.nodes[n].get("state")]
-    candidates = states or range(len(cycle))
-    start = min(candidates, key=lambda i: order.index(cycle[i]))
-    return tuple(cycle[start:]) + tuple(cycle[:start])
-
-
 _STRUCTURE_CACHE: OrderedDict[Any, Any] = OrderedDict()
 
 
@@ -219,13 +163,9 @@ def _structure_cached(m: Model, what: tuple, compute: Callable[[], Any]) -> Any:
 
     try:
         # named loops and annotated links name and sign the loops: part of the key with the structure
-        key = (
-            what,
-            structure_key(m),
-            tuple((c.name, c.value) for c in m.constants),
-            tuple(sorted((name, tuple(nl.variables)) for name, nl in m.loops.items())),
-            tuple(repr(lk) for lk in m.links),
-        )
+        key = (what, structure_key(m), tuple((c.name, c.value) for c in m.constants),
+               tuple(sorted((name, tuple(nl.variables)) for name, nl in m.loops.items())),
+               tuple(repr(lk) for lk in m.links))
         hash(key)
     except TypeError:  # pragma: no cover - an element that cannot be hashed: compute every time
         return compute()
@@ -240,43 +180,36 @@ def _structure_cached(m: Model, what: tuple, compute: Callable[[], Any]) -> Any:
 
 
 def _enumerate_loops(g: nx.DiGraph, max_loops: int, length_bound: int | None) -> list[tuple[str, ...]]:
-    cycles = itertools.islice(nx.simple_cycles(g, length_bound=length_bound), max_loops + 1)
-    found = [_rotate(c, g) for c in cycles]
+    found = list(itertools.islice(graph_cycles(g, length_bound), max_loops + 1))
     if len(found) > max_loops:
         raise ModelError(
             f"the model has more than {max_loops} feedback loops; pass max_loops=... to score more, "
             f"length_bound=... to keep only short loops, or loops=[...] to score chosen loops"
         )
-    order = list(g.nodes)
-    found.sort(key=lambda c: (len(c), [order.index(n) for n in c]))
+    found.sort(key=loop_order)
     return found
 
 
-def _cld_ids(m: Model, ds: Any) -> dict[frozenset, tuple[str, str]]:
-    """Loop ids and polarities from the model's causal-loop diagram, keyed by link set.
+def _diagram(m: Model, ds: Any, *, confirm: bool) -> Any:
+    """Return the model's causal-loop diagram (signs checked against ``ds`` when ``confirm``), or None.
 
-    The diagram's signs are checked against the results being scored (nothing
-    is simulated), so its ids match the loops' observed polarities.
+    Nothing is simulated: the signs are checked against the results being scored.
     """
     from .polarities import confirm_polarities
 
     try:
-        confirmed = confirm_polarities(m.cld(), m, ds)
-    except ModelError:  # the CLD is optional here: without it, loops get ids by polarity
-        return {}
+        cld = m.cld()
+        return confirm_polarities(cld, m, ds) if confirm else cld
+    except ModelError:  # the diagram is optional here: without it, loops get ids by polarity
+        return None
 
-    def ids() -> dict[frozenset, tuple[str, str]]:
-        out = {}
-        for lp in confirmed.loops():
-            v = [canonical(x) for x in getattr(lp, "variables", ())]
-            if v:
-                key = frozenset((v[i], v[(i + 1) % len(v)]) for i in range(len(v)))
-                out[key] = (str(lp.id), str(getattr(lp, "polarity", "U")))
-        return out
 
-    # the loops and their ids follow from the diagram's links alone: the same signs, the same ids
-    signs = tuple((lk.source, lk.target, lk.polarity, lk.delay) for lk in confirmed.links)
-    return dict(_structure_cached(m, ("cld-ids", signs), ids))
+def _link_sign(cld: Any, a: str, b: str) -> tuple[str, bool]:
+    """Return the sign and delay mark of ``a -> b``; a hidden stock's own adjustment loop is ``-``, delayed."""
+    if cld is not None and cld.has_link(a, b):
+        lk = cld.link(a, b)
+        return lk.polarity, bool(lk.delay)
+    return ("-", True) if a == b else ("?", False)
 
 
 # ------------------------------------------------------------------------------ data
@@ -304,11 +237,8 @@ def _with_every_variable(given: Model, m: Model, ds):
     is re-run.  The engine's results hold every constant's value per run, so the runs are
     reproduced exactly, through the ensemble door, with the same scenario, method and save period.
     """
-    wanted = [
-        n
-        for n in m.names()
-        if not isinstance(m[n], Constant) and not (isinstance(m[n], Lookup) and m[n].input is None)
-    ]  # type: ignore[attr-defined]
+    wanted = [n for n in m.names() if not isinstance(m[n], Constant)
+              and not (isinstance(m[n], Lookup) and m[n].input is None)]  # type: ignore[attr-defined]
     if all(n in ds or m[n].name in ds for n in wanted):
         return ds
     attrs = ds.attrs
@@ -319,14 +249,10 @@ def _with_every_variable(given: Model, m: Model, ds):
     scenario = attrs.get("scenario") or None
     base = given.with_scenario(scenario) if scenario in given.scenarios else given
     flat = m if base is given else _flatten(base)
-    params = {
-        c: np.asarray(ds[c].values, dtype=float)
-        for c in flat.names(Kind.CONSTANT)
-        if c in ds and "time" not in ds[c].dims
-    }
-    r = run_ensemble(
-        base, params, method=attrs["method"], saveper=float(attrs["saveper"]), n=ds.sizes.get("run", 1)
-    )
+    params = {c: np.asarray(ds[c].values, dtype=float) for c in flat.names(Kind.CONSTANT)
+              if c in ds and "time" not in ds[c].dims}
+    r = run_ensemble(base, params, method=attrs["method"], saveper=float(attrs["saveper"]),
+                     n=ds.sizes.get("run", 1))
     return _dataset(r)
 
 
@@ -350,39 +276,29 @@ class _Values:
         if name in self._cache:
             return self._cache[name]
         shape = (len(self.time), self.nrun)
-        key = (
-            next((k for k in (name, self.m[name].name) if k in self.ds), None)
-            if name in self.m
-            else (name if name in self.ds else None)
-        )
+        key = next((k for k in (name, self.m[name].name) if k in self.ds), None) if name in self.m else (
+            name if name in self.ds else None)
         if key is not None:
             da = self.ds[key]
             dims = [d for d in ("time", "run") if d in da.dims]
             extra = [d for d in da.dims if d not in ("time", "run")]
             if extra:
-                raise ModelError(
-                    f"arrayed variable (dimensions {extra}) is not supported by loop dominance",
-                    variable=name,
-                    file=self.m.file,
-                )
+                raise ModelError(f"arrayed variable (dimensions {extra}) is not supported by loop dominance",
+                                 variable=name, file=self.m.file)
             arr = np.asarray(da.transpose(*dims).values, dtype=float)
             if dims == ["run"]:
                 arr = arr[None, :]
             elif dims == ["time"]:
                 arr = arr[:, None]
-            value = (
-                np.ascontiguousarray(np.broadcast_to(arr, shape))
-                if arr.shape == shape
-                else np.broadcast_to(arr, shape)
-            )
+            value = np.ascontiguousarray(np.broadcast_to(arr, shape)) if arr.shape == shape else \
+                np.broadcast_to(arr, shape)
         elif name in self.m and isinstance(const := self.m[name], Constant):
             value = np.full(shape, const.value)
         else:
             raise ModelError(
                 "the results do not hold this variable's values; simulate with every variable saved "
                 "(the default of ts.simulate) before asking for loop dominance",
-                variable=name,
-                file=self.m.file,
+                variable=name, file=self.m.file,
             )
         self._cache[name] = value
         return value
@@ -421,9 +337,8 @@ def _ratio_score(partial: np.ndarray, dz: np.ndarray, dx: np.ndarray) -> np.ndar
     return out
 
 
-def _link_score(
-    m: Model, values: _Values, source: str, target: str, lookups: Mapping[str, Lookup], compiled: Any = None
-) -> np.ndarray:
+def _link_score(m: Model, values: _Values, source: str, target: str, lookups: Mapping[str, Lookup],
+                compiled: Any = None) -> np.ndarray:
     """Return the link score series ``(time, run)`` of ``source -> target``."""
     e = m[target]
     dt = m.dt
@@ -443,46 +358,25 @@ def _link_score(
         if stage_input is not None:
             # a smooth/delay: input u -> hidden stock z, with its own adjustment loop z -> z
             deps = ast.names(stage_input)
-            u = np.broadcast_to(
-                evaluate(
-                    stage_input,
-                    {d: values[d] for d in deps},
-                    time=values.time[:, None],
-                    dt=dt,
-                    start=m.start,
-                    stop=m.stop,
-                    lookups=lookups,
-                    variable=target,
-                ),
-                z.shape,
-            )
+            u = np.broadcast_to(evaluate(stage_input, {d: values[d] for d in deps}, time=values.time[:, None],
+                                         dt=dt, start=m.start, stop=m.stop, lookups=lookups, variable=target),
+                                z.shape)
             du = np.diff(u, axis=0)
             gap = du - dz
             if source == target:
                 score = -np.abs(_ratio_score(dz, gap, dz))
             else:
                 env = {d: (x[1:] if d == source else values[d][:-1]) for d in deps}
-                new = evaluate(
-                    stage_input,
-                    env,
-                    time=values.time[:-1, None],
-                    dt=dt,
-                    start=m.start,
-                    stop=m.stop,
-                    lookups=lookups,
-                    variable=target,
-                )
+                new = evaluate(stage_input, env, time=values.time[:-1, None], dt=dt, start=m.start, stop=m.stop,
+                               lookups=lookups, variable=target)
                 to_input = _ratio_score(np.broadcast_to(new, du.shape) - u[:-1], du, dx)
                 score = to_input * np.abs(_ratio_score(du, gap, du))
         elif _is_stateful(m, target):
             score = np.where((dx == 0) | (dz == 0), 0.0, np.sign(dz) * np.sign(dx))
         else:
             # tables only called as functions have no recorded values; everything else is an input
-            env = {
-                d: (x[1:] if d == source else values[d][:-1])
-                for d in m.dependencies(target)
-                if not (d in lookups and lookups[d].input is None)
-            }
+            env = {d: (x[1:] if d == source else values[d][:-1]) for d in m.dependencies(target)
+                   if not (d in lookups and lookups[d].input is None)}
             t_prev = values.time[:-1, None]
             new = None
             if compiled is not None:  # the engine's own numerics for the equation
@@ -491,16 +385,8 @@ def _link_score(
                 except UnsupportedFeatureError:  # e.g. ACTIVE_INITIAL lowered to a hidden initial value
                     new = None
             if new is None:
-                new = evaluate(
-                    tree,
-                    env,
-                    time=t_prev,
-                    dt=dt,
-                    start=m.start,
-                    stop=m.stop,
-                    lookups=lookups,
-                    variable=target,
-                )
+                new = evaluate(tree, env, time=t_prev, dt=dt, start=m.start, stop=m.stop, lookups=lookups,
+                               variable=target)
                 if isinstance(e, Lookup):
                     new = interpolate_lookup(e, new)
                 if isinstance(e, Flow) and e.non_negative:
@@ -521,421 +407,6 @@ def _compiled(m: Model) -> Any:
         return compile_model(m)
     except (ImportError, ModelError):  # e.g. scores of recorded data for a model the engine rejects
         return None
-
-
-# ---------------------------------------------------------------------------- result
-class LoopDominance:
-    """Link, loop and relative loop scores over time, for one run or an ensemble.
-
-    Attributes
-    ----------
-    loops
-        :class:`LoopInfo` for every scored loop, competing loops first.
-    partitions
-        The state variables of each cycle partition.
-    link_scores
-        ``xarray.DataArray`` (time, run, link) with link labels ``"a -> b"``.
-    loop_scores
-        ``xarray.DataArray`` (time, run, loop): products of link scores.
-    relative
-        ``xarray.DataArray`` (time, run, loop): loop scores over the sum of the
-        absolute loop scores in the loop's partition, in ``[-1, 1]``.
-    dominant
-        ``xarray.DataArray`` (time, run, partition) of the dominant loop's id
-        (``""`` when every loop of the partition scores 0).
-    """
-
-    #: how the loops were found: "all" (every loop listed), "strongest_path" (searched) or "given"
-    method: str = "all"
-    #: after a search: loop id -> the times at which it was found
-    found_at: dict[str, list[float]] | None = None
-    #: after a search: share of each partition's stock changes carried by flows on found loops (time, run, partition)
-    explained: Any = None
-
-    def __init__(self, loops, partitions, link_scores, loop_scores, relative, dominant_index):
-        self.loops: list[LoopInfo] = loops
-        self.partitions: list[tuple[str, ...]] = partitions
-        self.link_scores = link_scores
-        self.loop_scores = loop_scores
-        self.relative = relative
-        self._dom = dominant_index  # (partition, time, run): index into self.loops, -1 for none
-        self._dominant = None
-        self.sampled: dict[
-            str, np.ndarray
-        ] = {}  #: constants that vary across the runs (name -> value per run)
-        self.omitted = 0  #: loops scored but not kept (see ``max_bytes`` in :func:`loop_dominance`)
-        self.time_units = "time"  #: the model's time units (axis label of the figures)
-
-    @property
-    def dominant(self):
-        import xarray as xr
-
-        if self._dominant is None:
-            ids = np.array([lp.id for lp in self.loops] + [""], dtype=str)
-            self._dominant = xr.DataArray(
-                ids[self._dom],
-                dims=("partition", "time", "run"),
-                coords={
-                    "partition": np.arange(len(self.partitions)),
-                    "time": self.relative["time"].values,
-                    "run": self.relative["run"].values,
-                },
-            ).transpose("time", "run", "partition")
-        return self._dominant
-
-    def _dominates(self, k: int) -> np.ndarray:
-        """Boolean (time, run): where loop ``k`` dominates its partition."""
-        return self._dom[self.loops[k].partition] == k
-
-    # -------------------------------------------------------------- lookups
-    def __getitem__(self, loop_id: str) -> LoopInfo:
-        for lp in self.loops:
-            if lp.id == loop_id:
-                return lp
-        raise KeyError(f"no loop {loop_id!r}; loops: {', '.join(lp.id for lp in self.loops)}")
-
-    @property
-    def time(self) -> np.ndarray:
-        return self.relative["time"].values
-
-    @property
-    def competing(self) -> list[LoopInfo]:
-        """Loops that share their partition with other loops (the ones dominance is about)."""
-        return [lp for lp in self.loops if lp.competing]
-
-    # -------------------------------------------------------------- tables
-    def to_pandas(self, run: int | None = None):
-        """Tidy table: one row per (time, run, loop) with polarity, score, relative score, dominant flag."""
-        import pandas as pd
-
-        rel = self.relative if run is None else self.relative.isel(run=[run])
-        sc = self.loop_scores if run is None else self.loop_scores.isel(run=[run])
-        frames = []
-        for k, lp in enumerate(self.loops):
-            d = self._dominates(k) if run is None else self._dominates(k)[:, [run]]
-            t, r = np.meshgrid(rel["time"].values, rel["run"].values, indexing="ij")
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "time": t.ravel(),
-                        "run": r.ravel(),
-                        "loop": lp.id,
-                        "polarity": lp.polarity,
-                        "partition": lp.partition,
-                        "competing": lp.competing,
-                        "score": sc.values[:, :, k].ravel(),
-                        "relative": rel.values[:, :, k].ravel(),
-                        "dominant": d.ravel(),
-                    }
-                )
-            )
-        return pd.concat(frames, ignore_index=True).sort_values(
-            ["run", "time", "partition", "loop"], ignore_index=True
-        )
-
-    def to_xarray(self):
-        """Return the scores as one ``xarray.Dataset``."""
-        import xarray as xr
-
-        return xr.Dataset(
-            {
-                "link_score": self.link_scores,
-                "loop_score": self.loop_scores,
-                "relative": self.relative,
-                "dominant": self.dominant,
-            }
-        )
-
-    def ranking(self):
-        """Loops ranked: competing loops by mean absolute relative score, then loops alone in their partition."""
-        import pandas as pd
-
-        mean_abs = np.abs(self.relative).mean(dim=("time", "run")).values
-        rows = [
-            {
-                "loop": lp.id,
-                "polarity": lp.polarity,
-                "partition": lp.partition,
-                "competing": lp.competing,
-                "mean_abs_relative": float(mean_abs[k]),
-                "share_dominant": float(self._dominates(k).mean()),
-                "name": lp.name,
-                "variables": " -> ".join(lp.variables),
-            }
-            for k, lp in enumerate(self.loops)
-        ]
-        df = pd.DataFrame(rows)
-        return df.sort_values(["competing", "mean_abs_relative"], ascending=[False, False], ignore_index=True)
-
-    def intervals(self, run: int = 0, *, include_alone: bool = False):
-        """Periods during which one loop dominates its partition, for one run.
-
-        Returns a DataFrame with columns ``partition, start, end, loop,
-        polarity, mean_relative``; partitions whose single loop trivially
-        dominates are left out unless ``include_alone``.
-        """
-        import pandas as pd
-
-        t = self.time
-        rows = []
-        for p in range(len(self.partitions)):
-            members = [k for k, lp in enumerate(self.loops) if lp.partition == p]
-            if not members or (len(members) == 1 and not include_alone):
-                continue
-            dom = self._dom[p, :, run]
-            start = 0
-            for i in range(1, len(t) + 1):
-                if i == len(t) or dom[i] != dom[start]:
-                    if dom[start] >= 0:
-                        k = int(dom[start])
-                        rows.append(
-                            {
-                                "partition": p,
-                                "start": float(t[start]),
-                                "end": float(t[i - 1]),
-                                "loop": self.loops[k].id,
-                                "polarity": self.loops[k].polarity,
-                                "mean_relative": float(self.relative.values[start:i, run, k].mean()),
-                            }
-                        )
-                    start = i
-        return pd.DataFrame(rows, columns=["partition", "start", "end", "loop", "polarity", "mean_relative"])
-
-    def periods(self, run: int = 0, window: float | None = None, *, include_alone: bool = False):
-        """Return the dominant loop per time window for one run, consecutive windows with the same loop merged.
-
-        Unlike :meth:`intervals` (step by step), absolute relative scores are
-        averaged over each window first, so short flickers near dominance
-        shifts do not split the story.  ``window=None``: 1/20 of the run.
-
-        Returns
-        -------
-        pandas.DataFrame
-            Columns ``partition, start, end, loop, polarity, mean_relative, name``.
-        """
-        import pandas as pd
-
-        t = self.time
-        bins = self._bins(window)
-        rows = []
-        for p in range(len(self.partitions)):
-            members = [k for k, lp in enumerate(self.loops) if lp.partition == p]
-            if not members or (len(members) == 1 and not include_alone):
-                continue
-            rel = self.relative.values[:, run, :][:, members]
-            prev = None
-            for b in np.unique(bins):
-                sel = bins == b
-                avg = np.abs(rel[sel]).mean(axis=0)
-                if avg.max() <= 0:
-                    prev = None
-                    continue
-                j = int(np.argmax(avg))
-                k = members[j]
-                start, end = float(t[sel][0]), float(t[sel][-1])
-                if prev is not None and prev["loop"] == self.loops[k].id:
-                    prev["end"] = end
-                    prev["_sum"] += rel[sel, j].sum()
-                    prev["_n"] += int(sel.sum())
-                else:
-                    prev = {
-                        "partition": p,
-                        "start": start,
-                        "end": end,
-                        "loop": self.loops[k].id,
-                        "polarity": self.loops[k].polarity,
-                        "_sum": rel[sel, j].sum(),
-                        "_n": int(sel.sum()),
-                        "name": self.loops[k].label,
-                    }
-                    rows.append(prev)
-        for r in rows:
-            r["mean_relative"] = float(r.pop("_sum") / r.pop("_n"))
-        return pd.DataFrame(
-            rows, columns=["partition", "start", "end", "loop", "polarity", "mean_relative", "name"]
-        )
-
-    def _bins(self, window: float | None) -> np.ndarray:
-        t = self.time
-        if window is None:
-            window = (t[-1] - t[0]) / 20 if len(t) > 1 else 1.0
-        if (
-            isinstance(window, bool)
-            or not isinstance(window, (int, float, np.integer, np.floating))
-            or not np.isfinite(window)
-            or window < 0
-        ):
-            raise ModelError(f"window must be a finite time span >= 0 (0: every saved step), got {window!r}")
-        if not window:
-            return np.arange(len(t))
-        bins = np.floor((t - t[0]) / window + 1e-9).astype(int)
-        last_full = max(int(np.ceil((t[-1] - t[0]) / window - 1e-9)) - 1, 0)
-        return np.minimum(bins, last_full)  # the final time joins the last window
-
-    def shares(self, window: float | None = None, *, include_alone: bool = False):
-        """Share of runs in which each loop dominates, per time window.
-
-        Parameters
-        ----------
-        window
-            Width of the time windows.  Absolute relative scores are averaged
-            over each window before the dominant loop is picked, so the shares
-            do not flicker from step to step.  ``None``: 20 windows over the
-            run; ``0``: every saved time.
-        include_alone
-            Also report loops alone in their partition (always share 1).
-
-        Returns
-        -------
-        pandas.DataFrame
-            Index: window start time; columns: loop ids; values in ``[0, 1]``.
-        """
-        import pandas as pd
-
-        t = self.time
-        bins = self._bins(window)
-        starts = [float(t[bins == b][0]) for b in np.unique(bins)]
-        absrel = np.abs(self.relative.values)
-        out = {}
-        for p in range(len(self.partitions)):
-            members = [k for k, lp in enumerate(self.loops) if lp.partition == p]
-            if not members or (len(members) == 1 and not include_alone):
-                continue
-            avg = np.stack([absrel[bins == b][:, :, members].mean(axis=0) for b in np.unique(bins)])
-            winner = np.argmax(avg, axis=2)
-            active = avg.max(axis=2) > 0
-            for j, k in enumerate(members):
-                out[self.loops[k].id] = ((winner == j) & active).mean(axis=1)
-        return pd.DataFrame(out, index=pd.Index(starts, name="time"))
-
-    def dominance_fraction(self):
-        """Per run, the fraction of saved times each competing loop dominates: DataFrame (run x loop)."""
-        import pandas as pd
-
-        data = {}
-        for k, lp in enumerate(self.loops):
-            if not lp.competing:
-                continue
-            dom = self._dominates(k)
-            data[lp.id] = dom[1:].mean(axis=0) if dom.shape[0] > 1 else dom.mean(axis=0)
-        return pd.DataFrame(data, index=pd.Index(self.relative["run"].values, name="run"))
-
-    def drivers(self, params: Mapping[str, Iterable[float]] | None = None):
-        """Which uncertain constants make a loop dominate, over an ensemble.
-
-        Spearman rank correlation, across runs, between each constant's sampled
-        value (``params``: name -> one value per run; default: the constants
-        that vary across the runs of the results, e.g. a Monte Carlo sample)
-        and the fraction of time each competing loop dominates.
-
-        Returns
-        -------
-        pandas.DataFrame
-            Rows: constants; columns: loop ids; NaN where a column is constant.
-        """
-        import pandas as pd
-        from scipy.stats import rankdata
-
-        frac = self.dominance_fraction()
-        if params is None:
-            params = self.sampled
-            if not params:
-                raise ModelError("no constant varies across these runs; pass params={name: values per run}")
-        names = list(params)
-        X = np.empty((len(frac), len(names)))
-        for j, name in enumerate(names):
-            vals = params[name]
-            v = np.asarray(list(vals) if not isinstance(vals, np.ndarray) else vals, dtype=float)
-            if v.shape != (len(frac),):
-                raise ModelError(
-                    f"params[{name!r}] has {v.size} values for {len(frac)} runs; give one per run"
-                )
-            X[:, j] = v
-
-        # Spearman's coefficient is Pearson's on the (average) ranks: every pair in one matrix product
-        def standard(ranks: np.ndarray) -> np.ndarray:
-            dev = ranks - ranks.mean(axis=0)
-            norm = np.sqrt((dev**2).sum(axis=0))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                return np.where(norm > 0, dev / np.where(norm > 0, norm, 1.0), np.nan)
-
-        Y = frac.to_numpy(dtype=float)
-        corr = (
-            standard(rankdata(X, axis=0)).T @ standard(rankdata(Y, axis=0))
-            if len(frac)
-            else np.full((len(names), Y.shape[1]), np.nan)
-        )
-        corr = np.clip(corr, -1.0, 1.0)
-        flat = (np.ptp(X, axis=0)[:, None] == 0) | (np.ptp(Y, axis=0)[None, :] == 0) if len(frac) else True
-        return pd.DataFrame(np.where(flat, np.nan, corr), index=names, columns=frac.columns)
-
-    def plot(self, ax=None, *, run: int = 0, partition: int | None = None, top: int = 6):
-        """Stacked relative loop scores over time (see :func:`trafficsys.plot.dominance.plot_dominance`)."""
-        from ..plot.dominance import plot_dominance
-
-        return plot_dominance(self, ax=ax, run=run, partition=partition, top=top)
-
-    def plot_shares(self, ax=None, *, window: float | None = None, top: int = 8):
-        """Share of runs each loop dominates (see :func:`trafficsys.plot.dominance.plot_dominance_shares`)."""
-        from ..plot.dominance import plot_dominance_shares
-
-        return plot_dominance_shares(self, ax=ax, window=window, top=top)
-
-    def __repr__(self) -> str:
-        how = ""
-        if self.method == "strongest_path" and self.explained is not None:
-            lo, hi = (round(100 * float(f(self.explained))) for f in (np.min, np.max))
-            span = f"{lo}%" if lo == hi else f"{lo}-{hi}%"
-            how = f", found by strongest-path search (flows on them carry {span} of the stocks' changes)"
-        return (
-            f"<LoopDominance: {len(self.loops)} loops ({len(self.competing)} competing) in "
-            f"{len(self.partitions)} partitions, {self.relative.sizes['time']} times x "
-            f"{self.relative.sizes['run']} runs{how}>"
-        )
-
-    def _repr_html_(self) -> str:
-        ranking = self.ranking()
-        more = (
-            f"<p>... and {len(ranking) - 20} more loops (<code>.ranking()</code>)</p>"
-            if len(ranking) > 20
-            else ""
-        )
-        return (
-            f"<p>{html.escape(repr(self))}</p>"
-            + ranking.head(20).to_html(index=False)
-            + more
-            + "<p>Everything: <code>.ranking()</code>, <code>.periods()</code>, <code>.to_pandas()</code> "
-            "(time x loop), <code>.shares()</code> for an ensemble; figures: <code>.plot()</code>, "
-            "<code>.plot_shares()</code>.</p>"
-        )
-
-    def dominant_set(self, time: float, run: int = 0, *, threshold: float = 0.5) -> dict[int, list[str]]:
-        """Return the dominant loop *set* of each competing partition at a time (Schoenberg et al. 2020, section 2).
-
-        The fewest loops, strongest first, whose absolute relative scores add
-        up to at least ``threshold`` (half of the partition's behaviour by
-        default) at the saved time nearest ``time``.
-
-        Returns
-        -------
-        dict
-            Partition index -> loop ids (empty when nothing changes then).
-        """
-        i = int(np.argmin(np.abs(self.time - time)))
-        out: dict[int, list[str]] = {}
-        for p in range(len(self.partitions)):
-            members = [k for k, lp in enumerate(self.loops) if lp.partition == p and lp.competing]
-            if not members:
-                continue
-            scores = np.abs(self.relative.values[i, run, members])
-            chosen, total = [], 0.0
-            for j in np.argsort(-scores, kind="stable"):
-                if total >= threshold or scores[j] == 0:
-                    break
-                chosen.append(self.loops[members[j]].id)
-                total += scores[j]
-            out[p] = chosen
-        return out
 
 
 # ------------------------------------------------------------------------ front door
@@ -961,14 +432,8 @@ class _LoopScorer:
     side, so that every reduction over a partition reads contiguous memory.
     """
 
-    def __init__(
-        self,
-        links: np.ndarray,
-        loop_edges: Sequence[Sequence[int]],
-        groups: Mapping[int, list[int]],
-        npart: int,
-        max_bytes: float,
-    ):
+    def __init__(self, links: np.ndarray, loop_edges: Sequence[Sequence[int]], groups: Mapping[int, list[int]],
+                 npart: int, max_bytes: float):
         L, E = len(loop_edges), links.shape[0]
         self.max_bytes = max_bytes
         self.keep = False
@@ -1082,13 +547,8 @@ class _LoopScorer:
 SCORER = "auto"
 
 
-def _scorer(
-    links: np.ndarray,
-    loop_edges: Sequence[Sequence[int]],
-    groups: Mapping[int, list[int]],
-    npart: int,
-    max_bytes: float,
-):
+def _scorer(links: np.ndarray, loop_edges: Sequence[Sequence[int]], groups: Mapping[int, list[int]],
+            npart: int, max_bytes: float):
     from . import _loop_kernel
 
     if SCORER == "numba" or (SCORER == "auto" and _loop_kernel.available()):
@@ -1145,7 +605,8 @@ def loop_dominance(
         there are at most ``max_loops`` and searches otherwise.  The result's
         ``method`` says which was used; after a search, ``found_at`` gives the
         times each loop was found and ``explained`` the share of the stocks'
-        changes that the found loops' flows carry.
+        changes that runs through the found loops only (a walk back along the
+        strongest causes, see :func:`trafficsys.analysis.discovery.explained_share`).
     discovery_times, discovery_runs
         The search runs at up to this many saved times (evenly spaced) in each
         of the first ``discovery_runs`` runs; the loops found are pooled.
@@ -1185,32 +646,31 @@ def loop_dominance(
 
     from ..model.arrays import flatten
 
+    t_begin = time.perf_counter()
+    timings: dict[str, float] = {}
     given = m
     m = flatten(m)  # arrayed models are scored element by element, as the engine runs them
     ds = _with_every_variable(given, m, _dataset(results))
     g = feedback_graph(m)
     if discovery not in ("auto", "all", "strongest_path"):
-        raise ModelError(
-            f"discovery must be 'auto', 'all' or 'strongest_path', not {discovery!r}", file=m.file
-        )
+        raise ModelError(f"discovery must be 'auto', 'all' or 'strongest_path', not {discovery!r}", file=m.file)
     found_at: dict[tuple[str, ...], list[int]] | None = None
     method = "given"
     if loops is None:
         cycles = None
         if discovery in ("auto", "all"):
             try:
-                cycles = _structure_cached(
-                    m,
-                    ("loops", max_loops, length_bound),
-                    lambda: _enumerate_loops(g, max_loops, length_bound),
-                )
+                cycles = _structure_cached(m, ("loops", max_loops, length_bound),
+                                           lambda: _enumerate_loops(g, max_loops, length_bound))
                 method = "all"
             except ModelError:
                 if discovery == "all":
                     raise
         if cycles is None:
-            found_at = _discover(m, ds, g, length_bound, discovery_times, discovery_runs)
-            cycles = sorted(found_at, key=lambda c: (len(c), [list(g.nodes).index(n) for n in c]))
+            t_search = time.perf_counter()
+            found_at, search = _discover(m, ds, g, length_bound, discovery_times, discovery_runs)
+            timings["discovery"] = time.perf_counter() - t_search
+            cycles = sorted(found_at, key=loop_order)
             method = "strongest_path"
     else:
         cycles = []
@@ -1218,18 +678,14 @@ def loop_dominance(
             chain = [canonical(v) for v in getattr(lp, "variables", lp)]
             for a, b in zip(chain, chain[1:] + chain[:1]):
                 if not g.has_edge(a, b):
-                    raise ModelError(
-                        f"loop {' -> '.join(chain)}: '{b}' does not depend on '{a}' "
-                        f"(through an equation or a flow); give variables in causal order",
-                        file=m.file,
-                    )
-            cycles.append(_rotate(chain, g))
+                    raise ModelError(f"loop {' -> '.join(chain)}: '{b}' does not depend on '{a}' "
+                                     f"(through an equation or a flow); give variables in causal order",
+                                     file=m.file)
+            cycles.append(rotate_loop(chain))
     if not cycles:
-        raise ModelError(
-            "the model has no feedback loops (no closed chain of causes through a stock), so "
-            "there is no loop dominance to score; `trafficsys loops` lists the loops a model has",
-            file=m.file,
-        )
+        raise ModelError("the model has no feedback loops (no closed chain of causes through a stock), so "
+                         "there is no loop dominance to score; `trafficsys loops` lists the loops a model has",
+                         file=m.file)
     partitions = cycle_partitions(g)
     part_of = {n: i for i, p in enumerate(partitions) for n in p}
     for comp in nx.strongly_connected_components(g):
@@ -1267,22 +723,30 @@ def loop_dominance(
         ever_dominant = set(np.unique(dom_all[dom_all >= 0]).tolist())
         kept = [k for k in range(L) if max_abs[k] >= min_contribution or k in ever_dominant]
 
-    # the causal-loop diagram's ids need every loop listed (not after a search); its signs are checked
-    # against these results, so the ids are not cached with the structure
-    cld_ids = _cld_ids(m, ds) if method == "all" else {}
-    names, _ = match_named_loops(m.loops, cycles)  # the diagram's rule (trafficsys.cld.loops)
+    # the causal-loop diagram's loops need every loop listed (not after a search); its signs are checked
+    # against these results, so its loops are not cached with the structure
+    cld = _diagram(m, ds, confirm=method == "all")
+    listed: dict[frozenset, Loop] = {}
+    if method == "all" and cld is not None:
+        listed = {frozenset(lp.links): lp for lp in cld.loops()}
+    on_diagram = [listed.get(frozenset(zip(c, c[1:] + c[:1]))) for c in cycles]
+    # the loops the diagram does not list are named by the same rule, among the names it has not used
+    taken_names = {lp.name for lp in on_diagram if lp is not None and lp.name}
+    rest = [k for k, lp in enumerate(on_diagram) if lp is None]
+    names, _ = match_named_loops({n: nl for n, nl in m.loops.items() if nl.name not in taken_names},
+                                 [cycles[k] for k in rest])
+    names = {rest[i]: name for i, name in names.items()}
     counts = {p: len(members) for p, members in groups.items()}
     infos: dict[int, LoopInfo] = {}
     used: dict[str, int] = {}
-    taken = {v[0] for v in cld_ids.values()}
+    taken = {known.id for known in listed.values()}
     for k, c in enumerate(cycles):
         pol = "R" if pos[k] and not neg[k] else "B" if neg[k] and not pos[k] else "U"
-        key = frozenset(zip(c, c[1:] + c[:1]))
-        cld_id, cld_pol = cld_ids.get(key, (None, None))
-        if cld_id is not None and not (pos[k] or neg[k]) and cld_pol in ("R", "B"):
-            pol = cld_pol  # never active in these runs: keep the structural polarity
-        if cld_id is not None and cld_pol == pol:
-            lid = cld_id  # the causal-loop diagram's name for this loop
+        known = on_diagram[k]
+        if known is not None and not (pos[k] or neg[k]) and known.polarity in ("R", "B"):
+            pol = known.polarity  # never active in these runs: keep the structural polarity
+        if known is not None and known.polarity == pol:
+            lid = known.id  # the causal-loop diagram's id for this loop
         else:
             used[pol] = used.get(pol, 0) + 1
             lid = f"{pol}{used[pol]}"
@@ -1290,7 +754,10 @@ def loop_dominance(
                 used[pol] += 1
                 lid = f"{pol}{used[pol]}"
         taken.add(lid)
-        infos[k] = LoopInfo(lid, pol, tuple(c), loop_part[k], counts[loop_part[k]] > 1, names.get(k, ""))
+        if known is None:
+            signs, delays = zip(*(_link_sign(cld, a, b) for a, b in zip(c, c[1:] + c[:1])))
+            known = Loop(lid, loop_polarity(signs), tuple(c), tuple(signs), tuple(delays), names.get(k))
+        infos[k] = LoopInfo(known, lid, pol, loop_part[k], counts[loop_part[k]] > 1)
 
     # competing loops first, each partition's loops by mean |relative score|
     order = sorted(kept, key=lambda k: (not infos[k].competing, infos[k].partition, -mean_abs[k]))
@@ -1318,9 +785,7 @@ def loop_dominance(
     result = LoopDominance(
         infos_list,
         partitions,
-        xr.DataArray(links, dims=("link", *order3), coords={**coords, "link": link_labels}).transpose(
-            *order3, "link"
-        ),
+        xr.DataArray(links, dims=("link", *order3), coords={**coords, "link": link_labels}).transpose(*order3, "link"),
         xr.DataArray(scores, dims=(*order3, "loop"), coords={**coords, "loop": loop_ids}),
         xr.DataArray(rel, dims=(*order3, "loop"), coords={**coords, "loop": loop_ids}),
         dom_index,
@@ -1331,9 +796,11 @@ def loop_dominance(
     result.method = method
     if found_at is not None:
         result.found_at = {infos[k].id: [float(values.time[i]) for i in found_at[cycles[k]]] for k in order}
-        result.explained = _explained(
-            m, ds, g, partitions, part_of, [cycles[k] for k in order], values, lookups, compiled, coords
-        )
+        t_share = time.perf_counter()
+        result.explained = _explained(search, g, part_of, [cycles[k] for k in order], result)
+        timings["explained"] = time.perf_counter() - t_share
+    timings["scoring"] = time.perf_counter() - t_begin - sum(timings.values())
+    result.timings = timings
     return result
 
 
@@ -1353,48 +820,50 @@ def _discover(m: Model, ds, g: nx.DiGraph, length_bound: int | None, n_times: in
     for i, (a, b) in enumerate(edges):
         scores[i] = _link_score(m, sub, a, b, lookups, compiled)
     starts = [n for n in g.nodes if g.nodes[n].get("state")]
-    order = {n: i for i, n in enumerate(g.nodes)}
-
-    def rotate(c):
-        states = [i for i, n in enumerate(c) if g.nodes[n].get("state")] or range(len(c))
-        k = min(states, key=lambda i: order[c[i]])
-        return tuple(c[k:]) + tuple(c[:k])
-
-    found = strongest_path_loops(
-        g, edges, scores, starts, times=list(sample_indices(T, n_times)), rotate=rotate
-    )
+    found = strongest_path_loops(g, edges, scores, starts, times=list(sample_indices(T, n_times)),
+                                 rotate=rotate_loop)
+    search = (edges, scores, starts, runs)
     if length_bound is not None:
         found = {c: t for c, t in found.items() if len(c) <= length_bound}
     if not found:  # nothing moves along any loop: keep each state's shortest loop, never found active
         for st in starts:
             paths = [nx.shortest_path(g, w, st) for w in g.successors(st) if nx.has_path(g, w, st)]
             if paths:
-                c = rotate([st, *min(paths, key=len)[:-1]]) if min(paths, key=len)[0] != st else (st,)
+                c = rotate_loop([st, *min(paths, key=len)[:-1]]) if min(paths, key=len)[0] != st else (st,)
                 if length_bound is None or len(c) <= length_bound:
                     found.setdefault(c, [])
-    return found
+    return found, search
 
 
-def _explained(m: Model, ds, g, partitions, part_of, cycles, values, lookups, compiled, coords):
-    """Share of each partition's stock changes carried by flows on the found loops: (time, run, partition)."""
+def _explained(search, g, part_of, cycles, result):
+    """Share of each partition's loop-score mass that the kept loops make up: (time, run, partition).
+
+    ``sum |score|`` of the kept loops over that plus the estimated mass of the loops not found
+    (:func:`trafficsys.analysis.discovery.explained_share`), in the runs searched; 1 where no loop is active.
+    """
     import xarray as xr
 
     from .discovery import explained_share
 
-    comp = {n: i for i, c in enumerate(nx.strongly_connected_components(g)) for n in c}
-    on_loop = {lk for c in cycles for lk in zip(c, c[1:] + c[:1])}
-    links = [(a, b) for a, b in g.edges if comp[a] == comp[b] and isinstance(m[b], Stock) and b in part_of]
-    scores = (
-        np.stack([_link_score(m, values, a, b, lookups, compiled) for a, b in links])
-        if links
-        else np.zeros((0, len(values.time), values.nrun))
-    )
-    share = explained_share([(part_of[b], b) for _, b in links], scores, [lk in on_loop for lk in links])
-    share = (
-        share[: len(partitions)]
-        if share.shape[0] >= len(partitions)
-        else np.ones((len(partitions), *scores.shape[1:]))
-    )
-    return xr.DataArray(
-        share, dims=("partition", "time", "run"), coords={**coords, "partition": np.arange(len(partitions))}
-    ).transpose("time", "run", "partition")
+    edges, scores, starts, runs = search
+    starts = [s for s in starts if s in part_of]
+    missed, total = explained_share(g, edges, scores, cycles, starts)
+    kept = np.abs(result.loop_scores.isel(run=runs).values)  # (time, run, loop)
+    P = len(result.partitions)
+    share = np.ones((P, *kept.shape[:2]))
+    known = seen = 0.0
+    for p in range(P):
+        mass = kept[:, :, [k for k, lp in enumerate(result.loops) if lp.partition == p]].sum(axis=2)
+        mine = [i for i, s in enumerate(starts) if part_of[s] == p]
+        lost = missed[mine].sum(axis=0)
+        whole = mass + lost
+        share[p] = np.where(whole > 0, mass / np.where(whole > 0, whole, 1.0), 1.0)
+        known += float(mass.sum())
+        seen += float((total[mine] - missed[mine]).sum())
+    out = xr.DataArray(share, dims=("partition", "time", "run"),
+                        coords={"time": result.relative["time"].values,
+                                "run": result.relative["run"].values[runs],
+                                "partition": np.arange(P)}).transpose("time", "run", "partition")
+    # the sampler's check on itself: the found loops' activity as the walks estimate it, over its known value
+    out.attrs["recovered"] = seen / known if known > 0 else 1.0
+    return out

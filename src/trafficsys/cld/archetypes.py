@@ -609,7 +609,7 @@ def archetypes(
         names as loops.
     results
         For a behavioural ranking of the findings: a
-        :class:`~trafficsys.analysis.ltm.LoopDominance`
+        :class:`~trafficsys.analysis.dominance.LoopDominance`
         (``ts.loop_dominance(m, r)``).  It ranks the grouped findings, never
         changes which matches are detected.  To rank by a run directly, use
         ``ts.archetypes(m, results=r)`` (:mod:`trafficsys.analysis.archetype_ranking`),

@@ -258,7 +258,7 @@ def loop_activity(dominance: Any, loops: Iterable[Loop]) -> dict[str, float]:
     Parameters
     ----------
     dominance
-        A :class:`~trafficsys.analysis.ltm.LoopDominance` (from
+        A :class:`~trafficsys.analysis.dominance.LoopDominance` (from
         ``ts.loop_dominance(m, results)``), or a mapping loop id -> score
         computed elsewhere (used as given).
     loops
@@ -350,7 +350,7 @@ def group_archetypes(
         tag counts).
     dominance
         Loop dominance for a behavioural ranking: a
-        :class:`~trafficsys.analysis.ltm.LoopDominance` or a mapping loop id ->
+        :class:`~trafficsys.analysis.dominance.LoopDominance` or a mapping loop id ->
         score (see :func:`loop_activity`).
 
     Returns

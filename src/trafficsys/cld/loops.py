@@ -8,7 +8,10 @@ signs: reinforcing (``R``) with an even number of ``-`` links, balancing
 Ids are stable: loops are ordered by length, then by their variables read
 from the alphabetically first one, and numbered per polarity (``R1, R2...``,
 ``B1...``, ``U1...`` for ``?``).  They do not depend on the order in which the
-links were drawn.
+links were drawn.  This one rotation and order (:func:`rotate_loop`,
+:func:`loop_order`) serve every loop the package lists: the diagram's, and
+the ones loop dominance scores (:func:`trafficsys.loop_dominance`), which are
+:class:`Loop` objects too.
 
 Two loops through the same variables in a different order are different loops
 (they use different links), so loops are never merged by their variable set.
@@ -50,6 +53,9 @@ __all__ = [
     "loops_through",
     "independent_loops",
     "loop_polarity",
+    "rotate_loop",
+    "loop_order",
+    "graph_cycles",
     "named_loop_notes",
     "match_named_loops",
 ]
@@ -312,9 +318,21 @@ def loop_polarity(signs: tuple[str, ...] | list[str]) -> str:
     return "R" if sum(s == "-" for s in signs) % 2 == 0 else "B"
 
 
-def _rotate(cycle: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+def rotate_loop(cycle: Sequence[str]) -> tuple[str, ...]:
+    """Return a cycle read from its alphabetically first variable: the one way loops are written.
+
+    Examples
+    --------
+    >>> rotate_loop(["pop", "births"])
+    ('births', 'pop')
+    """
     i = min(range(len(cycle)), key=cycle.__getitem__)
     return tuple(cycle[i:]) + tuple(cycle[:i])
+
+
+def loop_order(cycle: Sequence[str]) -> tuple[int, tuple[str, ...]]:
+    """Sort key of a rotated cycle: shorter loops first, then by their variables (ids follow this order)."""
+    return len(cycle), tuple(cycle)
 
 
 def _check_bound(value: object, name: str, file: str | None) -> None:
@@ -339,12 +357,21 @@ def iter_cycles(cld: CausalLoopDiagram, length_bound: int | None = None) -> Iter
     _check_bound(length_bound, "length_bound", cld.file)
     g = nx.DiGraph()
     g.add_edges_from((lk.source, lk.target) for lk in cld.links)
+    yield from graph_cycles(g, length_bound)
+
+
+def graph_cycles(g: nx.DiGraph, length_bound: int | None = None) -> Iterator[tuple[str, ...]]:
+    """Lazily yield each elementary cycle of a directed graph, rotated by :func:`rotate_loop`.
+
+    The one loop enumeration of the package: :func:`iter_cycles` runs it on a
+    diagram's links, loop dominance on the model's feedback graph.
+    """
     for c in nx.simple_cycles(g, length_bound=length_bound):
-        yield _rotate(c)
+        yield rotate_loop(c)
 
 
 def _make(cld: CausalLoopDiagram, cycles: list[tuple[str, ...]]) -> list[Loop]:
-    cycles = sorted(cycles, key=lambda c: (len(c), c))
+    cycles = sorted(cycles, key=loop_order)
     counters = {"R": 0, "B": 0, "?": 0}
     out = []
     for c in cycles:
@@ -462,10 +489,10 @@ def independent_loops(cld: CausalLoopDiagram, *, max_loops: int = 20_000) -> Loo
         sub = g.subgraph(comp)
         for u, v in sub.edges:
             back = nx.shortest_path(sub, v, u)  # v ... u
-            candidates.add(_rotate([u, *back[:-1]]))
+            candidates.add(rotate_loop([u, *back[:-1]]))
     chosen: list[tuple[str, ...]] = []
     covered: set[tuple[str, str]] = set()
-    for c in sorted(candidates, key=lambda c: (len(c), c)):
+    for c in sorted(candidates, key=loop_order):
         links = {(c[i], c[(i + 1) % len(c)]) for i in range(len(c))}
         if links - covered:
             chosen.append(c)

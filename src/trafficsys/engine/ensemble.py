@@ -37,8 +37,9 @@ from ..model.model import Model
 from ..model.names import canonical
 from .kernel import choose
 from .methods import Method, get_method
+from .prepare import seed_values
 from .results import Results
-from .sampling import check_memory
+from .sampling import check_memory, noise_seed
 from .simulate import Prepared, Timing, _check_dt, _check_params, _timing, execute, make_results, prepare
 
 __all__ = ["run_ensemble", "run_chunk", "expand_params", "memory_budget", "CHUNK_BYTES", "CHUNK_RUNS"]
@@ -64,24 +65,28 @@ def run_chunk(
     record: tuple[str, ...] | None = None,
     out: np.ndarray | None = None,
     lim: limits.Limits | None = None,
+    seed: int = 0,
     backend: str | None = None,
 ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """Run one chunk of an ensemble (a module-level function, so executors can pickle it).
 
     In-process, ``out`` is the chunk's slice of the ensemble's array, written in place.
-    ``lim`` are the caller's resource limits, applied in the worker; ``backend``
-    the one chosen for the whole ensemble (so every chunk takes the same path).
+    ``lim`` are the caller's resource limits, applied in the worker; ``seed``
+    the ensemble's seed of random functions (the chunk's first run is run ``offset``);
+    ``backend`` the one chosen for the whole ensemble (so every chunk takes the same path).
     """
     with limits.applied(lim):
-        return _run_chunk(model, params, method, timing, offset, record, out, backend)
+        return _run_chunk(model, params, method, timing, offset, record, out, seed, backend)
 
 
-def _run_chunk(model, params, method, timing, offset, record, out, backend=None):
-    prep = prepare(model, None, params)
+def _run_chunk(model, params, method, timing, offset, record, out, seed=0, backend=None):
+    prep = prepare(model, None, params, seed=seed, first_run=offset)
     prep.record = record
     n = max((len(v) for v in params.values() if np.ndim(v) == 1), default=1)
     if prep.n != n:  # every array was given per run, so this only happens with no varied constant
         prep.n = n
+        if prep.cm.plan.seeded:
+            prep.P[-1] = seed_values(seed, offset, n)
     out, S0, S, A = execute(prep, method, timing, mode="vector", run_offset=offset, out=out, backend=backend)
 
     def full(xs):  # (pipeline-delay histories are lists: the ledger does not need them)
@@ -134,6 +139,7 @@ def run_ensemble(
     chunk_size: int | None = None,
     progress: bool | None = None,
     desc: str | None = None,
+    seed: Any = None,
     backend: str | None = None,
 ) -> Results:
     """Run one model many times: a run per element of the ``params`` arrays.
@@ -168,6 +174,9 @@ def run_ensemble(
         Show a tqdm bar; default: only when stderr is a terminal and there are several chunks.
     desc
         Label of the progress bar.
+    seed
+        Seed of the random functions (see :func:`~trafficsys.engine.sampling.noise_seed`):
+        run ``i`` draws the same numbers for the same ``seed`` in every scenario.
     backend
         ``"auto"``, ``"numba"`` or ``"numpy"`` (None: ``$TRAFFICSYS_BACKEND``, else
         auto), chosen once for the whole ensemble by its number of runs
@@ -195,6 +204,7 @@ def run_ensemble(
     if not isinstance(model, Model):
         raise ModelError(f"an ensemble needs a trafficsys Model, got {type(model).__name__}")
     _check_params(params)
+    seed = noise_seed(seed)  # once: every chunk numbers its runs from the same base
     meth = get_method(method, default=model.specs.method)
     base = model.with_scenario(scenario)
     given = expand_params(base, params)
@@ -292,11 +302,11 @@ def run_ensemble(
     try:
         if executor is None:
             for p, a, b in per_chunk:
-                store(run_chunk(whole.model, p, meth, timing, a, record, out[:, :, a:b], None, chosen), a)
+                store(run_chunk(whole.model, p, meth, timing, a, record, out[:, :, a:b], seed=seed, backend=chosen), a)
         else:
             lim = limits.current()  # the caller's limits travel with each chunk
             futures = [
-                (executor.submit(run_chunk, whole.model, p, meth, timing, a, record, None, lim, chosen), a)
+                (executor.submit(run_chunk, whole.model, p, meth, timing, a, record, None, lim, seed, chosen), a)
                 for p, a, b in per_chunk
             ]
             for f, a in futures:
