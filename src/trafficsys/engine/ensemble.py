@@ -301,20 +301,23 @@ def run_ensemble(
 
     try:
         if executor is None:
-            for p, a, b in per_chunk:
-                store(run_chunk(whole.model, p, meth, timing, a, record, out[:, :, a:b], seed=seed, backend=chosen), a)
+            for p, lo, hi in per_chunk:
+                store(
+                    run_chunk(whole.model, p, meth, timing, lo, record, out[:, :, lo:hi], seed=seed, backend=chosen),
+                    lo,
+                )
         else:
             lim = limits.current()  # the caller's limits travel with each chunk
             futures = [
-                (executor.submit(run_chunk, whole.model, p, meth, timing, a, record, None, lim, seed, chosen), a)
-                for p, a, b in per_chunk
+                (executor.submit(run_chunk, whole.model, p, meth, timing, lo, record, None, lim, seed, chosen), lo)
+                for p, lo, _ in per_chunk
             ]
-            for f, a in futures:
-                store(f.result(), a)
+            for f, lo in futures:
+                store(f.result(), lo)
     finally:
         if bar is not None:
             bar.close()
-    P_full = []
+    P_full: list[Any] = []
     varied = []
     for c, v in zip(whole.cm.constants, whole.P):
         if c in arrays and n == 1:  # one run: its constants are numbers, as simulate gives them

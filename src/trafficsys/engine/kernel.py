@@ -220,7 +220,7 @@ class Kernel:
         SF = np.empty((n, self.nstates))
         ACC = np.empty((n, self.nacc))
         BAD = np.empty(n)
-        args = (
+        args: tuple[Any, ...] = (
             float(start),
             float(dt),
             float(stop),

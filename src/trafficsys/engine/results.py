@@ -83,7 +83,7 @@ class Results:
         from ..model.validate import suggest
 
         raise ModelError(
-            f"the results have no variable '{name}'{suggest(key, list(self.ds.data_vars))}", variable=name
+            f"the results have no variable '{name}'{suggest(key, [str(k) for k in self.ds.data_vars])}", variable=name
         )
 
     def __getitem__(self, name: str) -> xr.DataArray:
@@ -370,7 +370,7 @@ def dataset(data: dict[str, xr.Variable], coords: dict[str, np.ndarray], attrs: 
                 _INDEXES[key] = index
             variables.update(index.create_variables())
             indexes[name] = index
-        dims = {name: len(values) for name, values in coords.items()}
+        dims: dict[Any, int] = {name: len(values) for name, values in coords.items()}
         shapes: dict[tuple, tuple] = {}
         for name, var in data.items():
             d = var.dims
