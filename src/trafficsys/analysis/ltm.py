@@ -724,11 +724,13 @@ def loop_dominance(
         kept = [k for k in range(L) if max_abs[k] >= min_contribution or k in ever_dominant]
 
     # the causal-loop diagram's loops need every loop listed (not after a search); its signs are checked
-    # against these results, so its loops are not cached with the structure
+    # against these results, so its loops are cached with the structure and the signs found
     cld = _diagram(m, ds, confirm=method == "all")
     listed: dict[frozenset, Loop] = {}
     if method == "all" and cld is not None:
-        listed = {frozenset(lp.links): lp for lp in cld.loops()}
+        signs = tuple((lk.source, lk.target, lk.polarity, lk.delay) for lk in cld.links)
+        listed = dict(_structure_cached(m, ("diagram loops", signs),
+                                        lambda: {frozenset(lp.links): lp for lp in cld.loops()}))
     on_diagram = [listed.get(frozenset(zip(c, c[1:] + c[:1]))) for c in cycles]
     # the loops the diagram does not list are named by the same rule, among the names it has not used
     taken_names = {lp.name for lp in on_diagram if lp is not None and lp.name}
