@@ -83,7 +83,7 @@ def xmile_string(model: Model) -> str:
     _view(model, view, X)
     extra = _model_extension(model)
     if extra:
-        ET.SubElement(root, "{" + TS_NS + "}trafficsys").text = json.dumps(extra, sort_keys=True)
+        ET.SubElement(root, "{" + TS_NS + "}trafficsys").text = json.dumps(extra)  # in order: metadata tables keep the order declared
     ET.indent(root, space="    ")
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
