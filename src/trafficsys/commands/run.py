@@ -6,6 +6,7 @@ import argparse
 import math
 import sys
 
+from ..model.names import suggest
 from ._args import MODEL_HELP, add_force, check_outputs, positive_span
 
 __all__ = ["add_arguments", "run"]
@@ -173,8 +174,6 @@ def _plot(m, r, names: list[str], args: argparse.Namespace, overrides: dict[str,
     sets = {args.scenario or "base case": r}
     for s in args.compare_scenario:
         if s not in m.scenarios:
-            from ..model.validate import suggest
-
             raise ts.ModelError(f"--compare-scenario: no scenario '{s}'{suggest(s, m.scenarios)}; defined: "
                                 f"{', '.join(m.scenarios) or 'none'}", file=m.file)
         sets[s] = ts.simulate(m, scenario=s, params=overrides or None, method=args.method)

@@ -34,11 +34,11 @@ import dataclasses
 import os
 import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .. import limits
 from ..errors import FileFormatError
 from ..model.elements import Constant
 
@@ -132,9 +132,11 @@ def read_local_data(path: str | os.PathLike) -> LocalData:
     """Read and check a local-data TOML file (see the module docstring for its format)."""
     p = str(path)
     try:
-        raw = Path(p).read_text(encoding="utf-8")
+        raw = limits.read_file(p).decode("utf-8")  # the one file guard every reader uses
     except OSError as e:
         raise FileFormatError(f"cannot read the local-data file: {e.strerror or e}", file=p) from None
+    except UnicodeDecodeError:
+        raise FileFormatError("the local-data file is not UTF-8 text", file=p) from None
     try:
         doc = tomllib.loads(raw)
     except tomllib.TOMLDecodeError as e:

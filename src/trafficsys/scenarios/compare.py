@@ -101,8 +101,6 @@ def _named_strategies(model, scenarios):
                              f"{type(s).__name__}", file=model.file)
         for k, _ in sc.set:
             if k not in model:
-                from ..model.validate import suggest
-
                 raise ModelError(f"strategy '{sc.name}' sets '{k}', which the model does not define"
                                  f"{suggest(k, model.names())}", file=model.file, variable=k)
         model.scenarios[sc.name] = sc
@@ -344,8 +342,6 @@ def _what_if(model, names: list[str], settings, case):
         notes.append("what-if under every strategy: " + ", ".join(f"{k} = {v}" for k, v in settings.items()))
     for k in what_if:
         if k not in model:
-            from ..model.validate import suggest
-
             raise ModelError(f"settings: the model does not define '{k}'{suggest(k, model.names())}",
                              file=model.file, variable=k)
         by = [s for s in names if canonical(k) in {canonical(x) for x, _ in model.scenarios[s].set}]
