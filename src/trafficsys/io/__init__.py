@@ -93,6 +93,8 @@ def _handler(table: dict, path: Path, verb: str):
     try:
         return getattr(importlib.import_module(module), func)
     except (ImportError, AttributeError) as e:
+        if module.startswith("trafficsys."):
+            raise  # our own reader or writer failed to import: a bug to see, not a missing format
         raise FileFormatError(
             f"{verb}ing '{suffix}' files needs {module}.{func}, which is not available ({e})",
             file=str(path),
