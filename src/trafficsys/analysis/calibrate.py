@@ -35,6 +35,7 @@ from ..errors import ModelError, SimulationError
 from ..model.arrays import canonical_key
 from ..model.elements import Constant
 from ..model.model import Model
+from ..model.names import canonical
 from ._common import run_ensemble
 
 __all__ = ["CalibrationResult", "calibrate"]
@@ -323,8 +324,6 @@ def calibrate(
         out = np.empty((X.shape[0], len(t_obs), len(cols)))
         times = np.asarray(ds["time"].values, dtype=float)
         for j, col in enumerate(cols):
-            from ..model.names import canonical
-
             name = col if col in ds else canonical(col)
             arr = np.asarray(ds[name].transpose("time", ...).values, dtype=float).reshape(len(times), -1)
             arr = np.broadcast_to(arr, (len(times), X.shape[0]))

@@ -7,6 +7,7 @@ import os
 import sys
 import time
 
+from ..model.names import suggest
 from ._args import MODEL_HELP, add_force, check_outputs, whole
 
 __all__ = ["add_arguments", "run", "DEFAULT_FIGURE"]
@@ -71,8 +72,6 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for name in args.drivers or ():  # before the long run, not after it
         if name not in model.scenarios:
-            from ..model.names import suggest
-
             raise ts.ModelError(f"--drivers: no strategy '{name}'{suggest(name, model.scenarios)}; defined: "
                                 f"{', '.join(model.scenarios)}", file=model.file)
     if args.drivers and args.drivers[0] == args.drivers[1]:

@@ -6,6 +6,7 @@ import argparse
 
 import numpy as np
 
+from ..errors import ModelError
 from ._args import MODEL_HELP, add_force, check_outputs, span, whole
 
 __all__ = ["add_arguments", "run"]
@@ -51,8 +52,6 @@ def run(args: argparse.Namespace) -> int:
     import trafficsys as ts
 
     from ..analysis import loop_dominance
-    from ..errors import ModelError
-
     check_outputs(csv=args.csv, figure=args.plot, force=args.force)
     m = _load(args.model)
     results = ts.simulate(m, scenario=args.scenario)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from ..errors import FileFormatError
 from ..model.names import suggest
 from ._args import MODEL_HELP, add_force, check_outputs, whole
 
@@ -52,7 +53,6 @@ def run(args: argparse.Namespace) -> int:
     """Build and write the report."""
     import trafficsys as ts
 
-    from ..errors import FileFormatError
     from ..plot.report import ReportOptions, write_report
 
     if not args.output.lower().endswith((".html", ".htm")):

@@ -6,6 +6,8 @@ import argparse
 import math
 import sys
 
+from ..errors import ModelError
+from ..model.elements import Kind
 from ..model.names import suggest
 from ._args import MODEL_HELP, add_force, check_outputs, positive_span
 
@@ -53,8 +55,6 @@ def _fmt(x: float) -> str:
 
 
 def _parse_set(items: list[str]) -> dict[str, float | str]:
-    from ..errors import ModelError
-
     out: dict[str, float | str] = {}
     for item in items:
         name, sep, value = item.partition("=")
@@ -72,8 +72,6 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     import trafficsys as ts
-    from trafficsys.model.elements import Kind
-
     check_outputs(csv=args.csv, figure=args.plot, force=args.force)
     m = _load(args.model)
     if args.list:

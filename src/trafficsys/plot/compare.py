@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ModelError
 from ._style import FONT, SMALL, chars_across, use_thousands, wrap
 
 __all__ = ["plot_paired", "plot_metric", "plot_fan", "plot_pairwise", "plot_regions", "comparison_figure",
@@ -141,8 +142,6 @@ def plot_fan(comparison, variable: str | None = None, ax: Any = None, paired: bo
     if variable is None:
         variable = next(iter(next(iter(comparison.trajectories.values()), {})), None)
         if variable is None:
-            from ..errors import ModelError
-
             raise ModelError("the comparison kept no time paths to draw; run compare(..., trajectories=[...])")
     colors = strategy_colors(comparison.strategies)
     t = comparison.time

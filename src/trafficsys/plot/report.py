@@ -18,6 +18,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import ModelError
+from ..model.elements import Kind
+
 __all__ = ["ReportOptions", "build_report", "write_report"]
 
 _CSS = """
@@ -95,8 +98,6 @@ def _note(text: str) -> str:
 
 
 def _counts(m: Any) -> str:
-    from ..model.elements import Kind
-
     words = {
         Kind.STOCK: "stocks",
         Kind.FLOW: "flows",
@@ -128,8 +129,6 @@ def _overview(m: Any, opts: ReportOptions) -> str:
 
 
 def _structure(m: Any, cld: Any) -> str:
-    from ..errors import ModelError
-
     parts = []
     # the diagrams, where this version of the package draws them (cld.plot, m.plot_stock_flow)
     if hasattr(cld, "plot"):

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ModelError
+from ..model.elements import Scenario
 from ..model.names import canonical, suggest
 from .metrics import Metric, indicators
 
@@ -70,8 +71,6 @@ def _uncertain_inputs(model, scenarios: Sequence[str] = (), names: Sequence[str]
 
 def _named_strategies(model, scenarios):
     """Turn settings given as mappings or Scenario objects into named strategies of a copy of the model."""
-    from ..model.elements import Scenario
-
     if scenarios is None:
         return model, None
     items = list(scenarios.items()) if isinstance(scenarios, Mapping) else [(None, s) for s in scenarios]

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError
+from ..model.names import suggest
 
 __all__ = ["Metric", "indicators", "final_value", "ratio", "cost_per_averted"]
 
@@ -189,8 +190,6 @@ def indicators(model: Any) -> dict[str, Metric]:
             raise ModelError(f"{where}: {kind} must be {_KINDS[kind]}, got {arg!r}", file=file)
         for v in names:
             if v not in model:
-                from ..model.names import suggest
-
                 raise ModelError(f"{where} uses '{v}', which the model does not define"
                                  f"{suggest(v, model.names())}", file=file, variable=v)
         if kind == "value":

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import ModelError
 from .config import DecisionError, Indicator, Lever, Question, Workshop, default_workshop_path, load_workshop
 from .game import ActionError, Game, Session, play_round, replay, team_scenario
 from .store import Store
@@ -43,8 +44,6 @@ def create_app(game: Game, **kwargs: Any) -> Any:
     except ModuleNotFoundError as e:  # flask is in the workshop and test extras
         if (e.name or "").startswith("trafficsys"):
             raise  # our own module is missing: not Flask's fault
-        from ..errors import ModelError
-
         raise ModelError(
             f'the workshop needs Flask ({e.name} is missing): pip install "trafficsys[workshop]"'
         ) from None

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ...errors import ModelError
 from ...model.elements import Constant
 from ...model.model import Model
 from ...model.names import canonical
@@ -104,8 +105,6 @@ def find_blocks(m: Model, target: str, levers: Sequence[str] | None = None, scen
     chosen = list(KINDS) if kinds is None else [canonical(k) for k in kinds]
     unknown = [k for k in chosen if k not in KINDS]
     if unknown:
-        from ...errors import ModelError
-
         raise ModelError(f"unknown block kind(s) {', '.join(unknown)}; choose from {', '.join(KINDS)}")
     from ...progress import progress_bar
 
