@@ -109,11 +109,8 @@ def test_the_other_files_we_read_go_through_the_same_guard(tmp_path, reader, mon
     assert info.value.file == str(p)
 
 
-def test_vensim_numeric_range_is_refused_before_pysd_expands_it(tmp_path, monkeypatch):
-    pytest.importorskip("pysd")
-    import pysd.translators.vensim.vensim_file as vf
-
-    monkeypatch.setattr(vf, "VensimFile", _never)
+def test_vensim_numeric_range_is_refused_before_it_is_expanded(tmp_path, monkeypatch):
+    monkeypatch.setattr(ts.Model, "dimension", _never)  # refused from the bounds, before any range is declared
     p = tmp_path / "range.mdl"
     p.write_text("{UTF-8}\nsub: (a1-a10000000)\n~\n~|\nx[sub] = 1\n~\n~|\n"
                  "INITIAL TIME = 0\n~\n~|\nFINAL TIME = 1\n~\n~|\nTIME STEP = 1\n~\n~|\n")

@@ -2,7 +2,7 @@
 """Run every XMILE and Vensim model of the SDXorg test-models through trafficsys.
 
 Each model file is loaded with ``ts.load`` (XMILE by our reader, ``.mdl``
-through PySD's translator into our Model) and simulated with ``ts.simulate``,
+by our own Vensim reader, :mod:`trafficsys.io.vensim`) and simulated with ``ts.simulate``,
 and its trajectories are compared with the canonical output (Vensim's or
 Stella's) that the folder holds.  The table goes to
 ``docs/compatibility.md``::
@@ -396,7 +396,7 @@ def write_report(xrows, mrows, path: str, rtol: float) -> None:
         "```python",
         "import trafficsys as ts",
         'm = ts.load("model.stmx")            # Stella / XMILE (.xmile .stmx .itmx .xml)',
-        'm = ts.load("model.mdl")             # Vensim, through PySD\'s translator',
+        'm = ts.load("model.mdl")             # Vensim, by our own grammar (macros, subscripts, sketches)',
         'ts.save(m, "out.xmile")              # XMILE with a diagram view (PySD and Simlin run it; not yet tried in Stella)',
         "pm = ts.io.to_pysd(m)                # check our engine against PySD in two lines",
         "pm.run()",
@@ -428,10 +428,14 @@ def write_report(xrows, mrows, path: str, rtol: float) -> None:
         if fx:
             lines += ["Unsupported features met in the XMILE models:", ""] + fx + [""]
     if mrows:
-        lines += table(mrows, "Vensim models (.mdl, through PySD's translator)") + [""]
+        lines += table(mrows, "Vensim models (.mdl, read by our own grammar)") + [""]
         fm = features(mrows)
         if fm:
             lines += ["Unsupported features met in the Vensim models:", ""] + fm + [""]
+    sys.path.insert(0, HERE)
+    import function_table  # the table of every function of XMILE 1.0 and Vensim (its own tool)
+
+    lines += function_table.section() + [""]
     with open(path, "w", encoding="utf-8") as fh:
         fh.write("\n".join(lines))
 

@@ -1,11 +1,13 @@
-"""No model file runs code, including through PySD, the dependency that reads Vensim.
+"""No model file runs code: not through our Vensim reader, not through the PySD bridge.
 
 PySD's translators call ``eval`` on model text (a lookup's range, its points,
-numbers, strings); its Python builder writes a variable's documentation into
-triple-quoted strings of a module it imports.  These tests plant code that
-would write a sentinel file in each of those places and check that the
-sentinel never appears, that the reader names the variable, and that the
-dependency has no ``eval``/``exec`` the guard does not know about.
+numbers, strings), which is why Vensim files are read by our own grammar, where
+a lookup holds numbers only; PySD's Python builder writes a variable's
+documentation into triple-quoted strings of a module it imports (the bridge,
+``to_pysd``).  These tests plant code that would write a sentinel file in each
+of those places and check that the sentinel never appears, that the reader
+names the variable and the line, and that the dependency has no
+``eval``/``exec`` the guard does not know about.
 """
 
 from __future__ import annotations
@@ -41,15 +43,15 @@ VENSIM_VECTORS = {
 
 @pytest.mark.parametrize("quote", ["'", '"'])
 @pytest.mark.parametrize("where", sorted(VENSIM_VECTORS))
-def test_code_in_a_vensim_lookup_range_is_refused_not_run(tmp_path, where, quote):
+def test_code_in_a_vensim_lookup_range_is_a_parse_error(tmp_path, where, quote):
     flag = tmp_path / "pwned"
     p = tmp_path / "evil.mdl"
     p.write_text(mdl(VENSIM_VECTORS[where].format(p=_payload(flag, quote))))
-    with pytest.raises(FileFormatError) as info:
+    with pytest.raises(ts.ParseError) as info:
         ts.load(p)
     assert not flag.exists()
     msg = str(info.value)
-    assert "evil.mdl" in msg and "it was not run" in msg
+    assert "evil.mdl" in msg and "unexpected '__import__'" in msg
     assert info.value.variable in {"tab", "y"}
     assert "line " in msg
 
@@ -64,21 +66,6 @@ def test_validate_on_the_command_line_refuses_and_runs_nothing(tmp_path):
     assert not flag.exists()
 
 
-def test_the_tripwire_stops_an_eval_the_guard_did_not_replace(tmp_path, monkeypatch):
-    """A future PySD with another eval: the audit hook refuses to run the file's text."""
-    import pysd.translators.vensim.vensim_element as ve
-
-    pysd_guard.install()
-    monkeypatch.delattr(ve, "eval")  # back to the builtin eval, as an unguarded release would have
-    monkeypatch.setattr(pysd_guard, "install", lambda: None)
-    flag = tmp_path / "pwned"
-    p = tmp_path / "evil.mdl"
-    p.write_text(mdl(VENSIM_VECTORS["standalone lookup range"].format(p=_payload(flag))))
-    with pytest.raises(FileFormatError, match="refused"):
-        ts.load(p)
-    assert not flag.exists()
-
-
 def test_the_tripwire_is_off_outside_the_translator(tmp_path):
     """The audit hook only acts while a translator runs: ordinary eval elsewhere is untouched."""
     with pysd_guard.translating():
@@ -86,7 +73,7 @@ def test_the_tripwire_is_off_outside_the_translator(tmp_path):
     assert eval("1 + 1") == 2  # noqa: S307 - a constant, checking the hook is inactive here
 
 
-def test_lookups_still_read_through_the_guard(tmp_path):
+def test_lookups_with_ranges_and_exponents_read(tmp_path):
     p = tmp_path / "ok.mdl"
     p.write_text(mdl("tab([(0,-1)-(10,10)],(0,0),(5,2.5),(10,10))\n\t~\t\n\t~\t\t|\n\n"
                      "x = tab(Time)\n\t~\t\n\t~\t\t|\n\n"

@@ -1,4 +1,4 @@
-"""Vensim .mdl through PySD's translator into our Model."""
+"""Vensim .mdl through our own reader into our Model."""
 
 
 import pytest
@@ -62,7 +62,7 @@ def write(tmp_path, text, name="m.mdl"):
     return p
 
 
-def test_structure_from_pysd_abstract_model(tmp_path):
+def test_structure_from_the_vensim_file(tmp_path):
     m = ts.load(write(tmp_path, MDL))
     assert (m.start, m.stop, m.dt, m.time_units) == (0, 10, 0.5, "Month")
     pop = m["population"]
@@ -105,9 +105,12 @@ c= GET TIME VALUE(2, 0, 0)
     assert "GET TIME VALUE other than of the simulation time (relative to 0 or 1, measure 0) used by c" in msg
 
 
-def test_unparseable_file_is_a_file_format_error(tmp_path):
-    with pytest.raises(ts.FileFormatError, match="PySD could not parse"):
-        ts.load(write(tmp_path, "this is not = = a model ~ ~ |\n ((("))
+def test_unparseable_file_is_a_parse_error_naming_file_variable_and_position(tmp_path):
+    with pytest.raises(ts.ParseError) as info:
+        ts.load(write(tmp_path, "{UTF-8}\nx = 1 ~~|\nthis is not = = a model ~ ~ |\n((("))
+    e = info.value
+    assert e.variable == "this is not" and e.file.endswith("m.mdl") and e.column == 15
+    assert "line 3: unexpected '='" in str(e)
 
 
 def test_arrays_from_vensim():

@@ -250,12 +250,12 @@ people[older] = INTEG(out[younger] - out[older], 100) ~~|
     assert [df[f"people[{k}]"].iloc[-1] for k in ("a0", "a1", "a2")] == [120, 95, 90]
 
 
-def test_subscript_mapping_with_an_element_list_is_named_unsupported(tmp_path):
-    p = tmp_path / "m.mdl"
-    p.write_text(mdl("""src: s1, s2 -> (tgt: t2, t1) ~~|
+def test_subscript_mapping_with_an_element_list_pairs_the_listed_elements(tmp_path):
+    # src: s1, s2 -> (tgt: t2, t1): s1 goes to t2 and s2 to t1, so w[t1] = v[s2] = 2 and w[t2] = v[s1] = 1
+    df = run_mdl(tmp_path, """src: s1, s2 -> (tgt: t2, t1) ~~|
 tgt: t1, t2 ~~|
 v[src] = 1, 2 ~~|
-w[tgt] = v[src] ~~|
-"""))
-    with pytest.raises(ts.UnsupportedFeatureError, match="subscript mapping with an explicit element list"):
-        ts.load(p)
+w[tgt] = v[src] * 10 ~~|
+""", stop=0)
+    row = df.iloc[0]
+    assert (row["w[t1]"], row["w[t2]"]) == (20.0, 10.0)

@@ -146,6 +146,19 @@ def test_graphical_functions_and_operators_mean_the_same_on_every_path(x, t):
 @pytest.mark.parametrize(
     "equation, t, expected",
     [
+        ("SINH(1)", 0.0, (math.e - 1 / math.e) / 2),
+        ("COSH(1)", 0.0, (math.e + 1 / math.e) / 2),
+        ("TANH(1)", 0.0, (math.e - 1 / math.e) / (math.e + 1 / math.e)),
+    ],
+)
+def test_known_transcendental_meanings(path, equation, t, expected):
+    assert PATHS[path](equation, [], t) == pytest.approx(expected, rel=1e-15)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    "equation, t, expected",
+    [
         ("ROUND(2.5)", 0.0, 3.0),  # half away from zero (numpy's np.round gives 2)
         ("ROUND(-2.5)", 0.0, -3.0),
         ("INT(-1.5)", 0.0, -2.0),
@@ -158,6 +171,32 @@ def test_graphical_functions_and_operators_mean_the_same_on_every_path(x, t):
         ("RAMP(2, 1, 3)", 5.0, 4.0),
         ("SAFEDIV(1, 0, 7)", 0.0, 7.0),
         ("QUANTUM(7.5, 2)", 0.0, 6.0),
+        ("POWER(2, 3)", 0.0, 8.0),
+        ("POWER(4, 0.5)", 0.0, 2.0),
+        ("LOG(8, 2)", 0.0, 3.0),  # ln 8 / ln 2
+        ("LOG(100)", 0.0, 2.0),  # one argument: base 10
+        ("SIGN(-3)", 0.0, -1.0),
+        ("SIGN(0)", 0.0, 0.0),
+        ("SIGN(0.5)", 0.0, 1.0),
+        ("SINH(0)", 0.0, 0.0),
+        ("COSH(0)", 0.0, 1.0),
+        ("TANH(0)", 0.0, 0.0),
+        ("MIN(INF(), 3)", 0.0, 3.0),
+        ("XIDZ(1, 0, 5)", 0.0, 5.0),  # Vensim's names for SAFEDIV
+        ("ZIDZ(1, 0)", 0.0, 0.0),
+        ("ZIDZ(3, 2)", 0.0, 1.5),
+        # PULSE TRAIN(start 1, width 0.5, every 2, end 6): on in [1, 1.5), [3, 3.5), [5, 5.5), judged at
+        # the middle of the step (DT = 0.25)
+        ("PULSE_TRAIN(1, 0.5, 2, 6)", 0.75, 0.0),
+        ("PULSE_TRAIN(1, 0.5, 2, 6)", 1.0, 1.0),
+        ("PULSE_TRAIN(1, 0.5, 2, 6)", 1.25, 1.0),
+        ("PULSE_TRAIN(1, 0.5, 2, 6)", 1.5, 0.0),
+        ("PULSE_TRAIN(1, 0.5, 2, 6)", 3.0, 1.0),
+        ("PULSE_TRAIN(1, 0.5, 2, 6)", 5.25, 1.0),
+        ("PULSE_TRAIN(1, 0.5, 2, 6)", 6.0, 0.0),  # the end
+        ("PULSE_TRAIN(1, 0, 2, 6)", 3.0, 1.0),  # a width of 0 lasts one DT
+        ("PULSE_TRAIN(1, 0, 2, 6)", 3.25, 0.0),
+        ("PULSE_TRAIN(1, 0.5, 0, 6)", 3.0, 0.0),  # no interval: once
     ],
 )
 def test_known_meanings(path, equation, t, expected):

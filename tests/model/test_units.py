@@ -107,6 +107,18 @@ def model(**units_of):
         ("SAFEDIV(money, n)", "usd/person"),
         ("-n MOD 3", "person"),
         ("INIT(n)", "person"),
+        ("POWER(n, 2)", "person^2"),
+        ("SIGN(n) * money", "usd"),
+        ("SINH(share) * n", "person"),
+        ("LOG(share, 2) * n", "person"),
+        ("PULSE_TRAIN(1, 1, 2, 10) * n", "person"),
+        ("SMOOTH_N(n, tau, n, 3)", "person"),
+        ("DELAY_FIXED(n, tau, 0)", "person"),
+        ("RANDOM(n, 2 * n)", "person"),
+        ("NORMAL(money, money)", "usd"),
+        ("RANDOM_NORMAL(0, n, n, n, 1)", "person"),
+        ("EXPRND(tau)", "year"),
+        ("RANDOM_0_1() * n", "person"),
     ],
 )
 def test_inferred_units(equation, expected):
@@ -127,6 +139,7 @@ def test_unknowable_units_are_none(equation):
     "equation, fragment",
     [
         ("n + rate", "'+' needs equal units, but 'n' is person and 'rate' is 1/year"),
+        ("RANDOM(n, money)", "RANDOM needs equal units"),
         ("n - money", "'-' needs equal units"),
         ("MAX(n, tau)", "MAX needs equal units"),
         ("IF share THEN n ELSE tau", "IF THEN ELSE needs equal units"),

@@ -107,8 +107,11 @@ class LoopDominance:
     method: str = "all"
     #: after a search: loop id -> the times at which it was found
     found_at: dict[str, list[float]] | None = None
-    #: after a search: share of each partition's stock changes carried by flows on found loops (time, run, partition)
+    #: after a search: share of each partition's stock changes that runs through the found loops only
+    #: (time, run, partition), in the runs searched (see :func:`trafficsys.analysis.discovery.explained_share`)
     explained: Any = None
+    #: seconds spent: "discovery" (the search, with its link scores), "scoring", "explained" (the share)
+    timings: dict[str, float] = {}  # noqa: RUF012 - replaced per result
 
     def __init__(self, loops, partitions, link_scores, loop_scores, relative, dominant_index):
         self.loops: list[LoopInfo] = loops
@@ -383,9 +386,8 @@ class LoopDominance:
     def __repr__(self) -> str:
         how = ""
         if self.method == "strongest_path" and self.explained is not None:
-            lo, hi = (round(100 * float(f(self.explained))) for f in (np.min, np.max))
-            span = f"{lo}%" if lo == hi else f"{lo}-{hi}%"
-            how = f", found by strongest-path search (flows on them carry {span} of the stocks' changes)"
+            mid = round(100 * float(np.median(self.explained)))
+            how = f", found by strongest-path search (they explain {mid}% of the loop activity, median over times)"
         return (f"<LoopDominance: {len(self.loops)} loops ({len(self.competing)} competing) in "
                 f"{len(self.partitions)} partitions, {self.relative.sizes['time']} times x "
                 f"{self.relative.sizes['run']} runs{how}>")

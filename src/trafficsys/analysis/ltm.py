@@ -60,6 +60,7 @@ Matter. System Dynamics Review 39(2), 140-151. https://doi.org/10.1002/sdr.1728
 from __future__ import annotations
 
 import itertools
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -604,7 +605,8 @@ def loop_dominance(
         there are at most ``max_loops`` and searches otherwise.  The result's
         ``method`` says which was used; after a search, ``found_at`` gives the
         times each loop was found and ``explained`` the share of the stocks'
-        changes that the found loops' flows carry.
+        changes that runs through the found loops only (a walk back along the
+        strongest causes, see :func:`trafficsys.analysis.discovery.explained_share`).
     discovery_times, discovery_runs
         The search runs at up to this many saved times (evenly spaced) in each
         of the first ``discovery_runs`` runs; the loops found are pooled.
@@ -644,6 +646,8 @@ def loop_dominance(
 
     from ..model.arrays import flatten
 
+    t_begin = time.perf_counter()
+    timings: dict[str, float] = {}
     given = m
     m = flatten(m)  # arrayed models are scored element by element, as the engine runs them
     ds = _with_every_variable(given, m, _dataset(results))
@@ -663,7 +667,9 @@ def loop_dominance(
                 if discovery == "all":
                     raise
         if cycles is None:
-            found_at = _discover(m, ds, g, length_bound, discovery_times, discovery_runs)
+            t_search = time.perf_counter()
+            found_at, search = _discover(m, ds, g, length_bound, discovery_times, discovery_runs)
+            timings["discovery"] = time.perf_counter() - t_search
             cycles = sorted(found_at, key=loop_order)
             method = "strongest_path"
     else:
@@ -790,8 +796,11 @@ def loop_dominance(
     result.method = method
     if found_at is not None:
         result.found_at = {infos[k].id: [float(values.time[i]) for i in found_at[cycles[k]]] for k in order}
-        result.explained = _explained(m, ds, g, partitions, part_of, [cycles[k] for k in order], values, lookups,
-                                      compiled, coords)
+        t_share = time.perf_counter()
+        result.explained = _explained(search, g, part_of, [cycles[k] for k in order], result)
+        timings["explained"] = time.perf_counter() - t_share
+    timings["scoring"] = time.perf_counter() - t_begin - sum(timings.values())
+    result.timings = timings
     return result
 
 
@@ -813,6 +822,7 @@ def _discover(m: Model, ds, g: nx.DiGraph, length_bound: int | None, n_times: in
     starts = [n for n in g.nodes if g.nodes[n].get("state")]
     found = strongest_path_loops(g, edges, scores, starts, times=list(sample_indices(T, n_times)),
                                  rotate=rotate_loop)
+    search = (edges, scores, starts, runs)
     if length_bound is not None:
         found = {c: t for c, t in found.items() if len(c) <= length_bound}
     if not found:  # nothing moves along any loop: keep each state's shortest loop, never found active
@@ -822,22 +832,38 @@ def _discover(m: Model, ds, g: nx.DiGraph, length_bound: int | None, n_times: in
                 c = rotate_loop([st, *min(paths, key=len)[:-1]]) if min(paths, key=len)[0] != st else (st,)
                 if length_bound is None or len(c) <= length_bound:
                     found.setdefault(c, [])
-    return found
+    return found, search
 
 
-def _explained(m: Model, ds, g, partitions, part_of, cycles, values, lookups, compiled, coords):
-    """Share of each partition's stock changes carried by flows on the found loops: (time, run, partition)."""
+def _explained(search, g, part_of, cycles, result):
+    """Share of each partition's loop-score mass that the kept loops make up: (time, run, partition).
+
+    ``sum |score|`` of the kept loops over that plus the estimated mass of the loops not found
+    (:func:`trafficsys.analysis.discovery.explained_share`), in the runs searched; 1 where no loop is active.
+    """
     import xarray as xr
 
     from .discovery import explained_share
 
-    comp = {n: i for i, c in enumerate(nx.strongly_connected_components(g)) for n in c}
-    on_loop = {lk for c in cycles for lk in zip(c, c[1:] + c[:1])}
-    links = [(a, b) for a, b in g.edges if comp[a] == comp[b] and isinstance(m[b], Stock) and b in part_of]
-    scores = np.stack([_link_score(m, values, a, b, lookups, compiled) for a, b in links]) if links else \
-        np.zeros((0, len(values.time), values.nrun))
-    share = explained_share([(part_of[b], b) for _, b in links], scores, [lk in on_loop for lk in links])
-    share = share[: len(partitions)] if share.shape[0] >= len(partitions) else np.ones(
-        (len(partitions), *scores.shape[1:]))
-    return xr.DataArray(share, dims=("partition", "time", "run"),
-                        coords={**coords, "partition": np.arange(len(partitions))}).transpose("time", "run", "partition")
+    edges, scores, starts, runs = search
+    starts = [s for s in starts if s in part_of]
+    missed, total = explained_share(g, edges, scores, cycles, starts)
+    kept = np.abs(result.loop_scores.isel(run=runs).values)  # (time, run, loop)
+    P = len(result.partitions)
+    share = np.ones((P, *kept.shape[:2]))
+    known = seen = 0.0
+    for p in range(P):
+        mass = kept[:, :, [k for k, lp in enumerate(result.loops) if lp.partition == p]].sum(axis=2)
+        mine = [i for i, s in enumerate(starts) if part_of[s] == p]
+        lost = missed[mine].sum(axis=0)
+        whole = mass + lost
+        share[p] = np.where(whole > 0, mass / np.where(whole > 0, whole, 1.0), 1.0)
+        known += float(mass.sum())
+        seen += float((total[mine] - missed[mine]).sum())
+    out = xr.DataArray(share, dims=("partition", "time", "run"),
+                        coords={"time": result.relative["time"].values,
+                                "run": result.relative["run"].values[runs],
+                                "partition": np.arange(P)}).transpose("time", "run", "partition")
+    # the sampler's check on itself: the found loops' activity as the walks estimate it, over its known value
+    out.attrs["recovered"] = seen / known if known > 0 else 1.0
+    return out

@@ -333,11 +333,11 @@ class SignAnalysis:
             return _hull(*args)
         if f == "SUM":
             return (args[0][0], INF) if args[0][0] >= 0 else FULL
-        if f in ("SMTH1", "SMTH3", "DELAY1", "DELAY3", "DELAY"):
+        if f in ("SMTH1", "SMTH3", "DELAY1", "DELAY3", "DELAY", "DELAY_FIXED"):
             return _hull(args[0], *args[2:])  # a smooth or delay stays within its input and initial value
         if f in ("SMTHN", "DELAYN"):
             return _hull(args[0], *args[3:])
-        if f == "DELAY_N":
+        if f in ("DELAY_N", "SMOOTH_N"):
             return _hull(args[0], args[2])
         if f == "PREVIOUS":
             return _hull(*args)

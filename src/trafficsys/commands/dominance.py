@@ -47,6 +47,23 @@ def _load(path):
     return ts.load(path) if path else ts.load_default()
 
 
+LONG = 8  #: loops of more variables are described by the stocks they pass through
+
+
+def _short(text: str, variables, states) -> str:
+    """Describe a loop: its name, or its variables; a long loop by its length and the stocks it passes through."""
+    if text and " -> " not in text:
+        return text  # the model's name for the loop
+    if len(variables) <= LONG:
+        return " -> ".join(variables)
+    through = [v for v in variables if v in states]
+    return f"{len(variables)} variables through {len(through)} stocks: {', '.join(through)}"
+
+
+def _stocks(names, limit: int = 8) -> str:
+    return ", ".join(names) if len(names) <= limit else f"{', '.join(names[:limit])}... ({len(names)} in all)"
+
+
 def run(args: argparse.Namespace) -> int:
     """Simulate, score the loops and print the dominance tables."""
     import trafficsys as ts
@@ -60,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"Loop dominance (Loops that Matter) for model '{m.name}'{where}, "
           f"t = {m.start:g}..{m.stop:g} {m.time_units}")
     competing = dom.competing
+    variables = {lp.id: lp.variables for lp in dom.loops}
+    states = {v for part in dom.partitions for v in part}
     # A smooth or delay scored as a stage brings its own one-variable adjustment loop,
     # which `trafficsys loops` (equations only) does not list: say so, or the counts disagree.
     internal = sum(1 for lp in dom.loops if len(lp.variables) == 1)
@@ -68,9 +87,16 @@ def run(args: argparse.Namespace) -> int:
     if dom.method == "strongest_path":
         share = dom.explained.values
         print(f"Too many loops to list: {len(dom.loops)} loops that matter found by the strongest-path search "
-              f"(Eberlein & Schoenberg 2020) at {len(dom.time)} times; the flows on them carry "
-              f"{100 * float(np.median(share)):.0f}% of the stocks' changes (median over times; lowest "
-              f"{100 * float(share.min()):.0f}%). Loops never found strong are not scored.")
+              f"(Eberlein & Schoenberg 2020) at {len(dom.time)} times. They make up "
+              f"{100 * float(np.median(share)):.0f}% of the loop activity (median over times; at least "
+              f"{100 * float(np.quantile(share, 0.1)):.0f}% at 9 times in 10), the rest being loops not found, "
+              f"estimated by sampling; relative scores below are shares of the found loops' activity only.")
+        recovered = float(dom.explained.attrs.get("recovered", 1.0))
+        if recovered < 0.5:
+            seen = f"{100 * recovered:.0f}%" if recovered >= 0.01 else "under 1%"
+            print(f"Caution: the sampling recovers only {seen} of the found loops' own (known) "
+                  f"activity, so it likely misses much of the activity of loops not found too: read that share "
+                  f"as an upper bound.")
     print(f"{len(dom.loops)} feedback loops{note}, {len(competing)} competing with others in "
           f"{len({lp.partition for lp in competing})} cycle partition(s)\n")
 
@@ -85,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {'loop':<7}{'pol':<5}{'part':<6}{'mean|rel|':>10}{'dominant':>10}  name or variables")
         for row in shown.itertuples():
             print(f"  {row.loop:<7}{row.polarity:<5}{row.partition:<6}{row.mean_abs_relative:>10.2f}"
-                  f"{row.share_dominant:>9.0%}  {_wrapped(row.name or row.variables, 39)}")
+                  f"{row.share_dominant:>9.0%}  {_wrapped(_short(row.name, variables[row.loop], states), 39)}")
         if len(shown) < len(ranking):
             print(f"  ... and {len(ranking) - len(shown)} more (--top 0 lists them all)")
         named = ranking[ranking["name"] != ""]
@@ -96,11 +122,11 @@ def run(args: argparse.Namespace) -> int:
                       f"{row.share_dominant:>9.0%}  {row.name} (#{rank + 1})")
         periods = dom.periods(window=args.window, include_alone=args.all)
         for p, part in periods.groupby("partition"):
-            print(f"\nDominant loop per period, partition {p} (stocks: {', '.join(dom.partitions[p])}):")
+            print(f"\nDominant loop per period, partition {p} (stocks: {_stocks(dom.partitions[p])}):")
             print(f"  {'from':>8}{'to':>9}  {'loop':<7}{'pol':<5}{'mean rel':>9}  name or variables")
             for row in part.itertuples():
                 print(f"  {row.start:>8g}{row.end:>9g}  {row.loop:<7}{row.polarity:<5}{row.mean_relative:>9.2f}"
-                      f"  {row.name}")
+                      f"  {_short(row.name, variables[row.loop], states)}")
 
     if args.runs:
         from ..progress import progress_bar

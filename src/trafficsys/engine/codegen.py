@@ -41,17 +41,21 @@ import numpy as np
 from ..errors import UnsupportedFeatureError
 from ..model import ast
 from ..model.ast import Binary, Call, If, Name, Num, Unary
+from . import runtime as _runtime
 from .lower import DISC, FLOW, HSTOCK, PIPE, STOCK, Plan
 from .methods import Method
 from .runtime import (
+    RANDOM_BUILTINS,
     _s_fmod,
     _s_mod,
     _s_pipe,
     _s_pulse,
+    _s_pulse_train,
     _s_quantum,
     _s_ramp,
     _s_round,
     _s_safediv,
+    _s_sign,
     _s_step,
     _s_trunc,
     _scalar_lookup,
@@ -62,10 +66,12 @@ from .runtime import (
     _v_pipe,
     _v_pos,
     _v_pulse,
+    _v_pulse_train,
     _v_quantum,
     _v_ramp,
     _v_round,
     _v_safediv,
+    _v_sign,
     _v_step,
     _vector_lookup,
 )
@@ -83,9 +89,11 @@ class KernelUnsupported(Exception):
 _CMP = {"=": "==", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _NUMBER = re.compile(r"\(?-?[0-9][0-9.e+-]*\)?|\(?-?inf\)?")
 _UFUNCS = {"EXP": "exp", "LN": "log", "LOG10": "log10", "SQRT": "sqrt", "SIN": "sin", "COS": "cos",
-           "TAN": "tan", "ARCSIN": "arcsin", "ARCCOS": "arccos", "ARCTAN": "arctan"}
+           "TAN": "tan", "ARCSIN": "arcsin", "ARCCOS": "arccos", "ARCTAN": "arctan", "SINH": "sinh",
+           "COSH": "cosh", "TANH": "tanh"}
 #: builtins whose value depends on their arguments only (not on the clock or on history)
-_PURE = frozenset(_UFUNCS) | {"ABS", "INT", "ROUND", "MIN", "MAX", "MEAN", "MOD", "PI", "SAFEDIV"}
+_PURE = frozenset(_UFUNCS) | {"ABS", "INT", "ROUND", "MIN", "MAX", "MEAN", "MOD", "PI", "SAFEDIV", "POWER", "LOG",
+                               "SIGN", "INF"}
 
 
 class Emitter:
@@ -106,8 +114,10 @@ class Emitter:
 
     def __init__(self, mode: str, names: Callable[[str], str], tables: dict[str, str], *,
                  has_pi_var: bool = False, variable: str = "", file: str | None = None,
-                 invariant: Callable[[ast.Expr], bool] | None = None, hoisted: dict[str, str] | None = None):
+                 invariant: Callable[[ast.Expr], bool] | None = None, hoisted: dict[str, str] | None = None,
+                 seeded: bool = False):
         self.mode = mode
+        self.seeded = seeded  # the generated function has the run's seed (SEED) and the step number (k)
         self.names = names
         self.tables = tables
         self.has_pi_var = has_pi_var
@@ -240,6 +250,14 @@ class Emitter:
             return f"{self.tables[f]}({args[0]})"
         if f in _UFUNCS:
             return f"_{_UFUNCS[f]}({args[0]})"
+        if f in RANDOM_BUILTINS:
+            if not self.seeded:
+                raise UnsupportedFeatureError(
+                    f"{f}(...) draws a random number at each step of a run; it cannot be re-evaluated from "
+                    "recorded values (read its value from the results)", variable=self.variable, file=self.file)
+            suffix, nargs = RANDOM_BUILTINS[f]
+            dist, s2, site = args[:nargs], args[nargs], args[nargs + 1]
+            return f"_r_{suffix}(SEED, {site}, k, {s2}{''.join(', ' + a for a in dist)})"
         if f == "ABS":
             return f"_abs({args[0]})"
         if f == "INT":
@@ -289,8 +307,31 @@ class Emitter:
             return f"_fmod({args[0]}, {args[1]})"
         if f == "QUANTUM":
             return f"_quantum({args[0]}, {args[1]})"
+        if f in ("_VSORT_ORDER", "_VRANK"):  # (position, direction, elements...)
+            fn = "_vsort_order" if f == "_VSORT_ORDER" else "_vrank"
+            return f"{fn}({args[0]}, {args[1]}, ({', '.join(args[2:])},))"
+        if f == "_VPICK":  # (0-based index, elements...)
+            return f"_vpick({args[0]}, ({', '.join(args[1:])},))"
+        if f == "_VSELECT":  # (missing, action, error action, n, n selections, n expressions)
+            k = int(float(args[3]))
+            sel, expr = args[4:4 + k], args[4 + k:]
+            return f"_vselect_check({args[0]}, {args[1]}, {args[2]}, ({', '.join(sel)},), ({', '.join(expr)},))"
+        if f == "_ALLOC_PRIORITY":  # (position, width, supply, n, n requests, n priorities)
+            k = int(float(args[3]))
+            req, pri = args[4:4 + k], args[4 + k:]
+            return f"_alloc_priority({args[0]}, {args[1]}, {args[2]}, ({', '.join(req)},), ({', '.join(pri)},))"
         if f == "PI":
             return repr(math.pi)
+        if f == "INF":
+            return "INF"
+        if f == "POWER":
+            return f"_pow({args[0]}, {args[1]})"
+        if f == "LOG":
+            return f"_log10({args[0]})" if len(args) == 1 else f"(_log({args[0]}) / _log({args[1]}))"
+        if f == "SIGN":
+            return f"_sign({args[0]})"
+        if f == "PULSE_TRAIN":
+            return f"_pulse_train(T, DT, {args[0]}, {args[1]}, {args[2]}, {args[3]})"
         if f == "SAFEDIV":
             return f"_safediv({args[0]}, {args[1]}, {args[2] if len(args) > 2 else '0.0'})"
         if f == "STEP":
@@ -431,6 +472,10 @@ def _v_extreme(fn):
 
 
 # --------------------------------------------------------------------- helpers
+#: the vector functions of flattened arrays (runtime ``_s`` + name, ``_v`` + name; the kernel's own name)
+_VECTOR_FUNCTIONS = ("_vsort_order", "_vrank", "_vpick", "_vselect_check", "_alloc_priority")
+
+
 def helpers(mode: str, plan: Plan, table_ids: dict[str, str]) -> dict[str, object]:
     """Build the namespace the generated functions run in."""
     ns: dict[str, object] = {"INF": math.inf, "_F": np.float64, "_asarray": np.asarray}
@@ -439,19 +484,29 @@ def helpers(mode: str, plan: Plan, table_ids: dict[str, str]) -> dict[str, objec
                   _pow=np.power, _mod=np.mod, _abs=np.abs, _floor=np.floor, _round=_v_round,
                   _trunc=np.trunc, _fmod=_v_fmod, _quantum=_v_quantum,
                   _minimum=np.minimum, _maximum=np.maximum, _safediv=_v_safediv, _stepf=_v_step,
-                  _ramp=_v_ramp, _pulse=_v_pulse, _pos=_v_pos, _any=_v_any, _pipe=_v_pipe,
+                  _ramp=_v_ramp, _pulse=_v_pulse, _pulse_train=_v_pulse_train, _sign=_v_sign,
+                  _pos=_v_pos, _any=_v_any, _pipe=_v_pipe,
                   _fold=_v_fold, _vmin=_v_extreme(np.minimum), _vmax=_v_extreme(np.maximum))
         for fn in _UFUNCS.values():
             ns["_" + fn] = getattr(np, fn)
+        for suffix, _ in RANDOM_BUILTINS.values():
+            ns["_r_" + suffix] = getattr(_runtime, "_v_r_" + suffix)
+        for fn in _VECTOR_FUNCTIONS:
+            ns[fn] = getattr(_runtime, "_v" + fn)
         for t, ident in table_ids.items():
             ns[ident] = _vector_lookup(plan.tables[t])
     else:
         ns.update(_pow=_scalar_pow, _mod=_s_mod, _abs=abs, _floor=math.floor, _round=_s_round,
                   _trunc=_s_trunc, _fmod=_s_fmod, _quantum=_s_quantum,
                   _safediv=_s_safediv, _stepf=_s_step, _ramp=_s_ramp, _pulse=_s_pulse, _pipe=_s_pipe,
+                  _pulse_train=_s_pulse_train, _sign=_s_sign,
                   _fold=_s_fold, _vmin=_s_extreme(False), _vmax=_s_extreme(True))
         for fn in _UFUNCS.values():
             ns["_" + fn] = _scalar_ufunc(getattr(np, fn))
+        for suffix, _ in RANDOM_BUILTINS.values():
+            ns["_r_" + suffix] = getattr(_runtime, "_s_r_" + suffix)
+        for fn in _VECTOR_FUNCTIONS:
+            ns[fn] = getattr(_runtime, "_s" + fn)
         for t, ident in table_ids.items():
             ns[ident] = _scalar_lookup(plan.tables[t])
     return ns
@@ -555,7 +610,8 @@ class _Program:
             names = ids.__getitem__
         return Emitter(self.mode, names, self.table_ids, has_pi_var=self.has_pi,
                        variable=self.plan.display.get(variable, variable), file=self.file,
-                       invariant=self.invariant if self.hoist else None, hoisted=self.hoisted)
+                       invariant=self.invariant if self.hoist else None, hoisted=self.hoisted,
+                       seeded=self.plan.seeded)
 
     def w(self, indent: int, text: str) -> None:
         self.lines.append("    " * indent + text)
@@ -564,6 +620,8 @@ class _Program:
     def constants(self, ind: int) -> None:
         for i, c in enumerate(self.plan.constants):
             self.w(ind, f"{self.ids[c]} = P[{i}]")
+        if self.plan.seeded:  # the run's seed follows the constants
+            self.w(ind, f"SEED = P[{len(self.plan.constants)}]")
 
     def equation(self, n: str, stage: bool, e: ast.Expr | None = None) -> str:
         """Source of ``n``'s value from ``e`` (default: its equation), a uniflow cut at zero."""
@@ -852,6 +910,8 @@ class _Program:
         ind = 2
         for i, c in enumerate(plan.constants):
             self.w(ind, f"{ids[c]} = P[{i}, r]")
+        if plan.seeded:
+            self.w(ind, f"SEED = P[{len(plan.constants)}, r]")
         # the initial values, as _init computes them (only those the states need)
         self.w(ind, "T = T0")
         self.w(ind, "k = 0")

@@ -36,8 +36,9 @@ from ..model.elements import Constant
 from ..model.model import Model
 from ..model.names import canonical
 from .methods import Method, get_method
+from .prepare import seed_values
 from .results import Results
-from .sampling import check_memory
+from .sampling import check_memory, noise_seed
 from .simulate import Prepared, Timing, _check_dt, _check_params, _timing, execute, make_results, prepare
 
 __all__ = ["run_ensemble", "run_chunk", "expand_params", "memory_budget", "CHUNK_BYTES", "CHUNK_RUNS"]
@@ -63,22 +64,26 @@ def run_chunk(
     record: tuple[str, ...] | None = None,
     out: np.ndarray | None = None,
     lim: limits.Limits | None = None,
+    seed: int = 0,
 ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """Run one chunk of an ensemble (a module-level function, so executors can pickle it).
 
     In-process, ``out`` is the chunk's slice of the ensemble's array, written in place.
-    ``lim`` are the caller's resource limits, applied in the worker.
+    ``lim`` are the caller's resource limits, applied in the worker; ``seed``
+    the ensemble's seed of random functions (the chunk's first run is run ``offset``).
     """
     with limits.applied(lim):
-        return _run_chunk(model, params, method, timing, offset, record, out)
+        return _run_chunk(model, params, method, timing, offset, record, out, seed)
 
 
-def _run_chunk(model, params, method, timing, offset, record, out):
-    prep = prepare(model, None, params)
+def _run_chunk(model, params, method, timing, offset, record, out, seed=0):
+    prep = prepare(model, None, params, seed=seed, first_run=offset)
     prep.record = record
     n = max((len(v) for v in params.values() if np.ndim(v) == 1), default=1)
     if prep.n != n:  # every array was given per run, so this only happens with no varied constant
         prep.n = n
+        if prep.cm.plan.seeded:
+            prep.P[-1] = seed_values(seed, offset, n)
     out, S0, S, A = execute(prep, method, timing, mode="vector", run_offset=offset, out=out)
 
     def full(xs):  # (pipeline-delay histories are lists: the ledger does not need them)
@@ -131,6 +136,7 @@ def run_ensemble(
     chunk_size: int | None = None,
     progress: bool | None = None,
     desc: str | None = None,
+    seed: Any = None,
 ) -> Results:
     """Run one model many times: a run per element of the ``params`` arrays.
 
@@ -164,6 +170,9 @@ def run_ensemble(
         Show a tqdm bar; default: only when stderr is a terminal and there are several chunks.
     desc
         Label of the progress bar.
+    seed
+        Seed of the random functions (see :func:`~trafficsys.engine.sampling.noise_seed`):
+        run ``i`` draws the same numbers for the same ``seed`` in every scenario.
 
     Returns
     -------
@@ -187,6 +196,7 @@ def run_ensemble(
     if not isinstance(model, Model):
         raise ModelError(f"an ensemble needs a trafficsys Model, got {type(model).__name__}")
     _check_params(params)
+    seed = noise_seed(seed)  # once: every chunk numbers its runs from the same base
     meth = get_method(method, default=model.specs.method)
     base = model.with_scenario(scenario)
     given = expand_params(base, params)
@@ -282,11 +292,11 @@ def run_ensemble(
     try:
         if executor is None:
             for p, a, b in per_chunk:
-                store(run_chunk(whole.model, p, meth, timing, a, record, out[:, :, a:b]), a)
+                store(run_chunk(whole.model, p, meth, timing, a, record, out[:, :, a:b], seed=seed), a)
         else:
             lim = limits.current()  # the caller's limits travel with each chunk
             futures = [
-                (executor.submit(run_chunk, whole.model, p, meth, timing, a, record, None, lim), a)
+                (executor.submit(run_chunk, whole.model, p, meth, timing, a, record, None, lim, seed), a)
                 for p, a, b in per_chunk
             ]
             for f, a in futures:

@@ -103,6 +103,40 @@ def _pulse(t, dt, eps, volume, first, every):
 
 
 @njit(**_JIT)
+def _pulse_train(t, dt, start, width, every, end):
+    h = t + dt * 0.5
+    if h < start or not h < end:
+        return 0.0
+    w = width if width > dt else dt
+    phase = np.fmod(h - start, every) if every > 0.0 else h - start
+    return 1.0 if phase < w else 0.0
+
+
+@njit(**_JIT)
+def _sign(x):
+    if x > 0.0:
+        return 1.0
+    if x < 0.0:
+        return -1.0
+    return x * 0.0
+
+
+@njit(**_JIT)
+def _sinh(x):
+    return np.sinh(x)
+
+
+@njit(**_JIT)
+def _cosh(x):
+    return np.cosh(x)
+
+
+@njit(**_JIT)
+def _tanh(x):
+    return np.tanh(x)
+
+
+@njit(**_JIT)
 def _min2(a, b):
     return b if b < a else a
 
@@ -238,3 +272,289 @@ def _interp(x, xs, ys, slopes, kind):
     if xs[j] == x:
         return ys[j]
     return slopes[j] * (x - xs[j]) + ys[j]
+
+
+# ------------------------------------------------------------------ random numbers (see runtime.py)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MUL1 = np.uint64(0xBF58476D1CE4E5B9)
+_MUL2 = np.uint64(0x94D049BB133111EB)
+_S30 = np.uint64(30)
+_S27 = np.uint64(27)
+_S31 = np.uint64(31)
+_S11 = np.uint64(11)
+_TWO53 = 2.0**-53
+_NA = (
+    -3.969683028665376e01,
+    2.209460984245205e02,
+    -2.759285104469687e02,
+    1.383577518672690e02,
+    -3.066479806614716e01,
+    2.506628277459239e00,
+)
+_NB = (
+    -5.447609879822406e01,
+    1.615858368580409e02,
+    -1.556989798598866e02,
+    6.680131188771972e01,
+    -1.328068155288572e01,
+)
+_NC = (
+    -7.784894002430293e-03,
+    -3.223964580411365e-01,
+    -2.400758277161838e00,
+    -2.549732539343734e00,
+    4.374664141464968e00,
+    2.938163982698783e00,
+)
+_ND = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00)
+_SQRT2 = math.sqrt(2.0)
+_SQRT2PI = math.sqrt(2.0 * math.pi)
+_POISSON_NORMAL_ABOVE = 500.0
+
+
+@njit(**_JIT)
+def _mix(z):
+    z = z + _GOLDEN
+    z = (z ^ (z >> _S30)) * _MUL1
+    z = (z ^ (z >> _S27)) * _MUL2
+    return z ^ (z >> _S31)
+
+
+@njit(**_JIT)
+def _unif(seed, site, k, s2):
+    z = _mix(np.uint64(seed))
+    z = _mix(z ^ np.uint64(site))
+    z = _mix(z ^ np.uint64(k))
+    z = _mix(z ^ np.uint64(np.int64(s2)))
+    return (np.float64(z >> _S11) + 0.5) * _TWO53
+
+
+@njit(**_JIT)
+def _ndtri_low(q):
+    if q < 0.02425:
+        t = np.sqrt(-2.0 * np.log(q))
+        x = (((((_NC[0] * t + _NC[1]) * t + _NC[2]) * t + _NC[3]) * t + _NC[4]) * t + _NC[5]) / (
+            (((_ND[0] * t + _ND[1]) * t + _ND[2]) * t + _ND[3]) * t + 1.0
+        )
+    else:
+        t = q - 0.5
+        r = t * t
+        x = (
+            (((((_NA[0] * r + _NA[1]) * r + _NA[2]) * r + _NA[3]) * r + _NA[4]) * r + _NA[5])
+            * t
+            / (((((_NB[0] * r + _NB[1]) * r + _NB[2]) * r + _NB[3]) * r + _NB[4]) * r + 1.0)
+        )
+    e = 0.5 * math.erfc(-x / _SQRT2) - q
+    u = e * _SQRT2PI * np.exp(x * x / 2.0)
+    return x - u / (1.0 + x * u / 2.0)
+
+
+@njit(**_JIT)
+def _ndtri(p):
+    if not (p > 0.0 and p < 1.0):
+        if p == 0.0:
+            return -np.inf
+        if p == 1.0:
+            return np.inf
+        return np.nan
+    if p > 0.5:
+        return -_ndtri_low(1.0 - p)
+    return _ndtri_low(p)
+
+
+@njit(**_JIT)
+def _phi(x):
+    return 0.5 * math.erfc(-x / _SQRT2)
+
+
+@njit(**_JIT)
+def _r_random(seed, site, k, s2, lo, hi):
+    return lo + (hi - lo) * _unif(seed, site, k, s2)
+
+
+@njit(**_JIT)
+def _r_random01(seed, site, k, s2):
+    return _unif(seed, site, k, s2)
+
+
+@njit(**_JIT)
+def _r_normal(seed, site, k, s2, mean, sd):
+    return mean + sd * _ndtri(_unif(seed, site, k, s2))
+
+
+@njit(**_JIT)
+def _r_lognormal(seed, site, k, s2, mean, sd):
+    return np.exp(mean + sd * _ndtri(_unif(seed, site, k, s2)))
+
+
+@njit(**_JIT)
+def _r_exprnd(seed, site, k, s2, mean):
+    return -mean * np.log(_unif(seed, site, k, s2))
+
+
+@njit(**_JIT)
+def _r_poisson(seed, site, k, s2, mean):
+    u = _unif(seed, site, k, s2)
+    if not mean > 0.0:
+        if mean == 0.0:
+            return 0.0
+        return np.nan
+    if mean > _POISSON_NORMAL_ABOVE:
+        x = np.floor(mean + np.sqrt(mean) * _ndtri(u) + 0.5)
+        return x if x > 0.0 else 0.0
+    p = np.exp(-mean)
+    f = p
+    x = 0.0
+    while u > f:
+        x = x + 1.0
+        p = p * mean / x
+        f = f + p
+        if p == 0.0:
+            break
+    return x
+
+
+@njit(**_JIT)
+def _r_random_normal(seed, site, k, s2, lo, hi, mean, sd):
+    u = _unif(seed, site, k, s2)
+    if not sd > 0.0:
+        v = mean
+    else:
+        a = _phi((lo - mean) / sd)
+        b = _phi((hi - mean) / sd)
+        v = mean + sd * _ndtri(a + u * (b - a))
+    if v < lo:
+        return lo
+    if v > hi:
+        return hi
+    return v
+
+
+@njit(**_JIT)
+def _r_random_exponential(seed, site, k, s2, lo, hi, shift, stretch):
+    u = _unif(seed, site, k, s2)
+    loc = lo if lo > shift else shift
+    top = 1.0 - np.exp(-(hi - loc) / stretch)
+    v = loc - stretch * np.log(1.0 - u * top)
+    return v if v < hi else hi
+
+
+# ------------------------------------------------------------------ vector functions (see runtime.py)
+@njit(**_JIT)
+def _vec(xs):
+    a = np.empty(len(xs))
+    for i in range(len(xs)):
+        a[i] = xs[i]
+    return a
+
+
+@njit(**_JIT)
+def _vsort_order(pos, direction, xs):
+    order = np.argsort(_vec(xs), kind="mergesort")
+    p = int(pos)
+    if direction > 0.0:
+        return float(order[p])
+    return float(order[len(xs) - 1 - p])
+
+
+@njit(**_JIT)
+def _vrank(pos, direction, xs):
+    order = np.argsort(_vec(xs), kind="mergesort")
+    p = int(pos)
+    rank = 0.0
+    for j in range(len(xs)):
+        if order[j] == p:
+            rank = j + 1.0
+    if direction > 0.0:
+        return rank
+    return len(xs) + 1.0 - rank
+
+
+@njit(**_JIT)
+def _vpick(index, xs):
+    if index >= 0.0 and index < len(xs) and index == np.floor(index):
+        return _vec(xs)[int(index)]
+    return np.nan
+
+
+@njit(**_JIT)
+def _vselect_check(missing, action, errors, sel, expr):
+    s = _vec(sel)
+    e = _vec(expr)
+    act = int(action)
+    err = int(errors)
+    count = 0
+    out = 0.0
+    if act in (1, 5, 7):
+        out = 1.0
+    elif act in (2, 8):
+        out = np.inf
+    elif act in (3, 9):
+        out = -np.inf
+    for i in range(s.shape[0]):
+        if s[i] == 0.0:
+            continue
+        count += 1
+        if act <= 4:
+            v = s[i] * e[i]
+        elif act == 5:
+            v = e[i] ** s[i]
+        else:
+            v = e[i]
+        if act in (0, 4, 6, 10):
+            out = out + v
+        elif act in (1, 5, 7):
+            out = out * v
+        elif act in (2, 8):
+            out = v if v < out else out
+        elif act in (3, 9):
+            out = v if v > out else out
+        else:
+            out = np.nan
+    if act in (4, 10) and count > 0:
+        out = out / count
+    if act < 0 or act > 10:
+        out = np.nan
+    if (count == 0 and (err == 1 or err == 3)) or (count > 1 and (err == 2 or err == 3)):
+        return np.nan
+    if count == 0:
+        return missing
+    return out
+
+
+@njit(**_JIT)
+def _alloc_priority(pos, width, supply, requests, priorities):
+    r = _vec(requests)
+    p = _vec(priorities)
+    n = r.shape[0]
+    i = int(pos)
+    need = 0.0
+    for j in range(n):
+        need = need + r[j]
+    if supply >= need:
+        return r[i]
+    if supply <= 0.0:
+        return 0.0
+    half = width / 2.0
+    b = np.sort(np.concatenate((p - half, p + half)))
+    total = np.zeros(2 * n)
+    for k in range(2 * n):
+        t = 0.0
+        for j in range(n):
+            share = (p[j] + half - b[k]) / width
+            share = 0.0 if share < 0.0 else (1.0 if share > 1.0 else share)
+            t = t + r[j] * share
+        total[k] = t
+    k = -1
+    for m in range(2 * n):
+        if total[m] >= supply:
+            k = m
+    k = 0 if k < 0 else (2 * n - 2 if k > 2 * n - 2 else k)
+    span = total[k] - total[k + 1]
+    if span > 0.0:
+        x = b[k] + (total[k] - supply) * (b[k + 1] - b[k]) / span
+    else:
+        x = b[k + 1]
+    share = (p[i] + half - x) / width
+    share = 0.0 if share < 0.0 else (1.0 if share > 1.0 else share)
+    return r[i] * share

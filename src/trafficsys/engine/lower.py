@@ -18,6 +18,7 @@ never produces, so they cannot clash with a user's variable.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 
@@ -30,6 +31,7 @@ from ..model.ast import Binary, Call, If, Name, Num, Subscript, Unary
 from ..model.elements import Aux, Constant, Flow, Lookup, Stock
 from ..model.model import Model
 from ..model.names import canonical
+from .runtime import RANDOM_BUILTINS
 
 __all__ = ["Node", "Plan", "lower", "const_value"]
 
@@ -75,6 +77,8 @@ class Plan:
     recorded: list[str]  #: user variables saved over time (definition order)
     constants: list[str]
     display: dict[str, str] = field(default_factory=dict)
+    #: the model draws random numbers: the generated code reads the run's seed after the constants
+    seeded: bool = False
     time_constants: list[tuple[str, float]] = field(default_factory=list)  #: (where, tau) found statically
     structural: dict[str, float] = field(default_factory=dict)  #: constants (and values) the plan depends on
 
@@ -98,6 +102,7 @@ class _Lowerer:
         self.count = 0
         self.time_constants: list[tuple[str, float]] = []
         self.structural: set[str] = set()  #: constants whose values shaped the plan (SMTHN/DELAYN orders)
+        self.draws: dict[str, int] = {}  #: random calls met so far, by owner
 
     # -- helpers ---------------------------------------------------------
     def hidden(self, owner: str, tag: str) -> str:
@@ -132,6 +137,8 @@ class _Lowerer:
         handler = getattr(self, "call_" + f.lower(), None) if f.isupper() else None
         if handler is not None:
             return handler(args, owner)
+        if f in RANDOM_BUILTINS:
+            return self.random(f, args, owner)
         if f == "LOOKUP":
             table = args[0]
             if not isinstance(table, Name):
@@ -142,6 +149,21 @@ class _Lowerer:
             raise UnsupportedFeatureError(f"{f} over an array dimension: flatten arrayed models first",
                                           variable=owner, file=self.m.file)
         return Call(f, args)
+
+    def random(self, f: str, args: tuple[ast.Expr, ...], owner: str) -> ast.Expr:
+        """Return a random call with its stream's own seed (0 when not given) and its call site as a number.
+
+        The call site is a hash of the variable's name and the call's rank in
+        its equation, so the same variable draws the same numbers in every
+        scenario of a run (common random numbers), whatever else changes.
+        """
+        nargs = RANDOM_BUILTINS[f][1]
+        rank = self.draws.get(owner, 0)
+        self.draws[owner] = rank + 1
+        digest = hashlib.blake2b(f"{owner}#{rank}".encode(), digest_size=8).digest()
+        site = float(int.from_bytes(digest, "little") >> 12)  # 52 bits: exact as a double
+        seed = args[nargs] if len(args) > nargs else Num(0.0)
+        return Call(f, (*args[:nargs], seed, Num(site)))
 
     # stateful builtins -> hidden stocks ----------------------------------
     def _stock(self, owner, tag, init, deriv_fn):
@@ -172,6 +194,11 @@ class _Lowerer:
     def call_smthn(self, a, owner):
         n = self._order(a[2], owner, "SMTHN")
         return self._smooth_chain(a[0], a[1], n, a[3] if len(a) > 3 else None, owner, "smthn_")
+
+    def call_smooth_n(self, a, owner):
+        """Vensim's ``SMOOTH N(input, delay time, initial value, order)``: SMTHN, arguments reordered."""
+        n = self._order(a[3], owner, "SMOOTH_N")
+        return self._smooth_chain(a[0], a[1], n, a[2], owner, "smooth_n_")
 
     def _delay_chain(self, x, d, n, init, owner, tag):
         stage = d if n == 1 else Binary("/", d, Num(float(n)))
@@ -290,6 +317,10 @@ class _Lowerer:
         first = self.hidden(owner, "pipe_init_")
         self.nodes[first] = Node(first, DISC, Name(first), a[2] if len(a) > 2 else x, owner)
         return Call("_PIPE", (Name(hist), d, Name(first)))
+
+    def call_delay_fixed(self, a, owner):
+        """Vensim's ``DELAY FIXED(input, delay time, initial value)``: the delay time is read at the start only."""
+        return self.call_delay((a[0], self.call_init((a[1],), owner), a[2]), owner)
 
     def _order(self, e, owner, fn) -> int:
         self.structural |= _constants_in(self.m, e)
@@ -443,7 +474,7 @@ def lower(m: Model) -> Plan:
     _flow_time_constants(m, nodes, lo)
     structural = {c: float(m[c].value) for c in sorted(lo.structural)}  # type: ignore[union-attr]
     return Plan(nodes, lo.tables, init_order, step_order, states, recorded, constants, display,
-                lo.time_constants, structural)
+                bool(lo.draws), lo.time_constants, structural)
 
 
 def _unknown(m, ref, owner, display, nodes, tables):

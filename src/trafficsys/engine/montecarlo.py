@@ -14,7 +14,7 @@ from ..model.names import canonical
 from .ensemble import expand_params, run_chunk, run_ensemble
 from .methods import Method, get_method
 from .results import Results
-from .sampling import check_memory, run_count, sample_constants
+from .sampling import check_memory, noise_seed, run_count, sample_constants
 from .simulate import _check_params, _timing
 
 __all__ = ["monte_carlo", "run_chunk"]
@@ -146,7 +146,8 @@ def monte_carlo(model: Model, n: int, seed: int | np.random.Generator | None = N
     elif variables == "all":
         variables = None
     r = run_ensemble(base, all_params, method=meth, variables=variables, n=n, executor=executor,
-                     chunk_size=chunk_size, progress=progress, desc=f"monte carlo {model.name}")
+                     chunk_size=chunk_size, progress=progress, desc=f"monte carlo {model.name}",
+                     seed=noise_seed(seed))
     if scenario is not None:
         r.ds.attrs["scenario"] = scenario if isinstance(scenario, str) else getattr(scenario, "name", "custom")
     r.ds.attrs.update({"sampler": sampler, "seed": seed if isinstance(seed, (int, type(None))) else "generator",

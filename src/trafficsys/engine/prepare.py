@@ -121,8 +121,14 @@ def _check_params(params: Any) -> None:
                         f"got {type(params).__name__}")
 
 
-def prepare(model: Model, scenario: Any = None, params: Params | None = None) -> Prepared:
-    """Apply the scenario and ``params``, compile, and resolve constants to the compiled order."""
+def prepare(model: Model, scenario: Any = None, params: Params | None = None, *, seed: Any = None,
+            first_run: int = 0) -> Prepared:
+    """Apply the scenario and ``params``, compile, and resolve constants to the compiled order.
+
+    A model that draws random numbers gets, after its constants, each run's
+    seed (:func:`~trafficsys.engine.sampling.run_seeds` of ``seed``, runs
+    numbered from ``first_run``).
+    """
     m = _as_model(model)
     _check_params(params)
     from ..model.arrays import flatten, is_arrayed
@@ -198,7 +204,17 @@ def prepare(model: Model, scenario: Any = None, params: Params | None = None) ->
     if bad:
         raise ModelError("a constant's value is not finite (NaN or infinity); give it a number",
                          variable=m[bad[0]].name, file=m.file)
+    if cm.plan.seeded:
+        values.append(seed_values(seed, first_run, n))
     return Prepared(m, cm, values, n, varied, sc_name)
+
+
+def seed_values(seed: Any, first_run: int, n: int) -> Any:
+    """Return the entry of ``Prepared.P`` holding the runs' seeds: a number for one run, else one per run."""
+    from .sampling import run_seeds
+
+    s = run_seeds(seed, first_run, n)
+    return float(s[0]) if n == 1 else s
 
 
 def _check_dt(cm: CompiledModel, timing: Timing, file: str | None) -> None:

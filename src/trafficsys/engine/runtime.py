@@ -28,6 +28,14 @@ The meanings, where XMILE or Vensim leave a choice:
     ``interval`` (0: once).
 ``RAMP(slope, start, end)``
     ``slope * (min(TIME, end) - start)`` from ``start`` on, 0 before.
+``PULSE_TRAIN(start, width, interval, end)``
+    Vensim's: 1 while ``h >= start``, ``h < end`` and ``(h - start) mod
+    interval < max(width, DT)``, with ``h = TIME + DT / 2`` (half a step of
+    tolerance, as Vensim's ``PULSE``); an ``interval`` of 0 or less pulses once.
+``LOG(x, base)``
+    ``LN(x) / LN(base)``; ``LOG(x)`` is ``LOG10(x)``.
+``SIGN(x)``
+    -1, 0 or 1 (NaN stays NaN).
 ``SAFEDIV(a, b, c)``
     ``a / b``, or ``c`` (default 0) where ``b = 0``.
 ``QUANTUM(x, q)``
@@ -167,6 +175,32 @@ def _v_pulse(t, dt, eps, volume, first, every):
     return np.where((t + eps >= first) & (phase < dt), volume / dt, 0.0)
 
 
+def _s_pulse_train(t, dt, start, width, every, end):
+    h = t + dt * 0.5
+    if h < start or not h < end:
+        return 0.0
+    w = width if width > dt else dt
+    phase = math.fmod(h - start, every) if every > 0 else h - start
+    return 1.0 if phase < w else 0.0
+
+
+def _v_pulse_train(t, dt, start, width, every, end):
+    h = t + dt * 0.5
+    every = np.asarray(every, dtype=float)
+    pos = every > 0
+    phase = np.where(pos, np.fmod(h - start, np.where(pos, every, 1.0)), h - start)
+    w = np.where(width > dt, width, dt)
+    return np.where((h >= start) & (h < end) & (phase < w), 1.0, 0.0)
+
+
+def _s_sign(x):
+    return 1.0 if x > 0 else (-1.0 if x < 0 else x * 0.0)
+
+
+def _v_sign(x):
+    return np.sign(x) * 1.0
+
+
 def _s_pipe(hist, k, delay, dt, first):
     q = delay / dt + 0.5
     if not q < k + 1:  # reaches back before the start (an infinite delay too): the initial value
@@ -245,3 +279,435 @@ def _v_quantum(x, q):
 #: public names of the graphical-function interpolators
 scalar_lookup = _scalar_lookup
 vector_lookup = _vector_lookup
+
+
+# ------------------------------------------------------------------ random numbers
+# A draw is a function of (the run's seed, the call site, the step number, the call's own seed
+# argument): a counter-based generator, with no state to carry between steps, chunks, threads or
+# backends.  So a run is reproducible from its seed; the same run of two scenarios draws the same
+# numbers at the same call sites (common random numbers); and the numpy, scalar and compiled paths
+# draw the same numbers.  Each draw is one uniform number in (0, 1) turned into the distribution by
+# its inverse cumulative distribution function.
+_M64 = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15
+_MUL1 = 0xBF58476D1CE4E5B9
+_MUL2 = 0x94D049BB133111EB
+_TWO53 = 2.0**-53
+#: POISSON with a larger mean uses the normal approximation (e^-mean underflows near 745)
+POISSON_NORMAL_ABOVE = 500.0
+
+
+def _mix(z: int) -> int:
+    """splitmix64's output function (Steele, Lea and Flood 2014), on Python ints modulo 2^64."""
+    z = (z + _GOLDEN) & _M64
+    z = ((z ^ (z >> 30)) * _MUL1) & _M64
+    z = ((z ^ (z >> 27)) * _MUL2) & _M64
+    return z ^ (z >> 31)
+
+
+def _s_unif(seed, site, k, s2):
+    h = _mix(_mix(_mix(_mix(int(seed)) ^ int(site)) ^ int(k)) ^ (int(s2) & _M64))
+    return ((h >> 11) + 0.5) * _TWO53
+
+
+def _v_mix(z):
+    z = z + np.uint64(_GOLDEN)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(_MUL1)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(_MUL2)
+    return z ^ (z >> np.uint64(31))
+
+
+def _v_unif(seed, site, k, s2):
+    seed = np.asarray(seed, dtype=float)
+    s2 = np.asarray(s2, dtype=float)
+    shape = np.broadcast_shapes(seed.shape, s2.shape)
+    with np.errstate(over="ignore"):
+        z = _v_mix(np.atleast_1d(seed).astype(np.uint64))
+        z = _v_mix(z ^ np.uint64(int(site)))
+        z = _v_mix(z ^ np.uint64(int(k)))
+        z = _v_mix(z ^ np.atleast_1d(s2).astype(np.int64).astype(np.uint64))
+    u = ((z >> np.uint64(11)).astype(float) + 0.5) * _TWO53
+    return u.reshape(shape) if shape else float(u[0])
+
+
+# the inverse of the standard normal distribution function: Acklam's rational approximation
+# (relative error below 1.2e-9) and one Halley step on erfc, which brings it to about 1e-16
+_NA = (
+    -3.969683028665376e01,
+    2.209460984245205e02,
+    -2.759285104469687e02,
+    1.383577518672690e02,
+    -3.066479806614716e01,
+    2.506628277459239e00,
+)
+_NB = (
+    -5.447609879822406e01,
+    1.615858368580409e02,
+    -1.556989798598866e02,
+    6.680131188771972e01,
+    -1.328068155288572e01,
+)
+_NC = (
+    -7.784894002430293e-03,
+    -3.223964580411365e-01,
+    -2.400758277161838e00,
+    -2.549732539343734e00,
+    4.374664141464968e00,
+    2.938163982698783e00,
+)
+_ND = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00)
+_SQRT2 = math.sqrt(2.0)
+_SQRT2PI = math.sqrt(2.0 * math.pi)
+_erfc = np.frompyfunc(math.erfc, 1, 1)
+
+
+def _s_ndtri_low(q):
+    """Inverse normal distribution function for 0 < q <= 0.5."""
+    if q < 0.02425:
+        t = float(np.sqrt(-2.0 * float(np.log(q))))
+        x = (((((_NC[0] * t + _NC[1]) * t + _NC[2]) * t + _NC[3]) * t + _NC[4]) * t + _NC[5]) / (
+            (((_ND[0] * t + _ND[1]) * t + _ND[2]) * t + _ND[3]) * t + 1.0
+        )
+    else:
+        t = q - 0.5
+        r = t * t
+        x = (
+            (((((_NA[0] * r + _NA[1]) * r + _NA[2]) * r + _NA[3]) * r + _NA[4]) * r + _NA[5])
+            * t
+            / (((((_NB[0] * r + _NB[1]) * r + _NB[2]) * r + _NB[3]) * r + _NB[4]) * r + 1.0)
+        )
+    e = 0.5 * math.erfc(-x / _SQRT2) - q
+    u = e * _SQRT2PI * float(np.exp(x * x / 2.0))
+    return x - u / (1.0 + x * u / 2.0)
+
+
+def _s_ndtri(p):
+    if not 0.0 < p < 1.0:
+        return -math.inf if p == 0.0 else (math.inf if p == 1.0 else math.nan)
+    return -_s_ndtri_low(1.0 - p) if p > 0.5 else _s_ndtri_low(p)
+
+
+def _v_ndtri_low(q):
+    with np.errstate(all="ignore"):
+        t = np.sqrt(-2.0 * np.log(q))
+        tail = (((((_NC[0] * t + _NC[1]) * t + _NC[2]) * t + _NC[3]) * t + _NC[4]) * t + _NC[5]) / (
+            (((_ND[0] * t + _ND[1]) * t + _ND[2]) * t + _ND[3]) * t + 1.0
+        )
+        t = q - 0.5
+        r = t * t
+        body = (
+            (((((_NA[0] * r + _NA[1]) * r + _NA[2]) * r + _NA[3]) * r + _NA[4]) * r + _NA[5])
+            * t
+            / (((((_NB[0] * r + _NB[1]) * r + _NB[2]) * r + _NB[3]) * r + _NB[4]) * r + 1.0)
+        )
+        x = np.where(q < 0.02425, tail, body)
+        e = 0.5 * np.asarray(_erfc(-x / _SQRT2), dtype=float) - q
+        u = e * _SQRT2PI * np.exp(x * x / 2.0)
+        return x - u / (1.0 + x * u / 2.0)
+
+
+def _v_ndtri(p):
+    p = np.asarray(p, dtype=float)
+    hi = p > 0.5
+    q = np.where(hi, 1.0 - p, p)
+    inside = (q > 0.0) & (q <= 0.5)
+    x = _v_ndtri_low(np.where(inside, q, 0.25))
+    x = np.where(hi, -x, x)
+    edge = np.where(p == 0.0, -np.inf, np.where(p == 1.0, np.inf, np.nan))
+    out = np.where(inside, x, edge)
+    return out if out.ndim else float(out)
+
+
+def _s_phi(x):
+    """Return the standard normal distribution function at ``x``."""
+    return 0.5 * math.erfc(-x / _SQRT2)
+
+
+def _v_phi(x):
+    x = np.asarray(x, dtype=float)
+    out = 0.5 * np.asarray(_erfc(-x / _SQRT2), dtype=float)
+    return out if out.ndim else float(out)
+
+
+def _s_r_random(seed, site, k, s2, lo, hi):
+    return lo + (hi - lo) * _s_unif(seed, site, k, s2)
+
+
+def _v_r_random(seed, site, k, s2, lo, hi):
+    return lo + (hi - lo) * _v_unif(seed, site, k, s2)
+
+
+def _s_r_random01(seed, site, k, s2):
+    return _s_unif(seed, site, k, s2)
+
+
+_v_r_random01 = _v_unif
+
+
+def _s_r_normal(seed, site, k, s2, mean, sd):
+    return mean + sd * _s_ndtri(_s_unif(seed, site, k, s2))
+
+
+def _v_r_normal(seed, site, k, s2, mean, sd):
+    return mean + sd * _v_ndtri(_v_unif(seed, site, k, s2))
+
+
+def _s_r_lognormal(seed, site, k, s2, mean, sd):
+    return float(np.exp(mean + sd * _s_ndtri(_s_unif(seed, site, k, s2))))
+
+
+def _v_r_lognormal(seed, site, k, s2, mean, sd):
+    return np.exp(mean + sd * _v_ndtri(_v_unif(seed, site, k, s2)))
+
+
+def _s_r_exprnd(seed, site, k, s2, mean):
+    return -mean * float(np.log(_s_unif(seed, site, k, s2)))
+
+
+def _v_r_exprnd(seed, site, k, s2, mean):
+    return -mean * np.log(_v_unif(seed, site, k, s2))
+
+
+def _s_r_poisson(seed, site, k, s2, mean):
+    u = _s_unif(seed, site, k, s2)
+    if not mean > 0.0:
+        return 0.0 if mean == 0.0 else math.nan
+    if mean > POISSON_NORMAL_ABOVE:
+        x = math.floor(mean + float(np.sqrt(mean)) * _s_ndtri(u) + 0.5)
+        return x if x > 0.0 else 0.0
+    p = float(np.exp(-mean))
+    f = p
+    x = 0.0
+    while u > f:
+        x = x + 1.0
+        p = p * mean / x
+        f = f + p
+        if p == 0.0:
+            break
+    return x
+
+
+def _v_r_poisson(seed, site, k, s2, mean):
+    u = np.asarray(_v_unif(seed, site, k, s2), dtype=float)
+    mean = np.asarray(mean, dtype=float)
+    shape = np.broadcast_shapes(u.shape, mean.shape)
+    u = np.broadcast_to(u, shape).astype(float)
+    lam = np.broadcast_to(mean, shape).astype(float)
+    with np.errstate(all="ignore"):
+        big = lam > POISSON_NORMAL_ABOVE
+        p = np.exp(-np.where(big, 0.0, lam))
+        f = p.copy()
+        x = np.zeros(shape)
+        go = (u > f) & ~big & (lam > 0.0)
+        while go.any():
+            x = np.where(go, x + 1.0, x)
+            p = np.where(go, p * lam / np.where(go, x, 1.0), p)
+            f = np.where(go, f + p, f)
+            go = go & (u > f) & (p != 0.0)
+        approx = np.floor(lam + np.sqrt(lam) * _v_ndtri(u) + 0.5)
+        x = np.where(big, np.where(approx > 0.0, approx, 0.0), x)
+        x = np.where(lam > 0.0, x, np.where(lam == 0.0, 0.0, np.nan))
+    return x if x.ndim else float(x)
+
+
+def _s_r_random_normal(seed, site, k, s2, lo, hi, mean, sd):
+    u = _s_unif(seed, site, k, s2)
+    if not sd > 0.0:
+        v = mean
+    else:
+        a = _s_phi((lo - mean) / sd)
+        b = _s_phi((hi - mean) / sd)
+        v = mean + sd * _s_ndtri(a + u * (b - a))
+    return lo if v < lo else (hi if v > hi else v)
+
+
+def _v_r_random_normal(seed, site, k, s2, lo, hi, mean, sd):
+    u = _v_unif(seed, site, k, s2)
+    with np.errstate(all="ignore"):
+        pos = sd > 0.0
+        s = np.where(pos, sd, 1.0)
+        a = _v_phi((lo - mean) / s)
+        b = _v_phi((hi - mean) / s)
+        v = np.where(pos, mean + s * _v_ndtri(a + u * (b - a)), mean)
+    v = np.where(v < lo, lo, np.where(v > hi, hi, v))
+    return v if v.ndim else float(v)
+
+
+def _s_r_random_exponential(seed, site, k, s2, lo, hi, shift, stretch):
+    u = _s_unif(seed, site, k, s2)
+    loc = lo if lo > shift else shift
+    top = 1.0 - float(np.exp(-(hi - loc) / stretch))
+    v = loc - stretch * float(np.log(1.0 - u * top))
+    return v if v < hi else hi
+
+
+def _v_r_random_exponential(seed, site, k, s2, lo, hi, shift, stretch):
+    u = _v_unif(seed, site, k, s2)
+    with np.errstate(all="ignore"):
+        loc = np.where(lo > shift, lo, shift)
+        top = 1.0 - np.exp(-(hi - loc) / stretch)
+        v = loc - stretch * np.log(1.0 - u * top)
+    v = np.where(v < hi, v, hi)
+    return v if v.ndim else float(v)
+
+
+#: the random builtins: name -> (runtime suffix, number of distribution arguments before the seed)
+RANDOM_BUILTINS = {
+    "RANDOM": ("random", 2),
+    "NORMAL": ("normal", 2),
+    "LOGNORMAL": ("lognormal", 2),
+    "EXPRND": ("exprnd", 1),
+    "POISSON": ("poisson", 1),
+    "RANDOM_0_1": ("random01", 0),
+    "RANDOM_UNIFORM": ("random", 2),
+    "RANDOM_NORMAL": ("random_normal", 4),
+    "RANDOM_EXPONENTIAL": ("random_exponential", 4),
+}
+
+
+# ------------------------------------------------------------------ vector functions over flattened arrays
+# Arrays are flattened to scalars before simulation (model/arrays.py); a vector function's call for
+# one element gets that element's position and the whole vector as a tuple.  Each works on a stack of
+# the vector's elements along axis 0 (each element a number, or an array along the run axis); the
+# scalar flavour runs the same code on numbers, so both give the same bits.
+def _stack(xs):
+    return np.stack(np.broadcast_arrays(*[np.asarray(x, dtype=float) for x in xs]))
+
+
+def _lift(a, runs):
+    """Return the stack ``a`` (elements along axis 0) broadcast to ``(elements,) + runs``."""
+    a = a.reshape(a.shape + (1,) * (len(runs) - (a.ndim - 1)))
+    return np.broadcast_to(a, a.shape[:1] + tuple(runs))
+
+
+def _one(x):
+    return x if x.ndim else float(x)
+
+
+def _v_vsort_order(pos, direction, xs):
+    """Vensim VECTOR SORT ORDER: the 0-based index of the element that comes ``pos``-th in sorted order."""
+    a = _stack(xs)
+    order = np.argsort(a, axis=0, kind="stable")
+    up = np.asarray(direction) > 0
+    asc = order[int(pos)]
+    desc = order[a.shape[0] - 1 - int(pos)]
+    return _one(np.where(up, asc, desc).astype(float))
+
+
+def _v_vrank(pos, direction, xs):
+    """Vensim VECTOR RANK: the 1-based rank of element ``pos`` in sorted order."""
+    a = _stack(xs)
+    order = np.argsort(a, axis=0, kind="stable")
+    n = a.shape[0]
+    ranks = np.argsort(order, axis=0, kind="stable")[int(pos)] + 1.0
+    return _one(np.where(np.asarray(direction) > 0, ranks, n + 1.0 - ranks))
+
+
+def _v_vpick(index, xs):
+    """Element ``index`` (0-based, NaN outside the vector) of ``xs``: VECTOR REORDER, VECTOR ELM MAP."""
+    a = _stack(xs)
+    i = np.asarray(index, dtype=float)
+    runs = np.broadcast_shapes(a.shape[1:], i.shape)
+    a = _lift(a, runs)
+    i = np.broadcast_to(i, runs)
+    ok = (i >= 0) & (i < a.shape[0]) & (i == np.floor(i))
+    j = np.where(ok, i, 0).astype(np.int64)
+    got = np.take_along_axis(a, j[None, ...], axis=0)[0]
+    return _one(np.where(ok, got, np.nan))
+
+
+def _v_vselect(missing, action, sel, expr):
+    """Vensim VECTOR SELECT(selection, expression, missing, numerical action, error action)."""
+    s = _stack(sel)
+    e = _stack(expr)
+    runs = np.broadcast_shapes(s.shape[1:], e.shape[1:])
+    s, e = _lift(s, runs), _lift(e, runs)
+    on = s != 0
+    act = int(action)
+    with np.errstate(all="ignore"):
+        if act in (0, 1, 2, 3, 4):
+            val = s * e
+        elif act == 5:
+            val = e**s
+        else:
+            val = e
+        if act in (0, 6):
+            out = np.where(on, val, 0.0).sum(axis=0)
+        elif act in (1, 5, 7):
+            out = np.where(on, val, 1.0).prod(axis=0)
+        elif act in (2, 8):
+            out = np.where(on, val, np.inf).min(axis=0)
+        elif act in (3, 9):
+            out = np.where(on, val, -np.inf).max(axis=0)
+        elif act in (4, 10):
+            out = np.where(on, val, 0.0).sum(axis=0) / np.maximum(on.sum(axis=0), 1)
+        else:
+            out = np.full(s.shape[1:], np.nan)
+    any_on = on.any(axis=0)
+    return _one(np.where(any_on, out, missing))
+
+
+def _v_vselect_check(missing, action, errors, sel, expr):
+    """VECTOR SELECT with its error action: NaN (the run stops, naming the variable) where it objects."""
+    out = np.asarray(_v_vselect(missing, action, sel, expr), dtype=float)
+    on = (_stack(sel) != 0).sum(axis=0)
+    err = int(errors)
+    bad = ((on == 0) & (err in (1, 3))) | ((on > 1) & (err in (2, 3)))
+    return _one(np.where(bad, np.nan, out))
+
+
+def _v_alloc_priority(pos, width, supply, requests, priorities):
+    """Vensim ALLOCATE BY PRIORITY for element ``pos``.
+
+    Each requester's priority is spread evenly over ``[p - width/2, p +
+    width/2]``; the supply fills requests from the top down to the level
+    ``x`` where the allocations ``r * clip((p + width/2 - x) / width, 0, 1)``
+    add up to the supply (found exactly: the total is piecewise linear in
+    ``x``).  So the highest priority is served first, the next one starts
+    when the gap to it is within the width, and the requests all filled when
+    the supply covers them.
+    """
+    r = _stack(requests)
+    p = _stack(priorities)
+    w = np.asarray(width, dtype=float)
+    s = np.asarray(supply, dtype=float)
+    runs = np.broadcast_shapes(r.shape[1:], p.shape[1:], w.shape, s.shape)
+    r = _lift(r, runs)
+    p = _lift(p, runs)
+    w = np.broadcast_to(w, runs)
+    s = np.broadcast_to(s, runs)
+    half = w / 2.0
+    with np.errstate(all="ignore"):
+        # the breakpoints of the total, ascending: where a requester starts or stops receiving
+        b = np.sort(np.concatenate([p - half, p + half]), axis=0)
+        share = np.clip((p[:, None] + half - b[None]) / w, 0.0, 1.0)  # (requester, breakpoint, ...)
+        total = (r[:, None] * share).sum(axis=0)  # non-increasing along the breakpoints
+        above = total >= s  # the breakpoints at or below the level
+        k = np.clip(above.sum(axis=0) - 1, 0, b.shape[0] - 2)
+        k = np.asarray(k)[None]
+        b0 = np.take_along_axis(b, k, axis=0)[0]
+        b1 = np.take_along_axis(b, k + 1, axis=0)[0]
+        t0 = np.take_along_axis(total, k, axis=0)[0]
+        t1 = np.take_along_axis(total, k + 1, axis=0)[0]
+        span = t0 - t1
+        x = np.where(span > 0, b0 + (t0 - s) * (b1 - b0) / np.where(span > 0, span, 1.0), b1)
+        got = r[int(pos)] * np.clip((p[int(pos)] + half - x) / w, 0.0, 1.0)
+    need = r.sum(axis=0)
+    got = np.where(s >= need, r[int(pos)], np.where(s <= 0, 0.0, got))
+    return _one(got)
+
+
+def _scalar_of(fn):
+    """Return the scalar flavour of a vector function: the same code on numbers (the same bits)."""
+
+    def f(*args):
+        return float(fn(*args))
+
+    return f
+
+
+_s_vsort_order = _scalar_of(_v_vsort_order)
+_s_vrank = _scalar_of(_v_vrank)
+_s_vpick = _scalar_of(_v_vpick)
+_s_vselect_check = _scalar_of(_v_vselect_check)
+_s_alloc_priority = _scalar_of(_v_alloc_priority)

@@ -14,7 +14,7 @@ from ..model.elements import SAMPLE_MODES, Constant, Distribution
 from ..model.model import Model
 from ..model.names import canonical
 
-__all__ = ["as_generator", "sample_constants", "SAMPLERS", "uniform_design", "transform", "run_count",
+__all__ = ["noise_seed", "run_seeds", "as_generator", "sample_constants", "SAMPLERS", "uniform_design", "transform", "run_count",
            "check_memory", "UncertainInput", "uncertain_inputs", "input_params", "sample_inputs"]
 
 #: the samplers :func:`sample_constants` accepts
@@ -38,6 +38,35 @@ def as_generator(seed: int | np.random.Generator | None = None) -> np.random.Gen
     if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
         raise ModelError(f"seed must be a non-negative integer, got {seed}")
     raise ModelError(f"seed must be None, an integer or a numpy Generator, got {type(seed).__name__}")
+
+
+def noise_seed(seed: int | np.random.Generator | None = None) -> int:
+    """Return the base seed of the random functions of a simulation (``NORMAL``, ``RANDOM_UNIFORM``...).
+
+    ``None`` is 0: a model that draws random numbers gives the same run every
+    time unless a seed is given (as Vensim's noise seed does); an integer is
+    itself; a Generator gives one number of its stream.  Each run ``i`` of an
+    ensemble then draws from its own seed (:func:`run_seeds`), the same for
+    the same ``(seed, i)`` in every scenario: strategies are compared under
+    common random numbers.
+    """
+    if seed is None:
+        return 0
+    if isinstance(seed, np.random.Generator):
+        return int(seed.integers(0, 2**52))
+    as_generator(seed)  # the one policy's checks and messages
+    return int(seed)
+
+
+def run_seeds(seed: int | np.random.Generator | None, first: int, n: int) -> np.ndarray:
+    """Return the seeds of runs ``first .. first + n - 1`` (52-bit integers, as floats) for base ``seed``."""
+    from .runtime import _v_mix
+
+    base = np.uint64(noise_seed(seed) & (2**64 - 1))
+    runs = np.arange(first, first + n, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        mixed = _v_mix(_v_mix(runs) ^ _v_mix(np.atleast_1d(base)))
+    return (mixed >> np.uint64(12)).astype(float)
 
 
 def run_count(n: object, what: str = "n") -> int:

@@ -29,6 +29,7 @@ from .prepare import (
     prepare,
 )
 from .results import Results, _direct_variable, _variable, dataset, ledger, make_results
+from .sampling import noise_seed
 from .stepping import Simulation
 
 __all__ = ["simulate", "Simulation", "StepSizeWarning", "Timing", "prepare", "execute", "make_results", "dataset",
@@ -42,7 +43,7 @@ _REEXPORTED = (Params, Prepared, _check_dt, _check_params, _numbers, _check_init
 def simulate(model: Model, scenario: str | Scenario | Mapping[str, Any] | None = None,
              params: Params | None = None, method: str | Method | None = None, *, start: float | None = None,
              stop: float | None = None, dt: float | None = None, saveper: float | None = None,
-             variables: Any = None, backend: str | None = None) -> Results:
+             variables: Any = None, backend: str | None = None, seed: Any = None) -> Results:
     """Simulate a model: one run, or one run per element of the arrays in ``params``.
 
     Parameters
@@ -73,6 +74,12 @@ def simulate(model: Model, scenario: str | Scenario | Mapping[str, Any] | None =
         transcendental function is involved).  ``"auto"`` takes the kernel
         when numba is installed, the model has nothing it lacks (pipeline
         ``DELAY``), and it is expected to finish first.
+    seed
+        Seed of the random functions (``NORMAL``, ``RANDOM_UNIFORM``...): an
+        integer, a numpy Generator, or None (seed 0: a model with random
+        functions gives the same run each time).  Run ``i`` of an ensemble
+        draws from its own stream, the same for the same ``seed`` in every
+        scenario (:func:`~trafficsys.engine.sampling.noise_seed`).
 
     Returns
     -------
@@ -116,7 +123,7 @@ def simulate(model: Model, scenario: str | Scenario | Mapping[str, Any] | None =
     m = _as_model(model)
     meth = get_method(method, default=m.specs.method)
     timing = _timing(m, start, stop, dt, saveper)  # before compiling: a run over the steps limit is refused at once
-    prep = prepare(m, scenario, params)
+    prep = prepare(m, scenario, params, seed=noise_seed(seed))
     prep.record = prep.cm.resolve_record(variables)
     _check_dt(prep.cm, timing, m.file)
     out, S0, S, A = execute(prep, meth, timing, backend=backend)

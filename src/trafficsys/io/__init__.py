@@ -5,7 +5,7 @@ suffix                             reader / writer
 =================================  ===========================================
 ``.toml``                          :mod:`trafficsys.io.toml_io` (read and write)
 ``.xmile .stmx .itmx .xml``        :mod:`trafficsys.io.xmile` (read and write)
-``.mdl``                           :mod:`trafficsys.io.vensim` (read, via PySD)
+``.mdl``                           :mod:`trafficsys.io.vensim` (read, our own grammar)
 =================================  ===========================================
 """
 
@@ -36,6 +36,7 @@ __all__ = [
     "read_xmile",
     "write_xmile",
     "read_vensim",
+    "read_vensim_cld",
     "to_pysd",
     "pysd_frame",
     "causal_graph",
@@ -47,7 +48,8 @@ __all__ = [
 ]
 
 _LAZY = {
-    "read_xmile": "xmile", "write_xmile": "xmile", "read_vensim": "vensim", "to_pysd": "pysd_bridge",
+    "read_xmile": "xmile", "write_xmile": "xmile", "read_vensim": "vensim", "read_vensim_cld": "vensim",
+    "to_pysd": "pysd_bridge",
     "pysd_frame": "pysd_bridge", "causal_graph": "graph", "to_graphml": "graph", "to_dot": "graph",
     "to_kumu": "graph", "to_mermaid": "graph", "write_graph": "graph",
 }

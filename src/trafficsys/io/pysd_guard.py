@@ -22,6 +22,10 @@ there (``[(__import__('os').system('...'),0)-(1,1)]``) and PySD runs it while
 The PySD bridge (:mod:`trafficsys.io.pysd_bridge`) writes our own model into a
 Python module that PySD imports; :func:`inert_doc` makes a variable's
 documentation harmless there (PySD puts it between triple quotes).
+
+trafficsys reads Vensim files with its own grammar (:mod:`trafficsys.io.vensim`),
+never through PySD's translator; the guard serves the bridge, which hands the
+XMILE we write to PySD's XMILE translator.
 """
 
 from __future__ import annotations

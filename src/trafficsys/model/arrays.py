@@ -55,6 +55,9 @@ from .printer import to_xmile
 __all__ = ["flatten", "element_names", "is_arrayed"]
 
 _REDUCE = ("SUM", "PROD", "MEAN", "MIN", "MAX", "SIZE", "STDDEV")
+#: Vensim's vector functions, flattened to one call per element (see _Flattener._vector)
+_VECTOR = ("VECTOR_SORT_ORDER", "VECTOR_RANK", "VECTOR_REORDER", "VECTOR_ELM_MAP", "VECTOR_SELECT",
+           "ALLOCATE_BY_PRIORITY")
 
 
 def is_arrayed(model: Model) -> bool:
@@ -235,6 +238,8 @@ class _Flattener:
         """Return the replacement of ``n`` when it is an arrayed reference or a reduction, else None."""
         if isinstance(n, ast.Call) and n.func in _REDUCE and self._is_reduction(n, bind):
             return self._reduce(n, var, bind)
+        if isinstance(n, ast.Call) and n.func in _VECTOR:
+            return self._vector(n, var, bind)
         if isinstance(n, ast.Subscript):
             names = self._expand(n.name, n.indices, var, bind)
             if len(names) != 1:
@@ -325,6 +330,84 @@ class _Flattener:
             sq = d if sq is None else ast.Binary("+", sq, d)
         assert sq is not None  # terms is never empty here
         return ast.Call("SQRT", (ast.Binary("/", sq, ast.Num(float(len(terms)))),))
+
+    def _along(self, a: ast.Expr, var: str, bind) -> tuple[list[ast.Expr], int | None]:
+        """Return the elements of ``a`` along its last dimension, and the place of the current one.
+
+        ``a`` is an arrayed reference (``x[r, d]``, or a bare ``x``); its other
+        indices pick one element each.  The current place is that of the
+        element its last index names: bound by the variable being defined, a
+        literal element or position, or, when the variable has a different last
+        dimension of the same size (Vensim's ``y[r, s] = VECTOR RANK(x[r, d], 1)``),
+        the place of the variable's own element.  None when there is no such place.
+        """
+        if isinstance(a, ast.Name) and self.vdims.get(a.name):
+            a = ast.Subscript(a.name, tuple(ast.Name(d) for d in self.vdims[a.name]))
+        if not isinstance(a, ast.Subscript) or not self.vdims.get(a.name):
+            raise self.err(f"'{to_xmile(a)}' must be an arrayed variable (a vector function works along its "
+                           "last dimension)", var, UnsupportedFeatureError)
+        vd = self.vdims[a.name]
+        elems = self.dims[vd[-1]]
+        names = self._expand(a.name, a.indices[:-1] + (ast.Name("*"),), var, bind, allow_many=True)
+        if len(names) != len(elems):
+            raise self.err(f"'{to_xmile(a)}': every index but the last must name one element", var,
+                           UnsupportedFeatureError)
+        last = a.indices[-1]
+        pos: int | None = None
+        if isinstance(last, ast.Num):
+            pos = int(last.value) - 1
+        elif isinstance(last, ast.Name):
+            i = _base(last.name)
+            if last.name in bind or i in bind:
+                e = bind.get(last.name, bind.get(i))
+                if e in elems:
+                    pos = elems.index(e)
+                elif i in self.dims and len(self.dims[i]) == len(elems):
+                    pos = self.dims[i].index(e)
+            elif i in elems:
+                pos = elems.index(i)
+            else:
+                own = self.vdims.get(canonical(var), ())
+                if own and own[-1] in bind and len(self.dims[own[-1]]) == len(elems):
+                    pos = self.dims[own[-1]].index(bind[own[-1]])
+        return [ast.Name(x) for x in names], pos
+
+    def _vector(self, n: ast.Call, var: str, bind) -> ast.Expr:
+        """One element of a Vensim vector function, as an internal call over the flattened elements."""
+        f = n.func
+
+        def arg(i: int) -> ast.Expr:  # a scalar argument
+            return self._visit(n.args[i], var, bind)
+
+        if f == "VECTOR_SELECT":
+            free = self._free_dims(ast.Call("SUM", n.args[:2]), bind)
+            if not free:
+                raise self.err("VECTOR SELECT needs the dimension it selects over marked, as sel[d!] and "
+                               "expr[d!]", var, UnsupportedFeatureError)
+            combos = [dict(zip(free, c)) for c in itertools.product(*(self.dims[_base(x)] for x in free))]
+            sel = [self._visit(n.args[0], var, {**bind, **c}) for c in combos]
+            expr = [self._visit(n.args[1], var, {**bind, **c}) for c in combos]
+            return ast.Call("_VSELECT", (arg(2), arg(3), arg(4), ast.Num(float(len(sel))), *sel, *expr))
+        xs, pos = self._along(n.args[0], var, bind)
+        if f == "ALLOCATE_BY_PRIORITY":
+            prio, _ = self._along(n.args[1], var, bind)
+            if len(prio) != len(xs) or pos is None:
+                raise self.err("ALLOCATE BY PRIORITY needs requests and priorities over the same dimension, "
+                               "and the variable arrayed over it", var, UnsupportedFeatureError)
+            return ast.Call("_ALLOC_PRIORITY", (ast.Num(float(pos)), arg(3), arg(4), ast.Num(float(len(xs))),
+                                                *xs, *prio))
+        if pos is None:
+            raise self.err(f"{f.replace('_', ' ')} returns a vector: define the variable over the dimension "
+                           f"of '{to_xmile(n.args[0])}'", var, UnsupportedFeatureError)
+        if f == "VECTOR_SORT_ORDER":
+            return ast.Call("_VSORT_ORDER", (ast.Num(float(pos)), arg(1), *xs))
+        if f == "VECTOR_RANK":
+            return ast.Call("_VRANK", (ast.Num(float(pos)), arg(1), *xs))
+        if f == "VECTOR_ELM_MAP":
+            return ast.Call("_VPICK", (ast.Binary("+", ast.Num(float(pos)), arg(1)), *xs))
+        # VECTOR REORDER: the element at the index the order vector holds in this place
+        order, _ = self._along(n.args[1], var, bind)
+        return ast.Call("_VPICK", (order[pos], *xs))
 
     def _expand(self, name, indices, var, bind, allow_many=False) -> list[str]:
         vd = self.vdims.get(name)

@@ -23,6 +23,7 @@ class BuiltinKind(Enum):
     INIT = "init"  #: evaluated once, at the start (INIT)
     ARRAY = "array"  #: reduces over an array dimension (SUM, MEAN...)
     LOOKUP = "lookup"  #: LOOKUP(table, x)
+    RANDOM = "random"  #: a new draw at each step, from the run's seed (NORMAL, RANDOM_UNIFORM...)
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ def _b(name, lo, hi, kind, mono, dimless=(), doc=""):
 
 
 P, T, S, A = BuiltinKind.PURE, BuiltinKind.TIME, BuiltinKind.STATEFUL, BuiltinKind.ARRAY
+R = BuiltinKind.RANDOM
 
 BUILTINS: dict[str, Builtin] = {
     b.name: b
@@ -93,6 +95,13 @@ BUILTINS: dict[str, Builtin] = {
         _b("ARCSIN", 1, 1, P, [1], [0], "inverse sine"),
         _b("ARCCOS", 1, 1, P, [-1], [0], "inverse cosine"),
         _b("ARCTAN", 1, 1, P, [1], [0], "inverse tangent"),
+        _b("SINH", 1, 1, P, [1], [0], "hyperbolic sine"),
+        _b("COSH", 1, 1, P, [0], [0], "hyperbolic cosine"),
+        _b("TANH", 1, 1, P, [1], [0], "hyperbolic tangent"),
+        _b("POWER", 2, 2, P, [0, 0], doc="a to the power b (Vensim POWER; the same as a ^ b)"),
+        _b("LOG", 1, 2, P, [0, 0], [0, 1], "Vensim LOG(x, base): the logarithm of x in the base (default 10)"),
+        _b("SIGN", 1, 1, P, [1], doc="-1, 0 or 1: the sign of x"),
+        _b("INF", 0, 0, P, [], doc="positive infinity (XMILE INF)"),
         _b("MIN", 1, None, P, [1], doc="smallest argument (or smallest element of an array)"),
         _b("MAX", 1, None, P, [1], doc="largest argument (or largest element of an array)"),
         _b("MOD", 2, 2, P, [0, 0], doc="remainder of a / b, sign of b"),
@@ -103,6 +112,8 @@ BUILTINS: dict[str, Builtin] = {
         _b("PI", 0, 0, P, [], doc="3.14159..."),
         _b("SAFEDIV", 2, 3, P, [0, 0, 0], doc="a / b, or the third argument (default 0) when b = 0"),
         _b("STEP", 2, 2, T, [1, 0], doc="height from time start on"),
+        _b("PULSE_TRAIN", 4, 4, T, [0, 0, 0, 0], doc="Vensim PULSE TRAIN(start, width, interval, end): 1 "
+           "for width (at least one DT) from start, again every interval, until end; else 0"),
         _b("PULSE", 1, 3, T, [1, 0, 0], doc="a pulse of the given volume every interval from first on"),
         _b("RAMP", 2, 3, T, [1, 0, 0], doc="slope * (time - start) from start (until end)"),
         _b("SMTH1", 2, 3, S, [1, 0, 1], doc="first-order exponential smooth"),
@@ -114,6 +125,10 @@ BUILTINS: dict[str, Builtin] = {
         _b("DELAY_N", 4, 4, S, [1, 0, 1, 0], doc="Vensim's DELAY N(input, delay time, initial value, order): "
            "n-th order material delay, each stage with the delay time of the step its content entered"),
         _b("DELAY", 2, 3, S, [1, 0, 1], doc="pipeline (fixed) delay"),
+        _b("SMOOTH_N", 4, 4, S, [1, 0, 1, 0], doc="Vensim SMOOTH N(input, delay time, initial value, order): "
+           "SMTHN with Vensim's argument order"),
+        _b("DELAY_FIXED", 3, 3, S, [1, 0, 1], doc="Vensim DELAY FIXED(input, delay time, initial value): "
+           "a pipeline delay whose delay time is read once, at the start"),
         _b("TREND", 2, 3, S, [0, 0, 0], doc="fractional rate of change over an averaging time"),
         _b("FORCST", 3, 4, S, [1, 0, 0, 0], doc="trend extrapolation over a horizon"),
         _b("PREVIOUS", 1, 2, S, [1, 1], doc="value at the previous step"),
@@ -121,18 +136,69 @@ BUILTINS: dict[str, Builtin] = {
            "the input while the condition holds, else the value it had at the previous step"),
         _b("ACTIVE_INITIAL", 2, 2, P, [1, 0], doc="Vensim ACTIVE INITIAL(active, initial): the initial "
            "equation while the initial values are computed, the active one during the run"),
+        # random numbers: a draw per step; the optional last argument picks another stream
+        _b("RANDOM", 2, 3, R, [1, 1, 0], doc="XMILE RANDOM(min, max [, seed]): uniform between min and max"),
+        _b("NORMAL", 2, 3, R, [1, 0, 0], doc="XMILE NORMAL(mean, sd [, seed]): normal"),
+        _b("LOGNORMAL", 2, 3, R, [1, 0, 0], doc="XMILE LOGNORMAL(mean, sd [, seed]): EXP of a normal of "
+           "that mean and standard deviation"),
+        _b("EXPRND", 1, 2, R, [1, 0], doc="XMILE EXPRND(mean [, seed]): exponential"),
+        _b("POISSON", 1, 2, R, [1, 0], doc="XMILE POISSON(mean [, seed]): Poisson (normal approximation "
+           "above a mean of 500)"),
+        _b("RANDOM_0_1", 0, 0, R, [], doc="Vensim RANDOM 0 1(): uniform between 0 and 1"),
+        _b("RANDOM_UNIFORM", 3, 3, R, [1, 1, 0], doc="Vensim RANDOM UNIFORM(min, max, seed)"),
+        _b("RANDOM_NORMAL", 5, 5, R, [1, 1, 1, 0, 0], doc="Vensim RANDOM NORMAL(min, max, mean, sd, seed): "
+           "normal truncated to [min, max]"),
+        _b("RANDOM_EXPONENTIAL", 5, 5, R, [1, 1, 1, 1, 0], doc="Vensim RANDOM EXPONENTIAL(min, max, shift, "
+           "stretch, seed): shift + stretch * a unit exponential, truncated to [min, max]"),
         _b("INIT", 1, 1, BuiltinKind.INIT, [1], doc="value at the start of the run"),
         _b("SUM", 1, 1, A, [1], doc="sum over an array dimension"),
         _b("PROD", 1, 1, A, [0], doc="product over an array dimension (Vensim PROD)"),
         _b("MEAN", 1, None, A, [1], doc="mean over an array dimension or of the arguments"),
         _b("SIZE", 1, 1, A, [0], doc="number of elements of an array"),
         _b("STDDEV", 1, 1, A, [0], doc="standard deviation over an array dimension"),
+        # Vensim's vector functions: over the last dimension of an arrayed argument, flattened with arrays
+        _b("VECTOR_SORT_ORDER", 2, 2, A, [0, 0], doc="Vensim VECTOR SORT ORDER(vector, direction): the 0-based "
+           "index of the element in each place of the sorted vector (ascending when direction > 0)"),
+        _b("VECTOR_RANK", 2, 2, A, [0, 0], doc="Vensim VECTOR RANK(vector, direction): the 1-based rank of "
+           "each element (1 for the smallest when direction > 0, for the largest otherwise)"),
+        _b("VECTOR_REORDER", 2, 2, A, [0, 0], doc="Vensim VECTOR REORDER(vector, order): the element of "
+           "vector at each 0-based index of order"),
+        _b("VECTOR_ELM_MAP", 2, 2, A, [0, 0], doc="Vensim VECTOR ELM MAP(vector[e], offset): the element "
+           "offset places after e (NaN outside the vector)"),
+        _b("VECTOR_SELECT", 5, 5, A, [0, 0, 0, 0, 0], doc="Vensim VECTOR SELECT(selection, expression, "
+           "missing, numerical action, error action): a sum, product, minimum, maximum or mean of the "
+           "expression where the selection is not 0"),
+        _b("ALLOCATE_BY_PRIORITY", 5, 5, A, [1, 0, 0, 0, 1], doc="Vensim ALLOCATE BY PRIORITY(request, "
+           "priority, size, width, supply): the supply shared out by priority, each priority spread over "
+           "the width"),
+        # what the vector functions become once arrays are flattened (one call per element)
+        _b("_VSORT_ORDER", 3, None, A, [0], doc="internal: VECTOR SORT ORDER of one element"),
+        _b("_VRANK", 3, None, A, [0], doc="internal: VECTOR RANK of one element"),
+        _b("_VPICK", 2, None, A, [0], doc="internal: one element of a vector by 0-based index"),
+        _b("_VSELECT", 5, None, A, [0], doc="internal: VECTOR SELECT over flattened elements"),
+        _b("_ALLOC_PRIORITY", 5, None, A, [0], doc="internal: ALLOCATE BY PRIORITY of one element"),
         _b("LOOKUP", 2, 2, BuiltinKind.LOOKUP, [0, 0], doc="graphical function applied to x"),
     ]
 }
 
 #: Alternative spellings accepted on input and printed in the canonical form.
-ALIASES = {"SMOOTH": "SMTH1", "SMOOTH3": "SMTH3", "ARCSINE": "ARCSIN", "SQR": "SQRT"}
+ALIASES = {
+    "SMOOTH": "SMTH1",
+    "SMOOTH3": "SMTH3",
+    "ARCSINE": "ARCSIN",
+    "SQR": "SQRT",
+    # Vensim's names for XMILE builtins with the same arguments and meaning
+    "XIDZ": "SAFEDIV",
+    "ZIDZ": "SAFEDIV",
+    "SMOOTHI": "SMTH1",
+    "SMOOTH3I": "SMTH3",
+    "DELAY1I": "DELAY1",
+    "DELAY3I": "DELAY3",
+    "FORECAST": "FORCST",
+    "INITIAL": "INIT",
+    "VMIN": "MIN",
+    "VMAX": "MAX",
+}
 
 
 def lookup_builtin(name: str) -> Builtin | None:

@@ -370,19 +370,24 @@ def _infer_node(node: ast.Expr, kids: list[Inferred], ctx: _Context) -> Inferred
         if op == "/":
             return _mul(left, right, div=True)
         if op == "^":
-            _need(right, DIMENSIONLESS, "an exponent", node.right)
-            if left is NUMBER or left is UNKNOWN:
-                return left
-            assert isinstance(left, Unit)
-            if left.dimensionless:
-                return left
-            value = ast.literal_value(node.right)
-            if value is None:
-                return UNKNOWN  # a unit raised to a variable power cannot be known
-            return left ** Fraction(value).limit_denominator(1000)
+            return _power(left, right, node.right)
     if isinstance(node, ast.Call):
         return _call(node, ctx, kids)
     return UNKNOWN
+
+
+def _power(left: Inferred, right: Inferred, exponent: ast.Expr) -> Inferred:
+    """Units of ``left ^ right`` (and of ``POWER(left, right)``)."""
+    _need(right, DIMENSIONLESS, "an exponent", exponent)
+    if left is NUMBER or left is UNKNOWN:
+        return left
+    assert isinstance(left, Unit)
+    if left.dimensionless:
+        return left
+    value = ast.literal_value(exponent)
+    if value is None:
+        return UNKNOWN  # a unit raised to a variable power cannot be known
+    return left ** Fraction(value).limit_denominator(1000)
 
 
 def _call(node: ast.Call, ctx: _Context, args: list[Inferred]) -> Inferred:
@@ -426,7 +431,14 @@ def _call(node: ast.Call, ctx: _Context, args: list[Inferred]) -> Inferred:
         return args[0] if args[0] is NUMBER or (isinstance(args[0], Unit) and args[0] == DIMENSIONLESS) else UNKNOWN
     if f in ("MOD", "MODULO", "QUANTUM"):
         return _same(args[0], args[1], f, node.args[0], node.args[1])
-    if f in ("PI", "SIZE"):
+    if f in ("PI", "SIZE", "SIGN"):
+        return DIMENSIONLESS
+    if f == "INF":
+        return NUMBER
+    if f == "POWER":
+        return _power(args[0], args[1], node.args[1])
+    if f == "PULSE_TRAIN":
+        times(0, 1, 2, 3)
         return DIMENSIONLESS
     if f == "SAFEDIV":
         q = _mul(args[0], args[1], div=True)
@@ -444,7 +456,7 @@ def _call(node: ast.Call, ctx: _Context, args: list[Inferred]) -> Inferred:
     if f == "PULSE":
         times(1, 2)
         return NUMBER if args[0] is NUMBER else _mul(args[0], t, div=True)
-    if f in ("SMTH1", "SMTH3", "DELAY1", "DELAY3", "DELAY"):
+    if f in ("SMTH1", "SMTH3", "DELAY1", "DELAY3", "DELAY", "DELAY_FIXED"):
         times(1)
         init(2, args[0])
         return args[0]
@@ -453,9 +465,9 @@ def _call(node: ast.Call, ctx: _Context, args: list[Inferred]) -> Inferred:
         _need(args[2], DIMENSIONLESS, f"the order of {f}", node.args[2])
         init(3, args[0])
         return args[0]
-    if f == "DELAY_N":  # Vensim's argument order: input, delay time, initial value, order
+    if f in ("DELAY_N", "SMOOTH_N"):  # Vensim's argument order: input, delay time, initial value, order
         times(1)
-        _need(args[3], DIMENSIONLESS, "the order of DELAY_N", node.args[3])
+        _need(args[3], DIMENSIONLESS, f"the order of {f}", node.args[3])
         init(2, args[0])
         return args[0]
     if f == "TREND":
@@ -470,6 +482,21 @@ def _call(node: ast.Call, ctx: _Context, args: list[Inferred]) -> Inferred:
     if f == "PREVIOUS":
         init(1, args[0])
         return args[0]
+    if f in ("VECTOR_SORT_ORDER", "VECTOR_RANK"):
+        return DIMENSIONLESS
+    if f in ("VECTOR_REORDER", "VECTOR_ELM_MAP"):
+        return args[0]
+    if f == "ALLOCATE_BY_PRIORITY":
+        return _same(args[0], args[4], "ALLOCATE BY PRIORITY's request and supply", node.args[0], node.args[4])
+    if b.kind is BuiltinKind.RANDOM:  # the draw has the units of its bounds, mean, shift and stretch
+        values = {"RANDOM": 2, "NORMAL": 2, "LOGNORMAL": 0, "EXPRND": 1, "POISSON": 1, "RANDOM_0_1": 0,
+                  "RANDOM_UNIFORM": 2, "RANDOM_NORMAL": 4, "RANDOM_EXPONENTIAL": 4}.get(f, 0)
+        if values == 0:
+            return DIMENSIONLESS if f == "RANDOM_0_1" else UNKNOWN
+        out = args[0]
+        for i in range(1, values):
+            out = _same(out, args[i], f, node.args[0], node.args[i])
+        return out
     if f == "LOOKUP":
         first = node.args[0]
         return ctx.of(first.name) if isinstance(first, (ast.Name, ast.Subscript)) else UNKNOWN

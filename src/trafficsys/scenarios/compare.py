@@ -272,6 +272,9 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
     # each future starts at the rest state of its own status quo, when the model asks (its metadata)
     started = {**samples, **spin_up(model, samples, n, method=method)} if samples else {}
 
+    from ..engine.sampling import noise_seed
+
+    noise = noise_seed(seed)  # once: every strategy's run i draws the same random numbers
     finals: dict[str, dict[str, np.ndarray]] = {}
     paths: dict[str, dict[str, np.ndarray]] = {}
     residuals: dict[str, float] = {}
@@ -279,7 +282,7 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
     for s in names:
         r = run_ensemble(model, started or None, scenario=s, method=method, saveper=saveper, n=n,
                          variables=saved if saved else None, executor=executor, chunk_size=chunk_size,
-                         progress=progress, desc=f"compare {s}")
+                         progress=progress, desc=f"compare {s}", seed=noise)
         check_settings(model, s, None, r, stacklevel=3)
         ds = r.ds
         finals[s] = {v: np.broadcast_to(ds[canonical(v)].values[-1] if "time" in ds[canonical(v)].dims

@@ -1,0 +1,210 @@
+"""Vensim ``.mdl`` files, read by our own grammar into a :class:`~trafficsys.model.Model`.
+
+The pipeline, one module a step::
+
+    text.layout(decode(bytes))   the file's pieces: equations (with positions), macros, groups, sketch
+    grammar.parse_definition     each equation's definition, a lark LALR grammar -> plain data and our AST
+    macros.expand                each macro call becomes its own copy of the macro's variables
+    convert.build                Vensim semantics -> Model (stocks and flows, builtins, arrays, tables)
+    sketch.read                  the diagram: positions, and causal links with their signs
+
+Nothing in the file is ever run: lookups hold numbers only, and equations
+become AST nodes.  A model made of ``A FUNCTION OF`` variables (a causal
+sketch) is read as a causal-loop diagram: :func:`read_vensim` returns a model
+whose :meth:`~trafficsys.Model.cld` is that diagram, and
+:func:`read_vensim_cld` the diagram itself.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from ...errors import FileFormatError, ModelError, ParseError
+from ...limits import check_file_size
+from ...model import ast
+from ...model.model import Model
+from ...model.names import canonical
+from . import convert, macros, sketch
+from .grammar import Definition, RangeDef, parse_definition
+from .text import Chunk, decode, layout
+
+__all__ = ["read_vensim", "read_vensim_cld"]
+
+_CONTROLS = ("INITIAL TIME", "FINAL TIME", "TIME STEP")
+_VIEW_TYPES = {"stock": "stock", "flow": "flow"}
+
+
+def read_vensim(path: str | os.PathLike) -> Model:
+    """Read a Vensim ``.mdl`` model.
+
+    Parameters
+    ----------
+    path
+        The ``.mdl`` file.
+
+    Returns
+    -------
+    Model
+        A stock-flow model; for a causal sketch (variables defined as
+        ``A FUNCTION OF(...)``), a model of hand-drawn links, whose
+        :meth:`~trafficsys.Model.cld` is the diagram.
+
+    Raises
+    ------
+    UnsupportedFeatureError
+        Listing every unsupported function (or construct) with the variables
+        that use it.
+    ParseError
+        An equation the grammar cannot read, with its variable, line and column.
+    FileFormatError
+        A file that is not Vensim text, or is cut off.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileFormatError("no such file; check the path", file=path)
+    check_file_size(path)
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    text = decode(raw, path)
+    parts = layout(text)
+    ranges, elements, groups = _read_chunks(parts.chunks, path)
+    _check_complete(parts.tail, elements, path)
+    defined = {re.sub(r"[\s_]+", " ", e.name).upper() for e in elements}
+    sketch_data = sketch.read(parts.sketch)
+    if _is_causal_sketch(elements):
+        return sketch.causal_model(convert.model_name(path), path, elements, sketch_data)
+    missing = [c for c in _CONTROLS if c not in defined]
+    if missing:
+        last = elements[-1].name if elements else None
+        after = f" after '{last}', the last complete variable" if last else ""
+        raise FileFormatError(
+            f"the time settings {', '.join(missing)} are missing{after}; a Vensim model "
+            "defines INITIAL TIME, FINAL TIME and TIME STEP (the file may be cut off)",
+            file=path,
+        )
+    macro_defs = {}
+    for mac in parts.macros:
+        m_ranges, m_elements, _ = _read_chunks(mac.chunks, path)
+        macro_defs[canonical(mac.name)] = macros.Macro(
+            mac.name, mac.inputs, mac.outputs, m_elements, mac.line
+        )
+    unsupported: dict[str, set[str]] = {}
+    if macro_defs:
+        elements = macros.expand(elements, macro_defs, unsupported)
+    model = convert.build(convert.model_name(path), path, ranges, elements, unsupported)
+    _add_groups(model, groups)
+    if sketch_data.positions:
+        # the positions Vensim draws each variable at: the diagram's layout, kept when saved to XMILE
+        model.metadata["xmile_views"] = {
+            k: {**v, "type": _VIEW_TYPES.get(model[k].kind.value, "aux")}
+            for k, v in sketch_data.positions.items()
+            if k in model
+        }
+    return model
+
+
+def read_vensim_cld(path: str | os.PathLike):
+    """Read a Vensim causal sketch (``A FUNCTION OF`` variables) as a :class:`~trafficsys.CausalLoopDiagram`.
+
+    The links are the variables each one is a function of, signed by the
+    sketch's arrow marks (``+``/``-``) where the file carries them, ``?``
+    where it does not.  A stock-flow ``.mdl`` gives the diagram derived from
+    its equations.
+    """
+    return read_vensim(path).cld()
+
+
+def _read_chunks(chunks: list[Chunk], path: str):
+    """Parse each equation; return the ranges, the variables (equations grouped by name) and the groups."""
+    ranges: list[RangeDef] = []
+    by_name: dict[str, convert.Element] = {}
+    groups: dict[str, list[str]] = {}
+    for ch in chunks:
+        try:
+            d = parse_definition(ch.definition)
+        except ParseError as e:
+            raise _located(e, ch, path) from None
+        if isinstance(d, RangeDef):
+            ranges.append(d)
+            continue
+        if d.kind in ("test_input", "constraint"):  # Vensim's test inputs and reality checks: not the model
+            continue
+        key = canonical(d.lhs.name)
+        units, _, _ = ch.units.partition("[")
+        el = by_name.get(key)
+        if el is None:
+            el = by_name[key] = convert.Element(d.lhs.name, [], units.strip() or None, ch.comment, ch.line)
+        else:
+            el.units = el.units or units.strip() or None
+            el.doc = el.doc or ch.comment
+        el.definitions.append(d)
+        if ch.group:
+            groups.setdefault(ch.group, [])
+            if key not in groups[ch.group]:
+                groups[ch.group].append(key)
+    return ranges, list(by_name.values()), groups
+
+
+def _located(e: ParseError, ch: Chunk, path: str) -> ParseError:
+    """Return the parse error of one definition placed in the file: its line, column and variable."""
+    text = ch.definition
+    col = e.column or 1
+    before = text[: col - 1]
+    line = ch.line + before.count("\n")
+    column = (col - before.rfind("\n") - 1) if "\n" in before else ch.column + col - 1
+    line_text = text.split("\n")[before.count("\n")] if text else ""
+    pad = column - (col - before.rfind("\n") - 1 if "\n" in before else col)
+    head = re.match(r'\s*("(?:[^"\\]|\\.)*"|[^=(\[:~<]+)', text)
+    variable = " ".join(head.group(1).strip().strip('"').split()) if head else None
+    msg = f"line {line}: {e.message}"
+    out = ParseError(
+        msg, text=" " * max(pad, 0) + line_text, column=column, file=path, variable=variable or None
+    )
+    return out
+
+
+def _check_complete(tail: str, elements: list[convert.Element], path: str) -> None:
+    """Refuse a cut-off file: every equation of a Vensim file ends with ``|``."""
+    if tail:
+        last = elements[-1].name if elements else None
+        after = f" after '{last}', the last complete variable" if last else ""
+        raise FileFormatError(
+            f"the file ends in the middle of an equation{after} (an equation ends with '|'); "
+            "the file looks cut off: save it again from Vensim",
+            file=path,
+        )
+
+
+def _is_causal_sketch(elements: list[convert.Element]) -> bool:
+    """Tell whether the variables (the time settings aside) are all ``A FUNCTION OF`` or without equation."""
+    names = {canonical(c) for c in _CONTROLS} | {"saveper"}
+    rest = [e for e in elements if canonical(e.name) not in names]
+    return (
+        bool(rest)
+        and all(
+            any(
+                isinstance(d, Definition)
+                and isinstance(d.value, ast.Call)
+                and d.value.func == "A_FUNCTION_OF"
+                for d in e.definitions
+            )
+            or all(d.kind == "empty" for d in e.definitions)
+            for e in rest
+        )
+        and any(
+            any(isinstance(d.value, ast.Call) and d.value.func == "A_FUNCTION_OF" for d in e.definitions)
+            for e in rest
+        )
+    )
+
+
+def _add_groups(model: Model, groups: dict[str, list[str]]) -> None:
+    """Vensim groups (``.Name`` headings) become sectors, each listing the model variables it heads."""
+    for name, keys in groups.items():
+        variables = [k for k in keys if k in model and model.sector_of(k) is None]
+        if variables and name.lower() != "control":
+            try:
+                model.sector(name, variables)
+            except ModelError:  # pragma: no cover - a group name the sector rules refuse: keep the model
+                continue

@@ -1,0 +1,140 @@
+"""Vensim ``:MACRO:`` blocks, expanded at each call site.
+
+A macro is a small model: its inputs, its equations, and the variable named
+like the macro, which is what a call returns.  Each call
+``MACRO NAME(a, b)`` in the equation of ``v`` becomes its own copy of the
+macro's variables, named ``v.macro_name.x`` (a second call in the same
+equation ``v.macro_name_2.x``...), so a macro with a stock gives every call
+its own stock.  The inputs become auxiliaries equal to the call's arguments,
+and the call is replaced by the copy of the macro's result.  Macros calling
+macros are expanded the same way, down to a bounded depth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from ...model import ast
+from ...model.names import canonical
+from .convert import Element
+from .grammar import Definition, Lhs, call_name
+
+__all__ = ["Macro", "expand"]
+
+#: deepest chain of macros calling macros
+MAX_DEPTH = 20
+
+
+@dataclass
+class Macro:
+    """A macro: its name, inputs, extra outputs, and equations (as read)."""
+
+    name: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    elements: list[Element]
+    line: int
+
+    @property
+    def func(self) -> str:
+        return call_name(self.name)
+
+
+def expand(
+    elements: list[Element], macros: dict[str, Macro], unsupported: dict[str, set[str]]
+) -> list[Element]:
+    """Return ``elements`` with every macro call replaced by its own copy of the macro's variables."""
+    by_func = {m.func: m for m in macros.values()}
+    out: list[Element] = []
+    queue = [(e, 0) for e in elements]
+    taken = {canonical(e.name) for e in elements}
+    while queue:
+        e, depth = queue.pop(0)
+        made: list[Element] = []
+        counter: dict[str, int] = {}
+
+        def visit(n, e=e, made=made, counter=counter, depth=depth):
+            # called bottom-up by ast.transform: a call's arguments are already expanded
+            if not isinstance(n, ast.Call):
+                return n
+            args = n.args
+            mac = by_func.get(n.func)
+            if mac is None:
+                return n
+            if depth >= MAX_DEPTH:
+                unsupported.setdefault(f"macros nested deeper than {MAX_DEPTH}", set()).add(e.name)
+                return ast.Num(0.0)
+            if mac.outputs or len(args) != len(mac.inputs):
+                what = (
+                    "macro with extra outputs"
+                    if mac.outputs
+                    else f"macro {mac.name} called with {len(args)} arguments (it takes {len(mac.inputs)})"
+                )
+                unsupported.setdefault(what, set()).add(e.name)
+                return ast.Num(0.0)
+            if any(d.lhs.subs for d in e.definitions):
+                unsupported.setdefault("macro called in a subscripted equation", set()).add(e.name)
+                return ast.Num(0.0)
+            counter[mac.func] = counter.get(mac.func, 0) + 1
+            k = counter[mac.func]
+            prefix = f"{e.name}.{mac.name}" + (f" {k}" if k > 1 else "")
+            while canonical(prefix) in taken:
+                prefix += " x"
+            taken.add(canonical(prefix))
+            made.extend(_instance(mac, prefix, args, taken))
+            return ast.Name(canonical(prefix))
+
+        defs = [
+            replace(d, value=ast.transform(d.value, visit)) if isinstance(d.value, ast.Expr) else d
+            for d in e.definitions
+        ]
+        out.append(Element(e.name, defs, e.units, e.doc, e.line))
+        queue.extend((x, depth + 1) for x in made)
+    return out
+
+
+def _instance(mac: Macro, prefix: str, args: tuple, taken: set[str]) -> list[Element]:
+    """Return one call's copy of a macro's variables: its inputs set to the arguments, names under ``prefix``."""
+    own = {canonical(e.name) for e in mac.elements} | {canonical(i) for i in mac.inputs}
+    result = canonical(mac.name)
+
+    def rename(key: str) -> str:
+        if key == result:
+            return canonical(prefix)
+        return canonical(f"{prefix}.{key}")
+
+    def display(name: str) -> str:
+        return prefix if canonical(name) == result else f"{prefix}.{name}"
+
+    def walk(n):
+        if isinstance(n, ast.Name) and n.name in own:
+            return ast.Name(rename(n.name))
+        if isinstance(n, ast.Subscript) and n.name in own:
+            return ast.Subscript(rename(n.name), n.indices)
+        if isinstance(n, ast.Call) and n.func in own:
+            return ast.Call(rename(n.func), n.args)
+        return n
+
+    out = [
+        Element(
+            display(i),
+            [Definition(Lhs(display(i)), "normal", a)],
+            None,
+            f"input {i} of macro {mac.name}",
+            mac.line,
+        )
+        for i, a in zip(mac.inputs, args)
+    ]
+    for e in mac.elements:
+        defs = [
+            replace(
+                d,
+                lhs=replace(d.lhs, name=display(d.lhs.name)),
+                value=ast.transform(d.value, walk) if isinstance(d.value, ast.Expr) else d.value,
+            )
+            for d in e.definitions
+        ]
+        out.append(Element(display(e.name), defs, e.units, e.doc, e.line))
+    for e in out:
+        taken.add(canonical(e.name))
+    return out

@@ -1,0 +1,206 @@
+"""Our own Vensim reader: the .mdl language, macros, causal sketches; results computed by hand."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from mdl_text import mdl, run_mdl
+
+import trafficsys as ts
+from trafficsys.io.vensim.grammar import Table, parse_definition
+
+
+def test_loading_an_mdl_imports_no_pysd(tmp_path):
+    p = tmp_path / "m.mdl"
+    p.write_text(mdl("s = INTEG(f, 1) ~~|\nf = 0.5 * s ~~|\ntab((0,0),(1,1)) ~~|\ny = tab(Time) ~~|\n"))
+    code = textwrap.dedent(f"""
+        import sys
+        import trafficsys as ts
+        m = ts.load({str(p)!r})
+        ts.simulate(m)
+        loaded = sorted(k for k in sys.modules if k == "pysd" or k.startswith("pysd."))
+        print(loaded)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_a_macro_with_a_stock_gives_each_call_its_own_state(tmp_path):
+    # ACCUM integrates input - k * ACCUM from 0.  Euler with DT = 1:
+    #   a = ACCUM(1, 0):   0, 1, 2, 3, 4          (a(t) = t)
+    #   b = ACCUM(2, 0.5): 0, 2, 3, 3.5, 3.75     (b' = 0.5 b + 2)
+    #   c = 10 + ACCUM(1, 0) + ACCUM(1, 0): 10 + 2t (two calls in one equation, two stocks)
+    df = run_mdl(tmp_path, """:MACRO: ACCUM(input, k)
+ACCUM = INTEG(input - k * ACCUM, 0)
+	~	widget
+	~	a stock inside a macro
+	|
+
+:END OF MACRO:
+a = ACCUM(1, 0) ~~|
+b = ACCUM(2, 0.5) ~~|
+c = 10 + ACCUM(1, 0) + ACCUM(1, 0) ~~|
+""", stop=4)
+    assert list(df["a"]) == [0, 1, 2, 3, 4]
+    assert list(df["b"]) == [0, 2, 3, 3.5, 3.75]
+    assert list(df["c"]) == [10, 12, 14, 16, 18]
+
+
+def test_macros_calling_macros_and_with_their_own_variables(tmp_path):
+    df = run_mdl(tmp_path, """:MACRO: TWICE(x)
+TWICE = x * two ~~|
+two = 2 ~~|
+:END OF MACRO:
+:MACRO: QUAD(x)
+QUAD = TWICE(TWICE(x)) ~~|
+:END OF MACRO:
+y = QUAD(Time + 1) ~~|
+""", stop=2)
+    assert list(df["y"]) == [4, 8, 12]
+
+
+SKETCH = r"""{UTF-8}
+births = A FUNCTION OF(population, fertility)
+	~	person/year
+	~	children born
+	|
+population = A FUNCTION OF(births, deaths) ~~|
+deaths = A FUNCTION OF(population) ~~|
+fertility = A FUNCTION OF( ) ~~|
+\\\---/// Sketch information - do not modify anything except names
+V300  Do not put anything below this section - it will be ignored
+*View 1
+$192-192-192,0,Times New Roman|12||0-0-0|0-0-0|0-0-255|-1--1--1|-1--1--1|96,96,100,0
+10,1,population,300,200,40,20,3,3,0,0,0,0,0,0
+10,2,births,150,200,40,20,8,3,0,0,0,0,0,0
+10,3,deaths,450,200,40,20,8,3,0,0,0,0,0,0
+10,4,fertility,150,300,40,20,8,3,0,0,0,0,0,0
+1,5,1,2,0,0,43,0,0,64,0,-1--1--1,,1|(0,0)|
+1,6,2,1,0,0,43,0,0,64,0,-1--1--1,,1|(0,0)|
+1,7,1,3,0,0,43,0,0,64,0,-1--1--1,,1|(0,0)|
+1,8,3,1,0,0,45,0,0,64,0,-1--1--1,,1|(0,0)|
+1,9,4,2,0,0,0,0,0,64,0,-1--1--1,,1|(0,0)|
+///---\\\
+"""
+
+
+def test_a_causal_sketch_of_a_function_of_variables_is_a_causal_loop_diagram(tmp_path):
+    p = tmp_path / "sketch.mdl"
+    p.write_text(SKETCH)
+    cld = ts.io.read_vensim_cld(p)
+    assert cld.polarity("population", "births") == "+" and cld.polarity("births", "population") == "+"
+    assert cld.polarity("population", "deaths") == "+" and cld.polarity("deaths", "population") == "-"
+    assert cld.polarity("fertility", "births") == "?"  # the arrow carries no mark
+    loops = {frozenset(lp.variables): lp.polarity for lp in cld.loops()}
+    assert loops == {frozenset({"population", "births"}): "R", frozenset({"population", "deaths"}): "B"}
+    m = ts.load(p)
+    assert len(m) == 0 and len(m.links) == 5 and m.cld().polarity("deaths", "population") == "-"
+    assert m.cld_variables["births"]["doc"] == "children born"
+    assert m.metadata["xmile_views"]["deaths"]["x"] == 450
+
+
+def test_comments_in_braces_continuations_and_vensim_spellings(tmp_path):
+    df = run_mdl(tmp_path, r"""a = 2 {a comment with | ~ "quotes" and ( brackets} * 3 ~~|
+"long \
+name" = 1e+06 + .5 ~~|
+b = IF THEN ELSE(a <> 6 :OR: :NOT: (a = 6 :AND: a > 1), 1, 0) ~~|
+c = :NA: ~~|
+d = -2^2 + 2^-1 ~~|
+""", stop=0)
+    row = df.iloc[0]
+    assert row["a"] == 6 and row["long_name"] == 1_000_000.5 and row["b"] == 0 and row["d"] == -3.5
+    assert row["c"] == -(2.0 ** 110)
+
+
+def test_every_subscript_form(tmp_path):
+    df = run_mdl(tmp_path, """big: (c1-c4) ~~|
+small: c2, c3 ~~|
+copy <-> big ~~|
+src: s1, s2 -> (tgt: t2, t1), plain ~~|
+tgt: t1, t2 ~~|
+plain: p1, p2 ~~|
+tab[big] = TABBED ARRAY(
+	1	2	3	4) ~~|
+v[big] :EXCEPT: [c1] = tab[big] * 10 ~~|
+v[c1] = -1 ~~|
+w[small] = tab[small] + 100 ~~|
+w[c1] = 0 ~~|
+w[c4] = 4 ~~|
+cp[copy] = tab[copy] ~~|
+s[src] = 1, 2 ~~|
+mapped[tgt] = s[src] ~~|
+direct[plain] = s[src] ~~|
+total = SUM(tab[big!]) + ELMCOUNT(big) ~~|
+""", stop=0)
+    row = df.iloc[0]
+    assert [row[f"v[c{i}]"] for i in range(1, 5)] == [-1, 20, 30, 40]
+    assert [row[f"w[c{i}]"] for i in range(1, 5)] == [0, 102, 103, 4]
+    assert [row[f"cp[c{i}]"] for i in range(1, 5)] == [1, 2, 3, 4]
+    assert (row["mapped[t1]"], row["mapped[t2]"]) == (2, 1)  # s1 -> t2, s2 -> t1
+    assert (row["direct[p1]"], row["direct[p2]"]) == (1, 2)  # by position
+    assert row["total"] == 10 + 4
+
+
+def test_groups_become_sectors_and_the_sketch_places_variables(tmp_path):
+    text = mdl("""********************************************************
+	.Demography
+********************************************************~
+		People and their births.
+	|
+pop = INTEG(births, 10) ~ person ~ |
+births = 0.1 * pop ~ person/Month ~ |
+""").replace("FINAL TIME", "****\n\t.Control\n****~\n\t|\nFINAL TIME", 1)
+    p = tmp_path / "g.mdl"
+    p.write_text(text)
+    m = ts.load(p)
+    assert m.sectors["Demography"].variables == ("pop", "births")
+    assert m.sector_of("final_time") is None
+
+
+def test_lookup_forms_read_numbers_only():
+    assert parse_definition("t([(0,0)-(2,2)],(0,0),(2,1))").value == Table((0.0, 2.0), (0.0, 1.0))
+    assert parse_definition("t((0,1,2),(5,6,7))").value == Table((0.0, 1.0, 2.0), (5.0, 6.0, 7.0))
+    assert parse_definition("t(0, 1, 5, 6)").value == Table((0.0, 1.0), (5.0, 6.0))
+    assert parse_definition("t((2,1),(0,3))").value == Table((0.0, 2.0), (3.0, 1.0))  # sorted by x
+    for bad in ("t([(open('x'),0)-(1,1)],(0,0))", "t((0,0),(1,x))", "t([(0,0)-(1,1)],(0,0),(1,1+1))"):
+        with pytest.raises(ts.ParseError):
+            parse_definition(bad)
+
+
+def test_a_cut_off_macro_block_is_refused(tmp_path):
+    p = tmp_path / "cut.mdl"
+    p.write_text("{UTF-8}\n:MACRO: M(x)\nM = x * 2 ~~|\n:END OF MACRO:\ny = M(3")
+    with pytest.raises(ts.FileFormatError, match="cut off"):
+        ts.load(p)
+
+
+def test_an_unknown_function_and_a_wrong_argument_count_are_listed_together(tmp_path):
+    p = tmp_path / "m.mdl"
+    p.write_text(mdl("a = NO SUCH FUNCTION(1) ~~|\nb = SMOOTH(1, 2, 3, 4) ~~|\nc = NO SUCH FUNCTION(a) ~~|\n"))
+    with pytest.raises(ts.UnsupportedFeatureError) as info:
+        ts.load(p)
+    msg = str(info.value)
+    assert "NO SUCH FUNCTION used by a, c" in msg and "SMOOTH with 4 arguments used by b" in msg
+
+
+def test_test_inputs_constraints_and_flags_are_read_and_left_out(tmp_path):
+    p = tmp_path / "m.mdl"
+    p.write_text(mdl("""x = 3
+	~	person [0, 10, 1]
+	~	the documentation
+	~	:SUPPLEMENTARY
+	|
+x :TEST INPUT: 5 ~~|
+never negative :THE CONDITION: x >= 0 :IMPLIES: x < 100 ~~|
+"""))
+    m = ts.load(p)
+    assert m["x"].value == 3 and m["x"].units == "person" and m["x"].doc == "the documentation"
+    assert "never_negative" not in m
+
+
+def test_a_function_of_beside_equations_is_named_unsupported(tmp_path):
+    p = tmp_path / "m.mdl"
+    p.write_text(mdl("x = 3 ~~|\ny = A FUNCTION OF(x) ~~|\n"))
+    with pytest.raises(ts.UnsupportedFeatureError, match="A FUNCTION OF .* used by y"):
+        ts.load(p)
