@@ -143,7 +143,6 @@ def _string_constants(path):
 
 #: reference-model words generic code still uses, and why
 ALLOWED = {
-    ("io/localdata.py", "baseline"): "the local-data format's documented default scenario name",
     ("analysis/blocks/report.py", "baseline"): "the heading's word for 'no scenario'",
 }
 

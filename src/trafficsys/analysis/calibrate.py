@@ -36,6 +36,7 @@ from ..model.arrays import canonical_key
 from ..model.elements import Constant
 from ..model.model import Model
 from ..model.names import canonical
+from ..scenarios.metrics import comparison_defaults
 from ._common import run_ensemble
 
 __all__ = ["CalibrationResult", "calibrate"]
@@ -281,8 +282,9 @@ def calibrate(
         data = local.data()
         weights = {**local.weights(), **(weights or {})}
         params = local.fit if params is None else params
-        if scenario is None and local.scenario in m.scenarios:
-            scenario = local.scenario
+        if scenario is None:  # the strategy the figures were observed under; else the model's reference
+            observed = local.scenario or comparison_defaults(m).get("reference")
+            scenario = observed if observed in m.scenarios else None
     if isinstance(params, str):
         params = [params]
     if not params:

@@ -5,7 +5,8 @@ A local-data file is TOML::
     [unit]
     name = "Telangana (state, India)"
     doc = "..."
-    scenario = "baseline"          # the strategy the figures were observed under (default: baseline)
+    scenario = "baseline"          # the strategy the figures were observed under (default: the
+                                   # model's reference strategy, [metadata.compare] reference)
 
     [set.cost_per_rescue]          # a local value replacing the model's (units as the model's)
     value = 1200
@@ -179,5 +180,5 @@ def read_local_data(path: str | os.PathLike) -> LocalData:
     fit = (doc.get("fit") or {}).get("constants", [])
     _need(isinstance(fit, list) and all(isinstance(x, str) for x in fit),
           "[fit] constants must be a list of constant names", p)
-    return LocalData(unit["name"].strip(), str(unit.get("doc", "")), unit.get("scenario", "baseline"),
+    return LocalData(unit["name"].strip(), str(unit.get("doc", "")), unit.get("scenario"),
                      settings, targets, list(fit), p)

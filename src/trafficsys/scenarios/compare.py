@@ -31,7 +31,7 @@ import pandas as pd
 from ..errors import ModelError
 from ..model.elements import Scenario
 from ..model.names import canonical, suggest
-from .metrics import Metric, indicators
+from .metrics import Metric, comparison_defaults, indicators
 
 __all__ = ["compare", "Comparison", "uncertain_constants", "ROBUST", "INTERVAL"]
 
@@ -201,7 +201,7 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
     if isinstance(scenarios, str):  # one name, not its letters
         scenarios = [scenarios]
     model, scenarios = _named_strategies(model, scenarios)
-    declared = _declared(model)
+    declared = comparison_defaults(model)
     reference = declared.get("reference") if reference is None else reference
     primary = declared.get("primary") if primary is None else primary
     if trajectories is None:
@@ -305,24 +305,6 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
                       time=time, trajectories=paths, ledger_residual=residuals,
                       docs={s: model.scenarios[s].doc for s in names}, notes=notes,
                       panels=[str(x) for x in declared.get("figure", [])])
-
-
-def _declared(model) -> dict[str, Any]:
-    """Return the comparison defaults the model declares in ``[metadata.compare]`` (checked), or {}."""
-    found = model.metadata.get("compare") if isinstance(model.metadata, dict) else None
-    if found is None:
-        return {}
-    if not isinstance(found, dict):
-        raise ModelError("[metadata.compare] must be a table (reference, primary, trajectories, figure)",
-                         file=model.file)
-    for key in ("reference", "primary"):
-        if key in found and not isinstance(found[key], str):
-            raise ModelError(f"[metadata.compare] {key} must be a name, got {found[key]!r}", file=model.file)
-    for key in ("trajectories", "figure"):
-        value = found.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ModelError(f"[metadata.compare] {key} must be a list of names, got {value!r}", file=model.file)
-    return found
 
 
 def _what_if(model, names: list[str], settings, case):

@@ -41,7 +41,7 @@ import numpy as np
 from ..errors import ModelError
 from ..model.names import suggest
 
-__all__ = ["Metric", "indicators", "final_value", "ratio", "cost_per_averted"]
+__all__ = ["Metric", "indicators", "comparison_defaults", "final_value", "ratio", "cost_per_averted"]
 
 Final = Mapping[str, np.ndarray]
 
@@ -207,6 +207,24 @@ def indicators(model: Any) -> dict[str, Metric]:
         except ValueError as e:
             raise ModelError(f"{where}: {e}", file=file) from None
     return out
+
+
+def comparison_defaults(model) -> dict[str, Any]:
+    """Return the comparison defaults the model declares in ``[metadata.compare]`` (checked), or {}."""
+    found = model.metadata.get("compare") if isinstance(model.metadata, dict) else None
+    if found is None:
+        return {}
+    if not isinstance(found, dict):
+        raise ModelError("[metadata.compare] must be a table (reference, primary, trajectories, figure)",
+                         file=model.file)
+    for key in ("reference", "primary"):
+        if key in found and not isinstance(found[key], str):
+            raise ModelError(f"[metadata.compare] {key} must be a name, got {found[key]!r}", file=model.file)
+    for key in ("trajectories", "figure"):
+        value = found.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ModelError(f"[metadata.compare] {key} must be a list of names, got {value!r}", file=model.file)
+    return found
 
 
 def __getattr__(name: str) -> Any:
