@@ -158,7 +158,7 @@ def test_one_meaning_per_public_type_name():
 
 
 #: small modules any layer may import at module level: importing them inside a function only hides the dependency
-CHEAP = ("trafficsys.errors", "trafficsys.model.names", "trafficsys.model.elements")
+CHEAP = ("trafficsys.errors", "trafficsys.model.names", "trafficsys.model.elements", "trafficsys.io.output")
 
 
 def test_cheap_modules_are_imported_where_the_reader_sees_them():

@@ -6,6 +6,7 @@ import argparse
 import os
 
 from ..errors import FileFormatError
+from ..io.output import check_output, refuse_existing
 from ._args import MODEL_HELP
 
 __all__ = ["add_arguments", "run", "FORMATS"]
@@ -37,8 +38,6 @@ def run(args: argparse.Namespace) -> int:
     import trafficsys as ts
 
     from ..io.graph import GRAPH_FORMATS, causal_graph, write_graph
-    from ..io.output import check_output, refuse_existing
-
     out = args.to
     if os.path.isdir(out):
         check_output(out, example=".xmile")  # says it is a folder

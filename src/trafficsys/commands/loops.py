@@ -7,6 +7,7 @@ import os
 import textwrap
 
 from ..errors import ModelError
+from ..io.output import atomic_path, save_figure
 from ..model.names import suggest
 from ._args import MODEL_HELP, add_force, check_outputs, positive_whole
 
@@ -152,8 +153,6 @@ def run(args: argparse.Namespace) -> int:
     if args.csv:
         import csv
 
-        from ..io.output import atomic_path
-
         with atomic_path(args.csv) as tmp, open(tmp, "w", newline="") as fh:
             wr = csv.writer(fh)
             wr.writerow(["id", "name", "polarity", "length", "delays", "variables", "signs"])
@@ -172,8 +171,6 @@ def _plot(cld, args: argparse.Namespace) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from ..io.output import save_figure
 
     ax = cld.plot(loops=args.loop, sector=args.sector, highlight=args.highlight, layout=args.layout)
     save_figure(ax.figure, args.plot, dpi=100)

@@ -7,6 +7,7 @@ import math
 import sys
 
 from ..errors import ModelError
+from ..io.output import write_csv
 from ..model.elements import Kind
 from ..model.names import suggest
 from ._args import MODEL_HELP, add_force, check_outputs, positive_span
@@ -140,8 +141,6 @@ def run(args: argparse.Namespace) -> int:
               f"(initial + boundary inflows - boundary outflows = final); largest relative residual {err:.1e}")
     if args.csv:
         df = r.to_pandas()
-        from ..io.output import write_csv
-
         write_csv(df, args.csv)
         print(f"wrote {len(df)} rows x {df.shape[1]} variables to {args.csv}", file=sys.stderr)
     if args.plot:

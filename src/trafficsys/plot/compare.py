@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError
+from ..io.output import save_figure
 from ._style import FONT, SMALL, chars_across, use_thousands, wrap
 
 __all__ = ["plot_paired", "plot_metric", "plot_fan", "plot_pairwise", "plot_regions", "comparison_figure",
@@ -270,7 +271,5 @@ def comparison_figure(comparison, path: str | None = None):
                  f"{comparison.n} sampled futures; each strategy against {ref} in the same future "
                  "(dot: median, bars: middle 50% and 5–95%)", fontsize=FONT + 3)
     if path is not None:
-        from ..io.output import save_figure
-
         save_figure(fig, path, dpi=110)
     return fig

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ModelError
+from ..io.output import write_text
 from ..model.elements import Kind
 
 __all__ = ["ReportOptions", "build_report", "write_report"]
@@ -421,7 +422,5 @@ def build_report(m: Any, options: ReportOptions | None = None) -> str:
 
 def write_report(m: Any, path: str, options: ReportOptions | None = None) -> str:
     """Build the report (:func:`build_report`) and write it to ``path`` atomically; returns the path."""
-    from ..io.output import write_text
-
     write_text(path, build_report(m, options))
     return path

@@ -16,6 +16,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from ...errors import ParseError
+from ...io.output import write_text
 from ...model import ast
 from ...model.elements import Aux, Constant, Element, Flow, Kind, Lookup, Stock
 from ...model.model import Model
@@ -44,8 +45,6 @@ def write_xmile(model: Model, path: str | os.PathLike) -> None:
     model read from XMILE, else an automatic layered layout (stocks in a row,
     their flows beside them, auxiliaries above) from the stock-flow graph.
     """
-    from ..output import write_text
-
     write_text(path, xmile_string(model))  # atomic: a failed write leaves the previous file intact
 
 
