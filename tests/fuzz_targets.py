@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import sysconfig
+import threading
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
@@ -169,10 +170,14 @@ def plant(folder: Path, fmt: str, field: str, text: str) -> Path | None:
 
 # ---------------------------------------------------------------- files opened outside the model's folder
 _OPENED: list[str] | None = None
+#: the thread running the check: readers open files in the caller's thread; another thread of the same
+#: process (a dask cluster a previous test left winding down, cleaning its scratch space) is not the reader
+_CHECKER: int | None = None
 
 
 def _hook(event: str, args: tuple) -> None:
-    if _OPENED is not None and event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
+    if (_OPENED is not None and event == "open" and threading.get_ident() == _CHECKER
+            and isinstance(args[0], (str, bytes, os.PathLike))):
         _OPENED.append(os.fsdecode(args[0]))
 
 
@@ -206,9 +211,10 @@ def check(path: Path | None, flag: Path) -> str:
     No file outside the model's folder (other than the installed packages' own) may be opened.
     Returns ``"refused"`` when a reader or the builder refused the text with a ModelError, else ``"ok"``.
     """
-    global _OPENED
+    global _OPENED, _CHECKER
     outcome = "refused" if path is None else "ok"
     if path is not None:
+        _CHECKER = threading.get_ident()
         _OPENED = []
         try:
             return _check(path, flag)

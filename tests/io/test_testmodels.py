@@ -59,13 +59,15 @@ def test_models_we_read_well(xmile_rows):
 
 def test_vensim_models(mdl_rows):
     passed = sum(r.status == "pass" for r in mdl_rows)
-    assert len(mdl_rows) >= 80 and passed >= 77
+    assert len(mdl_rows) >= 80 and passed >= 79
     status = {r.model: r.status for r in mdl_rows}
     for case in ("tests/macro_expression/test_macro_expression.mdl", "tests/macro_cross_reference/"
                  "test_macro_cross_reference.mdl", "tests/macro_multi_expression/test_macro_multi_expression.mdl",
                  "tests/macro_multi_macros/test_macro_multi_macros.mdl",
                  "tests/subscript_mapping_simple/test_subscript_mapping_simple.mdl",
-                 "tests/subscripted_lookups/test_subscripted_lookups.mdl"):
+                 "tests/subscripted_lookups/test_subscripted_lookups.mdl",
+                 "tests/vector_order/test_vector_order.mdl",  # GET DATA :RAW: and the vector functions
+                 "tests/allocate_by_priority/test_allocate_by_priority.mdl"):
         assert status[case] == "pass", case
     unsupported = [r for r in mdl_rows if "UnsupportedFeatureError" in r.message]
     # the reader lists every unsupported function with its users; the engine names feature and variable

@@ -90,9 +90,10 @@ def test_simulates_like_a_closed_form(tmp_path):
 
 
 def test_unsupported_functions_are_all_listed_with_their_variables(tmp_path):
-    text = MDL + """a= RANDOM UNIFORM(0, 1, 1)
+    # names no registry will hold: the property is that every unknown function is listed with its users
+    text = MDL + """a= NO SUCH FUNCTION(0, 1, 1)
 	~	~	|
-b= RANDOM UNIFORM(0, 2, 1) + RANDOM NORMAL(0, 2, 1, 1, 1)
+b= NO SUCH FUNCTION(0, 2, 1) + NOT A FUNCTION EITHER(0, 2, 1, 1, 1)
 	~	~	|
 c= GET TIME VALUE(2, 0, 0)
 	~	~	|
@@ -100,8 +101,8 @@ c= GET TIME VALUE(2, 0, 0)
     with pytest.raises(ts.UnsupportedFeatureError) as info:
         ts.load(write(tmp_path, text))
     msg = str(info.value)
-    assert "RANDOM UNIFORM used by a, b" in msg
-    assert "RANDOM NORMAL used by b" in msg
+    assert "NO SUCH FUNCTION used by a, b" in msg
+    assert "NOT A FUNCTION EITHER used by b" in msg
     assert "GET TIME VALUE other than of the simulation time (relative to 0 or 1, measure 0) used by c" in msg
 
 

@@ -180,12 +180,11 @@ def test_get_xls_data_hold_backward_is_a_step_table(tmp_path):
     assert df["series"].tolist() == [1, 1, 1, 1, 1, 1]  # 1 until the next point, at t = 10
 
 
-def test_get_xls_data_look_forward_is_named_unsupported(tmp_path):
+def test_get_xls_data_look_forward_takes_the_next_point(tmp_path):
     write_sheet(tmp_path)
-    p = tmp_path / "m.mdl"
-    p.write_text(mdl("series:LOOK FORWARD::= GET XLS DATA('in.xlsx', 'S', '1', 'B3') ~~|\n", stop=5))
-    with pytest.raises(ts.UnsupportedFeatureError, match="GET DATA with :LOOK FORWARD: used by series"):
-        ts.load(p)
+    df = run(tmp_path, """series:LOOK FORWARD::= GET XLS DATA('in.xlsx', 'S', '1', 'B3') ~~|
+""")
+    assert df["series"].tolist() == [1, 3, 3, 3, 3, 3]  # 1 at t = 0, then the next point's 3 (at t = 10)
 
 
 def test_get_time_value_of_the_simulation_time(tmp_path):

@@ -204,3 +204,98 @@ def test_a_function_of_beside_equations_is_named_unsupported(tmp_path):
     p.write_text(mdl("x = 3 ~~|\ny = A FUNCTION OF(x) ~~|\n"))
     with pytest.raises(ts.UnsupportedFeatureError, match="A FUNCTION OF .* used by y"):
         ts.load(p)
+
+
+def test_data_keywords_read_between_the_data_times(tmp_path):
+    # SDXorg vector_order's spreadsheet: revenue_A for company 1 is 140 at time 0 and 4019 at time 1
+    pytest.importorskip("pysd")  # its spreadsheet readers
+    import shutil
+
+    from support import TEST_MODELS
+
+    shutil.copy(TEST_MODELS / "tests/vector_order/input.xlsx", tmp_path / "input.xlsx")
+    get = "GET DIRECT DATA('input.xlsx', 'Sheet1', 'time_index', 'revenue_A') ~~|\n"
+    df = run_mdl(tmp_path, "company: c1, c2, c3, c4, c5 ~~|\n"
+                 + "".join(f"{k}[company] {kw}:= {get}" for k, kw in
+                           [("interp", ""), ("held", ":HOLD BACKWARD:"), ("ahead", ":LOOK FORWARD:"),
+                            ("raw", ":RAW:")]), stop=1, dt=0.5)
+    assert list(df["interp[c1]"]) == [140, (140 + 4019) / 2, 4019]
+    assert list(df["held[c1]"]) == [140, 140, 4019]
+    assert list(df["ahead[c1]"]) == [140, 4019, 4019]
+    assert list(df["raw[c1]"]) == [140, -(2.0 ** 110), 4019]  # :NA: between the data times
+
+
+def test_a_macro_with_an_extra_output(tmp_path):
+    # SPLIT(x : rest): the result is the integer part of x, the output "rest" what is left
+    df = run_mdl(tmp_path, """:MACRO: SPLIT(x : rest)
+SPLIT = INTEGER(x) ~~|
+rest = x - SPLIT ~~|
+:END OF MACRO:
+whole = SPLIT(Time * 1.5 : left over) ~~|
+""", stop=2)
+    assert list(df["whole"]) == [0, 1, 3]
+    assert list(df["left_over"]) == [0, 0.5, 0]
+
+
+def test_lookups_read_forward_backward_and_extrapolated(tmp_path):
+    # tab: (0, 0), (2, 10), (4, 0), read at t = 1, 2, 3, 5 and 6
+    df = run_mdl(tmp_path, """tab((0,0),(2,10),(4,0)) ~~|
+plain = tab(Time) ~~|
+ext = LOOKUP EXTRAPOLATE(tab, Time) ~~|
+back = LOOKUP BACKWARD(tab, Time) ~~|
+fwd = LOOKUP FORWARD(tab, Time) ~~|
+""", stop=6)
+    at = df.loc[[1.0, 2.0, 3.0, 5.0, 6.0]]
+    assert list(at["plain"]) == [5, 10, 5, 0, 0]
+    assert list(at["ext"]) == [5, 10, 5, -5, -10]  # the last segment's slope, -5 per unit, carried on
+    assert list(at["back"]) == [0, 10, 10, 0, 0]  # the value of the point at or before
+    assert list(at["fwd"]) == [10, 10, 0, 0, 0]  # the value of the point at or after
+
+
+def test_the_vensim_page_examples_run_and_print_what_they_say(tmp_path, monkeypatch, capsys):
+    import re
+
+    from support import REPO
+
+    page = REPO / "docs" / "vensim.md"
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    for i, code in enumerate(blocks):
+        exec(compile(code, f"docs/vensim.md:block{i + 1}", "exec"), namespace)  # our own documentation
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"{round(1000 * 1.02 ** 10, 1)} {round(500 * 1.01 ** 10, 1)}"
+    assert sorted(out[1:]) == ["R ('fear', 'reports')", "R ('reports', 'trust')"]
+
+
+def test_a_macro_called_in_a_subscripted_equation_has_state_per_element(tmp_path):
+    # ACCUM(input): a stock per element; TIME STEP$ inside a macro is the model's TIME STEP (1)
+    df = run_mdl(tmp_path, """:MACRO: ACCUM(input)
+ACCUM = INTEG(input * TIME STEP$, 0) ~~|
+:END OF MACRO:
+d: one, two ~~|
+rate[d] = 1, 2 ~~|
+level[d] = ACCUM(rate[d]) ~~|
+single[one] = ACCUM(10) ~~|
+single[two] = ACCUM(rate[two] * 100) ~~|
+""", stop=2)
+    assert list(df["level[one]"]) == [0, 1, 2] and list(df["level[two]"]) == [0, 2, 4]
+    assert list(df["single[one]"]) == [0, 10, 20] and list(df["single[two]"]) == [0, 200, 400]
+
+
+def test_one_rate_draining_two_stocks_keeps_both_stocks_right(tmp_path):
+    # Vensim lets a rate appear in several INTEGs; each stock still loses 1 a step
+    df = run_mdl(tmp_path, "a = INTEG(-drain, 10) ~~|\nb = INTEG(-drain, 20) ~~|\ndrain = 1 ~~|\n", stop=2)
+    assert list(df["a"]) == [10, 9, 8] and list(df["b"]) == [20, 19, 18]
+
+
+def test_deep_nesting_and_long_sums(tmp_path):
+    p = tmp_path / "m.mdl"
+    p.write_text(mdl("x = " + "(" * 150 + "1" + ")" * 150 + " ~~|\n"))
+    with pytest.raises(ts.ParseError, match="nests deeper than 100") as info:
+        ts.load(p)
+    assert info.value.variable == "x" and "line 2" in str(info.value)
+    terms = " + ".join(f"v{i}" for i in range(1500))
+    values = "".join(f"v{i} = 1 ~~|\n" for i in range(1500))
+    df = run_mdl(tmp_path, f"s = INTEG({terms}, 0) ~~|\ntotal = {terms} ~~|\n{values}", stop=1)
+    assert list(df["s"]) == [0, 1500] and df["total"].iloc[0] == 1500

@@ -387,7 +387,9 @@ class LoopDominance:
         how = ""
         if self.method == "strongest_path" and self.explained is not None:
             mid = round(100 * float(np.median(self.explained)))
-            how = f", found by strongest-path search (they explain {mid}% of the loop activity, median over times)"
+            bound = " at most" if float(self.explained.attrs.get("recovered", 1.0)) < 0.5 else ""
+            how = (f", found by strongest-path search (they explain{bound} {mid}% of the loop activity, "
+                   f"median over times)")
         return (f"<LoopDominance: {len(self.loops)} loops ({len(self.competing)} competing) in "
                 f"{len(self.partitions)} partitions, {self.relative.sizes['time']} times x "
                 f"{self.relative.sizes['run']} runs{how}>")

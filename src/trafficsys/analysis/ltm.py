@@ -401,11 +401,11 @@ def _link_score(m: Model, values: _Values, source: str, target: str, lookups: Ma
 
 def _compiled(m: Model) -> Any:
     """Return the engine's compiled form of ``m`` (for re-evaluating equations), or None when it cannot compile."""
-    try:
-        from ..engine import compile_model
+    from ..engine import compile_model
 
+    try:
         return compile_model(m)
-    except (ImportError, ModelError):  # e.g. scores of recorded data for a model the engine rejects
+    except ModelError:  # e.g. scores of recorded data for a model the engine rejects
         return None
 
 
@@ -728,8 +728,8 @@ def loop_dominance(
     cld = _diagram(m, ds, confirm=method == "all")
     listed: dict[frozenset, Loop] = {}
     if method == "all" and cld is not None:
-        signs = tuple((lk.source, lk.target, lk.polarity, lk.delay) for lk in cld.links)
-        listed = dict(_structure_cached(m, ("diagram loops", signs),
+        link_signs = tuple((lk.source, lk.target, lk.polarity, lk.delay) for lk in cld.links)
+        listed = dict(_structure_cached(m, ("diagram loops", link_signs),
                                         lambda: {frozenset(lp.links): lp for lp in cld.loops()}))
     on_diagram = [listed.get(frozenset(zip(c, c[1:] + c[:1]))) for c in cycles]
     # the loops the diagram does not list are named by the same rule, among the names it has not used

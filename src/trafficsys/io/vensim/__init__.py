@@ -91,7 +91,7 @@ def read_vensim(path: str | os.PathLike) -> Model:
         )
     unsupported: dict[str, set[str]] = {}
     if macro_defs:
-        elements = macros.expand(elements, macro_defs, unsupported)
+        elements = macros.expand(elements, macro_defs, unsupported, _range_keys(ranges))
     model = convert.build(convert.model_name(path), path, ranges, elements, unsupported)
     _add_groups(model, groups)
     if sketch_data.positions:
@@ -102,6 +102,10 @@ def read_vensim(path: str | os.PathLike) -> Model:
             if k in model
         }
     return model
+
+
+def _range_keys(ranges: list[RangeDef]) -> frozenset[str]:
+    return frozenset(canonical(r.name) for r in ranges)
 
 
 def read_vensim_cld(path: str | os.PathLike):

@@ -47,45 +47,22 @@ from ...model.elements import Aux, Constant, Extrapolation, Flow, Lookup, Stock
 from ...model.model import Model
 from ...model.names import canonical
 from ...model.printer import to_xmile
-from .grammar import Definition, RangeDef, Table, Text
+from .grammar import NA, Definition, Outputs, RangeDef, Table, Text
 
-__all__ = ["Element", "build", "SAME", "RENAMED"]
+__all__ = ["Element", "build", "SAME"]
 
 _CONTROL = {"initial_time": "start", "final_time": "stop", "time_step": "dt", "saveper": "saveper"}
 
 #: Vensim function -> builtin with the same arguments, where the names differ
 SAME = {"VMIN": "MIN", "VMAX": "MAX", "INITIAL": "INIT"}
 
-#: Vensim functions whose XMILE equivalents take other arguments (rewritten in :meth:`_Converter._call`)
-RENAMED = (
-    "IF THEN ELSE",
-    "SMOOTH",
-    "SMOOTHI",
-    "SMOOTH3",
-    "SMOOTH3I",
-    "SMOOTH N",
-    "DELAY1",
-    "DELAY1I",
-    "DELAY3",
-    "DELAY3I",
-    "DELAY FIXED",
-    "FORECAST",
-    "LOG",
-    "PULSE",
-    "ZIDZ",
-    "XIDZ",
-    "GET TIME VALUE",
-    "GAME",
-    "ELMCOUNT",
-    "WITH LOOKUP",
-    "INTEG",
-)
-
-#: the number of an extrapolation keyword
+#: how a data variable reads between its points, by its keyword
 _DATA_KINDS = {
     None: Extrapolation.CONTINUOUS,
     "interpolate": Extrapolation.CONTINUOUS,
     "hold_backward": Extrapolation.DISCRETE,
+    "look_forward": Extrapolation.DISCRETE,  # a step table moved onto the next point: see _step_table
+    "raw": Extrapolation.DISCRETE,
 }
 
 
@@ -145,6 +122,8 @@ class _Converter:
             self.unsupported[k] |= v
         self._current = ""
         self.hidden: list[Any] = []
+        #: lookups read another way by LOOKUP EXTRAPOLATE/FORWARD/BACKWARD: (lookup, function) -> copy's name
+        self.variants: dict[tuple[str, str], str] = {}
 
     def build(self) -> Model:
         m = Model(self.name)
@@ -172,6 +151,7 @@ class _Converter:
                     self.stock_names.add(canonical(e.name))
         # first pass: stocks decide which auxiliaries are their flows
         self.flows: dict[str, None] = {}
+        self.claimed: set[tuple[str, int]] = set()  # (flow, +1 into / -1 out of) a stock already
         self.splits: dict[str, tuple[list[str], list[str]]] = {}
         self.var_dims: dict[str, tuple[str, ...]] = {}
         records = []
@@ -194,6 +174,7 @@ class _Converter:
                 built.append(self._convert(rec))
             except _Unsupported as u:
                 self.unsupported[u.what].add(rec[0])
+        built += self._lookup_variants(built)
         if self.unsupported:
             parts = "; ".join(
                 f"{fn} used by {', '.join(sorted(v))}" for fn, v in sorted(self.unsupported.items())
@@ -313,7 +294,7 @@ class _Converter:
             if d.kind in ("test_input", "constraint"):
                 continue
             if d.kind == "data_empty":
-                raise _Unsupported("data variables (:DATA:/GET DATA)")
+                raise _Unsupported("data variables without an equation (Vensim fills them from a data file)")
             if d.kind == "empty":
                 raise _Unsupported("a variable without an equation")
             csubs = [self._sub(m, s) for s in d.lhs.subs]
@@ -465,6 +446,8 @@ class _Converter:
             ys = data[index]
             keep = ~np.isnan(ys)
             table = Table(tuple(float(x) for x in xs[keep]), tuple(float(y) for y in ys[keep]))
+            if kind == "DATA" and keyword in ("look_forward", "raw"):
+                table = _step_table(table, keyword)
             out[idx] = table if kind == "LOOKUPS" else _Data(table, ex)
         return out
 
@@ -659,11 +642,9 @@ class _Converter:
                     stack.append((n.right, sign if n.op == "+" else -sign))
                     stack.append((n.left, sign))
                     continue
-                subs = (
-                    tuple(i.name for i in n.indices)
-                    if isinstance(n, ast.Subscript) and all(isinstance(i, ast.Name) for i in n.indices)
-                    else None
-                )
+                subs = None
+                if isinstance(n, ast.Subscript) and all(isinstance(i, ast.Name) for i in n.indices):
+                    subs = tuple(i.name for i in n.indices if isinstance(i, ast.Name))
                 ref = n.name if isinstance(n, ast.Name) else (n.name if subs is not None else None)
                 if (
                     ref is not None
@@ -677,9 +658,11 @@ class _Converter:
             return ok
 
         if collect(node) and terms and len({t for _, t in terms}) == len(terms):
-            if not any(t in self.stock_names for _, t in terms):
-                for _, t in terms:
+            # a flow leaves (or enters) one stock only: a second stock draining the same rate gets a net flow
+            if not any(t in self.stock_names or (t, sg) in self.claimed for sg, t in terms):
+                for sg, t in terms:
                     self.flows[t] = None
+                    self.claimed.add((t, sg))
                 return ([t for s, t in terms if s > 0], [t for s, t in terms if s < 0])
         flow = f"{stock} net flow"
         self.hidden.append(
@@ -750,6 +733,8 @@ class _Converter:
             raise _Unsupported("a lookup inside an expression")
         if isinstance(n, Text):
             raise _Unsupported("quoted text outside GET XLS/DIRECT")
+        if isinstance(n, Outputs):
+            raise _Unsupported("outputs named in a call of something other than a macro")
         if isinstance(n, ast.Num):
             if not math.isfinite(n.value):
                 raise _Unsupported("infinite constants")
@@ -796,6 +781,14 @@ class _Converter:
             if len(args) != 1:
                 raise _Unsupported(f"lookup {canonical(fn)} called with {len(args)} arguments")
             return ast.Call(canonical(fn), tuple(args))
+        if (
+            fn in _VARIANTS
+            and len(args) == 2
+            and isinstance(args[0], ast.Name)
+            and args[0].name in self.lookups
+        ):
+            copy = self.variants.setdefault((args[0].name, fn), f"{args[0].name} {_VARIANTS[fn][0]}")
+            return ast.Call(canonical(copy), (args[1],))
         if fn == "A_FUNCTION_OF":
             raise _Unsupported("A FUNCTION OF (a causal-sketch variable) in a model with equations")
         if fn == "GAME":
@@ -815,6 +808,30 @@ class _Converter:
         if len(args) < b.min_args or (b.max_args is not None and len(args) > b.max_args):
             raise _Unsupported(f"{fn.replace('_', ' ')} with {len(args)} arguments")
         return ast.Call(b.name, tuple(args))
+
+    def _lookup_variants(self, built: list) -> list:
+        """Return the copies of lookups that LOOKUP EXTRAPOLATE/FORWARD/BACKWARD read another way."""
+        tables = {canonical(el.name): el for el in built if isinstance(el, Lookup)}
+        out = []
+        for (key, fn), name in self.variants.items():
+            el = tables.get(key)
+            if el is None or el.input is not None or el.dimensions:
+                self.unsupported[f"{fn.replace('_', ' ')} of a lookup with an input or subscripts"].add(key)
+                continue
+            suffix, extrapolation, step = _VARIANTS[fn]
+            table = _step_table(Table(el.xs, el.ys), step) if step else Table(el.xs, el.ys)
+            out.append(
+                Lookup(
+                    name,
+                    el.units,
+                    f"{el.name} read by Vensim {fn.replace('_', ' ')}",
+                    None,
+                    xs=table.xs,
+                    ys=table.ys,
+                    extrapolation=extrapolation,
+                )
+            )
+        return out
 
     def _arity(self, n: ast.Call, k: int) -> None:
         if len(n.args) != k:
@@ -883,6 +900,14 @@ class _Converter:
         return ast.Subscript(self.positions[dim], (ast.Name(dim),))
 
 
+#: Vensim functions reading a lookup another way: the copy's name suffix, its extrapolation, its step rule
+_VARIANTS = {
+    "LOOKUP_EXTRAPOLATE": ("extrapolated", Extrapolation.EXTRAPOLATE, None),
+    "LOOKUP_BACKWARD": ("backward", Extrapolation.DISCRETE, None),
+    "LOOKUP_FORWARD": ("forward", Extrapolation.DISCRETE, "look_forward"),
+}
+
+
 def _pulse(self, args):
     # Vensim PULSE(start, width): 1 from start until start + width (at least one DT)
     if len(args) != 2:
@@ -940,6 +965,38 @@ _REWRITES = {
     "XIDZ": _fixed("SAFEDIV", 3, (0, 1, 2)),
     "RAMP": lambda self, a: ast.Call("RAMP", tuple(a)) if len(a) in (2, 3) else None,
 }
+
+
+def _step_table(t: Table, keyword: str) -> Table:
+    """Return the step table (held from each x to the next) of a data variable read :LOOK FORWARD: or :RAW:.
+
+    :LOOK FORWARD: takes, between two data times, the value of the later one;
+    :RAW: is the value at each data time and :NA: at every other time.  A
+    step table holds each y from its x until the next x, so each data time
+    ``x`` gets a second point a hair after it (a millionth of the closest
+    spacing of the times), where the next value (look forward) or :NA:
+    (raw) starts.
+    """
+    xs, ys = t.xs, t.ys
+    if not xs:
+        return t
+    gaps = [b - a for a, b in zip(xs, xs[1:]) if b > a]
+    eps = (min(gaps) if gaps else max(abs(xs[0]), 1.0)) * 1e-6
+    px: list[float] = []
+    py: list[float] = []
+    if keyword == "raw":
+        px.append(xs[0] - eps)
+        py.append(NA)
+        for x, y in zip(xs, ys):
+            px += [x, x + eps]
+            py += [y, NA]
+    else:
+        px.append(xs[0])
+        py.append(ys[0])
+        for k in range(1, len(xs)):
+            px.append(xs[k - 1] + eps)
+            py.append(ys[k])
+    return Table(tuple(px), tuple(py))
 
 
 def _is_call(n, func: str) -> bool:

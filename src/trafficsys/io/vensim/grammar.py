@@ -43,7 +43,7 @@ from ...errors import ParseError
 from ...model import ast
 from ...model.names import canonical
 
-__all__ = ["Definition", "RangeDef", "Table", "Text", "Lhs", "parse_definition", "call_name"]
+__all__ = ["Definition", "RangeDef", "Table", "Text", "Lhs", "Outputs", "parse_definition", "call_name"]
 
 _GRAMMAR = r"""
 ?start: definition
@@ -56,6 +56,7 @@ definition: lhs EQ expr                   -> normal
           | lhs [DATAKW] ":=" expr         -> data
           | lhs [DATAKW] ":=" numbers      -> array
           | lhs DATAKW                    -> data_empty
+          | lhs                           -> data_empty
           | lhs "(" table_body ")"        -> lookup
           | lhs "(" name "(" args ")" ")" -> lookup_call
           | lhs TESTINPUT expr            -> test_input
@@ -104,6 +105,7 @@ numbers: (snum ("," | SEMI))+ snum?
      | name                           -> ref
      | name "[" subs "]"              -> subref
      | name "(" [args] ")"            -> call
+     | name "(" [args] ":" subs ")"   -> call_outputs
      | name "[" subs "]" "(" args ")" -> subcall
      | "(" expr ")"
      | "(" table_body ")"             -> table
@@ -156,7 +158,7 @@ def _lark() -> Lark:
 
 @dataclass(frozen=True)
 class Table:
-    """A lookup's points (numbers only) and, when the file gives one, its range."""
+    """A lookup's points, numbers only (its ``[(x0,y0)-(x1,y1)]`` range is for Vensim's editor and is not kept)."""
 
     xs: tuple[float, ...]
     ys: tuple[float, ...]
@@ -167,6 +169,13 @@ class Text:
     """A quoted argument (``'inputs.xlsx'``): a file, sheet or cell name."""
 
     value: str
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """The variables a macro call names for the macro's extra outputs (``MACRO(a : out)``), display names."""
+
+    names: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -283,7 +292,9 @@ class _ToDefinition(Transformer_NonRecursive):
         return Definition(items[0], "data", _val(items[2]), keyword=_keyword(kw))
 
     def data_empty(self, items):
-        return Definition(items[0], "data_empty", None, keyword=_keyword(items[1]))
+        return Definition(
+            items[0], "data_empty", None, keyword=_keyword(items[1]) if len(items) > 1 else None
+        )
 
     def lookup(self, items):
         return Definition(items[0], "lookup", items[1])
@@ -340,6 +351,9 @@ class _ToDefinition(Transformer_NonRecursive):
         return (items[0].display, items[1])
 
     # ------------------------------------------------------------ arrays and tables
+    def numbers(self, items):
+        return _array(items)
+
     def snum(self, items):
         if len(items) == 2:
             v = _num(items[1])
@@ -389,9 +403,15 @@ class _ToDefinition(Transformer_NonRecursive):
     def call(self, items):
         nm, args = items
         args = tuple(args) if args else ()
-        if nm.display.startswith('"') or not _plain_call(nm.display):
+        if not _plain_call(nm.display):
             return ast.Call(nm.key, args)
         return ast.Call(call_name(nm.display), args)
+
+    def call_outputs(self, items):
+        # a macro call that also names variables for the macro's extra outputs: MACRO(a, b : out1)
+        nm, args, outs = items
+        call = self.call([nm, args])
+        return ast.Call(call.func, (*call.args, Outputs(tuple(outs))))
 
     def subcall(self, items):
         nm, subs, args = items
@@ -466,11 +486,6 @@ def _array(items):
     return values, max(rows, 1)
 
 
-class _Transformer(_ToDefinition):
-    def numbers(self, items):
-        return _array(items)
-
-
 _PLAIN_CALL = re.compile(r"[A-Za-z][A-Za-z0-9 _]*\Z")
 
 
@@ -492,6 +507,25 @@ def _tabbed(m: re.Match) -> str:
     return " ; ".join(rows) + (" ;" if len(rows) > 1 else " ,")
 
 
+#: Deepest nesting of brackets accepted in one definition (as in the XMILE equation language)
+MAX_DEPTH = 100
+
+
+def _check_depth(text: str) -> None:
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch in "([":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ParseError(
+                    f"the equation nests deeper than {MAX_DEPTH} levels; split it into auxiliaries",
+                    text=text,
+                    column=i + 1,
+                )
+        elif ch in ")]":
+            depth -= 1
+
+
 def parse_definition(text: str) -> Definition | RangeDef:
     """Parse one definition; lark's errors become :class:`ParseError` with the column (in ``text``).
 
@@ -502,9 +536,10 @@ def parse_definition(text: str) -> Definition | RangeDef:
         and column of the file.
     """
     text = _TABBED.sub(_tabbed, text)
+    _check_depth(text)
     try:
         tree = _lark().parse(text)
-        return _Transformer().transform(tree)
+        return _ToDefinition().transform(tree)
     except UnexpectedInput as e:
         raise ParseError(_describe(e, text), text=text, column=_column(e, text)) from None
     except VisitError as e:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from ...model import ast
 from ...model.names import canonical
 from .convert import Element
-from .grammar import Definition, Lhs, call_name
+from .grammar import Definition, Lhs, Outputs, call_name
 
 __all__ = ["Macro", "expand"]
 
@@ -41,9 +41,18 @@ class Macro:
 
 
 def expand(
-    elements: list[Element], macros: dict[str, Macro], unsupported: dict[str, set[str]]
+    elements: list[Element],
+    macros: dict[str, Macro],
+    unsupported: dict[str, set[str]],
+    ranges: frozenset[str] = frozenset(),
 ) -> list[Element]:
-    """Return ``elements`` with every macro call replaced by its own copy of the macro's variables."""
+    """Return ``elements`` with every macro call replaced by its own copy of the macro's variables.
+
+    A call in a subscripted equation (``x[d] = MACRO(y[d])``) gets a copy
+    arrayed over the equation's subscript ranges (``ranges``: their canonical
+    names), so each element has its own state; elements named one by one
+    (``x[a1] = ...``) take the scalar copy of their own call.
+    """
     by_func = {m.func: m for m in macros.values()}
     out: list[Element] = []
     queue = [(e, 0) for e in elements]
@@ -52,49 +61,76 @@ def expand(
         e, depth = queue.pop(0)
         made: list[Element] = []
         counter: dict[str, int] = {}
+        defs = []
+        for d in e.definitions:
+            if not isinstance(d.value, ast.Expr):
+                defs.append(d)
+                continue
+            dims = tuple(s for s in d.lhs.subs if canonical(s.rstrip("!")) in ranges)
 
-        def visit(n, e=e, made=made, counter=counter, depth=depth):
-            # called bottom-up by ast.transform: a call's arguments are already expanded
-            if not isinstance(n, ast.Call):
-                return n
-            args = n.args
-            mac = by_func.get(n.func)
-            if mac is None:
-                return n
-            if depth >= MAX_DEPTH:
-                unsupported.setdefault(f"macros nested deeper than {MAX_DEPTH}", set()).add(e.name)
-                return ast.Num(0.0)
-            if mac.outputs or len(args) != len(mac.inputs):
-                what = (
-                    "macro with extra outputs"
-                    if mac.outputs
-                    else f"macro {mac.name} called with {len(args)} arguments (it takes {len(mac.inputs)})"
-                )
-                unsupported.setdefault(what, set()).add(e.name)
-                return ast.Num(0.0)
-            if any(d.lhs.subs for d in e.definitions):
-                unsupported.setdefault("macro called in a subscripted equation", set()).add(e.name)
-                return ast.Num(0.0)
-            counter[mac.func] = counter.get(mac.func, 0) + 1
-            k = counter[mac.func]
-            prefix = f"{e.name}.{mac.name}" + (f" {k}" if k > 1 else "")
-            while canonical(prefix) in taken:
-                prefix += " x"
-            taken.add(canonical(prefix))
-            made.extend(_instance(mac, prefix, args, taken))
-            return ast.Name(canonical(prefix))
+            def visit(n, e=e, made=made, counter=counter, depth=depth, dims=dims):
+                # called bottom-up by ast.transform: a call's arguments are already expanded
+                if not isinstance(n, ast.Call):
+                    return n
+                args = n.args
+                mac = by_func.get(n.func)
+                if mac is None:
+                    return n
+                if depth >= MAX_DEPTH:
+                    unsupported.setdefault(f"macros nested deeper than {MAX_DEPTH}", set()).add(e.name)
+                    return ast.Num(0.0)
+                outs: tuple[str, ...] = ()
+                if args and isinstance(args[-1], Outputs):
+                    outs, args = args[-1].names, args[:-1]
+                if len(args) != len(mac.inputs) or len(outs) != len(mac.outputs):
+                    what = (
+                        f"macro {mac.name} called with {len(args)} arguments and {len(outs)} outputs (it takes "
+                        f"{len(mac.inputs)} and {len(mac.outputs)})"
+                    )
+                    unsupported.setdefault(what, set()).add(e.name)
+                    return ast.Num(0.0)
+                if dims and any(dd.lhs.subs for m_el in mac.elements for dd in m_el.definitions):
+                    unsupported.setdefault(
+                        "macro with subscripts called in a subscripted equation", set()
+                    ).add(e.name)
+                    return ast.Num(0.0)
+                counter[mac.func] = counter.get(mac.func, 0) + 1
+                k = counter[mac.func]
+                prefix = f"{e.name}.{mac.name}" + (f" {k}" if k > 1 else "")
+                while canonical(prefix) in taken:
+                    prefix += " x"
+                taken.add(canonical(prefix))
+                made.extend(_instance(mac, prefix, args, taken, dims))
+                for var, o in zip(outs, mac.outputs):  # the caller's names for the macro's extra outputs
+                    made.append(
+                        Element(
+                            var,
+                            [Definition(Lhs(var, dims), "normal", _ref(canonical(f"{prefix}.{o}"), dims))],
+                            None,
+                            f"output {o} of the call of {mac.name} in {e.name}",
+                            e.line,
+                        )
+                    )
+                return _ref(canonical(prefix), dims)
 
-        defs = [
-            replace(d, value=ast.transform(d.value, visit)) if isinstance(d.value, ast.Expr) else d
-            for d in e.definitions
-        ]
+            defs.append(replace(d, value=ast.transform(d.value, visit)))
         out.append(Element(e.name, defs, e.units, e.doc, e.line))
         queue.extend((x, depth + 1) for x in made)
     return out
 
 
-def _instance(mac: Macro, prefix: str, args: tuple, taken: set[str]) -> list[Element]:
-    """Return one call's copy of a macro's variables: its inputs set to the arguments, names under ``prefix``."""
+def _ref(key: str, dims: tuple[str, ...]) -> ast.Expr:
+    """Return a reference to an instance variable, arrayed over the caller's ranges when it has any."""
+    return ast.Subscript(key, tuple(ast.Name(canonical(x)) for x in dims)) if dims else ast.Name(key)
+
+
+def _instance(
+    mac: Macro, prefix: str, args: tuple, taken: set[str], dims: tuple[str, ...] = ()
+) -> list[Element]:
+    """Return one call's copy of a macro's variables: its inputs set to the arguments, names under ``prefix``.
+
+    Inside a macro, ``name$`` is the model's variable ``name`` (``TIME STEP$``).
+    """
     own = {canonical(e.name) for e in mac.elements} | {canonical(i) for i in mac.inputs}
     result = canonical(mac.name)
 
@@ -108,9 +144,12 @@ def _instance(mac: Macro, prefix: str, args: tuple, taken: set[str]) -> list[Ele
 
     def walk(n):
         if isinstance(n, ast.Name) and n.name in own:
-            return ast.Name(rename(n.name))
-        if isinstance(n, ast.Subscript) and n.name in own:
-            return ast.Subscript(rename(n.name), n.indices)
+            return _ref(rename(n.name), dims)
+        if isinstance(n, ast.Name) and n.name.endswith("$"):
+            return ast.Name(canonical(n.name[:-1]))
+        if isinstance(n, ast.Subscript) and (n.name in own or n.name.endswith("$")):
+            key = rename(n.name) if n.name in own else canonical(n.name[:-1])
+            return ast.Subscript(key, n.indices)
         if isinstance(n, ast.Call) and n.func in own:
             return ast.Call(rename(n.func), n.args)
         return n
@@ -118,7 +157,7 @@ def _instance(mac: Macro, prefix: str, args: tuple, taken: set[str]) -> list[Ele
     out = [
         Element(
             display(i),
-            [Definition(Lhs(display(i)), "normal", a)],
+            [Definition(Lhs(display(i), dims), "normal", a)],
             None,
             f"input {i} of macro {mac.name}",
             mac.line,
@@ -129,7 +168,7 @@ def _instance(mac: Macro, prefix: str, args: tuple, taken: set[str]) -> list[Ele
         defs = [
             replace(
                 d,
-                lhs=replace(d.lhs, name=display(d.lhs.name)),
+                lhs=replace(d.lhs, name=display(d.lhs.name), subs=d.lhs.subs or dims),
                 value=ast.transform(d.value, walk) if isinstance(d.value, ast.Expr) else d.value,
             )
             for d in e.definitions
