@@ -165,3 +165,9 @@ def test_cheap_modules_are_imported_where_the_reader_sees_them():
     local = [str(i) for i in imports()
              if i.function and i.target.startswith(CHEAP) and i.source_package not in ("model", "__init__")]
     assert not local, "\n".join(local)
+
+
+def test_the_did_you_mean_helper_comes_from_names():
+    """``suggest`` lives in ``model/names.py``; reaching it through ``model/validate.py`` hid a dependency."""
+    wrong = [str(i) for i in imports() if i.target == "trafficsys.model.validate.suggest"]
+    assert not wrong, "\n".join(wrong)
