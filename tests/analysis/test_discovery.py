@@ -169,7 +169,7 @@ def test_the_compiled_search_finds_what_the_python_search_finds(seed):
 
 
 def test_loops_of_a_diagram_beyond_holding_are_counted_and_summarised():
-    from trafficsys.cld.loops import loop_census
+    from trafficsys.cld.loop_search import loop_census
 
     cld = dense_feedback(7).cld()
     expected = sum(math.comb(7, k) * math.factorial(k - 1) for k in range(2, 8)) + 7  # 2,365 + 7 drains

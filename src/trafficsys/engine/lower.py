@@ -32,7 +32,7 @@ from ..model.ast import Binary, Call, If, Name, Num, Subscript, Unary
 from ..model.builtins import TABLE_CALLS
 from ..model.elements import Aux, Constant, Flow, Lookup, Stock
 from ..model.model import Model
-from ..model.names import canonical
+from ..model.names import canonical, suggest
 from .runtime import RANDOM_BUILTINS
 
 __all__ = ["Node", "Plan", "lower", "const_value"]
@@ -529,8 +529,6 @@ def lower(m: Model) -> Plan:
 
 
 def _unknown(m, ref, owner, display, nodes, tables):
-    from ..model.validate import suggest
-
     hint = suggest(ref, list(nodes) + list(tables))
     raise UnknownVariableError(f"the equation uses '{ref}', which the model does not define{hint}",
                                variable=display.get(owner, owner), file=m.file)
