@@ -299,3 +299,53 @@ def test_deep_nesting_and_long_sums(tmp_path):
     values = "".join(f"v{i} = 1 ~~|\n" for i in range(1500))
     df = run_mdl(tmp_path, f"s = INTEG({terms}, 0) ~~|\ntotal = {terms} ~~|\n{values}", stop=1)
     assert list(df["s"]) == [0, 1500] and df["total"].iloc[0] == 1500
+
+
+def test_a_level_with_constant_elements_keeps_them_constant(tmp_path):
+    # Vensim lets a level mix INTEG elements with constants: s[a] grows by 2 a step from 1, s[b] stays 5
+    df = run_mdl(
+        tmp_path, "d: a, b ~~|\ns[a] = INTEG(2, 1) ~~|\ns[b] = 5 ~~|\ntotal = s[a] + s[b] ~~|\n", stop=3
+    )
+    assert list(df["s[a]"]) == [1, 3, 5, 7]
+    assert list(df["s[b]"]) == [5, 5, 5, 5]
+    assert list(df["total"]) == [6, 8, 10, 12]
+
+
+def test_a_level_with_an_auxiliary_element_is_refused(tmp_path):
+    p = tmp_path / "m.mdl"
+    p.write_text(mdl("d: a, b ~~|\ns[a] = INTEG(2, 1) ~~|\ns[b] = Time ~~|\n"))
+    with pytest.raises(
+        ts.errors.UnsupportedFeatureError, match="stock for some of its elements and an auxiliary"
+    ):
+        ts.load(p)
+
+
+def test_data_without_data_is_missing_and_its_readers_are_named(tmp_path):
+    # Vensim reads "raw" from a data file at run time; the .mdl gives no data, so it is :NA: (-2^110),
+    # and so is a data equation built on it; "clean" (data from constants only) is computed.
+    # "flag" tests for :NA: as calibration models do, and is named in the warning.
+    from trafficsys.io.vensim.convert import MissingDataWarning
+    from trafficsys.io.vensim.grammar import NA
+
+    with pytest.warns(MissingDataWarning, match=r"flag read data variables that have no data.*\(raw\)"):
+        df = run_mdl(
+            tmp_path,
+            "raw ~ widget ~ |\nderived := raw * 2 ~~|\nclean := 3 + 4 ~~|\n"
+            "flag = IF THEN ELSE(raw = :NA:, 1, 0) ~~|\n",
+            stop=2,
+        )
+    assert list(df["raw"]) == [NA] * 3
+    assert list(df["derived"]) == [NA] * 3
+    assert list(df["clean"]) == [7] * 3
+    assert list(df["flag"]) == [1] * 3
+
+
+def test_data_equations_read_only_by_data_load_without_a_warning(tmp_path):
+    import warnings
+
+    from trafficsys.io.vensim.convert import MissingDataWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MissingDataWarning)
+        df = run_mdl(tmp_path, "raw ~~|\nderived := raw * 2 ~~|\ny = Time ~~|\n", stop=1)
+    assert list(df["y"]) == [0, 1]
