@@ -349,3 +349,27 @@ def test_data_equations_read_only_by_data_load_without_a_warning(tmp_path):
         warnings.simplefilter("error", MissingDataWarning)
         df = run_mdl(tmp_path, "raw ~~|\nderived := raw * 2 ~~|\ny = Time ~~|\n", stop=1)
     assert list(df["y"]) == [0, 1]
+
+
+def test_sample_if_true_reading_itself_is_a_running_minimum_and_maximum(tmp_path):
+    # the variable's own name inside SAMPLE IF TRUE is the value it holds from before (a state, not an
+    # algebraic loop): x = 5, 3, 4, 1, 2 gives the running minimum 5, 3, 3, 1, 1 and maximum 5, 5, 5, 5, 5;
+    # arrayed, each element keeps its own (y = 10 - x: minimum 5, 5, 5, 5, 5; maximum 5, 7, 7, 9, 9)
+    df = run_mdl(
+        tmp_path,
+        "d: p, q ~~|\ntab((0,5),(1,3),(2,4),(3,1),(4,2)) ~~|\nx[p] = tab(Time) ~~|\nx[q] = 10 - tab(Time) ~~|\n"
+        "lo[d] = SAMPLE IF TRUE(x[d] < lo[d], x[d], x[d]) ~~|\n"
+        "hi[d] = SAMPLE IF TRUE(x[d] > hi[d], x[d], x[d]) ~~|\n",
+        stop=4,
+    )
+    assert list(df["lo[p]"]) == [5, 3, 3, 1, 1] and list(df["hi[p]"]) == [5, 5, 5, 5, 5]
+    assert list(df["lo[q]"]) == [5, 5, 5, 5, 5] and list(df["hi[q]"]) == [5, 7, 7, 9, 9]
+
+
+def test_sample_if_true_reading_itself_in_a_built_model():
+    m = ts.Model("m", start=0, stop=3, dt=1)
+    m.aux("x", "4 - TIME")
+    m.aux("lo", "SAMPLE_IF_TRUE(x < lo, x, x)")
+    m.aux("half", "SAMPLE_IF_TRUE(TIME >= 2, lo / 2, 0)")
+    df = ts.simulate(m).to_pandas()
+    assert list(df["lo"]) == [4, 3, 2, 1] and list(df["half"]) == [0, 0, 1, 0.5]
