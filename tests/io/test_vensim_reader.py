@@ -373,3 +373,34 @@ def test_sample_if_true_reading_itself_in_a_built_model():
     m.aux("half", "SAMPLE_IF_TRUE(TIME >= 2, lo / 2, 0)")
     df = ts.simulate(m).to_pandas()
     assert list(df["lo"]) == [4, 3, 2, 1] and list(df["half"]) == [0, 0, 1, 0.5]
+
+
+def test_a_constants_unit_range_is_what_monte_carlo_samples(tmp_path):
+    # [min, max] (and [min, max, step]) after the units is the constant's range, as a TOML range is;
+    # an open bound (?) gives no range, and a value outside its range keeps none (with a warning)
+    p = tmp_path / "m.mdl"
+    p.write_text(
+        mdl(
+            "rate = 0.3 ~ 1/Month [0.1, 0.5] ~ |\nsteps = 4 ~ widget [0, 10, 1] ~ |\n"
+            "open = 2 ~ widget [0, ?] ~ |\nwide = 1 ~ widget [0.0, inf] ~ |\nodd = 9 ~ widget [0, 1] ~ |\n"
+            "y = rate * steps + open + odd ~~|\n",
+            stop=1,
+        )
+    )
+    with pytest.warns(UserWarning, match=r"odd = 9 lies outside its range \[0, 1\]"):
+        m = ts.load(p)
+    assert m["rate"].range == (0.1, 0.5) and m["steps"].range == (0, 10)
+    assert m["open"].range is None and m["wide"].range is None and m["odd"].range is None
+    r = ts.monte_carlo(m, 40, seed=1)
+    assert r.runs == 40
+    first = r.to_xarray()["y"].isel(time=0).values
+    # y = rate * steps + 11, rate in [0.1, 0.5] and steps in [0, 10]: y in [11, 16], and it varies
+    assert first.min() >= 11 - 1e-9 and first.max() <= 16 + 1e-9 and first.std() > 0.5
+    assert len(set(first.round(9))) == 40
+
+
+def test_a_malformed_unit_range_is_refused(tmp_path):
+    p = tmp_path / "m.mdl"
+    p.write_text(mdl("rate = 0.3 ~ 1/Month [0.1, __import__] ~ |\n"))
+    with pytest.raises(ts.errors.ParseError, match=r"rate.*is not \[min, max\]"):
+        ts.load(p)

@@ -17,6 +17,7 @@ whose :meth:`~trafficsys.Model.cld` is that diagram, and
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import warnings
@@ -206,19 +207,63 @@ def _read_chunks(chunks: list[Chunk], path: str):
         if d.kind in ("test_input", "constraint"):  # Vensim's test inputs and reality checks: not the model
             continue
         key = canonical(d.lhs.name)
-        units, _, _ = ch.units.partition("[")
+        units, bracket, bounds = ch.units.partition("[")
         el = by_name.get(key)
         if el is None:
             el = by_name[key] = convert.Element(d.lhs.name, [], units.strip() or None, ch.comment, ch.line)
         else:
             el.units = el.units or units.strip() or None
             el.doc = el.doc or ch.comment
+        if bracket:
+            el.range = el.range or _unit_range(bounds, ch, path, d.lhs.name)
         el.definitions.append(d)
         if ch.group:
             groups.setdefault(ch.group, [])
             if key not in groups[ch.group]:
                 groups[ch.group].append(key)
     return ranges, list(by_name.values()), groups
+
+
+def _unit_range(text: str, ch: Chunk, path: str, name: str) -> tuple[float, float] | None:
+    """Return the ``[min, max]`` (or ``[min, max, step]``) after a variable's units; None without both bounds.
+
+    Vensim uses the range for its sliders and to warn when a value leaves it;
+    here a constant's range is what Monte Carlo samples (as a TOML
+    ``range = [low, high]``).  Numbers only: anything else is refused.
+    """
+    body, closed, _ = text.partition("]")
+    parts = [p.strip() for p in body.split(",")]
+    bounds: list[float | None] = []
+    ok = bool(closed) and 2 <= len(parts) <= 3
+    for p in parts:
+        if p == "?" or (p == "" and len(bounds) == 2):  # no bound; an empty step
+            bounds.append(None)
+            continue
+        try:
+            v = float(p)
+        except ValueError:
+            ok = False
+            break
+        bounds.append(v if math.isfinite(v) else None)  # inf and nan, like ?, are no bound
+    if not ok:
+        raise ParseError(
+            f"the range after the units, [{body}{closed}, is not [min, max] or [min, max, step] with "
+            "numbers (or ? for no bound); fix it or delete it",
+            text=ch.units,
+            file=path,
+            variable=name,
+        )
+    lo, hi = bounds[:2]
+    if lo is None or hi is None or lo == hi:
+        return None  # an open or empty range: nothing to sample
+    if lo > hi:
+        raise ParseError(
+            f"the range after the units, [{body}], has its minimum above its maximum; swap them",
+            text=ch.units,
+            file=path,
+            variable=name,
+        )
+    return (lo, hi)
 
 
 def _located(e: ParseError, ch: Chunk, path: str) -> ParseError:

@@ -75,6 +75,8 @@ class Element:
     units: str | None
     doc: str
     line: int
+    #: ``[min, max]`` after the units (both bounds given): a constant's range for Monte Carlo
+    range: tuple[float, float] | None = None
 
 
 class _Unsupported(Exception):
@@ -133,6 +135,7 @@ class _Converter:
         self._dims(m)
         elems = self.elements
         self.names = {canonical(e.name) for e in elems}
+        self.unit_ranges = {canonical(e.name): e.range for e in elems if e.range is not None}
         self.lookups: set[str] = set()
         self.data: set[str] = set()
         self.stock_names: set[str] = set()
@@ -602,17 +605,34 @@ class _Converter:
         )
         if isinstance(node, float):
             if key not in self.flows and not per_text:
-                return Constant(name, units, doc, None, dims, value=_finite(node))
+                return self._constant(name, units, doc, dims, _finite(node))
             node = ast.Num(node)
         eq = self._text(node, var) if node is not None else "0"
         if key in self.flows:
             return Flow(name, units, doc, None, dims, per_text, equation=eq)
         lit = ast.literal_value(node) if isinstance(node, ast.Expr) else None
         if isinstance(node, ast.Num) and not per_text:
-            return Constant(name, units, doc, None, dims, value=_finite(node.value))
+            return self._constant(name, units, doc, dims, _finite(node.value))
         if lit is not None and not per_text and isinstance(node, ast.Unary):
-            return Constant(name, units, doc, None, dims, value=_finite(lit))
+            return self._constant(name, units, doc, dims, _finite(lit))
         return Aux(name, units, doc, None, dims, per_text, equation=eq)
+
+    def _constant(self, name, units, doc, dims, value: float) -> Constant:
+        """Return a constant, its ``[min, max]`` from the file (when it holds the value) its Monte Carlo range.
+
+        A value outside its own range (Vensim only warns of it) keeps no range,
+        with a warning: sampling a range that excludes the file's value would
+        change what the model says.
+        """
+        rng = self.unit_ranges.get(canonical(name))
+        if rng is not None and not rng[0] <= value <= rng[1]:
+            warnings.warn(
+                f"in {self.file}: the constant {name} = {value:g} lies outside its range "
+                f"[{rng[0]:g}, {rng[1]:g}]; the range is left out (Monte Carlo will not vary {name})",
+                stacklevel=5,
+            )
+            rng = None
+        return Constant(name, units, doc, None, dims, value=value, range=rng)
 
     def _with_lookup(self, node: ast.Call) -> Table:
         if len(node.args) != 2 or not isinstance(node.args[1], Table):
