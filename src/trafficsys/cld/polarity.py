@@ -46,6 +46,7 @@ from ..model import ast
 from ..model.builtins import BuiltinKind, lookup_builtin
 from ..model.elements import Aux, Constant, Extrapolation, Flow, Lookup, Stock
 from ..model.model import Model
+from ..model.names import canonical
 
 __all__ = ["SignSet", "SignAnalysis", "link_polarity", "to_polarity", "ALL", "POS", "NEG", "ZERO", "NONNEG"]
 
@@ -336,6 +337,10 @@ class SignAnalysis:
             return _hull(args[0], *args[2:])  # a smooth or delay stays within its input and initial value
         if f in ("SMTHN", "DELAYN"):
             return _hull(args[0], *args[3:])
+        if f == "NPV":
+            return FULL
+        if f == "DELAY_MATERIAL":  # a sum of what leaves together: beyond the input's range when it bunches
+            return FULL
         if f in ("DELAY_N", "SMOOTH_N"):
             return _hull(args[0], args[2])
         if f == "PREVIOUS":
@@ -506,6 +511,4 @@ def link_polarity(m: Model, source: str, target: str) -> str:
     See :class:`SignAnalysis`.  Returns ``+``, ``-``, ``?``, or ``0`` when
     ``target``'s equation does not depend on ``source`` causally.
     """
-    from ..model.names import canonical
-
     return SignAnalysis(m).polarity(canonical(source), canonical(target))

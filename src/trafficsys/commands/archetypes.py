@@ -6,6 +6,7 @@ import argparse
 import textwrap
 from typing import Any
 
+from ..errors import ModelError
 from ._args import MODEL_HELP, check_outputs, positive_whole, whole
 
 __all__ = ["add_arguments", "run"]
@@ -41,7 +42,6 @@ def run(args: argparse.Namespace) -> int:
     """Detect the archetypes and print the findings (or the matches)."""
     from ..cld import archetypes
     from ..cld.archetypes import detection_loops
-    from ..errors import ModelError
     from .loops import load_cld
 
     check_outputs(csv=args.csv)

@@ -6,7 +6,11 @@ import argparse
 import math
 import sys
 
-from ._args import MODEL_HELP, add_force, check_outputs, positive_span
+from ..errors import ModelError
+from ..io.output import write_csv
+from ..model.elements import Kind
+from ..model.names import suggest
+from ._args import MODEL_HELP, add_force, check_outputs, positive_span, whole
 
 __all__ = ["add_arguments", "run"]
 
@@ -28,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "PDF...); with --compare-scenario the scenarios are overlaid")
     parser.add_argument("--compare-scenario", nargs="+", default=[], metavar="S",
                         help="with --plot: overlay these scenarios' runs in the figure")
+    parser.add_argument("--seed", type=whole, default=0, metavar="SEED",
+                        help="seed of the model's random functions (NORMAL, RANDOM_UNIFORM...; default 0)")
     parser.add_argument("--list", action="store_true", help="list the model's scenarios and variables, then exit")
     add_force(parser)
 
@@ -52,8 +58,6 @@ def _fmt(x: float) -> str:
 
 
 def _parse_set(items: list[str]) -> dict[str, float | str]:
-    from ..errors import ModelError
-
     out: dict[str, float | str] = {}
     for item in items:
         name, sep, value = item.partition("=")
@@ -71,8 +75,6 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     import trafficsys as ts
-    from trafficsys.model.elements import Kind
-
     check_outputs(csv=args.csv, figure=args.plot, force=args.force)
     m = _load(args.model)
     if args.list:
@@ -89,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
                             "check that this is the model file you meant (`trafficsys validate` summarises it)",
                             file=m.file)
     overrides = _parse_set(args.set)
-    r = ts.simulate(m, scenario=args.scenario, params=overrides or None, method=args.method)
+    r = ts.simulate(m, scenario=args.scenario, params=overrides or None, method=args.method, seed=args.seed)
     ds = r.ds
     # the raw variables: ds[name] builds a DataArray searching every coordinate, so reading all of a
     # large model's variables through it is quadratic in their number
@@ -141,8 +143,6 @@ def run(args: argparse.Namespace) -> int:
               f"(initial + boundary inflows - boundary outflows = final); largest relative residual {err:.1e}")
     if args.csv:
         df = r.to_pandas()
-        from ..io.output import write_csv
-
         write_csv(df, args.csv)
         print(f"wrote {len(df)} rows x {df.shape[1]} variables to {args.csv}", file=sys.stderr)
     if args.plot:
@@ -173,10 +173,8 @@ def _plot(m, r, names: list[str], args: argparse.Namespace, overrides: dict[str,
     sets = {args.scenario or "base case": r}
     for s in args.compare_scenario:
         if s not in m.scenarios:
-            from ..model.validate import suggest
-
             raise ts.ModelError(f"--compare-scenario: no scenario '{s}'{suggest(s, m.scenarios)}; defined: "
                                 f"{', '.join(m.scenarios) or 'none'}", file=m.file)
-        sets[s] = ts.simulate(m, scenario=s, params=overrides or None, method=args.method)
+        sets[s] = ts.simulate(m, scenario=s, params=overrides or None, method=args.method, seed=args.seed)
     runs_figure(sets, names, path=args.plot)
     print(f"wrote {args.plot}")

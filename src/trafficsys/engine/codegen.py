@@ -46,6 +46,7 @@ from .lower import DISC, FLOW, HSTOCK, PIPE, STOCK, Plan
 from .methods import Method
 from .runtime import (
     RANDOM_BUILTINS,
+    SCIPY_DRAWS,
     _s_fmod,
     _s_mod,
     _s_pipe,
@@ -93,7 +94,7 @@ _UFUNCS = {"EXP": "exp", "LN": "log", "LOG10": "log10", "SQRT": "sqrt", "SIN": "
            "COSH": "cosh", "TANH": "tanh"}
 #: builtins whose value depends on their arguments only (not on the clock or on history)
 _PURE = frozenset(_UFUNCS) | {"ABS", "INT", "ROUND", "MIN", "MAX", "MEAN", "MOD", "PI", "SAFEDIV", "POWER", "LOG",
-                               "SIGN", "INF"}
+                               "SIGN", "INF", "GAMMA_LN"}
 
 
 class Emitter:
@@ -150,6 +151,7 @@ class Emitter:
                 out.append(self._build(n, kids, c))
                 continue
             if (self.invariant is not None and not g and not isinstance(n, (Num, Name))
+                    and not (isinstance(n, Call) and not n.args and n.func in self.tables)
                     and self.invariant(n)):
                 out.append(self._hoist(n, c))
                 continue
@@ -244,17 +246,24 @@ class Emitter:
             if f not in self.tables:
                 raise UnsupportedFeatureError(f"'{f}' is not a graphical function", variable=self.variable,
                                               file=self.file)
+            if not args and e.args == ():  # the table itself, for LOOKUP_FORWARD(table, x)...
+                return self.tables[f]
             if len(args) != 1:
                 raise UnsupportedFeatureError(f"graphical function '{f}' takes one argument, got {len(args)}",
                                               variable=self.variable, file=self.file)
             return f"{self.tables[f]}({args[0]})"
         if f in _UFUNCS:
             return f"_{_UFUNCS[f]}({args[0]})"
+        if f in _TABLE_FUNCTIONS:  # (the table's helper, arguments...): its points are <helper>X, <helper>Y
+            t = args[0]
+            return f"{_TABLE_FUNCTIONS[f]}({', '.join(args[1:])}, {t}X, {t}Y)"
         if f in RANDOM_BUILTINS:
             if not self.seeded:
                 raise UnsupportedFeatureError(
                     f"{f}(...) draws a random number at each step of a run; it cannot be re-evaluated from "
                     "recorded values (read its value from the results)", variable=self.variable, file=self.file)
+            if self.mode == "kernel" and f in SCIPY_DRAWS:
+                raise KernelUnsupported(f"{f} (drawn through scipy's distributions)")
             suffix, nargs = RANDOM_BUILTINS[f]
             dist, s2, site = args[:nargs], args[nargs], args[nargs + 1]
             return f"_r_{suffix}(SEED, {site}, k, {s2}{''.join(', ' + a for a in dist)})"
@@ -330,6 +339,14 @@ class Emitter:
             return f"_log10({args[0]})" if len(args) == 1 else f"(_log({args[0]}) / _log({args[1]}))"
         if f == "SIGN":
             return f"_sign({args[0]})"
+        if f == "GAMMA_LN":
+            return f"_gammaln({args[0]})"
+        if f == "_VLOOKUP":  # (x, xmin, xmax, mode, n, the vector)
+            if self.mode == "kernel":
+                raise KernelUnsupported("VECTOR LOOKUP")
+            return f"_vlookup({args[0]}, {args[1]}, {args[2]}, {args[3]}, ({', '.join(args[5:])},))"
+        if f == "_INVERT":  # (row, column, size, elements row by row)
+            return f"_invert({args[0]}, {args[1]}, {args[2]}, ({', '.join(args[3:])},))"
         if f == "PULSE_TRAIN":
             return f"_pulse_train(T, DT, {args[0]}, {args[1]}, {args[2]}, {args[3]})"
         if f == "SAFEDIV":
@@ -342,6 +359,10 @@ class Emitter:
             if self.mode == "kernel":
                 raise KernelUnsupported("a pipeline DELAY (its input history is a growing list)")
             return f"_pipe({args[0]}, k, {args[1]}, DT, {args[2]})"
+        if f == "_PIPEMAT":  # lowered DELAY MATERIAL: (input history, delay-time history, initial, missing)
+            if self.mode == "kernel":
+                raise KernelUnsupported("a DELAY MATERIAL (its histories are growing lists)")
+            return f"_pipe_material({args[0]}, {args[1]}, k, DT, {args[2]}, {args[3]})"
         if f == "PULSE":
             first = args[1] if len(args) > 1 else "T0"
             every = args[2] if len(args) > 2 else "0.0"
@@ -472,8 +493,12 @@ def _v_extreme(fn):
 
 
 # --------------------------------------------------------------------- helpers
+#: Vensim's other uses of a graphical function -> the runtime function (``_s``/``_v`` + name in numpy)
+_TABLE_FUNCTIONS = {"LOOKUP_FORWARD": "_lforward", "LOOKUP_BACKWARD": "_lbackward", "LOOKUP_SLOPE": "_lslope",
+                    "LOOKUP_EXTRAPOLATE": "_lextrapolate", "LOOKUP_INVERT": "_linvert", "LOOKUP_AREA": "_larea"}
 #: the vector functions of flattened arrays (runtime ``_s`` + name, ``_v`` + name; the kernel's own name)
-_VECTOR_FUNCTIONS = ("_vsort_order", "_vrank", "_vpick", "_vselect_check", "_alloc_priority")
+_VECTOR_FUNCTIONS = ("_vsort_order", "_vrank", "_vpick", "_vselect_check", "_alloc_priority", "_invert", "_gammaln",
+                     "_vlookup")
 
 
 def helpers(mode: str, plan: Plan, table_ids: dict[str, str]) -> dict[str, object]:
@@ -485,30 +510,35 @@ def helpers(mode: str, plan: Plan, table_ids: dict[str, str]) -> dict[str, objec
                   _trunc=np.trunc, _fmod=_v_fmod, _quantum=_v_quantum,
                   _minimum=np.minimum, _maximum=np.maximum, _safediv=_v_safediv, _stepf=_v_step,
                   _ramp=_v_ramp, _pulse=_v_pulse, _pulse_train=_v_pulse_train, _sign=_v_sign,
-                  _pos=_v_pos, _any=_v_any, _pipe=_v_pipe,
+                  _pos=_v_pos, _any=_v_any, _pipe=_v_pipe, _pipe_material=_runtime._v_pipe_material,
                   _fold=_v_fold, _vmin=_v_extreme(np.minimum), _vmax=_v_extreme(np.maximum))
         for fn in _UFUNCS.values():
             ns["_" + fn] = getattr(np, fn)
         for suffix, _ in RANDOM_BUILTINS.values():
             ns["_r_" + suffix] = getattr(_runtime, "_v_r_" + suffix)
-        for fn in _VECTOR_FUNCTIONS:
+        for fn in (*_VECTOR_FUNCTIONS, *_TABLE_FUNCTIONS.values()):
             ns[fn] = getattr(_runtime, "_v" + fn)
         for t, ident in table_ids.items():
             ns[ident] = _vector_lookup(plan.tables[t])
+            ns[ident + "X"] = np.asarray(plan.tables[t].xs, dtype=float)
+            ns[ident + "Y"] = np.asarray(plan.tables[t].ys, dtype=float)
     else:
         ns.update(_pow=_scalar_pow, _mod=_s_mod, _abs=abs, _floor=math.floor, _round=_s_round,
                   _trunc=_s_trunc, _fmod=_s_fmod, _quantum=_s_quantum,
                   _safediv=_s_safediv, _stepf=_s_step, _ramp=_s_ramp, _pulse=_s_pulse, _pipe=_s_pipe,
+                  _pipe_material=_runtime._s_pipe_material,
                   _pulse_train=_s_pulse_train, _sign=_s_sign,
                   _fold=_s_fold, _vmin=_s_extreme(False), _vmax=_s_extreme(True))
         for fn in _UFUNCS.values():
             ns["_" + fn] = _scalar_ufunc(getattr(np, fn))
         for suffix, _ in RANDOM_BUILTINS.values():
             ns["_r_" + suffix] = getattr(_runtime, "_s_r_" + suffix)
-        for fn in _VECTOR_FUNCTIONS:
+        for fn in (*_VECTOR_FUNCTIONS, *_TABLE_FUNCTIONS.values()):
             ns[fn] = getattr(_runtime, "_s" + fn)
         for t, ident in table_ids.items():
             ns[ident] = _scalar_lookup(plan.tables[t])
+            ns[ident + "X"] = np.asarray(plan.tables[t].xs, dtype=float)
+            ns[ident + "Y"] = np.asarray(plan.tables[t].ys, dtype=float)
     return ns
 
 

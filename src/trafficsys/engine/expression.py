@@ -28,7 +28,7 @@ import numpy as np
 
 from ..errors import ModelError, UnsupportedFeatureError
 from ..model import ast
-from ..model.builtins import BUILTINS, BuiltinKind
+from ..model.builtins import BUILTINS, TABLE_CALLS, BuiltinKind
 from ..model.elements import Lookup
 from .codegen import TIME_EPS, Emitter, helpers
 from .runtime import vector_lookup
@@ -71,12 +71,14 @@ def _prepare(node: ast.Expr, lookups: Mapping[str, Lookup], variable: str | None
                 f"{n.func}(...) cannot be re-evaluated from recorded values (it keeps internal state)",
                 variable=variable,
             )
-        if n.func == "LOOKUP":
+        if n.func in TABLE_CALLS:
             table = n.args[0]
             if not isinstance(table, ast.Name) or table.name not in lookups:
                 raise UnsupportedFeatureError(
-                    "LOOKUP's first argument must be the name of a graphical function", variable=variable
+                    f"{n.func}'s first argument must be the name of a graphical function", variable=variable
                 )
+            if n.func != "LOOKUP":
+                return ast.Call(n.func, (ast.Call(table.name, ()), *n.args[1:]))
             return ast.Call(table.name, n.args[1:])
         if n.func == "ACTIVE_INITIAL":
             return n.args[0]

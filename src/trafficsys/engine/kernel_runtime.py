@@ -558,3 +558,217 @@ def _alloc_priority(pos, width, supply, requests, priorities):
     share = (p[i] + half - x) / width
     share = 0.0 if share < 0.0 else (1.0 if share > 1.0 else share)
     return r[i] * share
+
+
+# ------------------------------------------------------------------ Vensim's other uses of a graphical function
+@njit(**_JIT)
+def _lforward(x, xs, ys):
+    if np.isnan(x):
+        return np.nan
+    n = xs.shape[0]
+    for j in range(n):
+        if xs[j] >= x:
+            return ys[j]
+    return ys[n - 1]
+
+
+@njit(**_JIT)
+def _lbackward(x, xs, ys):
+    if np.isnan(x):
+        return np.nan
+    j = 0
+    for i in range(xs.shape[0]):
+        if xs[i] <= x:
+            j = i
+    return ys[j]
+
+
+@njit(**_JIT)
+def _seg(x, xs):
+    n = xs.shape[0]
+    j = 0
+    for i in range(n):
+        if xs[i] <= x:
+            j = i
+    if j > n - 2:
+        j = n - 2
+    return j if j > 0 else 0
+
+
+@njit(**_JIT)
+def _lslope(x, xs, ys):
+    if np.isnan(x):
+        return np.nan
+    n = xs.shape[0]
+    if n < 2 or x < xs[0] or x > xs[n - 1]:
+        return 0.0
+    j = _seg(x, xs)
+    dx = xs[j + 1] - xs[j]
+    return (ys[j + 1] - ys[j]) / dx if dx != 0.0 else 0.0
+
+
+@njit(**_JIT)
+def _lextrapolate(x, xs, ys):
+    if xs.shape[0] < 2:
+        return ys[0] if not np.isnan(x) else np.nan
+    j = _seg(x, xs)
+    dx = xs[j + 1] - xs[j]
+    slope = (ys[j + 1] - ys[j]) / dx if dx != 0.0 else 0.0
+    return slope * (x - xs[j]) + ys[j]
+
+
+@njit(**_JIT)
+def _linvert(y, xs, ys):
+    if np.isnan(y):
+        return np.nan
+    n = xs.shape[0]
+    for j in range(n - 1):
+        y0 = ys[j]
+        y1 = ys[j + 1]
+        lo = y0 if y0 < y1 else y1
+        hi = y1 if y0 < y1 else y0
+        if y >= lo and y <= hi:
+            if y1 == y0:
+                return xs[j]
+            return xs[j] + (y - y0) * (xs[j + 1] - xs[j]) / (y1 - y0)
+    best = 0
+    for j in range(n):
+        if abs(ys[j] - y) < abs(ys[best] - y):
+            best = j
+    return xs[best]
+
+
+@njit(**_JIT)
+def _area_to(x, xs, ys):
+    n = xs.shape[0]
+    if n < 2:
+        return (x - xs[0]) * ys[0]
+    j = _seg(x, xs)
+    total = 0.0
+    for i in range(j):
+        total = total + (ys[i + 1] + ys[i]) / 2.0 * (xs[i + 1] - xs[i])
+    xc = x if x > xs[0] else xs[0]
+    xc = xc if xc < xs[n - 1] else xs[n - 1]
+    dx = xs[j + 1] - xs[j]
+    fx = ys[j] + (ys[j + 1] - ys[j]) * (xc - xs[j]) / dx if dx != 0.0 else ys[j]
+    out = total + (xc - xs[j]) * (ys[j] + fx) / 2.0
+    if x < xs[0]:
+        out = out + (x - xs[0]) * ys[0]
+    if x > xs[n - 1]:
+        out = out + (x - xs[n - 1]) * ys[n - 1]
+    return out
+
+
+@njit(**_JIT)
+def _larea(x1, x2, xs, ys):
+    return _area_to(x2, xs, ys) - _area_to(x1, xs, ys)
+
+
+@njit(**_JIT)
+def _gammaln(x):
+    if x <= 0.0 and x == np.floor(x):
+        return np.inf
+    return math.lgamma(x)
+
+
+@njit(**_JIT)
+def _invert(row, col, size, cells):
+    n = int(size)
+    a = np.empty((n, n))
+    for i in range(n):
+        for j in range(n):
+            a[i, j] = cells[i * n + j]
+    if np.linalg.cond(a) > 1e300:
+        return np.nan
+    return np.linalg.inv(a)[int(row), int(col)]
+
+
+@njit(**_JIT)
+def _tri_cdf(y, a, c, b):
+    if y <= a:
+        return 0.0
+    if y >= b:
+        return 1.0
+    if y <= c:
+        return (y - a) ** 2 / ((b - a) * (c - a)) if c > a else 1.0
+    return 1.0 - (b - y) ** 2 / ((b - a) * (b - c)) if b > c else 1.0
+
+
+@njit(**_JIT)
+def _r_random_triangular(seed, site, k, s2, lo, hi, a, c, b):
+    u = _unif(seed, site, k, s2)
+    if not b > a:
+        return a
+    low = lo if lo > a else a
+    high = hi if hi < b else b
+    fl = _tri_cdf(low, a, c, b)
+    fh = _tri_cdf(high, a, c, b)
+    q = fl + u * (fh - fl)
+    if q < (c - a) / (b - a):
+        v = a + np.sqrt(q * (b - a) * (c - a))
+    else:
+        v = b - np.sqrt((1.0 - q) * (b - a) * (b - c))
+    if v < low:
+        return low
+    if v > high:
+        return high
+    return v
+
+
+@njit(**_JIT)
+def _r_random_poisson(seed, site, k, s2, lo, hi, mean, shift, stretch):
+    u = _unif(seed, site, k, s2)
+    if np.isnan(mean):
+        return np.nan
+    if stretch > 0.0:
+        kmin = max(np.ceil((lo - shift) / stretch), 0.0)
+        kmax = np.floor((hi - shift) / stretch)
+    else:
+        kmin = 0.0
+        kmax = np.inf
+    if mean > _POISSON_NORMAL_ABOVE:
+        count = np.floor(mean + np.sqrt(mean) * _ndtri(u) + 0.5)
+        count = count if count > 0.0 else 0.0
+    elif mean > 0.0:
+        cap = mean + 40 * np.sqrt(mean) + 40
+        fa = 1.0 if (kmin >= 1 and kmin - 1 > cap) else 0.0
+        fb = 1.0 if kmax >= 0 else 0.0
+        p = np.exp(-mean)
+        f = p
+        if kmin - 1 == 0.0:
+            fa = f
+        if kmax == 0.0:
+            fb = f
+        top = max(kmin - 1, kmax if np.isfinite(kmax) else 0.0)
+        top = top if top < cap else cap
+        j = 0.0
+        while j < top:
+            j = j + 1.0
+            p = p * mean / j
+            f = f + p
+            if kmin - 1 == j:
+                fa = f
+            if kmax == j:
+                fb = f
+        q = fa + u * (fb - fa)
+        p = np.exp(-mean)
+        f = p
+        count = 0.0
+        while q > f:
+            count = count + 1.0
+            p = p * mean / count
+            f = f + p
+            if p == 0.0:
+                break
+    else:
+        count = 0.0
+    if count < kmin:
+        count = kmin
+    if count > kmax:
+        count = kmax
+    v = shift + stretch * count
+    if v < lo:
+        return lo
+    if v > hi:
+        return hi
+    return v

@@ -28,6 +28,7 @@ from .. import limits
 from ..errors import AlgebraicLoopError, StructureError, UnknownVariableError, UnsupportedFeatureError
 from ..model import ast
 from ..model.ast import Binary, Call, If, Name, Num, Subscript, Unary
+from ..model.builtins import TABLE_CALLS
 from ..model.elements import Aux, Constant, Flow, Lookup, Stock
 from ..model.model import Model
 from ..model.names import canonical
@@ -139,12 +140,17 @@ class _Lowerer:
             return handler(args, owner)
         if f in RANDOM_BUILTINS:
             return self.random(f, args, owner)
-        if f == "LOOKUP":
+        if f in TABLE_CALLS:
             table = args[0]
             if not isinstance(table, Name):
-                raise UnsupportedFeatureError("LOOKUP's first argument must be the name of a graphical "
+                raise UnsupportedFeatureError(f"{f}'s first argument must be the name of a graphical "
                                               "function", variable=owner, file=self.m.file)
-            return Call(table.name, args[1:])
+            if f == "LOOKUP":
+                return Call(table.name, args[1:])
+            if table.name not in self.m or not isinstance(self.m[table.name], Lookup):
+                raise StructureError(f"{f}'s first argument '{table.name}' is not a graphical function",
+                                     variable=owner, file=self.m.file)
+            return Call(f, (Call(table.name, ()), *args[1:]))  # the table itself: a call without argument
         if f in ("SUM", "PROD", "SIZE", "STDDEV") or (f == "MEAN" and len(args) == 1):
             raise UnsupportedFeatureError(f"{f} over an array dimension: flatten arrayed models first",
                                           variable=owner, file=self.m.file)
@@ -326,6 +332,36 @@ class _Lowerer:
         self.nodes[first] = Node(first, DISC, Name(first), a[2] if len(a) > 2 else x, owner)
         return Call("_PIPE", (Name(hist), d, Name(first)))
 
+    def call_npv(self, a, owner):
+        """Vensim's ``NPV(stream, discount rate, initial value, factor)``.
+
+        A discount factor starting at 1 and falling by ``1 / (1 + rate * DT)``
+        each step, the discounted stream accumulated from the initial value,
+        and the current step's discounted stream added (Vensim's reported value
+        "includes the current activity": ``NPV(income, r, 0, 1)`` starts at
+        ``income * TIME STEP``), the whole times the factor.
+        """
+        stream, rate, init, factor = a
+        dt = Name("dt")
+        df = self._stock(owner, "npv_discount_", Num(1.0),
+                         lambda me: Unary("-", Binary("/", Binary("*", me, rate),
+                                                      Binary("+", Num(1.0), Binary("*", rate, dt)))))
+        total = self._stock(owner, "npv_total_", init, lambda me: Binary("*", stream, df))
+        return Binary("*", Binary("+", total, Binary("*", Binary("*", stream, dt), df)), factor)
+
+    def call_delay_material(self, a, owner):
+        """Vensim's ``DELAY MATERIAL(input, delay time, initial value, missing value)``.
+
+        Two histories, of the input and of the delay time, read by
+        :func:`~trafficsys.engine.runtime._s_pipe_material`.
+        """
+        x, d, init, missing = a
+        hx = self.hidden(owner, "pipe_")
+        self.nodes[hx] = Node(hx, PIPE, x, None, owner)
+        hd = self.hidden(owner, "pipe_time_")
+        self.nodes[hd] = Node(hd, PIPE, d, None, owner)
+        return Call("_PIPEMAT", (Name(hx), Name(hd), init, missing))
+
     def call_delay_fixed(self, a, owner):
         """Vensim's ``DELAY FIXED(input, delay time, initial value)``: the delay time is read at the start only."""
         return self.call_delay((a[0], self.call_init((a[1],), owner), a[2]), owner)
@@ -393,6 +429,11 @@ def const_value(m: Model, e: ast.Expr, _depth: int = 0) -> float | None:
             return {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else math.inf}[e.op]
         except OverflowError:
             return None
+    if isinstance(e, Call) and e.func in ("MIN", "MAX") and len(e.args) > 1:  # an order written MAX(1, n)
+        vals = [const_value(m, x, _depth + 1) for x in e.args]
+        if any(v is None for v in vals):
+            return None
+        return (min if e.func == "MIN" else max)(vals)  # type: ignore[type-var]
     if isinstance(e, Call) and e.func == "STEP" and len(e.args) == 2:
         h, s = (const_value(m, x, _depth + 1) for x in e.args)
         if h is None or s is None:

@@ -562,6 +562,12 @@ RANDOM_BUILTINS = {
     "RANDOM_UNIFORM": ("random", 2),
     "RANDOM_NORMAL": ("random_normal", 4),
     "RANDOM_EXPONENTIAL": ("random_exponential", 4),
+    "RANDOM_TRIANGULAR": ("random_triangular", 5),
+    "RANDOM_POISSON": ("random_poisson", 5),
+    "RANDOM_GAMMA": ("random_gamma", 5),
+    "RANDOM_BETA": ("random_beta", 6),
+    "RANDOM_BINOMIAL": ("random_binomial", 6),
+    "RANDOM_NEGATIVE_BINOMIAL": ("random_negative_binomial", 6),
 }
 
 
@@ -711,3 +717,418 @@ _s_vrank = _scalar_of(_v_vrank)
 _s_vpick = _scalar_of(_v_vpick)
 _s_vselect_check = _scalar_of(_v_vselect_check)
 _s_alloc_priority = _scalar_of(_v_alloc_priority)
+
+
+# ------------------------------------------------------------------ Vensim's other uses of a graphical function
+# Each takes the table's points (xs increasing, ys); the vector flavour works on arrays of x along the run
+# axis, the scalar one is the same code on a number.
+def _v_lforward(x, xs, ys):
+    """LOOKUP FORWARD: the value at the first point at or after ``x`` (the last beyond the points)."""
+    x = np.asarray(x, dtype=float)
+    j = np.minimum(np.searchsorted(xs, x, side="left"), len(xs) - 1)
+    return _one(np.where(np.isnan(x), np.nan, ys[j]))
+
+
+def _v_lbackward(x, xs, ys):
+    """LOOKUP BACKWARD: the value at the last point at or before ``x`` (the first before the points)."""
+    x = np.asarray(x, dtype=float)
+    j = np.maximum(np.searchsorted(xs, x, side="right") - 1, 0)
+    return _one(np.where(np.isnan(x), np.nan, ys[j]))
+
+
+def _segment(x, xs):
+    """Index of the segment ``[xs[j], xs[j + 1]]`` holding ``x`` (the end segments beyond the points)."""
+    return np.clip(np.searchsorted(xs, x, side="right") - 1, 0, max(len(xs) - 2, 0))
+
+
+def _v_lslope(x, xs, ys):
+    """LOOKUP SLOPE: the slope of the segment holding ``x``; 0 beyond the points."""
+    x = np.asarray(x, dtype=float)
+    if len(xs) < 2:
+        return _one(np.where(np.isnan(x), np.nan, 0.0))
+    j = _segment(x, xs)
+    dx = xs[j + 1] - xs[j]
+    slope = np.where(dx != 0, (ys[j + 1] - ys[j]) / np.where(dx != 0, dx, 1.0), 0.0)
+    inside = (x >= xs[0]) & (x <= xs[-1])
+    return _one(np.where(np.isnan(x), np.nan, np.where(inside, slope, 0.0)))
+
+
+def _v_lextrapolate(x, xs, ys):
+    """LOOKUP EXTRAPOLATE: interpolated, the end segments extended beyond the points."""
+    x = np.asarray(x, dtype=float)
+    if len(xs) < 2:
+        return _one(np.where(np.isnan(x), np.nan, ys[0]))
+    j = _segment(x, xs)
+    dx = xs[j + 1] - xs[j]
+    slope = np.where(dx != 0, (ys[j + 1] - ys[j]) / np.where(dx != 0, dx, 1.0), 0.0)
+    return _one(slope * (x - xs[j]) + ys[j])
+
+
+def _v_linvert(y, xs, ys):
+    """LOOKUP INVERT: the first x (in the order of the points) where the table equals ``y``.
+
+    Where no segment reaches ``y``, the x of the point whose value is nearest.
+    """
+    y = np.asarray(y, dtype=float)
+    out = np.full(y.shape, np.nan)
+    found = np.zeros(y.shape, dtype=bool)
+    for j in range(len(xs) - 1):
+        y0, y1 = ys[j], ys[j + 1]
+        lo, hi = min(y0, y1), max(y0, y1)
+        hit = ~found & (y >= lo) & (y <= hi)
+        x = xs[j] if y1 == y0 else xs[j] + (y - y0) * (xs[j + 1] - xs[j]) / (y1 - y0)
+        out = np.where(hit, x, out)
+        found = found | hit
+    near = xs[np.argmin(np.abs(ys[:, None] - y.reshape(-1)[None, :]), axis=0)].reshape(y.shape)
+    out = np.where(found, out, np.where(np.isnan(y), np.nan, near))
+    return _one(out)
+
+
+def _area_to(x, xs, ys):
+    """Area under the table from its first point to ``x`` (held flat beyond the points)."""
+    n = len(xs)
+    if n < 2:
+        return (x - xs[0]) * ys[0]
+    cum = np.concatenate([[0.0], np.cumsum((ys[1:] + ys[:-1]) / 2.0 * np.diff(xs))])
+    j = _segment(x, xs)
+    xc = np.clip(x, xs[0], xs[-1])
+    dx = xs[j + 1] - xs[j]
+    fx = np.where(dx != 0, ys[j] + (ys[j + 1] - ys[j]) * (xc - xs[j]) / np.where(dx != 0, dx, 1.0), ys[j])
+    inside = cum[j] + (xc - xs[j]) * (ys[j] + fx) / 2.0
+    return (
+        inside
+        + np.where(x < xs[0], (x - xs[0]) * ys[0], 0.0)
+        + np.where(x > xs[-1], (x - xs[-1]) * ys[-1], 0.0)
+    )
+
+
+def _v_larea(x1, x2, xs, ys):
+    """LOOKUP AREA: the area under the table from ``x1`` to ``x2``."""
+    x1 = np.asarray(x1, dtype=float)
+    x2 = np.asarray(x2, dtype=float)
+    return _one(np.asarray(_area_to(x2, xs, ys) - _area_to(x1, xs, ys), dtype=float))
+
+
+_s_lforward = _scalar_of(_v_lforward)
+_s_lbackward = _scalar_of(_v_lbackward)
+_s_lslope = _scalar_of(_v_lslope)
+_s_lextrapolate = _scalar_of(_v_lextrapolate)
+_s_linvert = _scalar_of(_v_linvert)
+_s_larea = _scalar_of(_v_larea)
+
+
+def _lgamma(x):
+    try:
+        return math.lgamma(x)
+    except (ValueError, OverflowError):  # the poles 0, -1, -2...
+        return math.inf
+
+
+_lgamma_u = np.frompyfunc(_lgamma, 1, 1)
+
+
+def _v_gammaln(x):
+    """Vensim GAMMA LN: the logarithm of the gamma function (infinite at its poles)."""
+    return _one(np.asarray(_lgamma_u(np.asarray(x, dtype=float)), dtype=float))
+
+
+def _v_invert(row, col, size, cells):
+    """Vensim INVERT MATRIX: element (row, col) of the inverse of the ``size`` x ``size`` matrix ``cells``.
+
+    A singular matrix gives NaN (the run stops, naming the variable).
+    """
+    n = int(size)
+    a = _stack(cells)  # (n * n, runs...)
+    runs = a.shape[1:]
+    mats = np.moveaxis(a.reshape((n, n) + runs), (0, 1), (-2, -1))  # (runs..., n, n)
+    try:
+        inv = np.linalg.inv(mats)
+    except np.linalg.LinAlgError:
+        inv = np.full(mats.shape, np.nan)
+        flat = mats.reshape((-1, n, n))
+        out = inv.reshape((-1, n, n))
+        for i in range(flat.shape[0]):
+            try:
+                out[i] = np.linalg.inv(flat[i])
+            except np.linalg.LinAlgError:
+                pass
+    return _one(np.asarray(inv[..., int(row), int(col)], dtype=float))
+
+
+_s_gammaln = _scalar_of(_v_gammaln)
+_s_invert = _scalar_of(_v_invert)
+
+
+# ------------------------------------------------------------------ more of Vensim's random functions
+def _tri_cdf(y, a, c, b):
+    """Return the triangular distribution function on [a, b] with its peak at c, at y."""
+    with np.errstate(all="ignore"):
+        left = np.where(c > a, (y - a) ** 2 / ((b - a) * (c - a)), 1.0)
+        right = np.where(b > c, 1.0 - (b - y) ** 2 / ((b - a) * (b - c)), 1.0)
+        return np.where(y <= a, 0.0, np.where(y >= b, 1.0, np.where(y <= c, left, right)))
+
+
+def _v_r_random_triangular(seed, site, k, s2, lo, hi, a, c, b):
+    """Vensim RANDOM TRIANGULAR(min, max, start, peak, end, seed): truncated to [min, max]."""
+    u = np.asarray(_v_unif(seed, site, k, s2), dtype=float)
+    lo, hi, a, c, b = (np.asarray(v, dtype=float) for v in (lo, hi, a, c, b))
+    low = np.maximum(lo, a)
+    high = np.minimum(hi, b)
+    fl = _tri_cdf(low, a, c, b)
+    fh = _tri_cdf(high, a, c, b)
+    q = fl + u * (fh - fl)
+    with np.errstate(all="ignore"):
+        share = np.where(b > a, (c - a) / (b - a), 0.0)
+        up = a + np.sqrt(q * (b - a) * (c - a))
+        down = b - np.sqrt((1.0 - q) * (b - a) * (b - c))
+        v = np.where(q < share, up, down)
+    v = np.where(v < low, low, np.where(v > high, high, v))
+    return _one(np.where(b > a, v, a))
+
+
+def _v_r_random_poisson(seed, site, k, s2, lo, hi, mean, shift, stretch):
+    """Vensim RANDOM POISSON(min, max, mean, shift, stretch, seed): shift + stretch * a Poisson count.
+
+    Truncated to [min, max] by drawing the count from the Poisson distribution
+    conditioned on landing there (the inverse distribution function between the
+    bounds), as the other truncated draws are.  Means above
+    :data:`POISSON_NORMAL_ABOVE` use the normal approximation.
+    """
+    u = np.asarray(_v_unif(seed, site, k, s2), dtype=float)
+    lam, lo, hi, h, r = np.broadcast_arrays(
+        *(np.asarray(v, dtype=float) for v in (mean, lo, hi, shift, stretch))
+    )
+    shape = np.broadcast_shapes(u.shape, lam.shape)
+    u, lam, lo, hi, h, r = (np.broadcast_to(v, shape).astype(float) for v in (u, lam, lo, hi, h, r))
+    with np.errstate(all="ignore"):
+        pos = r > 0
+        kmin = np.where(pos, np.maximum(np.ceil((lo - h) / np.where(pos, r, 1.0)), 0.0), 0.0)
+        kmax = np.where(pos, np.floor((hi - h) / np.where(pos, r, 1.0)), np.inf)
+        big = lam > POISSON_NORMAL_ABOVE
+        small = ~big & (lam > 0)
+        # the distribution function at kmin - 1 and kmax, then the count where it reaches q
+        p = np.exp(-np.where(small, lam, 0.0))
+        f = p.copy()
+        j = np.zeros(shape)
+        cap = lam + 40 * np.sqrt(lam) + 40  # beyond, the distribution function is 1 to rounding
+        fa = np.where((kmin >= 1) & (kmin - 1 > cap), 1.0, 0.0)  # P(count <= kmin - 1), set below when nearer
+        fb = np.where(kmax >= 0, 1.0, 0.0)  # P(count <= kmax), set below when kmax is finite and nearer
+        top = float(
+            np.max(
+                np.where(
+                    small,
+                    np.minimum(
+                        np.maximum(kmin - 1, np.where(np.isfinite(kmax), kmax, 0)),
+                        lam + 40 * np.sqrt(lam) + 40,
+                    ),
+                    0.0,
+                ),
+                initial=0.0,
+            )
+        )
+        fa = np.where(small & (kmin - 1 == 0), f, fa)
+        fb = np.where(small & (kmax == 0), f, fb)
+        while j.max(initial=0.0) < top:
+            j = j + 1.0
+            p = p * lam / j
+            f = f + p
+            fa = np.where(small & (kmin - 1 == j), f, fa)
+            fb = np.where(small & (kmax == j), f, fb)
+        q = fa + u * (fb - fa)
+        p = np.exp(-np.where(small, lam, 0.0))
+        f = p.copy()
+        count = np.zeros(shape)
+        go = small & (q > f)
+        while go.any():
+            count = np.where(go, count + 1.0, count)
+            p = np.where(go, p * lam / np.where(go, count, 1.0), p)
+            f = np.where(go, f + p, f)
+            go = go & (q > f) & (p != 0.0)
+        approx = np.floor(lam + np.sqrt(lam) * _v_ndtri(u) + 0.5)
+        count = np.where(big, np.maximum(approx, 0.0), np.where(small, count, 0.0))
+        count = np.where(count < kmin, kmin, np.where(count > kmax, kmax, count))
+        v = h + r * count
+        v = np.where(v < lo, lo, np.where(v > hi, hi, v))
+    return _one(np.where(np.isnan(lam), np.nan, v))
+
+
+_s_r_random_triangular = _scalar_of(_v_r_random_triangular)
+_s_r_random_poisson = _scalar_of(_v_r_random_poisson)
+
+
+def _truncated_draw(u, lo, hi, shift, stretch, dist, discrete):
+    """``shift + stretch * X`` for X of the frozen scipy distribution ``dist``, kept in [lo, hi].
+
+    The draw is the inverse distribution function of X conditioned on landing
+    in ``[lo, hi]`` once stretched and shifted (for a count, between the whole
+    numbers that do), so a truncated draw is still one uniform number.
+    """
+    with np.errstate(all="ignore"):
+        pos = stretch > 0
+        s = np.where(pos, stretch, 1.0)
+        blo = np.where(pos, (lo - shift) / s, -np.inf)
+        bhi = np.where(pos, (hi - shift) / s, np.inf)
+        if discrete:
+            fa = dist.cdf(np.ceil(blo) - 1)
+            fb = dist.cdf(np.floor(bhi))
+        else:
+            fa = dist.cdf(blo)
+            fb = dist.cdf(bhi)
+        q = fa + u * (fb - fa)
+        x = dist.ppf(np.clip(q, 0.0, 1.0))
+        v = shift + stretch * x
+        return np.where(v < lo, lo, np.where(v > hi, hi, v))
+
+
+def _v_r_scipy(kind):
+    def draw(seed, site, k, s2, lo, hi, *args):
+        from scipy import stats
+
+        u = np.asarray(_v_unif(seed, site, k, s2), dtype=float)
+        lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+        if kind == "gamma":  # (order, shift, stretch): a gamma of that shape and scale 1
+            order, shift, stretch = args
+            dist, discrete = stats.gamma(np.asarray(order, dtype=float)), False
+        elif kind == "beta":  # (alpha, beta, shift, stretch)
+            a, b, shift, stretch = args
+            dist, discrete = stats.beta(np.asarray(a, dtype=float), np.asarray(b, dtype=float)), False
+        elif kind == "binomial":  # (probability, trials, shift, stretch): successes in the trials
+            p, n, shift, stretch = args
+            dist, discrete = stats.binom(np.asarray(n, dtype=float), np.asarray(p, dtype=float)), True
+        else:  # negative binomial (probability, successes, shift, stretch): trials until that many successes
+            p, n, shift, stretch = args
+            dist, discrete = stats.nbinom(np.asarray(n, dtype=float), np.asarray(p, dtype=float), loc=n), True
+        out = _truncated_draw(
+            u, lo, hi, np.asarray(shift, dtype=float), np.asarray(stretch, dtype=float), dist, discrete
+        )
+        return _one(np.asarray(out, dtype=float))
+
+    return draw
+
+
+_v_r_random_gamma = _v_r_scipy("gamma")
+_v_r_random_beta = _v_r_scipy("beta")
+_v_r_random_binomial = _v_r_scipy("binomial")
+_v_r_random_negative_binomial = _v_r_scipy("negative_binomial")
+_s_r_random_gamma = _scalar_of(_v_r_random_gamma)
+_s_r_random_beta = _scalar_of(_v_r_random_beta)
+_s_r_random_binomial = _scalar_of(_v_r_random_binomial)
+_s_r_random_negative_binomial = _scalar_of(_v_r_random_negative_binomial)
+#: random builtins drawn through scipy's distributions: the compiled kernel leaves them to numpy
+SCIPY_DRAWS = frozenset({"RANDOM_GAMMA", "RANDOM_BETA", "RANDOM_BINOMIAL", "RANDOM_NEGATIVE_BINOMIAL"})
+
+
+# ------------------------------------------------------------------ VECTOR LOOKUP: a vector as a graphical function
+def _extrapolated_area(x, xs, ys):
+    """Area from the first point to ``x`` under the table with its end segments extended."""
+    n = len(xs)
+    if n < 2:
+        return (x - xs[0]) * ys[0]
+    inside = _area_to(np.clip(x, xs[0], xs[-1]), xs, ys)
+    s0 = (ys[1] - ys[0]) / (xs[1] - xs[0]) if xs[1] != xs[0] else 0.0
+    s1 = (ys[-1] - ys[-2]) / (xs[-1] - xs[-2]) if xs[-1] != xs[-2] else 0.0
+    below = np.where(x < xs[0], (x - xs[0]) * ys[0] + s0 * (x - xs[0]) ** 2 / 2.0, 0.0)
+    above = np.where(x > xs[-1], (x - xs[-1]) * ys[-1] + s1 * (x - xs[-1]) ** 2 / 2.0, 0.0)
+    return inside + below + above
+
+
+def _extrapolated_invert(y, xs, ys):
+    """LOOKUP INVERT, reaching values beyond the points along the end segments."""
+    got = np.asarray(_v_linvert(y, xs, ys), dtype=float)
+    if len(xs) < 2:
+        return got
+    reached = np.zeros(np.shape(y), dtype=bool)
+    for j in range(len(xs) - 1):
+        reached |= (y >= min(ys[j], ys[j + 1])) & (y <= max(ys[j], ys[j + 1]))
+    s0 = (ys[1] - ys[0]) / (xs[1] - xs[0]) if xs[1] != xs[0] else 0.0
+    s1 = (ys[-1] - ys[-2]) / (xs[-1] - xs[-2]) if xs[-1] != xs[-2] else 0.0
+    with np.errstate(all="ignore"):
+        first = np.where(s0 != 0, xs[0] + (y - ys[0]) / s0, np.nan)
+        last = np.where(s1 != 0, xs[-1] + (y - ys[-1]) / s1, np.nan)
+    # the end whose value is nearer, along its segment (the nearest point when that segment is flat)
+    pick = np.where(np.abs(y - ys[0]) <= np.abs(y - ys[-1]), first, last)
+    return np.where(reached, got, np.where(np.isnan(pick), got, pick))
+
+
+def _vlookup_one(x, xmin, xmax, mode, ys):
+    n = len(ys)
+    xs = xmin + (xmax - xmin) * np.arange(n) / max(n - 1, 1)
+    m = int(mode)
+    if m == 0:
+        return float(np.interp(x, xs, ys))
+    if m == 1:
+        return float(_area_to(x, xs, ys))
+    if m == 7:
+        return float(_extrapolated_area(x, xs, ys))
+    if m == 8:
+        return float(_extrapolated_invert(np.asarray(x), xs, ys))
+    if m == 9:
+        j = int(_segment(x, xs))
+        dx = xs[j + 1] - xs[j] if n > 1 else 0.0
+        return float((ys[j + 1] - ys[j]) / dx) if n > 1 and dx != 0 else 0.0
+    fn = {2: _v_lbackward, 3: _v_lextrapolate, 4: _v_lforward, 5: _v_linvert, 6: _v_lslope}.get(m)
+    return float(fn(x, xs, ys)) if fn is not None else math.nan
+
+
+def _v_vlookup(x, xmin, xmax, mode, ys):
+    """Vensim VECTOR LOOKUP(vec, x, xmin, xmax, mode): the vector's values as a graphical function.
+
+    The vector's n values sit at n points evenly spaced from ``xmin`` to
+    ``xmax``; ``mode`` 0 interpolates (held beyond the points), 1 is LOOKUP
+    AREA from ``xmin``, 2 BACKWARD, 3 EXTRAPOLATE, 4 FORWARD, 5 INVERT, 6 SLOPE,
+    and 7, 8, 9 area, invert and slope with the end segments extended.
+    """
+    y = _stack(ys)
+    runs = np.broadcast_shapes(y.shape[1:], *(np.shape(v) for v in (x, xmin, xmax, mode)))
+    y = _lift(y, runs).reshape(y.shape[0], -1)
+    args = [np.broadcast_to(np.asarray(v, dtype=float), runs).reshape(-1) for v in (x, xmin, xmax, mode)]
+    out = np.array([_vlookup_one(*(a[r] for a in args), y[:, r]) for r in range(y.shape[1])])
+    return _one(out.reshape(runs))
+
+
+_s_vlookup = _scalar_of(_v_vlookup)
+
+
+# ------------------------------------------------------------------ DELAY MATERIAL: a conserving pipeline
+def _s_pipe_material(hx, hd, k, dt, init, missing):
+    """Vensim DELAY MATERIAL at step ``k`` from the input and delay-time histories (one entry per step).
+
+    What entered at step ``j`` leaves at step ``j + m_j``, ``m_j`` the delay
+    time it entered with in steps (halves up, at least one): the output is
+    the sum of what leaves at ``k`` (nothing is lost or made when the delay
+    time changes), ``init`` before the first entry leaves, ``missing`` when
+    nothing leaves later on.
+    """
+    total = 0.0
+    found = False
+    first = None
+    for j in range(min(k, len(hx))):
+        q = hd[j] / dt + 0.5
+        m = math.floor(q) if q < k + 2 else k + 1
+        m = m if m >= 1 else 1
+        if first is None:
+            first = m
+        if j + m == k:
+            total = total + hx[j]
+            found = True
+    if found:
+        return total
+    return init if first is None or k < first else missing
+
+
+def _v_pipe_material(hx, hd, k, dt, init, missing):
+    total = None
+    found = None
+    first = None
+    for j in range(min(k, len(hx))):
+        m = np.floor(np.asarray(hd[j], dtype=float) / dt + 0.5)
+        m = np.where(m >= 1, np.where(m <= k + 1, m, k + 1), 1)
+        if first is None:
+            first = m
+        hit = (j + m) == k
+        add = np.where(hit, hx[j], 0.0)
+        total = add if total is None else total + add
+        found = hit if found is None else found | hit
+    if total is None:
+        return init
+    return np.where(found, total, np.where(k < first, init, missing))

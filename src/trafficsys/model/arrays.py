@@ -57,7 +57,7 @@ __all__ = ["flatten", "element_names", "is_arrayed"]
 _REDUCE = ("SUM", "PROD", "MEAN", "MIN", "MAX", "SIZE", "STDDEV")
 #: Vensim's vector functions, flattened to one call per element (see _Flattener._vector)
 _VECTOR = ("VECTOR_SORT_ORDER", "VECTOR_RANK", "VECTOR_REORDER", "VECTOR_ELM_MAP", "VECTOR_SELECT",
-           "ALLOCATE_BY_PRIORITY")
+           "ALLOCATE_BY_PRIORITY", "INVERT_MATRIX", "VECTOR_LOOKUP")
 
 
 def is_arrayed(model: Model) -> bool:
@@ -388,7 +388,11 @@ class _Flattener:
             sel = [self._visit(n.args[0], var, {**bind, **c}) for c in combos]
             expr = [self._visit(n.args[1], var, {**bind, **c}) for c in combos]
             return ast.Call("_VSELECT", (arg(2), arg(3), arg(4), ast.Num(float(len(sel))), *sel, *expr))
+        if f == "INVERT_MATRIX":
+            return self._invert(n, var, bind)
         xs, pos = self._along(n.args[0], var, bind)
+        if f == "VECTOR_LOOKUP":  # (x, xmin, xmax, mode, n, the vector's elements)
+            return ast.Call("_VLOOKUP", (arg(1), arg(2), arg(3), arg(4), ast.Num(float(len(xs))), *xs))
         if f == "ALLOCATE_BY_PRIORITY":
             prio, _ = self._along(n.args[1], var, bind)
             if len(prio) != len(xs) or pos is None:
@@ -408,6 +412,37 @@ class _Flattener:
         # VECTOR REORDER: the element at the index the order vector holds in this place
         order, _ = self._along(n.args[1], var, bind)
         return ast.Call("_VPICK", (order[pos], *xs))
+
+    def _invert(self, n: ast.Call, var: str, bind) -> ast.Expr:
+        """One element of ``INVERT MATRIX(x[.., i, j], size)``: the square matrix over x's last two dimensions."""
+        a = n.args[0]
+        if isinstance(a, ast.Name) and self.vdims.get(a.name):
+            a = ast.Subscript(a.name, tuple(ast.Name(d) for d in self.vdims[a.name]))
+        vd = self.vdims.get(a.name, ()) if isinstance(a, ast.Subscript) else ()
+        if not isinstance(a, ast.Subscript) or len(vd) < 2 or len(self.dims[vd[-1]]) != len(self.dims[vd[-2]]):
+            raise self.err("INVERT MATRIX needs a square matrix: a variable over two dimensions of one size",
+                           var, UnsupportedFeatureError)
+        size = len(self.dims[vd[-1]])
+        own = self.vdims.get(canonical(var), ())
+        place: list[int] = []
+        for k, idx in ((-2, a.indices[-2]), (-1, a.indices[-1])):
+            elems = self.dims[vd[k]]
+            i = idx.name if isinstance(idx, ast.Name) else None
+            if i is not None and i in bind and bind[i] in elems:
+                place.append(elems.index(bind[i]))
+            elif i is not None and i in bind and i in self.dims:
+                place.append(self.dims[i].index(bind[i]))
+            elif len(own) >= 2 and own[k] in bind:
+                place.append(self.dims[own[k]].index(bind[own[k]]))
+            else:
+                raise self.err("INVERT MATRIX returns a matrix: define the variable over the matrix's two "
+                               "dimensions", var, UnsupportedFeatureError)
+        cells = self._expand(a.name, a.indices[:-2] + (ast.Name("*"), ast.Name("*")), var, bind, allow_many=True)
+        if len(cells) != size * size:
+            raise self.err("INVERT MATRIX: every index but the last two must name one element", var,
+                           UnsupportedFeatureError)
+        return ast.Call("_INVERT", (ast.Num(float(place[0])), ast.Num(float(place[1])), ast.Num(float(size)),
+                                    *(ast.Name(c) for c in cells)))
 
     def _expand(self, name, indices, var, bind, allow_many=False) -> list[str]:
         vd = self.vdims.get(name)

@@ -78,6 +78,7 @@ def _b(name, lo, hi, kind, mono, dimless=(), doc=""):
 
 P, T, S, A = BuiltinKind.PURE, BuiltinKind.TIME, BuiltinKind.STATEFUL, BuiltinKind.ARRAY
 R = BuiltinKind.RANDOM
+L = BuiltinKind.LOOKUP
 
 BUILTINS: dict[str, Builtin] = {
     b.name: b
@@ -98,6 +99,7 @@ BUILTINS: dict[str, Builtin] = {
         _b("SINH", 1, 1, P, [1], [0], "hyperbolic sine"),
         _b("COSH", 1, 1, P, [0], [0], "hyperbolic cosine"),
         _b("TANH", 1, 1, P, [1], [0], "hyperbolic tangent"),
+        _b("GAMMA_LN", 1, 1, P, [0], [0], "Vensim GAMMA LN(x): the logarithm of the gamma function"),
         _b("POWER", 2, 2, P, [0, 0], doc="a to the power b (Vensim POWER; the same as a ^ b)"),
         _b("LOG", 1, 2, P, [0, 0], [0, 1], "Vensim LOG(x, base): the logarithm of x in the base (default 10)"),
         _b("SIGN", 1, 1, P, [1], doc="-1, 0 or 1: the sign of x"),
@@ -125,6 +127,10 @@ BUILTINS: dict[str, Builtin] = {
         _b("DELAY_N", 4, 4, S, [1, 0, 1, 0], doc="Vensim's DELAY N(input, delay time, initial value, order): "
            "n-th order material delay, each stage with the delay time of the step its content entered"),
         _b("DELAY", 2, 3, S, [1, 0, 1], doc="pipeline (fixed) delay"),
+        _b("NPV", 4, 4, S, [1, -1, 1, 1], doc="Vensim NPV(stream, discount rate, initial value, factor): the "
+           "present value of the stream so far, the current step's included, times the factor"),
+        _b("DELAY_MATERIAL", 4, 4, S, [1, 0, 1, 1], doc="Vensim DELAY MATERIAL(input, delay time, initial value, "
+           "missing value): a conserving pipeline, each input leaving after the delay time it entered with"),
         _b("SMOOTH_N", 4, 4, S, [1, 0, 1, 0], doc="Vensim SMOOTH N(input, delay time, initial value, order): "
            "SMTHN with Vensim's argument order"),
         _b("DELAY_FIXED", 3, 3, S, [1, 0, 1], doc="Vensim DELAY FIXED(input, delay time, initial value): "
@@ -150,6 +156,19 @@ BUILTINS: dict[str, Builtin] = {
            "normal truncated to [min, max]"),
         _b("RANDOM_EXPONENTIAL", 5, 5, R, [1, 1, 1, 1, 0], doc="Vensim RANDOM EXPONENTIAL(min, max, shift, "
            "stretch, seed): shift + stretch * a unit exponential, truncated to [min, max]"),
+        _b("RANDOM_POISSON", 6, 6, R, [1, 1, 1, 1, 0, 0], doc="Vensim RANDOM POISSON(min, max, mean, shift, "
+           "stretch, seed): shift + stretch * a Poisson count of that mean, truncated to [min, max]"),
+        _b("RANDOM_TRIANGULAR", 6, 6, R, [1, 1, 1, 1, 1, 0], doc="Vensim RANDOM TRIANGULAR(min, max, start, "
+           "peak, end, seed): triangular from start to end with its peak at peak, truncated to [min, max]"),
+        _b("RANDOM_GAMMA", 6, 6, R, [1, 1, 0, 1, 0, 0], doc="Vensim RANDOM GAMMA(min, max, order, shift, "
+           "stretch, seed): shift + stretch * a gamma of that order (scale 1), truncated to [min, max]"),
+        _b("RANDOM_BETA", 7, 7, R, [1, 1, 0, 0, 1, 0, 0], doc="Vensim RANDOM BETA(min, max, alpha, beta, "
+           "shift, stretch, seed): shift + stretch * a beta draw, truncated to [min, max]"),
+        _b("RANDOM_BINOMIAL", 7, 7, R, [1, 1, 1, 1, 1, 0, 0], doc="Vensim RANDOM BINOMIAL(min, max, "
+           "probability, trials, shift, stretch, seed): shift + stretch * the successes, truncated"),
+        _b("RANDOM_NEGATIVE_BINOMIAL", 7, 7, R, [1, 1, -1, 1, 1, 0, 0], doc="Vensim RANDOM NEGATIVE "
+           "BINOMIAL(min, max, probability, successes, shift, stretch, seed): shift + stretch * the trials "
+           "until that many successes, truncated"),
         _b("INIT", 1, 1, BuiltinKind.INIT, [1], doc="value at the start of the run"),
         _b("SUM", 1, 1, A, [1], doc="sum over an array dimension"),
         _b("PROD", 1, 1, A, [0], doc="product over an array dimension (Vensim PROD)"),
@@ -171,13 +190,33 @@ BUILTINS: dict[str, Builtin] = {
         _b("ALLOCATE_BY_PRIORITY", 5, 5, A, [1, 0, 0, 0, 1], doc="Vensim ALLOCATE BY PRIORITY(request, "
            "priority, size, width, supply): the supply shared out by priority, each priority spread over "
            "the width"),
+        _b("VECTOR_LOOKUP", 5, 5, A, [0, 0, 0, 0, 0], doc="Vensim VECTOR LOOKUP(vec[first], x, xmin, xmax, "
+           "mode): the vector's values at points evenly spaced from xmin to xmax, used as a graphical function "
+           "(mode 0 interpolates; 1-9 as LOOKUP AREA, BACKWARD, EXTRAPOLATE, FORWARD, INVERT, SLOPE...)"),
+        _b("_VLOOKUP", 5, None, A, [0], doc="internal: VECTOR LOOKUP over flattened elements"),
+        _b("INVERT_MATRIX", 2, 2, A, [0, 0], doc="Vensim INVERT MATRIX(matrix[i, j], size): the inverse of "
+           "the square matrix over the last two dimensions"),
         # what the vector functions become once arrays are flattened (one call per element)
+        _b("_INVERT", 4, None, A, [0], doc="internal: one element of an inverted matrix"),
         _b("_VSORT_ORDER", 3, None, A, [0], doc="internal: VECTOR SORT ORDER of one element"),
         _b("_VRANK", 3, None, A, [0], doc="internal: VECTOR RANK of one element"),
         _b("_VPICK", 2, None, A, [0], doc="internal: one element of a vector by 0-based index"),
         _b("_VSELECT", 5, None, A, [0], doc="internal: VECTOR SELECT over flattened elements"),
         _b("_ALLOC_PRIORITY", 5, None, A, [0], doc="internal: ALLOCATE BY PRIORITY of one element"),
         _b("LOOKUP", 2, 2, BuiltinKind.LOOKUP, [0, 0], doc="graphical function applied to x"),
+        # Vensim's other uses of a graphical function (its name first)
+        _b("LOOKUP_FORWARD", 2, 2, L, [0, 0], doc="Vensim LOOKUP FORWARD(table, x): the value at the first "
+           "point at or after x (no interpolation)"),
+        _b("LOOKUP_BACKWARD", 2, 2, L, [0, 0], doc="Vensim LOOKUP BACKWARD(table, x): the value at the last "
+           "point at or before x (no interpolation)"),
+        _b("LOOKUP_EXTRAPOLATE", 2, 2, L, [0, 0], doc="Vensim LOOKUP EXTRAPOLATE(table, x): interpolated, "
+           "and the end segments extended beyond the points"),
+        _b("LOOKUP_SLOPE", 2, 2, L, [0, 0], doc="Vensim LOOKUP SLOPE(table, x): the slope of the segment "
+           "holding x (0 beyond the points, where the table is held flat)"),
+        _b("LOOKUP_INVERT", 2, 2, L, [0, 0], doc="Vensim LOOKUP INVERT(table, y): the first x where the "
+           "interpolated table equals y (the end nearest y when none does)"),
+        _b("LOOKUP_AREA", 3, 3, L, [0, -1, 1], doc="Vensim LOOKUP AREA(table, x1, x2): the area under the "
+           "table from x1 to x2 (held flat beyond the points)"),
     ]
 }
 
@@ -196,9 +235,16 @@ ALIASES = {
     "DELAY3I": "DELAY3",
     "FORECAST": "FORCST",
     "INITIAL": "INIT",
+    # Vensim's DELAY INFORMATION "is DELAY FIXED with a delay time that may vary": the input of
+    # delay time ago, which XMILE's pipeline DELAY is
+    "DELAY_INFORMATION": "DELAY",
     "VMIN": "MIN",
     "VMAX": "MAX",
 }
+
+
+#: builtins whose first argument names a graphical function (``LOOKUP(table, x)``...)
+TABLE_CALLS = frozenset(n for n, b in BUILTINS.items() if b.kind is BuiltinKind.LOOKUP)
 
 
 def lookup_builtin(name: str) -> Builtin | None:

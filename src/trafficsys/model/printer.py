@@ -39,8 +39,14 @@ _KEYWORDS = {"if", "then", "else", "and", "or", "not", "mod"}
 def _name(name: str) -> str:
     if name == "*":
         return "*"
-    parts = name.split(".")
-    if all(is_plain_identifier(p) and p.lower() not in _KEYWORDS and not p[0].isdigit() for p in parts):
+    # a variable of a module, flattened, is named ``module.variable``: quoted, it is one name to every reader
+    # (bare, XMILE reads the dot as a reference into a module instance, which the flat file does not have)
+    if (
+        "." not in name
+        and is_plain_identifier(name)
+        and name.lower() not in _KEYWORDS
+        and not name[0].isdigit()
+    ):
         return name
     return quote(name)
 

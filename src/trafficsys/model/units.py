@@ -456,6 +456,11 @@ def _call(node: ast.Call, ctx: _Context, args: list[Inferred]) -> Inferred:
     if f == "PULSE":
         times(1, 2)
         return NUMBER if args[0] is NUMBER else _mul(args[0], t, div=True)
+    if f == "DELAY_MATERIAL":
+        times(1)
+        init(2, args[0])
+        init(3, args[0], "the missing value")
+        return args[0]
     if f in ("SMTH1", "SMTH3", "DELAY1", "DELAY3", "DELAY", "DELAY_FIXED"):
         times(1)
         init(2, args[0])
@@ -479,6 +484,9 @@ def _call(node: ast.Call, ctx: _Context, args: list[Inferred]) -> Inferred:
     if f == "FORCST":
         times(1, 2)
         return args[0]
+    if f == "NPV":  # the stream accumulated over time
+        init(2, _mul(args[0], t), "the initial value (stream x time)")
+        return _mul(args[0], t) if args[0] is not NUMBER else NUMBER
     if f == "PREVIOUS":
         init(1, args[0])
         return args[0]
@@ -490,14 +498,18 @@ def _call(node: ast.Call, ctx: _Context, args: list[Inferred]) -> Inferred:
         return _same(args[0], args[4], "ALLOCATE BY PRIORITY's request and supply", node.args[0], node.args[4])
     if b.kind is BuiltinKind.RANDOM:  # the draw has the units of its bounds, mean, shift and stretch
         values = {"RANDOM": 2, "NORMAL": 2, "LOGNORMAL": 0, "EXPRND": 1, "POISSON": 1, "RANDOM_0_1": 0,
-                  "RANDOM_UNIFORM": 2, "RANDOM_NORMAL": 4, "RANDOM_EXPONENTIAL": 4}.get(f, 0)
+                  "RANDOM_UNIFORM": 2, "RANDOM_NORMAL": 4, "RANDOM_EXPONENTIAL": 4, "RANDOM_TRIANGULAR": 5,
+                  "RANDOM_POISSON": 2, "RANDOM_GAMMA": 2, "RANDOM_BETA": 2, "RANDOM_BINOMIAL": 2,
+                  "RANDOM_NEGATIVE_BINOMIAL": 2}.get(f, 0)
         if values == 0:
             return DIMENSIONLESS if f == "RANDOM_0_1" else UNKNOWN
         out = args[0]
         for i in range(1, values):
             out = _same(out, args[i], f, node.args[0], node.args[i])
         return out
-    if f == "LOOKUP":
+    if f in ("LOOKUP_SLOPE", "LOOKUP_INVERT", "LOOKUP_AREA"):
+        return UNKNOWN  # a ratio, an input, an integral: units of the table's input, which a table lacks
+    if f in ("LOOKUP", "LOOKUP_FORWARD", "LOOKUP_BACKWARD", "LOOKUP_EXTRAPOLATE"):
         first = node.args[0]
         return ctx.of(first.name) if isinstance(first, (ast.Name, ast.Subscript)) else UNKNOWN
     if b.kind is BuiltinKind.STATEFUL:

@@ -52,7 +52,7 @@ from ..errors import (
     UnknownVariableError,
 )
 from . import ast
-from .builtins import BUILTINS, BuiltinKind
+from .builtins import BUILTINS, TABLE_CALLS, BuiltinKind
 from .elements import Constant, Flow, Lookup, Stock
 from .names import canonical, suggest
 
@@ -239,7 +239,7 @@ def _parse_all(model: Model, errors: list[ModelError]) -> dict[str, ast.Expr]:
 def _lookup_table_refs(tree: ast.Expr) -> set[int]:
     """``id`` of Name nodes that are the table argument of ``LOOKUP(table, x)``."""
     return {id(n.args[0]) for n in ast.walk(tree)
-            if isinstance(n, ast.Call) and n.func == "LOOKUP" and n.args and isinstance(n.args[0], ast.Name)}
+            if isinstance(n, ast.Call) and n.func in TABLE_CALLS and n.args and isinstance(n.args[0], ast.Name)}
 
 
 def _check_arrays(model: Model, errors: list[ModelError]) -> list[tuple[str, str, ast.Expr]]:
@@ -316,11 +316,11 @@ def _check_names(model: Model, trees: dict[str, ast.Expr], errors: list[ModelErr
             elif isinstance(node, ast.Call):
                 f = node.func
                 if f.isupper() or f in reported:
-                    if f == "LOOKUP" and node.args and isinstance(node.args[0], ast.Name):
+                    if f in TABLE_CALLS and node.args and isinstance(node.args[0], ast.Name):
                         t = node.args[0].name
                         if t in model and not isinstance(model[t], Lookup):
                             errors.append(StructureError(
-                                f"LOOKUP's first argument '{_display(model, t)}' is not a graphical "
+                                f"{f}'s first argument '{_display(model, t)}' is not a graphical "
                                 f"function{_caret(text, _locate(text, t))}", file=model.file, variable=e.name))
                     continue
                 if f not in model:

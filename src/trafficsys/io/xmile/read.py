@@ -16,15 +16,17 @@ matched by its local name.  What the reader understands:
 * modules: each instance of a sub-model becomes variables named
   ``module.variable``, and ``<connect>`` turns a module input into an
   auxiliary equal to its source;
-* macros with a single expression body (``<macro>`` with ``<parm>`` and
-  ``<eqn>``), inlined at each call;
+* macros (``<macro>`` with ``<parm>`` and ``<eqn>``): a single expression is
+  inlined at each call; a macro with ``<variables>`` of its own (stocks,
+  flows, auxiliaries) gets a copy of them per call site, named
+  ``caller.macroK.variable``, so each call keeps its own state;
 * diagram positions, kept in ``model.metadata["xmile_views"]``;
 * the writing tool's dialect: in a file whose ``<header>`` names Vensim
   (Vensim's export and xmutil), ``INT`` and ``MOD`` are Vensim's INTEGER and
   MODULO (truncation toward zero) and read as those builtins; everywhere else
   they keep XMILE's meaning (floor; remainder with the divisor's sign).
 
-Everything else (conveyors, queues, ovens, macros with stocks, unknown
+Everything else (conveyors, queues, ovens, unknown
 integration methods...) raises :class:`~trafficsys.errors.UnsupportedFeatureError`
 naming the feature and the variable.
 """
@@ -177,6 +179,10 @@ class _Reader:
         if not self.models:
             raise FileFormatError("the file has no <model> element", file=file)
         self.macros: dict[str, tuple[tuple[str, ...], ast.Expr]] = {}
+        self.stateful: dict[str, list[ET.Element]] = {}  #: macros with variables of their own
+        self.instances: dict[str, int] = {}  #: calls of such macros expanded so far, by caller
+        self.macro_depth = 0
+        self.m: Model | None = None
         self.stock_nonneg = False
         self.flow_nonneg = False
         self.views: dict[str, dict[str, Any]] = {}
@@ -192,6 +198,7 @@ class _Reader:
             name = os.path.splitext(os.path.basename(self.file or "model"))[0]
         m = Model(name.strip())
         m.file = self.file
+        self.m = m
         self._sim_specs(m)
         behavior = _kid(root, "behavior")
         if behavior is not None:
@@ -346,15 +353,74 @@ class _Reader:
         name = canonical(_attr(mac, "name") or "")
         parms = tuple(canonical(_text(p) or "") for p in _kids(mac, "parm"))
         variables = _kid(mac, "variables")
-        if variables is not None and len(variables):
-            raise UnsupportedFeatureError(
-                f"macro '{name}' defines its own variables (stocks or flows inside a macro); only "
-                "single-expression macros are supported: rewrite it as variables of the model",
-                file=self.file, variable=name)
         eqn = _clean_eqn(_text(_kid(mac, "eqn")))
         if not eqn:
             raise UnsupportedFeatureError(f"macro '{name}' has no <eqn>", file=self.file, variable=name)
         self.macros[name] = (parms, parse(eqn, variable=f"macro {name}", file=self.file))
+        if variables is not None and len(variables):
+            items = list(variables)
+            for v in items:
+                if local(v.tag) not in ("stock", "flow", "aux"):
+                    raise UnsupportedFeatureError(
+                        f"macro '{name}' defines a <{local(v.tag)}>; a macro's own variables may be stocks, "
+                        "flows and auxiliaries", file=self.file, variable=name)
+            self.stateful[name] = items
+
+    def _instance(self, fn: str, args: tuple[ast.Expr, ...], caller: str, prefix: str,
+                  local_names: set[str]) -> ast.Expr:
+        """Expand one call of a macro with variables of its own: a copy of them for this call site.
+
+        The copy's variables are named ``caller.macroK.variable`` (the K-th call in the caller's
+        equation), so each call keeps its own stocks; the call becomes the macro's equation over them.
+        """
+        parms, body = self.macros[fn]
+        items = self.stateful[fn]
+        m = self.m
+        assert m is not None  # set by build() before any equation is read
+        k = self.instances.get(caller, 0) + 1
+        self.instances[caller] = k
+        inst = f"{caller}.{fn}{k}"
+        key = canonical(inst)
+        inner = {canonical(_clean_name(_attr(v, "name") or "")) for v in items}
+        outer_args = {p: _prefix_names(a, prefix, local_names) if prefix else a for p, a in zip(parms, args)}
+
+        def rename(tree: ast.Expr, args_by_parm: dict[str, ast.Expr]) -> ast.Expr:
+            def visit(n: ast.Expr) -> ast.Expr:
+                if isinstance(n, ast.Name) and n.name in inner:
+                    return ast.Name(f"{key}.{n.name}")
+                return n
+
+            return _substitute(ast.transform(tree, visit), args_by_parm)
+
+        self.macro_depth += 1
+        try:
+            if self.macro_depth > 20:
+                raise UnsupportedFeatureError("macros call each other more than 20 deep (a recursive macro?)",
+                                              file=self.file, variable=caller)
+            for v in items:
+                tag = local(v.tag)
+                vname = f"{inst}.{_clean_name(_attr(v, 'name') or '')}"
+                text = _clean_eqn(_text(_kid(v, "eqn"))) or "0"
+                tree = rename(parse(self._space_calls(text), variable=vname, file=self.file), outer_args)
+                tree, _ = self._inline_macros(tree, vname, "", set())
+                eqn = to_xmile(tree)
+                units = (_text(_kid(v, "units")) or "").strip() or None
+                if tag == "stock":
+                    nn = _kid(v, "non_negative")
+                    flows = {d: tuple(f"{key}.{canonical(_clean_name(_text(f) or ''))}" for f in _kids(v, d))
+                             for d in ("inflow", "outflow")}
+                    m.add(Stock(vname, units, f"in macro {fn}", initial=eqn, inflows=flows["inflow"],
+                                     outflows=flows["outflow"],
+                                     non_negative=self.stock_nonneg if nn is None else _bool_el(nn, True)))
+                elif tag == "flow":
+                    nn = _kid(v, "non_negative")
+                    m.add(Flow(vname, units, f"in macro {fn}", equation=eqn,
+                                    non_negative=self.flow_nonneg if nn is None else _bool_el(nn, True)))
+                else:
+                    m.add(Aux(vname, units, f"in macro {fn}", equation=eqn))
+        finally:
+            self.macro_depth -= 1
+        return rename(body, dict(zip(parms, args)))
 
     # ------------------------------------------------------------ one model
     def _model_into(self, m: Model, md: ET.Element, prefix: str, by_name: dict, depth: int,
@@ -653,7 +719,7 @@ class _Reader:
         tree = parse(text, variable=name, file=self.file)
         changed = False
         if self.macros or any(isinstance(n, ast.Call) and not n.func.isupper() for n in ast.walk(tree)):
-            tree, ch = self._inline_macros(tree, name)
+            tree, ch = self._inline_macros(tree, name, prefix, local_names)
             if ch:  # inlining shares sub-trees, so it is quick; printing the result is not
                 limits.check("expression_nodes", _expanded_size(tree), "the equation with its macros inlined",
                              "write the repeated part as an auxiliary variable", file=self.file, variable=name)
@@ -661,6 +727,11 @@ class _Reader:
         if self.vensim:
             tree, ch = _vensim_rounding(tree)
             changed |= ch
+        if "inf" not in local_names and any(isinstance(n, ast.Name) and n.name == "inf" for n in ast.walk(tree)):
+            # XMILE's INF is a constant written bare; a model variable named inf keeps its name
+            tree = ast.transform(tree, lambda n: ast.Call("INF", ()) if isinstance(n, ast.Name) and n.name == "inf"
+                                 else n)
+            changed = True
         if prefix:
             tree = _prefix_names(tree, prefix, local_names)
             changed = True
@@ -677,7 +748,8 @@ class _Reader:
             return "_".join(words) + "("
         return self._SPACED_CALL.sub(fix, text)
 
-    def _inline_macros(self, tree: ast.Expr, name: str) -> tuple[ast.Expr, bool]:
+    def _inline_macros(self, tree: ast.Expr, name: str, prefix: str = "",
+                       local_names: set[str] | None = None) -> tuple[ast.Expr, bool]:
         changed = False
 
         def visit(n: ast.Expr) -> ast.Expr:
@@ -688,6 +760,8 @@ class _Reader:
                     raise ParseError(f"macro {n.func} takes {len(parms)} arguments, got {len(n.args)}",
                                      file=self.file, variable=name)
                 changed = True
+                if n.func in self.stateful:
+                    return self._instance(n.func, n.args, name, prefix, local_names or set())
                 return _substitute(body, dict(zip(parms, n.args)))
             return n
 
@@ -916,12 +990,16 @@ def _substitute(body: ast.Expr, env: dict[str, ast.Expr]) -> ast.Expr:
 
 
 def _prefix_names(tree: ast.Expr, prefix: str, local_names: set[str]) -> ast.Expr:
+    def local(name: str) -> bool:
+        # a variable of this model, or one of a module instance of it (``exit.rate``)
+        return name in local_names or name.split(".", 1)[0] in local_names
+
     def visit(n):
-        if isinstance(n, ast.Name) and n.name in local_names:
+        if isinstance(n, ast.Name) and local(n.name):
             return ast.Name(prefix + n.name)
-        if isinstance(n, ast.Subscript) and n.name in local_names:
+        if isinstance(n, ast.Subscript) and local(n.name):
             return ast.Subscript(prefix + n.name, n.indices)
-        if isinstance(n, ast.Call) and n.func in local_names:
+        if isinstance(n, ast.Call) and local(n.func):
             return ast.Call(prefix + n.func, n.args)
         return n
 

@@ -17,6 +17,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from ...errors import ParseError
+from ...io.output import write_text
 from ...model import ast
 from ...model.elements import Aux, Constant, Element, Flow, Kind, Lookup, Stock
 from ...model.model import Model
@@ -45,8 +46,6 @@ def write_xmile(model: Model, path: str | os.PathLike) -> None:
     model read from XMILE, else an automatic layered layout (stocks in a row,
     their flows beside them, auxiliaries above) from the stock-flow graph.
     """
-    from ..output import write_text
-
     write_text(path, xmile_string(model))  # atomic: a failed write leaves the previous file intact
 
 
@@ -84,7 +83,7 @@ def xmile_string(model: Model) -> str:
     _view(model, view, X)
     extra = _model_extension(model)
     if extra:
-        ET.SubElement(root, "{" + TS_NS + "}trafficsys").text = json.dumps(extra, sort_keys=True)
+        ET.SubElement(root, "{" + TS_NS + "}trafficsys").text = json.dumps(extra)  # in order: metadata tables keep the order declared
     ET.indent(root, space="    ")
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
@@ -94,7 +93,7 @@ def _fmt(v: float) -> str:
 
 
 #: builtins of Vensim's that XMILE lacks: written in a portable form (see :func:`_portable`)
-_VENSIM_ONLY = frozenset({"INTEGER", "MODULO", "DELAY_N"})
+_VENSIM_ONLY = frozenset({"INTEGER", "MODULO", "DELAY_N", "SMOOTH_N", "POWER", "LOG", "SIGN"})
 
 
 def _portable(text: str, model: Model, name: str) -> str | None:
@@ -108,14 +107,15 @@ def _portable(text: str, model: Model, name: str) -> str | None:
     XMILE equivalent (Vensim drains each stage with the delay time the content
     entered with): it is written as DELAYN with a warning.
     """
-    if not any(f in text.upper() for f in _VENSIM_ONLY):
+    if not any(f in text.upper() for f in _VENSIM_ONLY) and "." not in text:
         return None
     try:
         tree = parse(text, variable=name)
     except ParseError:
         return None
-    if not any(isinstance(n, ast.Call) and n.func in _VENSIM_ONLY for n in ast.walk(tree)):
-        return None
+    if not any((isinstance(n, ast.Call) and n.func in _VENSIM_ONLY) or (isinstance(n, ast.Name) and "." in n.name)
+               for n in ast.walk(tree)):
+        return None  # (a module's variable, ``module.x``, is written quoted: one name to every reader)
 
     def integer(x: ast.Expr) -> ast.Expr:
         return ast.If(ast.Binary("<", x, ast.Num(0.0)), ast.Unary("-", ast.Call("INT", (ast.Unary("-", x),))),
@@ -136,6 +136,17 @@ def _portable(text: str, model: Model, name: str) -> str | None:
         if n.func == "MODULO":
             a, b = n.args
             return ast.Binary("-", a, ast.Binary("*", b, integer(ast.Binary("/", a, b))))
+        if n.func == "SMOOTH_N":  # Vensim's argument order: input, delay time, initial value, order
+            x, d, init, order = n.args
+            return ast.Call("SMTHN", (x, d, order, init))
+        if n.func == "POWER":
+            return ast.Binary("^", n.args[0], n.args[1])
+        if n.func == "LOG":  # LN / LN (PySD's XMILE lacks LOG10)
+            base = n.args[1] if len(n.args) > 1 else ast.Num(10.0)
+            return ast.Binary("/", ast.Call("LN", (n.args[0],)), ast.Call("LN", (base,)))
+        if n.func == "SIGN":  # x / |x| is exactly 1 or -1; SAFEDIV gives 0 at 0
+            x = n.args[0]
+            return ast.Call("SAFEDIV", (x, ast.Call("ABS", (x,))))
         if n.func == "DELAY_N":
             x, d, init, order = n.args
             k, d0 = constant_value(order), constant_value(d)
