@@ -303,10 +303,18 @@ class _Lowerer:
 
         The input while the condition holds, else the value held since it last
         did (the initial value before that): a discrete state that takes the
-        output of each step as its next value.
+        output of each step as its next value.  The variable's own name in the
+        condition or the input is that held value (``m = SAMPLE IF TRUE(x < m,
+        x, x)`` is a running minimum): what it was before this instant, not an
+        equation that needs itself.
         """
         cond, x, init = a
         name = self.hidden(owner, "sample_")
+
+        def held(n: ast.Expr) -> ast.Expr | None:
+            return Name(name) if isinstance(n, Name) and n.name == owner else None
+
+        cond, x = ast.transform(cond, pre=held), ast.transform(x, pre=held)
         out = If(cond, x, Name(name))
         self.nodes[name] = Node(name, DISC, out, init, owner)
         return out
