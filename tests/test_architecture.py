@@ -165,3 +165,28 @@ def test_cheap_modules_are_imported_where_the_reader_sees_them():
     local = [str(i) for i in imports()
              if i.function and i.target.startswith(CHEAP) and i.source_package not in ("model", "__init__")]
     assert not local, "\n".join(local)
+
+
+def test_the_did_you_mean_helper_comes_from_names():
+    """``suggest`` lives in ``model/names.py``; reaching it through ``model/validate.py`` hid a dependency."""
+    wrong = [str(i) for i in imports() if i.target == "trafficsys.model.validate.suggest"]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_no_function_shadows_its_module():
+    """``trafficsys.engine.run`` is a module and ``trafficsys.engine.simulate`` a function, never one name for both."""
+    import importlib
+    import pkgutil
+
+    import trafficsys
+
+    shadowed = []
+    for info in pkgutil.walk_packages(trafficsys.__path__, "trafficsys."):
+        parent_name, leaf = info.name.rsplit(".", 1)
+        if info.name.startswith("trafficsys.workshop.") or parent_name == "trafficsys":
+            continue
+        module = importlib.import_module(info.name)
+        bound = getattr(importlib.import_module(parent_name), leaf, module)
+        if bound is not module:
+            shadowed.append(f"{info.name} is hidden by the {type(bound).__name__} {parent_name}.{leaf}")
+    assert not shadowed, shadowed

@@ -280,7 +280,7 @@ def _long_run(stop: float) -> ts.Model:
 
 
 def test_fifty_million_steps_are_refused_before_the_run(monkeypatch):
-    sim = importlib.import_module("trafficsys.engine.simulate")
+    sim = importlib.import_module("trafficsys.engine.run")
 
     monkeypatch.setattr(sim, "prepare", _never)
     with pytest.raises(LimitError) as info:

@@ -68,7 +68,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from ..cld.loops import Loop, graph_cycles, loop_order, loop_polarity, match_named_loops, rotate_loop
+from ..cld.loop_search import Loop, graph_cycles, loop_order, loop_polarity, match_named_loops, rotate_loop
 from ..engine.expression import STATEFUL_CALLS, evaluate, interpolate_lookup
 from ..errors import ModelError, UnsupportedFeatureError
 from ..model import ast

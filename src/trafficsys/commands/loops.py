@@ -80,7 +80,7 @@ def _path(lp) -> str:
 def run(args: argparse.Namespace) -> int:
     """Print the loop table."""
     from ..cld import LoopList, independent_loops, loops, loops_through
-    from ..cld.loops import named_loop_notes
+    from ..cld.loop_search import named_loop_notes
 
     if (args.loop or args.sector or args.highlight or args.layout != "auto") and not args.plot:
         raise ModelError("--loop, --sector, --highlight and --layout shape the drawing: add --plot FILE")

@@ -20,7 +20,7 @@ from ..errors import ModelError, UnsupportedFeatureError
 from ..model import ast
 from ..model.elements import Constant
 from ..model.model import Model
-from ..model.names import canonical
+from ..model.names import canonical, suggest
 from .codegen import Emitter, accumulated, generate, helpers
 from .lower import AUX, FLOW, LOOKUPVAR, STOCK, Plan, lower
 from .methods import Method, get_method
@@ -126,8 +126,6 @@ class CompiledModel:
         for v in variables:
             key = canonical(v)
             if key not in self.recorded:
-                from ..model.validate import suggest
-
                 what = "a constant (saved per run anyway)" if key in self.constants else "not a variable"
                 raise ModelError(f"cannot save '{v}': it is {what}{suggest(key, self.recorded)}",
                                  variable=v, file=self.model.file)

@@ -39,8 +39,8 @@ from .kernel import choose
 from .methods import Method, get_method
 from .prepare import seed_values
 from .results import Results
+from .run import Prepared, Timing, _check_dt, _check_params, _timing, execute, make_results, prepare
 from .sampling import check_memory, noise_seed
-from .simulate import Prepared, Timing, _check_dt, _check_params, _timing, execute, make_results, prepare
 
 __all__ = ["run_ensemble", "run_chunk", "expand_params", "memory_budget", "CHUNK_BYTES", "CHUNK_RUNS"]
 

@@ -32,7 +32,7 @@ from ..model.ast import Binary, Call, If, Name, Num, Subscript, Unary
 from ..model.builtins import TABLE_CALLS
 from ..model.elements import Aux, Constant, Flow, Lookup, Stock
 from ..model.model import Model
-from ..model.names import canonical
+from ..model.names import canonical, suggest
 from .runtime import RANDOM_BUILTINS
 
 __all__ = ["Node", "Plan", "lower", "const_value"]
@@ -303,10 +303,18 @@ class _Lowerer:
 
         The input while the condition holds, else the value held since it last
         did (the initial value before that): a discrete state that takes the
-        output of each step as its next value.
+        output of each step as its next value.  The variable's own name in the
+        condition or the input is that held value (``m = SAMPLE IF TRUE(x < m,
+        x, x)`` is a running minimum): what it was before this instant, not an
+        equation that needs itself.
         """
         cond, x, init = a
         name = self.hidden(owner, "sample_")
+
+        def held(n: ast.Expr) -> ast.Expr | None:
+            return Name(name) if isinstance(n, Name) and n.name == owner else None
+
+        cond, x = ast.transform(cond, pre=held), ast.transform(x, pre=held)
         out = If(cond, x, Name(name))
         self.nodes[name] = Node(name, DISC, out, init, owner)
         return out
@@ -529,8 +537,6 @@ def lower(m: Model) -> Plan:
 
 
 def _unknown(m, ref, owner, display, nodes, tables):
-    from ..model.validate import suggest
-
     hint = suggest(ref, list(nodes) + list(tables))
     raise UnknownVariableError(f"the equation uses '{ref}', which the model does not define{hint}",
                                variable=display.get(owner, owner), file=m.file)

@@ -14,7 +14,7 @@ from .. import limits
 from ..errors import ModelError
 from ..model.elements import Constant, Scenario
 from ..model.model import Model
-from ..model.names import canonical
+from ..model.names import canonical, suggest
 from .compiled import CompiledModel, compile_model
 
 __all__ = ["Params", "Prepared", "StepSizeWarning", "Timing", "prepare"]
@@ -142,8 +142,6 @@ def prepare(model: Model, scenario: Any = None, params: Params | None = None, *,
     equations: dict[str, str] = {}
     for name, value in (params or {}).items():
         if name not in m:
-            from ..model.validate import suggest
-
             raise ModelError(f"params: the model has no variable '{name}'{suggest(canonical(name), m.names())}",
                              variable=name, file=m.file)
         if isinstance(value, str):

@@ -13,7 +13,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import ModelError
-from ..model.names import canonical
+from ..model.names import canonical, suggest
 
 if TYPE_CHECKING:
     from ..model.model import Model
@@ -80,8 +80,6 @@ class Results:
         key = canonical(name)
         if key in self.ds:
             return key
-        from ..model.validate import suggest
-
         raise ModelError(
             f"the results have no variable '{name}'{suggest(key, [str(k) for k in self.ds.data_vars])}", variable=name
         )

@@ -87,7 +87,7 @@ def spin_up(model, params: Mapping[str, Any], n: int, *, method=None) -> dict[st
     dict
         Initial-value constant -> array of ``n`` (one per future).
     """
-    from .simulate import simulate
+    from .run import simulate
 
     spec = spinup_spec(model)
     if spec is None:

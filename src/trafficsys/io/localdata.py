@@ -91,7 +91,7 @@ class LocalData:
     def narrowed(self, fit):
         """Return ``fit.model`` with each fitted constant's range narrowed to what the figures allow.
 
-        The range becomes value +- 2 sd (:meth:`~trafficsys.analysis.calibrate.CalibrationResult.identifiability`),
+        The range becomes value +- 2 sd (:meth:`~trafficsys.analysis.calibration.CalibrationResult.identifiability`),
         inside the old range, and the source says so; a Monte Carlo of the adapted model then samples the
         fitted constants only as far as the local figures leave them uncertain.
         """

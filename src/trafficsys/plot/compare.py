@@ -85,7 +85,7 @@ def plot_paired(comparison, metric: str | None = None, ax: Any = None):
 
 def plot_metric(comparison, metric: str, ax: Any = None):
     """Median (dot) and 5-95% interval (bar) of one metric per strategy; returns the Axes."""
-    from ..scenarios.compare import INTERVAL
+    from ..scenarios.comparison import INTERVAL
     from ._style import new_axes
 
     if ax is None:

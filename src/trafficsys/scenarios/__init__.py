@@ -7,7 +7,7 @@ each strategy beats each other, the constants that decide it, and a plain
 statement when the ranking is not robust.
 """
 
-from .compare import INTERVAL, ROBUST, Comparison, compare, uncertain_constants
+from .comparison import INTERVAL, ROBUST, Comparison, compare, uncertain_constants
 from .metrics import Metric, indicators
 
 __all__ = [

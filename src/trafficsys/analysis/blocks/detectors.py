@@ -543,7 +543,7 @@ def congestion(ctx: Context) -> list[Finding]:
 
 # =============================================================================== burden shift
 def burden_shift(ctx: Context) -> list[Finding]:
-    from ...cld.archetypes import archetypes
+    from ...cld.archetype_search import archetypes
 
     try:
         matches = archetypes(ctx.cld)

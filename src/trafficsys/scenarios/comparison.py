@@ -266,7 +266,7 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
                  f"comparing strategies over {n:,} futures", "use fewer futures (n)", model.file)
     X = sample_inputs(model, inputs, n, seed, sampler)
     samples = input_params(inputs, X)
-    from ..engine.simulate import check_settings
+    from ..engine.run import check_settings
     from ..engine.spinup import spin_up
 
     # each future starts at the rest state of its own status quo, when the model asks (its metadata)
