@@ -11,7 +11,9 @@ Prints, side by side:
 (3) 10,000 runs of the chain saving the stocks at every step, against a
     hand-written vectorised numpy loop of the same equations;
 (4) the same runs saving every variable at every step: time, and the GB/s
-    written against this machine's memory bandwidth (a numpy copy).
+    written against this machine's memory bandwidth (a numpy copy);
+(5) ``trafficsys compare`` (n=1000, 5 strategies) with the kernels cached;
+(6) ensemble loop dominance of the reference model with 100 runs.
 
 Times are wall-clock medians; the machine's load is printed with them.
 """
@@ -106,6 +108,17 @@ def child(code: str, cache: str | None = None) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+#: a fresh process loading a one-line function from numba's cache: what any cached kernel pays first
+NUMBA_FLOOR = """
+import os, sys
+sys.path.insert(0, os.environ["TRAFFICSYS_CACHE_DIR"])
+open(os.path.join(os.environ["TRAFFICSYS_CACHE_DIR"], "floor_probe.py"), "w").write(
+    "from numba import njit\\n@njit(cache=True)\\ndef f(x):\\n    return x + 1.0\\n")
+import floor_probe
+floor_probe.f(1.0)
+"""
+
+
 def bandwidth() -> float:
     """Bytes per second a numpy copy of 512 MB moves (read + write), best of three."""
     a = np.ones(64 * 2**20)
@@ -117,7 +130,11 @@ def bandwidth() -> float:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=10_000)
+    ap.add_argument("--only", choices=["compare"], help="print only (5) and (6)")
     args = ap.parse_args(argv)
+    if args.only:
+        compare_and_dominance()
+        return
     warnings.simplefilter("ignore")
     import pysd
 
@@ -150,15 +167,21 @@ def main(argv=None):
     # (2) first run in a fresh process
     print("(2) reference model, first run in a fresh process, imports included (target warm: under 1 s)")
     cache = tempfile.mkdtemp()
-    run = "import trafficsys as ts; ts.simulate(ts.load_default(), backend='numba')"
-    cold = child(run, cache)
-    warm = sorted(child(run, cache) for _ in range(3))[1]
-    base = sorted(child("import numba, trafficsys as ts; ts.load_default()") for _ in range(3))[1]
-    print(f"    empty cache (compile included): wall {cold[0]:6.1f} s, CPU {cold[1]:6.1f} s")
-    print(f"    warm cache:                     wall {warm[0]:6.2f} s, CPU {warm[1]:6.2f} s")
+    run = "import trafficsys as ts; r = ts.simulate(ts.load_default(){}); r['in_exploitation'].values"
+    auto = sorted(child(run.format(""), cache) for _ in range(3))[1]
+    cold = child(run.format(", backend='numba'"), cache)
+    warm = sorted(child(run.format(", backend='numba'"), cache) for _ in range(3))[1]
+    base = sorted(child("import trafficsys as ts, xarray; ts.load_default()") for _ in range(3))[1]
+    floor = sorted(child(NUMBA_FLOOR, tempfile.mkdtemp()) for _ in range(3))[1]
     print(
-        f"    of which Python, importing numba and trafficsys, loading the model: wall {base[0]:.2f} s, "
-        f"CPU {base[1]:.2f} s"
+        f"    backend='auto' (the default: numpy for one run):   wall {auto[0]:6.2f} s, CPU {auto[1]:6.2f} s"
+    )
+    print(f"    backend='numba', empty cache (compile included): wall {cold[0]:6.1f} s, CPU {cold[1]:6.1f} s")
+    print(f"    backend='numba', warm cache:                     wall {warm[0]:6.2f} s, CPU {warm[1]:6.2f} s")
+    print(
+        f"    of which Python, importing trafficsys and xarray, loading the model: wall {base[0]:.2f} s, "
+        f"CPU {base[1]:.2f} s;\n    numba's own floor (import numba, load a one-line cached function): "
+        f"wall {floor[0]:.2f} s, CPU {floor[1]:.2f} s"
     )
     print()
 
@@ -206,6 +229,79 @@ def main(argv=None):
     print(
         f"    numpy filling {written / 2**30:5.2f} GiB of freshly allocated memory (the operating system's page "
         f"faults, which any new result pays): {fresh:5.2f} s, {written / fresh / 1e9:5.2f} GB/s"
+    )
+    print()
+
+    # (5) compare, (6) ensemble loop dominance
+    compare_and_dominance()
+
+
+COMPARE = """
+import time, trafficsys as ts
+m = ts.load_default()
+c0, w0 = time.process_time(), time.perf_counter()
+str(ts.compare(m, n=1000, seed=1))
+c1, w1 = time.process_time(), time.perf_counter()
+str(ts.compare(m, n=1000, seed=1))
+print(w1 - w0, c1 - c0, time.perf_counter() - w1, time.process_time() - c1)
+"""
+
+DOMINANCE = """
+import time, trafficsys as ts
+from trafficsys.analysis import loop_dominance
+m = ts.load_default()
+loop_dominance(m, ts.simulate(m))  # loops and their ids are found once per model structure
+c0, w0 = time.process_time(), time.perf_counter()
+loop_dominance(m, ts.monte_carlo(m, n=100, seed=1, variables="all"))
+c1, w1 = time.process_time(), time.perf_counter()
+loop_dominance(m, ts.monte_carlo(m, n=100, seed=2, variables="all"))
+print(w1 - w0, c1 - c0, time.perf_counter() - w1, time.process_time() - c1)
+"""
+
+
+def in_child(code: str) -> list[float]:
+    """The numbers a new Python process running ``code`` prints on its last line."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
+    return [float(x) for x in out.stdout.split()[-4:]]
+
+
+def compare_and_dominance() -> None:
+    """(5) ``trafficsys compare`` n=1000 x 5 strategies and (6) dominance of a 100-run ensemble, warm cache."""
+    cmd = [sys.executable, "-m", "trafficsys", "compare", "--n", "1000", "--figure", "none"]
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    subprocess.run(cmd, env=env, check=True, capture_output=True)  # the kernels compiled and cached
+
+    def cli() -> tuple[float, float]:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t = time.perf_counter()
+        subprocess.run(cmd, env=env, check=True, capture_output=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.perf_counter() - t, (after.ru_utime - before.ru_utime) + (
+            after.ru_stime - before.ru_stime
+        )
+
+    whole = sorted(cli() for _ in range(3))[1]
+    calls = sorted((in_child(COMPARE) for _ in range(3)), key=lambda x: x[1])[1]
+    print("(5) trafficsys compare, n=1000 x 5 strategies, warm kernel cache (target: under 2 s of compute)")
+    print(
+        f"    the command in a new process, everything included:    wall {whole[0]:5.2f} s, CPU {whole[1]:5.2f} s"
+    )
+    print(
+        f"    ts.compare + its table, first call in a new process:  wall {calls[0]:5.2f} s, CPU {calls[1]:5.2f} s "
+        "(the libraries it imports included)"
+    )
+    print(
+        f"    ts.compare + its table, called again:                 wall {calls[2]:5.2f} s, CPU {calls[3]:5.2f} s"
+    )
+    print()
+    dom = sorted((in_child(DOMINANCE) for _ in range(3)), key=lambda x: x[1])[1]
+    print(
+        "(6) ensemble loop dominance of the reference model, 100 runs: Monte Carlo + scoring (target: under 3 s)"
+    )
+    print(
+        f"    first ensemble in the process: wall {dom[0]:5.2f} s, CPU {dom[1]:5.2f} s;   "
+        f"another: wall {dom[2]:5.2f} s, CPU {dom[3]:5.2f} s"
     )
 
 

@@ -159,7 +159,7 @@ def time_split(model, repeat):
     time loop) and building the results from its raw output."""
     import importlib
 
-    sim = importlib.import_module("trafficsys.engine.simulate")
+    sim = importlib.import_module("trafficsys.engine.run")
     method = importlib.import_module("trafficsys.engine.methods").get_method(None, default=model.specs.method)
     timing = sim._timing(model, None, None, None, None)
     raw = {}

@@ -137,3 +137,56 @@ def test_only_the_model_writes_its_private_fields():
                 if isinstance(t, ast.Attribute) and t.attr in ("_elements", "_ast_cache"):
                     wrong.append(f"{path.relative_to(SRC)}:{node.lineno} writes .{t.attr}")
     assert not wrong, wrong
+
+
+def test_one_meaning_per_public_type_name():
+    """``Metric`` is the comparison indicator everywhere; a name is not a class in one package and an alias in another."""
+    import importlib
+    import pkgutil
+
+    import trafficsys
+    from trafficsys.scenarios import Metric
+
+    seen = {}
+    for info in pkgutil.walk_packages(trafficsys.__path__, "trafficsys."):
+        if info.name.startswith(("trafficsys.workshop.", "trafficsys.__main__")):
+            continue
+        module = importlib.import_module(info.name)
+        if hasattr(module, "Metric"):
+            seen[info.name] = module.Metric
+    assert seen and all(v is Metric for v in seen.values()), {k: v for k, v in seen.items() if v is not Metric}
+
+
+#: small modules any layer may import at module level: importing them inside a function only hides the dependency
+CHEAP = ("trafficsys.errors", "trafficsys.model.names", "trafficsys.model.elements", "trafficsys.io.output")
+
+
+def test_cheap_modules_are_imported_where_the_reader_sees_them():
+    local = [str(i) for i in imports()
+             if i.function and i.target.startswith(CHEAP) and i.source_package not in ("model", "__init__")]
+    assert not local, "\n".join(local)
+
+
+def test_the_did_you_mean_helper_comes_from_names():
+    """``suggest`` lives in ``model/names.py``; reaching it through ``model/validate.py`` hid a dependency."""
+    wrong = [str(i) for i in imports() if i.target == "trafficsys.model.validate.suggest"]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_no_function_shadows_its_module():
+    """``trafficsys.engine.run`` is a module and ``trafficsys.engine.simulate`` a function, never one name for both."""
+    import importlib
+    import pkgutil
+
+    import trafficsys
+
+    shadowed = []
+    for info in pkgutil.walk_packages(trafficsys.__path__, "trafficsys."):
+        parent_name, leaf = info.name.rsplit(".", 1)
+        if info.name.startswith("trafficsys.workshop.") or parent_name == "trafficsys":
+            continue
+        module = importlib.import_module(info.name)
+        bound = getattr(importlib.import_module(parent_name), leaf, module)
+        if bound is not module:
+            shadowed.append(f"{info.name} is hidden by the {type(bound).__name__} {parent_name}.{leaf}")
+    assert not shadowed, shadowed

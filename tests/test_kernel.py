@@ -245,15 +245,39 @@ def test_a_pipeline_delay_falls_back_to_numpy_unless_numba_is_demanded(monkeypat
     assert r.conservation_error() < 1e-9
 
 
-def test_auto_takes_the_kernel_for_large_ensembles_and_once_it_is_loaded(monkeypatch):
+def test_auto_takes_the_kernel_by_the_number_of_runs_alone(monkeypatch):
     monkeypatch.delenv("TRAFFICSYS_BACKEND", raising=False)
     m = _decay("k * x + 0.25")
     cm = compile_model(m)
     method = ts.engine.methods.get_method("euler")
     assert kernel.choose(None, cm, method, None, kernel.AUTO_RUNS) == "numba"
+    assert kernel.choose("auto", cm, method, None, kernel.AUTO_RUNS - 1) == "numpy"
     assert kernel.choose("numpy", cm, method, None, kernel.AUTO_RUNS) == "numpy"
     ts.simulate(m, backend="numba")
-    assert kernel.choose(None, cm, method, None, 1) == "numba"  # loaded: nothing left to pay
+    # a kernel loaded (or cached) changes nothing: the same call always takes the same path
+    assert kernel.choose(None, cm, method, None, 1) == "numpy"
+
+
+def test_an_ensemble_takes_one_path_for_all_its_chunks(monkeypatch):
+    from trafficsys.engine import ensemble
+
+    monkeypatch.delenv("TRAFFICSYS_BACKEND", raising=False)
+    seen = []
+    real = ensemble.execute
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("backend"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ensemble, "execute", spy)
+    m = _decay("k * x + 0.25")
+    k = np.linspace(0.1, 0.5, kernel.AUTO_RUNS)
+    big = ensemble.run_ensemble(m, {"k": k}, chunk_size=kernel.AUTO_RUNS // 3)
+    assert seen == ["numba"] * 4  # chunks of a third of AUTO_RUNS, chosen by the ensemble's AUTO_RUNS
+    seen.clear()
+    small = ensemble.run_ensemble(m, {"k": k[:10]}, chunk_size=3)
+    assert seen == ["numpy"] * 4
+    np.testing.assert_allclose(big.ds["x"].values[:, :10], small.ds["x"].values, rtol=1e-12)
 
 
 def test_a_second_process_loads_the_kernel_without_compiling(tmp_path):

@@ -94,6 +94,21 @@ def test_one_file_size_limit_for_every_reader(tmp_path, suffix, monkeypatch):
     assert info.value.file == str(p)
 
 
+@pytest.mark.parametrize("reader", ["local data", "workshop"])
+def test_the_other_files_we_read_go_through_the_same_guard(tmp_path, reader, monkeypatch, reference_model):
+    from trafficsys.io.localdata import read_local_data
+    from trafficsys.workshop.config import load_workshop
+
+    p = tmp_path / "big.toml"
+    p.write_bytes(b"x" * 2000)
+    read = {"local data": read_local_data, "workshop": lambda path: load_workshop(path, reference_model)}[reader]
+    with monkeypatch.context() as mp, limits.override(file_size=1000), pytest.raises(LimitError) as info:
+        mp.setattr("builtins.open", _never)
+        read(p)
+    _names_limit(info.value, "file_size")
+    assert info.value.file == str(p)
+
+
 def test_vensim_numeric_range_is_refused_before_it_is_expanded(tmp_path, monkeypatch):
     monkeypatch.setattr(ts.Model, "dimension", _never)  # refused from the bounds, before any range is declared
     p = tmp_path / "range.mdl"
@@ -265,7 +280,7 @@ def _long_run(stop: float) -> ts.Model:
 
 
 def test_fifty_million_steps_are_refused_before_the_run(monkeypatch):
-    sim = importlib.import_module("trafficsys.engine.simulate")
+    sim = importlib.import_module("trafficsys.engine.run")
 
     monkeypatch.setattr(sim, "prepare", _never)
     with pytest.raises(LimitError) as info:

@@ -11,22 +11,7 @@ import pytest
 from support import REPO
 
 #: files with type errors left, each being rewritten elsewhere: remove a file once it is clean
-PENDING = {
-    "src/trafficsys/analysis/blocks/__init__.py",
-    "src/trafficsys/analysis/blocks/context.py",
-    "src/trafficsys/analysis/blocks/detectors.py",
-    "src/trafficsys/engine/codegen.py",
-    "src/trafficsys/engine/compiled.py",
-    # split out of engine/simulate.py (pending) and the compiled kernel written beside it
-    "src/trafficsys/engine/kernel.py",
-    "src/trafficsys/engine/kernel_runtime.py",
-    "src/trafficsys/engine/prepare.py",
-    "src/trafficsys/engine/stepping.py",
-    "src/trafficsys/engine/ensemble.py",
-    "src/trafficsys/engine/lower.py",
-    "src/trafficsys/engine/results.py",
-    "src/trafficsys/engine/sampling.py",
-}
+PENDING: set[str] = set()
 
 
 @pytest.fixture

@@ -196,13 +196,13 @@ def strategies_table(m) -> str:
     return "\n".join(rows)
 
 
-def metrics_table() -> str:
-    """Tabulate the built-in comparison indicators, from ``trafficsys.scenarios.METRICS``."""
+def metrics_table(model) -> str:
+    """Tabulate the reference model's comparison indicators (its ``[metadata.indicators]``)."""
     _src_first()
-    from trafficsys.scenarios import METRICS
+    from trafficsys.scenarios import indicators
 
     rows = ["| metric | what it measures | units | better |", "|---|---|---|---|"]
-    for name, mt in METRICS.items():
+    for name, mt in indicators(model).items():
         label = mt.label.replace("|", "\\|")
         rows.append(f"| `{name}` | {label} | {mt.units} | {mt.better} |")
     return "\n".join(rows)
@@ -216,7 +216,7 @@ def on_page_markdown(markdown, page, config, files):
         return _replace_between(markdown, TABLES, _model_tables().tables(_reference_model()), uri)
     if uri == "strategies.md":
         markdown = _replace_between(markdown, STRATEGIES, strategies_table(_reference_model()), uri)
-        return _replace_between(markdown, METRICS, metrics_table(), uri)
+        return _replace_between(markdown, METRICS, metrics_table(_reference_model()), uri)
     return markdown
 
 

@@ -73,8 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text in COMMANDS.items():
         try:
             module = importlib.import_module(f".commands.{name}", __package__)
-        except ModuleNotFoundError:
-            continue
+        except ModuleNotFoundError as e:
+            if (e.name or "").startswith("trafficsys"):
+                raise  # our own module is missing: a broken installation, not an optional extra
+            continue  # a command whose optional dependency is not installed
         p = sub.add_parser(name, help=help_text, description=help_text)
         module.add_arguments(p)
         # also after the command (`trafficsys run --debug`); SUPPRESS keeps the top-level value when absent

@@ -29,7 +29,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import LimitError, ModelError
+from .errors import FileFormatError, LimitError, ModelError
 
 __all__ = ["Limits", "LimitError", "DEFAULTS", "current", "override", "applied", "set", "reset", "check",
            "check_file_size", "read_file", "check_memory", "available_memory", "parse_assignment", "format_bytes"]
@@ -228,8 +228,6 @@ def check_file_size(path: str | os.PathLike) -> int:
 
     A missing or unreadable file raises :class:`~trafficsys.errors.FileFormatError`.
     """
-    from .errors import FileFormatError
-
     try:
         size = os.stat(path).st_size
     except OSError as e:

@@ -93,7 +93,7 @@ def test_plot_renders(tmp_path):
 def test_parameter_sets_that_blow_up_count_as_bad_fits_not_crashes(monkeypatch):
     import sys
 
-    module = sys.modules["trafficsys.analysis.calibrate"]
+    module = sys.modules["trafficsys.analysis.calibration"]
     failures = []
     run = module.run_ensemble
 

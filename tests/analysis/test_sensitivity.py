@@ -117,8 +117,8 @@ def test_plots_render(method, tmp_path):
     assert method in r._repr_html_()
 
 
-@pytest.mark.parametrize("module", ["trafficsys.analysis.ltm", "trafficsys.analysis.sensitivity",
-                                    "trafficsys.analysis.calibrate"])
+@pytest.mark.parametrize("module", ["trafficsys.analysis.ltm", "trafficsys.analysis.sensitivity_methods",
+                                    "trafficsys.analysis.calibration"])
 def test_docstring_examples_run(module):
     import doctest
     import importlib

@@ -11,7 +11,7 @@ from support import REPO
 
 import trafficsys as ts
 from trafficsys.cld import ArchetypeMatch, CausalLoopDiagram, archetypes
-from trafficsys.cld.archetypes import ARCHETYPES, KINDS
+from trafficsys.cld.archetype_search import ARCHETYPES, KINDS
 from trafficsys.model.elements import Link
 
 FOLDER = REPO / "models" / "archetypes"

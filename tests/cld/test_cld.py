@@ -135,7 +135,7 @@ def test_default_model_gives_a_diagram():
     assert {v for v, info in cld.variables.items() if info.get("kind") == "stock"} == set(m.names(ts.model.Kind.STOCK))
 
 
-@pytest.mark.parametrize("module", ["diagram", "loops", "polarity", "archetypes"])
+@pytest.mark.parametrize("module", ["diagram", "loop_search", "polarity", "archetype_search"])
 def test_docstring_examples_run(module):
     import doctest
     import importlib

@@ -14,7 +14,7 @@ from support import REPO
 import trafficsys as ts
 from trafficsys.analysis import confirm_polarities, loop_dominance
 from trafficsys.cld import CausalLoopDiagram, independent_loops, loop_polarity, loops, loops_through
-from trafficsys.cld.loops import named_loop_notes, rotate_loop
+from trafficsys.cld.loop_search import named_loop_notes, rotate_loop
 from trafficsys.errors import UnknownVariableError
 
 

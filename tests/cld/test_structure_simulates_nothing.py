@@ -12,7 +12,7 @@ from trafficsys.io.graph import causal_graph, to_dot, to_kumu, to_mermaid, write
 @pytest.fixture
 def no_simulation(monkeypatch):
     """Make every way into a simulation run fail loudly; yields the list of attempts."""
-    engine = importlib.import_module("trafficsys.engine.simulate")  # the module, not the function it exports
+    engine = importlib.import_module("trafficsys.engine.run")  # the module, not the function it exports
     calls = []
 
     def refuse(name):
@@ -46,7 +46,7 @@ def test_reference_model_structure_runs_nothing(no_simulation, reference_model, 
 
 def test_loop_dominance_with_results_given_runs_nothing(logistic_model, monkeypatch):
     r = ts.simulate(logistic_model)
-    engine = importlib.import_module("trafficsys.engine.simulate")
+    engine = importlib.import_module("trafficsys.engine.run")
     for name in ("prepare", "execute"):
         monkeypatch.setattr(engine, name, lambda *a, **k: pytest.fail("loop_dominance simulated"))
     d = loop_dominance(logistic_model, r)

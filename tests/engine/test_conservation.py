@@ -159,7 +159,7 @@ def test_ledger_of_negative_zero_flows():
     # the accumulators themselves, before the ledger adds them up
     import importlib
 
-    sim = importlib.import_module("trafficsys.engine.simulate")
+    sim = importlib.import_module("trafficsys.engine.run")
     euler = get_method("euler")
     prep = sim.prepare(m)
     timing = sim._timing(prep.model, None, None, None, None)

@@ -504,7 +504,7 @@ def test_pipeline_delay():
 def test_fast_dataset_is_identical_to_xarrays_constructor():
     import xarray as xr
 
-    from trafficsys.engine.simulate import dataset
+    from trafficsys.engine.run import dataset
 
     data = {"a": xr.Variable(("time", "run"), np.arange(6.0).reshape(3, 2), {"kind": "stock"}),
             "k": xr.Variable(("run",), np.array([0.5, 1.0]), {"kind": "constant"})}
@@ -520,7 +520,7 @@ def test_results_dataset_is_identical_to_xarrays_constructor_and_owns_its_attrs(
 
     import xarray as xr
 
-    sim_mod = importlib.import_module("trafficsys.engine.simulate")
+    sim_mod = importlib.import_module("trafficsys.engine.run")
     assert sim_mod._variable is sim_mod._direct_variable  # the fast path is in use with this xarray
     m = ts.Model("attrs", stop=2, dt=0.5)
     m.constant("k", 0.1, units="1/month", doc="rate")

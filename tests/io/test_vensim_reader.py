@@ -299,3 +299,108 @@ def test_deep_nesting_and_long_sums(tmp_path):
     values = "".join(f"v{i} = 1 ~~|\n" for i in range(1500))
     df = run_mdl(tmp_path, f"s = INTEG({terms}, 0) ~~|\ntotal = {terms} ~~|\n{values}", stop=1)
     assert list(df["s"]) == [0, 1500] and df["total"].iloc[0] == 1500
+
+
+def test_a_level_with_constant_elements_keeps_them_constant(tmp_path):
+    # Vensim lets a level mix INTEG elements with constants: s[a] grows by 2 a step from 1, s[b] stays 5
+    df = run_mdl(
+        tmp_path, "d: a, b ~~|\ns[a] = INTEG(2, 1) ~~|\ns[b] = 5 ~~|\ntotal = s[a] + s[b] ~~|\n", stop=3
+    )
+    assert list(df["s[a]"]) == [1, 3, 5, 7]
+    assert list(df["s[b]"]) == [5, 5, 5, 5]
+    assert list(df["total"]) == [6, 8, 10, 12]
+
+
+def test_a_level_with_an_auxiliary_element_is_refused(tmp_path):
+    p = tmp_path / "m.mdl"
+    p.write_text(mdl("d: a, b ~~|\ns[a] = INTEG(2, 1) ~~|\ns[b] = Time ~~|\n"))
+    with pytest.raises(
+        ts.errors.UnsupportedFeatureError, match="stock for some of its elements and an auxiliary"
+    ):
+        ts.load(p)
+
+
+def test_data_without_data_is_missing_and_its_readers_are_named(tmp_path):
+    # Vensim reads "raw" from a data file at run time; the .mdl gives no data, so it is :NA: (-2^110),
+    # and so is a data equation built on it; "clean" (data from constants only) is computed.
+    # "flag" tests for :NA: as calibration models do, and is named in the warning.
+    from trafficsys.io.vensim.convert import MissingDataWarning
+    from trafficsys.io.vensim.grammar import NA
+
+    with pytest.warns(MissingDataWarning, match=r"flag read data variables that have no data.*\(raw\)"):
+        df = run_mdl(
+            tmp_path,
+            "raw ~ widget ~ |\nderived := raw * 2 ~~|\nclean := 3 + 4 ~~|\n"
+            "flag = IF THEN ELSE(raw = :NA:, 1, 0) ~~|\n",
+            stop=2,
+        )
+    assert list(df["raw"]) == [NA] * 3
+    assert list(df["derived"]) == [NA] * 3
+    assert list(df["clean"]) == [7] * 3
+    assert list(df["flag"]) == [1] * 3
+
+
+def test_data_equations_read_only_by_data_load_without_a_warning(tmp_path):
+    import warnings
+
+    from trafficsys.io.vensim.convert import MissingDataWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MissingDataWarning)
+        df = run_mdl(tmp_path, "raw ~~|\nderived := raw * 2 ~~|\ny = Time ~~|\n", stop=1)
+    assert list(df["y"]) == [0, 1]
+
+
+def test_sample_if_true_reading_itself_is_a_running_minimum_and_maximum(tmp_path):
+    # the variable's own name inside SAMPLE IF TRUE is the value it holds from before (a state, not an
+    # algebraic loop): x = 5, 3, 4, 1, 2 gives the running minimum 5, 3, 3, 1, 1 and maximum 5, 5, 5, 5, 5;
+    # arrayed, each element keeps its own (y = 10 - x: minimum 5, 5, 5, 5, 5; maximum 5, 7, 7, 9, 9)
+    df = run_mdl(
+        tmp_path,
+        "d: p, q ~~|\ntab((0,5),(1,3),(2,4),(3,1),(4,2)) ~~|\nx[p] = tab(Time) ~~|\nx[q] = 10 - tab(Time) ~~|\n"
+        "lo[d] = SAMPLE IF TRUE(x[d] < lo[d], x[d], x[d]) ~~|\n"
+        "hi[d] = SAMPLE IF TRUE(x[d] > hi[d], x[d], x[d]) ~~|\n",
+        stop=4,
+    )
+    assert list(df["lo[p]"]) == [5, 3, 3, 1, 1] and list(df["hi[p]"]) == [5, 5, 5, 5, 5]
+    assert list(df["lo[q]"]) == [5, 5, 5, 5, 5] and list(df["hi[q]"]) == [5, 7, 7, 9, 9]
+
+
+def test_sample_if_true_reading_itself_in_a_built_model():
+    m = ts.Model("m", start=0, stop=3, dt=1)
+    m.aux("x", "4 - TIME")
+    m.aux("lo", "SAMPLE_IF_TRUE(x < lo, x, x)")
+    m.aux("half", "SAMPLE_IF_TRUE(TIME >= 2, lo / 2, 0)")
+    df = ts.simulate(m).to_pandas()
+    assert list(df["lo"]) == [4, 3, 2, 1] and list(df["half"]) == [0, 0, 1, 0.5]
+
+
+def test_a_constants_unit_range_is_what_monte_carlo_samples(tmp_path):
+    # [min, max] (and [min, max, step]) after the units is the constant's range, as a TOML range is;
+    # an open bound (?) gives no range, and a value outside its range keeps none (with a warning)
+    p = tmp_path / "m.mdl"
+    p.write_text(
+        mdl(
+            "rate = 0.3 ~ 1/Month [0.1, 0.5] ~ |\nsteps = 4 ~ widget [0, 10, 1] ~ |\n"
+            "open = 2 ~ widget [0, ?] ~ |\nwide = 1 ~ widget [0.0, inf] ~ |\nodd = 9 ~ widget [0, 1] ~ |\n"
+            "y = rate * steps + open + odd ~~|\n",
+            stop=1,
+        )
+    )
+    with pytest.warns(UserWarning, match=r"odd = 9 lies outside its range \[0, 1\]"):
+        m = ts.load(p)
+    assert m["rate"].range == (0.1, 0.5) and m["steps"].range == (0, 10)
+    assert m["open"].range is None and m["wide"].range is None and m["odd"].range is None
+    r = ts.monte_carlo(m, 40, seed=1)
+    assert r.runs == 40
+    first = r.to_xarray()["y"].isel(time=0).values
+    # y = rate * steps + 11, rate in [0.1, 0.5] and steps in [0, 10]: y in [11, 16], and it varies
+    assert first.min() >= 11 - 1e-9 and first.max() <= 16 + 1e-9 and first.std() > 0.5
+    assert len(set(first.round(9))) == 40
+
+
+def test_a_malformed_unit_range_is_refused(tmp_path):
+    p = tmp_path / "m.mdl"
+    p.write_text(mdl("rate = 0.3 ~ 1/Month [0.1, __import__] ~ |\n"))
+    with pytest.raises(ts.errors.ParseError, match=r"rate.*is not \[min, max\]"):
+        ts.load(p)

@@ -50,12 +50,25 @@ def test_xmile_reader_refuses_reserved_names(tmp_path, name):
     assert e.value.file == str(p) and e.value.variable == name
 
 
-def test_vensim_reader_refuses_reserved_names(tmp_path):
+def test_vensim_reader_renames_clock_names_with_a_warning(tmp_path):
+    # In Vensim DT and STARTTIME are ordinary names (its clock is TIME STEP, INITIAL TIME): models from
+    # DYNAMO define DT = TIME STEP.  The reader renames them, every use too, and says so; the values are
+    # the model's own (DT = 0.5 here while the step is 1; STARTTIME = 3 while the run starts at 0).
+    from trafficsys.io.vensim import RenamedVariableWarning
+
     p = tmp_path / "m.mdl"
-    p.write_text(mdl("starttime = 3\n\t~\t\n\t~\t|\n\ny = starttime * 2\n\t~\t\n\t~\t|\n"))
+    p.write_text(mdl("starttime = 3 ~~|\ny = starttime * 2 ~~|\nDT = 0.5 ~~|\nz = DT * 10 + Time ~~|\n", stop=1))
+    with pytest.warns(RenamedVariableWarning) as w:
+        m = ts.load(p)
+    msg = str(w[0].message)
+    assert "'starttime' to 'starttime (model variable)'" in msg and "'DT' to 'DT (model variable)'" in msg
+    assert "DT (model variable)" in m and "starttime (model variable)" in m
+    df = ts.simulate(m).to_pandas()
+    assert list(df["y"]) == [6, 6] and list(df["z"]) == [5, 6]
+    # our own formats still refuse the name, with the clear message (test_constant_dt_is_refused...)
     with pytest.raises(InvalidNameError) as e:
-        ts.load(p)
-    assert "starttime" in str(e.value).lower() and "reserved" in str(e.value)
+        ts.Model("m").constant("DT", 0.5)
+    assert "reserved" in str(e.value) and "rename" in str(e.value)
 
 
 @pytest.mark.parametrize("name, what", [

@@ -10,7 +10,8 @@ import pytest
 import trafficsys as ts
 import trafficsys.engine
 from trafficsys.errors import ModelError
-from trafficsys.scenarios import Comparison, uncertain_constants
+from trafficsys.scenarios import Comparison, Metric, uncertain_constants
+from trafficsys.scenarios.metrics import final_value
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +96,14 @@ def test_common_random_numbers_detect_a_small_paired_improvement():
     m.flow("accrual", "in_exploitation", units="person")
     m.scenario("baseline", {"exit_rate": 0.5})
     m.scenario("better", {"exit_rate": 0.51})
+    # the model declares its indicators and its reference strategy, as the reference model does
+    m.metadata["indicators"] = {
+        "exploitation_final": {"label": "people at the end", "units": "person", "better": "lower",
+                               "value": "in_exploitation"},
+        "exploitation_person_years": {"label": "person-years", "units": "person*year", "better": "lower",
+                                      "value": "cumulative_exploitation_years"},
+    }
+    m.metadata["compare"] = {"reference": "baseline"}
     c = ts.compare(m, ["better"], metrics=["exploitation_final", "exploitation_person_years"], n=200, seed=1)
     assert c.prob_beats().loc["better", "baseline"] == 1.0
     spread = np.percentile(c.values["exploitation_person_years"]["baseline"], [5, 95])
@@ -110,7 +119,9 @@ def test_not_robust_ranking_is_said_plainly():
     m.flow("arrivals", "luck", units="person/year")
     m.scenario("baseline", {})
     m.scenario("same", {})
-    c = ts.compare(m, ["same"], metrics=["exploitation_final"], n=100, seed=2)
+    final = Metric("exploitation_final", "people at the end", "person", "lower", final_value("in_exploitation"),
+                   ("in_exploitation",))
+    c = ts.compare(m, ["same"], metrics=[final], reference="baseline", n=100, seed=2)
     assert c.prob_beats().loc["same", "baseline"] == 0.5
     assert "NOT robust" in c.robustness()
 

@@ -7,11 +7,11 @@ model first and return a result object with ``to_pandas()`` and ``plot()``.
 
 from .archetype_ranking import archetypes
 from .blocks import Block, BlocksReport, find_blocks
-from .calibrate import CalibrationResult, calibrate
+from .calibration import CalibrationResult, calibrate
 from .dominance import LoopDominance, LoopInfo
 from .ltm import cycle_partitions, feedback_graph, loop_dominance
 from .polarities import confirm_polarities
-from .sensitivity import METHODS, SensitivityResult, elasticities, morris, sensitivity, sobol
+from .sensitivity_methods import METHODS, SensitivityResult, elasticities, morris, sensitivity, sobol
 
 __all__ = [
     "Block",

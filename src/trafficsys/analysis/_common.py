@@ -13,12 +13,13 @@ from ..model.elements import Constant
 from ..model.model import Model
 from ..model.names import canonical
 
-__all__ = ["Metric", "rng", "run_ensemble", "metric_values", "metric_label", "constants_with_ranges"]
+__all__ = ["Outcome", "rng", "run_ensemble", "metric_values", "metric_label", "constants_with_ranges"]
 
-#: an output metric: ``"x"`` (final value of x), ``"max(x)"``, ``"min(x)"``, ``"mean(x)"``,
-#: ``"final(x)"``, ``"initial(x)"``, ``"x@5"`` (x at time 5), or a function of the results
-#: returning one number per run
-Metric = str | Callable[[Any], Any]
+#: what a sensitivity analysis measures in each run: ``"x"`` (final value of x), ``"max(x)"``,
+#: ``"min(x)"``, ``"mean(x)"``, ``"final(x)"``, ``"initial(x)"``, ``"x@5"`` (x at time 5), or a
+#: function of the results returning one number per run (a comparison's indicator is the other
+#: idea, :class:`trafficsys.scenarios.Metric`)
+Outcome = str | Callable[[Any], Any]
 
 _REDUCERS = {
     "final": lambda a: a.isel(time=-1),
@@ -57,12 +58,12 @@ def run_ensemble(m: Model, params: Mapping[str, Sequence[float] | np.ndarray] | 
     return door(m, params or None, scenario=scenario, **kwargs).ds
 
 
-def metric_label(metric: Metric) -> str:
+def metric_label(metric: Outcome) -> str:
     """Return a short label for tables and plots."""
     return metric if isinstance(metric, str) else getattr(metric, "__name__", "metric")
 
 
-def metric_values(ds: Any, metric: Metric, *, model: Model | None = None) -> np.ndarray:
+def metric_values(ds: Any, metric: Outcome, *, model: Model | None = None) -> np.ndarray:
     """One number per run: the metric evaluated on an ensemble's results."""
     if callable(metric):
         out = np.asarray(metric(ds), dtype=float)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..cld.archetypes import archetypes as detect
+from ..cld.archetype_search import archetypes as detect
 from ..cld.findings import ArchetypeMatches
 from ..model.model import Model
 from .dominance import LoopDominance

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..cld.loops import Loop
+from ..cld.loop_search import Loop
 from ..errors import ModelError
 
 __all__ = ["LoopInfo", "LoopDominance"]
@@ -36,7 +36,7 @@ class LoopInfo:
     loop
         The loop: variables in causal order, link signs and delays, and the
         modeller's name (``[loops.<name>]`` in the model file) by the one
-        named-loop rule of :mod:`trafficsys.cld.loops`.
+        named-loop rule of :mod:`trafficsys.cld.loop_search`.
     id
         The id the scores carry: the diagram's (``loop.id``) when the scores
         show the diagram's polarity, else a new one for the observed polarity.

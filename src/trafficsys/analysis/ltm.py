@@ -68,7 +68,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from ..cld.loops import Loop, graph_cycles, loop_order, loop_polarity, match_named_loops, rotate_loop
+from ..cld.loop_search import Loop, graph_cycles, loop_order, loop_polarity, match_named_loops, rotate_loop
 from ..engine.expression import STATEFUL_CALLS, evaluate, interpolate_lookup
 from ..errors import ModelError, UnsupportedFeatureError
 from ..model import ast
@@ -401,11 +401,11 @@ def _link_score(m: Model, values: _Values, source: str, target: str, lookups: Ma
 
 def _compiled(m: Model) -> Any:
     """Return the engine's compiled form of ``m`` (for re-evaluating equations), or None when it cannot compile."""
-    try:
-        from ..engine import compile_model
+    from ..engine import compile_model
 
+    try:
         return compile_model(m)
-    except (ImportError, ModelError):  # e.g. scores of recorded data for a model the engine rejects
+    except ModelError:  # e.g. scores of recorded data for a model the engine rejects
         return None
 
 
@@ -724,11 +724,13 @@ def loop_dominance(
         kept = [k for k in range(L) if max_abs[k] >= min_contribution or k in ever_dominant]
 
     # the causal-loop diagram's loops need every loop listed (not after a search); its signs are checked
-    # against these results, so its loops are not cached with the structure
+    # against these results, so its loops are cached with the structure and the signs found
     cld = _diagram(m, ds, confirm=method == "all")
     listed: dict[frozenset, Loop] = {}
     if method == "all" and cld is not None:
-        listed = {frozenset(lp.links): lp for lp in cld.loops()}
+        link_signs = tuple((lk.source, lk.target, lk.polarity, lk.delay) for lk in cld.links)
+        listed = dict(_structure_cached(m, ("diagram loops", link_signs),
+                                        lambda: {frozenset(lp.links): lp for lp in cld.loops()}))
     on_diagram = [listed.get(frozenset(zip(c, c[1:] + c[:1]))) for c in cycles]
     # the loops the diagram does not list are named by the same rule, among the names it has not used
     taken_names = {lp.name for lp in on_diagram if lp is not None and lp.name}

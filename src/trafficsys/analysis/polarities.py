@@ -123,6 +123,8 @@ def _dataset(results: Any):
     import pandas as pd
     import xarray as xr
 
+    if isinstance(results, xr.Dataset):  # (asking a Dataset for a missing attribute ranks every name like it)
+        return results
     ds = getattr(results, "ds", None)
     if ds is None and hasattr(results, "to_xarray") and not isinstance(results, (pd.DataFrame, xr.Dataset)):
         ds = results.to_xarray()
@@ -142,13 +144,14 @@ def _values(m: Model, ds, name: str) -> np.ndarray | None:
     """Return the recorded values of a variable as a flat array over (time, run), or None."""
     if name in m and isinstance(m[name], Constant) and name not in ds and m[name].name not in ds:
         return None
+    raw = ds.variables  # the raw variables: a DataArray per lookup would cost more than the evaluation
     for key in (name, m[name].name if name in m else name):
-        if key in ds:
-            da = ds[key]
-            if set(da.dims) - {"time", "run"}:
+        if key in raw:
+            var = raw[key]
+            if set(var.dims) - {"time", "run"}:
                 return None
-            dims = [d for d in ("time", "run") if d in da.dims]
-            return np.asarray(da.transpose(*dims).values, dtype=float)
+            dims = [d for d in ("time", "run") if d in var.dims]
+            return np.asarray(np.transpose(var.values, [var.dims.index(d) for d in dims]), dtype=float)
     return None
 
 

@@ -6,11 +6,11 @@
 ['B1']
 """
 
-from .archetypes import ARCHETYPES, ArchetypeMatch, archetypes
+from .archetype_search import ARCHETYPES, ArchetypeMatch, archetypes
 from .derive import from_model
 from .diagram import CausalLoopDiagram, PolarityNote
 from .findings import ArchetypeFinding, ArchetypeFindings, ArchetypeMatches, group_archetypes
-from .loops import Loop, LoopList, independent_loops, loop_polarity, loops, loops_through
+from .loop_search import Loop, LoopList, independent_loops, loop_polarity, loops, loops_through
 from .polarity import link_polarity
 
 __all__ = [

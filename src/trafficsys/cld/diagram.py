@@ -8,8 +8,8 @@ drawn by hand (:meth:`CausalLoopDiagram.from_edges`, or a CLD-only model file
 with ``[[links]]``), or derived from a stock-flow model's equations
 (:func:`trafficsys.cld.from_model`, ``m.cld()``).
 
-The analyses are free functions in :mod:`trafficsys.cld.loops` and
-:mod:`trafficsys.cld.archetypes`; the methods here are thin conveniences over
+The analyses are free functions in :mod:`trafficsys.cld.loop_search` and
+:mod:`trafficsys.cld.archetype_search`; the methods here are thin conveniences over
 them.
 """
 
@@ -29,7 +29,7 @@ from ..model.names import canonical
 if TYPE_CHECKING:  # pragma: no cover
     from ..model.model import Model
     from .findings import ArchetypeMatches
-    from .loops import Loop, LoopList
+    from .loop_search import Loop, LoopList
 
 __all__ = ["CausalLoopDiagram", "PolarityNote", "POLARITIES", "role_tags"]
 
@@ -257,26 +257,26 @@ class CausalLoopDiagram:
 
     # ------------------------------------------------------ analyses (thin)
     def loops(self, length_bound: int | None = None, *, max_loops: int = 100_000) -> LoopList:
-        """Every feedback loop: see :func:`trafficsys.cld.loops.loops`."""
-        from .loops import loops
+        """Every feedback loop: see :func:`trafficsys.cld.loop_search.loops`."""
+        from .loop_search import loops
 
         return loops(self, length_bound=length_bound, max_loops=max_loops)
 
     def loops_through(self, variable: str, length_bound: int | None = None) -> LoopList:
         """Return the loops that pass through ``variable``."""
-        from .loops import loops_through
+        from .loop_search import loops_through
 
         return loops_through(self, variable, length_bound=length_bound)
 
     def independent_loops(self) -> LoopList:
-        """Return the shortest independent loop set (Oliva 2004): see :func:`trafficsys.cld.loops.independent_loops`."""
-        from .loops import independent_loops
+        """Return the shortest independent loop set (Oliva 2004): see :func:`trafficsys.cld.loop_search.independent_loops`."""
+        from .loop_search import independent_loops
 
         return independent_loops(self)
 
     def archetypes(self, **kwargs: Any) -> ArchetypeMatches:
-        """Systems archetypes in the diagram: see :func:`trafficsys.cld.archetypes.archetypes`."""
-        from .archetypes import archetypes
+        """Systems archetypes in the diagram: see :func:`trafficsys.cld.archetype_search.archetypes`."""
+        from .archetype_search import archetypes
 
         return archetypes(self, **kwargs)
 

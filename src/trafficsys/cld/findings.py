@@ -3,8 +3,8 @@
 In a stock-flow model, one archetype usually closes through many routes: the
 fix and the problem stay the same while the reinforcing loop that makes the
 fix fail runs through any of a dozen side paths.  Detection
-(:func:`trafficsys.cld.archetypes.archetypes`) reports each route as its own
-:class:`~trafficsys.cld.archetypes.ArchetypeMatch` (1,625 on the reference
+(:func:`trafficsys.cld.archetype_search.archetypes`) reports each route as its own
+:class:`~trafficsys.cld.archetype_search.ArchetypeMatch` (1,625 on the reference
 model); a *finding* is one structure with its routes listed under it.
 
 Grouping
@@ -54,10 +54,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, SupportsIndex, overload
 
 from .diagram import CausalLoopDiagram, role_tags
-from .loops import Loop
+from .loop_search import Loop
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .archetypes import ArchetypeMatch
+    from .archetype_search import ArchetypeMatch
 
 __all__ = ["Core", "CORE", "ROLE_ALIASES", "ArchetypeFinding", "ArchetypeFindings", "ArchetypeMatches",
            "group_archetypes", "loop_activity"]
@@ -107,7 +107,7 @@ ROLE_ALIASES: dict[str, str] = {
 
 
 def _known_roles() -> frozenset[str]:
-    from .archetypes import ARCHETYPES
+    from .archetype_search import ARCHETYPES
 
     return frozenset(r for a in ARCHETYPES.values() for r in a.roles)
 
@@ -120,7 +120,7 @@ class ArchetypeFinding:
     Attributes
     ----------
     kind
-        The archetype's id (see :data:`trafficsys.cld.archetypes.KINDS`).
+        The archetype's id (see :data:`trafficsys.cld.archetype_search.KINDS`).
     roles
         Role -> the variables that fill it: one for a core role, and for a
         role read along a path, every variable that fills it in some match,
@@ -344,7 +344,7 @@ def group_archetypes(
     Parameters
     ----------
     matches
-        Archetype matches, as :func:`~trafficsys.cld.archetypes.archetypes` returns them.
+        Archetype matches, as :func:`~trafficsys.cld.archetype_search.archetypes` returns them.
     cld
         The diagram they were found in, for its ``role`` tags (without it, no
         tag counts).
@@ -596,7 +596,7 @@ class ArchetypeFindings(list):
 
 
 class ArchetypeMatches(list):
-    """The archetype matches :func:`~trafficsys.cld.archetypes.archetypes` returns, best first.
+    """The archetype matches :func:`~trafficsys.cld.archetype_search.archetypes` returns, best first.
 
     A plain ``list`` of :class:`ArchetypeMatch` (iterate, index, ``len``,
     compare with a list: the contract of ``ts.archetypes``), with the grouped

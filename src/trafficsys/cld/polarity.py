@@ -46,6 +46,7 @@ from ..model import ast
 from ..model.builtins import BuiltinKind, lookup_builtin
 from ..model.elements import Aux, Constant, Extrapolation, Flow, Lookup, Stock
 from ..model.model import Model
+from ..model.names import canonical
 
 __all__ = ["SignSet", "SignAnalysis", "link_polarity", "to_polarity", "ALL", "POS", "NEG", "ZERO", "NONNEG"]
 
@@ -510,6 +511,4 @@ def link_polarity(m: Model, source: str, target: str) -> str:
     See :class:`SignAnalysis`.  Returns ``+``, ``-``, ``?``, or ``0`` when
     ``target``'s equation does not depend on ``source`` causally.
     """
-    from ..model.names import canonical
-
     return SignAnalysis(m).polarity(canonical(source), canonical(target))

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import math
 
+from ..io.output import check_output, figure_suffixes, refuse_existing
+
 __all__ = ["MODEL_HELP", "FORCE_HELP", "whole", "positive_whole", "span", "positive_span", "check_outputs",
            "add_force"]
 
@@ -72,8 +74,6 @@ def check_outputs(*, csv: str | None = None, figure: str | None = None, other: s
     Without ``force``, an existing file is refused: the command line never
     replaces a file it was not told to (``docs/limits.md``).
     """
-    from ..io.output import check_output, figure_suffixes, refuse_existing
-
     if csv:
         check_output(csv, what="CSV file", example=".csv")
     if figure:

@@ -6,6 +6,7 @@ import argparse
 import textwrap
 from typing import Any
 
+from ..errors import ModelError
 from ._args import MODEL_HELP, check_outputs, positive_whole, whole
 
 __all__ = ["add_arguments", "run"]
@@ -13,7 +14,7 @@ __all__ = ["add_arguments", "run"]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the command's options."""
-    from ..cld.archetypes import KINDS
+    from ..cld.archetype_search import KINDS
 
     parser.add_argument("model", nargs="?", help=MODEL_HELP.replace("model file", "model or CLD file"))
     parser.add_argument("--kind", action="append", choices=KINDS, metavar="KIND",
@@ -40,8 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Detect the archetypes and print the findings (or the matches)."""
     from ..cld import archetypes
-    from ..cld.archetypes import detection_loops
-    from ..errors import ModelError
+    from ..cld.archetype_search import detection_loops
     from .loops import load_cld
 
     check_outputs(csv=args.csv)

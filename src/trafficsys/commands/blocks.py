@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import textwrap
 
+from ..errors import ModelError
+from ..io.output import write_text
 from ._args import MODEL_HELP, add_force, check_outputs, positive_whole
 
 __all__ = ["add_arguments", "run"]
@@ -33,9 +35,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print the ranked blocks with their explanations and numbers."""
     import trafficsys as ts
-
-    from ..errors import ModelError
-    from ..io.output import write_text
 
     check_outputs(other=args.markdown, force=args.force)
     m = ts.load(args.model) if args.model else ts.load_default()

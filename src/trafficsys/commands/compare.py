@@ -7,6 +7,8 @@ import os
 import sys
 import time
 
+from ..io.output import check_output, figure_suffixes, png_text, refuse_existing, save_figure, write_csv
+from ..model.names import suggest
 from ._args import MODEL_HELP, add_force, check_outputs, whole
 
 __all__ = ["add_arguments", "run", "DEFAULT_FIGURE"]
@@ -71,8 +73,6 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for name in args.drivers or ():  # before the long run, not after it
         if name not in model.scenarios:
-            from ..model.names import suggest
-
             raise ts.ModelError(f"--drivers: no strategy '{name}'{suggest(name, model.scenarios)}; defined: "
                                 f"{', '.join(model.scenarios)}", file=model.file)
     if args.drivers and args.drivers[0] == args.drivers[1]:
@@ -92,16 +92,12 @@ def run(args: argparse.Namespace) -> int:
               f"difference; share of futures {a} wins with the constant in its lowest / highest quarter):")
         print(c.drivers(a, b, top=8).round(3).to_string())
     if args.csv:
-        from ..io.output import write_csv
-
         write_csv(c.to_pandas(), args.csv, index=False)
         print(f"\nwrote {args.csv}")
     if figure:
         import matplotlib
 
         matplotlib.use("Agg")
-        from ..io.output import save_figure
-
         fig = c.figure()
         save_figure(fig, figure, dpi=110, **({"metadata": dict([_MARK])} if figure.lower().endswith(".png") else {}))
         print(f"wrote {figure}")
@@ -117,8 +113,6 @@ def _parse_set(items: list[str]) -> dict[str, float | str]:
 
 def _check_figure(figure: str | None, *, explicit: bool, force: bool) -> None:
     """Apply the overwrite rule to the figure: an existing file needs --force, unless it is our own default figure."""
-    from ..io.output import check_output, figure_suffixes, png_text, refuse_existing
-
     if figure is None:
         return
     check_output(figure, suffixes=figure_suffixes(), what="figure", example=".png")

@@ -6,6 +6,8 @@ import argparse
 
 import numpy as np
 
+from ..errors import ModelError
+from ..io.output import save_figure, write_csv
 from ._args import MODEL_HELP, add_force, check_outputs, span, whole
 
 __all__ = ["add_arguments", "run"]
@@ -68,8 +70,6 @@ def run(args: argparse.Namespace) -> int:
     import trafficsys as ts
 
     from ..analysis import loop_dominance
-    from ..errors import ModelError
-
     check_outputs(csv=args.csv, figure=args.plot, force=args.force)
     m = _load(args.model)
     results = ts.simulate(m, scenario=args.scenario)
@@ -166,16 +166,12 @@ def run(args: argparse.Namespace) -> int:
                     top = col.reindex(col.abs().sort_values(ascending=False).index)[:5]
                     print(f"  {lp}: " + ", ".join(f"{k} {v:+.2f}" for k, v in top.items()))
     if args.csv:
-        from ..io.output import write_csv
-
         write_csv(dom.to_pandas(), args.csv, index=False)
         print(f"\nwrote {args.csv}")
     if args.plot:
         import matplotlib
 
         matplotlib.use("Agg")
-        from ..io.output import save_figure
-
         ax = dom.plot()
         save_figure(ax.figure, args.plot, dpi=120, bbox_inches="tight")
         print(f"wrote {args.plot}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from ..errors import FileFormatError
+from ..io.output import check_output, refuse_existing
 from ._args import MODEL_HELP
 
 __all__ = ["add_arguments", "run", "FORMATS"]
@@ -35,10 +37,7 @@ def run(args: argparse.Namespace) -> int:
     """Load the model and write it in the format of ``--to``'s suffix."""
     import trafficsys as ts
 
-    from ..errors import FileFormatError
     from ..io.graph import GRAPH_FORMATS, causal_graph, write_graph
-    from ..io.output import check_output, refuse_existing
-
     out = args.to
     if os.path.isdir(out):
         check_output(out, example=".xmile")  # says it is a folder

@@ -6,6 +6,9 @@ import argparse
 import os
 import textwrap
 
+from ..errors import ModelError
+from ..io.output import atomic_path, save_figure
+from ..model.names import suggest
 from ._args import MODEL_HELP, add_force, check_outputs, positive_whole
 
 __all__ = ["add_arguments", "run", "load_cld", "SUMMARY_ABOVE"]
@@ -52,7 +55,6 @@ def load_cld(path: str | None, structure_only: bool = False):
     checked against the model's base run (:func:`~trafficsys.analysis.confirm_polarities`);
     a model that does not simulate keeps its structural signs.
     """
-    from ..errors import ModelError
     from ..io import load, load_default
 
     m = load(path) if path else load_default()
@@ -78,22 +80,15 @@ def _path(lp) -> str:
 def run(args: argparse.Namespace) -> int:
     """Print the loop table."""
     from ..cld import LoopList, independent_loops, loops, loops_through
-    from ..cld.loops import named_loop_notes
+    from ..cld.loop_search import named_loop_notes
 
     if (args.loop or args.sector or args.highlight or args.layout != "auto") and not args.plot:
-        from ..errors import ModelError
-
         raise ModelError("--loop, --sector, --highlight and --layout shape the drawing: add --plot FILE")
     check_outputs(csv=args.csv, figure=args.plot, force=args.force)
     if args.plot and args.csv and os.path.abspath(args.plot) == os.path.abspath(args.csv):
-        from ..errors import ModelError
-
         raise ModelError("--plot and --csv name the same file; give each its own path")
     m, cld = load_cld(args.model, args.structure_only)
     if args.sector and args.sector not in getattr(m, "sectors", {}):
-        from ..errors import ModelError
-        from ..model.names import suggest
-
         have = ", ".join(m.sectors) if getattr(m, "sectors", None) else "none: the file has no [sectors] tables"
         raise ModelError(f"--sector: no sector '{args.sector}'{suggest(args.sector, m.sectors)}; its sectors: {have}",
                          file=m.file)
@@ -158,8 +153,6 @@ def run(args: argparse.Namespace) -> int:
     if args.csv:
         import csv
 
-        from ..io.output import atomic_path
-
         with atomic_path(args.csv) as tmp, open(tmp, "w", newline="") as fh:
             wr = csv.writer(fh)
             wr.writerow(["id", "name", "polarity", "length", "delays", "variables", "signs"])
@@ -178,8 +171,6 @@ def _plot(cld, args: argparse.Namespace) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from ..io.output import save_figure
 
     ax = cld.plot(loops=args.loop, sector=args.sector, highlight=args.highlight, layout=args.layout)
     save_figure(ax.figure, args.plot, dpi=100)

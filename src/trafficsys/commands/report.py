@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from ..errors import FileFormatError
+from ..model.names import suggest
 from ._args import MODEL_HELP, add_force, check_outputs, whole
 
 __all__ = ["add_arguments", "run"]
@@ -51,7 +53,6 @@ def run(args: argparse.Namespace) -> int:
     """Build and write the report."""
     import trafficsys as ts
 
-    from ..errors import FileFormatError
     from ..plot.report import ReportOptions, write_report
 
     if not args.output.lower().endswith((".html", ".htm")):
@@ -60,8 +61,6 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     m = ts.load(args.model) if args.model else ts.load_default()
     if args.scenario and args.scenario not in m.scenarios:
-        from ..model.validate import suggest
-
         raise ts.ModelError(
             f"--scenario: no scenario '{args.scenario}'{suggest(args.scenario, m.scenarios)}; "
             f"defined: {', '.join(m.scenarios) or 'none'}",

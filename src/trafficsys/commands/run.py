@@ -6,6 +6,10 @@ import argparse
 import math
 import sys
 
+from ..errors import ModelError
+from ..io.output import write_csv
+from ..model.elements import Kind
+from ..model.names import suggest
 from ._args import MODEL_HELP, add_force, check_outputs, positive_span, whole
 
 __all__ = ["add_arguments", "run"]
@@ -54,8 +58,6 @@ def _fmt(x: float) -> str:
 
 
 def _parse_set(items: list[str]) -> dict[str, float | str]:
-    from ..errors import ModelError
-
     out: dict[str, float | str] = {}
     for item in items:
         name, sep, value = item.partition("=")
@@ -73,8 +75,6 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     import trafficsys as ts
-    from trafficsys.model.elements import Kind
-
     check_outputs(csv=args.csv, figure=args.plot, force=args.force)
     m = _load(args.model)
     if args.list:
@@ -143,8 +143,6 @@ def run(args: argparse.Namespace) -> int:
               f"(initial + boundary inflows - boundary outflows = final); largest relative residual {err:.1e}")
     if args.csv:
         df = r.to_pandas()
-        from ..io.output import write_csv
-
         write_csv(df, args.csv)
         print(f"wrote {len(df)} rows x {df.shape[1]} variables to {args.csv}", file=sys.stderr)
     if args.plot:
@@ -175,8 +173,6 @@ def _plot(m, r, names: list[str], args: argparse.Namespace, overrides: dict[str,
     sets = {args.scenario or "base case": r}
     for s in args.compare_scenario:
         if s not in m.scenarios:
-            from ..model.validate import suggest
-
             raise ts.ModelError(f"--compare-scenario: no scenario '{s}'{suggest(s, m.scenarios)}; defined: "
                                 f"{', '.join(m.scenarios) or 'none'}", file=m.file)
         sets[s] = ts.simulate(m, scenario=s, params=overrides or None, method=args.method, seed=args.seed)

@@ -14,6 +14,7 @@ import argparse
 import sys
 
 from ..errors import ModelError
+from ..model.elements import Kind
 from ._args import MODEL_HELP
 
 __all__ = ["add_arguments", "run", "summary"]
@@ -45,8 +46,6 @@ def summary(model) -> str:
         0 graphical functions; 1 scenario, 0 named loops"``, followed by the
         size of the hand-drawn causal-loop diagram when the file has one.
     """
-    from ..model.elements import Kind
-
     count = {k: len(model.names(k)) for k in Kind}
     parts = [
         _plural(count[Kind.STOCK], "stock"),

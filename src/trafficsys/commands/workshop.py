@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..errors import ModelError
 from ._args import MODEL_HELP
 
 __all__ = ["add_arguments", "run", "DEFAULT_PORT", "DEFAULT_STATE"]
@@ -80,7 +81,6 @@ def run(args: argparse.Namespace) -> int:
     """Load the model and workshop file, open the state file and serve until Ctrl-C."""
     import trafficsys as ts
 
-    from ..errors import ModelError
     from ..workshop import Game, create_app, default_workshop_path, load_workshop
     from ..workshop.server import make_server
 

@@ -11,8 +11,8 @@ from .compiled import CompiledModel, compile_model
 from .methods import METHODS, Method
 from .montecarlo import monte_carlo
 from .results import Results
+from .run import Simulation, StepSizeWarning, simulate
 from .sampling import as_generator, sample_constants
-from .simulate import Simulation, StepSizeWarning, simulate
 
 __all__ = [
     "CompiledModel",

@@ -35,6 +35,7 @@ import operator
 import re
 import struct
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -456,7 +457,7 @@ class _Chain:
 
 
 #: the arithmetic of a flattened chain, by operator (AND ``a`` and OR ``o`` only in vector mode)
-_CHAIN_OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
+_CHAIN_OPS: dict[str, Callable[[Any, Any], Any]] = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
               "a": np.logical_and, "o": np.logical_or}
 
 
@@ -573,7 +574,7 @@ class _Program:
             self.inv_names.add("pi")
         self.inv_nodes = []
         for n in plan.step_order:
-            if self.invariant(nodes[n].expr):
+            if self.invariant(nodes[n].body):
                 self.inv_nodes.append(n)
                 self.inv_names.add(n)
         self.rescaled = self._rescaled()
@@ -633,6 +634,7 @@ class _Program:
     def emitter(self, stage_names: bool, variable: str) -> Emitter:
         ids = self.ids
         states = set(self.plan.states)
+        names: Callable[[str], str]
         if stage_names:
             def names(n: str) -> str:
                 return ids[n] + "_s" if n in states and self.plan.nodes[n].role in (STOCK, HSTOCK) else ids[n]
@@ -656,7 +658,7 @@ class _Program:
     def equation(self, n: str, stage: bool, e: ast.Expr | None = None) -> str:
         """Source of ``n``'s value from ``e`` (default: its equation), a uniflow cut at zero."""
         node = self.plan.nodes[n]
-        expr = self.emitter(stage, node.owner)(node.expr if e is None else e)
+        expr = self.emitter(stage, node.owner)(node.body if e is None else e)
         if node.role == FLOW and node.uniflow:
             expr = (f"_pos({expr})" if self.mode == "vector" else f"_clampneg({expr})" if self.mode == "kernel"
                     else _clamp(expr))
@@ -829,16 +831,16 @@ class _Program:
         self.w(3, "break")
         # discrete states: their next value, from this step's stage-0 values
         for d in self.discs:
-            self.w(2, f"N{ids[d]} = {self.emitter(False, nodes[d].owner)(nodes[d].expr)}")
+            self.w(2, f"N{ids[d]} = {self.emitter(False, nodes[d].owner)(nodes[d].body)}")
         for d in self.pipes:  # a re-run of step k (stepping) replaces its entry
-            x = self.emitter(False, nodes[d].owner)(nodes[d].expr)
+            x = self.emitter(False, nodes[d].owner)(nodes[d].body)
             self.w(2, f"del {ids[d]}[k:]")
             self.w(2, f"{ids[d]}.append({x})")
         ns = m.stages
         flow_ids = {f: ids[f] for f in self.acc_flows}
         if ns == 1:
             for h in self.hstocks:
-                self.w(2, f"D{ids[h]} = {self.emitter(False, nodes[h].owner)(nodes[h].expr)}")
+                self.w(2, f"D{ids[h]} = {self.emitter(False, nodes[h].owner)(nodes[h].body)}")
         else:
             self.stage_copy(2, 0)
             for i in range(1, ns):
@@ -982,12 +984,12 @@ class _Program:
         self.w(i2, "if k >= nsteps:")
         self.w(i2 + 1, "break")
         for d in self.discs:
-            self.w(i2, f"N{ids[d]} = {self.emitter(False, nodes[d].owner)(nodes[d].expr)}")
+            self.w(i2, f"N{ids[d]} = {self.emitter(False, nodes[d].owner)(nodes[d].body)}")
         ns = m.stages
         flow_ids = {f: ids[f] for f in self.acc_flows}
         if ns == 1:
             for h in self.hstocks:
-                self.w(i2, f"D{ids[h]} = {self.emitter(False, nodes[h].owner)(nodes[h].expr)}")
+                self.w(i2, f"D{ids[h]} = {self.emitter(False, nodes[h].owner)(nodes[h].body)}")
         else:
             self.stage_copy(i2, 0)
             for i in range(1, ns):
@@ -1033,7 +1035,7 @@ class _Program:
             self.w(ind, f"D{ids[s]}_{j} = {self.net(s, lambda f: 'F' + ids[f] + '_' + str(j))}")
         for h in self.hstocks:
             em = self.emitter(j > 0, nodes[h].owner)
-            self.w(ind, f"D{ids[h]}_{j} = {em(nodes[h].expr)}")
+            self.w(ind, f"D{ids[h]}_{j} = {em(nodes[h].body)}")
 
 
 def _refs_of(e: ast.Expr) -> set[str]:

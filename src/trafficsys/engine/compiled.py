@@ -20,7 +20,7 @@ from ..errors import ModelError, UnsupportedFeatureError
 from ..model import ast
 from ..model.elements import Constant
 from ..model.model import Model
-from ..model.names import canonical
+from ..model.names import canonical, suggest
 from .codegen import Emitter, accumulated, generate, helpers
 from .lower import AUX, FLOW, LOOKUPVAR, STOCK, Plan, lower
 from .methods import Method, get_method
@@ -126,8 +126,6 @@ class CompiledModel:
         for v in variables:
             key = canonical(v)
             if key not in self.recorded:
-                from ..model.validate import suggest
-
                 what = "a constant (saved per run anyway)" if key in self.constants else "not a variable"
                 raise ModelError(f"cannot save '{v}': it is {what}{suggest(key, self.recorded)}",
                                  variable=v, file=self.model.file)
@@ -177,7 +175,7 @@ class CompiledModel:
                              "to evaluate", variable=name, file=self.model.file)
         fn_deps = self._eval.get(key)
         if fn_deps is None:
-            deps = sorted(ast.names(node.expr))
+            deps = sorted(ast.names(node.body))
             for d in deps:
                 if "__" in d:
                     raise UnsupportedFeatureError(
@@ -188,14 +186,15 @@ class CompiledModel:
             idx = {d: f"E[{i}]" for i, d in enumerate(deps)}
             em = Emitter("vector", idx.__getitem__, table_ids, has_pi_var="pi" in self.plan.nodes,
                          variable=name, file=self.model.file)
-            body = em(node.expr)
+            body = em(node.body)
             if node.role == FLOW and node.uniflow:
                 body = f"_pos({body})"
             source = f"def _ev(E, T, DT, T0, T1):\n    EPS = DT * 1e-6\n    return {body}\n"
             ns = helpers("vector", self.plan, table_ids)
             # compiled-ast: generated from our validated AST, mangled identifiers only
             exec(compile(source, f"<trafficsys evaluate {key}>", "exec"), ns)  # compiled-ast: defines _ev
-            fn_deps = (ns["_ev"], deps)
+            ev: Any = ns["_ev"]
+            fn_deps = (ev, deps)
             self._eval[key] = fn_deps
         fn, deps = fn_deps
         missing = [d for d in deps if d not in env]

@@ -35,11 +35,12 @@ from ..errors import ModelError
 from ..model.elements import Constant
 from ..model.model import Model
 from ..model.names import canonical
+from .kernel import choose
 from .methods import Method, get_method
 from .prepare import seed_values
 from .results import Results
+from .run import Prepared, Timing, _check_dt, _check_params, _timing, execute, make_results, prepare
 from .sampling import check_memory, noise_seed
-from .simulate import Prepared, Timing, _check_dt, _check_params, _timing, execute, make_results, prepare
 
 __all__ = ["run_ensemble", "run_chunk", "expand_params", "memory_budget", "CHUNK_BYTES", "CHUNK_RUNS"]
 
@@ -65,18 +66,20 @@ def run_chunk(
     out: np.ndarray | None = None,
     lim: limits.Limits | None = None,
     seed: int = 0,
+    backend: str | None = None,
 ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """Run one chunk of an ensemble (a module-level function, so executors can pickle it).
 
     In-process, ``out`` is the chunk's slice of the ensemble's array, written in place.
     ``lim`` are the caller's resource limits, applied in the worker; ``seed``
-    the ensemble's seed of random functions (the chunk's first run is run ``offset``).
+    the ensemble's seed of random functions (the chunk's first run is run ``offset``);
+    ``backend`` the one chosen for the whole ensemble (so every chunk takes the same path).
     """
     with limits.applied(lim):
-        return _run_chunk(model, params, method, timing, offset, record, out, seed)
+        return _run_chunk(model, params, method, timing, offset, record, out, seed, backend)
 
 
-def _run_chunk(model, params, method, timing, offset, record, out, seed=0):
+def _run_chunk(model, params, method, timing, offset, record, out, seed=0, backend=None):
     prep = prepare(model, None, params, seed=seed, first_run=offset)
     prep.record = record
     n = max((len(v) for v in params.values() if np.ndim(v) == 1), default=1)
@@ -84,7 +87,7 @@ def _run_chunk(model, params, method, timing, offset, record, out, seed=0):
         prep.n = n
         if prep.cm.plan.seeded:
             prep.P[-1] = seed_values(seed, offset, n)
-    out, S0, S, A = execute(prep, method, timing, mode="vector", run_offset=offset, out=out)
+    out, S0, S, A = execute(prep, method, timing, mode="vector", run_offset=offset, out=out, backend=backend)
 
     def full(xs):  # (pipeline-delay histories are lists: the ledger does not need them)
         return [
@@ -137,6 +140,7 @@ def run_ensemble(
     progress: bool | None = None,
     desc: str | None = None,
     seed: Any = None,
+    backend: str | None = None,
 ) -> Results:
     """Run one model many times: a run per element of the ``params`` arrays.
 
@@ -173,6 +177,10 @@ def run_ensemble(
     seed
         Seed of the random functions (see :func:`~trafficsys.engine.sampling.noise_seed`):
         run ``i`` draws the same numbers for the same ``seed`` in every scenario.
+    backend
+        ``"auto"``, ``"numba"`` or ``"numpy"`` (None: ``$TRAFFICSYS_BACKEND``, else
+        auto), chosen once for the whole ensemble by its number of runs
+        (:func:`~trafficsys.engine.kernel.choose`), whatever its chunks.
 
     Returns
     -------
@@ -258,6 +266,8 @@ def run_ensemble(
             per_run = timing.nsave * max(1, nsaved) * 8
             chunk_size = max(1, min(-(-n // 4), CHUNK_BYTES // per_run))
     chunk_size = max(1, int(chunk_size))
+    # the path is chosen for the whole ensemble, not per chunk; numba from the environment may still fall back
+    chosen = choose(backend, whole.cm, meth, record, n)
     bounds = [(a, min(a + chunk_size, n)) for a in range(0, n, chunk_size)]
     if not arrays:  # nothing varies: still n identical runs
         c0 = whole.cm.constants[0] if whole.cm.constants else None
@@ -291,20 +301,23 @@ def run_ensemble(
 
     try:
         if executor is None:
-            for p, a, b in per_chunk:
-                store(run_chunk(whole.model, p, meth, timing, a, record, out[:, :, a:b], seed=seed), a)
+            for p, lo, hi in per_chunk:
+                store(
+                    run_chunk(whole.model, p, meth, timing, lo, record, out[:, :, lo:hi], seed=seed, backend=chosen),
+                    lo,
+                )
         else:
             lim = limits.current()  # the caller's limits travel with each chunk
             futures = [
-                (executor.submit(run_chunk, whole.model, p, meth, timing, a, record, None, lim, seed), a)
-                for p, a, b in per_chunk
+                (executor.submit(run_chunk, whole.model, p, meth, timing, lo, record, None, lim, seed, chosen), lo)
+                for p, lo, _ in per_chunk
             ]
-            for f, a in futures:
-                store(f.result(), a)
+            for f, lo in futures:
+                store(f.result(), lo)
     finally:
         if bar is not None:
             bar.close()
-    P_full = []
+    P_full: list[Any] = []
     varied = []
     for c, v in zip(whole.cm.constants, whole.P):
         if c in arrays and n == 1:  # one run: its constants are numbers, as simulate gives them

@@ -13,6 +13,7 @@ Imported only by generated kernels (it imports numba).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -23,7 +24,7 @@ from .kernel import _RUNTIME_NAMES
 __all__ = list(_RUNTIME_NAMES)
 
 INF = math.inf
-_JIT = {"cache": True, "error_model": "numpy"}
+_JIT: dict[str, Any] = {"cache": True, "error_model": "numpy"}
 
 
 @njit(**_JIT)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass, field
+from typing import cast
 
 import networkx as nx
 
@@ -31,7 +32,7 @@ from ..model.ast import Binary, Call, If, Name, Num, Subscript, Unary
 from ..model.builtins import TABLE_CALLS
 from ..model.elements import Aux, Constant, Flow, Lookup, Stock
 from ..model.model import Model
-from ..model.names import canonical
+from ..model.names import canonical, suggest
 from .runtime import RANDOM_BUILTINS
 
 __all__ = ["Node", "Plan", "lower", "const_value"]
@@ -64,6 +65,13 @@ class Node:
     non_negative: bool = False
     inflows: tuple[str, ...] = ()
     outflows: tuple[str, ...] = ()
+
+    @property
+    def body(self) -> ast.Expr:
+        """``expr``, for a node that has one (every node whose value the generated code computes)."""
+        if self.expr is None:
+            raise UnsupportedFeatureError(f"'{self.owner or self.name}' has no equation to compute it from")
+        return self.expr
 
 
 @dataclass
@@ -295,10 +303,18 @@ class _Lowerer:
 
         The input while the condition holds, else the value held since it last
         did (the initial value before that): a discrete state that takes the
-        output of each step as its next value.
+        output of each step as its next value.  The variable's own name in the
+        condition or the input is that held value (``m = SAMPLE IF TRUE(x < m,
+        x, x)`` is a running minimum): what it was before this instant, not an
+        equation that needs itself.
         """
         cond, x, init = a
         name = self.hidden(owner, "sample_")
+
+        def held(n: ast.Expr) -> ast.Expr | None:
+            return Name(name) if isinstance(n, Name) and n.name == owner else None
+
+        cond, x = ast.transform(cond, pre=held), ast.transform(x, pre=held)
         out = If(cond, x, Name(name))
         self.nodes[name] = Node(name, DISC, out, init, owner)
         return out
@@ -459,6 +475,8 @@ def lower(m: Model) -> Plan:
             if e.input is None:
                 continue
             tree = m.ast(key)
+            if tree is None:  # (a lookup with an input always has its expression)
+                continue
             lo.nodes[key] = Node(key, LOOKUPVAR, Call(key, (lo.expr(tree, key),)), owner=key)
             recorded.append(key)
             continue
@@ -494,16 +512,16 @@ def lower(m: Model) -> Plan:
 
     # name resolution
     for node in list(nodes.values()):
-        for e in (node.expr, node.init):
-            if e is None:
+        for ex in (node.expr, node.init):
+            if ex is None:
                 continue
-            for ref in ast.names(e):
+            for ref in ast.names(ex):
                 if ref not in nodes and not (ref == "pi" and "pi" not in m):
                     _unknown(m, ref, node.owner, display, nodes, lo.tables)
-            for c in ast.calls(e):
+            for c in ast.calls(ex):
                 if not c.isupper() and c not in lo.tables:
                     _unknown(m, c, node.owner, display, nodes, lo.tables)
-            for ref in ast.names(e):
+            for ref in ast.names(ex):
                 if ref in lo.tables and ref not in nodes:
                     raise StructureError(f"'{display.get(ref, ref)}' is a graphical function: call it, "
                                          f"{display.get(ref, ref)}(x)", variable=display.get(node.owner),
@@ -513,14 +531,12 @@ def lower(m: Model) -> Plan:
     step_order = _order(m, nodes, display, init=False)
     init_order = _order(m, nodes, display, init=True)
     _flow_time_constants(m, nodes, lo)
-    structural = {c: float(m[c].value) for c in sorted(lo.structural)}  # type: ignore[union-attr]
+    structural = {c: float(cast(Constant, m[c]).value) for c in sorted(lo.structural)}
     return Plan(nodes, lo.tables, init_order, step_order, states, recorded, constants, display,
                 bool(lo.draws), lo.time_constants, structural)
 
 
 def _unknown(m, ref, owner, display, nodes, tables):
-    from ..model.validate import suggest
-
     hint = suggest(ref, list(nodes) + list(tables))
     raise UnknownVariableError(f"the equation uses '{ref}', which the model does not define{hint}",
                                variable=display.get(owner, owner), file=m.file)

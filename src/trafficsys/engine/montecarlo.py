@@ -14,8 +14,8 @@ from ..model.names import canonical
 from .ensemble import expand_params, run_chunk, run_ensemble
 from .methods import Method, get_method
 from .results import Results
+from .run import _check_params, _timing
 from .sampling import check_memory, noise_seed, run_count, sample_constants
-from .simulate import _check_params, _timing
 
 __all__ = ["monte_carlo", "run_chunk"]
 
@@ -154,7 +154,7 @@ def monte_carlo(model: Model, n: int, seed: int | np.random.Generator | None = N
                        "n": n, "sampled": ",".join(sorted(samples))})
     if r.ds.attrs["seed"] is None:
         r.ds.attrs["seed"] = "none"
-    from .simulate import check_settings
+    from .run import check_settings
 
     check_settings(model, scenario, {k: v for k, v in (params or {}).items() if np.ndim(v) == 0}, r, stacklevel=3)
     return r

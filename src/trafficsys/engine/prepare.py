@@ -6,7 +6,7 @@ import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -14,7 +14,7 @@ from .. import limits
 from ..errors import ModelError
 from ..model.elements import Constant, Scenario
 from ..model.model import Model
-from ..model.names import canonical
+from ..model.names import canonical, suggest
 from .compiled import CompiledModel, compile_model
 
 __all__ = ["Params", "Prepared", "StepSizeWarning", "Timing", "prepare"]
@@ -142,8 +142,6 @@ def prepare(model: Model, scenario: Any = None, params: Params | None = None, *,
     equations: dict[str, str] = {}
     for name, value in (params or {}).items():
         if name not in m:
-            from ..model.validate import suggest
-
             raise ModelError(f"params: the model has no variable '{name}'{suggest(canonical(name), m.names())}",
                              variable=name, file=m.file)
         if isinstance(value, str):
@@ -183,7 +181,7 @@ def prepare(model: Model, scenario: Any = None, params: Params | None = None, *,
         numeric[k] = a
     limits.check("runs", n, "the ensemble (one run per element of the params arrays)", "pass shorter arrays",
                  file=m.file)
-    values = []
+    values: list[Any] = []  # a number, or an array of one value per run
     varied = []
     els = dict(zip(m.names(), m.elements()))
     for c in cm.constants:
@@ -198,7 +196,7 @@ def prepare(model: Model, scenario: Any = None, params: Params | None = None, *,
             else:
                 values.append(float(a.reshape(-1)[0]))
         else:
-            values.append(float(els[c].value))  # type: ignore[union-attr]
+            values.append(float(cast(Constant, els[c]).value))
     bad = [c for c, v in zip(cm.constants, values)
            if not (math.isfinite(v) if isinstance(v, float) else np.all(np.isfinite(v)))]
     if bad:

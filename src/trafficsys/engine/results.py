@@ -13,7 +13,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import ModelError
-from ..model.names import canonical
+from ..model.names import canonical, suggest
 
 if TYPE_CHECKING:
     from ..model.model import Model
@@ -80,10 +80,9 @@ class Results:
         key = canonical(name)
         if key in self.ds:
             return key
-        from ..model.validate import suggest
-
-        raise ModelError(f"the results have no variable '{name}'{suggest(key, list(self.ds.data_vars))}",
-                         variable=name)
+        raise ModelError(
+            f"the results have no variable '{name}'{suggest(key, [str(k) for k in self.ds.data_vars])}", variable=name
+        )
 
     def __getitem__(self, name: str) -> xr.DataArray:
         return self.ds[self._key(name)]
@@ -124,9 +123,13 @@ class Results:
         # the raw variables: ds.data_vars.items() builds a DataArray per variable, searching every
         # coordinate each time, which is quadratic in the number of variables
         raw = ds.variables
-        cols = {str(k): np.broadcast_to(np.asarray(v.values, dtype=float), (n,)) if "time" not in v.dims
-                else np.asarray(v.values, dtype=float)
-                for k, v in ((k, raw[k]) for k in ds.data_vars) if v.ndim <= 1}
+        cols = {
+            str(k): np.broadcast_to(np.asarray(v.values, dtype=float), (n,))
+            if "time" not in v.dims
+            else np.asarray(v.values, dtype=float)
+            for k, v in ((k, raw[k]) for k in ds.data_vars)
+            if v.ndim <= 1
+        }
 
         df = pd.DataFrame(cols, index=pd.Index(ds["time"].values, name="time"))
         return df
@@ -163,8 +166,14 @@ class Results:
         return float(rel.max())
 
     # ----------------------------------------------------------------- display
-    def plot(self, variables: str | Sequence[str] | None = None, ax: Any = None, *, run: int | None = None,
-             compare: Mapping[str, Results] | None = None):
+    def plot(
+        self,
+        variables: str | Sequence[str] | None = None,
+        ax: Any = None,
+        *,
+        run: int | None = None,
+        compare: Mapping[str, Results] | None = None,
+    ):
         """Plot variables over time; an ensemble is drawn as a fan chart (median, middle 50% and 90%).
 
         ``compare`` overlays other results, e.g. other scenarios
@@ -187,9 +196,12 @@ class Results:
 
     def __repr__(self) -> str:
         a = self.ds.attrs
-        return (f"<Results {a.get('model', '')!r}: {len(self.variables)} variables, {self.ds.sizes.get('time', 0)} "
-                f"times ({a.get('start')}..{a.get('stop')}), {self.runs} run(s), method {a.get('method')}"
-                + (f", scenario {a['scenario']!r}" if a.get("scenario") else "") + ">")
+        return (
+            f"<Results {a.get('model', '')!r}: {len(self.variables)} variables, {self.ds.sizes.get('time', 0)} "
+            f"times ({a.get('start')}..{a.get('stop')}), {self.runs} run(s), method {a.get('method')}"
+            + (f", scenario {a['scenario']!r}" if a.get("scenario") else "")
+            + ">"
+        )
 
     def _repr_html_(self) -> str:
         rows = []
@@ -198,15 +210,19 @@ class Results:
             v = final[k]
             vals = np.asarray(v.values, dtype=float).reshape(-1)
             shown = f"{vals[0]:.6g}" if vals.size == 1 else f"{np.median(vals):.6g} (median of {vals.size})"
-            rows.append(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v.attrs.get('kind', '')))}</td>"
-                        f"<td>{html.escape(str(v.attrs.get('units') or ''))}</td><td>{shown}</td></tr>")
+            rows.append(
+                f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v.attrs.get('kind', '')))}</td>"
+                f"<td>{html.escape(str(v.attrs.get('units') or ''))}</td><td>{shown}</td></tr>"
+            )
         more = "" if len(self.variables) <= 30 else f"<p>... and {len(self.variables) - 30} more</p>"
         head = html.escape(repr(self))
-        return (f"<div><p>{head}</p><table><thead><tr><th>variable</th><th>kind</th><th>units</th>"
-                f"<th>final value</th></tr></thead><tbody>{''.join(rows)}</tbody></table>{more}"
-                f"<p>conservation: largest relative residual {self.conservation_error():.2g}</p>"
-                "<p>Everything: <code>.to_pandas(run)</code>, <code>.to_xarray()</code>; figure: "
-                "<code>.plot([names])</code>.</p></div>")
+        return (
+            f"<div><p>{head}</p><table><thead><tr><th>variable</th><th>kind</th><th>units</th>"
+            f"<th>final value</th></tr></thead><tbody>{''.join(rows)}</tbody></table>{more}"
+            f"<p>conservation: largest relative residual {self.conservation_error():.2g}</p>"
+            "<p>Everything: <code>.to_pandas(run)</code>, <code>.to_xarray()</code>; figure: "
+            "<code>.plot([names])</code>.</p></div>"
+        )
 
 
 # ------------------------------------------------------------ from raw output
@@ -222,15 +238,31 @@ def _attrs(cm: CompiledModel, m: Model) -> dict[str, dict[str, str]]:
     got = cm.result_attrs
     if got is None:
         els = dict(zip(m.names(), m.elements()))  # canonical name -> element, without re-normalising
-        got = {name: {"units": els[name].units or "", "doc": els[name].doc, "kind": _KIND[cm.plan.nodes[name].role]}
-               for name in cm.recorded}
-        got.update({c: {"units": els[c].units or "", "doc": els[c].doc, "kind": "constant"} for c in cm.constants})
+        got = {
+            name: {
+                "units": els[name].units or "",
+                "doc": els[name].doc,
+                "kind": _KIND[cm.plan.nodes[name].role],
+            }
+            for name in cm.recorded
+        }
+        got.update(
+            {c: {"units": els[c].units or "", "doc": els[c].doc, "kind": "constant"} for c in cm.constants}
+        )
         cm.result_attrs = got
     return got
 
 
-def make_results(prep: Prepared, method: Method, timing: Timing, out: np.ndarray, S0: tuple, S: tuple,
-                 A: tuple, nsave: int | None = None) -> Results:
+def make_results(
+    prep: Prepared,
+    method: Method,
+    timing: Timing,
+    out: np.ndarray,
+    S0: tuple,
+    S: tuple,
+    A: tuple,
+    nsave: int | None = None,
+) -> Results:
     """Wrap raw outputs into :class:`Results` (the Dataset and the ledger)."""
     cm, m, n = prep.cm, prep.model, prep.n
     nsave = out.shape[0] if nsave is None else nsave
@@ -251,9 +283,17 @@ def make_results(prep: Prepared, method: Method, timing: Timing, out: np.ndarray
             consts[i] = v
     for i, c in enumerate(cm.constants):
         data[c] = var(("run",), consts[i], attrs[c])
-    ds_attrs = {"model": m.name, "scenario": prep.scenario or "", "method": method.name, "dt": timing.dt,
-                "start": timing.start, "stop": timing.stop, "saveper": timing.saveper,
-                "time_units": m.specs.time_units, "varied": ",".join(prep.varied)}
+    ds_attrs = {
+        "model": m.name,
+        "scenario": prep.scenario or "",
+        "method": method.name,
+        "dt": timing.dt,
+        "start": timing.start,
+        "stop": timing.stop,
+        "saveper": timing.saveper,
+        "time_units": m.specs.time_units,
+        "varied": ",".join(prep.varied),
+    }
     ds = dataset(data, {"time": times, "run": runs}, ds_attrs)
     return Results(ds, m, ledger(prep, S0, S, A))
 
@@ -283,7 +323,10 @@ def _choose_variable():
         if slots != {"_dims", "_data", "_attrs", "_encoding"}:
             return _public_variable
         a = np.arange(6.0).reshape(3, 2)
-        fast, ref = _direct_variable(("time", "run"), a, {"k": "v"}), _public_variable(("time", "run"), a, {"k": "v"})
+        fast, ref = (
+            _direct_variable(("time", "run"), a, {"k": "v"}),
+            _public_variable(("time", "run"), a, {"k": "v"}),
+        )
         one = _direct_variable(("run",), a[0], {})
         if fast.identical(ref) and type(fast) is type(ref) and fast.encoding == {} and one.attrs == {}:
             return _direct_variable
@@ -319,13 +362,13 @@ def dataset(data: dict[str, xr.Variable], coords: dict[str, np.ndarray], attrs: 
 
                 # from a pandas Index: xarray does not then ask whether the values are a dask array, which
                 # imports dask when it is installed (a second or more of a first run)
-                index = PandasIndex(pd.Index(values), name)
+                index = PandasIndex(pd.Index(values), name, coord_dtype=values.dtype)
                 if len(_INDEXES) > 32:
                     _INDEXES.clear()
                 _INDEXES[key] = index
             variables.update(index.create_variables())
             indexes[name] = index
-        dims = {name: len(values) for name, values in coords.items()}
+        dims: dict[Any, int] = {name: len(values) for name, values in coords.items()}
         shapes: dict[tuple, tuple] = {}
         for name, var in data.items():
             d = var.dims
@@ -363,8 +406,18 @@ def ledger(prep: Prepared, S0: tuple, S: tuple, A: tuple) -> Any:
                 out = out + arr(amounts[f])
             return out
 
-        rows: dict[str, list[np.ndarray]] = {k: [] for k in (
-            "initial", "inflows", "outflows", "boundary_inflows", "boundary_outflows", "turnover", "final")}
+        rows: dict[str, list[np.ndarray]] = {
+            k: []
+            for k in (
+                "initial",
+                "inflows",
+                "outflows",
+                "boundary_inflows",
+                "boundary_outflows",
+                "turnover",
+                "final",
+            )
+        }
         for s in stocks:
             node = cm.plan.nodes[s]
             rows["initial"].append(arr(S0[idx[s]]))
@@ -376,7 +429,12 @@ def ledger(prep: Prepared, S0: tuple, S: tuple, A: tuple) -> Any:
             rows["turnover"].append(total(node.inflows + node.outflows, gross))
         data = {k: np.array(v, dtype=float).reshape(len(stocks), n) for k, v in rows.items()}
         data["residual"] = data["final"] - (data["initial"] + data["inflows"] - data["outflows"])
-        return xr.Dataset({k: (("stock", "run"), v) for k, v in data.items()},
-                          coords={"stock": stocks, "run": np.arange(n)})
+        # assembled directly, as the saves are (the public constructor asks whether each array is a dask
+        # array, importing dask when it is installed: most of a second the first time)
+        return dataset(
+            {k: _variable(("stock", "run"), v, {}) for k, v in data.items()},
+            {"stock": np.array(stocks) if stocks else np.array([], dtype=float), "run": np.arange(n)},
+            {},
+        )
 
     return build

@@ -77,7 +77,7 @@ def run_count(n: object, what: str = "n") -> int:
         raise ModelError(f"{what} must be a whole number of runs, got {n!r}")
     if n < 1:
         raise ModelError(f"{what} must be at least 1, got {int(n)}")
-    check("runs", n, f"the ensemble ({what} = {n:,})", f"use a smaller {what}")
+    check("runs", float(n), f"the ensemble ({what} = {n:,})", f"use a smaller {what}")
     return int(n)
 
 
@@ -98,6 +98,12 @@ def uniform_design(n: int, d: int, seed: int | np.random.Generator | None = None
             warnings.simplefilter("ignore", UserWarning)  # balance properties need n = 2^k; fine otherwise
             return qmc.Sobol(d, scramble=True, rng=gen).random(n)
     raise ModelError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+
+
+def _param(dist: Distribution, name: str, default: float) -> float:
+    """Return a distribution's parameter as a number (``default`` when not given)."""
+    value = dist.param(name, default)
+    return default if value is None else float(value)
 
 
 def transform(c: Constant, u: np.ndarray) -> np.ndarray:
@@ -125,18 +131,18 @@ def transform(c: Constant, u: np.ndarray) -> np.ndarray:
             raise ModelError("a loguniform range must be positive", variable=c.name)
         return np.exp(np.log(lo) + (np.log(hi) - np.log(lo)) * u)
     if kind == "triangular":
-        mode = dist.param("mode", (lo + hi) / 2)
+        mode = _param(dist, "mode", (lo + hi) / 2)
         if not lo <= mode <= hi:
             raise ModelError(f"triangular mode {mode} lies outside the range ({lo}, {hi})", variable=c.name)
         frozen = stats.triang((mode - lo) / (hi - lo), loc=lo, scale=hi - lo)
         return np.clip(frozen.ppf(u), lo, hi)
     if kind == "normal":
-        frozen = stats.norm(dist.param("mean", c.value), dist.param("sd", (hi - lo) / 4))
+        frozen = stats.norm(_param(dist, "mean", c.value), _param(dist, "sd", (hi - lo) / 4))
     elif kind == "lognormal":
         if lo < 0:
             raise ModelError("a lognormal range must be non-negative", variable=c.name)
-        mu = dist.param("mean", float(np.log(c.value)) if c.value > 0 else 0.0)
-        frozen = stats.lognorm(s=dist.param("sd", 1.0), scale=np.exp(mu))
+        mu = _param(dist, "mean", float(np.log(c.value)) if c.value > 0 else 0.0)
+        frozen = stats.lognorm(s=_param(dist, "sd", 1.0), scale=np.exp(mu))
     else:
         raise ModelError(f"unknown distribution {dist.kind!r}; use uniform, loguniform, triangular, normal "
                          "or lognormal", variable=c.name)
@@ -218,7 +224,7 @@ def uncertain_inputs(model: Model, names: Sequence[str] | None = None, *, exclud
         keys = element_names(canonical(c.name), tuple(canonical(d) for d in c.dimensions),
                              {canonical(k): tuple(canonical(e) for e in v) for k, v in dims.items()})
         # an element given an equation (not a number) is not a constant any more: nothing to sample
-        return [flat[k] for k in keys if k in flat and isinstance(flat[k], Constant)]
+        return [e for e in (flat[k] for k in keys if k in flat) if isinstance(e, Constant)]
 
     def inputs_of(c: Constant) -> list[UncertainInput]:
         if c.sample not in SAMPLE_MODES:

@@ -6,7 +6,7 @@ each future's own equilibrium, not the effect of a strategy.  A model asks for
 a spin-up in its metadata::
 
     [metadata.spinup]
-    scenario = "baseline"     # the status quo each future settles under
+    scenario = "status_quo"   # the strategy each future settles under (its own values when absent)
     years = 150               # how long it runs
     [metadata.spinup.initial]  # initial-value constant -> the stock it starts
     initial_trafficker_network = "trafficker_network"
@@ -87,7 +87,7 @@ def spin_up(model, params: Mapping[str, Any], n: int, *, method=None) -> dict[st
     dict
         Initial-value constant -> array of ``n`` (one per future).
     """
-    from .simulate import simulate
+    from .run import simulate
 
     spec = spinup_spec(model)
     if spec is None:

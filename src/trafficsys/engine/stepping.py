@@ -180,6 +180,7 @@ class Simulation:
         if self._mode == "scalar":
             out = _unpack(self._rec[:nsave], len(self._prep.cm.recorded))
         else:
+            assert self._out is not None  # the vector flavour keeps its saves in one array
             out = self._out[:nsave]
         prep = Prepared(self._prep.model, self._prep.cm, list(self._P), self._prep.n, self._prep.varied,
                         self._prep.scenario)

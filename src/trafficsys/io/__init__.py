@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 from ..errors import FileFormatError, UnknownVariableError
+from ..io.output import check_output, refuse_existing
 from ..model.model import Model
 from ..model.names import suggest
 from .resources import DEFAULT_MODEL, STRATEGIES_FILE, model_path, models_dir
@@ -95,6 +96,8 @@ def _handler(table: dict, path: Path, verb: str):
     try:
         return getattr(importlib.import_module(module), func)
     except (ImportError, AttributeError) as e:
+        if module.startswith("trafficsys."):
+            raise  # our own reader or writer failed to import: a bug to see, not a missing format
         raise FileFormatError(
             f"{verb}ing '{suffix}' files needs {module}.{func}, which is not available ({e})",
             file=str(path),
@@ -175,8 +178,6 @@ def save(model: Model, path: str | os.PathLike, *, overwrite: bool = True) -> No
         missing folder, a folder, no permission, an existing file with
         ``overwrite=False``, a full disk).
     """
-    from .output import check_output, refuse_existing
-
     p = Path(path)
     writer = _handler(WRITERS, p, "write")
     check_output(p, what="model file")

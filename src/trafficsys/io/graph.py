@@ -28,6 +28,7 @@ import networkx as nx
 from ..cld.diagram import CausalLoopDiagram
 from ..cld.export import causal_graph, to_dot, to_kumu, to_mermaid
 from ..errors import FileFormatError
+from ..io.output import atomic_path, check_output, write_text
 from ..model.model import Model
 
 __all__ = ["causal_graph", "to_graphml", "to_dot", "to_kumu", "to_mermaid", "write_graph", "GRAPH_FORMATS"]
@@ -38,8 +39,6 @@ GRAPH_FORMATS = {".graphml": "graphml", ".dot": "dot", ".gv": "dot", ".json": "k
 
 def to_graphml(model: CausalLoopDiagram | Model, path: str | os.PathLike) -> None:
     """Write the causal graph as GraphML (Gephi, yEd, Cytoscape), atomically."""
-    from .output import atomic_path
-
     g = causal_graph(model)
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:  # our own handle: the write fails where ours fails
         nx.write_graphml(g, fh)
@@ -52,8 +51,6 @@ def write_graph(model: CausalLoopDiagram | Model, path: str | os.PathLike) -> st
     fmt = GRAPH_FORMATS.get(suffix)
     if fmt is None:
         raise FileFormatError(f"no graph format for '{suffix}'; use one of {', '.join(GRAPH_FORMATS)}", file=path)
-    from .output import check_output, write_text
-
     check_output(path, what="graph file")
     # the content is made before the file is touched, and replaces it in one step (atomic_path)
     if fmt == "graphml":

@@ -5,7 +5,8 @@ A local-data file is TOML::
     [unit]
     name = "Telangana (state, India)"
     doc = "..."
-    scenario = "baseline"          # the strategy the figures were observed under (default: baseline)
+    scenario = "baseline"          # the strategy the figures were observed under (default: the
+                                   # model's reference strategy, [metadata.compare] reference)
 
     [set.cost_per_rescue]          # a local value replacing the model's (units as the model's)
     value = 1200
@@ -34,11 +35,11 @@ import dataclasses
 import os
 import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .. import limits
 from ..errors import FileFormatError
 from ..model.elements import Constant
 
@@ -90,7 +91,7 @@ class LocalData:
     def narrowed(self, fit):
         """Return ``fit.model`` with each fitted constant's range narrowed to what the figures allow.
 
-        The range becomes value +- 2 sd (:meth:`~trafficsys.analysis.calibrate.CalibrationResult.identifiability`),
+        The range becomes value +- 2 sd (:meth:`~trafficsys.analysis.calibration.CalibrationResult.identifiability`),
         inside the old range, and the source says so; a Monte Carlo of the adapted model then samples the
         fitted constants only as far as the local figures leave them uncertain.
         """
@@ -132,9 +133,11 @@ def read_local_data(path: str | os.PathLike) -> LocalData:
     """Read and check a local-data TOML file (see the module docstring for its format)."""
     p = str(path)
     try:
-        raw = Path(p).read_text(encoding="utf-8")
+        raw = limits.read_file(p).decode("utf-8")  # the one file guard every reader uses
     except OSError as e:
         raise FileFormatError(f"cannot read the local-data file: {e.strerror or e}", file=p) from None
+    except UnicodeDecodeError:
+        raise FileFormatError("the local-data file is not UTF-8 text", file=p) from None
     try:
         doc = tomllib.loads(raw)
     except tomllib.TOMLDecodeError as e:
@@ -177,5 +180,5 @@ def read_local_data(path: str | os.PathLike) -> LocalData:
     fit = (doc.get("fit") or {}).get("constants", [])
     _need(isinstance(fit, list) and all(isinstance(x, str) for x in fit),
           "[fit] constants must be a list of constant names", p)
-    return LocalData(unit["name"].strip(), str(unit.get("doc", "")), unit.get("scenario", "baseline"),
+    return LocalData(unit["name"].strip(), str(unit.get("doc", "")), unit.get("scenario"),
                      settings, targets, list(fit), p)

@@ -16,7 +16,9 @@ import os
 import tempfile
 
 from ..errors import UnsupportedFeatureError
+from ..model.elements import Aux, Flow, Lookup, Stock
 from ..model.model import Model
+from ..model.names import canonical
 from .pysd_guard import inert_doc, translating
 
 __all__ = ["to_pysd", "pysd_frame"]
@@ -92,8 +94,6 @@ def pysd_frame(model: Model, *, saveper: float | None = None, directory: str | o
     import numpy as np
 
     from ..model.arrays import flatten, is_arrayed
-    from ..model.names import canonical
-
     back: dict[str, str] = {}
     if is_arrayed(model):
         model, back = _pysd_names(flatten(model))
@@ -116,8 +116,6 @@ def _pysd_names(model: Model) -> tuple[Model, dict[str, str]]:
     import dataclasses
 
     from ..model import ast
-    from ..model.elements import Aux, Flow, Lookup, Stock
-    from ..model.names import canonical
     from ..model.parser import parse
     from ..model.printer import to_xmile
 

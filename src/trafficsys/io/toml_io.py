@@ -27,6 +27,7 @@ import tomli_w
 
 from .. import limits
 from ..errors import FileFormatError, ModelError
+from ..io.output import write_text
 from ..model.elements import (
     SAMPLE_MODES,
     Aux,
@@ -702,6 +703,4 @@ def write_toml(model: Model, path: str | os.PathLike) -> None:
     Variables are written in the model's order, each as one table with its
     units, range, distribution, source and doc inline.
     """
-    from .output import write_text
-
     write_text(path, dumps(model))  # atomic: a failed write leaves the previous file intact

@@ -515,36 +515,41 @@ def _check_sectors(model: Model, errors: list[ModelError]) -> None:
             first.setdefault(key, sc.name)
 
 
-def instant_dependencies(tree: ast.Expr) -> set[str]:
+def instant_dependencies(tree: ast.Expr, owner: str | None = None) -> set[str]:
     """Names (and called graphical functions) an equation needs *in the same instant*.
 
     Arguments of stateful builtins (``SMTH1``, ``DELAY3``, ``PREVIOUS``...) and
     of ``INIT`` do not count: their output comes from internal state.  ``TREND``
     and ``FORCST`` respond to their input at once, so their first argument does;
-    ``SAMPLE_IF_TRUE`` to its condition and input.  The initial equation of
+    ``SAMPLE_IF_TRUE`` to its condition and input, except that the ``owner``'s
+    own name there is the value it holds from before (see the engine's
+    lowering), not a need of itself.  The initial equation of
     ``ACTIVE_INITIAL`` is read only before the run.
     """
     out: set[str] = set()
-    stack = [tree]
+    stack: list[tuple[ast.Expr, bool]] = [(tree, False)]
     while stack:
-        n = stack.pop()
+        n, sampled = stack.pop()
         if isinstance(n, ast.Name):
-            if n.name not in ast.TIME_NAMES:
+            if n.name not in ast.TIME_NAMES and not (sampled and n.name == owner):
                 out.add(n.name)
             continue
-        if isinstance(n, ast.Subscript):
+        if isinstance(n, ast.Subscript) and not (sampled and n.name == owner):
             out.add(n.name)
         if isinstance(n, ast.Call):
             b = BUILTINS.get(n.func)
             if b is None and not n.func.isupper():
                 out.add(n.func)  # a graphical function
             elif b is not None and b.kind in (BuiltinKind.STATEFUL, BuiltinKind.INIT):
-                stack.extend(n.args[i] for i in _INSTANT_STATEFUL.get(n.func, ()) if i < len(n.args))
+                inner = sampled or n.func == "SAMPLE_IF_TRUE"
+                stack.extend(
+                    (n.args[i], inner) for i in _INSTANT_STATEFUL.get(n.func, ()) if i < len(n.args)
+                )
                 continue
             elif n.func in _INITIAL_ONLY:
-                stack.extend(a for i, a in enumerate(n.args) if i not in _INITIAL_ONLY[n.func])
+                stack.extend((a, sampled) for i, a in enumerate(n.args) if i not in _INITIAL_ONLY[n.func])
                 continue
-        stack.extend(ast.children(n))
+        stack.extend((c, sampled) for c in ast.children(n))
     return out
 
 
@@ -554,7 +559,7 @@ def _check_algebraic_loops(model: Model, trees: dict[str, ast.Expr], errors: lis
     for key, tree in trees.items():
         if isinstance(model[key], Stock):
             continue  # a stock's value is its state: it breaks every loop through it
-        for d in instant_dependencies(tree):
+        for d in instant_dependencies(tree, key):
             if d in order and not isinstance(model[d], Stock):
                 g.add_edge(d, key)
     for comp in sorted(nx.strongly_connected_components(g), key=lambda c: min(order[v] for v in c)):

@@ -48,7 +48,7 @@ def _marker_radius(lp) -> float:
 # ------------------------------------------------------------------------------------ choosing what to draw
 def _resolve_loops(cld, items: Iterable[Any], all_loops: list) -> list:
     """Loops from Loop objects, ids (``"R1"``) or names the model file gives them."""
-    from ..cld.loops import Loop
+    from ..cld.loop_search import Loop
 
     by_key: dict[str, Any] = {}
     for lp in all_loops:
@@ -77,7 +77,7 @@ def _resolve_loops(cld, items: Iterable[Any], all_loops: list) -> list:
 
 
 def _loop_by_variables(cld, variables, all_loops, loop_id=None):
-    from ..cld.loops import Loop, loop_polarity
+    from ..cld.loop_search import Loop, loop_polarity
 
     vs = tuple(canonical(v) for v in variables)
     links = [(vs[i], vs[(i + 1) % len(vs)]) for i in range(len(vs))]
@@ -100,7 +100,7 @@ def _loop_by_variables(cld, variables, all_loops, loop_id=None):
 
 def _highlight_parts(cld, highlight, all_loops) -> tuple[set[str], set[tuple[str, str]], list]:
     """Variables, links and loops to highlight, from a loop, an archetype match or finding, a block, names."""
-    from ..cld.loops import Loop
+    from ..cld.loop_search import Loop
 
     if highlight is None:
         return set(), set(), []
@@ -268,7 +268,7 @@ def plot_cld(
     from matplotlib.font_manager import FontProperties
 
     from ..cld.diagram import CausalLoopDiagram
-    from ..cld.loops import loops as find_loops
+    from ..cld.loop_search import loops as find_loops
 
     if not isinstance(cld, CausalLoopDiagram):
         if hasattr(cld, "cld"):

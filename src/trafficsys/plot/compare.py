@@ -9,17 +9,14 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ModelError
+from ..io.output import save_figure
 from ._style import FONT, SMALL, chars_across, use_thousands, wrap
 
 __all__ = ["plot_paired", "plot_metric", "plot_fan", "plot_pairwise", "plot_regions", "comparison_figure",
            "strategy_colors", "paired_improvement"]
 
 _PALETTE = ["#4d4d4d", "#d95f02", "#1b9e77", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d"]
-
-#: panels of the comparison figure, besides the fan chart and the pairwise matrix
-FIGURE_METRICS = ("exploitation_person_years", "re_trafficked", "survivor_leaders", "conviction_ratio",
-                  "state_share_first_response", "survivor_trust")
-
 
 def strategy_colors(strategies: list[str]) -> dict[str, str]:
     """One fixed colour per strategy, the reference (first) in grey."""
@@ -88,7 +85,7 @@ def plot_paired(comparison, metric: str | None = None, ax: Any = None):
 
 def plot_metric(comparison, metric: str, ax: Any = None):
     """Median (dot) and 5-95% interval (bar) of one metric per strategy; returns the Axes."""
-    from ..scenarios.compare import INTERVAL
+    from ..scenarios.comparison import INTERVAL
     from ._style import new_axes
 
     if ax is None:
@@ -125,8 +122,11 @@ def plot_metric(comparison, metric: str, ax: Any = None):
     return ax
 
 
-def plot_fan(comparison, variable: str = "in_exploitation", ax: Any = None, paired: bool = False):
+def plot_fan(comparison, variable: str | None = None, ax: Any = None, paired: bool = False):
     """Median and middle 50% over time of a kept trajectory, one colour per strategy; returns the Axes.
+
+    ``variable`` defaults to the first trajectory the comparison kept (see
+    ``trajectories`` in :func:`trafficsys.compare`).
 
     (Only the middle half: several strategies' 90% bands overlap into one
     blur; :func:`trafficsys.plot.runs.plot_fan` draws both bands of one.)
@@ -140,6 +140,10 @@ def plot_fan(comparison, variable: str = "in_exploitation", ax: Any = None, pair
     own = ax is None
     if own:
         ax = new_axes((10, 4.5))
+    if variable is None:
+        variable = next(iter(next(iter(comparison.trajectories.values()), {})), None)
+        if variable is None:
+            raise ModelError("the comparison kept no time paths to draw; run compare(..., trajectories=[...])")
     colors = strategy_colors(comparison.strategies)
     t = comparison.time
     ref = comparison.trajectories.get(comparison.reference, {}).get(variable) if paired else None
@@ -258,7 +262,7 @@ def comparison_figure(comparison, path: str | None = None):
     if kept is not None:
         plot_fan(comparison, kept, ax=fig.add_subplot(gs[1, :2]), paired=comparison.reference is not None)
     plot_metric(comparison, comparison.primary, ax=fig.add_subplot(gs[1, 2]))
-    panels = [m for m in FIGURE_METRICS if m in comparison.metrics and m != comparison.primary]
+    panels = [m for m in comparison.panels if m in comparison.metrics and m != comparison.primary]
     panels += [m for m in comparison.metrics if m not in panels and m != comparison.primary]
     for k, metric in enumerate(panels[:3]):
         plot_paired(comparison, metric, ax=fig.add_subplot(gs[2, k]))
@@ -267,7 +271,5 @@ def comparison_figure(comparison, path: str | None = None):
                  f"{comparison.n} sampled futures; each strategy against {ref} in the same future "
                  "(dot: median, bars: middle 50% and 5–95%)", fontsize=FONT + 3)
     if path is not None:
-        from ..io.output import save_figure
-
         save_figure(fig, path, dpi=110)
     return fig

@@ -18,6 +18,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import ModelError
+from ..io.output import write_text
+from ..model.elements import Kind
+
 __all__ = ["ReportOptions", "build_report", "write_report"]
 
 _CSS = """
@@ -95,8 +99,6 @@ def _note(text: str) -> str:
 
 
 def _counts(m: Any) -> str:
-    from ..model.elements import Kind
-
     words = {
         Kind.STOCK: "stocks",
         Kind.FLOW: "flows",
@@ -128,8 +130,6 @@ def _overview(m: Any, opts: ReportOptions) -> str:
 
 
 def _structure(m: Any, cld: Any) -> str:
-    from ..errors import ModelError
-
     parts = []
     # the diagrams, where this version of the package draws them (cld.plot, m.plot_stock_flow)
     if hasattr(cld, "plot"):
@@ -422,7 +422,5 @@ def build_report(m: Any, options: ReportOptions | None = None) -> str:
 
 def write_report(m: Any, path: str, options: ReportOptions | None = None) -> str:
     """Build the report (:func:`build_report`) and write it to ``path`` atomically; returns the path."""
-    from ..io.output import write_text
-
     write_text(path, build_report(m, options))
     return path

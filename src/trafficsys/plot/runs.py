@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..io.output import save_figure
 from ._style import FONT, SMALL, new_axes, use_thousands, wrap
 
 __all__ = ["plot_runs", "plot_fan", "runs_figure", "FAN_BANDS"]
@@ -227,8 +228,6 @@ def runs_figure(
             handles, labels, loc="outside lower center", ncols=min(len(sets), 5), fontsize=FONT, frameon=False
         )
     if path is not None:
-        from ..io.output import save_figure
-
         save_figure(fig, path, dpi=110)
     return fig
 

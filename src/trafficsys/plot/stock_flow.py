@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError
+from ..model.elements import Kind
 from ..model.names import canonical, suggest
 from ._geometry import Curve, Rect, frame_text, measuring_renderer, wrap_to_width
 from ._layout import layout_boxes
@@ -106,8 +107,6 @@ def plot_stock_flow(
     """
     import matplotlib.pyplot as plt
     from matplotlib.font_manager import FontProperties
-
-    from ..model.elements import Kind
 
     if fontsize < 8:
         raise ModelError(f"fontsize {fontsize} is too small to read on a diagram; use 8 or more")
@@ -421,8 +420,6 @@ def _draw(
 ) -> None:
     from matplotlib.patches import Circle, FancyArrowPatch, Polygon, Rectangle
     from matplotlib.path import Path
-
-    from ..model.elements import Kind
 
     # information links under everything else
     for (a, b), cv in curves.items():

@@ -7,16 +7,24 @@ each strategy beats each other, the constants that decide it, and a plain
 statement when the ranking is not robust.
 """
 
-from .compare import INTERVAL, ROBUST, Comparison, compare, uncertain_constants
-from .metrics import DEFAULT_METRICS, METRICS, Metric
+from .comparison import INTERVAL, ROBUST, Comparison, compare, uncertain_constants
+from .metrics import Metric, indicators
 
 __all__ = [
     "compare",
     "Comparison",
     "uncertain_constants",
     "Metric",
-    "METRICS",
-    "DEFAULT_METRICS",
+    "indicators",
     "ROBUST",
     "INTERVAL",
 ]
+
+
+def __getattr__(name: str):
+    # METRICS and DEFAULT_METRICS (deprecated): the reference model's indicators, now declared in its file
+    if name in ("METRICS", "DEFAULT_METRICS"):
+        from . import metrics
+
+        return getattr(metrics, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import ModelError
 from .config import DecisionError, Indicator, Lever, Question, Workshop, default_workshop_path, load_workshop
 from .game import ActionError, Game, Session, play_round, replay, team_scenario
 from .store import Store
@@ -40,9 +41,9 @@ def create_app(game: Game, **kwargs: Any) -> Any:
     """Build the Flask app (see :func:`trafficsys.workshop.app.create_app`); needs Flask."""
     try:
         from .app import create_app as _create
-    except ModuleNotFoundError as e:  # pragma: no cover - flask is in the workshop and test extras
-        from ..errors import ModelError
-
+    except ModuleNotFoundError as e:  # flask is in the workshop and test extras
+        if (e.name or "").startswith("trafficsys"):
+            raise  # our own module is missing: not Flask's fault
         raise ModelError(
             f'the workshop needs Flask ({e.name} is missing): pip install "trafficsys[workshop]"'
         ) from None

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import limits
 from ..errors import FileFormatError, ModelError
 from ..model.elements import Constant
 from ..model.model import Model
@@ -204,7 +205,7 @@ def load_workshop(path: str | Path, model: Model) -> Workshop:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = limits.read_file(path).decode("utf-8")  # the one file guard every reader uses
     except OSError as e:
         raise FileFormatError(f"cannot read the workshop file: {e.strerror or e}", file=str(path)) from None
     except UnicodeDecodeError:

@@ -21,9 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from ...errors import ModelError
+from ...model.elements import Constant
 from ...model.model import Model
 from ...model.names import canonical
-from .context import Context, actor_of, is_assumption, policy_levers
+from .context import Context, actor_of, is_assumption, of_kind, policy_levers
 from .detectors import DETECTORS, STRUCTURAL_WEIGHT, Finding
 from .report import KINDS, Block, BlocksComparison, BlocksReport, Evidence, LeverEffect
 
@@ -103,8 +105,6 @@ def find_blocks(m: Model, target: str, levers: Sequence[str] | None = None, scen
     chosen = list(KINDS) if kinds is None else [canonical(k) for k in kinds]
     unknown = [k for k in chosen if k not in KINDS]
     if unknown:
-        from ...errors import ModelError
-
         raise ModelError(f"unknown block kind(s) {', '.join(unknown)}; choose from {', '.join(KINDS)}")
     from ...progress import progress_bar
 
@@ -137,10 +137,11 @@ def find_blocks(m: Model, target: str, levers: Sequence[str] | None = None, scen
                            key=lambda e: -abs(e.elasticity) if np.isfinite(e.elasticity) else 0.0)
     bar.update(1)
     bar.close()
-    lever_effects += [LeverEffect(lv, float(ctx.m[lv].value), 0.0, 0.0, 0.0, actor_of(ctx.m[lv]))
-                      for lv in ctx.unreached]
+    unreached = [of_kind(ctx.m[lv], Constant) for lv in ctx.unreached]
+    lever_effects += [LeverEffect(lv, float(c.value), 0.0, 0.0, 0.0, actor_of(c)) for lv, c in zip(ctx.unreached, unreached)]
     by_name = {e.name: e for e in lever_effects}
-    blocks, candidates = [], []
+    blocks: list[Block] = []
+    candidates: list[Block] = []
     for f in findings:
         b = _block(ctx, f, by_name)
         (blocks if b.prevalence >= min_share and b.strength >= min_strength else candidates).append(b)
@@ -154,7 +155,7 @@ def find_blocks(m: Model, target: str, levers: Sequence[str] | None = None, scen
 
 def _lever_effect(ctx: Context, lever: str) -> LeverEffect:
     r = ctx.response(lever) if not ctx.at_rest else None
-    c = ctx.m[lever]
+    c = of_kind(ctx.m[lever], Constant)
     if r is None:
         return LeverEffect(lever, float(c.value), 0.0, 0.0, 0.0, actor_of(c))
     el = r.elasticity

@@ -12,18 +12,28 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import networkx as nx
 import numpy as np
 
 from ...errors import ModelError, StructureError, UnknownVariableError
 from ...model import ast
-from ...model.elements import Aux, Constant, Flow, Lookup
+from ...model.elements import Aux, Constant, Element, Flow, Lookup, Stock
 from ...model.model import Model
 from ...model.names import canonical, suggest
 
-__all__ = ["Context", "LeverResponse", "policy_levers", "is_assumption", "REL_STEP"]
+__all__ = ["Context", "LeverResponse", "policy_levers", "is_assumption", "of_kind", "REL_STEP"]
+
+E = TypeVar("E", bound=Element)
+
+
+def of_kind(element: Element, kind: type[E]) -> E:
+    """Return ``element`` as a ``kind`` (a lever is a Constant, a stock a Stock), or raise naming it."""
+    if not isinstance(element, kind):
+        raise ModelError(f"'{element.name}' is a {element.kind.value}, not a {kind.__name__.lower()}",
+                         variable=element.name)
+    return element
 
 #: relative size of a lever's perturbation (each side of a central difference)
 REL_STEP = 0.05
@@ -244,21 +254,21 @@ class Context:
         else:  # a flow target: the stocks it drains feed it
             frontier += [k for k, s in stocks.items() if self.target in {canonical(f) for f in s.outflows}]
         while frontier:
-            s = frontier.pop()
-            if s in out:
+            key = frontier.pop()
+            if key in out:
                 continue
-            out.add(s)
-            for f in stocks[s].inflows:
+            out.add(key)
+            for f in stocks[key].inflows:
                 for k, src in stocks.items():
                     if canonical(f) in {canonical(x) for x in src.outflows}:
                         frontier.append(k)
         return out
 
     def outflows(self, stock: str) -> list[str]:
-        return [canonical(f) for f in self.m[stock].outflows]
+        return [canonical(f) for f in of_kind(self.m[stock], Stock).outflows]
 
     def inflows(self, stock: str) -> list[str]:
-        return [canonical(f) for f in self.m[stock].inflows]
+        return [canonical(f) for f in of_kind(self.m[stock], Stock).inflows]
 
     def filled_by(self, flow: str) -> list[str]:
         return [canonical(s.name) for s in self.m.stocks if flow in {canonical(f) for f in s.inflows}]
@@ -289,7 +299,7 @@ class Context:
         if not nodes:
             return []
         sub = self.graph.subgraph(nodes)
-        out = []
+        out: list[tuple[tuple[str, ...], str]] = []
         for path in nx.shortest_simple_paths(sub, source, sink):
             if len(path) - 1 > cutoff or len(out) >= limit:
                 break
@@ -375,7 +385,7 @@ class Context:
         return out
 
     def step_of(self, lever: str, model: Model | None = None) -> float:
-        c = (model or self.m)[lever]
+        c = of_kind((model or self.m)[lever], Constant)
         v = float(c.value)
         if v != 0:
             return abs(v) * REL_STEP
@@ -390,7 +400,7 @@ class Context:
         if model is None and extra is None and key in self._lever_cache:
             return self._lever_cache[key]
         m = model or self.m
-        c = m[lever]
+        c = of_kind(m[lever], Constant)
         v = float(c.value)
         h = self.step_of(lever, m)
         values = np.concatenate([np.full(self.n, v + h), np.full(self.n, v - h)])
@@ -459,15 +469,16 @@ class Context:
         if loops is not None:
             chosen = list(loops)
         else:
+            listed = self.loops or []
             by_var = self.__dict__.get("_loops_by_variable")
             if by_var is None:  # which loops pass through each variable, indexed once
                 by_var = {}
-                for k, lp in enumerate(self.loops or []):
+                for k, lp in enumerate(listed):
                     for v in lp.variables:
                         by_var.setdefault(v, []).append(k)
                 self.__dict__["_loops_by_variable"] = by_var
             idx = sorted({k for v in variables for k in by_var.get(v, ())})
-            chosen = [lp for lp in (self.loops[k] for k in idx) if polarity is None or lp.polarity == polarity]
+            chosen = [lp for lp in (listed[k] for k in idx) if polarity is None or lp.polarity == polarity]
 
         def key(lp):
             info = dom.get(frozenset(lp.variables), {})

@@ -21,7 +21,7 @@ from ...errors import ModelError
 from ...model import ast
 from ...model.elements import Aux, Constant, Flow, Lookup, Stock
 from ...model.names import canonical
-from .context import Context, _integral, fresh_name, replace_in, with_equation
+from .context import Context, _integral, fresh_name, of_kind, replace_in, with_equation
 from .report import Evidence
 
 __all__ = ["Finding", "DETECTORS", "BINDING", "RESISTANCE", "ATTRITION", "DECLINE", "IDLE_LOOP"]
@@ -204,7 +204,7 @@ def _multiplier_model(ctx: Context, site: _Site, arg_index: int):
             e = m2[user]
             if not isinstance(e, (Flow, Aux)):
                 continue
-            tree = replace_in(m2.ast(user), lambda n: isinstance(n, ast.Name) and n.name == site.variable,
+            tree = replace_in(_tree(m2, user), lambda n: isinstance(n, ast.Name) and n.name == site.variable,
                               lambda n: ast.Binary("*", n, mult))
             m2 = with_equation(m2, user, tree)
     else:
@@ -215,10 +215,25 @@ def _multiplier_model(ctx: Context, site: _Site, arg_index: int):
             return ast.Call("MIN", tuple(ast.Binary("*", a, mult) if i == arg_index else a
                                          for i, a in enumerate(args)))
 
-        tree = replace_in(ctx.m.ast(site.variable), lambda n: n is site.node, new)
+        tree = replace_in(_tree(ctx.m, site.variable), lambda n: n is site.node, new)
         m2 = with_equation(ctx.m, site.variable, tree)
     m2.constant(k, 1.0, doc="capacity multiplier added by find_blocks")
     return m2, k
+
+
+def _tree(m, name: str) -> ast.Expr:
+    """Return the equation of ``name`` (a flow or auxiliary) as a tree."""
+    tree = m.ast(name)
+    if tree is None:
+        raise ModelError(f"'{name}' has no equation to rewrite", variable=name)
+    return tree
+
+
+def _table(site: _Site) -> Lookup:
+    """Return the graphical function of a lookup site."""
+    if site.table is None:
+        raise ModelError(f"the constraint in '{site.variable}' has no graphical function", variable=site.variable)
+    return site.table
 
 
 def _lookup_saturation(table: Lookup, x: np.ndarray) -> np.ndarray:
@@ -277,11 +292,11 @@ def capacity_ceiling(ctx: Context) -> list[Finding]:
             c = 0
         else:
             x = values[0]
-            sat = _lookup_saturation(site.table, x)
+            sat = _lookup_saturation(_table(site), x)
             bind_c = sat.mean(axis=0)
             up_levers = _levers_reaching(ctx, ast.names(site.args[0]))
             excess = np.full(ctx.n, np.nan)
-            term = f"graphical function '{site.table.name}' on its upper plateau"
+            term = f"graphical function '{_table(site).name}' on its upper plateau"
             c = 0
         if _med(bind_c) < 0.05:
             continue
@@ -311,7 +326,7 @@ def capacity_ceiling(ctx: Context) -> list[Finding]:
         elif site.kind == "form":
             cap_names = sorted(ast.names(site.node) - site.inputs)
         else:
-            cap_names = [canonical(site.table.name)]
+            cap_names = [canonical(_table(site).name)]
         where = [site.variable] + [v for v in _ordered(ctx, cap_names) if v != site.variable]
         up_txt = (f", against {_med(best_up):.2f} for the strongest upstream lever"
                   if up and np.isfinite(_med(best_up)) else "")
@@ -420,16 +435,16 @@ def policy_resistance(ctx: Context, *, max_cuts: int = 8) -> list[Finding]:
         if _med(np.abs(intact.derivative)) == 0 and not np.any(intact.derivative):
             continue
         frozen = fresh_name(ctx.m, "blocks_frozen")
-        tree = replace_in(ctx.m.ast(b), lambda n, a=a: isinstance(n, ast.Name) and n.name == a,
+        tree = replace_in(_tree(ctx.m, b), lambda n, a=a: isinstance(n, ast.Name) and n.name == a,
                           lambda n, f=frozen: ast.Name(f))
         m2 = with_equation(ctx.m, b, tree)
         m2.constant(frozen, 0.0, doc="a loop link frozen by find_blocks")
-        cut = ctx.response(lv, model=m2, extra={frozen: ctx.time_mean(a)})
+        severed = ctx.response(lv, model=m2, extra={frozen: ctx.time_mean(a)})
         with np.errstate(divide="ignore", invalid="ignore"):
-            resist = 1.0 - intact.derivative / cut.derivative
-        valid = np.abs(cut.derivative) > 1e-12
+            resist = 1.0 - intact.derivative / severed.derivative
+        valid = np.abs(severed.derivative) > 1e-12
         resist = np.where(valid, resist, np.nan)
-        same_sign = np.sign(intact.derivative) == np.sign(cut.derivative)
+        same_sign = np.sign(intact.derivative) == np.sign(severed.derivative)
         holds = valid & (np.nan_to_num(resist) >= RESISTANCE) & (same_sign | (np.abs(intact.derivative) < 1e-12))
         strength = np.clip(np.nan_to_num(resist), 0, 1)
         loops = ctx.loop_summary([], loops=info["loops"], top=3)
@@ -437,7 +452,7 @@ def policy_resistance(ctx: Context, *, max_cuts: int = 8) -> list[Finding]:
         ev = {
             "effect intact": Evidence(f"target change per unit of '{lv}', loop intact", _med(intact.derivative)),
             "effect loop cut": Evidence(f"target change per unit of '{lv}', loop cut at {a} -> {b}",
-                                        _med(cut.derivative)),
+                                        _med(severed.derivative)),
             "share absorbed": Evidence("share of the direct effect the loop absorbs", _med(resist), _share(holds)),
         }
         if top is not None:
@@ -446,7 +461,7 @@ def policy_resistance(ctx: Context, *, max_cuts: int = 8) -> list[Finding]:
         where = _ordered(ctx, {a, b} | (set(top["variables"]) if top else set()))
         name = f" ({top['id']}{' ' + top['name'] if top and top['name'] else ''})" if top else ""
         expl = (f"Raising '{lv}' moves '{ctx.target}' {_med(intact.derivative):.3g} per unit, against "
-                f"{_med(cut.derivative):.3g} with the balancing loop{name} cut at {a} -> {b}: the loop absorbs "
+                f"{_med(severed.derivative):.3g} with the balancing loop{name} cut at {a} -> {b}: the loop absorbs "
                 f"{100 * _med(resist):.0f}% of the lever's direct effect (median future; at least "
                 f"{100 * RESISTANCE:.0f}% in {100 * _share(holds):.0f}% of futures).")
         out.append(Finding("policy_resistance", where, ev, strength, holds, expl, levers=levers, loops=loops))
@@ -528,7 +543,7 @@ def congestion(ctx: Context) -> list[Finding]:
 
 # =============================================================================== burden shift
 def burden_shift(ctx: Context) -> list[Finding]:
-    from ...cld.archetypes import archetypes
+    from ...cld.archetype_search import archetypes
 
     try:
         matches = archetypes(ctx.cld)
@@ -615,7 +630,7 @@ def burden_shift(ctx: Context) -> list[Finding]:
 
 def _scan(ctx: Context, lever: str, watch: str, points: int = 11) -> dict[str, Any]:
     """Sweep a lever over its range in the first sampled future; how ``watch`` responds."""
-    c = ctx.m[lever]
+    c = of_kind(ctx.m[lever], Constant)
     if c.range is None or not c.range[1] > c.range[0]:
         return {}
     grid = np.linspace(c.range[0], c.range[1], points)
@@ -643,7 +658,7 @@ def _saturation_share(ctx: Context, variable: str) -> np.ndarray | None:
             x = _evaluate(ctx, site.args[0], variable)
         except Exception:  # noqa: BLE001
             return None
-        return _lookup_saturation(site.table, x).mean(axis=0)
+        return _lookup_saturation(_table(site), x).mean(axis=0)
     return None
 
 
@@ -707,9 +722,9 @@ def eroded_cooperation(ctx: Context) -> list[Finding]:
             "driven share": Evidence("share of its outflow driven by other parts of the system", _med(driven_share),
                                      _share(driven_share >= 0.25)),
         }
-        for f, d in drivers.items():
+        for f, driven_by in drivers.items():
             share = np.where(total_out > 0, amounts[f] / np.where(total_out > 0, total_out, 1), 0.0)
-            ev[f"depleting flow {f}"] = Evidence(f"'{f}' (driven by {', '.join(d)}): share of the outflow",
+            ev[f"depleting flow {f}"] = Evidence(f"'{f}' (driven by {', '.join(driven_by)}): share of the outflow",
                                                  _med(share))
         flows = ", ".join(drivers)
         all_drivers = sorted({x for d in drivers.values() for x in d})

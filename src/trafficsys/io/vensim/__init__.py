@@ -17,8 +17,11 @@ whose :meth:`~trafficsys.Model.cld` is that diagram, and
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import warnings
+from dataclasses import replace
 
 from ...errors import FileFormatError, ModelError, ParseError
 from ...limits import check_file_size
@@ -29,7 +32,7 @@ from . import convert, macros, sketch
 from .grammar import Definition, RangeDef, parse_definition
 from .text import Chunk, decode, layout
 
-__all__ = ["read_vensim", "read_vensim_cld"]
+__all__ = ["RenamedVariableWarning", "read_vensim", "read_vensim_cld"]
 
 _CONTROLS = ("INITIAL TIME", "FINAL TIME", "TIME STEP")
 _VIEW_TYPES = {"stock": "stock", "flow": "flow"}
@@ -92,16 +95,85 @@ def read_vensim(path: str | os.PathLike) -> Model:
     unsupported: dict[str, set[str]] = {}
     if macro_defs:
         elements = macros.expand(elements, macro_defs, unsupported, _range_keys(ranges))
+    elements, renamed = _rename_clock_names(elements, path)
     model = convert.build(convert.model_name(path), path, ranges, elements, unsupported)
     _add_groups(model, groups)
     if sketch_data.positions:
         # the positions Vensim draws each variable at: the diagram's layout, kept when saved to XMILE
+        positions = {renamed.get(k, k): v for k, v in sketch_data.positions.items()}
         model.metadata["xmile_views"] = {
             k: {**v, "type": _VIEW_TYPES.get(model[k].kind.value, "aux")}
-            for k, v in sketch_data.positions.items()
+            for k, v in positions.items()
             if k in model
         }
     return model
+
+
+#: names that are the clock in trafficsys but ordinary variables in Vensim (whose clock is TIME STEP...)
+_CLOCK_NAMES = ("dt", "starttime", "stoptime")
+
+
+class RenamedVariableWarning(UserWarning):
+    """The Vensim reader renamed a variable whose name is one of trafficsys's clock names."""
+
+
+def _rename_clock_names(elements: list[convert.Element], path: str):
+    """Return the elements with variables named ``DT``, ``STARTTIME`` or ``STOPTIME`` renamed, and the renames.
+
+    In Vensim these are ordinary names (Vensim's clock is ``TIME STEP``,
+    ``INITIAL TIME`` and ``FINAL TIME``), and models translated from DYNAMO
+    define ``DT = TIME STEP``.  In trafficsys they are the clock in every
+    equation, so such a variable becomes ``<name> (model variable)``, every
+    use of it too, with a :class:`RenamedVariableWarning`.  TOML and XMILE
+    files keep refusing these names: there the name already means the clock.
+    """
+    taken = {canonical(e.name) for e in elements}
+    renamed: dict[str, str] = {}  # old key -> new key
+    display: dict[str, str] = {}  # old key -> new name as written
+    shown: list[str] = []
+    for e in elements:
+        key = canonical(e.name)
+        if key in _CLOCK_NAMES:
+            new = f"{e.name} (model variable)"
+            while canonical(new) in taken:
+                new += " 2"
+            taken.add(canonical(new))
+            renamed[key] = canonical(new)
+            display[key] = new
+            shown.append(f"'{e.name}' to '{new}'")
+    if not renamed:
+        return elements, renamed
+
+    def walk(n):
+        if isinstance(n, ast.Name) and n.name in renamed:
+            return ast.Name(renamed[n.name])
+        if isinstance(n, ast.Subscript) and n.name in renamed:
+            return ast.Subscript(renamed[n.name], n.indices)
+        if isinstance(n, ast.Call) and canonical(n.func) in renamed:
+            return ast.Call(renamed[canonical(n.func)], n.args)
+        return n
+
+    out = []
+    for e in elements:
+        name = display.get(canonical(e.name), e.name)
+        defs = [
+            replace(
+                d,
+                lhs=replace(d.lhs, name=name),
+                value=ast.transform(d.value, walk) if isinstance(d.value, ast.Expr) else d.value,
+            )
+            for d in e.definitions
+        ]
+        out.append(replace(e, name=name, definitions=defs))
+    warnings.warn(
+        RenamedVariableWarning(
+            f"in {path}: renamed {', '.join(shown)} and every use: in trafficsys DT, STARTTIME and "
+            "STOPTIME are the clock in every equation, in Vensim ordinary names (its clock is TIME STEP, "
+            "INITIAL TIME and FINAL TIME)"
+        ),
+        stacklevel=3,
+    )
+    return out, renamed
 
 
 def _range_keys(ranges: list[RangeDef]) -> frozenset[str]:
@@ -135,19 +207,63 @@ def _read_chunks(chunks: list[Chunk], path: str):
         if d.kind in ("test_input", "constraint"):  # Vensim's test inputs and reality checks: not the model
             continue
         key = canonical(d.lhs.name)
-        units, _, _ = ch.units.partition("[")
+        units, bracket, bounds = ch.units.partition("[")
         el = by_name.get(key)
         if el is None:
             el = by_name[key] = convert.Element(d.lhs.name, [], units.strip() or None, ch.comment, ch.line)
         else:
             el.units = el.units or units.strip() or None
             el.doc = el.doc or ch.comment
+        if bracket:
+            el.range = el.range or _unit_range(bounds, ch, path, d.lhs.name)
         el.definitions.append(d)
         if ch.group:
             groups.setdefault(ch.group, [])
             if key not in groups[ch.group]:
                 groups[ch.group].append(key)
     return ranges, list(by_name.values()), groups
+
+
+def _unit_range(text: str, ch: Chunk, path: str, name: str) -> tuple[float, float] | None:
+    """Return the ``[min, max]`` (or ``[min, max, step]``) after a variable's units; None without both bounds.
+
+    Vensim uses the range for its sliders and to warn when a value leaves it;
+    here a constant's range is what Monte Carlo samples (as a TOML
+    ``range = [low, high]``).  Numbers only: anything else is refused.
+    """
+    body, closed, _ = text.partition("]")
+    parts = [p.strip() for p in body.split(",")]
+    bounds: list[float | None] = []
+    ok = bool(closed) and 2 <= len(parts) <= 3
+    for p in parts:
+        if p == "?" or (p == "" and len(bounds) == 2):  # no bound; an empty step
+            bounds.append(None)
+            continue
+        try:
+            v = float(p)
+        except ValueError:
+            ok = False
+            break
+        bounds.append(v if math.isfinite(v) else None)  # inf and nan, like ?, are no bound
+    if not ok:
+        raise ParseError(
+            f"the range after the units, [{body}{closed}, is not [min, max] or [min, max, step] with "
+            "numbers (or ? for no bound); fix it or delete it",
+            text=ch.units,
+            file=path,
+            variable=name,
+        )
+    lo, hi = bounds[:2]
+    if lo is None or hi is None or lo == hi:
+        return None  # an open or empty range: nothing to sample
+    if lo > hi:
+        raise ParseError(
+            f"the range after the units, [{body}], has its minimum above its maximum; swap them",
+            text=ch.units,
+            file=path,
+            variable=name,
+        )
+    return (lo, hi)
 
 
 def _located(e: ParseError, ch: Chunk, path: str) -> ParseError:

@@ -49,7 +49,7 @@ from ...model.names import canonical
 from ...model.printer import to_xmile
 from .grammar import NA, Definition, Outputs, RangeDef, Table, Text
 
-__all__ = ["Element", "build", "SAME"]
+__all__ = ["Element", "MissingDataWarning", "build", "SAME"]
 
 _CONTROL = {"initial_time": "start", "final_time": "stop", "time_step": "dt", "saveper": "saveper"}
 
@@ -75,6 +75,8 @@ class Element:
     units: str | None
     doc: str
     line: int
+    #: ``[min, max]`` after the units (both bounds given): a constant's range for Monte Carlo
+    range: tuple[float, float] | None = None
 
 
 class _Unsupported(Exception):
@@ -133,6 +135,7 @@ class _Converter:
         self._dims(m)
         elems = self.elements
         self.names = {canonical(e.name) for e in elems}
+        self.unit_ranges = {canonical(e.name): e.range for e in elems if e.range is not None}
         self.lookups: set[str] = set()
         self.data: set[str] = set()
         self.stock_names: set[str] = set()
@@ -149,6 +152,7 @@ class _Converter:
                     self.data.add(canonical(e.name))  # a table of time: never a stock's flow
                 if isinstance(v, ast.Call) and v.func == "INTEG":
                     self.stock_names.add(canonical(e.name))
+        self.missing = self._missing_data(elems)
         # first pass: stocks decide which auxiliaries are their flows
         self.flows: dict[str, None] = {}
         self.claimed: set[tuple[str, int]] = set()  # (flow, +1 into / -1 out of) a stock already
@@ -160,13 +164,21 @@ class _Converter:
             try:
                 rec = self._element(m, e)
                 self.var_dims[rec[1]] = rec[4]
+                records.append(rec)
+            except _Unsupported as u:
+                self.unsupported[u.what].add(e.name)
+        kept = []
+        for rec in records:  # every variable's dimensions known: a flow must span its stock's
+            self._current = rec[0]
+            try:
                 main = rec[5]
                 if _is_call(main, "INTEG") and not rec[6]:
                     self._arity(main, 2)
                     self.splits[rec[1]] = self._split_net(main.args[0], rec[0], rec[0], rec[4])
-                records.append(rec)
+                kept.append(rec)
             except _Unsupported as u:
-                self.unsupported[u.what].add(e.name)
+                self.unsupported[u.what].add(rec[0])
+        records = kept
         built = []
         for rec in records:
             self._current = rec[0]
@@ -192,6 +204,55 @@ class _Converter:
         return m
 
     # ------------------------------------------------------------ structure
+    def _missing_data(self, elems: list[Element]) -> set[str]:
+        """Return the data variables without data, and warn about the equations that read them.
+
+        A data variable with no equation is read by Vensim from a data file
+        named at run time; an ``.mdl`` file alone gives it no value, which
+        Vensim shows as missing (``:NA:``, -2^110).  A data equation (``:=``)
+        that reads missing data is not computed (Vensim computes a data
+        equation only where all its data are available), so it is missing
+        too.  Both become the constant ``:NA:``.  Model equations that read
+        them compute with ``:NA:`` as Vensim does (a model may test for it,
+        ``x = :NA:``, as calibration statistics do); a
+        :class:`MissingDataWarning` names them, so that no result depends on
+        absent data without saying so.
+        """
+        kinds: dict[str, set[str]] = defaultdict(set)
+        refs: dict[str, set[str]] = defaultdict(set)
+        for e in elems:
+            key = canonical(e.name)
+            for d in e.definitions:
+                kinds[key].add(d.kind)
+                if isinstance(d.value, ast.Expr):
+                    refs[key] |= _names(d.value)
+        missing = {k for k, ks in kinds.items() if "data_empty" in ks}
+        changed = True
+        while changed:
+            changed = False
+            for k, ks in kinds.items():
+                if k not in missing and "data" in ks and refs[k] & missing:
+                    missing.add(k)
+                    changed = True
+        readers = sorted(
+            e.name
+            for e in elems
+            if canonical(e.name) not in missing
+            and not ({"data", "data_empty"} & kinds[canonical(e.name)])
+            and refs[canonical(e.name)] & missing
+        )
+        if readers:
+            warnings.warn(
+                MissingDataWarning(
+                    f"in {self.file}: {', '.join(readers)} read data variables that have no data in "
+                    f"the file ({', '.join(sorted(_refs_missing(readers, refs, missing)))}); Vensim reads "
+                    "them from a data file at run time, so here they are missing (:NA:, -2^110) at every "
+                    "time and the results of these equations are what Vensim gives without a data file"
+                ),
+                stacklevel=4,
+            )
+        return missing
+
     def _dims(self, m: Model) -> None:
         """Declare the subscript ranges; a range listed inside another, or copied (``a <-> b``), stands for its elements."""
         ranges = {canonical(r.name): r for r in self.ranges}
@@ -294,7 +355,9 @@ class _Converter:
             if d.kind in ("test_input", "constraint"):
                 continue
             if d.kind == "data_empty":
-                raise _Unsupported("data variables without an equation (Vensim fills them from a data file)")
+                value = NA  # Vensim fills it from a data file at run time; the file gives none: missing
+                parsed.append((value, [self._sub(m, s) for s in d.lhs.subs], []))
+                continue
             if d.kind == "empty":
                 raise _Unsupported("a variable without an equation")
             csubs = [self._sub(m, s) for s in d.lhs.subs]
@@ -308,7 +371,12 @@ class _Converter:
             ):
                 value = self._external(value, csubs, name, d.keyword)
             elif d.kind == "data":
-                raise _Unsupported("data variables (:DATA:/GET DATA)")
+                if _uses_function(value, "X_IF_MISSING"):
+                    raise _Unsupported("X IF MISSING")
+                if key in self.missing:
+                    value = NA  # a data equation reading missing data is not computed: missing
+                elif isinstance(value, (ast.Num, ast.Unary)) and ast.literal_value(value) is not None:
+                    value = float(ast.literal_value(value))  # type: ignore[arg-type]
             elif isinstance(value, (ast.Num, ast.Unary)) and ast.literal_value(value) is not None:
                 value = float(ast.literal_value(value))  # type: ignore[arg-type]
             parsed.append((value, csubs, [[self._sub(m, s) for s in x] for x in d.lhs.excepts]))
@@ -537,17 +605,34 @@ class _Converter:
         )
         if isinstance(node, float):
             if key not in self.flows and not per_text:
-                return Constant(name, units, doc, None, dims, value=_finite(node))
+                return self._constant(name, units, doc, dims, _finite(node))
             node = ast.Num(node)
         eq = self._text(node, var) if node is not None else "0"
         if key in self.flows:
             return Flow(name, units, doc, None, dims, per_text, equation=eq)
         lit = ast.literal_value(node) if isinstance(node, ast.Expr) else None
         if isinstance(node, ast.Num) and not per_text:
-            return Constant(name, units, doc, None, dims, value=_finite(node.value))
+            return self._constant(name, units, doc, dims, _finite(node.value))
         if lit is not None and not per_text and isinstance(node, ast.Unary):
-            return Constant(name, units, doc, None, dims, value=_finite(lit))
+            return self._constant(name, units, doc, dims, _finite(lit))
         return Aux(name, units, doc, None, dims, per_text, equation=eq)
+
+    def _constant(self, name, units, doc, dims, value: float) -> Constant:
+        """Return a constant, its ``[min, max]`` from the file (when it holds the value) its Monte Carlo range.
+
+        A value outside its own range (Vensim only warns of it) keeps no range,
+        with a warning: sampling a range that excludes the file's value would
+        change what the model says.
+        """
+        rng = self.unit_ranges.get(canonical(name))
+        if rng is not None and not rng[0] <= value <= rng[1]:
+            warnings.warn(
+                f"in {self.file}: the constant {name} = {value:g} lies outside its range "
+                f"[{rng[0]:g}, {rng[1]:g}]; the range is left out (Monte Carlo will not vary {name})",
+                stacklevel=5,
+            )
+            rng = None
+        return Constant(name, units, doc, None, dims, value=value, range=rng)
 
     def _with_lookup(self, node: ast.Call) -> Table:
         if len(node.args) != 2 or not isinstance(node.args[1], Table):
@@ -597,10 +682,21 @@ class _Converter:
     def _per_element_stock(self, rec, integs) -> Stock:
         """Build a stock with an INTEG per element (or group of elements), its net flow a hidden per-element flow."""
         name, key, units, doc, dims, main_value, per = rec
-        if len(integs) != len(per) or (main_value is not None and not _is_call(main_value, "INTEG")):
-            raise _Unsupported("a variable that is a stock for some of its elements only")
+        # Vensim lets a level have constant (or data) elements: such an element is a stock that never changes
+        for value in [a for _, a, _ in per] + ([main_value] if main_value is not None else []):
+            if not (_is_call(value, "INTEG") or isinstance(value, float)):
+                raise _Unsupported(
+                    "a variable that is a stock for some of its elements and an auxiliary for others"
+                )
         for a in integs:
             self._arity(a, 2)
+
+        def net(a, sub=None):
+            return self._text(a.args[0], name, sub) if _is_call(a, "INTEG") else "0"
+
+        def initial(a, sub=None):
+            return self._text(a.args[1], name, sub) if _is_call(a, "INTEG") else _num(_finite(a))
+
         flow = f"{name} net flow"
         self.hidden.append(
             Flow(
@@ -609,18 +705,18 @@ class _Converter:
                 f"net flow of {name} (Vensim INTEG)",
                 None,
                 tuple(dims),
-                tuple((k, self._text(a.args[0], name, sub)) for k, a, sub in per),
-                equation=self._text(main_value.args[0], name) if main_value is not None else "0",
+                tuple((k, net(a, sub)) for k, a, sub in per),
+                equation=net(main_value) if main_value is not None else "0",
             )
         )
-        init = self._text(main_value.args[1], name) if main_value is not None else "0"
+        init = initial(main_value) if main_value is not None else "0"
         return Stock(
             name,
             units,
             doc,
             None,
             dims,
-            tuple((k, self._text(a.args[1], name, sub)) for k, a, sub in per),
+            tuple((k, initial(a, sub)) for k, a, sub in per),
             initial=init,
             inflows=(flow,),
             outflows=(),
@@ -651,6 +747,7 @@ class _Converter:
                     and ref in self.names
                     and ref not in self.lookups | self.data
                     and (subs or ()) == tuple(dims)
+                    and tuple(self.var_dims.get(ref, ())) == tuple(dims)
                 ):
                     terms.append((sign, ref))
                 else:
@@ -997,6 +1094,33 @@ def _step_table(t: Table, keyword: str) -> Table:
             px.append(xs[k - 1] + eps)
             py.append(ys[k])
     return Table(tuple(px), tuple(py))
+
+
+class MissingDataWarning(UserWarning):
+    """A model equation reads a Vensim data variable that has no data in the file (it is :NA:)."""
+
+
+def _refs_missing(readers: list[str], refs: dict[str, set[str]], missing: set[str]) -> set[str]:
+    """Return the missing data variables that the ``readers`` read."""
+    out: set[str] = set()
+    for r in readers:
+        out |= refs[canonical(r)] & missing
+    return out
+
+
+def _names(n: ast.Expr) -> set[str]:
+    """Return the variables an expression reads (names, subscripted names and lookups called)."""
+    out: set[str] = set()
+    for x in _walk(n):
+        if isinstance(x, (ast.Name, ast.Subscript)):
+            out.add(canonical(x.name))
+        elif isinstance(x, ast.Call):
+            out.add(canonical(x.func))
+    return out
+
+
+def _uses_function(n, func: str) -> bool:
+    return isinstance(n, ast.Expr) and any(_is_call(x, func) for x in _walk(n))
 
 
 def _is_call(n, func: str) -> bool:

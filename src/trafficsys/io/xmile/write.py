@@ -17,6 +17,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from ...errors import ParseError
+from ...io.output import write_text
 from ...model import ast
 from ...model.elements import Aux, Constant, Element, Flow, Kind, Lookup, Stock
 from ...model.model import Model
@@ -45,8 +46,6 @@ def write_xmile(model: Model, path: str | os.PathLike) -> None:
     model read from XMILE, else an automatic layered layout (stocks in a row,
     their flows beside them, auxiliaries above) from the stock-flow graph.
     """
-    from ..output import write_text
-
     write_text(path, xmile_string(model))  # atomic: a failed write leaves the previous file intact
 
 
@@ -84,7 +83,7 @@ def xmile_string(model: Model) -> str:
     _view(model, view, X)
     extra = _model_extension(model)
     if extra:
-        ET.SubElement(root, "{" + TS_NS + "}trafficsys").text = json.dumps(extra, sort_keys=True)
+        ET.SubElement(root, "{" + TS_NS + "}trafficsys").text = json.dumps(extra)  # in order: metadata tables keep the order declared
     ET.indent(root, space="    ")
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 

@@ -29,8 +29,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ModelError
+from ..model.elements import Scenario
 from ..model.names import canonical, suggest
-from .metrics import DEFAULT_METRICS, METRICS, Metric
+from .metrics import Metric, comparison_defaults, indicators
 
 __all__ = ["compare", "Comparison", "uncertain_constants", "ROBUST", "INTERVAL"]
 
@@ -70,8 +71,6 @@ def _uncertain_inputs(model, scenarios: Sequence[str] = (), names: Sequence[str]
 
 def _named_strategies(model, scenarios):
     """Turn settings given as mappings or Scenario objects into named strategies of a copy of the model."""
-    from ..model.elements import Scenario
-
     if scenarios is None:
         return model, None
     items = list(scenarios.items()) if isinstance(scenarios, Mapping) else [(None, s) for s in scenarios]
@@ -101,8 +100,6 @@ def _named_strategies(model, scenarios):
                              f"{type(s).__name__}", file=model.file)
         for k, _ in sc.set:
             if k not in model:
-                from ..model.validate import suggest
-
                 raise ModelError(f"strategy '{sc.name}' sets '{k}', which the model does not define"
                                  f"{suggest(k, model.names())}", file=model.file, variable=k)
         model.scenarios[sc.name] = sc
@@ -112,9 +109,9 @@ def _named_strategies(model, scenarios):
 
 def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str | Metric] | None = None,
             n: int = 1000, seed: int | np.random.Generator | None = None, sampler: str = "lhs", *,
-            reference: str | None = "baseline", primary: str = "exploitation_person_years",
+            reference: str | None = None, primary: str | None = None,
             uncertain: Sequence[str] | None = None, method: str | None = None, saveper: float = 1.0,
-            trajectories: Sequence[str] | str = ("in_exploitation",), executor: Any = None,
+            trajectories: Sequence[str] | str | None = None, executor: Any = None,
             chunk_size: int | None = None, progress: bool | None = None,
             settings: Mapping[str, float | str] | None = None, case: str | None = None) -> Comparison:
     """Run every strategy over the same Monte Carlo sample and compare their indicators.
@@ -132,9 +129,10 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
         strategy of the model) names them.  Levers a strategy leaves unset keep
         the model's values.  The ``reference`` is added first when the model has it.
     metrics
-        Names from :data:`~trafficsys.scenarios.metrics.METRICS` or
+        Names of the indicators the model declares (``[metadata.indicators]``,
+        read by :func:`~trafficsys.scenarios.metrics.indicators`) or
         :class:`~trafficsys.scenarios.metrics.Metric` objects; default: every
-        built-in metric whose variables the model has.
+        indicator the model declares.
     n
         Number of sampled futures (Monte Carlo runs per strategy).
     seed
@@ -142,11 +140,13 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
     sampler
         ``"lhs"`` (default), ``"random"`` or ``"sobol"``.
     reference
-        The strategy measures such as cost per exploitation-year averted are
-        taken against (None: the first strategy).
+        The strategy the others are measured against (paired differences, and
+        indicators such as a cost per harm averted); default: the model's
+        ``[metadata.compare] reference``, else the first strategy.
     primary
         The metric the headline ranking, the pairwise probabilities and the
-        deciding constants are about (all are available for any metric).
+        deciding constants are about (all are available for any metric);
+        default: the model's ``[metadata.compare] primary``, else the first metric.
     uncertain
         Constants to sample; default :func:`uncertain_constants`.
     method
@@ -155,8 +155,9 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
         Save period of the trajectories kept for plots.
     trajectories
         Variables whose time paths are kept (for fan charts); ``"all"`` keeps
-        every variable's.  Only these and the metrics' variables are saved
-        while the strategies run.
+        every variable's; default: the model's ``[metadata.compare]
+        trajectories``, else its stocks.  Only these and the metrics' variables
+        are saved while the strategies run.
     executor, chunk_size, progress
         As for :func:`~trafficsys.engine.ensemble.run_ensemble`, the ensemble
         door every strategy's runs go through.
@@ -176,7 +177,8 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
     Raises
     ------
     ModelError
-        An unknown strategy or metric, or fewer than two strategies.
+        An unknown strategy or metric, fewer than two strategies, or no
+        metrics given for a model that declares no indicators.
 
     Notes
     -----
@@ -199,6 +201,11 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
     if isinstance(scenarios, str):  # one name, not its letters
         scenarios = [scenarios]
     model, scenarios = _named_strategies(model, scenarios)
+    declared = comparison_defaults(model)
+    reference = declared.get("reference") if reference is None else reference
+    primary = declared.get("primary") if primary is None else primary
+    if trajectories is None:
+        trajectories = declared.get("trajectories") or [s.name for s in model.stocks]
     if isinstance(metrics, (str, Metric)):
         metrics = [metrics]
     names = list(model.scenarios) if scenarios is None else [str(s) for s in scenarios]
@@ -218,15 +225,20 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
     if n < 2:
         raise ModelError(f"compare needs n >= 2 sampled futures, got {n}", file=model.file)
 
+    available = indicators(model)
+    if metrics is None and not available:
+        raise ModelError("the model declares no indicators to compare the strategies on: pass metrics=[Metric(...)] "
+                         "(trafficsys.scenarios.Metric), or declare them in the model file's [metadata.indicators] "
+                         "(see trafficsys.scenarios.metrics)", file=model.file)
     chosen: list[Metric] = []
-    for mt in (DEFAULT_METRICS if metrics is None else metrics):
+    for mt in (list(available) if metrics is None else metrics):
         if isinstance(mt, Metric):
             chosen.append(mt)
             continue
-        if mt not in METRICS:
-
-            raise ModelError(f"no metric '{mt}'{suggest(mt, METRICS)}; available: {', '.join(METRICS)}")
-        chosen.append(METRICS[mt])
+        if mt not in available:
+            raise ModelError(f"no metric '{mt}'{suggest(mt, available)}; the model declares: "
+                             f"{', '.join(available) or 'none ([metadata.indicators])'}", file=model.file)
+        chosen.append(available[mt])
     chosen = [mt for mt in chosen if all(v in model for v in mt.needs)]
     if not chosen:
         raise ModelError("none of the requested metrics applies to this model (their variables are missing)",
@@ -254,7 +266,7 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
                  f"comparing strategies over {n:,} futures", "use fewer futures (n)", model.file)
     X = sample_inputs(model, inputs, n, seed, sampler)
     samples = input_params(inputs, X)
-    from ..engine.simulate import check_settings
+    from ..engine.run import check_settings
     from ..engine.spinup import spin_up
 
     # each future starts at the rest state of its own status quo, when the model asks (its metadata)
@@ -291,7 +303,8 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
                       metrics={mt.name: mt for mt in chosen}, values=values, samples=sample_frame,
                       n=int(n), seed=seed if isinstance(seed, (int, type(None))) else None, sampler=sampler,
                       time=time, trajectories=paths, ledger_residual=residuals,
-                      docs={s: model.scenarios[s].doc for s in names}, notes=notes)
+                      docs={s: model.scenarios[s].doc for s in names}, notes=notes,
+                      panels=[str(x) for x in declared.get("figure", [])])
 
 
 def _what_if(model, names: list[str], settings, case):
@@ -313,8 +326,6 @@ def _what_if(model, names: list[str], settings, case):
         notes.append("what-if under every strategy: " + ", ".join(f"{k} = {v}" for k, v in settings.items()))
     for k in what_if:
         if k not in model:
-            from ..model.validate import suggest
-
             raise ModelError(f"settings: the model does not define '{k}'{suggest(k, model.names())}",
                              file=model.file, variable=k)
         by = [s for s in names if canonical(k) in {canonical(x) for x, _ in model.scenarios[s].set}]
@@ -339,15 +350,18 @@ def _people_residual(model, r) -> float:
     led = getattr(r, "ledger", None)
     if led is None or "residual" not in getattr(led, "data_vars", {}):
         return float("nan")
+    raw = led.variables  # numpy rows by position: xarray's label lookups import dask when it is installed
+    row = {str(k): i for i, k in enumerate(raw["stock"].values)}
+    residual, initial = np.asarray(raw["residual"].values), np.asarray(raw["initial"].values)
     worst = 0.0
     for st in model.stocks:
         key = canonical(st.name)
         if not st.non_negative or (st.units or "").strip().lower() not in ("person", "people", "persons"):
             continue
-        if key not in led["residual"].coords["stock"].values:
+        if key not in row:
             continue
-        res = np.abs(led["residual"].sel(stock=key).values)
-        scale = np.maximum(np.abs(led["initial"].sel(stock=key).values), 1.0)
+        res = np.abs(residual[row[key]])
+        scale = np.maximum(np.abs(initial[row[key]]), 1.0)
         worst = max(worst, float(np.max(res / scale)))
     return worst
 
@@ -393,6 +407,8 @@ class Comparison:
     docs: dict[str, str] = field(default_factory=dict)
     #: what the reader must know to read the comparison: what-ifs, sensitivity case, unverified effects
     notes: list[str] = field(default_factory=list)
+    #: the metrics the comparison figure shows first (the model's ``[metadata.compare] figure``)
+    panels: list[str] = field(default_factory=list)
 
     # ---------------------------------------------------------------- numbers
     def frame(self, metric: str | None = None) -> pd.DataFrame:
@@ -433,7 +449,7 @@ class Comparison:
         """P(row strategy beats column strategy) on ``metric``, over the paired runs.
 
         Ties count one half; runs where either value is undefined (NaN) are left
-        out (the reference has no cost per exploitation-year averted).
+        out (the reference has no cost per harm averted against itself).
         """
         metric = self._metric(metric)
         mt = self.metrics[metric]
@@ -576,8 +592,7 @@ class Comparison:
         lines.append("")
         for name, mt in self.metrics.items():
             lines.append(f"  {name}: {mt.label} [{mt.units}]")
-        if "cost_per_exploitation_year_averted" in self.metrics:
-            lines.append("  ('none': no exploitation-year averted vs the reference in that share of futures)")
+        lines += [f"  {mt.note}" for mt in self.metrics.values() if mt.note]
         lines.append("")
         if self.reference is not None:
             pdiff = self.paired_difference(self.primary)

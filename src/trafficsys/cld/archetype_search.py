@@ -54,8 +54,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelError
 from .diagram import CausalLoopDiagram, role_tags
-from .loops import Loop, _as_cld
-from .loops import loops as _loops
+from .loop_search import Loop, _as_cld
+from .loop_search import loops as _loops
 
 if TYPE_CHECKING:  # pragma: no cover
     from .findings import ArchetypeMatches

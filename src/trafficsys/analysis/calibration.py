@@ -35,6 +35,8 @@ from ..errors import ModelError, SimulationError
 from ..model.arrays import canonical_key
 from ..model.elements import Constant
 from ..model.model import Model
+from ..model.names import canonical
+from ..scenarios.metrics import comparison_defaults
 from ._common import run_ensemble
 
 __all__ = ["CalibrationResult", "calibrate"]
@@ -280,8 +282,9 @@ def calibrate(
         data = local.data()
         weights = {**local.weights(), **(weights or {})}
         params = local.fit if params is None else params
-        if scenario is None and local.scenario in m.scenarios:
-            scenario = local.scenario
+        if scenario is None:  # the strategy the figures were observed under; else the model's reference
+            observed = local.scenario or comparison_defaults(m).get("reference")
+            scenario = observed if observed in m.scenarios else None
     if isinstance(params, str):
         params = [params]
     if not params:
@@ -323,8 +326,6 @@ def calibrate(
         out = np.empty((X.shape[0], len(t_obs), len(cols)))
         times = np.asarray(ds["time"].values, dtype=float)
         for j, col in enumerate(cols):
-            from ..model.names import canonical
-
             name = col if col in ds else canonical(col)
             arr = np.asarray(ds[name].transpose("time", ...).values, dtype=float).reshape(len(times), -1)
             arr = np.broadcast_to(arr, (len(times), X.shape[0]))

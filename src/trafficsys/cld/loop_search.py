@@ -39,7 +39,7 @@ from typing import Any, SupportsIndex, overload
 
 import networkx as nx
 
-from ..errors import ModelError
+from ..errors import ModelError, UnknownVariableError
 from ..model.names import canonical, suggest
 from .diagram import CausalLoopDiagram
 
@@ -451,8 +451,6 @@ def loops_through(cld: CausalLoopDiagram, variable: str, length_bound: int | Non
     cld = _as_cld(cld)
     v = canonical(variable)
     if v not in cld.variables:
-        from ..errors import UnknownVariableError
-
         raise UnknownVariableError(f"no variable '{variable}' in the diagram{suggest(v, cld.variables)}",
                                    file=cld.file, variable=variable)
     return LoopList(lp for lp in loops(cld, length_bound, max_loops=max_loops) if v in lp.variables)

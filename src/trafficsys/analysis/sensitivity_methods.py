@@ -39,7 +39,7 @@ import numpy as np
 from ..engine.sampling import input_params
 from ..errors import ModelError, SimulationError
 from ..model.model import Model
-from ._common import Metric, constants_with_ranges, int_seed, metric_label, metric_values, run_ensemble
+from ._common import Outcome, constants_with_ranges, int_seed, metric_label, metric_values, run_ensemble
 
 #: options every method passes to the ensemble door (:func:`trafficsys.engine.ensemble.run_ensemble`)
 ENSEMBLE_OPTIONS = ("executor", "chunk_size", "progress", "method")
@@ -102,7 +102,7 @@ class SensitivityResult:
 
 def elasticities(
     m: Model,
-    metric: Metric,
+    metric: Outcome,
     *,
     constants: Sequence[str] | None = None,
     scenario: Any = None,
@@ -197,7 +197,7 @@ def _run_sample(m, chosen, X, metric, scenario, ensemble):
 
 def morris(
     m: Model,
-    metric: Metric,
+    metric: Outcome,
     *,
     constants: Sequence[str] | None = None,
     scenario: Any = None,
@@ -232,7 +232,7 @@ def morris(
 
 def sobol(
     m: Model,
-    metric: Metric,
+    metric: Outcome,
     *,
     constants: Sequence[str] | None = None,
     scenario: Any = None,
@@ -281,7 +281,7 @@ METHODS: dict[str, Callable[..., SensitivityResult]] = {
 
 def sensitivity(
     m: Model,
-    metric: Metric,
+    metric: Outcome,
     method: str = "elasticity",
     *,
     constants: Sequence[str] | None = None,
