@@ -350,13 +350,13 @@ class _Converter:
         """
         name = e.name
         key = canonical(name)
-        parsed = []
+        parsed: list[tuple[Any, Any, Any]] = []
         for d in e.definitions:
             if d.kind in ("test_input", "constraint"):
                 continue
             if d.kind == "data_empty":
-                value = NA  # Vensim fills it from a data file at run time; the file gives none: missing
-                parsed.append((value, [self._sub(m, s) for s in d.lhs.subs], []))
+                # Vensim fills it from a data file at run time; the file gives none: missing
+                parsed.append((NA, [self._sub(m, s) for s in d.lhs.subs], []))
                 continue
             if d.kind == "empty":
                 raise _Unsupported("a variable without an equation")
