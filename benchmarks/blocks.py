@@ -18,7 +18,9 @@ def main(n: int = 500) -> None:
     m = ts.load_default()
     base = m.with_scenario("baseline")
     # the futures find_blocks samples: the uncertain constants, not the levers or the strategy's settings
-    fixed = {c.name for c in base.constants if c.role and "policy" in c.role} | set(m.scenarios["baseline"].overrides)
+    fixed = {c.name for c in base.constants if c.role and "policy" in c.role} | set(
+        m.scenarios["baseline"].overrides
+    )
     names = [c.name for c in base.constants if c.range and c.range[1] > c.range[0] and c.name not in fixed]
     sample = sample_constants(base, n, seed=1, names=names)
     ts.simulate(base, params=sample)  # warm the compile cache
@@ -28,8 +30,10 @@ def main(n: int = 500) -> None:
     t0 = time.perf_counter()
     rep = ts.find_blocks(m, "cases_convicted", scenario="baseline", n=n, seed=1)
     report = time.perf_counter() - t0
-    print(f"reference model, n={n}: find_blocks {report:.1f} s ({len(rep.blocks)} blocks); "
-          f"one ensemble of the same futures {ensemble:.2f} s; ratio {report / ensemble:.0f}x; target < 30 s")
+    print(
+        f"reference model, n={n}: find_blocks {report:.1f} s ({len(rep.blocks)} blocks); "
+        f"one ensemble of the same futures {ensemble:.2f} s; ratio {report / ensemble:.0f}x; target < 30 s"
+    )
 
 
 if __name__ == "__main__":

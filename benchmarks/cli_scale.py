@@ -25,10 +25,16 @@ from pathlib import Path
 def write_model(path: Path, n: int) -> None:
     """Write a TOML model of about ``n`` variables: chains of stock, outflow, auxiliary and constant."""
     chains = max(1, n // 4)
-    lines = ['[model]', 'name = "scale"', "start = 0", "stop = 10", "dt = 0.25", 'time_units = "year"', ""]
+    lines = ["[model]", 'name = "scale"', "start = 0", "stop = 10", "dt = 0.25", 'time_units = "year"', ""]
     for i in range(chains):
         lines += [f"[constants.k{i}]", f"value = {0.01 + (i % 7) * 0.01}", ""]
-        lines += [f"[stocks.s{i}]", f'initial = "{100 + i % 13}"', f'outflows = ["f{i}"]', "non_negative = true", ""]
+        lines += [
+            f"[stocks.s{i}]",
+            f'initial = "{100 + i % 13}"',
+            f'outflows = ["f{i}"]',
+            "non_negative = true",
+            "",
+        ]
         lines += [f"[flows.f{i}]", f'equation = "k{i} * s{i} + a{i}"', ""]
         prev = f"s{i - 1}" if i else "0"
         lines += [f"[auxiliaries.a{i}]", f'equation = "0.001 * {prev}"', ""]
@@ -50,8 +56,9 @@ def main(argv: list[str] | None = None) -> None:
         ts.simulate(m)
         api = time.perf_counter() - t0
         t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "trafficsys.cli", "run", str(path)],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "trafficsys.cli", "run", str(path)], capture_output=True, text=True
+        )
         cli = time.perf_counter() - t0
         if proc.returncode != 0:
             sys.exit(f"trafficsys run failed:\n{proc.stderr}")

@@ -51,18 +51,25 @@ def bench(label: str, m: ts.Model, loops_known: str | None = None, exhaustive: b
     d = ts.loop_dominance(m, r, discovery="strongest_path")
     t_search = time.perf_counter() - t0
     share = d.explained.values
-    line = (f"{label:<34} loops {loops:>11}  search+score {t_search:6.2f} s  found {len(d.loops):>5}  "
-            f"explain {100 * np.median(share):5.1f}% (9 times in 10: {100 * np.quantile(share, 0.1):5.1f}%; "
-            f"sampling recovers {100 * d.explained.attrs['recovered']:.0f}%)")
+    line = (
+        f"{label:<34} loops {loops:>11}  search+score {t_search:6.2f} s  found {len(d.loops):>5}  "
+        f"explain {100 * np.median(share):5.1f}% (9 times in 10: {100 * np.quantile(share, 0.1):5.1f}%; "
+        f"sampling recovers {100 * d.explained.attrs['recovered']:.0f}%)"
+    )
     if exhaustive:
         t0 = time.perf_counter()
         every = ts.loop_dominance(m, r, discovery="all")
         t_all = time.perf_counter() - t0
         found = {frozenset(zip(lp.variables, lp.variables[1:] + lp.variables[:1])) for lp in d.loops}
         dom = {int(k) for k in np.unique(every._dom[every._dom >= 0])}
-        missed = [every.loops[k].id for k in dom
-                  if frozenset(zip(every.loops[k].variables, every.loops[k].variables[1:] + every.loops[k].variables[:1]))
-                  not in found]
+        missed = [
+            every.loops[k].id
+            for k in dom
+            if frozenset(
+                zip(every.loops[k].variables, every.loops[k].variables[1:] + every.loops[k].variables[:1])
+            )
+            not in found
+        ]
         line += f"  | all: {t_all:6.2f} s; dominating loops missed by the search: {len(missed)} of {len(dom)}"
     print(line, flush=True)
 

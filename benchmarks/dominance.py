@@ -60,17 +60,34 @@ def ring_model(regions: int = REGIONS) -> ts.Model:
     for i in range(regions):
         nxt = (i + 1) % regions
         m.constant(f"population_{i}", 1000 + 100 * i, units="person")
-        m.stock(f"vulnerable_{i}", f"population_{i} - 10 - {i}", inflows=[f"relapse_{i}"],
-                outflows=[f"recruitment_{i}"], units="person", non_negative=True)
-        m.stock(f"exploited_{i}", 10 + i, inflows=[f"recruitment_{i}", f"onward_{(i - 1) % regions}"],
-                outflows=[f"exit_{i}", f"onward_{i}"], units="person", non_negative=True)
-        m.stock(f"recovering_{i}", 0, inflows=[f"exit_{i}"], outflows=[f"relapse_{i}", f"recovered_{i}"],
-                units="person", non_negative=True)
+        m.stock(
+            f"vulnerable_{i}",
+            f"population_{i} - 10 - {i}",
+            inflows=[f"relapse_{i}"],
+            outflows=[f"recruitment_{i}"],
+            units="person",
+            non_negative=True,
+        )
+        m.stock(
+            f"exploited_{i}",
+            10 + i,
+            inflows=[f"recruitment_{i}", f"onward_{(i - 1) % regions}"],
+            outflows=[f"exit_{i}", f"onward_{i}"],
+            units="person",
+            non_negative=True,
+        )
+        m.stock(
+            f"recovering_{i}",
+            0,
+            inflows=[f"exit_{i}"],
+            outflows=[f"relapse_{i}", f"recovered_{i}"],
+            units="person",
+            non_negative=True,
+        )
         m.aux(f"prevalence_{i}", f"exploited_{i} / population_{i}")
         m.flow(f"recruitment_{i}", f"recruitment_rate * vulnerable_{i} * prevalence_{i}", units="person/year")
         m.flow(f"exit_{i}", f"exit_rate * exploited_{i}", units="person/year")
-        m.flow(f"onward_{i}", f"onward_rate * exploited_{i} * (1 - prevalence_{nxt})",
-               units="person/year")
+        m.flow(f"onward_{i}", f"onward_rate * exploited_{i} * (1 - prevalence_{nxt})", units="person/year")
         m.flow(f"relapse_{i}", f"relapse_rate * recovering_{i} * prevalence_{i}", units="person/year")
         m.flow(f"recovered_{i}", f"recovering_{i} / recovery_time", units="person/year")
     return m
@@ -114,8 +131,10 @@ def _side_by_side(label: str, now: tuple[float, float], base: tuple[float, float
     if base is None:
         print(f"{label}: wall {now[0]:.2f} s, CPU {now[1]:.2f} s (no --baseline given)")
     else:
-        print(f"{label}:\n    wall {now[0]:.2f} s vs baseline {base[0]:.2f} s ({base[0] / now[0]:.1f}x faster); "
-              f"CPU {now[1]:.2f} s vs {base[1]:.2f} s ({base[1] / now[1]:.1f}x)")
+        print(
+            f"{label}:\n    wall {now[0]:.2f} s vs baseline {base[0]:.2f} s ({base[0] / now[0]:.1f}x faster); "
+            f"CPU {now[1]:.2f} s vs {base[1]:.2f} s ({base[1] / now[1]:.1f}x)"
+        )
 
 
 def reference(args) -> None:
@@ -123,12 +142,17 @@ def reference(args) -> None:
     from trafficsys.analysis import _loop_kernel
 
     base = Path(args.baseline).resolve() if args.baseline else None
-    print(f"\nreference model ({'baseline ' + str(base) if base else 'no baseline'}; load average "
-          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    print(
+        f"\nreference model ({'baseline ' + str(base) if base else 'no baseline'}; load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+    )
     cli = ["-m", "trafficsys.cli", "dominance", "--runs", "100"]
     _in(HERE, cli)  # the first process compiles (loop scorer cache on disk)
-    _side_by_side("trafficsys dominance --runs 100 (whole command, fresh process)", _in(HERE, cli),
-                  _in(base, cli) if base else None)
+    _side_by_side(
+        "trafficsys dominance --runs 100 (whole command, fresh process)",
+        _in(HERE, cli),
+        _in(base, cli) if base else None,
+    )
 
     m = ts.load_default()
     loop_dominance(m, ts.simulate(m))  # the loops and their ids are cached per structure, as in the command
@@ -141,16 +165,21 @@ def reference(args) -> None:
         t1 = time.perf_counter()
         loop_dominance(m, mc)
         times[scorer] = (t1 - t, time.perf_counter() - t1)
-        print(f"ensemble dominance, 100 runs, {scorer} scorer: Monte Carlo {t1 - t:.2f} s + scoring "
-              f"{time.perf_counter() - t1:.2f} s = wall {time.perf_counter() - t:.2f} s "
-              f"(CPU {time.process_time() - c:.2f} s)")
+        print(
+            f"ensemble dominance, 100 runs, {scorer} scorer: Monte Carlo {t1 - t:.2f} s + scoring "
+            f"{time.perf_counter() - t1:.2f} s = wall {time.perf_counter() - t:.2f} s "
+            f"(CPU {time.process_time() - c:.2f} s)"
+        )
     ltm.SCORER = "auto"
     if len(times) == 2:
         print(f"  compiled scorer / numpy scorer: {sum(times['numpy']) / sum(times['numba']):.1f}x faster")
 
     cmp = ["-c", COMPARE]
-    _side_by_side("compare, 5 strategies x 1,000 futures (warm)", _in(HERE, cmp, True),
-                  _in(base, cmp, True) if base else None)
+    _side_by_side(
+        "compare, 5 strategies x 1,000 futures (warm)",
+        _in(HERE, cmp, True),
+        _in(base, cmp, True) if base else None,
+    )
 
 
 def main(argv=None) -> None:
@@ -169,8 +198,10 @@ def main(argv=None) -> None:
     reference(args)
 
 
-PUBLISHED = [HERE / "benchmarks" / "models" / "metasd" / "free" / "free 6.mdl",
-             HERE / "benchmarks" / "models" / "metasd" / "scientific-revolution" / "scirev8.mdl"]
+PUBLISHED = [
+    HERE / "benchmarks" / "models" / "metasd" / "free" / "free 6.mdl",
+    HERE / "benchmarks" / "models" / "metasd" / "scientific-revolution" / "scirev8.mdl",
+]
 
 
 def published(args) -> None:
@@ -208,27 +239,35 @@ def published(args) -> None:
                 d = ts.loop_dominance(m, r)
                 t_all = time.perf_counter() - t0
         except Exception as e:
-            print(f"  {label}: {count} loops (counted in {t_count:.1f} s); not run yet "
-                  f"({type(e).__name__}: {str(e).splitlines()[0][:220]})")
+            print(
+                f"  {label}: {count} loops (counted in {t_count:.1f} s); not run yet "
+                f"({type(e).__name__}: {str(e).splitlines()[0][:220]})"
+            )
             continue
         t = d.timings
-        line = (f"  {label}: {len(m.names())} variables, {count} feedback loops (counted in {t_count:.1f} s); "
-                f"simulate {t_sim:.2f} s; loop dominance {t_all:.2f} s by {d.method}")
+        line = (
+            f"  {label}: {len(m.names())} variables, {count} feedback loops (counted in {t_count:.1f} s); "
+            f"simulate {t_sim:.2f} s; loop dominance {t_all:.2f} s by {d.method}"
+        )
         if d.method == "strongest_path":
             share = d.explained.values
-            line += (f": search {t['discovery']:.2f} s, scoring {t['scoring']:.2f} s, explained share "
-                     f"{t['explained']:.2f} s; {len(d.loops):,} loops found; they explain "
-                     f"{100 * np.median(share):.0f}% of the loop activity (median over times; "
-                     f"{100 * np.quantile(share, 0.1):.0f}% or more at 9 times in 10; the sampling recovers "
-                     f"{100 * d.explained.attrs['recovered']:.0f}% of the found loops' known activity)")
+            line += (
+                f": search {t['discovery']:.2f} s, scoring {t['scoring']:.2f} s, explained share "
+                f"{t['explained']:.2f} s; {len(d.loops):,} loops found; they explain "
+                f"{100 * np.median(share):.0f}% of the loop activity (median over times; "
+                f"{100 * np.quantile(share, 0.1):.0f}% or more at 9 times in 10; the sampling recovers "
+                f"{100 * d.explained.attrs['recovered']:.0f}% of the found loops' known activity)"
+            )
         else:
             line += f": {len(d.loops):,} loops scored"
         print(line, flush=True)
         periods = d.periods()
         for p, part in periods.groupby("partition"):
             stocks = d.partitions[p]
-            print(f"    partition {p} ({len(stocks)} stocks): {len(part)} periods, dominant loops "
-                  f"{', '.join(dict.fromkeys(part['loop']))}")
+            print(
+                f"    partition {p} ({len(stocks)} stocks): {len(part)} periods, dominant loops "
+                f"{', '.join(dict.fromkeys(part['loop']))}"
+            )
 
 
 def ring(args) -> None:
@@ -241,8 +280,10 @@ def ring(args) -> None:
     t1 = time.perf_counter()
     d = loop_dominance(m, r)
     t2 = time.perf_counter()
-    print(f"single run: simulate {t1 - t0:.3f} s; loop dominance {t2 - t1:.3f} s "
-          f"({len(d.loops)} loops, {d.link_scores.sizes['link']} links, {len(d.partitions)} partitions)")
+    print(
+        f"single run: simulate {t1 - t0:.3f} s; loop dominance {t2 - t1:.3f} s "
+        f"({len(d.loops)} loops, {d.link_scores.sizes['link']} links, {len(d.partitions)} partitions)"
+    )
     print(d.ranking().head(5).to_string(index=False))
 
     rng = np.random.default_rng(1)
@@ -252,8 +293,10 @@ def ring(args) -> None:
     t1 = time.perf_counter()
     de = loop_dominance(m, e)
     t2 = time.perf_counter()
-    print(f"{args.runs}-run ensemble: simulate {t1 - t0:.3f} s; loop dominance {t2 - t1:.3f} s "
-          f"({(t2 - t1) / args.runs * 1e3:.2f} ms per run)")
+    print(
+        f"{args.runs}-run ensemble: simulate {t1 - t0:.3f} s; loop dominance {t2 - t1:.3f} s "
+        f"({(t2 - t1) / args.runs * 1e3:.2f} ms per run)"
+    )
     drivers = de.drivers(params)
     top = de.ranking()["loop"].iloc[0]
     print(f"constants that make {top} dominate (Spearman):")

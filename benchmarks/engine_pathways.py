@@ -53,28 +53,66 @@ def build_model(stop=120.0, dt=0.25, saveper=None) -> ts.Model:
     m.aux("demand_pressure", "demand_effect(exploited_total / demand_capacity)")
     for r, mult, arr in zip(REGIONS, MULT, ARRIVALS):
         m.constant(f"arrivals_{r}_rate", arr, units="person/month")
-        m.stock(f"vulnerable_{r}", 20000, inflows=[f"arrivals_{r}", f"retrafficking_{r}"],
-                outflows=[f"recruitment_{r}", f"departures_{r}"], non_negative=True, units="person")
-        m.stock(f"recruited_{r}", 200, inflows=[f"recruitment_{r}"], outflows=[f"onset_{r}"], non_negative=True)
-        m.stock(f"exploited_{r}", 1000, inflows=[f"onset_{r}"], outflows=[f"identification_{r}", f"deaths_{r}"],
-                non_negative=True)
-        m.stock(f"identified_{r}", 50, inflows=[f"identification_{r}"], outflows=[f"processing_{r}"],
-                non_negative=True)
-        m.stock(f"supported_{r}", 100, inflows=[f"processing_{r}"], outflows=[f"reintegration_{r}"],
-                non_negative=True)
-        m.stock(f"reintegrated_{r}", 500, inflows=[f"reintegration_{r}"], outflows=[f"retrafficking_{r}"],
-                non_negative=True)
+        m.stock(
+            f"vulnerable_{r}",
+            20000,
+            inflows=[f"arrivals_{r}", f"retrafficking_{r}"],
+            outflows=[f"recruitment_{r}", f"departures_{r}"],
+            non_negative=True,
+            units="person",
+        )
+        m.stock(
+            f"recruited_{r}", 200, inflows=[f"recruitment_{r}"], outflows=[f"onset_{r}"], non_negative=True
+        )
+        m.stock(
+            f"exploited_{r}",
+            1000,
+            inflows=[f"onset_{r}"],
+            outflows=[f"identification_{r}", f"deaths_{r}"],
+            non_negative=True,
+        )
+        m.stock(
+            f"identified_{r}",
+            50,
+            inflows=[f"identification_{r}"],
+            outflows=[f"processing_{r}"],
+            non_negative=True,
+        )
+        m.stock(
+            f"supported_{r}",
+            100,
+            inflows=[f"processing_{r}"],
+            outflows=[f"reintegration_{r}"],
+            non_negative=True,
+        )
+        m.stock(
+            f"reintegrated_{r}",
+            500,
+            inflows=[f"reintegration_{r}"],
+            outflows=[f"retrafficking_{r}"],
+            non_negative=True,
+        )
         m.aux(f"trust_{r}", f"reintegrated_{r} / (reintegrated_{r} + exploited_{r} + 1)")
         m.aux(f"police_effect_{r}", f"effect_of_trust(trust_{r})")
         m.flow(f"arrivals_{r}", f"arrivals_{r}_rate", non_negative=True)
-        m.flow(f"recruitment_{r}", f"base_recruitment * vulnerable_{r} * demand_pressure * {mult}", non_negative=True)
+        m.flow(
+            f"recruitment_{r}",
+            f"base_recruitment * vulnerable_{r} * demand_pressure * {mult}",
+            non_negative=True,
+        )
         m.flow(f"departures_{r}", f"departure_rate * vulnerable_{r}", non_negative=True)
         m.flow(f"onset_{r}", f"recruited_{r} / onset_time", non_negative=True)
-        m.flow(f"identification_{r}", f"detection_rate * exploited_{r} * police_effect_{r}", non_negative=True)
+        m.flow(
+            f"identification_{r}", f"detection_rate * exploited_{r} * police_effect_{r}", non_negative=True
+        )
         m.flow(f"deaths_{r}", f"mortality * exploited_{r}", non_negative=True)
         m.flow(f"processing_{r}", f"identified_{r} / processing_time", non_negative=True)
         m.flow(f"reintegration_{r}", f"supported_{r} / reintegration_time", non_negative=True)
-        m.flow(f"retrafficking_{r}", f"retrafficking_rate * reintegrated_{r} * (1 - trust_{r})", non_negative=True)
+        m.flow(
+            f"retrafficking_{r}",
+            f"retrafficking_rate * reintegrated_{r} * (1 - trust_{r})",
+            non_negative=True,
+        )
     return m
 
 
@@ -190,10 +228,14 @@ def main(argv=None):
 
     m = build_model()
     n_st = len(m.stocks)
-    print(f"model: {n_st} stocks, {len(m.names(ts.model.Kind.FLOW))} flows, "
-          f"{len(m.names(ts.model.Kind.AUX))} auxiliaries, {int(m.stop / m.dt)} steps of dt={m.dt}")
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, numpy {np.__version__}, "
-          f"pysd {pysd.__version__}; times are CPU time of this process unless marked wall\n")
+    print(
+        f"model: {n_st} stocks, {len(m.names(ts.model.Kind.FLOW))} flows, "
+        f"{len(m.names(ts.model.Kind.AUX))} auxiliaries, {int(m.stop / m.dt)} steps of dt={m.dt}"
+    )
+    print(
+        f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, numpy {np.__version__}, "
+        f"pysd {pysd.__version__}; times are CPU time of this process unless marked wall\n"
+    )
 
     # ---------------------------------------------------------------- (a)
     tmp = tempfile.mkdtemp()
@@ -208,36 +250,58 @@ def main(argv=None):
         times = ours.time
         df = pm.run(return_timestamps=times)  # the same save times as ours (the model's SAVEPER)
         stocks = [s.name for s in model.stocks]
-        diff = max(float(np.max(np.abs(df[name].to_numpy() - ours[name].values[:, 0])
-                                / np.maximum(np.abs(ours[name].values[:, 0]), 1e-9))) for name in stocks)
+        diff = max(
+            float(
+                np.max(
+                    np.abs(df[name].to_numpy() - ours[name].values[:, 0])
+                    / np.maximum(np.abs(ours[name].values[:, 0]), 1e-9)
+                )
+            )
+            for name in stocks
+        )
         # the trafficsys time includes building the xarray Dataset of every variable (about 6 ms here)
         t_ts = median_time(lambda: ts.simulate(model).ds, repeat * 3)
         t_pysd = median_time(lambda: pm.run(return_timestamps=times), repeat)
-        print(f"    {label:<34} PySD {t_pysd * 1e3:9.1f} ms   trafficsys {t_ts * 1e3:7.1f} ms   "
-              f"ratio {t_pysd / t_ts:6.1f}x   (PySD load {load:.1f} s; max rel. stock difference {diff:.0e})")
+        print(
+            f"    {label:<34} PySD {t_pysd * 1e3:9.1f} ms   trafficsys {t_ts * 1e3:7.1f} ms   "
+            f"ratio {t_pysd / t_ts:6.1f}x   (PySD load {load:.1f} s; max rel. stock difference {diff:.0e})"
+        )
         t_engine, t_results = time_split(model, repeat * 3)
-        print(f"    {'':<34} trafficsys split: prepare and time loop {t_engine * 1e3:.1f} ms, "
-              f"results (Dataset of every variable, ledger function) {t_results * 1e3:.1f} ms")
+        print(
+            f"    {'':<34} trafficsys split: prepare and time loop {t_engine * 1e3:.1f} ms, "
+            f"results (Dataset of every variable, ledger function) {t_results * 1e3:.1f} ms"
+        )
         return pm, t_pysd
 
     print("(a) one run, every variable saved at every save time, median times")
     pm = versus_pysd(m, "pathways (2 graphical functions)", max(2, rep // 2))[0]
     pm_plain = versus_pysd(without_tables(m), "pathways without tables", rep)
     ref = ts.load_default()
-    versus_pysd(ref, f"reference model ({len(ref.stocks)} stocks, "
-                     f"{int(round((ref.stop - ref.start) / ref.dt))} steps)", max(3, rep // 2))
+    versus_pysd(
+        ref,
+        f"reference model ({len(ref.stocks)} stocks, {int(round((ref.stop - ref.start) / ref.dt))} steps)",
+        max(3, rep // 2),
+    )
     print()
 
     # ---------------------------------------------------------------- (b)
     n = args.runs
     keep = stock_names()
-    mc_time = median_time(lambda: ts.monte_carlo(m, n, seed=1, variables=keep, progress=False), max(2, rep // 2))
-    mc_wall = median_time(lambda: ts.monte_carlo(m, n, seed=1, variables=keep, progress=False), 2, time.perf_counter)
+    mc_time = median_time(
+        lambda: ts.monte_carlo(m, n, seed=1, variables=keep, progress=False), max(2, rep // 2)
+    )
+    mc_wall = median_time(
+        lambda: ts.monte_carlo(m, n, seed=1, variables=keep, progress=False), 2, time.perf_counter
+    )
     with ProcessPoolExecutor(2) as ex:
         ts.monte_carlo(m, 200, seed=1, executor=ex, chunk_size=100, variables=keep)  # warm the workers
-        mc_pool = median_time(lambda: ts.monte_carlo(m, n, seed=1, variables=keep, executor=ex,
-                                                     chunk_size=(n + 1) // 2, progress=False), max(2, rep // 2),
-                              time.perf_counter)  # wall time: the work is in the two worker processes
+        mc_pool = median_time(
+            lambda: ts.monte_carlo(
+                m, n, seed=1, variables=keep, executor=ex, chunk_size=(n + 1) // 2, progress=False
+            ),
+            max(2, rep // 2),
+            time.perf_counter,
+        )  # wall time: the work is in the two worker processes
     sample = ts.engine.sample_constants(m, 3, seed=1)
     pysd_runs = []
     for i in range(3):  # PySD runs one sample at a time
@@ -248,13 +312,19 @@ def main(argv=None):
     pysd_rate = 1 / statistics.median(pysd_runs)
     plain_rate = 1 / pm_plain[1]
     print(f"(b) Monte Carlo, {n:,} runs (LHS over {len(sample)} ranges), {n_st} stocks saved every step")
-    print(f"    trafficsys in-process : {mc_time:6.2f} s CPU = {n / mc_time:9.0f} runs/s ({mc_wall:.2f} s wall)")
+    print(
+        f"    trafficsys in-process : {mc_time:6.2f} s CPU = {n / mc_time:9.0f} runs/s ({mc_wall:.2f} s wall)"
+    )
     print(f"    trafficsys 2 processes: {mc_pool:6.2f} s wall = {n / mc_pool:9.0f} runs/s")
     print(f"    PySD (one run at a time): {pysd_rate:9.1f} runs/s  -> {n / pysd_rate / 60:.0f} min for {n:,}")
-    print(f"    ratio trafficsys / PySD = {n / mc_time / pysd_rate:.0f}x in-process, "
-          f"{n / mc_pool / pysd_rate:.0f}x on 2 processes")
-    print(f"    PySD on the model without tables: {plain_rate:.1f} runs/s; ratio trafficsys (in-process) / PySD = "
-          f"{n / mc_time / plain_rate:.0f}x\n")
+    print(
+        f"    ratio trafficsys / PySD = {n / mc_time / pysd_rate:.0f}x in-process, "
+        f"{n / mc_pool / pysd_rate:.0f}x on 2 processes"
+    )
+    print(
+        f"    PySD on the model without tables: {plain_rate:.1f} runs/s; ratio trafficsys (in-process) / PySD = "
+        f"{n / mc_time / plain_rate:.0f}x\n"
+    )
 
     # ---------------------------------------------------------------- (c)
     full = ts.engine.sample_constants(m, n, seed=1)
@@ -264,12 +334,16 @@ def main(argv=None):
         p = {k: (full[k][:runs] if runs > 1 else float(full[k][0])) for k in base}
         hand = numpy_version(p, runs)
         r = ts.simulate(m, params=p, variables=keep)
-        got = np.stack([np.stack([r[f"{s}_{reg}"].values for reg in REGIONS], axis=1) for s in STAGES], axis=1)
+        got = np.stack(
+            [np.stack([r[f"{s}_{reg}"].values for reg in REGIONS], axis=1) for s in STAGES], axis=1
+        )
         same = np.max(np.abs(got - hand) / np.maximum(np.abs(hand), 1e-9))
         t_hand = median_time(lambda p=p, runs=runs: numpy_version(p, runs), max(2, rep // 2))
         t_ts = median_time(lambda p=p: ts.simulate(m, params=p, variables=keep).ds, max(2, rep // 2))
-        print(f"    {runs:>6} run(s): numpy {t_hand * 1e3:8.1f} ms, trafficsys {t_ts * 1e3:8.1f} ms, "
-              f"ratio trafficsys / numpy = {t_ts / t_hand:.2f}  (max rel. difference {same:.1e})")
+        print(
+            f"    {runs:>6} run(s): numpy {t_hand * 1e3:8.1f} ms, trafficsys {t_ts * 1e3:8.1f} ms, "
+            f"ratio trafficsys / numpy = {t_ts / t_hand:.2f}  (max rel. difference {same:.1e})"
+        )
     print()
 
     # ---------------------------------------------------------------- (d)
@@ -283,8 +357,12 @@ def main(argv=None):
             mm = build_model(stop=s * 0.25, saveper=5)
             p = {k: full[k][:runs] for k in base} if runs > 1 else None
             ts.simulate(mm, params=p, variables=keep)
-            row.append(median_time(lambda mm=mm, p=p: ts.simulate(mm, params=p, variables=keep).ds,
-                                   2 if runs >= 1000 else rep))
+            row.append(
+                median_time(
+                    lambda mm=mm, p=p: ts.simulate(mm, params=p, variables=keep).ds,
+                    2 if runs >= 1000 else rep,
+                )
+            )
         print(f"    {runs:>12}" + "".join(f"{x * 1e3:10.1f}" for x in row))
     return 0
 

@@ -46,7 +46,9 @@ def modular(n: int, seed: int = 1, cluster: int = 10) -> CausalLoopDiagram:
         for v in names:
             cld.variables.setdefault(v, {})
         pattern = patterns[c % len(patterns)]
-        mapping = dict(zip(pattern.variables, names))  # the archetype takes the first variables of the cluster
+        mapping = dict(
+            zip(pattern.variables, names)
+        )  # the archetype takes the first variables of the cluster
         for lk in pattern.links:
             cld.add_link(Link(mapping[lk.source], mapping[lk.target], lk.polarity, lk.delay))
         for a in names:  # a few extra random links inside the cluster
@@ -91,8 +93,10 @@ def growth(rows, key):
 
 def run_family(name, build, sizes, length_bound):
     print(f"\n{name} diagrams" + (f" (loops of at most {length_bound} links)" if length_bound else ""))
-    print(f"{'vars':>6}{'links':>7}{'loops':>9}{'enumerate':>11}{'SILS':>6}{'SILS s':>8}{'archetypes':>12}"
-          f"{'matches':>9}")
+    print(
+        f"{'vars':>6}{'links':>7}{'loops':>9}{'enumerate':>11}{'SILS':>6}{'SILS s':>8}{'archetypes':>12}"
+        f"{'matches':>9}"
+    )
     rows = []
     for n in sizes:
         cld = build(n)
@@ -101,8 +105,10 @@ def run_family(name, build, sizes, length_bound):
         matches, t_arch = timed(archetypes, cld, length_bound=length_bound, max_loops=2_000_000)
         row = {"loops": t_loops, "sils": t_sils, "archetypes": t_arch}
         rows.append((n, row))
-        print(f"{len(cld.variables):>6}{len(cld.links):>7}{len(found):>9}{t_loops:>10.3f}s{len(sils):>6}"
-              f"{t_sils:>7.3f}s{t_arch:>11.3f}s{len(matches):>9}")
+        print(
+            f"{len(cld.variables):>6}{len(cld.links):>7}{len(found):>9}{t_loops:>10.3f}s{len(sils):>6}"
+            f"{t_sils:>7.3f}s{t_arch:>11.3f}s{len(matches):>9}"
+        )
     print("time growth, loops:      " + growth(rows, "loops"))
     print("time growth, SILS:       " + growth(rows, "sils"))
     print("time growth, archetypes: " + growth(rows, "archetypes"))

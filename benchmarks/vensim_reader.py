@@ -31,8 +31,12 @@ def generated(n: int) -> str:
     """Return the text of a model with ``n`` stocks, each with an inflow, an outflow and a lookup call."""
     eqs = []
     for i in range(n):
-        eqs.append(f"stock {i} = INTEG(inflow {i} - outflow {i}, 10)\n\t~\tperson\n\t~\tstock {i} {{a note}}\n\t|\n")
-        eqs.append(f"inflow {i} = rate * stock {(i + 1) % n} * effect {i % 10}(Time)\n\t~\tperson/year\n\t~\t|\n")
+        eqs.append(
+            f"stock {i} = INTEG(inflow {i} - outflow {i}, 10)\n\t~\tperson\n\t~\tstock {i} {{a note}}\n\t|\n"
+        )
+        eqs.append(
+            f"inflow {i} = rate * stock {(i + 1) % n} * effect {i % 10}(Time)\n\t~\tperson/year\n\t~\t|\n"
+        )
         eqs.append(f"outflow {i} = stock {i} / 20\n\t~\tperson/year\n\t~\t|\n")
     for k in range(10):
         eqs.append(f"effect {k}([(0,0)-(10,2)],(0,1),(5,1.5),(10,{k}))\n\t~\t\n\t~\t|\n")
@@ -82,15 +86,19 @@ def main() -> None:
         for label, p in rows:
             ours, theirs = best(lambda p=p: ts.load(p)), best(lambda p=p: pysd_parse(p), repeat=1)
             ratio = f"{theirs / ours:.1f}x" if ours and theirs else "-"
-            print(f"{label:45s} ours {ours:7.3f} s   PySD {theirs if theirs is None else round(theirs, 3)!s:>7} s"
-                  f"   PySD/ours {ratio}")
+            print(
+                f"{label:45s} ours {ours:7.3f} s   PySD {theirs if theirs is None else round(theirs, 3)!s:>7} s"
+                f"   PySD/ours {ratio}"
+            )
         for p in files:
             ours, theirs = best(lambda p=p: ts.load(p), 1), best(lambda p=p: pysd_parse(p), 1)
             if ours and theirs:
                 total_ours += ours
                 total_pysd += theirs
-        print(f"{'SDXorg test models both read (sum)':45s} ours {total_ours:7.3f} s   PySD {total_pysd:7.3f} s"
-              f"   PySD/ours {total_pysd / total_ours:.1f}x")
+        print(
+            f"{'SDXorg test models both read (sum)':45s} ours {total_ours:7.3f} s   PySD {total_pysd:7.3f} s"
+            f"   PySD/ours {total_pysd / total_ours:.1f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -46,10 +46,15 @@ class Plain:
             fixed |= {canonical(k) for k in model.scenarios[scen].overrides}
         elif isinstance(scen, dict):
             fixed |= {canonical(k) for k in scen}
-        names = [canonical(c.name) for c in self.m.constants
-                 if c.range is not None and c.range[1] > c.range[0] and canonical(c.name) not in fixed]
+        names = [
+            canonical(c.name)
+            for c in self.m.constants
+            if c.range is not None and c.range[1] > c.range[0] and canonical(c.name) not in fixed
+        ]
         self.n = report.n
-        self.sample = sample_constants(self.m, self.n, as_generator(report.seed), names=names) if names else {}
+        self.sample = (
+            sample_constants(self.m, self.n, as_generator(report.seed), names=names) if names else {}
+        )
         self.target = canonical(report.target)
         self.ds = self.run(self.m)
         self.t = np.asarray(self.ds["time"].values, dtype=float)
@@ -67,7 +72,9 @@ class Plain:
         ds = self.ds if ds is None else ds
         da = ds[name]
         if "time" not in da.dims:
-            return np.broadcast_to(np.atleast_1d(da.values), (ds.sizes["time"], np.atleast_1d(da.values).size))
+            return np.broadcast_to(
+                np.atleast_1d(da.values), (ds.sizes["time"], np.atleast_1d(da.values).size)
+            )
         a = da.transpose("time", ...).values
         return a if a.ndim == 2 else a[:, None]
 
@@ -97,20 +104,23 @@ class Plain:
         ext = {k: np.tile(np.asarray(x, dtype=float), 2) for k, x in (extra or {}).items()}
         ds = self.run(m, {lever: values, **ext}, repeat=2)
         y = self.metric(self.target, ds, m)
-        d = (y[:self.n] - y[self.n:]) / (2 * h)
-        base = 0.5 * (y[:self.n] + y[self.n:])
+        d = (y[: self.n] - y[self.n :]) / (2 * h)
+        base = 0.5 * (y[: self.n] + y[self.n :])
         with np.errstate(divide="ignore", invalid="ignore"):
             el = np.where(base != 0, d * v / base, np.nan)
         w = {}
         for name in watch:
             mw = self.metric(name, ds, m)
-            w[name] = (mw[:self.n], mw[self.n:], h)
+            w[name] = (mw[: self.n], mw[self.n :], h)
         return d, el, w
 
     def levers_reaching(self, names):
         names = set(names)
-        return [canonical(lv.name) for lv in self.report.levers
-                if (nx.descendants(self.graph, canonical(lv.name)) | {canonical(lv.name)}) & names]
+        return [
+            canonical(lv.name)
+            for lv in self.report.levers
+            if (nx.descendants(self.graph, canonical(lv.name)) | {canonical(lv.name)}) & names
+        ]
 
 
 def med(a):
@@ -169,8 +179,10 @@ def audit_capacity_ceiling(p: Plain, b):
         others = np.min(np.delete(vals, c, axis=0), axis=0)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(alone[c], others / vals[c], np.nan)
-        out["demand over capacity"] = med([np.nanmean(r) if np.isfinite(r).any() else np.nan for r in ratio.T])
-        if isinstance(node, _IfMin):   # scale the capacity in the condition and in the branches
+        out["demand over capacity"] = med(
+            [np.nanmean(r) if np.isfinite(r).any() else np.nan for r in ratio.T]
+        )
+        if isinstance(node, _IfMin):  # scale the capacity in the condition and in the branches
             m2 = _multiplied(p, var, lambda n: n == node.args[c], "audit_capacity")
         else:
             target_node = node.args[c]
@@ -180,8 +192,12 @@ def audit_capacity_ceiling(p: Plain, b):
         up = [lv for lv in p.levers_reaching(other_names) if lv not in p.levers_reaching(cap_names)]
     else:
         h = 0.01
-        bumped = ast.transform(node, lambda n: ast.Binary("*", n, ast.Num(1 + h))
-                               if isinstance(n, ast.Name) and n.name in inputs else n)
+        bumped = ast.transform(
+            node,
+            lambda n: (
+                ast.Binary("*", n, ast.Num(1 + h)) if isinstance(n, ast.Name) and n.name in inputs else n
+            ),
+        )
         ds = p.run(p.with_aux({"audit_form": node, "audit_form_bumped": bumped}))
         y0, y1 = p.series("audit_form", ds), p.series("audit_form_bumped", ds)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -210,7 +226,7 @@ def audit_disconnected_lever(p: Plain, b):
     out = {}
     for key in b.evidence:
         if key.startswith("path from "):
-            lv = key[len("path from "):]
+            lv = key[len("path from ") :]
             out[key] = "none" if not (lv in p.graph and p.target in nx.descendants(p.graph, lv)) else "a path"
     if "elasticity" in b.evidence:
         lv = b.variables[0]
@@ -227,12 +243,16 @@ def audit_disconnected_lever(p: Plain, b):
 def audit_delay_attrition(p: Plain, b):
     s = b.variables[0]
     outs = [canonical(f) for f in p.m[s].outflows]
-    target_flows = ({canonical(f) for f in p.m[p.target].inflows} if isinstance(p.m[p.target], Stock)
-                    else {p.target})
+    target_flows = (
+        {canonical(f) for f in p.m[p.target].inflows} if isinstance(p.m[p.target], Stock) else {p.target}
+    )
     # the stocks from which material flows, through flows, into the target
     feeds = {canonical(x.name): {canonical(f) for f in x.inflows} for x in p.m.stocks}
     drains = {canonical(x.name): {canonical(f) for f in x.outflows} for x in p.m.stocks}
-    material, todo = set(), [p.target] if p.target in feeds else [k for k, o in drains.items() if p.target in o]
+    material, todo = (
+        set(),
+        [p.target] if p.target in feeds else [k for k, o in drains.items() if p.target in o],
+    )
     while todo:
         k = todo.pop()
         if k not in material:
@@ -247,8 +267,12 @@ def audit_delay_attrition(p: Plain, b):
     with np.errstate(divide="ignore", invalid="ignore"):
         delay = np.where(moved > 0, st / moved, np.inf)
         decay = np.where(lost > 0, st / lost, np.inf)
-        return {"share lost": med(lost / (moved + lost)), "delay": med(delay), "decay time": med(decay),
-                "delay over decay time": med(delay / decay)}
+        return {
+            "share lost": med(lost / (moved + lost)),
+            "delay": med(delay),
+            "decay time": med(decay),
+            "delay over decay time": med(delay / decay),
+        }
 
 
 def audit_eroded_cooperation(p: Plain, b):
@@ -271,12 +295,18 @@ def audit_eroded_cooperation(p: Plain, b):
                 amounts[key] = a
     for key in b.evidence:
         if key.startswith("depleting flow "):
-            f = key[len("depleting flow "):]
+            f = key[len("depleting flow ") :]
             a = amounts[f] if f in amounts else p.integral(p.series(f))
             out[key] = med(a / total)
-    driven = sum((amounts[k[len("depleting flow "):]] if k[len("depleting flow "):] in amounts
-                  else p.integral(p.series(k[len("depleting flow "):])))
-                 for k in b.evidence if k.startswith("depleting flow "))
+    driven = sum(
+        (
+            amounts[k[len("depleting flow ") :]]
+            if k[len("depleting flow ") :] in amounts
+            else p.integral(p.series(k[len("depleting flow ") :]))
+        )
+        for k in b.evidence
+        if k.startswith("depleting flow ")
+    )
     out["driven share"] = med(driven / total)
     return out
 
@@ -303,13 +333,19 @@ def audit_missing_accountability(p: Plain, b):
     outcomes |= {k for k in p.m.names() if "outcome" in role_tags(p.m[k].role)}
     for key in b.evidence:
         if key.startswith("path to "):
-            res = key[len("path to "):]
-            out[key] = "none" if not any(res in nx.descendants(p.graph, o) for o in outcomes if o in p.graph) \
+            res = key[len("path to ") :]
+            out[key] = (
+                "none"
+                if not any(res in nx.descendants(p.graph, o) for o in outcomes if o in p.graph)
                 else "a path"
+            )
         elif key.startswith("loop through "):
-            res = key[len("loop through "):]
-            peaks = [rel.mean(axis=1).max() for vs, (lp, rel) in _dominance(p).items()
-                     if res in vs and vs & outcomes]
+            res = key[len("loop through ") :]
+            peaks = [
+                rel.mean(axis=1).max()
+                for vs, (lp, rel) in _dominance(p).items()
+                if res in vs and vs & outcomes
+            ]
             out[key] = float(max(peaks))
             out[key + " (count)"] = len(peaks)
     return out
@@ -319,12 +355,14 @@ def audit_policy_resistance(p: Plain, b):
     from trafficsys.analysis.blocks.context import replace_in, with_equation
 
     ev = b.evidence
-    cut_key = ev["effect loop cut"].name            # "... loop cut at a -> b"
+    cut_key = ev["effect loop cut"].name  # "... loop cut at a -> b"
     a, c = cut_key.rsplit(" at ", 1)[1].split(" -> ")
     lv = b.levers[0].name
     d_intact, _, _ = p.response(lv)
     frozen = "audit_frozen"
-    tree = replace_in(p.m.ast(c), lambda n: isinstance(n, ast.Name) and n.name == a, lambda n: ast.Name(frozen))
+    tree = replace_in(
+        p.m.ast(c), lambda n: isinstance(n, ast.Name) and n.name == a, lambda n: ast.Name(frozen)
+    )
     m2 = with_equation(p.m, c, tree)
     m2.constant(frozen, 0.0)
     a_mean = np.trapezoid(p.series(a), p.t, axis=0) / (p.t[-1] - p.t[0])

@@ -45,8 +45,14 @@ def payloads(flag: Path):
     """Hostile texts: code that would touch ``flag``, wrapped in random text and quotes."""
     noise = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
     quotes = st.sampled_from(["", "'", '"', '"""', "'''", "\\", "\n", "|", "~", "{", "}", "[", "]"])
-    return st.builds(lambda a, q1, code, q2, b: a + q1 + code + q2 + b, noise, quotes,
-                     st.sampled_from(_code(flag)), quotes, noise)
+    return st.builds(
+        lambda a, q1, code, q2, b: a + q1 + code + q2 + b,
+        noise,
+        quotes,
+        st.sampled_from(_code(flag)),
+        quotes,
+        noise,
+    )
 
 
 FIELDS = ["doc", "units", "source", "equation", "lookup_doc", "model_doc", "name"]
@@ -55,8 +61,14 @@ FORMATS = ["toml", "xmile", "mdl"]
 
 def _model(field: str, text: str) -> ts.Model:
     m = ts.Model("fuzz", start=0, stop=2, dt=1, doc=text if field == "model_doc" else "")
-    m.constant("c", 1.0, units=text if field == "units" else "person", doc=text if field == "doc" else "",
-               source=text if field == "source" else "assumption: fuzz", range=(0.5, 2))
+    m.constant(
+        "c",
+        1.0,
+        units=text if field == "units" else "person",
+        doc=text if field == "doc" else "",
+        source=text if field == "source" else "assumption: fuzz",
+        range=(0.5, 2),
+    )
     m.stock("s", initial="1", inflows=["f"], units="person", non_negative=True)
     m.flow("f", text if field == "equation" else "c * tab(s)", units="person/year")
     m.lookup("tab", [(0, 0), (10, 1)], doc=text if field == "lookup_doc" else "")
@@ -149,8 +161,14 @@ def plant(folder: Path, fmt: str, field: str, text: str) -> Path | None:
             text_mdl = _VENSIM.format(**parts) + f"\n{text} = 1\n\t~\tperson\n\t~\t\n\t|\n"
             path.write_text(text_mdl, encoding="utf-8")
             return path
-        key = {"doc": "doc", "model_doc": "doc", "lookup_doc": "doc", "source": "doc", "units": "units",
-               "equation": "lk"}[field]
+        key = {
+            "doc": "doc",
+            "model_doc": "doc",
+            "lookup_doc": "doc",
+            "source": "doc",
+            "units": "units",
+            "equation": "lk",
+        }[field]
         parts[key] = text
         path.write_text(_VENSIM.format(**parts), encoding="utf-8")
         return path
@@ -176,19 +194,40 @@ _CHECKER: int | None = None
 
 
 def _hook(event: str, args: tuple) -> None:
-    if (_OPENED is not None and event == "open" and threading.get_ident() == _CHECKER
-            and isinstance(args[0], (str, bytes, os.PathLike))):
+    if (
+        _OPENED is not None
+        and event == "open"
+        and threading.get_ident() == _CHECKER
+        and isinstance(args[0], (str, bytes, os.PathLike))
+    ):
         _OPENED.append(os.fsdecode(args[0]))
 
 
 sys.addaudithook(_hook)
 
 #: where the interpreter and the installed packages live: reading them is not reading the user's files
-_INSTALLED = tuple({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
-                                                  *sysconfig.get_paths().values(),
-                                                  str(Path(ts.__file__).resolve().parent.parent))}
-                  | {"/dev/", "/proc/", "/sys/", "/usr/share/zoneinfo/", "/etc/localtime", "/usr/lib/", "/lib/",
-                     "/etc/mime.types"})
+_INSTALLED = tuple(
+    {
+        os.path.realpath(p)
+        for p in (
+            sys.prefix,
+            sys.base_prefix,
+            sys.exec_prefix,
+            *sysconfig.get_paths().values(),
+            str(Path(ts.__file__).resolve().parent.parent),
+        )
+    }
+    | {
+        "/dev/",
+        "/proc/",
+        "/sys/",
+        "/usr/share/zoneinfo/",
+        "/etc/localtime",
+        "/usr/lib/",
+        "/lib/",
+        "/etc/mime.types",
+    }
+)
 # (system information: memory size, time zones, shared libraries, the MIME table a dependency reads when
 # it first imports mimetypes; not the user's files)
 

@@ -154,7 +154,9 @@ def test_one_meaning_per_public_type_name():
         module = importlib.import_module(info.name)
         if hasattr(module, "Metric"):
             seen[info.name] = module.Metric
-    assert seen and all(v is Metric for v in seen.values()), {k: v for k, v in seen.items() if v is not Metric}
+    assert seen and all(v is Metric for v in seen.values()), {
+        k: v for k, v in seen.items() if v is not Metric
+    }
 
 
 #: small modules any layer may import at module level: importing them inside a function only hides the dependency
@@ -162,8 +164,11 @@ CHEAP = ("trafficsys.errors", "trafficsys.model.names", "trafficsys.model.elemen
 
 
 def test_cheap_modules_are_imported_where_the_reader_sees_them():
-    local = [str(i) for i in imports()
-             if i.function and i.target.startswith(CHEAP) and i.source_package not in ("model", "__init__")]
+    local = [
+        str(i)
+        for i in imports()
+        if i.function and i.target.startswith(CHEAP) and i.source_package not in ("model", "__init__")
+    ]
     assert not local, "\n".join(local)
 
 

@@ -24,7 +24,9 @@ def test_load_shows_a_broken_reader_of_ours_and_names_a_missing_third_party_one(
     with pytest.raises(ModuleNotFoundError, match="no_such_reader"):
         ts.load(p)
     monkeypatch.setitem(io.READERS, ".toml", ("someone_elses_package.reader", "read_toml"))
-    with pytest.raises(FileFormatError, match="someone_elses_package.reader.read_toml, which is not available"):
+    with pytest.raises(
+        FileFormatError, match="someone_elses_package.reader.read_toml, which is not available"
+    ):
         ts.load(p)
 
 

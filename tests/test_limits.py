@@ -101,7 +101,9 @@ def test_the_other_files_we_read_go_through_the_same_guard(tmp_path, reader, mon
 
     p = tmp_path / "big.toml"
     p.write_bytes(b"x" * 2000)
-    read = {"local data": read_local_data, "workshop": lambda path: load_workshop(path, reference_model)}[reader]
+    read = {"local data": read_local_data, "workshop": lambda path: load_workshop(path, reference_model)}[
+        reader
+    ]
     with monkeypatch.context() as mp, limits.override(file_size=1000), pytest.raises(LimitError) as info:
         mp.setattr("builtins.open", _never)
         read(p)
@@ -110,10 +112,14 @@ def test_the_other_files_we_read_go_through_the_same_guard(tmp_path, reader, mon
 
 
 def test_vensim_numeric_range_is_refused_before_it_is_expanded(tmp_path, monkeypatch):
-    monkeypatch.setattr(ts.Model, "dimension", _never)  # refused from the bounds, before any range is declared
+    monkeypatch.setattr(
+        ts.Model, "dimension", _never
+    )  # refused from the bounds, before any range is declared
     p = tmp_path / "range.mdl"
-    p.write_text("{UTF-8}\nsub: (a1-a10000000)\n~\n~|\nx[sub] = 1\n~\n~|\n"
-                 "INITIAL TIME = 0\n~\n~|\nFINAL TIME = 1\n~\n~|\nTIME STEP = 1\n~\n~|\n")
+    p.write_text(
+        "{UTF-8}\nsub: (a1-a10000000)\n~\n~|\nx[sub] = 1\n~\n~|\n"
+        "INITIAL TIME = 0\n~\n~|\nFINAL TIME = 1\n~\n~|\nTIME STEP = 1\n~\n~|\n"
+    )
     with pytest.raises(LimitError) as info:
         ts.load(p)
     _names_limit(info.value, "array_elements")
@@ -125,9 +131,11 @@ def _doubling_macro_model(depth: int) -> str:
     call = "a"
     for _ in range(depth):
         call = f"dbl({call})"
-    macro = "<macro name=\"dbl\"><parm>x</parm><eqn>x + x</eqn></macro>"
-    models = (f'<model><variables><aux name="a"><eqn>1</eqn></aux>'
-              f'<aux name="b"><eqn>{call}</eqn></aux></variables></model>')
+    macro = '<macro name="dbl"><parm>x</parm><eqn>x + x</eqn></macro>'
+    models = (
+        f'<model><variables><aux name="a"><eqn>1</eqn></aux>'
+        f'<aux name="b"><eqn>{call}</eqn></aux></variables></model>'
+    )
     return XMILE.format(extra=macro, models=models)
 
 
@@ -155,8 +163,10 @@ def _module_fan_out(width: int, depth: int) -> str:
     for level in range(depth):
         mods = "".join(f'<module name="m{i}" model_name="level{level + 1}"/>' for i in range(width))
         name = f' name="level{level}"' if level else ""
-        models.append(f"<model{name}><variables>{mods}<aux name=\"x\"><eqn>1</eqn></aux></variables></model>")
-    models.append(f'<model name="level{depth}"><variables><aux name="x"><eqn>1</eqn></aux></variables></model>')
+        models.append(f'<model{name}><variables>{mods}<aux name="x"><eqn>1</eqn></aux></variables></model>')
+    models.append(
+        f'<model name="level{depth}"><variables><aux name="x"><eqn>1</eqn></aux></variables></model>'
+    )
     return XMILE.format(extra="", models="\n".join(models))
 
 
@@ -198,8 +208,11 @@ def test_a_billion_element_dimension_is_refused_before_its_names_exist():
 
 def test_a_billion_element_dimension_in_xmile(tmp_path):
     p = tmp_path / "dim.xmile"
-    p.write_text(XMILE.format(extra='<dimensions><dim name="d" size="1e9"/></dimensions>',
-                              models="<model><variables/></model>"))
+    p.write_text(
+        XMILE.format(
+            extra='<dimensions><dim name="d" size="1e9"/></dimensions>', models="<model><variables/></model>"
+        )
+    )
     with pytest.raises(LimitError) as info:
         ts.load(p)
     _names_limit(info.value, "array_elements")
@@ -292,7 +305,10 @@ def test_single_run_memory_is_checked_against_available_memory(monkeypatch):
     sim = importlib.import_module("trafficsys.engine.execute")
 
     monkeypatch.setattr(limits, "available_memory", lambda: 10_000_000)  # 10 MB free
-    with monkeypatch.context() as mp, pytest.raises(LimitError, match="more than the memory available now") as info:
+    with (
+        monkeypatch.context() as mp,
+        pytest.raises(LimitError, match="more than the memory available now") as info,
+    ):
         mp.setattr(sim, "_unpack", _never)
         ts.simulate(_long_run(1e6))
     _names_limit(info.value, "memory")

@@ -34,7 +34,9 @@ def test_absolute_targets_for_telangana_are_met_where_the_model_can_meet_them(fi
     assert mean["identification_tally"] == pytest.approx(429.25, rel=0.2)
     assert mean["arrests"] == pytest.approx(270.25, rel=0.2)
     # the reference model (a district of ~10,000 exploited) identifies ~680 a year before the fit
-    before = ts.simulate(ts.load_default(), scenario="baseline", stop=5).ds["identification_tally"].values[4:, 0]
+    before = (
+        ts.simulate(ts.load_default(), scenario="baseline", stop=5).ds["identification_tally"].values[4:, 0]
+    )
     assert before.mean() > 1.4 * 429.25
     # zero convictions cannot be met inside the declared ranges: the fit says so by pushing the constant
     # given the job to its bound, and the model still convicts
@@ -73,15 +75,26 @@ def test_bad_local_files_name_the_table_and_the_fix(tmp_path):
     f.write_text('[targets.arrests]\nvalue = 3\nsource = "a report, 2020"\n')
     with pytest.raises(ts.FileFormatError, match=r"\[unit\] needs a name"):
         read_local_data(f)
-    f.write_text('[unit]\nname = "X"\n[set.cost_per_rescue]\nvalue = 100\nsource = "a local survey"\n'
-                 '[targets.arrests]\nvalue = 3\nsource = "a report, 2020"\n')
+    f.write_text(
+        '[unit]\nname = "X"\n[set.cost_per_rescue]\nvalue = 100\nsource = "a local survey"\n'
+        '[targets.arrests]\nvalue = 3\nsource = "a report, 2020"\n'
+    )
     with pytest.raises(ts.FileFormatError, match="outside its range"):
         ts.calibrate(ts.load_default(), str(f), params=["cases_per_rescued_victim"])
 
 
 def test_cli_calibrate_reports_fit_and_identifiability(tmp_path):
-    cmd = [sys.executable, "-m", "trafficsys", "calibrate", str(TELANGANA), "--fit", "cases_per_rescued_victim",
-           "--write", str(tmp_path / "adapted.toml")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "trafficsys",
+        "calibrate",
+        str(TELANGANA),
+        "--fit",
+        "cases_per_rescued_victim",
+        "--write",
+        str(tmp_path / "adapted.toml"),
+    ]
     p = subprocess.run(cmd, capture_output=True, text=True, env={"PYTHONPATH": str(ROOT / "src"), "PATH": ""})
     assert p.returncode == 0, p.stderr
     assert "Calibration of anti_trafficking_ecosystem to Telangana (state, India)" in p.stdout

@@ -55,8 +55,13 @@ def test_executes_without_error(path):
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
     # every object shows a screen-sized summary: no cell prints megabytes of HTML (tests/test_display.py)
-    big = [(i, len(o["data"]["text/html"])) for i, c in enumerate(nb.cells) if c.cell_type == "code"
-           for o in c.outputs if "text/html" in o.get("data", {}) and len(o["data"]["text/html"]) > HTML_LIMIT]
+    big = [
+        (i, len(o["data"]["text/html"]))
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code"
+        for o in c.outputs
+        if "text/html" in o.get("data", {}) and len(o["data"]["text/html"]) > HTML_LIMIT
+    ]
     assert not big, f"{path.name}: cells showing more than {HTML_LIMIT:,} characters of HTML: {big}"
     figures = sum(
         "image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs

@@ -35,5 +35,7 @@ def test_readme_python_example_runs(tmp_path):
     assert code, "the README shows the library in Python"
     script = tmp_path / "readme_example.py"
     script.write_text("\n".join(code))
-    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-2000:]

@@ -31,8 +31,8 @@ MARK = "# compiled-ast"
     "equation",
     [
         "__import__('os').system('touch {flag}')",
-        "__import__(\"os\").system(\"touch {flag}\")",
-        "exec('open(\"{flag}\", \"w\")')",
+        '__import__("os").system("touch {flag}")',
+        'exec(\'open("{flag}", "w")\')',
         "().__class__.__base__.__subclasses__()",
         "open('{flag}', 'w').write('x')",
         "x; import os; os.system('touch {flag}')",
@@ -89,11 +89,20 @@ def _calls(tree: pyast.AST):
         f = node.func
         if isinstance(f, pyast.Name) and f.id in DANGEROUS:
             yield node, f.id
-        elif (isinstance(f, pyast.Attribute) and f.attr in DANGEROUS and isinstance(f.value, pyast.Name)
-              and f.value.id in ("builtins", "__builtins__")):
+        elif (
+            isinstance(f, pyast.Attribute)
+            and f.attr in DANGEROUS
+            and isinstance(f.value, pyast.Name)
+            and f.value.id in ("builtins", "__builtins__")
+        ):
             yield node, f.attr
-        elif (isinstance(f, pyast.Name) and f.id == "getattr" and len(node.args) >= 2
-              and isinstance(node.args[1], pyast.Constant) and node.args[1].value in DANGEROUS):
+        elif (
+            isinstance(f, pyast.Name)
+            and f.id == "getattr"
+            and len(node.args) >= 2
+            and isinstance(node.args[1], pyast.Constant)
+            and node.args[1].value in DANGEROUS
+        ):
             yield node, node.args[1].value
 
 
@@ -115,7 +124,7 @@ def _scan():
         tree = pyast.parse(text, filename=str(path))
         lines = text.splitlines()
         for call, name in _calls(tree):
-            span = lines[call.lineno - 1: (call.end_lineno or call.lineno)]
+            span = lines[call.lineno - 1 : (call.end_lineno or call.lineno)]
             above = []  # the comment block right above the statement counts as its mark
             i = call.lineno - 2
             while i >= 0 and lines[i].strip().startswith("#"):
@@ -127,8 +136,9 @@ def _scan():
 
 
 def test_source_scan_finds_eval_exec_compile_only_on_marked_lines():
-    unmarked = [f"{p.relative_to(SRC)}:{line} {name}(...)" for p, line, name, _, _, marked in _scan()
-                if not marked]
+    unmarked = [
+        f"{p.relative_to(SRC)}:{line} {name}(...)" for p, line, name, _, _, marked in _scan() if not marked
+    ]
     assert not unmarked, "eval/exec/compile outside a '# compiled-ast' line: " + ", ".join(unmarked)
 
 
@@ -151,12 +161,19 @@ def test_marked_calls_compile_source_the_function_builds_itself():
         assert func is not None, f"{where}: {name} at module level"
         params = {a.arg for a in (*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs)}
         assert not (isinstance(code, pyast.Name) and code.id in params), (
-            f"{where}: {name}() runs its caller's text '{code.id}' unchanged")
+            f"{where}: {name}() runs its caller's text '{code.id}' unchanged"
+        )
         if isinstance(code, pyast.Name):
-            assigned = [n for n in pyast.walk(func) if isinstance(n, (pyast.Assign, pyast.AnnAssign))
-                        and any(isinstance(t, pyast.Name) and t.id == code.id
-                                for target in (n.targets if isinstance(n, pyast.Assign) else [n.target])
-                                for t in pyast.walk(target))]
+            assigned = [
+                n
+                for n in pyast.walk(func)
+                if isinstance(n, (pyast.Assign, pyast.AnnAssign))
+                and any(
+                    isinstance(t, pyast.Name) and t.id == code.id
+                    for target in (n.targets if isinstance(n, pyast.Assign) else [n.target])
+                    for t in pyast.walk(target)
+                )
+            ]
             assert assigned, f"{where}: '{code.id}' is not built inside {func.name}()"
 
 

@@ -48,7 +48,10 @@ STATE = {
     "initial_support_orientation": "support_orientation",
 }
 #: reference constant -> the stock whose point-value rest state it is (the scale the rates are stated at)
-REFERENCE = {"reference_trafficker_network": "trafficker_network", "reference_cases_in_trial": "cases_in_trial"}
+REFERENCE = {
+    "reference_trafficker_network": "trafficker_network",
+    "reference_cases_in_trial": "cases_in_trial",
+}
 TARGETS = {
     "in_exploitation": 10000.0,
     "police_share": 28 / 80,
@@ -62,7 +65,9 @@ def measure(values: dict[str, float], horizon: float = 150.0) -> dict[str, float
     m = ts.load_default()
     r = ts.simulate(m, scenario="baseline", params=values, stop=horizon)
     last = {k: float(r.ds[k].values[-1, 0]) for k in r.ds.data_vars if r.ds[k].dims == ("time", "run")}
-    exits = last["self_exit"] + last["police_identification"] + last["ngo_raid_exits"] + last["outreach_exits"]
+    exits = (
+        last["self_exit"] + last["police_identification"] + last["ngo_raid_exits"] + last["outreach_exits"]
+    )
     last["police_share"] = (last["police_identification"] + last["ngo_raid_exits"]) / exits
     last["community_share"] = last["outreach_exits"] / exits
     return last
@@ -71,8 +76,17 @@ def measure(values: dict[str, float], horizon: float = 150.0) -> dict[str, float
 def calibrate(iterations: int = 40) -> dict[str, float]:
     """Fixed-point iteration on the initial state and the four calibrated constants."""
     m = ts.load_default()
-    values = {k: m[k].value for k in [*STATE, *REFERENCE, "base_recruitment_rate", "police_detection_per_officer",
-                                       "base_community_exit_rate", "base_court_capacity"]}
+    values = {
+        k: m[k].value
+        for k in [
+            *STATE,
+            *REFERENCE,
+            "base_recruitment_rate",
+            "police_detection_per_officer",
+            "base_community_exit_rate",
+            "base_court_capacity",
+        ]
+    }
     for i in range(iterations):
         last = measure(values)
         for const, stock in {**STATE, **REFERENCE}.items():
@@ -81,15 +95,20 @@ def calibrate(iterations: int = 40) -> dict[str, float]:
         values["police_detection_per_officer"] *= (TARGETS["police_share"] / last["police_share"]) ** 0.7
         values["base_community_exit_rate"] *= (TARGETS["community_share"] / last["community_share"]) ** 0.7
         minimum = m["minimum_trial_duration"].value
-        values["base_court_capacity"] *= ((last["trial_duration"] - minimum)
-                                          / (TARGETS["trial_duration"] - minimum)) ** 0.7
-        err = max(abs(last["in_exploitation"] / TARGETS["in_exploitation"] - 1),
-                  abs(last["police_share"] / TARGETS["police_share"] - 1),
-                  abs(last["community_share"] / TARGETS["community_share"] - 1),
-                  abs(last["trial_duration"] / TARGETS["trial_duration"] - 1))
-        print(f"iteration {i:2d}: exploitation {last['in_exploitation']:9.1f}  police share "
-              f"{last['police_share']:.4f}  community share {last['community_share']:.4f}  "
-              f"trial {last['trial_duration']:.3f}  worst relative error {err:.2e}")
+        values["base_court_capacity"] *= (
+            (last["trial_duration"] - minimum) / (TARGETS["trial_duration"] - minimum)
+        ) ** 0.7
+        err = max(
+            abs(last["in_exploitation"] / TARGETS["in_exploitation"] - 1),
+            abs(last["police_share"] / TARGETS["police_share"] - 1),
+            abs(last["community_share"] / TARGETS["community_share"] - 1),
+            abs(last["trial_duration"] / TARGETS["trial_duration"] - 1),
+        )
+        print(
+            f"iteration {i:2d}: exploitation {last['in_exploitation']:9.1f}  police share "
+            f"{last['police_share']:.4f}  community share {last['community_share']:.4f}  "
+            f"trial {last['trial_duration']:.3f}  worst relative error {err:.2e}"
+        )
         if err < 1e-4:
             break
     return values

@@ -78,6 +78,7 @@ def __getattr__(name: str):
 def __dir__():
     return sorted(set(globals()) | set(_LAZY) | set(_SUBPACKAGES))
 
+
 __all__ = [
     "AlgebraicLoopError",
     "ArityError",

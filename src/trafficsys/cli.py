@@ -67,8 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
     parser.add_argument("--version", action="version", version=f"trafficsys {__version__}")
-    parser.add_argument("--debug", action="store_true",
-                        help="show the full traceback of an error instead of one line")
+    parser.add_argument(
+        "--debug", action="store_true", help="show the full traceback of an error instead of one line"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
         try:
@@ -80,11 +81,21 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         module.add_arguments(p)
         # also after the command (`trafficsys run --debug`); SUPPRESS keeps the top-level value when absent
-        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                       help="show the full traceback of an error instead of one line")
-        p.add_argument("--limit", action="append", type=_limit, default=[], metavar="NAME=VALUE",
-                       help="raise a resource limit for this command, e.g. --limit steps=1e8 or --limit memory=64G "
-                       "(repeatable; the limits and their defaults: docs/limits.md)")
+        p.add_argument(
+            "--debug",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="show the full traceback of an error instead of one line",
+        )
+        p.add_argument(
+            "--limit",
+            action="append",
+            type=_limit,
+            default=[],
+            metavar="NAME=VALUE",
+            help="raise a resource limit for this command, e.g. --limit steps=1e8 or --limit memory=64G "
+            "(repeatable; the limits and their defaults: docs/limits.md)",
+        )
         p.set_defaults(_module=module)
     return parser
 
@@ -137,8 +148,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except OSError as e:  # reading or writing a file failed (a full disk, a permission changed meanwhile...)
         where = f" {e.filename}" if e.filename else ""
-        print(f"trafficsys {args.command}: error: cannot read or write{where}: {e.strerror or e}",
-              file=sys.stderr)
+        print(
+            f"trafficsys {args.command}: error: cannot read or write{where}: {e.strerror or e}",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:  # pragma: no cover
         return 130
@@ -147,9 +160,12 @@ def main(argv: list[str] | None = None) -> int:
             raise
         from . import __version__
 
-        print(f"trafficsys {args.command}: internal error: {type(e).__name__}: {e}. This is a bug in "
-              f"trafficsys {__version__}; please report it to the trafficsys issue tracker with the command "
-              "line and the model file (run again with --debug for the traceback)", file=sys.stderr)
+        print(
+            f"trafficsys {args.command}: internal error: {type(e).__name__}: {e}. This is a bug in "
+            f"trafficsys {__version__}; please report it to the trafficsys issue tracker with the command "
+            "line and the model file (run again with --debug for the traceback)",
+            file=sys.stderr,
+        )
         return 3
 
 

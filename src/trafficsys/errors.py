@@ -173,8 +173,16 @@ class LimitError(ModelError):
     ``--limit name=...`` on the command line.
     """
 
-    def __init__(self, message: str, *, limit: str, value: float, allowed: float, file: str | None = None,
-                 variable: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        limit: str,
+        value: float,
+        allowed: float,
+        file: str | None = None,
+        variable: str | None = None,
+    ):
         self.limit = limit
         self.value = value
         self.allowed = allowed

@@ -31,8 +31,23 @@ from typing import Any
 
 from .errors import FileFormatError, LimitError, ModelError
 
-__all__ = ["Limits", "LimitError", "DEFAULTS", "current", "override", "applied", "set", "reset", "check",
-           "check_file_size", "read_file", "check_memory", "available_memory", "parse_assignment", "format_bytes"]
+__all__ = [
+    "Limits",
+    "LimitError",
+    "DEFAULTS",
+    "current",
+    "override",
+    "applied",
+    "set",
+    "reset",
+    "check",
+    "check_file_size",
+    "read_file",
+    "check_memory",
+    "available_memory",
+    "parse_assignment",
+    "format_bytes",
+]
 
 MiB = 1024 * 1024
 
@@ -90,9 +105,17 @@ _scoped: contextvars.ContextVar[Limits | None] = contextvars.ContextVar("traffic
 
 #: what each limit counts, for messages
 _WHAT = {
-    "file_size": "bytes", "expression_length": "characters", "expression_nodes": "nodes",
-    "variables": "variables", "array_elements": "elements", "module_instances": "module instances",
-    "steps": "steps", "runs": "runs", "delay_order": "stages", "lookup_points": "points", "memory": "bytes",
+    "file_size": "bytes",
+    "expression_length": "characters",
+    "expression_nodes": "nodes",
+    "variables": "variables",
+    "array_elements": "elements",
+    "module_instances": "module instances",
+    "steps": "steps",
+    "runs": "runs",
+    "delay_order": "stages",
+    "lookup_points": "points",
+    "memory": "bytes",
 }
 
 
@@ -184,12 +207,21 @@ def _amount(name: str, n: float) -> str:
 
 
 def _how_to_raise(name: str) -> str:
-    return (f"if you trust this input, raise the limit: ts.limits.override({name}=...) in Python, "
-            f"--limit {name}=N on the command line (see docs/limits.md)")
+    return (
+        f"if you trust this input, raise the limit: ts.limits.override({name}=...) in Python, "
+        f"--limit {name}=N on the command line (see docs/limits.md)"
+    )
 
 
-def check(name: str, value: float, what: str, advice: str = "", *, file: str | None = None,
-          variable: str | None = None) -> None:
+def check(
+    name: str,
+    value: float,
+    what: str,
+    advice: str = "",
+    *,
+    file: str | None = None,
+    variable: str | None = None,
+) -> None:
     """Raise :class:`LimitError` if ``value`` exceeds the limit ``name`` in force.
 
     Parameters
@@ -219,8 +251,9 @@ def check(name: str, value: float, what: str, advice: str = "", *, file: str | N
     msg = f"{what} has {_amount(name, value)}, over the limit ({name} = {_amount(name, allowed)}); "
     if advice:
         msg += advice + "; "
-    raise LimitError(msg + _how_to_raise(name), limit=name, value=value, allowed=allowed, file=file,
-                     variable=variable)
+    raise LimitError(
+        msg + _how_to_raise(name), limit=name, value=value, allowed=allowed, file=file, variable=variable
+    )
 
 
 def check_file_size(path: str | os.PathLike) -> int:
@@ -231,7 +264,9 @@ def check_file_size(path: str | os.PathLike) -> int:
     try:
         size = os.stat(path).st_size
     except OSError as e:
-        raise FileFormatError(f"cannot read the file ({e.strerror}); check the path", file=os.fspath(path)) from None
+        raise FileFormatError(
+            f"cannot read the file ({e.strerror}); check the path", file=os.fspath(path)
+        ) from None
     check("file_size", size, "the file", "split the model into smaller files", file=os.fspath(path))
     return size
 
@@ -281,11 +316,16 @@ def check_memory(nbytes: float, what: str, advice: str, file: str | None = None)
     else:
         source = "the memory limit"
     if nbytes > allowed:
-        raise LimitError(f"{what} would need about {format_bytes(nbytes)}, more than {source} "
-                         f"({format_bytes(allowed)}); {advice}; or, if the computer can hold it, "
-                         "raise the limit: ts.limits.override(memory=BYTES) in Python, --limit memory=64G on "
-                         "the command line (see docs/limits.md)", limit="memory", value=nbytes, allowed=allowed,
-                         file=file)
+        raise LimitError(
+            f"{what} would need about {format_bytes(nbytes)}, more than {source} "
+            f"({format_bytes(allowed)}); {advice}; or, if the computer can hold it, "
+            "raise the limit: ts.limits.override(memory=BYTES) in Python, --limit memory=64G on "
+            "the command line (see docs/limits.md)",
+            limit="memory",
+            value=nbytes,
+            allowed=allowed,
+            file=file,
+        )
 
 
 _SUFFIX = {"": 1, "k": 1024, "m": MiB, "g": 1024 * MiB, "t": 1024 * 1024 * MiB}
@@ -314,6 +354,7 @@ def parse_assignment(text: str) -> tuple[str, int | None]:
     except ValueError:
         number = float("nan")
     if not number >= 1 or number == float("inf"):
-        raise ValueError(f"--limit {name}: expected a number of at least 1 (e.g. 1e8, or 64G for bytes), "
-                         f"got {value!r}")
+        raise ValueError(
+            f"--limit {name}: expected a number of at least 1 (e.g. 1e8, or 64G for bytes), got {value!r}"
+        )
     return name, int(number)

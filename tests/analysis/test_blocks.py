@@ -36,7 +36,10 @@ def test_the_planted_kind_is_in_the_top_three_on_the_planted_variables(entry):
     top = rep.blocks[:3]
     hits = [b for b in top if b.kind == entry["planted"]]
     assert hits, f"{entry['file']}: top three are {[b.kind for b in top]}"
-    assert set(hits[0].variables) & set(entry["planted_variables"]), (hits[0].variables, entry["planted_variables"])
+    assert set(hits[0].variables) & set(entry["planted_variables"]), (
+        hits[0].variables,
+        entry["planted_variables"],
+    )
     assert 0 < hits[0].severity <= 1 and 0 <= hits[0].confidence <= 1
     assert hits[0].explanation and entry["target"] in hits[0].explanation
 
@@ -225,7 +228,9 @@ def _reference_plain(n, seed):
 
     m = ts.load_default()
     base = m.with_scenario("baseline")
-    fixed = {c.name for c in base.constants if c.role and "policy" in c.role} | set(m.scenarios["baseline"].overrides)
+    fixed = {c.name for c in base.constants if c.role and "policy" in c.role} | set(
+        m.scenarios["baseline"].overrides
+    )
     names = [c.name for c in base.constants if c.range and c.range[1] > c.range[0] and c.name not in fixed]
     sample = sample_constants(base, n, as_generator(seed), names=names)
     return base, sample, ts.simulate(base, params=sample).ds
@@ -245,8 +250,9 @@ def test_reference_evidence_equals_independent_computations(reference):
         return _tr(ds, name)
 
     uptake = v("reintegrated") * v("max_leadership_uptake")
-    funded = (v("spend_survivor_collectives") / v("cost_per_leader_developed") + v("reintegrated")
-              * v("natural_leadership_rate") * (1 + v("peer_mentoring_effect") * v("collective_strength")))
+    funded = v("spend_survivor_collectives") / v("cost_per_leader_developed") + v("reintegrated") * v(
+        "natural_leadership_rate"
+    ) * (1 + v("peer_mentoring_effect") * v("collective_strength"))
     share = (funded < uptake).mean(axis=0)
     assert cap.evidence["share of time binding"].value == pytest.approx(np.median(share), abs=1e-9)
 
@@ -256,8 +262,14 @@ def test_reference_evidence_equals_independent_computations(reference):
     val = base[lever].value
     est = []
     for rel in (0.05, 0.02):
-        y = [ts.simulate(base, params={**sample, lever: np.full(reference.n, val * (1 + s_ * rel))})
-             ["cases_convicted"].transpose("time", "run").values[-1] for s_ in (1, -1)]
+        y = [
+            ts.simulate(base, params={**sample, lever: np.full(reference.n, val * (1 + s_ * rel))})[
+                "cases_convicted"
+            ]
+            .transpose("time", "run")
+            .values[-1]
+            for s_ in (1, -1)
+        ]
         est.append(np.median((y[0] - y[1]) / (2 * val * rel) * val / (0.5 * (y[0] + y[1]))))
     assert got.elasticity == pytest.approx(est[0], rel=1e-9)
     assert got.elasticity == pytest.approx(est[1], rel=0.05)
@@ -277,19 +289,23 @@ def test_erosion_evidence_equals_the_stock_and_flows_of_a_plain_run():
     total = sum(np.trapezoid(_tr(ds, f), t, axis=0) for f in m[s].outflows)
     f = e["probe"]["depleting_flow"]
     assert ero.evidence[f"depleting flow {f}"].value == pytest.approx(
-        np.median(np.trapezoid(_tr(ds, f), t, axis=0) / total), rel=1e-9)
+        np.median(np.trapezoid(_tr(ds, f), t, axis=0) / total), rel=1e-9
+    )
 
 
-@pytest.mark.parametrize("equation, inputs", [
-    ("vmax * x / (x + k)", {"x"}),
-    ("vmax * x / (k + x)", {"x"}),
-    ("x * y / (x * y + k * 2)", {"x", "y"}),
-    ("1 - EXP(-x / k)", {"x"}),
-    ("1 - EXP(-k * x * y)", {"x", "y"}),
-    ("x / (x + y)", set()),          # a share of two things that vary: not saturation
-    ("x / (x - k)", set()),
-    ("x / k", set()),
-])
+@pytest.mark.parametrize(
+    "equation, inputs",
+    [
+        ("vmax * x / (x + k)", {"x"}),
+        ("vmax * x / (k + x)", {"x"}),
+        ("x * y / (x * y + k * 2)", {"x", "y"}),
+        ("1 - EXP(-x / k)", {"x"}),
+        ("1 - EXP(-k * x * y)", {"x", "y"}),
+        ("x / (x + y)", set()),  # a share of two things that vary: not saturation
+        ("x / (x - k)", set()),
+        ("x / k", set()),
+    ],
+)
 def test_saturating_forms_are_recognised_and_shares_are_not(equation, inputs):
     from trafficsys.analysis.blocks.detectors import saturating_inputs
     from trafficsys.model.parser import parse

@@ -20,8 +20,11 @@ import trafficsys as ts
 from trafficsys.analysis.blocks import find_blocks
 
 FOLDER = MODELS / "blocks"
-PLANTS = [e for e in json.loads((FOLDER / "index.json").read_text(encoding="utf-8"))["models"]
-          if e["planted"] != "none"]
+PLANTS = [
+    e
+    for e in json.loads((FOLDER / "index.json").read_text(encoding="utf-8"))["models"]
+    if e["planted"] != "none"
+]
 
 
 def _check(rows):

@@ -25,8 +25,9 @@ def synthetic(seed, sd=10.0):
     pop = np.interp(t, ds["time"].values, np.asarray(ds["pop"].values).reshape(len(ds["time"]), -1)[:, 0])
     births = TRUE["r"] * pop
     noise = np.random.default_rng(seed).normal(0, 1, (2, t.size))
-    return pd.DataFrame({"pop": pop + sd * noise[0], "births": births + sd * 0.6 * noise[1]},
-                        index=pd.Index(t, name="time"))
+    return pd.DataFrame(
+        {"pop": pop + sd * noise[0], "births": births + sd * 0.6 * noise[1]}, index=pd.Index(t, name="time")
+    )
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -43,7 +44,9 @@ def test_recovers_known_parameters_within_reported_uncertainty(seed):
     assert fit.model["k"].value == pytest.approx(fit.params.loc["k", "value"])
     assert fit.fit.loc["pop", "r2"] > 0.99 and fit.fit.loc["pop", "n"] == len(data)
     assert fit.residuals.shape == data.shape
-    np.testing.assert_allclose(fit.residuals.std().values, [10, 6], rtol=0.35)  # residuals look like the noise
+    np.testing.assert_allclose(
+        fit.residuals.std().values, [10, 6], rtol=0.35
+    )  # residuals look like the noise
 
 
 def test_stays_inside_declared_ranges():
@@ -110,7 +113,9 @@ def test_parameter_sets_that_blow_up_count_as_bad_fits_not_crashes(monkeypatch):
     m.stock("x", 1, inflows=["growing"])
     m.flow("growing", "x * g * EXP(g * x / 100)")  # overflows to infinity for g above ~0.62
     truth = ts.simulate(m).ds
-    data = pd.Series(np.asarray(truth["x"].values).reshape(-1)[::4], index=truth["time"].values[::4], name="x")
+    data = pd.Series(
+        np.asarray(truth["x"].values).reshape(-1)[::4], index=truth["time"].values[::4], name="x"
+    )
     for start_value in (0.45, 0.55):  # the optimiser's trial steps overshoot into the failing region
         failures.clear()
         start = m.copy()

@@ -27,8 +27,10 @@ def logistic_model(dt=0.0625, stop=20):
 def logistic_exact(m, r=R):
     t = np.arange(0, m.stop + m.dt / 2, m.dt)
     pop = K / (1 + (K / P0 - 1) * np.exp(-r * t))
-    return pd.DataFrame({"pop": pop, "births": r * pop, "deaths": r * pop**2 / K, "r": r, "k": K},
-                        index=pd.Index(t, name="time"))
+    return pd.DataFrame(
+        {"pop": pop, "births": r * pop, "deaths": r * pop**2 / K, "r": r, "k": K},
+        index=pd.Index(t, name="time"),
+    )
 
 
 def test_logistic_switches_from_r_to_b_at_the_inflection():
@@ -117,8 +119,10 @@ def test_ensemble_matches_single_runs_and_summarises_shares():
     ens = loop_dominance(m, ds)
     for i, f in enumerate(frames):
         single = loop_dominance(m, f)
-        np.testing.assert_allclose(ens.relative.isel(run=i).sel(loop=["R1", "B1"]).values,
-                                   single.relative.isel(run=0).sel(loop=["R1", "B1"]).values)
+        np.testing.assert_allclose(
+            ens.relative.isel(run=i).sel(loop=["R1", "B1"]).values,
+            single.relative.isel(run=0).sel(loop=["R1", "B1"]).values,
+        )
         assert ens.intervals(run=i).equals(single.intervals())
         t_switch = single.intervals()["start"].iloc[1] - m.dt / 2
         assert abs(t_switch - np.log(K / P0 - 1) / rates[i]) <= m.dt
@@ -135,8 +139,17 @@ def test_ensemble_matches_single_runs_and_summarises_shares():
     assert list(ens.sampled) == ["r"]  # read from the results: the constant that varies across runs
     assert ens.drivers().equals(drivers)
     table = ens.to_pandas()
-    assert list(table.columns) == ["time", "run", "loop", "polarity", "partition", "competing", "score",
-                                   "relative", "dominant"]
+    assert list(table.columns) == [
+        "time",
+        "run",
+        "loop",
+        "polarity",
+        "partition",
+        "competing",
+        "score",
+        "relative",
+        "dominant",
+    ]
     assert len(table) == 4 * 2 * len(frames[0])
 
 
@@ -155,8 +168,9 @@ def test_aggregated_and_split_flows_give_the_same_scores():
     b = loop_dominance(net, df.assign(net_growth=df["births"] - df["deaths"]))
     for lp in a.loops:
         other = next(q for q in b.loops if set(lp.variables) <= set(q.variables))
-        np.testing.assert_allclose(a.relative.sel(loop=lp.id).values, b.relative.sel(loop=other.id).values,
-                                   atol=1e-9)
+        np.testing.assert_allclose(
+            a.relative.sel(loop=lp.id).values, b.relative.sel(loop=other.id).values, atol=1e-9
+        )
 
 
 def test_zero_change_scores_zero_without_division_warnings():
@@ -226,9 +240,15 @@ def test_logistic_matches_published_stella_scores():
     for _ in range(100):  # the Euler trajectory, dt = 1
         p.append(p[-1] + 0.12 * p[-1] * (1 - p[-1] / 1000))
     p = np.array(p)
-    df = pd.DataFrame({"population": p, "net_birth_rate": 0.12 * (1 - p / 1000) * p,
-                       "fractional_growth_rate": 0.12 * (1 - p / 1000),
-                       "fraction_of_carrying_capacity_used": p / 1000}, index=np.arange(101.0))
+    df = pd.DataFrame(
+        {
+            "population": p,
+            "net_birth_rate": 0.12 * (1 - p / 1000) * p,
+            "fractional_growth_rate": 0.12 * (1 - p / 1000),
+            "fraction_of_carrying_capacity_used": p / 1000,
+        },
+        index=np.arange(101.0),
+    )
     d = loop_dominance(m, df)
     assert {(lp.id, len(lp.variables)) for lp in d.loops} == {("R1", 2), ("B1", 4)}
     for loop, text in (("B1", STELLA_B1), ("R1", STELLA_R1)):
@@ -265,16 +285,27 @@ def test_a_smooth_scores_like_the_explicit_stock_it_stands_for():
         level.append(lv + dt * (100 - pv) / 1.5)
         perceived.append(pv + dt * (lv - pv) / 2)
     level, perceived = np.array(level), np.array(perceived)
-    df = pd.DataFrame({"level": level, "perceived": perceived, "adjusting": (100 - perceived) / 1.5,
-                       "updating": (level - perceived) / 2}, index=dt * np.arange(len(level)))
+    df = pd.DataFrame(
+        {
+            "level": level,
+            "perceived": perceived,
+            "adjusting": (100 - perceived) / 1.5,
+            "updating": (level - perceived) / 2,
+        },
+        index=dt * np.arange(len(level)),
+    )
     explicit = loop_dominance(build(True), df)
     smooth = loop_dominance(build(False), df)
     assert len(explicit.loops) == 2 and len(smooth.loops) == 2
     for lp in smooth.loops:
         twin = next(q for q in explicit.loops if set(q.variables) - {"updating"} == set(lp.variables))
         assert twin.polarity == lp.polarity
-        np.testing.assert_allclose(smooth.loop_scores.sel(loop=lp.id).values,
-                                   explicit.loop_scores.sel(loop=twin.id).values, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(
+            smooth.loop_scores.sel(loop=lp.id).values,
+            explicit.loop_scores.sel(loop=twin.id).values,
+            rtol=1e-9,
+            atol=1e-12,
+        )
     assert smooth.partitions == [("level", "perceived")]
 
 
@@ -321,7 +352,9 @@ def test_ensembles_too_big_for_memory_are_scored_in_chunks_keeping_the_loops_tha
     assert full.omitted == 0 and len(full.loops) == 3
     assert chunked.omitted == 1 and [lp.id for lp in chunked.loops] == [lp.id for lp in full.loops][:2]
     for lp in chunked.loops:
-        np.testing.assert_allclose(chunked.relative.sel(loop=lp.id).values, full.relative.sel(loop=lp.id).values)
+        np.testing.assert_allclose(
+            chunked.relative.sel(loop=lp.id).values, full.relative.sel(loop=lp.id).values
+        )
     np.testing.assert_array_equal(chunked.dominant.values, full.dominant.values)
     assert chunked.shares(window=2).equals(full.shares(window=2)[chunked.shares(window=2).columns])
 
@@ -350,12 +383,16 @@ def test_plots_show_the_top_loops_and_group_the_rest(tmp_path):
     assert [t.get_text().split()[0].rstrip(":") for t in ax.get_legend().get_texts()] == list(shares.columns)
     ax = d.plot_shares(window=2, top=4)  # the four loops that dominate most often, the rest in one grey band
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert [lb.split()[0].rstrip(":") for lb in labels[:4]] == list(shares.sum().sort_values(ascending=False).index[:4])
+    assert [lb.split()[0].rstrip(":") for lb in labels[:4]] == list(
+        shares.sum().sort_values(ascending=False).index[:4]
+    )
     assert labels[4] == f"{len(shares.columns) - 4} other loops" and len(labels) == 5
     stacked = sum(np.array([bar.get_height() for bar in c]) for c in ax.containers)
     np.testing.assert_allclose(stacked, shares.sum(axis=1).values)  # grouping loses no share
     ax.figure.savefig(tmp_path / "shares.png")
-    assert (tmp_path / "dominance.png").stat().st_size > 10000 and (tmp_path / "shares.png").stat().st_size > 5000
+    assert (tmp_path / "dominance.png").stat().st_size > 10000 and (
+        tmp_path / "shares.png"
+    ).stat().st_size > 5000
 
 
 def test_graphical_functions_in_loops_both_forms():
@@ -385,9 +422,15 @@ def test_graphical_functions_in_loops_both_forms():
         got = loop_dominance(build(form), ds)
         assert len(got.loops) == len(want.loops) == 2
         for lp in want.loops:
-            twin = next(q for q in got.loops if set(q.variables) - {"effect"} == set(lp.variables) - {"effect"})
-            np.testing.assert_allclose(got.relative.sel(loop=twin.id).values, want.relative.sel(loop=lp.id).values,
-                                       atol=1e-12, err_msg=form)
+            twin = next(
+                q for q in got.loops if set(q.variables) - {"effect"} == set(lp.variables) - {"effect"}
+            )
+            np.testing.assert_allclose(
+                got.relative.sel(loop=twin.id).values,
+                want.relative.sel(loop=lp.id).values,
+                atol=1e-12,
+                err_msg=form,
+            )
 
 
 ARRAYED = """
@@ -430,7 +473,8 @@ def test_arrayed_models_are_scored_element_by_element(tmp_path):
     d = loop_dominance(m, ts.simulate(m))
     assert d.partitions == [("pop[north]",), ("pop[south]",)]
     assert {lp.variables for lp in d.loops} == {
-        (f"{f}[{e}]", f"pop[{e}]") for e in ("north", "south") for f in ("births", "deaths")}
+        (f"{f}[{e}]", f"pop[{e}]") for e in ("north", "south") for f in ("births", "deaths")
+    }
     iv = d.intervals()
     for p, capacity in ((0, K), (1, K / 2)):  # the south's capacity is halved: it turns earlier
         switch = iv[iv["partition"] == p]["start"].iloc[1] - m.dt / 2
@@ -445,7 +489,9 @@ def test_dominant_set_is_the_fewest_loops_explaining_half():
     # exact solution of pop' = (r - 0.3) pop - r pop^2 / k
     a, cap = R - 0.3, K * (R - 0.3) / R
     pop = cap / (1 + (cap / P0 - 1) * np.exp(-a * t))
-    df = pd.DataFrame({"pop": pop, "births": R * pop, "deaths": R * pop**2 / K, "emigration": 0.3 * pop}, index=t)
+    df = pd.DataFrame(
+        {"pop": pop, "births": R * pop, "deaths": R * pop**2 / K, "emigration": 0.3 * pop}, index=t
+    )
     d = loop_dominance(m, df)
     rel = {lp.id: abs(float(d.relative.sel(loop=lp.id).isel(run=0).sel(time=1.0))) for lp in d.loops}
     (chosen,) = d.dominant_set(1.0).values()

@@ -39,13 +39,23 @@ def trajectory(a, x0, y0, dt=0.05, steps=60):
     fx = a[:, 0] * x + a[:, 1] * y
     fy = a[:, 2] * x + a[:, 3] * y
     dims = ("time", "run")
-    return xr.Dataset({"x": (dims, x), "y": (dims, y), "fx": (dims, fx), "fy": (dims, fy), "y_seen": (dims, y),
-                       **{n: ("run", a[:, i]) for i, n in enumerate(("a11", "a12", "a21", "a22"))}},
-                      coords={"time": dt * np.arange(steps + 1), "run": np.arange(len(a))})
+    return xr.Dataset(
+        {
+            "x": (dims, x),
+            "y": (dims, y),
+            "fx": (dims, fx),
+            "fy": (dims, fy),
+            "y_seen": (dims, y),
+            **{n: ("run", a[:, i]) for i, n in enumerate(("a11", "a12", "a21", "a22"))},
+        },
+        coords={"time": dt * np.arange(steps + 1), "run": np.arange(len(a))},
+    )
 
 
 @settings(max_examples=15, deadline=None)
-@given(st.lists(st.tuples(coef, coef, coef, coef), min_size=1, max_size=4), st.floats(0.5, 2), st.floats(-2, 2))
+@given(
+    st.lists(st.tuples(coef, coef, coef, coef), min_size=1, max_size=4), st.floats(0.5, 2), st.floats(-2, 2)
+)
 def test_relative_scores_partition_unity_and_polarity(coefs, x0, y0):
     ds = trajectory(coefs, x0, y0)
     d = loop_dominance(linear_model(), ds)
@@ -60,7 +70,8 @@ def test_relative_scores_partition_unity_and_polarity(coefs, x0, y0):
     for k, lp in enumerate(d.loops):
         v = set(lp.variables)
         expected = {frozenset({"x", "fx"}): a[:, 0], frozenset({"y", "fy"}): a[:, 3]}.get(
-            frozenset(v), a[:, 1] * a[:, 2])
+            frozenset(v), a[:, 1] * a[:, 2]
+        )
         signs = np.sign(rel[:, :, k])
         assert np.all((signs == 0) | (signs == np.sign(expected)[None, :]))
     # the ensemble is the single runs side by side
@@ -68,8 +79,10 @@ def test_relative_scores_partition_unity_and_polarity(coefs, x0, y0):
         single = loop_dominance(linear_model(), ds.isel(run=[i]))
         for lp in d.loops:
             other = next(q for q in single.loops if q.variables == lp.variables)
-            np.testing.assert_allclose(d.relative.sel(loop=lp.id).isel(run=i).values,
-                                       single.relative.sel(loop=other.id).isel(run=0).values)
+            np.testing.assert_allclose(
+                d.relative.sel(loop=lp.id).isel(run=i).values,
+                single.relative.sel(loop=other.id).isel(run=0).values,
+            )
 
 
 @settings(max_examples=12, deadline=None)
@@ -82,5 +95,9 @@ def test_an_intermediate_variable_does_not_change_loop_scores(a, x0, y0):
     for lp in direct.loops:
         other = next(q for q in chained.loops if set(q.variables) - {"y_seen"} == set(lp.variables))
         assert other.polarity == lp.polarity
-        np.testing.assert_allclose(direct.loop_scores.sel(loop=lp.id).values,
-                                   chained.loop_scores.sel(loop=other.id).values, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(
+            direct.loop_scores.sel(loop=lp.id).values,
+            chained.loop_scores.sel(loop=other.id).values,
+            rtol=1e-9,
+            atol=1e-12,
+        )

@@ -47,7 +47,9 @@ def test_elasticities_of_a_closed_form_product():
     m.aux("y", "a * b^2 / c")
     r = elasticities(m, "y")
     np.testing.assert_allclose(r.table.loc[["a", "b", "c"], "elasticity"], [1, 2, -1], rtol=1e-6)
-    np.testing.assert_allclose(r.table.loc[["a", "b", "c"], "derivative"], [9 / 5, 12 / 5, -18 / 25], rtol=1e-6)
+    np.testing.assert_allclose(
+        r.table.loc[["a", "b", "c"], "derivative"], [9 / 5, 12 / 5, -18 / 25], rtol=1e-6
+    )
     assert r.table.loc["unused", "derivative"] == 0 and np.isnan(r.table.loc["unused", "elasticity"])
     assert r.runs == 2 * 4 + 1  # one vectorised ensemble: base plus two runs per constant
 
@@ -117,14 +119,17 @@ def test_plots_render(method, tmp_path):
     assert method in r._repr_html_()
 
 
-@pytest.mark.parametrize("module", ["trafficsys.analysis.ltm", "trafficsys.analysis.sensitivity_methods",
-                                    "trafficsys.analysis.calibration"])
+@pytest.mark.parametrize(
+    "module",
+    ["trafficsys.analysis.ltm", "trafficsys.analysis.sensitivity_methods", "trafficsys.analysis.calibration"],
+)
 def test_docstring_examples_run(module):
     import doctest
     import importlib
 
-    result = doctest.testmod(importlib.import_module(module),
-                             optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    result = doctest.testmod(
+        importlib.import_module(module), optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+    )
     assert result.failed == 0 and result.attempted > 0
 
 

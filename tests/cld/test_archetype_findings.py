@@ -23,7 +23,12 @@ KB = 1024
 def key(m):
     """The grouping key, restated from the documented definition."""
     core = CORE[m.kind]
-    return (m.kind, m.variant, frozenset(m.loops[i].id for i in core.loops), tuple(m.roles[r] for r in core.roles))
+    return (
+        m.kind,
+        m.variant,
+        frozenset(m.loops[i].id for i in core.loops),
+        tuple(m.roles[r] for r in core.roles),
+    )
 
 
 def check_partition(matches, findings):
@@ -40,7 +45,7 @@ def check_partition(matches, findings):
             assert len(vs) == len(set(vs))
         for role in CORE[f.kind].roles:
             assert len(f.roles[role]) <= 1
-        assert f.loops[:len(f.core_loops)] == f.core_loops
+        assert f.loops[: len(f.core_loops)] == f.core_loops
         assert {lp.id for lp in f.loops} == {lp.id for m in f.matches for lp in m.loops}
     assert [f.rank for f in findings] == list(range(1, len(findings) + 1))
 
@@ -74,7 +79,10 @@ def test_reference_model_top_finding_is_the_tagged_shifting_the_burden(reference
     top = found.findings[0]
     assert top.kind == "shifting_the_burden" and top.variant == "to_the_intervenor"
     assert {lp.name for lp in top.core_loops} == {"symptomatic_fix_ngo_raids", "fundamental_solution_police"}
-    assert top.role("problem_symptom") == "in_exploitation" and top.role("symptomatic_solution") == "ngo_raid_exits"
+    assert (
+        top.role("problem_symptom") == "in_exploitation"
+        and top.role("symptomatic_solution") == "ngo_raid_exits"
+    )
     assert "shifting_the_burden_to_ngos" in {lp.name for lp in top.path_loops}
     assert top.n_matches > 1 and "role tags" in top.rank_reason
     # every role the model tags and the finding fills agrees
@@ -136,8 +144,10 @@ def test_behavioural_ranking_from_a_run_of_the_reference_model(reference):
     assert findings.behavioural and "loop dominance" in findings.headline()
     # the behaviour is recomputed here from LoopDominance.ranking(), keyed by the loops' links
     table = d.ranking()
-    by_links = {frozenset(zip(v.split(" -> "), v.split(" -> ")[1:] + v.split(" -> ")[:1])): s
-                for v, s in zip(table["variables"], table["mean_abs_relative"])}
+    by_links = {
+        frozenset(zip(v.split(" -> "), v.split(" -> ")[1:] + v.split(" -> ")[:1])): s
+        for v, s in zip(table["variables"], table["mean_abs_relative"])
+    }
     for f in findings[:20]:
         want = np.mean([by_links[frozenset(lp.links)] for lp in f.best.loops])
         assert f.behaviour == pytest.approx(want, rel=1e-9)
@@ -151,8 +161,15 @@ def test_behavioural_ranking_from_a_run_of_the_reference_model(reference):
 
 
 # ------------------------------------------------------------------------- small diagrams
-FTF_TWO_ROUTES = [("problem", "fix", "+"), ("fix", "problem", "-"), ("fix", "harm", "+"), ("harm", "problem", "+"),
-                  ("fix", "debt", "+"), ("debt", "stigma", "+"), ("stigma", "problem", "+")]
+FTF_TWO_ROUTES = [
+    ("problem", "fix", "+"),
+    ("fix", "problem", "-"),
+    ("fix", "harm", "+"),
+    ("harm", "problem", "+"),
+    ("fix", "debt", "+"),
+    ("debt", "stigma", "+"),
+    ("stigma", "problem", "+"),
+]
 
 
 def test_routes_of_one_fix_are_one_finding():
@@ -165,14 +182,25 @@ def test_routes_of_one_fix_are_one_finding():
     assert f.roles["unintended_consequence"] == ("harm", "debt")  # the shorter route first
     assert [lp.polarity for lp in f.core_loops] == ["B"] and len(f.path_loops) == 2
     assert "2 matches that differ in the reinforcing loop" in f.rank_reason
-    assert str(f).startswith("Fixes that fail: problem=problem, fix=fix") and "via R1 R2 (2 matches)" in str(f)
+    assert str(f).startswith("Fixes that fail: problem=problem, fix=fix") and "via R1 R2 (2 matches)" in str(
+        f
+    )
 
 
 def two_fixes(tag: str | None = None) -> CausalLoopDiagram:
     """Two separate fixes that fail: a short one (a) and a longer one (b)."""
-    edges = [("pa", "fa", "+"), ("fa", "pa", "-"), ("fa", "ca", "+"), ("ca", "pa", "+"),
-             ("pb", "fb", "+"), ("fb", "xb", "+"), ("xb", "pb", "-"), ("fb", "cb", "+"), ("cb", "yb", "+"),
-             ("yb", "pb", "+")]
+    edges = [
+        ("pa", "fa", "+"),
+        ("fa", "pa", "-"),
+        ("fa", "ca", "+"),
+        ("ca", "pa", "+"),
+        ("pb", "fb", "+"),
+        ("fb", "xb", "+"),
+        ("xb", "pb", "-"),
+        ("fb", "cb", "+"),
+        ("cb", "yb", "+"),
+        ("yb", "pb", "+"),
+    ]
     cld = CausalLoopDiagram.from_edges(edges)
     if tag:
         cld.variables["fb"]["role"] = tag
@@ -247,8 +275,9 @@ def test_archetypes_of_a_model_with_results_and_with_its_loop_dominance_agree():
     r = ts.simulate(m)
     d = ts.loop_dominance(m, r)
     a, b = ts.archetypes(m, results=r).findings, archetypes(m.cld(), results=d).findings
-    assert a and [(f.kind, f.behaviour, f.loop_behaviour) for f in a] == [(f.kind, f.behaviour, f.loop_behaviour)
-                                                                          for f in b]
+    assert a and [(f.kind, f.behaviour, f.loop_behaviour) for f in a] == [
+        (f.kind, f.behaviour, f.loop_behaviour) for f in b
+    ]
     assert all(f.behaviour is not None and 0 <= f.behaviour <= 1 for f in a)
 
 
@@ -274,9 +303,16 @@ def test_each_textbook_file_is_one_finding_of_its_one_match(stem):
     (f,) = found.findings
     assert f.matches == (found[0],) and f.kind == found[0].kind
     assert {r: v[0] if v else None for r, v in f.roles.items()} == found[0].roles
-    expected = {"fixes_that_fail": "B", "shifting_the_burden": "BB", "limits_to_growth": "B",
-                "tragedy_of_the_commons": "BB", "growth_and_underinvestment": "B", "eroding_goals": "BB",
-                "escalation": "BB", "success_to_the_successful": "RR"}[f.kind]
+    expected = {
+        "fixes_that_fail": "B",
+        "shifting_the_burden": "BB",
+        "limits_to_growth": "B",
+        "tragedy_of_the_commons": "BB",
+        "growth_and_underinvestment": "B",
+        "eroding_goals": "BB",
+        "escalation": "BB",
+        "success_to_the_successful": "RR",
+    }[f.kind]
     assert "".join(lp.polarity for lp in f.core_loops) == expected
     assert f.tags_conflict == () and len(f.tags_agree) >= 1  # the files tag their roles
     assert len(repr(found)) < 4 * KB
@@ -307,7 +343,9 @@ def test_cli_shows_findings_by_default(capsys, tmp_path):
 
     cld = CausalLoopDiagram.from_edges(FTF_TWO_ROUTES)
     path = tmp_path / "ftf.toml"
-    path.write_text("".join(f'[[links]]\nfrom = "{a}"\nto = "{b}"\npolarity = "{s}"\n\n' for a, b, s in FTF_TWO_ROUTES))
+    path.write_text(
+        "".join(f'[[links]]\nfrom = "{a}"\nto = "{b}"\npolarity = "{s}"\n\n' for a, b, s in FTF_TWO_ROUTES)
+    )
     assert [a.kind for a in archetypes(ts.load(path))] == [a.kind for a in archetypes(cld)]
     csv = tmp_path / "findings.csv"
     assert main(["archetypes", str(path), "--csv", str(csv)]) == 0
@@ -348,10 +386,15 @@ def test_the_docs_state_the_reference_counts(reference):
     _, _, found = reference
     text = (REPO / "docs" / "archetypes.md").read_text()
     page = " ".join(text.split())
-    m = re.search(r"The reference model gives ([\d,]+) matches, ([\d,]+) of them growth and underinvestment", page)
+    m = re.search(
+        r"The reference model gives ([\d,]+) matches, ([\d,]+) of them growth and underinvestment", page
+    )
     assert m and int(m[1].replace(",", "")) == len(found)
     gu = found.findings.of_kind("growth_and_underinvestment")
     assert int(m[2].replace(",", "")) == gu.n_matches
-    m = re.search(r"the ([\d,]+) matches make ([\d,]+) findings; the ([\d,]+) growth and underinvestment "
-                  r"matches make ([\d,]+)", page)
+    m = re.search(
+        r"the ([\d,]+) matches make ([\d,]+) findings; the ([\d,]+) growth and underinvestment "
+        r"matches make ([\d,]+)",
+        page,
+    )
     assert m and int(m[2].replace(",", "")) == len(found.findings) and int(m[4]) == len(gu)

@@ -49,8 +49,10 @@ def tagged_roles(cld: CausalLoopDiagram, kind: str) -> dict[str, str]:
 def strip(cld: CausalLoopDiagram, keep_tags: bool = False, rename=None) -> CausalLoopDiagram:
     """A copy with renamed variables, and without role tags unless ``keep_tags``."""
     rename = rename or (lambda v: v)
-    variables = {rename(v): ({"role": info["role"]} if keep_tags and info.get("role") else {})
-                 for v, info in cld.variables.items()}
+    variables = {
+        rename(v): ({"role": info["role"]} if keep_tags and info.get("role") else {})
+        for v, info in cld.variables.items()
+    }
     links = [Link(rename(lk.source), rename(lk.target), lk.polarity, lk.delay) for lk in cld.links]
     return CausalLoopDiagram(cld.name, variables, links)
 
@@ -98,8 +100,11 @@ def test_roles_of_each_file(stem):
     (a,) = archetypes(cld)
     assert set(a.roles) == set(ARCHETYPES[kind].roles)
     assert a.roles == tagged_roles(cld, kind)
-    assert len(a.loops) == {"tragedy_of_the_commons": 4, "shifting_the_burden": 3,
-                            "growth_and_underinvestment": 3}.get(kind, 2)
+    assert len(a.loops) == {
+        "tragedy_of_the_commons": 4,
+        "shifting_the_burden": 3,
+        "growth_and_underinvestment": 3,
+    }.get(kind, 2)
     assert {lp.variables for lp in a.loops} <= {lp.variables for lp in cld.loops()}
 
 
@@ -204,8 +209,12 @@ def test_shifting_the_burden_in_a_stock_flow_model():
     cld = stock_flow_shifting_the_burden().cld()
     found = archetypes(cld)
     assert found[0].kind == "shifting_the_burden"
-    assert found[0].roles == {"problem_symptom": "trafficking", "symptomatic_solution": "ngo_raids",
-                              "fundamental_solution": "state_capacity", "side_effect": "reliance_on_ngos"}
+    assert found[0].roles == {
+        "problem_symptom": "trafficking",
+        "symptomatic_solution": "ngo_raids",
+        "fundamental_solution": "state_capacity",
+        "side_effect": "reliance_on_ngos",
+    }
     # the first-order drains (trafficking -> rescues -> trafficking...) are not used
     assert all(lp.length > 2 for a in found for lp in a.loops)
     assert archetypes(cld, drains=True)  # they can be asked for
@@ -220,8 +229,11 @@ def test_tags_in_a_stock_flow_model_mark_the_intervenor():
 
 
 # ------------------------------------------------------------------ robustness
-_NAMES = [f"{a}_{b}" for a in ("alpha", "beta", "gamma", "delta", "omega", "kappa") for b in
-          ("x", "y", "z", "w", "v")]
+_NAMES = [
+    f"{a}_{b}"
+    for a in ("alpha", "beta", "gamma", "delta", "omega", "kappa")
+    for b in ("x", "y", "z", "w", "v")
+]
 
 
 @settings(max_examples=40, deadline=None)
@@ -298,7 +310,9 @@ def test_detection_survives_embedding_in_random_digraphs(case):
     textbook = {lp.variables for lp in load(stem).loops()}  # the pattern's own loops, same names
     found = archetypes(cld)
     if find(found, kind, expected, core_only=True) is None:
-        assert any(len(a.loops) > len(textbook) and textbook <= {lp.variables for lp in a.loops} for a in found)
+        assert any(
+            len(a.loops) > len(textbook) and textbook <= {lp.variables for lp in a.loops} for a in found
+        )
 
 
 # ------------------------------------------------------------------------- CLI

@@ -12,9 +12,15 @@ from trafficsys.errors import ModelError, UnknownVariableError
 
 def test_from_edges_forms_and_attributes():
     cld = CausalLoopDiagram.from_edges(
-        [("Police Capacity", "arrests"), ("arrests", "impunity", "-", {"note": "deterrence", "strength": 0.5}),
-         ("impunity", "police_capacity", "?", {"delay": True})],
-        delays=[("arrests", "impunity")], roles={"impunity": "problem"}, docs={"arrests": "per year"})
+        [
+            ("Police Capacity", "arrests"),
+            ("arrests", "impunity", "-", {"note": "deterrence", "strength": 0.5}),
+            ("impunity", "police_capacity", "?", {"delay": True}),
+        ],
+        delays=[("arrests", "impunity")],
+        roles={"impunity": "problem"},
+        docs={"arrests": "per year"},
+    )
     assert cld.polarity("police_capacity", "arrests") == "+"  # names are canonical
     lk = cld.link("arrests", "impunity")
     assert (lk.polarity, lk.delay, lk.note, lk.strength) == ("-", True, "deterrence", 0.5)
@@ -39,7 +45,9 @@ def test_bad_edges_are_model_errors():
 
 
 def test_networkx_view():
-    cld = CausalLoopDiagram.from_edges([("a", "b", "-"), ("b", "a")], delays=[("a", "b")], roles={"a": "goal"})
+    cld = CausalLoopDiagram.from_edges(
+        [("a", "b", "-"), ("b", "a")], delays=[("a", "b")], roles={"a": "goal"}
+    )
     g = cld.graph
     assert isinstance(g, nx.DiGraph)
     assert g.edges["a", "b"] == {"polarity": "-", "sign": -1, "delay": True, "note": "", "strength": None}
@@ -130,9 +138,12 @@ def test_default_model_gives_a_diagram():
     m = ts.load_default()
     cld = m.cld()
     assert len(cld.links) > 0 and all(cld.has_link(lk.source, lk.target) for lk in cld.links)
-    assert [lp.variables for lp in cld.loops(length_bound=4)] == \
-        [lp.variables for lp in ts.CausalLoopDiagram.from_model(m).loops(length_bound=4)]
-    assert {v for v, info in cld.variables.items() if info.get("kind") == "stock"} == set(m.names(ts.model.Kind.STOCK))
+    assert [lp.variables for lp in cld.loops(length_bound=4)] == [
+        lp.variables for lp in ts.CausalLoopDiagram.from_model(m).loops(length_bound=4)
+    ]
+    assert {v for v, info in cld.variables.items() if info.get("kind") == "stock"} == set(
+        m.names(ts.model.Kind.STOCK)
+    )
 
 
 @pytest.mark.parametrize("module", ["diagram", "loop_search", "polarity", "archetype_search"])

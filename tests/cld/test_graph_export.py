@@ -25,10 +25,16 @@ def hand_cld():
 
 def test_causal_graph_of_a_hand_drawn_cld():
     g = causal_graph(hand_cld())
-    assert set(g.edges) == {("police_raids", "trust_in_police"), ("trust_in_police", "reporting"),
-                            ("reporting", "police_raids")}
-    assert g.edges["police_raids", "trust_in_police"] == {"polarity": "-", "delay": True,
-                                                          "note": "raids frighten survivors"}
+    assert set(g.edges) == {
+        ("police_raids", "trust_in_police"),
+        ("trust_in_police", "reporting"),
+        ("reporting", "police_raids"),
+    }
+    assert g.edges["police_raids", "trust_in_police"] == {
+        "polarity": "-",
+        "delay": True,
+        "note": "raids frighten survivors",
+    }
     assert g.nodes["reporting"]["role"] == "symptom"
 
 
@@ -70,8 +76,15 @@ def test_kumu_blueprint_shape():
     data = to_kumu(hand_cld())
     assert {e["label"] for e in data["elements"]} == {"police_raids", "trust_in_police", "reporting"}
     c = next(c for c in data["connections"] if c["from"] == "police_raids")
-    assert c == {"from": "police_raids", "to": "trust_in_police", "direction": "directed", "type": "opposite",
-                 "polarity": "-", "delay": True, "description": "raids frighten survivors"}
+    assert c == {
+        "from": "police_raids",
+        "to": "trust_in_police",
+        "direction": "directed",
+        "type": "opposite",
+        "polarity": "-",
+        "delay": True,
+        "description": "raids frighten survivors",
+    }
     json.dumps(data)
 
 

@@ -80,19 +80,28 @@ def test_loop_polarity_is_product_of_link_signs(graph):
 
 
 def test_ids_ordered_by_length_then_variables():
-    cld = CausalLoopDiagram.from_edges([
-        ("c", "d", "+"), ("d", "c", "+"),        # R, length 2
-        ("a", "b", "+"), ("b", "a", "+"),        # R, length 2, alphabetically first
-        ("a", "x", "-"), ("x", "y"), ("y", "a"),  # B, length 3
-        ("b", "z", "-"), ("z", "a", "+"),         # B: a -> b -> z -> a, length 3
-    ])
+    cld = CausalLoopDiagram.from_edges(
+        [
+            ("c", "d", "+"),
+            ("d", "c", "+"),  # R, length 2
+            ("a", "b", "+"),
+            ("b", "a", "+"),  # R, length 2, alphabetically first
+            ("a", "x", "-"),
+            ("x", "y"),
+            ("y", "a"),  # B, length 3
+            ("b", "z", "-"),
+            ("z", "a", "+"),  # B: a -> b -> z -> a, length 3
+        ]
+    )
     got = [(lp.id, lp.variables) for lp in loops(cld)]
     assert got == [("R1", ("a", "b")), ("R2", ("c", "d")), ("B1", ("a", "b", "z")), ("B2", ("a", "x", "y"))]
 
 
 def test_same_variables_different_order_are_two_loops():
     # a -> b -> c -> a and a -> c -> b -> a use the same variables but different links
-    cld = CausalLoopDiagram.from_edges([("a", "b"), ("b", "c"), ("c", "a"), ("a", "c", "-"), ("c", "b"), ("b", "a")])
+    cld = CausalLoopDiagram.from_edges(
+        [("a", "b"), ("b", "c"), ("c", "a"), ("a", "c", "-"), ("c", "b"), ("b", "a")]
+    )
     three = [lp for lp in loops(cld) if lp.length == 3]
     assert len(three) == 2
     assert {lp.variables for lp in three} == {("a", "b", "c"), ("a", "c", "b")}
@@ -103,8 +112,10 @@ def test_length_bound_and_max_loops():
     g = nx.complete_graph(6, create_using=nx.DiGraph)
     cld = CausalLoopDiagram.from_edges([(f"n{a}", f"n{b}") for a, b in g.edges])
     everything = loops(cld)
-    assert len(everything) == sum(len(list(itertools.permutations(range(k - 1)))) * len(
-        list(itertools.combinations(range(6), k))) for k in range(2, 7))  # (k-1)! * C(6, k) = 409
+    assert len(everything) == sum(
+        len(list(itertools.permutations(range(k - 1)))) * len(list(itertools.combinations(range(6), k)))
+        for k in range(2, 7)
+    )  # (k-1)! * C(6, k) = 409
     assert len(everything) == 409
     assert all(lp.length <= 3 for lp in loops(cld, length_bound=3))
     assert len(loops(cld, length_bound=3)) == 15 + 40
@@ -126,7 +137,8 @@ def test_loops_through():
 def test_named_loops_by_cyclic_order_and_notes():
     cld = CausalLoopDiagram.from_edges(
         [("a", "b"), ("b", "c"), ("c", "a", "-"), ("a", "c"), ("c", "b", "-"), ("b", "a")],
-        loops={"outer": ["b", "c", "a"], "wrong_order": ["a", "c", "b", "d"], "pair": ["a", "b"]})
+        loops={"outer": ["b", "c", "a"], "wrong_order": ["a", "c", "b", "d"], "pair": ["a", "b"]},
+    )
     by_name = {lp.name: lp for lp in loops(cld) if lp.name}
     assert by_name["outer"].variables == ("a", "b", "c")  # declared from b, same cycle
     assert by_name["pair"].variables == ("a", "b")
@@ -220,7 +232,12 @@ def test_declared_polarity_mismatch_is_reported():
 
 def _random_graph(n, p, seed):
     rnd = random.Random(seed)
-    return [(f"v{a}", f"v{b}", rnd.choice("+-")) for a in range(n) for b in range(n) if a != b and rnd.random() < p]
+    return [
+        (f"v{a}", f"v{b}", rnd.choice("+-"))
+        for a in range(n)
+        for b in range(n)
+        if a != b and rnd.random() < p
+    ]
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -262,15 +279,23 @@ def test_independent_loops_when_enumeration_is_too_big():
 def test_archetype_files_hand_counted_loops():
 
     expected = {  # counted by hand from the drawings in each file's header
-        "fixes_that_fail": (1, 1), "shifting_the_burden": (1, 2), "shifting_the_burden_to_the_intervenor": (1, 2),
-        "limits_to_growth": (1, 1), "eroding_goals": (0, 2), "escalation": (0, 2),
-        "success_to_the_successful": (2, 0), "tragedy_of_the_commons": (2, 2), "growth_and_underinvestment": (1, 2),
+        "fixes_that_fail": (1, 1),
+        "shifting_the_burden": (1, 2),
+        "shifting_the_burden_to_the_intervenor": (1, 2),
+        "limits_to_growth": (1, 1),
+        "eroding_goals": (0, 2),
+        "escalation": (0, 2),
+        "success_to_the_successful": (2, 0),
+        "tragedy_of_the_commons": (2, 2),
+        "growth_and_underinvestment": (1, 2),
     }
     folder = REPO / "models" / "archetypes"
     assert {p.stem for p in folder.glob("*.toml")} == set(expected)
     for stem, (r, b) in expected.items():
         found = ts.load(folder / f"{stem}.toml").cld().loops()
-        assert (sum(lp.polarity == "R" for lp in found), sum(lp.polarity == "B" for lp in found)) == (r, b), stem
+        assert (sum(lp.polarity == "R" for lp in found), sum(lp.polarity == "B" for lp in found)) == (r, b), (
+            stem
+        )
         named = [lp for lp in found if lp.name]
         m = ts.load(folder / f"{stem}.toml")
         assert len(named) == len(m.loops), stem  # every declared loop names a found one
@@ -282,10 +307,14 @@ def test_cli_summarises_big_diagrams(tmp_path, capsys):
     from trafficsys.cli import main
 
     names = [f"n{i}" for i in range(6)]
-    links = "".join(f'[[links]]\nfrom = "{a}"\nto = "{b}"\npolarity = "+"\n\n' for a in names for b in names if a != b)
+    links = "".join(
+        f'[[links]]\nfrom = "{a}"\nto = "{b}"\npolarity = "+"\n\n' for a in names for b in names if a != b
+    )
     path = tmp_path / "dense.toml"
-    path.write_text('[model]\nname = "dense"\n\n[loops.ring]\nvariables = ["n0", "n1", "n2", "n3", "n4", "n5"]\n\n'
-                    + links)
+    path.write_text(
+        '[model]\nname = "dense"\n\n[loops.ring]\nvariables = ["n0", "n1", "n2", "n3", "n4", "n5"]\n\n'
+        + links
+    )
     assert main(["loops", str(path)]) == 0
     out = capsys.readouterr().out
     assert "409 feedback loops: 409 reinforcing (R), 0 balancing (B), 0 unknown (?)" in out

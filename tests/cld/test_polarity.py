@@ -15,9 +15,9 @@ from trafficsys.cld.polarity import SignAnalysis
 
 def base(**kw):
     m = ts.Model("rules", stop=4, dt=0.25, time_units="year", **kw)
-    m.constant("k", 0.5, range=(0.1, 1.0))                 # positive
-    m.constant("neg", -2.0, range=(-3.0, -1.0))            # negative
-    m.constant("anysign", 0.0, range=(-1.0, 1.0))          # either sign
+    m.constant("k", 0.5, range=(0.1, 1.0))  # positive
+    m.constant("neg", -2.0, range=(-3.0, -1.0))  # negative
+    m.constant("anysign", 0.0, range=(-1.0, 1.0))  # either sign
     m.stock("x", 10, inflows=["x_in"], non_negative=True)  # a stock of people: >= 0
     m.flow("x_in", "1")
     m.stock("y", 5, inflows=["y_in"], non_negative=True)
@@ -36,19 +36,19 @@ def confirmed(m, **kw):
 
 def test_rule_product():
     m = base()
-    m.aux("p", "k * x")            # positive factor
-    m.aux("q", "neg * x")          # negative factor
-    m.aux("r", "anysign * x")      # factor of unknown sign
-    m.aux("s", "x * y")            # both non-negative
+    m.aux("p", "k * x")  # positive factor
+    m.aux("q", "neg * x")  # negative factor
+    m.aux("r", "anysign * x")  # factor of unknown sign
+    m.aux("s", "x * y")  # both non-negative
     assert [pol(m, "x", v) for v in "pqr"] == ["+", "-", "?"]
     assert pol(m, "x", "s") == "+" and pol(m, "y", "s") == "+"
 
 
 def test_rule_quotient():
     m = base()
-    m.aux("share", "x / (1 + y)")     # numerator +, denominator -
-    m.aux("inverse", "k / x")         # positive numerator over the source: -
-    m.aux("neg_over", "neg / x")      # negative numerator over the source: +
+    m.aux("share", "x / (1 + y)")  # numerator +, denominator -
+    m.aux("inverse", "k / x")  # positive numerator over the source: -
+    m.aux("neg_over", "neg / x")  # negative numerator over the source: +
     assert pol(m, "x", "share") == "+" and pol(m, "y", "share") == "-"
     assert pol(m, "x", "inverse") == "-"
     assert pol(m, "x", "neg_over") == "+"
@@ -58,7 +58,7 @@ def test_rule_min_max():
     m = base()
     m.aux("capped", "MIN(x, 100)")
     m.aux("floor", "MAX(k * x, y)")
-    m.aux("mixed", "MIN(x, 100 - x)")       # one argument rises, the other falls
+    m.aux("mixed", "MIN(x, 100 - x)")  # one argument rises, the other falls
     m.aux("neg_min", "-MIN(x, y)")
     assert pol(m, "x", "capped") == "+"
     assert pol(m, "x", "floor") == "+" and pol(m, "y", "floor") == "+"
@@ -68,10 +68,10 @@ def test_rule_min_max():
 
 def test_rule_decreasing_lookup():
     m = base()
-    m.lookup("effect_of_crowding", [(0, 1.0), (10, 0.6), (20, 0.1)])   # decreasing table, called
+    m.lookup("effect_of_crowding", [(0, 1.0), (10, 0.6), (20, 0.1)])  # decreasing table, called
     m.aux("fertility", "k * effect_of_crowding(x)")
-    m.lookup("fear", [(0, 0), (5, 0.5), (10, 0.9)], input="y")          # increasing table with an input
-    m.lookup("hump", [(0, 0), (5, 1), (10, 0)])                        # rises then falls
+    m.lookup("fear", [(0, 0), (5, 0.5), (10, 0.9)], input="y")  # increasing table with an input
+    m.lookup("hump", [(0, 0), (5, 1), (10, 0)])  # rises then falls
     m.aux("humped", "hump(x)")
     m.aux("via_lookup_builtin", "LOOKUP(effect_of_crowding, y)")
     cld = m.cld()
@@ -79,16 +79,18 @@ def test_rule_decreasing_lookup():
     assert cld.polarity("y", "fear") == "+"
     assert cld.polarity("x", "humped") == "?"
     assert cld.polarity("y", "via_lookup_builtin") == "-"
-    assert not cld.has_link("effect_of_crowding", "fertility")  # a table is part of the equation, not a variable
+    assert not cld.has_link(
+        "effect_of_crowding", "fertility"
+    )  # a table is part of the equation, not a variable
 
 
 def test_rule_if_then_else():
     m = base()
-    m.aux("disagree", "IF TIME > 2 THEN x ELSE -x")   # branches disagree: ?
-    m.aux("agree", "IF TIME > 2 THEN 2 * x ELSE x")    # both +: +
-    m.aux("one_sided", "IF y > 3 THEN x ELSE 0")       # + or no effect: +
-    m.aux("switch", "IF x > 5 THEN 1 ELSE 0")          # x moves the condition up: jump +
-    m.aux("switch_down", "IF x > 5 THEN 0 ELSE 1")     # jump -
+    m.aux("disagree", "IF TIME > 2 THEN x ELSE -x")  # branches disagree: ?
+    m.aux("agree", "IF TIME > 2 THEN 2 * x ELSE x")  # both +: +
+    m.aux("one_sided", "IF y > 3 THEN x ELSE 0")  # + or no effect: +
+    m.aux("switch", "IF x > 5 THEN 1 ELSE 0")  # x moves the condition up: jump +
+    m.aux("switch_down", "IF x > 5 THEN 0 ELSE 1")  # jump -
     assert pol(m, "x", "disagree") == "?"
     assert pol(m, "x", "agree") == "+"
     assert pol(m, "x", "one_sided") == "+"
@@ -189,8 +191,8 @@ def test_disagreeing_branches_visited_in_the_run_stay_unknown():
 
 def test_rule_bounds_through_min():
     m = base()
-    m.aux("coverage", "MIN(1, x / 100)")      # within [0, 1]
-    m.aux("left", "y * (1 - coverage)")       # 1 - coverage >= 0, so y -> left is +
+    m.aux("coverage", "MIN(1, x / 100)")  # within [0, 1]
+    m.aux("left", "y * (1 - coverage)")  # 1 - coverage >= 0, so y -> left is +
     assert pol(m, "y", "left") == "+" and pol(m, "coverage", "left") == "-"
 
 
@@ -222,8 +224,12 @@ _leaf = st.sampled_from(["p", "q", "n", "2", "0.5"])
 
 def _combine(children):
     return st.one_of(
-        st.tuples(children, st.sampled_from(["+", "-", "*", "/"]), children).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
-        st.tuples(st.sampled_from(["MIN", "MAX"]), children, children).map(lambda t: f"{t[0]}({t[1]}, {t[2]})"),
+        st.tuples(children, st.sampled_from(["+", "-", "*", "/"]), children).map(
+            lambda t: f"({t[0]} {t[1]} {t[2]})"
+        ),
+        st.tuples(st.sampled_from(["MIN", "MAX"]), children, children).map(
+            lambda t: f"{t[0]}({t[1]}, {t[2]})"
+        ),
         children.map(lambda c: f"EXP({c} / 10)"),
         children.map(lambda c: f"(-{c})"),
     )

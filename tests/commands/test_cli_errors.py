@@ -83,8 +83,15 @@ def test_simulation_step_needs_a_finite_time(model, until):
         sim.step(until=until)
 
 
-@pytest.mark.parametrize("n, message", [(2.5, "whole number of runs"), ("10", "whole number of runs"),
-                                        (True, "whole number of runs"), (0, "at least 1")])
+@pytest.mark.parametrize(
+    "n, message",
+    [
+        (2.5, "whole number of runs"),
+        ("10", "whole number of runs"),
+        (True, "whole number of runs"),
+        (0, "at least 1"),
+    ],
+)
 def test_monte_carlo_run_count_is_a_whole_number(model, n, message):
     with pytest.raises(ts.ModelError, match=message):
         ts.monte_carlo(model, n=n, seed=1)
@@ -107,7 +114,9 @@ def test_ensembles_larger_than_memory_are_refused_before_allocating(model, monke
 
 @pytest.mark.parametrize("points", ["[[0, 0.5], [0.5, nan], [2, 1]]", "[[0, 0.5], [inf, 1]]"])
 def test_lookup_points_must_be_finite_to_run(tmp_path, points):
-    path = _variant(tmp_path, "points = [[0, 0], [0.5, 0.6], [1, 1], [2, 1.5], [4, 1.8]]", f"points = {points}")
+    path = _variant(
+        tmp_path, "points = [[0, 0], [0.5, 0.6], [1, 1], [2, 1.5], [4, 1.8]]", f"points = {points}"
+    )
     with pytest.raises(ts.StructureError, match="finite numbers") as e:
         ts.simulate(ts.load(path))
     assert e.value.variable == "effect_of_effort"
@@ -188,8 +197,10 @@ def test_load_needs_a_path():
         ts.load(None)
 
 
-@pytest.mark.parametrize("where, message", [("missing/m.toml", "does not exist; create it first"),
-                                            ("folder.toml", "this is a folder")])
+@pytest.mark.parametrize(
+    "where, message",
+    [("missing/m.toml", "does not exist; create it first"), ("folder.toml", "this is a folder")],
+)
 def test_saving_where_it_cannot_be_written(tmp_path, model, where, message):
     (tmp_path / "folder.toml").mkdir()
     (tmp_path / "folder.dot").mkdir()
@@ -239,18 +250,21 @@ def test_every_command_describes_the_model_argument_the_same_way():
         assert ".mdl" in model.help and "default: the reference model" in model.help, name
 
 
-@pytest.mark.parametrize("argv, expected", [
-    (["run", "--every", "0"], "argument --every: must be a positive number"),
-    (["run", "--every", "nan"], "argument --every: must be a positive number"),
-    (["compare", "--seed", "-1"], "argument --seed: must be at least 0"),
-    (["dominance", "--runs", "-3"], "argument --runs: must be at least 0"),
-    (["dominance", "--window", "nan"], "argument --window: must be a non-negative number"),
-    (["dominance", "--top", "-1"], "argument --top: must be at least 0"),
-    (["loops", "--length-bound", "0"], "argument --length-bound: must be at least 1"),
-    (["loops", "--max-loops", "-1"], "argument --max-loops: must be at least 1"),
-    (["archetypes", "--length-bound", "-2"], "argument --length-bound: must be at least 1"),
-    (["archetypes", "--top", "x"], "argument --top: expected a whole number"),
-])
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["run", "--every", "0"], "argument --every: must be a positive number"),
+        (["run", "--every", "nan"], "argument --every: must be a positive number"),
+        (["compare", "--seed", "-1"], "argument --seed: must be at least 0"),
+        (["dominance", "--runs", "-3"], "argument --runs: must be at least 0"),
+        (["dominance", "--window", "nan"], "argument --window: must be a non-negative number"),
+        (["dominance", "--top", "-1"], "argument --top: must be at least 0"),
+        (["loops", "--length-bound", "0"], "argument --length-bound: must be at least 1"),
+        (["loops", "--max-loops", "-1"], "argument --max-loops: must be at least 1"),
+        (["archetypes", "--length-bound", "-2"], "argument --length-bound: must be at least 1"),
+        (["archetypes", "--top", "x"], "argument --top: expected a whole number"),
+    ],
+)
 def test_bad_option_values_are_refused_before_any_work(capsys, argv, expected):
     _usage_error(capsys, [*argv, str(EXAMPLE)], expected)
 
@@ -274,18 +288,21 @@ def test_run_list_names_the_kinds_in_plain_words(capsys):
     assert "graphical functions (1): effect_of_effort" in out
 
 
-@pytest.mark.parametrize("argv, expected", [
-    (["run", "--csv", "{tmp}/missing/out.csv"], "does not exist; create it first"),
-    (["run", "--csv", "{tmp}"], "this is a folder"),
-    (["compare", "--n", "5", "--figure", "{tmp}/compare.xyz"], "use one of"),
-    (["compare", "--n", "5", "--figure", "none", "--csv", "{tmp}/missing/c.csv"], "does not exist"),
-    (["dominance", "--plot", "{tmp}/missing/d.png"], "does not exist"),
-    (["dominance", "--csv", "{tmp}"], "this is a folder"),
-    (["loops", "--csv", "{tmp}/missing/l.csv"], "does not exist"),
-    (["export", "--to", "{tmp}/missing/m.xmile"], "does not exist"),
-    (["export", "--to", "{tmp}", "--force"], "this is a folder"),
-    (["export", "--to", ".toml"], "give the file a name before the suffix, e.g. model.toml"),
-])
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["run", "--csv", "{tmp}/missing/out.csv"], "does not exist; create it first"),
+        (["run", "--csv", "{tmp}"], "this is a folder"),
+        (["compare", "--n", "5", "--figure", "{tmp}/compare.xyz"], "use one of"),
+        (["compare", "--n", "5", "--figure", "none", "--csv", "{tmp}/missing/c.csv"], "does not exist"),
+        (["dominance", "--plot", "{tmp}/missing/d.png"], "does not exist"),
+        (["dominance", "--csv", "{tmp}"], "this is a folder"),
+        (["loops", "--csv", "{tmp}/missing/l.csv"], "does not exist"),
+        (["export", "--to", "{tmp}/missing/m.xmile"], "does not exist"),
+        (["export", "--to", "{tmp}", "--force"], "this is a folder"),
+        (["export", "--to", ".toml"], "give the file a name before the suffix, e.g. model.toml"),
+    ],
+)
 def test_unwritable_outputs_fail_before_the_work(tmp_path, capsys, argv, expected):
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     assert main([*argv, str(EXAMPLE)]) == 2
@@ -295,10 +312,36 @@ def test_unwritable_outputs_fail_before_the_work(tmp_path, capsys, argv, expecte
 
 
 def test_compare_checks_drivers_before_the_long_run(capsys):
-    _cli_error(capsys, ["compare", str(EXAMPLE), "--n", "5", "--figure", "none", "--drivers", "more_policing",
-                        "faster_exit"], "--drivers: no strategy 'faster_exit'; did you mean 'faster_self_exit'?")
-    _cli_error(capsys, ["compare", str(EXAMPLE), "--n", "5", "--figure", "none", "--drivers", "more_policing",
-                        "more_policing"], "two different strategies")
+    _cli_error(
+        capsys,
+        [
+            "compare",
+            str(EXAMPLE),
+            "--n",
+            "5",
+            "--figure",
+            "none",
+            "--drivers",
+            "more_policing",
+            "faster_exit",
+        ],
+        "--drivers: no strategy 'faster_exit'; did you mean 'faster_self_exit'?",
+    )
+    _cli_error(
+        capsys,
+        [
+            "compare",
+            str(EXAMPLE),
+            "--n",
+            "5",
+            "--figure",
+            "none",
+            "--drivers",
+            "more_policing",
+            "more_policing",
+        ],
+        "two different strategies",
+    )
 
 
 def test_dominance_of_a_model_without_loops(tmp_path, capsys):
@@ -323,12 +366,18 @@ def test_an_os_error_is_one_line_not_a_traceback(capsys, monkeypatch):
         raise PermissionError(13, "Permission denied", "m.toml")
 
     monkeypatch.setattr(run_command, "_load", refuse)
-    _cli_error(capsys, ["run", "m.toml"], "trafficsys run: error: cannot read or write m.toml: Permission denied")
+    _cli_error(
+        capsys, ["run", "m.toml"], "trafficsys run: error: cannot read or write m.toml: Permission denied"
+    )
 
 
 def test_run_unknown_variable_points_to_list(capsys):
-    _cli_error(capsys, ["run", str(EXAMPLE), "--vars", "at_risk", "nope"],
-               f"in {EXAMPLE} variable 'nope': the results have no variable 'nope'", "run --list")
+    _cli_error(
+        capsys,
+        ["run", str(EXAMPLE), "--vars", "at_risk", "nope"],
+        f"in {EXAMPLE} variable 'nope': the results have no variable 'nope'",
+        "run --list",
+    )
 
 
 def test_validate_warns_about_an_empty_file(tmp_path, capsys):

@@ -87,10 +87,13 @@ def test_warnings_are_printed_and_still_ok(tmp_path, capsys):
     assert out.strip().splitlines()[-1].endswith("1 warning")
 
 
-@pytest.mark.parametrize("content, expected", [
-    ("[model\nname = 'x'\n", "not valid TOML"),
-    (None, "no such file"),
-])
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        ("[model\nname = 'x'\n", "not valid TOML"),
+        (None, "no such file"),
+    ],
+)
 def test_unreadable_file_is_status_1(tmp_path, capsys, content, expected):
     path = tmp_path / "m.toml"
     if content is not None:
@@ -110,8 +113,10 @@ def test_hand_drawn_diagram_is_counted(capsys):
 
 def test_model_without_units_does_not_claim_consistent_units(tmp_path, capsys):
     path = tmp_path / "bare.toml"
-    path.write_text('[model]\nname = "bare"\n\n[constants.k]\nvalue = 0.1\n\n'
-                    '[stocks.x]\ninitial = "100"\noutflows = ["loss"]\n\n[flows.loss]\nequation = "k * x"\n')
+    path.write_text(
+        '[model]\nname = "bare"\n\n[constants.k]\nvalue = 0.1\n\n'
+        '[stocks.x]\ninitial = "100"\noutflows = ["loss"]\n\n[flows.loss]\nequation = "k * x"\n'
+    )
     assert main(["validate", str(path)]) == 0
     out, _ = capsys.readouterr()
     assert "no units declared" in out and "units consistent" not in out

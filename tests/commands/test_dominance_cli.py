@@ -18,7 +18,9 @@ def logistic_file(tmp_path):
 
 def test_prints_the_dominant_loop_per_period(logistic_file, capsys, tmp_path):
     csv, png = tmp_path / "dom.csv", tmp_path / "dom.png"
-    assert main(["dominance", str(logistic_file), "--window", "0", "--csv", str(csv), "--plot", str(png)]) == 0
+    assert (
+        main(["dominance", str(logistic_file), "--window", "0", "--csv", str(csv), "--plot", str(png)]) == 0
+    )
     out = capsys.readouterr().out
     assert "2 feedback loops, 2 competing" in out
     lines = [ln.split() for ln in out.splitlines() if ln.strip().startswith(("R1", "B1"))]

@@ -34,8 +34,10 @@ def test_run_scenario_vars_set_and_csv(tmp_path, capsys):
     path = tmp_path / "clinic.toml"
     small_model(path)
     csv = tmp_path / "out.csv"
-    assert main(["run", str(path), "--scenario", "fast", "--vars", "seen", "--method", "rk4",
-                 "--csv", str(csv)]) == 0
+    assert (
+        main(["run", str(path), "--scenario", "fast", "--vars", "seen", "--method", "rk4", "--csv", str(csv)])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "scenario 'fast': rk4" in out and "seen" in out
     df = pd.read_csv(csv, index_col="time")
@@ -60,7 +62,9 @@ def test_a_reader_that_stops_early_is_not_an_error(tmp_path):
     import sys
 
     # every loop of the reference model: far more than a pipe buffer holds, so writing fails once closed
-    script = "import sys; from trafficsys.cli import main; sys.exit(main(['loops', '--all', '--structure-only']))"
+    script = (
+        "import sys; from trafficsys.cli import main; sys.exit(main(['loops', '--all', '--structure-only']))"
+    )
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdout.read(10)
     proc.stdout.close()  # like `| head -c 10`: the pipe closes while the command still writes

@@ -27,8 +27,11 @@ def networks(draw):
     ins = {i: [] for i in range(n)}
     outs = {i: [] for i in range(n)}
     edges = [(None, 0)] + [(i, i + 1) for i in range(n - 1)]
-    edges += draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)).filter(lambda e: e[0] != e[1]),
-                           max_size=3))
+    edges += draw(
+        st.lists(
+            st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)).filter(lambda e: e[0] != e[1]), max_size=3
+        )
+    )
     edges += [(i, None) for i in draw(st.lists(st.integers(0, n - 1), max_size=3))]
     for k, (a, b) in enumerate(edges):
         name = f"f{k}"
@@ -48,8 +51,9 @@ def networks(draw):
         if b is not None:
             ins[b].append(name)
     for i in range(n):
-        m.stock(f"s{i}", initial=draw(st.floats(0, 100)), inflows=ins[i], outflows=outs[i],
-                non_negative=nonneg[i])
+        m.stock(
+            f"s{i}", initial=draw(st.floats(0, 100)), inflows=ins[i], outflows=outs[i], non_negative=nonneg[i]
+        )
     return m, nonneg
 
 

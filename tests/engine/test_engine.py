@@ -373,7 +373,9 @@ def test_compiled_model_evaluate_reevaluates_one_equation():
     m.stock("s", initial=10, outflows=["f"])
     m.flow("f", "rate * s + STEP(1, 5)")
     cm = compile_model(m)
-    out = cm.evaluate("f", {"rate": np.array([0.5, 1.0]), "s": np.array([2.0, 4.0])}, time=np.array([0.0, 6.0]))
+    out = cm.evaluate(
+        "f", {"rate": np.array([0.5, 1.0]), "s": np.array([2.0, 4.0])}, time=np.array([0.0, 6.0])
+    )
     assert out.tolist() == [1.0, 5.0]
     assert cm is compile_model(m.with_scenario({"rate": 3.0}))  # constants are inputs: one compilation
     with pytest.raises(ts.ModelError, match="needs values"):
@@ -442,8 +444,10 @@ def test_builtin_max():
 
 def test_lookups():
     m = ts.Model("lookups", stop=45, dt=0.25)
-    m.lookup("lookup_function_table", [(0, 0), (5, 0), (10, 1), (15, 1), (20, 0), (25, 0), (30, -1), (35, -1),
-                                       (40, 0), (45, 0)])
+    m.lookup(
+        "lookup_function_table",
+        [(0, 0), (5, 0), (10, 1), (15, 1), (20, 0), (25, 0), (30, -1), (35, -1), (40, 0), (45, 0)],
+    )
     m.aux("lookup_function_call", "lookup_function_table(TIME)")
     m.stock("accumulation", initial=0, inflows=["rate"])
     m.flow("rate", "lookup_function_call")
@@ -493,12 +497,15 @@ def test_pipeline_delay():
     # per-run delay times in one vectorised ensemble, and stepping, give the single-run numbers
     ens = ts.simulate(m, params={"integer_multiple": np.array([5.0, 3.0, 7.0])}, method="rk4")
     one = ts.simulate(m, params={"integer_multiple": 3.0}, method="rk4")
-    assert np.array_equal(ens["output_integer_pipeline_delay"].values[:, 1],
-                          one["output_integer_pipeline_delay"].values[:, 0])
+    assert np.array_equal(
+        ens["output_integer_pipeline_delay"].values[:, 1], one["output_integer_pipeline_delay"].values[:, 0]
+    )
     sim = ts.Simulation(m)
     for t in (7, 7, 30, 100):
         sim.step(until=t)
-    assert np.array_equal(sim.results["output_changing_delay_time"].values, r["output_changing_delay_time"].values)
+    assert np.array_equal(
+        sim.results["output_changing_delay_time"].values, r["output_changing_delay_time"].values
+    )
 
 
 def test_fast_dataset_is_identical_to_xarrays_constructor():
@@ -506,8 +513,10 @@ def test_fast_dataset_is_identical_to_xarrays_constructor():
 
     from trafficsys.engine.run import dataset
 
-    data = {"a": xr.Variable(("time", "run"), np.arange(6.0).reshape(3, 2), {"kind": "stock"}),
-            "k": xr.Variable(("run",), np.array([0.5, 1.0]), {"kind": "constant"})}
+    data = {
+        "a": xr.Variable(("time", "run"), np.arange(6.0).reshape(3, 2), {"kind": "stock"}),
+        "k": xr.Variable(("run",), np.array([0.5, 1.0]), {"kind": "constant"}),
+    }
     coords = {"time": np.array([0.0, 0.5, 1.0]), "run": np.arange(2)}
     fast = dataset(data, coords, {"model": "m"})
     xr.testing.assert_identical(fast, xr.Dataset(data, coords=coords, attrs={"model": "m"}))
@@ -528,8 +537,11 @@ def test_results_dataset_is_identical_to_xarrays_constructor_and_owns_its_attrs(
     m.flow("loss", "k * x")
     for params in (None, {"k": np.array([0.1, 0.2])}):
         ds = ts.simulate(m, params=params).ds
-        public = xr.Dataset({k: xr.Variable(v.dims, v.values.copy(), dict(v.attrs)) for k, v in ds.data_vars.items()},
-                            coords={"time": ds["time"].values, "run": ds["run"].values}, attrs=ds.attrs)
+        public = xr.Dataset(
+            {k: xr.Variable(v.dims, v.values.copy(), dict(v.attrs)) for k, v in ds.data_vars.items()},
+            coords={"time": ds["time"].values, "run": ds["run"].values},
+            attrs=ds.attrs,
+        )
         xr.testing.assert_identical(ds, public)
         ds["x"].attrs["units"] = "changed"  # a Dataset's attributes are its own, not the cached ones
         ds["k"].values[0] = 99.0

@@ -25,6 +25,7 @@ KNOWN = {
     "tests/non_negative_all/test_non_negative_all2.xmile": "saved flow values are the limited flows",
 }
 
+
 def _cases():
     return compatibility().cases(ROOT, "xmile")
 

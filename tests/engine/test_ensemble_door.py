@@ -156,4 +156,7 @@ def test_dominance_of_an_ensemble_that_saved_only_its_stocks_reruns_it():
     a, b = loop_dominance(m, mc), loop_dominance(m, full)
     assert [lp.id for lp in a.loops] == [lp.id for lp in b.loops]
     np.testing.assert_array_equal(a.relative.values, b.relative.values)
-    assert set(a.sampled) == {"growth", "capacity"}  # harvest_rate is a policy lever: monte_carlo does not sample it
+    assert set(a.sampled) == {
+        "growth",
+        "capacity",
+    }  # harvest_rate is a policy lever: monte_carlo does not sample it

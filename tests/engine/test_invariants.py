@@ -29,9 +29,12 @@ def model():
 def unhoisted():
     """The same equations with every constant read through TIME, so that nothing is invariant."""
     m = model().copy()
-    for name, eq in [("headroom", "capacity * (1 - rate) / 2 + 0 * TIME"),
-                     ("births", "rate * pop * (1 - pop / headroom) + EXP(-rate + 0 * TIME) * 2"),
-                     ("deaths", "drain + 0 * TIME"), ("leak", "drain / 4 + 0 * TIME")]:
+    for name, eq in [
+        ("headroom", "capacity * (1 - rate) / 2 + 0 * TIME"),
+        ("births", "rate * pop * (1 - pop / headroom) + EXP(-rate + 0 * TIME) * 2"),
+        ("deaths", "drain + 0 * TIME"),
+        ("leak", "drain / 4 + 0 * TIME"),
+    ]:
         e = m[name]
         m.remove(name)
         if name == "headroom":
@@ -70,9 +73,15 @@ def test_set_between_steps_reaches_the_invariants(method):
     sim.step(until=12)
     r = sim.results
     # the same change as a time-varying scenario override: the constants become equations
-    switched = ts.simulate(model(), method=method, params={
-        "rate": "IF TIME < 5 THEN 0.3 ELSE 0.6", "capacity": "IF TIME < 5 THEN 500 ELSE 800",
-        "drain": "IF TIME < 5 THEN 40 ELSE 10"})
+    switched = ts.simulate(
+        model(),
+        method=method,
+        params={
+            "rate": "IF TIME < 5 THEN 0.3 ELSE 0.6",
+            "capacity": "IF TIME < 5 THEN 500 ELSE 800",
+            "drain": "IF TIME < 5 THEN 40 ELSE 10",
+        },
+    )
     for name in r.variables:
         assert np.array_equal(r[name].values, switched[name].values), name
     assert sim.state["headroom"] == 800 * (1 - 0.6) / 2

@@ -29,8 +29,15 @@ def model():
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.lists(st.tuples(st.floats(0.1, 0.8), st.floats(400, 1200), st.floats(0, 60), st.floats(0.5, 4)),
-                min_size=1, max_size=6), st.integers(0, 5), st.sampled_from(["euler", "rk4"]))
+@given(
+    st.lists(
+        st.tuples(st.floats(0.1, 0.8), st.floats(400, 1200), st.floats(0, 60), st.floats(0.5, 4)),
+        min_size=1,
+        max_size=6,
+    ),
+    st.integers(0, 5),
+    st.sampled_from(["euler", "rk4"]),
+)
 def test_ensemble_run_k_equals_single_run(rows, k, method):
     m = model()
     cols = np.array(rows).T
@@ -48,14 +55,21 @@ def test_sampler_respects_ranges_and_seed():
         a = sample_constants(m, 256, seed=7, sampler=sampler)
         b = sample_constants(m, 256, seed=7, sampler=sampler)
         assert list(a) == ["growth", "capacity", "harvest", "delay"]
-        for name, lo, hi in [("growth", 0.1, 0.8), ("capacity", 400, 1200), ("harvest", 0, 60), ("delay", 0.5, 4)]:
+        for name, lo, hi in [
+            ("growth", 0.1, 0.8),
+            ("capacity", 400, 1200),
+            ("harvest", 0, 60),
+            ("delay", 0.5, 4),
+        ]:
             assert np.array_equal(a[name], b[name])
             assert a[name].min() >= lo and a[name].max() <= hi
     lhs = sample_constants(m, 100, seed=1)["growth"]
     # Latin hypercube: exactly one sample in each of the 100 equal strata
     assert sorted(np.floor((lhs - 0.1) / 0.7 * 100).astype(int).tolist()) == list(range(100))
     tri = sample_constants(m, 4000, seed=2, sampler="random")["capacity"]
-    assert abs(np.median(tri) - 710.1) < 15  # triangular(400, 600, 1200): median = 1200 - sqrt(0.5 * 800 * 600)
+    assert (
+        abs(np.median(tri) - 710.1) < 15
+    )  # triangular(400, 600, 1200): median = 1200 - sqrt(0.5 * 800 * 600)
     gen = as_generator(3)
     assert as_generator(gen) is gen
     with pytest.raises(ts.ModelError):
@@ -75,7 +89,9 @@ def test_monte_carlo_same_seed_same_numbers_whatever_the_chunking():
     d = ts.monte_carlo(m, 300, seed=12)
     assert not np.array_equal(a["pop"].values, d["pop"].values)
     # run 17 of the ensemble is a single run with run 17's sampled constants
-    one = ts.simulate(m, params={n: float(a.ds[n].values[17]) for n in ("growth", "capacity", "harvest", "delay")})
+    one = ts.simulate(
+        m, params={n: float(a.ds[n].values[17]) for n in ("growth", "capacity", "harvest", "delay")}
+    )
     assert np.array_equal(one["pop"].values[:, 0], a["pop"].values[:, 17])
 
 
@@ -85,7 +101,9 @@ def test_monte_carlo_scenario_params_and_fixed_constants():
     r = ts.monte_carlo(m, 50, seed=1, scenario="no_harvest", params={"delay": 1.0})
     assert (r.ds["harvest"].values == 0).all() and (r.ds["delay"].values == 1).all()
     assert r.ds["growth"].values.std() > 0
-    assert r.ds.attrs["sampler"] == "lhs" and r.ds.attrs["seed"] == 1 and r.ds.attrs["scenario"] == "no_harvest"
+    assert (
+        r.ds.attrs["sampler"] == "lhs" and r.ds.attrs["seed"] == 1 and r.ds.attrs["scenario"] == "no_harvest"
+    )
     s = sample_constants(m, 50, seed=5)
     r1 = ts.monte_carlo(m, 50, samples=s)
     r2 = ts.simulate(m, params=s)
@@ -96,8 +114,12 @@ def test_dask_local_cluster_is_bit_identical():
     distributed = pytest.importorskip("dask.distributed")
     m = model()
     local = ts.monte_carlo(m, 400, seed=3, chunk_size=100)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         remote = ts.monte_carlo(m, 400, seed=3, chunk_size=100, executor=client.get_executor())
     for v in local.variables:
         assert np.array_equal(local[v].values, remote[v].values), v

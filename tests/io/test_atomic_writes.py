@@ -52,6 +52,7 @@ def _api_writers(reference_model):
 def _cli(*args):
     def write(p):
         assert main([*args[0], str(p), *args[1:], "--force"]) == 2  # the error, reported as one line
+
     return write
 
 
@@ -100,8 +101,11 @@ def _fill_disk_when_writing_temporaries(monkeypatch):
 
     def fake_open(file, mode="r", *args, **kwargs):
         fh = real_open(file, mode, *args, **kwargs)
-        if isinstance(file, (str, os.PathLike)) and os.path.basename(os.fspath(file)).endswith(".tmp") \
-                and any(c in mode for c in "wax"):
+        if (
+            isinstance(file, (str, os.PathLike))
+            and os.path.basename(os.fspath(file)).endswith(".tmp")
+            and any(c in mode for c in "wax")
+        ):
             opened.append(file)
             return _FullDisk(fh)
         return fh
@@ -180,7 +184,9 @@ def test_writing_through_a_symlink_replaces_its_target(reference_model, tmp_path
     assert link.is_symlink() and ts.load(real) == reference_model
 
 
-def test_graph_export_does_not_touch_the_target_before_its_content_exists(reference_model, tmp_path, monkeypatch):
+def test_graph_export_does_not_touch_the_target_before_its_content_exists(
+    reference_model, tmp_path, monkeypatch
+):
     from trafficsys.io import graph
 
     target = tmp_path / "g.dot"
@@ -207,15 +213,18 @@ def test_api_save_overwrites_unless_told_not_to(reference_model, tmp_path):
     assert target.read_bytes() != PREVIOUS
 
 
-@pytest.mark.parametrize("argv", [
-    ["export", "--to", "{f}.xmile"],
-    ["run", "--csv", "{f}.csv"],
-    ["loops", "--structure-only", "--csv", "{f}.csv"],
-    ["dominance", "--csv", "{f}.csv"],
-    ["dominance", "--plot", "{f}.png"],
-    ["compare", "--n", "4", "--figure", "none", "--csv", "{f}.csv"],
-    ["compare", "--n", "4", "--figure", "{f}.png"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["export", "--to", "{f}.xmile"],
+        ["run", "--csv", "{f}.csv"],
+        ["loops", "--structure-only", "--csv", "{f}.csv"],
+        ["dominance", "--csv", "{f}.csv"],
+        ["dominance", "--plot", "{f}.png"],
+        ["compare", "--n", "4", "--figure", "none", "--csv", "{f}.csv"],
+        ["compare", "--n", "4", "--figure", "{f}.png"],
+    ],
+)
 def test_every_command_refuses_an_existing_file_before_working(argv, tmp_path, capsys, monkeypatch):
     argv = [a.format(f=tmp_path / "out") for a in argv]
     target = next(a for a in argv if a.startswith(str(tmp_path)))
@@ -260,8 +269,14 @@ def test_compare_default_figure_is_replaced_only_when_compare_wrote_it(tmp_path,
 def test_metadata_datetimes_survive_toml_and_xmile(reference_model, tmp_path):
     m = reference_model.copy()
     when = dt.datetime(2024, 5, 17, 9, 30, tzinfo=dt.UTC)
-    m.metadata.update({"reviewed": when, "day": dt.date(2024, 5, 1), "at": dt.time(8, 15),
-                       "history": [{"on": dt.date(2023, 1, 2), "by": "analyst"}]})
+    m.metadata.update(
+        {
+            "reviewed": when,
+            "day": dt.date(2024, 5, 1),
+            "at": dt.time(8, 15),
+            "history": [{"on": dt.date(2023, 1, 2), "by": "analyst"}],
+        }
+    )
     ts.save(m, tmp_path / "m.toml")
     back = ts.load(tmp_path / "m.toml").metadata
     assert back["reviewed"] == when and back["day"] == dt.date(2024, 5, 1) and back["at"] == dt.time(8, 15)

@@ -43,7 +43,9 @@ def test_time_settings_with_uncountable_steps_fail_validation_and_simulation(sta
 
 def test_huge_integer_in_toml_names_the_key(tmp_path):
     p = tmp_path / "m.toml"
-    p.write_text('[model]\nname = "m"\nstart = 0\nstop = 1\ndt = 1\n\n[constants.k]\nvalue = ' + "9" * 400 + "\n")
+    p.write_text(
+        '[model]\nname = "m"\nstart = 0\nstop = 1\ndt = 1\n\n[constants.k]\nvalue = ' + "9" * 400 + "\n"
+    )
     with pytest.raises(FileFormatError) as e:
         ts.load(p)
     assert e.value.variable == "k" and "value" in str(e.value) and e.value.file == str(p)
@@ -51,8 +53,10 @@ def test_huge_integer_in_toml_names_the_key(tmp_path):
 
 def test_unknown_xml_encoding_is_a_file_format_error(tmp_path):
     p = tmp_path / "m.xmile"
-    p.write_text('<?xml version="1.0" encoding="no-such-encoding"?>'
-                 '<xmile xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0"/>')
+    p.write_text(
+        '<?xml version="1.0" encoding="no-such-encoding"?>'
+        '<xmile xmlns="http://docs.oasis-open.org/xmile/ns/XMILE/v1.0"/>'
+    )
     with pytest.raises(FileFormatError) as e:
         ts.load(p)
     assert "encoding" in str(e.value) and e.value.file == str(p)
@@ -107,7 +111,7 @@ def _xmile_ext(tmp_path, var_ext: str | None = None, model_ext: str | None = Non
         text = text.replace('<ts:extra>{"range": [0.0, 2.0]}</ts:extra>', f"<ts:extra>{var_ext}</ts:extra>")
     if model_ext is not None:
         start = text.index("<ts:trafficsys>") + len("<ts:trafficsys>")
-        text = text[:start] + model_ext + text[text.index("</ts:trafficsys>"):]
+        text = text[:start] + model_ext + text[text.index("</ts:trafficsys>") :]
     p.write_text(text)
     return p
 
@@ -115,14 +119,17 @@ def _xmile_ext(tmp_path, var_ext: str | None = None, model_ext: str | None = Non
 DEEP = "[" * 100_000 + "]" * 100_000
 
 
-@pytest.mark.parametrize("var_ext, what", [
-    ("[1, 2]", "must be a JSON object"),
-    ('{"range": "wide"}', "'range' must be a list of two numbers"),
-    ('{"range": [0, 1, 2]}', "'range' must be a list of two numbers"),
-    ('{"source": 3}', "'source' must be text"),
-    ('{"distribution": [1]}', "'distribution' must be"),
-    (DEEP, "nested too deeply"),
-])
+@pytest.mark.parametrize(
+    "var_ext, what",
+    [
+        ("[1, 2]", "must be a JSON object"),
+        ('{"range": "wide"}', "'range' must be a list of two numbers"),
+        ('{"range": [0, 1, 2]}', "'range' must be a list of two numbers"),
+        ('{"source": 3}', "'source' must be text"),
+        ('{"distribution": [1]}', "'distribution' must be"),
+        (DEEP, "nested too deeply"),
+    ],
+)
 def test_variable_extension_data_is_type_checked(tmp_path, var_ext, what):
     p = _xmile_ext(tmp_path, var_ext=var_ext)
     with pytest.raises(FileFormatError) as e:
@@ -131,18 +138,21 @@ def test_variable_extension_data_is_type_checked(tmp_path, var_ext, what):
     assert "<ts:extra>" in str(e.value)
 
 
-@pytest.mark.parametrize("model_ext, what", [
-    ("[]", "must be a JSON object"),
-    ('{"scenarios": {"name": "s"}}', "'scenarios' must be a list of objects"),
-    ('{"scenarios": [{"name": "s"}]}', "scenarios[0] has no 'set'"),
-    ('{"scenarios": [{"name": "s", "set": [["k"]]}]}', "'set' must be a list of [name, value] pairs"),
-    ('{"loops": [{"name": 1, "variables": []}]}', "loops[0]: 'name' must be text"),
-    ('{"links": [{"source": "k", "target": "y", "delay": "yes"}]}', "'delay' must be true or false"),
-    ('{"saveper": "often"}', "'saveper' must be a number"),
-    ('{"order": [1, 2]}', "'order' must be a list of names"),
-    ('{"metadata": [1]}', "'metadata' must be an object"),
-    (DEEP, "nested too deeply"),
-])
+@pytest.mark.parametrize(
+    "model_ext, what",
+    [
+        ("[]", "must be a JSON object"),
+        ('{"scenarios": {"name": "s"}}', "'scenarios' must be a list of objects"),
+        ('{"scenarios": [{"name": "s"}]}', "scenarios[0] has no 'set'"),
+        ('{"scenarios": [{"name": "s", "set": [["k"]]}]}', "'set' must be a list of [name, value] pairs"),
+        ('{"loops": [{"name": 1, "variables": []}]}', "loops[0]: 'name' must be text"),
+        ('{"links": [{"source": "k", "target": "y", "delay": "yes"}]}', "'delay' must be true or false"),
+        ('{"saveper": "often"}', "'saveper' must be a number"),
+        ('{"order": [1, 2]}', "'order' must be a list of names"),
+        ('{"metadata": [1]}', "'metadata' must be an object"),
+        (DEEP, "nested too deeply"),
+    ],
+)
 def test_model_extension_data_is_type_checked(tmp_path, model_ext, what):
     p = _xmile_ext(tmp_path, model_ext=model_ext)
     with pytest.raises(FileFormatError) as e:

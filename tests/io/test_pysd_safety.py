@@ -75,9 +75,13 @@ def test_the_tripwire_is_off_outside_the_translator(tmp_path):
 
 def test_lookups_with_ranges_and_exponents_read(tmp_path):
     p = tmp_path / "ok.mdl"
-    p.write_text(mdl("tab([(0,-1)-(10,10)],(0,0),(5,2.5),(10,10))\n\t~\t\n\t~\t\t|\n\n"
-                     "x = tab(Time)\n\t~\t\n\t~\t\t|\n\n"
-                     "y = WITH LOOKUP(Time, ([(0,0)-(10,1e+001)],(0,0),(10,-1.5)))\n\t~\t\n\t~\t\t|\n"))
+    p.write_text(
+        mdl(
+            "tab([(0,-1)-(10,10)],(0,0),(5,2.5),(10,10))\n\t~\t\n\t~\t\t|\n\n"
+            "x = tab(Time)\n\t~\t\n\t~\t\t|\n\n"
+            "y = WITH LOOKUP(Time, ([(0,0)-(10,1e+001)],(0,0),(10,-1.5)))\n\t~\t\n\t~\t\t|\n"
+        )
+    )
     df = ts.simulate(ts.load(p)).to_pandas()
     assert df["x"].iloc[5] == pytest.approx(2.5)
     assert df["y"].iloc[10] == pytest.approx(-1.5)
@@ -128,9 +132,13 @@ def test_an_inert_doc_cannot_end_or_escape_a_triple_quoted_string(text):
 
 
 _literals = st.recursive(
-    st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=False, allow_infinity=False),
-              st.text(alphabet=st.characters(blacklist_characters="'\\", blacklist_categories=("Cs",)),
-                      max_size=10)),
+    st.one_of(
+        st.integers(-(10**6), 10**6),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.text(
+            alphabet=st.characters(blacklist_characters="'\\", blacklist_categories=("Cs",)), max_size=10
+        ),
+    ),
     lambda inner: st.one_of(st.lists(inner, max_size=4), st.lists(inner, max_size=4).map(tuple)),
     max_leaves=12,
 )
@@ -142,10 +150,25 @@ def test_literal_reads_what_python_would_for_plain_literals(value):
     assert literal(repr(value)) == value
 
 
-@pytest.mark.parametrize("text", [
-    "__import__('os')", "(1, open('x'))", "[x for x in ()]", "1 + 1", "{1: 2}", "{1}", "lambda: 0",
-    "().__class__", "b'1'", "1j", "f'{1}'", "(" * 500 + "1" + ")" * 500, "x", "",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "__import__('os')",
+        "(1, open('x'))",
+        "[x for x in ()]",
+        "1 + 1",
+        "{1: 2}",
+        "{1}",
+        "lambda: 0",
+        "().__class__",
+        "b'1'",
+        "1j",
+        "f'{1}'",
+        "(" * 500 + "1" + ")" * 500,
+        "x",
+        "",
+    ],
+)
 def test_literal_refuses_anything_but_numbers_strings_and_lists(text):
     with pytest.raises(FileFormatError):
         literal(text)
@@ -153,8 +176,11 @@ def test_literal_refuses_anything_but_numbers_strings_and_lists(text):
 
 def _calls(path: Path, names: set[str]) -> list[int]:
     tree = pyast.parse(path.read_text(encoding="utf-8"))
-    return [n.lineno for n in pyast.walk(tree)
-            if isinstance(n, pyast.Call) and isinstance(n.func, pyast.Name) and n.func.id in names]
+    return [
+        n.lineno
+        for n in pyast.walk(tree)
+        if isinstance(n, pyast.Call) and isinstance(n.func, pyast.Name) and n.func.id in names
+    ]
 
 
 def test_every_eval_in_pysds_translators_is_one_the_guard_replaces():

@@ -30,8 +30,17 @@ def _explained(r) -> bool:
     """A model that does not pass fails loudly: a named unsupported feature, or a numeric mismatch."""
     if r.status in ("pass", "fail", "partial", "no-columns"):
         return True
-    return r.message.startswith(("UnsupportedFeatureError", "StructureError", "ParseError", "ModelError",
-                                 "UnknownVariableError", "SimulationError", "AlgebraicLoopError"))
+    return r.message.startswith(
+        (
+            "UnsupportedFeatureError",
+            "StructureError",
+            "ParseError",
+            "ModelError",
+            "UnknownVariableError",
+            "SimulationError",
+            "AlgebraicLoopError",
+        )
+    )
 
 
 def test_xmile_models(xmile_rows):
@@ -39,7 +48,9 @@ def test_xmile_models(xmile_rows):
     passed = sum(r.status == "pass" for r in xmile_rows)
     assert n >= 60
     # the issue asks for at least 80%
-    assert passed >= 0.8 * n, [(r.model, r.status, r.message or r.worst_at) for r in xmile_rows if r.status != "pass"]
+    assert passed >= 0.8 * n, [
+        (r.model, r.status, r.message or r.worst_at) for r in xmile_rows if r.status != "pass"
+    ]
     assert all(_explained(r) for r in xmile_rows)
     # files calling macros they do not define say so, naming the macro and its user
     macro = [r for r in xmile_rows if "macro" in r.model]
@@ -48,12 +59,17 @@ def test_xmile_models(xmile_rows):
 
 def test_models_we_read_well(xmile_rows):
     status = {r.model: r.status for r in xmile_rows}
-    for case in ("samples/teacup/teacup.xmile", "samples/bpowers-hares_and_lynxes_modules/model.xmile",
-                 "tests/lookups/test_lookups.xmile", "tests/lookups/test_lookups_xscale.xmile",
-                 "tests/subscript_individually_defined_1d_arrays/subscript_individually_defined_1d_arrays.xmile",
-                 "tests/min_max_1arg/test_min_max_1arg.xmile", "tests/comparisons/comparisons.xmile",
-                 "tests/non_negative_stocks/test_non_negative_stocks.xmile",
-                 "tests/smooth_and_stock/test_smooth_and_stock.stmx"):
+    for case in (
+        "samples/teacup/teacup.xmile",
+        "samples/bpowers-hares_and_lynxes_modules/model.xmile",
+        "tests/lookups/test_lookups.xmile",
+        "tests/lookups/test_lookups_xscale.xmile",
+        "tests/subscript_individually_defined_1d_arrays/subscript_individually_defined_1d_arrays.xmile",
+        "tests/min_max_1arg/test_min_max_1arg.xmile",
+        "tests/comparisons/comparisons.xmile",
+        "tests/non_negative_stocks/test_non_negative_stocks.xmile",
+        "tests/smooth_and_stock/test_smooth_and_stock.stmx",
+    ):
         assert status[case] == "pass", case
 
 
@@ -61,13 +77,16 @@ def test_vensim_models(mdl_rows):
     passed = sum(r.status == "pass" for r in mdl_rows)
     assert len(mdl_rows) >= 80 and passed >= 79
     status = {r.model: r.status for r in mdl_rows}
-    for case in ("tests/macro_expression/test_macro_expression.mdl", "tests/macro_cross_reference/"
-                 "test_macro_cross_reference.mdl", "tests/macro_multi_expression/test_macro_multi_expression.mdl",
-                 "tests/macro_multi_macros/test_macro_multi_macros.mdl",
-                 "tests/subscript_mapping_simple/test_subscript_mapping_simple.mdl",
-                 "tests/subscripted_lookups/test_subscripted_lookups.mdl",
-                 "tests/vector_order/test_vector_order.mdl",  # GET DATA :RAW: and the vector functions
-                 "tests/allocate_by_priority/test_allocate_by_priority.mdl"):
+    for case in (
+        "tests/macro_expression/test_macro_expression.mdl",
+        "tests/macro_cross_reference/test_macro_cross_reference.mdl",
+        "tests/macro_multi_expression/test_macro_multi_expression.mdl",
+        "tests/macro_multi_macros/test_macro_multi_macros.mdl",
+        "tests/subscript_mapping_simple/test_subscript_mapping_simple.mdl",
+        "tests/subscripted_lookups/test_subscripted_lookups.mdl",
+        "tests/vector_order/test_vector_order.mdl",  # GET DATA :RAW: and the vector functions
+        "tests/allocate_by_priority/test_allocate_by_priority.mdl",
+    ):
         assert status[case] == "pass", case
     unsupported = [r for r in mdl_rows if "UnsupportedFeatureError" in r.message]
     # the reader lists every unsupported function with its users; the engine names feature and variable

@@ -67,9 +67,9 @@ def test_variable_order_survives_interleaved_kinds(tmp_path):
     assert ts.load(tmp_path / "o.toml").names() == ["a", "s", "b", "f", "c", "d"]
 
 
-
-
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 @given(models())
 def test_generated_models_round_trip(m):
     text = toml_io.dumps(m)
@@ -108,10 +108,17 @@ polarity = "B"
     )
     m = ts.load(path)
     assert m.name == "cld" and len(m) == 0
-    assert m.cld_variables == {"trafficking_visible": {"doc": "What the public sees.", "role": "problem_symptom",
-                                                       "label": "Trafficking visible"}}
+    assert m.cld_variables == {
+        "trafficking_visible": {
+            "doc": "What the public sees.",
+            "role": "problem_symptom",
+            "label": "Trafficking visible",
+        }
+    }
     assert [(lk.source, lk.target, lk.polarity, lk.delay) for lk in m.links] == [
-        ("trafficking_visible", "ngo_raids", "+", False), ("ngo_raids", "trafficking_visible", "-", True)]
+        ("trafficking_visible", "ngo_raids", "+", False),
+        ("ngo_raids", "trafficking_visible", "-", True),
+    ]
     m.validate()
     ts.save(m, tmp_path / "again.toml")
     assert ts.load(tmp_path / "again.toml") == m
@@ -149,19 +156,19 @@ def test_unknown_table_gives_did_you_mean(tmp_path):
 @pytest.mark.parametrize(
     "body, fragment",
     [
-        ("[constants.k]\nvalue = \"high\"\n", "[constants.k] value (line 2): must be a number, got 'high'"),
+        ('[constants.k]\nvalue = "high"\n', "[constants.k] value (line 2): must be a number, got 'high'"),
         ("[constants.k]\nvalue = 1\nrange = [1]\n", "must be [low, high], two numbers"),
-        ("[constants.k]\nvalue = 1\ndistribution = \"gauss\"\n", "one of uniform, triangular"),
-        ("[stocks.s]\ninitial = 1\ninflows = \"f\"\n", 'must be a list of names, e.g. ["a", "b"]'),
-        ("[stocks.s]\ninitial = 1\nnon_negative = \"yes\"\n", "must be true or false"),
+        ('[constants.k]\nvalue = 1\ndistribution = "gauss"\n', "one of uniform, triangular"),
+        ('[stocks.s]\ninitial = 1\ninflows = "f"\n', 'must be a list of names, e.g. ["a", "b"]'),
+        ('[stocks.s]\ninitial = 1\nnon_negative = "yes"\n', "must be true or false"),
         ("[stocks.s]\ninflows = []\n", "'s' needs 'initial'"),
-        ("[flows.f]\nunits = \"person\"\n", "'f' needs 'equation'"),
+        ('[flows.f]\nunits = "person"\n', "'f' needs 'equation'"),
         ("[lookups.t]\npoints = [[0, 1, 2]]\n", "a list of [x, y] pairs"),
-        ("[lookups.t]\npoints = [[0, 1]]\nextrapolation = \"continous\"\n", "did you mean 'continuous'?"),
-        ("[model]\nmethod = \"rk5\"\n", "did you mean 'rk4'?"),
-        ("[loops.l]\nvariables = [\"a\"]\npolarity = \"+\"\n", "one of 'R', 'B'"),
-        ("[[links]]\nfrom = \"a\"\n", "link 1 needs 'to'"),
-        ("[[links]]\nfrom = \"a\"\nto = \"b\"\npolarity = \"positive\"\n", "one of '+', '-', '?'"),
+        ('[lookups.t]\npoints = [[0, 1]]\nextrapolation = "continous"\n', "did you mean 'continuous'?"),
+        ('[model]\nmethod = "rk5"\n', "did you mean 'rk4'?"),
+        ('[loops.l]\nvariables = ["a"]\npolarity = "+"\n', "one of 'R', 'B'"),
+        ('[[links]]\nfrom = "a"\n', "link 1 needs 'to'"),
+        ('[[links]]\nfrom = "a"\nto = "b"\npolarity = "positive"\n', "one of '+', '-', '?'"),
         ("[scenarios.s]\nset = { k = true }\n", "a table of name = number"),
         ("constants = 5\n", "'constants' must be a table"),
         ("[constants]\nk = 5\n", "'k' must be a table of keys"),
@@ -175,7 +182,7 @@ def test_wrong_types_are_named(tmp_path, body, fragment):
 
 
 def test_bad_equation_in_a_file_names_file_variable_and_column(tmp_path):
-    path = _write(tmp_path, "[auxiliaries.pressure]\nequation = \"2 * (a + b\"\n")
+    path = _write(tmp_path, '[auxiliaries.pressure]\nequation = "2 * (a + b"\n')
     with pytest.raises(ParseError) as info:
         ts.load(path)
     e = info.value
@@ -183,7 +190,7 @@ def test_bad_equation_in_a_file_names_file_variable_and_column(tmp_path):
 
 
 def test_duplicate_names_across_tables(tmp_path):
-    path = _write(tmp_path, "[constants.exit_rate]\nvalue = 1\n\n[auxiliaries.\"Exit Rate\"]\nequation = \"2\"\n")
+    path = _write(tmp_path, '[constants.exit_rate]\nvalue = 1\n\n[auxiliaries."Exit Rate"]\nequation = "2"\n')
     with pytest.raises(DuplicateVariableError) as info:
         ts.load(path)
     assert "line 4" in str(info.value) and "bad.toml" in str(info.value)
@@ -216,7 +223,7 @@ def test_unknown_suffix_and_missing_file(tmp_path):
 
 
 def test_load_can_validate(tmp_path):
-    path = _write(tmp_path, "[auxiliaries.a]\nequation = \"b + 1\"\n")
+    path = _write(tmp_path, '[auxiliaries.a]\nequation = "b + 1"\n')
     assert len(ts.load(path)) == 1
     with pytest.raises(UnknownVariableError, match="uses 'b'"):
         ts.load(path, validate=True)
@@ -240,8 +247,10 @@ def test_load_default_merges_the_strategies():
 
         for sc in read_scenarios(strategies):
             assert m.scenarios[sc.name] == sc
-    assert ts.load_default(strategies=False).scenarios == ts.load(
-        REPO_MODELS / "anti_trafficking_ecosystem.toml").scenarios
+    assert (
+        ts.load_default(strategies=False).scenarios
+        == ts.load(REPO_MODELS / "anti_trafficking_ecosystem.toml").scenarios
+    )
 
 
 def test_strategies_naming_an_unknown_variable(tmp_path):
@@ -259,13 +268,12 @@ def test_the_example_model_validates_and_reads_well():
     for c in m.constants:
         assert c.units and c.range and c.source, c.name
     text = toml_io.dumps(m)
-    assert "\n[constants.recruitment_rate]\nvalue = 0.004\nunits = \"1/year\"\n" in text
+    assert '\n[constants.recruitment_rate]\nvalue = 0.004\nunits = "1/year"\n' in text
 
 
-
-
-
-@pytest.mark.parametrize("text", ["a = " + "[" * 50_000 + "]" * 50_000, "a = " + "{b = " * 5_000 + "1" + "}" * 5_000])
+@pytest.mark.parametrize(
+    "text", ["a = " + "[" * 50_000 + "]" * 50_000, "a = " + "{b = " * 5_000 + "1" + "}" * 5_000]
+)
 def test_hostile_nesting_is_a_file_format_error(text):
     t0 = time.process_time()
     with pytest.raises(FileFormatError, match="nests too deeply"):

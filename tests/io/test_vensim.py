@@ -1,6 +1,5 @@
 """Vensim .mdl through our own reader into our Model."""
 
-
 import pytest
 from support import TEST_MODELS, compatibility
 
@@ -72,8 +71,9 @@ def test_structure_from_the_vensim_file(tmp_path):
     assert isinstance(m["birth rate"], Constant) and m["birth rate"].value == 0.05
     eff = m["effect"]
     assert isinstance(eff, Lookup) and eff.input == "time" and eff.xs == (0, 5, 10) and eff.ys == (1, 2, 1.5)
-    assert m["smoothed"].equation == "SMTH1(births * effect, 3, births * effect)" or \
-        m["smoothed"].equation.startswith("SMTH1(births * effect, 3")
+    assert m["smoothed"].equation == "SMTH1(births * effect, 3, births * effect)" or m[
+        "smoothed"
+    ].equation.startswith("SMTH1(births * effect, 3")
     assert m["safe ratio"].equation == "SAFEDIV(births, deaths - deaths, 0)"
     m.validate()
 
@@ -91,13 +91,16 @@ def test_simulates_like_a_closed_form(tmp_path):
 
 def test_unsupported_functions_are_all_listed_with_their_variables(tmp_path):
     # names no registry will hold: the property is that every unknown function is listed with its users
-    text = MDL + """a= NO SUCH FUNCTION(0, 1, 1)
+    text = (
+        MDL
+        + """a= NO SUCH FUNCTION(0, 1, 1)
 	~	~	|
 b= NO SUCH FUNCTION(0, 2, 1) + NOT A FUNCTION EITHER(0, 2, 1, 1, 1)
 	~	~	|
 c= GET TIME VALUE(2, 0, 0)
 	~	~	|
 """
+    )
     with pytest.raises(ts.UnsupportedFeatureError) as info:
         ts.load(write(tmp_path, text))
     msg = str(info.value)
@@ -123,7 +126,9 @@ def test_arrays_from_vensim():
 
 def test_teacup_matches_vensim_output():
     tool = compatibility()
-    r = tool.run_case(str(TEST_MODELS), "samples/teacup", "samples/teacup/teacup.mdl", tool.simulate, rtol=1e-4)
+    r = tool.run_case(
+        str(TEST_MODELS), "samples/teacup", "samples/teacup/teacup.mdl", tool.simulate, rtol=1e-4
+    )
     assert r.status == "pass" and r.compared == 4
 
 
@@ -147,7 +152,9 @@ def _values(tmp_path, equations: str, final=2, step=1):
 def test_power_binds_tighter_than_a_leading_minus(tmp_path):
     # Vensim: -2^2 = -(2^2) = -4 (PySD's parser folds the minus into the literal: (-2)^2 = 4);
     # ^ is right-associative and a minus after ^ negates the whole power that follows it
-    df = _values(tmp_path, """a= -2^2
+    df = _values(
+        tmp_path,
+        """a= -2^2
 	~	~	|
 b= 2^3^2
 	~	~	|
@@ -159,16 +166,19 @@ e= - Time ^ 3
 	~	~	|
 x= 1.2
 	~	~	|
-""")
+""",
+    )
     row = df.loc[2.0]
     assert row["a"] == -4.0 and row["b"] == 512.0 and row["d"] == 4.0 and row["e"] == -8.0
-    assert row["c"] == pytest.approx(30 ** -(30 ** -1.2), rel=1e-12)  # 0.944195 in Vensim's output
+    assert row["c"] == pytest.approx(30 ** -(30**-1.2), rel=1e-12)  # 0.944195 in Vensim's output
 
 
 def test_integer_and_modulo_of_negatives_follow_vensim(tmp_path):
     # Vensim truncates toward zero and gives MODULO the dividend's sign (SDXorg rounding output:
     # MODULO(-10, 3) = -1, MODULO(-8, 3) = -2); XMILE's INT and MOD are floor-based
-    df = _values(tmp_path, """i= INTEGER(-9.9)
+    df = _values(
+        tmp_path,
+        """i= INTEGER(-9.9)
 	~	~	|
 r= MODULO(-10, 3)
 	~	~	|
@@ -176,7 +186,8 @@ s= MODULO(-8, 3)
 	~	~	|
 t= MODULO(7.5, 2)
 	~	~	|
-""")
+""",
+    )
     row = df.loc[0.0]
     assert (row["i"], row["r"], row["s"], row["t"]) == (-9.0, -1.0, -2.0, 1.5)
 
@@ -184,7 +195,9 @@ t= MODULO(7.5, 2)
 def test_a_subscript_range_used_as_a_value_numbers_elements_in_its_main_range(tmp_path):
     # Vensim (SDXorg subscript_logicals): dim3 lists dim1's elements in another order; as a value, each
     # element is its position in the main range dim1, so dim1 = dim3 holds for the same element
-    df = _values(tmp_path, """dim1: A, B, C
+    df = _values(
+        tmp_path,
+        """dim1: A, B, C
 	~	~	|
 dim3: A, C, B
 	~	~	|
@@ -198,7 +211,9 @@ in main[sub]= sub * 10
 	~	~	|
 own[dim1]= dim1
 	~	~	|
-""", final=0)
+""",
+        final=0,
+    )
     row = df.iloc[0]
     assert [row[f"same[{a},{b}]"] for a in "abc" for b in "acb"] == [1, 0, 0, 0, 0, 1, 0, 1, 0]
     assert [row[f"number[{e}]"] for e in "acb"] == [1, 3, 2]
@@ -209,18 +224,24 @@ own[dim1]= dim1
 def test_names_with_quotes_and_backslashes_are_data(tmp_path):
     # Vensim escapes a quote inside a quoted name with a backslash (SDXorg special_characters); the name,
     # as Vensim writes it in its output, is kept, and equations that use it print and parse back
-    df = _values(tmp_path, r'''"it's \"quoted\" \ here"= 4
+    df = _values(
+        tmp_path,
+        r""""it's \"quoted\" \ here"= 4
 	~	~	|
 "Flow*with ^ + chars"= "it's \"quoted\" \ here" * 2
 	~	~	|
-''', final=0)
+""",
+        final=0,
+    )
     assert df.iloc[0]["flow*with_^_+_chars"] == 8.0
-    assert df.iloc[0]["it's_\\\"quoted\\\"_\\_here"] == 4.0
+    assert df.iloc[0]['it\'s_\\"quoted\\"_\\_here'] == 4.0
 
 
 def test_sums_of_products_over_bang_subscripts_and_transposed_matrices(tmp_path):
     # SDXorg subscript_transposition: every dim! of a SUM's argument iterates together
-    df = _values(tmp_path, """s: a1, a2
+    df = _values(
+        tmp_path,
+        """s: a1, a2
 	~	~	|
 t: b1, b2
 	~	~	|
@@ -234,7 +255,9 @@ transposed[t]= SUM(input[s!] * m[t,s!])
 	~	~	|
 share[s]= input[s] / SUM(input[s!])
 	~	~	|
-""", final=0)
+""",
+        final=0,
+    )
     row = df.iloc[0]
     assert (row["out[b1]"], row["out[b2]"]) == (1 * 1 + 2 * 3, 1 * 2 + 2 * 4)
     assert (row["transposed[b1]"], row["transposed[b2]"]) == (1 * 1 + 2 * 2, 1 * 3 + 2 * 4)

@@ -31,7 +31,9 @@ def test_a_macro_with_a_stock_gives_each_call_its_own_state(tmp_path):
     #   a = ACCUM(1, 0):   0, 1, 2, 3, 4          (a(t) = t)
     #   b = ACCUM(2, 0.5): 0, 2, 3, 3.5, 3.75     (b' = 0.5 b + 2)
     #   c = 10 + ACCUM(1, 0) + ACCUM(1, 0): 10 + 2t (two calls in one equation, two stocks)
-    df = run_mdl(tmp_path, """:MACRO: ACCUM(input, k)
+    df = run_mdl(
+        tmp_path,
+        """:MACRO: ACCUM(input, k)
 ACCUM = INTEG(input - k * ACCUM, 0)
 	~	widget
 	~	a stock inside a macro
@@ -41,14 +43,18 @@ ACCUM = INTEG(input - k * ACCUM, 0)
 a = ACCUM(1, 0) ~~|
 b = ACCUM(2, 0.5) ~~|
 c = 10 + ACCUM(1, 0) + ACCUM(1, 0) ~~|
-""", stop=4)
+""",
+        stop=4,
+    )
     assert list(df["a"]) == [0, 1, 2, 3, 4]
     assert list(df["b"]) == [0, 2, 3, 3.5, 3.75]
     assert list(df["c"]) == [10, 12, 14, 16, 18]
 
 
 def test_macros_calling_macros_and_with_their_own_variables(tmp_path):
-    df = run_mdl(tmp_path, """:MACRO: TWICE(x)
+    df = run_mdl(
+        tmp_path,
+        """:MACRO: TWICE(x)
 TWICE = x * two ~~|
 two = 2 ~~|
 :END OF MACRO:
@@ -56,7 +62,9 @@ two = 2 ~~|
 QUAD = TWICE(TWICE(x)) ~~|
 :END OF MACRO:
 y = QUAD(Time + 1) ~~|
-""", stop=2)
+""",
+        stop=2,
+    )
     assert list(df["y"]) == [4, 8, 12]
 
 
@@ -101,20 +109,26 @@ def test_a_causal_sketch_of_a_function_of_variables_is_a_causal_loop_diagram(tmp
 
 
 def test_comments_in_braces_continuations_and_vensim_spellings(tmp_path):
-    df = run_mdl(tmp_path, r"""a = 2 {a comment with | ~ "quotes" and ( brackets} * 3 ~~|
+    df = run_mdl(
+        tmp_path,
+        r"""a = 2 {a comment with | ~ "quotes" and ( brackets} * 3 ~~|
 "long \
 name" = 1e+06 + .5 ~~|
 b = IF THEN ELSE(a <> 6 :OR: :NOT: (a = 6 :AND: a > 1), 1, 0) ~~|
 c = :NA: ~~|
 d = -2^2 + 2^-1 ~~|
-""", stop=0)
+""",
+        stop=0,
+    )
     row = df.iloc[0]
     assert row["a"] == 6 and row["long_name"] == 1_000_000.5 and row["b"] == 0 and row["d"] == -3.5
-    assert row["c"] == -(2.0 ** 110)
+    assert row["c"] == -(2.0**110)
 
 
 def test_every_subscript_form(tmp_path):
-    df = run_mdl(tmp_path, """big: (c1-c4) ~~|
+    df = run_mdl(
+        tmp_path,
+        """big: (c1-c4) ~~|
 small: c2, c3 ~~|
 copy <-> big ~~|
 src: s1, s2 -> (tgt: t2, t1), plain ~~|
@@ -132,7 +146,9 @@ s[src] = 1, 2 ~~|
 mapped[tgt] = s[src] ~~|
 direct[plain] = s[src] ~~|
 total = SUM(tab[big!]) + ELMCOUNT(big) ~~|
-""", stop=0)
+""",
+        stop=0,
+    )
     row = df.iloc[0]
     assert [row[f"v[c{i}]"] for i in range(1, 5)] == [-1, 20, 30, 40]
     assert [row[f"w[c{i}]"] for i in range(1, 5)] == [0, 102, 103, 4]
@@ -177,7 +193,9 @@ def test_a_cut_off_macro_block_is_refused(tmp_path):
 
 def test_an_unknown_function_and_a_wrong_argument_count_are_listed_together(tmp_path):
     p = tmp_path / "m.mdl"
-    p.write_text(mdl("a = NO SUCH FUNCTION(1) ~~|\nb = SMOOTH(1, 2, 3, 4) ~~|\nc = NO SUCH FUNCTION(a) ~~|\n"))
+    p.write_text(
+        mdl("a = NO SUCH FUNCTION(1) ~~|\nb = SMOOTH(1, 2, 3, 4) ~~|\nc = NO SUCH FUNCTION(a) ~~|\n")
+    )
     with pytest.raises(ts.UnsupportedFeatureError) as info:
         ts.load(p)
     msg = str(info.value)
@@ -186,14 +204,16 @@ def test_an_unknown_function_and_a_wrong_argument_count_are_listed_together(tmp_
 
 def test_test_inputs_constraints_and_flags_are_read_and_left_out(tmp_path):
     p = tmp_path / "m.mdl"
-    p.write_text(mdl("""x = 3
+    p.write_text(
+        mdl("""x = 3
 	~	person [0, 10, 1]
 	~	the documentation
 	~	:SUPPLEMENTARY
 	|
 x :TEST INPUT: 5 ~~|
 never negative :THE CONDITION: x >= 0 :IMPLIES: x < 100 ~~|
-"""))
+""")
+    )
     m = ts.load(p)
     assert m["x"].value == 3 and m["x"].units == "person" and m["x"].doc == "the documentation"
     assert "never_negative" not in m
@@ -215,36 +235,55 @@ def test_data_keywords_read_between_the_data_times(tmp_path):
 
     shutil.copy(TEST_MODELS / "tests/vector_order/input.xlsx", tmp_path / "input.xlsx")
     get = "GET DIRECT DATA('input.xlsx', 'Sheet1', 'time_index', 'revenue_A') ~~|\n"
-    df = run_mdl(tmp_path, "company: c1, c2, c3, c4, c5 ~~|\n"
-                 + "".join(f"{k}[company] {kw}:= {get}" for k, kw in
-                           [("interp", ""), ("held", ":HOLD BACKWARD:"), ("ahead", ":LOOK FORWARD:"),
-                            ("raw", ":RAW:")]), stop=1, dt=0.5)
+    df = run_mdl(
+        tmp_path,
+        "company: c1, c2, c3, c4, c5 ~~|\n"
+        + "".join(
+            f"{k}[company] {kw}:= {get}"
+            for k, kw in [
+                ("interp", ""),
+                ("held", ":HOLD BACKWARD:"),
+                ("ahead", ":LOOK FORWARD:"),
+                ("raw", ":RAW:"),
+            ]
+        ),
+        stop=1,
+        dt=0.5,
+    )
     assert list(df["interp[c1]"]) == [140, (140 + 4019) / 2, 4019]
     assert list(df["held[c1]"]) == [140, 140, 4019]
     assert list(df["ahead[c1]"]) == [140, 4019, 4019]
-    assert list(df["raw[c1]"]) == [140, -(2.0 ** 110), 4019]  # :NA: between the data times
+    assert list(df["raw[c1]"]) == [140, -(2.0**110), 4019]  # :NA: between the data times
 
 
 def test_a_macro_with_an_extra_output(tmp_path):
     # SPLIT(x : rest): the result is the integer part of x, the output "rest" what is left
-    df = run_mdl(tmp_path, """:MACRO: SPLIT(x : rest)
+    df = run_mdl(
+        tmp_path,
+        """:MACRO: SPLIT(x : rest)
 SPLIT = INTEGER(x) ~~|
 rest = x - SPLIT ~~|
 :END OF MACRO:
 whole = SPLIT(Time * 1.5 : left over) ~~|
-""", stop=2)
+""",
+        stop=2,
+    )
     assert list(df["whole"]) == [0, 1, 3]
     assert list(df["left_over"]) == [0, 0.5, 0]
 
 
 def test_lookups_read_forward_backward_and_extrapolated(tmp_path):
     # tab: (0, 0), (2, 10), (4, 0), read at t = 1, 2, 3, 5 and 6
-    df = run_mdl(tmp_path, """tab((0,0),(2,10),(4,0)) ~~|
+    df = run_mdl(
+        tmp_path,
+        """tab((0,0),(2,10),(4,0)) ~~|
 plain = tab(Time) ~~|
 ext = LOOKUP EXTRAPOLATE(tab, Time) ~~|
 back = LOOKUP BACKWARD(tab, Time) ~~|
 fwd = LOOKUP FORWARD(tab, Time) ~~|
-""", stop=6)
+""",
+        stop=6,
+    )
     at = df.loc[[1.0, 2.0, 3.0, 5.0, 6.0]]
     assert list(at["plain"]) == [5, 10, 5, 0, 0]
     assert list(at["ext"]) == [5, 10, 5, -5, -10]  # the last segment's slope, -5 per unit, carried on
@@ -264,13 +303,15 @@ def test_the_vensim_page_examples_run_and_print_what_they_say(tmp_path, monkeypa
     for i, code in enumerate(blocks):
         exec(compile(code, f"docs/vensim.md:block{i + 1}", "exec"), namespace)  # our own documentation
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == f"{round(1000 * 1.02 ** 10, 1)} {round(500 * 1.01 ** 10, 1)}"
+    assert out[0] == f"{round(1000 * 1.02**10, 1)} {round(500 * 1.01**10, 1)}"
     assert sorted(out[1:]) == ["R ('fear', 'reports')", "R ('reports', 'trust')"]
 
 
 def test_a_macro_called_in_a_subscripted_equation_has_state_per_element(tmp_path):
     # ACCUM(input): a stock per element; TIME STEP$ inside a macro is the model's TIME STEP (1)
-    df = run_mdl(tmp_path, """:MACRO: ACCUM(input)
+    df = run_mdl(
+        tmp_path,
+        """:MACRO: ACCUM(input)
 ACCUM = INTEG(input * TIME STEP$, 0) ~~|
 :END OF MACRO:
 d: one, two ~~|
@@ -278,7 +319,9 @@ rate[d] = 1, 2 ~~|
 level[d] = ACCUM(rate[d]) ~~|
 single[one] = ACCUM(10) ~~|
 single[two] = ACCUM(rate[two] * 100) ~~|
-""", stop=2)
+""",
+        stop=2,
+    )
     assert list(df["level[one]"]) == [0, 1, 2] and list(df["level[two]"]) == [0, 2, 4]
     assert list(df["single[one]"]) == [0, 10, 20] and list(df["single[two]"]) == [0, 200, 400]
 

@@ -1,6 +1,5 @@
 """XMILE reader and writer: structure read from the SDXorg test models, round trips of models/."""
 
-
 import pytest
 from support import MODELS as MODELS_DIR
 from support import TEST_MODELS
@@ -31,8 +30,11 @@ def test_teacup_structure():
     assert isinstance(s, Stock) and s.outflows == ("Heat Loss to Room",) and s.initial == "180"
     assert isinstance(m["room_temperature"], Constant) and m["room_temperature"].value == 70
     assert m["heat_loss_to_room"].doc == "Heat Loss to Room"
-    assert m.dependencies("heat loss to room") == {"teacup_temperature", "room_temperature",
-                                                    "characteristic_time"}
+    assert m.dependencies("heat loss to room") == {
+        "teacup_temperature",
+        "room_temperature",
+        "characteristic_time",
+    }
 
 
 def test_modules_become_prefixed_variables():
@@ -50,8 +52,15 @@ def test_modules_become_prefixed_variables():
     assert isinstance(gf, Lookup) and gf.input == '"lynxes.hare_density"' and len(gf.xs) == 11
 
 
-@pytest.mark.parametrize("name", ["test_lookups.xmile", "test_lookups_xpts_sep.xmile",
-                                  "test_lookups_xscale.xmile", "test_lookups_ypts_sep.xmile"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "test_lookups.xmile",
+        "test_lookups_xpts_sep.xmile",
+        "test_lookups_xscale.xmile",
+        "test_lookups_ypts_sep.xmile",
+    ],
+)
 def test_graphical_function_forms_agree(name):
     m = read_xmile(TEST_MODELS / "tests/lookups" / name)
     table = m["lookup function table"]
@@ -60,12 +69,15 @@ def test_graphical_function_forms_agree(name):
 
 
 def test_gf_types_reciprocal_dt_and_flow_with_gf(tmp_path):
-    p = xmile(tmp_path, """
+    p = xmile(
+        tmp_path,
+        """
       <aux name="x"><eqn>TIME</eqn><gf type="discrete"><xscale min="0" max="2"/><ypts>1,2,3</ypts></gf></aux>
       <aux name="y"><eqn>TIME</eqn><gf discrete="true"><xpts>0,1</xpts><ypts>1,2</ypts></gf></aux>
       <flow name="f"><eqn>x</eqn><gf type="extrapolate"><xpts>0,1</xpts><ypts>0,2</ypts></gf></flow>
       <stock name="s"><eqn>0</eqn><inflow>f</inflow><non_negative/></stock>""",
-              specs='<start>0</start><stop>1</stop><dt reciprocal="true">4</dt>')
+        specs='<start>0</start><stop>1</stop><dt reciprocal="true">4</dt>',
+    )
     m = read_xmile(p)
     assert m.dt == 0.25
     assert m["x"].extrapolation is Extrapolation.DISCRETE and m["x"].xs == (0, 1, 2)
@@ -77,33 +89,45 @@ def test_gf_types_reciprocal_dt_and_flow_with_gf(tmp_path):
 
 
 def test_stella_isms(tmp_path):
-    p = xmile(tmp_path, r"""
+    p = xmile(
+        tmp_path,
+        r"""
       <aux name="the\nrate"><eqn>{a comment} 0.5 *
          two_words {another}</eqn></aux>
-      <aux name="two words"><eqn>3</eqn><units>1/year</units><doc> text </doc></aux>""")
+      <aux name="two words"><eqn>3</eqn><units>1/year</units><doc> text </doc></aux>""",
+    )
     m = read_xmile(p)
     assert m["the rate"].equation == "0.5 * two_words"
     assert m["two_words"].units == "1/year" and m["two_words"].doc == "text"
 
 
 def test_unsupported_features_are_named(tmp_path):
-    p = xmile(tmp_path, '<aux name="a"><eqn>RIDDLE(0, 1) + MYSTERY(2)</eqn></aux>'
-                        '<aux name="b"><eqn>MYSTERY(3)</eqn></aux>')
+    p = xmile(
+        tmp_path,
+        '<aux name="a"><eqn>RIDDLE(0, 1) + MYSTERY(2)</eqn></aux><aux name="b"><eqn>MYSTERY(3)</eqn></aux>',
+    )
     with pytest.raises(ts.UnsupportedFeatureError, match=r"mystery\(\) used by a, b; riddle\(\) used by a"):
         read_xmile(p)
     p = xmile(tmp_path, '<stock name="c"><eqn>0</eqn><conveyor><len>3</len></conveyor></stock>')
     with pytest.raises(ts.UnsupportedFeatureError, match="conveyor") as info:
         read_xmile(p)
     assert info.value.variable == "c"
-    p = xmile(tmp_path, '<aux name="a"><eqn>1</eqn></aux>').read_text().replace('method="Euler"', 'method="RK2"')
+    p = (
+        xmile(tmp_path, '<aux name="a"><eqn>1</eqn></aux>')
+        .read_text()
+        .replace('method="Euler"', 'method="RK2"')
+    )
     (tmp_path / "rk2.xmile").write_text(p)
     with pytest.raises(ts.UnsupportedFeatureError, match="RK2"):
         read_xmile(tmp_path / "rk2.xmile")
 
 
 def test_expression_macros_are_inlined(tmp_path):
-    p = xmile(tmp_path, '<aux name="out"><eqn>DOUBLE PLUS(a, 1)</eqn></aux><aux name="a"><eqn>3</eqn></aux>',
-              extra='<macro name="double plus"><parm>x</parm><parm>y</parm><eqn>2 * x + y</eqn></macro>')
+    p = xmile(
+        tmp_path,
+        '<aux name="out"><eqn>DOUBLE PLUS(a, 1)</eqn></aux><aux name="a"><eqn>3</eqn></aux>',
+        extra='<macro name="double plus"><parm>x</parm><parm>y</parm><eqn>2 * x + y</eqn></macro>',
+    )
     m = read_xmile(p)
     assert m["out"].equation == "2 * a + 1"
 
@@ -117,12 +141,15 @@ def test_parse_error_names_file_variable_and_column(tmp_path):
 
 
 def test_arrays_read(tmp_path):
-    p = xmile(tmp_path, """
+    p = xmile(
+        tmp_path,
+        """
       <aux name="pop"><dimensions><dim name="region"/></dimensions><eqn>10, 20</eqn></aux>
       <aux name="rate"><dimensions><dim name="region"/></dimensions>
          <element subscript="North"><eqn>0.1</eqn></element><element subscript="South"><eqn>0.2</eqn></element></aux>
       <aux name="total"><eqn>SUM(pop[*])</eqn></aux>""",
-              extra='<dimensions><dim name="Region"><elem name="North"/><elem name="South"/></dim></dimensions>')
+        extra='<dimensions><dim name="Region"><elem name="North"/><elem name="South"/></dim></dimensions>',
+    )
     m = read_xmile(p)
     assert m.dimensions == {"region": ("north", "south")}
     assert m["pop"].dimensions == ("region",) and m["pop"].per_element == (("north", "10"), ("south", "20"))
@@ -143,8 +170,15 @@ def test_round_trip_of_every_shipped_model(path, tmp_path):
 
 def test_round_trip_keeps_kinds_ranges_and_arrays(tmp_path):
     m = ts.Model("rt", stop=5, dt=0.25, saveper=0.5, method="rk4", time_units="month", doc="doc & <text>")
-    m.constant("k", 0.1, range=(0, 1), distribution={"kind": "triangular", "mode": 0.2}, source="a & b",
-               units="1/month", role="goal")
+    m.constant(
+        "k",
+        0.1,
+        range=(0, 1),
+        distribution={"kind": "triangular", "mode": 0.2},
+        source="a & b",
+        units="1/month",
+        role="goal",
+    )
     m.aux("five", "5")  # an auxiliary that happens to be a number stays an auxiliary
     m.stock("s", "k * 10", outflows=["out"], non_negative=True, units="person")
     m.flow("out", "k * s", non_negative=True)
@@ -184,14 +218,21 @@ def test_kept_diagram_positions():
     assert views["teacup_temperature"]["type"] == "stock"
 
 
-@pytest.mark.parametrize("header, expected", [
-    # XMILE 1.0 (and Stella): INT is the floor, MOD takes the divisor's sign
-    ("<name>t</name><vendor>isee systems, inc.</vendor><product version='3'>Stella Architect</product>",
-     {"i": -3.0, "m": 2.0, "f": 2.0}),
-    # a file Vensim (or xmutil) wrote: INT and MOD are Vensim's INTEGER and MODULO (truncation)
-    ("<product version='1.0' lang='en'>Vensim</product><vendor>Ventana Systems, Inc.</vendor>",
-     {"i": -2.0, "m": -1.0, "f": -1.0}),
-])
+@pytest.mark.parametrize(
+    "header, expected",
+    [
+        # XMILE 1.0 (and Stella): INT is the floor, MOD takes the divisor's sign
+        (
+            "<name>t</name><vendor>isee systems, inc.</vendor><product version='3'>Stella Architect</product>",
+            {"i": -3.0, "m": 2.0, "f": 2.0},
+        ),
+        # a file Vensim (or xmutil) wrote: INT and MOD are Vensim's INTEGER and MODULO (truncation)
+        (
+            "<product version='1.0' lang='en'>Vensim</product><vendor>Ventana Systems, Inc.</vendor>",
+            {"i": -2.0, "m": -1.0, "f": -1.0},
+        ),
+    ],
+)
 def test_int_and_mod_follow_the_tool_that_wrote_the_file(tmp_path, header, expected):
     p = tmp_path / "r.xmile"
     p.write_text(f"""<?xml version="1.0"?>
@@ -207,7 +248,9 @@ def test_int_and_mod_follow_the_tool_that_wrote_the_file(tmp_path, header, expec
     row = ts.simulate(m).to_pandas().iloc[0]
     assert {k: row[k] for k in expected} == expected
     # written back as trafficsys XMILE, the meaning is kept
-    assert {k: ts.simulate(read_xmile(_saved(m, tmp_path))).to_pandas().iloc[0][k] for k in expected} == expected
+    assert {
+        k: ts.simulate(read_xmile(_saved(m, tmp_path))).to_pandas().iloc[0][k] for k in expected
+    } == expected
 
 
 def _saved(m, tmp_path):
@@ -238,8 +281,10 @@ def test_vensim_only_builtins_are_written_as_xmile_that_other_tools_run(tmp_path
     text = path.read_text()
     eqns = re.findall(r"<eqn>(.*?)</eqn>", text)
     assert not [e for e in eqns if re.search(r"INTEGER|MODULO|DELAY_N", e)]
-    assert any("DELAYN(entering, delay_time, 4, 4)" in e.replace('"', "") or "DELAYN(entering, 2, 4, 4)" in e
-               for e in eqns)
+    assert any(
+        "DELAYN(entering, delay_time, 4, 4)" in e.replace('"', "") or "DELAYN(entering, 2, 4, 4)" in e
+        for e in eqns
+    )
     assert read_xmile(path) == m  # our reader restores the original equations
     ours = ts.simulate(m).to_pandas()
     # a reader that ignores our extension (PySD, Stella) sees the portable equations: same numbers
@@ -282,11 +327,13 @@ def test_flows_between_the_same_stocks_get_their_own_pipes():
         el = items[f]
         x, y = float(el.get("x")), float(el.get("y"))
         pts = [(float(p.get("x")), float(p.get("y"))) for p in el.find("x:pts", ns)]
-        assert pts[0][1] == pts[1][1] == y and min(p[0] for p in pts) < x < max(p[0] for p in pts)  # on its pipe
+        assert pts[0][1] == pts[1][1] == y and min(p[0] for p in pts) < x < max(
+            p[0] for p in pts
+        )  # on its pipe
         stock_y = float(items["a"].get("y"))
         assert abs(y - stock_y) <= 12  # the pipe meets the stocks (drawn 35 high)
         pipes.add(y)
     assert len(pipes) == 3  # no two pipes drawn on top of each other
     valves = [(float(items[f].get("x")), float(items[f].get("y"))) for f in ("go", "back", "return_")]
-    assert all(abs(p[0] - q[0]) >= 40 for i, p in enumerate(valves) for q in valves[i + 1:])  # valves apart
+    assert all(abs(p[0] - q[0]) >= 40 for i, p in enumerate(valves) for q in valves[i + 1 :])  # valves apart
     assert all(float(el.get("x")) >= 0 and float(el.get("y")) >= 0 for el in items.values())

@@ -1,6 +1,5 @@
 """PySD runs our XMILE export of every model in models/ with our engine's trajectories (Euler, same DT)."""
 
-
 import numpy as np
 import pytest
 
@@ -76,4 +75,4 @@ def test_arrayed_model_runs_in_pysd_through_flattening(tmp_path):
     assert {"pop[north]", "pop[south]", "total"} <= set(ref.columns)
     for c in ("pop[north]", "pop[south]", "loss[south]", "total"):
         assert ref[c].to_numpy() == pytest.approx(ours[c].to_numpy(), rel=1e-12)
-    assert ref["pop[south]"].iloc[-1] == pytest.approx(100 * 0.85 ** 6, rel=1e-12)
+    assert ref["pop[south]"].iloc[-1] == pytest.approx(100 * 0.85**6, rel=1e-12)

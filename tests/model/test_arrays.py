@@ -12,10 +12,24 @@ def regional():
     m.dimension("region", ["North", "South", "Coast"])
     m.dimension("sex", ["f", "m"])
     m.add(Constant("exit_rate", dimensions=("region",), value=0.1))
-    m.add(Aux("inflow_rate", dimensions=("region",), equation="5",
-              per_element=(("south", "10"), ("coast", "2 * inflow_rate[north]"))))
-    m.add(Stock("exploited", dimensions=("region",), initial="100", inflows=("recruit",), outflows=("exit",),
-                non_negative=True))
+    m.add(
+        Aux(
+            "inflow_rate",
+            dimensions=("region",),
+            equation="5",
+            per_element=(("south", "10"), ("coast", "2 * inflow_rate[north]")),
+        )
+    )
+    m.add(
+        Stock(
+            "exploited",
+            dimensions=("region",),
+            initial="100",
+            inflows=("recruit",),
+            outflows=("exit",),
+            non_negative=True,
+        )
+    )
     m.add(Flow("recruit", dimensions=("region",), equation="inflow_rate[region]"))
     m.add(Flow("exit", dimensions=("region",), equation="exit_rate * exploited"))
     m.aux("total", "SUM(exploited[*])")
@@ -67,7 +81,9 @@ def test_flattened_model_simulates_like_hand_expanded_scalars():
         assert r[f"exploited[{reg}]"].to_numpy() == pytest.approx(h[f"x_{reg}"].to_numpy(), rel=1e-12)
     total = h["x_north"] + h["x_south"] + h["x_coast"]
     assert r["total"].to_numpy() == pytest.approx(total.to_numpy(), rel=1e-12)
-    assert r["largest"].to_numpy() == pytest.approx(h[["x_north", "x_south", "x_coast"]].max(axis=1).to_numpy())
+    assert r["largest"].to_numpy() == pytest.approx(
+        h[["x_north", "x_south", "x_coast"]].max(axis=1).to_numpy()
+    )
 
 
 def test_simulate_accepts_an_arrayed_model_directly():
@@ -75,13 +91,16 @@ def test_simulate_accepts_an_arrayed_model_directly():
     assert "exploited[north]" in r.columns and "total" in r.columns
 
 
-@pytest.mark.parametrize("eqn, match", [
-    ("exploited[west]", "neither an element"),
-    ("exploited[north, f]", "1 dimension"),
-    ("exploited[*]", "outside SUM"),
-    ("exploited", "wrap it in SUM"),
-    ("total[north]", "not arrayed"),
-])
+@pytest.mark.parametrize(
+    "eqn, match",
+    [
+        ("exploited[west]", "neither an element"),
+        ("exploited[north, f]", "1 dimension"),
+        ("exploited[*]", "outside SUM"),
+        ("exploited", "wrap it in SUM"),
+        ("total[north]", "not arrayed"),
+    ],
+)
 def test_bad_subscripts_name_the_variable_and_fix(eqn, match):
     m = regional()
     m.aux("bad", eqn)
@@ -100,7 +119,11 @@ def test_computed_index_is_unsupported():
 def test_stddev_is_population_standard_deviation():
     m = ts.Model("sd", stop=1, dt=1)
     m.dimension("d", 4)
-    m.add(Aux("v", dimensions=("d",), equation="0", per_element=(("1", "1"), ("2", "2"), ("3", "3"), ("4", "4"))))
+    m.add(
+        Aux(
+            "v", dimensions=("d",), equation="0", per_element=(("1", "1"), ("2", "2"), ("3", "3"), ("4", "4"))
+        )
+    )
     m.aux("sd", "STDDEV(v[*])")
     m.aux("avg", "MEAN(v[*])")
     r = ts.simulate(m).to_pandas()

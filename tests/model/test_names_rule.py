@@ -15,8 +15,12 @@ RESERVED = ["time", "dt", "StartTime", "STOPTIME", "DT"]
 @pytest.mark.parametrize("kind", ["constant", "stock", "flow", "aux"])
 def test_builder_refuses_reserved_names(name, kind):
     m = ts.Model("m")
-    add = {"constant": lambda: m.constant(name, 1.0), "stock": lambda: m.stock(name, 1.0),
-           "flow": lambda: m.flow(name, "1"), "aux": lambda: m.aux(name, "1")}[kind]
+    add = {
+        "constant": lambda: m.constant(name, 1.0),
+        "stock": lambda: m.stock(name, 1.0),
+        "flow": lambda: m.flow(name, "1"),
+        "aux": lambda: m.aux(name, "1"),
+    }[kind]
     with pytest.raises(InvalidNameError) as e:
         add()
     assert e.value.variable == name and "reserved" in str(e.value) and "rename" in str(e.value)
@@ -25,8 +29,10 @@ def test_builder_refuses_reserved_names(name, kind):
 def test_constant_dt_is_refused_not_replaced_by_the_step(tmp_path):
     # it used to load, and every equation reading DT got the step size instead of 5
     p = tmp_path / "m.toml"
-    p.write_text('[model]\nname = "m"\nstart = 0\nstop = 1\ndt = 1\n\n[constants.dt]\nvalue = 5\n\n'
-                 '[auxiliaries.y]\nequation = "dt * 2"\n')
+    p.write_text(
+        '[model]\nname = "m"\nstart = 0\nstop = 1\ndt = 1\n\n[constants.dt]\nvalue = 5\n\n'
+        '[auxiliaries.y]\nequation = "dt * 2"\n'
+    )
     with pytest.raises(InvalidNameError) as e:
         ts.load(p)
     assert e.value.file == str(p) and e.value.variable == "dt"
@@ -57,7 +63,9 @@ def test_vensim_reader_renames_clock_names_with_a_warning(tmp_path):
     from trafficsys.io.vensim import RenamedVariableWarning
 
     p = tmp_path / "m.mdl"
-    p.write_text(mdl("starttime = 3 ~~|\ny = starttime * 2 ~~|\nDT = 0.5 ~~|\nz = DT * 10 + Time ~~|\n", stop=1))
+    p.write_text(
+        mdl("starttime = 3 ~~|\ny = starttime * 2 ~~|\nDT = 0.5 ~~|\nz = DT * 10 + Time ~~|\n", stop=1)
+    )
     with pytest.warns(RenamedVariableWarning) as w:
         m = ts.load(p)
     msg = str(w[0].message)
@@ -71,10 +79,16 @@ def test_vensim_reader_renames_clock_names_with_a_warning(tmp_path):
     assert "reserved" in str(e.value) and "rename" in str(e.value)
 
 
-@pytest.mark.parametrize("name, what", [
-    ("x\x00y", "U+0000"), ("two\nlines", "U+000A"), ("tab\there", "U+0009"),
-    ("a{note}", "brace"), ("a}b", "brace"),
-])
+@pytest.mark.parametrize(
+    "name, what",
+    [
+        ("x\x00y", "U+0000"),
+        ("two\nlines", "U+000A"),
+        ("tab\there", "U+0009"),
+        ("a{note}", "brace"),
+        ("a}b", "brace"),
+    ],
+)
 def test_control_characters_and_braces_are_refused(name, what):
     m = ts.Model("m")
     with pytest.raises(InvalidNameError) as e:

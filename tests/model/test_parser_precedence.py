@@ -35,7 +35,15 @@ def test_right_associative_power_evaluates_like_mathematics():
 
 @pytest.mark.parametrize(
     "text, value",
-    [("3", 3.0), ("-3.5", -3.5), ("+-2e3", -2000.0), ("- -1", 1.0), ("a", None), ("1 + 2", None), ("(((", None)],
+    [
+        ("3", 3.0),
+        ("-3.5", -3.5),
+        ("+-2e3", -2000.0),
+        ("- -1", 1.0),
+        ("a", None),
+        ("1 + 2", None),
+        ("(((", None),
+    ],
 )
 def test_numeric_literal(text, value):
     from trafficsys.model.parser import numeric_literal

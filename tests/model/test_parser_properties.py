@@ -45,8 +45,10 @@ def test_printing_is_a_fixed_point(tree):
         ("Police_Capacity", ast.Name("police_capacity")),
         ("smooth(x, 3)", ast.Call("SMTH1", (ast.Name("x"), ast.Num(3)))),
         ("IF_THEN_ELSE(a, 1, 2)", ast.If(ast.Name("a"), ast.Num(1), ast.Num(2))),
-        ("if a then b else c + 1", ast.If(ast.Name("a"), ast.Name("b"),
-                                          ast.Binary("+", ast.Name("c"), ast.Num(1)))),
+        (
+            "if a then b else c + 1",
+            ast.If(ast.Name("a"), ast.Name("b"), ast.Binary("+", ast.Name("c"), ast.Num(1))),
+        ),
         ("MOD(a, 3)", ast.Call("MOD", (ast.Name("a"), ast.Num(3)))),
         ("effect_of_trust(trust)", ast.Call("effect_of_trust", (ast.Name("trust"),))),
         ("TIME", ast.Name("time")),
@@ -73,9 +75,13 @@ def test_parse_errors_give_the_column_and_a_caret(text, column):
 
 @pytest.mark.parametrize(
     "text, fragment",
-    [("SMTH1(x)", "SMTH1 takes 2 to 3 arguments, got 1"), ("EXP(a, b)", "EXP takes 1 argument, got 2"),
-     ("MOD(a)", "MOD takes 2 arguments, got 1"), ("IF_THEN_ELSE(a, b)", "IF_THEN_ELSE takes 3"),
-     ("x + STEP(1)", "STEP takes 2 arguments, got 1")],
+    [
+        ("SMTH1(x)", "SMTH1 takes 2 to 3 arguments, got 1"),
+        ("EXP(a, b)", "EXP takes 1 argument, got 2"),
+        ("MOD(a)", "MOD takes 2 arguments, got 1"),
+        ("IF_THEN_ELSE(a, b)", "IF_THEN_ELSE takes 3"),
+        ("x + STEP(1)", "STEP takes 2 arguments, got 1"),
+    ],
 )
 def test_wrong_arity_is_an_arity_error_with_position(text, fragment):
     with pytest.raises(ArityError) as info:
@@ -85,8 +91,10 @@ def test_wrong_arity_is_an_arity_error_with_position(text, fragment):
 
 
 # ------------------------------------------------------- any text, bounded
-_alphabet = st.sampled_from(list("abcxyz019 .,+-*/^()[]<>=\"'_$\n\t") + ["IF ", " THEN ", " ELSE ", "AND",
-                                                                        "NOT ", "MOD", "SMTH1(", "e9"])
+_alphabet = st.sampled_from(
+    list("abcxyz019 .,+-*/^()[]<>=\"'_$\n\t")
+    + ["IF ", " THEN ", " ELSE ", "AND", "NOT ", "MOD", "SMTH1(", "e9"]
+)
 token_soup = st.lists(_alphabet, max_size=60).map("".join)
 
 

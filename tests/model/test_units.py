@@ -39,14 +39,18 @@ def test_unit_strings(text, dims):
     assert parse_units(text) == Unit.of({k: Fraction(v) for k, v in dims.items()})
 
 
-@pytest.mark.parametrize("text", ["person//year", "(person", "2/year", "person^x", "person + year", "a" * 300])
+@pytest.mark.parametrize(
+    "text", ["person//year", "(person", "2/year", "person^x", "person + year", "a" * 300]
+)
 def test_unreadable_unit_strings(text):
     with pytest.raises(ValueError):
         parse_units(text)
 
 
 words = st.sampled_from(["person", "year", "usd", "case", "bed"])
-units = st.dictionaries(words, st.integers(-3, 3)).map(lambda d: Unit.of({k: Fraction(v) for k, v in d.items()}))
+units = st.dictionaries(words, st.integers(-3, 3)).map(
+    lambda d: Unit.of({k: Fraction(v) for k, v in d.items()})
+)
 
 
 @settings(max_examples=100, deadline=None)
@@ -60,7 +64,7 @@ def test_printed_units_read_back(u):
 def test_unit_algebra(a, b):
     assert (a * b) / b == a
     assert a / a == DIMENSIONLESS
-    assert a ** 2 == a * a
+    assert a**2 == a * a
 
 
 def model(**units_of):
@@ -169,8 +173,11 @@ def test_flow_into_a_stock_checks_per_time_units():
     m.add(ts.model.Flow("inflow", "person/month", equation="n * rate"), replace=True)
     errors: list = []
     check_units(m, errors)
-    assert any("inflow of stock 'pool' (person), so its units must be person/year" in str(e)
-               and "but they are person/month" in str(e) for e in errors), errors
+    assert any(
+        "inflow of stock 'pool' (person), so its units must be person/year" in str(e)
+        and "but they are person/month" in str(e)
+        for e in errors
+    ), errors
 
 
 def test_plural_and_singular_agree():

@@ -80,7 +80,9 @@ def test_unknown_function_suggests_a_builtin():
 def test_calling_a_constant_like_a_lookup_is_a_structure_error():
     m = base()
     m.aux("effect", "exit_rate(exploited)", units="1/year")
-    with pytest.raises(StructureError, match="calls 'exit_rate' like a function, but it is a constant") as info:
+    with pytest.raises(
+        StructureError, match="calls 'exit_rate' like a function, but it is a constant"
+    ) as info:
         m.validate()
     assert info.value.variable == "effect" and "(column 1)" in str(info.value)
 
@@ -159,13 +161,18 @@ def test_stock_listing_a_non_flow():
 
 @pytest.mark.parametrize(
     "specs, fragment",
-    [({"dt": 0}, "dt is 0"), ({"stop": -1}, "stop (-1) must come after start"),
-     ({"method": "rk5"}, "unknown integration method 'rk5'; did you mean 'rk4'?")],
+    [
+        ({"dt": 0}, "dt is 0"),
+        ({"stop": -1}, "stop (-1) must come after start"),
+        ({"method": "rk5"}, "unknown integration method 'rk5'; did you mean 'rk4'?"),
+    ],
 )
 def test_bad_time_settings(specs, fragment):
     m = base()
     m.set_specs(**specs)
-    with pytest.raises(StructureError, match=fragment.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")):
+    with pytest.raises(
+        StructureError, match=fragment.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")
+    ):
         m.validate()
 
 
@@ -198,7 +205,9 @@ def test_self_reference_is_an_algebraic_loop():
     assert info.value.cycle == ["x"]
 
 
-@pytest.mark.parametrize("breaker", ["SMTH1(b, 2)", "DELAY3(b, 2)", "INIT(b)", "PREVIOUS(b, 0)", "exploited + 0 * SMTH3(b, 1)"])
+@pytest.mark.parametrize(
+    "breaker", ["SMTH1(b, 2)", "DELAY3(b, 2)", "INIT(b)", "PREVIOUS(b, 0)", "exploited + 0 * SMTH3(b, 1)"]
+)
 def test_a_delay_or_smooth_breaks_the_loop(breaker):
     m = base()
     m.aux("a", breaker)
@@ -261,7 +270,9 @@ def test_range_with_low_above_high():
 
 def test_triangular_mode_outside_the_range():
     m = base()
-    m.constant("share", 0.5, range=(0, 1), distribution={"kind": "triangular", "mode": 2}, units="dimensionless")
+    m.constant(
+        "share", 0.5, range=(0, 1), distribution={"kind": "triangular", "mode": 2}, units="dimensionless"
+    )
     with pytest.raises(RangeError, match="triangular mode 2 lies outside"):
         m.validate()
 
@@ -270,7 +281,9 @@ def test_triangular_mode_outside_the_range():
 def test_scenario_setting_an_unknown_constant():
     m = base()
     m.scenario("tough", {"exit_rat": 0.5})
-    with pytest.raises(UnknownVariableError, match="scenario 'tough' sets 'exit_rat'.*did you mean 'exit_rate'"):
+    with pytest.raises(
+        UnknownVariableError, match="scenario 'tough' sets 'exit_rat'.*did you mean 'exit_rate'"
+    ):
         m.validate()
 
 
@@ -292,7 +305,9 @@ def test_scenario_setting_a_stock():
 def test_named_loop_with_an_unknown_variable():
     m = base()
     m.loop("depletion", ["vulnerable", "recruitmnt"], polarity="B")
-    with pytest.raises(UnknownVariableError, match="named loop 'depletion' lists 'recruitmnt'.*'recruitment'"):
+    with pytest.raises(
+        UnknownVariableError, match="named loop 'depletion' lists 'recruitmnt'.*'recruitment'"
+    ):
         m.validate()
 
 
@@ -304,7 +319,11 @@ def test_flow_units_must_be_stock_units_per_time():
         m.validate()
     msg = str(info.value)
     assert info.value.variable == "exits"
-    assert "outflow of stock 'exploited' (person)" in msg and "must be person/year" in msg and "are person" in msg
+    assert (
+        "outflow of stock 'exploited' (person)" in msg
+        and "must be person/year" in msg
+        and "are person" in msg
+    )
 
 
 def test_adding_unlike_units():
@@ -318,15 +337,19 @@ def test_adding_unlike_units():
 def test_declared_dimensionless_argument():
     m = base()
     m.aux("growth", "EXP(exploited)", units="dimensionless")
-    with pytest.raises(UnitsError, match="the argument of EXP must be dimensionless, but 'exploited' is person"):
+    with pytest.raises(
+        UnitsError, match="the argument of EXP must be dimensionless, but 'exploited' is person"
+    ):
         m.validate()
 
 
 def test_declared_units_disagree_with_the_equation():
     m = base()
     m.aux("per_capita", "exploited / vulnerable", units="person")
-    with pytest.raises(UnitsError, match="declared as person but its equation 'exploited / vulnerable' has "
-                                         "units dimensionless"):
+    with pytest.raises(
+        UnitsError,
+        match="declared as person but its equation 'exploited / vulnerable' has units dimensionless",
+    ):
         m.validate()
 
 
@@ -378,8 +401,10 @@ def test_arrays_dimensions_and_per_element_equations():
     m.dimension("region", ["north", "south"])
     m.add(replace(m["exit_rate"], dimensions=("region",)), replace=True)
     m.aux("pressure", "exit_rate[region] * 2", units="1/year")
-    m.add(replace(m["pressure"], dimensions=("region",), per_element=(("north", "exit_rate[north] * 3"),)),
-          replace=True)
+    m.add(
+        replace(m["pressure"], dimensions=("region",), per_element=(("north", "exit_rate[north] * 3"),)),
+        replace=True,
+    )
     m.validate()
     m.add(replace(m["pressure"], per_element=(("north", "exit_rte[north] * 3"),)), replace=True)
     with pytest.raises(UnknownVariableError, match="uses 'exit_rte'.*did you mean 'exit_rate'"):
@@ -388,7 +413,9 @@ def test_arrays_dimensions_and_per_element_equations():
     with pytest.raises(StructureError, match="per-element equation 'east' does not name one element"):
         m.validate()
     m.add(replace(m["pressure"], dimensions=("regions",), per_element=()), replace=True)
-    with pytest.raises(UnknownVariableError, match="dimension 'regions' is not declared; did you mean 'region'"):
+    with pytest.raises(
+        UnknownVariableError, match="dimension 'regions' is not declared; did you mean 'region'"
+    ):
         m.validate()
 
 
@@ -402,7 +429,9 @@ def _generated_models():
     return models()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 @given(_generated_models())
 def test_validation_of_any_model_raises_only_model_errors(m):
     """Generated models are mostly broken; validation must say so as a ModelError, never crash."""

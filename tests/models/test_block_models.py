@@ -30,15 +30,26 @@ FOLDER = REPO / "models" / "blocks"
 INDEX = json.loads((FOLDER / "index.json").read_text(encoding="utf-8"))["models"]
 ENTRIES = {e["file"]: e for e in INDEX}
 PLANTS = [e for e in INDEX if e["planted"] != "none"]
-KINDS = ("capacity_ceiling", "policy_resistance", "delay_attrition", "congestion", "burden_shift",
-         "eroded_cooperation", "missing_accountability", "disconnected_lever")
+KINDS = (
+    "capacity_ceiling",
+    "policy_resistance",
+    "delay_attrition",
+    "congestion",
+    "burden_shift",
+    "eroded_cooperation",
+    "missing_accountability",
+    "disconnected_lever",
+)
 N_FUTURES = 48  # sampled futures per sweep: enough to see "most futures", cheap on two cores
 
 
 def pairs(family: str, mechanism: str | None = None) -> list[pytest.param]:
     """(plant entry, twin entry) for every pair of a family (and probe mechanism), with the plant's file as the id."""
-    return [pytest.param(e, ENTRIES[e["twin"]], id=e["file"]) for e in PLANTS
-            if e["family"] == family and e["probe"].get("mechanism") == mechanism]
+    return [
+        pytest.param(e, ENTRIES[e["twin"]], id=e["file"])
+        for e in PLANTS
+        if e["family"] == family and e["probe"].get("mechanism") == mechanism
+    ]
 
 
 @functools.cache
@@ -54,7 +65,11 @@ def run(file: str) -> ts.Results:
 def futures(m: ts.Model, n: int = N_FUTURES, seed: int = 1) -> dict[str, np.ndarray]:
     """``n`` futures: every ranged constant drawn uniformly over its range (common random numbers)."""
     rng = np.random.default_rng(seed)
-    return {canonical(c.name): rng.uniform(*c.range, n) for c in m.constants if c.range and c.range[1] > c.range[0]}
+    return {
+        canonical(c.name): rng.uniform(*c.range, n)
+        for c in m.constants
+        if c.range and c.range[1] > c.range[0]
+    }
 
 
 def final(m: ts.Model, var: str, params: dict | None = None, scenario=None) -> np.ndarray:
@@ -94,7 +109,9 @@ def test_the_index_covers_every_kind_and_every_file():
         assert e["planted"] == e["family"]
         assert ENTRIES[e["twin"]]["planted"] == "none" and ENTRIES[e["twin"]]["plant"] == e["file"]
     neutral = [e for e in PLANTS if e["names"] == "neutral"]
-    assert len([e for e in neutral if e["format"] == "xmile"]) >= 3, "hand-written XMILE with non-domain names"
+    assert len([e for e in neutral if e["format"] == "xmile"]) >= 3, (
+        "hand-written XMILE with non-domain names"
+    )
 
 
 @pytest.mark.parametrize("entry", INDEX, ids=[e["file"] for e in INDEX])
@@ -108,14 +125,20 @@ def test_file_loads_validates_and_carries_the_index_metadata(entry):
     assert not target.outflows, "the target only accumulates"
     for v in entry["planted_variables"]:
         assert v in m, v
-    assert sorted(entry["levers"]) == sorted(canonical(c.name) for c in m.constants if "policy" in role_tags(c.role))
+    assert sorted(entry["levers"]) == sorted(
+        canonical(c.name) for c in m.constants if "policy" in role_tags(c.role)
+    )
     for c in m.constants:
         assert c.units, c.name
         assert c.range and c.range[0] <= c.value <= c.range[1], c.name
         assert c.source.startswith("assumption:"), c.name
     probe = entry["probe"]
-    named = [v for k, v in probe.items() if isinstance(v, str) and k != "mechanism"] + probe.get("exits", []) + list(
-        probe.get("cut", {})) + list(probe.get("roles", {}).values())
+    named = (
+        [v for k, v in probe.items() if isinstance(v, str) and k != "mechanism"]
+        + probe.get("exits", [])
+        + list(probe.get("cut", {}))
+        + list(probe.get("roles", {}).values())
+    )
     for v in named:
         assert v in m, v
 
@@ -207,7 +230,8 @@ def test_net_erosion_the_lever_drains_the_stock_through_a_negative_term(plant, t
 
     def depletion(model):
         return final(model, stock, at(params, **{p["depleting_lever"]: hi})) / final(
-            model, stock, at(params, **{p["depleting_lever"]: lo}))
+            model, stock, at(params, **{p["depleting_lever"]: lo})
+        )
 
     assert np.all(depletion(m) < 0.6)
     np.testing.assert_allclose(depletion(t), 1.0)
@@ -255,7 +279,8 @@ def test_delay_attrition_most_of_the_pipeline_decays_in_the_plant_only(plant, tw
 
     def fast_over_slow(model):
         return final(model, plant["target"], at(params, **{p["delay_time"]: lo})) / final(
-            model, plant["target"], at(params, **{p["delay_time"]: hi}))
+            model, plant["target"], at(params, **{p["delay_time"]: hi})
+        )
 
     assert np.all(fast_over_slow(m) > 1.4)
     assert np.all(fast_over_slow(t) < 1.15)
@@ -271,7 +296,9 @@ def test_congestion_more_upstream_effort_lowers_the_target_in_the_plant_only(pla
     params = futures(m)
     e_plant = elasticity(m, plant["target"], p["lever"], params)
     e_twin = elasticity(t, plant["target"], p["lever"], params)
-    assert np.mean(e_plant < 0) >= 0.8 and np.median(e_plant) < -0.1, "a negative total effect in most futures"
+    assert np.mean(e_plant < 0) >= 0.8 and np.median(e_plant) < -0.1, (
+        "a negative total effect in most futures"
+    )
     assert np.all(e_twin > 0.3)
     # the path that carries it: the diluted probability falls with the lever in the plant, is flat in the twin
     d = final(m, p["diluted"], {p["lever"]: np.array([lo, hi])})
@@ -289,14 +316,19 @@ def test_burden_shift_the_intervenor_erodes_the_host_capacity_in_the_plant_only(
 
     def cross(model):  # host capacity at the end, intervenor lever high over low
         return final(model, p["host_capacity"], at(params, **{p["intervenor_lever"]: hi})) / final(
-            model, p["host_capacity"], at(params, **{p["intervenor_lever"]: lo}))
+            model, p["host_capacity"], at(params, **{p["intervenor_lever"]: lo})
+        )
 
     assert np.all(cross(m) < 0.5) and np.median(cross(m)) < 0.2
     assert np.all(cross(t) > 0.6)
+
     # the target: the shifted burden costs far more convictions in the plant
     def target_ratio(model):
-        return final(model, plant["target"], {p["intervenor_lever"]: np.array([hi])})[0] / final(
-            model, plant["target"], {p["intervenor_lever"]: np.array([lo])})[0]
+        return (
+            final(model, plant["target"], {p["intervenor_lever"]: np.array([hi])})[0]
+            / final(model, plant["target"], {p["intervenor_lever"]: np.array([lo])})[0]
+        )
+
     assert target_ratio(m) < 0.75 * target_ratio(t)
     # the structure: the role tags name a shifting-the-burden match in the plant, and none in the twin
     found = [a for a in ts.archetypes(confirmed(m)) if a.kind == "shifting_the_burden"]
@@ -314,7 +346,8 @@ def test_eroded_cooperation_the_lever_depletes_what_the_target_needs_in_the_plan
 
     def depletion(model):  # the cooperation stock at the end, lever high over low
         return final(model, stock, at(params, **{p["depleting_lever"]: hi})) / final(
-            model, stock, at(params, **{p["depleting_lever"]: lo}))
+            model, stock, at(params, **{p["depleting_lever"]: lo})
+        )
 
     assert np.all(depletion(m) < 0.6)
     np.testing.assert_allclose(depletion(t), 1.0)
@@ -367,8 +400,9 @@ def test_missing_accountability_no_loop_carries_outcomes_to_the_resources_in_the
     cut = final(t, plant["target"], at(params, **{p["loop_strength"]: 0.0}))
     assert np.all(cut < 0.9 * kept) and np.median(cut / kept) < 0.85
     # and in the plant the same constant changes nothing
-    np.testing.assert_allclose(final(m, plant["target"], at(params, **{p["loop_strength"]: 0.0})),
-                               final(m, plant["target"], params))
+    np.testing.assert_allclose(
+        final(m, plant["target"], at(params, **{p["loop_strength"]: 0.0})), final(m, plant["target"], params)
+    )
 
 
 @pytest.mark.parametrize("plant, twin", pairs("disconnected_lever"))
@@ -384,7 +418,8 @@ def test_disconnected_lever_has_no_path_to_the_target_in_the_plant_only(plant, t
 
     def response(model):
         return final(model, plant["target"], at(params, **{p["lever"]: hi})) / final(
-            model, plant["target"], at(params, **{p["lever"]: lo}))
+            model, plant["target"], at(params, **{p["lever"]: lo})
+        )
 
     np.testing.assert_array_equal(response(m), 1.0)
     assert np.all(response(t) > 1.1)

@@ -5,11 +5,25 @@ import pytest
 
 import trafficsys as ts
 
-NO_MONEY = {"total_programme_budget": 0.0, "state_base_first_response": 0.0, "state_responsiveness": 0.0,
-            "initial_ngo_rescue_capacity": 0.0, "initial_police_capacity": 0.0}
-INTERVENTION_FLOWS = ["ngo_raid_exits", "police_identification", "police_training", "donor_funding",
-                      "programme_spending", "state_own_first_response", "first_response_spending",
-                      "funded_support_places", "witness_support_places", "funded_ngo_capacity"]
+NO_MONEY = {
+    "total_programme_budget": 0.0,
+    "state_base_first_response": 0.0,
+    "state_responsiveness": 0.0,
+    "initial_ngo_rescue_capacity": 0.0,
+    "initial_police_capacity": 0.0,
+}
+INTERVENTION_FLOWS = [
+    "ngo_raid_exits",
+    "police_identification",
+    "police_training",
+    "donor_funding",
+    "programme_spending",
+    "state_own_first_response",
+    "first_response_spending",
+    "funded_support_places",
+    "witness_support_places",
+    "funded_ngo_capacity",
+]
 
 
 @pytest.mark.parametrize("strategy", ["baseline", "saviour_led", "survivor_led"])
@@ -20,8 +34,12 @@ def test_no_vulnerable_people_no_recruitment(reference_model, strategy):
 
 
 def test_no_police_capacity_no_police_identifications(reference_model):
-    params = {"initial_police_capacity": 0.0, "share_police_training": 0.0, "state_base_first_response": 0.0,
-              "state_responsiveness": 0.0}
+    params = {
+        "initial_police_capacity": 0.0,
+        "share_police_training": 0.0,
+        "state_base_first_response": 0.0,
+        "state_responsiveness": 0.0,
+    }
     r = ts.simulate(reference_model, params=params)
     assert float(np.max(r["police_identification"].values)) == 0.0
     # the rest of the system still runs: people still leave exploitation by themselves

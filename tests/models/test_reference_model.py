@@ -7,11 +7,24 @@ from support import REPO
 import trafficsys as ts
 from trafficsys.model.elements import Kind
 
-PEOPLE = ["vulnerable", "in_exploitation", "institutional_care", "community_reintegration", "reintegrated",
-          "survivor_leaders"]
-LOOPS = {"rescue_metric_funding": "R", "replacement": "B", "shifting_the_burden_to_ngos": "R",
-         "fixes_that_fail_shelter_detention": "R", "impunity": "R", "survivor_leadership": "R",
-         "accountability_and_trust": "R", "deterrence": "B"}
+PEOPLE = [
+    "vulnerable",
+    "in_exploitation",
+    "institutional_care",
+    "community_reintegration",
+    "reintegrated",
+    "survivor_leaders",
+]
+LOOPS = {
+    "rescue_metric_funding": "R",
+    "replacement": "B",
+    "shifting_the_burden_to_ngos": "R",
+    "fixes_that_fail_shelter_detention": "R",
+    "impunity": "R",
+    "survivor_leadership": "R",
+    "accountability_and_trust": "R",
+    "deterrence": "B",
+}
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +45,14 @@ def test_every_constant_has_units_range_and_source(reference_model):
         src = c.source.strip()
         assert len(src) > 15, c.name
         # a citation carries a URL or a named source; otherwise it must say it is an assumption or calibrated
-        assert ("http" in src or "assumption" in src or "calibrated" in src or "NCRB" in src
-                or "policy" in src or "derived" in src), (c.name, src)
+        assert (
+            "http" in src
+            or "assumption" in src
+            or "calibrated" in src
+            or "NCRB" in src
+            or "policy" in src
+            or "derived" in src
+        ), (c.name, src)
 
 
 def test_people_stocks_are_non_negative_person_stocks(reference_model):
@@ -59,9 +78,17 @@ def test_shifting_the_burden_to_the_intervenor_detected(cld):
     assert top.roles["symptomatic_solution"] == "ngo_raid_exits"
     # the fundamental solution is the police response (the detector may name the flow or its capacity stock)
     assert top.roles["fundamental_solution"] in {"police_identification", "police_capacity"}
-    assert top.roles["side_effect"] in {"reported_rescues", "ngo_reliance", "reliance_pressure", "police_erosion"}
-    assert {lp.name for lp in top.loops} == {"symptomatic_fix_ngo_raids", "fundamental_solution_police",
-                                             "shifting_the_burden_to_ngos"}
+    assert top.roles["side_effect"] in {
+        "reported_rescues",
+        "ngo_reliance",
+        "reliance_pressure",
+        "police_erosion",
+    }
+    assert {lp.name for lp in top.loops} == {
+        "symptomatic_fix_ngo_raids",
+        "fundamental_solution_police",
+        "shifting_the_burden_to_ngos",
+    }
 
 
 def _people_residual(reference_model, r):
@@ -70,13 +97,18 @@ def _people_residual(reference_model, r):
     scale = 0.0
     for name in PEOPLE:
         sel = led.sel(stock=name)
-        total = total + (sel["initial"] + sel["boundary_inflows"] - sel["boundary_outflows"] - sel["final"]).values
+        total = (
+            total
+            + (sel["initial"] + sel["boundary_inflows"] - sel["boundary_outflows"] - sel["final"]).values
+        )
         scale = scale + sel["initial"].values
     return np.max(np.abs(total) / scale)
 
 
-@pytest.mark.parametrize("strategy", ["baseline", "saviour_led", "survivor_led", "state_accountable",
-                                      "survivor_led_state_accountable"])
+@pytest.mark.parametrize(
+    "strategy",
+    ["baseline", "saviour_led", "survivor_led", "state_accountable", "survivor_led_state_accountable"],
+)
 def test_people_conserved_and_non_negative_in_every_strategy(reference_model, strategy):
     r = ts.simulate(reference_model, scenario=strategy)
     assert _people_residual(reference_model, r) < 1e-9
@@ -105,7 +137,9 @@ def test_docs_variable_tables_are_generated_from_the_current_file(reference_mode
 
 
 def test_people_conserved_in_1000_samples_of_a_time_varying_strategy(reference_model):
-    r = ts.monte_carlo(reference_model, n=1000, seed=8, scenario="survivor_led_state_accountable", progress=False)
+    r = ts.monte_carlo(
+        reference_model, n=1000, seed=8, scenario="survivor_led_state_accountable", progress=False
+    )
     assert _people_residual(reference_model, r) < 1e-9
     for name in PEOPLE:
         assert float(r[name].min()) >= 0.0, name

@@ -49,13 +49,21 @@ def competing_model():
     m = ts.Model("logistic", stop=20, dt=0.125, time_units="year")
     m.constant("growth_rate_of_the_exploited_population", 0.5, range=(0.3, 0.9))
     m.constant("carrying_capacity_of_the_criminal_market", 1000.0)
-    m.stock("people_held_in_exploitation_by_networks", 10.0, inflows=["recruitment_into_exploitation"],
-            outflows=["exits_from_exploitation"])
-    m.flow("recruitment_into_exploitation",
-           "growth_rate_of_the_exploited_population * people_held_in_exploitation_by_networks")
-    m.flow("exits_from_exploitation",
-           "growth_rate_of_the_exploited_population * people_held_in_exploitation_by_networks"
-           " * people_held_in_exploitation_by_networks / carrying_capacity_of_the_criminal_market")
+    m.stock(
+        "people_held_in_exploitation_by_networks",
+        10.0,
+        inflows=["recruitment_into_exploitation"],
+        outflows=["exits_from_exploitation"],
+    )
+    m.flow(
+        "recruitment_into_exploitation",
+        "growth_rate_of_the_exploited_population * people_held_in_exploitation_by_networks",
+    )
+    m.flow(
+        "exits_from_exploitation",
+        "growth_rate_of_the_exploited_population * people_held_in_exploitation_by_networks"
+        " * people_held_in_exploitation_by_networks / carrying_capacity_of_the_criminal_market",
+    )
     return m
 
 
@@ -152,7 +160,7 @@ def test_comparison_figure_led_by_paired_differences_readable(comparison, tmp_pa
             assert _inside_figure(artist, r)
     # titles of panels side by side do not run into each other
     boxes = [a.title.get_window_extent(r) for a in paired_axes[1:]]
-    assert all(not a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    assert all(not a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
 
 
 def test_paired_chart_states_share_of_futures_improved(comparison):
@@ -182,14 +190,23 @@ def test_comparison_fan_and_regions(comparison, tmp_path):
     assert not legend.get_window_extent(r).overlaps(ax.get_window_extent(r))
 
 
-@pytest.mark.parametrize("method,options", [("elasticity", {}), ("morris", {"trajectories": 6}),
-                                            ("sobol", {"n": 8})])
+@pytest.mark.parametrize(
+    "method,options", [("elasticity", {}), ("morris", {"trajectories": 6}), ("sobol", {"n": 8})]
+)
 def test_sensitivity_names_and_legend_survive_plain_savefig(method, options, tmp_path):
     m = competing_model()
-    res = sensitivity(m, "people_held_in_exploitation_by_networks@10", method=method, seed=1,
-                      constants=["growth_rate_of_the_exploited_population"], **options) \
-        if method != "elasticity" else sensitivity(m, "people_held_in_exploitation_by_networks@10",
-                                                   method=method)
+    res = (
+        sensitivity(
+            m,
+            "people_held_in_exploitation_by_networks@10",
+            method=method,
+            seed=1,
+            constants=["growth_rate_of_the_exploited_population"],
+            **options,
+        )
+        if method != "elasticity"
+        else sensitivity(m, "people_held_in_exploitation_by_networks@10", method=method)
+    )
     ax = res.plot()
     r = _saved(ax, tmp_path)
     names = _visible_labels(ax.get_yticklabels())
@@ -221,7 +238,9 @@ def test_runs_overlay_scenarios_with_units(tmp_path):
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert len(labels) == 2 and labels[1].startswith("fast")
     lines = ax.get_lines()
-    np.testing.assert_allclose(lines[1].get_ydata(), fast["people_held_in_exploitation_by_networks"].values[:, 0])
+    np.testing.assert_allclose(
+        lines[1].get_ydata(), fast["people_held_in_exploitation_by_networks"].values[:, 0]
+    )
     assert lines[0].get_color() != lines[1].get_color()
     r = _saved(ax, tmp_path)
     assert _inside_figure(ax.get_legend(), r)

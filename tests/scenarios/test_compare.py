@@ -66,8 +66,12 @@ def test_pairwise_probabilities_are_complementary(comp):
             if a != b:
                 assert p.loc[a, b] + p.loc[b, a] == pytest.approx(1.0)
     assert p.loc["survivor_led", "baseline"] == pytest.approx(
-        np.mean(comp.values["exploitation_person_years"]["survivor_led"]
-                < comp.values["exploitation_person_years"]["baseline"]), abs=1e-12)
+        np.mean(
+            comp.values["exploitation_person_years"]["survivor_led"]
+            < comp.values["exploitation_person_years"]["baseline"]
+        ),
+        abs=1e-12,
+    )
 
 
 def test_reference_added_and_cost_undefined_for_it(comp):
@@ -89,7 +93,9 @@ def test_common_random_numbers_detect_a_small_paired_improvement():
     m = ts.Model("toy", stop=5, dt=0.25, time_units="year")
     m.constant("inflow_rate", 100, range=(10, 1000), units="person/year", source="assumption: test")
     m.constant("exit_rate", 0.5, range=(0.5, 0.5), units="1/year", source="assumption: test", role="policy")
-    m.stock("in_exploitation", 0, inflows=["entering"], outflows=["leaving"], units="person", non_negative=True)
+    m.stock(
+        "in_exploitation", 0, inflows=["entering"], outflows=["leaving"], units="person", non_negative=True
+    )
     m.flow("entering", "inflow_rate", units="person/year")
     m.flow("leaving", "in_exploitation * exit_rate", units="person/year")
     m.stock("cumulative_exploitation_years", 0, inflows=["accrual"], units="person*year")
@@ -98,17 +104,28 @@ def test_common_random_numbers_detect_a_small_paired_improvement():
     m.scenario("better", {"exit_rate": 0.51})
     # the model declares its indicators and its reference strategy, as the reference model does
     m.metadata["indicators"] = {
-        "exploitation_final": {"label": "people at the end", "units": "person", "better": "lower",
-                               "value": "in_exploitation"},
-        "exploitation_person_years": {"label": "person-years", "units": "person*year", "better": "lower",
-                                      "value": "cumulative_exploitation_years"},
+        "exploitation_final": {
+            "label": "people at the end",
+            "units": "person",
+            "better": "lower",
+            "value": "in_exploitation",
+        },
+        "exploitation_person_years": {
+            "label": "person-years",
+            "units": "person*year",
+            "better": "lower",
+            "value": "cumulative_exploitation_years",
+        },
     }
     m.metadata["compare"] = {"reference": "baseline"}
     c = ts.compare(m, ["better"], metrics=["exploitation_final", "exploitation_person_years"], n=200, seed=1)
     assert c.prob_beats().loc["better", "baseline"] == 1.0
     spread = np.percentile(c.values["exploitation_person_years"]["baseline"], [5, 95])
     assert spread[1] > 10 * spread[0]
-    assert "better is best in every pairing, beating each other strategy in every one of the 200" in c.robustness()
+    assert (
+        "better is best in every pairing, beating each other strategy in every one of the 200"
+        in c.robustness()
+    )
 
 
 def test_not_robust_ranking_is_said_plainly():
@@ -119,8 +136,14 @@ def test_not_robust_ranking_is_said_plainly():
     m.flow("arrivals", "luck", units="person/year")
     m.scenario("baseline", {})
     m.scenario("same", {})
-    final = Metric("exploitation_final", "people at the end", "person", "lower", final_value("in_exploitation"),
-                   ("in_exploitation",))
+    final = Metric(
+        "exploitation_final",
+        "people at the end",
+        "person",
+        "lower",
+        final_value("in_exploitation"),
+        ("in_exploitation",),
+    )
     c = ts.compare(m, ["same"], metrics=[final], reference="baseline", n=100, seed=2)
     assert c.prob_beats().loc["same", "baseline"] == 0.5
     assert "NOT robust" in c.robustness()
@@ -146,7 +169,9 @@ def test_display(comp):
     assert comp.plot(kind="levels").get_title().startswith("exploitation person years")
     fig = comp.figure()
     assert len(fig.axes) >= 8
-    assert isinstance(comp, Comparison) and comp.to_pandas().shape[0] == len(comp.metrics) * len(comp.strategies)
+    assert isinstance(comp, Comparison) and comp.to_pandas().shape[0] == len(comp.metrics) * len(
+        comp.strategies
+    )
 
 
 def test_errors_name_the_problem(reference_model):
@@ -160,8 +185,25 @@ def test_cli_compare_prints_table_and_writes_figure(tmp_path, capsys):
     from trafficsys.cli import main
 
     png = tmp_path / "c.png"
-    assert main(["compare", "--n", "40", "--seed", "2", "--figure", str(png), "--csv", str(tmp_path / "c.csv"),
-                 "--drivers", "saviour_led", "baseline"]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--n",
+                "40",
+                "--seed",
+                "2",
+                "--figure",
+                str(png),
+                "--csv",
+                str(tmp_path / "c.csv"),
+                "--drivers",
+                "saviour_led",
+                "baseline",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "exploitation_person_years" in out and "survivor_led_state_accountable" in out
     assert "What decides whether saviour_led beats baseline" in out
@@ -182,8 +224,10 @@ def test_regions_plot_colours_the_futures_by_winner(comp):
     from trafficsys.plot.compare import plot_regions
 
     ax = plot_regions(comp, "saviour_led", "survivor_led")
-    wins = np.mean(comp.values["exploitation_person_years"]["saviour_led"]
-                   < comp.values["exploitation_person_years"]["survivor_led"])
+    wins = np.mean(
+        comp.values["exploitation_person_years"]["saviour_led"]
+        < comp.values["exploitation_person_years"]["survivor_led"]
+    )
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert any(f"saviour led better ({wins:.0%})" == lab for lab in labels)
     top2 = list(comp.drivers("saviour_led", "survivor_led", top=2).index)

@@ -16,10 +16,20 @@ from trafficsys.scenarios.metrics import final_value
 
 #: the reference model's indicators, in the order the comparison has always reported them
 REFERENCE_INDICATORS = [
-    "exploitation_final", "exploitation_person_years", "victims_identified", "victims_criminalised",
-    "re_trafficked", "reintegrated", "survivor_leaders", "convictions", "conviction_ratio",
-    "convictions_per_1000_identified", "state_share_first_response", "state_run_share_first_response",
-    "survivor_trust", "cost_per_exploitation_year_averted",
+    "exploitation_final",
+    "exploitation_person_years",
+    "victims_identified",
+    "victims_criminalised",
+    "re_trafficked",
+    "reintegrated",
+    "survivor_leaders",
+    "convictions",
+    "conviction_ratio",
+    "convictions_per_1000_identified",
+    "state_share_first_response",
+    "state_run_share_first_response",
+    "survivor_trust",
+    "cost_per_exploitation_year_averted",
 ]
 
 
@@ -44,17 +54,30 @@ def test_the_reference_model_declares_the_indicators_compare_reports(reference_m
     assert found["cost_per_exploitation_year_averted"].note.startswith("('none'")
     declared = reference_model.metadata["compare"]
     assert (declared["reference"], declared["primary"], declared["trajectories"]) == (
-        "baseline", "exploitation_person_years", ["in_exploitation"])
+        "baseline",
+        "exploitation_person_years",
+        ["in_exploitation"],
+    )
 
 
 def test_declared_kinds_compute_what_they_say():
     m = _stock_model()
     m.metadata["indicators"] = {
         "level_end": {"label": "level at the end", "units": "item", "better": "higher", "value": "level"},
-        "per_100": {"label": "level / spent", "units": "item/USD", "better": "higher",
-                    "ratio": ["level", "spent"], "scale": 100},
-        "cost": {"label": "spent / level lost vs the reference", "units": "USD/item", "better": "lower",
-                 "cost_per_averted": ["spent", "level"], "note": "inf: nothing averted"},
+        "per_100": {
+            "label": "level / spent",
+            "units": "item/USD",
+            "better": "higher",
+            "ratio": ["level", "spent"],
+            "scale": 100,
+        },
+        "cost": {
+            "label": "spent / level lost vs the reference",
+            "units": "USD/item",
+            "better": "lower",
+            "cost_per_averted": ["spent", "level"],
+            "note": "inf: nothing averted",
+        },
     }
     found = indicators(m)
     final = {"level": np.array([4.0, 2.0]), "spent": np.array([8.0, 0.0])}
@@ -85,8 +108,12 @@ def test_declared_defaults_are_used_and_survive_a_round_trip(tmp_path):
         "spent_end": {"label": "spent", "units": "USD", "better": "lower", "value": "spent"},
         "level_end": {"label": "level", "units": "item", "better": "higher", "value": "level"},
     }
-    m.metadata["compare"] = {"reference": "fast", "primary": "level_end", "trajectories": ["level"],
-                             "figure": ["spent_end"]}
+    m.metadata["compare"] = {
+        "reference": "fast",
+        "primary": "level_end",
+        "trajectories": ["level"],
+        "figure": ["spent_end"],
+    }
     for suffix in (".toml", ".xmile"):
         ts.save(m, tmp_path / f"pool{suffix}")
         again = ts.load(tmp_path / f"pool{suffix}")
@@ -99,14 +126,23 @@ def test_declared_defaults_are_used_and_survive_a_round_trip(tmp_path):
         assert plot_fan(c).get_lines()  # the first kept trajectory by default
 
 
-@pytest.mark.parametrize("spec, message", [
-    ({"label": "x", "units": "item", "better": "lower"}, "needs exactly one of value, ratio, cost_per_averted"),
-    ({"units": "item", "better": "lower", "value": "level"}, "needs label"),
-    ({"label": "x", "units": "item", "better": "down", "value": "level"}, "better must be 'lower' or 'higher'"),
-    ({"label": "x", "units": "item", "better": "lower", "value": "levle"}, "uses 'levle'.*level"),
-    ({"label": "x", "units": "item", "better": "lower", "ratio": ["level"]}, "ratio must be a list"),
-    ("level", "must be a table"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        (
+            {"label": "x", "units": "item", "better": "lower"},
+            "needs exactly one of value, ratio, cost_per_averted",
+        ),
+        ({"units": "item", "better": "lower", "value": "level"}, "needs label"),
+        (
+            {"label": "x", "units": "item", "better": "down", "value": "level"},
+            "better must be 'lower' or 'higher'",
+        ),
+        ({"label": "x", "units": "item", "better": "lower", "value": "levle"}, "uses 'levle'.*level"),
+        ({"label": "x", "units": "item", "better": "lower", "ratio": ["level"]}, "ratio must be a list"),
+        ("level", "must be a table"),
+    ],
+)
 def test_bad_declarations_name_the_indicator(spec, message):
     m = _stock_model()
     m.metadata["indicators"] = {"broken": spec}
@@ -134,11 +170,19 @@ def test_the_old_constant_still_reads_the_reference_model():
 def _string_constants(path):
     """The string constants of a module that are not docstrings."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    docs = {id(node.body[0].value) for node in ast.walk(tree)
-            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
-            and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
-    return {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
-            and id(n) not in docs}
+    docs = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return {
+        n.value
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs
+    }
 
 
 #: reference-model words generic code still uses, and why
@@ -150,7 +194,10 @@ ALLOWED = {
 def test_generic_code_names_no_variable_indicator_or_strategy_of_the_reference_model(reference_model):
     words = set(reference_model.names()) | set(indicators(reference_model)) | set(reference_model.scenarios)
     src = REPO / "src" / "trafficsys"
-    found = [f"{path.relative_to(src)}: {word!r}" for path in sorted(src.rglob("*.py"))
-             for word in sorted(_string_constants(path) & words)
-             if (str(path.relative_to(src)), word) not in ALLOWED]
+    found = [
+        f"{path.relative_to(src)}: {word!r}"
+        for path in sorted(src.rglob("*.py"))
+        for word in sorted(_string_constants(path) & words)
+        if (str(path.relative_to(src)), word) not in ALLOWED
+    ]
     assert not found, found

@@ -55,8 +55,11 @@ def dense_feedback(n: int = 9, *, stop: float = 20, dt: float = 0.125) -> ts.Mod
     for i in range(n):
         m.constant(f"tau_{i}", 2.0 + (4.0 * ((i * 5) % n)) / n, doc="drain time of stock i")
     for i in range(n):
-        terms = " + ".join(f"{0.1 * (1 + (i * 7 + j * 3) % 5) / n:.4f} * s_{j} / (1 + s_{j} / 50)"
-                           for j in range(n) if j != i)
+        terms = " + ".join(
+            f"{0.1 * (1 + (i * 7 + j * 3) % 5) / n:.4f} * s_{j} / (1 + s_{j} / 50)"
+            for j in range(n)
+            if j != i
+        )
         m.stock(f"s_{i}", float(5 + 3 * i), inflows=[f"in_{i}"], outflows=[f"out_{i}"])
         m.flow(f"in_{i}", terms)
         m.flow(f"out_{i}", f"s_{i} / tau_{i}")

@@ -390,7 +390,8 @@ def test_advance_plays_every_team_and_carries_missing_decisions(client, game, mo
             assert t["series"][ind.name] == [float(v) for v in again[ind.name].values[:, 0]]
         # the numpy path, as the stepped run uses: bit for bit (the compiled kernel agrees to 1e-12, not bits)
         whole = ts.simulate(model, scenario=team_scenario(model, workshop, log), backend="numpy").sel(
-            time=slice(0, 10))
+            time=slice(0, 10)
+        )
         for ind in workshop.indicators:
             assert np.array_equal(whole[ind.name].values[:, 0], t["series"][ind.name])
     assert t1["series"] != t2["series"] != t3["series"]

@@ -45,8 +45,13 @@ def int_seed(seed: int | np.random.Generator | None) -> int:
     return int(rng(seed).integers(0, 2**31 - 1))
 
 
-def run_ensemble(m: Model, params: Mapping[str, Sequence[float] | np.ndarray] | None = None, *,
-                 scenario: Any = None, **kwargs: Any):
+def run_ensemble(
+    m: Model,
+    params: Mapping[str, Sequence[float] | np.ndarray] | None = None,
+    *,
+    scenario: Any = None,
+    **kwargs: Any,
+):
     """Run ``m`` once per element of the ``params`` arrays through the ensemble door; return its Dataset (time, run).
 
     ``kwargs`` go to :func:`trafficsys.engine.ensemble.run_ensemble` (``executor``,
@@ -81,8 +86,10 @@ def metric_values(ds: Any, metric: Outcome, *, model: Model | None = None) -> np
         if call:
             fn, text = call.group(1).lower(), call.group(2)
             if fn not in _REDUCERS:
-                raise ModelError(f"metric {metric!r}: unknown summary {fn!r}; use one of "
-                                 f"{', '.join(_REDUCERS)}, 'x@time' or a function of the results")
+                raise ModelError(
+                    f"metric {metric!r}: unknown summary {fn!r}; use one of "
+                    f"{', '.join(_REDUCERS)}, 'x@time' or a function of the results"
+                )
             reducer = _REDUCERS[fn]
         else:
             reducer = _REDUCERS["final"]
@@ -105,8 +112,11 @@ def _resolve(ds: Any, text: str, model: Model | None) -> str:
     for name in ds.data_vars:
         if canonical(str(name)) == key:
             return str(name)
-    raise ModelError(f"metric {text!r}: the results have no such variable; "
-                     f"choose one of {', '.join(map(str, list(ds.data_vars)[:12]))}...", variable=text)
+    raise ModelError(
+        f"metric {text!r}: the results have no such variable; "
+        f"choose one of {', '.join(map(str, list(ds.data_vars)[:12]))}...",
+        variable=text,
+    )
 
 
 def constants_with_ranges(m: Model, names: Sequence[str] | None = None, *, need_range: bool = True) -> list:
@@ -121,20 +131,30 @@ def constants_with_ranges(m: Model, names: Sequence[str] | None = None, *, need_
     if names is None:  # a range of zero width fixes the constant: nothing to vary
         chosen = uncertain_inputs(m, need_range=need_range, nonzero_width=True)
         if not chosen:
-            raise ModelError("no constant has a declared range; declare range=(low, high) on the constants "
-                             "to vary, or name them", file=m.file)
+            raise ModelError(
+                "no constant has a declared range; declare range=(low, high) on the constants "
+                "to vary, or name them",
+                file=m.file,
+            )
         return chosen
     out = []
     for n in names:
         e = m[n] if (n in m or "[" not in n) else None
         if e is not None and not isinstance(e, Constant):
-            raise ModelError(f"'{n}' is a {e.kind.value}, not a constant: only constants can be varied",
-                             variable=n, file=m.file)
+            raise ModelError(
+                f"'{n}' is a {e.kind.value}, not a constant: only constants can be varied",
+                variable=n,
+                file=m.file,
+            )
         got = uncertain_inputs(m, [n], need_range=False)
         for inp in got:
             r = inp.range
             if need_range and (r is None or not r[1] > r[0]):
-                raise ModelError(f"this constant has no range to vary over ({r}); give it range=(low, high) "
-                                 f"with low < high", variable=inp.name, file=m.file)
+                raise ModelError(
+                    f"this constant has no range to vary over ({r}); give it range=(low, high) "
+                    f"with low < high",
+                    variable=inp.name,
+                    file=m.file,
+                )
         out += got
     return out

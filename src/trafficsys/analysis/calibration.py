@@ -124,7 +124,11 @@ class CalibrationResult:
         for i, name in enumerate(names):
             v = float(self.params["value"].iloc[i])
             rel = float(sd[i] / abs(v)) if v != 0 else float("inf")
-            others = [(abs(corr[i, j]), names[j], corr[i, j]) for j in range(p) if j != i and np.isfinite(corr[i, j])]
+            others = [
+                (abs(corr[i, j]), names[j], corr[i, j])
+                for j in range(p)
+                if j != i and np.isfinite(corr[i, j])
+            ]
             top = max(others) if others else (0.0, "", 0.0)
             bound = bool(self.params["at_bound"].iloc[i])
             why = []
@@ -134,9 +138,16 @@ class CalibrationResult:
                 why.append(f"correlated {top[2]:+.2f} with {top[1]}")
             if bound:
                 why.append("at a range bound")
-            rows[name] = {"value": v, "sd": float(sd[i]), "relative_sd": rel, "most_correlated": top[1],
-                          "correlation": float(top[2]), "at_bound": bound, "identified": not why,
-                          "why": "; ".join(why) or "the data pin it down"}
+            rows[name] = {
+                "value": v,
+                "sd": float(sd[i]),
+                "relative_sd": rel,
+                "most_correlated": top[1],
+                "correlation": float(top[2]),
+                "at_bound": bound,
+                "identified": not why,
+                "why": "; ".join(why) or "the data pin it down",
+            }
         return pd.DataFrame.from_dict(rows, orient="index")
 
     def plot(self, ax=None, data=None):
@@ -154,8 +165,10 @@ class CalibrationResult:
             a.plot(observed.index, observed[name], "o", ms=3, color="0.3", label="observed")
             a.plot(self.fitted.index, self.fitted[name], "-", color="C0", label="calibrated model")
             a.set_ylabel(name)
-            a.set_title(f"{name}: RMSE {self.fit.loc[name, 'rmse']:.3g}, R² {self.fit.loc[name, 'r2']:.3f}",
-                        fontsize=9)
+            a.set_title(
+                f"{name}: RMSE {self.fit.loc[name, 'rmse']:.3g}, R² {self.fit.loc[name, 'r2']:.3f}",
+                fontsize=9,
+            )
             a.legend(fontsize=8)
         units = self.model.time_units
         axes[-1].set_xlabel("time" if units in ("", "time") else f"time ({units})")
@@ -163,13 +176,18 @@ class CalibrationResult:
         return axes if len(axes) > 1 else axes[0]
 
     def __repr__(self) -> str:
-        vals = ", ".join(f"{k}={v:.4g}±{s:.2g}" for k, v, s in
-                         zip(self.params.index, self.params["value"], self.params["stderr"]))
+        vals = ", ".join(
+            f"{k}={v:.4g}±{s:.2g}"
+            for k, v, s in zip(self.params.index, self.params["value"], self.params["stderr"])
+        )
         return f"<CalibrationResult {vals}; {'converged' if self.success else 'NOT converged'}>"
 
     def _repr_html_(self) -> str:
-        return (f"<p>{'Converged' if self.success else 'Did not converge'}: {self.message}</p>"
-                + self.params.to_html(float_format=lambda v: f"{v:.4g}") + self.fit.to_html())
+        return (
+            f"<p>{'Converged' if self.success else 'Did not converge'}: {self.message}</p>"
+            + self.params.to_html(float_format=lambda v: f"{v:.4g}")
+            + self.fit.to_html()
+        )
 
 
 def _observations(data: Any, m: Model):
@@ -183,18 +201,25 @@ def _observations(data: Any, m: Model):
     elif isinstance(data, Mapping):
         data = pd.DataFrame({k: pd.Series(v) for k, v in data.items()})
     elif not isinstance(data, pd.DataFrame):
-        raise ModelError(f"calibration data must be a pandas DataFrame indexed by time, a named Series or a "
-                         f"dict of Series; got {type(data).__name__}")
+        raise ModelError(
+            f"calibration data must be a pandas DataFrame indexed by time, a named Series or a "
+            f"dict of Series; got {type(data).__name__}"
+        )
     data = data.sort_index()
     for col in data.columns:
         if str(col) not in m:
-            raise ModelError(f"data column {col!r} is not a model variable; rename it to the variable it "
-                             f"measures", file=m.file, variable=str(col))
+            raise ModelError(
+                f"data column {col!r} is not a model variable; rename it to the variable it measures",
+                file=m.file,
+                variable=str(col),
+            )
     t = np.asarray(data.index, dtype=float)
     if t.min() < m.start - 1e-9 or t.max() > m.stop + 1e-9:
-        raise ModelError(f"observations span t={t.min():g}..{t.max():g} but the model runs "
-                         f"t={m.start:g}..{m.stop:g}; change the model's start/stop or trim the data",
-                         file=m.file)
+        raise ModelError(
+            f"observations span t={t.min():g}..{t.max():g} but the model runs "
+            f"t={m.start:g}..{m.stop:g}; change the model's start/stop or trim the data",
+            file=m.file,
+        )
     return data.astype(float)
 
 
@@ -294,8 +319,9 @@ def calibrate(
     for name in params:
         e = m[name] if (name in m or "[" not in name) else None
         if e is not None and not isinstance(e, Constant):
-            raise ModelError(f"only constants can be calibrated; '{name}' is a {e.kind.value}",
-                             variable=name, file=m.file)
+            raise ModelError(
+                f"only constants can be calibrated; '{name}' is a {e.kind.value}", variable=name, file=m.file
+            )
     # an arrayed constant is fitted element by element (or as one value, when it is sampled as one)
     inputs = uncertain_inputs(m, list(params), need_range=False)
     consts = [inp.constant for inp in inputs]
@@ -308,7 +334,9 @@ def calibrate(
     y_obs = obs.values
     mask = np.isfinite(y_obs)
     if mask.sum() <= len(consts):
-        raise ModelError(f"{mask.sum()} observations cannot determine {len(consts)} constants; give more data")
+        raise ModelError(
+            f"{mask.sum()} observations cannot determine {len(consts)} constants; give more data"
+        )
     scale = np.array([(weights or {}).get(c, np.nanstd(obs[c].values) or 1.0) for c in cols])
 
     lo = np.array([c.range[0] if c.range else -np.inf for c in consts])
@@ -316,8 +344,12 @@ def calibrate(
     x0 = np.array([c.value for c in consts], dtype=float)
     for c, v, a, b in zip(consts, x0, lo, hi):
         if not a <= v <= b:
-            raise ModelError(f"starting value {v:g} is outside the range [{a:g}, {b:g}]; set a value inside "
-                             f"the range before calibrating", variable=c.name, file=m.file)
+            raise ModelError(
+                f"starting value {v:g} is outside the range [{a:g}, {b:g}]; set a value inside "
+                f"the range before calibrating",
+                variable=c.name,
+                file=m.file,
+            )
     x0 = np.clip(x0, lo, hi)
 
     def simulate(X: np.ndarray) -> np.ndarray:
@@ -340,7 +372,7 @@ def calibrate(
             # some parameter set blows the model up: score the rows one by one, failures as a bad fit
             if len(X) == 1:
                 return np.full((1, int(mask.sum())), _FAILED)
-            return np.vstack([residual_rows(X[i:i + 1]) for i in range(len(X))])
+            return np.vstack([residual_rows(X[i : i + 1]) for i in range(len(X))])
         res = (sim - y_obs[None]) / scale[None, None, :]
         return res[:, mask]
 
@@ -359,8 +391,11 @@ def calibrate(
     try:
         simulate(x0[None, :])
     except SimulationError as e:
-        raise ModelError(f"the model fails at the starting values ({', '.join(f'{c.name}={v:g}' for c, v in zip(consts, x0))}): "
-                         f"{e}; start the calibration from values where the model runs", file=m.file) from e
+        raise ModelError(
+            f"the model fails at the starting values ({', '.join(f'{c.name}={v:g}' for c, v in zip(consts, x0))}): "
+            f"{e}; start the calibration from values where the model runs",
+            file=m.file,
+        ) from e
     sol = least_squares(fun, x0, jac=jac, bounds=(lo, hi), loss=loss, max_nfev=max_nfev, x_scale="jac")
     n, p = int(mask.sum()), len(consts)
     J = jac(sol.x)
@@ -373,10 +408,20 @@ def calibrate(
     stderr = np.sqrt(np.clip(np.diag(cov), 0, None))
     tq = float(stats.t.ppf(0.975, dof))
     names = [inp.name for inp in inputs]
-    at_bound = (np.isclose(sol.x, lo) | np.isclose(sol.x, hi))
-    table = pd.DataFrame({"value": sol.x, "stderr": stderr, "low": sol.x - tq * stderr,
-                          "high": sol.x + tq * stderr, "initial": x0, "range_low": lo, "range_high": hi,
-                          "at_bound": at_bound}, index=pd.Index(names, name="constant"))
+    at_bound = np.isclose(sol.x, lo) | np.isclose(sol.x, hi)
+    table = pd.DataFrame(
+        {
+            "value": sol.x,
+            "stderr": stderr,
+            "low": sol.x - tq * stderr,
+            "high": sol.x + tq * stderr,
+            "initial": x0,
+            "range_low": lo,
+            "range_high": hi,
+            "at_bound": at_bound,
+        },
+        index=pd.Index(names, name="constant"),
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = cov / np.outer(stderr, stderr)
     fitted = simulate(sol.x[None, :])[0]
@@ -387,16 +432,25 @@ def calibrate(
         err = resid[ok, j]
         yo = y_obs[ok, j]
         ss_tot = float(np.sum((yo - yo.mean()) ** 2))
-        fit_rows[col] = {"rmse": float(np.sqrt(np.mean(err**2))), "r2": 1 - float(np.sum(err**2)) / ss_tot
-                         if ss_tot > 0 else np.nan, "n": int(ok.sum())}
+        fit_rows[col] = {
+            "rmse": float(np.sqrt(np.mean(err**2))),
+            "r2": 1 - float(np.sum(err**2)) / ss_tot if ss_tot > 0 else np.nan,
+            "n": int(ok.sum()),
+        }
     calibrated = _with_values(base, inputs, sol.x)
     index = pd.Index(t_obs, name="time")
     res = CalibrationResult(
-        calibrated, table, pd.DataFrame(corr, index=names, columns=names),
+        calibrated,
+        table,
+        pd.DataFrame(corr, index=names, columns=names),
         pd.DataFrame(np.where(mask, resid, np.nan), index=index, columns=cols),
         pd.DataFrame(fitted, index=index, columns=cols),
-        pd.DataFrame.from_dict(fit_rows, orient="index"), bool(sol.success), str(sol.message), int(sol.nfev),
-        float(sol.cost))
+        pd.DataFrame.from_dict(fit_rows, orient="index"),
+        bool(sol.success),
+        str(sol.message),
+        int(sol.nfev),
+        float(sol.cost),
+    )
     res.jacobian = J
     res.local = local
     if local is not None:  # the adapted model samples the fitted constants only as far as the figures allow
@@ -414,7 +468,7 @@ def _with_values(model: Model, inputs: Sequence[Any], values: Sequence[float]) -
             continue
         base = inp.targets[0].split("[", 1)[0]
         for t in inp.targets:  # "x[a,b]" -> element key "a,b"
-            per.setdefault(base, {})[t[len(base) + 1:-1]] = repr(float(v))
+            per.setdefault(base, {})[t[len(base) + 1 : -1]] = repr(float(v))
     for base, values_of in per.items():
         e = model[base]
         known = {canonical_key(k): k for k, _ in e.per_element}

@@ -81,7 +81,6 @@ class LoopInfo:
         return f"{label}: " + " -> ".join((*self.variables, self.variables[0]))
 
 
-
 class LoopDominance:
     """Link, loop and relative loop scores over time, for one run or an ensemble.
 
@@ -121,7 +120,9 @@ class LoopDominance:
         self.relative = relative
         self._dom = dominant_index  # (partition, time, run): index into self.loops, -1 for none
         self._dominant = None
-        self.sampled: dict[str, np.ndarray] = {}  #: constants that vary across the runs (name -> value per run)
+        self.sampled: dict[
+            str, np.ndarray
+        ] = {}  #: constants that vary across the runs (name -> value per run)
         self.omitted = 0  #: loops scored but not kept (see ``max_bytes`` in :func:`loop_dominance`)
         self.time_units = "time"  #: the model's time units (axis label of the figures)
 
@@ -131,9 +132,15 @@ class LoopDominance:
 
         if self._dominant is None:
             ids = np.array([lp.id for lp in self.loops] + [""], dtype=str)
-            self._dominant = xr.DataArray(ids[self._dom], dims=("partition", "time", "run"), coords={
-                "partition": np.arange(len(self.partitions)), "time": self.relative["time"].values,
-                "run": self.relative["run"].values}).transpose("time", "run", "partition")
+            self._dominant = xr.DataArray(
+                ids[self._dom],
+                dims=("partition", "time", "run"),
+                coords={
+                    "partition": np.arange(len(self.partitions)),
+                    "time": self.relative["time"].values,
+                    "run": self.relative["run"].values,
+                },
+            ).transpose("time", "run", "partition")
         return self._dominant
 
     def _dominates(self, k: int) -> np.ndarray:
@@ -167,31 +174,56 @@ class LoopDominance:
         for k, lp in enumerate(self.loops):
             d = self._dominates(k) if run is None else self._dominates(k)[:, [run]]
             t, r = np.meshgrid(rel["time"].values, rel["run"].values, indexing="ij")
-            frames.append(pd.DataFrame({
-                "time": t.ravel(), "run": r.ravel(), "loop": lp.id, "polarity": lp.polarity,
-                "partition": lp.partition, "competing": lp.competing,
-                "score": sc.values[:, :, k].ravel(), "relative": rel.values[:, :, k].ravel(),
-                "dominant": d.ravel(),
-            }))
-        return pd.concat(frames, ignore_index=True).sort_values(["run", "time", "partition", "loop"],
-                                                                ignore_index=True)
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "time": t.ravel(),
+                        "run": r.ravel(),
+                        "loop": lp.id,
+                        "polarity": lp.polarity,
+                        "partition": lp.partition,
+                        "competing": lp.competing,
+                        "score": sc.values[:, :, k].ravel(),
+                        "relative": rel.values[:, :, k].ravel(),
+                        "dominant": d.ravel(),
+                    }
+                )
+            )
+        return pd.concat(frames, ignore_index=True).sort_values(
+            ["run", "time", "partition", "loop"], ignore_index=True
+        )
 
     def to_xarray(self):
         """Return the scores as one ``xarray.Dataset``."""
         import xarray as xr
 
-        return xr.Dataset({"link_score": self.link_scores, "loop_score": self.loop_scores,
-                           "relative": self.relative, "dominant": self.dominant})
+        return xr.Dataset(
+            {
+                "link_score": self.link_scores,
+                "loop_score": self.loop_scores,
+                "relative": self.relative,
+                "dominant": self.dominant,
+            }
+        )
 
     def ranking(self):
         """Loops ranked: competing loops by mean absolute relative score, then loops alone in their partition."""
         import pandas as pd
 
         mean_abs = np.abs(self.relative).mean(dim=("time", "run")).values
-        rows = [{"loop": lp.id, "polarity": lp.polarity, "partition": lp.partition, "competing": lp.competing,
-                 "mean_abs_relative": float(mean_abs[k]),
-                 "share_dominant": float(self._dominates(k).mean()),
-                 "name": lp.name, "variables": " -> ".join(lp.variables)} for k, lp in enumerate(self.loops)]
+        rows = [
+            {
+                "loop": lp.id,
+                "polarity": lp.polarity,
+                "partition": lp.partition,
+                "competing": lp.competing,
+                "mean_abs_relative": float(mean_abs[k]),
+                "share_dominant": float(self._dominates(k).mean()),
+                "name": lp.name,
+                "variables": " -> ".join(lp.variables),
+            }
+            for k, lp in enumerate(self.loops)
+        ]
         df = pd.DataFrame(rows)
         return df.sort_values(["competing", "mean_abs_relative"], ascending=[False, False], ignore_index=True)
 
@@ -216,9 +248,16 @@ class LoopDominance:
                 if i == len(t) or dom[i] != dom[start]:
                     if dom[start] >= 0:
                         k = int(dom[start])
-                        rows.append({"partition": p, "start": float(t[start]), "end": float(t[i - 1]),
-                                     "loop": self.loops[k].id, "polarity": self.loops[k].polarity,
-                                     "mean_relative": float(self.relative.values[start:i, run, k].mean())})
+                        rows.append(
+                            {
+                                "partition": p,
+                                "start": float(t[start]),
+                                "end": float(t[i - 1]),
+                                "loop": self.loops[k].id,
+                                "polarity": self.loops[k].polarity,
+                                "mean_relative": float(self.relative.values[start:i, run, k].mean()),
+                            }
+                        )
                     start = i
         return pd.DataFrame(rows, columns=["partition", "start", "end", "loop", "polarity", "mean_relative"])
 
@@ -259,20 +298,33 @@ class LoopDominance:
                     prev["_sum"] += rel[sel, j].sum()
                     prev["_n"] += int(sel.sum())
                 else:
-                    prev = {"partition": p, "start": start, "end": end, "loop": self.loops[k].id,
-                            "polarity": self.loops[k].polarity, "_sum": rel[sel, j].sum(), "_n": int(sel.sum()),
-                            "name": self.loops[k].label}
+                    prev = {
+                        "partition": p,
+                        "start": start,
+                        "end": end,
+                        "loop": self.loops[k].id,
+                        "polarity": self.loops[k].polarity,
+                        "_sum": rel[sel, j].sum(),
+                        "_n": int(sel.sum()),
+                        "name": self.loops[k].label,
+                    }
                     rows.append(prev)
         for r in rows:
             r["mean_relative"] = float(r.pop("_sum") / r.pop("_n"))
-        return pd.DataFrame(rows, columns=["partition", "start", "end", "loop", "polarity", "mean_relative", "name"])
+        return pd.DataFrame(
+            rows, columns=["partition", "start", "end", "loop", "polarity", "mean_relative", "name"]
+        )
 
     def _bins(self, window: float | None) -> np.ndarray:
         t = self.time
         if window is None:
             window = (t[-1] - t[0]) / 20 if len(t) > 1 else 1.0
-        if isinstance(window, bool) or not isinstance(window, (int, float, np.integer, np.floating)) \
-                or not np.isfinite(window) or window < 0:
+        if (
+            isinstance(window, bool)
+            or not isinstance(window, (int, float, np.integer, np.floating))
+            or not np.isfinite(window)
+            or window < 0
+        ):
             raise ModelError(f"window must be a finite time span >= 0 (0: every saved step), got {window!r}")
         if not window:
             return np.arange(len(t))
@@ -355,8 +407,11 @@ class LoopDominance:
             vals = params[name]
             v = np.asarray(list(vals) if not isinstance(vals, np.ndarray) else vals, dtype=float)
             if v.shape != (len(frac),):
-                raise ModelError(f"params[{name!r}] has {v.size} values for {len(frac)} runs; give one per run")
+                raise ModelError(
+                    f"params[{name!r}] has {v.size} values for {len(frac)} runs; give one per run"
+                )
             X[:, j] = v
+
         # Spearman's coefficient is Pearson's on the (average) ranks: every pair in one matrix product
         def standard(ranks: np.ndarray) -> np.ndarray:
             dev = ranks - ranks.mean(axis=0)
@@ -365,8 +420,11 @@ class LoopDominance:
                 return np.where(norm > 0, dev / np.where(norm > 0, norm, 1.0), np.nan)
 
         Y = frac.to_numpy(dtype=float)
-        corr = standard(rankdata(X, axis=0)).T @ standard(rankdata(Y, axis=0)) if len(frac) else \
-            np.full((len(names), Y.shape[1]), np.nan)
+        corr = (
+            standard(rankdata(X, axis=0)).T @ standard(rankdata(Y, axis=0))
+            if len(frac)
+            else np.full((len(names), Y.shape[1]), np.nan)
+        )
         corr = np.clip(corr, -1.0, 1.0)
         flat = (np.ptp(X, axis=0)[:, None] == 0) | (np.ptp(Y, axis=0)[None, :] == 0) if len(frac) else True
         return pd.DataFrame(np.where(flat, np.nan, corr), index=names, columns=frac.columns)
@@ -388,19 +446,31 @@ class LoopDominance:
         if self.method == "strongest_path" and self.explained is not None:
             mid = round(100 * float(np.median(self.explained)))
             bound = " at most" if float(self.explained.attrs.get("recovered", 1.0)) < 0.5 else ""
-            how = (f", found by strongest-path search (they explain{bound} {mid}% of the loop activity, "
-                   f"median over times)")
-        return (f"<LoopDominance: {len(self.loops)} loops ({len(self.competing)} competing) in "
-                f"{len(self.partitions)} partitions, {self.relative.sizes['time']} times x "
-                f"{self.relative.sizes['run']} runs{how}>")
+            how = (
+                f", found by strongest-path search (they explain{bound} {mid}% of the loop activity, "
+                f"median over times)"
+            )
+        return (
+            f"<LoopDominance: {len(self.loops)} loops ({len(self.competing)} competing) in "
+            f"{len(self.partitions)} partitions, {self.relative.sizes['time']} times x "
+            f"{self.relative.sizes['run']} runs{how}>"
+        )
 
     def _repr_html_(self) -> str:
         ranking = self.ranking()
-        more = f"<p>... and {len(ranking) - 20} more loops (<code>.ranking()</code>)</p>" if len(ranking) > 20 else ""
-        return (f"<p>{html.escape(repr(self))}</p>" + ranking.head(20).to_html(index=False) + more
-                + "<p>Everything: <code>.ranking()</code>, <code>.periods()</code>, <code>.to_pandas()</code> "
-                "(time x loop), <code>.shares()</code> for an ensemble; figures: <code>.plot()</code>, "
-                "<code>.plot_shares()</code>.</p>")
+        more = (
+            f"<p>... and {len(ranking) - 20} more loops (<code>.ranking()</code>)</p>"
+            if len(ranking) > 20
+            else ""
+        )
+        return (
+            f"<p>{html.escape(repr(self))}</p>"
+            + ranking.head(20).to_html(index=False)
+            + more
+            + "<p>Everything: <code>.ranking()</code>, <code>.periods()</code>, <code>.to_pandas()</code> "
+            "(time x loop), <code>.shares()</code> for an ensemble; figures: <code>.plot()</code>, "
+            "<code>.plot_shares()</code>.</p>"
+        )
 
     def dominant_set(self, time: float, run: int = 0, *, threshold: float = 0.5) -> dict[int, list[str]]:
         """Return the dominant loop *set* of each competing partition at a time (Schoenberg et al. 2020, section 2).
@@ -429,5 +499,3 @@ class LoopDominance:
                 total += scores[j]
             out[p] = chosen
         return out
-
-

@@ -122,7 +122,9 @@ def feedback_graph(m: Model) -> nx.DiGraph:
         if tree is None:
             continue
         live = ast.live_names(tree)
-        drop += [(a, name) for a in g.predecessors(name) if a not in live and g[a][name].get("via") == "equation"]
+        drop += [
+            (a, name) for a in g.predecessors(name) if a not in live and g[a][name].get("via") == "equation"
+        ]
     g.remove_edges_from(drop)
     for name in g.nodes:
         g.nodes[name]["state"] = isinstance(m[name], Stock) or _is_stateful(m, name)
@@ -163,9 +165,13 @@ def _structure_cached(m: Model, what: tuple, compute: Callable[[], Any]) -> Any:
 
     try:
         # named loops and annotated links name and sign the loops: part of the key with the structure
-        key = (what, structure_key(m), tuple((c.name, c.value) for c in m.constants),
-               tuple(sorted((name, tuple(nl.variables)) for name, nl in m.loops.items())),
-               tuple(repr(lk) for lk in m.links))
+        key = (
+            what,
+            structure_key(m),
+            tuple((c.name, c.value) for c in m.constants),
+            tuple(sorted((name, tuple(nl.variables)) for name, nl in m.loops.items())),
+            tuple(repr(lk) for lk in m.links),
+        )
         hash(key)
     except TypeError:  # pragma: no cover - an element that cannot be hashed: compute every time
         return compute()
@@ -237,8 +243,11 @@ def _with_every_variable(given: Model, m: Model, ds):
     is re-run.  The engine's results hold every constant's value per run, so the runs are
     reproduced exactly, through the ensemble door, with the same scenario, method and save period.
     """
-    wanted = [n for n in m.names() if not isinstance(m[n], Constant)
-              and not (isinstance(m[n], Lookup) and m[n].input is None)]  # type: ignore[attr-defined]
+    wanted = [
+        n
+        for n in m.names()
+        if not isinstance(el := m[n], Constant) and not (isinstance(el, Lookup) and el.input is None)
+    ]
     if all(n in ds or m[n].name in ds for n in wanted):
         return ds
     attrs = ds.attrs
@@ -249,10 +258,14 @@ def _with_every_variable(given: Model, m: Model, ds):
     scenario = attrs.get("scenario") or None
     base = given.with_scenario(scenario) if scenario in given.scenarios else given
     flat = m if base is given else _flatten(base)
-    params = {c: np.asarray(ds[c].values, dtype=float) for c in flat.names(Kind.CONSTANT)
-              if c in ds and "time" not in ds[c].dims}
-    r = run_ensemble(base, params, method=attrs["method"], saveper=float(attrs["saveper"]),
-                     n=ds.sizes.get("run", 1))
+    params = {
+        c: np.asarray(ds[c].values, dtype=float)
+        for c in flat.names(Kind.CONSTANT)
+        if c in ds and "time" not in ds[c].dims
+    }
+    r = run_ensemble(
+        base, params, method=attrs["method"], saveper=float(attrs["saveper"]), n=ds.sizes.get("run", 1)
+    )
     return _dataset(r)
 
 
@@ -276,29 +289,39 @@ class _Values:
         if name in self._cache:
             return self._cache[name]
         shape = (len(self.time), self.nrun)
-        key = next((k for k in (name, self.m[name].name) if k in self.ds), None) if name in self.m else (
-            name if name in self.ds else None)
+        key = (
+            next((k for k in (name, self.m[name].name) if k in self.ds), None)
+            if name in self.m
+            else (name if name in self.ds else None)
+        )
         if key is not None:
             da = self.ds[key]
             dims = [d for d in ("time", "run") if d in da.dims]
             extra = [d for d in da.dims if d not in ("time", "run")]
             if extra:
-                raise ModelError(f"arrayed variable (dimensions {extra}) is not supported by loop dominance",
-                                 variable=name, file=self.m.file)
+                raise ModelError(
+                    f"arrayed variable (dimensions {extra}) is not supported by loop dominance",
+                    variable=name,
+                    file=self.m.file,
+                )
             arr = np.asarray(da.transpose(*dims).values, dtype=float)
             if dims == ["run"]:
                 arr = arr[None, :]
             elif dims == ["time"]:
                 arr = arr[:, None]
-            value = np.ascontiguousarray(np.broadcast_to(arr, shape)) if arr.shape == shape else \
-                np.broadcast_to(arr, shape)
+            value = (
+                np.ascontiguousarray(np.broadcast_to(arr, shape))
+                if arr.shape == shape
+                else np.broadcast_to(arr, shape)
+            )
         elif name in self.m and isinstance(const := self.m[name], Constant):
             value = np.full(shape, const.value)
         else:
             raise ModelError(
                 "the results do not hold this variable's values; simulate with every variable saved "
                 "(the default of ts.simulate) before asking for loop dominance",
-                variable=name, file=self.m.file,
+                variable=name,
+                file=self.m.file,
             )
         self._cache[name] = value
         return value
@@ -337,8 +360,9 @@ def _ratio_score(partial: np.ndarray, dz: np.ndarray, dx: np.ndarray) -> np.ndar
     return out
 
 
-def _link_score(m: Model, values: _Values, source: str, target: str, lookups: Mapping[str, Lookup],
-                compiled: Any = None) -> np.ndarray:
+def _link_score(
+    m: Model, values: _Values, source: str, target: str, lookups: Mapping[str, Lookup], compiled: Any = None
+) -> np.ndarray:
     """Return the link score series ``(time, run)`` of ``source -> target``."""
     e = m[target]
     dt = m.dt
@@ -358,25 +382,46 @@ def _link_score(m: Model, values: _Values, source: str, target: str, lookups: Ma
         if stage_input is not None:
             # a smooth/delay: input u -> hidden stock z, with its own adjustment loop z -> z
             deps = ast.names(stage_input)
-            u = np.broadcast_to(evaluate(stage_input, {d: values[d] for d in deps}, time=values.time[:, None],
-                                         dt=dt, start=m.start, stop=m.stop, lookups=lookups, variable=target),
-                                z.shape)
+            u = np.broadcast_to(
+                evaluate(
+                    stage_input,
+                    {d: values[d] for d in deps},
+                    time=values.time[:, None],
+                    dt=dt,
+                    start=m.start,
+                    stop=m.stop,
+                    lookups=lookups,
+                    variable=target,
+                ),
+                z.shape,
+            )
             du = np.diff(u, axis=0)
             gap = du - dz
             if source == target:
                 score = -np.abs(_ratio_score(dz, gap, dz))
             else:
                 env = {d: (x[1:] if d == source else values[d][:-1]) for d in deps}
-                new = evaluate(stage_input, env, time=values.time[:-1, None], dt=dt, start=m.start, stop=m.stop,
-                               lookups=lookups, variable=target)
+                new = evaluate(
+                    stage_input,
+                    env,
+                    time=values.time[:-1, None],
+                    dt=dt,
+                    start=m.start,
+                    stop=m.stop,
+                    lookups=lookups,
+                    variable=target,
+                )
                 to_input = _ratio_score(np.broadcast_to(new, du.shape) - u[:-1], du, dx)
                 score = to_input * np.abs(_ratio_score(du, gap, du))
         elif _is_stateful(m, target):
             score = np.where((dx == 0) | (dz == 0), 0.0, np.sign(dz) * np.sign(dx))
         else:
             # tables only called as functions have no recorded values; everything else is an input
-            env = {d: (x[1:] if d == source else values[d][:-1]) for d in m.dependencies(target)
-                   if not (d in lookups and lookups[d].input is None)}
+            env = {
+                d: (x[1:] if d == source else values[d][:-1])
+                for d in m.dependencies(target)
+                if not (d in lookups and lookups[d].input is None)
+            }
             t_prev = values.time[:-1, None]
             new = None
             if compiled is not None:  # the engine's own numerics for the equation
@@ -385,8 +430,16 @@ def _link_score(m: Model, values: _Values, source: str, target: str, lookups: Ma
                 except UnsupportedFeatureError:  # e.g. ACTIVE_INITIAL lowered to a hidden initial value
                     new = None
             if new is None:
-                new = evaluate(tree, env, time=t_prev, dt=dt, start=m.start, stop=m.stop, lookups=lookups,
-                               variable=target)
+                new = evaluate(
+                    tree,
+                    env,
+                    time=t_prev,
+                    dt=dt,
+                    start=m.start,
+                    stop=m.stop,
+                    lookups=lookups,
+                    variable=target,
+                )
                 if isinstance(e, Lookup):
                     new = interpolate_lookup(e, new)
                 if isinstance(e, Flow) and e.non_negative:
@@ -432,8 +485,14 @@ class _LoopScorer:
     side, so that every reduction over a partition reads contiguous memory.
     """
 
-    def __init__(self, links: np.ndarray, loop_edges: Sequence[Sequence[int]], groups: Mapping[int, list[int]],
-                 npart: int, max_bytes: float):
+    def __init__(
+        self,
+        links: np.ndarray,
+        loop_edges: Sequence[Sequence[int]],
+        groups: Mapping[int, list[int]],
+        npart: int,
+        max_bytes: float,
+    ):
         L, E = len(loop_edges), links.shape[0]
         self.max_bytes = max_bytes
         self.keep = False
@@ -547,8 +606,13 @@ class _LoopScorer:
 SCORER = "auto"
 
 
-def _scorer(links: np.ndarray, loop_edges: Sequence[Sequence[int]], groups: Mapping[int, list[int]],
-            npart: int, max_bytes: float):
+def _scorer(
+    links: np.ndarray,
+    loop_edges: Sequence[Sequence[int]],
+    groups: Mapping[int, list[int]],
+    npart: int,
+    max_bytes: float,
+):
     from . import _loop_kernel
 
     if SCORER == "numba" or (SCORER == "auto" and _loop_kernel.available()):
@@ -653,15 +717,20 @@ def loop_dominance(
     ds = _with_every_variable(given, m, _dataset(results))
     g = feedback_graph(m)
     if discovery not in ("auto", "all", "strongest_path"):
-        raise ModelError(f"discovery must be 'auto', 'all' or 'strongest_path', not {discovery!r}", file=m.file)
+        raise ModelError(
+            f"discovery must be 'auto', 'all' or 'strongest_path', not {discovery!r}", file=m.file
+        )
     found_at: dict[tuple[str, ...], list[int]] | None = None
     method = "given"
     if loops is None:
         cycles = None
         if discovery in ("auto", "all"):
             try:
-                cycles = _structure_cached(m, ("loops", max_loops, length_bound),
-                                           lambda: _enumerate_loops(g, max_loops, length_bound))
+                cycles = _structure_cached(
+                    m,
+                    ("loops", max_loops, length_bound),
+                    lambda: _enumerate_loops(g, max_loops, length_bound),
+                )
                 method = "all"
             except ModelError:
                 if discovery == "all":
@@ -678,14 +747,18 @@ def loop_dominance(
             chain = [canonical(v) for v in getattr(lp, "variables", lp)]
             for a, b in zip(chain, chain[1:] + chain[:1]):
                 if not g.has_edge(a, b):
-                    raise ModelError(f"loop {' -> '.join(chain)}: '{b}' does not depend on '{a}' "
-                                     f"(through an equation or a flow); give variables in causal order",
-                                     file=m.file)
+                    raise ModelError(
+                        f"loop {' -> '.join(chain)}: '{b}' does not depend on '{a}' "
+                        f"(through an equation or a flow); give variables in causal order",
+                        file=m.file,
+                    )
             cycles.append(rotate_loop(chain))
     if not cycles:
-        raise ModelError("the model has no feedback loops (no closed chain of causes through a stock), so "
-                         "there is no loop dominance to score; `trafficsys loops` lists the loops a model has",
-                         file=m.file)
+        raise ModelError(
+            "the model has no feedback loops (no closed chain of causes through a stock), so "
+            "there is no loop dominance to score; `trafficsys loops` lists the loops a model has",
+            file=m.file,
+        )
     partitions = cycle_partitions(g)
     part_of = {n: i for i, p in enumerate(partitions) for n in p}
     for comp in nx.strongly_connected_components(g):
@@ -729,14 +802,18 @@ def loop_dominance(
     listed: dict[frozenset, Loop] = {}
     if method == "all" and cld is not None:
         link_signs = tuple((lk.source, lk.target, lk.polarity, lk.delay) for lk in cld.links)
-        listed = dict(_structure_cached(m, ("diagram loops", link_signs),
-                                        lambda: {frozenset(lp.links): lp for lp in cld.loops()}))
+        listed = dict(
+            _structure_cached(
+                m, ("diagram loops", link_signs), lambda: {frozenset(lp.links): lp for lp in cld.loops()}
+            )
+        )
     on_diagram = [listed.get(frozenset(zip(c, c[1:] + c[:1]))) for c in cycles]
     # the loops the diagram does not list are named by the same rule, among the names it has not used
     taken_names = {lp.name for lp in on_diagram if lp is not None and lp.name}
     rest = [k for k, lp in enumerate(on_diagram) if lp is None]
-    names, _ = match_named_loops({n: nl for n, nl in m.loops.items() if nl.name not in taken_names},
-                                 [cycles[k] for k in rest])
+    names, _ = match_named_loops(
+        {n: nl for n, nl in m.loops.items() if nl.name not in taken_names}, [cycles[k] for k in rest]
+    )
     names = {rest[i]: name for i, name in names.items()}
     counts = {p: len(members) for p, members in groups.items()}
     infos: dict[int, LoopInfo] = {}
@@ -787,7 +864,9 @@ def loop_dominance(
     result = LoopDominance(
         infos_list,
         partitions,
-        xr.DataArray(links, dims=("link", *order3), coords={**coords, "link": link_labels}).transpose(*order3, "link"),
+        xr.DataArray(links, dims=("link", *order3), coords={**coords, "link": link_labels}).transpose(
+            *order3, "link"
+        ),
         xr.DataArray(scores, dims=(*order3, "loop"), coords={**coords, "loop": loop_ids}),
         xr.DataArray(rel, dims=(*order3, "loop"), coords={**coords, "loop": loop_ids}),
         dom_index,
@@ -822,8 +901,9 @@ def _discover(m: Model, ds, g: nx.DiGraph, length_bound: int | None, n_times: in
     for i, (a, b) in enumerate(edges):
         scores[i] = _link_score(m, sub, a, b, lookups, compiled)
     starts = [n for n in g.nodes if g.nodes[n].get("state")]
-    found = strongest_path_loops(g, edges, scores, starts, times=list(sample_indices(T, n_times)),
-                                 rotate=rotate_loop)
+    found = strongest_path_loops(
+        g, edges, scores, starts, times=list(sample_indices(T, n_times)), rotate=rotate_loop
+    )
     search = (edges, scores, starts, runs)
     if length_bound is not None:
         found = {c: t for c, t in found.items() if len(c) <= length_bound}
@@ -862,10 +942,15 @@ def _explained(search, g, part_of, cycles, result):
         share[p] = np.where(whole > 0, mass / np.where(whole > 0, whole, 1.0), 1.0)
         known += float(mass.sum())
         seen += float((total[mine] - missed[mine]).sum())
-    out = xr.DataArray(share, dims=("partition", "time", "run"),
-                        coords={"time": result.relative["time"].values,
-                                "run": result.relative["run"].values[runs],
-                                "partition": np.arange(P)}).transpose("time", "run", "partition")
+    out = xr.DataArray(
+        share,
+        dims=("partition", "time", "run"),
+        coords={
+            "time": result.relative["time"].values,
+            "run": result.relative["run"].values[runs],
+            "partition": np.arange(P),
+        },
+    ).transpose("time", "run", "partition")
     # the sampler's check on itself: the found loops' activity as the walks estimate it, over its known value
     out.attrs["recovered"] = seen / known if known > 0 else 1.0
     return out

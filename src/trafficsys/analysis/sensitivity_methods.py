@@ -51,6 +51,7 @@ def _door(options: dict[str, Any]) -> dict[str, Any]:
         raise ModelError(f"unknown option {bad[0]!r}; the ensemble options are {', '.join(ENSEMBLE_OPTIONS)}")
     return options
 
+
 __all__ = ["SensitivityResult", "elasticities", "morris", "sobol", "sensitivity", "METHODS"]
 
 
@@ -96,8 +97,10 @@ class SensitivityResult:
         return f"<SensitivityResult {self.method} of {self.metric!r}: {len(self.table)} constants, {self.runs} runs>"
 
     def _repr_html_(self) -> str:
-        return f"<p>{self.method} sensitivity of <code>{self.metric}</code> ({self.runs} runs)</p>" + \
-            self.ranked().to_html(float_format=lambda v: f"{v:.4g}")
+        return (
+            f"<p>{self.method} sensitivity of <code>{self.metric}</code> ({self.runs} runs)</p>"
+            + self.ranked().to_html(float_format=lambda v: f"{v:.4g}")
+        )
 
 
 def elasticities(
@@ -149,8 +152,11 @@ def elasticities(
     """
     import pandas as pd
 
-    chosen = constants_with_ranges(m, constants, need_range=False) if constants is not None else \
-        constants_with_ranges(m, None, need_range=False)
+    chosen = (
+        constants_with_ranges(m, constants, need_range=False)
+        if constants is not None
+        else constants_with_ranges(m, None, need_range=False)
+    )
     if not chosen:
         raise ModelError("the model has no constants to perturb", file=m.file)
     base = np.array([c.constant.value for c in chosen])
@@ -163,17 +169,22 @@ def elasticities(
     ds = run_ensemble(m, input_params(chosen, grid), scenario=scenario, **_door(ensemble))
     y = metric_values(ds, metric, model=m)
     y0 = y[0]
-    deriv = (y[1:n + 1] - y[n + 1:]) / (2 * h)
+    deriv = (y[1 : n + 1] - y[n + 1 :]) / (2 * h)
     with np.errstate(divide="ignore", invalid="ignore"):
         elast = np.where((base != 0) & (y0 != 0), deriv * base / (y0 if y0 != 0 else 1.0), np.nan)
-    table = pd.DataFrame({"elasticity": elast, "derivative": deriv, "value": base, "base": y0},
-                         index=pd.Index([c.name for c in chosen], name="constant"))
+    table = pd.DataFrame(
+        {"elasticity": elast, "derivative": deriv, "value": base, "base": y0},
+        index=pd.Index([c.name for c in chosen], name="constant"),
+    )
     return SensitivityResult("elasticity", metric_label(metric), table, len(grid))
 
 
 def _problem(chosen) -> dict:
-    return {"num_vars": len(chosen), "names": [c.name for c in chosen],
-            "bounds": [list(c.range) for c in chosen]}  # inputs: constants, or elements of arrayed ones
+    return {
+        "num_vars": len(chosen),
+        "names": [c.name for c in chosen],
+        "bounds": [list(c.range) for c in chosen],
+    }  # inputs: constants, or elements of arrayed ones
 
 
 def _run_sample(m, chosen, X, metric, scenario, ensemble):
@@ -183,15 +194,21 @@ def _run_sample(m, chosen, X, metric, scenario, ensemble):
         where = ""
         if e.run is not None and 0 <= e.run < len(X):
             where = " with " + ", ".join(f"{c.name}={X[e.run, i]:g}" for i, c in enumerate(chosen))
-        raise SimulationError(f"{e.message}{where}; narrow the constants' ranges so that every sampled "
-                              f"combination runs", variable=e.variable, time=e.time, run=e.run,
-                              file=e.file) from e
+        raise SimulationError(
+            f"{e.message}{where}; narrow the constants' ranges so that every sampled combination runs",
+            variable=e.variable,
+            time=e.time,
+            run=e.run,
+            file=e.file,
+        ) from e
     y = metric_values(ds, metric, model=m)
     if not np.all(np.isfinite(y)):
         bad = int(np.argmax(~np.isfinite(y)))
-        raise ModelError(f"metric {metric_label(metric)!r} is not finite in run {bad} "
-                         f"({', '.join(f'{c.name}={X[bad, i]:g}' for i, c in enumerate(chosen))}); "
-                         f"narrow the constants' ranges or pick a metric defined everywhere")
+        raise ModelError(
+            f"metric {metric_label(metric)!r} is not finite in run {bad} "
+            f"({', '.join(f'{c.name}={X[bad, i]:g}' for i, c in enumerate(chosen))}); "
+            f"narrow the constants' ranges or pick a metric defined everywhere"
+        )
     return y
 
 
@@ -225,8 +242,10 @@ def morris(
     X = morris_sample.sample(problem, trajectories, num_levels=levels, seed=s)
     y = _run_sample(m, chosen, X, metric, scenario, ensemble)
     res = morris_analyze.analyze(problem, X, y, num_levels=levels, seed=s)
-    table = pd.DataFrame({k: np.asarray(res[k], dtype=float) for k in ("mu_star", "mu", "sigma", "mu_star_conf")},
-                         index=pd.Index(problem["names"], name="constant"))
+    table = pd.DataFrame(
+        {k: np.asarray(res[k], dtype=float) for k in ("mu_star", "mu", "sigma", "mu_star_conf")},
+        index=pd.Index(problem["names"], name="constant"),
+    )
     return SensitivityResult("morris", metric_label(metric), table, len(X))
 
 
@@ -263,8 +282,10 @@ def sobol(
     X = sobol_sample.sample(problem, n, calc_second_order=second_order, seed=s)
     y = _run_sample(m, chosen, X, metric, scenario, ensemble)
     res = sobol_analyze.analyze(problem, y, calc_second_order=second_order, seed=s)
-    table = pd.DataFrame({k: np.asarray(res[k], dtype=float) for k in ("ST", "S1", "ST_conf", "S1_conf")},
-                         index=pd.Index(problem["names"], name="constant"))
+    table = pd.DataFrame(
+        {k: np.asarray(res[k], dtype=float) for k in ("ST", "S1", "ST_conf", "S1_conf")},
+        index=pd.Index(problem["names"], name="constant"),
+    )
     extra = {}
     if second_order:
         extra["S2"] = pd.DataFrame(res["S2"], index=problem["names"], columns=problem["names"])

@@ -74,45 +74,84 @@ class Archetype:
     source: str
 
 
-ARCHETYPES: dict[str, Archetype] = {a.kind: a for a in [
-    Archetype("fixes_that_fail", "Fixes that fail", ("problem", "fix", "unintended_consequence"),
-              "B (problem -> fix -> problem) and R (problem -> fix -> consequence -> problem) on the common "
-              "arc problem -> fix; delay on the R loop's exclusive arc", "Senge 1990; Kim 1992"),
-    Archetype("shifting_the_burden", "Shifting the burden",
-              ("problem_symptom", "symptomatic_solution", "fundamental_solution", "side_effect"),
-              "B1 (symptom -> symptomatic solution -> symptom), B2 (symptom -> fundamental solution -> "
-              "symptom, delayed), R3 (symptomatic solution -> side effect -> fundamental solution -> symptom)",
-              "Senge 1990; Kim & Anderson 1998"),
-    Archetype("limits_to_growth", "Limits to growth",
-              ("growing_action", "performance", "slowing_action", "limiting_condition"),
-              "R (growing action <-> performance) and B (performance <-> slowing action) sharing performance; "
-              "limiting condition feeds the slowing action; delay, if any, on B", "Senge 1990; Kim 1992"),
-    Archetype("eroding_goals", "Eroding goals", ("gap", "goal", "corrective_action", "pressure_to_lower_goal"),
-              "two B loops diverging at the gap: gap -> corrective action -> condition -> gap (delayed) and "
-              "gap -> pressure to lower goal -> goal -> gap", "Senge 1990; Kim & Anderson 1998"),
-    Archetype("escalation", "Escalation", ("activity_a", "activity_b", "relative_position"),
-              "two B loops diverging at the relative position, one through each party's activity; "
-              "together a figure-eight R", "Senge 1990; Kim & Anderson 1998"),
-    Archetype("success_to_the_successful", "Success to the successful", ("success_a", "success_b", "allocation"),
-              "two R loops diverging at the allocation with opposite signs (resources to A instead of B)",
-              "Senge 1990; Kim & Anderson 1998"),
-    Archetype("tragedy_of_the_commons", "Tragedy of the commons",
-              ("activity_a", "activity_b", "total_activity", "resource_limit"),
-              "per party an R loop (activity -> gain -> activity) and a B loop through the total activity; "
-              "the two B loops share the arc total activity -> gain per activity", "Senge 1990; Kim 1992"),
-    Archetype("growth_and_underinvestment", "Growth and underinvestment",
-              ("growing_action", "performance", "capacity", "investment", "performance_standard"),
-              "a limits-to-growth pair (R and B) plus a B investment loop through performance -> need to "
-              "invest -> investment -> capacity (delayed) -> performance, apart from the R loop",
-              "Senge 1990; Kim & Anderson 1998"),
-]}
+ARCHETYPES: dict[str, Archetype] = {
+    a.kind: a
+    for a in [
+        Archetype(
+            "fixes_that_fail",
+            "Fixes that fail",
+            ("problem", "fix", "unintended_consequence"),
+            "B (problem -> fix -> problem) and R (problem -> fix -> consequence -> problem) on the common "
+            "arc problem -> fix; delay on the R loop's exclusive arc",
+            "Senge 1990; Kim 1992",
+        ),
+        Archetype(
+            "shifting_the_burden",
+            "Shifting the burden",
+            ("problem_symptom", "symptomatic_solution", "fundamental_solution", "side_effect"),
+            "B1 (symptom -> symptomatic solution -> symptom), B2 (symptom -> fundamental solution -> "
+            "symptom, delayed), R3 (symptomatic solution -> side effect -> fundamental solution -> symptom)",
+            "Senge 1990; Kim & Anderson 1998",
+        ),
+        Archetype(
+            "limits_to_growth",
+            "Limits to growth",
+            ("growing_action", "performance", "slowing_action", "limiting_condition"),
+            "R (growing action <-> performance) and B (performance <-> slowing action) sharing performance; "
+            "limiting condition feeds the slowing action; delay, if any, on B",
+            "Senge 1990; Kim 1992",
+        ),
+        Archetype(
+            "eroding_goals",
+            "Eroding goals",
+            ("gap", "goal", "corrective_action", "pressure_to_lower_goal"),
+            "two B loops diverging at the gap: gap -> corrective action -> condition -> gap (delayed) and "
+            "gap -> pressure to lower goal -> goal -> gap",
+            "Senge 1990; Kim & Anderson 1998",
+        ),
+        Archetype(
+            "escalation",
+            "Escalation",
+            ("activity_a", "activity_b", "relative_position"),
+            "two B loops diverging at the relative position, one through each party's activity; "
+            "together a figure-eight R",
+            "Senge 1990; Kim & Anderson 1998",
+        ),
+        Archetype(
+            "success_to_the_successful",
+            "Success to the successful",
+            ("success_a", "success_b", "allocation"),
+            "two R loops diverging at the allocation with opposite signs (resources to A instead of B)",
+            "Senge 1990; Kim & Anderson 1998",
+        ),
+        Archetype(
+            "tragedy_of_the_commons",
+            "Tragedy of the commons",
+            ("activity_a", "activity_b", "total_activity", "resource_limit"),
+            "per party an R loop (activity -> gain -> activity) and a B loop through the total activity; "
+            "the two B loops share the arc total activity -> gain per activity",
+            "Senge 1990; Kim 1992",
+        ),
+        Archetype(
+            "growth_and_underinvestment",
+            "Growth and underinvestment",
+            ("growing_action", "performance", "capacity", "investment", "performance_standard"),
+            "a limits-to-growth pair (R and B) plus a B investment loop through performance -> need to "
+            "invest -> investment -> capacity (delayed) -> performance, apart from the R loop",
+            "Senge 1990; Kim & Anderson 1998",
+        ),
+    ]
+}
 
 #: the kind ids, in the order of the issue
 KINDS = tuple(ARCHETYPES)
 _ALL_ROLES = frozenset(r for a in ARCHETYPES.values() for r in a.roles)
 #: tags that mark the "to the intervenor" form of shifting the burden
-_INTERVENOR_TAGS = {"intervenor": ("symptomatic_solution", "side_effect"),
-                    "own_capability": ("fundamental_solution",), "host_capability": ("fundamental_solution",)}
+_INTERVENOR_TAGS = {
+    "intervenor": ("symptomatic_solution", "side_effect"),
+    "own_capability": ("fundamental_solution",),
+    "host_capability": ("fundamental_solution",),
+}
 
 
 @dataclass(frozen=True)
@@ -174,10 +213,16 @@ class ArchetypeMatch:
         roles = "".join(f"<tr><td>{e(str(k))}</td><td>{e(str(v))}</td></tr>" for k, v in self.roles.items())
         loops = "".join(f"<li>{e(_clip(str(lp), 200))}</li>" for lp in self.loops[:6])
         amb = f" (or {e(', '.join(self.ambiguous_with))})" if self.ambiguous_with else ""
-        return (f"<div><p><b>{e(self.title)}</b>{amb}, score {self.score:.2f}</p><table><thead><tr><th>role</th>"
-                f"<th>variable</th></tr></thead><tbody>{roles}</tbody></table><ul>{loops}</ul>"
-                + (f"<p>... and {len(self.loops) - 6} more loops (<code>.loops</code>)</p>"
-                   if len(self.loops) > 6 else "") + "</div>")
+        return (
+            f"<div><p><b>{e(self.title)}</b>{amb}, score {self.score:.2f}</p><table><thead><tr><th>role</th>"
+            f"<th>variable</th></tr></thead><tbody>{roles}</tbody></table><ul>{loops}</ul>"
+            + (
+                f"<p>... and {len(self.loops) - 6} more loops (<code>.loops</code>)</p>"
+                if len(self.loops) > 6
+                else ""
+            )
+            + "</div>"
+        )
 
     def __str__(self) -> str:
         roles = ", ".join(f"{k}={v}" for k, v in self.roles.items())
@@ -186,7 +231,7 @@ class ArchetypeMatch:
 
 
 def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[:width - 3] + "..."
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 # ----------------------------------------------------------------------------- arcs
@@ -241,7 +286,9 @@ class _Context:
 
     def __init__(self, cld: CausalLoopDiagram, loops: list[Loop], drains: bool = False):
         self.cld = cld
-        self.loops = [lp for lp in loops if lp.polarity in ("R", "B") and (drains or lp.name or not _is_drain(cld, lp))]
+        self.loops = [
+            lp for lp in loops if lp.polarity in ("R", "B") and (drains or lp.name or not _is_drain(cld, lp))
+        ]
         self.vs = [frozenset(lp.variables) for lp in self.loops]
         self.pairs: dict[tuple[int, int], _Pair] = {}
         self.nbrs: dict[int, set[int]] = defaultdict(set)
@@ -309,7 +356,9 @@ class _Context:
         cands = sorted({p for t in targets for p in self.preds.get(t, ()) if p not in exclude})
         if not cands:
             return None
-        return min(cands, key=lambda v: (role not in self.tags(v), v in self.on_loop, bool(self.preds.get(v)), v))
+        return min(
+            cands, key=lambda v: (role not in self.tags(v), v in self.on_loop, bool(self.preds.get(v)), v)
+        )
 
 
 def _is_drain(cld: CausalLoopDiagram, lp: Loop) -> bool:
@@ -340,9 +389,15 @@ def _fixes_that_fail(cx: _Context) -> Iterable[_Cand]:
             p = cx.pairs[(b, r)]
             if len(p.arc) < 2 or not p.x2:
                 continue
-            c = _Cand("fixes_that_fail", {"problem": p.arc[0], "fix": p.arc[-1],
-                                          "unintended_consequence": cx.pick(p.x2, "unintended_consequence")},
-                      (b, r))
+            c = _Cand(
+                "fixes_that_fail",
+                {
+                    "problem": p.arc[0],
+                    "fix": p.arc[-1],
+                    "unintended_consequence": cx.pick(p.x2, "unintended_consequence"),
+                },
+                (b, r),
+            )
             if cx.own_delay(r, b):
                 c.evidence += 1
             else:
@@ -363,10 +418,16 @@ def _limits_to_growth(cx: _Context) -> Iterable[_Cand]:
                 continue
             slowing = cx.pick(p.x2, "slowing_action")
             members = cx.vs[r] | cx.vs[b]
-            c = _Cand("limits_to_growth", {"growing_action": growing, "performance": p.arc[-1],
-                                           "slowing_action": slowing,
-                                           "limiting_condition": cx.outside(p.x2, members, "limiting_condition")},
-                      (r, b))
+            c = _Cand(
+                "limits_to_growth",
+                {
+                    "growing_action": growing,
+                    "performance": p.arc[-1],
+                    "slowing_action": slowing,
+                    "limiting_condition": cx.outside(p.x2, members, "limiting_condition"),
+                },
+                (r, b),
+            )
             if cx.own_delay(b, r):
                 c.evidence += 1
             elif cx.own_delay(r, b):
@@ -390,9 +451,16 @@ def _two_balancing(cx: _Context) -> Iterable[_Cand]:
         t2 = any(cx.tags(v) & goal_tags for v in p.x2)
         first_is_goal = t1 if t1 != t2 else (in1 == "+" and in2 != "+") or (in1 == in2 and i < j)
         (gi, xg), (ci, xc) = ((i, p.x1), (j, p.x2)) if first_is_goal else ((j, p.x2), (i, p.x1))
-        eg = _Cand("eroding_goals", {"gap": hub, "goal": cx.pick_state(reversed(xg), "goal"),
-                                     "corrective_action": cx.pick(xc, "corrective_action"),
-                                     "pressure_to_lower_goal": cx.pick(xg, "pressure_to_lower_goal")}, (ci, gi))
+        eg = _Cand(
+            "eroding_goals",
+            {
+                "gap": hub,
+                "goal": cx.pick_state(reversed(xg), "goal"),
+                "corrective_action": cx.pick(xc, "corrective_action"),
+                "pressure_to_lower_goal": cx.pick(xg, "pressure_to_lower_goal"),
+            },
+            (ci, gi),
+        )
         if eg.roles["goal"] == eg.roles["pressure_to_lower_goal"] and len(xg) > 1:
             eg.roles["goal"] = xg[-1]
         eg.hint = 0.5 if out1 == out2 else 0.0
@@ -405,8 +473,15 @@ def _two_balancing(cx: _Context) -> Iterable[_Cand]:
         ta2 = any(cx.tags(v) & a_tags for v in p.x2)
         first_is_a = ta1 if ta1 != ta2 else (out1 == "-" and out2 != "-") or (out1 == out2 and i < j)
         (ai, xa), (bi, xb) = ((i, p.x1), (j, p.x2)) if first_is_a else ((j, p.x2), (i, p.x1))
-        esc = _Cand("escalation", {"activity_a": cx.pick(xa, "activity_a"), "activity_b": cx.pick(xb, "activity_b"),
-                                   "relative_position": hub}, (ai, bi))
+        esc = _Cand(
+            "escalation",
+            {
+                "activity_a": cx.pick(xa, "activity_a"),
+                "activity_b": cx.pick(xb, "activity_b"),
+                "relative_position": hub,
+            },
+            (ai, bi),
+        )
         esc.hint = 0.5 if out1 != out2 else 0.0
         if cx.own_delay(ai, bi) or cx.own_delay(bi, ai):  # escalation has its delays on either side
             esc.evidence += 1
@@ -423,9 +498,15 @@ def _success_to_the_successful(cx: _Context) -> Iterable[_Cand]:
         if {out1, out2} != {"+", "-"}:
             continue  # the allocation must favour one party at the other's expense
         (ai, xa), (bi, xb) = ((i, p.x1), (j, p.x2)) if out1 == "+" else ((j, p.x2), (i, p.x1))
-        yield _Cand("success_to_the_successful", {"success_a": cx.pick(reversed(xa), "success_a"),
-                                                  "success_b": cx.pick(reversed(xb), "success_b"),
-                                                  "allocation": hub}, (ai, bi))
+        yield _Cand(
+            "success_to_the_successful",
+            {
+                "success_a": cx.pick(reversed(xa), "success_a"),
+                "success_b": cx.pick(reversed(xb), "success_b"),
+                "allocation": hub,
+            },
+            (ai, bi),
+        )
 
 
 def _shifting_the_burden(cx: _Context) -> Iterable[_Cand]:
@@ -443,12 +524,18 @@ def _shifting_the_burden(cx: _Context) -> Iterable[_Cand]:
                 continue
             # in a stock-flow model the fundamental solution may sit after the side effect on R3's own arc
             # (side effect -> erosion -> capacity -> ...): tags first, then a stock, then where R3 joins B2
-            fundamental = cx.pick_state((*side[1:], *p2.arc[:-1]), "fundamental_solution") \
-                if any("fundamental_solution" in cx.tags(v) or cx.kind.get(v) == "stock" for v in side[1:]) \
+            fundamental = (
+                cx.pick_state((*side[1:], *p2.arc[:-1]), "fundamental_solution")
+                if any("fundamental_solution" in cx.tags(v) or cx.kind.get(v) == "stock" for v in side[1:])
                 else cx.pick_state(p2.arc[:-1], "fundamental_solution")
-            before = side[:side.index(fundamental)] if fundamental in side else side
-            roles: dict[str, str | None] = {"problem_symptom": p1.arc[0], "symptomatic_solution": p1.arc[-1],
-                     "fundamental_solution": fundamental, "side_effect": cx.pick(before, "side_effect")}
+            )
+            before = side[: side.index(fundamental)] if fundamental in side else side
+            roles: dict[str, str | None] = {
+                "problem_symptom": p1.arc[0],
+                "symptomatic_solution": p1.arc[-1],
+                "fundamental_solution": fundamental,
+                "side_effect": cx.pick(before, "side_effect"),
+            }
             c = _Cand("shifting_the_burden", roles, (b1, b2, r))
             if cx.own_delay(b2, b1):
                 c.evidence += 1
@@ -456,7 +543,8 @@ def _shifting_the_burden(cx: _Context) -> Iterable[_Cand]:
                 c.notes.append("no delay mark on the fundamental solution's loop")
             for tag, where in _INTERVENOR_TAGS.items():
                 if any(tag in cx.tags(roles[w]) for w in where) or (
-                        tag == "intervenor" and any(tag in cx.tags(v) for v in side)):
+                    tag == "intervenor" and any(tag in cx.tags(v) for v in side)
+                ):
                     c.variant = "to_the_intervenor"
             yield c
 
@@ -479,15 +567,20 @@ def _tragedy_of_the_commons(cx: _Context) -> Iterable[_Cand]:
         if p is None or not p.x1 or not p.x2 or set(p.x1) & set(p.x2):
             continue
         # a commons: both parties add to the total the same way and the resource feeds back to both the same way
-        if cx.signs[(p.x1[-1], p.arc[0])] != cx.signs[(p.x2[-1], p.arc[0])] or \
-                cx.signs[(p.arc[-1], p.x1[0])] != cx.signs[(p.arc[-1], p.x2[0])]:
+        if (
+            cx.signs[(p.x1[-1], p.arc[0])] != cx.signs[(p.x2[-1], p.arc[0])]
+            or cx.signs[(p.arc[-1], p.x1[0])] != cx.signs[(p.arc[-1], p.x2[0])]
+        ):
             continue
         common = set(p.arc)
 
         def own(b, x, other, common=common):
             """Return a party's own R loop: on one arc with its B loop through its activity, apart from the commons."""
-            return [r for r in cx.by_var.get(x[-1], ()) if cx.loops[r].polarity == "R"
-                    and not cx.vs[r] & (common | set(other)) and (r, b) in cx.pairs]
+            return [
+                r
+                for r in cx.by_var.get(x[-1], ())
+                if cx.loops[r].polarity == "R" and not cx.vs[r] & (common | set(other)) and (r, b) in cx.pairs
+            ]
 
         ra, rb = own(i, p.x1, p.x2), own(j, p.x2, p.x1)
         members = cx.vs[i] | cx.vs[j]
@@ -497,10 +590,18 @@ def _tragedy_of_the_commons(cx: _Context) -> Iterable[_Cand]:
                 continue
             (ia, xa, loop_a), (ib, xb, loop_b) = sorted(  # A: the party tagged activity_a, else by name
                 [(i, p.x1, a), (j, p.x2, b)],
-                key=lambda t: (not any("activity_a" in cx.tags(v) for v in t[1]), t[1][-1]))
-            yield _Cand("tragedy_of_the_commons", {
-                "activity_a": cx.pick(reversed(xa), "activity_a"), "activity_b": cx.pick(reversed(xb), "activity_b"),
-                "total_activity": p.arc[0], "resource_limit": limit}, (loop_a, ia, loop_b, ib))
+                key=lambda t: (not any("activity_a" in cx.tags(v) for v in t[1]), t[1][-1]),
+            )
+            yield _Cand(
+                "tragedy_of_the_commons",
+                {
+                    "activity_a": cx.pick(reversed(xa), "activity_a"),
+                    "activity_b": cx.pick(reversed(xb), "activity_b"),
+                    "total_activity": p.arc[0],
+                    "resource_limit": limit,
+                },
+                (loop_a, ia, loop_b, ib),
+            )
 
 
 def _growth_and_underinvestment(cx: _Context) -> Iterable[_Cand]:
@@ -511,7 +612,9 @@ def _growth_and_underinvestment(cx: _Context) -> Iterable[_Cand]:
             plr = cx.pairs[(r, bl)]
             if not plr.x2:
                 continue
-            growing = cx.pick(plr.x1, "growing_action") if plr.x1 else (plr.arc[0] if len(plr.arc) > 1 else None)
+            growing = (
+                cx.pick(plr.x1, "growing_action") if plr.x1 else (plr.arc[0] if len(plr.arc) > 1 else None)
+            )
             if growing is None:
                 continue
             for bi in cx.nbrs[bl]:
@@ -524,10 +627,17 @@ def _growth_and_underinvestment(cx: _Context) -> Iterable[_Cand]:
                 members = set().union(*(cx.loops[k].variables for k in (r, bl, bi)))
                 capacity = cx.pick_state(reversed(x), "capacity")
                 investment = cx.pick([v for v in reversed(x) if v != capacity], "investment")
-                c = _Cand("growth_and_underinvestment", {
-                    "growing_action": growing, "performance": pi.arc[-1], "capacity": capacity,
-                    "investment": investment,
-                    "performance_standard": cx.outside(x, members, "performance_standard")}, (r, bl, bi))
+                c = _Cand(
+                    "growth_and_underinvestment",
+                    {
+                        "growing_action": growing,
+                        "performance": pi.arc[-1],
+                        "capacity": capacity,
+                        "investment": investment,
+                        "performance_standard": cx.outside(x, members, "performance_standard"),
+                    },
+                    (r, bl, bi),
+                )
                 if cx.own_delay(bi, bl):
                     c.evidence += 1
                 else:
@@ -651,9 +761,12 @@ def archetypes(
             raise ModelError(f"unknown archetype '{k}'; known: {', '.join(KINDS)}")
     used, _, _ = detection_loops(cld, length_bound, budget=budget, max_loops=max_loops)
     if len(used) > 10 * budget:
-        raise ModelError(f"{len(used)} loops are too many to combine into archetypes (the combinations grow "
-                         f"with the square and the cube of the loop count); pass length_bound='auto' (the "
-                         f"default), a number such as length_bound=10, or a larger budget=", file=cld.file)
+        raise ModelError(
+            f"{len(used)} loops are too many to combine into archetypes (the combinations grow "
+            f"with the square and the cube of the loop count); pass length_bound='auto' (the "
+            f"default), a number such as length_bound=10, or a larger budget=",
+            file=cld.file,
+        )
     cx = _Context(cld, used, drains)
     cands: list[_Cand] = []
     for detector in dict.fromkeys(_DETECTORS[k] for k in wanted):
@@ -675,10 +788,22 @@ def archetypes(
     for _primary, score, c, amb in ((*t[:3], t[3] if len(t) > 3 else ()) for t in scored):
         notes = list(c.notes)
         if amb:
-            notes.append(f"the same loops also fit {', '.join(amb)}: add role tags (role = \"...\") or delay "
-                         "marks to tell them apart")
-        out.append(ArchetypeMatch(c.kind, dict(c.roles), tuple(cx.loops[k] for k in c.loops), round(score, 3),
-                                  c.variant, tuple(amb), tuple(notes), c.evidence > 0))
+            notes.append(
+                f'the same loops also fit {", ".join(amb)}: add role tags (role = "...") or delay '
+                "marks to tell them apart"
+            )
+        out.append(
+            ArchetypeMatch(
+                c.kind,
+                dict(c.roles),
+                tuple(cx.loops[k] for k in c.loops),
+                round(score, 3),
+                c.variant,
+                tuple(amb),
+                tuple(notes),
+                c.evidence > 0,
+            )
+        )
     return ArchetypeMatches(out, cld, dominance)
 
 
@@ -691,15 +816,24 @@ def _dominance(model: Any, results: Any) -> Any:
     if results is None or _is_dominance(results):
         return results
     if model is None:
-        raise ModelError("to rank archetypes by loop dominance from simulation results, pass the model rather "
-                         "than its diagram (ts.archetypes(m, results=r)), or pass the loop dominance itself "
-                         "(results=ts.loop_dominance(m, r))")
-    raise ModelError("trafficsys.cld.archetypes reads structure only: rank by behaviour with "
-                     "ts.archetypes(m, results=r), which scores the run, or pass results=ts.loop_dominance(m, r)")
+        raise ModelError(
+            "to rank archetypes by loop dominance from simulation results, pass the model rather "
+            "than its diagram (ts.archetypes(m, results=r)), or pass the loop dominance itself "
+            "(results=ts.loop_dominance(m, r))"
+        )
+    raise ModelError(
+        "trafficsys.cld.archetypes reads structure only: rank by behaviour with "
+        "ts.archetypes(m, results=r), which scores the run, or pass results=ts.loop_dominance(m, r)"
+    )
 
 
-def detection_loops(cld: CausalLoopDiagram, length_bound: int | str | None = "auto", *, budget: int = 200,
-                    max_loops: int = 100_000) -> tuple[list[Loop], int | None, int | None]:
+def detection_loops(
+    cld: CausalLoopDiagram,
+    length_bound: int | str | None = "auto",
+    *,
+    budget: int = 200,
+    max_loops: int = 100_000,
+) -> tuple[list[Loop], int | None, int | None]:
     """Return the loops archetype detection uses: ``(loops, length bound used, number of loops in all)``.
 
     With ``length_bound="auto"``: every loop when there are at most
@@ -712,8 +846,10 @@ def detection_loops(cld: CausalLoopDiagram, length_bound: int | str | None = "au
     cld = _as_cld(cld)
     if length_bound != "auto":
         if isinstance(length_bound, str):
-            raise ModelError(f"length_bound must be a whole number of at least 1, None or 'auto', got {length_bound!r}",
-                             file=cld.file)
+            raise ModelError(
+                f"length_bound must be a whole number of at least 1, None or 'auto', got {length_bound!r}",
+                file=cld.file,
+            )
         return _loops(cld, length_bound, max_loops=max_loops), length_bound, None
     try:
         every = _loops(cld, max_loops=max_loops)

@@ -112,8 +112,15 @@ def _derive(m: Model, cld: CausalLoopDiagram, constants: bool) -> None:
         if not constants and g.nodes[a]["kind"] is Kind.CONSTANT:
             continue
         if via in ("inflow", "outflow"):
-            cld.add_link(Link(a, b, "+" if via == "inflow" else "-", True,
-                              f"{'inflow to' if via == 'inflow' else 'outflow from'} the stock"))
+            cld.add_link(
+                Link(
+                    a,
+                    b,
+                    "+" if via == "inflow" else "-",
+                    True,
+                    f"{'inflow to' if via == 'inflow' else 'outflow from'} the stock",
+                )
+            )
             continue
         tree = m.ast(b)
         if tree is None or a not in ast.live_names(tree):
@@ -123,6 +130,14 @@ def _derive(m: Model, cld: CausalLoopDiagram, constants: bool) -> None:
             continue  # the equation mentions the source, but it has no effect (e.g. 0 * x)
         cld.add_link(Link(a, b, pol, signs.delayed(a, b)))
         if pol == "?":
-            cld.notes.append(PolarityNote(a, b, "?", "", "?",
-                                          f"{a} -> {b}: the sign of the effect depends on the state "
-                                          f"(equation: {m.equation_text(b)}); marked '?'"))
+            cld.notes.append(
+                PolarityNote(
+                    a,
+                    b,
+                    "?",
+                    "",
+                    "?",
+                    f"{a} -> {b}: the sign of the effect depends on the state "
+                    f"(equation: {m.equation_text(b)}); marked '?'",
+                )
+            )

@@ -155,13 +155,23 @@ class CausalLoopDiagram:
         links = []
         for edge in edges:
             if len(edge) < 2 or len(edge) > 4:
-                raise ModelError(f"edge {edge!r}: write (source, target), (source, target, polarity) "
-                                 "or (source, target, polarity, {attributes})")
+                raise ModelError(
+                    f"edge {edge!r}: write (source, target), (source, target, polarity) "
+                    "or (source, target, polarity, {attributes})"
+                )
             a, b = canonical(str(edge[0])), canonical(str(edge[1]))
             pol = edge[2] if len(edge) > 2 else "+"
             attrs = dict(edge[3]) if len(edge) > 3 else {}
-            links.append(Link(a, b, pol, bool(attrs.get("delay", False)) or (a, b) in delayed,
-                              str(attrs.get("note", "")), attrs.get("strength")))
+            links.append(
+                Link(
+                    a,
+                    b,
+                    pol,
+                    bool(attrs.get("delay", False)) or (a, b) in delayed,
+                    str(attrs.get("note", "")),
+                    attrs.get("strength"),
+                )
+            )
         variables: dict[str, dict[str, Any]] = {}
         for n, r in (roles or {}).items():
             variables.setdefault(canonical(n), {})["role"] = r
@@ -172,8 +182,10 @@ class CausalLoopDiagram:
         missing = {(a, b) for a, b in delayed} - set(cld._index)
         if missing:
             a, b = sorted(missing)[0]
-            raise UnknownVariableError(f"delay mark on {a} -> {b}, but there is no such link; "
-                                       "add the edge or drop the delay", variable=a)
+            raise UnknownVariableError(
+                f"delay mark on {a} -> {b}, but there is no such link; add the edge or drop the delay",
+                variable=a,
+            )
         return cld
 
     @classmethod
@@ -186,12 +198,18 @@ class CausalLoopDiagram:
     def add_link(self, link: Link) -> None:
         """Add a link (a second link between the same two variables replaces the first)."""
         if link.polarity not in POLARITIES:
-            raise ModelError(f"link {link.source} -> {link.target}: polarity must be '+', '-' or '?', "
-                             f"got {link.polarity!r}", file=self.file)
+            raise ModelError(
+                f"link {link.source} -> {link.target}: polarity must be '+', '-' or '?', "
+                f"got {link.polarity!r}",
+                file=self.file,
+            )
         if link.source == link.target:
-            raise ModelError(f"link {link.source} -> {link.target} points at itself; a self-loop is not "
-                             "a causal link in a CLD: draw the loop through the variables involved",
-                             file=self.file, variable=link.source)
+            raise ModelError(
+                f"link {link.source} -> {link.target} points at itself; a self-loop is not "
+                "a causal link in a CLD: draw the loop through the variables involved",
+                file=self.file,
+                variable=link.source,
+            )
         for v in (link.source, link.target):
             self.variables.setdefault(v, {})
         key = (link.source, link.target)
@@ -207,8 +225,9 @@ class CausalLoopDiagram:
         """Return the link ``source -> target``."""
         key = (canonical(source), canonical(target))
         if key not in self._index:
-            raise UnknownVariableError(f"no link {key[0]} -> {key[1]} in the diagram", file=self.file,
-                                       variable=key[0])
+            raise UnknownVariableError(
+                f"no link {key[0]} -> {key[1]} in the diagram", file=self.file, variable=key[0]
+            )
         return self.links[self._index[key]]
 
     def has_link(self, source: str, target: str) -> bool:
@@ -251,8 +270,15 @@ class CausalLoopDiagram:
         for v, info in self.variables.items():
             g.add_node(v, **info)
         for lk in self.links:
-            g.add_edge(lk.source, lk.target, polarity=lk.polarity, sign=_SIGN[lk.polarity], delay=lk.delay,
-                       note=lk.note, strength=lk.strength)
+            g.add_edge(
+                lk.source,
+                lk.target,
+                polarity=lk.polarity,
+                sign=_SIGN[lk.polarity],
+                delay=lk.delay,
+                note=lk.note,
+                strength=lk.strength,
+            )
         return g
 
     # ------------------------------------------------------ analyses (thin)
@@ -306,19 +332,24 @@ class CausalLoopDiagram:
 
         e = html.escape
         degree = sorted(self.variables, key=lambda v: -(self.graph.in_degree(v) + self.graph.out_degree(v)))
-        hubs = ", ".join(f"{e(v)} ({self.graph.in_degree(v)} in, {self.graph.out_degree(v)} out)"
-                         for v in degree[:8])
+        hubs = ", ".join(
+            f"{e(v)} ({self.graph.in_degree(v)} in, {self.graph.out_degree(v)} out)" for v in degree[:8]
+        )
         named = list(self.named_loops)
         names = ", ".join(e(n) for n in named[:12]) + (" ..." if len(named) > 12 else "")
-        return (f"<div><p><b>{e(repr(self))}</b></p><p>Most connected: {hubs or 'none'}</p>"
-                + (f"<p>Named loops ({len(named)}): {names}</p>" if named else "")
-                + "<p>Everything: <code>.links</code>, <code>.loops()</code> (a summary of the feedback loops), "
-                "<code>.to_networkx()</code>, <code>ts.archetypes(cld)</code>.</p></div>")
+        return (
+            f"<div><p><b>{e(repr(self))}</b></p><p>Most connected: {hubs or 'none'}</p>"
+            + (f"<p>Named loops ({len(named)}): {names}</p>" if named else "")
+            + "<p>Everything: <code>.links</code>, <code>.loops()</code> (a summary of the feedback loops), "
+            "<code>.to_networkx()</code>, <code>ts.archetypes(cld)</code>.</p></div>"
+        )
 
     def __repr__(self) -> str:
         pol = {p: sum(lk.polarity == p for lk in self.links) for p in POLARITIES}
-        return (f"<CausalLoopDiagram {self.name!r}: {len(self.variables)} variables, {len(self.links)} links "
-                f"({pol['+']} +, {pol['-']} -, {pol['?']} ?), {sum(lk.delay for lk in self.links)} delayed>")
+        return (
+            f"<CausalLoopDiagram {self.name!r}: {len(self.variables)} variables, {len(self.links)} links "
+            f"({pol['+']} +, {pol['-']} -, {pol['?']} ?), {sum(lk.delay for lk in self.links)} delayed>"
+        )
 
 
 _SIGN = {"+": 1, "-": -1, "?": 0}

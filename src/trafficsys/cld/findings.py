@@ -59,8 +59,16 @@ from .loop_search import Loop
 if TYPE_CHECKING:  # pragma: no cover
     from .archetype_search import ArchetypeMatch
 
-__all__ = ["Core", "CORE", "ROLE_ALIASES", "ArchetypeFinding", "ArchetypeFindings", "ArchetypeMatches",
-           "group_archetypes", "loop_activity"]
+__all__ = [
+    "Core",
+    "CORE",
+    "ROLE_ALIASES",
+    "ArchetypeFinding",
+    "ArchetypeFindings",
+    "ArchetypeMatches",
+    "group_archetypes",
+    "loop_activity",
+]
 
 
 @dataclass(frozen=True)
@@ -84,25 +92,35 @@ class Core:
 
 #: kind -> its core loops and roles (positions follow the order in which each detector lists its loops)
 CORE: dict[str, Core] = {
-    "fixes_that_fail": Core((0,), ("problem", "fix"), "the reinforcing loop through the unintended consequence"),
-    "shifting_the_burden": Core((0, 1), ("problem_symptom", "symptomatic_solution"),
-                                "the reinforcing loop through the side effect (R3)"),
+    "fixes_that_fail": Core(
+        (0,), ("problem", "fix"), "the reinforcing loop through the unintended consequence"
+    ),
+    "shifting_the_burden": Core(
+        (0, 1),
+        ("problem_symptom", "symptomatic_solution"),
+        "the reinforcing loop through the side effect (R3)",
+    ),
     "limits_to_growth": Core((1,), ("performance", "slowing_action"), "the growth loop"),
     "eroding_goals": Core((0, 1), ("gap", "goal", "corrective_action", "pressure_to_lower_goal")),
     "escalation": Core((0, 1), ("relative_position", "activity_a", "activity_b")),
     "success_to_the_successful": Core((0, 1), ("allocation", "success_a", "success_b")),
-    "tragedy_of_the_commons": Core((1, 3), ("total_activity", "activity_a", "activity_b"),
-                                   "each party's own growth loop"),
-    "growth_and_underinvestment": Core((2,), ("performance", "capacity", "investment"),
-                                       "the growth loop and the limit loop"),
+    "tragedy_of_the_commons": Core(
+        (1, 3), ("total_activity", "activity_a", "activity_b"), "each party's own growth loop"
+    ),
+    "growth_and_underinvestment": Core(
+        (2,), ("performance", "capacity", "investment"), "the growth loop and the limit loop"
+    ),
 }
 
 #: role tags that mean the same thing in two archetypes: a shifting the burden's symptomatic loop is a
 #: fix (Kim 1992), so a variable tagged ``symptomatic_solution`` agrees with the role ``fix``
 ROLE_ALIASES: dict[str, str] = {
-    "problem": "problem_symptom", "problem_symptom": "problem",
-    "fix": "symptomatic_solution", "symptomatic_solution": "fix",
-    "unintended_consequence": "side_effect", "side_effect": "unintended_consequence",
+    "problem": "problem_symptom",
+    "problem_symptom": "problem",
+    "fix": "symptomatic_solution",
+    "symptomatic_solution": "fix",
+    "unintended_consequence": "side_effect",
+    "side_effect": "unintended_consequence",
 }
 
 
@@ -244,8 +262,10 @@ class ArchetypeFinding:
         core = " ".join(lp.id for lp in self.core_loops)
         paths = [lp.id for lp in self.path_loops]
         via = f" via {' '.join(paths[:6])}{' ...' if len(paths) > 6 else ''}" if paths else ""
-        return (f"{self.title}{amb}: {self.describe()}; loops {core}{via} "
-                f"({self.n_matches} match{'es' if self.n_matches != 1 else ''})")
+        return (
+            f"{self.title}{amb}: {self.describe()}; loops {core}{via} "
+            f"({self.n_matches} match{'es' if self.n_matches != 1 else ''})"
+        )
 
     def __repr__(self) -> str:
         return f"<ArchetypeFinding #{self.rank} {self}>"
@@ -318,15 +338,21 @@ def _tag_check(m: ArchetypeMatch, tags: Mapping[str, frozenset[str]], known: fro
             displaced = sorted(u for u in on_loops if u != v and tags.get(u, frozenset()) & accepted)
             if displaced:
                 conflict.append((role, v))
-                why.append(f"{displaced[0]} is tagged {role if role in tags[displaced[0]] else ROLE_ALIASES[role]}"
-                           f" but {role} goes to {v}")
+                why.append(
+                    f"{displaced[0]} is tagged {role if role in tags[displaced[0]] else ROLE_ALIASES[role]}"
+                    f" but {role} goes to {v}"
+                )
     return tuple(agree), tuple(conflict), tuple(why)
 
 
 def _key(m: ArchetypeMatch) -> tuple:
     core = CORE[m.kind]
-    return (m.kind, m.variant, frozenset(m.loops[i].id for i in core.loops if i < len(m.loops)),
-            tuple(m.roles.get(r) for r in core.roles))
+    return (
+        m.kind,
+        m.variant,
+        frozenset(m.loops[i].id for i in core.loops if i < len(m.loops)),
+        tuple(m.roles.get(r) for r in core.roles),
+    )
 
 
 def _pct(x: float) -> str:
@@ -420,13 +446,16 @@ def group_archetypes(
         findings.append(_finding(ms, checked[id(ms[0])], behaviour[id(ms[0])], activity))
 
     def rank(f: ArchetypeFinding):
-        return (-(len(f.tags_agree) - len(f.tags_conflict)),
-                -(f.behaviour if f.behaviour is not None else -1.0) if dominance is not None else 0.0,
-                -f.score, f.kind, f.loop_ids)
+        return (
+            -(len(f.tags_agree) - len(f.tags_conflict)),
+            -(f.behaviour if f.behaviour is not None else -1.0) if dominance is not None else 0.0,
+            -f.score,
+            f.kind,
+            f.loop_ids,
+        )
 
     findings.sort(key=rank)
-    out = ArchetypeFindings(
-        _with_rank(f, i) for i, f in enumerate(findings, 1))
+    out = ArchetypeFindings(_with_rank(f, i) for i, f in enumerate(findings, 1))
     out.n_matches = len(matches)
     out.behavioural = dominance is not None
     return out
@@ -438,8 +467,9 @@ def _with_rank(f: ArchetypeFinding, rank: int) -> ArchetypeFinding:
     return replace(f, rank=rank)
 
 
-def _finding(ms: list[ArchetypeMatch], checked, behaviour: float | None,
-             activity: Mapping[str, float]) -> ArchetypeFinding:
+def _finding(
+    ms: list[ArchetypeMatch], checked, behaviour: float | None, activity: Mapping[str, float]
+) -> ArchetypeFinding:
     best = ms[0]
     core = CORE[best.kind]
     agree, conflict, conflict_why = checked
@@ -450,22 +480,35 @@ def _finding(ms: list[ArchetypeMatch], checked, behaviour: float | None,
     lengths = [lp.length for lp in best.loops]
     mean_length = sum(lengths) / len(lengths)
     named = [lp for lp in best.loops if lp.name]
-    score = (3 * (len(agree) - len(conflict)) + len(named) + (1 if best.delay_as_expected else 0)
-             + 10 / mean_length - (1 if best.ambiguous_with else 0) - 0.25 * math.log2(len(ms)))
+    score = (
+        3 * (len(agree) - len(conflict))
+        + len(named)
+        + (1 if best.delay_as_expected else 0)
+        + 10 / mean_length
+        - (1 if best.ambiguous_with else 0)
+        - 0.25 * math.log2(len(ms))
+    )
 
     reasons = []
     if agree:
-        reasons.append("roles agree with the model's role tags: "
-                       + ", ".join(f"{v} as {r}" for r, v in agree))
+        reasons.append(
+            "roles agree with the model's role tags: " + ", ".join(f"{v} as {r}" for r, v in agree)
+        )
     if conflict:
         reasons.append("role tags disagree: " + ", ".join(conflict_why))
     if behaviour is not None:
         scored = [(lp.id, activity[lp.id]) for lp in best.loops if lp.id in activity]
-        reasons.append(f"its loops carry {_pct(behaviour)} of their partition's loop activity on average ("
-                       + ", ".join(f"{i} {_pct(s)}" for i, s in scored) + ")")
+        reasons.append(
+            f"its loops carry {_pct(behaviour)} of their partition's loop activity on average ("
+            + ", ".join(f"{i} {_pct(s)}" for i, s in scored)
+            + ")"
+        )
     if named:
-        reasons.append(f"{len(named)} named loop{'s' if len(named) > 1 else ''} ("
-                       + ", ".join(lp.name or "" for lp in named) + ")")
+        reasons.append(
+            f"{len(named)} named loop{'s' if len(named) > 1 else ''} ("
+            + ", ".join(lp.name or "" for lp in named)
+            + ")"
+        )
     reasons.append(f"loops of {', '.join(map(str, lengths))} links")
     if best.delay_as_expected:
         reasons.append("a delay where the archetype has it")
@@ -474,8 +517,18 @@ def _finding(ms: list[ArchetypeMatch], checked, behaviour: float | None,
     if best.ambiguous_with:
         reasons.append(f"the same loops also fit {', '.join(best.ambiguous_with)}")
     loop_behaviour = {lp.id: activity[lp.id] for m in ms for lp in m.loops if lp.id in activity}
-    return ArchetypeFinding(best.kind, roles, core_loops, tuple(ms), round(score, 3), agree, conflict,
-                            behaviour, loop_behaviour, tuple(reasons))
+    return ArchetypeFinding(
+        best.kind,
+        roles,
+        core_loops,
+        tuple(ms),
+        round(score, 3),
+        agree,
+        conflict,
+        behaviour,
+        loop_behaviour,
+        tuple(reasons),
+    )
 
 
 # ------------------------------------------------------------------------------ lists
@@ -520,12 +573,33 @@ class ArchetypeFindings(list):
         """One row per finding (every finding): rank, kind, title, roles, loops, matches, score, behaviour, why."""
         import pandas as pd
 
-        cols = ["rank", "kind", "title", "roles", "core_loops", "path_loops", "matches", "score", "behaviour", "why"]
-        rows = [{"rank": f.rank, "kind": f.kind, "title": f.title, "roles": f.describe(),
-                 "core_loops": " ".join(lp.id for lp in f.core_loops),
-                 "path_loops": " ".join(lp.id for lp in f.path_loops),
-                 "matches": f.n_matches, "score": f.score, "behaviour": f.behaviour,
-                 "why": f.rank_reason} for f in self]
+        cols = [
+            "rank",
+            "kind",
+            "title",
+            "roles",
+            "core_loops",
+            "path_loops",
+            "matches",
+            "score",
+            "behaviour",
+            "why",
+        ]
+        rows = [
+            {
+                "rank": f.rank,
+                "kind": f.kind,
+                "title": f.title,
+                "roles": f.describe(),
+                "core_loops": " ".join(lp.id for lp in f.core_loops),
+                "path_loops": " ".join(lp.id for lp in f.path_loops),
+                "matches": f.n_matches,
+                "score": f.score,
+                "behaviour": f.behaviour,
+                "why": f.rank_reason,
+            }
+            for f in self
+        ]
         df = pd.DataFrame(rows, columns=cols)
         return df if self.behavioural else df.drop(columns="behaviour")
 
@@ -552,24 +626,36 @@ class ArchetypeFindings(list):
             count[f.kind] += 1
             matches[f.kind] += f.n_matches
             best.setdefault(f.kind, f.rank)
-        return pd.DataFrame([{"kind": k, "matches": matches[k], "findings": count[k], "best_rank": best[k]}
-                             for k in sorted(count, key=best.__getitem__)],
-                            columns=["kind", "matches", "findings", "best_rank"])
+        return pd.DataFrame(
+            [
+                {"kind": k, "matches": matches[k], "findings": count[k], "best_rank": best[k]}
+                for k in sorted(count, key=best.__getitem__)
+            ],
+            columns=["kind", "matches", "findings", "best_rank"],
+        )
 
     def headline(self) -> str:
         """One line: how many matches in how many findings, and how they are ranked."""
-        how = "role tags, then loop dominance, then structure" if self.behavioural else "role tags, then structure"
-        return (f"{self.n_matches:,} archetype match{'es' if self.n_matches != 1 else ''} in {len(self):,} "
-                f"finding{'s' if len(self) != 1 else ''} (matches sharing core loops and core roles), "
-                f"ranked by {how}")
+        how = (
+            "role tags, then loop dominance, then structure"
+            if self.behavioural
+            else "role tags, then structure"
+        )
+        return (
+            f"{self.n_matches:,} archetype match{'es' if self.n_matches != 1 else ''} in {len(self):,} "
+            f"finding{'s' if len(self) != 1 else ''} (matches sharing core loops and core roles), "
+            f"ranked by {how}"
+        )
 
     def _lines(self) -> list[str]:
         lines = []
-        for f in list.__iter__(self[:self.show]):
+        for f in list.__iter__(self[: self.show]):
             amb = f"  (or: {', '.join(f.ambiguous_with)})" if f.ambiguous_with else ""
             beh = f"; behaviour {_pct(f.behaviour)}" if f.behaviour is not None else ""
-            lines.append(f"{f.rank:>3}. {f.title}{amb}  [score {f.score:.1f}{beh}; "
-                         f"{f.n_matches} match{'es' if f.n_matches != 1 else ''}]")
+            lines.append(
+                f"{f.rank:>3}. {f.title}{amb}  [score {f.score:.1f}{beh}; "
+                f"{f.n_matches} match{'es' if f.n_matches != 1 else ''}]"
+            )
             lines.append(f"     {_clip(f.describe(), 150)}")
             core = ", ".join(_loop_label(lp) for lp in f.core_loops)
             paths = [_loop_label(lp) for lp in f.path_loops]
@@ -581,17 +667,23 @@ class ArchetypeFindings(list):
     def __repr__(self) -> str:
         lines = [self.headline(), *self._lines()]
         if len(self) > self.show:
-            lines.append(f"  ... and {len(self) - self.show:,} more findings (.summary(n), .to_pandas(), "
-                         "or index the list)")
+            lines.append(
+                f"  ... and {len(self) - self.show:,} more findings (.summary(n), .to_pandas(), "
+                "or index the list)"
+            )
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         parts = [f"<p><b>{html.escape(self.headline())}</b></p>"]
         if self:
-            parts.append(self.summary(self.show).to_html(index=False, border=0, float_format=lambda x: f"{x:.3g}"))
+            parts.append(
+                self.summary(self.show).to_html(index=False, border=0, float_format=lambda x: f"{x:.3g}")
+            )
         if len(self) > self.show:
-            parts.append(f"<p>... and {len(self) - self.show:,} more findings (<code>.summary(n)</code>, "
-                         "<code>.to_pandas()</code>)</p>")
+            parts.append(
+                f"<p>... and {len(self) - self.show:,} more findings (<code>.summary(n)</code>, "
+                "<code>.to_pandas()</code>)</p>"
+            )
         return "\n".join(parts)
 
 
@@ -611,8 +703,12 @@ class ArchetypeMatches(list):
     Slicing gives an ``ArchetypeMatches`` with the same diagram and dominance.
     """
 
-    def __init__(self, matches: Iterable[ArchetypeMatch] = (), cld: CausalLoopDiagram | None = None,
-                 dominance: Any = None):
+    def __init__(
+        self,
+        matches: Iterable[ArchetypeMatch] = (),
+        cld: CausalLoopDiagram | None = None,
+        dominance: Any = None,
+    ):
         super().__init__(matches)
         self.cld = cld
         self.dominance = dominance
@@ -648,27 +744,46 @@ class ArchetypeMatches(list):
         """One row per match: rank, kind, title, roles, loops, score, ambiguous_with."""
         import pandas as pd
 
-        return pd.DataFrame([{"rank": i, "kind": m.kind, "title": m.title,
-                              "roles": ", ".join(f"{r}={v}" for r, v in m.roles.items() if v),
-                              "loops": " ".join(m.loop_ids), "score": m.score,
-                              "ambiguous_with": " ".join(m.ambiguous_with)} for i, m in enumerate(self, 1)],
-                            columns=["rank", "kind", "title", "roles", "loops", "score", "ambiguous_with"])
+        return pd.DataFrame(
+            [
+                {
+                    "rank": i,
+                    "kind": m.kind,
+                    "title": m.title,
+                    "roles": ", ".join(f"{r}={v}" for r, v in m.roles.items() if v),
+                    "loops": " ".join(m.loop_ids),
+                    "score": m.score,
+                    "ambiguous_with": " ".join(m.ambiguous_with),
+                }
+                for i, m in enumerate(self, 1)
+            ],
+            columns=["rank", "kind", "title", "roles", "loops", "score", "ambiguous_with"],
+        )
 
     def __repr__(self) -> str:
         if not self:
             return "no archetype match (archetypes are combinations of loops that share variables)"
         f = self.findings
         counts = ", ".join(f"{row.kind} {row.matches}/{row.findings}" for row in f.by_kind().itertuples())
-        return "\n".join([f.headline(), f"  matches/findings per archetype: {counts}", *f._lines()] + (
-            [f"  ... and {len(f) - f.show:,} more findings (.findings, .summary(n), .to_pandas() for the "
-             f"{len(self):,} matches)"] if len(f) > f.show else []))
+        return "\n".join(
+            [f.headline(), f"  matches/findings per archetype: {counts}", *f._lines()]
+            + (
+                [
+                    f"  ... and {len(f) - f.show:,} more findings (.findings, .summary(n), .to_pandas() for the "
+                    f"{len(self):,} matches)"
+                ]
+                if len(f) > f.show
+                else []
+            )
+        )
 
     def _repr_html_(self) -> str:
         if not self:
             return f"<p>{html.escape(repr(self))}</p>"
         f = self.findings
-        return "\n".join([f._repr_html_(), "<p>Per archetype:</p>",
-                          f.by_kind().to_html(index=False, border=0)])
+        return "\n".join(
+            [f._repr_html_(), "<p>Per archetype:</p>", f.by_kind().to_html(index=False, border=0)]
+        )
 
 
 def _loop_label(lp: Loop) -> str:
@@ -676,7 +791,7 @@ def _loop_label(lp: Loop) -> str:
 
 
 def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[:width - 3] + "..."
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _clip_ids(ids: str, n: int) -> str:

@@ -173,18 +173,33 @@ class LoopList(list):
         """One row per loop: ``id, polarity, length, delayed, name, variables``."""
         import pandas as pd
 
-        return pd.DataFrame([{"id": lp.id, "polarity": lp.polarity, "length": lp.length, "delayed": lp.delayed,
-                              "name": lp.name or "", "variables": " -> ".join(lp.variables)} for lp in self],
-                            columns=["id", "polarity", "length", "delayed", "name", "variables"])
+        return pd.DataFrame(
+            [
+                {
+                    "id": lp.id,
+                    "polarity": lp.polarity,
+                    "length": lp.length,
+                    "delayed": lp.delayed,
+                    "name": lp.name or "",
+                    "variables": " -> ".join(lp.variables),
+                }
+                for lp in self
+            ],
+            columns=["id", "polarity", "length", "delayed", "name", "variables"],
+        )
 
     def _headline(self) -> str:
         if not self.complete and self.census is not None:
-            return (f"{self.census.describe()}: too many to hold, so the {len(self):,} loops listed are the "
-                    "shortest independent set (every link on a loop is on one of them); iter_cycles() streams "
-                    "them all")
+            return (
+                f"{self.census.describe()}: too many to hold, so the {len(self):,} loops listed are the "
+                "shortest independent set (every link on a loop is on one of them); iter_cycles() streams "
+                "them all"
+            )
         c = self.counts()
-        head = (f"{len(self):,} feedback loop{'s' if len(self) != 1 else ''}: {c['R']:,} reinforcing (R), "
-                f"{c['B']:,} balancing (B), {c['?']:,} unknown (?)")
+        head = (
+            f"{len(self):,} feedback loop{'s' if len(self) != 1 else ''}: {c['R']:,} reinforcing (R), "
+            f"{c['B']:,} balancing (B), {c['?']:,} unknown (?)"
+        )
         if self:
             lengths = [lp.length for lp in self]
             lo, hi = min(lengths), max(lengths)
@@ -196,8 +211,10 @@ class LoopList(list):
         lines = [self._headline()]
         lines += [f"  {_short(lp)}" for lp in list.__getitem__(self, slice(self.show))]
         if len(self) > self.show:
-            lines.append(f"  ... and {len(self) - self.show:,} more (.summary() counts them by length and "
-                         "polarity, .to_pandas() lists them all)")
+            lines.append(
+                f"  ... and {len(self) - self.show:,} more (.summary() counts them by length and "
+                "polarity, .to_pandas() lists them all)"
+            )
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -205,20 +222,29 @@ class LoopList(list):
         if self:
             by_length = self.summary().T  # polarities as rows: a wide, short table
             parts.append(by_length.to_html(border=0))
-            parts.append(self[:self.show].to_pandas().assign(
-                variables=lambda df: df["variables"].map(lambda v: _clip(v, 160))).to_html(index=False, border=0))
+            parts.append(
+                self[: self.show]
+                .to_pandas()
+                .assign(variables=lambda df: df["variables"].map(lambda v: _clip(v, 160)))
+                .to_html(index=False, border=0)
+            )
         if len(self) > self.show:
-            parts.append(f"<p>... and {len(self) - self.show:,} more loops (<code>.to_pandas()</code> lists them "
-                         "all)</p>")
+            parts.append(
+                f"<p>... and {len(self) - self.show:,} more loops (<code>.to_pandas()</code> lists them "
+                "all)</p>"
+            )
         return "\n".join(parts)
+
 
 def _count_table(c: Counter):
     """Return (length, polarity) counts as a table: lengths as rows, ``R``, ``B``, ``?``, ``total`` columns."""
     import pandas as pd
 
     lengths = sorted({n for n, _ in c})
-    df = pd.DataFrame({p: [c.get((n, p), 0) for n in lengths] for p in ("R", "B", "?")},
-                      index=pd.Index(lengths, name="length"))
+    df = pd.DataFrame(
+        {p: [c.get((n, p), 0) for n in lengths] for p in ("R", "B", "?")},
+        index=pd.Index(lengths, name="length"),
+    )
     df["total"] = df.sum(axis=1)
     return df
 
@@ -251,14 +277,18 @@ class LoopCensus:
         for (_, p), n in self.counts.items():
             pol[p] += n
         more = "" if self.complete else "more than "
-        return (f"{more}{self.total:,} feedback loops ({pol['R']:,} R, {pol['B']:,} B, {pol['?']:,} ?"
-                f"{'' if self.complete else ' among those counted'})")
+        return (
+            f"{more}{self.total:,} feedback loops ({pol['R']:,} R, {pol['B']:,} B, {pol['?']:,} ?"
+            f"{'' if self.complete else ' among those counted'})"
+        )
 
     def __repr__(self) -> str:
         return f"<LoopCensus: {self.describe()}>"
 
 
-def loop_census(cld: CausalLoopDiagram, length_bound: int | None = None, *, limit: int = 2_000_000) -> LoopCensus:
+def loop_census(
+    cld: CausalLoopDiagram, length_bound: int | None = None, *, limit: int = 2_000_000
+) -> LoopCensus:
     """Count the diagram's loops by length and polarity, streaming them (memory stays small).
 
     Parameters
@@ -297,7 +327,7 @@ def loop_census(cld: CausalLoopDiagram, length_bound: int | None = None, *, limi
 
 
 def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[:width - 3] + "..."
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _short(lp: Loop, width: int = 160) -> str:
@@ -340,8 +370,10 @@ def _check_bound(value: object, name: str, file: str | None) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ModelError(f"{name} must be a whole number of at least 1 (a loop has at least one link), "
-                         f"got {value!r}", file=file)
+        raise ModelError(
+            f"{name} must be a whole number of at least 1 (a loop has at least one link), got {value!r}",
+            file=file,
+        )
 
 
 def iter_cycles(cld: CausalLoopDiagram, length_bound: int | None = None) -> Iterator[tuple[str, ...]]:
@@ -421,8 +453,11 @@ def loops(cld: CausalLoopDiagram, length_bound: int | None = None, *, max_loops:
         return LoopList(out)
     # too many to hold: count them all (streamed) and list the shortest independent set
     census = loop_census(cld, length_bound)
-    partial = LoopList(lp for lp in independent_loops(cld, max_loops=max_loops)
-                       if length_bound is None or lp.length <= length_bound)
+    partial = LoopList(
+        lp
+        for lp in independent_loops(cld, max_loops=max_loops)
+        if length_bound is None or lp.length <= length_bound
+    )
     partial.complete = False
     partial.census = census
     return partial
@@ -445,14 +480,18 @@ def _enumerate(cld: CausalLoopDiagram, length_bound: int | None, max_loops: int)
     return out
 
 
-def loops_through(cld: CausalLoopDiagram, variable: str, length_bound: int | None = None,
-                  *, max_loops: int = 100_000) -> LoopList:
+def loops_through(
+    cld: CausalLoopDiagram, variable: str, length_bound: int | None = None, *, max_loops: int = 100_000
+) -> LoopList:
     """Return the loops that pass through ``variable``, in id order."""
     cld = _as_cld(cld)
     v = canonical(variable)
     if v not in cld.variables:
-        raise UnknownVariableError(f"no variable '{variable}' in the diagram{suggest(v, cld.variables)}",
-                                   file=cld.file, variable=variable)
+        raise UnknownVariableError(
+            f"no variable '{variable}' in the diagram{suggest(v, cld.variables)}",
+            file=cld.file,
+            variable=variable,
+        )
     return LoopList(lp for lp in loops(cld, length_bound, max_loops=max_loops) if v in lp.variables)
 
 
@@ -553,15 +592,19 @@ def match_named_loops(
         declared = tuple(canonical(v) for v in nl.variables)
         fits = [k for k, loop in enumerate(found) if _in_cyclic_order(declared, loop)]
         if not fits:
-            notes.append(f"loop '{nl.name}' ({' -> '.join(declared)}) matches no feedback loop of the diagram: "
-                         "check the variables are in causal order")
+            notes.append(
+                f"loop '{nl.name}' ({' -> '.join(declared)}) matches no feedback loop of the diagram: "
+                "check the variables are in causal order"
+            )
             continue
         shortest = min(len(found[k]) for k in fits)
         best = [k for k in fits if len(found[k]) == shortest]
         k = best[0]
         if len(best) > 1:
-            notes.append(f"loop '{nl.name}' fits {len(best)} loops of the same length "
-                         f"({', '.join(ids[b] for b in best)}); named {ids[k]}: list more of its variables to choose")
+            notes.append(
+                f"loop '{nl.name}' fits {len(best)} loops of the same length "
+                f"({', '.join(ids[b] for b in best)}); named {ids[k]}: list more of its variables to choose"
+            )
         if k in names:
             notes.append(f"loops '{names[k]}' and '{nl.name}' both describe {ids[k]}; kept '{names[k]}'")
             continue
@@ -579,8 +622,10 @@ def _match_named(cld: CausalLoopDiagram, found: list[Loop]) -> tuple[dict[str, s
     for k, name in index.items():
         nl, lp = declared[name], found[k]
         if nl.polarity and nl.polarity != lp.polarity:
-            notes.append(f"loop '{nl.name}' is declared {nl.polarity} but its links make it {lp.polarity} "
-                         f"({lp.id}: {' '.join(lp.signs)})")
+            notes.append(
+                f"loop '{nl.name}' is declared {nl.polarity} but its links make it {lp.polarity} "
+                f"({lp.id}: {' '.join(lp.signs)})"
+            )
     return names, notes
 
 

@@ -133,8 +133,10 @@ def _ipow(a: Interval, b: Interval) -> Interval:
     if b[0] == b[1] and a[0] >= 0:
         c = b[0]
         try:
-            ends = [a[0] ** c if (a[0] > 0 or c > 0) else (0.0 if c > 0 else INF), a[1] ** c if a[1] < INF else
-                    (INF if c > 0 else 0.0)]
+            ends = [
+                a[0] ** c if (a[0] > 0 or c > 0) else (0.0 if c > 0 else INF),
+                a[1] ** c if a[1] < INF else (INF if c > 0 else 0.0),
+            ]
         except (OverflowError, ZeroDivisionError):
             return (0.0, INF)
         return (min(ends), max(ends)) if c != 0 else (1.0, 1.0)
@@ -321,8 +323,10 @@ class SignAnalysis:
         if f == "ARCSIN":
             return (-math.pi / 2, math.pi / 2)
         if f in ("INT", "INTEGER", "ROUND"):
-            return (math.floor(args[0][0]) if math.isfinite(args[0][0]) else -INF,
-                    math.ceil(args[0][1]) if math.isfinite(args[0][1]) else INF)
+            return (
+                math.floor(args[0][0]) if math.isfinite(args[0][0]) else -INF,
+                math.ceil(args[0][1]) if math.isfinite(args[0][1]) else INF,
+            )
         if f == "STEP":
             return _hull(args[0], (0.0, 0.0))
         if f == "PULSE":
@@ -376,6 +380,7 @@ class SignAnalysis:
         One bottom-up pass (no recursion) carrying, per sub-expression, whether
         it mentions ``x``, the bounds of its value and its derivative sign set.
         """
+
         def leaf(m: ast.Expr) -> _Signs | None:
             if isinstance(m, (ast.Name, ast.Subscript)):
                 hit = m.name == x

@@ -11,14 +11,24 @@ import math
 
 from ..io.output import check_output, figure_suffixes, refuse_existing
 
-__all__ = ["MODEL_HELP", "FORCE_HELP", "whole", "positive_whole", "span", "positive_span", "check_outputs",
-           "add_force"]
+__all__ = [
+    "MODEL_HELP",
+    "FORCE_HELP",
+    "whole",
+    "positive_whole",
+    "span",
+    "positive_span",
+    "check_outputs",
+    "add_force",
+]
 
 #: help of the optional MODEL argument, the same for every subcommand
 MODEL_HELP = "model file (.toml, .xmile, .stmx, .itmx or Vensim .mdl); default: the reference model"
 #: help of --force, the same for every subcommand that writes files (the rule: docs/limits.md)
-FORCE_HELP = ("replace output files that exist (without it, an existing file is refused before any work; "
-              "files are replaced in one step, never left half written)")
+FORCE_HELP = (
+    "replace output files that exist (without it, an existing file is refused before any work; "
+    "files are replaced in one step, never left half written)"
+)
 
 
 def add_force(parser: argparse.ArgumentParser) -> None:
@@ -52,8 +62,9 @@ def _span(text: str, positive: bool) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not math.isfinite(value) or value < 0 or (positive and value == 0):
-        raise argparse.ArgumentTypeError(f"must be a {'positive' if positive else 'non-negative'} number "
-                                         f"of time units, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"must be a {'positive' if positive else 'non-negative'} number of time units, got {text!r}"
+        )
     return value
 
 
@@ -67,8 +78,9 @@ def positive_span(text: str) -> float:
     return _span(text, True)
 
 
-def check_outputs(*, csv: str | None = None, figure: str | None = None, other: str | None = None,
-                  force: bool = False) -> None:
+def check_outputs(
+    *, csv: str | None = None, figure: str | None = None, other: str | None = None, force: bool = False
+) -> None:
     """Check output paths before the work that fills them (raises FileFormatError).
 
     Without ``force``, an existing file is refused: the command line never

@@ -17,25 +17,53 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ..cld.archetype_search import KINDS
 
     parser.add_argument("model", nargs="?", help=MODEL_HELP.replace("model file", "model or CLD file"))
-    parser.add_argument("--kind", action="append", choices=KINDS, metavar="KIND",
-                        help=f"only this archetype (repeatable): {', '.join(KINDS)}")
-    parser.add_argument("--top", type=whole, default=10, metavar="N",
-                        help="show the N best findings (or matches with --matches; default 10; 0 shows all)")
-    parser.add_argument("--matches", action="store_true",
-                        help="list the individual matches instead of the findings (a finding groups the matches "
-                             "that share an archetype's core loops and core roles)")
-    parser.add_argument("--dominance", action="store_true",
-                        help="simulate the model and rank the findings by loop dominance (Loops that Matter) "
-                             "after the role tags")
-    parser.add_argument("--scenario", help="with --dominance: the scenario to simulate (default: the base case)")
-    parser.add_argument("--length-bound", type=positive_whole, metavar="N",
-                        help="only use loops of at most N links (default: all loops, or for big models the "
-                             "shortest 200 or so plus the named ones)")
-    parser.add_argument("--all", action="store_true",
-                        help="do not de-duplicate: also show matches contained in larger ones")
-    parser.add_argument("--csv", metavar="FILE", help="write every finding (or match, with --matches) to a CSV file")
-    parser.add_argument("--structure-only", action="store_true",
-                        help="infer link polarities from the equations only, without simulating the model")
+    parser.add_argument(
+        "--kind",
+        action="append",
+        choices=KINDS,
+        metavar="KIND",
+        help=f"only this archetype (repeatable): {', '.join(KINDS)}",
+    )
+    parser.add_argument(
+        "--top",
+        type=whole,
+        default=10,
+        metavar="N",
+        help="show the N best findings (or matches with --matches; default 10; 0 shows all)",
+    )
+    parser.add_argument(
+        "--matches",
+        action="store_true",
+        help="list the individual matches instead of the findings (a finding groups the matches "
+        "that share an archetype's core loops and core roles)",
+    )
+    parser.add_argument(
+        "--dominance",
+        action="store_true",
+        help="simulate the model and rank the findings by loop dominance (Loops that Matter) "
+        "after the role tags",
+    )
+    parser.add_argument(
+        "--scenario", help="with --dominance: the scenario to simulate (default: the base case)"
+    )
+    parser.add_argument(
+        "--length-bound",
+        type=positive_whole,
+        metavar="N",
+        help="only use loops of at most N links (default: all loops, or for big models the "
+        "shortest 200 or so plus the named ones)",
+    )
+    parser.add_argument(
+        "--all", action="store_true", help="do not de-duplicate: also show matches contained in larger ones"
+    )
+    parser.add_argument(
+        "--csv", metavar="FILE", help="write every finding (or match, with --matches) to a CSV file"
+    )
+    parser.add_argument(
+        "--structure-only",
+        action="store_true",
+        help="infer link polarities from the equations only, without simulating the model",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,7 +74,9 @@ def run(args: argparse.Namespace) -> int:
 
     check_outputs(csv=args.csv)
     if args.scenario and not args.dominance:
-        raise ModelError("--scenario only applies with --dominance (the scenario whose run ranks the findings)")
+        raise ModelError(
+            "--scenario only applies with --dominance (the scenario whose run ranks the findings)"
+        )
     m, cld = load_cld(args.model, args.structure_only)
     bound = args.length_bound or "auto"
     used, used_bound, total = detection_loops(cld, bound)
@@ -57,8 +87,10 @@ def run(args: argparse.Namespace) -> int:
         dominance = ts.loop_dominance(m, ts.simulate(m, scenario=args.scenario))
     found = archetypes(cld, kinds=args.kind, length_bound=bound, deduplicate=not args.all, results=dominance)
     if used_bound is not None and total is not None and total > len(used):
-        scope = (f"{total} feedback loops; detection used {len(used)} of them (those of at most "
-                 f"{used_bound} links, plus the named loops; --length-bound N to choose)")
+        scope = (
+            f"{total} feedback loops; detection used {len(used)} of them (those of at most "
+            f"{used_bound} links, plus the named loops; --length-bound N to choose)"
+        )
     else:
         scope = f"{len(used)} feedback loops" + (f" of at most {used_bound} links" if used_bound else "")
     if args.matches:
@@ -75,7 +107,9 @@ def run(args: argparse.Namespace) -> int:
 def _loops_of(items) -> None:
     print("Loops:")
     shown = {lp.id: lp for a in items for lp in a.loops}
-    for lp in sorted(shown.values(), key=lambda lp: (lp.polarity, int(lp.id[1:]) if lp.id[1:].isdigit() else 0)):
+    for lp in sorted(
+        shown.values(), key=lambda lp: (lp.polarity, int(lp.id[1:]) if lp.id[1:].isdigit() else 0)
+    ):
         print(f"  {lp}")
 
 
@@ -90,15 +124,24 @@ def _wrap(label: str, text: str) -> None:
 def _print_findings(m, scope: str, found, top: int, scenario: str | None) -> None:
     findings = found.findings
     n = top or len(findings)
-    print(f"Model '{m.name}': {scope}; {len(found)} archetype match(es) in {len(findings)} finding(s)"
-          + (f", showing the best {n} (--top N to choose, 0 for all)" if len(findings) > n else ""))
-    how = "role tags, then loop dominance" + (f" (scenario {scenario})" if scenario else " (base run)") \
-        if findings.behavioural else "role tags, then structure (--dominance to rank by loop dominance)"
-    print(f"A finding groups the matches that share an archetype's core loops and core roles; ranked by {how}; "
-          "--matches lists the matches.\n")
+    print(
+        f"Model '{m.name}': {scope}; {len(found)} archetype match(es) in {len(findings)} finding(s)"
+        + (f", showing the best {n} (--top N to choose, 0 for all)" if len(findings) > n else "")
+    )
+    how = (
+        "role tags, then loop dominance" + (f" (scenario {scenario})" if scenario else " (base run)")
+        if findings.behavioural
+        else "role tags, then structure (--dominance to rank by loop dominance)"
+    )
+    print(
+        f"A finding groups the matches that share an archetype's core loops and core roles; ranked by {how}; "
+        "--matches lists the matches.\n"
+    )
     if not findings:
-        print("  No archetype found. Archetypes are combinations of loops that share variables;"
-              " see docs/archetypes.md for the signatures.")
+        print(
+            "  No archetype found. Archetypes are combinations of loops that share variables;"
+            " see docs/archetypes.md for the signatures."
+        )
         return
     if len(findings) > n:
         table = findings.by_kind()
@@ -110,13 +153,16 @@ def _print_findings(m, scope: str, found, top: int, scenario: str | None) -> Non
     for f in findings[:n]:
         amb = f"   (or: {', '.join(f.ambiguous_with)})" if f.ambiguous_with else ""
         beh = f", behaviour {100 * f.behaviour:.2g}%" if f.behaviour is not None else ""
-        print(f"{f.rank:>2}. {f.title}{amb}   [{f.kind}, score {f.score:.1f}{beh}; {f.n_matches} match"
-              f"{'es' if f.n_matches != 1 else ''}]")
+        print(
+            f"{f.rank:>2}. {f.title}{amb}   [{f.kind}, score {f.score:.1f}{beh}; {f.n_matches} match"
+            f"{'es' if f.n_matches != 1 else ''}]"
+        )
         print(f"    core loops: {', '.join(_label(lp) for lp in f.core_loops)}")
         paths = f.path_loops
         if paths:
-            listed = ", ".join(_label(lp) for lp in paths[:8]) + (f" and {len(paths) - 8} more" if len(paths) > 8
-                                                                   else "")
+            listed = ", ".join(_label(lp) for lp in paths[:8]) + (
+                f" and {len(paths) - 8} more" if len(paths) > 8 else ""
+            )
             _wrap("via", listed)
         w = max(len(r) for r in f.roles)
         for role, vs in f.roles.items():
@@ -131,11 +177,16 @@ def _print_findings(m, scope: str, found, top: int, scenario: str | None) -> Non
 
 def _print_matches(m, scope: str, found, top: int) -> None:
     top = top or len(found)
-    print(f"Model '{m.name}': {scope}; {len(found)} archetype match(es)"
-          + (f", showing the best {top} (--top N to choose, 0 for all)" if len(found) > top else "") + "\n")
+    print(
+        f"Model '{m.name}': {scope}; {len(found)} archetype match(es)"
+        + (f", showing the best {top} (--top N to choose, 0 for all)" if len(found) > top else "")
+        + "\n"
+    )
     if not found:
-        print("  No archetype found. Archetypes are combinations of loops that share variables;"
-              " see docs/archetypes.md for the signatures.")
+        print(
+            "  No archetype found. Archetypes are combinations of loops that share variables;"
+            " see docs/archetypes.md for the signatures."
+        )
         return
     if len(found) > top:
         _summary(found)

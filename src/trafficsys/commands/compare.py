@@ -21,32 +21,70 @@ _MARK = ("Creator", "trafficsys compare")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``trafficsys compare``."""
-    parser.add_argument("model", nargs="?", help=MODEL_HELP + " with the strategies of models/strategies.toml")
-    parser.add_argument("--scenarios", nargs="+", metavar="NAME",
-                        help="strategies to compare (default: all; the baseline is always included)")
-    parser.add_argument("--strategies", metavar="FILE", action="append", default=[],
-                        help="a TOML file of your own strategies ([scenarios.NAME] tables with a .set table, as "
-                        "models/strategies.toml), compared beside the model's; may be repeated")
-    parser.add_argument("--set", metavar="NAME=VALUE", action="append", default=[],
-                        help="a what-if: give a constant this value (or equation) in every strategy; it is then "
-                        "no longer sampled. May be repeated")
-    parser.add_argument("--case", metavar="NAME",
-                        help="a sensitivity case the model ships (the reference model: unverified_at_zero, its "
-                        "unmeasured survivor-led effects at zero)")
+    parser.add_argument(
+        "model", nargs="?", help=MODEL_HELP + " with the strategies of models/strategies.toml"
+    )
+    parser.add_argument(
+        "--scenarios",
+        nargs="+",
+        metavar="NAME",
+        help="strategies to compare (default: all; the baseline is always included)",
+    )
+    parser.add_argument(
+        "--strategies",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="a TOML file of your own strategies ([scenarios.NAME] tables with a .set table, as "
+        "models/strategies.toml), compared beside the model's; may be repeated",
+    )
+    parser.add_argument(
+        "--set",
+        metavar="NAME=VALUE",
+        action="append",
+        default=[],
+        help="a what-if: give a constant this value (or equation) in every strategy; it is then "
+        "no longer sampled. May be repeated",
+    )
+    parser.add_argument(
+        "--case",
+        metavar="NAME",
+        help="a sensitivity case the model ships (the reference model: unverified_at_zero, its "
+        "unmeasured survivor-led effects at zero)",
+    )
     parser.add_argument("--metrics", nargs="+", metavar="NAME", help="indicators to report (default: all)")
-    parser.add_argument("--n", "--runs", dest="n", type=int, default=1000, metavar="N",
-                        help="sampled futures per strategy (default 1000)")
-    parser.add_argument("--seed", type=whole, default=1, metavar="SEED", help="seed of the sample (default 1)")
-    parser.add_argument("--sampler", choices=["lhs", "random", "sobol"], default="lhs",
-                        help="sampling design (default lhs)")
-    parser.add_argument("--figure", metavar="PNG",
-                        help=f"write the comparison figure here ('none' to skip); default {DEFAULT_FIGURE} in the "
-                        f"current folder, which replaces a {DEFAULT_FIGURE} an earlier 'trafficsys compare' wrote "
-                        "but no other file without --force")
-    parser.add_argument("--csv", metavar="FILE", help="also write the summary table (median, interval) as CSV")
+    parser.add_argument(
+        "--n",
+        "--runs",
+        dest="n",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="sampled futures per strategy (default 1000)",
+    )
+    parser.add_argument(
+        "--seed", type=whole, default=1, metavar="SEED", help="seed of the sample (default 1)"
+    )
+    parser.add_argument(
+        "--sampler", choices=["lhs", "random", "sobol"], default="lhs", help="sampling design (default lhs)"
+    )
+    parser.add_argument(
+        "--figure",
+        metavar="PNG",
+        help=f"write the comparison figure here ('none' to skip); default {DEFAULT_FIGURE} in the "
+        f"current folder, which replaces a {DEFAULT_FIGURE} an earlier 'trafficsys compare' wrote "
+        "but no other file without --force",
+    )
+    parser.add_argument(
+        "--csv", metavar="FILE", help="also write the summary table (median, interval) as CSV"
+    )
     add_force(parser)
-    parser.add_argument("--drivers", nargs=2, metavar=("A", "B"),
-                        help="also list the uncertain constants that decide whether strategy A beats B")
+    parser.add_argument(
+        "--drivers",
+        nargs=2,
+        metavar=("A", "B"),
+        help="also list the uncertain constants that decide whether strategy A beats B",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,13 +106,18 @@ def run(args: argparse.Namespace) -> int:
         added += [s for s in model.scenarios if s not in before and s not in added]
     what_if = _parse_set(args.set)
     if not model.scenarios:
-        print("trafficsys compare: the model defines no scenarios ([scenarios.NAME] tables) to compare",
-              file=sys.stderr)
+        print(
+            "trafficsys compare: the model defines no scenarios ([scenarios.NAME] tables) to compare",
+            file=sys.stderr,
+        )
         return 2
     for name in args.drivers or ():  # before the long run, not after it
         if name not in model.scenarios:
-            raise ts.ModelError(f"--drivers: no strategy '{name}'{suggest(name, model.scenarios)}; defined: "
-                                f"{', '.join(model.scenarios)}", file=model.file)
+            raise ts.ModelError(
+                f"--drivers: no strategy '{name}'{suggest(name, model.scenarios)}; defined: "
+                f"{', '.join(model.scenarios)}",
+                file=model.file,
+            )
     if args.drivers and args.drivers[0] == args.drivers[1]:
         raise ts.ModelError(f"--drivers needs two different strategies, got '{args.drivers[0]}' twice")
     from ..progress import wanted
@@ -83,13 +126,24 @@ def run(args: argparse.Namespace) -> int:
     if names is not None and added:  # the strategies of a --strategies file are compared even when not listed
         names = list(dict.fromkeys([*names, *added]))
     # on a terminal, a bar per strategy even when its runs fit in one chunk; silent in pipes and logs
-    c = ts.compare(model, names, metrics=args.metrics, n=args.n, seed=args.seed, sampler=args.sampler,
-                   settings=what_if or None, case=args.case, progress=wanted(None))
+    c = ts.compare(
+        model,
+        names,
+        metrics=args.metrics,
+        n=args.n,
+        seed=args.seed,
+        sampler=args.sampler,
+        settings=what_if or None,
+        case=args.case,
+        progress=wanted(None),
+    )
     print(c)
     if args.drivers:
         a, b = args.drivers
-        print(f"\nWhat decides whether {a} beats {b} on {c.primary} (Spearman rank correlation of the paired "
-              f"difference; share of futures {a} wins with the constant in its lowest / highest quarter):")
+        print(
+            f"\nWhat decides whether {a} beats {b} on {c.primary} (Spearman rank correlation of the paired "
+            f"difference; share of futures {a} wins with the constant in its lowest / highest quarter):"
+        )
         print(c.drivers(a, b, top=8).round(3).to_string())
     if args.csv:
         write_csv(c.to_pandas(), args.csv, index=False)
@@ -99,7 +153,9 @@ def run(args: argparse.Namespace) -> int:
 
         matplotlib.use("Agg")
         fig = c.figure()
-        save_figure(fig, figure, dpi=110, **({"metadata": dict([_MARK])} if figure.lower().endswith(".png") else {}))
+        save_figure(
+            fig, figure, dpi=110, **({"metadata": dict([_MARK])} if figure.lower().endswith(".png") else {})
+        )
         print(f"wrote {figure}")
     print(f"({time.perf_counter() - t0:.1f} s)")
     return 0
@@ -122,5 +178,8 @@ def _check_figure(figure: str | None, *, explicit: bool, force: bool) -> None:
         return  # the figure an earlier run wrote by default: running the quick start again refreshes it
     if explicit:
         refuse_existing(figure)
-    refuse_existing(figure, advice="it was not written by trafficsys compare, so it is left alone: pass --force "
-                    "to replace it, --figure PATH to write the figure elsewhere, or --figure none")
+    refuse_existing(
+        figure,
+        advice="it was not written by trafficsys compare, so it is left alone: pass --force "
+        "to replace it, --figure PATH to write the figure elsewhere, or --figure none",
+    )

@@ -17,20 +17,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the command's options."""
     parser.add_argument("model", nargs="?", help=MODEL_HELP)
     parser.add_argument("--scenario", help="scenario to simulate (default: the base case)")
-    parser.add_argument("--runs", type=whole, default=0, metavar="N",
-                        help="also run an N-run Monte Carlo sample over the constants' ranges and print the "
-                             "share of runs in which each loop dominates")
-    parser.add_argument("--seed", type=whole, default=1, metavar="SEED",
-                        help="seed of the Monte Carlo sample (default 1)")
-    parser.add_argument("--window", type=span, default=None, metavar="W",
-                        help="time window over which scores are averaged before naming the dominant loop "
-                             "(default: 1/20 of the run; 0: every saved step)")
-    parser.add_argument("--top", type=whole, default=12, metavar="N",
-                        help="list the N most influential loops (default 12; 0 lists all)")
-    parser.add_argument("--all", action="store_true",
-                        help="also list loops alone in their partition (their relative score is always 1)")
+    parser.add_argument(
+        "--runs",
+        type=whole,
+        default=0,
+        metavar="N",
+        help="also run an N-run Monte Carlo sample over the constants' ranges and print the "
+        "share of runs in which each loop dominates",
+    )
+    parser.add_argument(
+        "--seed", type=whole, default=1, metavar="SEED", help="seed of the Monte Carlo sample (default 1)"
+    )
+    parser.add_argument(
+        "--window",
+        type=span,
+        default=None,
+        metavar="W",
+        help="time window over which scores are averaged before naming the dominant loop "
+        "(default: 1/20 of the run; 0: every saved step)",
+    )
+    parser.add_argument(
+        "--top",
+        type=whole,
+        default=12,
+        metavar="N",
+        help="list the N most influential loops (default 12; 0 lists all)",
+    )
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="also list loops alone in their partition (their relative score is always 1)",
+    )
     parser.add_argument("--csv", metavar="FILE", help="write the tidy table (time x loop) to a CSV file")
-    parser.add_argument("--plot", "--figure", dest="plot", metavar="FILE.png", help="save a figure of the relative loop scores")
+    parser.add_argument(
+        "--plot",
+        "--figure",
+        dest="plot",
+        metavar="FILE.png",
+        help="save a figure of the relative loop scores",
+    )
     add_force(parser)
 
 
@@ -70,36 +95,51 @@ def run(args: argparse.Namespace) -> int:
     import trafficsys as ts
 
     from ..analysis import loop_dominance
+
     check_outputs(csv=args.csv, figure=args.plot, force=args.force)
     m = _load(args.model)
     results = ts.simulate(m, scenario=args.scenario)
     dom = loop_dominance(m, results)
     where = f" (scenario {args.scenario})" if args.scenario else ""
-    print(f"Loop dominance (Loops that Matter) for model '{m.name}'{where}, "
-          f"t = {m.start:g}..{m.stop:g} {m.time_units}")
+    print(
+        f"Loop dominance (Loops that Matter) for model '{m.name}'{where}, "
+        f"t = {m.start:g}..{m.stop:g} {m.time_units}"
+    )
     competing = dom.competing
     variables = {lp.id: lp.variables for lp in dom.loops}
     states = {v for part in dom.partitions for v in part}
     # A smooth or delay scored as a stage brings its own one-variable adjustment loop,
     # which `trafficsys loops` (equations only) does not list: say so, or the counts disagree.
     internal = sum(1 for lp in dom.loops if len(lp.variables) == 1)
-    note = (f" ({internal} of them the internal adjustment loop{'s' if internal != 1 else ''} of "
-            f"smoothing or delay functions)") if internal else ""
+    note = (
+        (
+            f" ({internal} of them the internal adjustment loop{'s' if internal != 1 else ''} of "
+            f"smoothing or delay functions)"
+        )
+        if internal
+        else ""
+    )
     if dom.method == "strongest_path":
         share = dom.explained.values
-        print(f"Too many loops to list: {len(dom.loops)} loops that matter found by the strongest-path search "
-              f"(Eberlein & Schoenberg 2020) at {min(len(dom.time), 200)} of the {len(dom.time)} saved times. They make up "
-              f"{100 * float(np.median(share)):.0f}% of the loop activity (median over times; at least "
-              f"{100 * float(np.quantile(share, 0.1)):.0f}% at 9 times in 10), the rest being loops not found, "
-              f"estimated by sampling; relative scores below are shares of the found loops' activity only.")
+        print(
+            f"Too many loops to list: {len(dom.loops)} loops that matter found by the strongest-path search "
+            f"(Eberlein & Schoenberg 2020) at {min(len(dom.time), 200)} of the {len(dom.time)} saved times. They make up "
+            f"{100 * float(np.median(share)):.0f}% of the loop activity (median over times; at least "
+            f"{100 * float(np.quantile(share, 0.1)):.0f}% at 9 times in 10), the rest being loops not found, "
+            f"estimated by sampling; relative scores below are shares of the found loops' activity only."
+        )
         recovered = float(dom.explained.attrs.get("recovered", 1.0))
         if recovered < 0.5:
             seen = f"{100 * recovered:.0f}%" if recovered >= 0.01 else "under 1%"
-            print(f"Caution: the sampling recovers only {seen} of the found loops' own (known) "
-                  f"activity, so it likely misses much of the activity of loops not found too: read that share "
-                  f"as an upper bound.")
-    print(f"{len(dom.loops)} feedback loops{note}, {len(competing)} competing with others in "
-          f"{len({lp.partition for lp in competing})} cycle partition(s)\n")
+            print(
+                f"Caution: the sampling recovers only {seen} of the found loops' own (known) "
+                f"activity, so it likely misses much of the activity of loops not found too: read that share "
+                f"as an upper bound."
+            )
+    print(
+        f"{len(dom.loops)} feedback loops{note}, {len(competing)} competing with others in "
+        f"{len({lp.partition for lp in competing})} cycle partition(s)\n"
+    )
 
     ranking = dom.ranking()
     if not args.all:
@@ -111,23 +151,29 @@ def run(args: argparse.Namespace) -> int:
         print("Loops, most influential first (mean |relative score|; share of time dominant):")
         print(f"  {'loop':<7}{'pol':<5}{'part':<6}{'mean|rel|':>10}{'dominant':>10}  name or variables")
         for row in shown.itertuples():
-            print(f"  {row.loop:<7}{row.polarity:<5}{row.partition:<6}{row.mean_abs_relative:>10.2f}"
-                  f"{row.share_dominant:>9.0%}  {_wrapped(_short(row.name, variables[row.loop], states), 39)}")
+            print(
+                f"  {row.loop:<7}{row.polarity:<5}{row.partition:<6}{row.mean_abs_relative:>10.2f}"
+                f"{row.share_dominant:>9.0%}  {_wrapped(_short(row.name, variables[row.loop], states), 39)}"
+            )
         if len(shown) < len(ranking):
             print(f"  ... and {len(ranking) - len(shown)} more (--top 0 lists them all)")
         named = ranking[ranking["name"] != ""]
         if len(named):
             print("\nLoops the model names (rank among all loops):")
             for rank, row in zip(named.index, named.itertuples()):
-                print(f"  {row.loop:<7}{row.polarity:<5}{row.partition:<6}{row.mean_abs_relative:>10.2f}"
-                      f"{row.share_dominant:>9.0%}  {row.name} (#{rank + 1})")
+                print(
+                    f"  {row.loop:<7}{row.polarity:<5}{row.partition:<6}{row.mean_abs_relative:>10.2f}"
+                    f"{row.share_dominant:>9.0%}  {row.name} (#{rank + 1})"
+                )
         periods = dom.periods(window=args.window, include_alone=args.all)
         for p, part in periods.groupby("partition"):
             print(f"\nDominant loop per period, partition {p} (stocks: {_stocks(dom.partitions[p])}):")
             print(f"  {'from':>8}{'to':>9}  {'loop':<7}{'pol':<5}{'mean rel':>9}  name or variables")
             for row in part.itertuples():
-                print(f"  {row.start:>8g}{row.end:>9g}  {row.loop:<7}{row.polarity:<5}{row.mean_relative:>9.2f}"
-                      f"  {_short(row.name, variables[row.loop], states)}")
+                print(
+                    f"  {row.start:>8g}{row.end:>9g}  {row.loop:<7}{row.polarity:<5}{row.mean_relative:>9.2f}"
+                    f"  {_short(row.name, variables[row.loop], states)}"
+                )
 
     if args.runs:
         from ..progress import progress_bar
@@ -153,15 +199,19 @@ def run(args: argparse.Namespace) -> int:
                 table["others"] = shares[ranked[width:]].sum(axis=1)
             print(table.to_string(float_format=lambda v: f"{v:.0%}"))
             if ens.omitted:
-                print(f"  ({ens.omitted} loops never reached 1% of their partition in any run and were dropped)")
+                print(
+                    f"  ({ens.omitted} loops never reached 1% of their partition in any run and were dropped)"
+                )
             try:
                 drivers = ens.drivers()
             except ModelError:
                 drivers = None
             if drivers is not None and len(drivers.columns):
-                print("\nWhich uncertain constants make the leading loops dominate (Spearman rank correlation "
-                      "with the share of time dominant, strongest 5):")
-                for lp in list(ranked[:min(width, 3)]):
+                print(
+                    "\nWhich uncertain constants make the leading loops dominate (Spearman rank correlation "
+                    "with the share of time dominant, strongest 5):"
+                )
+                for lp in list(ranked[: min(width, 3)]):
                     col = drivers[lp].dropna()
                     top = col.reindex(col.abs().sort_values(ascending=False).index)[:5]
                     print(f"  {lp}: " + ", ".join(f"{k} {v:+.2f}" for k, v in top.items()))

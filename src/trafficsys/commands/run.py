@@ -19,22 +19,51 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the command's options."""
     parser.add_argument("model", nargs="?", help=MODEL_HELP)
     parser.add_argument("--scenario", help="scenario to simulate (default: the base case); see --list")
-    parser.add_argument("--method", choices=["euler", "rk4"], help="integration method (default: the model's)")
-    parser.add_argument("--vars", nargs="+", metavar="NAME",
-                        help="variables to show (default: every stock)")
-    parser.add_argument("--every", type=positive_span, metavar="T",
-                        help="print a row every T time units (default: about 10 rows)")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a constant for this run (repeatable), e.g. --set total_programme_budget=3e6")
-    parser.add_argument("--csv", metavar="FILE", help="also write every saved variable at every saved time to FILE")
-    parser.add_argument("--plot", "--figure", dest="plot", metavar="FILE.png",
-                        help="also draw the shown variables over time, one panel each with its units (PNG, SVG, "
-                        "PDF...); with --compare-scenario the scenarios are overlaid")
-    parser.add_argument("--compare-scenario", nargs="+", default=[], metavar="S",
-                        help="with --plot: overlay these scenarios' runs in the figure")
-    parser.add_argument("--seed", type=whole, default=0, metavar="SEED",
-                        help="seed of the model's random functions (NORMAL, RANDOM_UNIFORM...; default 0)")
-    parser.add_argument("--list", action="store_true", help="list the model's scenarios and variables, then exit")
+    parser.add_argument(
+        "--method", choices=["euler", "rk4"], help="integration method (default: the model's)"
+    )
+    parser.add_argument("--vars", nargs="+", metavar="NAME", help="variables to show (default: every stock)")
+    parser.add_argument(
+        "--every",
+        type=positive_span,
+        metavar="T",
+        help="print a row every T time units (default: about 10 rows)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a constant for this run (repeatable), e.g. --set total_programme_budget=3e6",
+    )
+    parser.add_argument(
+        "--csv", metavar="FILE", help="also write every saved variable at every saved time to FILE"
+    )
+    parser.add_argument(
+        "--plot",
+        "--figure",
+        dest="plot",
+        metavar="FILE.png",
+        help="also draw the shown variables over time, one panel each with its units (PNG, SVG, "
+        "PDF...); with --compare-scenario the scenarios are overlaid",
+    )
+    parser.add_argument(
+        "--compare-scenario",
+        nargs="+",
+        default=[],
+        metavar="S",
+        help="with --plot: overlay these scenarios' runs in the figure",
+    )
+    parser.add_argument(
+        "--seed",
+        type=whole,
+        default=0,
+        metavar="SEED",
+        help="seed of the model's random functions (NORMAL, RANDOM_UNIFORM...; default 0)",
+    )
+    parser.add_argument(
+        "--list", action="store_true", help="list the model's scenarios and variables, then exit"
+    )
     add_force(parser)
 
 
@@ -75,21 +104,29 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     import trafficsys as ts
+
     check_outputs(csv=args.csv, figure=args.plot, force=args.force)
     m = _load(args.model)
     if args.list:
         print(f"Model '{m.name}': t = {m.start:g}..{m.stop:g} {m.time_units}, dt = {m.dt:g}")
         print("Scenarios: " + (", ".join(m.scenarios) or "none"))
-        for kind, label in ((Kind.STOCK, "stocks"), (Kind.FLOW, "flows"), (Kind.AUX, "auxiliaries"),
-                            (Kind.CONSTANT, "constants"), (Kind.LOOKUP, "graphical functions")):
+        for kind, label in (
+            (Kind.STOCK, "stocks"),
+            (Kind.FLOW, "flows"),
+            (Kind.AUX, "auxiliaries"),
+            (Kind.CONSTANT, "constants"),
+            (Kind.LOOKUP, "graphical functions"),
+        ):
             names = [e.name for e in m.elements(kind)]
             if names:
                 print(f"{label} ({len(names)}): {', '.join(names)}")
         return 0
     if not any(True for kind in (Kind.STOCK, Kind.FLOW, Kind.AUX) for _ in m.elements(kind)):
-        raise ts.ModelError("the model has no stocks, flows or auxiliaries, so there is nothing to simulate; "
-                            "check that this is the model file you meant (`trafficsys validate` summarises it)",
-                            file=m.file)
+        raise ts.ModelError(
+            "the model has no stocks, flows or auxiliaries, so there is nothing to simulate; "
+            "check that this is the model file you meant (`trafficsys validate` summarises it)",
+            file=m.file,
+        )
     overrides = _parse_set(args.set)
     r = ts.simulate(m, scenario=args.scenario, params=overrides or None, method=args.method, seed=args.seed)
     ds = r.ds
@@ -125,7 +162,10 @@ def run(args: argparse.Namespace) -> int:
         tw = max(8, len(tlabel))
         print(f"{tlabel:>{tw}}  " + "  ".join(f"{lb:>{w}}" for lb, w in zip(labels, width)))
         if any(units):
-            print(f"{'':>{tw}}  " + "  ".join(f"{'[' + u + ']' if u else '':>{w}}" for u, w in zip(units, width)))
+            print(
+                f"{'':>{tw}}  "
+                + "  ".join(f"{'[' + u + ']' if u else '':>{w}}" for u, w in zip(units, width))
+            )
         for j, i in enumerate(rows):
             print(f"{times[i]:>{tw}g}  " + "  ".join(f"{_fmt(v[j]):>{w}}" for v, w in zip(values, width)))
     else:  # many variables: one row each, time across the page
@@ -139,8 +179,10 @@ def run(args: argparse.Namespace) -> int:
     stocks = [k for k in r.variables if raw[k].attrs.get("kind") == "stock"]
     if stocks:
         # Stocks hold different units (people, cases, money): report the balance, not sums across them.
-        print(f"\nConservation: {len(stocks)} stock{'s' if len(stocks) != 1 else ''} balance "
-              f"(initial + boundary inflows - boundary outflows = final); largest relative residual {err:.1e}")
+        print(
+            f"\nConservation: {len(stocks)} stock{'s' if len(stocks) != 1 else ''} balance "
+            f"(initial + boundary inflows - boundary outflows = final); largest relative residual {err:.1e}"
+        )
     if args.csv:
         df = r.to_pandas()
         write_csv(df, args.csv)
@@ -173,8 +215,11 @@ def _plot(m, r, names: list[str], args: argparse.Namespace, overrides: dict[str,
     sets = {args.scenario or "base case": r}
     for s in args.compare_scenario:
         if s not in m.scenarios:
-            raise ts.ModelError(f"--compare-scenario: no scenario '{s}'{suggest(s, m.scenarios)}; defined: "
-                                f"{', '.join(m.scenarios) or 'none'}", file=m.file)
+            raise ts.ModelError(
+                f"--compare-scenario: no scenario '{s}'{suggest(s, m.scenarios)}; defined: "
+                f"{', '.join(m.scenarios) or 'none'}",
+                file=m.file,
+            )
         sets[s] = ts.simulate(m, scenario=s, params=overrides or None, method=args.method, seed=args.seed)
     runs_figure(sets, names, path=args.plot)
     print(f"wrote {args.plot}")

@@ -23,8 +23,11 @@ __all__ = ["add_arguments", "run", "summary"]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the command's options."""
     parser.add_argument("model", nargs="?", help=MODEL_HELP)
-    parser.add_argument("--no-units", action="store_true",
-                        help="skip the dimensional units check (names, structure, ranges and loops are still checked)")
+    parser.add_argument(
+        "--no-units",
+        action="store_true",
+        help="skip the dimensional units check (names, structure, ranges and loops are still checked)",
+    )
 
 
 def _plural(n: int, word: str, plural: str | None = None) -> str:
@@ -60,9 +63,13 @@ def summary(model) -> str:
         extra.append(_plural(len(dims), "dimension"))
     text = f"{_plural(len(model), 'variable')}: {', '.join(parts)}; {', '.join(extra)}"
     if model.links or model.cld_variables:
-        drawn = {lk.source for lk in model.links} | {lk.target for lk in model.links} | set(model.cld_variables)
-        text += (f"; hand-drawn causal-loop diagram: {_plural(len(drawn), 'variable')}, "
-                 f"{_plural(len(model.links), 'link')}")
+        drawn = (
+            {lk.source for lk in model.links} | {lk.target for lk in model.links} | set(model.cld_variables)
+        )
+        text += (
+            f"; hand-drawn causal-loop diagram: {_plural(len(drawn), 'variable')}, "
+            f"{_plural(len(model.links), 'link')}"
+        )
     return text
 
 

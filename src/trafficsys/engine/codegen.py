@@ -84,18 +84,45 @@ __all__ = ["Emitter", "KernelUnsupported", "generate", "helpers", "ledger_from_s
 #: step at t = 0.3 fires at the step whose time is 3 * 0.1 = 0.30000000000000004
 TIME_EPS = 1e-6
 
+
 class KernelUnsupported(Exception):
     """A construct the compiled kernel does not handle; the numpy path runs the model instead."""
 
 
 _CMP = {"=": "==", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _NUMBER = re.compile(r"\(?-?[0-9][0-9.e+-]*\)?|\(?-?inf\)?")
-_UFUNCS = {"EXP": "exp", "LN": "log", "LOG10": "log10", "SQRT": "sqrt", "SIN": "sin", "COS": "cos",
-           "TAN": "tan", "ARCSIN": "arcsin", "ARCCOS": "arccos", "ARCTAN": "arctan", "SINH": "sinh",
-           "COSH": "cosh", "TANH": "tanh"}
+_UFUNCS = {
+    "EXP": "exp",
+    "LN": "log",
+    "LOG10": "log10",
+    "SQRT": "sqrt",
+    "SIN": "sin",
+    "COS": "cos",
+    "TAN": "tan",
+    "ARCSIN": "arcsin",
+    "ARCCOS": "arccos",
+    "ARCTAN": "arctan",
+    "SINH": "sinh",
+    "COSH": "cosh",
+    "TANH": "tanh",
+}
 #: builtins whose value depends on their arguments only (not on the clock or on history)
-_PURE = frozenset(_UFUNCS) | {"ABS", "INT", "ROUND", "MIN", "MAX", "MEAN", "MOD", "PI", "SAFEDIV", "POWER", "LOG",
-                               "SIGN", "INF", "GAMMA_LN"}
+_PURE = frozenset(_UFUNCS) | {
+    "ABS",
+    "INT",
+    "ROUND",
+    "MIN",
+    "MAX",
+    "MEAN",
+    "MOD",
+    "PI",
+    "SAFEDIV",
+    "POWER",
+    "LOG",
+    "SIGN",
+    "INF",
+    "GAMMA_LN",
+}
 
 
 class Emitter:
@@ -114,10 +141,19 @@ class Emitter:
     unused branch).
     """
 
-    def __init__(self, mode: str, names: Callable[[str], str], tables: dict[str, str], *,
-                 has_pi_var: bool = False, variable: str = "", file: str | None = None,
-                 invariant: Callable[[ast.Expr], bool] | None = None, hoisted: dict[str, str] | None = None,
-                 seeded: bool = False):
+    def __init__(
+        self,
+        mode: str,
+        names: Callable[[str], str],
+        tables: dict[str, str],
+        *,
+        has_pi_var: bool = False,
+        variable: str = "",
+        file: str | None = None,
+        invariant: Callable[[ast.Expr], bool] | None = None,
+        hoisted: dict[str, str] | None = None,
+        seeded: bool = False,
+    ):
         self.mode = mode
         self.seeded = seeded  # the generated function has the run's seed (SEED) and the step number (k)
         self.names = names
@@ -147,28 +183,38 @@ class Emitter:
             build, n, c, g = stack.pop()
             if build:
                 k = len(ast.children(n))
-                kids = out[len(out) - k:]
-                del out[len(out) - k:]
+                kids = out[len(out) - k :]
+                del out[len(out) - k :]
                 out.append(self._build(n, kids, c))
                 continue
-            if (self.invariant is not None and not g and not isinstance(n, (Num, Name))
-                    and not (isinstance(n, Call) and not n.args and n.func in self.tables)
-                    and self.invariant(n)):
+            if (
+                self.invariant is not None
+                and not g
+                and not isinstance(n, (Num, Name))
+                and not (isinstance(n, Call) and not n.args and n.func in self.tables)
+                and self.invariant(n)
+            ):
                 out.append(self._hoist(n, c))
                 continue
             if isinstance(n, (Num, Name)):
                 out.append(self._leaf(n))
                 continue
             if not isinstance(n, (Unary, Binary, If, Call)):
-                raise UnsupportedFeatureError(f"cannot compile a {type(n).__name__} node: flatten arrays first",
-                                              variable=self.variable, file=self.file)
+                raise UnsupportedFeatureError(
+                    f"cannot compile a {type(n).__name__} node: flatten arrays first",
+                    variable=self.variable,
+                    file=self.file,
+                )
             stack.append((True, n, c, g))
             stack.extend((False, x, xc, xg) for x, xc, xg in reversed(_operands(n, g)))
         text = self._text(out[0])
         if _bracket_depth(text) > MAX_BRACKETS:
             raise UnsupportedFeatureError(
                 f"the equation nests too deeply to compile (more than {MAX_BRACKETS} levels of brackets in "
-                "the generated code); split it into auxiliaries", variable=self.variable, file=self.file)
+                "the generated code); split it into auxiliaries",
+                variable=self.variable,
+                file=self.file,
+            )
         return text
 
     def _text(self, v: str | _Chain) -> str:
@@ -178,8 +224,9 @@ class Emitter:
         if isinstance(e, Num):
             x = float(e.value)
             if not math.isfinite(x):
-                raise UnsupportedFeatureError(f"number {x!r} is not finite", variable=self.variable,
-                                              file=self.file)
+                raise UnsupportedFeatureError(
+                    f"number {x!r} is not finite", variable=self.variable, file=self.file
+                )
             return f"({x!r})" if x < 0 or (x == 0 and math.copysign(1, x) < 0) else repr(x)
         n = e.name
         if n == "time":
@@ -245,13 +292,17 @@ class Emitter:
         f = e.func
         if not f.isupper():
             if f not in self.tables:
-                raise UnsupportedFeatureError(f"'{f}' is not a graphical function", variable=self.variable,
-                                              file=self.file)
+                raise UnsupportedFeatureError(
+                    f"'{f}' is not a graphical function", variable=self.variable, file=self.file
+                )
             if not args and e.args == ():  # the table itself, for LOOKUP_FORWARD(table, x)...
                 return self.tables[f]
             if len(args) != 1:
-                raise UnsupportedFeatureError(f"graphical function '{f}' takes one argument, got {len(args)}",
-                                              variable=self.variable, file=self.file)
+                raise UnsupportedFeatureError(
+                    f"graphical function '{f}' takes one argument, got {len(args)}",
+                    variable=self.variable,
+                    file=self.file,
+                )
             return f"{self.tables[f]}({args[0]})"
         if f in _UFUNCS:
             return f"_{_UFUNCS[f]}({args[0]})"
@@ -262,7 +313,10 @@ class Emitter:
             if not self.seeded:
                 raise UnsupportedFeatureError(
                     f"{f}(...) draws a random number at each step of a run; it cannot be re-evaluated from "
-                    "recorded values (read its value from the results)", variable=self.variable, file=self.file)
+                    "recorded values (read its value from the results)",
+                    variable=self.variable,
+                    file=self.file,
+                )
             if self.mode == "kernel" and f in SCIPY_DRAWS:
                 raise KernelUnsupported(f"{f} (drawn through scipy's distributions)")
             suffix, nargs = RANDOM_BUILTINS[f]
@@ -278,8 +332,11 @@ class Emitter:
             return f"_round({args[0]})"
         if f in ("MIN", "MAX"):
             if len(args) == 1:
-                raise UnsupportedFeatureError(f"{f} of one argument reduces an array: flatten arrays first",
-                                              variable=self.variable, file=self.file)
+                raise UnsupportedFeatureError(
+                    f"{f} of one argument reduces an array: flatten arrays first",
+                    variable=self.variable,
+                    file=self.file,
+                )
             if len(args) > CHAIN_INLINE:  # nested calls would be too deep for Python's compiler
                 if self.mode == "kernel":
                     raise KernelUnsupported(f"{f} of more than {CHAIN_INLINE} arguments")
@@ -324,12 +381,16 @@ class Emitter:
             return f"_vpick({args[0]}, ({', '.join(args[1:])},))"
         if f == "_VSELECT":  # (missing, action, error action, n, n selections, n expressions)
             k = int(float(args[3]))
-            sel, expr = args[4:4 + k], args[4 + k:]
-            return f"_vselect_check({args[0]}, {args[1]}, {args[2]}, ({', '.join(sel)},), ({', '.join(expr)},))"
+            sel, expr = args[4 : 4 + k], args[4 + k :]
+            return (
+                f"_vselect_check({args[0]}, {args[1]}, {args[2]}, ({', '.join(sel)},), ({', '.join(expr)},))"
+            )
         if f == "_ALLOC_PRIORITY":  # (position, width, supply, n, n requests, n priorities)
             k = int(float(args[3]))
-            req, pri = args[4:4 + k], args[4 + k:]
-            return f"_alloc_priority({args[0]}, {args[1]}, {args[2]}, ({', '.join(req)},), ({', '.join(pri)},))"
+            req, pri = args[4 : 4 + k], args[4 + k :]
+            return (
+                f"_alloc_priority({args[0]}, {args[1]}, {args[2]}, ({', '.join(req)},), ({', '.join(pri)},))"
+            )
         if f == "PI":
             return repr(math.pi)
         if f == "INF":
@@ -368,8 +429,9 @@ class Emitter:
             first = args[1] if len(args) > 1 else "T0"
             every = args[2] if len(args) > 2 else "0.0"
             return f"_pulse(T, DT, EPS, {args[0]}, {first}, {every})"
-        raise UnsupportedFeatureError(f"builtin {f} is not supported by the engine",
-                                      variable=self.variable, file=self.file)
+        raise UnsupportedFeatureError(
+            f"builtin {f} is not supported by the engine", variable=self.variable, file=self.file
+        )
 
 
 #: longest chain of one operator written inline; longer ones go through _fold (CPython's compiler
@@ -446,8 +508,19 @@ class _Chain:
             if mode == "kernel":  # groups of CHAIN_INLINE, left to right: the same order, shallow nesting
                 s = terms[0]
                 for i in range(1, len(terms), CHAIN_INLINE):
-                    s = "(" + " ".join([s] + [f"{op} {t}" for op, t in zip(ops[i - 1:i - 1 + CHAIN_INLINE],
-                                                                          terms[i:i + CHAIN_INLINE])]) + ")"
+                    s = (
+                        "("
+                        + " ".join(
+                            [s]
+                            + [
+                                f"{op} {t}"
+                                for op, t in zip(
+                                    ops[i - 1 : i - 1 + CHAIN_INLINE], terms[i : i + CHAIN_INLINE]
+                                )
+                            ]
+                        )
+                        + ")"
+                    )
                 return s
             return f"_fold({''.join(ops)!r}, ({', '.join(terms)},))"
         parts = [terms[0]]
@@ -457,8 +530,14 @@ class _Chain:
 
 
 #: the arithmetic of a flattened chain, by operator (AND ``a`` and OR ``o`` only in vector mode)
-_CHAIN_OPS: dict[str, Callable[[Any, Any], Any]] = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
-              "a": np.logical_and, "o": np.logical_or}
+_CHAIN_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "a": np.logical_and,
+    "o": np.logical_or,
+}
 
 
 def _s_fold(ops: str, terms: tuple):
@@ -475,12 +554,14 @@ _v_fold = _s_fold
 
 def _s_extreme(pick_max: bool):
     """MIN / MAX of many arguments, with the choice the inline form makes (``b if b > a else a``)."""
+
     def f(args):
         out = args[0]
         for a in args[1:]:
             if (a > out) if pick_max else (a < out):
                 out = a
         return out
+
     return f
 
 
@@ -490,29 +571,66 @@ def _v_extreme(fn):
         for a in args[1:]:
             out = fn(out, a)
         return out
+
     return f
 
 
 # --------------------------------------------------------------------- helpers
 #: Vensim's other uses of a graphical function -> the runtime function (``_s``/``_v`` + name in numpy)
-_TABLE_FUNCTIONS = {"LOOKUP_FORWARD": "_lforward", "LOOKUP_BACKWARD": "_lbackward", "LOOKUP_SLOPE": "_lslope",
-                    "LOOKUP_EXTRAPOLATE": "_lextrapolate", "LOOKUP_INVERT": "_linvert", "LOOKUP_AREA": "_larea"}
+_TABLE_FUNCTIONS = {
+    "LOOKUP_FORWARD": "_lforward",
+    "LOOKUP_BACKWARD": "_lbackward",
+    "LOOKUP_SLOPE": "_lslope",
+    "LOOKUP_EXTRAPOLATE": "_lextrapolate",
+    "LOOKUP_INVERT": "_linvert",
+    "LOOKUP_AREA": "_larea",
+}
 #: the vector functions of flattened arrays (runtime ``_s`` + name, ``_v`` + name; the kernel's own name)
-_VECTOR_FUNCTIONS = ("_vsort_order", "_vrank", "_vpick", "_vselect_check", "_alloc_priority", "_invert", "_gammaln",
-                     "_vlookup")
+_VECTOR_FUNCTIONS = (
+    "_vsort_order",
+    "_vrank",
+    "_vpick",
+    "_vselect_check",
+    "_alloc_priority",
+    "_invert",
+    "_gammaln",
+    "_vlookup",
+)
 
 
 def helpers(mode: str, plan: Plan, table_ids: dict[str, str]) -> dict[str, object]:
     """Build the namespace the generated functions run in."""
     ns: dict[str, object] = {"INF": math.inf, "_F": np.float64, "_asarray": np.asarray}
     if mode == "vector":
-        ns.update(_where=np.where, _and=np.logical_and, _or=np.logical_or, _not=np.logical_not,
-                  _pow=np.power, _mod=np.mod, _abs=np.abs, _floor=np.floor, _round=_v_round,
-                  _trunc=np.trunc, _fmod=_v_fmod, _quantum=_v_quantum,
-                  _minimum=np.minimum, _maximum=np.maximum, _safediv=_v_safediv, _stepf=_v_step,
-                  _ramp=_v_ramp, _pulse=_v_pulse, _pulse_train=_v_pulse_train, _sign=_v_sign,
-                  _pos=_v_pos, _any=_v_any, _pipe=_v_pipe, _pipe_material=_runtime._v_pipe_material,
-                  _fold=_v_fold, _vmin=_v_extreme(np.minimum), _vmax=_v_extreme(np.maximum))
+        ns.update(
+            _where=np.where,
+            _and=np.logical_and,
+            _or=np.logical_or,
+            _not=np.logical_not,
+            _pow=np.power,
+            _mod=np.mod,
+            _abs=np.abs,
+            _floor=np.floor,
+            _round=_v_round,
+            _trunc=np.trunc,
+            _fmod=_v_fmod,
+            _quantum=_v_quantum,
+            _minimum=np.minimum,
+            _maximum=np.maximum,
+            _safediv=_v_safediv,
+            _stepf=_v_step,
+            _ramp=_v_ramp,
+            _pulse=_v_pulse,
+            _pulse_train=_v_pulse_train,
+            _sign=_v_sign,
+            _pos=_v_pos,
+            _any=_v_any,
+            _pipe=_v_pipe,
+            _pipe_material=_runtime._v_pipe_material,
+            _fold=_v_fold,
+            _vmin=_v_extreme(np.minimum),
+            _vmax=_v_extreme(np.maximum),
+        )
         for fn in _UFUNCS.values():
             ns["_" + fn] = getattr(np, fn)
         for suffix, _ in RANDOM_BUILTINS.values():
@@ -524,12 +642,27 @@ def helpers(mode: str, plan: Plan, table_ids: dict[str, str]) -> dict[str, objec
             ns[ident + "X"] = np.asarray(plan.tables[t].xs, dtype=float)
             ns[ident + "Y"] = np.asarray(plan.tables[t].ys, dtype=float)
     else:
-        ns.update(_pow=_scalar_pow, _mod=_s_mod, _abs=abs, _floor=math.floor, _round=_s_round,
-                  _trunc=_s_trunc, _fmod=_s_fmod, _quantum=_s_quantum,
-                  _safediv=_s_safediv, _stepf=_s_step, _ramp=_s_ramp, _pulse=_s_pulse, _pipe=_s_pipe,
-                  _pipe_material=_runtime._s_pipe_material,
-                  _pulse_train=_s_pulse_train, _sign=_s_sign,
-                  _fold=_s_fold, _vmin=_s_extreme(False), _vmax=_s_extreme(True))
+        ns.update(
+            _pow=_scalar_pow,
+            _mod=_s_mod,
+            _abs=abs,
+            _floor=math.floor,
+            _round=_s_round,
+            _trunc=_s_trunc,
+            _fmod=_s_fmod,
+            _quantum=_s_quantum,
+            _safediv=_s_safediv,
+            _stepf=_s_step,
+            _ramp=_s_ramp,
+            _pulse=_s_pulse,
+            _pipe=_s_pipe,
+            _pipe_material=_runtime._s_pipe_material,
+            _pulse_train=_s_pulse_train,
+            _sign=_s_sign,
+            _fold=_s_fold,
+            _vmin=_s_extreme(False),
+            _vmax=_s_extreme(True),
+        )
         for fn in _UFUNCS.values():
             ns["_" + fn] = _scalar_ufunc(getattr(np, fn))
         for suffix, _ in RANDOM_BUILTINS.values():
@@ -545,8 +678,15 @@ def helpers(mode: str, plan: Plan, table_ids: dict[str, str]) -> dict[str, objec
 
 # --------------------------------------------------------------------- program
 class _Program:
-    def __init__(self, plan: Plan, method: Method, mode: str, file: str | None,
-                 record: tuple[str, ...] | None = None, ledger: bool = True):
+    def __init__(
+        self,
+        plan: Plan,
+        method: Method,
+        mode: str,
+        file: str | None,
+        record: tuple[str, ...] | None = None,
+        ledger: bool = True,
+    ):
         self.plan = plan
         self.ledger = ledger
         self.record = list(plan.recorded if record is None else record)
@@ -627,7 +767,9 @@ class _Program:
         pos = {s: i for i, s in enumerate(nn)}
         cond = nx.condensation(g)
         order: list[str] = []
-        for c in nx.lexicographical_topological_sort(cond, key=lambda c: min(pos[s] for s in cond.nodes[c]["members"])):
+        for c in nx.lexicographical_topological_sort(
+            cond, key=lambda c: min(pos[s] for s in cond.nodes[c]["members"])
+        ):
             order.extend(sorted(cond.nodes[c]["members"], key=pos.__getitem__))
         return order
 
@@ -636,14 +778,22 @@ class _Program:
         states = set(self.plan.states)
         names: Callable[[str], str]
         if stage_names:
+
             def names(n: str) -> str:
                 return ids[n] + "_s" if n in states and self.plan.nodes[n].role in (STOCK, HSTOCK) else ids[n]
         else:
             names = ids.__getitem__
-        return Emitter(self.mode, names, self.table_ids, has_pi_var=self.has_pi,
-                       variable=self.plan.display.get(variable, variable), file=self.file,
-                       invariant=self.invariant if self.hoist else None, hoisted=self.hoisted,
-                       seeded=self.plan.seeded)
+        return Emitter(
+            self.mode,
+            names,
+            self.table_ids,
+            has_pi_var=self.has_pi,
+            variable=self.plan.display.get(variable, variable),
+            file=self.file,
+            invariant=self.invariant if self.hoist else None,
+            hoisted=self.hoisted,
+            seeded=self.plan.seeded,
+        )
 
     def w(self, indent: int, text: str) -> None:
         self.lines.append("    " * indent + text)
@@ -660,8 +810,13 @@ class _Program:
         node = self.plan.nodes[n]
         expr = self.emitter(stage, node.owner)(node.body if e is None else e)
         if node.role == FLOW and node.uniflow:
-            expr = (f"_pos({expr})" if self.mode == "vector" else f"_clampneg({expr})" if self.mode == "kernel"
-                    else _clamp(expr))
+            expr = (
+                f"_pos({expr})"
+                if self.mode == "vector"
+                else f"_clampneg({expr})"
+                if self.mode == "kernel"
+                else _clamp(expr)
+            )
         return expr
 
     def aux_block(self, ind: int, stage: bool, only: set[str] | None = None) -> None:
@@ -765,11 +920,19 @@ class _Program:
                 if d == "out" and nodes[f].uniflow:
                     self.w(ind + 1, f"{fid} = {fid} * _sc")
                 elif d == "out":
-                    self.w(ind + 1, f"{fid} = _where({fid} > 0.0, {fid} * _sc, {fid})" if vec else
-                           f"if {fid} > 0.0: {fid} = {fid} * _sc")
+                    self.w(
+                        ind + 1,
+                        f"{fid} = _where({fid} > 0.0, {fid} * _sc, {fid})"
+                        if vec
+                        else f"if {fid} > 0.0: {fid} = {fid} * _sc",
+                    )
                 else:
-                    self.w(ind + 1, f"{fid} = _where({fid} < 0.0, {fid} * _sc, {fid})" if vec else
-                           f"if {fid} < 0.0: {fid} = {fid} * _sc")
+                    self.w(
+                        ind + 1,
+                        f"{fid} = _where({fid} < 0.0, {fid} * _sc, {fid})"
+                        if vec
+                        else f"if {fid} < 0.0: {fid} = {fid} * _sc",
+                    )
 
     def net(self, s: str, fmt: Callable[[str], str]) -> str:
         node = self.plan.nodes[s]
@@ -844,7 +1007,10 @@ class _Program:
         else:
             self.stage_copy(2, 0)
             for i in range(1, ns):
-                self.w(2, f"T = _F(T0 + k * DT + {m.c[i]!r} * DT)" if vec else f"T = T0 + k * DT + {m.c[i]!r} * DT")
+                self.w(
+                    2,
+                    f"T = _F(T0 + k * DT + {m.c[i]!r} * DT)" if vec else f"T = T0 + k * DT + {m.c[i]!r} * DT",
+                )
                 for s in self.user_stocks + self.hstocks:
                     comb = " + ".join(f"{m.a[i][j]!r} * D{ids[s]}_{j}" for j in range(i) if m.a[i][j] != 0)
                     self.w(2, f"{ids[s]}_s = {ids[s]} + DT * ({comb})" if comb else f"{ids[s]}_s = {ids[s]}")
@@ -862,20 +1028,32 @@ class _Program:
             self.w(2, f"{ids[s]} = {ids[s]} + DT * ({self.net(s, flow_ids.__getitem__)})")
             if nodes[s].non_negative:  # the limit makes it >= 0 up to rounding dust
                 sid = ids[s]
-                self.w(2, f"if _any({sid} < 0.0): {sid} = _maximum({sid}, 0.0)" if vec else
-                       f"if {sid} < 0.0: {sid} = 0.0")
+                self.w(
+                    2,
+                    f"if _any({sid} < 0.0): {sid} = _maximum({sid}, 0.0)"
+                    if vec
+                    else f"if {sid} < 0.0: {sid} = 0.0",
+                )
         for i, f in enumerate(self.acc_flows if self.ledger else ()):
             self.w(2, f"A{i} = A{i} + DT * {ids[f]}")
         for i, f in enumerate(self.gross_flows if self.ledger else ()):
             x = ids[f]
-            self.w(2, f"G{i} = G{i} + DT * _abs({x})" if vec else f"G{i} = G{i} + DT * ({x} if {x} >= 0.0 else -{x})")
+            self.w(
+                2,
+                f"G{i} = G{i} + DT * _abs({x})"
+                if vec
+                else f"G{i} = G{i} + DT * ({x} if {x} >= 0.0 else -{x})",
+            )
         for h in self.hstocks:
             self.w(2, f"{ids[h]} = {ids[h]} + DT * D{ids[h]}")
         for d in self.discs:
             self.w(2, f"{ids[d]} = N{ids[d]}")
         self.w(2, "k += 1")
-        self.w(1, f"return ({''.join(ids[s] + ', ' for s in st)}), "
-                  + (f"({''.join(a + ', ' for a in accs)})" if self.ledger else "ACC"))
+        self.w(
+            1,
+            f"return ({''.join(ids[s] + ', ' for s in st)}), "
+            + (f"({''.join(a + ', ' for a in accs)})" if self.ledger else "ACC"),
+        )
         self.hoist = False
         self.lines[pre:pre] = self.invariants(1)
 
@@ -979,7 +1157,7 @@ class _Program:
         self.w(i2 + 1, "j = j + 1")
         # x * 0.0 is 0.0 for a finite x, NaN for an infinite or NaN one: bad stays 0.0 while all are finite
         for i in range(0, len(self.record), 32):
-            terms = " + ".join(ids[x] + " * 0.0" for x in self.record[i:i + 32])
+            terms = " + ".join(ids[x] + " * 0.0" for x in self.record[i : i + 32])
             self.w(i2 + 1, f"bad = bad + ({terms})")
         self.w(i2, "if k >= nsteps:")
         self.w(i2 + 1, "break")
@@ -1067,8 +1245,14 @@ def accumulated(plan: Plan) -> tuple[list[str], list[str]]:
     return flows, [f for f in flows if not plan.nodes[f].uniflow]
 
 
-def generate(plan: Plan, method: Method, mode: str, file: str | None = None,
-             record: tuple[str, ...] | None = None, ledger: bool = True) -> tuple[str, dict[str, object]]:
+def generate(
+    plan: Plan,
+    method: Method,
+    mode: str,
+    file: str | None = None,
+    record: tuple[str, ...] | None = None,
+    ledger: bool = True,
+) -> tuple[str, dict[str, object]]:
     """Source of ``_init`` and ``_run`` for ``plan`` and the namespace they need.
 
     ``record`` lists the variables saved (default: every user variable).
@@ -1101,6 +1285,7 @@ def ledger_from_saves(flows: np.ndarray, gross: np.ndarray, dt: float) -> tuple[
     ensemble).  A gross amount adds ``DT * |f|``: ``|-0.0|`` differs from the
     loop's ``-0.0`` only in the sign of a zero term, which ``0.0 + x`` erases.
     """
+
     def total(x: np.ndarray, gross: bool) -> np.ndarray:
         acc = np.zeros(x.shape[1:])
         term = np.empty(x.shape[1:])
@@ -1112,4 +1297,5 @@ def ledger_from_saves(flows: np.ndarray, gross: np.ndarray, dt: float) -> tuple[
                 np.multiply(dt, x[k], out=term)
             np.add(acc, term, out=acc)
         return acc
+
     return total(flows, False), total(gross, True)

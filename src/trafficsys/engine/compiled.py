@@ -70,8 +70,9 @@ class CompiledModel:
         self.result_attrs: dict[str, dict[str, str]] | None = None  #: per variable, filled by make_results
 
     # ------------------------------------------------------------ generation
-    def functions(self, method: Method, mode: str, record: tuple[str, ...] | None = None,
-                  ledger: bool = True) -> tuple[Any, Any, str]:
+    def functions(
+        self, method: Method, mode: str, record: tuple[str, ...] | None = None, ledger: bool = True
+    ) -> tuple[Any, Any, str]:
         """``(init, run, source)`` for ``method`` in ``mode`` (``"scalar"`` or ``"vector"``).
 
         ``record``: the variables the run saves (default: all of :attr:`recorded`).
@@ -92,8 +93,9 @@ class CompiledModel:
                     self._code[key] = got
         return got
 
-    def saved_flows(self, method: Method, every: int, record: tuple[str, ...] | None
-                    ) -> tuple[list[int], list[int]] | None:
+    def saved_flows(
+        self, method: Method, every: int, record: tuple[str, ...] | None
+    ) -> tuple[list[int], list[int]] | None:
         """Where the ledger's flows are among the saved variables, if a run can sum them from its saves.
 
         That needs one stage (the saved flow is the one that moved material) and
@@ -127,8 +129,11 @@ class CompiledModel:
             key = canonical(v)
             if key not in self.recorded:
                 what = "a constant (saved per run anyway)" if key in self.constants else "not a variable"
-                raise ModelError(f"cannot save '{v}': it is {what}{suggest(key, self.recorded)}",
-                                 variable=v, file=self.model.file)
+                raise ModelError(
+                    f"cannot save '{v}': it is {what}{suggest(key, self.recorded)}",
+                    variable=v,
+                    file=self.model.file,
+                )
             if key not in out:
                 out.append(key)
         return tuple(out)
@@ -171,8 +176,11 @@ class CompiledModel:
         key = canonical(name)
         node = self.plan.nodes.get(key)
         if node is None or node.role not in (AUX, FLOW, LOOKUPVAR):
-            raise ModelError("only auxiliaries, flows and graphical-function variables have an equation "
-                             "to evaluate", variable=name, file=self.model.file)
+            raise ModelError(
+                "only auxiliaries, flows and graphical-function variables have an equation to evaluate",
+                variable=name,
+                file=self.model.file,
+            )
         fn_deps = self._eval.get(key)
         if fn_deps is None:
             deps = sorted(ast.names(node.body))
@@ -181,11 +189,19 @@ class CompiledModel:
                     raise UnsupportedFeatureError(
                         "this equation uses a stateful builtin (SMTH, DELAY, TREND, PREVIOUS, INIT) whose "
                         "hidden stocks are not inputs; evaluate it from simulation results instead",
-                        variable=name, file=self.model.file)
+                        variable=name,
+                        file=self.model.file,
+                    )
             table_ids = {t: f"_L{i}" for i, t in enumerate(self.plan.tables)}
             idx = {d: f"E[{i}]" for i, d in enumerate(deps)}
-            em = Emitter("vector", idx.__getitem__, table_ids, has_pi_var="pi" in self.plan.nodes,
-                         variable=name, file=self.model.file)
+            em = Emitter(
+                "vector",
+                idx.__getitem__,
+                table_ids,
+                has_pi_var="pi" in self.plan.nodes,
+                variable=name,
+                file=self.model.file,
+            )
             body = em(node.body)
             if node.role == FLOW and node.uniflow:
                 body = f"_pos({body})"
@@ -199,17 +215,22 @@ class CompiledModel:
         fn, deps = fn_deps
         missing = [d for d in deps if d not in env]
         if missing:
-            raise ModelError(f"evaluate needs values for {', '.join(missing)}", variable=name,
-                             file=self.model.file)
+            raise ModelError(
+                f"evaluate needs values for {', '.join(missing)}", variable=name, file=self.model.file
+            )
         specs = self.model.specs
         t = np.float64(specs.start) if time is None else np.asarray(time, dtype=float)
         with np.errstate(all="ignore"):
-            return np.asarray(fn([np.asarray(env[d], dtype=float) for d in deps], t, specs.dt,
-                                 specs.start, specs.stop), dtype=float)
+            return np.asarray(
+                fn([np.asarray(env[d], dtype=float) for d in deps], t, specs.dt, specs.start, specs.stop),
+                dtype=float,
+            )
 
     def __repr__(self) -> str:
-        return (f"<CompiledModel {self.model.name!r}: {len(self.states)} states, "
-                f"{len(self.plan.step_order)} equations, {len(self.constants)} constants>")
+        return (
+            f"<CompiledModel {self.model.name!r}: {len(self.states)} states, "
+            f"{len(self.plan.step_order)} equations, {len(self.constants)} constants>"
+        )
 
 
 class _Key(tuple):
@@ -241,7 +262,9 @@ def compile_model(model: Model) -> CompiledModel:
     with _LOCK:
         for cm in _CACHE.get(key, ()):
             # a plan read some constants' values (SMTHN/DELAYN orders): reuse it only if they are unchanged
-            if all(c in model and getattr(model[c], "value", None) == v for c, v in cm.plan.structural.items()):
+            if all(
+                c in model and getattr(model[c], "value", None) == v for c, v in cm.plan.structural.items()
+            ):
                 _CACHE.move_to_end(key)
                 return cm
     cm = CompiledModel(model)

@@ -303,13 +303,20 @@ def run_ensemble(
         if executor is None:
             for p, lo, hi in per_chunk:
                 store(
-                    run_chunk(whole.model, p, meth, timing, lo, record, out[:, :, lo:hi], seed=seed, backend=chosen),
+                    run_chunk(
+                        whole.model, p, meth, timing, lo, record, out[:, :, lo:hi], seed=seed, backend=chosen
+                    ),
                     lo,
                 )
         else:
             lim = limits.current()  # the caller's limits travel with each chunk
             futures = [
-                (executor.submit(run_chunk, whole.model, p, meth, timing, lo, record, None, lim, seed, chosen), lo)
+                (
+                    executor.submit(
+                        run_chunk, whole.model, p, meth, timing, lo, record, None, lim, seed, chosen
+                    ),
+                    lo,
+                )
                 for p, lo, _ in per_chunk
             ]
             for f, lo in futures:

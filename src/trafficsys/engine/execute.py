@@ -23,9 +23,17 @@ def _vector_params(P: list[Any], n: int) -> list[Any]:
     return [v if isinstance(v, np.ndarray) else np.float64(v) for v in P]
 
 
-def execute(prep: Prepared, method: Method, timing: Timing, *, mode: str | None = None,
-            locate: bool = True, run_offset: int = 0, out: np.ndarray | None = None,
-            backend: str | None = None) -> tuple[np.ndarray, tuple, tuple, tuple]:
+def execute(
+    prep: Prepared,
+    method: Method,
+    timing: Timing,
+    *,
+    mode: str | None = None,
+    locate: bool = True,
+    run_offset: int = 0,
+    out: np.ndarray | None = None,
+    backend: str | None = None,
+) -> tuple[np.ndarray, tuple, tuple, tuple]:
     """Run a prepared model; return ``(out, initial_states, final_states, accumulators)``.
 
     ``out`` has shape ``(nsave, nrecorded, n)``; pass one (a view into a larger
@@ -46,9 +54,12 @@ def execute(prep: Prepared, method: Method, timing: Timing, *, mode: str | None 
     nbytes = 8.0 * nrec * n * timing.nsave
     if (out is None or out.shape != (timing.nsave, nrec, n)) and (nbytes > 2**24 or limits.current().memory):
         # before anything runs: can the saves be held? (16 MiB or less always can, unless a limit says less)
-        limits.check_memory(nbytes, f"saving {nrec} variables at {timing.nsave:,} times for {n:,} run(s)",
-                            "save fewer variables (variables=[...]), save less often (saveper=...) or use "
-                            "fewer runs", prep.model.file)
+        limits.check_memory(
+            nbytes,
+            f"saving {nrec} variables at {timing.nsave:,} times for {n:,} run(s)",
+            "save fewer variables (variables=[...]), save less often (saveper=...) or use fewer runs",
+            prep.model.file,
+        )
     if kernel.choose(backend, cm, method, prep.record, n) == "numba":
         return _execute_kernel(prep, method, timing, locate=locate, run_offset=run_offset, out=out)
     if mode is None:
@@ -60,10 +71,12 @@ def execute(prep: Prepared, method: Method, timing: Timing, *, mode: str | None 
     if out is None or out.shape != (timing.nsave, nrec, n):
         # a single run keeps its saves as bytes (plus a Python object each) before one array is made
         per_save = 8.0 * nrec * n + (64 if mode == "scalar" else 0)
-        limits.check_memory(2 * per_save * timing.nsave if mode == "scalar" else per_save * timing.nsave,
-                            f"saving {nrec} variables at {timing.nsave:,} times for {n:,} run(s)",
-                            "save fewer variables (variables=[...]), save less often (saveper=...) or use "
-                            "fewer runs", prep.model.file)
+        limits.check_memory(
+            2 * per_save * timing.nsave if mode == "scalar" else per_save * timing.nsave,
+            f"saving {nrec} variables at {timing.nsave:,} times for {n:,} run(s)",
+            "save fewer variables (variables=[...]), save less often (saveper=...) or use fewer runs",
+            prep.model.file,
+        )
     # saving every flow at every step, the ledger is summed from the saves rather than in the loop
     where = cm.saved_flows(method, timing.every, prep.record)
     if mode == "scalar":
@@ -73,8 +86,18 @@ def execute(prep: Prepared, method: Method, timing: Timing, *, mode: str | None 
             with np.errstate(all="ignore"):
                 S0 = init(prep.P, timing.start, timing.dt, timing.stop)
                 _check_initial(prep, S0)
-                S, A = run(prep.P, S0, zeros, 0, timing.nsteps, timing.start, timing.dt, timing.stop,
-                           timing.every, recs)
+                S, A = run(
+                    prep.P,
+                    S0,
+                    zeros,
+                    0,
+                    timing.nsteps,
+                    timing.start,
+                    timing.dt,
+                    timing.stop,
+                    timing.every,
+                    recs,
+                )
             out = _unpack(recs, nrec)
         except (ArithmeticError, ValueError):
             # Python floats raise where numpy returns inf/NaN: redo in numpy to say where it happened
@@ -88,19 +111,26 @@ def execute(prep: Prepared, method: Method, timing: Timing, *, mode: str | None 
             with np.errstate(all="ignore"):
                 S0 = init(P, timing.start, timing.dt, timing.stop)
                 _check_initial(prep, S0)
-                S, A = run(P, S0, zeros, 0, timing.nsteps, timing.start, timing.dt, timing.stop,
-                           timing.every, out)
+                S, A = run(
+                    P, S0, zeros, 0, timing.nsteps, timing.start, timing.dt, timing.stop, timing.every, out
+                )
         except (ArithmeticError, ValueError) as e:
-            raise SimulationError(f"arithmetic error in the equations ({e}); check divisions by constants "
-                                  "that are zero", file=prep.model.file) from None
+            raise SimulationError(
+                f"arithmetic error in the equations ({e}); check divisions by constants that are zero",
+                file=prep.model.file,
+            ) from None
     if not np.isfinite(out).all():
         if locate:
             _locate(prep, method, timing, out, run_offset)
         raise SimulationError("a variable became NaN or infinite", file=prep.model.file)
     if where is not None:
-        steps = out[:timing.nsteps]
+        steps = out[: timing.nsteps]
         net, gross = ledger_from_saves(steps[:, where[0], :], steps[:, where[1], :], timing.dt)
-        A = tuple(net) + tuple(gross) if mode == "vector" else tuple(net[:, 0].tolist() + gross[:, 0].tolist())
+        A = (
+            tuple(net) + tuple(gross)
+            if mode == "vector"
+            else tuple(net[:, 0].tolist() + gross[:, 0].tolist())
+        )
     return out, S0, S, A
 
 
@@ -129,7 +159,9 @@ def _chunk_runs(prep: Prepared, timing: Timing) -> int:
     """Return the runs per chunk of the numpy path: all, unless saves and temporaries exceed the budget."""
     n = prep.n
     saves = 8.0 * len(prep.saved) * timing.nsave * n
-    per_run = 8.0 * 3 * (len(prep.cm.plan.step_order) + len(prep.cm.states) + len(prep.P))  # arrays per equation
+    per_run = (
+        8.0 * 3 * (len(prep.cm.plan.step_order) + len(prep.cm.states) + len(prep.P))
+    )  # arrays per equation
     budget = memory_budget()
     if saves + per_run * n <= budget:
         return n
@@ -140,8 +172,16 @@ def _chunk_runs(prep: Prepared, timing: Timing) -> int:
 MIN_CHUNK = 1024
 
 
-def _execute_chunks(prep: Prepared, method: Method, timing: Timing, chunk: int, *, locate: bool,
-                    run_offset: int, out: np.ndarray | None) -> tuple[np.ndarray, tuple, tuple, tuple]:
+def _execute_chunks(
+    prep: Prepared,
+    method: Method,
+    timing: Timing,
+    chunk: int,
+    *,
+    locate: bool,
+    run_offset: int,
+    out: np.ndarray | None,
+) -> tuple[np.ndarray, tuple, tuple, tuple]:
     """Run the ensemble ``chunk`` runs at a time into one array of saves (each run's numbers unchanged)."""
     n = prep.n
     if out is None or out.shape != (timing.nsave, len(prep.saved), n):
@@ -151,14 +191,32 @@ def _execute_chunks(prep: Prepared, method: Method, timing: Timing, chunk: int, 
         b = min(n, a + chunk)
         P = [v[a:b] if isinstance(v, np.ndarray) else v for v in prep.P]
         part = Prepared(prep.model, prep.cm, P, b - a, prep.varied, prep.scenario, prep.record)
-        parts.append(execute(part, method, timing, mode="vector", locate=locate, run_offset=run_offset + a,
-                             out=out[:, :, a:b], backend="numpy")[1:])
+        parts.append(
+            execute(
+                part,
+                method,
+                timing,
+                mode="vector",
+                locate=locate,
+                run_offset=run_offset + a,
+                out=out[:, :, a:b],
+                backend="numpy",
+            )[1:]
+        )
 
     def joined(i: int) -> tuple:
-        return tuple(np.concatenate([np.broadcast_to(np.asarray(p[i][j], dtype=float), (min(n, a + chunk) - a,))
-                                     for p, a in zip(parts, range(0, n, chunk))])
-                     if not isinstance(parts[0][i][j], list) else parts[-1][i][j]
-                     for j in range(len(parts[0][i])))
+        return tuple(
+            np.concatenate(
+                [
+                    np.broadcast_to(np.asarray(p[i][j], dtype=float), (min(n, a + chunk) - a,))
+                    for p, a in zip(parts, range(0, n, chunk))
+                ]
+            )
+            if not isinstance(parts[0][i][j], list)
+            else parts[-1][i][j]
+            for j in range(len(parts[0][i]))
+        )
+
     return out, joined(0), joined(1), joined(2)
 
 
@@ -173,8 +231,9 @@ def new_output(nsave: int, nrec: int, n: int) -> np.ndarray:
     return np.empty((n, nsave, nrec)).transpose(1, 2, 0)
 
 
-def _execute_kernel(prep: Prepared, method: Method, timing: Timing, *, locate: bool, run_offset: int,
-                    out: np.ndarray | None) -> tuple[np.ndarray, tuple, tuple, tuple]:
+def _execute_kernel(
+    prep: Prepared, method: Method, timing: Timing, *, locate: bool, run_offset: int, out: np.ndarray | None
+) -> tuple[np.ndarray, tuple, tuple, tuple]:
     cm, n = prep.cm, prep.n
     nrec = len(prep.saved)
     k = kernel.get_kernel(cm, method, prep.record)
@@ -201,8 +260,12 @@ def _execute_kernel(prep: Prepared, method: Method, timing: Timing, *, locate: b
         if locate:
             _locate(prep, method, timing, view, run_offset)
         raise SimulationError("a variable became NaN or infinite", file=prep.model.file)
-    return (view, S0t, tuple(SF[:, i] for i in range(SF.shape[1])),
-            tuple(ACC[:, i] for i in range(ACC.shape[1])))
+    return (
+        view,
+        S0t,
+        tuple(SF[:, i] for i in range(SF.shape[1])),
+        tuple(ACC[:, i] for i in range(ACC.shape[1])),
+    )
 
 
 def _unpack(recs: list[bytes], nrec: int) -> np.ndarray:
@@ -214,8 +277,11 @@ def _non_negative(cm: Any) -> list[int]:
     """Positions of the non-negative user stocks among the states (cached on the compiled model)."""
     got = cm._code.get("non-negative states")
     if got is None:
-        got = [i for i, s in enumerate(cm.states)
-               if cm.plan.nodes[s].role == STOCK and cm.plan.nodes[s].non_negative]
+        got = [
+            i
+            for i, s in enumerate(cm.states)
+            if cm.plan.nodes[s].role == STOCK and cm.plan.nodes[s].non_negative
+        ]
         cm._code["non-negative states"] = got
     return got
 
@@ -231,8 +297,11 @@ def _check_initial(prep: Prepared, S0: tuple) -> None:
             raise SimulationError(
                 f"the initial value {float(np.atleast_1d(v)[runs[0]]):g} of this non-negative stock is below "
                 "zero; give it an initial value >= 0 (or declare it non_negative=False)",
-                variable=cm.plan.display[name], run=int(runs[0]), time=prep.model.specs.start,
-                file=prep.model.file)
+                variable=cm.plan.display[name],
+                run=int(runs[0]),
+                time=prep.model.specs.start,
+                file=prep.model.file,
+            )
 
 
 def _locate(prep: Prepared, method: Method, timing: Timing, out: np.ndarray, run_offset: int) -> None:
@@ -248,12 +317,25 @@ def _locate(prep: Prepared, method: Method, timing: Timing, out: np.ndarray, run
     full = np.empty((fine.nsave, len(cm.recorded), 1))
     with np.errstate(all="ignore"):
         S0 = init(_vector_params(one.P, 1), fine.start, fine.dt, fine.stop)
-        step(_vector_params(one.P, 1), S0, (0.0,) * cm.n_acc, 0, fine.nsteps, fine.start, fine.dt,
-             fine.stop, 1, full)
+        step(
+            _vector_params(one.P, 1),
+            S0,
+            (0.0,) * cm.n_acc,
+            0,
+            fine.nsteps,
+            fine.start,
+            fine.dt,
+            fine.stop,
+            1,
+            full,
+        )
     fbad = ~np.isfinite(full[:, :, 0])
     k = int(np.argmax(fbad.any(axis=1))) if fbad.any() else j * timing.every
-    bad_vars = {cm.recorded[i] for i in np.nonzero(fbad[k])[0]} if fbad.any() else {
-        prep.saved[i] for i in np.nonzero(bad[j, :, run])[0]}
+    bad_vars = (
+        {cm.recorded[i] for i in np.nonzero(fbad[k])[0]}
+        if fbad.any()
+        else {prep.saved[i] for i in np.nonzero(bad[j, :, run])[0]}
+    )
     order = [s for s in cm.states if s in bad_vars] + [v for v in cm.plan.step_order if v in bad_vars]
     name = order[0] if order else sorted(bad_vars)[0]
     t = timing.start + k * timing.dt
@@ -261,7 +343,9 @@ def _locate(prep: Prepared, method: Method, timing: Timing, out: np.ndarray, run
     raise SimulationError(
         f"became {value} at time {t:g} (run {run + run_offset}); look for a division by zero, a LN or SQRT "
         "of a non-positive value, or exponential growth that overflows, in this variable's equation or "
-        "its inputs", variable=cm.plan.display.get(name, name), time=t, run=run + run_offset,
-        file=prep.model.file)
-
-
+        "its inputs",
+        variable=cm.plan.display.get(name, name),
+        time=t,
+        run=run + run_offset,
+        file=prep.model.file,
+    )

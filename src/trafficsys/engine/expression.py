@@ -87,8 +87,13 @@ def _prepare(node: ast.Expr, lookups: Mapping[str, Lookup], variable: str | None
     return ast.transform(node, post)
 
 
-def _compile(tree: ast.Expr, deps: tuple[str, ...], has_pi: bool, tables: tuple[tuple[str, Lookup], ...],
-             variable: str | None):
+def _compile(
+    tree: ast.Expr,
+    deps: tuple[str, ...],
+    has_pi: bool,
+    tables: tuple[tuple[str, Lookup], ...],
+    variable: str | None,
+):
     idx = {d: f"E[{i}]" for i, d in enumerate(deps)}
     table_ids = {name: f"_L{i}" for i, (name, _) in enumerate(tables)}
     em = Emitter("vector", idx.__getitem__, table_ids, has_pi_var=has_pi, variable=variable or "")

@@ -38,7 +38,15 @@ from .runtime import RANDOM_BUILTINS
 __all__ = ["Node", "Plan", "lower", "const_value"]
 
 #: roles of plan nodes
-CONST, AUX, FLOW, STOCK, HSTOCK, DISC, LOOKUPVAR = "const", "aux", "flow", "stock", "hstock", "disc", "lookupvar"
+CONST, AUX, FLOW, STOCK, HSTOCK, DISC, LOOKUPVAR = (
+    "const",
+    "aux",
+    "flow",
+    "stock",
+    "hstock",
+    "disc",
+    "lookupvar",
+)
 #: the input history of a pipeline DELAY (a list, one entry per step)
 PIPE = "pipe"
 #: roles whose value is known at the start of a step (they break algebraic loops)
@@ -129,11 +137,15 @@ class _Lowerer:
     # -- expressions -----------------------------------------------------
     def expr(self, e: ast.Expr, owner: str) -> ast.Expr:
         """Return ``e`` with stateful builtins replaced (one bottom-up pass, no recursion)."""
+
         def subscript(n: ast.Expr) -> None:
             if isinstance(n, Subscript):
                 raise UnsupportedFeatureError(
                     f"arrayed reference '{n.name}[...]': flatten arrayed models to scalar variables "
-                    "(one per element) before simulating", variable=owner, file=self.m.file)
+                    "(one per element) before simulating",
+                    variable=owner,
+                    file=self.m.file,
+                )
             return None
 
         return ast.fold(e, lambda n, kids: self._node(n, kids, owner), subscript)
@@ -151,17 +163,24 @@ class _Lowerer:
         if f in TABLE_CALLS:
             table = args[0]
             if not isinstance(table, Name):
-                raise UnsupportedFeatureError(f"{f}'s first argument must be the name of a graphical "
-                                              "function", variable=owner, file=self.m.file)
+                raise UnsupportedFeatureError(
+                    f"{f}'s first argument must be the name of a graphical function",
+                    variable=owner,
+                    file=self.m.file,
+                )
             if f == "LOOKUP":
                 return Call(table.name, args[1:])
             if table.name not in self.m or not isinstance(self.m[table.name], Lookup):
-                raise StructureError(f"{f}'s first argument '{table.name}' is not a graphical function",
-                                     variable=owner, file=self.m.file)
+                raise StructureError(
+                    f"{f}'s first argument '{table.name}' is not a graphical function",
+                    variable=owner,
+                    file=self.m.file,
+                )
             return Call(f, (Call(table.name, ()), *args[1:]))  # the table itself: a call without argument
         if f in ("SUM", "PROD", "SIZE", "STDDEV") or (f == "MEAN" and len(args) == 1):
-            raise UnsupportedFeatureError(f"{f} over an array dimension: flatten arrayed models first",
-                                          variable=owner, file=self.m.file)
+            raise UnsupportedFeatureError(
+                f"{f} over an array dimension: flatten arrayed models first", variable=owner, file=self.m.file
+            )
         return Call(f, args)
 
     def random(self, f: str, args: tuple[ast.Expr, ...], owner: str) -> ast.Expr:
@@ -193,8 +212,12 @@ class _Lowerer:
         s = None
         for _ in range(n):
             src = prev
-            s = self._stock(owner, tag, init if init is not None else x,
-                            lambda me, src=src: Binary("/", Binary("-", src, me), stage_tau))
+            s = self._stock(
+                owner,
+                tag,
+                init if init is not None else x,
+                lambda me, src=src: Binary("/", Binary("-", src, me), stage_tau),
+            )
             prev = s
         self.note_tau(owner, tag.upper(), tau, n)
         return s
@@ -221,8 +244,12 @@ class _Lowerer:
         out = None
         for _ in range(n):
             src = inflow
-            s = self._stock(owner, tag, Binary("*", start, stage),
-                            lambda me, src=src: Binary("-", src, Binary("/", me, stage)))
+            s = self._stock(
+                owner,
+                tag,
+                Binary("*", start, stage),
+                lambda me, src=src: Binary("-", src, Binary("/", me, stage)),
+            )
             out = Binary("/", s, stage)
             inflow = out
         self.note_tau(owner, tag.upper(), d, n)
@@ -268,8 +295,12 @@ class _Lowerer:
         out = None
         for tau in taus:
             src = inflow
-            s = self._stock(owner, "delay_n_", Binary("/", Binary("*", init, d), nf),
-                            lambda me, src=src, tau=tau: Binary("-", src, Binary("/", Binary("*", me, nf), tau)))
+            s = self._stock(
+                owner,
+                "delay_n_",
+                Binary("/", Binary("*", init, d), nf),
+                lambda me, src=src, tau=tau: Binary("-", src, Binary("/", Binary("*", me, nf), tau)),
+            )
             out = Binary("/", Binary("*", s, nf), tau)
             inflow = out
         self.note_tau(owner, "DELAY_N", d, n)
@@ -351,9 +382,14 @@ class _Lowerer:
         """
         stream, rate, init, factor = a
         dt = Name("dt")
-        df = self._stock(owner, "npv_discount_", Num(1.0),
-                         lambda me: Unary("-", Binary("/", Binary("*", me, rate),
-                                                      Binary("+", Num(1.0), Binary("*", rate, dt)))))
+        df = self._stock(
+            owner,
+            "npv_discount_",
+            Num(1.0),
+            lambda me: Unary(
+                "-", Binary("/", Binary("*", me, rate), Binary("+", Num(1.0), Binary("*", rate, dt)))
+            ),
+        )
         total = self._stock(owner, "npv_total_", init, lambda me: Binary("*", stream, df))
         return Binary("*", Binary("+", total, Binary("*", Binary("*", stream, dt), df)), factor)
 
@@ -380,9 +416,18 @@ class _Lowerer:
         if v is None or not math.isfinite(v) or v < 1:
             raise UnsupportedFeatureError(
                 f"{fn}'s order must be a constant number of at least 1 (a literal or a constant); "
-                "the engine builds that many hidden stocks once", variable=owner, file=self.m.file)
-        limits.check("delay_order", round(v), f"the {fn}", "use a lower order (a higher one changes little "
-                     "beyond a few dozen stages)", file=self.m.file, variable=owner)
+                "the engine builds that many hidden stocks once",
+                variable=owner,
+                file=self.m.file,
+            )
+        limits.check(
+            "delay_order",
+            round(v),
+            f"the {fn}",
+            "use a lower order (a higher one changes little beyond a few dozen stages)",
+            file=self.m.file,
+            variable=owner,
+        )
         return int(round(v))
 
 
@@ -467,11 +512,17 @@ def lower(m: Model) -> Plan:
         if isinstance(e, Lookup):
             lo.tables[key] = e
             if len(e.xs) == 0 or any(b < a for a, b in zip(e.xs, e.xs[1:])):
-                raise StructureError("a graphical function needs at least one point, with x increasing; "
-                                     "sort its points by x", variable=e.name, file=m.file)
+                raise StructureError(
+                    "a graphical function needs at least one point, with x increasing; sort its points by x",
+                    variable=e.name,
+                    file=m.file,
+                )
             if not all(math.isfinite(v) for v in (*e.xs, *e.ys)):
-                raise StructureError("a graphical function's points must be finite numbers (no NaN or "
-                                     "infinity)", variable=e.name, file=m.file)
+                raise StructureError(
+                    "a graphical function's points must be finite numbers (no NaN or infinity)",
+                    variable=e.name,
+                    file=m.file,
+                )
             if e.input is None:
                 continue
             tree = m.ast(key)
@@ -485,8 +536,16 @@ def lower(m: Model) -> Plan:
         if isinstance(e, Stock):
             ins = tuple(canonical(f) for f in e.inflows)
             outs = tuple(canonical(f) for f in e.outflows)
-            lo.nodes[key] = Node(key, STOCK, None, lo.expr(tree, key), key, non_negative=e.non_negative,
-                                 inflows=ins, outflows=outs)
+            lo.nodes[key] = Node(
+                key,
+                STOCK,
+                None,
+                lo.expr(tree, key),
+                key,
+                non_negative=e.non_negative,
+                inflows=ins,
+                outflows=outs,
+            )
             for f in ins:
                 flows_of.setdefault(f, []).append((key, "in"))
             for f in outs:
@@ -502,13 +561,20 @@ def lower(m: Model) -> Plan:
         if f not in nodes or nodes[f].role != FLOW:
             what = "is not defined" if f not in nodes and f not in lo.tables else "is not a flow"
             stock = ends[0][0]
-            raise StructureError(f"'{f}' is listed as an {ends[0][1]}flow of stock '{display[stock]}' but "
-                                 f"{what}; define it with m.flow(...)", variable=display[stock], file=m.file)
+            raise StructureError(
+                f"'{f}' is listed as an {ends[0][1]}flow of stock '{display[stock]}' but "
+                f"{what}; define it with m.flow(...)",
+                variable=display[stock],
+                file=m.file,
+            )
         for d in ("in", "out"):
             if sum(1 for _, dd in ends if dd == d) > 1:
-                raise StructureError(f"flow '{display[f]}' is an {d}flow of more than one stock; a flow "
-                                     "moves material from one stock to one other", variable=display[f],
-                                     file=m.file)
+                raise StructureError(
+                    f"flow '{display[f]}' is an {d}flow of more than one stock; a flow "
+                    "moves material from one stock to one other",
+                    variable=display[f],
+                    file=m.file,
+                )
 
     # name resolution
     for node in list(nodes.values()):
@@ -523,23 +589,40 @@ def lower(m: Model) -> Plan:
                     _unknown(m, c, node.owner, display, nodes, lo.tables)
             for ref in ast.names(ex):
                 if ref in lo.tables and ref not in nodes:
-                    raise StructureError(f"'{display.get(ref, ref)}' is a graphical function: call it, "
-                                         f"{display.get(ref, ref)}(x)", variable=display.get(node.owner),
-                                         file=m.file)
+                    raise StructureError(
+                        f"'{display.get(ref, ref)}' is a graphical function: call it, "
+                        f"{display.get(ref, ref)}(x)",
+                        variable=display.get(node.owner),
+                        file=m.file,
+                    )
 
     states = [n for n, v in nodes.items() if v.role in STATE_ROLES]
     step_order = _order(m, nodes, display, init=False)
     init_order = _order(m, nodes, display, init=True)
     _flow_time_constants(m, nodes, lo)
     structural = {c: float(cast(Constant, m[c]).value) for c in sorted(lo.structural)}
-    return Plan(nodes, lo.tables, init_order, step_order, states, recorded, constants, display,
-                bool(lo.draws), lo.time_constants, structural)
+    return Plan(
+        nodes,
+        lo.tables,
+        init_order,
+        step_order,
+        states,
+        recorded,
+        constants,
+        display,
+        bool(lo.draws),
+        lo.time_constants,
+        structural,
+    )
 
 
 def _unknown(m, ref, owner, display, nodes, tables):
     hint = suggest(ref, list(nodes) + list(tables))
-    raise UnknownVariableError(f"the equation uses '{ref}', which the model does not define{hint}",
-                               variable=display.get(owner, owner), file=m.file)
+    raise UnknownVariableError(
+        f"the equation uses '{ref}', which the model does not define{hint}",
+        variable=display.get(owner, owner),
+        file=m.file,
+    )
 
 
 def _order(m: Model, nodes: dict[str, Node], display, *, init: bool) -> list[str]:
@@ -575,7 +658,10 @@ def _order(m: Model, nodes: dict[str, Node], display, *, init: bool) -> list[str
         raise AlgebraicLoopError(
             f"the {what} of {' -> '.join(owners)} -> {owners[0]} depend on each other with no stock or "
             "delay in between (a simultaneous equation); put a stock, SMTH1 or DELAY1 on the loop, or "
-            "compute one of them from the others' values", cycle=owners, file=m.file) from None
+            "compute one of them from the others' values",
+            cycle=owners,
+            file=m.file,
+        ) from None
     return order
 
 

@@ -62,8 +62,9 @@ class Method:
             raise ValueError(f"{self.name}: b must be non-negative and sum to 1")
 
 
-Euler = Method("euler", ((0.0,),), (1.0,), (0.0,), 1,
-               "forward Euler: the system dynamics default (Vensim, Stella, PySD)")
+Euler = Method(
+    "euler", ((0.0,),), (1.0,), (0.0,), 1, "forward Euler: the system dynamics default (Vensim, Stella, PySD)"
+)
 RK4 = Method(
     "rk4",
     ((0.0, 0.0, 0.0, 0.0), (0.5, 0.0, 0.0, 0.0), (0.0, 0.5, 0.0, 0.0), (0.0, 0.0, 1.0, 0.0)),

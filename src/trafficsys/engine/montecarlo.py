@@ -20,11 +20,23 @@ from .sampling import check_memory, noise_seed, run_count, sample_constants
 __all__ = ["monte_carlo", "run_chunk"]
 
 
-def monte_carlo(model: Model, n: int, seed: int | np.random.Generator | None = None, scenario: Any = None,
-                sampler: str = "lhs", executor: Executor | None = None, chunk_size: int | None = None,
-                progress: bool | None = None, params: Mapping[str, Any] | None = None, *,
-                method: str | Method | None = None, samples: Mapping[str, np.ndarray] | None = None,
-                variables: Any = None, policy: bool = False, spinup: bool | None = None) -> Results:
+def monte_carlo(
+    model: Model,
+    n: int,
+    seed: int | np.random.Generator | None = None,
+    scenario: Any = None,
+    sampler: str = "lhs",
+    executor: Executor | None = None,
+    chunk_size: int | None = None,
+    progress: bool | None = None,
+    params: Mapping[str, Any] | None = None,
+    *,
+    method: str | Method | None = None,
+    samples: Mapping[str, np.ndarray] | None = None,
+    variables: Any = None,
+    policy: bool = False,
+    spinup: bool | None = None,
+) -> Results:
     """Run ``n`` futures sampled from the model's declared uncertainty.
 
     Every constant with a ``range`` is sampled (:func:`~trafficsys.engine.sample_constants`),
@@ -103,8 +115,12 @@ def monte_carlo(model: Model, n: int, seed: int | np.random.Generator | None = N
     meth = get_method(method, default=model.specs.method)
     base = model.with_scenario(scenario)
     # before drawing anything: at least one variable is saved at every saved time, for every run
-    check_memory(8.0 * n * _timing(base, None, None, None, None).nsave,
-                 f"a Monte Carlo of {n:,} runs", "use fewer runs (n) or save less often (saveper)", model.file)
+    check_memory(
+        8.0 * n * _timing(base, None, None, None, None).nsave,
+        f"a Monte Carlo of {n:,} runs",
+        "use fewer runs (n) or save less often (saveper)",
+        model.file,
+    )
     fixed = {canonical(k) for k in (params or {})}
     if not policy:  # levers and budgets are what a strategy chooses, not what the future holds
         fixed |= {canonical(c.name) for c in base.constants if c.role in ("policy", "structure")}
@@ -112,13 +128,18 @@ def monte_carlo(model: Model, n: int, seed: int | np.random.Generator | None = N
 
     spec = spinup_spec(model) if spinup is not False else None
     if spinup and spec is None:
-        raise ModelError("spinup=True needs a [metadata.spinup] table in the model (see trafficsys.engine.spinup)",
-                         file=model.file)
+        raise ModelError(
+            "spinup=True needs a [metadata.spinup] table in the model (see trafficsys.engine.spinup)",
+            file=model.file,
+        )
     if spec is not None:
         fixed |= set(spec.derived())
     if scenario is not None:
-        sc = model.scenarios[scenario].overrides if isinstance(scenario, str) else (
-            scenario.overrides if hasattr(scenario, "overrides") else dict(scenario))
+        sc = (
+            model.scenarios[scenario].overrides
+            if isinstance(scenario, str)
+            else (scenario.overrides if hasattr(scenario, "overrides") else dict(scenario))
+        )
         fixed |= {canonical(k) for k in sc}
     if samples is None:
         samples = sample_constants(base, n, seed, sampler, exclude=sorted(fixed))
@@ -134,8 +155,9 @@ def monte_carlo(model: Model, n: int, seed: int | np.random.Generator | None = N
             continue
         a = np.asarray(v, dtype=float)
         if a.ndim == 1 and len(a) != n:
-            raise ModelError(f"params['{k}'] has {len(a)} values; expected {n} (one per run) or a number",
-                             variable=k)
+            raise ModelError(
+                f"params['{k}'] has {len(a)} values; expected {n} (one per run) or a number", variable=k
+            )
         all_params[k] = a
     if spec is not None:  # each future starts at the rest state of its own status quo
         from .spinup import spin_up
@@ -145,18 +167,37 @@ def monte_carlo(model: Model, n: int, seed: int | np.random.Generator | None = N
         variables = default_variables(base)
     elif variables == "all":
         variables = None
-    r = run_ensemble(base, all_params, method=meth, variables=variables, n=n, executor=executor,
-                     chunk_size=chunk_size, progress=progress, desc=f"monte carlo {model.name}",
-                     seed=noise_seed(seed))
+    r = run_ensemble(
+        base,
+        all_params,
+        method=meth,
+        variables=variables,
+        n=n,
+        executor=executor,
+        chunk_size=chunk_size,
+        progress=progress,
+        desc=f"monte carlo {model.name}",
+        seed=noise_seed(seed),
+    )
     if scenario is not None:
-        r.ds.attrs["scenario"] = scenario if isinstance(scenario, str) else getattr(scenario, "name", "custom")
-    r.ds.attrs.update({"sampler": sampler, "seed": seed if isinstance(seed, (int, type(None))) else "generator",
-                       "n": n, "sampled": ",".join(sorted(samples))})
+        r.ds.attrs["scenario"] = (
+            scenario if isinstance(scenario, str) else getattr(scenario, "name", "custom")
+        )
+    r.ds.attrs.update(
+        {
+            "sampler": sampler,
+            "seed": seed if isinstance(seed, (int, type(None))) else "generator",
+            "n": n,
+            "sampled": ",".join(sorted(samples)),
+        }
+    )
     if r.ds.attrs["seed"] is None:
         r.ds.attrs["seed"] = "none"
     from .run import check_settings
 
-    check_settings(model, scenario, {k: v for k, v in (params or {}).items() if np.ndim(v) == 0}, r, stacklevel=3)
+    check_settings(
+        model, scenario, {k: v for k, v in (params or {}).items() if np.ndim(v) == 0}, r, stacklevel=3
+    )
     return r
 
 

@@ -81,7 +81,8 @@ class Results:
         if key in self.ds:
             return key
         raise ModelError(
-            f"the results have no variable '{name}'{suggest(key, [str(k) for k in self.ds.data_vars])}", variable=name
+            f"the results have no variable '{name}'{suggest(key, [str(k) for k in self.ds.data_vars])}",
+            variable=name,
         )
 
     def __getitem__(self, name: str) -> xr.DataArray:

@@ -32,18 +32,51 @@ from .results import Results, _direct_variable, _variable, dataset, ledger, make
 from .sampling import noise_seed
 from .stepping import Simulation
 
-__all__ = ["simulate", "Simulation", "StepSizeWarning", "Timing", "prepare", "execute", "make_results", "dataset",
-           "new_output", "check_settings"]
+__all__ = [
+    "simulate",
+    "Simulation",
+    "StepSizeWarning",
+    "Timing",
+    "prepare",
+    "execute",
+    "make_results",
+    "dataset",
+    "new_output",
+    "check_settings",
+]
 
 # names other modules and tests reach through this one
-_REEXPORTED = (Params, Prepared, _check_dt, _check_params, _numbers, _check_initial, _execute_kernel, _locate,
-               _unpack, _vector_params, _direct_variable, _variable, ledger)
+_REEXPORTED = (
+    Params,
+    Prepared,
+    _check_dt,
+    _check_params,
+    _numbers,
+    _check_initial,
+    _execute_kernel,
+    _locate,
+    _unpack,
+    _vector_params,
+    _direct_variable,
+    _variable,
+    ledger,
+)
 
 
-def simulate(model: Model, scenario: str | Scenario | Mapping[str, Any] | None = None,
-             params: Params | None = None, method: str | Method | None = None, *, start: float | None = None,
-             stop: float | None = None, dt: float | None = None, saveper: float | None = None,
-             variables: Any = None, backend: str | None = None, seed: Any = None) -> Results:
+def simulate(
+    model: Model,
+    scenario: str | Scenario | Mapping[str, Any] | None = None,
+    params: Params | None = None,
+    method: str | Method | None = None,
+    *,
+    start: float | None = None,
+    stop: float | None = None,
+    dt: float | None = None,
+    saveper: float | None = None,
+    variables: Any = None,
+    backend: str | None = None,
+    seed: Any = None,
+) -> Results:
     """Simulate a model: one run, or one run per element of the arrays in ``params``.
 
     Parameters
@@ -122,7 +155,9 @@ def simulate(model: Model, scenario: str | Scenario | Mapping[str, Any] | None =
     """
     m = _as_model(model)
     meth = get_method(method, default=m.specs.method)
-    timing = _timing(m, start, stop, dt, saveper)  # before compiling: a run over the steps limit is refused at once
+    timing = _timing(
+        m, start, stop, dt, saveper
+    )  # before compiling: a run over the steps limit is refused at once
     prep = prepare(m, scenario, params, seed=noise_seed(seed))
     prep.record = prep.cm.resolve_record(variables)
     _check_dt(prep.cm, timing, m.file)
@@ -132,8 +167,9 @@ def simulate(model: Model, scenario: str | Scenario | Mapping[str, Any] | None =
     return r
 
 
-def check_settings(model: Model, scenario: Any, params: Params | None, results: Results | None = None,
-                   stacklevel: int = 2) -> None:
+def check_settings(
+    model: Model, scenario: Any, params: Params | None, results: Results | None = None, stacklevel: int = 2
+) -> None:
     """Warn about values set outside their declared ranges and budget shares that do not sum to 1.
 
     See :mod:`trafficsys.model.settings` (``RangeWarning``, ``BudgetWarning``).
@@ -147,13 +183,20 @@ def check_settings(model: Model, scenario: Any, params: Params | None, results: 
         over = scenario.overrides
     elif isinstance(scenario, Mapping):
         over = scenario
-    check_ranges(model, over, "scenario" if not isinstance(scenario, str) else f"scenario '{scenario}'",
-                 stacklevel=stacklevel + 1)
+    check_ranges(
+        model,
+        over,
+        "scenario" if not isinstance(scenario, str) else f"scenario '{scenario}'",
+        stacklevel=stacklevel + 1,
+    )
     check_ranges(model, params, "params", stacklevel=stacklevel + 1)
     shares = budget_shares(model)
     if results is not None and shares and all(s in results.ds.variables for s in shares):
-        where = "the run" if scenario is None else f"scenario {scenario if isinstance(scenario, str) else ''}".strip()
-        check_budget_shares(model, {s: results.ds.variables[s].values for s in shares}, where,
-                            stacklevel=stacklevel + 1)
-
-
+        where = (
+            "the run"
+            if scenario is None
+            else f"scenario {scenario if isinstance(scenario, str) else ''}".strip()
+        )
+        check_budget_shares(
+            model, {s: results.ds.variables[s].values for s in shares}, where, stacklevel=stacklevel + 1
+        )

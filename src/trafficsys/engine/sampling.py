@@ -14,8 +14,21 @@ from ..model.elements import SAMPLE_MODES, Constant, Distribution
 from ..model.model import Model
 from ..model.names import canonical
 
-__all__ = ["noise_seed", "run_seeds", "as_generator", "sample_constants", "SAMPLERS", "uniform_design", "transform", "run_count",
-           "check_memory", "UncertainInput", "uncertain_inputs", "input_params", "sample_inputs"]
+__all__ = [
+    "noise_seed",
+    "run_seeds",
+    "as_generator",
+    "sample_constants",
+    "SAMPLERS",
+    "uniform_design",
+    "transform",
+    "run_count",
+    "check_memory",
+    "UncertainInput",
+    "uncertain_inputs",
+    "input_params",
+    "sample_inputs",
+]
 
 #: the samplers :func:`sample_constants` accepts
 SAMPLERS = ("lhs", "random", "sobol")
@@ -81,8 +94,9 @@ def run_count(n: object, what: str = "n") -> int:
     return int(n)
 
 
-def uniform_design(n: int, d: int, seed: int | np.random.Generator | None = None,
-                   sampler: str = "lhs") -> np.ndarray:
+def uniform_design(
+    n: int, d: int, seed: int | np.random.Generator | None = None, sampler: str = "lhs"
+) -> np.ndarray:
     """``n`` points in the unit cube ``[0, 1)^d`` by Latin hypercube, plain random or scrambled Sobol."""
     from scipy.stats import qmc
 
@@ -144,12 +158,15 @@ def transform(c: Constant, u: np.ndarray) -> np.ndarray:
         mu = _param(dist, "mean", float(np.log(c.value)) if c.value > 0 else 0.0)
         frozen = stats.lognorm(s=_param(dist, "sd", 1.0), scale=np.exp(mu))
     else:
-        raise ModelError(f"unknown distribution {dist.kind!r}; use uniform, loguniform, triangular, normal "
-                         "or lognormal", variable=c.name)
+        raise ModelError(
+            f"unknown distribution {dist.kind!r}; use uniform, loguniform, triangular, normal or lognormal",
+            variable=c.name,
+        )
     a, b = frozen.cdf(lo), frozen.cdf(hi)
     if not b > a:
-        raise ModelError("the distribution puts no probability inside the range; check mean and sd",
-                         variable=c.name)
+        raise ModelError(
+            "the distribution puts no probability inside the range; check mean and sd", variable=c.name
+        )
     return np.clip(frozen.ppf(a + (b - a) * u), lo, hi)
 
 
@@ -180,8 +197,14 @@ class UncertainInput:
         return self.constant.range
 
 
-def uncertain_inputs(model: Model, names: Sequence[str] | None = None, *, exclude: Sequence[str] = (),
-                     need_range: bool = True, nonzero_width: bool = False) -> list[UncertainInput]:
+def uncertain_inputs(
+    model: Model,
+    names: Sequence[str] | None = None,
+    *,
+    exclude: Sequence[str] = (),
+    need_range: bool = True,
+    nonzero_width: bool = False,
+) -> list[UncertainInput]:
     """Return the inputs an ensemble varies: each constant, each element of an arrayed constant, in model order.
 
     An arrayed constant becomes one input per element, or a single input when
@@ -221,15 +244,21 @@ def uncertain_inputs(model: Model, names: Sequence[str] | None = None, *, exclud
             from ..model.arrays import flatten
 
             flat = flatten(model)
-        keys = element_names(canonical(c.name), tuple(canonical(d) for d in c.dimensions),
-                             {canonical(k): tuple(canonical(e) for e in v) for k, v in dims.items()})
+        keys = element_names(
+            canonical(c.name),
+            tuple(canonical(d) for d in c.dimensions),
+            {canonical(k): tuple(canonical(e) for e in v) for k, v in dims.items()},
+        )
         # an element given an equation (not a number) is not a constant any more: nothing to sample
         return [e for e in (flat[k] for k in keys if k in flat) if isinstance(e, Constant)]
 
     def inputs_of(c: Constant) -> list[UncertainInput]:
         if c.sample not in SAMPLE_MODES:
-            raise ModelError(f"sample = {c.sample!r}: use one of {', '.join(map(repr, SAMPLE_MODES))}",
-                             variable=c.name, file=model.file)
+            raise ModelError(
+                f"sample = {c.sample!r}: use one of {', '.join(map(repr, SAMPLE_MODES))}",
+                variable=c.name,
+                file=model.file,
+            )
         els = [e for e in elements(c) if canonical(e.name) not in skip]
         if not c.dimensions:
             return [UncertainInput(c.name, c, (canonical(c.name),))] if els else []
@@ -263,11 +292,17 @@ def uncertain_inputs(model: Model, names: Sequence[str] | None = None, *, exclud
         if e is None:
             e = model[name]  # raises UnknownVariableError with a suggestion
         if not isinstance(e, Constant):
-            raise ModelError(f"only constants can be varied; '{e.name}' is a {e.kind.value}",
-                             variable=e.name, file=model.file)
+            raise ModelError(
+                f"only constants can be varied; '{e.name}' is a {e.kind.value}",
+                variable=e.name,
+                file=model.file,
+            )
         if need_range and e.range is None:
-            raise ModelError("only constants with a declared range can be sampled; give it range=(lo, hi)",
-                             variable=e.name, file=model.file)
+            raise ModelError(
+                "only constants with a declared range can be sampled; give it range=(lo, hi)",
+                variable=e.name,
+                file=model.file,
+            )
         out += inputs_of(e)
     return out
 
@@ -282,9 +317,15 @@ def input_params(inputs: Sequence[UncertainInput], X: np.ndarray) -> dict[str, n
     return out
 
 
-def sample_constants(model: Model, n: int, seed: int | np.random.Generator | None = None,
-                     sampler: str = "lhs", *, names: Sequence[str] | None = None,
-                     exclude: Sequence[str] = ()) -> dict[str, np.ndarray]:
+def sample_constants(
+    model: Model,
+    n: int,
+    seed: int | np.random.Generator | None = None,
+    sampler: str = "lhs",
+    *,
+    names: Sequence[str] | None = None,
+    exclude: Sequence[str] = (),
+) -> dict[str, np.ndarray]:
     """Sample every constant with a declared ``range`` (its ``distribution``, uniform by default).
 
     Parameters
@@ -324,12 +365,21 @@ def sample_constants(model: Model, n: int, seed: int | np.random.Generator | Non
     return input_params(chosen, sample_inputs(model, chosen, n, seed, sampler))
 
 
-def sample_inputs(model: Model, inputs: Sequence[UncertainInput], n: int,
-                  seed: int | np.random.Generator | None = None, sampler: str = "lhs") -> np.ndarray:
+def sample_inputs(
+    model: Model,
+    inputs: Sequence[UncertainInput],
+    n: int,
+    seed: int | np.random.Generator | None = None,
+    sampler: str = "lhs",
+) -> np.ndarray:
     """Return a design of ``n`` runs over ``inputs`` (array runs x inputs), each column in its distribution."""
     n = run_count(n)
-    check_memory(8.0 * n * len(inputs), f"sampling {len(inputs)} constants for {n:,} runs",
-                 "use fewer runs (n)", model.file)
+    check_memory(
+        8.0 * n * len(inputs),
+        f"sampling {len(inputs)} constants for {n:,} runs",
+        "use fewer runs (n)",
+        model.file,
+    )
     u = uniform_design(n, len(inputs), seed, sampler)
     out = np.empty((n, len(inputs)))
     for i, c in enumerate(inputs):

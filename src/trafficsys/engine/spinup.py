@@ -51,8 +51,11 @@ def spinup_spec(model) -> SpinUp | None:
     if not spec:
         return None
     if not isinstance(spec, Mapping) or not isinstance(spec.get("initial"), Mapping):
-        raise ModelError("metadata 'spinup' must be a table with 'years' and an 'initial' table "
-                         "(initial-value constant -> stock)", file=model.file)
+        raise ModelError(
+            "metadata 'spinup' must be a table with 'years' and an 'initial' table "
+            "(initial-value constant -> stock)",
+            file=model.file,
+        )
     years = spec.get("years", 100)
     if not isinstance(years, (int, float)) or not years > 0:
         raise ModelError(f"metadata spinup.years must be a positive number, got {years!r}", file=model.file)
@@ -60,8 +63,11 @@ def spinup_spec(model) -> SpinUp | None:
     for const, stock in initial.items():
         for name in (const, stock):
             if name not in model:
-                raise ModelError(f"metadata spinup.initial names '{name}', which the model does not define",
-                                 file=model.file, variable=name)
+                raise ModelError(
+                    f"metadata spinup.initial names '{name}', which the model does not define",
+                    file=model.file,
+                    variable=name,
+                )
     scenario = spec.get("scenario")
     if scenario is not None and scenario not in model.scenarios:
         scenario = None  # the model without its strategies: its own values are the status quo
@@ -97,8 +103,16 @@ def spin_up(model, params: Mapping[str, Any], n: int, *, method=None) -> dict[st
     equations = {k: v for k, v in given.items() if isinstance(v, str)}
     base = model.with_scenario(equations) if equations else model
     start = base.specs.start
-    r = simulate(base, scenario=spec.scenario, params=arrays or None, method=method, start=start,
-                 stop=start + spec.years, saveper=spec.years, variables=sorted(set(spec.initial.values())))
+    r = simulate(
+        base,
+        scenario=spec.scenario,
+        params=arrays or None,
+        method=method,
+        start=start,
+        stop=start + spec.years,
+        saveper=spec.years,
+        variables=sorted(set(spec.initial.values())),
+    )
     out = {}
     for const, stock in spec.initial.items():
         v = np.asarray(r.ds[stock].values[-1], dtype=float).reshape(-1)

@@ -41,8 +41,13 @@ class Simulation:
     29.5245
     """
 
-    def __init__(self, model: Model, scenario: Any = None, params: Params | None = None,
-                 method: str | Method | None = None):
+    def __init__(
+        self,
+        model: Model,
+        scenario: Any = None,
+        params: Params | None = None,
+        method: str | Method | None = None,
+    ):
         m = _as_model(model)
         self.method = get_method(method, default=m.specs.method)
         self._prep = prepare(m, scenario, params)
@@ -55,7 +60,9 @@ class Simulation:
         self._k = 0
         self._A: tuple = (0.0,) * cm.n_acc
         self._rec: list[bytes] = [b""] * self.timing.nsave  # scalar mode: save j's values as bytes
-        self._out = None if self._mode == "scalar" else np.empty((self.timing.nsave, len(cm.recorded), self._prep.n))
+        self._out = (
+            None if self._mode == "scalar" else np.empty((self.timing.nsave, len(cm.recorded), self._prep.n))
+        )
         t = self.timing
         with np.errstate(all="ignore"):
             try:
@@ -86,12 +93,15 @@ class Simulation:
         out = self._rec if self._mode == "scalar" else self._out
         with np.errstate(all="ignore"):
             try:
-                self._S, self._A = self._run(self._P, self._S, self._A, self._k, k1, t.start, t.dt, t.stop,
-                                             t.every, out)
+                self._S, self._A = self._run(
+                    self._P, self._S, self._A, self._k, k1, t.start, t.dt, t.stop, t.every, out
+                )
             except (ArithmeticError, ValueError) as e:
-                raise SimulationError(f"arithmetic error between time {self.time:g} and "
-                                      f"{t.start + k1 * t.dt:g} ({e})", time=self.time,
-                                      file=self.model.file) from None
+                raise SimulationError(
+                    f"arithmetic error between time {self.time:g} and {t.start + k1 * t.dt:g} ({e})",
+                    time=self.time,
+                    file=self.model.file,
+                ) from None
         self._k = k1
         self._check_finite()
 
@@ -103,9 +113,13 @@ class Simulation:
             if not np.isfinite(a).all():
                 run = int(np.argmax(~np.isfinite(np.atleast_1d(a))))
                 node = self._prep.cm.plan.nodes[name]
-                raise SimulationError(f"became {np.atleast_1d(a)[run]} by time {self.time:g} (run {run})",
-                                      variable=self._prep.cm.plan.display.get(node.owner, node.owner),
-                                      time=self.time, run=run, file=self.model.file)
+                raise SimulationError(
+                    f"became {np.atleast_1d(a)[run]} by time {self.time:g} (run {run})",
+                    variable=self._prep.cm.plan.display.get(node.owner, node.owner),
+                    time=self.time,
+                    run=run,
+                    file=self.model.file,
+                )
 
     def step(self, until: float | None = None) -> None:
         """Advance to time ``until`` (default: one DT); stops at the model's stop time."""
@@ -113,14 +127,19 @@ class Simulation:
         if until is None:
             k1 = self._k + 1
         else:
-            if isinstance(until, (bool, np.bool_)) or not isinstance(until, (int, float, np.integer, np.floating)) \
-                    or not math.isfinite(until):
-                raise ModelError(f"step(until=...) needs a finite time (a number), got {until!r}",
-                                 file=self.model.file)
+            if (
+                isinstance(until, (bool, np.bool_))
+                or not isinstance(until, (int, float, np.integer, np.floating))
+                or not math.isfinite(until)
+            ):
+                raise ModelError(
+                    f"step(until=...) needs a finite time (a number), got {until!r}", file=self.model.file
+                )
             k1 = int(math.floor((float(until) - t.start) / t.dt + 1e-9))
             if k1 < self._k:
-                raise ModelError(f"cannot step back to time {until:g}: the run is at {self.time:g}",
-                                 file=self.model.file)
+                raise ModelError(
+                    f"cannot step back to time {until:g}: the run is at {self.time:g}", file=self.model.file
+                )
         self._advance(min(k1, t.nsteps))
 
     def run(self) -> Results:
@@ -136,16 +155,25 @@ class Simulation:
             if key not in cm.constants:
                 e = self.model[name] if name in self.model else None
                 what = f"is a {e.kind.value}" if e is not None else "does not exist"
-                raise ModelError(f"only constants can be set while stepping; '{name}' {what}",
-                                 variable=name, file=self.model.file)
+                raise ModelError(
+                    f"only constants can be set while stepping; '{name}' {what}",
+                    variable=name,
+                    file=self.model.file,
+                )
             a = _numbers(value, name, self.model.file, what="set")
             if not np.isfinite(a).all():
-                raise ModelError("set: the value is not finite (NaN or infinity); give a number",
-                                 variable=name, file=self.model.file)
+                raise ModelError(
+                    "set: the value is not finite (NaN or infinity); give a number",
+                    variable=name,
+                    file=self.model.file,
+                )
             if self._mode == "scalar":
                 if a.size != 1:
-                    raise ModelError("this run has one run; set a number, not an array", variable=name,
-                                     file=self.model.file)
+                    raise ModelError(
+                        "this run has one run; set a number, not an array",
+                        variable=name,
+                        file=self.model.file,
+                    )
                 v: Any = float(a.reshape(-1)[0])
             else:
                 if a.ndim == 0 or a.size == 1:
@@ -153,8 +181,11 @@ class Simulation:
                 elif a.shape == (self._prep.n,):
                     v = a.copy()
                 else:
-                    raise ModelError(f"expected a number or {self._prep.n} values (one per run), got shape "
-                                     f"{a.shape}", variable=name, file=self.model.file)
+                    raise ModelError(
+                        f"expected a number or {self._prep.n} values (one per run), got shape {a.shape}",
+                        variable=name,
+                        file=self.model.file,
+                    )
             self._P[cm.constants.index(key)] = v
         self._advance(self._k)  # recompute what is saved at the current time with the new values
 
@@ -182,8 +213,14 @@ class Simulation:
         else:
             assert self._out is not None  # the vector flavour keeps its saves in one array
             out = self._out[:nsave]
-        prep = Prepared(self._prep.model, self._prep.cm, list(self._P), self._prep.n, self._prep.varied,
-                        self._prep.scenario)
+        prep = Prepared(
+            self._prep.model,
+            self._prep.cm,
+            list(self._P),
+            self._prep.n,
+            self._prep.varied,
+            self._prep.scenario,
+        )
         return make_results(prep, self.method, self.timing, out, self._S0, self._S, self._A, nsave)
 
     def __repr__(self) -> str:

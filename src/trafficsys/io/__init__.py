@@ -49,10 +49,18 @@ __all__ = [
 ]
 
 _LAZY = {
-    "read_xmile": "xmile", "write_xmile": "xmile", "read_vensim": "vensim", "read_vensim_cld": "vensim",
+    "read_xmile": "xmile",
+    "write_xmile": "xmile",
+    "read_vensim": "vensim",
+    "read_vensim_cld": "vensim",
     "to_pysd": "pysd_bridge",
-    "pysd_frame": "pysd_bridge", "causal_graph": "graph", "to_graphml": "graph", "to_dot": "graph",
-    "to_kumu": "graph", "to_mermaid": "graph", "write_graph": "graph",
+    "pysd_frame": "pysd_bridge",
+    "causal_graph": "graph",
+    "to_graphml": "graph",
+    "to_dot": "graph",
+    "to_kumu": "graph",
+    "to_mermaid": "graph",
+    "write_graph": "graph",
 }
 
 
@@ -65,6 +73,7 @@ def __getattr__(name: str):
     value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
     globals()[name] = value
     return value
+
 
 #: suffix -> (module, function) reading a model file
 READERS = {
@@ -138,11 +147,15 @@ def load(path: str | os.PathLike, *, validate: bool = False) -> Model:
     'exploitation_exit'
     """
     if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"load needs the path of a model file (str or pathlib.Path), got {type(path).__name__}")
+        raise TypeError(
+            f"load needs the path of a model file (str or pathlib.Path), got {type(path).__name__}"
+        )
     p = Path(path)
     if p.is_dir():
-        raise FileFormatError(f"this is a folder, not a model file; give the path of a file inside it "
-                              f"({', '.join(READERS)})", file=str(p))
+        raise FileFormatError(
+            f"this is a folder, not a model file; give the path of a file inside it ({', '.join(READERS)})",
+            file=str(p),
+        )
     reader = _handler(READERS, p, "read")
     if not p.is_file():
         where = "" if p.is_absolute() else f" (relative paths start from the current folder, {Path.cwd()})"
@@ -230,4 +243,3 @@ def merge_scenarios(model: Model, path: str | os.PathLike) -> Model:
                 )
         model.scenarios[sc.name] = sc
     return model
-

@@ -50,7 +50,9 @@ def write_graph(model: CausalLoopDiagram | Model, path: str | os.PathLike) -> st
     suffix = os.path.splitext(path)[1].lower()
     fmt = GRAPH_FORMATS.get(suffix)
     if fmt is None:
-        raise FileFormatError(f"no graph format for '{suffix}'; use one of {', '.join(GRAPH_FORMATS)}", file=path)
+        raise FileFormatError(
+            f"no graph format for '{suffix}'; use one of {', '.join(GRAPH_FORMATS)}", file=path
+        )
     check_output(path, what="graph file")
     # the content is made before the file is touched, and replaces it in one step (atomic_path)
     if fmt == "graphml":

@@ -82,10 +82,17 @@ class LocalData:
             e = m[name]
             rng = tuple(s["range"]) if "range" in s else e.range
             if rng is not None and not rng[0] <= s["value"] <= rng[1]:
-                raise FileFormatError(f"[set.{name}]: value {s['value']:g} lies outside its range "
-                                      f"[{rng[0]:g}, {rng[1]:g}]; give a local range", file=self.file)
-            m.add(dataclasses.replace(e, value=float(s["value"]), range=rng,
-                                      source=f"local ({self.name}): {s['source']}"), replace=True)
+                raise FileFormatError(
+                    f"[set.{name}]: value {s['value']:g} lies outside its range "
+                    f"[{rng[0]:g}, {rng[1]:g}]; give a local range",
+                    file=self.file,
+                )
+            m.add(
+                dataclasses.replace(
+                    e, value=float(s["value"]), range=rng, source=f"local ({self.name}): {s['source']}"
+                ),
+                replace=True,
+            )
         return m
 
     def narrowed(self, fit):
@@ -103,10 +110,17 @@ class LocalData:
             lo, hi = e.range if e.range is not None else (-np.inf, np.inf)
             if np.isfinite(sd):
                 lo, hi = max(lo, v - 2 * sd), min(hi, v + 2 * sd)
-            m.add(dataclasses.replace(e, range=(float(lo), float(hi)), source=(
-                f"calibrated to {self.name} ({', '.join(t.variable for t in self.targets)}; "
-                f"{'identified' if row['identified'] else 'NOT identified: ' + row['why']}); before: {e.source}")),
-                replace=True)
+            m.add(
+                dataclasses.replace(
+                    e,
+                    range=(float(lo), float(hi)),
+                    source=(
+                        f"calibrated to {self.name} ({', '.join(t.variable for t in self.targets)}; "
+                        f"{'identified' if row['identified'] else 'NOT identified: ' + row['why']}); before: {e.source}"
+                    ),
+                ),
+                replace=True,
+            )
         return m
 
     def data(self):
@@ -120,8 +134,10 @@ class LocalData:
 
     def weights(self) -> dict[str, float]:
         """Residual scale of each target: its ``sd`` when given, else its tolerance times its value."""
-        return {t.variable: t.sd if t.sd is not None else max(abs(t.value) * t.tolerance, 1e-9)
-                for t in self.targets}
+        return {
+            t.variable: t.sd if t.sd is not None else max(abs(t.value) * t.tolerance, 1e-9)
+            for t in self.targets
+        }
 
 
 def _need(cond: bool, msg: str, path: str) -> None:
@@ -143,42 +159,86 @@ def read_local_data(path: str | os.PathLike) -> LocalData:
     except tomllib.TOMLDecodeError as e:
         raise FileFormatError(f"not valid TOML: {e}", file=p) from None
     unit = doc.get("unit", {})
-    _need(isinstance(unit, dict) and isinstance(unit.get("name"), str) and unit["name"].strip() != "",
-          "[unit] needs a name: the district or state the figures describe", p)
+    _need(
+        isinstance(unit, dict) and isinstance(unit.get("name"), str) and unit["name"].strip() != "",
+        "[unit] needs a name: the district or state the figures describe",
+        p,
+    )
     settings: dict[str, dict[str, Any]] = {}
     for name, s in (doc.get("set") or {}).items():
         _need(isinstance(s, dict), f"[set.{name}] must be a table with value and source", p)
-        _need(isinstance(s.get("value"), (int, float)) and not isinstance(s.get("value"), bool),
-              f"[set.{name}]: value must be a number", p)
-        _need(isinstance(s.get("source"), str) and len(s["source"].strip()) > 5,
-              f"[set.{name}]: give the source of the local value (source = \"...\")", p)
+        _need(
+            isinstance(s.get("value"), (int, float)) and not isinstance(s.get("value"), bool),
+            f"[set.{name}]: value must be a number",
+            p,
+        )
+        _need(
+            isinstance(s.get("source"), str) and len(s["source"].strip()) > 5,
+            f'[set.{name}]: give the source of the local value (source = "...")',
+            p,
+        )
         if "range" in s:
             r = s["range"]
-            _need(isinstance(r, list) and len(r) == 2 and all(isinstance(x, (int, float)) for x in r)
-                  and r[0] <= r[1], f"[set.{name}]: range must be [low, high]", p)
+            _need(
+                isinstance(r, list)
+                and len(r) == 2
+                and all(isinstance(x, (int, float)) for x in r)
+                and r[0] <= r[1],
+                f"[set.{name}]: range must be [low, high]",
+                p,
+            )
         settings[name] = dict(s)
     targets = []
     for var, tg in (doc.get("targets") or {}).items():
         _need(isinstance(tg, dict), f"[targets.{var}] must be a table with value and source", p)
         v = tg.get("value")
-        _need(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v),
-              f"[targets.{var}]: value must be a finite number", p)
-        _need(isinstance(tg.get("source"), str) and len(tg["source"].strip()) > 5,
-              f"[targets.{var}]: give the published source of the figure (source = \"...\")", p)
+        _need(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v),
+            f"[targets.{var}]: value must be a finite number",
+            p,
+        )
+        _need(
+            isinstance(tg.get("source"), str) and len(tg["source"].strip()) > 5,
+            f'[targets.{var}]: give the published source of the figure (source = "...")',
+            p,
+        )
         at = tg.get("at", list(DEFAULT_AT))
-        _need(isinstance(at, list) and len(at) > 0 and all(isinstance(x, (int, float)) for x in at),
-              f"[targets.{var}]: at must be a list of model times", p)
+        _need(
+            isinstance(at, list) and len(at) > 0 and all(isinstance(x, (int, float)) for x in at),
+            f"[targets.{var}]: at must be a list of model times",
+            p,
+        )
         tol = tg.get("tolerance", 0.1)
         _need(isinstance(tol, (int, float)) and tol > 0, f"[targets.{var}]: tolerance must be positive", p)
         sd = tg.get("sd")
-        _need(sd is None or (isinstance(sd, (int, float)) and sd > 0), f"[targets.{var}]: sd must be positive", p)
-        _need(sd is not None or v != 0, f"[targets.{var}]: a figure of zero needs an absolute uncertainty "
-              "(sd = ...), since a relative tolerance of zero is zero", p)
-        targets.append(Target(var, float(v), tuple(float(x) for x in at), float(tol), tg["source"],
-                              None if sd is None else float(sd)))
+        _need(
+            sd is None or (isinstance(sd, (int, float)) and sd > 0),
+            f"[targets.{var}]: sd must be positive",
+            p,
+        )
+        _need(
+            sd is not None or v != 0,
+            f"[targets.{var}]: a figure of zero needs an absolute uncertainty "
+            "(sd = ...), since a relative tolerance of zero is zero",
+            p,
+        )
+        targets.append(
+            Target(
+                var,
+                float(v),
+                tuple(float(x) for x in at),
+                float(tol),
+                tg["source"],
+                None if sd is None else float(sd),
+            )
+        )
     _need(bool(targets), "the file gives no [targets.VARIABLE] tables: nothing to fit to", p)
     fit = (doc.get("fit") or {}).get("constants", [])
-    _need(isinstance(fit, list) and all(isinstance(x, str) for x in fit),
-          "[fit] constants must be a list of constant names", p)
-    return LocalData(unit["name"].strip(), str(unit.get("doc", "")), unit.get("scenario"),
-                     settings, targets, list(fit), p)
+    _need(
+        isinstance(fit, list) and all(isinstance(x, str) for x in fit),
+        "[fit] constants must be a list of constant names",
+        p,
+    )
+    return LocalData(
+        unit["name"].strip(), str(unit.get("doc", "")), unit.get("scenario"), settings, targets, list(fit), p
+    )

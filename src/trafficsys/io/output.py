@@ -24,8 +24,16 @@ from typing import Any
 
 from ..errors import FileFormatError
 
-__all__ = ["check_output", "figure_suffixes", "save_figure", "atomic_path", "write_text", "write_csv",
-           "refuse_existing", "png_text"]
+__all__ = [
+    "check_output",
+    "figure_suffixes",
+    "save_figure",
+    "atomic_path",
+    "write_text",
+    "write_csv",
+    "refuse_existing",
+    "png_text",
+]
 
 
 def figure_suffixes() -> list[str]:
@@ -35,8 +43,9 @@ def figure_suffixes() -> list[str]:
     return sorted("." + s for s in FigureCanvasBase.get_supported_filetypes())
 
 
-def check_output(path: str | os.PathLike, *, suffixes: list[str] | None = None, what: str = "file",
-                 example: str = "") -> None:
+def check_output(
+    path: str | os.PathLike, *, suffixes: list[str] | None = None, what: str = "file", example: str = ""
+) -> None:
     """Raise :class:`FileFormatError` unless ``path`` can be written as a ``what``.
 
     Checks that ``path`` is not a folder, that its folder exists and is
@@ -48,15 +57,20 @@ def check_output(path: str | os.PathLike, *, suffixes: list[str] | None = None, 
     name = str(p)
     example = "out" + (example or (suffixes[0] if suffixes else ""))
     if p.is_dir():
-        raise FileFormatError(f"this is a folder; give the name of the output {what} inside it, e.g. "
-                              f"{p / example}", file=name)
+        raise FileFormatError(
+            f"this is a folder; give the name of the output {what} inside it, e.g. {p / example}", file=name
+        )
     if suffixes is not None and p.suffix.lower() not in suffixes:
-        raise FileFormatError(f"cannot write a {what} with the suffix '{p.suffix or '(none)'}'; "
-                              f"use one of {', '.join(suffixes)}", file=name)
+        raise FileFormatError(
+            f"cannot write a {what} with the suffix '{p.suffix or '(none)'}'; "
+            f"use one of {', '.join(suffixes)}",
+            file=name,
+        )
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
-        raise FileFormatError(f"the folder '{parent}' does not exist; create it first or choose another path",
-                              file=name)
+        raise FileFormatError(
+            f"the folder '{parent}' does not exist; create it first or choose another path", file=name
+        )
     if not os.access(parent, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
         raise FileFormatError("no permission to write here; choose another path", file=name)
 
@@ -69,8 +83,10 @@ def refuse_existing(path: str | os.PathLike, *, option: str = "--force", advice:
     """
     p = Path(os.fspath(path))
     if p.exists() or p.is_symlink():
-        raise FileFormatError(f"the file exists; {advice or f'pass {option} to replace it, or choose another path'}",
-                              file=str(p))
+        raise FileFormatError(
+            f"the file exists; {advice or f'pass {option} to replace it, or choose another path'}",
+            file=str(p),
+        )
 
 
 @contextlib.contextmanager
@@ -98,7 +114,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     tmp = os.path.join(folder, f".{base}.{secrets.token_hex(4)}.tmp")
     try:
         mode = os.stat(real).st_mode & 0o7777 if os.path.exists(real) else None
-        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # the umask applies, as for open()
+        os.close(
+            os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        )  # the umask applies, as for open()
         if mode is not None:
             os.chmod(tmp, mode)
     except OSError as e:
@@ -112,8 +130,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         if isinstance(e, OSError):
-            raise FileFormatError(f"cannot write the file: {e.strerror or e}; the previous file, if any, is "
-                                  "unchanged", file=name) from None
+            raise FileFormatError(
+                f"cannot write the file: {e.strerror or e}; the previous file, if any, is unchanged",
+                file=name,
+            ) from None
         raise
 
 
@@ -162,6 +182,8 @@ def write_csv(frame: Any, path: str | os.PathLike, **kwargs: Any) -> None:
 def save_figure(fig: Any, path: str | os.PathLike, **kwargs: Any) -> None:
     """``fig.savefig(path, **kwargs)`` atomically, after :func:`check_output`; write errors become FileFormatError."""
     check_output(path, suffixes=figure_suffixes(), what="figure", example=".png")
-    kwargs.setdefault("format", Path(os.fspath(path)).suffix.lower().lstrip("."))  # the temporary name has none
+    kwargs.setdefault(
+        "format", Path(os.fspath(path)).suffix.lower().lstrip(".")
+    )  # the temporary name has none
     with atomic_path(path) as tmp:
         fig.savefig(tmp, **kwargs)

@@ -94,6 +94,7 @@ def pysd_frame(model: Model, *, saveper: float | None = None, directory: str | o
     import numpy as np
 
     from ..model.arrays import flatten, is_arrayed
+
     back: dict[str, str] = {}
     if is_arrayed(model):
         model, back = _pysd_names(flatten(model))
@@ -148,9 +149,13 @@ def _pysd_names(model: Model) -> tuple[Model, dict[str, str]]:
         key = canonical(e.name)
         name = new.get(key, e.name)
         if isinstance(e, Stock):
-            e = dataclasses.replace(e, name=name, initial=text(e.initial),
-                                    inflows=tuple(new.get(canonical(f), f) for f in e.inflows),
-                                    outflows=tuple(new.get(canonical(f), f) for f in e.outflows))
+            e = dataclasses.replace(
+                e,
+                name=name,
+                initial=text(e.initial),
+                inflows=tuple(new.get(canonical(f), f) for f in e.inflows),
+                outflows=tuple(new.get(canonical(f), f) for f in e.outflows),
+            )
         elif isinstance(e, (Flow, Aux)):
             e = dataclasses.replace(e, name=name, equation=text(e.equation))
         elif isinstance(e, Lookup):

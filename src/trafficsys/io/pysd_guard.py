@@ -51,12 +51,33 @@ _EVALUATING_MODULES = (
 )
 
 #: audit events refused while a translator runs: starting programs, native code, the network
-UNSAFE_EVENTS = frozenset({
-    "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty", "os.startfile",
-    "subprocess.Popen", "pty.spawn", "ctypes.dlopen", "ctypes.dlsym", "ctypes.call_function",
-    "socket.connect", "socket.bind", "socket.getaddrinfo", "urllib.Request", "webbrowser.open",
-    "os.kill", "os.killpg", "shutil.rmtree", "os.remove", "os.rmdir", "os.rename",
-})
+UNSAFE_EVENTS = frozenset(
+    {
+        "os.system",
+        "os.exec",
+        "os.posix_spawn",
+        "os.spawn",
+        "os.fork",
+        "os.forkpty",
+        "os.startfile",
+        "subprocess.Popen",
+        "pty.spawn",
+        "ctypes.dlopen",
+        "ctypes.dlsym",
+        "ctypes.call_function",
+        "socket.connect",
+        "socket.bind",
+        "socket.getaddrinfo",
+        "urllib.Request",
+        "webbrowser.open",
+        "os.kill",
+        "os.killpg",
+        "shutil.rmtree",
+        "os.remove",
+        "os.rmdir",
+        "os.rename",
+    }
+)
 
 #: the longest text :func:`literal` accepts (a lookup of 100,000 points is about 2 MB)
 MAX_LITERAL = 4_000_000
@@ -135,9 +156,11 @@ class Refused(PermissionError):
 
 def _refuse(text: str, why: str) -> FileFormatError:
     shown = text if len(text) <= 120 else text[:117] + "..."
-    err = FileFormatError(f"the text {shown!r} {why}; only numbers, quoted strings and lists of them may "
-                          "stand in a lookup range, a lookup's points or a number (the file may be damaged, "
-                          "or crafted to run code: it was not run)")
+    err = FileFormatError(
+        f"the text {shown!r} {why}; only numbers, quoted strings and lists of them may "
+        "stand in a lookup range, a lookup's points or a number (the file may be damaged, "
+        "or crafted to run code: it was not run)"
+    )
     err.snippet = text  # type: ignore[attr-defined]  # lets the reader point at the variable
     return err
 
@@ -170,8 +193,10 @@ def _hook(event: str, args: tuple) -> None:
     if not _active.get():
         return
     if event in UNSAFE_EVENTS:
-        raise Refused(f"trafficsys refused '{event}' while translating a model file: reading a "
-                              "model never starts programs, loads native code or uses the network")
+        raise Refused(
+            f"trafficsys refused '{event}' while translating a model file: reading a "
+            "model never starts programs, loads native code or uses the network"
+        )
     if event == "exec":
         code = args[0] if args else None
         if getattr(code, "co_filename", None) != "<string>":
@@ -180,8 +205,10 @@ def _hook(event: str, args: tuple) -> None:
         frame: FrameType | None = sys._getframe(1)
         while frame is not None:
             if root and os.path.abspath(frame.f_code.co_filename).startswith(root):
-                raise Refused("trafficsys refused to execute text from a model file inside PySD's "
-                                      "translator (a file may hold code: it was not run)")
+                raise Refused(
+                    "trafficsys refused to execute text from a model file inside PySD's "
+                    "translator (a file may hold code: it was not run)"
+                )
             frame = frame.f_back
 
 
@@ -210,5 +237,4 @@ def inert_doc(text: str | None) -> str:
     """
     if not text:
         return text or ""
-    return (text.replace("\\", "/").replace('"', "\u201d").replace("'", "\u2019")
-            .replace("\x00", ""))
+    return text.replace("\\", "/").replace('"', "\u201d").replace("'", "\u2019").replace("\x00", "")

@@ -62,8 +62,17 @@ SECTIONS: dict[str, Kind] = {
     "lookups": Kind.LOOKUP,
 }
 _SECTION_OF = {k: s for s, k in SECTIONS.items()}
-_TOP_LEVEL = ("model", "dimensions", *SECTIONS, "scenarios", "loops", "sectors", "variables", "links",
-              "metadata")
+_TOP_LEVEL = (
+    "model",
+    "dimensions",
+    *SECTIONS,
+    "scenarios",
+    "loops",
+    "sectors",
+    "variables",
+    "links",
+    "metadata",
+)
 _DISTRIBUTIONS = ("uniform", "triangular", "normal", "lognormal", "loguniform")
 
 
@@ -123,8 +132,11 @@ def _range(v: Any) -> tuple[float, float]:
 
 
 def _points(v: Any) -> list[tuple[float, float]]:
-    ok = isinstance(v, list) and len(v) >= 1 and all(
-        isinstance(p, list) and len(p) == 2 and all(_is_num(x) for x in p) for p in v)
+    ok = (
+        isinstance(v, list)
+        and len(v) >= 1
+        and all(isinstance(p, list) and len(p) == 2 and all(_is_num(x) for x in p) for p in v)
+    )
     if not ok:
         raise _Bad("a list of [x, y] pairs of numbers, e.g. [[0, 0.1], [1, 0.9]]")
     return [(float(x), float(y)) for x, y in v]
@@ -137,7 +149,9 @@ def _distribution(v: Any) -> Distribution:
         params = dict(v)
         kind = params.pop("kind", "uniform")
         if not isinstance(kind, str) or not all(_is_num(x) for x in params.values()):
-            raise _Bad('a kind name or a table like { kind = "triangular", mode = 0.05 } with numeric parameters')
+            raise _Bad(
+                'a kind name or a table like { kind = "triangular", mode = 0.05 } with numeric parameters'
+            )
     else:
         raise _Bad('a kind name or a table like { kind = "triangular", mode = 0.05 }')
     if kind not in _DISTRIBUTIONS:
@@ -161,7 +175,7 @@ def _per_element(v: Any) -> dict[str, str]:
 
 def _element_points(v: Any) -> dict[str, list[tuple[float, float]]]:
     if not isinstance(v, dict):
-        raise _Bad('a table of element = [[x, y], ...], e.g. { north = [[0, 1], [10, 2]] }')
+        raise _Bad("a table of element = [[x, y], ...], e.g. { north = [[0, 1], [10, 2]] }")
     return {k: _points(x) for k, x in v.items()}
 
 
@@ -182,21 +196,46 @@ def _any(v: Any) -> Any:
 _COMMON = {"units": _str, "doc": _str, "role": _str, "dimensions": _names, "per_element": _per_element}
 #: table -> key -> checker/converter
 _FIELDS: dict[str, dict[str, Callable[[Any], Any]]] = {
-    "model": {"name": _str, "doc": _str, "start": _num, "stop": _num, "dt": _num, "saveper": _num,
-              "method": _choice("euler", "rk4"), "time_units": _str},
-    "constants": {"value": _num, "range": _range, "distribution": _distribution, "source": _str,
-                  "sample": _choice(*SAMPLE_MODES), **_COMMON},
+    "model": {
+        "name": _str,
+        "doc": _str,
+        "start": _num,
+        "stop": _num,
+        "dt": _num,
+        "saveper": _num,
+        "method": _choice("euler", "rk4"),
+        "time_units": _str,
+    },
+    "constants": {
+        "value": _num,
+        "range": _range,
+        "distribution": _distribution,
+        "source": _str,
+        "sample": _choice(*SAMPLE_MODES),
+        **_COMMON,
+    },
     "stocks": {"initial": _eqn, "inflows": _names, "outflows": _names, "non_negative": _bool, **_COMMON},
     "flows": {"equation": _eqn, "non_negative": _bool, **_COMMON},
     "auxiliaries": {"equation": _eqn, **_COMMON},
-    "lookups": {"points": _points, "extrapolation": _choice(*(e.value for e in Extrapolation)),
-                "input": _eqn, "element_points": _element_points, **_COMMON},
+    "lookups": {
+        "points": _points,
+        "extrapolation": _choice(*(e.value for e in Extrapolation)),
+        "input": _eqn,
+        "element_points": _element_points,
+        **_COMMON,
+    },
     "scenarios": {"doc": _str, "set": _overrides},
     "loops": {"variables": _names, "polarity": _choice("R", "B"), "doc": _str},
     "sectors": {"variables": _names, "doc": _str},
     "variables": {"doc": _str, "role": _str, "units": _str},
-    "links": {"from": _str, "to": _str, "polarity": _choice("+", "-", "?"), "delay": _bool, "note": _str,
-              "strength": _num},
+    "links": {
+        "from": _str,
+        "to": _str,
+        "polarity": _choice("+", "-", "?"),
+        "delay": _bool,
+        "note": _str,
+        "strength": _num,
+    },
 }
 _REQUIRED = {
     "constants": ("value",),
@@ -259,8 +298,16 @@ class _Doc:
                 return i + 1
         return start
 
-    def error(self, message: str, table: str, name: str | None = None, key: str | None = None,
-              *, variable: str | None = None, cls: type[ModelError] = FileFormatError) -> ModelError:
+    def error(
+        self,
+        message: str,
+        table: str,
+        name: str | None = None,
+        key: str | None = None,
+        *,
+        variable: str | None = None,
+        cls: type[ModelError] = FileFormatError,
+    ) -> ModelError:
         line = self.line_of(table, name, key)
         where = f"[{table}.{name}]" if name is not None else f"[{table}]"
         if key is not None:
@@ -303,8 +350,9 @@ def _read_text(p: Path) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
-        raise FileFormatError(f"the file is not UTF-8 text (bad byte at line {line}); save it as UTF-8",
-                              file=str(p)) from None
+        raise FileFormatError(
+            f"the file is not UTF-8 text (bad byte at line {line}); save it as UTF-8", file=str(p)
+        ) from None
 
 
 def _parse_toml(text: str, file: str | None) -> dict[str, Any]:
@@ -318,11 +366,15 @@ def _parse_toml(text: str, file: str | None) -> dict[str, Any]:
         if m:
             line, col = int(m.group(1)), int(m.group(2))
             src = text.splitlines()[line - 1] if 0 < line <= len(text.splitlines()) else ""
-            detail = (f"not valid TOML at line {line}, column {col}: {msg[:m.start()].strip()}\n"
-                      f"    {src[:200]}\n    {' ' * (col - 1)}^")
+            detail = (
+                f"not valid TOML at line {line}, column {col}: {msg[: m.start()].strip()}\n"
+                f"    {src[:200]}\n    {' ' * (col - 1)}^"
+            )
         raise FileFormatError(
             f"{detail}\n(check quotes around text, '=' between key and value, and brackets; "
-            "see docs/model-format.md)", file=file) from None
+            "see docs/model-format.md)",
+            file=file,
+        ) from None
     except RecursionError:
         raise FileFormatError("the TOML nests too deeply", file=file) from None
 
@@ -337,8 +389,10 @@ def loads(text: str, *, file: str | None = None, default_name: str = "model") ->
     doc = _Doc(text, file)
     for top in data:
         if top not in _TOP_LEVEL:
-            raise doc.error(f"unknown table '{top}'{suggest(top, _TOP_LEVEL)}; the tables are "
-                            f"{', '.join(_TOP_LEVEL)}", top)
+            raise doc.error(
+                f"unknown table '{top}'{suggest(top, _TOP_LEVEL)}; the tables are {', '.join(_TOP_LEVEL)}",
+                top,
+            )
 
     spec = _table(doc, data, "model")
     checked = _fields(doc, "model", None, spec)
@@ -356,19 +410,28 @@ def loads(text: str, *, file: str | None = None, default_name: str = "model") ->
     dims = _table(doc, data, "dimensions")
     for name, elements in dims.items():
         if not isinstance(elements, list) or not elements or not all(isinstance(x, str) for x in elements):
-            raise doc.error(f"dimension '{name}' must list its element names, e.g. {name} = [\"north\", "
-                            "\"south\"]", "dimensions", None, name)
+            raise doc.error(
+                f'dimension \'{name}\' must list its element names, e.g. {name} = ["north", "south"]',
+                "dimensions",
+                None,
+                name,
+            )
         model.dimension(name, elements)
 
-    entries: list[tuple[int, int, str, str, dict[str, Any]]] = []  # (position, sequence, section, name, fields)
+    entries: list[
+        tuple[int, int, str, str, dict[str, Any]]
+    ] = []  # (position, sequence, section, name, fields)
     positions = {(t, n): line for line, t, n in reversed(doc.headers) if n is not None}
     seq = 0
     for section in SECTIONS:
         last = 0
         for name, body in _table(doc, data, section).items():
             if not isinstance(body, dict):
-                raise doc.error(f"'{name}' must be a table of keys ([{section}.{name}] followed by "
-                                f"key = value lines), not {type(body).__name__}", section)
+                raise doc.error(
+                    f"'{name}' must be a table of keys ([{section}.{name}] followed by "
+                    f"key = value lines), not {type(body).__name__}",
+                    section,
+                )
             fields = _fields(doc, section, name, body)
             last = positions.get((section, name), last)
             entries.append((last, seq, section, name, fields))
@@ -392,8 +455,12 @@ def loads(text: str, *, file: str | None = None, default_name: str = "model") ->
         f = _fields(doc, "variables", name, _subtable(doc, "variables", name, body))
         key = canonical(name)
         if key in model.cld_variables:
-            raise doc.error(f"'{name}' is described twice (names ignore case, spaces and underscores)",
-                            "variables", name, variable=name)
+            raise doc.error(
+                f"'{name}' is described twice (names ignore case, spaces and underscores)",
+                "variables",
+                name,
+                variable=name,
+            )
         if name != key:
             f["label"] = name
         model.cld_variables[key] = f
@@ -404,8 +471,14 @@ def loads(text: str, *, file: str | None = None, default_name: str = "model") ->
         if not isinstance(body, dict):
             raise doc.error(f"link {i + 1} must be a table with from, to, polarity", "links")
         f = _fields(doc, "links", None, body, what=f"link {i + 1}")
-        model.link(f["from"], f["to"], f.get("polarity", "+"), delay=f.get("delay", False),
-                   note=f.get("note", ""), strength=f.get("strength"))
+        model.link(
+            f["from"],
+            f["to"],
+            f.get("polarity", "+"),
+            delay=f.get("delay", False),
+            note=f.get("note", ""),
+            strength=f.get("strength"),
+        )
     meta = data.get("metadata", {})
     if not isinstance(meta, dict):
         raise doc.error("metadata must be a table", "metadata")
@@ -418,8 +491,10 @@ def loads(text: str, *, file: str | None = None, default_name: str = "model") ->
 def _table(doc: _Doc, data: dict[str, Any], name: str) -> dict[str, Any]:
     value = data.get(name, {})
     if not isinstance(value, dict):
-        raise doc.error(f"'{name}' must be a table ([{name}] or [{name}.<name>] headers), "
-                        f"not {type(value).__name__}", name)
+        raise doc.error(
+            f"'{name}' must be a table ([{name}] or [{name}.<name>] headers), not {type(value).__name__}",
+            name,
+        )
     return value
 
 
@@ -429,21 +504,28 @@ def _subtable(doc: _Doc, section: str, name: str, body: Any) -> dict[str, Any]:
     return body
 
 
-def _fields(doc: _Doc, section: str, name: str | None, body: dict[str, Any], *,
-            what: str | None = None) -> dict[str, Any]:
+def _fields(
+    doc: _Doc, section: str, name: str | None, body: dict[str, Any], *, what: str | None = None
+) -> dict[str, Any]:
     allowed = _FIELDS[section]
     out: dict[str, Any] = {}
     label = what or (f"'{name}'" if name is not None else f"[{section}]")
     for key, value in body.items():
         check = allowed.get(key)
         if check is None:
-            raise doc.error(f"unknown key '{key}' in {label}{suggest(key, allowed)}; "
-                            f"allowed keys: {', '.join(allowed)}", section, name, key, variable=name)
+            raise doc.error(
+                f"unknown key '{key}' in {label}{suggest(key, allowed)}; allowed keys: {', '.join(allowed)}",
+                section,
+                name,
+                key,
+                variable=name,
+            )
         try:
             out[key] = check(value)
         except _Bad as bad:
-            raise doc.error(f"must be {bad.expected}, got {value!r}"[:300], section, name, key,
-                            variable=name) from None
+            raise doc.error(
+                f"must be {bad.expected}, got {value!r}"[:300], section, name, key, variable=name
+            ) from None
     for key in _REQUIRED.get(section, ()):
         if key not in out:
             raise doc.error(f"{label} needs '{key}'", section, name, variable=name)
@@ -451,26 +533,49 @@ def _fields(doc: _Doc, section: str, name: str | None, body: dict[str, Any], *,
 
 
 def _element(section: str, name: str, f: dict[str, Any]) -> Element:
-    common = dict(units=f.get("units"), doc=f.get("doc", ""), role=f.get("role"),
-                  dimensions=tuple(f.get("dimensions", ())),
-                  per_element=tuple(f.get("per_element", {}).items()))
+    common = dict(
+        units=f.get("units"),
+        doc=f.get("doc", ""),
+        role=f.get("role"),
+        dimensions=tuple(f.get("dimensions", ())),
+        per_element=tuple(f.get("per_element", {}).items()),
+    )
     if section == "constants":
-        return Constant(name, **common, value=f["value"], range=f.get("range"),
-                        distribution=f.get("distribution"), source=f.get("source", ""),
-                        sample=f.get("sample", "per_element"))
+        return Constant(
+            name,
+            **common,
+            value=f["value"],
+            range=f.get("range"),
+            distribution=f.get("distribution"),
+            source=f.get("source", ""),
+            sample=f.get("sample", "per_element"),
+        )
     if section == "stocks":
-        return Stock(name, **common, initial=f["initial"], inflows=tuple(f.get("inflows", ())),
-                     outflows=tuple(f.get("outflows", ())), non_negative=f.get("non_negative", False))
+        return Stock(
+            name,
+            **common,
+            initial=f["initial"],
+            inflows=tuple(f.get("inflows", ())),
+            outflows=tuple(f.get("outflows", ())),
+            non_negative=f.get("non_negative", False),
+        )
     if section == "flows":
         return Flow(name, **common, equation=f["equation"], non_negative=f.get("non_negative", False))
     if section == "auxiliaries":
         return Aux(name, **common, equation=f["equation"])
     pts = f["points"]
-    tables = tuple((k, tuple(x for x, _ in p), tuple(y for _, y in p))
-                   for k, p in f.get("element_points", {}).items())
-    return Lookup(name, **common, xs=tuple(x for x, _ in pts), ys=tuple(y for _, y in pts),
-                  extrapolation=Extrapolation(f.get("extrapolation", "continuous")), input=f.get("input"),
-                  tables=tables)
+    tables = tuple(
+        (k, tuple(x for x, _ in p), tuple(y for _, y in p)) for k, p in f.get("element_points", {}).items()
+    )
+    return Lookup(
+        name,
+        **common,
+        xs=tuple(x for x, _ in pts),
+        ys=tuple(y for _, y in pts),
+        extrapolation=Extrapolation(f.get("extrapolation", "continuous")),
+        input=f.get("input"),
+        tables=tables,
+    )
 
 
 def _parse_equations(model: Model, doc: _Doc) -> None:
@@ -612,10 +717,13 @@ def _element_text(e: Element) -> str:
     f += _tail(e)
     text = f"[{section}.{_key(e.name)}]\n{_lines(f)}"
     if e.per_element:
-        text += f"[{section}.{_key(e.name)}.per_element]\n" + _lines((k, _scalar(v)) for k, v in e.per_element)
+        text += f"[{section}.{_key(e.name)}.per_element]\n" + _lines(
+            (k, _scalar(v)) for k, v in e.per_element
+        )
     if isinstance(e, Lookup) and e.tables:
         text += f"[{section}.{_key(e.name)}.element_points]\n" + _lines(
-            (k, "[" + ", ".join(_array(p) for p in zip(xs, ys)) + "]") for k, xs, ys in e.tables)
+            (k, "[" + ", ".join(_array(p) for p in zip(xs, ys)) + "]") for k, xs, ys in e.tables
+        )
     return text
 
 
@@ -629,8 +737,10 @@ def dumps(model: Model) -> str:
     if s.saveper is not None:
         head.append(("saveper", _scalar(s.saveper)))
     head += [("method", _scalar(s.method)), ("time_units", _scalar(s.time_units))]
-    parts = ["# trafficsys model file; the format is described in docs/model-format.md\n",
-             "[model]\n" + _lines(head)]
+    parts = [
+        "# trafficsys model file; the format is described in docs/model-format.md\n",
+        "[model]\n" + _lines(head),
+    ]
     dims = getattr(model, "dimensions", {})
     if dims:
         parts.append("[dimensions]\n" + _lines((name, _array(elems)) for name, elems in dims.items()))
@@ -646,7 +756,9 @@ def dumps(model: Model) -> str:
             parts.append(f"[scenarios.{_key(sc.name)}]\n{_lines(f)}")
         else:
             text = f"[scenarios.{_key(sc.name)}]\n{_lines(f)}"
-            text += f"[scenarios.{_key(sc.name)}.set]\n" + _lines((k, _scalar(v)) for k, v in overrides.items())
+            text += f"[scenarios.{_key(sc.name)}.set]\n" + _lines(
+                (k, _scalar(v)) for k, v in overrides.items()
+            )
             parts.append(text)
     for lp in model.loops.values():
         f = [("variables", _array(lp.variables))]

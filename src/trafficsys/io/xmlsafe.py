@@ -76,8 +76,11 @@ def parse_xml_bytes(data: bytes, *, file: str | None = None) -> ET.Element:
             file=file,
         ) from None
     except LookupError as e:  # the XML declaration names an encoding Python does not know
-        raise FileFormatError(f"the XML declaration names an encoding Python does not know ({e}); "
-                              "save the file as UTF-8 and declare encoding=\"utf-8\"", file=file) from None
+        raise FileFormatError(
+            f"the XML declaration names an encoding Python does not know ({e}); "
+            'save the file as UTF-8 and declare encoding="utf-8"',
+            file=file,
+        ) from None
     except (ValueError, RecursionError) as e:
         raise FileFormatError(f"cannot parse the XML ({type(e).__name__})", file=file) from None
 
@@ -93,4 +96,4 @@ def _declare_isee(data: bytes) -> bytes:
     tag = m.group(0)
     end = len(tag) - (2 if tag.endswith(b"/>") else 1)
     new = tag[:end] + b' xmlns:isee="' + _ISEE_NS.encode() + b'"' + tag[end:]
-    return data[: m.start()] + new + data[m.end():]
+    return data[: m.start()] + new + data[m.end() :]

@@ -56,8 +56,16 @@ __all__ = ["flatten", "element_names", "is_arrayed"]
 
 _REDUCE = ("SUM", "PROD", "MEAN", "MIN", "MAX", "SIZE", "STDDEV")
 #: Vensim's vector functions, flattened to one call per element (see _Flattener._vector)
-_VECTOR = ("VECTOR_SORT_ORDER", "VECTOR_RANK", "VECTOR_REORDER", "VECTOR_ELM_MAP", "VECTOR_SELECT",
-           "ALLOCATE_BY_PRIORITY", "INVERT_MATRIX", "VECTOR_LOOKUP")
+_VECTOR = (
+    "VECTOR_SORT_ORDER",
+    "VECTOR_RANK",
+    "VECTOR_REORDER",
+    "VECTOR_ELM_MAP",
+    "VECTOR_SELECT",
+    "ALLOCATE_BY_PRIORITY",
+    "INVERT_MATRIX",
+    "VECTOR_LOOKUP",
+)
 
 
 def is_arrayed(model: Model) -> bool:
@@ -88,11 +96,18 @@ def check_sizes(model: Model) -> int:
         for d in e.dimensions:
             count *= sizes.get(canonical(d), 1)  # an undeclared dimension is reported elsewhere
         if e.dimensions:
-            limits.check("array_elements", count, f"the array over {' x '.join(e.dimensions)}",
-                         "use smaller dimensions", file=model.file, variable=e.name)
+            limits.check(
+                "array_elements",
+                count,
+                f"the array over {' x '.join(e.dimensions)}",
+                "use smaller dimensions",
+                file=model.file,
+                variable=e.name,
+            )
         total += count
-    limits.check("variables", total, "the model with its arrays expanded", "use smaller dimensions",
-                 file=model.file)
+    limits.check(
+        "variables", total, "the model with its arrays expanded", "use smaller dimensions", file=model.file
+    )
     return total
 
 
@@ -149,7 +164,9 @@ class _Flattener:
             dims = self.vdims[key]
             for d in dims:
                 if d not in self.dims:
-                    raise self.err(f"dimension '{d}' is not declared; declare it in the model's dimensions", e.name)
+                    raise self.err(
+                        f"dimension '{d}' is not declared; declare it in the model's dimensions", e.name
+                    )
             if not dims:
                 out.add(self._scalar(e, key, {}))
                 continue
@@ -157,8 +174,10 @@ class _Flattener:
             combos = list(itertools.product(*(self.dims[d] for d in dims)))
             unknown = set(per) - {",".join(c) for c in combos}
             if unknown:
-                raise self.err(f"per-element equation for unknown element(s) {sorted(unknown)} of "
-                               f"dimensions {dims}", e.name)
+                raise self.err(
+                    f"per-element equation for unknown element(s) {sorted(unknown)} of dimensions {dims}",
+                    e.name,
+                )
             for combo in combos:
                 bind = dict(zip(dims, combo))
                 sub = ",".join(combo)
@@ -184,8 +203,12 @@ class _Flattener:
             outf = tuple(self._flow_ref(f, bind, e.name) for f in e.outflows)
             return dataclasses.replace(e, name=name, initial=init, inflows=infl, outflows=outf, **base)
         if isinstance(e, Flow):
-            return dataclasses.replace(e, name=name, equation=self._rewrite(text if text is not None else e.equation,
-                                                                           e.name, bind), **base)
+            return dataclasses.replace(
+                e,
+                name=name,
+                equation=self._rewrite(text if text is not None else e.equation, e.name, bind),
+                **base,
+            )
         if isinstance(e, Aux):
             eq = self._rewrite(text if text is not None else e.equation, e.name, bind)
             return dataclasses.replace(e, name=name, equation=eq, **base)
@@ -215,8 +238,11 @@ class _Flattener:
         try:
             return f"{f}[{','.join(bind[d] for d in fd)}]"
         except KeyError:
-            raise self.err(f"flow '{flow}' is arrayed over {fd} but the stock is not arrayed over all of them",
-                           var, UnsupportedFeatureError) from None
+            raise self.err(
+                f"flow '{flow}' is arrayed over {fd} but the stock is not arrayed over all of them",
+                var,
+                UnsupportedFeatureError,
+            ) from None
 
     # -------------------------------------------------------------- equations
     def _rewrite(self, text: str, var: str, bind: dict[str, str]) -> str:
@@ -243,8 +269,11 @@ class _Flattener:
         if isinstance(n, ast.Subscript):
             names = self._expand(n.name, n.indices, var, bind)
             if len(names) != 1:
-                raise self.err(f"'{to_xmile(n)}' names {len(names)} elements where one value is needed; "
-                               "wrap it in SUM, MEAN, MIN or MAX", var)
+                raise self.err(
+                    f"'{to_xmile(n)}' names {len(names)} elements where one value is needed; "
+                    "wrap it in SUM, MEAN, MIN or MAX",
+                    var,
+                )
             return ast.Name(names[0])
         if isinstance(n, ast.Name):
             if n.name in self.dims and n.name in bind and n.name not in self.vdims:
@@ -254,7 +283,9 @@ class _Flattener:
             if d:
                 names = self._expand(n.name, tuple(ast.Name(x) for x in d), var, bind)
                 if len(names) != 1:
-                    raise self.err(f"'{n.name}' is arrayed over {d}; subscript it (e.g. {n.name}[{d[0]}])", var)
+                    raise self.err(
+                        f"'{n.name}' is arrayed over {d}; subscript it (e.g. {n.name}[{d[0]}])", var
+                    )
                 return ast.Name(names[0])
             return n
         if isinstance(n, ast.Call) and n.func in self.vdims and self.vdims[n.func]:
@@ -285,27 +316,42 @@ class _Flattener:
         for s in ast.walk(n):
             if isinstance(s, ast.Subscript):
                 for i in s.indices:
-                    if isinstance(i, ast.Name) and i.name != "*" and self._free(i, bind) and i.name not in out:
+                    if (
+                        isinstance(i, ast.Name)
+                        and i.name != "*"
+                        and self._free(i, bind)
+                        and i.name not in out
+                    ):
                         out.append(i.name)
         return out
 
     def _reduce(self, n: ast.Call, var, bind):
         a = n.args[0]
         if isinstance(a, ast.Subscript):
-            terms: list[ast.Expr] = [ast.Name(x) for x in self._expand(a.name, a.indices, var, bind,
-                                                                        allow_many=True)]
+            terms: list[ast.Expr] = [
+                ast.Name(x) for x in self._expand(a.name, a.indices, var, bind, allow_many=True)
+            ]
         elif isinstance(a, ast.Name):
             terms = [ast.Name(x) for x in element_names(a.name, self.vdims[a.name], self.dims)]
         else:
             # a reduction of an expression, SUM(a[d!] * b[e, d!]): its free indices iterate together
-            if any(isinstance(i, ast.Name) and i.name == "*" for s in ast.walk(a) if isinstance(s, ast.Subscript)
-                   for i in s.indices):
-                raise self.err(f"'*' inside the expression '{to_xmile(a)}' of {n.func}: name the dimension to "
-                               "iterate", var, UnsupportedFeatureError)
+            if any(
+                isinstance(i, ast.Name) and i.name == "*"
+                for s in ast.walk(a)
+                if isinstance(s, ast.Subscript)
+                for i in s.indices
+            ):
+                raise self.err(
+                    f"'*' inside the expression '{to_xmile(a)}' of {n.func}: name the dimension to iterate",
+                    var,
+                    UnsupportedFeatureError,
+                )
             free = self._free_dims(a, bind)
             ranges = [self.dims[_base(f)] for f in free]
-            terms = [self._visit(a, var, {**bind, **dict(zip(free, combo))})
-                     for combo in itertools.product(*ranges)]
+            terms = [
+                self._visit(a, var, {**bind, **dict(zip(free, combo))})
+                for combo in itertools.product(*ranges)
+            ]
         if n.func == "SIZE":
             return ast.Num(float(len(terms)))
         if n.func in ("MIN", "MAX"):
@@ -344,14 +390,21 @@ class _Flattener:
         if isinstance(a, ast.Name) and self.vdims.get(a.name):
             a = ast.Subscript(a.name, tuple(ast.Name(d) for d in self.vdims[a.name]))
         if not isinstance(a, ast.Subscript) or not self.vdims.get(a.name):
-            raise self.err(f"'{to_xmile(a)}' must be an arrayed variable (a vector function works along its "
-                           "last dimension)", var, UnsupportedFeatureError)
+            raise self.err(
+                f"'{to_xmile(a)}' must be an arrayed variable (a vector function works along its "
+                "last dimension)",
+                var,
+                UnsupportedFeatureError,
+            )
         vd = self.vdims[a.name]
         elems = self.dims[vd[-1]]
         names = self._expand(a.name, a.indices[:-1] + (ast.Name("*"),), var, bind, allow_many=True)
         if len(names) != len(elems):
-            raise self.err(f"'{to_xmile(a)}': every index but the last must name one element", var,
-                           UnsupportedFeatureError)
+            raise self.err(
+                f"'{to_xmile(a)}': every index but the last must name one element",
+                var,
+                UnsupportedFeatureError,
+            )
         last = a.indices[-1]
         pos: int | None = None
         if isinstance(last, ast.Num):
@@ -382,8 +435,11 @@ class _Flattener:
         if f == "VECTOR_SELECT":
             free = self._free_dims(ast.Call("SUM", n.args[:2]), bind)
             if not free:
-                raise self.err("VECTOR SELECT needs the dimension it selects over marked, as sel[d!] and "
-                               "expr[d!]", var, UnsupportedFeatureError)
+                raise self.err(
+                    "VECTOR SELECT needs the dimension it selects over marked, as sel[d!] and expr[d!]",
+                    var,
+                    UnsupportedFeatureError,
+                )
             combos = [dict(zip(free, c)) for c in itertools.product(*(self.dims[_base(x)] for x in free))]
             sel = [self._visit(n.args[0], var, {**bind, **c}) for c in combos]
             expr = [self._visit(n.args[1], var, {**bind, **c}) for c in combos]
@@ -396,13 +452,22 @@ class _Flattener:
         if f == "ALLOCATE_BY_PRIORITY":
             prio, _ = self._along(n.args[1], var, bind)
             if len(prio) != len(xs) or pos is None:
-                raise self.err("ALLOCATE BY PRIORITY needs requests and priorities over the same dimension, "
-                               "and the variable arrayed over it", var, UnsupportedFeatureError)
-            return ast.Call("_ALLOC_PRIORITY", (ast.Num(float(pos)), arg(3), arg(4), ast.Num(float(len(xs))),
-                                                *xs, *prio))
+                raise self.err(
+                    "ALLOCATE BY PRIORITY needs requests and priorities over the same dimension, "
+                    "and the variable arrayed over it",
+                    var,
+                    UnsupportedFeatureError,
+                )
+            return ast.Call(
+                "_ALLOC_PRIORITY", (ast.Num(float(pos)), arg(3), arg(4), ast.Num(float(len(xs))), *xs, *prio)
+            )
         if pos is None:
-            raise self.err(f"{f.replace('_', ' ')} returns a vector: define the variable over the dimension "
-                           f"of '{to_xmile(n.args[0])}'", var, UnsupportedFeatureError)
+            raise self.err(
+                f"{f.replace('_', ' ')} returns a vector: define the variable over the dimension "
+                f"of '{to_xmile(n.args[0])}'",
+                var,
+                UnsupportedFeatureError,
+            )
         if f == "VECTOR_SORT_ORDER":
             return ast.Call("_VSORT_ORDER", (ast.Num(float(pos)), arg(1), *xs))
         if f == "VECTOR_RANK":
@@ -419,9 +484,16 @@ class _Flattener:
         if isinstance(a, ast.Name) and self.vdims.get(a.name):
             a = ast.Subscript(a.name, tuple(ast.Name(d) for d in self.vdims[a.name]))
         vd = self.vdims.get(a.name, ()) if isinstance(a, ast.Subscript) else ()
-        if not isinstance(a, ast.Subscript) or len(vd) < 2 or len(self.dims[vd[-1]]) != len(self.dims[vd[-2]]):
-            raise self.err("INVERT MATRIX needs a square matrix: a variable over two dimensions of one size",
-                           var, UnsupportedFeatureError)
+        if (
+            not isinstance(a, ast.Subscript)
+            or len(vd) < 2
+            or len(self.dims[vd[-1]]) != len(self.dims[vd[-2]])
+        ):
+            raise self.err(
+                "INVERT MATRIX needs a square matrix: a variable over two dimensions of one size",
+                var,
+                UnsupportedFeatureError,
+            )
         size = len(self.dims[vd[-1]])
         own = self.vdims.get(canonical(var), ())
         place: list[int] = []
@@ -435,14 +507,29 @@ class _Flattener:
             elif len(own) >= 2 and own[k] in bind:
                 place.append(self.dims[own[k]].index(bind[own[k]]))
             else:
-                raise self.err("INVERT MATRIX returns a matrix: define the variable over the matrix's two "
-                               "dimensions", var, UnsupportedFeatureError)
-        cells = self._expand(a.name, a.indices[:-2] + (ast.Name("*"), ast.Name("*")), var, bind, allow_many=True)
+                raise self.err(
+                    "INVERT MATRIX returns a matrix: define the variable over the matrix's two dimensions",
+                    var,
+                    UnsupportedFeatureError,
+                )
+        cells = self._expand(
+            a.name, a.indices[:-2] + (ast.Name("*"), ast.Name("*")), var, bind, allow_many=True
+        )
         if len(cells) != size * size:
-            raise self.err("INVERT MATRIX: every index but the last two must name one element", var,
-                           UnsupportedFeatureError)
-        return ast.Call("_INVERT", (ast.Num(float(place[0])), ast.Num(float(place[1])), ast.Num(float(size)),
-                                    *(ast.Name(c) for c in cells)))
+            raise self.err(
+                "INVERT MATRIX: every index but the last two must name one element",
+                var,
+                UnsupportedFeatureError,
+            )
+        return ast.Call(
+            "_INVERT",
+            (
+                ast.Num(float(place[0])),
+                ast.Num(float(place[1])),
+                ast.Num(float(size)),
+                *(ast.Name(c) for c in cells),
+            ),
+        )
 
     def _expand(self, name, indices, var, bind, allow_many=False) -> list[str]:
         vd = self.vdims.get(name)
@@ -451,8 +538,9 @@ class _Flattener:
         if not vd:
             raise self.err(f"'{name}' is not arrayed; remove the subscript", var)
         if len(indices) != len(vd):
-            raise self.err(f"'{name}' has {len(vd)} dimension(s) {vd}, the reference gives {len(indices)} "
-                           "index(es)", var)
+            raise self.err(
+                f"'{name}' has {len(vd)} dimension(s) {vd}, the reference gives {len(indices)} index(es)", var
+            )
         choices: list[tuple[str, ...]] = []
         for dim, idx in zip(vd, indices):
             elems = self.dims[dim]
@@ -463,8 +551,11 @@ class _Flattener:
                 choices.append((elems[k - 1],))
                 continue
             if not isinstance(idx, ast.Name):
-                raise self.err(f"computed subscripts such as '{to_xmile(idx)}' in '{name}[...]' are not "
-                               "supported", var, UnsupportedFeatureError)
+                raise self.err(
+                    f"computed subscripts such as '{to_xmile(idx)}' in '{name}[...]' are not supported",
+                    var,
+                    UnsupportedFeatureError,
+                )
             i = idx.name
             if _is_bang(i):
                 # Vensim's dim! : the element a reduction binds, or every element of dim
@@ -487,8 +578,10 @@ class _Flattener:
                 choices.append((bind[i],))
             elif i == dim and i not in bind:
                 if not allow_many:
-                    raise self.err(f"'{name}[{i}]' in a variable not arrayed over {i}: wrap it in SUM, MEAN, "
-                                   "MIN or MAX", var)
+                    raise self.err(
+                        f"'{name}[{i}]' in a variable not arrayed over {i}: wrap it in SUM, MEAN, MIN or MAX",
+                        var,
+                    )
                 choices.append(elems)
             elif i in elems:
                 choices.append((i,))
@@ -500,11 +593,17 @@ class _Flattener:
                 elif allow_many and i not in bind:
                     choices.append(elems)
                 else:
-                    raise self.err(f"dimension '{i}' cannot index '{name}' (arrayed over {vd}); "
-                                   "subranges and mappings are not supported", var, UnsupportedFeatureError)
+                    raise self.err(
+                        f"dimension '{i}' cannot index '{name}' (arrayed over {vd}); "
+                        "subranges and mappings are not supported",
+                        var,
+                        UnsupportedFeatureError,
+                    )
             else:
-                raise self.err(f"'{i}' is neither an element of dimension '{dim}' ({', '.join(elems)}) nor a "
-                               "dimension", var)
+                raise self.err(
+                    f"'{i}' is neither an element of dimension '{dim}' ({', '.join(elems)}) nor a dimension",
+                    var,
+                )
         return [f"{name}[{','.join(c)}]" for c in itertools.product(*choices)]
 
 

@@ -254,8 +254,9 @@ def with_children(node: Expr, kids: Sequence[Expr]) -> Expr:
     return node
 
 
-def fold(node: Expr, combine: Callable[[Expr, list[T]], T],
-         prune: Callable[[Expr], T | None] | None = None) -> T:
+def fold(
+    node: Expr, combine: Callable[[Expr, list[T]], T], prune: Callable[[Expr], T | None] | None = None
+) -> T:
     """Return ``combine(node, [values of its children])``, computed bottom-up without recursion.
 
     Every pass over a whole expression goes through here (or :func:`walk` or
@@ -290,8 +291,8 @@ def fold(node: Expr, combine: Callable[[Expr, list[T]], T],
         n, ready = stack.pop()
         if ready:
             k = len(children(n))
-            kids = values[len(values) - k:]
-            del values[len(values) - k:]
+            kids = values[len(values) - k :]
+            del values[len(values) - k :]
             values.append(combine(n, kids))
             continue
         if prune is not None:
@@ -308,8 +309,12 @@ def fold(node: Expr, combine: Callable[[Expr, list[T]], T],
     return values[0]
 
 
-def transform(node: Expr, post: Callable[[Expr], Expr] | None = None, *,
-              pre: Callable[[Expr], Expr | None] | None = None) -> Expr:
+def transform(
+    node: Expr,
+    post: Callable[[Expr], Expr] | None = None,
+    *,
+    pre: Callable[[Expr], Expr | None] | None = None,
+) -> Expr:
     """Rebuild ``node`` bottom-up without recursion (see :func:`fold`).
 
     ``pre(n)``, when given and not None, replaces ``n`` whole (its children are
@@ -324,6 +329,7 @@ def transform(node: Expr, post: Callable[[Expr], Expr] | None = None, *,
     >>> to_xmile(transform(parse("a + b * a"), lambda n: Name("c") if n == Name("a") else n))
     'c + b * c'
     """
+
     def combine(n: Expr, kids: list[Expr]) -> Expr:
         n = with_children(n, kids)
         return post(n) if post is not None else n
@@ -350,6 +356,7 @@ def nesting(node: Expr) -> int:
     >>> nesting(parse("a + b - c + d")), nesting(parse("a ^ b ^ c"))
     (2, 3)
     """
+
     def combine(n: Expr, kids: list[int]) -> int:
         if isinstance(n, Binary) and n.op in CHAIN_KIND:
             left = n.left

@@ -101,7 +101,9 @@ BUILTINS: dict[str, Builtin] = {
         _b("TANH", 1, 1, P, [1], [0], "hyperbolic tangent"),
         _b("GAMMA_LN", 1, 1, P, [0], [0], "Vensim GAMMA LN(x): the logarithm of the gamma function"),
         _b("POWER", 2, 2, P, [0, 0], doc="a to the power b (Vensim POWER; the same as a ^ b)"),
-        _b("LOG", 1, 2, P, [0, 0], [0, 1], "Vensim LOG(x, base): the logarithm of x in the base (default 10)"),
+        _b(
+            "LOG", 1, 2, P, [0, 0], [0, 1], "Vensim LOG(x, base): the logarithm of x in the base (default 10)"
+        ),
         _b("SIGN", 1, 1, P, [1], doc="-1, 0 or 1: the sign of x"),
         _b("INF", 0, 0, P, [], doc="positive infinity (XMILE INF)"),
         _b("MIN", 1, None, P, [1], doc="smallest argument (or smallest element of an array)"),
@@ -114,8 +116,15 @@ BUILTINS: dict[str, Builtin] = {
         _b("PI", 0, 0, P, [], doc="3.14159..."),
         _b("SAFEDIV", 2, 3, P, [0, 0, 0], doc="a / b, or the third argument (default 0) when b = 0"),
         _b("STEP", 2, 2, T, [1, 0], doc="height from time start on"),
-        _b("PULSE_TRAIN", 4, 4, T, [0, 0, 0, 0], doc="Vensim PULSE TRAIN(start, width, interval, end): 1 "
-           "for width (at least one DT) from start, again every interval, until end; else 0"),
+        _b(
+            "PULSE_TRAIN",
+            4,
+            4,
+            T,
+            [0, 0, 0, 0],
+            doc="Vensim PULSE TRAIN(start, width, interval, end): 1 "
+            "for width (at least one DT) from start, again every interval, until end; else 0",
+        ),
         _b("PULSE", 1, 3, T, [1, 0, 0], doc="a pulse of the given volume every interval from first on"),
         _b("RAMP", 2, 3, T, [1, 0, 0], doc="slope * (time - start) from start (until end)"),
         _b("SMTH1", 2, 3, S, [1, 0, 1], doc="first-order exponential smooth"),
@@ -124,51 +133,167 @@ BUILTINS: dict[str, Builtin] = {
         _b("DELAY1", 2, 3, S, [1, 0, 1], doc="first-order material delay"),
         _b("DELAY3", 2, 3, S, [1, 0, 1], doc="third-order material delay"),
         _b("DELAYN", 3, 4, S, [1, 0, 0, 1], doc="n-th order material delay"),
-        _b("DELAY_N", 4, 4, S, [1, 0, 1, 0], doc="Vensim's DELAY N(input, delay time, initial value, order): "
-           "n-th order material delay, each stage with the delay time of the step its content entered"),
+        _b(
+            "DELAY_N",
+            4,
+            4,
+            S,
+            [1, 0, 1, 0],
+            doc="Vensim's DELAY N(input, delay time, initial value, order): "
+            "n-th order material delay, each stage with the delay time of the step its content entered",
+        ),
         _b("DELAY", 2, 3, S, [1, 0, 1], doc="pipeline (fixed) delay"),
-        _b("NPV", 4, 4, S, [1, -1, 1, 1], doc="Vensim NPV(stream, discount rate, initial value, factor): the "
-           "present value of the stream so far, the current step's included, times the factor"),
-        _b("DELAY_MATERIAL", 4, 4, S, [1, 0, 1, 1], doc="Vensim DELAY MATERIAL(input, delay time, initial value, "
-           "missing value): a conserving pipeline, each input leaving after the delay time it entered with"),
-        _b("SMOOTH_N", 4, 4, S, [1, 0, 1, 0], doc="Vensim SMOOTH N(input, delay time, initial value, order): "
-           "SMTHN with Vensim's argument order"),
-        _b("DELAY_FIXED", 3, 3, S, [1, 0, 1], doc="Vensim DELAY FIXED(input, delay time, initial value): "
-           "a pipeline delay whose delay time is read once, at the start"),
+        _b(
+            "NPV",
+            4,
+            4,
+            S,
+            [1, -1, 1, 1],
+            doc="Vensim NPV(stream, discount rate, initial value, factor): the "
+            "present value of the stream so far, the current step's included, times the factor",
+        ),
+        _b(
+            "DELAY_MATERIAL",
+            4,
+            4,
+            S,
+            [1, 0, 1, 1],
+            doc="Vensim DELAY MATERIAL(input, delay time, initial value, "
+            "missing value): a conserving pipeline, each input leaving after the delay time it entered with",
+        ),
+        _b(
+            "SMOOTH_N",
+            4,
+            4,
+            S,
+            [1, 0, 1, 0],
+            doc="Vensim SMOOTH N(input, delay time, initial value, order): "
+            "SMTHN with Vensim's argument order",
+        ),
+        _b(
+            "DELAY_FIXED",
+            3,
+            3,
+            S,
+            [1, 0, 1],
+            doc="Vensim DELAY FIXED(input, delay time, initial value): "
+            "a pipeline delay whose delay time is read once, at the start",
+        ),
         _b("TREND", 2, 3, S, [0, 0, 0], doc="fractional rate of change over an averaging time"),
         _b("FORCST", 3, 4, S, [1, 0, 0, 0], doc="trend extrapolation over a horizon"),
         _b("PREVIOUS", 1, 2, S, [1, 1], doc="value at the previous step"),
-        _b("SAMPLE_IF_TRUE", 3, 3, S, [0, 1, 1], doc="Vensim SAMPLE IF TRUE(condition, input, initial value): "
-           "the input while the condition holds, else the value it had at the previous step"),
-        _b("ACTIVE_INITIAL", 2, 2, P, [1, 0], doc="Vensim ACTIVE INITIAL(active, initial): the initial "
-           "equation while the initial values are computed, the active one during the run"),
+        _b(
+            "SAMPLE_IF_TRUE",
+            3,
+            3,
+            S,
+            [0, 1, 1],
+            doc="Vensim SAMPLE IF TRUE(condition, input, initial value): "
+            "the input while the condition holds, else the value it had at the previous step",
+        ),
+        _b(
+            "ACTIVE_INITIAL",
+            2,
+            2,
+            P,
+            [1, 0],
+            doc="Vensim ACTIVE INITIAL(active, initial): the initial "
+            "equation while the initial values are computed, the active one during the run",
+        ),
         # random numbers: a draw per step; the optional last argument picks another stream
         _b("RANDOM", 2, 3, R, [1, 1, 0], doc="XMILE RANDOM(min, max [, seed]): uniform between min and max"),
         _b("NORMAL", 2, 3, R, [1, 0, 0], doc="XMILE NORMAL(mean, sd [, seed]): normal"),
-        _b("LOGNORMAL", 2, 3, R, [1, 0, 0], doc="XMILE LOGNORMAL(mean, sd [, seed]): EXP of a normal of "
-           "that mean and standard deviation"),
+        _b(
+            "LOGNORMAL",
+            2,
+            3,
+            R,
+            [1, 0, 0],
+            doc="XMILE LOGNORMAL(mean, sd [, seed]): EXP of a normal of that mean and standard deviation",
+        ),
         _b("EXPRND", 1, 2, R, [1, 0], doc="XMILE EXPRND(mean [, seed]): exponential"),
-        _b("POISSON", 1, 2, R, [1, 0], doc="XMILE POISSON(mean [, seed]): Poisson (normal approximation "
-           "above a mean of 500)"),
+        _b(
+            "POISSON",
+            1,
+            2,
+            R,
+            [1, 0],
+            doc="XMILE POISSON(mean [, seed]): Poisson (normal approximation above a mean of 500)",
+        ),
         _b("RANDOM_0_1", 0, 0, R, [], doc="Vensim RANDOM 0 1(): uniform between 0 and 1"),
         _b("RANDOM_UNIFORM", 3, 3, R, [1, 1, 0], doc="Vensim RANDOM UNIFORM(min, max, seed)"),
-        _b("RANDOM_NORMAL", 5, 5, R, [1, 1, 1, 0, 0], doc="Vensim RANDOM NORMAL(min, max, mean, sd, seed): "
-           "normal truncated to [min, max]"),
-        _b("RANDOM_EXPONENTIAL", 5, 5, R, [1, 1, 1, 1, 0], doc="Vensim RANDOM EXPONENTIAL(min, max, shift, "
-           "stretch, seed): shift + stretch * a unit exponential, truncated to [min, max]"),
-        _b("RANDOM_POISSON", 6, 6, R, [1, 1, 1, 1, 0, 0], doc="Vensim RANDOM POISSON(min, max, mean, shift, "
-           "stretch, seed): shift + stretch * a Poisson count of that mean, truncated to [min, max]"),
-        _b("RANDOM_TRIANGULAR", 6, 6, R, [1, 1, 1, 1, 1, 0], doc="Vensim RANDOM TRIANGULAR(min, max, start, "
-           "peak, end, seed): triangular from start to end with its peak at peak, truncated to [min, max]"),
-        _b("RANDOM_GAMMA", 6, 6, R, [1, 1, 0, 1, 0, 0], doc="Vensim RANDOM GAMMA(min, max, order, shift, "
-           "stretch, seed): shift + stretch * a gamma of that order (scale 1), truncated to [min, max]"),
-        _b("RANDOM_BETA", 7, 7, R, [1, 1, 0, 0, 1, 0, 0], doc="Vensim RANDOM BETA(min, max, alpha, beta, "
-           "shift, stretch, seed): shift + stretch * a beta draw, truncated to [min, max]"),
-        _b("RANDOM_BINOMIAL", 7, 7, R, [1, 1, 1, 1, 1, 0, 0], doc="Vensim RANDOM BINOMIAL(min, max, "
-           "probability, trials, shift, stretch, seed): shift + stretch * the successes, truncated"),
-        _b("RANDOM_NEGATIVE_BINOMIAL", 7, 7, R, [1, 1, -1, 1, 1, 0, 0], doc="Vensim RANDOM NEGATIVE "
-           "BINOMIAL(min, max, probability, successes, shift, stretch, seed): shift + stretch * the trials "
-           "until that many successes, truncated"),
+        _b(
+            "RANDOM_NORMAL",
+            5,
+            5,
+            R,
+            [1, 1, 1, 0, 0],
+            doc="Vensim RANDOM NORMAL(min, max, mean, sd, seed): normal truncated to [min, max]",
+        ),
+        _b(
+            "RANDOM_EXPONENTIAL",
+            5,
+            5,
+            R,
+            [1, 1, 1, 1, 0],
+            doc="Vensim RANDOM EXPONENTIAL(min, max, shift, "
+            "stretch, seed): shift + stretch * a unit exponential, truncated to [min, max]",
+        ),
+        _b(
+            "RANDOM_POISSON",
+            6,
+            6,
+            R,
+            [1, 1, 1, 1, 0, 0],
+            doc="Vensim RANDOM POISSON(min, max, mean, shift, "
+            "stretch, seed): shift + stretch * a Poisson count of that mean, truncated to [min, max]",
+        ),
+        _b(
+            "RANDOM_TRIANGULAR",
+            6,
+            6,
+            R,
+            [1, 1, 1, 1, 1, 0],
+            doc="Vensim RANDOM TRIANGULAR(min, max, start, "
+            "peak, end, seed): triangular from start to end with its peak at peak, truncated to [min, max]",
+        ),
+        _b(
+            "RANDOM_GAMMA",
+            6,
+            6,
+            R,
+            [1, 1, 0, 1, 0, 0],
+            doc="Vensim RANDOM GAMMA(min, max, order, shift, "
+            "stretch, seed): shift + stretch * a gamma of that order (scale 1), truncated to [min, max]",
+        ),
+        _b(
+            "RANDOM_BETA",
+            7,
+            7,
+            R,
+            [1, 1, 0, 0, 1, 0, 0],
+            doc="Vensim RANDOM BETA(min, max, alpha, beta, "
+            "shift, stretch, seed): shift + stretch * a beta draw, truncated to [min, max]",
+        ),
+        _b(
+            "RANDOM_BINOMIAL",
+            7,
+            7,
+            R,
+            [1, 1, 1, 1, 1, 0, 0],
+            doc="Vensim RANDOM BINOMIAL(min, max, "
+            "probability, trials, shift, stretch, seed): shift + stretch * the successes, truncated",
+        ),
+        _b(
+            "RANDOM_NEGATIVE_BINOMIAL",
+            7,
+            7,
+            R,
+            [1, 1, -1, 1, 1, 0, 0],
+            doc="Vensim RANDOM NEGATIVE "
+            "BINOMIAL(min, max, probability, successes, shift, stretch, seed): shift + stretch * the trials "
+            "until that many successes, truncated",
+        ),
         _b("INIT", 1, 1, BuiltinKind.INIT, [1], doc="value at the start of the run"),
         _b("SUM", 1, 1, A, [1], doc="sum over an array dimension"),
         _b("PROD", 1, 1, A, [0], doc="product over an array dimension (Vensim PROD)"),
@@ -176,26 +301,81 @@ BUILTINS: dict[str, Builtin] = {
         _b("SIZE", 1, 1, A, [0], doc="number of elements of an array"),
         _b("STDDEV", 1, 1, A, [0], doc="standard deviation over an array dimension"),
         # Vensim's vector functions: over the last dimension of an arrayed argument, flattened with arrays
-        _b("VECTOR_SORT_ORDER", 2, 2, A, [0, 0], doc="Vensim VECTOR SORT ORDER(vector, direction): the 0-based "
-           "index of the element in each place of the sorted vector (ascending when direction > 0)"),
-        _b("VECTOR_RANK", 2, 2, A, [0, 0], doc="Vensim VECTOR RANK(vector, direction): the 1-based rank of "
-           "each element (1 for the smallest when direction > 0, for the largest otherwise)"),
-        _b("VECTOR_REORDER", 2, 2, A, [0, 0], doc="Vensim VECTOR REORDER(vector, order): the element of "
-           "vector at each 0-based index of order"),
-        _b("VECTOR_ELM_MAP", 2, 2, A, [0, 0], doc="Vensim VECTOR ELM MAP(vector[e], offset): the element "
-           "offset places after e (NaN outside the vector)"),
-        _b("VECTOR_SELECT", 5, 5, A, [0, 0, 0, 0, 0], doc="Vensim VECTOR SELECT(selection, expression, "
-           "missing, numerical action, error action): a sum, product, minimum, maximum or mean of the "
-           "expression where the selection is not 0"),
-        _b("ALLOCATE_BY_PRIORITY", 5, 5, A, [1, 0, 0, 0, 1], doc="Vensim ALLOCATE BY PRIORITY(request, "
-           "priority, size, width, supply): the supply shared out by priority, each priority spread over "
-           "the width"),
-        _b("VECTOR_LOOKUP", 5, 5, A, [0, 0, 0, 0, 0], doc="Vensim VECTOR LOOKUP(vec[first], x, xmin, xmax, "
-           "mode): the vector's values at points evenly spaced from xmin to xmax, used as a graphical function "
-           "(mode 0 interpolates; 1-9 as LOOKUP AREA, BACKWARD, EXTRAPOLATE, FORWARD, INVERT, SLOPE...)"),
+        _b(
+            "VECTOR_SORT_ORDER",
+            2,
+            2,
+            A,
+            [0, 0],
+            doc="Vensim VECTOR SORT ORDER(vector, direction): the 0-based "
+            "index of the element in each place of the sorted vector (ascending when direction > 0)",
+        ),
+        _b(
+            "VECTOR_RANK",
+            2,
+            2,
+            A,
+            [0, 0],
+            doc="Vensim VECTOR RANK(vector, direction): the 1-based rank of "
+            "each element (1 for the smallest when direction > 0, for the largest otherwise)",
+        ),
+        _b(
+            "VECTOR_REORDER",
+            2,
+            2,
+            A,
+            [0, 0],
+            doc="Vensim VECTOR REORDER(vector, order): the element of vector at each 0-based index of order",
+        ),
+        _b(
+            "VECTOR_ELM_MAP",
+            2,
+            2,
+            A,
+            [0, 0],
+            doc="Vensim VECTOR ELM MAP(vector[e], offset): the element "
+            "offset places after e (NaN outside the vector)",
+        ),
+        _b(
+            "VECTOR_SELECT",
+            5,
+            5,
+            A,
+            [0, 0, 0, 0, 0],
+            doc="Vensim VECTOR SELECT(selection, expression, "
+            "missing, numerical action, error action): a sum, product, minimum, maximum or mean of the "
+            "expression where the selection is not 0",
+        ),
+        _b(
+            "ALLOCATE_BY_PRIORITY",
+            5,
+            5,
+            A,
+            [1, 0, 0, 0, 1],
+            doc="Vensim ALLOCATE BY PRIORITY(request, "
+            "priority, size, width, supply): the supply shared out by priority, each priority spread over "
+            "the width",
+        ),
+        _b(
+            "VECTOR_LOOKUP",
+            5,
+            5,
+            A,
+            [0, 0, 0, 0, 0],
+            doc="Vensim VECTOR LOOKUP(vec[first], x, xmin, xmax, "
+            "mode): the vector's values at points evenly spaced from xmin to xmax, used as a graphical function "
+            "(mode 0 interpolates; 1-9 as LOOKUP AREA, BACKWARD, EXTRAPOLATE, FORWARD, INVERT, SLOPE...)",
+        ),
         _b("_VLOOKUP", 5, None, A, [0], doc="internal: VECTOR LOOKUP over flattened elements"),
-        _b("INVERT_MATRIX", 2, 2, A, [0, 0], doc="Vensim INVERT MATRIX(matrix[i, j], size): the inverse of "
-           "the square matrix over the last two dimensions"),
+        _b(
+            "INVERT_MATRIX",
+            2,
+            2,
+            A,
+            [0, 0],
+            doc="Vensim INVERT MATRIX(matrix[i, j], size): the inverse of "
+            "the square matrix over the last two dimensions",
+        ),
         # what the vector functions become once arrays are flattened (one call per element)
         _b("_INVERT", 4, None, A, [0], doc="internal: one element of an inverted matrix"),
         _b("_VSORT_ORDER", 3, None, A, [0], doc="internal: VECTOR SORT ORDER of one element"),
@@ -205,18 +385,60 @@ BUILTINS: dict[str, Builtin] = {
         _b("_ALLOC_PRIORITY", 5, None, A, [0], doc="internal: ALLOCATE BY PRIORITY of one element"),
         _b("LOOKUP", 2, 2, BuiltinKind.LOOKUP, [0, 0], doc="graphical function applied to x"),
         # Vensim's other uses of a graphical function (its name first)
-        _b("LOOKUP_FORWARD", 2, 2, L, [0, 0], doc="Vensim LOOKUP FORWARD(table, x): the value at the first "
-           "point at or after x (no interpolation)"),
-        _b("LOOKUP_BACKWARD", 2, 2, L, [0, 0], doc="Vensim LOOKUP BACKWARD(table, x): the value at the last "
-           "point at or before x (no interpolation)"),
-        _b("LOOKUP_EXTRAPOLATE", 2, 2, L, [0, 0], doc="Vensim LOOKUP EXTRAPOLATE(table, x): interpolated, "
-           "and the end segments extended beyond the points"),
-        _b("LOOKUP_SLOPE", 2, 2, L, [0, 0], doc="Vensim LOOKUP SLOPE(table, x): the slope of the segment "
-           "holding x (0 beyond the points, where the table is held flat)"),
-        _b("LOOKUP_INVERT", 2, 2, L, [0, 0], doc="Vensim LOOKUP INVERT(table, y): the first x where the "
-           "interpolated table equals y (the end nearest y when none does)"),
-        _b("LOOKUP_AREA", 3, 3, L, [0, -1, 1], doc="Vensim LOOKUP AREA(table, x1, x2): the area under the "
-           "table from x1 to x2 (held flat beyond the points)"),
+        _b(
+            "LOOKUP_FORWARD",
+            2,
+            2,
+            L,
+            [0, 0],
+            doc="Vensim LOOKUP FORWARD(table, x): the value at the first "
+            "point at or after x (no interpolation)",
+        ),
+        _b(
+            "LOOKUP_BACKWARD",
+            2,
+            2,
+            L,
+            [0, 0],
+            doc="Vensim LOOKUP BACKWARD(table, x): the value at the last "
+            "point at or before x (no interpolation)",
+        ),
+        _b(
+            "LOOKUP_EXTRAPOLATE",
+            2,
+            2,
+            L,
+            [0, 0],
+            doc="Vensim LOOKUP EXTRAPOLATE(table, x): interpolated, "
+            "and the end segments extended beyond the points",
+        ),
+        _b(
+            "LOOKUP_SLOPE",
+            2,
+            2,
+            L,
+            [0, 0],
+            doc="Vensim LOOKUP SLOPE(table, x): the slope of the segment "
+            "holding x (0 beyond the points, where the table is held flat)",
+        ),
+        _b(
+            "LOOKUP_INVERT",
+            2,
+            2,
+            L,
+            [0, 0],
+            doc="Vensim LOOKUP INVERT(table, y): the first x where the "
+            "interpolated table equals y (the end nearest y when none does)",
+        ),
+        _b(
+            "LOOKUP_AREA",
+            3,
+            3,
+            L,
+            [0, -1, 1],
+            doc="Vensim LOOKUP AREA(table, x1, x2): the area under the "
+            "table from x1 to x2 (held flat beyond the points)",
+        ),
     ]
 }
 

@@ -101,8 +101,14 @@ class Model:
     ):
         self.name = name
         self.doc = doc
-        self.specs = SimSpecs(float(start), float(stop), float(dt),
-                              None if saveper is None else float(saveper), method, time_units)
+        self.specs = SimSpecs(
+            float(start),
+            float(stop),
+            float(dt),
+            None if saveper is None else float(saveper),
+            method,
+            time_units,
+        )
         self.file: str | None = None
         self._elements: dict[str, Element] = {}
         self.scenarios: dict[str, Scenario] = {}
@@ -160,12 +166,24 @@ class Model:
                 variable=element.name,
             )
         if key not in self._elements:
-            limits.check("variables", len(self._elements) + 1, "the model", "split it into smaller models",
-                         file=self.file, variable=element.name)
+            limits.check(
+                "variables",
+                len(self._elements) + 1,
+                "the model",
+                "split it into smaller models",
+                file=self.file,
+                variable=element.name,
+            )
         if isinstance(element, Lookup):
             for points in (len(element.xs), *(len(t[1]) for t in element.tables)):
-                limits.check("lookup_points", points, "the graphical function", "use fewer points",
-                             file=self.file, variable=element.name)
+                limits.check(
+                    "lookup_points",
+                    points,
+                    "the graphical function",
+                    "use fewer points",
+                    file=self.file,
+                    variable=element.name,
+                )
         self._elements[key] = element
         self._ast_cache = {k: v for k, v in self._ast_cache.items() if k[0] != key}
         return element
@@ -190,8 +208,18 @@ class Model:
     ) -> Constant:
         """Add a constant (see :class:`~trafficsys.model.elements.Constant`)."""
         rng = None if range is None else (float(range[0]), float(range[1]))
-        return self.add(Constant(name, units, doc, role, value=float(value), range=rng,
-                                 distribution=Distribution.from_value(distribution), source=source))  # type: ignore[arg-type]
+        return self.add(
+            Constant(
+                name,
+                units,
+                doc,
+                role,
+                value=float(value),
+                range=rng,
+                distribution=Distribution.from_value(distribution),
+                source=source,
+            )
+        )  # type: ignore[arg-type]
 
     def stock(
         self,
@@ -206,8 +234,18 @@ class Model:
         role: str | None = None,
     ) -> Stock:
         """Add a stock; ``initial`` may be a number or an equation."""
-        return self.add(Stock(name, units, doc, role, initial=_eqn(initial), inflows=tuple(inflows),
-                              outflows=tuple(outflows), non_negative=bool(non_negative)))
+        return self.add(
+            Stock(
+                name,
+                units,
+                doc,
+                role,
+                initial=_eqn(initial),
+                inflows=tuple(inflows),
+                outflows=tuple(outflows),
+                non_negative=bool(non_negative),
+            )
+        )
 
     def flow(
         self,
@@ -220,11 +258,19 @@ class Model:
         role: str | None = None,
     ) -> Flow:
         """Add a flow; attach it to stocks through their ``inflows``/``outflows``."""
-        return self.add(Flow(name, units, doc, role, equation=_eqn(equation),
-                             non_negative=bool(non_negative)))
+        return self.add(
+            Flow(name, units, doc, role, equation=_eqn(equation), non_negative=bool(non_negative))
+        )
 
-    def aux(self, name: str, equation: float | str, *, units: str | None = None, doc: str = "",
-            role: str | None = None) -> Aux:
+    def aux(
+        self,
+        name: str,
+        equation: float | str,
+        *,
+        units: str | None = None,
+        doc: str = "",
+        role: str | None = None,
+    ) -> Aux:
         """Add an auxiliary."""
         return self.add(Aux(name, units, doc, role, equation=_eqn(equation)))
 
@@ -243,19 +289,24 @@ class Model:
         pts = [(float(x), float(y)) for x, y in points]
         xs = tuple(p[0] for p in pts)
         ys = tuple(p[1] for p in pts)
-        return self.add(Lookup(name, units, doc, role, xs=xs, ys=ys,
-                               extrapolation=Extrapolation(extrapolation), input=input))
+        return self.add(
+            Lookup(
+                name, units, doc, role, xs=xs, ys=ys, extrapolation=Extrapolation(extrapolation), input=input
+            )
+        )
 
     def dimension(self, name: str, elements: Sequence[str] | int) -> tuple[str, ...]:
         """Declare an array dimension: its element names, or a size ``n`` (elements ``1..n``)."""
         if isinstance(elements, int):
-            limits.check("array_elements", elements, f"dimension '{name}'", "use a smaller dimension",
-                         file=self.file)
+            limits.check(
+                "array_elements", elements, f"dimension '{name}'", "use a smaller dimension", file=self.file
+            )
             elems = tuple(str(i) for i in range(1, elements + 1))
         else:
             elems = tuple(canonical(str(e)) for e in elements)
-            limits.check("array_elements", len(elems), f"dimension '{name}'", "use a smaller dimension",
-                         file=self.file)
+            limits.check(
+                "array_elements", len(elems), f"dimension '{name}'", "use a smaller dimension", file=self.file
+            )
         if not elems:
             raise ModelError(f"dimension '{name}' has no elements; list at least one", file=self.file)
         self.dimensions[canonical(name)] = elems
@@ -268,7 +319,9 @@ class Model:
         self.scenarios[name] = sc
         return sc
 
-    def loop(self, name: str, variables: Sequence[str], *, polarity: str | None = None, doc: str = "") -> NamedLoop:
+    def loop(
+        self, name: str, variables: Sequence[str], *, polarity: str | None = None, doc: str = ""
+    ) -> NamedLoop:
         """Name a feedback loop (variables in causal order)."""
         nl = NamedLoop(name, tuple(canonical(v) for v in variables), polarity, doc)
         self.loops[name] = nl
@@ -288,12 +341,22 @@ class Model:
                 return sc.name
         return None
 
-    def link(self, source: str, target: str, polarity: str = "+", *, delay: bool = False, note: str = "",
-             strength: float | None = None) -> Link:
+    def link(
+        self,
+        source: str,
+        target: str,
+        polarity: str = "+",
+        *,
+        delay: bool = False,
+        note: str = "",
+        strength: float | None = None,
+    ) -> Link:
         """Add a hand-drawn causal link (for CLD-only models)."""
         if polarity not in ("+", "-", "?"):
-            raise ModelError(f"link {source} -> {target}: polarity must be '+', '-' or '?', got {polarity!r}",
-                             file=self.file)
+            raise ModelError(
+                f"link {source} -> {target}: polarity must be '+', '-' or '?', got {polarity!r}",
+                file=self.file,
+            )
         lk = Link(canonical(source), canonical(target), polarity, delay, note, strength)
         self.links.append(lk)
         return lk
@@ -302,7 +365,6 @@ class Model:
     def _key(self, name: str) -> str:
         key = canonical(name)
         if key not in self._elements:
-
             hint = suggest(key, self._elements)
             raise UnknownVariableError(f"no variable '{name}'{hint}", file=self.file, variable=name)
         return key
@@ -422,17 +484,21 @@ class Model:
             return self
         if isinstance(scenario, str):
             if scenario not in self.scenarios:
-
-                raise ModelError(f"no scenario '{scenario}'{suggest(scenario, self.scenarios)}; "
-                                 f"defined: {', '.join(self.scenarios) or 'none'}", file=self.file)
+                raise ModelError(
+                    f"no scenario '{scenario}'{suggest(scenario, self.scenarios)}; "
+                    f"defined: {', '.join(self.scenarios) or 'none'}",
+                    file=self.file,
+                )
             overrides = self.scenarios[scenario].overrides
         elif isinstance(scenario, Scenario):
             overrides = scenario.overrides
         elif isinstance(scenario, Mapping):
             overrides = dict(scenario)
         else:
-            raise TypeError(f"scenario must be a scenario name, a Scenario or a mapping of name -> value, "
-                            f"got {type(scenario).__name__}")
+            raise TypeError(
+                f"scenario must be a scenario name, a Scenario or a mapping of name -> value, "
+                f"got {type(scenario).__name__}"
+            )
         m = self.copy()
         for name, value in overrides.items():
             e = m[name]
@@ -524,11 +590,21 @@ class Model:
         rows = []
         for e in self.elements(k):
             rng = getattr(e, "range", None)
-            rows.append({"name": e.name, "kind": e.kind.value, "equation": self.equation_text(e.name) or "",
-                         "units": e.units or "", "range": f"{rng[0]:,g} to {rng[1]:,g}" if rng else "",
-                         "source": getattr(e, "source", "") or "", "role": e.role or "", "doc": e.doc})
-        return pd.DataFrame(rows, columns=["name", "kind", "equation", "units", "range", "source", "role",
-                                           "doc"]).set_index("name")
+            rows.append(
+                {
+                    "name": e.name,
+                    "kind": e.kind.value,
+                    "equation": self.equation_text(e.name) or "",
+                    "units": e.units or "",
+                    "range": f"{rng[0]:,g} to {rng[1]:,g}" if rng else "",
+                    "source": getattr(e, "source", "") or "",
+                    "role": e.role or "",
+                    "doc": e.doc,
+                }
+            )
+        return pd.DataFrame(
+            rows, columns=["name", "kind", "equation", "units", "range", "source", "role", "doc"]
+        ).set_index("name")
 
     def _repr_html_(self) -> str:
         import html
@@ -537,19 +613,31 @@ class Model:
         consts = self.constants
         sourced = sum(1 for c in consts if getattr(c, "source", ""))
         assumed = sum(1 for c in consts if (getattr(c, "source", "") or "").lower().startswith("assumption"))
-        stocks = "".join(f"<tr><td>{e(s.name)}</td><td>{e(s.units or '')}</td><td>{e(_clip(s.doc, 90))}</td></tr>"
-                         for s in self.stocks[:8])
+        stocks = "".join(
+            f"<tr><td>{e(s.name)}</td><td>{e(s.units or '')}</td><td>{e(_clip(s.doc, 90))}</td></tr>"
+            for s in self.stocks[:8]
+        )
         more = f"<p>... and {len(self.stocks) - 8} more stocks</p>" if len(self.stocks) > 8 else ""
-        scen = ", ".join(e(s) for s in list(self.scenarios)[:10]) + (" ..." if len(self.scenarios) > 10 else "")
+        scen = ", ".join(e(s) for s in list(self.scenarios)[:10]) + (
+            " ..." if len(self.scenarios) > 10 else ""
+        )
         loops = ", ".join(e(n) for n in list(self.loops)[:12]) + (" ..." if len(self.loops) > 12 else "")
-        return (f"<div><p><b>{e(repr(self))}</b> ({e(self.time_units)})</p>"
-                f"<p>{len(consts)} constants: {sourced} with a source ({assumed} of them assumptions)"
-                + (f"; scenarios: {scen}" if scen else "") + (f"; named loops: {loops}" if loops else "") + "</p>"
-                + (f"<table><thead><tr><th>stock</th><th>units</th><th>doc</th></tr></thead><tbody>{stocks}"
-                   f"</tbody></table>{more}" if stocks else "")
-                + "<p>Everything: <code>m.to_pandas()</code> (one row per variable), "
-                "<code>m.to_pandas('constant')</code> (the sources table), <code>m.cld()</code>, "
-                "<code>trafficsys report</code>.</p></div>")
+        return (
+            f"<div><p><b>{e(repr(self))}</b> ({e(self.time_units)})</p>"
+            f"<p>{len(consts)} constants: {sourced} with a source ({assumed} of them assumptions)"
+            + (f"; scenarios: {scen}" if scen else "")
+            + (f"; named loops: {loops}" if loops else "")
+            + "</p>"
+            + (
+                f"<table><thead><tr><th>stock</th><th>units</th><th>doc</th></tr></thead><tbody>{stocks}"
+                f"</tbody></table>{more}"
+                if stocks
+                else ""
+            )
+            + "<p>Everything: <code>m.to_pandas()</code> (one row per variable), "
+            "<code>m.to_pandas('constant')</code> (the sources table), <code>m.cld()</code>, "
+            "<code>trafficsys report</code>.</p></div>"
+        )
 
     def __repr__(self) -> str:
         counts = {k.value: len(self.names(k)) for k in Kind if self.names(k)}
@@ -558,7 +646,7 @@ class Model:
 
 
 def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[:width - 3] + "..."
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _eqn(value: float | str) -> str:
@@ -578,4 +666,7 @@ def _check_points(table: Lookup, file: str | None) -> None:
             if not (math.isfinite(x) and math.isfinite(y)):
                 raise StructureError(
                     f"graphical function {where}point {i + 1} is ({x}, {y}); its points must be finite "
-                    "numbers (no NaN or infinity): fix the table", file=file, variable=table.name)
+                    "numbers (no NaN or infinity): fix the table",
+                    file=file,
+                    variable=table.name,
+                )

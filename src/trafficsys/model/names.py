@@ -15,7 +15,16 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-__all__ = ["suggest", "canonical", "is_plain_identifier", "display", "quote", "unescape", "name_problem", "RESERVED"]
+__all__ = [
+    "suggest",
+    "canonical",
+    "is_plain_identifier",
+    "display",
+    "quote",
+    "unescape",
+    "name_problem",
+    "RESERVED",
+]
 
 #: Names with a fixed meaning in every equation (the clock); a variable cannot take one.  Vensim's
 #: control variables (INITIAL TIME, FINAL TIME, TIME STEP, SAVEPER) are ordinary variables there
@@ -83,16 +92,20 @@ def name_problem(name: object) -> str | None:
     shown = name.encode("unicode_escape").decode("ascii")  # one printable line whatever the name holds
     for ch in name:
         if unicodedata.category(ch) == "Cc":
-            return (f"'{shown}' contains the control character U+{ord(ch):04X}; names may not hold line "
-                    "breaks, tabs or other control characters")
+            return (
+                f"'{shown}' contains the control character U+{ord(ch):04X}; names may not hold line "
+                "breaks, tabs or other control characters"
+            )
     if "{" in name or "}" in name:
         return f"'{shown}' contains a brace; braces start comments in equations, so use ( ) or [ ] instead"
     key = canonical(name)
     if not key or not key.strip('"_'):
         return "a variable needs a non-empty name"
     if key in RESERVED:
-        return (f"'{shown}' is reserved: TIME, DT, STARTTIME and STOPTIME are the clock in every equation; "
-                "rename the variable")
+        return (
+            f"'{shown}' is reserved: TIME, DT, STARTTIME and STOPTIME are the clock in every equation; "
+            "rename the variable"
+        )
     return None
 
 

@@ -240,11 +240,22 @@ def parse(text: str, *, variable: str | None = None, file: str | None = None) ->
     """
     if not isinstance(text, str):
         raise ParseError(f"an equation must be text, got {type(text).__name__}", variable=variable, file=file)
-    _limits.check("expression_length", len(text), "the equation", "split it into auxiliaries",
-                  file=file, variable=variable)
+    _limits.check(
+        "expression_length",
+        len(text),
+        "the equation",
+        "split it into auxiliaries",
+        file=file,
+        variable=variable,
+    )
     if not text.strip():
-        raise ParseError("the equation is empty; give an expression such as 0", text=text, column=1,
-                         variable=variable, file=file)
+        raise ParseError(
+            "the equation is empty; give an expression such as 0",
+            text=text,
+            column=1,
+            variable=variable,
+            file=file,
+        )
     try:
         _check_depth(text)
         _check_unary_runs(text)
@@ -254,18 +265,25 @@ def parse(text: str, *, variable: str | None = None, file: str | None = None) ->
         e.text = text
         raise e.with_context(variable=variable, file=file) from None
     except UnexpectedInput as e:
-        raise ParseError(_describe(e, text), text=text, column=_column(e, text), variable=variable,
-                         file=file) from None
+        raise ParseError(
+            _describe(e, text), text=text, column=_column(e, text), variable=variable, file=file
+        ) from None
     except VisitError as e:
         inner = e.orig_exc
         if isinstance(inner, ParseError):
             inner.text = text
             raise inner.with_context(variable=variable, file=file) from None
-        raise ParseError(f"cannot read the equation ({inner})", text=text, column=1, variable=variable,
-                         file=file) from None
+        raise ParseError(
+            f"cannot read the equation ({inner})", text=text, column=1, variable=variable, file=file
+        ) from None
     except (LarkError, RecursionError, ValueError, OverflowError) as e:
-        raise ParseError(f"cannot read the equation ({type(e).__name__})", text=text, column=1,
-                         variable=variable, file=file) from None
+        raise ParseError(
+            f"cannot read the equation ({type(e).__name__})",
+            text=text,
+            column=1,
+            variable=variable,
+            file=file,
+        ) from None
     if isinstance(result, _NameTok):
         result = ast.Name(result.name)
     depth = ast.nesting(result)
@@ -273,10 +291,15 @@ def parse(text: str, *, variable: str | None = None, file: str | None = None) ->
         raise ParseError(
             f"the equation nests {depth} levels deep (operators applied to the results of operators, "
             f"chains such as a + b + c counting once); the limit is {MAX_NESTING}: split it into auxiliaries",
-            text=text, column=1, variable=variable, file=file)
+            text=text,
+            column=1,
+            variable=variable,
+            file=file,
+        )
     if isinstance(result, ast.Name) and result.name == "*":
-        raise ParseError("'*' is only allowed as an array index", text=text, column=1, variable=variable,
-                         file=file)
+        raise ParseError(
+            "'*' is only allowed as an array index", text=text, column=1, variable=variable, file=file
+        )
     return result
 
 
@@ -300,8 +323,7 @@ def _check_unary_runs(text: str) -> None:
             run = 0
     lowered = text.lower()
     if lowered.count("not") > MAX_DEPTH or lowered.count("if") > MAX_DEPTH:
-        raise ParseError(f"more than {MAX_DEPTH} NOT or IF keywords; split the equation", text=text,
-                         column=1)
+        raise ParseError(f"more than {MAX_DEPTH} NOT or IF keywords; split the equation", text=text, column=1)
 
 
 def _transform(tree):
@@ -330,7 +352,7 @@ def _describe(e: UnexpectedInput, text: str) -> str:
         pos = e.pos_in_stream if e.pos_in_stream is not None else -1
         ch = text[pos] if 0 <= pos < len(text) else "?"
         if ch in "'`":
-            return f"unexpected character {ch!r}; quote names with double quotes, e.g. \"my name\""
+            return f'unexpected character {ch!r}; quote names with double quotes, e.g. "my name"'
         return f"unexpected character {ch!r}"
     tok = getattr(e, "token", None)
     if tok is not None and getattr(tok, "type", "") == "$END":

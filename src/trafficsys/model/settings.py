@@ -33,8 +33,9 @@ class BudgetWarning(UserWarning):
     """The model's budget shares do not sum to 1 (the budget is then rescaled)."""
 
 
-def check_ranges(model, settings: Mapping[str, Any] | None, what: str = "params",
-                 stacklevel: int = 3) -> list[str]:
+def check_ranges(
+    model, settings: Mapping[str, Any] | None, what: str = "params", stacklevel: int = 3
+) -> list[str]:
     """Warn (:class:`RangeWarning`) for each number in ``settings`` outside its constant's declared range.
 
     Equations (strings) and arrays of many values (ensembles, usually samples
@@ -44,7 +45,11 @@ def check_ranges(model, settings: Mapping[str, Any] | None, what: str = "params"
     for name, value in (settings or {}).items():
         if isinstance(value, str):
             continue
-        a = np.asarray(value, dtype=float) if not isinstance(value, (list, tuple)) else np.asarray(value, float)
+        a = (
+            np.asarray(value, dtype=float)
+            if not isinstance(value, (list, tuple))
+            else np.asarray(value, float)
+        )
         if a.size != 1:
             continue
         key = canonical(name)
@@ -55,23 +60,29 @@ def check_ranges(model, settings: Mapping[str, Any] | None, what: str = "params"
         v = float(a.reshape(-1)[0])
         if not lo <= v <= hi:
             out.append(el.name)
-            warnings.warn(f"{what}: {el.name} = {v:g} is outside its declared range [{lo:g}, {hi:g}]"
-                          + (f" (source: {el.source})" if el.source else "")
-                          + "; the results leave what the model's sources support", RangeWarning,
-                          stacklevel=stacklevel)
+            warnings.warn(
+                f"{what}: {el.name} = {v:g} is outside its declared range [{lo:g}, {hi:g}]"
+                + (f" (source: {el.source})" if el.source else "")
+                + "; the results leave what the model's sources support",
+                RangeWarning,
+                stacklevel=stacklevel,
+            )
     return out
 
 
 def budget_shares(model) -> list[str]:
     """Return the budget shares the model's metadata names (``budget_shares``), canonical; [] when none."""
-    names = model.metadata.get("budget_shares") if isinstance(getattr(model, "metadata", None), dict) else None
+    names = (
+        model.metadata.get("budget_shares") if isinstance(getattr(model, "metadata", None), dict) else None
+    )
     if not isinstance(names, (list, tuple)):
         return []
     return [canonical(str(n)) for n in names]
 
 
-def check_budget_shares(model, values: Mapping[str, Any], what: str = "the run",
-                        stacklevel: int = 3) -> float | None:
+def check_budget_shares(
+    model, values: Mapping[str, Any], what: str = "the run", stacklevel: int = 3
+) -> float | None:
     """Warn (:class:`BudgetWarning`) when the model's budget shares do not sum to 1.
 
     ``values`` maps each share to its value(s): a number, or an array over
@@ -89,7 +100,11 @@ def check_budget_shares(model, values: Mapping[str, Any], what: str = "the run",
         if total.size > 1:
             share = float(np.mean(np.abs(total - 1.0) > SHARE_TOLERANCE))
             where = f" ({share:.0%} of saved values)"
-        warnings.warn(f"{what}: the budget shares ({', '.join(names)}) sum to {worst:g}, not 1{where}; each line "
-                      f"gets its share / {worst:g} of the budget, so raising one share silently cuts every other "
-                      "line. Set the shares so they sum to 1", BudgetWarning, stacklevel=stacklevel)
+        warnings.warn(
+            f"{what}: the budget shares ({', '.join(names)}) sum to {worst:g}, not 1{where}; each line "
+            f"gets its share / {worst:g} of the budget, so raising one share silently cuts every other "
+            "line. Set the shares so they sum to 1",
+            BudgetWarning,
+            stacklevel=stacklevel,
+        )
     return worst

@@ -101,7 +101,7 @@ class Unit:
         return Unit.of(d)
 
     def __truediv__(self, other: Unit) -> Unit:
-        return self * other ** -1
+        return self * other**-1
 
     def __pow__(self, power: Fraction | int) -> Unit:
         p = Fraction(power)
@@ -153,7 +153,9 @@ UNKNOWN = _Marker("UNKNOWN")
 
 Inferred = Unit | _Marker
 
-_TOKEN = re.compile(r"\s*(?:(?P<num>-?\d+)|(?P<word>[A-Za-z_$%€£][\w$%€£ .-]*[\w$%€£.]|[A-Za-z_$%€£])|(?P<op>[*/^()]))")
+_TOKEN = re.compile(
+    r"\s*(?:(?P<num>-?\d+)|(?P<word>[A-Za-z_$%€£][\w$%€£ .-]*[\w$%€£.]|[A-Za-z_$%€£])|(?P<op>[*/^()]))"
+)
 
 
 def _word(raw: str) -> str:
@@ -303,8 +305,9 @@ def _same(a: Inferred, b: Inferred, what: str, na: ast.Expr, nb: ast.Expr) -> In
     """Units of ``a`` and ``b`` must agree (numbers and unknowns agree with anything)."""
     if isinstance(a, Unit) and isinstance(b, Unit):
         if a != b:
-            raise _Mismatch(f"{what} needs equal units, but '{to_xmile(na)}' is {a} and "
-                            f"'{to_xmile(nb)}' is {b}")
+            raise _Mismatch(
+                f"{what} needs equal units, but '{to_xmile(na)}' is {a} and '{to_xmile(nb)}' is {b}"
+            )
         return a
     if isinstance(a, Unit):
         return a
@@ -333,8 +336,11 @@ def _mul(a: Inferred, b: Inferred, div: bool = False) -> Inferred:
 def _infer(node: ast.Expr, ctx: _Context) -> Inferred:
     """Units of ``node``: one bottom-up pass (:func:`~trafficsys.model.ast.fold`, no recursion)."""
     # an index names an element or a position, not a quantity: subscripts are not descended into
-    return ast.fold(node, lambda n, kids: _infer_node(n, kids, ctx),
-                    lambda n: ctx.of(n.name) if isinstance(n, ast.Subscript) else None)
+    return ast.fold(
+        node,
+        lambda n, kids: _infer_node(n, kids, ctx),
+        lambda n: ctx.of(n.name) if isinstance(n, ast.Subscript) else None,
+    )
 
 
 def _infer_node(node: ast.Expr, kids: list[Inferred], ctx: _Context) -> Inferred:
@@ -350,8 +356,7 @@ def _infer_node(node: ast.Expr, kids: list[Inferred], ctx: _Context) -> Inferred
         inner = kids[0]
         return DIMENSIONLESS if node.op == "not" else inner
     if isinstance(node, ast.If):
-        return _same(kids[1], kids[2], "IF THEN ELSE", node.then,
-                     node.orelse)
+        return _same(kids[1], kids[2], "IF THEN ELSE", node.then, node.orelse)
     if isinstance(node, ast.Binary):
         op = node.op
         left, right = kids
@@ -422,13 +427,19 @@ def _call(node: ast.Call, ctx: _Context, args: list[Inferred]) -> Inferred:
             out = _same(out, args[i], f, node.args[0], node.args[i])
         return out
     if f == "ACTIVE_INITIAL":
-        return _same(args[0], args[1], "ACTIVE INITIAL's active and initial equations", node.args[0], node.args[1])
+        return _same(
+            args[0], args[1], "ACTIVE INITIAL's active and initial equations", node.args[0], node.args[1]
+        )
     if f == "SAMPLE_IF_TRUE":
         init(2, args[1])
         return args[1]
     if f == "PROD":
         # a product of n values has the n-th power of their units: only a pure number stays known
-        return args[0] if args[0] is NUMBER or (isinstance(args[0], Unit) and args[0] == DIMENSIONLESS) else UNKNOWN
+        return (
+            args[0]
+            if args[0] is NUMBER or (isinstance(args[0], Unit) and args[0] == DIMENSIONLESS)
+            else UNKNOWN
+        )
     if f in ("MOD", "MODULO", "QUANTUM"):
         return _same(args[0], args[1], f, node.args[0], node.args[1])
     if f in ("PI", "SIZE", "SIGN"):
@@ -495,12 +506,27 @@ def _call(node: ast.Call, ctx: _Context, args: list[Inferred]) -> Inferred:
     if f in ("VECTOR_REORDER", "VECTOR_ELM_MAP"):
         return args[0]
     if f == "ALLOCATE_BY_PRIORITY":
-        return _same(args[0], args[4], "ALLOCATE BY PRIORITY's request and supply", node.args[0], node.args[4])
+        return _same(
+            args[0], args[4], "ALLOCATE BY PRIORITY's request and supply", node.args[0], node.args[4]
+        )
     if b.kind is BuiltinKind.RANDOM:  # the draw has the units of its bounds, mean, shift and stretch
-        values = {"RANDOM": 2, "NORMAL": 2, "LOGNORMAL": 0, "EXPRND": 1, "POISSON": 1, "RANDOM_0_1": 0,
-                  "RANDOM_UNIFORM": 2, "RANDOM_NORMAL": 4, "RANDOM_EXPONENTIAL": 4, "RANDOM_TRIANGULAR": 5,
-                  "RANDOM_POISSON": 2, "RANDOM_GAMMA": 2, "RANDOM_BETA": 2, "RANDOM_BINOMIAL": 2,
-                  "RANDOM_NEGATIVE_BINOMIAL": 2}.get(f, 0)
+        values = {
+            "RANDOM": 2,
+            "NORMAL": 2,
+            "LOGNORMAL": 0,
+            "EXPRND": 1,
+            "POISSON": 1,
+            "RANDOM_0_1": 0,
+            "RANDOM_UNIFORM": 2,
+            "RANDOM_NORMAL": 4,
+            "RANDOM_EXPONENTIAL": 4,
+            "RANDOM_TRIANGULAR": 5,
+            "RANDOM_POISSON": 2,
+            "RANDOM_GAMMA": 2,
+            "RANDOM_BETA": 2,
+            "RANDOM_BINOMIAL": 2,
+            "RANDOM_NEGATIVE_BINOMIAL": 2,
+        }.get(f, 0)
         if values == 0:
             return DIMENSIONLESS if f == "RANDOM_0_1" else UNKNOWN
         out = args[0]
@@ -595,8 +621,11 @@ def check_units(model: Model, errors: list | None = None) -> list[str]:
             continue  # the input's units are the x axis's, which are not declared
         if isinstance(u, Unit) and isinstance(declared, Unit) and u != declared:
             what = "initial value" if isinstance(e, Stock) else "equation"
-            fail(f"its units are declared as {declared} but its {what} '{_short(model, key)}' "
-                 f"has units {u}; fix the units or the equation", e.name)
+            fail(
+                f"its units are declared as {declared} but its {what} '{_short(model, key)}' "
+                f"has units {u}; fix the units or the equation",
+                e.name,
+            )
 
     # flows against their stocks
     time = ctx.time
@@ -612,14 +641,18 @@ def check_units(model: Model, errors: list | None = None) -> list[str]:
                     continue
                 fu = ctx.of(fk)
                 if isinstance(fu, Unit) and fu != want:
-                    fail(f"it is an {side} of stock '{s.name}' ({su}), so its units must be "
-                         f"{want} (stock units per {time}), but they are {fu}", model[fk].name)
+                    fail(
+                        f"it is an {side} of stock '{s.name}' ({su}), so its units must be "
+                        f"{want} (stock units per {time}), but they are {fu}",
+                        model[fk].name,
+                    )
 
     missing = [e.name for e in model if e.units is None]
     if missing and len(missing) < len(model):
         shown = ", ".join(missing[:12]) + (f" and {len(missing) - 12} more" if len(missing) > 12 else "")
-        warnings.append(f"{len(missing)} variable(s) have no units, so equations using them are not "
-                        f"checked: {shown}")
+        warnings.append(
+            f"{len(missing)} variable(s) have no units, so equations using them are not checked: {shown}"
+        )
     elif missing:
         warnings.append("no variable declares units: the units check did nothing")
     if found:
@@ -632,4 +665,3 @@ def check_units(model: Model, errors: list | None = None) -> list[str]:
 def _short(model: Model, key: str) -> str:
     text = model.equation_text(key) or ""
     return text if len(text) <= 80 else text[:77] + "..."
-

@@ -111,8 +111,10 @@ def validate(model: Model, *, units: bool = True) -> list[str]:
     errors: list[ModelError] = []
     warnings: list[str] = []
     if len(model) == 0 and not model.links and not model.cld_variables:
-        warnings.append("the model defines no variables and no causal links (an empty file?); "
-                        "see docs/model-format.md for the tables a model file holds")
+        warnings.append(
+            "the model defines no variables and no causal links (an empty file?); "
+            "see docs/model-format.md for the tables a model file holds"
+        )
     _check_specs(model, errors, warnings)
     trees = _parse_all(model, errors)
     extra = _check_arrays(model, errors)
@@ -137,7 +139,7 @@ def _body(e: ModelError) -> str:
     """Return the error's text without its ``in FILE variable 'x':`` prefix."""
     full = str(e)
     prefix = ModelError.__str__(e)[: -len(e.message)] if e.message else ModelError.__str__(e)
-    return full[len(prefix):] if full.startswith(prefix) else full
+    return full[len(prefix) :] if full.startswith(prefix) else full
 
 
 def _raise(errors: list[ModelError]) -> None:
@@ -207,18 +209,24 @@ def _check_specs(model: Model, errors: list[ModelError], warnings: list[str]) ->
     elif s.dt > 0:
         steps = (s.stop - s.start) / s.dt  # inf when the span or the ratio overflows
         if not math.isfinite(steps) or steps > MAX_COUNTABLE_STEPS:
-            bad(f"a run from {s.start:g} to {s.stop:g} in steps of dt = {s.dt:g} has "
+            bad(
+                f"a run from {s.start:g} to {s.stop:g} in steps of dt = {s.dt:g} has "
                 f"{'too many' if not math.isfinite(steps) else f'{steps:.3g}'} steps to count; "
-                "use a larger dt or a shorter span")
+                "use a larger dt or a shorter span"
+            )
     if s.method.lower() not in _METHODS:
-        bad(f"unknown integration method '{s.method}'{suggest(s.method.lower(), _METHODS)}; "
-            f"use one of {', '.join(_METHODS)}")
+        bad(
+            f"unknown integration method '{s.method}'{suggest(s.method.lower(), _METHODS)}; "
+            f"use one of {', '.join(_METHODS)}"
+        )
     if s.saveper is not None:
         if not s.saveper > 0:
             bad(f"saveper is {s.saveper:g}; the save period must be positive")
         elif s.dt > 0 and abs(s.saveper / s.dt - round(s.saveper / s.dt)) > 1e-9:
-            warnings.append(f"saveper ({s.saveper:g}) is not a multiple of dt ({s.dt:g}); "
-                            "saved times fall on the nearest step")
+            warnings.append(
+                f"saveper ({s.saveper:g}) is not a multiple of dt ({s.dt:g}); "
+                "saved times fall on the nearest step"
+            )
 
 
 def _parse_all(model: Model, errors: list[ModelError]) -> dict[str, ast.Expr]:
@@ -238,8 +246,11 @@ def _parse_all(model: Model, errors: list[ModelError]) -> dict[str, ast.Expr]:
 
 def _lookup_table_refs(tree: ast.Expr) -> set[int]:
     """``id`` of Name nodes that are the table argument of ``LOOKUP(table, x)``."""
-    return {id(n.args[0]) for n in ast.walk(tree)
-            if isinstance(n, ast.Call) and n.func in TABLE_CALLS and n.args and isinstance(n.args[0], ast.Name)}
+    return {
+        id(n.args[0])
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and n.func in TABLE_CALLS and n.args and isinstance(n.args[0], ast.Name)
+    }
 
 
 def _check_arrays(model: Model, errors: list[ModelError]) -> list[tuple[str, str, ast.Expr]]:
@@ -260,16 +271,28 @@ def _check_arrays(model: Model, errors: list[ModelError]) -> list[tuple[str, str
         for d in e.dimensions:
             if canonical(d) not in dims:
                 ok = False
-                errors.append(UnknownVariableError(
-                    f"its dimension '{d}' is not declared{suggest(canonical(d), dims)}; declare it under "
-                    "[dimensions]", file=model.file, variable=e.name))
+                errors.append(
+                    UnknownVariableError(
+                        f"its dimension '{d}' is not declared{suggest(canonical(d), dims)}; declare it under "
+                        "[dimensions]",
+                        file=model.file,
+                        variable=e.name,
+                    )
+                )
         for key, text in e.per_element:
             parts = [canonical(p) for p in key.split(",")]
-            if ok and (len(parts) != len(e.dimensions) or any(
-                    p not in dims[canonical(d)] for p, d in zip(parts, e.dimensions))):
-                errors.append(StructureError(
-                    f"per-element equation '{key}' does not name one element of each of its dimensions "
-                    f"({', '.join(e.dimensions) or 'none'})", file=model.file, variable=e.name))
+            if ok and (
+                len(parts) != len(e.dimensions)
+                or any(p not in dims[canonical(d)] for p, d in zip(parts, e.dimensions))
+            ):
+                errors.append(
+                    StructureError(
+                        f"per-element equation '{key}' does not name one element of each of its dimensions "
+                        f"({', '.join(e.dimensions) or 'none'})",
+                        file=model.file,
+                        variable=e.name,
+                    )
+                )
                 continue
             try:
                 tree = parse(text, variable=f"{e.name}[{key}]", file=model.file)
@@ -280,8 +303,12 @@ def _check_arrays(model: Model, errors: list[ModelError]) -> list[tuple[str, str
     return out
 
 
-def _check_names(model: Model, trees: dict[str, ast.Expr], errors: list[ModelError],
-                 extra: Sequence[tuple[str, str, ast.Expr]] = ()) -> None:
+def _check_names(
+    model: Model,
+    trees: dict[str, ast.Expr],
+    errors: list[ModelError],
+    extra: Sequence[tuple[str, str, ast.Expr]] = (),
+) -> None:
     defined = model.names()
     lookups = [k for k in defined if isinstance(model[k], Lookup)]
     items = [(key, model.equation_text(key) or "", tree) for key, tree in trees.items()] + list(extra)
@@ -290,8 +317,13 @@ def _check_names(model: Model, trees: dict[str, ast.Expr], errors: list[ModelErr
         table_refs = _lookup_table_refs(tree)
         # a bare name as an array index may be a dimension or element name (arrays are
         # expanded to scalar variables before compiling), so it is not a variable reference
-        indices = {id(i) for n in ast.walk(tree) if isinstance(n, ast.Subscript) for i in n.indices
-                   if isinstance(i, ast.Name)}
+        indices = {
+            id(i)
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Subscript)
+            for i in n.indices
+            if isinstance(i, ast.Name)
+        }
         reported: set[str] = set()
         for node in ast.walk(tree):
             if isinstance(node, (ast.Name, ast.Subscript)):
@@ -302,26 +334,43 @@ def _check_names(model: Model, trees: dict[str, ast.Expr], errors: list[ModelErr
                     if isinstance(node, ast.Name) and (n == "pi" or id(node) in indices):
                         continue  # bare pi is the constant when no variable is called pi
                     reported.add(n)
-                    errors.append(UnknownVariableError(
-                        f"{_what(e)} uses '{n}', which is not defined{suggest(n, defined)}; "
-                        f"define it or fix the spelling{_caret(text, _locate(text, n))}",
-                        file=model.file, variable=e.name))
-                elif (isinstance(model[n], Lookup) and model[n].input is None  # type: ignore[attr-defined]
-                      and id(node) not in table_refs):
+                    errors.append(
+                        UnknownVariableError(
+                            f"{_what(e)} uses '{n}', which is not defined{suggest(n, defined)}; "
+                            f"define it or fix the spelling{_caret(text, _locate(text, n))}",
+                            file=model.file,
+                            variable=e.name,
+                        )
+                    )
+                elif (
+                    isinstance(model[n], Lookup)
+                    and model[n].input is None  # type: ignore[attr-defined]
+                    and id(node) not in table_refs
+                ):
                     reported.add(n)
-                    errors.append(StructureError(
-                        f"{_what(e)} uses the graphical function '{_display(model, n)}' as a value, but it "
-                        f"has no input; call it with one, {_display(model, n)}(x), or give it an input"
-                        f"{_caret(text, _locate(text, n))}", file=model.file, variable=e.name))
+                    errors.append(
+                        StructureError(
+                            f"{_what(e)} uses the graphical function '{_display(model, n)}' as a value, but it "
+                            f"has no input; call it with one, {_display(model, n)}(x), or give it an input"
+                            f"{_caret(text, _locate(text, n))}",
+                            file=model.file,
+                            variable=e.name,
+                        )
+                    )
             elif isinstance(node, ast.Call):
                 f = node.func
                 if f.isupper() or f in reported:
                     if f in TABLE_CALLS and node.args and isinstance(node.args[0], ast.Name):
                         t = node.args[0].name
                         if t in model and not isinstance(model[t], Lookup):
-                            errors.append(StructureError(
-                                f"{f}'s first argument '{_display(model, t)}' is not a graphical "
-                                f"function{_caret(text, _locate(text, t))}", file=model.file, variable=e.name))
+                            errors.append(
+                                StructureError(
+                                    f"{f}'s first argument '{_display(model, t)}' is not a graphical "
+                                    f"function{_caret(text, _locate(text, t))}",
+                                    file=model.file,
+                                    variable=e.name,
+                                )
+                            )
                     continue
                 if f not in model:
                     reported.add(f)
@@ -329,17 +378,26 @@ def _check_names(model: Model, trees: dict[str, ast.Expr], errors: list[ModelErr
                     hint = ""
                     if close:
                         hint = f"; did you mean '{close[0] if close[0] in lookups else close[0].upper()}'?"
-                    errors.append(UnknownVariableError(
-                        f"{_what(e)} calls '{f}(...)', which is neither a builtin function nor a "
-                        f"graphical function{hint}{_caret(text, _locate(text, f))}",
-                        file=model.file, variable=e.name))
+                    errors.append(
+                        UnknownVariableError(
+                            f"{_what(e)} calls '{f}(...)', which is neither a builtin function nor a "
+                            f"graphical function{hint}{_caret(text, _locate(text, f))}",
+                            file=model.file,
+                            variable=e.name,
+                        )
+                    )
                 elif not isinstance(model[f], Lookup):
                     reported.add(f)
                     kind = model[f].kind.value
-                    errors.append(StructureError(
-                        f"{_what(e)} calls '{_display(model, f)}' like a function, but it is a {kind}; "
-                        f"only graphical functions (lookups) can be called"
-                        f"{_caret(text, _locate(text, f))}", file=model.file, variable=e.name))
+                    errors.append(
+                        StructureError(
+                            f"{_what(e)} calls '{_display(model, f)}' like a function, but it is a {kind}; "
+                            f"only graphical functions (lookups) can be called"
+                            f"{_caret(text, _locate(text, f))}",
+                            file=model.file,
+                            variable=e.name,
+                        )
+                    )
 
 
 def _check_structure(model: Model, errors: list[ModelError]) -> None:
@@ -352,22 +410,35 @@ def _check_structure(model: Model, errors: list[ModelError]) -> None:
             for raw in names:
                 f = canonical(raw)
                 if f not in model:
-                    errors.append(UnknownVariableError(
-                        f"stock '{s.name}' lists '{raw}' as an {side}, but no flow has that name"
-                        f"{suggest(f, flows)}; define the flow or fix the spelling",
-                        file=model.file, variable=s.name))
+                    errors.append(
+                        UnknownVariableError(
+                            f"stock '{s.name}' lists '{raw}' as an {side}, but no flow has that name"
+                            f"{suggest(f, flows)}; define the flow or fix the spelling",
+                            file=model.file,
+                            variable=s.name,
+                        )
+                    )
                     continue
                 target = model[f]
                 if not isinstance(target, Flow):
-                    errors.append(StructureError(
-                        f"stock '{s.name}' lists '{target.name}' as an {side}, but it is a "
-                        f"{target.kind.value}, not a flow; declare it under [flows]",
-                        file=model.file, variable=s.name))
+                    errors.append(
+                        StructureError(
+                            f"stock '{s.name}' lists '{target.name}' as an {side}, but it is a "
+                            f"{target.kind.value}, not a flow; declare it under [flows]",
+                            file=model.file,
+                            variable=s.name,
+                        )
+                    )
                     continue
                 if f in seen:
-                    errors.append(StructureError(
-                        f"stock '{s.name}' lists flow '{target.name}' twice (as {seen[f]} and as {side}); "
-                        "a flow enters or leaves a stock once", file=model.file, variable=s.name))
+                    errors.append(
+                        StructureError(
+                            f"stock '{s.name}' lists flow '{target.name}' twice (as {seen[f]} and as {side}); "
+                            "a flow enters or leaves a stock once",
+                            file=model.file,
+                            variable=s.name,
+                        )
+                    )
                     continue
                 seen[f] = side
                 table.setdefault(f, []).append(s.name)
@@ -376,14 +447,23 @@ def _check_structure(model: Model, errors: list[ModelError]) -> None:
         for table, verb in ((fills, "fills"), (drains, "drains")):
             stocks = table.get(f, [])
             if len(stocks) > 1:
-                errors.append(StructureError(
-                    f"flow '{name}' {verb} {len(stocks)} stocks ({', '.join(repr(s) for s in stocks)}); "
-                    f"a flow {verb} at most one stock: split it into one flow per stock",
-                    file=model.file, variable=name))
+                errors.append(
+                    StructureError(
+                        f"flow '{name}' {verb} {len(stocks)} stocks ({', '.join(repr(s) for s in stocks)}); "
+                        f"a flow {verb} at most one stock: split it into one flow per stock",
+                        file=model.file,
+                        variable=name,
+                    )
+                )
         if f not in fills and f not in drains:
-            errors.append(StructureError(
-                f"flow '{name}' is attached to no stock; list it in a stock's inflows or outflows, "
-                "or make it an auxiliary", file=model.file, variable=name))
+            errors.append(
+                StructureError(
+                    f"flow '{name}' is attached to no stock; list it in a stock's inflows or outflows, "
+                    "or make it an auxiliary",
+                    file=model.file,
+                    variable=name,
+                )
+            )
 
 
 def _check_lookups(model: Model, errors: list[ModelError]) -> None:
@@ -398,8 +478,10 @@ def _check_lookups(model: Model, errors: list[ModelError]) -> None:
         else:
             for i in range(1, len(e.xs)):
                 if e.xs[i] < e.xs[i - 1]:
-                    msg = (f"x values must not decrease, but point {i + 1} has x = {e.xs[i]:g} after "
-                           f"x = {e.xs[i - 1]:g}; sort the points by x")
+                    msg = (
+                        f"x values must not decrease, but point {i + 1} has x = {e.xs[i]:g} after "
+                        f"x = {e.xs[i - 1]:g}; sort the points by x"
+                    )
                     break
         if msg:
             errors.append(StructureError(f"graphical function {msg}", file=model.file, variable=e.name))
@@ -407,14 +489,18 @@ def _check_lookups(model: Model, errors: list[ModelError]) -> None:
 
 def _check_ranges(model: Model, errors: list[ModelError]) -> None:
     for c in model.constants:
+
         def bad(msg: str, c=c) -> None:
             errors.append(RangeError(msg, file=model.file, variable=c.name))
 
         if not math.isfinite(c.value):
             bad(f"value {c.value} is not a finite number")
         if c.range is None:
-            if c.distribution is not None and c.distribution.kind != "uniform" and \
-                    c.distribution.param("mean") is None:
+            if (
+                c.distribution is not None
+                and c.distribution.kind != "uniform"
+                and c.distribution.param("mean") is None
+            ):
                 bad(f"a {c.distribution.kind} distribution needs a range = [low, high]")
             continue
         lo, hi = c.range
@@ -425,8 +511,10 @@ def _check_ranges(model: Model, errors: list[ModelError]) -> None:
             bad(f"range [{lo:g}, {hi:g}] has low > high; write it as [{hi:g}, {lo:g}]")
             continue
         if not lo <= c.value <= hi:
-            bad(f"value {c.value:g} lies outside its declared range [{lo:g}, {hi:g}]; "
-                "widen the range or correct the value")
+            bad(
+                f"value {c.value:g} lies outside its declared range [{lo:g}, {hi:g}]; "
+                "widen the range or correct the value"
+            )
         d = c.distribution
         if d is None:
             continue
@@ -454,15 +542,24 @@ def _check_scenarios(model: Model, errors: list[ModelError]) -> None:
             key = canonical(raw)
             where = f"scenario '{sc.name}'"
             if key not in model:
-                errors.append(UnknownVariableError(
-                    f"{where} sets '{raw}', which is not defined{suggest(key, names)}",
-                    file=model.file, variable=raw))
+                errors.append(
+                    UnknownVariableError(
+                        f"{where} sets '{raw}', which is not defined{suggest(key, names)}",
+                        file=model.file,
+                        variable=raw,
+                    )
+                )
                 continue
             target = model[key]
             if isinstance(target, (Stock, Lookup)):
-                errors.append(StructureError(
-                    f"{where} sets the {target.kind.value} '{target.name}'; scenarios set constants "
-                    "(or auxiliaries) only", file=model.file, variable=target.name))
+                errors.append(
+                    StructureError(
+                        f"{where} sets the {target.kind.value} '{target.name}'; scenarios set constants "
+                        "(or auxiliaries) only",
+                        file=model.file,
+                        variable=target.name,
+                    )
+                )
                 continue
             if isinstance(value, str):
                 try:
@@ -472,9 +569,14 @@ def _check_scenarios(model: Model, errors: list[ModelError]) -> None:
                     continue
                 for n in sorted(ast.names(tree)):
                     if n not in model and n != "pi":
-                        errors.append(UnknownVariableError(
-                            f"{where} sets '{target.name}' to '{value}', which uses '{n}', not defined"
-                            f"{suggest(n, names)}", file=model.file, variable=target.name))
+                        errors.append(
+                            UnknownVariableError(
+                                f"{where} sets '{target.name}' to '{value}', which uses '{n}', not defined"
+                                f"{suggest(n, names)}",
+                                file=model.file,
+                                variable=target.name,
+                            )
+                        )
 
 
 def _check_loops(model: Model, errors: list[ModelError]) -> None:
@@ -485,13 +587,20 @@ def _check_loops(model: Model, errors: list[ModelError]) -> None:
         if not lp.variables:
             errors.append(StructureError(f"named loop '{lp.name}' lists no variables", file=model.file))
         if lp.polarity not in (None, "R", "B"):
-            errors.append(StructureError(f"named loop '{lp.name}' has polarity {lp.polarity!r}; use 'R' or 'B'",
-                                         file=model.file))
+            errors.append(
+                StructureError(
+                    f"named loop '{lp.name}' has polarity {lp.polarity!r}; use 'R' or 'B'", file=model.file
+                )
+            )
         for v in lp.variables:
             if canonical(v) not in known:
-                errors.append(UnknownVariableError(
-                    f"named loop '{lp.name}' lists '{v}', which is not defined{suggest(canonical(v), known)}",
-                    file=model.file, variable=v))
+                errors.append(
+                    UnknownVariableError(
+                        f"named loop '{lp.name}' lists '{v}', which is not defined{suggest(canonical(v), known)}",
+                        file=model.file,
+                        variable=v,
+                    )
+                )
 
 
 def _check_sectors(model: Model, errors: list[ModelError]) -> None:
@@ -505,13 +614,22 @@ def _check_sectors(model: Model, errors: list[ModelError]) -> None:
         for v in sc.variables:
             key = canonical(v)
             if key not in known:
-                errors.append(UnknownVariableError(
-                    f"sector '{sc.name}' lists '{v}', which is not defined{suggest(key, known)}",
-                    file=model.file, variable=v))
+                errors.append(
+                    UnknownVariableError(
+                        f"sector '{sc.name}' lists '{v}', which is not defined{suggest(key, known)}",
+                        file=model.file,
+                        variable=v,
+                    )
+                )
             elif key in first and first[key] != sc.name:
-                errors.append(StructureError(
-                    f"'{v}' is listed in sectors '{first[key]}' and '{sc.name}'; a variable belongs to one "
-                    "sector: remove it from one of them", file=model.file, variable=v))
+                errors.append(
+                    StructureError(
+                        f"'{v}' is listed in sectors '{first[key]}' and '{sc.name}'; a variable belongs to one "
+                        "sector: remove it from one of them",
+                        file=model.file,
+                        variable=v,
+                    )
+                )
             first.setdefault(key, sc.name)
 
 
@@ -542,9 +660,7 @@ def instant_dependencies(tree: ast.Expr, owner: str | None = None) -> set[str]:
                 out.add(n.func)  # a graphical function
             elif b is not None and b.kind in (BuiltinKind.STATEFUL, BuiltinKind.INIT):
                 inner = sampled or n.func == "SAMPLE_IF_TRUE"
-                stack.extend(
-                    (n.args[i], inner) for i in _INSTANT_STATEFUL.get(n.func, ()) if i < len(n.args)
-                )
+                stack.extend((n.args[i], inner) for i in _INSTANT_STATEFUL.get(n.func, ()) if i < len(n.args))
                 continue
             elif n.func in _INITIAL_ONLY:
                 stack.extend((a, sampled) for i, a in enumerate(n.args) if i not in _INITIAL_ONLY[n.func])
@@ -576,7 +692,12 @@ def _check_algebraic_loops(model: Model, trees: dict[str, ast.Expr], errors: lis
         shown = [_display(model, v) for v in cycle]
         path = " -> ".join(shown + [shown[0]])
         extra = f" ({len(comp)} variables are entangled in all)" if len(comp) > len(cycle) else ""
-        errors.append(AlgebraicLoopError(
-            f"algebraic loop {path}{extra}: each is computed from the one before it in the same instant, "
-            "so none can be computed first; put a stock or a delay (SMTH1, DELAY1) on the loop, or "
-            "remove one of the links", cycle=shown, file=model.file))
+        errors.append(
+            AlgebraicLoopError(
+                f"algebraic loop {path}{extra}: each is computed from the one before it in the same instant, "
+                "so none can be computed first; put a stock or a delay (SMTH1, DELAY1) on the loop, or "
+                "remove one of the links",
+                cycle=shown,
+                file=model.file,
+            )
+        )

@@ -189,8 +189,25 @@ def wrap_to_width(text: str, width: float, font, renderer, dpi: float) -> list[s
 def frame_text(fig, fig_w: float, fig_h: float, title: list[str], key: list[str], fontsize: float) -> None:
     """Put a diagram's title (top, centred) and key (bottom left) on its figure, in inches from the edges."""
     if title:
-        fig.text(0.5, 1 - 0.08 / fig_h, "\n".join(title), ha="center", va="top", fontsize=fontsize + 2,
-                 fontweight="bold", gid="title")
+        fig.text(
+            0.5,
+            1 - 0.08 / fig_h,
+            "\n".join(title),
+            ha="center",
+            va="top",
+            fontsize=fontsize + 2,
+            fontweight="bold",
+            gid="title",
+        )
     if key:
-        fig.text(0.12 / fig_w, 0.08 / fig_h, "\n".join(key), ha="left", va="bottom", fontsize=fontsize - 0.5,
-                 color="#333333", gid="key", linespacing=1.3)
+        fig.text(
+            0.12 / fig_w,
+            0.08 / fig_h,
+            "\n".join(key),
+            ha="left",
+            va="bottom",
+            fontsize=fontsize - 0.5,
+            color="#333333",
+            gid="key",
+            linespacing=1.3,
+        )

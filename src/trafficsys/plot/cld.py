@@ -424,8 +424,11 @@ def _place_marks(links, curves, boxes, marked, pos, fontsize):
         choice = None
         first = None
         # near the head first; where that is crowded (links converging on one variable), further back
-        for back in (min(0.2, cv.visible_length * 0.35), min(0.32, cv.visible_length * 0.45),
-                     min(0.45, cv.visible_length * 0.55)):
+        for back in (
+            min(0.2, cv.visible_length * 0.35),
+            min(0.32, cv.visible_length * 0.45),
+            min(0.45, cv.visible_length * 0.55),
+        ):
             t = cv.t_before_end(back)
             p, tan = cv.at(t)[0], cv.tangent(t)
             normal = np.array([-tan[1], tan[0]])
@@ -435,7 +438,9 @@ def _place_marks(links, curves, boxes, marked, pos, fontsize):
                 for s in (1, -1):
                     q = p + s * off * normal
                     r = Rect(q[0], q[1], sign_size, sign_size)
-                    room = Rect(q[0], q[1], 1.3 * sign_size, 1.3 * sign_size)  # a glyph's ink runs past its box
+                    room = Rect(
+                        q[0], q[1], 1.3 * sign_size, 1.3 * sign_size
+                    )  # a glyph's ink runs past its box
                     if not any(room.overlaps(o) for o in occupied):
                         choice = r
                         break

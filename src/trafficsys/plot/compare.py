@@ -13,10 +13,19 @@ from ..errors import ModelError
 from ..io.output import save_figure
 from ._style import FONT, SMALL, chars_across, use_thousands, wrap
 
-__all__ = ["plot_paired", "plot_metric", "plot_fan", "plot_pairwise", "plot_regions", "comparison_figure",
-           "strategy_colors", "paired_improvement"]
+__all__ = [
+    "plot_paired",
+    "plot_metric",
+    "plot_fan",
+    "plot_pairwise",
+    "plot_regions",
+    "comparison_figure",
+    "strategy_colors",
+    "paired_improvement",
+]
 
 _PALETTE = ["#4d4d4d", "#d95f02", "#1b9e77", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d"]
+
 
 def strategy_colors(strategies: list[str]) -> dict[str, str]:
     """One fixed colour per strategy, the reference (first) in grey."""
@@ -27,7 +36,9 @@ def paired_improvement(comparison, metric: str, strategy: str) -> np.ndarray:
     """Improvement of ``strategy`` over the reference in each sampled future (positive is better; NaN dropped)."""
     mt = comparison.metrics[metric]
     with np.errstate(invalid="ignore"):
-        d = mt.sign() * (comparison.values[metric][strategy] - comparison.values[metric][comparison.reference])
+        d = mt.sign() * (
+            comparison.values[metric][strategy] - comparison.values[metric][comparison.reference]
+        )
     return d[np.isfinite(d)]
 
 
@@ -69,11 +80,16 @@ def plot_paired(comparison, metric: str | None = None, ax: Any = None):
     ax.set_ylim(-0.6, len(others) - 0.4)
     verb = "reduction" if mt.better == "lower" else "gain"
     ref = comparison.reference.replace("_", " ")
-    ax.set_title(wrap(f"{mt.label}: {verb} against {ref} in the same future ({comparison.n} futures)",
-                      chars_across(ax)),
-                 fontsize=FONT + 1)
-    ax.set_xlabel(f"{verb} ({mt.units}); right of 0: better than {ref}\n"
-                  "dot: median; bars: middle 50% and 90% (5–95%)", fontsize=FONT)
+    ax.set_title(
+        wrap(
+            f"{mt.label}: {verb} against {ref} in the same future ({comparison.n} futures)", chars_across(ax)
+        ),
+        fontsize=FONT + 1,
+    )
+    ax.set_xlabel(
+        f"{verb} ({mt.units}); right of 0: better than {ref}\ndot: median; bars: middle 50% and 90% (5–95%)",
+        fontsize=FONT,
+    )
     ax.tick_params(axis="x", labelsize=FONT)
     from matplotlib.ticker import MaxNLocator
 
@@ -99,20 +115,28 @@ def plot_metric(comparison, metric: str, ax: Any = None):
         row = t.loc[(metric, s)]
         med, lo, hi = row["median"], row[lo_col], row[hi_col]
         if not np.isfinite(med):
-            ax.text(0.02, y, "n/a", va="center", transform=ax.get_yaxis_transform(), fontsize=SMALL, color="0.4")
+            ax.text(
+                0.02, y, "n/a", va="center", transform=ax.get_yaxis_transform(), fontsize=SMALL, color="0.4"
+            )
             continue
         hi_plot = hi if np.isfinite(hi) else med
         ax.plot([lo, hi_plot], [y, y], color=colors[s], lw=3, alpha=0.45, solid_capstyle="butt")
         if not np.isfinite(hi):
-            ax.annotate("", xy=(med * 1.15 if med > 0 else med + 1, y), xytext=(med, y),
-                        arrowprops={"arrowstyle": "->", "color": colors[s]})
+            ax.annotate(
+                "",
+                xy=(med * 1.15 if med > 0 else med + 1, y),
+                xytext=(med, y),
+                arrowprops={"arrowstyle": "->", "color": colors[s]},
+            )
         ax.plot([med], [y], "o", color=colors[s], ms=6)
     ax.set_yticks(ys)
     ax.set_yticklabels([s.replace("_", " ") for s in comparison.strategies], fontsize=FONT)
     arrow = "lower is better" if mt.better == "lower" else "higher is better"
     ax.set_title(f"{metric.replace('_', ' ')} ({arrow})", fontsize=FONT + 1)
-    ax.set_xlabel(f"{mt.units}\ndot: median, bar: {INTERVAL[0]:g}–{INTERVAL[1]:g}% of {comparison.n} futures",
-                  fontsize=FONT)
+    ax.set_xlabel(
+        f"{mt.units}\ndot: median, bar: {INTERVAL[0]:g}–{INTERVAL[1]:g}% of {comparison.n} futures",
+        fontsize=FONT,
+    )
     ax.tick_params(axis="x", labelsize=FONT)
     from matplotlib.ticker import MaxNLocator
 
@@ -143,7 +167,9 @@ def plot_fan(comparison, variable: str | None = None, ax: Any = None, paired: bo
     if variable is None:
         variable = next(iter(next(iter(comparison.trajectories.values()), {})), None)
         if variable is None:
-            raise ModelError("the comparison kept no time paths to draw; run compare(..., trajectories=[...])")
+            raise ModelError(
+                "the comparison kept no time paths to draw; run compare(..., trajectories=[...])"
+            )
     colors = strategy_colors(comparison.strategies)
     t = comparison.time
     ref = comparison.trajectories.get(comparison.reference, {}).get(variable) if paired else None
@@ -156,14 +182,18 @@ def plot_fan(comparison, variable: str | None = None, ax: Any = None, paired: bo
         lo, med, hi = np.percentile(y, [25, 50, 75], axis=1)
         ax.fill_between(t, lo, hi, color=colors[s], alpha=0.15, lw=0)
         ax.plot(t, med, color=colors[s], lw=2, label=s.replace("_", " "))
-    ax.set_xlabel(f"time ({comparison.time_units})" if getattr(comparison, "time_units", "")
-                  else "year", fontsize=FONT)
+    ax.set_xlabel(
+        f"time ({comparison.time_units})" if getattr(comparison, "time_units", "") else "year", fontsize=FONT
+    )
     what = variable.replace("_", " ")
     if ref is not None:
         ax.axhline(0, color="0.5", lw=0.8)
         ax.set_ylabel(f"{what}\nminus {comparison.reference} (same future)", fontsize=FONT)
-        ax.set_title(f"{what}, paired difference from {comparison.reference}: median and middle 50% over "
-                     f"{comparison.n} futures", fontsize=FONT + 1)
+        ax.set_title(
+            f"{what}, paired difference from {comparison.reference}: median and middle 50% over "
+            f"{comparison.n} futures",
+            fontsize=FONT + 1,
+        )
     else:
         ax.set_ylabel(what, fontsize=FONT)
         ax.set_title(f"{what}: median and middle 50% over {comparison.n} futures", fontsize=FONT + 1)
@@ -195,15 +225,31 @@ def plot_pairwise(comparison, metric: str | None = None, ax: Any = None):
     for i in range(arr.shape[0]):
         for j in range(arr.shape[1]):
             if np.isfinite(arr[i, j]):
-                ax.text(j, i, f"{arr[i, j]:.2f}", ha="center", va="center", fontsize=SMALL,
-                        color="white" if abs(arr[i, j] - 0.5) > 0.3 else "black")
-    ax.set_title(f"P(row beats column)\n{(metric or comparison.primary).replace('_', ' ')}", fontsize=FONT + 1)
+                ax.text(
+                    j,
+                    i,
+                    f"{arr[i, j]:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=SMALL,
+                    color="white" if abs(arr[i, j] - 0.5) > 0.3 else "black",
+                )
+    ax.set_title(
+        f"P(row beats column)\n{(metric or comparison.primary).replace('_', ' ')}", fontsize=FONT + 1
+    )
     ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04).ax.tick_params(labelsize=SMALL)
     return ax
 
 
-def plot_regions(comparison, a: str, b: str, x: str | None = None, y: str | None = None,
-                 metric: str | None = None, ax: Any = None):
+def plot_regions(
+    comparison,
+    a: str,
+    b: str,
+    x: str | None = None,
+    y: str | None = None,
+    metric: str | None = None,
+    ax: Any = None,
+):
     """Where ``a`` beats ``b``: the sampled futures over two uncertain constants, coloured by the winner.
 
     ``x`` and ``y`` default to the two constants that decide the pair most
@@ -222,14 +268,31 @@ def plot_regions(comparison, a: str, b: str, x: str | None = None, y: str | None
     wins = (va > vb) if mt.better == "higher" else (va < vb)
     xs, ys = comparison.samples[x].to_numpy(), comparison.samples[y].to_numpy()
     colors = strategy_colors(comparison.strategies)
-    ax.scatter(xs[~wins], ys[~wins], s=14, color=colors[b], alpha=0.7, lw=0,
-               label=f"{b.replace('_', ' ')} better ({np.mean(~wins):.0%})")
-    ax.scatter(xs[wins], ys[wins], s=16, color=colors[a], alpha=0.9, lw=0,
-               label=f"{a.replace('_', ' ')} better ({np.mean(wins):.0%})")
+    ax.scatter(
+        xs[~wins],
+        ys[~wins],
+        s=14,
+        color=colors[b],
+        alpha=0.7,
+        lw=0,
+        label=f"{b.replace('_', ' ')} better ({np.mean(~wins):.0%})",
+    )
+    ax.scatter(
+        xs[wins],
+        ys[wins],
+        s=16,
+        color=colors[a],
+        alpha=0.9,
+        lw=0,
+        label=f"{a.replace('_', ' ')} better ({np.mean(wins):.0%})",
+    )
     ax.set_xlabel(x, fontsize=FONT)
     ax.set_ylabel(y, fontsize=FONT)
-    ax.set_title(f"{metric.replace('_', ' ')}: where {a.replace('_', ' ')} beats {b.replace('_', ' ')}\n"
-                 f"({comparison.n} sampled futures, same sample for both)", fontsize=FONT + 1)
+    ax.set_title(
+        f"{metric.replace('_', ' ')}: where {a.replace('_', ' ')} beats {b.replace('_', ' ')}\n"
+        f"({comparison.n} sampled futures, same sample for both)",
+        fontsize=FONT + 1,
+    )
     # below the axes: inside them it would cover sampled futures
     ax.legend(fontsize=SMALL, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=2)
     ax.tick_params(labelsize=FONT)
@@ -267,9 +330,12 @@ def comparison_figure(comparison, path: str | None = None):
     for k, metric in enumerate(panels[:3]):
         plot_paired(comparison, metric, ax=fig.add_subplot(gs[2, k]))
     ref = (comparison.reference or "").replace("_", " ")
-    fig.suptitle(f"{comparison.model_name}: {len(comparison.strategies)} strategies over the same "
-                 f"{comparison.n} sampled futures; each strategy against {ref} in the same future "
-                 "(dot: median, bars: middle 50% and 5–95%)", fontsize=FONT + 3)
+    fig.suptitle(
+        f"{comparison.model_name}: {len(comparison.strategies)} strategies over the same "
+        f"{comparison.n} sampled futures; each strategy against {ref} in the same future "
+        "(dot: median, bars: middle 50% and 5–95%)",
+        fontsize=FONT + 3,
+    )
     if path is not None:
         save_figure(fig, path, dpi=110)
     return fig

@@ -37,21 +37,45 @@ def plot_sensitivity(result: Any, ax=None, *, top: int | None = 15):
         v = table["elasticity"].values
         ax.barh(y, v, color=np.where(v >= 0, "C0", "C3"))
         ax.axvline(0, color="0.2", lw=0.8)
-        ax.set_xlabel(wrap(f"elasticity of {result.metric}", 60) + "\n% change per 1 % change of the constant"
-                      "\n(blue raises it, red lowers it)", fontsize=FONT)
+        ax.set_xlabel(
+            wrap(f"elasticity of {result.metric}", 60) + "\n% change per 1 % change of the constant"
+            "\n(blue raises it, red lowers it)",
+            fontsize=FONT,
+        )
     elif result.method == "morris":
-        ax.barh(y - 0.2, table["mu_star"], 0.4, xerr=table["mu_star_conf"], color="C0", label="μ* (influence)",
-                error_kw=_ERR)
+        ax.barh(
+            y - 0.2,
+            table["mu_star"],
+            0.4,
+            xerr=table["mu_star_conf"],
+            color="C0",
+            label="μ* (influence)",
+            error_kw=_ERR,
+        )
         ax.barh(y + 0.2, table["sigma"], 0.4, color="C1", label="σ (interactions, non-linearity)")
-        ax.set_xlabel(wrap(f"Morris elementary effects on {result.metric}", 60)
-                      + "\n(error bar: 95 % confidence interval of μ*)", fontsize=FONT)
+        ax.set_xlabel(
+            wrap(f"Morris elementary effects on {result.metric}", 60)
+            + "\n(error bar: 95 % confidence interval of μ*)",
+            fontsize=FONT,
+        )
         ax.legend(fontsize=SMALL, loc="lower right")  # bars shrink downwards: the corner is free
     else:
-        ax.barh(y + 0.2, table["S1"], 0.4, xerr=table["S1_conf"], color="C0", label="first order S1", error_kw=_ERR)
+        ax.barh(
+            y + 0.2,
+            table["S1"],
+            0.4,
+            xerr=table["S1_conf"],
+            color="C0",
+            label="first order S1",
+            error_kw=_ERR,
+        )
         ax.barh(y - 0.2, table["ST"], 0.4, xerr=table["ST_conf"], color="C2", label="total ST", error_kw=_ERR)
         ax.axvline(0, color="0.2", lw=0.8)
-        ax.set_xlabel(wrap(f"Sobol indices of {result.metric} (share of variance)", 60) + "\n"
-                      "(error bars: 95 % confidence intervals)", fontsize=FONT)
+        ax.set_xlabel(
+            wrap(f"Sobol indices of {result.metric} (share of variance)", 60) + "\n"
+            "(error bars: 95 % confidence intervals)",
+            fontsize=FONT,
+        )
         ax.legend(fontsize=SMALL, loc="lower right")  # bars shrink downwards: the corner is free
     ax.set_yticks(y, names, fontsize=FONT)
     ax.tick_params(axis="x", labelsize=FONT)

@@ -276,8 +276,11 @@ def plot_stock_flow(
                 ]
                 own_free = [r for r in sides if not r.grown(0.02).contains(pipe).any()]
                 # better still: a side that no other flow's pipe runs through either
-                all_free = [r for r in own_free
-                            if not any(r.grown(0.02).contains(q).any() for k, q in pipes.items() if k != v)]
+                all_free = [
+                    r
+                    for r in own_free
+                    if not any(r.grown(0.02).contains(q).any() for k, q in pipes.items() if k != v)
+                ]
                 label_at[v] = (all_free or own_free or sides)[0]
             else:
                 shape[v] = label_at[v] = Rect(x, y, w, h)

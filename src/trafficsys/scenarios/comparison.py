@@ -96,24 +96,43 @@ def _named_strategies(model, scenarios):
                 key = f"custom_{custom}"
             sc = Scenario(str(key), tuple(s.items()), doc="settings given to compare")
         else:
-            raise ModelError(f"a strategy must be a name, a Scenario or a mapping of settings, got "
-                             f"{type(s).__name__}", file=model.file)
+            raise ModelError(
+                f"a strategy must be a name, a Scenario or a mapping of settings, got {type(s).__name__}",
+                file=model.file,
+            )
         for k, _ in sc.set:
             if k not in model:
-                raise ModelError(f"strategy '{sc.name}' sets '{k}', which the model does not define"
-                                 f"{suggest(k, model.names())}", file=model.file, variable=k)
+                raise ModelError(
+                    f"strategy '{sc.name}' sets '{k}', which the model does not define"
+                    f"{suggest(k, model.names())}",
+                    file=model.file,
+                    variable=k,
+                )
         model.scenarios[sc.name] = sc
         names.append(sc.name)
     return model, names
 
 
-def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str | Metric] | None = None,
-            n: int = 1000, seed: int | np.random.Generator | None = None, sampler: str = "lhs", *,
-            reference: str | None = None, primary: str | None = None,
-            uncertain: Sequence[str] | None = None, method: str | None = None, saveper: float = 1.0,
-            trajectories: Sequence[str] | str | None = None, executor: Any = None,
-            chunk_size: int | None = None, progress: bool | None = None,
-            settings: Mapping[str, float | str] | None = None, case: str | None = None) -> Comparison:
+def compare(
+    model,
+    scenarios: Sequence[str] | None = None,
+    metrics: Sequence[str | Metric] | None = None,
+    n: int = 1000,
+    seed: int | np.random.Generator | None = None,
+    sampler: str = "lhs",
+    *,
+    reference: str | None = None,
+    primary: str | None = None,
+    uncertain: Sequence[str] | None = None,
+    method: str | None = None,
+    saveper: float = 1.0,
+    trajectories: Sequence[str] | str | None = None,
+    executor: Any = None,
+    chunk_size: int | None = None,
+    progress: bool | None = None,
+    settings: Mapping[str, float | str] | None = None,
+    case: str | None = None,
+) -> Comparison:
     """Run every strategy over the same Monte Carlo sample and compare their indicators.
 
     Parameters
@@ -211,9 +230,11 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
     names = list(model.scenarios) if scenarios is None else [str(s) for s in scenarios]
     for s in names:
         if s not in model.scenarios:
-
-            raise ModelError(f"no strategy '{s}'{suggest(s, model.scenarios)}; defined: "
-                             f"{', '.join(model.scenarios) or 'none'}", file=model.file)
+            raise ModelError(
+                f"no strategy '{s}'{suggest(s, model.scenarios)}; defined: "
+                f"{', '.join(model.scenarios) or 'none'}",
+                file=model.file,
+            )
     if reference is not None and reference in model.scenarios and reference not in names:
         names.insert(0, reference)
     if reference is None or reference not in names:
@@ -227,22 +248,30 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
 
     available = indicators(model)
     if metrics is None and not available:
-        raise ModelError("the model declares no indicators to compare the strategies on: pass metrics=[Metric(...)] "
-                         "(trafficsys.scenarios.Metric), or declare them in the model file's [metadata.indicators] "
-                         "(see trafficsys.scenarios.metrics)", file=model.file)
+        raise ModelError(
+            "the model declares no indicators to compare the strategies on: pass metrics=[Metric(...)] "
+            "(trafficsys.scenarios.Metric), or declare them in the model file's [metadata.indicators] "
+            "(see trafficsys.scenarios.metrics)",
+            file=model.file,
+        )
     chosen: list[Metric] = []
-    for mt in (list(available) if metrics is None else metrics):
+    for mt in list(available) if metrics is None else metrics:
         if isinstance(mt, Metric):
             chosen.append(mt)
             continue
         if mt not in available:
-            raise ModelError(f"no metric '{mt}'{suggest(mt, available)}; the model declares: "
-                             f"{', '.join(available) or 'none ([metadata.indicators])'}", file=model.file)
+            raise ModelError(
+                f"no metric '{mt}'{suggest(mt, available)}; the model declares: "
+                f"{', '.join(available) or 'none ([metadata.indicators])'}",
+                file=model.file,
+            )
         chosen.append(available[mt])
     chosen = [mt for mt in chosen if all(v in model for v in mt.needs)]
     if not chosen:
-        raise ModelError("none of the requested metrics applies to this model (their variables are missing)",
-                         file=model.file)
+        raise ModelError(
+            "none of the requested metrics applies to this model (their variables are missing)",
+            file=model.file,
+        )
     if primary not in [mt.name for mt in chosen]:
         primary = chosen[0].name
 
@@ -257,13 +286,23 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
     if isinstance(trajectories, str) and trajectories == "all":
         keep = None
     else:
-        keep = [canonical(v) for v in ([trajectories] if isinstance(trajectories, str) else trajectories)
-                if v in model]
+        keep = [
+            canonical(v)
+            for v in ([trajectories] if isinstance(trajectories, str) else trajectories)
+            if v in model
+        ]
     constants = {canonical(c.name) for c in model.constants}
-    saved = None if keep is None else sorted({canonical(v) for v in needed if canonical(v) not in constants}
-                                             | set(keep))
-    check_memory(8.0 * n * (len(inputs) + nsave * (len(model) if saved is None else len(saved) + 1)),
-                 f"comparing strategies over {n:,} futures", "use fewer futures (n)", model.file)
+    saved = (
+        None
+        if keep is None
+        else sorted({canonical(v) for v in needed if canonical(v) not in constants} | set(keep))
+    )
+    check_memory(
+        8.0 * n * (len(inputs) + nsave * (len(model) if saved is None else len(saved) + 1)),
+        f"comparing strategies over {n:,} futures",
+        "use fewer futures (n)",
+        model.file,
+    )
     X = sample_inputs(model, inputs, n, seed, sampler)
     samples = input_params(inputs, X)
     from ..engine.run import check_settings
@@ -280,31 +319,62 @@ def compare(model, scenarios: Sequence[str] | None = None, metrics: Sequence[str
     residuals: dict[str, float] = {}
     time = None
     for s in names:
-        r = run_ensemble(model, started or None, scenario=s, method=method, saveper=saveper, n=n,
-                         variables=saved if saved else None, executor=executor, chunk_size=chunk_size,
-                         progress=progress, desc=f"compare {s}", seed=noise)
+        r = run_ensemble(
+            model,
+            started or None,
+            scenario=s,
+            method=method,
+            saveper=saveper,
+            n=n,
+            variables=saved if saved else None,
+            executor=executor,
+            chunk_size=chunk_size,
+            progress=progress,
+            desc=f"compare {s}",
+            seed=noise,
+        )
         check_settings(model, s, None, r, stacklevel=3)
         ds = r.ds
-        finals[s] = {v: np.broadcast_to(ds[canonical(v)].values[-1] if "time" in ds[canonical(v)].dims
-                                        else ds[canonical(v)].values, (n,)).astype(float) for v in needed}
-        paths[s] = {v: np.broadcast_to(ds[v].values, (ds.sizes["time"], n)).astype(float)
-                    for v in (keep if keep is not None else list(r.variables))}
+        finals[s] = {
+            v: np.broadcast_to(
+                ds[canonical(v)].values[-1] if "time" in ds[canonical(v)].dims else ds[canonical(v)].values,
+                (n,),
+            ).astype(float)
+            for v in needed
+        }
+        paths[s] = {
+            v: np.broadcast_to(ds[v].values, (ds.sizes["time"], n)).astype(float)
+            for v in (keep if keep is not None else list(r.variables))
+        }
         residuals[s] = _people_residual(model, r)
         time = np.asarray(ds["time"].values, dtype=float)
 
     values: dict[str, dict[str, np.ndarray]] = {}
     for mt in chosen:
         ref = finals.get(reference) if reference is not None else None
-        values[mt.name] = {s: np.asarray(mt.compute(finals[s], None if s == reference else ref), dtype=float)
-                           for s in names}
+        values[mt.name] = {
+            s: np.asarray(mt.compute(finals[s], None if s == reference else ref), dtype=float) for s in names
+        }
     sample_frame = pd.DataFrame(X, columns=[canonical(inp.name) for inp in inputs])
     sample_frame.index.name = "run"
-    return Comparison(model_name=model.name, strategies=names, reference=reference, primary=primary,
-                      metrics={mt.name: mt for mt in chosen}, values=values, samples=sample_frame,
-                      n=int(n), seed=seed if isinstance(seed, (int, type(None))) else None, sampler=sampler,
-                      time=time, trajectories=paths, ledger_residual=residuals,
-                      docs={s: model.scenarios[s].doc for s in names}, notes=notes,
-                      panels=[str(x) for x in declared.get("figure", [])])
+    return Comparison(
+        model_name=model.name,
+        strategies=names,
+        reference=reference,
+        primary=primary,
+        metrics={mt.name: mt for mt in chosen},
+        values=values,
+        samples=sample_frame,
+        n=int(n),
+        seed=seed if isinstance(seed, (int, type(None))) else None,
+        sampler=sampler,
+        time=time,
+        trajectories=paths,
+        ledger_residual=residuals,
+        docs={s: model.scenarios[s].doc for s in names},
+        notes=notes,
+        panels=[str(x) for x in declared.get("figure", [])],
+    )
 
 
 def _what_if(model, names: list[str], settings, case):
@@ -316,18 +386,26 @@ def _what_if(model, names: list[str], settings, case):
     cases = model.metadata.get("cases") if isinstance(model.metadata.get("cases"), dict) else {}
     if case is not None:
         if case not in cases:
-            raise ModelError(f"no sensitivity case '{case}'; the model defines: {', '.join(cases) or 'none'}",
-                             file=model.file)
+            raise ModelError(
+                f"no sensitivity case '{case}'; the model defines: {', '.join(cases) or 'none'}",
+                file=model.file,
+            )
         what_if.update(dict(cases[case].get("settings", {})))
-        notes.append(f"sensitivity case '{case}': {' '.join(str(cases[case].get('doc', '')).split())} ("
-                     + ", ".join(f"{k} = {v}" for k, v in what_if.items()) + ")")
+        notes.append(
+            f"sensitivity case '{case}': {' '.join(str(cases[case].get('doc', '')).split())} ("
+            + ", ".join(f"{k} = {v}" for k, v in what_if.items())
+            + ")"
+        )
     if settings:
         what_if.update(dict(settings))
         notes.append("what-if under every strategy: " + ", ".join(f"{k} = {v}" for k, v in settings.items()))
     for k in what_if:
         if k not in model:
-            raise ModelError(f"settings: the model does not define '{k}'{suggest(k, model.names())}",
-                             file=model.file, variable=k)
+            raise ModelError(
+                f"settings: the model does not define '{k}'{suggest(k, model.names())}",
+                file=model.file,
+                variable=k,
+            )
         by = [s for s in names if canonical(k) in {canonical(x) for x, _ in model.scenarios[s].set}]
         if by:
             notes.append(f"{k}: set by {', '.join(by)} themselves, whose own values win there")
@@ -340,8 +418,10 @@ def _what_if(model, names: list[str], settings, case):
         text = " ".join(str(unverified.get("note", "")).split())
         at_zero = all(isinstance(what_if.get(x), (int, float)) for x in names_u)
         if not at_zero:
-            notes.append(f"{len(names_u)} effect sizes no source measures enter this comparison, each sampled "
-                         f"from zero: {', '.join(names_u)}. {text}".strip())
+            notes.append(
+                f"{len(names_u)} effect sizes no source measures enter this comparison, each sampled "
+                f"from zero: {', '.join(names_u)}. {text}".strip()
+            )
     return model, what_if, notes
 
 
@@ -434,10 +514,21 @@ class Comparison:
                         med, lo, hi = np.percentile(finite, [50, lo_q, hi_q])
                     else:
                         med, lo, hi = np.percentile(finite, [50, lo_q, hi_q], method="nearest")
-                rows.append({"metric": name, "strategy": s, "median": med, f"p{lo_q:g}": lo, f"p{hi_q:g}": hi,
-                             "mean": float(np.mean(finite)) if finite.size and np.all(np.isfinite(finite))
-                             else np.nan,
-                             "units": mt.units, "better": mt.better, "label": mt.label})
+                rows.append(
+                    {
+                        "metric": name,
+                        "strategy": s,
+                        "median": med,
+                        f"p{lo_q:g}": lo,
+                        f"p{hi_q:g}": hi,
+                        "mean": float(np.mean(finite))
+                        if finite.size and np.all(np.isfinite(finite))
+                        else np.nan,
+                        "units": mt.units,
+                        "better": mt.better,
+                        "label": mt.label,
+                    }
+                )
         return pd.DataFrame(rows)
 
     @property
@@ -512,8 +603,9 @@ class Comparison:
         q1, q3 = np.percentile(x, [25, 75], axis=0)
         low = np.array([wins[x[:, j] <= q1[j]].mean() for j in range(x.shape[1])])
         high = np.array([wins[x[:, j] >= q3[j]].mean() for j in range(x.shape[1])])
-        df = pd.DataFrame({"spearman": rho, "win_low_quarter": low, "win_high_quarter": high},
-                          index=self.samples.columns)
+        df = pd.DataFrame(
+            {"spearman": rho, "win_low_quarter": low, "win_high_quarter": high}, index=self.samples.columns
+        )
         df.index.name = "constant"
         df = df.reindex(df["spearman"].abs().sort_values(ascending=False).index)
         return df if top is None else df.head(top)
@@ -539,8 +631,12 @@ class Comparison:
             if d.size == 0:
                 continue
             med, lo, hi = np.percentile(d, [50, *INTERVAL])
-            rows[s] = {"improvement_median": med, f"p{INTERVAL[0]:g}": lo, f"p{INTERVAL[1]:g}": hi,
-                       "share_improved": float(np.mean(d > 0))}
+            rows[s] = {
+                "improvement_median": med,
+                f"p{INTERVAL[0]:g}": lo,
+                f"p{INTERVAL[1]:g}": hi,
+                "share_improved": float(np.mean(d > 0)),
+            }
         out = pd.DataFrame.from_dict(rows, orient="index")
         out.index.name = f"vs {self.reference}"
         return out
@@ -559,13 +655,17 @@ class Comparison:
         if pw >= ROBUST:
             # never round a share up: 99.6% is "at least 99%", only 1.0 is "every one"
             share = "every one" if pw == 1.0 else f"at least {np.floor(pw * 100):.0f}%"
-            return (f"{mt.label}: {best} is best in every pairing, beating each other strategy in {share} "
-                    f"of the {self.n} sampled futures (closest: {worst_rival}).")
+            return (
+                f"{mt.label}: {best} is best in every pairing, beating each other strategy in {share} "
+                f"of the {self.n} sampled futures (closest: {worst_rival})."
+            )
         drv = self.drivers(best, worst_rival, metric, top=3)
         names = ", ".join(f"{k} ({'+' if r > 0 else '-'})" for k, r in drv["spearman"].items())
-        return (f"{mt.label}: the ranking is NOT robust. {best} has the best median but beats {worst_rival} in "
-                f"only {pw:.0%} of the {self.n} sampled futures; the constants that decide it: {names or 'none'} "
-                f"(+ means higher values favour {best}).")
+        return (
+            f"{mt.label}: the ranking is NOT robust. {best} has the best median but beats {worst_rival} in "
+            f"only {pw:.0%} of the {self.n} sampled futures; the constants that decide it: {names or 'none'} "
+            f"(+ means higher values favour {best})."
+        )
 
     # ---------------------------------------------------------------- display
     def summary_frame(self) -> pd.DataFrame:
@@ -583,9 +683,11 @@ class Comparison:
         return pd.DataFrame(data, index=idx)
 
     def __str__(self) -> str:
-        lines = [f"Strategy comparison: {self.model_name}, {self.n} sampled futures (seed {self.seed}, "
-                 f"{self.sampler}), common random numbers; cells are median [{INTERVAL[0]:g}th, "
-                 f"{INTERVAL[1]:g}th percentile]; (v) lower is better, (^) higher is better."]
+        lines = [
+            f"Strategy comparison: {self.model_name}, {self.n} sampled futures (seed {self.seed}, "
+            f"{self.sampler}), common random numbers; cells are median [{INTERVAL[0]:g}th, "
+            f"{INTERVAL[1]:g}th percentile]; (v) lower is better, (^) higher is better."
+        ]
         frame = self.summary_frame()
         with pd.option_context("display.width", 250, "display.max_columns", None, "display.max_colwidth", 40):
             lines.append(frame.to_string())
@@ -596,11 +698,15 @@ class Comparison:
         lines.append("")
         if self.reference is not None:
             pdiff = self.paired_difference(self.primary)
-            lines.append(f"Improvement over {self.reference} on {self.primary}, paired by sampled future "
-                         f"(median [{INTERVAL[0]:g}th, {INTERVAL[1]:g}th]; share of futures improved):")
+            lines.append(
+                f"Improvement over {self.reference} on {self.primary}, paired by sampled future "
+                f"(median [{INTERVAL[0]:g}th, {INTERVAL[1]:g}th]; share of futures improved):"
+            )
             for s, row in pdiff.iterrows():
-                lines.append(f"  {s:32s} {_cell(row['improvement_median'], row.iloc[1], row.iloc[2]):28s} "
-                             f"{row['share_improved']:.0%}")
+                lines.append(
+                    f"  {s:32s} {_cell(row['improvement_median'], row.iloc[1], row.iloc[2]):28s} "
+                    f"{row['share_improved']:.0%}"
+                )
             lines.append("")
         p = self.prob_beats(self.primary)
         lines.append(f"P(row beats column) on {self.primary}:")
@@ -616,27 +722,41 @@ class Comparison:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        head = (f"<p><b>Strategy comparison</b>: {html.escape(self.model_name)}, {self.n} sampled futures, "
-                f"common random numbers; cells are median [{INTERVAL[0]:g}th, {INTERVAL[1]:g}th percentile].</p>")
+        head = (
+            f"<p><b>Strategy comparison</b>: {html.escape(self.model_name)}, {self.n} sampled futures, "
+            f"common random numbers; cells are median [{INTERVAL[0]:g}th, {INTERVAL[1]:g}th percentile].</p>"
+        )
         paired = ""
         if self.reference is not None:
             pdiff = self.paired_difference(self.primary)
-            rows = "".join(f"<tr><td>{html.escape(s)}</td><td>{_cell(r['improvement_median'], r.iloc[1], r.iloc[2])}"
-                           f"</td><td>{r['share_improved']:.0%}</td></tr>" for s, r in pdiff.iterrows())
-            paired = (f"<p>Improvement over {html.escape(self.reference)} on {html.escape(self.primary)} in the same "
-                      f"future (positive is better):</p><table><thead><tr><th>strategy</th><th>median [p5, p95]"
-                      f"</th><th>futures improved</th></tr></thead><tbody>{rows}</tbody></table>")
+            rows = "".join(
+                f"<tr><td>{html.escape(s)}</td><td>{_cell(r['improvement_median'], r.iloc[1], r.iloc[2])}"
+                f"</td><td>{r['share_improved']:.0%}</td></tr>"
+                for s, r in pdiff.iterrows()
+            )
+            paired = (
+                f"<p>Improvement over {html.escape(self.reference)} on {html.escape(self.primary)} in the same "
+                f"future (positive is better):</p><table><thead><tr><th>strategy</th><th>median [p5, p95]"
+                f"</th><th>futures improved</th></tr></thead><tbody>{rows}</tbody></table>"
+            )
         body = paired + self.summary_frame().to_html()
         p = self.prob_beats(self.primary).to_html(float_format=lambda x: f"{x:.2f}", na_rep="")
         rob = "".join(f"<li>{html.escape(self.robustness(n))}</li>" for n in self.metrics)
-        return (head + body + f"<p>P(row beats column) on {html.escape(self.primary)}</p>" + p
-                + f"<ul>{rob}</ul><p>Everything: <code>.to_pandas()</code>, <code>.paired_difference(metric)</code>, "
-                "<code>.prob_beats(metric)</code>, <code>.drivers(a, b)</code>; figures: <code>.plot()</code>, "
-                "<code>.figure()</code>.</p>")
+        return (
+            head
+            + body
+            + f"<p>P(row beats column) on {html.escape(self.primary)}</p>"
+            + p
+            + f"<ul>{rob}</ul><p>Everything: <code>.to_pandas()</code>, <code>.paired_difference(metric)</code>, "
+            "<code>.prob_beats(metric)</code>, <code>.drivers(a, b)</code>; figures: <code>.plot()</code>, "
+            "<code>.figure()</code>.</p>"
+        )
 
     def __repr__(self) -> str:
-        return (f"<Comparison {self.model_name}: {len(self.strategies)} strategies x {self.n} futures, "
-                f"{len(self.metrics)} metrics>")
+        return (
+            f"<Comparison {self.model_name}: {len(self.strategies)} strategies x {self.n} futures, "
+            f"{len(self.metrics)} metrics>"
+        )
 
     def plot(self, ax: Any = None, metric: str | None = None, *, kind: str = "paired"):
         """Draw one metric; returns the Axes.
@@ -664,9 +784,10 @@ class Comparison:
     # ---------------------------------------------------------------- helpers
     def _strategy(self, name: str) -> str:
         if name not in self.strategies:
-
-            raise ModelError(f"no strategy '{name}' in this comparison{suggest(str(name), self.strategies)}; "
-                             f"compared: {', '.join(self.strategies)}")
+            raise ModelError(
+                f"no strategy '{name}' in this comparison{suggest(str(name), self.strategies)}; "
+                f"compared: {', '.join(self.strategies)}"
+            )
         return name
 
     def _metric(self, metric: str | None) -> str:

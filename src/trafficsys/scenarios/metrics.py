@@ -172,26 +172,41 @@ def indicators(model: Any) -> dict[str, Metric]:
     for name, spec in declared.items():
         where = f"[metadata.indicators.{name}]"
         if not isinstance(spec, dict):
-            raise ModelError(f"{where} must be a table (label, units, better, and one of {', '.join(_KINDS)})",
-                             file=file)
+            raise ModelError(
+                f"{where} must be a table (label, units, better, and one of {', '.join(_KINDS)})", file=file
+            )
         missing = [k for k in ("label", "units", "better") if not isinstance(spec.get(k), str)]
         if missing:
             raise ModelError(f"{where} needs {', '.join(missing)} (text)", file=file)
         kinds = [k for k in _KINDS if k in spec]
         if len(kinds) != 1:
-            raise ModelError(f"{where} needs exactly one of {', '.join(_KINDS)}; got {', '.join(kinds) or 'none'}",
-                             file=file)
+            raise ModelError(
+                f"{where} needs exactly one of {', '.join(_KINDS)}; got {', '.join(kinds) or 'none'}",
+                file=file,
+            )
         kind = kinds[0]
         arg = spec[kind]
         names = [arg] if kind == "value" else arg
-        ok = isinstance(names, list) and all(isinstance(v, str) for v in names) and (
-            len(names) == 1 if kind == "value" else len(names) >= 2 if kind == "ratio" else len(names) == 2)
+        ok = (
+            isinstance(names, list)
+            and all(isinstance(v, str) for v in names)
+            and (
+                len(names) == 1
+                if kind == "value"
+                else len(names) >= 2
+                if kind == "ratio"
+                else len(names) == 2
+            )
+        )
         if not ok:
             raise ModelError(f"{where}: {kind} must be {_KINDS[kind]}, got {arg!r}", file=file)
         for v in names:
             if v not in model:
-                raise ModelError(f"{where} uses '{v}', which the model does not define"
-                                 f"{suggest(v, model.names())}", file=file, variable=v)
+                raise ModelError(
+                    f"{where} uses '{v}', which the model does not define{suggest(v, model.names())}",
+                    file=file,
+                    variable=v,
+                )
         if kind == "value":
             compute = final_value(names[0])
         elif kind == "ratio":
@@ -202,8 +217,15 @@ def indicators(model: Any) -> dict[str, Metric]:
         else:
             compute = cost_per_averted(names[0], names[1])
         try:
-            out[name] = Metric(name, spec["label"], spec["units"], spec["better"], compute,
-                               tuple(dict.fromkeys(names)), str(spec.get("note", "")))
+            out[name] = Metric(
+                name,
+                spec["label"],
+                spec["units"],
+                spec["better"],
+                compute,
+                tuple(dict.fromkeys(names)),
+                str(spec.get("note", "")),
+            )
         except ValueError as e:
             raise ModelError(f"{where}: {e}", file=file) from None
     return out
@@ -215,15 +237,18 @@ def comparison_defaults(model) -> dict[str, Any]:
     if found is None:
         return {}
     if not isinstance(found, dict):
-        raise ModelError("[metadata.compare] must be a table (reference, primary, trajectories, figure)",
-                         file=model.file)
+        raise ModelError(
+            "[metadata.compare] must be a table (reference, primary, trajectories, figure)", file=model.file
+        )
     for key in ("reference", "primary"):
         if key in found and not isinstance(found[key], str):
             raise ModelError(f"[metadata.compare] {key} must be a name, got {found[key]!r}", file=model.file)
     for key in ("trajectories", "figure"):
         value = found.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ModelError(f"[metadata.compare] {key} must be a list of names, got {value!r}", file=model.file)
+            raise ModelError(
+                f"[metadata.compare] {key} must be a list of names, got {value!r}", file=model.file
+            )
     return found
 
 
@@ -235,8 +260,12 @@ def __getattr__(name: str) -> Any:
 
         from ..io import load_default
 
-        warnings.warn(f"trafficsys.scenarios.{name} is deprecated: the reference model declares its indicators "
-                      "in its file; use trafficsys.scenarios.indicators(model)", DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            f"trafficsys.scenarios.{name} is deprecated: the reference model declares its indicators "
+            "in its file; use trafficsys.scenarios.indicators(model)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         found = indicators(load_default(strategies=False))
         return found if name == "METRICS" else tuple(found)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -29,13 +29,32 @@ from .context import Context, actor_of, is_assumption, of_kind, policy_levers
 from .detectors import DETECTORS, STRUCTURAL_WEIGHT, Finding
 from .report import KINDS, Block, BlocksComparison, BlocksReport, Evidence, LeverEffect
 
-__all__ = ["find_blocks", "Block", "BlocksReport", "BlocksComparison", "Evidence", "LeverEffect", "KINDS",
-           "policy_levers"]
+__all__ = [
+    "find_blocks",
+    "Block",
+    "BlocksReport",
+    "BlocksComparison",
+    "Evidence",
+    "LeverEffect",
+    "KINDS",
+    "policy_levers",
+]
 
 
-def find_blocks(m: Model, target: str, levers: Sequence[str] | None = None, scenario: Any = None, n: int = 200,
-                seed: Any = None, *, kinds: Sequence[str] | None = None, min_share: float = 0.5,
-                min_strength: float = 0.05, dominance_runs: int = 12, progress: bool | None = None) -> BlocksReport:
+def find_blocks(
+    m: Model,
+    target: str,
+    levers: Sequence[str] | None = None,
+    scenario: Any = None,
+    n: int = 200,
+    seed: Any = None,
+    *,
+    kinds: Sequence[str] | None = None,
+    min_share: float = 0.5,
+    min_strength: float = 0.05,
+    dominance_runs: int = 12,
+    progress: bool | None = None,
+) -> BlocksReport:
     """Find and rank the systemic blocks that keep ``target`` from responding to the levers.
 
     Parameters
@@ -126,19 +145,26 @@ def find_blocks(m: Model, target: str, levers: Sequence[str] | None = None, scen
             findings += DETECTORS[kind](ctx)
         bar.update(1)
     if not behavioural:
-        ctx.not_assessed.insert(0, "behaviour: nothing changes in the runs (every stock stays at its initial "
-                                   "value), so no binding, dominance or response can be measured; only "
-                                   "structural findings are listed")
+        ctx.not_assessed.insert(
+            0,
+            "behaviour: nothing changes in the runs (every stock stays at its initial "
+            "value), so no binding, dominance or response can be measured; only "
+            "structural findings are listed",
+        )
     if ctx.dominance_note and ctx.dominance_note not in ctx.not_assessed:
         ctx.not_assessed.append(ctx.dominance_note)
 
     bar.set_postfix_str("levers")
-    lever_effects = sorted((_lever_effect(ctx, lv) for lv in ctx.reaching),
-                           key=lambda e: -abs(e.elasticity) if np.isfinite(e.elasticity) else 0.0)
+    lever_effects = sorted(
+        (_lever_effect(ctx, lv) for lv in ctx.reaching),
+        key=lambda e: -abs(e.elasticity) if np.isfinite(e.elasticity) else 0.0,
+    )
     bar.update(1)
     bar.close()
     unreached = [of_kind(ctx.m[lv], Constant) for lv in ctx.unreached]
-    lever_effects += [LeverEffect(lv, float(c.value), 0.0, 0.0, 0.0, actor_of(c)) for lv, c in zip(ctx.unreached, unreached)]
+    lever_effects += [
+        LeverEffect(lv, float(c.value), 0.0, 0.0, 0.0, actor_of(c)) for lv, c in zip(ctx.unreached, unreached)
+    ]
     by_name = {e.name: e for e in lever_effects}
     blocks: list[Block] = []
     candidates: list[Block] = []
@@ -147,10 +173,27 @@ def find_blocks(m: Model, target: str, levers: Sequence[str] | None = None, scen
         (blocks if b.prevalence >= min_share and b.strength >= min_strength else candidates).append(b)
     blocks.sort(key=lambda b: (-b.severity, b.kind, b.variables))
     candidates.sort(key=lambda b: (-b.severity, b.kind, b.variables))
-    return BlocksReport(blocks, ctx.target, scenario, ctx.n, seed, lever_effects, list(dict.fromkeys(ctx.not_assessed)),
-                        ctx.at_rest, candidates, m.name, min_share, _model=m,
-                        _options={"levers": levers, "kinds": kinds, "min_share": min_share, "min_strength": min_strength,
-                                  "dominance_runs": dominance_runs})
+    return BlocksReport(
+        blocks,
+        ctx.target,
+        scenario,
+        ctx.n,
+        seed,
+        lever_effects,
+        list(dict.fromkeys(ctx.not_assessed)),
+        ctx.at_rest,
+        candidates,
+        m.name,
+        min_share,
+        _model=m,
+        _options={
+            "levers": levers,
+            "kinds": kinds,
+            "min_share": min_share,
+            "min_strength": min_strength,
+            "dominance_runs": dominance_runs,
+        },
+    )
 
 
 def _lever_effect(ctx: Context, lever: str) -> LeverEffect:
@@ -160,8 +203,9 @@ def _lever_effect(ctx: Context, lever: str) -> LeverEffect:
         return LeverEffect(lever, float(c.value), 0.0, 0.0, 0.0, actor_of(c))
     el = r.elasticity
     med = float(np.median(el[np.isfinite(el)])) if np.any(np.isfinite(el)) else float("nan")
-    return LeverEffect(lever, float(c.value), med, float(np.median(r.effect)), float(np.mean(r.derivative > 0)),
-                       actor_of(c))
+    return LeverEffect(
+        lever, float(c.value), med, float(np.median(r.effect)), float(np.mean(r.derivative > 0)), actor_of(c)
+    )
 
 
 def _block(ctx: Context, f: Finding, levers: dict[str, LeverEffect]) -> Block:
@@ -173,9 +217,19 @@ def _block(ctx: Context, f: Finding, levers: dict[str, LeverEffect]) -> Block:
     else:
         strength = float(np.median(strength_f[holds])) if holds.any() else float(np.median(strength_f))
     confidence, assumed = _confidence(ctx, f, strength_f * holds)
-    return Block(f.kind, round(prevalence * strength, 6), list(f.variables), f.loops, f.evidence,
-                 [levers[lv] for lv in f.levers if lv in levers], confidence, f.explanation, prevalence, strength,
-                 assumed)
+    return Block(
+        f.kind,
+        round(prevalence * strength, 6),
+        list(f.variables),
+        f.loops,
+        f.evidence,
+        [levers[lv] for lv in f.levers if lv in levers],
+        confidence,
+        f.explanation,
+        prevalence,
+        strength,
+        assumed,
+    )
 
 
 def _confidence(ctx: Context, f: Finding, per_future: np.ndarray) -> tuple[float, list[str]]:

@@ -31,9 +31,12 @@ E = TypeVar("E", bound=Element)
 def of_kind(element: Element, kind: type[E]) -> E:
     """Return ``element`` as a ``kind`` (a lever is a Constant, a stock a Stock), or raise naming it."""
     if not isinstance(element, kind):
-        raise ModelError(f"'{element.name}' is a {element.kind.value}, not a {kind.__name__.lower()}",
-                         variable=element.name)
+        raise ModelError(
+            f"'{element.name}' is a {element.kind.value}, not a {kind.__name__.lower()}",
+            variable=element.name,
+        )
     return element
+
 
 #: relative size of a lever's perturbation (each side of a central difference)
 REL_STEP = 0.05
@@ -96,13 +99,24 @@ class LeverResponse:
 class Context:
     """The shared inputs of the detectors (built by :func:`~trafficsys.analysis.blocks.find_blocks`)."""
 
-    def __init__(self, model: Model, target: str, levers: Sequence[str] | None, scenario: Any, n: int,
-                 seed: Any, *, dominance_runs: int = 12):
+    def __init__(
+        self,
+        model: Model,
+        target: str,
+        levers: Sequence[str] | None,
+        scenario: Any,
+        n: int,
+        seed: Any,
+        *,
+        dominance_runs: int = 12,
+    ):
         from ...engine import as_generator, sample_constants
         from ...model.arrays import flatten, is_arrayed
 
         if not isinstance(model, Model):
-            raise ModelError(f"find_blocks needs a Model (ts.load(path) gives one), not {type(model).__name__}")
+            raise ModelError(
+                f"find_blocks needs a Model (ts.load(path) gives one), not {type(model).__name__}"
+            )
         model.validate()
         if is_arrayed(model):
             model = flatten(model)
@@ -132,7 +146,9 @@ class Context:
             raise ModelError(
                 f"no lever has a causal path to the target '{self.target}' (levers: {', '.join(self.levers)}); "
                 "choose a target downstream of the levers, or pass levers=[...] that influence it",
-                file=self.file, variable=self.target)
+                file=self.file,
+                variable=self.target,
+            )
         from ...cld.derive import from_model
         from ..polarities import confirm_polarities
 
@@ -155,13 +171,17 @@ class Context:
                 "the model has no feedback loops, so there are no systemic blocks to find in its structure "
                 "(policy resistance, burden shifting and missing accountability all need feedback); "
                 "add the feedback the system has, or study the levers with ts.sensitivity",
-                file=self.file)
+                file=self.file,
+            )
         self.material = self._material_upstream()
 
         # ---- behaviour: one ensemble over the uncertain constants, levers fixed
         fixed = set(self.levers) | {canonical(k) for k in _scenario_keys(m, scenario)}
-        uncertain = [canonical(c.name) for c in m.constants
-                     if c.range is not None and c.range[1] > c.range[0] and canonical(c.name) not in fixed]
+        uncertain = [
+            canonical(c.name)
+            for c in m.constants
+            if c.range is not None and c.range[1] > c.range[0] and canonical(c.name) not in fixed
+        ]
         self.uncertain = uncertain
         if uncertain:
             self.sample = sample_constants(m, self.n, self.rng, names=uncertain)
@@ -179,7 +199,9 @@ class Context:
                 observed = self.ds.isel(run=slice(0, min(self.n, 8))) if "run" in self.ds.dims else self.ds
                 self.cld = confirm_polarities(from_model(m), m, observed)
             except (ModelError, ValueError) as e:  # the numeric sign check failed: keep the structural signs
-                self.sign_note = f"link signs from the equations only (the check against the runs failed: {e})"
+                self.sign_note = (
+                    f"link signs from the equations only (the check against the runs failed: {e})"
+                )
         self._lever_cache: dict[tuple[str, tuple[str, ...]], LeverResponse] = {}
         self._env: dict[str, np.ndarray] | None = None
         self.lookups = {canonical(e.name): e for e in m if isinstance(e, Lookup)}
@@ -191,45 +213,62 @@ class Context:
     # ------------------------------------------------------------------ inputs
     def _target(self, target: str) -> str:
         if not isinstance(target, str) or not target.strip():
-            raise ModelError("give the target: the outcome variable whose blocks to find, e.g. "
-                             "target='cases_convicted'", file=self.file)
+            raise ModelError(
+                "give the target: the outcome variable whose blocks to find, e.g. target='cases_convicted'",
+                file=self.file,
+            )
         if target not in self.m:
-
-            raise UnknownVariableError(f"the target '{target}' is not a variable of the model{suggest(target, self.m.names())}; "
-                                       "choose a stock (an accumulated outcome), flow or auxiliary",
-                                       file=self.file, variable=target)
+            raise UnknownVariableError(
+                f"the target '{target}' is not a variable of the model{suggest(target, self.m.names())}; "
+                "choose a stock (an accumulated outcome), flow or auxiliary",
+                file=self.file,
+                variable=target,
+            )
         e = self.m[target]
         if isinstance(e, (Constant, Lookup)):
-            raise ModelError(f"the target is a {e.kind.value}, which nothing in the model changes; choose a "
-                             "stock (an accumulated outcome), a flow or an auxiliary", file=self.file,
-                             variable=target)
+            raise ModelError(
+                f"the target is a {e.kind.value}, which nothing in the model changes; choose a "
+                "stock (an accumulated outcome), a flow or an auxiliary",
+                file=self.file,
+                variable=target,
+            )
         return canonical(target)
 
     def _levers(self, levers: Sequence[str] | None) -> list[str]:
         if levers is None:
             found = policy_levers(self.m)
             if not found:
-                raise ModelError("the model tags no constant as a policy lever (role = \"policy\"); tag the "
-                                 "levers in the model, or pass levers=[...]", file=self.file)
+                raise ModelError(
+                    'the model tags no constant as a policy lever (role = "policy"); tag the '
+                    "levers in the model, or pass levers=[...]",
+                    file=self.file,
+                )
             return found
         if isinstance(levers, str):
             levers = [levers]
         out = []
         for name in levers:
             if name not in self.m:
-
-                raise UnknownVariableError(f"the lever '{name}' is not a variable of the model"
-                                           f"{suggest(name, self.m.names())}", file=self.file, variable=name)
+                raise UnknownVariableError(
+                    f"the lever '{name}' is not a variable of the model{suggest(name, self.m.names())}",
+                    file=self.file,
+                    variable=name,
+                )
             e = self.m[name]
             if not isinstance(e, Constant) and isinstance(self.base_model[name], Constant):
                 continue  # the scenario sets it over time: no longer a lever to perturb
             if not isinstance(e, Constant):
-                raise ModelError(f"a lever must be a constant the programme sets; '{name}' is a "
-                                 f"{e.kind.value}", file=self.file, variable=name)
+                raise ModelError(
+                    f"a lever must be a constant the programme sets; '{name}' is a {e.kind.value}",
+                    file=self.file,
+                    variable=name,
+                )
             out.append(canonical(name))
         if not out:
-            raise ModelError("levers is empty; pass at least one constant, or None for the model's policy "
-                             "levers", file=self.file)
+            raise ModelError(
+                "levers is empty; pass at least one constant, or None for the model's policy levers",
+                file=self.file,
+            )
         return out
 
     # --------------------------------------------------------------- structure
@@ -311,13 +350,17 @@ class Context:
         return out
 
     # ---------------------------------------------------------------- behaviour
-    def simulate(self, params: Mapping[str, Any], model: Model | None = None, variables: Sequence[str] | None = None):
+    def simulate(
+        self, params: Mapping[str, Any], model: Model | None = None, variables: Sequence[str] | None = None
+    ):
         import warnings
 
         from ...engine import simulate
         from ...model.settings import BudgetWarning
 
-        with warnings.catch_warnings():  # a lever's response run raises one share on purpose: not a user setting
+        with (
+            warnings.catch_warnings()
+        ):  # a lever's response run raises one share on purpose: not a user setting
             warnings.simplefilter("ignore", BudgetWarning)
             return simulate(model or self.m, params=dict(params) or None, variables=variables)
 
@@ -393,8 +436,13 @@ class Context:
             return (c.range[1] - c.range[0]) * REL_STEP
         return REL_STEP
 
-    def response(self, lever: str, watch: Sequence[str] = (), model: Model | None = None,
-                 extra: Mapping[str, Any] | None = None) -> LeverResponse:
+    def response(
+        self,
+        lever: str,
+        watch: Sequence[str] = (),
+        model: Model | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> LeverResponse:
         """Measure the target's (and watched variables') response to ``lever`` in every future."""
         key = (lever, tuple(sorted(watch)))
         if model is None and extra is None and key in self._lever_cache:
@@ -409,16 +457,18 @@ class Context:
         keep = sorted({self.target, *watch})
         r = self.simulate(params, model=m, variables=[m[k].name for k in keep])
         y = self.metric(self.target, r.ds)
-        plus, minus = y[:self.n], y[self.n:]
+        plus, minus = y[: self.n], y[self.n :]
         deriv = (plus - minus) / (2 * h)
         base = 0.5 * (plus + minus)
         with np.errstate(divide="ignore", invalid="ignore"):
             elast = np.where((v != 0) & (base != 0), deriv * v / np.where(base != 0, base, 1.0), np.nan)
-        width = (c.range[1] - c.range[0]) if c.range is not None and c.range[1] > c.range[0] else (abs(v) or 1.0)
+        width = (
+            (c.range[1] - c.range[0]) if c.range is not None and c.range[1] > c.range[0] else (abs(v) or 1.0)
+        )
         watched = {}
         for w in watch:
             mw = self.metric(w, r.ds)
-            watched[w] = (mw[:self.n], mw[self.n:])
+            watched[w] = (mw[: self.n], mw[self.n :])
         out = LeverResponse(lever, v, h, deriv, elast, deriv * width, watched)
         if model is None and extra is None:
             self._lever_cache[key] = out
@@ -454,16 +504,26 @@ class Context:
         for k, lp in enumerate(d.loops):
             dominates = d._dominates(k)
             dom[frozenset(lp.variables)] = {
-                "id": lp.id, "name": lp.name, "polarity": lp.polarity,
-                "mean": float(rel[:, :, k].mean()), "peak": float(rel[:, :, k].mean(axis=1).max()),
+                "id": lp.id,
+                "name": lp.name,
+                "polarity": lp.polarity,
+                "mean": float(rel[:, :, k].mean()),
+                "peak": float(rel[:, :, k].mean(axis=1).max()),
                 "share": float(np.mean(dominates)) if lp.competing else float("nan"),
-                "competing": lp.competing, "variables": lp.variables,
+                "competing": lp.competing,
+                "variables": lp.variables,
             }
         self._dominance = dom
         return dom
 
-    def loop_summary(self, variables: Sequence[str], *, polarity: str | None = None, top: int = 3,
-                     loops: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+    def loop_summary(
+        self,
+        variables: Sequence[str],
+        *,
+        polarity: str | None = None,
+        top: int = 3,
+        loops: Sequence[Any] | None = None,
+    ) -> list[dict[str, Any]]:
         """Return the loops through ``variables`` (or ``loops``), most dominant first, as plain dicts."""
         dom = self.dominance()
         if loops is not None:
@@ -488,9 +548,16 @@ class Context:
         rows = []
         for lp in sorted(chosen, key=key)[:top]:
             info = dom.get(frozenset(lp.variables), {})
-            rows.append({"id": lp.id, "name": lp.name or "", "polarity": lp.polarity,
-                         "variables": list(lp.variables), "dominance": info.get("mean", float("nan")),
-                         "dominates": info.get("share", float("nan"))})
+            rows.append(
+                {
+                    "id": lp.id,
+                    "name": lp.name or "",
+                    "polarity": lp.polarity,
+                    "variables": list(lp.variables),
+                    "dominance": info.get("mean", float("nan")),
+                    "dominates": info.get("share", float("nan")),
+                }
+            )
         return rows
 
 

@@ -47,12 +47,12 @@ class Finding:
     kind: str
     variables: list[str]
     evidence: dict[str, Evidence]
-    strength: np.ndarray          # per future, in [0, 1]
-    holds: np.ndarray             # per future, bool
+    strength: np.ndarray  # per future, in [0, 1]
+    holds: np.ndarray  # per future, bool
     explanation: str
     levers: list[str] = dataclasses.field(default_factory=list)
     loops: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-    structural: bool = False      # no behavioural magnitude: fixed strength
+    structural: bool = False  # no behavioural magnitude: fixed strength
 
 
 def _med(a: np.ndarray) -> float:
@@ -84,12 +84,12 @@ def _ordered(ctx: Context, names: Iterable[str]) -> list[str]:
 # =============================================================================== capacity ceiling
 @dataclasses.dataclass
 class _Site:
-    variable: str             # the variable whose equation holds the constraint
-    node: Any                 # the MIN call, graphical-function call or saturating form (None for a lookup variable)
-    kind: str                 # "min", "lookup" or "form"
-    args: list[Any]           # MIN arguments (AST); for a lookup: [input]; for a form: [the form]
+    variable: str  # the variable whose equation holds the constraint
+    node: Any  # the MIN call, graphical-function call or saturating form (None for a lookup variable)
+    kind: str  # "min", "lookup" or "form"
+    args: list[Any]  # MIN arguments (AST); for a lookup: [input]; for a form: [the form]
     table: Lookup | None = None
-    inputs: frozenset[str] = frozenset()   # for a form: the variables it saturates in
+    inputs: frozenset[str] = frozenset()  # for a form: the variables it saturates in
 
 
 #: a saturating form is "on its plateau" when a 1% rise of its input raises it by less than this share of 1%
@@ -122,8 +122,14 @@ def saturating_inputs(node: Any, fixed: set[str]) -> frozenset[str]:
             fixed_terms = [t for t in terms if not (ast.names(t) - fixed)]
             if holds_x and fixed_terms and len(holds_x) + len(fixed_terms) == len(terms):
                 return frozenset(xs)
-    if (isinstance(node, ast.Binary) and node.op == "-" and ast.literal_value(node.left) == 1
-            and isinstance(node.right, ast.Call) and node.right.func == "EXP" and len(node.right.args) == 1):
+    if (
+        isinstance(node, ast.Binary)
+        and node.op == "-"
+        and ast.literal_value(node.left) == 1
+        and isinstance(node.right, ast.Call)
+        and node.right.func == "EXP"
+        and len(node.right.args) == 1
+    ):
         xs = ast.names(node.right.args[0]) - fixed
         if xs:
             return frozenset(xs)
@@ -166,7 +172,7 @@ def min_of_if(node: Any) -> tuple[Any, Any] | None:
     if not (isinstance(c, ast.Binary) and c.op in (">", ">=", "<", "<=")):
         return None
     x, y = c.left, c.right
-    small, large = (y, x) if c.op in (">", ">=") else (x, y)   # the branch taken when the condition holds
+    small, large = (y, x) if c.op in (">", ">=") else (x, y)  # the branch taken when the condition holds
     if node.then == small and node.orelse == large:
         return (x, y)
     return None
@@ -175,8 +181,11 @@ def min_of_if(node: Any) -> tuple[Any, Any] | None:
 def _form_elasticity(ctx: Context, site: _Site) -> np.ndarray:
     """Return the elasticity ``(time, run)`` of a saturating form to its inputs, from the saved runs."""
     h = 0.01
-    bumped = replace_in(site.node, lambda n: isinstance(n, ast.Name) and n.name in site.inputs,
-                        lambda n: ast.Binary("*", n, ast.Num(1.0 + h)))
+    bumped = replace_in(
+        site.node,
+        lambda n: isinstance(n, ast.Name) and n.name in site.inputs,
+        lambda n: ast.Binary("*", n, ast.Num(1.0 + h)),
+    )
     y0 = _evaluate(ctx, site.node, site.variable)
     y1 = _evaluate(ctx, bumped, site.variable)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -189,8 +198,16 @@ def _evaluate(ctx: Context, node: Any, variable: str) -> np.ndarray:
 
     env = ctx.env()
     shape = next(iter(env.values())).shape if env else (len(ctx.time), ctx.n)
-    out = evaluate(node, env, time=ctx.time[:, None], dt=ctx.time_settings.dt, start=ctx.time_settings.start,
-                   stop=ctx.time_settings.stop, lookups=ctx.lookups, variable=variable)
+    out = evaluate(
+        node,
+        env,
+        time=ctx.time[:, None],
+        dt=ctx.time_settings.dt,
+        start=ctx.time_settings.start,
+        stop=ctx.time_settings.stop,
+        lookups=ctx.lookups,
+        variable=variable,
+    )
     return np.broadcast_to(np.asarray(out, dtype=float), shape)
 
 
@@ -204,16 +221,21 @@ def _multiplier_model(ctx: Context, site: _Site, arg_index: int):
             e = m2[user]
             if not isinstance(e, (Flow, Aux)):
                 continue
-            tree = replace_in(_tree(m2, user), lambda n: isinstance(n, ast.Name) and n.name == site.variable,
-                              lambda n: ast.Binary("*", n, mult))
+            tree = replace_in(
+                _tree(m2, user),
+                lambda n: isinstance(n, ast.Name) and n.name == site.variable,
+                lambda n: ast.Binary("*", n, mult),
+            )
             m2 = with_equation(m2, user, tree)
     else:
+
         def new(n):
             if site.kind in ("lookup", "form"):
                 return ast.Binary("*", n, mult)
-            args = site.args if isinstance(n, ast.If) else n.args   # a MIN written as IF becomes a MIN call
-            return ast.Call("MIN", tuple(ast.Binary("*", a, mult) if i == arg_index else a
-                                         for i, a in enumerate(args)))
+            args = site.args if isinstance(n, ast.If) else n.args  # a MIN written as IF becomes a MIN call
+            return ast.Call(
+                "MIN", tuple(ast.Binary("*", a, mult) if i == arg_index else a for i, a in enumerate(args))
+            )
 
         tree = replace_in(_tree(ctx.m, site.variable), lambda n: n is site.node, new)
         m2 = with_equation(ctx.m, site.variable, tree)
@@ -232,7 +254,9 @@ def _tree(m, name: str) -> ast.Expr:
 def _table(site: _Site) -> Lookup:
     """Return the graphical function of a lookup site."""
     if site.table is None:
-        raise ModelError(f"the constraint in '{site.variable}' has no graphical function", variable=site.variable)
+        raise ModelError(
+            f"the constraint in '{site.variable}' has no graphical function", variable=site.variable
+        )
     return site.table
 
 
@@ -259,8 +283,10 @@ def capacity_ceiling(ctx: Context) -> list[Finding]:
         try:
             values = [_evaluate(ctx, a, site.variable) for a in site.args]
         except Exception as e:  # noqa: BLE001 - stateful or unsupported parts: this site cannot be assessed
-            ctx.not_assessed.append(f"the constraint in '{site.variable}' could not be re-evaluated from the "
-                                    f"saved runs ({type(e).__name__}: {str(e)[:120]})")
+            ctx.not_assessed.append(
+                f"the constraint in '{site.variable}' could not be re-evaluated from the "
+                f"saved runs ({type(e).__name__}: {str(e)[:120]})"
+            )
             continue
         if site.kind == "min":
             stack = np.stack(values)
@@ -274,13 +300,21 @@ def capacity_ceiling(ctx: Context) -> list[Finding]:
             other_names = set().union(*(ast.names(a) for a in others)) if others else set()
             if not other_names - {canonical(x.name) for x in ctx.m.constants}:
                 continue  # MIN of a variable and fixed numbers only: a bound, not demand against capacity
-            up_levers = [lv for lv in _levers_reaching(ctx, other_names) if lv not in _levers_reaching(ctx, names_c)]
+            up_levers = [
+                lv for lv in _levers_reaching(ctx, other_names) if lv not in _levers_reaching(ctx, names_c)
+            ]
             bind_c = share[c]
             demand = np.min(np.stack([values[i] for i in range(len(values)) if i != c]), axis=0)
             with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.where(binds[c] & ~ties, demand / np.where(values[c] != 0, values[c], np.nan), np.nan)
-            excess = np.array([np.nanmean(ratio[:, r]) if np.any(np.isfinite(ratio[:, r])) else np.nan
-                               for r in range(ratio.shape[1])])
+                ratio = np.where(
+                    binds[c] & ~ties, demand / np.where(values[c] != 0, values[c], np.nan), np.nan
+                )
+            excess = np.array(
+                [
+                    np.nanmean(ratio[:, r]) if np.any(np.isfinite(ratio[:, r])) else np.nan
+                    for r in range(ratio.shape[1])
+                ]
+            )
             term = f"MIN argument {c + 1} ({_short(site.args[c])})"
         elif site.kind == "form":
             form_el = _form_elasticity(ctx, site)
@@ -307,20 +341,26 @@ def capacity_ceiling(ctx: Context) -> list[Finding]:
         best_up = np.max(np.abs(np.stack(list(up.values()))), axis=0) if up else np.full(ctx.n, np.nan)
         holds = (bind_c >= BINDING) & (np.nan_to_num(cap_el) > 0.02)
         ev = {
-            "share of time binding": Evidence("share of time binding", _med(bind_c), _share(bind_c >= BINDING)),
-            "target elasticity to capacity": Evidence("target elasticity to this capacity", _med(cap_el),
-                                                      _share(np.nan_to_num(cap_el) > 0.02)),
+            "share of time binding": Evidence(
+                "share of time binding", _med(bind_c), _share(bind_c >= BINDING)
+            ),
+            "target elasticity to capacity": Evidence(
+                "target elasticity to this capacity", _med(cap_el), _share(np.nan_to_num(cap_el) > 0.02)
+            ),
         }
         if site.kind == "form":
             ev["form elasticity"] = Evidence(
                 f"elasticity of the form to {', '.join(sorted(site.inputs))} (1 = proportional, 0 = flat)",
-                _med(np.nanmedian(form_el, axis=0)))
+                _med(np.nanmedian(form_el, axis=0)),
+            )
         if np.any(np.isfinite(excess)):
-            ev["demand over capacity"] = Evidence("demand over capacity while binding", _med(excess),
-                                                  _share(np.nan_to_num(excess) > 1))
+            ev["demand over capacity"] = Evidence(
+                "demand over capacity while binding", _med(excess), _share(np.nan_to_num(excess) > 1)
+            )
         if up:
             ev["best upstream lever elasticity"] = Evidence(
-                "largest upstream lever elasticity", _med(best_up), _share(np.nan_to_num(cap_el) > best_up))
+                "largest upstream lever elasticity", _med(best_up), _share(np.nan_to_num(cap_el) > best_up)
+            )
         if site.kind == "min":
             cap_names = sorted(ast.names(site.args[c]))
         elif site.kind == "form":
@@ -328,14 +368,28 @@ def capacity_ceiling(ctx: Context) -> list[Finding]:
         else:
             cap_names = [canonical(_table(site).name)]
         where = [site.variable] + [v for v in _ordered(ctx, cap_names) if v != site.variable]
-        up_txt = (f", against {_med(best_up):.2f} for the strongest upstream lever"
-                  if up and np.isfinite(_med(best_up)) else "")
-        expl = (f"The path to '{ctx.target}' runs through '{site.variable}', where the {term} binds "
-                f"{100 * _med(bind_c):.0f}% of the time (median future; a ceiling in {100 * _share(holds):.0f}% "
-                f"of futures). A 1% larger capacity there raises the target by {_med(cap_el):.2f}%{up_txt}.")
-        out.append(Finding("capacity_ceiling", where, ev, np.clip(bind_c, 0, 1), holds, expl,
-                           levers=_levers_reaching(ctx, [site.variable]),
-                           loops=ctx.loop_summary([site.variable])))
+        up_txt = (
+            f", against {_med(best_up):.2f} for the strongest upstream lever"
+            if up and np.isfinite(_med(best_up))
+            else ""
+        )
+        expl = (
+            f"The path to '{ctx.target}' runs through '{site.variable}', where the {term} binds "
+            f"{100 * _med(bind_c):.0f}% of the time (median future; a ceiling in {100 * _share(holds):.0f}% "
+            f"of futures). A 1% larger capacity there raises the target by {_med(cap_el):.2f}%{up_txt}."
+        )
+        out.append(
+            Finding(
+                "capacity_ceiling",
+                where,
+                ev,
+                np.clip(bind_c, 0, 1),
+                holds,
+                expl,
+                levers=_levers_reaching(ctx, [site.variable]),
+                loops=ctx.loop_summary([site.variable]),
+            )
+        )
     return _merge_by_variable(out)
 
 
@@ -343,14 +397,16 @@ def _short(node: Any, limit: int = 40) -> str:
     from ...model.printer import to_xmile
 
     text = to_xmile(node)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _merge_by_variable(found: list[Finding]) -> list[Finding]:
     best: dict[str, Finding] = {}
     for f in found:
         key = f.variables[0]
-        if key not in best or _med(f.strength) * _share(f.holds) > _med(best[key].strength) * _share(best[key].holds):
+        if key not in best or _med(f.strength) * _share(f.holds) > _med(best[key].strength) * _share(
+            best[key].holds
+        ):
             best[key] = f
     return list(best.values())
 
@@ -397,7 +453,7 @@ def _cut_link(ctx: Context, lp, forward: set[str], flinks: set[tuple[str, str]])
         e = ctx.m[b]
         if not isinstance(e, (Flow, Aux)):
             continue
-        score = (0 if a in forward else 1)
+        score = 0 if a in forward else 1
         if best is None or score < best[0]:
             best = (score, (a, b))
     return best[1] if best else None
@@ -405,7 +461,9 @@ def _cut_link(ctx: Context, lp, forward: set[str], flinks: set[tuple[str, str]])
 
 def policy_resistance(ctx: Context, *, max_cuts: int = 8) -> list[Finding]:
     if ctx.loops is None:
-        ctx.not_assessed.append("policy resistance: the model's loops could not be listed (" + ctx.loop_note + ")")
+        ctx.not_assessed.append(
+            "policy resistance: the model's loops could not be listed (" + ctx.loop_note + ")"
+        )
         return []
     dom = ctx.dominance()
     candidates: dict[tuple[str, str], dict[str, Any]] = {}
@@ -435,8 +493,11 @@ def policy_resistance(ctx: Context, *, max_cuts: int = 8) -> list[Finding]:
         if _med(np.abs(intact.derivative)) == 0 and not np.any(intact.derivative):
             continue
         frozen = fresh_name(ctx.m, "blocks_frozen")
-        tree = replace_in(_tree(ctx.m, b), lambda n, a=a: isinstance(n, ast.Name) and n.name == a,
-                          lambda n, f=frozen: ast.Name(f))
+        tree = replace_in(
+            _tree(ctx.m, b),
+            lambda n, a=a: isinstance(n, ast.Name) and n.name == a,
+            lambda n, f=frozen: ast.Name(f),
+        )
         m2 = with_equation(ctx.m, b, tree)
         m2.constant(frozen, 0.0, doc="a loop link frozen by find_blocks")
         severed = ctx.response(lv, model=m2, extra={frozen: ctx.time_mean(a)})
@@ -445,25 +506,35 @@ def policy_resistance(ctx: Context, *, max_cuts: int = 8) -> list[Finding]:
         valid = np.abs(severed.derivative) > 1e-12
         resist = np.where(valid, resist, np.nan)
         same_sign = np.sign(intact.derivative) == np.sign(severed.derivative)
-        holds = valid & (np.nan_to_num(resist) >= RESISTANCE) & (same_sign | (np.abs(intact.derivative) < 1e-12))
+        holds = (
+            valid & (np.nan_to_num(resist) >= RESISTANCE) & (same_sign | (np.abs(intact.derivative) < 1e-12))
+        )
         strength = np.clip(np.nan_to_num(resist), 0, 1)
         loops = ctx.loop_summary([], loops=info["loops"], top=3)
         top = loops[0] if loops else None
         ev = {
-            "effect intact": Evidence(f"target change per unit of '{lv}', loop intact", _med(intact.derivative)),
-            "effect loop cut": Evidence(f"target change per unit of '{lv}', loop cut at {a} -> {b}",
-                                        _med(severed.derivative)),
-            "share absorbed": Evidence("share of the direct effect the loop absorbs", _med(resist), _share(holds)),
+            "effect intact": Evidence(
+                f"target change per unit of '{lv}', loop intact", _med(intact.derivative)
+            ),
+            "effect loop cut": Evidence(
+                f"target change per unit of '{lv}', loop cut at {a} -> {b}", _med(severed.derivative)
+            ),
+            "share absorbed": Evidence(
+                "share of the direct effect the loop absorbs", _med(resist), _share(holds)
+            ),
         }
         if top is not None:
-            ev["loop dominance"] = Evidence(f"dominance of {top['id']} (mean |relative loop score|)",
-                                            top["dominance"])
+            ev["loop dominance"] = Evidence(
+                f"dominance of {top['id']} (mean |relative loop score|)", top["dominance"]
+            )
         where = _ordered(ctx, {a, b} | (set(top["variables"]) if top else set()))
         name = f" ({top['id']}{' ' + top['name'] if top and top['name'] else ''})" if top else ""
-        expl = (f"Raising '{lv}' moves '{ctx.target}' {_med(intact.derivative):.3g} per unit, against "
-                f"{_med(severed.derivative):.3g} with the balancing loop{name} cut at {a} -> {b}: the loop absorbs "
-                f"{100 * _med(resist):.0f}% of the lever's direct effect (median future; at least "
-                f"{100 * RESISTANCE:.0f}% in {100 * _share(holds):.0f}% of futures).")
+        expl = (
+            f"Raising '{lv}' moves '{ctx.target}' {_med(intact.derivative):.3g} per unit, against "
+            f"{_med(severed.derivative):.3g} with the balancing loop{name} cut at {a} -> {b}: the loop absorbs "
+            f"{100 * _med(resist):.0f}% of the lever's direct effect (median future; at least "
+            f"{100 * RESISTANCE:.0f}% in {100 * _share(holds):.0f}% of futures)."
+        )
         out.append(Finding("policy_resistance", where, ev, strength, holds, expl, levers=levers, loops=loops))
     return out
 
@@ -492,20 +563,35 @@ def delay_attrition(ctx: Context) -> list[Finding]:
         holds = np.nan_to_num(share_lost) >= ATTRITION
         units = ctx.time_settings.time_units
         ev = {
-            "share lost": Evidence("share of what leaves the pipeline that is lost", _med(share_lost),
-                                   _share(holds)),
-            "delay": Evidence("mean time to the outcome (stock-time / outcome flow)", _med(delay), unit=units),
+            "share lost": Evidence(
+                "share of what leaves the pipeline that is lost", _med(share_lost), _share(holds)
+            ),
+            "delay": Evidence(
+                "mean time to the outcome (stock-time / outcome flow)", _med(delay), unit=units
+            ),
             "decay time": Evidence("mean time to loss (stock-time / loss flow)", _med(decay), unit=units),
-            "delay over decay time": Evidence("delay / decay time", _med(delay / decay),
-                                              _share(delay / decay >= 0.43)),
+            "delay over decay time": Evidence(
+                "delay / decay time", _med(delay / decay), _share(delay / decay >= 0.43)
+            ),
         }
-        expl = (f"'{s}' holds the pipeline to '{ctx.target}' for {_med(delay):.3g} {units} on average while "
-                f"it loses its contents through {', '.join(loss)} every {_med(decay):.3g} {units}: "
-                f"{100 * _med(share_lost):.0f}% of what leaves is lost before the outcome (median future; "
-                f"over {100 * ATTRITION:.0f}% in {100 * _share(holds):.0f}% of futures).")
-        out.append(Finding("delay_attrition", [s, *loss, *progress], ev, np.clip(np.nan_to_num(share_lost), 0, 1),
-                           holds, expl, levers=_levers_reaching(ctx, [s, *loss, *progress]),
-                           loops=ctx.loop_summary([s])))
+        expl = (
+            f"'{s}' holds the pipeline to '{ctx.target}' for {_med(delay):.3g} {units} on average while "
+            f"it loses its contents through {', '.join(loss)} every {_med(decay):.3g} {units}: "
+            f"{100 * _med(share_lost):.0f}% of what leaves is lost before the outcome (median future; "
+            f"over {100 * ATTRITION:.0f}% in {100 * _share(holds):.0f}% of futures)."
+        )
+        out.append(
+            Finding(
+                "delay_attrition",
+                [s, *loss, *progress],
+                ev,
+                np.clip(np.nan_to_num(share_lost), 0, 1),
+                holds,
+                expl,
+                levers=_levers_reaching(ctx, [s, *loss, *progress]),
+                loops=ctx.loop_summary([s]),
+            )
+        )
     return out
 
 
@@ -527,17 +613,24 @@ def congestion(ctx: Context) -> list[Finding]:
         strength = np.clip(np.abs(np.nan_to_num(el)), 0, 1) * neg
         ev = {
             "elasticity": Evidence(f"elasticity of the target to '{lv}'", _med(el), _share(neg)),
-            "effect over range": Evidence(f"target change across the range of '{lv}'", _med(r.effect), _share(neg)),
+            "effect over range": Evidence(
+                f"target change across the range of '{lv}'", _med(r.effect), _share(neg)
+            ),
             "helping path": Evidence("a positive path", " -> ".join(pos[0])),
             "harming path": Evidence("the negative path that carries it", " -> ".join(path)),
         }
         mid = [v for v in path[1:-1]]
-        expl = (f"More '{lv}' lowers '{ctx.target}' (elasticity {_med(el):.2f}, negative in "
-                f"{100 * _share(neg):.0f}% of futures) although it feeds the target through "
-                f"{' -> '.join(pos[0][1:-1]) or 'a direct link'}: the negative path through "
-                f"{' -> '.join(mid) or 'a direct link'} outweighs it.")
-        out.append(Finding("congestion", mid or [lv], ev, strength, neg, expl, levers=[lv],
-                           loops=ctx.loop_summary(mid)))
+        expl = (
+            f"More '{lv}' lowers '{ctx.target}' (elasticity {_med(el):.2f}, negative in "
+            f"{100 * _share(neg):.0f}% of futures) although it feeds the target through "
+            f"{' -> '.join(pos[0][1:-1]) or 'a direct link'}: the negative path through "
+            f"{' -> '.join(mid) or 'a direct link'} outweighs it."
+        )
+        out.append(
+            Finding(
+                "congestion", mid or [lv], ev, strength, neg, expl, levers=[lv], loops=ctx.loop_summary(mid)
+            )
+        )
     return out
 
 
@@ -574,19 +667,37 @@ def burden_shift(ctx: Context) -> list[Finding]:
         fix_levers = [lv for lv in ctx.reaching if fix in (nx.descendants(ctx.graph, lv) | {lv})]
         ev = {"roles": Evidence("archetype roles", ", ".join(f"{k}={v}" for k, v in roles.items()))}
         if fix_tagged or duty_tagged:
-            agree = [r for r, v, t in (("symptomatic_solution", fix, fix_tagged),
-                                       ("fundamental_solution", fundamental, duty_tagged)) if v in t]
+            agree = [
+                r
+                for r, v, t in (
+                    ("symptomatic_solution", fix, fix_tagged),
+                    ("fundamental_solution", fundamental, duty_tagged),
+                )
+                if v in t
+            ]
             ev["tags"] = Evidence("roles the model's tags confirm", ", ".join(agree))
         if mt.variant == "to_the_intervenor":
             ev["variant"] = Evidence("variant", "to the intervenor (role tags)")
         if not fix_levers:
             holds = np.ones(ctx.n, dtype=bool)
-            expl = (f"On the path to '{ctx.target}' the structure shifts the burden: '{fix}' relieves the symptom "
-                    "and, through "
-                    f"{roles.get('side_effect') or 'a side effect'}, erodes '{fundamental}'. No lever acts on the "
-                    "fix, so its size is not measured.")
-            out.append(Finding("burden_shift", [fix, fundamental], ev, np.full(ctx.n, 0.3), holds, expl,
-                               loops=ctx.loop_summary([], loops=list(mt.loops)), structural=True))
+            expl = (
+                f"On the path to '{ctx.target}' the structure shifts the burden: '{fix}' relieves the symptom "
+                "and, through "
+                f"{roles.get('side_effect') or 'a side effect'}, erodes '{fundamental}'. No lever acts on the "
+                "fix, so its size is not measured."
+            )
+            out.append(
+                Finding(
+                    "burden_shift",
+                    [fix, fundamental],
+                    ev,
+                    np.full(ctx.n, 0.3),
+                    holds,
+                    expl,
+                    loops=ctx.loop_summary([], loops=list(mt.loops)),
+                    structural=True,
+                )
+            )
             continue
         lv = max(fix_levers, key=lambda x: abs(_med(ctx.response(x).derivative)))
         r = ctx.response(lv, watch=[fundamental])
@@ -597,33 +708,59 @@ def burden_shift(ctx: Context) -> list[Finding]:
             cross_el = np.where(base != 0, cross * r.value / base, np.nan)
         holds = cross < -1e-12 * np.maximum(1.0, np.abs(base))
         scan = _scan(ctx, lv, fundamental)
-        ev["cross effect"] = Evidence(f"elasticity of '{fundamental}' to '{lv}'", _med(cross_el), _share(holds))
+        ev["cross effect"] = Evidence(
+            f"elasticity of '{fundamental}' to '{lv}'", _med(cross_el), _share(holds)
+        )
         lost = scan.get("lost", float("nan"))
-        ev["capacity lost"] = Evidence(f"share of '{fundamental}' lost at the current '{lv}' against its lowest value",
-                                       lost)
+        ev["capacity lost"] = Evidence(
+            f"share of '{fundamental}' lost at the current '{lv}' against its lowest value", lost
+        )
         if scan.get("threshold") is not None:
-            ev["relief threshold"] = Evidence(f"'{lv}' below which '{fundamental}' recovers", scan["threshold"])
+            ev["relief threshold"] = Evidence(
+                f"'{lv}' below which '{fundamental}' recovers", scan["threshold"]
+            )
         side = roles.get("side_effect")
         if side:
             sat = _saturation_share(ctx, side)
             if sat is not None:
-                ev["side effect saturated"] = Evidence(f"share of time the side effect '{side}' is saturated",
-                                                       _med(sat), _share(sat >= BINDING))
-        strength = np.full(ctx.n, float(np.clip(np.nan_to_num(lost), 0, 1))) if np.isfinite(lost) else \
-            np.clip(np.abs(np.nan_to_num(cross_el)), 0, 1)
-        thr = (f"; it starts to recover only below {lv} = {scan['threshold']:.3g}" if scan.get("threshold") is not None
-               else "")
-        expl = (f"On the path to '{ctx.target}', '{fix}' (raised by '{lv}') substitutes for the duty bearer's own "
-                f"'{fundamental}': more of it "
-                f"lowers '{fundamental}' in {100 * _share(holds):.0f}% of futures (elasticity {_med(cross_el):.2f}), "
-                f"and at today's setting {100 * np.nan_to_num(lost):.0f}% of '{fundamental}' is lost{thr}.")
-        out.append(Finding("burden_shift", [fundamental, fix, *(v for v in [side] if v)], ev,
-                           strength, holds, expl, levers=[lv], loops=ctx.loop_summary([], loops=list(mt.loops))))
+                ev["side effect saturated"] = Evidence(
+                    f"share of time the side effect '{side}' is saturated", _med(sat), _share(sat >= BINDING)
+                )
+        strength = (
+            np.full(ctx.n, float(np.clip(np.nan_to_num(lost), 0, 1)))
+            if np.isfinite(lost)
+            else np.clip(np.abs(np.nan_to_num(cross_el)), 0, 1)
+        )
+        thr = (
+            f"; it starts to recover only below {lv} = {scan['threshold']:.3g}"
+            if scan.get("threshold") is not None
+            else ""
+        )
+        expl = (
+            f"On the path to '{ctx.target}', '{fix}' (raised by '{lv}') substitutes for the duty bearer's own "
+            f"'{fundamental}': more of it "
+            f"lowers '{fundamental}' in {100 * _share(holds):.0f}% of futures (elasticity {_med(cross_el):.2f}), "
+            f"and at today's setting {100 * np.nan_to_num(lost):.0f}% of '{fundamental}' is lost{thr}."
+        )
+        out.append(
+            Finding(
+                "burden_shift",
+                [fundamental, fix, *(v for v in [side] if v)],
+                ev,
+                strength,
+                holds,
+                expl,
+                levers=[lv],
+                loops=ctx.loop_summary([], loops=list(mt.loops)),
+            )
+        )
     # one finding per lever and duty-bearer capacity: the archetype's other matches are routes of the same shift
     best: dict[tuple, Finding] = {}
     for f in out:
         key = (tuple(f.levers), f.variables[0])
-        if key not in best or _med(f.strength) * _share(f.holds) > _med(best[key].strength) * _share(best[key].holds):
+        if key not in best or _med(f.strength) * _share(f.holds) > _med(best[key].strength) * _share(
+            best[key].holds
+        ):
             best[key] = f
     return list(best.values())
 
@@ -677,7 +814,7 @@ def eroded_cooperation(ctx: Context) -> list[Finding]:
             continue
         outs = ctx.outflows(s)
         drivers: dict[str, list[str]] = {}
-        amounts: dict[str, np.ndarray] = {}   # depleting flow (or "term in net flow") -> integral per run
+        amounts: dict[str, np.ndarray] = {}  # depleting flow (or "term in net flow") -> integral per run
         for f in outs:
             if ctx.filled_by(f):
                 continue  # moves what the stock holds into another stock (people leaving care): not erosion
@@ -698,7 +835,9 @@ def eroded_cooperation(ctx: Context) -> list[Finding]:
                     continue
                 depletion_terms.append(amount)
                 names = ast.names(t)
-                d = {x for x in names if x != s and x not in consts and x in ctx.m} | (names & set(ctx.levers))
+                d = {x for x in names if x != s and x not in consts and x in ctx.m} | (
+                    names & set(ctx.levers)
+                )
                 if d:
                     key = f"{f} (term {_short(t)})" if len(terms) > 1 else f
                     drivers[key] = sorted(d)
@@ -718,22 +857,40 @@ def eroded_cooperation(ctx: Context) -> list[Finding]:
         if sign == "-":
             continue  # the target rises as this stock falls: its depletion is not a block
         ev = {
-            "decline": Evidence(f"fall of '{s}' over the run (1 - final / initial)", _med(decline), _share(decline >= DECLINE)),
-            "driven share": Evidence("share of its outflow driven by other parts of the system", _med(driven_share),
-                                     _share(driven_share >= 0.25)),
+            "decline": Evidence(
+                f"fall of '{s}' over the run (1 - final / initial)", _med(decline), _share(decline >= DECLINE)
+            ),
+            "driven share": Evidence(
+                "share of its outflow driven by other parts of the system",
+                _med(driven_share),
+                _share(driven_share >= 0.25),
+            ),
         }
         for f, driven_by in drivers.items():
             share = np.where(total_out > 0, amounts[f] / np.where(total_out > 0, total_out, 1), 0.0)
-            ev[f"depleting flow {f}"] = Evidence(f"'{f}' (driven by {', '.join(driven_by)}): share of the outflow",
-                                                 _med(share))
+            ev[f"depleting flow {f}"] = Evidence(
+                f"'{f}' (driven by {', '.join(driven_by)}): share of the outflow", _med(share)
+            )
         flows = ", ".join(drivers)
         all_drivers = sorted({x for d in drivers.values() for x in d})
-        expl = (f"'{ctx.target}' depends on '{s}', which {', '.join(all_drivers)} deplete through {flows}: it ends "
-                f"{100 * _med(decline):.0f}% below its initial value (median future; eroded by at least "
-                f"{100 * DECLINE:.0f}% in {100 * _share(holds):.0f}% of futures).")
+        expl = (
+            f"'{ctx.target}' depends on '{s}', which {', '.join(all_drivers)} deplete through {flows}: it ends "
+            f"{100 * _med(decline):.0f}% below its initial value (median future; eroded by at least "
+            f"{100 * DECLINE:.0f}% in {100 * _share(holds):.0f}% of futures)."
+        )
         flow_names = list(dict.fromkeys(f.split(" ")[0] for f in drivers))
-        out.append(Finding("eroded_cooperation", [s, *flow_names], ev, np.clip(decline, 0, 1), holds, expl,
-                           levers=_levers_reaching(ctx, flow_names), loops=ctx.loop_summary([s])))
+        out.append(
+            Finding(
+                "eroded_cooperation",
+                [s, *flow_names],
+                ev,
+                np.clip(decline, 0, 1),
+                holds,
+                expl,
+                levers=_levers_reaching(ctx, flow_names),
+                loops=ctx.loop_summary([s]),
+            )
+        )
     return out
 
 
@@ -752,21 +909,31 @@ _FIX_TAGS = {"symptomatic_solution", "intervenor"}
 def missing_accountability(ctx: Context) -> list[Finding]:
     from ...cld.diagram import role_tags
 
-    tagged = [k for k in ctx.m.names() if k in ctx.upstream and role_tags(ctx.m[k].role) & _DUTY_TAGS
-              and not isinstance(ctx.m[k], Constant) and k != ctx.target]
+    tagged = [
+        k
+        for k in ctx.m.names()
+        if k in ctx.upstream
+        and role_tags(ctx.m[k].role) & _DUTY_TAGS
+        and not isinstance(ctx.m[k], Constant)
+        and k != ctx.target
+    ]
     resources = tagged
     how = "tagged by the model's roles"
     if not resources:
         # no role tags: the resources are the capacities a lever builds (stocks on the target's path that
         # a lever fills without passing through another stock, and that the outcome does not flow through)
-        resources = [k for k in _ordered(ctx, ctx.upstream) if ctx.is_stock(k) and k != ctx.target
-                     and k not in ctx.material and _funded(ctx, k)]
+        resources = [
+            k
+            for k in _ordered(ctx, ctx.upstream)
+            if ctx.is_stock(k) and k != ctx.target and k not in ctx.material and _funded(ctx, k)
+        ]
         how = "the capacity stocks a lever builds (the model tags no duty bearer)"
         if not resources:
             ctx.not_assessed.append(
                 "missing accountability: no variable on the target's path is tagged as the duty bearer's resource "
-                "(role = \"duty_bearer\", \"host_capability\" or \"fundamental_solution\") and no lever builds a "
-                "capacity stock on it; tag the capacity the state is accountable for")
+                '(role = "duty_bearer", "host_capability" or "fundamental_solution") and no lever builds a '
+                "capacity stock on it; tag the capacity the state is accountable for"
+            )
             return []
     outcomes = {ctx.target} | {k for k in ctx.m.names() if "outcome" in role_tags(ctx.m[k].role)}
     if ctx.is_stock(ctx.target):  # an accumulated outcome: the flows that make it are the outcome too
@@ -786,7 +953,9 @@ def missing_accountability(ctx: Context) -> list[Finding]:
         if peaks and max(peaks) < IDLE_LOOP:
             idle.append(res)
             evid[f"loop through {res}"] = Evidence(
-                f"largest |relative loop score| of the {len(loops)} loop(s) from the outcome to '{res}'", max(peaks))
+                f"largest |relative loop score| of the {len(loops)} loop(s) from the outcome to '{res}'",
+                max(peaks),
+            )
     if not absent and not idle:
         return []
     where = absent + idle
@@ -794,13 +963,28 @@ def missing_accountability(ctx: Context) -> list[Finding]:
     if absent:
         parts.append(f"nothing carries '{ctx.target}' back to {', '.join(repr(r) for r in absent)}")
     if idle:
-        parts.append(f"the loops back to {', '.join(repr(r) for r in idle)} never reach a relative loop score "
-                     f"of {IDLE_LOOP}")
-    expl = (f"No working accountability loop: {'; '.join(parts)} (duty-bearer resources: {how}), so the outcome "
-            "never changes the resources that produce it.")
+        parts.append(
+            f"the loops back to {', '.join(repr(r) for r in idle)} never reach a relative loop score "
+            f"of {IDLE_LOOP}"
+        )
+    expl = (
+        f"No working accountability loop: {'; '.join(parts)} (duty-bearer resources: {how}), so the outcome "
+        "never changes the resources that produce it."
+    )
     holds = np.ones(ctx.n, dtype=bool)
-    return [Finding("missing_accountability", where, evid, np.full(ctx.n, 1.0), holds, expl,
-                    levers=_levers_reaching(ctx, where), loops=ctx.loop_summary(where), structural=True)]
+    return [
+        Finding(
+            "missing_accountability",
+            where,
+            evid,
+            np.full(ctx.n, 1.0),
+            holds,
+            expl,
+            levers=_levers_reaching(ctx, where),
+            loops=ctx.loop_summary(where),
+            structural=True,
+        )
+    ]
 
 
 def _funded(ctx: Context, s: str) -> bool:
@@ -819,11 +1003,26 @@ def _funded(ctx: Context, s: str) -> bool:
 def disconnected_lever(ctx: Context) -> list[Finding]:
     out = []
     if ctx.unreached:
-        ev = {f"path from {lv}": Evidence(f"causal path from '{lv}' to '{ctx.target}'", "none") for lv in ctx.unreached}
-        expl = (f"{', '.join(repr(x) for x in ctx.unreached)} {'has' if len(ctx.unreached) == 1 else 'have'} no "
-                f"causal path to '{ctx.target}': money or effort put there cannot move it.")
-        out.append(Finding("disconnected_lever", list(ctx.unreached), ev, np.ones(ctx.n), np.ones(ctx.n, bool),
-                           expl, levers=list(ctx.unreached), structural=True))
+        ev = {
+            f"path from {lv}": Evidence(f"causal path from '{lv}' to '{ctx.target}'", "none")
+            for lv in ctx.unreached
+        }
+        expl = (
+            f"{', '.join(repr(x) for x in ctx.unreached)} {'has' if len(ctx.unreached) == 1 else 'have'} no "
+            f"causal path to '{ctx.target}': money or effort put there cannot move it."
+        )
+        out.append(
+            Finding(
+                "disconnected_lever",
+                list(ctx.unreached),
+                ev,
+                np.ones(ctx.n),
+                np.ones(ctx.n, bool),
+                expl,
+                levers=list(ctx.unreached),
+                structural=True,
+            )
+        )
     if ctx.at_rest:
         return out
     for lv in ctx.reaching:
@@ -832,11 +1031,16 @@ def disconnected_lever(ctx: Context) -> list[Finding]:
         none = np.abs(r.derivative * max(abs(r.value), r.step)) <= NO_EFFECT * scale
         if _share(none) < 0.05:
             continue
-        ev = {"no effect": Evidence(f"share of futures where '{lv}' does not move the target", _share(none),
-                                    _share(none)),
-              "elasticity": Evidence(f"elasticity of the target to '{lv}'", _med(r.elasticity))}
-        expl = (f"'{lv}' reaches '{ctx.target}' on paper, but in {100 * _share(none):.0f}% of futures it does not "
-                "move it: every path is cut by a saturated constraint.")
+        ev = {
+            "no effect": Evidence(
+                f"share of futures where '{lv}' does not move the target", _share(none), _share(none)
+            ),
+            "elasticity": Evidence(f"elasticity of the target to '{lv}'", _med(r.elasticity)),
+        }
+        expl = (
+            f"'{lv}' reaches '{ctx.target}' on paper, but in {100 * _share(none):.0f}% of futures it does not "
+            "move it: every path is cut by a saturated constraint."
+        )
         out.append(Finding("disconnected_lever", [lv], ev, none.astype(float), none, expl, levers=[lv]))
     return out
 

@@ -13,24 +13,33 @@ __all__ = ["Evidence", "LeverEffect", "Block", "BlocksReport", "BlocksComparison
 
 #: Block kinds: id -> (title, what it means)
 KINDS: dict[str, tuple[str, str]] = {
-    "capacity_ceiling": ("Capacity ceiling",
-                         "the target's causal path runs through a constraint that binds for much of the run"),
-    "policy_resistance": ("Policy resistance",
-                          "a balancing loop compensates for a lever, so the target moves much less than the "
-                          "lever's direct effect"),
-    "delay_attrition": ("Delay attrition",
-                        "a long delay before the outcome lets a decay drain the pipeline"),
+    "capacity_ceiling": (
+        "Capacity ceiling",
+        "the target's causal path runs through a constraint that binds for much of the run",
+    ),
+    "policy_resistance": (
+        "Policy resistance",
+        "a balancing loop compensates for a lever, so the target moves much less than the "
+        "lever's direct effect",
+    ),
+    "delay_attrition": ("Delay attrition", "a long delay before the outcome lets a decay drain the pipeline"),
     "congestion": ("Congestion", "more upstream effort lowers the target (a negative total effect)"),
-    "burden_shift": ("Shifting the burden to the intervenor",
-                     "a non-state actor's fix substitutes for the duty bearer's own capacity, which erodes"),
-    "eroded_cooperation": ("Eroded cooperation",
-                           "the target depends on a stock (trust, cooperation) that other actions deplete"),
-    "missing_accountability": ("Missing accountability",
-                               "no feedback loop carries the outcome back to the duty bearer's resources, or "
-                               "the loop never matters"),
-    "disconnected_lever": ("Disconnected lever",
-                           "a lever has no causal path to the target, or every path is cut by a saturated "
-                           "constraint"),
+    "burden_shift": (
+        "Shifting the burden to the intervenor",
+        "a non-state actor's fix substitutes for the duty bearer's own capacity, which erodes",
+    ),
+    "eroded_cooperation": (
+        "Eroded cooperation",
+        "the target depends on a stock (trust, cooperation) that other actions deplete",
+    ),
+    "missing_accountability": (
+        "Missing accountability",
+        "no feedback loop carries the outcome back to the duty bearer's resources, or the loop never matters",
+    ),
+    "disconnected_lever": (
+        "Disconnected lever",
+        "a lever has no causal path to the target, or every path is cut by a saturated constraint",
+    ),
 }
 
 
@@ -114,9 +123,11 @@ class LeverEffect:
 
     def __str__(self) -> str:
         who = f" [{self.actor}]" if self.actor else ""
-        return (f"{self.name}{who} = {_fmt(self.value)}: elasticity {_fmt(self.elasticity)}, "
-                f"effect over its range {_fmt(self.effect)}, raises the target in {_pct(self.share_positive)} "
-                "of futures")
+        return (
+            f"{self.name}{who} = {_fmt(self.value)}: elasticity {_fmt(self.elasticity)}, "
+            f"effect over its range {_fmt(self.effect)}, raises the target in {_pct(self.share_positive)} "
+            "of futures"
+        )
 
 
 @dataclasses.dataclass
@@ -191,13 +202,21 @@ class Block:
         return d
 
     def __str__(self) -> str:
-        lines = [f"{self.title} [{self.kind}] severity {self.severity:.2f}, confidence {self.confidence:.2f}: "
-                 f"{', '.join(self.variables)}", f"  {self.explanation}"]
+        lines = [
+            f"{self.title} [{self.kind}] severity {self.severity:.2f}, confidence {self.confidence:.2f}: "
+            f"{', '.join(self.variables)}",
+            f"  {self.explanation}",
+        ]
         lines += [f"  - {e}" for e in self.evidence.values()]
         if self.loops:
-            lines.append("  loops: " + "; ".join(
-                f"{lp['id']}{' ' + lp['name'] if lp['name'] else ''} ({lp['polarity']}, dominance "
-                f"{_fmt(lp['dominance'])})" for lp in self.loops))
+            lines.append(
+                "  loops: "
+                + "; ".join(
+                    f"{lp['id']}{' ' + lp['name'] if lp['name'] else ''} ({lp['polarity']}, dominance "
+                    f"{_fmt(lp['dominance'])})"
+                    for lp in self.loops
+                )
+            )
         if self.levers:
             lines += [f"  lever {lv}" for lv in self.levers[:4]]
         if self.assumptions:
@@ -258,37 +277,71 @@ class BlocksReport:
         """One row per block: rank, kind, severity, prevalence, strength, confidence, variables, explanation."""
         import pandas as pd
 
-        rows = [{"rank": i + 1, "kind": b.kind, "severity": b.severity, "prevalence": b.prevalence,
-                 "strength": b.strength, "confidence": b.confidence, "variables": ", ".join(b.variables),
-                 "explanation": b.explanation} for i, b in enumerate(self.blocks)]
-        return pd.DataFrame(rows, columns=["rank", "kind", "severity", "prevalence", "strength", "confidence",
-                                           "variables", "explanation"]).set_index("rank")
+        rows = [
+            {
+                "rank": i + 1,
+                "kind": b.kind,
+                "severity": b.severity,
+                "prevalence": b.prevalence,
+                "strength": b.strength,
+                "confidence": b.confidence,
+                "variables": ", ".join(b.variables),
+                "explanation": b.explanation,
+            }
+            for i, b in enumerate(self.blocks)
+        ]
+        return pd.DataFrame(
+            rows,
+            columns=[
+                "rank",
+                "kind",
+                "severity",
+                "prevalence",
+                "strength",
+                "confidence",
+                "variables",
+                "explanation",
+            ],
+        ).set_index("rank")
 
     def _heading(self) -> str:
-        scen = self.scenario if isinstance(self.scenario, str) else ("custom" if self.scenario else "baseline")
-        return (f"Systemic blocks to '{self.target}' in {self.model_name or 'the model'} "
-                f"(scenario: {scen}; {self.n} sampled futures, seed {self.seed})")
+        scen = (
+            self.scenario if isinstance(self.scenario, str) else ("custom" if self.scenario else "baseline")
+        )
+        return (
+            f"Systemic blocks to '{self.target}' in {self.model_name or 'the model'} "
+            f"(scenario: {scen}; {self.n} sampled futures, seed {self.seed})"
+        )
 
     def to_markdown(self) -> str:
         """Return the report as Markdown: the ranked table, each block's evidence, the levers, what was not assessed."""
         out = [f"# {self._heading()}", ""]
         if self.at_rest:
-            out += ["Nothing changes in these runs (every stock stays at its initial value), so there is no "
-                    "behaviour whose blocks could be ranked; only structural findings are listed.", ""]
+            out += [
+                "Nothing changes in these runs (every stock stays at its initial value), so there is no "
+                "behaviour whose blocks could be ranked; only structural findings are listed.",
+                "",
+            ]
         if self.blocks:
-            out += ["| rank | block | severity | holds in | confidence | where |",
-                    "| --- | --- | --- | --- | --- | --- |"]
+            out += [
+                "| rank | block | severity | holds in | confidence | where |",
+                "| --- | --- | --- | --- | --- | --- |",
+            ]
             for i, b in enumerate(self.blocks, 1):
-                out.append(f"| {i} | {b.title} (`{b.kind}`) | {b.severity:.2f} | {_pct(b.prevalence)} | "
-                           f"{b.confidence:.2f} | {', '.join(f'`{v}`' for v in b.variables[:5])} |")
+                out.append(
+                    f"| {i} | {b.title} (`{b.kind}`) | {b.severity:.2f} | {_pct(b.prevalence)} | "
+                    f"{b.confidence:.2f} | {', '.join(f'`{v}`' for v in b.variables[:5])} |"
+                )
             out.append("")
             for i, b in enumerate(self.blocks, 1):
                 out += [f"## {i}. {b.title}: {', '.join(b.variables[:4])}", "", b.explanation, ""]
                 out += [f"- {e}" for e in b.evidence.values()]
                 for lp in b.loops:
-                    out.append(f"- loop {lp['id']}{' (' + lp['name'] + ')' if lp['name'] else ''}, "
-                               f"{lp['polarity']}: {' -> '.join(lp['variables'])}; dominance "
-                               f"{_fmt(lp['dominance'])}")
+                    out.append(
+                        f"- loop {lp['id']}{' (' + lp['name'] + ')' if lp['name'] else ''}, "
+                        f"{lp['polarity']}: {' -> '.join(lp['variables'])}; dominance "
+                        f"{_fmt(lp['dominance'])}"
+                    )
                 for lv in b.levers[:5]:
                     out.append(f"- lever {lv}")
                 if b.assumptions:
@@ -297,11 +350,17 @@ class BlocksReport:
         else:
             out += ["No systemic block holds in most sampled futures.", ""]
         if self.levers:
-            out += ["## Levers", "", "| lever | actor | value | elasticity | effect over its range | raises "
-                    "the target in |", "| --- | --- | --- | --- | --- | --- |"]
+            out += [
+                "## Levers",
+                "",
+                "| lever | actor | value | elasticity | effect over its range | raises the target in |",
+                "| --- | --- | --- | --- | --- | --- |",
+            ]
             for lv in self.levers:
-                out.append(f"| `{lv.name}` | {lv.actor or ''} | {_fmt(lv.value)} | {_fmt(lv.elasticity)} | "
-                           f"{_fmt(lv.effect)} | {_pct(lv.share_positive)} |")
+                out.append(
+                    f"| `{lv.name}` | {lv.actor or ''} | {_fmt(lv.value)} | {_fmt(lv.elasticity)} | "
+                    f"{_fmt(lv.effect)} | {_pct(lv.share_positive)} |"
+                )
             out.append("")
         if self.not_assessed:
             out += ["## Not assessed", ""] + [f"- {x}" for x in self.not_assessed] + [""]
@@ -312,8 +371,10 @@ class BlocksReport:
         if self.at_rest:
             lines.append("  the runs are at rest: no behaviour to rank (structural findings only)")
         for i, b in enumerate(self.blocks[:10], 1):
-            lines.append(f"{i:>3}. {b.kind:<22} severity {b.severity:.2f}  holds {_pct(b.prevalence):>4}  "
-                         f"confidence {b.confidence:.2f}  {', '.join(b.variables[:4])}")
+            lines.append(
+                f"{i:>3}. {b.kind:<22} severity {b.severity:.2f}  holds {_pct(b.prevalence):>4}  "
+                f"confidence {b.confidence:.2f}  {', '.join(b.variables[:4])}"
+            )
         if len(self.blocks) > 10:
             lines.append(f"  ... and {len(self.blocks) - 10} more")
         if not self.blocks:
@@ -327,14 +388,29 @@ class BlocksReport:
         rows = "".join(
             f"<tr><td>{i}</td><td title='{e(KINDS[b.kind][1])}'>{e(b.title)}</td><td>{b.severity:.2f}</td>"
             f"<td>{_pct(b.prevalence)}</td><td>{b.confidence:.2f}</td><td>{e(', '.join(b.variables[:5]))}</td>"
-            f"<td>{e(b.explanation)}</td></tr>" for i, b in enumerate(self.blocks[:20], 1))
+            f"<td>{e(b.explanation)}</td></tr>"
+            for i, b in enumerate(self.blocks[:20], 1)
+        )
         more = f"<p>... and {len(self.blocks) - 20} more</p>" if len(self.blocks) > 20 else ""
-        rest = "<p><b>At rest</b>: nothing changes in the runs; no behaviour to rank.</p>" if self.at_rest else ""
-        na = ("<details><summary>Not assessed</summary><ul>" + "".join(f"<li>{e(x)}</li>" for x in self.not_assessed)
-              + "</ul></details>") if self.not_assessed else ""
-        return (f"<div><b>{e(self._heading())}</b>{rest}<table><thead><tr><th>#</th><th>block</th>"
-                "<th>severity</th><th>holds in</th><th>confidence</th><th>where</th><th>why</th></tr></thead>"
-                f"<tbody>{rows}</tbody></table>{more}{na}</div>")
+        rest = (
+            "<p><b>At rest</b>: nothing changes in the runs; no behaviour to rank.</p>"
+            if self.at_rest
+            else ""
+        )
+        na = (
+            (
+                "<details><summary>Not assessed</summary><ul>"
+                + "".join(f"<li>{e(x)}</li>" for x in self.not_assessed)
+                + "</ul></details>"
+            )
+            if self.not_assessed
+            else ""
+        )
+        return (
+            f"<div><b>{e(self._heading())}</b>{rest}<table><thead><tr><th>#</th><th>block</th>"
+            "<th>severity</th><th>holds in</th><th>confidence</th><th>where</th><th>why</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>{more}{na}</div>"
+        )
 
     def plot(self, ax: Any = None, *, top: int = 12):
         """Severity and prevalence of the ``top`` blocks (see :func:`trafficsys.plot.blocks.plot_blocks`)."""
@@ -365,8 +441,9 @@ class BlocksReport:
             label = self._label(sc)
             if label in reports:
                 continue
-            reports[label] = find_blocks(self._model, self.target, scenario=sc, n=self.n, seed=self.seed,
-                                         **self._options)
+            reports[label] = find_blocks(
+                self._model, self.target, scenario=sc, n=self.n, seed=self.seed, **self._options
+            )
         return BlocksComparison(self._label(self.scenario), reports)
 
     @staticmethod
@@ -415,8 +492,16 @@ class BlocksComparison:
                     continue
                 d = sev[label] - ref
                 row[f"{label} vs {self.reference}"] = (
-                    "gone" if ref > 0 and sev[label] == 0 else "new" if ref == 0 and sev[label] > 0 else
-                    "eases" if d <= -self.tolerance else "deepens" if d >= self.tolerance else "unchanged")
+                    "gone"
+                    if ref > 0 and sev[label] == 0
+                    else "new"
+                    if ref == 0 and sev[label] > 0
+                    else "eases"
+                    if d <= -self.tolerance
+                    else "deepens"
+                    if d >= self.tolerance
+                    else "unchanged"
+                )
             rows.append(row)
         df = pd.DataFrame(rows)
         if len(df):
@@ -431,8 +516,11 @@ class BlocksComparison:
         cols = list(df.columns)
         out = ["| " + " | ".join(cols) + " |", "| " + " | ".join("---" for _ in cols) + " |"]
         for _, r in df.iterrows():
-            out.append("| " + " | ".join(f"{r[c]:.2f}" if isinstance(r[c], float) else str(r[c]) for c in cols)
-                       + " |")
+            out.append(
+                "| "
+                + " | ".join(f"{r[c]:.2f}" if isinstance(r[c], float) else str(r[c]) for c in cols)
+                + " |"
+            )
         return "\n".join(out) + "\n"
 
     def __repr__(self) -> str:
@@ -440,9 +528,11 @@ class BlocksComparison:
         if df.empty:
             return "BlocksComparison: no block holds in most futures under any scenario"
         return f"Blocks by scenario (reference: {self.reference})\n" + df.to_string(
-            float_format=lambda x: f"{x:.2f}", max_colwidth=40)
+            float_format=lambda x: f"{x:.2f}", max_colwidth=40
+        )
 
     def _repr_html_(self) -> str:
         df = self.to_pandas()
         return f"<b>Blocks by scenario (reference: {html.escape(self.reference)})</b>" + df.to_html(
-            float_format=lambda x: f"{x:.2f}", index=False)
+            float_format=lambda x: f"{x:.2f}", index=False
+        )

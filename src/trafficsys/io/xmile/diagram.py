@@ -94,7 +94,9 @@ def layout(model: Model) -> dict[str, tuple[float, float]]:
         if pos:
             spring = nx.spring_layout(g, pos=init, fixed=list(pos), k=0.45, iterations=80, seed=1)
         else:
-            spring = nx.spring_layout(g, pos=init, k=0.45, iterations=80, seed=1, center=(2.0, 1.0), scale=2.0)
+            spring = nx.spring_layout(
+                g, pos=init, k=0.45, iterations=80, seed=1, center=(2.0, 1.0), scale=2.0
+            )
         xs = [p[0] for p in init.values()]
         ys = [p[1] for p in init.values()]
         lo_x, hi_x, lo_y, hi_y = min(xs) - 1.0, max(xs) + 1.0, min(ys) - 1.0, max(ys) + 1.0
@@ -103,7 +105,9 @@ def layout(model: Model) -> dict[str, tuple[float, float]]:
             x = min(max(x, lo_x), hi_x) * unit  # unconnected variables would drift away: keep them near
             y = min(max(y, lo_y), hi_y) * unit
             place(k, round(x / 10) * 10, round(y / 10) * 10)
-    if not kept:  # a fresh layout: move it clear of the page's top-left corner (tools clip negative positions)
+    if (
+        not kept
+    ):  # a fresh layout: move it clear of the page's top-left corner (tools clip negative positions)
         lo_x = min(x for x, _ in pos.values())
         lo_y = min(y for _, y in pos.values())
         sx, sy = max(0.0, 60.0 - lo_x), max(0.0, 60.0 - lo_y)

@@ -123,7 +123,9 @@ def _float(text: str | None, what: str, file: str | None, variable: str | None =
     try:
         v = float((text or "").strip())
     except ValueError:
-        raise FileFormatError(f"{what} must be a number, got {text!r}", file=file, variable=variable) from None
+        raise FileFormatError(
+            f"{what} must be a number, got {text!r}", file=file, variable=variable
+        ) from None
     if not math.isfinite(v):
         raise FileFormatError(f"{what} must be finite, got {text!r}", file=file, variable=variable)
     return v
@@ -173,8 +175,10 @@ class _Reader:
         self.root = root
         self.file = file
         if local(root.tag) != "xmile":
-            raise FileFormatError(f"the root element is <{local(root.tag)}>, not <xmile>; this is not an "
-                                  "XMILE model file", file=file)
+            raise FileFormatError(
+                f"the root element is <{local(root.tag)}>, not <xmile>; this is not an XMILE model file",
+                file=file,
+            )
         self.models = _kids(root, "model")
         if not self.models:
             raise FileFormatError("the file has no <model> element", file=file)
@@ -222,7 +226,9 @@ class _Reader:
                     used.add(canonical(_attr(v, "model_name") or _attr(v, "name") or ""))
         main = [md for md in self.models if not _attr(md, "name")]
         if not main:
-            main = [md for md in self.models if canonical(_attr(md, "name") or "") not in used] or self.models[:1]
+            main = [
+                md for md in self.models if canonical(_attr(md, "name") or "") not in used
+            ] or self.models[:1]
         self._check_module_sizes(main[0], by_name)
         self._model_into(m, main[0], prefix="", by_name=by_name, depth=0)
         self._flows_from_auxes(m)
@@ -243,15 +249,32 @@ class _Reader:
         for s in m.stocks:
             for f in (*s.inflows, *s.outflows):
                 if f not in m:
-                    raise FileFormatError(f"stock '{s.name}' lists flow '{f}', which the file does not define",
-                                          file=self.file, variable=s.name)
+                    raise FileFormatError(
+                        f"stock '{s.name}' lists flow '{f}', which the file does not define",
+                        file=self.file,
+                        variable=s.name,
+                    )
                 e = m[f]
                 if isinstance(e, Aux):
-                    m.add(Flow(e.name, e.units, e.doc, e.role, e.dimensions, e.per_element, equation=e.equation),
-                          replace=True)
+                    m.add(
+                        Flow(
+                            e.name, e.units, e.doc, e.role, e.dimensions, e.per_element, equation=e.equation
+                        ),
+                        replace=True,
+                    )
                 elif isinstance(e, Constant):
-                    m.add(Flow(e.name, e.units, e.doc, e.role, e.dimensions, e.per_element,
-                               equation=_num_text(e.value)), replace=True)
+                    m.add(
+                        Flow(
+                            e.name,
+                            e.units,
+                            e.doc,
+                            e.role,
+                            e.dimensions,
+                            e.per_element,
+                            equation=_num_text(e.value),
+                        ),
+                        replace=True,
+                    )
         # a flow drawn out of (or into) several stocks: each stock gets its own copy of the flow
         # (the XMILE reading PySD and Stella share), so material is not created twice silently
         seen: dict[tuple[str, str], str] = {}
@@ -267,12 +290,20 @@ class _Reader:
                     fl = m[f]
                     copy = f"{fl.name} ({s.name})"
                     if copy not in m:
-                        m.add(dataclasses.replace(fl, name=copy, doc=f"copy of flow {fl.name} for stock {s.name}"))
+                        m.add(
+                            dataclasses.replace(
+                                fl, name=copy, doc=f"copy of flow {fl.name} for stock {s.name}"
+                            )
+                        )
                     names[i] = copy
                     changed = True
             if changed:
-                m.add(dataclasses.replace(s, inflows=tuple(lists["inflows"]), outflows=tuple(lists["outflows"])),
-                      replace=True)
+                m.add(
+                    dataclasses.replace(
+                        s, inflows=tuple(lists["inflows"]), outflows=tuple(lists["outflows"])
+                    ),
+                    replace=True,
+                )
 
     def _check_calls(self, m: Model) -> None:
         # a lower-case call that is no lookup of the model is an undefined macro or a vendor
@@ -290,11 +321,15 @@ class _Reader:
                     if fn not in m or not isinstance(m[fn], Lookup):
                         unknown.setdefault(fn, []).append(e.name)
         if unknown:
-            parts = "; ".join(f"{fn}() used by {', '.join(sorted(set(v)))}" for fn, v in sorted(unknown.items()))
+            parts = "; ".join(
+                f"{fn}() used by {', '.join(sorted(set(v)))}" for fn, v in sorted(unknown.items())
+            )
             raise UnsupportedFeatureError(
                 f"unsupported or undefined functions: {parts}. Macros must be defined in the file "
                 "(<macro>); other vendor functions are not supported",
-                file=self.file, variable=next(iter(unknown.values()))[0])
+                file=self.file,
+                variable=next(iter(unknown.values()))[0],
+            )
 
     def _sim_specs(self, m: Model) -> None:
         specs = _kid(self.root, "sim_specs")
@@ -363,11 +398,15 @@ class _Reader:
                 if local(v.tag) not in ("stock", "flow", "aux"):
                     raise UnsupportedFeatureError(
                         f"macro '{name}' defines a <{local(v.tag)}>; a macro's own variables may be stocks, "
-                        "flows and auxiliaries", file=self.file, variable=name)
+                        "flows and auxiliaries",
+                        file=self.file,
+                        variable=name,
+                    )
             self.stateful[name] = items
 
-    def _instance(self, fn: str, args: tuple[ast.Expr, ...], caller: str, prefix: str,
-                  local_names: set[str]) -> ast.Expr:
+    def _instance(
+        self, fn: str, args: tuple[ast.Expr, ...], caller: str, prefix: str, local_names: set[str]
+    ) -> ast.Expr:
         """Expand one call of a macro with variables of its own: a copy of them for this call site.
 
         The copy's variables are named ``caller.macroK.variable`` (the K-th call in the caller's
@@ -395,8 +434,11 @@ class _Reader:
         self.macro_depth += 1
         try:
             if self.macro_depth > 20:
-                raise UnsupportedFeatureError("macros call each other more than 20 deep (a recursive macro?)",
-                                              file=self.file, variable=caller)
+                raise UnsupportedFeatureError(
+                    "macros call each other more than 20 deep (a recursive macro?)",
+                    file=self.file,
+                    variable=caller,
+                )
             for v in items:
                 tag = local(v.tag)
                 vname = f"{inst}.{_clean_name(_attr(v, 'name') or '')}"
@@ -407,15 +449,32 @@ class _Reader:
                 units = (_text(_kid(v, "units")) or "").strip() or None
                 if tag == "stock":
                     nn = _kid(v, "non_negative")
-                    flows = {d: tuple(f"{key}.{canonical(_clean_name(_text(f) or ''))}" for f in _kids(v, d))
-                             for d in ("inflow", "outflow")}
-                    m.add(Stock(vname, units, f"in macro {fn}", initial=eqn, inflows=flows["inflow"],
-                                     outflows=flows["outflow"],
-                                     non_negative=self.stock_nonneg if nn is None else _bool_el(nn, True)))
+                    flows = {
+                        d: tuple(f"{key}.{canonical(_clean_name(_text(f) or ''))}" for f in _kids(v, d))
+                        for d in ("inflow", "outflow")
+                    }
+                    m.add(
+                        Stock(
+                            vname,
+                            units,
+                            f"in macro {fn}",
+                            initial=eqn,
+                            inflows=flows["inflow"],
+                            outflows=flows["outflow"],
+                            non_negative=self.stock_nonneg if nn is None else _bool_el(nn, True),
+                        )
+                    )
                 elif tag == "flow":
                     nn = _kid(v, "non_negative")
-                    m.add(Flow(vname, units, f"in macro {fn}", equation=eqn,
-                                    non_negative=self.flow_nonneg if nn is None else _bool_el(nn, True)))
+                    m.add(
+                        Flow(
+                            vname,
+                            units,
+                            f"in macro {fn}",
+                            equation=eqn,
+                            non_negative=self.flow_nonneg if nn is None else _bool_el(nn, True),
+                        )
+                    )
                 else:
                     m.add(Aux(vname, units, f"in macro {fn}", equation=eqn))
         finally:
@@ -423,11 +482,19 @@ class _Reader:
         return rename(body, dict(zip(parms, args)))
 
     # ------------------------------------------------------------ one model
-    def _model_into(self, m: Model, md: ET.Element, prefix: str, by_name: dict, depth: int,
-                    connects: dict[str, str] | None = None) -> None:
+    def _model_into(
+        self,
+        m: Model,
+        md: ET.Element,
+        prefix: str,
+        by_name: dict,
+        depth: int,
+        connects: dict[str, str] | None = None,
+    ) -> None:
         if depth > 20:
-            raise UnsupportedFeatureError("modules nest deeper than 20 levels (recursive modules?)",
-                                          file=self.file)
+            raise UnsupportedFeatureError(
+                "modules nest deeper than 20 levels (recursive modules?)", file=self.file
+            )
         connects = connects or {}
         variables = _kid(md, "variables")
         local_names: set[str] = set()
@@ -447,7 +514,10 @@ class _Reader:
                     continue  # a diagram grouping (sector), not a variable
                 raise UnsupportedFeatureError(
                     f"<{tag}> is not supported (Stella {tag}s have no trafficsys equivalent); model it with "
-                    "stocks and flows", file=self.file, variable=_attr(v, "name"))
+                    "stocks and flows",
+                    file=self.file,
+                    variable=_attr(v, "name"),
+                )
         views = _kid(md, "views")
         if views is not None:
             self._keep_views(views, prefix)
@@ -458,8 +528,9 @@ class _Reader:
 
         def sub_model(v: ET.Element) -> ET.Element | None:
             name = _attr(v, "model_name") or _attr(v, "name") or ""
-            return by_name.get(name) or next((md for n, md in by_name.items() if canonical(n) == canonical(name)),
-                                             None)
+            return by_name.get(name) or next(
+                (md for n, md in by_name.items() if canonical(n) == canonical(name)), None
+            )
 
         def count(md: ET.Element, depth: int) -> tuple[int, int]:
             # (instances, variables) one copy of ``md`` expands to; a missing model or a cycle is
@@ -483,10 +554,20 @@ class _Reader:
             return instances, variables
 
         instances, variables = count(main, 0)
-        limits.check("module_instances", instances, "the model with its modules expanded",
-                     "use fewer or less deeply nested modules", file=self.file)
-        limits.check("variables", variables, "the model with its modules expanded",
-                     "use fewer or smaller modules", file=self.file)
+        limits.check(
+            "module_instances",
+            instances,
+            "the model with its modules expanded",
+            "use fewer or less deeply nested modules",
+            file=self.file,
+        )
+        limits.check(
+            "variables",
+            variables,
+            "the model with its modules expanded",
+            "use fewer or smaller modules",
+            file=self.file,
+        )
 
     def _module(self, m, v, prefix, by_name, depth, local_names):
         inst = canonical(_clean_name(_attr(v, "name") or ""))
@@ -497,7 +578,10 @@ class _Reader:
         if sub is None:
             raise UnsupportedFeatureError(
                 f"module '{inst}' refers to model '{sub_name}', which the file does not contain "
-                "(modules in other files are not supported)", file=self.file, variable=inst)
+                "(modules in other files are not supported)",
+                file=self.file,
+                variable=inst,
+            )
         conn: dict[str, str] = {}
         for c in _kids(v, "connect") + _kids(v, "connect2"):
             to = _attr(c, "to") or ""
@@ -506,7 +590,7 @@ class _Reader:
             to_c = canonical(_clean_name(to))
             frm_c = canonical(_clean_name(frm.lstrip(".")))
             if to_c.startswith(inst + "."):
-                to_c = to_c[len(inst) + 1:]
+                to_c = to_c[len(inst) + 1 :]
             conn[to_c] = prefix + frm_c
         self._model_into(m, sub, prefix + inst + ".", by_name, depth + 1, conn)
 
@@ -526,8 +610,9 @@ class _Reader:
             break  # the first view is the stock-flow diagram
 
     # ------------------------------------------------------------ variables
-    def _variable(self, m: Model, v: ET.Element, tag: str, prefix: str, local_names: set[str],
-                  connects: dict[str, str]) -> None:
+    def _variable(
+        self, m: Model, v: ET.Element, tag: str, prefix: str, local_names: set[str], connects: dict[str, str]
+    ) -> None:
         raw = _attr(v, "name")
         if not raw:
             raise FileFormatError(f"a <{tag}> has no name attribute", file=self.file)
@@ -537,11 +622,14 @@ class _Reader:
         units = _text(_kid(v, "units"))
         units = units.strip() if units and units.strip() else None
         doc = (_text(_kid(v, "doc")) or "").strip()
-        dims = tuple(canonical(_attr(d, "name") or "") for d in _kids(_kid(v, "dimensions") or ET.Element("x"), "dim"))
+        dims = tuple(
+            canonical(_attr(d, "name") or "") for d in _kids(_kid(v, "dimensions") or ET.Element("x"), "dim")
+        )
         for d in dims:
             if d not in m.dimensions:
-                raise FileFormatError(f"dimension '{d}' is not declared in <dimensions>", file=self.file,
-                                      variable=name)
+                raise FileFormatError(
+                    f"dimension '{d}' is not declared in <dimensions>", file=self.file, variable=name
+                )
         ext = self._ts_ext(v)
 
         def eq(text: str | None, what: str = "equation") -> str:
@@ -561,8 +649,12 @@ class _Reader:
             egf = _kid(el, "gf")
             if egf is not None:  # a graphical function of its own for this element
                 if tag == "flow":
-                    raise UnsupportedFeatureError("per-element graphical functions of a flow are not supported; "
-                                                  "give the table its own variable", file=self.file, variable=name)
+                    raise UnsupportedFeatureError(
+                        "per-element graphical functions of a flow are not supported; "
+                        "give the table its own variable",
+                        file=self.file,
+                        variable=name,
+                    )
                 xs_e, ys_e, ex_e = self._gf(egf, name)
                 table_extraps.append(ex_e)
                 tables.append((skey, xs_e, ys_e))
@@ -575,8 +667,11 @@ class _Reader:
             # xmutil writes one <eqn> per element, in element order, without <element> wrappers
             combos = _combos(m, dims)
             if len(combos) != len(eqns):
-                raise FileFormatError(f"{len(eqns)} <eqn> elements for {len(combos)} array elements",
-                                      file=self.file, variable=name)
+                raise FileFormatError(
+                    f"{len(eqns)} <eqn> elements for {len(combos)} array elements",
+                    file=self.file,
+                    variable=name,
+                )
             per = [(k, eq(_text(x))) for k, x in zip(combos, eqns)]
             eqn_raw = ""
         if dims and not per and _is_number_list(eqn_raw):
@@ -593,15 +688,28 @@ class _Reader:
         default = self.flow_nonneg if tag == "flow" else self.stock_nonneg
         nonneg = default if nonneg_el is None else _bool_el(nonneg_el, True)
         if _kid(v, "conveyor") is not None or _kid(v, "queue") is not None:
-            raise UnsupportedFeatureError("Stella conveyors and queues are not supported; use a "
-                                          "DELAYN flow", file=self.file, variable=name)
+            raise UnsupportedFeatureError(
+                "Stella conveyors and queues are not supported; use a DELAYN flow",
+                file=self.file,
+                variable=name,
+            )
 
         if tag == "stock":
             init = eq(eqn_raw, "initial value") if eqn_raw else ("0" if not per else "0")
             infl = tuple(self._ref(_text(f) or "", prefix) for f in _kids(v, "inflow"))
             outf = tuple(self._ref(_text(f) or "", prefix) for f in _kids(v, "outflow"))
-            st = Stock(name, units, doc, ext.get("role"), dims, tuple(per), initial=init, inflows=infl,
-                       outflows=outf, non_negative=nonneg)
+            st = Stock(
+                name,
+                units,
+                doc,
+                ext.get("role"),
+                dims,
+                tuple(per),
+                initial=init,
+                inflows=infl,
+                outflows=outf,
+                non_negative=nonneg,
+            )
             m.add(st)
             return
         if gf is not None and _kid(gf, "ypts") is None and tables:
@@ -612,47 +720,116 @@ class _Reader:
             else:  # every element has its own table: the first one stands for the shared one
                 xs, ys, extrap = tables[0][1], tables[0][2], table_extraps[0]
             if any(x is not extrap for x in table_extraps):
-                raise UnsupportedFeatureError("per-element graphical functions with different extrapolation "
-                                              "types are not supported", file=self.file, variable=name)
+                raise UnsupportedFeatureError(
+                    "per-element graphical functions with different extrapolation types are not supported",
+                    file=self.file,
+                    variable=name,
+                )
             if tag == "gf" or (tables and not eqn_raw and not per):
-                m.add(Lookup(name, units, doc, ext.get("role"), dims, xs=xs, ys=ys, extrapolation=extrap,
-                             tables=tuple(tables)))
+                m.add(
+                    Lookup(
+                        name,
+                        units,
+                        doc,
+                        ext.get("role"),
+                        dims,
+                        xs=xs,
+                        ys=ys,
+                        extrapolation=extrap,
+                        tables=tuple(tables),
+                    )
+                )
                 return
             inp = eq(eqn_raw) if eqn_raw else None
             if tag == "flow":
                 table = self._hidden_name(m, name, local_names)
-                m.add(Lookup(table, None, f"graphical function of flow {name}", None, xs=xs, ys=ys,
-                             extrapolation=extrap))
+                m.add(
+                    Lookup(
+                        table,
+                        None,
+                        f"graphical function of flow {name}",
+                        None,
+                        xs=xs,
+                        ys=ys,
+                        extrapolation=extrap,
+                    )
+                )
                 call = f"{_name_text(canonical(table))}({inp or 'TIME'})"
-                m.add(Flow(name, units, doc, ext.get("role"), dims, tuple(per), equation=call,
-                           non_negative=nonneg))
+                m.add(
+                    Flow(
+                        name,
+                        units,
+                        doc,
+                        ext.get("role"),
+                        dims,
+                        tuple(per),
+                        equation=call,
+                        non_negative=nonneg,
+                    )
+                )
                 return
             if inp is None:
                 inp = "TIME"
-            m.add(Lookup(name, units, doc, ext.get("role"), dims, tuple(per), xs=xs, ys=ys,
-                         extrapolation=extrap, input=inp, tables=tuple(tables)))
+            m.add(
+                Lookup(
+                    name,
+                    units,
+                    doc,
+                    ext.get("role"),
+                    dims,
+                    tuple(per),
+                    xs=xs,
+                    ys=ys,
+                    extrapolation=extrap,
+                    input=inp,
+                    tables=tuple(tables),
+                )
+            )
             return
         if not eqn_raw and not per:
-            raise FileFormatError("the variable has no <eqn>; give it an equation (0 if unknown)",
-                                  file=self.file, variable=name)
+            raise FileFormatError(
+                "the variable has no <eqn>; give it an equation (0 if unknown)", file=self.file, variable=name
+            )
         equation = eq(eqn_raw) if eqn_raw else "0"
         if tag == "flow":
-            m.add(Flow(name, units, doc, ext.get("role"), dims, tuple(per), equation=equation,
-                       non_negative=nonneg))
+            m.add(
+                Flow(
+                    name,
+                    units,
+                    doc,
+                    ext.get("role"),
+                    dims,
+                    tuple(per),
+                    equation=equation,
+                    non_negative=nonneg,
+                )
+            )
             return
         value = numeric_literal(equation) if not per else None
         if value is not None and ext.get("kind") != "aux":
             rng = ext.get("range")
-            m.add(Constant(name, units, doc, ext.get("role"), dims, (), value=value,
-                           range=tuple(rng) if rng else None,
-                           distribution=Distribution.from_value(ext.get("distribution")),
-                           source=ext.get("source", "")))
+            m.add(
+                Constant(
+                    name,
+                    units,
+                    doc,
+                    ext.get("role"),
+                    dims,
+                    (),
+                    value=value,
+                    range=tuple(rng) if rng else None,
+                    distribution=Distribution.from_value(ext.get("distribution")),
+                    source=ext.get("source", ""),
+                )
+            )
             return
         m.add(Aux(name, units, doc, ext.get("role"), dims, tuple(per), equation=equation))
 
     def _ts_ext(self, v: ET.Element) -> dict[str, Any]:
         for c in v:
-            if local(c.tag) == "ts_extra" or (c.tag.startswith("{" + TS_NS + "}") and local(c.tag) == "extra"):
+            if local(c.tag) == "ts_extra" or (
+                c.tag.startswith("{" + TS_NS + "}") and local(c.tag) == "extra"
+            ):
                 name = _attr(v, "name")
                 data = _ext_json(_text(c), "<ts:extra>", self.file, name)
                 _check_fields(data, _VARIABLE_EXT, "<ts:extra>", self.file, name)
@@ -671,8 +848,11 @@ class _Reader:
         combos = _combos(m, dims)
         values = [p.strip() for p in text.split(",")]
         if len(values) != len(combos):
-            raise FileFormatError(f"the list gives {len(values)} values for {len(combos)} array elements",
-                                  file=self.file, variable=name)
+            raise FileFormatError(
+                f"the list gives {len(values)} values for {len(combos)} array elements",
+                file=self.file,
+                variable=name,
+            )
         return list(zip(combos, values))
 
     def _ref(self, text: str, prefix: str) -> str:
@@ -690,15 +870,19 @@ class _Reader:
         else:
             xscale = _kid(gf, "xscale")
             if xscale is None:
-                raise FileFormatError("graphical function with neither <xpts> nor <xscale>", file=self.file,
-                                      variable=name)
+                raise FileFormatError(
+                    "graphical function with neither <xpts> nor <xscale>", file=self.file, variable=name
+                )
             lo = _float(_attr(xscale, "min"), "xscale min", self.file, name)
             hi = _float(_attr(xscale, "max"), "xscale max", self.file, name)
             n = len(ys)
             xs = [lo + (hi - lo) * i / (n - 1) for i in range(n)] if n > 1 else [lo]
         if len(xs) != len(ys) or not ys:
-            raise FileFormatError(f"graphical function has {len(xs)} x points and {len(ys)} y points; they "
-                                  "must match", file=self.file, variable=name)
+            raise FileFormatError(
+                f"graphical function has {len(xs)} x points and {len(ys)} y points; they must match",
+                file=self.file,
+                variable=name,
+            )
         if any(b < a for a, b in zip(xs, xs[1:])):
             raise FileFormatError("graphical function x points must increase", file=self.file, variable=name)
         kind = (_attr(gf, "type") or "").lower()
@@ -707,8 +891,12 @@ class _Reader:
         try:
             extrap = Extrapolation(kind)
         except ValueError:
-            raise UnsupportedFeatureError(f"graphical function type '{kind}' is not supported (use continuous, "
-                                          "extrapolate or discrete)", file=self.file, variable=name) from None
+            raise UnsupportedFeatureError(
+                f"graphical function type '{kind}' is not supported (use continuous, "
+                "extrapolate or discrete)",
+                file=self.file,
+                variable=name,
+            ) from None
         return tuple(xs), tuple(ys), extrap
 
     # ------------------------------------------------------------ equations
@@ -721,16 +909,25 @@ class _Reader:
         if self.macros or any(isinstance(n, ast.Call) and not n.func.isupper() for n in ast.walk(tree)):
             tree, ch = self._inline_macros(tree, name, prefix, local_names)
             if ch:  # inlining shares sub-trees, so it is quick; printing the result is not
-                limits.check("expression_nodes", _expanded_size(tree), "the equation with its macros inlined",
-                             "write the repeated part as an auxiliary variable", file=self.file, variable=name)
+                limits.check(
+                    "expression_nodes",
+                    _expanded_size(tree),
+                    "the equation with its macros inlined",
+                    "write the repeated part as an auxiliary variable",
+                    file=self.file,
+                    variable=name,
+                )
             changed |= ch
         if self.vensim:
             tree, ch = _vensim_rounding(tree)
             changed |= ch
-        if "inf" not in local_names and any(isinstance(n, ast.Name) and n.name == "inf" for n in ast.walk(tree)):
+        if "inf" not in local_names and any(
+            isinstance(n, ast.Name) and n.name == "inf" for n in ast.walk(tree)
+        ):
             # XMILE's INF is a constant written bare; a model variable named inf keeps its name
-            tree = ast.transform(tree, lambda n: ast.Call("INF", ()) if isinstance(n, ast.Name) and n.name == "inf"
-                                 else n)
+            tree = ast.transform(
+                tree, lambda n: ast.Call("INF", ()) if isinstance(n, ast.Name) and n.name == "inf" else n
+            )
             changed = True
         if prefix:
             tree = _prefix_names(tree, prefix, local_names)
@@ -746,10 +943,12 @@ class _Reader:
             if any(w.lower() in ("if", "then", "else", "and", "or", "not", "mod") for w in words):
                 return mm.group(0)
             return "_".join(words) + "("
+
         return self._SPACED_CALL.sub(fix, text)
 
-    def _inline_macros(self, tree: ast.Expr, name: str, prefix: str = "",
-                       local_names: set[str] | None = None) -> tuple[ast.Expr, bool]:
+    def _inline_macros(
+        self, tree: ast.Expr, name: str, prefix: str = "", local_names: set[str] | None = None
+    ) -> tuple[ast.Expr, bool]:
         changed = False
 
         def visit(n: ast.Expr) -> ast.Expr:
@@ -757,8 +956,11 @@ class _Reader:
             if isinstance(n, ast.Call) and n.func in self.macros:
                 parms, body = self.macros[n.func]
                 if len(n.args) != len(parms):
-                    raise ParseError(f"macro {n.func} takes {len(parms)} arguments, got {len(n.args)}",
-                                     file=self.file, variable=name)
+                    raise ParseError(
+                        f"macro {n.func} takes {len(parms)} arguments, got {len(n.args)}",
+                        file=self.file,
+                        variable=name,
+                    )
                 changed = True
                 if n.func in self.stateful:
                     return self._instance(n.func, n.args, name, prefix, local_names or set())
@@ -773,8 +975,12 @@ class _Reader:
         where = "<ts:trafficsys>"
         data = _ext_json(_text(ext), where, self.file)
         _check_fields(data, _MODEL_EXT, where, self.file)
-        for key, spec in (("scenarios", _SCENARIO_EXT), ("loops", _LOOP_EXT), ("sectors", _SECTOR_EXT),
-                          ("links", _LINK_EXT)):
+        for key, spec in (
+            ("scenarios", _SCENARIO_EXT),
+            ("loops", _LOOP_EXT),
+            ("sectors", _SECTOR_EXT),
+            ("links", _LINK_EXT),
+        ):
             for i, item in enumerate(data.get(key, [])):
                 _check_fields(item, spec, f"{where} {key}[{i}]", self.file, required=spec["_required"])
         m.doc = data.get("doc", m.doc)
@@ -783,15 +989,26 @@ class _Reader:
         if "saveper" in data:
             m.set_specs(saveper=data["saveper"])
         for sc in data.get("scenarios", []):
-            m.scenarios[sc["name"]] = Scenario(sc["name"], tuple((k, v) for k, v in sc["set"]), sc.get("doc", ""))
+            m.scenarios[sc["name"]] = Scenario(
+                sc["name"], tuple((k, v) for k, v in sc["set"]), sc.get("doc", "")
+            )
         for lp in data.get("loops", []):
-            m.loops[lp["name"]] = NamedLoop(lp["name"], tuple(lp["variables"]), lp.get("polarity"),
-                                            lp.get("doc", ""))
+            m.loops[lp["name"]] = NamedLoop(
+                lp["name"], tuple(lp["variables"]), lp.get("polarity"), lp.get("doc", "")
+            )
         for sc in data.get("sectors", []):
             m.sector(sc["name"], sc["variables"], doc=sc.get("doc", ""))
         for lk in data.get("links", []):
-            m.links.append(Link(lk["source"], lk["target"], lk.get("polarity", "+"), lk.get("delay", False),
-                                lk.get("note", ""), lk.get("strength")))
+            m.links.append(
+                Link(
+                    lk["source"],
+                    lk["target"],
+                    lk.get("polarity", "+"),
+                    lk.get("delay", False),
+                    lk.get("note", ""),
+                    lk.get("strength"),
+                )
+            )
         m.cld_variables.update(data.get("cld_variables", {}))
         for k, v in data.get("metadata", {}).items():
             m.metadata.setdefault(k, v)
@@ -807,11 +1024,18 @@ def _ext_json(text: str | None, where: str, file: str | None, variable: str | No
         data = json.loads(text or "{}")
     except (ValueError, RecursionError) as e:  # malformed, or nested too deep to parse
         why = "nested too deeply" if isinstance(e, RecursionError) else "not valid JSON"
-        raise FileFormatError(f"the trafficsys extension data in {where} is {why}; remove the element or "
-                              "save the model again with trafficsys", file=file, variable=variable) from None
+        raise FileFormatError(
+            f"the trafficsys extension data in {where} is {why}; remove the element or "
+            "save the model again with trafficsys",
+            file=file,
+            variable=variable,
+        ) from None
     if not isinstance(data, dict):
-        raise FileFormatError(f"the trafficsys extension data in {where} must be a JSON object, got "
-                              f"{type(data).__name__}", file=file, variable=variable)
+        raise FileFormatError(
+            f"the trafficsys extension data in {where} must be a JSON object, got {type(data).__name__}",
+            file=file,
+            variable=variable,
+        )
     return data
 
 
@@ -842,13 +1066,19 @@ _VARIABLE_EXT = {
     "source": (_is_str, "text"),
     "eqn": (_is_str, "equation text"),
     "element_eqn": (_dict_of(_is_str), "an object of equation texts"),
-    "range": (lambda v: v is None or (isinstance(v, list) and len(v) == 2 and all(map(_is_num, v))),
-              "a list of two numbers"),
-    "distribution": (lambda v: v is None or _is_str(v) or _dict_of(lambda x: _is_str(x) or _is_num(x))(v),
-                     "a distribution name or an object of its parameters"),
+    "range": (
+        lambda v: v is None or (isinstance(v, list) and len(v) == 2 and all(map(_is_num, v))),
+        "a list of two numbers",
+    ),
+    "distribution": (
+        lambda v: v is None or _is_str(v) or _dict_of(lambda x: _is_str(x) or _is_num(x))(v),
+        "a distribution name or an object of its parameters",
+    ),
 }
 _MODEL_EXT = {
-    "doc": (_is_str, "text"), "name": (_is_str, "text"), "saveper": (_is_num, "a number"),
+    "doc": (_is_str, "text"),
+    "name": (_is_str, "text"),
+    "saveper": (_is_num, "a number"),
     "scenarios": (_list_of(lambda x: isinstance(x, dict)), "a list of objects"),
     "loops": (_list_of(lambda x: isinstance(x, dict)), "a list of objects"),
     "sectors": (_list_of(lambda x: isinstance(x, dict)), "a list of objects"),
@@ -858,40 +1088,57 @@ _MODEL_EXT = {
     "order": (_list_of(_is_str), "a list of names"),
 }
 _SCENARIO_EXT = {
-    "_required": ("name", "set"), "name": (_is_str, "text"), "doc": (_is_str, "text"),
-    "set": (_list_of(lambda p: isinstance(p, list) and len(p) == 2 and _is_str(p[0]) and _is_scalar(p[1])),
-            "a list of [name, value] pairs"),
+    "_required": ("name", "set"),
+    "name": (_is_str, "text"),
+    "doc": (_is_str, "text"),
+    "set": (
+        _list_of(lambda p: isinstance(p, list) and len(p) == 2 and _is_str(p[0]) and _is_scalar(p[1])),
+        "a list of [name, value] pairs",
+    ),
 }
 _LOOP_EXT = {
-    "_required": ("name", "variables"), "name": (_is_str, "text"), "doc": (_is_str, "text"),
+    "_required": ("name", "variables"),
+    "name": (_is_str, "text"),
+    "doc": (_is_str, "text"),
     "variables": (_list_of(_is_str), "a list of names"),
     "polarity": (lambda v: v is None or _is_str(v), "text"),
 }
 _SECTOR_EXT = {
-    "_required": ("name", "variables"), "name": (_is_str, "text"), "doc": (_is_str, "text"),
+    "_required": ("name", "variables"),
+    "name": (_is_str, "text"),
+    "doc": (_is_str, "text"),
     "variables": (_list_of(_is_str), "a list of names"),
 }
 _LINK_EXT = {
-    "_required": ("source", "target"), "source": (_is_str, "a name"), "target": (_is_str, "a name"),
-    "polarity": (_is_str, "text"), "delay": (lambda v: isinstance(v, bool), "true or false"),
-    "note": (_is_str, "text"), "strength": (lambda v: v is None or _is_num(v), "a number"),
+    "_required": ("source", "target"),
+    "source": (_is_str, "a name"),
+    "target": (_is_str, "a name"),
+    "polarity": (_is_str, "text"),
+    "delay": (lambda v: isinstance(v, bool), "true or false"),
+    "note": (_is_str, "text"),
+    "strength": (lambda v: v is None or _is_num(v), "a number"),
 }
 
 
-def _check_fields(data: Any, spec: dict, where: str, file: str | None, variable: str | None = None, *,
-                  required: Any = ()) -> None:
+def _check_fields(
+    data: Any, spec: dict, where: str, file: str | None, variable: str | None = None, *, required: Any = ()
+) -> None:
     """Raise FileFormatError unless ``data`` is an object whose fields have the types ``spec`` names."""
     if not isinstance(data, dict):
-        raise FileFormatError(f"{where} must be a JSON object, got {type(data).__name__}", file=file,
-                              variable=variable)
+        raise FileFormatError(
+            f"{where} must be a JSON object, got {type(data).__name__}", file=file, variable=variable
+        )
     for key in required:
         if key not in data:
             raise FileFormatError(f"{where} has no '{key}'", file=file, variable=variable)
     for key, value in data.items():
         rule = None if key.startswith("_") else spec.get(key)  # "_required" is the spec's, not a field
         if rule is not None and not rule[0](value):
-            raise FileFormatError(f"{where}: '{key}' must be {rule[1]}, got {type(value).__name__}",
-                                  file=file, variable=variable)
+            raise FileFormatError(
+                f"{where}: '{key}' must be {rule[1]}, got {type(value).__name__}",
+                file=file,
+                variable=variable,
+            )
 
 
 def _written_by_vensim(root: ET.Element) -> bool:

@@ -60,8 +60,11 @@ def xmile_string(model: Model) -> str:
     ET.SubElement(header, X + "vendor").text = "trafficsys"
     ET.SubElement(header, X + "product", {"version": "0.1", "lang": "en"}).text = "trafficsys"
     sp = model.specs
-    specs = ET.SubElement(root, X + "sim_specs", {"method": "RK4" if sp.method == "rk4" else "Euler",
-                                                  "time_units": sp.time_units})
+    specs = ET.SubElement(
+        root,
+        X + "sim_specs",
+        {"method": "RK4" if sp.method == "rk4" else "Euler", "time_units": sp.time_units},
+    )
     ET.SubElement(specs, X + "start").text = _fmt(sp.start)
     ET.SubElement(specs, X + "stop").text = _fmt(sp.stop)
     ET.SubElement(specs, X + "dt").text = _fmt(sp.dt)
@@ -83,7 +86,9 @@ def xmile_string(model: Model) -> str:
     _view(model, view, X)
     extra = _model_extension(model)
     if extra:
-        ET.SubElement(root, "{" + TS_NS + "}trafficsys").text = json.dumps(extra)  # in order: metadata tables keep the order declared
+        ET.SubElement(root, "{" + TS_NS + "}trafficsys").text = json.dumps(
+            extra
+        )  # in order: metadata tables keep the order declared
     ET.indent(root, space="    ")
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
@@ -113,13 +118,18 @@ def _portable(text: str, model: Model, name: str) -> str | None:
         tree = parse(text, variable=name)
     except ParseError:
         return None
-    if not any((isinstance(n, ast.Call) and n.func in _VENSIM_ONLY) or (isinstance(n, ast.Name) and "." in n.name)
-               for n in ast.walk(tree)):
+    if not any(
+        (isinstance(n, ast.Call) and n.func in _VENSIM_ONLY) or (isinstance(n, ast.Name) and "." in n.name)
+        for n in ast.walk(tree)
+    ):
         return None  # (a module's variable, ``module.x``, is written quoted: one name to every reader)
 
     def integer(x: ast.Expr) -> ast.Expr:
-        return ast.If(ast.Binary("<", x, ast.Num(0.0)), ast.Unary("-", ast.Call("INT", (ast.Unary("-", x),))),
-                      ast.Call("INT", (x,)))
+        return ast.If(
+            ast.Binary("<", x, ast.Num(0.0)),
+            ast.Unary("-", ast.Call("INT", (ast.Unary("-", x),))),
+            ast.Call("INT", (x,)),
+        )
 
     def constant_value(x: ast.Expr) -> float | None:
         v = ast.literal_value(x)
@@ -158,9 +168,12 @@ def _portable(text: str, model: Model, name: str) -> str | None:
             elif d0 is None:
                 import warnings
 
-                warnings.warn(f"variable '{name}': Vensim's DELAY N with a varying delay time is written as "
-                              "XMILE DELAYN, which drains every stage with the current delay time; other tools "
-                              "will differ from trafficsys while the delay time changes", stacklevel=4)
+                warnings.warn(
+                    f"variable '{name}': Vensim's DELAY N with a varying delay time is written as "
+                    "XMILE DELAYN, which drains every stage with the current delay time; other tools "
+                    "will differ from trafficsys while the delay time changes",
+                    stacklevel=4,
+                )
             return ast.Call("DELAYN", (x, d, order, init))
         return n
 
@@ -168,8 +181,9 @@ def _portable(text: str, model: Model, name: str) -> str | None:
 
 
 def _element_xml(e: Element, X: str, model: Model) -> ET.Element:
-    tag = {Kind.STOCK: "stock", Kind.FLOW: "flow", Kind.AUX: "aux", Kind.CONSTANT: "aux",
-           Kind.LOOKUP: "aux"}[e.kind]
+    tag = {Kind.STOCK: "stock", Kind.FLOW: "flow", Kind.AUX: "aux", Kind.CONSTANT: "aux", Kind.LOOKUP: "aux"}[
+        e.kind
+    ]
     if isinstance(e, Lookup) and e.input is None:
         tag = "gf"
     el = ET.Element(X + tag, {"name": e.name})
@@ -261,17 +275,31 @@ def _model_extension(model: Model) -> dict[str, Any]:
     if model.doc:
         out["doc"] = model.doc
     if model.scenarios:
-        out["scenarios"] = [{"name": s.name, "set": [list(kv) for kv in s.set], "doc": s.doc}
-                            for s in model.scenarios.values()]
+        out["scenarios"] = [
+            {"name": s.name, "set": [list(kv) for kv in s.set], "doc": s.doc}
+            for s in model.scenarios.values()
+        ]
     if model.loops:
-        out["loops"] = [{"name": lp.name, "variables": list(lp.variables), "polarity": lp.polarity,
-                         "doc": lp.doc} for lp in model.loops.values()]
+        out["loops"] = [
+            {"name": lp.name, "variables": list(lp.variables), "polarity": lp.polarity, "doc": lp.doc}
+            for lp in model.loops.values()
+        ]
     if model.sectors:
-        out["sectors"] = [{"name": sc.name, "variables": list(sc.variables), "doc": sc.doc}
-                          for sc in model.sectors.values()]
+        out["sectors"] = [
+            {"name": sc.name, "variables": list(sc.variables), "doc": sc.doc} for sc in model.sectors.values()
+        ]
     if model.links:
-        out["links"] = [{"source": lk.source, "target": lk.target, "polarity": lk.polarity,
-                         "delay": lk.delay, "note": lk.note, "strength": lk.strength} for lk in model.links]
+        out["links"] = [
+            {
+                "source": lk.source,
+                "target": lk.target,
+                "polarity": lk.polarity,
+                "delay": lk.delay,
+                "note": lk.note,
+                "strength": lk.strength,
+            }
+            for lk in model.links
+        ]
     if model.cld_variables:
         out["cld_variables"] = model.cld_variables
     meta = _json_safe({k: v for k, v in model.metadata.items() if k != "xmile_views"})  # views: in <views>
