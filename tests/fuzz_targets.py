@@ -14,7 +14,6 @@ import json
 import os
 import sys
 import sysconfig
-import threading
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
@@ -188,18 +187,10 @@ def plant(folder: Path, fmt: str, field: str, text: str) -> Path | None:
 
 # ---------------------------------------------------------------- files opened outside the model's folder
 _OPENED: list[str] | None = None
-#: the thread running the check: readers open files in the caller's thread; another thread of the same
-#: process (a dask cluster a previous test left winding down, cleaning its scratch space) is not the reader
-_CHECKER: int | None = None
 
 
 def _hook(event: str, args: tuple) -> None:
-    if (
-        _OPENED is not None
-        and event == "open"
-        and threading.get_ident() == _CHECKER
-        and isinstance(args[0], (str, bytes, os.PathLike))
-    ):
+    if _OPENED is not None and event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
         _OPENED.append(os.fsdecode(args[0]))
 
 
@@ -235,10 +226,14 @@ _INSTALLED = tuple(
 def outside(opened: list[str], folder: Path) -> list[str]:
     """The paths in ``opened`` that are neither in ``folder`` nor part of the installation."""
     root = os.path.realpath(folder)
+    # a package-metadata lookup (importlib.metadata) opens each entry of the module search path itself
+    # to see whether it is a zip archive: an entry a library added (dask puts its scratch folders there)
+    # is part of the installation's search, not a user's file
+    search_path = {os.path.realpath(e) for e in sys.path if e}
     out = []
     for p in opened:
         rp = os.path.realpath(p)
-        if rp == root or rp.startswith(root + os.sep) or rp.startswith(_INSTALLED):
+        if rp == root or rp.startswith(root + os.sep) or rp.startswith(_INSTALLED) or rp in search_path:
             continue
         out.append(p)
     return out
@@ -250,10 +245,9 @@ def check(path: Path | None, flag: Path) -> str:
     No file outside the model's folder (other than the installed packages' own) may be opened.
     Returns ``"refused"`` when a reader or the builder refused the text with a ModelError, else ``"ok"``.
     """
-    global _OPENED, _CHECKER
+    global _OPENED
     outcome = "refused" if path is None else "ok"
     if path is not None:
-        _CHECKER = threading.get_ident()
         _OPENED = []
         try:
             return _check(path, flag)
