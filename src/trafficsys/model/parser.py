@@ -32,7 +32,7 @@ from . import ast
 from .builtins import ALIASES, lookup_builtin
 from .names import canonical, unescape
 
-__all__ = ["parse", "numeric_literal", "MAX_LENGTH", "MAX_DEPTH", "MAX_NESTING", "KEYWORDS"]
+__all__ = ["parse", "numeric_literal", "check_depth", "MAX_LENGTH", "MAX_DEPTH", "MAX_NESTING", "KEYWORDS"]
 
 #: Longest equation accepted by default, in characters (the limit in force: ``limits.current().expression_length``).
 MAX_LENGTH = _limits.DEFAULTS.expression_length
@@ -195,7 +195,8 @@ def _val(x):
     return x
 
 
-def _check_depth(text: str) -> None:
+def check_depth(text: str) -> None:
+    """Refuse brackets nested deeper than :data:`MAX_DEPTH` (a :class:`ParseError` at the column)."""
     depth = 0
     for i, ch in enumerate(text):
         if ch in "([":
@@ -257,7 +258,7 @@ def parse(text: str, *, variable: str | None = None, file: str | None = None) ->
             file=file,
         )
     try:
-        _check_depth(text)
+        check_depth(text)
         _check_unary_runs(text)
         tree = _lark().parse(text)
         result = _transform(tree)

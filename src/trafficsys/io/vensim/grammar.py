@@ -42,6 +42,7 @@ from lark.visitors import Transformer_NonRecursive
 from ...errors import ParseError
 from ...model import ast
 from ...model.names import canonical
+from ...model.parser import check_depth
 
 __all__ = ["Definition", "RangeDef", "Table", "Text", "Lhs", "Outputs", "parse_definition", "call_name"]
 
@@ -507,25 +508,6 @@ def _tabbed(m: re.Match) -> str:
     return " ; ".join(rows) + (" ;" if len(rows) > 1 else " ,")
 
 
-#: Deepest nesting of brackets accepted in one definition (as in the XMILE equation language)
-MAX_DEPTH = 100
-
-
-def _check_depth(text: str) -> None:
-    depth = 0
-    for i, ch in enumerate(text):
-        if ch in "([":
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise ParseError(
-                    f"the equation nests deeper than {MAX_DEPTH} levels; split it into auxiliaries",
-                    text=text,
-                    column=i + 1,
-                )
-        elif ch in ")]":
-            depth -= 1
-
-
 def parse_definition(text: str) -> Definition | RangeDef:
     """Parse one definition; lark's errors become :class:`ParseError` with the column (in ``text``).
 
@@ -536,7 +518,7 @@ def parse_definition(text: str) -> Definition | RangeDef:
         and column of the file.
     """
     text = _TABBED.sub(_tabbed, text)
-    _check_depth(text)
+    check_depth(text)  # as deep as the XMILE equation language allows
     try:
         tree = _lark().parse(text)
         return _ToDefinition().transform(tree)
