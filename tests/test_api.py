@@ -37,8 +37,20 @@ def test_errors_share_one_base():
     from trafficsys import errors
 
     for name in errors.__all__:
-        assert issubclass(getattr(errors, name), ts.ModelError), name
+        base = ts.ModelWarning if name.endswith("Warning") else ts.ModelError
+        assert issubclass(getattr(errors, name), base), name
         assert getattr(ts, name) is getattr(errors, name)
+    assert not issubclass(ts.ModelWarning, ts.ModelError)  # a warning never stops a run
+
+
+def test_every_warning_about_a_model_shares_one_base():
+    from trafficsys.engine.prepare import StepSizeWarning
+    from trafficsys.io.vensim import RenamedVariableWarning
+    from trafficsys.io.vensim.convert import MissingDataWarning
+    from trafficsys.model.settings import BudgetWarning, RangeWarning
+
+    for w in (StepSizeWarning, RenamedVariableWarning, MissingDataWarning, BudgetWarning, RangeWarning):
+        assert issubclass(w, ts.ModelWarning), w
 
 
 def test_import_does_not_load_heavy_libraries():

@@ -14,6 +14,7 @@ from .errors import (
     InvalidNameError,
     LimitError,
     ModelError,
+    ModelWarning,
     ParseError,
     RangeError,
     SimulationError,
@@ -80,6 +81,7 @@ def __dir__():
 
 
 __all__ = [
+    "ModelWarning",
     "AlgebraicLoopError",
     "ArityError",
     "DuplicateVariableError",

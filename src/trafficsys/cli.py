@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-from .errors import ModelError
+from .errors import ModelError, ModelWarning
 
 __all__ = ["main", "COMMANDS"]
 
@@ -129,11 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     import warnings
 
     from . import limits
-    from .model.settings import BudgetWarning, RangeWarning
 
     try:
         with limits.override(**dict(getattr(args, "limit", None) or [])), warnings.catch_warnings():
-            _notes_for(warnings, (RangeWarning, BudgetWarning), args.command)
+            _notes_for(warnings, (ModelWarning,), args.command)
             return int(args._module.run(args) or 0)
     except ModelError as e:
         if args.debug:

@@ -23,6 +23,7 @@ __all__ = [
     "FileFormatError",
     "UnsupportedFeatureError",
     "LimitError",
+    "ModelWarning",
 ]
 
 
@@ -187,3 +188,11 @@ class LimitError(ModelError):
         self.value = value
         self.allowed = allowed
         super().__init__(message, file=file, variable=variable)
+
+
+class ModelWarning(UserWarning):
+    """Base class of the warnings about a user's model or values (a renamed variable, a value out of range...).
+
+    The command line prints each as a one-line note; in Python they are ordinary warnings
+    (``warnings.simplefilter("error", ts.ModelWarning)`` makes them errors).
+    """

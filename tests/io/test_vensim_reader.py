@@ -447,3 +447,34 @@ def test_a_malformed_unit_range_is_refused(tmp_path):
     p.write_text(mdl("rate = 0.3 ~ 1/Month [0.1, __import__] ~ |\n"))
     with pytest.raises(ts.errors.ParseError, match=r"rate.*is not \[min, max\]"):
         ts.load(p)
+
+
+def test_a_macros_own_units_do_not_reach_the_units_check(tmp_path):
+    # the macro's units name its input ("~ input ~"), as Vensim files write them; the model's units check
+    # must not read them as the model's unit names (it did: 'its units are declared as ... has units input')
+    p = tmp_path / "m.mdl"
+    p.write_text(
+        mdl(
+            """:MACRO: SCALE(input, factor)
+SCALE = input * factor ~ input ~|
+:END OF MACRO:
+people = 3 ~ person ~|
+scaled = SCALE(people, 2) ~ person ~|
+"""
+        )
+    )
+    m = ts.load(p)
+    m.validate()  # raises UnitsError when a copy keeps the macro's units
+    assert m["scaled.scale"].units is None
+    assert ts.simulate(m).to_pandas()["scaled"].iloc[-1] == 6
+
+
+def test_the_command_line_shows_a_rename_as_one_note(tmp_path, capsys):
+    from trafficsys.cli import main
+
+    p = tmp_path / "m.mdl"
+    p.write_text(mdl("DT = 0.5 ~ month ~|\nx = DT * 2 ~ month ~|\n"))
+    assert main(["validate", str(p)]) == 0
+    err = capsys.readouterr().err
+    assert "trafficsys validate: note: " in err and "renamed 'DT' to 'DT (model variable)'" in err
+    assert "RenamedVariableWarning" not in err and "reader(p)" not in err  # no Python warning line

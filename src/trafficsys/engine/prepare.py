@@ -11,7 +11,7 @@ from typing import Any, cast
 import numpy as np
 
 from .. import limits
-from ..errors import ModelError
+from ..errors import ModelError, ModelWarning
 from ..model.elements import Constant, Scenario
 from ..model.model import Model
 from ..model.names import canonical, suggest
@@ -22,7 +22,7 @@ __all__ = ["Params", "Prepared", "StepSizeWarning", "Timing", "prepare"]
 Params = Mapping[str, Any]
 
 
-class StepSizeWarning(UserWarning):
+class StepSizeWarning(ModelWarning):
     """DT is too large for the fastest first-order time constant: Euler results may be wrong.
 
     A first-order process with time constant ``tau`` is integrated stably and

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ModelWarning
 from .elements import Constant
 from .names import canonical
 
@@ -25,11 +26,11 @@ __all__ = ["RangeWarning", "BudgetWarning", "check_ranges", "check_budget_shares
 SHARE_TOLERANCE = 1e-6
 
 
-class RangeWarning(UserWarning):
+class RangeWarning(ModelWarning):
     """A value set for a constant lies outside its declared range."""
 
 
-class BudgetWarning(UserWarning):
+class BudgetWarning(ModelWarning):
     """The model's budget shares do not sum to 1 (the budget is then rescaled)."""
 
 

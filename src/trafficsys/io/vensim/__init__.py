@@ -23,7 +23,7 @@ import re
 import warnings
 from dataclasses import replace
 
-from ...errors import FileFormatError, ModelError, ParseError
+from ...errors import FileFormatError, ModelError, ModelWarning, ParseError
 from ...limits import check_file_size
 from ...model import ast
 from ...model.model import Model
@@ -113,7 +113,7 @@ def read_vensim(path: str | os.PathLike) -> Model:
 _CLOCK_NAMES = ("dt", "starttime", "stoptime")
 
 
-class RenamedVariableWarning(UserWarning):
+class RenamedVariableWarning(ModelWarning):
     """The Vensim reader renamed a variable whose name is one of trafficsys's clock names."""
 
 

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import UnsupportedFeatureError
+from ...errors import ModelWarning, UnsupportedFeatureError
 from ...limits import check
 from ...model import ast
 from ...model.builtins import lookup_builtin
@@ -1096,7 +1096,7 @@ def _step_table(t: Table, keyword: str) -> Table:
     return Table(tuple(px), tuple(py))
 
 
-class MissingDataWarning(UserWarning):
+class MissingDataWarning(ModelWarning):
     """A model equation reads a Vensim data variable that has no data in the file (it is :NA:)."""
 
 

@@ -173,7 +173,9 @@ def _instance(
             )
             for d in e.definitions
         ]
-        out.append(Element(display(e.name), defs, e.units, e.doc, e.line))
+        # a macro's units are written in its own terms (often after its inputs, `~ input ~`), not in a
+        # call's: they would be checked as unit names of the model, so a copy's units are left unknown
+        out.append(Element(display(e.name), defs, None, e.doc, e.line))
     for e in out:
         taken.add(canonical(e.name))
     return out
