@@ -19,6 +19,7 @@ import numpy as np
 from numba import njit
 
 from .kernel import _RUNTIME_NAMES
+from .runtime import _NA, _NB, _NC, _ND, _SQRT2, _SQRT2PI
 
 #: the names a generated kernel imports (listed once, in :mod:`~trafficsys.engine.kernel`)
 __all__ = list(_RUNTIME_NAMES)
@@ -284,32 +285,7 @@ _S27 = np.uint64(27)
 _S31 = np.uint64(31)
 _S11 = np.uint64(11)
 _TWO53 = 2.0**-53
-_NA = (
-    -3.969683028665376e01,
-    2.209460984245205e02,
-    -2.759285104469687e02,
-    1.383577518672690e02,
-    -3.066479806614716e01,
-    2.506628277459239e00,
-)
-_NB = (
-    -5.447609879822406e01,
-    1.615858368580409e02,
-    -1.556989798598866e02,
-    6.680131188771972e01,
-    -1.328068155288572e01,
-)
-_NC = (
-    -7.784894002430293e-03,
-    -3.223964580411365e-01,
-    -2.400758277161838e00,
-    -2.549732539343734e00,
-    4.374664141464968e00,
-    2.938163982698783e00,
-)
-_ND = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00)
-_SQRT2 = math.sqrt(2.0)
-_SQRT2PI = math.sqrt(2.0 * math.pi)
+# the inverse-normal coefficients are the numpy path's own (numba reads module-level tuples as constants)
 _POISSON_NORMAL_ABOVE = 500.0
 
 
