@@ -30,6 +30,7 @@ from ...model import ast
 from ...model.model import Model
 from ...model.names import canonical
 from ..companion import companion_paths
+from ..datafile import read_data_file
 from . import convert, sketch
 from . import macros as macro_blocks
 from .grammar import Definition, Lhs, RangeDef, parse_definition
@@ -109,7 +110,8 @@ def read_vensim(path: str | os.PathLike, *, macros=None, data=None) -> Model:
     if macro_defs:
         elements = macro_blocks.expand(elements, macro_defs, unsupported, _range_keys(ranges))
     elements, renamed = _rename_clock_names(elements, path)
-    model = convert.build(convert.model_name(path), path, ranges, elements, unsupported)
+    tables = [read_data_file(f) for f in companion_paths(path, data, "data file")]
+    model = convert.build(convert.model_name(path), path, ranges, elements, unsupported, tables)
     _add_groups(model, groups)
     if sketch_data.positions:
         # the positions Vensim draws each variable at: the diagram's layout, kept when saved to XMILE
@@ -204,7 +206,9 @@ def xmile_macros(path: str | os.PathLike) -> list[ET.Element]:
             for u in v.findall(X + "units"):  # a macro's units are written in its own terms, not a model's
                 v.remove(u)
             for f in v.findall(X + "inflow") + v.findall(X + "outflow"):
-                if canonical(f.text or "") in inputs:  # INTEG(input, ...): the input is no flow; one carries it
+                if (
+                    canonical(f.text or "") in inputs
+                ):  # INTEG(input, ...): the input is no flow; one carries it
                     flow = ET.Element(X + "flow", {"name": f"{v.get('name')} {f.tag[len(X) :]} {f.text}"})
                     ET.SubElement(flow, X + "eqn").text = f.text
                     variables.append(flow)
