@@ -577,6 +577,7 @@ class _Converter:
         if not self.data_tables:
             return
         unused: list[str] = []
+        unused_files: list[str] = []
         for table in self.data_tables:
             for se in table.series:
                 if se.key in self.filled and (se.key, se.elements) not in self.used_series:
@@ -590,6 +591,8 @@ class _Converter:
                     )
                 if se.key not in self.filled:
                     unused.append(se.name)
+                    if os.path.basename(table.file) not in unused_files:
+                        unused_files.append(os.path.basename(table.file))
         if not self.used_series:
             wanted = sorted(
                 e.name for e in self.elements if any(d.kind == "data_empty" for d in e.definitions)
@@ -609,7 +612,8 @@ class _Converter:
             shown = ", ".join(unused[:8]) + (f" and {len(unused) - 8} more" if len(unused) > 8 else "")
             warnings.warn(
                 DataFileWarning(
-                    f"{len(unused)} series of the data file fill no data variable of {self.file} (the model "
+                    f"{len(unused)} series of {', '.join(unused_files)} fill no data variable of "
+                    f"{os.path.basename(self.file)} (the model "
                     f"computes them, or has no such variable) and are not used: {shown}"
                 ),
                 stacklevel=6,

@@ -365,7 +365,8 @@ class _Reader:
             )
             raise UnsupportedFeatureError(
                 f"unsupported or undefined functions: {parts}. Macros must be defined in the file "
-                "(<macro>) or given from a macro file (ts.load(path, macros=FILE), an XMILE file with <macro> "
+                "(<macro>) or given from a macro file (ts.load(path, macros=FILE) or trafficsys run --macros FILE: "
+                "an XMILE file with <macro> "
                 "elements or the Vensim .mdl the file was translated from); other vendor functions are not "
                 "supported",
                 file=self.file,
