@@ -83,6 +83,17 @@ def test_macro_file_found_from_the_model_folder(tmp_path, monkeypatch):
     assert _final(m)["b"] == pytest.approx(12.0)
 
 
+def test_a_name_in_both_folders_is_the_model_folders_file(tmp_path, monkeypatch):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "lib.mdl").write_text(LIBRARY_MDL)
+    (folder / "m.xmile").write_text(_xmile_model())
+    # the current folder's file of that name is not the model's
+    (tmp_path / "lib.mdl").write_text("{UTF-8}\n")
+    monkeypatch.chdir(tmp_path)
+    assert _final(ts.load("model/m.xmile", macros="lib.mdl"))["b"] == pytest.approx(12.0)
+
+
 def test_the_files_own_macro_wins(tmp_path):
     (tmp_path / "lib.mdl").write_text(LIBRARY_MDL)
     own = '<macro name="TWICE"><parm>x</parm><eqn>10 * x</eqn></macro>'

@@ -2,7 +2,7 @@
 
 A companion file is found the way Vensim finds the files a model names: a
 relative path is taken from the current folder when a file is there, else from
-the model's folder.  Either way it must lie in the model's folder or below it,
+the model's folder (where both hold the name, the model folder's file).  Either way it must lie in the model's folder or below it,
 like the files ``GET XLS``/``GET DATA`` read, so that a model and what it is
 run with travel together as one folder.
 """
@@ -30,7 +30,9 @@ def resolve(model_path: str | os.PathLike, given: str | os.PathLike, what: str) 
     root = Path(model_path).resolve().parent
     p = Path(given)
     candidates = [p] if p.is_absolute() else [Path.cwd() / p, root / p]
-    found = next((c for c in candidates if c.exists()), None)
+    existing = [c.resolve() for c in candidates if c.exists()]
+    # a name both folders hold is the model folder's file: the only one it may read
+    found = next((c for c in existing if root in c.parents), existing[0] if existing else None)
     if found is None:
         raise FileFormatError(
             f"no such {what}; a relative path is looked for in the current folder, then in the "
