@@ -6,7 +6,7 @@ import argparse
 import math
 import sys
 
-from ..errors import ModelError
+from ..errors import FileFormatError, ModelError
 from ..io.output import write_csv
 from ..model.elements import Kind
 from ..model.names import suggest
@@ -84,7 +84,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _load(path, data=None, macros=None):
     import trafficsys as ts
-    from trafficsys.errors import FileFormatError
 
     if not path:
         if data or macros:
@@ -126,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
     import trafficsys as ts
 
     check_outputs(csv=args.csv, figure=args.plot, force=args.force)
-    m = _load(args.model, args.data, args.macros)
+    companions = {k: v for k, v in (("data", args.data), ("macros", args.macros)) if v}
+    m = _load(args.model, **companions)
     if args.list:
         print(f"Model '{m.name}': t = {m.start:g}..{m.stop:g} {m.time_units}, dt = {m.dt:g}")
         print("Scenarios: " + (", ".join(m.scenarios) or "none"))

@@ -137,9 +137,6 @@ def load(path: str | os.PathLike, *, validate: bool = False, macros=None, data=N
         ``.tab``/``.csv`` table or an ``.xlsx`` sheet, time down the rows or
         across the columns (:mod:`trafficsys.io.datafile`).
 
-    Companion files are looked for from the current folder, then from the
-    model's folder, and must lie in the model's folder or below it.
-
     Returns
     -------
     Model
@@ -152,6 +149,12 @@ def load(path: str | os.PathLike, *, validate: bool = False, macros=None, data=N
     ModelError
         Any other problem in the file (a :class:`~trafficsys.errors.ParseError`
         for a bad equation...).
+
+    Notes
+    -----
+    Companion files (``macros``, ``data``) are looked for from the current
+    folder, then from the model's folder, and must lie in the model's folder
+    or below it (:mod:`trafficsys.io.companion`).
 
     Examples
     --------

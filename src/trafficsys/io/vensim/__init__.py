@@ -217,8 +217,9 @@ def xmile_macros(path: str | os.PathLike) -> list[ET.Element]:
         for i in mac.inputs:
             ET.SubElement(el, X + "parm").text = i
         only = variables[0] if len(variables) == 1 else None
-        if only is not None and only.tag == X + "aux" and only.find(X + "eqn") is not None:
-            ET.SubElement(el, X + "eqn").text = only.find(X + "eqn").text
+        expression = only.find(X + "eqn") if only is not None and only.tag == X + "aux" else None
+        if expression is not None:
+            ET.SubElement(el, X + "eqn").text = expression.text
         else:
             ET.SubElement(el, X + "eqn").text = key
             holder = ET.SubElement(el, X + "variables")

@@ -385,8 +385,8 @@ class _Converter:
                 # Vensim fills it from a data file at run time: a data file given to the reader, else missing
                 csubs = [self._sub(m, s) for s in d.lhs.subs]
                 exc = [[self._sub(m, s) for s in x] for x in d.lhs.excepts]
-                value = self._from_data_file(key, csubs, d.keyword) if key in self.filled else NA
-                parsed.append((value, csubs, exc))
+                filled = self._from_data_file(key, csubs, d.keyword) if key in self.filled else NA
+                parsed.append((filled, csubs, exc))
                 continue
             if d.kind == "empty":
                 raise _Unsupported("a variable without an equation")
