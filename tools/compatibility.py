@@ -299,15 +299,14 @@ def _describe(options: dict) -> str:
     return "; ".join(parts)
 
 
-def simulate(path: str, times: np.ndarray) -> pd.DataFrame:
-    """Run one model file: the engine callback, ``ts.load`` + ``ts.simulate``, every DT saved, columns by canonical name.
+def load_model(path: str):
+    """Return ``(model, options)``: one model of the collection loaded with its companion files.
 
-    The model is loaded with the companion files :func:`load_options` names; the result's
-    ``attrs["options"]`` says which.
+    The files are those :func:`load_options` names; a model whose data variables have no data is
+    loaded a second time, with its folder's data tables.
     """
     import trafficsys as ts
     from trafficsys.io.vensim.convert import MissingDataWarning
-    from trafficsys.model.arrays import flatten, is_arrayed
 
     options = load_options(path)
     with warnings.catch_warnings(record=True) as caught:
@@ -318,6 +317,19 @@ def simulate(path: str, times: np.ndarray) -> pd.DataFrame:
         if more:
             options = {**options, **more}
             m = ts.load(path, **options)
+    return m, options
+
+
+def simulate(path: str, times: np.ndarray) -> pd.DataFrame:
+    """Run one model file: the engine callback, ``ts.load`` + ``ts.simulate``, every DT saved, columns by canonical name.
+
+    The model is loaded by :func:`load_model`; the result's ``attrs["options"]`` says with which
+    companion files.
+    """
+    import trafficsys as ts
+    from trafficsys.model.arrays import flatten, is_arrayed
+
+    m, options = load_model(path)
     if is_arrayed(m):
         m = flatten(m)
     with warnings.catch_warnings():
