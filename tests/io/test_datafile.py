@@ -6,6 +6,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import trafficsys as ts
 from trafficsys.errors import DataFileError, FileFormatError
@@ -163,3 +165,32 @@ def test_cli_run_with_data(tmp_path, monkeypatch, capsys):
     assert main(["run", "m.mdl", "--data", "missing.tab"]) != 0
     err = capsys.readouterr().err
     assert "no such data file" in err and "Traceback" not in err
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.lists(
+            st.one_of(
+                st.sampled_from(
+                    ["", "Time", "x", "y[north]", ":NA:", "1e400", "nan", "-0", "2", "3.5", '"q"']
+                ),
+                st.text(alphabet="ab[],\t 0123456789.-e", max_size=6),
+            ),
+            max_size=5,
+        ),
+        max_size=6,
+    ),
+    st.sampled_from(["d.csv", "d.tab", "d.txt"]),
+)
+def test_any_table_is_read_or_refused_with_a_data_file_error(tmp_path, rows, name):
+    path = tmp_path / name
+    sep = "\t" if name == "d.tab" else ","
+    path.write_text("\n".join(sep.join(r) for r in rows))
+    try:
+        table = read_data_file(path)
+    except DataFileError as e:
+        assert e.file == str(path)
+        return
+    for se in table.series:  # what is read is finite numbers at increasing times
+        assert all(np.isfinite(se.values)) and list(se.times) == sorted(set(se.times))
