@@ -138,6 +138,16 @@ def test_macro_with_extra_outputs_cannot_go_to_xmile(tmp_path):
         ts.load(tmp_path / "m.xmile", macros="lib.mdl")
 
 
+def test_macro_with_a_lookup_cannot_go_to_xmile(tmp_path):
+    (tmp_path / "lib.mdl").write_text(
+        "{UTF-8}\n:MACRO: SHAPE(x)\nSHAPE = tab(x)\n\t~\t~\t|\n"
+        "tab([(0,0)-(1,1)],(0,0),(1,1))\n\t~\t~\t|\n:END OF MACRO:\n"
+    )
+    (tmp_path / "m.xmile").write_text(_xmile_model())
+    with pytest.raises(UnsupportedFeatureError, match=r"macro SHAPE has lookups or subscripts \(tab\)"):
+        ts.load(tmp_path / "m.xmile", macros="lib.mdl")
+
+
 def test_macro_file_must_exist_define_macros_and_lie_in_the_model_folder(tmp_path):
     folder = tmp_path / "model"
     folder.mkdir()

@@ -195,6 +195,18 @@ def xmile_macros(path: str | os.PathLike) -> list[ET.Element]:
                 file=path,
                 variable=mac.name,
             )
+        odd = sorted(
+            e.name
+            for e in small
+            if e.dimensions or e.kind.value == "lookup" and canonical(e.name) not in inputs
+        )
+        if odd:
+            raise UnsupportedFeatureError(
+                f"macro {mac.name} has lookups or subscripts ({', '.join(odd)}), which the XMILE macros "
+                "read from a .mdl file do not carry; load the .mdl model itself",
+                file=path,
+                variable=mac.name,
+            )
         tree = ET.fromstring(xmile_string(small))  # our own writer's text
         variables = [
             v
