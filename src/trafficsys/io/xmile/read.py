@@ -725,6 +725,9 @@ class _Reader:
         if isinstance(ext.get("element_eqn"), dict):
             own = {k: v for k, v in ext["element_eqn"].items() if isinstance(v, str)}
             per = [(k, eq(own[k]) if k in own else t) for k, t in per]
+        if isinstance(ext.get("filled"), list):  # our own file wrote these out from the variable's equation
+            filled = set(ext["filled"])
+            per = [(k, t) for k, t in per if k not in filled]
         gf = _kid(v, "gf") if tag != "gf" else v
         nonneg_el = _kid(v, "non_negative")
         default = self.flow_nonneg if tag == "flow" else self.stock_nonneg
@@ -1108,6 +1111,7 @@ _VARIABLE_EXT = {
     "source": (_is_str, "text"),
     "eqn": (_is_str, "equation text"),
     "element_eqn": (_dict_of(_is_str), "an object of equation texts"),
+    "filled": (_list_of(_is_str), "a list of element keys"),
     "range": (
         lambda v: v is None or (isinstance(v, list) and len(v) == 2 and all(map(_is_num, v))),
         "a list of two numbers",
