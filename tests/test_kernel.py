@@ -368,3 +368,21 @@ def test_external_test_models_run_the_same_on_both_backends(path):
         assert "pipeline DELAY" in str(e) or "arguments" in str(e)
         return
     assert_same(a, b, not transcendental(m))
+
+
+def test_a_kernel_too_long_to_compile_quickly_is_left_to_numpy_unless_demanded(monkeypatch):
+    """numba's compile time grows with the square of the kernel's length: auto and the environment's
+    preference leave a long one to numpy; backend="numba" still compiles it."""
+    monkeypatch.delenv("TRAFFICSYS_BACKEND", raising=False)
+    m = _decay("k * x + 0.25")
+    cm = compile_model(m)
+    method = ts.engine.methods.get_method("euler")
+    source, _ = kernel.cm_source(cm, method, None)
+    lines = kernel.kernel_lines(source)
+    assert 0 < lines < kernel.AUTO_KERNEL_LINES
+    assert kernel.choose("auto", cm, method, None, 10_000) == "numba"
+    monkeypatch.setattr(kernel, "AUTO_KERNEL_LINES", lines - 1)
+    assert kernel.choose("auto", cm, method, None, 10_000) == "numpy"
+    assert kernel.choose("numba", cm, method, None, 1) == "numba"
+    monkeypatch.setenv("TRAFFICSYS_BACKEND", "numba")
+    assert kernel.choose(None, cm, method, None, 10_000) == "numpy"

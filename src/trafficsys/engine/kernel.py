@@ -56,6 +56,12 @@ BACKENDS = ("auto", "numba", "numpy")
 AUTO_RUNS = 100
 #: a compile announces itself after this many seconds
 ANNOUNCE_AFTER = 1.0
+#: kernels longer than this many lines are left to numpy unless ``backend="numba"`` asks for them: numba's
+#: compile time grows with the square of a function's length (its SSA pass revisits every block for each
+#: variable assigned in the time loop). Measured on a loaded 2-core machine (CPU seconds): 744 lines (the
+#: reference model) 4 s, 1,114 lines 8 s, 2,219 lines 24 s, 4,428 lines 95 s, 11,456 lines (a published
+#: 500-variable model) over 10 min; at this bound a compile takes about 30 s, once per model structure.
+AUTO_KERNEL_LINES = 2500
 
 _log = logging.getLogger("trafficsys")
 _LOADED: dict[str, Any] = {}  #: source hash -> compiled dispatcher, for this process
@@ -348,6 +354,12 @@ def _load(cm: Any, method: Method, record: tuple[str, ...] | None) -> Any:
         + ("cached in " + str(folder) if folder is not None else "not cached: no writable cache folder")
         + ")"
     )
+    lines = kernel_lines(source)
+    if not cached and lines > AUTO_KERNEL_LINES:
+        what += (
+            f"; its kernel has {lines:,} lines and numba's compile time grows with the square of that: expect "
+            "minutes (backend='numpy' starts at once)"
+        )
     with _Announcer(what):
         fn.compile(_SIGNATURE)
     STATS["loaded" if sum(fn.stats.cache_hits.values()) else "compiled"] += 1
@@ -408,8 +420,11 @@ def choose(backend: str | None, cm: Any, method: Method, record: tuple[str, ...]
     vectorised numpy call costs a fixed 0.15 s or more for the reference
     model whatever its runs; a 100-run Monte Carlo of it (spin-up and run)
     takes 0.8 s on numpy and 0.04 s on the kernel, a single run 3 ms on numpy.
-    A ``backend="numba"`` that cannot be honoured raises;
-    ``TRAFFICSYS_BACKEND=numba`` falls back to numpy where the kernel cannot serve.
+    A model whose kernel would pass :data:`AUTO_KERNEL_LINES` lines runs on
+    numpy (its compile would take minutes) unless ``backend="numba"`` is
+    given.  A ``backend="numba"`` that cannot be honoured raises;
+    ``TRAFFICSYS_BACKEND=numba`` falls back to numpy where the kernel cannot
+    serve or would be that long.
     """
     from_env = backend is None
     if backend is None:
@@ -424,7 +439,7 @@ def choose(backend: str | None, cm: Any, method: Method, record: tuple[str, ...]
             raise ModelError("backend='numba' needs numba (pip install numba); or use backend='auto'")
         return "numpy"
     try:
-        cm_source(cm, method, record)
+        source, _ = cm_source(cm, method, record)
     except KernelUnsupported as e:
         if backend == "numba" and not from_env:
             raise UnsupportedFeatureError(
@@ -433,4 +448,14 @@ def choose(backend: str | None, cm: Any, method: Method, record: tuple[str, ...]
                 file=cm.model.file,
             ) from None
         return "numpy"
+    if backend == "numba" and not from_env:
+        return "numba"
+    if kernel_lines(source) > AUTO_KERNEL_LINES:  # the compile would cost minutes: numpy serves at once
+        return "numpy"
     return "numba" if backend == "numba" or runs >= AUTO_RUNS else "numpy"
+
+
+def kernel_lines(source: str) -> int:
+    """Return the length in lines of the kernel function in ``source`` (what numba's compile time follows)."""
+    start = source.find("\ndef _kernel(")
+    return source.count("\n", start) if start >= 0 else source.count("\n")
