@@ -170,15 +170,17 @@ def test_unknown_target_or_lever_is_named():
     m = ts.load_default()
     with pytest.raises(UnknownVariableError, match="cases_convictd"):
         find_blocks(m, "cases_convictd", n=5)
-    with pytest.raises(UnknownVariableError, match="no_such_lever"):
+    with pytest.raises(UnknownVariableError, match="no_such_lever") as err:
         find_blocks(m, "cases_convicted", levers=["no_such_lever"], n=5)
+    # ... and says what to pass instead: the model's own policy levers
+    assert "leave the levers out" in str(err.value) and "share_ngo_rescue" in str(err.value)
 
 
 def test_a_constant_target_or_a_non_constant_lever_is_refused():
     m = ts.load_default()
     with pytest.raises(ModelError, match="choose a stock"):
         find_blocks(m, "share_audits", n=5)
-    with pytest.raises(ModelError, match="must be a constant"):
+    with pytest.raises(ModelError, match="must be a constant.*leave the levers out"):
         find_blocks(m, "cases_convicted", levers=["in_exploitation"], n=5)
 
 

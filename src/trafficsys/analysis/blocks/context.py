@@ -250,7 +250,8 @@ class Context:
         for name in levers:
             if name not in self.m:
                 raise UnknownVariableError(
-                    f"the lever '{name}' is not a variable of the model{suggest(name, self.m.names())}",
+                    f"the lever '{name}' is not a variable of the model{suggest(name, self.m.names())}; "
+                    f"{self._lever_hint()}",
                     file=self.file,
                     variable=name,
                 )
@@ -259,7 +260,8 @@ class Context:
                 continue  # the scenario sets it over time: no longer a lever to perturb
             if not isinstance(e, Constant):
                 raise ModelError(
-                    f"a lever must be a constant the programme sets; '{name}' is a {e.kind.value}",
+                    f"a lever must be a constant the programme sets; '{name}' is a {e.kind.value}; "
+                    f"{self._lever_hint()}",
                     file=self.file,
                     variable=name,
                 )
@@ -270,6 +272,14 @@ class Context:
                 file=self.file,
             )
         return out
+
+    def _lever_hint(self) -> str:
+        """Say what to pass instead of a wrong lever: the model's policy levers, or how to name one."""
+        found = policy_levers(self.m)
+        if not found:
+            return "pass the names of constants the programme sets"
+        shown = ", ".join(found[:6]) + (f" and {len(found) - 6} more" if len(found) > 6 else "")
+        return f"pass constants the programme sets, or leave the levers out to use the model's policy levers ({shown})"
 
     # --------------------------------------------------------------- structure
     def is_stock(self, name: str) -> bool:
