@@ -12,17 +12,19 @@ import time
 
 import trafficsys as ts
 from trafficsys.engine import sample_constants
+from trafficsys.engine.spinup import spin_up, spinup_spec
 
 
 def main(n: int = 500) -> None:
     m = ts.load_default()
     base = m.with_scenario("baseline")
-    # the futures find_blocks samples: the uncertain constants, not the levers or the strategy's settings
-    fixed = {c.name for c in base.constants if c.role and "policy" in c.role} | set(
-        m.scenarios["baseline"].overrides
-    )
+    # the futures find_blocks samples: the uncertain constants, not the levers, switches or the strategy's
+    # settings, each started at its own status quo's rest state (the spin-up)
+    fixed = {c.name for c in base.constants if c.role and ("policy" in c.role or "structure" in c.role)}
+    fixed |= set(m.scenarios["baseline"].overrides) | set(spinup_spec(m).derived())
     names = [c.name for c in base.constants if c.range and c.range[1] > c.range[0] and c.name not in fixed]
     sample = sample_constants(base, n, seed=1, names=names)
+    sample.update(spin_up(m, sample, n))
     ts.simulate(base, params=sample)  # warm the compile cache
     t0 = time.perf_counter()
     ts.simulate(base, params=sample)

@@ -165,6 +165,25 @@ def test_compare_scenarios_marks_eases_and_deepens(reference):
             assert d <= -cmp.tolerance or (row["survivor_led"] == 0)
 
 
+def test_a_lever_at_zero_is_sized_by_its_range_not_by_an_elasticity_it_does_not_have():
+    # state_accountable sets share_police_training to 0: its elasticity is undefined, so the congestion it
+    # causes is sized by the target's relative change across the lever's range (a share of the target, not
+    # a count of cases passed off as an elasticity), and every number still equals a plain-run recomputation
+    from blocks_audit import audit
+
+    m = ts.load_default()
+    rep = find_blocks(m, "cases_convicted", scenario="state_accountable", n=40, seed=1, kinds=["congestion"])
+    at_zero = [b for b in rep.blocks if m.with_scenario("state_accountable")[b.levers[0].name].value == 0]
+    assert at_zero, [b.levers[0].name for b in rep.blocks]
+    for b in at_zero:
+        assert "elasticity" not in b.evidence and "elasticity" not in b.explanation
+        rel = b.evidence["relative effect over range"].value
+        assert -1 < rel < 0 and f"{100 * rel:+.0f}% across its range" in b.explanation
+        assert b.severity <= b.prevalence
+    for kind, key, got, again in audit(m, rep):
+        assert got == pytest.approx(again, rel=1e-9), (kind, key)
+
+
 # ------------------------------------------------------------------ bad input
 def test_unknown_target_or_lever_is_named():
     m = ts.load_default()
@@ -227,14 +246,17 @@ def test_cli_blocks_prints_ranked_blocks_and_writes_markdown(tmp_path, capsys):
 def _reference_plain(n, seed):
     """The baseline futures find_blocks samples for the reference model, run plainly."""
     from trafficsys.engine import as_generator, sample_constants
+    from trafficsys.engine.spinup import spin_up, spinup_spec
 
     m = ts.load_default()
     base = m.with_scenario("baseline")
-    fixed = {c.name for c in base.constants if c.role and "policy" in c.role} | set(
-        m.scenarios["baseline"].overrides
-    )
+    fixed = {
+        c.name for c in base.constants if c.role and ("policy" in c.role or "structure" in c.role)
+    } | set(m.scenarios["baseline"].overrides)
+    fixed |= set(spinup_spec(m).derived())
     names = [c.name for c in base.constants if c.range and c.range[1] > c.range[0] and c.name not in fixed]
     sample = sample_constants(base, n, as_generator(seed), names=names)
+    sample.update(spin_up(m, sample, n))  # each future starts at its own status quo's rest state
     return base, sample, ts.simulate(base, params=sample).ds
 
 

@@ -175,8 +175,16 @@ class Context:
             )
         self.material = self._material_upstream()
 
-        # ---- behaviour: one ensemble over the uncertain constants, levers fixed
+        # ---- behaviour: one ensemble over the uncertain constants, levers fixed; as in ts.compare,
+        # structural switches are set, not sampled, and where the model asks for a spin-up each future
+        # starts at the rest state of its own status quo (its initial values derived, not sampled)
+        from ...cld.diagram import role_tags
+        from ...engine.spinup import spin_up, spinup_spec
+
+        spec = spinup_spec(model)
         fixed = set(self.levers) | {canonical(k) for k in _scenario_keys(m, scenario)}
+        fixed |= {canonical(c.name) for c in m.constants if "structure" in role_tags(c.role)}
+        fixed |= set(spec.derived()) if spec is not None else set()
         uncertain = [
             canonical(c.name)
             for c in m.constants
@@ -185,6 +193,8 @@ class Context:
         self.uncertain = uncertain
         if uncertain:
             self.sample = sample_constants(m, self.n, self.rng, names=uncertain)
+            if spec is not None:
+                self.sample.update(spin_up(model, self.sample, self.n))
         else:
             self.sample = {}
             self.n = 1

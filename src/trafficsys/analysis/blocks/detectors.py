@@ -609,10 +609,23 @@ def congestion(ctx: Context) -> list[Finding]:
         if not pos or not negp:
             continue  # only one kind of path: the lever is harmful by design, not congested
         path = negp[0]
-        el = r.elasticity if np.any(np.isfinite(r.elasticity)) else r.effect
+        if np.any(np.isfinite(r.elasticity)):
+            el, key = r.elasticity, "elasticity"
+            size = Evidence(f"elasticity of the target to '{lv}'", _med(el), _share(neg))
+            said = f"elasticity {_med(el):.2f}"
+        else:  # a lever at zero has no elasticity: the target's relative change across the lever's range
+            with np.errstate(divide="ignore", invalid="ignore"):
+                el = np.where(ctx.y != 0, r.effect / np.where(ctx.y != 0, ctx.y, 1.0), np.nan)
+            key = "relative effect over range"
+            size = Evidence(
+                f"relative change of the target across the range of '{lv}' (at 0 it has no elasticity)",
+                _med(el),
+                _share(neg),
+            )
+            said = f"{100 * _med(el):+.0f}% across its range"
         strength = np.clip(np.abs(np.nan_to_num(el)), 0, 1) * neg
         ev = {
-            "elasticity": Evidence(f"elasticity of the target to '{lv}'", _med(el), _share(neg)),
+            key: size,
             "effect over range": Evidence(
                 f"target change across the range of '{lv}'", _med(r.effect), _share(neg)
             ),
@@ -621,7 +634,7 @@ def congestion(ctx: Context) -> list[Finding]:
         }
         mid = [v for v in path[1:-1]]
         expl = (
-            f"More '{lv}' lowers '{ctx.target}' (elasticity {_med(el):.2f}, negative in "
+            f"More '{lv}' lowers '{ctx.target}' ({said}, negative in "
             f"{100 * _share(neg):.0f}% of futures) although it feeds the target through "
             f"{' -> '.join(pos[0][1:-1]) or 'a direct link'}: the negative path through "
             f"{' -> '.join(mid) or 'a direct link'} outweighs it."
