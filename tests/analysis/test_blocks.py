@@ -152,6 +152,22 @@ def test_reference_report_reads(reference):
     assert sev == sorted(sev, reverse=True)
 
 
+def test_reference_futures_start_at_rest_and_confidence_weighs_only_sampled_constants(reference):
+    # as in ts.compare: switches set, not sampled; each future's initial stocks derived by the spin-up
+    from trafficsys.engine.spinup import spinup_spec
+
+    m = ts.load_default()
+    derived = set(spinup_spec(m).derived())
+    base, sample, ds = _reference_plain(reference.n, 1)
+    assert derived <= set(sample)
+    assert not {c.name for c in m.constants if c.role == "structure"} & set(sample)
+    drift = ds["in_exploitation"].values[-1] / ds["in_exploitation"].values[0] - 1
+    assert np.percentile(np.abs(drift), 95) < 0.05  # the baseline futures stay at their status quo
+    # the derived initial values carry the sampled constants' variation: they are not assumptions of their own
+    for b in reference.blocks:
+        assert not derived & set(b.assumptions), (b.kind, b.assumptions)
+
+
 def test_compare_scenarios_marks_eases_and_deepens(reference):
     cmp = reference.compare_scenarios(["survivor_led"])
     df = cmp.to_pandas()
