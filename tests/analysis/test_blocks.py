@@ -168,6 +168,31 @@ def test_reference_futures_start_at_rest_and_confidence_weighs_only_sampled_cons
         assert not derived & set(b.assumptions), (b.kind, b.assumptions)
 
 
+def test_a_burden_shift_is_driven_by_a_lever_that_raises_the_fix(reference):
+    # the criterion: the lever that raises the symptomatic fix lowers the fundamental solution; checked on
+    # plain runs of the same futures (a lever that reaches the fix only to lower it does not shift the burden)
+    shifts = [b for b in reference.blocks if b.kind == "burden_shift"]
+    assert shifts
+    base, sample, _ = _reference_plain(reference.n, 1)
+    n = reference.n
+    for b in shifts:
+        fundamental, fix, lever = b.variables[0], b.variables[1], b.levers[0].name
+        v = base[lever].value
+        params = {k: np.tile(x, 2) for k, x in sample.items()}
+        params[lever] = np.repeat([v * 1.05, v * 0.95], n)
+        runs = ts.simulate(base, params=params).ds
+        fix_up = runs[fix].mean("time").values
+        fund = runs[fundamental]
+        fund = (fund.isel(time=-1) if base[fundamental].kind.value == "stock" else fund.mean("time")).values
+        raised, lowered = fix_up[:n] > fix_up[n:], fund[:n] < fund[n:]
+        assert np.mean(raised) > 0.5, (lever, fix)
+        assert np.mean(raised & lowered) == pytest.approx(b.prevalence, abs=0.05), (lever, fix, fundamental)
+    # on the reference model that is the article's shift: NGO raids standing in for police identification
+    top = shifts[0]
+    assert top.levers[0].name == "share_ngo_rescue" and top.variables[1] == "ngo_raid_exits"
+    assert top.variables[0] in ("police_identification", "police_capacity")
+
+
 def test_compare_scenarios_marks_eases_and_deepens(reference):
     cmp = reference.compare_scenarios(["survivor_led"])
     df = cmp.to_pandas()

@@ -712,14 +712,24 @@ def burden_shift(ctx: Context) -> list[Finding]:
                 )
             )
             continue
-        lv = max(fix_levers, key=lambda x: abs(_med(ctx.response(x).derivative)))
+        # the shift is driven by a lever that raises the fix: one that reaches it only to lower it is not one
+        raises = {x: _raises(ctx, x, fix) for x in fix_levers}
+        up = [x for x in fix_levers if _share(raises[x]) > 0.5]
+        if not up:
+            ctx.not_assessed.append(
+                f"burden shifting through '{fix}': no lever raises it in most futures (the levers that reach "
+                "it lower it), so a shift of the burden to it is not measured"
+            )
+            continue
+        lv = max(up, key=lambda x: abs(_med(ctx.response(x).derivative)))
         r = ctx.response(lv, watch=[fundamental])
         plus, minus = r.watched[fundamental]
         cross = (plus - minus) / (2 * r.step)
         base = 0.5 * (plus + minus)
         with np.errstate(divide="ignore", invalid="ignore"):
             cross_el = np.where(base != 0, cross * r.value / base, np.nan)
-        holds = cross < -1e-12 * np.maximum(1.0, np.abs(base))
+        # per future: the lever raises the fix and lowers the fundamental solution
+        holds = raises[lv] & (cross < -1e-12 * np.maximum(1.0, np.abs(base)))
         scan = _scan(ctx, lv, fundamental)
         ev["cross effect"] = Evidence(
             f"elasticity of '{fundamental}' to '{lv}'", _med(cross_el), _share(holds)
@@ -776,6 +786,13 @@ def burden_shift(ctx: Context) -> list[Finding]:
         ):
             best[key] = f
     return list(best.values())
+
+
+def _raises(ctx: Context, lever: str, var: str) -> np.ndarray:
+    """Say, per future, whether raising ``lever`` raises ``var`` (its time-mean; a stock: its final value)."""
+    r = ctx.response(lever, watch=[var])
+    plus, minus = r.watched[var]
+    return (plus - minus) > 1e-12 * np.maximum(1.0, np.abs(0.5 * (plus + minus)))
 
 
 def _scan(ctx: Context, lever: str, watch: str, points: int = 11) -> dict[str, Any]:
