@@ -11,7 +11,7 @@ polarity, archetype roles), the runs and the responses.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import networkx as nx
@@ -664,6 +664,16 @@ def burden_shift(ctx: Context) -> list[Finding]:
     duty_tagged = {k for k, t in tags.items() if t & _DUTY_TAGS}
     seen = set()
     out = []
+    # every fix and fundamental solution is watched in one response run per lever (not one per pair)
+    watch = sorted(
+        {
+            v
+            for mt in matches
+            if mt.kind == "shifting_the_burden"
+            for k, v in mt.roles.items()
+            if v and k in ("symptomatic_solution", "fundamental_solution")
+        }
+    )
     for mt in matches:
         if mt.kind != "shifting_the_burden":
             continue
@@ -713,7 +723,7 @@ def burden_shift(ctx: Context) -> list[Finding]:
             )
             continue
         # the shift is driven by a lever that raises the fix: one that reaches it only to lower it is not one
-        raises = {x: _raises(ctx, x, fix) for x in fix_levers}
+        raises = {x: _raises(ctx, x, fix, watch) for x in fix_levers}
         up = [x for x in fix_levers if _share(raises[x]) > 0.5]
         if not up:
             ctx.not_assessed.append(
@@ -722,7 +732,7 @@ def burden_shift(ctx: Context) -> list[Finding]:
             )
             continue
         lv = max(up, key=lambda x: abs(_med(ctx.response(x).derivative)))
-        r = ctx.response(lv, watch=[fundamental])
+        r = ctx.response(lv, watch=watch)
         plus, minus = r.watched[fundamental]
         cross = (plus - minus) / (2 * r.step)
         base = 0.5 * (plus + minus)
@@ -788,9 +798,9 @@ def burden_shift(ctx: Context) -> list[Finding]:
     return list(best.values())
 
 
-def _raises(ctx: Context, lever: str, var: str) -> np.ndarray:
+def _raises(ctx: Context, lever: str, var: str, watch: Sequence[str]) -> np.ndarray:
     """Say, per future, whether raising ``lever`` raises ``var`` (its time-mean; a stock: its final value)."""
-    r = ctx.response(lever, watch=[var])
+    r = ctx.response(lever, watch=watch)
     plus, minus = r.watched[var]
     return (plus - minus) > 1e-12 * np.maximum(1.0, np.abs(0.5 * (plus + minus)))
 
@@ -801,10 +811,12 @@ def _scan(ctx: Context, lever: str, watch: str, points: int = 11) -> dict[str, A
     if c.range is None or not c.range[1] > c.range[0]:
         return {}
     grid = np.linspace(c.range[0], c.range[1], points)
-    params = {k: np.full(points, v[0]) for k, v in ctx.sample.items()}
-    params[lever] = grid
-    r = ctx.simulate(params, variables=[ctx.m[watch].name, ctx.m[ctx.target].name])
-    w = ctx.metric(watch, r.ds)
+    cache = ctx.__dict__.setdefault("_scans", {})
+    if (lever, points) not in cache:  # one sweep per lever, every variable saved: each watch reads it
+        params = {k: np.full(points, v[0]) for k, v in ctx.sample.items()}
+        params[lever] = grid
+        cache[(lever, points)] = ctx.simulate(params).ds
+    w = ctx.metric(watch, cache[(lever, points)])
     now = float(np.interp(c.value, grid, w))
     best = float(np.max(w))
     out: dict[str, Any] = {"grid": grid, "values": w}
