@@ -233,11 +233,11 @@ def audit_congestion(p: Plain, b):
     width = c.range[1] - c.range[0] if c.range and c.range[1] > c.range[0] else abs(c.value) or 1.0
     y = p.metric(p.target)
     with np.errstate(divide="ignore", invalid="ignore"):
-        relative = np.where(y != 0, d * width / y, np.nan)
+        relative = np.where(y != 0, d * width / 10 / y, np.nan)
     return {
         "elasticity": med(el),
         "effect over range": med(d * width),
-        "relative effect over range": med(relative),
+        "relative effect per tenth of range": med(relative),
     }
 
 

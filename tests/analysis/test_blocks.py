@@ -208,8 +208,8 @@ def test_compare_scenarios_marks_eases_and_deepens(reference):
 
 def test_a_lever_at_zero_is_sized_by_its_range_not_by_an_elasticity_it_does_not_have():
     # state_accountable sets share_police_training to 0: its elasticity is undefined, so the congestion it
-    # causes is sized by the target's relative change across the lever's range (a share of the target, not
-    # a count of cases passed off as an elasticity), and every number still equals a plain-run recomputation
+    # causes is sized by the target's relative change for a tenth of the lever's range (a share of the target,
+    # not a count of cases passed off as an elasticity), and every number still equals a plain-run recomputation
     from blocks_audit import audit
 
     m = ts.load_default()
@@ -218,8 +218,8 @@ def test_a_lever_at_zero_is_sized_by_its_range_not_by_an_elasticity_it_does_not_
     assert at_zero, [b.levers[0].name for b in rep.blocks]
     for b in at_zero:
         assert "elasticity" not in b.evidence and "elasticity" not in b.explanation
-        rel = b.evidence["relative effect over range"].value
-        assert -1 < rel < 0 and f"{100 * rel:+.0f}% across its range" in b.explanation
+        rel = b.evidence["relative effect per tenth of range"].value
+        assert -1 < rel < 0 and f"{100 * rel:+.1f}% for a tenth of its range" in b.explanation
         assert b.severity <= b.prevalence
     for kind, key, got, again in audit(m, rep):
         assert got == pytest.approx(again, rel=1e-9), (kind, key)

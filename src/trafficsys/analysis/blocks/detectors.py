@@ -613,16 +613,17 @@ def congestion(ctx: Context) -> list[Finding]:
             el, key = r.elasticity, "elasticity"
             size = Evidence(f"elasticity of the target to '{lv}'", _med(el), _share(neg))
             said = f"elasticity {_med(el):.2f}"
-        else:  # a lever at zero has no elasticity: the target's relative change across the lever's range
+        else:  # a lever at zero has no elasticity: the target's relative change for a tenth of its range
             with np.errstate(divide="ignore", invalid="ignore"):
-                el = np.where(ctx.y != 0, r.effect / np.where(ctx.y != 0, ctx.y, 1.0), np.nan)
-            key = "relative effect over range"
+                el = np.where(ctx.y != 0, r.effect / 10 / np.where(ctx.y != 0, ctx.y, 1.0), np.nan)
+            key = "relative effect per tenth of range"
             size = Evidence(
-                f"relative change of the target across the range of '{lv}' (at 0 it has no elasticity)",
+                f"relative change of the target when '{lv}' rises by a tenth of its range (at 0 it has no "
+                "elasticity)",
                 _med(el),
                 _share(neg),
             )
-            said = f"{100 * _med(el):+.0f}% across its range"
+            said = f"{100 * _med(el):+.1f}% for a tenth of its range"
         strength = np.clip(np.abs(np.nan_to_num(el)), 0, 1) * neg
         ev = {
             key: size,
