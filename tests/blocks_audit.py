@@ -18,6 +18,7 @@ import numpy as np
 import trafficsys as ts
 from trafficsys.analysis.blocks.context import REL_STEP
 from trafficsys.engine import as_generator, sample_constants
+from trafficsys.engine.spinup import spinup_spec
 from trafficsys.model import ast
 from trafficsys.model.elements import Stock
 from trafficsys.model.names import canonical
@@ -46,6 +47,10 @@ class Plain:
             fixed |= {canonical(k) for k in model.scenarios[scen].overrides}
         elif isinstance(scen, dict):
             fixed |= {canonical(k) for k in scen}
+        # switches are set, not sampled; a model's spin-up derives its initial values from each future
+        fixed |= {canonical(c.name) for c in self.m.constants if c.role and "structure" in c.role}
+        spec = spinup_spec(model)
+        fixed |= set(spec.derived()) if spec is not None else set()
         names = [
             canonical(c.name)
             for c in self.m.constants
@@ -55,6 +60,13 @@ class Plain:
         self.sample = (
             sample_constants(self.m, self.n, as_generator(report.seed), names=names) if names else {}
         )
+        if spec is not None and self.sample:  # the status quo run to rest, each future on its own
+            at_rest = ts.simulate(
+                model, scenario=spec.scenario, params=self.sample, stop=model.specs.start + spec.years
+            ).ds.isel(time=-1)
+            self.sample.update(
+                {c: np.asarray(at_rest[s].values, dtype=float) for c, s in spec.initial.items()}
+            )
         self.target = canonical(report.target)
         self.ds = self.run(self.m)
         self.t = np.asarray(self.ds["time"].values, dtype=float)
@@ -219,7 +231,14 @@ def audit_congestion(p: Plain, b):
     d, el, _ = p.response(lv)
     c = p.m[lv]
     width = c.range[1] - c.range[0] if c.range and c.range[1] > c.range[0] else abs(c.value) or 1.0
-    return {"elasticity": med(el), "effect over range": med(d * width)}
+    y = p.metric(p.target)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = np.where(y != 0, d * width / 10 / y, np.nan)
+    return {
+        "elasticity": med(el),
+        "effect over range": med(d * width),
+        "relative effect per tenth of range": med(relative),
+    }
 
 
 def audit_disconnected_lever(p: Plain, b):

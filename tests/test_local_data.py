@@ -31,8 +31,9 @@ def test_the_shipped_local_file_names_its_unit_and_sources_every_figure():
 def test_absolute_targets_for_telangana_are_met_where_the_model_can_meet_them(fit):
     # published: 1,717 rescued and 1,081 arrested in 2014-17 (429 and 270 a year), no conviction
     mean = fit.fitted.mean()
-    assert mean["identification_tally"] == pytest.approx(429.25, rel=0.2)
-    assert mean["arrests"] == pytest.approx(270.25, rel=0.2)
+    # within the figures' stated uncertainty (tolerance 0.1 in the file), as docs/model.md says
+    assert mean["identification_tally"] == pytest.approx(429.25, rel=0.1)
+    assert mean["arrests"] == pytest.approx(270.25, rel=0.1)
     # the reference model (a district of ~10,000 exploited) identifies ~680 a year before the fit
     before = (
         ts.simulate(ts.load_default(), scenario="baseline", stop=5).ds["identification_tally"].values[4:, 0]
@@ -51,6 +52,19 @@ def test_identifiability_says_what_the_figures_pin_down(fit):
     row = ident.loc["police_detection_per_officer"]
     assert not bool(row["identified"]) and "range bound" in row["why"]
     assert row["most_correlated"] == "cost_per_rescue" and abs(row["correlation"]) > 0.8
+
+
+def test_the_fit_figure_says_why_a_constant_figure_has_no_r2(fit):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    axes = fit.plot()
+    titles = [a.get_title() for a in axes]
+    plt.close(axes[0].figure)
+    assert len(titles) == 3 and not any("nan" in t for t in titles), titles
+    assert all("R² undefined (the observed figure does not vary)" in t for t in titles)
 
 
 def test_the_adapted_model_keeps_local_values_and_narrowed_ranges(fit):

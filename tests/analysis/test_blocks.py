@@ -152,6 +152,47 @@ def test_reference_report_reads(reference):
     assert sev == sorted(sev, reverse=True)
 
 
+def test_reference_futures_start_at_rest_and_confidence_weighs_only_sampled_constants(reference):
+    # as in ts.compare: switches set, not sampled; each future's initial stocks derived by the spin-up
+    from trafficsys.engine.spinup import spinup_spec
+
+    m = ts.load_default()
+    derived = set(spinup_spec(m).derived())
+    base, sample, ds = _reference_plain(reference.n, 1)
+    assert derived <= set(sample)
+    assert not {c.name for c in m.constants if c.role == "structure"} & set(sample)
+    drift = ds["in_exploitation"].values[-1] / ds["in_exploitation"].values[0] - 1
+    assert np.percentile(np.abs(drift), 95) < 0.05  # the baseline futures stay at their status quo
+    # the derived initial values carry the sampled constants' variation: they are not assumptions of their own
+    for b in reference.blocks:
+        assert not derived & set(b.assumptions), (b.kind, b.assumptions)
+
+
+def test_a_burden_shift_is_driven_by_a_lever_that_raises_the_fix(reference):
+    # the criterion: the lever that raises the symptomatic fix lowers the fundamental solution; checked on
+    # plain runs of the same futures (a lever that reaches the fix only to lower it does not shift the burden)
+    shifts = [b for b in reference.blocks if b.kind == "burden_shift"]
+    assert shifts
+    base, sample, _ = _reference_plain(reference.n, 1)
+    n = reference.n
+    for b in shifts:
+        fundamental, fix, lever = b.variables[0], b.variables[1], b.levers[0].name
+        v = base[lever].value
+        params = {k: np.tile(x, 2) for k, x in sample.items()}
+        params[lever] = np.repeat([v * 1.05, v * 0.95], n)
+        runs = ts.simulate(base, params=params).ds
+        fix_up = runs[fix].mean("time").values
+        fund = runs[fundamental]
+        fund = (fund.isel(time=-1) if base[fundamental].kind.value == "stock" else fund.mean("time")).values
+        raised, lowered = fix_up[:n] > fix_up[n:], fund[:n] < fund[n:]
+        assert np.mean(raised) > 0.5, (lever, fix)
+        assert np.mean(raised & lowered) == pytest.approx(b.prevalence, abs=0.05), (lever, fix, fundamental)
+    # on the reference model that is the article's shift: NGO raids standing in for police identification
+    top = shifts[0]
+    assert top.levers[0].name == "share_ngo_rescue" and top.variables[1] == "ngo_raid_exits"
+    assert top.variables[0] in ("police_identification", "police_capacity")
+
+
 def test_compare_scenarios_marks_eases_and_deepens(reference):
     cmp = reference.compare_scenarios(["survivor_led"])
     df = cmp.to_pandas()
@@ -165,20 +206,41 @@ def test_compare_scenarios_marks_eases_and_deepens(reference):
             assert d <= -cmp.tolerance or (row["survivor_led"] == 0)
 
 
+def test_a_lever_at_zero_is_sized_by_its_range_not_by_an_elasticity_it_does_not_have():
+    # state_accountable sets share_police_training to 0: its elasticity is undefined, so the congestion it
+    # causes is sized by the target's relative change for a tenth of the lever's range (a share of the target,
+    # not a count of cases passed off as an elasticity), and every number still equals a plain-run recomputation
+    from blocks_audit import audit
+
+    m = ts.load_default()
+    rep = find_blocks(m, "cases_convicted", scenario="state_accountable", n=40, seed=1, kinds=["congestion"])
+    at_zero = [b for b in rep.blocks if m.with_scenario("state_accountable")[b.levers[0].name].value == 0]
+    assert at_zero, [b.levers[0].name for b in rep.blocks]
+    for b in at_zero:
+        assert "elasticity" not in b.evidence and "elasticity" not in b.explanation
+        rel = b.evidence["relative effect per tenth of range"].value
+        assert -1 < rel < 0 and f"{100 * rel:+.1f}% for a tenth of its range" in b.explanation
+        assert b.severity <= b.prevalence
+    for kind, key, got, again in audit(m, rep):
+        assert got == pytest.approx(again, rel=1e-9), (kind, key)
+
+
 # ------------------------------------------------------------------ bad input
 def test_unknown_target_or_lever_is_named():
     m = ts.load_default()
     with pytest.raises(UnknownVariableError, match="cases_convictd"):
         find_blocks(m, "cases_convictd", n=5)
-    with pytest.raises(UnknownVariableError, match="no_such_lever"):
+    with pytest.raises(UnknownVariableError, match="no_such_lever") as err:
         find_blocks(m, "cases_convicted", levers=["no_such_lever"], n=5)
+    # ... and says what to pass instead: the model's own policy levers
+    assert "leave the levers out" in str(err.value) and "share_ngo_rescue" in str(err.value)
 
 
 def test_a_constant_target_or_a_non_constant_lever_is_refused():
     m = ts.load_default()
     with pytest.raises(ModelError, match="choose a stock"):
         find_blocks(m, "share_audits", n=5)
-    with pytest.raises(ModelError, match="must be a constant"):
+    with pytest.raises(ModelError, match="must be a constant.*leave the levers out"):
         find_blocks(m, "cases_convicted", levers=["in_exploitation"], n=5)
 
 
@@ -225,14 +287,17 @@ def test_cli_blocks_prints_ranked_blocks_and_writes_markdown(tmp_path, capsys):
 def _reference_plain(n, seed):
     """The baseline futures find_blocks samples for the reference model, run plainly."""
     from trafficsys.engine import as_generator, sample_constants
+    from trafficsys.engine.spinup import spin_up, spinup_spec
 
     m = ts.load_default()
     base = m.with_scenario("baseline")
-    fixed = {c.name for c in base.constants if c.role and "policy" in c.role} | set(
-        m.scenarios["baseline"].overrides
-    )
+    fixed = {
+        c.name for c in base.constants if c.role and ("policy" in c.role or "structure" in c.role)
+    } | set(m.scenarios["baseline"].overrides)
+    fixed |= set(spinup_spec(m).derived())
     names = [c.name for c in base.constants if c.range and c.range[1] > c.range[0] and c.name not in fixed]
     sample = sample_constants(base, n, as_generator(seed), names=names)
+    sample.update(spin_up(m, sample, n))  # each future starts at its own status quo's rest state
     return base, sample, ts.simulate(base, params=sample).ds
 
 

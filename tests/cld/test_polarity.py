@@ -162,6 +162,19 @@ def test_structural_unknown_resolved_by_one_observed_sign():
     assert cautious.polarity("x", "share") == "?"
 
 
+def test_signs_read_from_an_ensemble_where_a_sampled_constant_meets_time():
+    # a sampled constant is saved over runs only and TIME over time only: they must broadcast,
+    # not fail on (time,) against (run,) -- the state_accountable blocks report met this
+    m = base()
+    m.constant("ramp_time", 2.0, range=(1.0, 3.0))
+    m.aux("phase_in", "0.3 - 0.25 * MIN(1, TIME / ramp_time)")
+    r = ts.simulate(m, params={"ramp_time": np.array([1.0, 1.5, 2.5])})
+    assert r.ds["ramp_time"].dims == ("run",)
+    signs, up, down = observed_signs(m, "ramp_time", "phase_in", r)
+    assert signs == "+" and up > 0 and down == 0
+    assert confirm_polarities(m.cld(), m, r).polarity("ramp_time", "phase_in") == "+"
+
+
 def test_the_diagram_takes_no_results_and_says_where_the_check_went():
     m = base()
     with pytest.raises(ts.ModelError, match="confirm_polarities"):

@@ -9,13 +9,17 @@ from hypothesis import strategies as st
 import trafficsys as ts
 from trafficsys.model import ast
 from trafficsys.model.builtins import BUILTINS
-from trafficsys.model.names import canonical
+from trafficsys.model.names import RESERVED, canonical
 from trafficsys.model.parser import KEYWORDS
 from trafficsys.model.printer import to_xmile
 
 # ---------------------------------------------------------- equations
+# the clock's names (TIME, DT, STARTTIME, STOPTIME) are refused as variable names, so never generated
 _RESERVED = (
-    KEYWORDS | {b.lower() for b in BUILTINS} | {"if_then_else", "pi", "smooth", "smooth3", "sqr", "arcsine"}
+    KEYWORDS
+    | {b.lower() for b in BUILTINS}
+    | {"if_then_else", "pi", "smooth", "smooth3", "sqr", "arcsine"}
+    | RESERVED
 )
 
 # canonical names: plain identifiers, names needing quotes (digits first, dashes), dotted names
@@ -110,7 +114,7 @@ def models(draw):
     names = []
     for name in draw(st.lists(_display_names, max_size=12)):
         key = canonical(name)
-        if key in used:
+        if key in used or key in RESERVED:  # the clock's names are not variable names
             continue
         used.add(key)
         names.append(name)

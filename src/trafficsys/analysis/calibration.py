@@ -165,10 +165,12 @@ class CalibrationResult:
             a.plot(observed.index, observed[name], "o", ms=3, color="0.3", label="observed")
             a.plot(self.fitted.index, self.fitted[name], "-", color="C0", label="calibrated model")
             a.set_ylabel(name)
-            a.set_title(
-                f"{name}: RMSE {self.fit.loc[name, 'rmse']:.3g}, R² {self.fit.loc[name, 'r2']:.3f}",
-                fontsize=9,
+            r2 = float(self.fit.loc[name, "r2"])
+            # R² compares with the observed variance: a published figure that is one value has none
+            r2_text = (
+                f"R² {r2:.3f}" if np.isfinite(r2) else "R² undefined (the observed figure does not vary)"
             )
+            a.set_title(f"{name}: RMSE {self.fit.loc[name, 'rmse']:.3g}, {r2_text}", fontsize=9)
             a.legend(fontsize=8)
         units = self.model.time_units
         axes[-1].set_xlabel("time" if units in ("", "time") else f"time ({units})")

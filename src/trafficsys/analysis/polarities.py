@@ -141,7 +141,13 @@ def _dataset(results: Any):
 
 
 def _values(m: Model, ds, name: str) -> np.ndarray | None:
-    """Return the recorded values of a variable as a flat array over (time, run), or None."""
+    """Return the recorded values of a variable over (time, run), or None.
+
+    In an ensemble every variable comes back as a (time, run) array, with a
+    length-1 axis where it does not vary (a sampled constant has no time axis,
+    a series the same in every run has no run axis), so any two of them
+    broadcast against each other and against the time column.
+    """
     if name in m and isinstance(m[name], Constant) and name not in ds and m[name].name not in ds:
         return None
     raw = ds.variables  # the raw variables: a DataArray per lookup would cost more than the evaluation
@@ -151,7 +157,10 @@ def _values(m: Model, ds, name: str) -> np.ndarray | None:
             if set(var.dims) - {"time", "run"}:
                 return None
             dims = [d for d in ("time", "run") if d in var.dims]
-            return np.asarray(np.transpose(var.values, [var.dims.index(d) for d in dims]), dtype=float)
+            a = np.asarray(np.transpose(var.values, [var.dims.index(d) for d in dims]), dtype=float)
+            if "run" in ds.dims:
+                a = a.reshape(a.shape[0] if "time" in dims else 1, a.shape[-1] if "run" in dims else 1)
+            return a
     return None
 
 

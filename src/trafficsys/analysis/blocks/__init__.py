@@ -238,7 +238,9 @@ def _confidence(ctx: Context, f: Finding, per_future: np.ndarray) -> tuple[float
     When the block's strength varies across the sampled futures, each sampled
     constant's weight is its squared rank correlation with the strength (how
     much of the variation it explains); otherwise every constant upstream of
-    the block's variables weighs the same.
+    the block's variables weighs the same.  Initial values a spin-up derives
+    from the sampled constants are not weighed: they carry those constants'
+    variation, not uncertainty of their own.
     """
     import networkx as nx
 
@@ -246,8 +248,11 @@ def _confidence(ctx: Context, f: Finding, per_future: np.ndarray) -> tuple[float
     weights: dict[str, float] = {}
     if len(ctx.sample) and ctx.n > 2 and np.ptp(per_future) > 0:
         ranks = _ranks(per_future)
-        for name, values in ctx.sample.items():
-            if np.ptp(values) == 0:
+        for (
+            name
+        ) in ctx.uncertain:  # the sampled constants, not the initial values a spin-up derives from them
+            values = ctx.sample.get(name)
+            if values is None or np.ptp(values) == 0:
                 continue
             rho = np.corrcoef(ranks, _ranks(values))[0, 1]
             if np.isfinite(rho):

@@ -175,8 +175,16 @@ class Context:
             )
         self.material = self._material_upstream()
 
-        # ---- behaviour: one ensemble over the uncertain constants, levers fixed
+        # ---- behaviour: one ensemble over the uncertain constants, levers fixed; as in ts.compare,
+        # structural switches are set, not sampled, and where the model asks for a spin-up each future
+        # starts at the rest state of its own status quo (its initial values derived, not sampled)
+        from ...cld.diagram import role_tags
+        from ...engine.spinup import spin_up, spinup_spec
+
+        spec = spinup_spec(model)
         fixed = set(self.levers) | {canonical(k) for k in _scenario_keys(m, scenario)}
+        fixed |= {canonical(c.name) for c in m.constants if "structure" in role_tags(c.role)}
+        fixed |= set(spec.derived()) if spec is not None else set()
         uncertain = [
             canonical(c.name)
             for c in m.constants
@@ -185,6 +193,8 @@ class Context:
         self.uncertain = uncertain
         if uncertain:
             self.sample = sample_constants(m, self.n, self.rng, names=uncertain)
+            if spec is not None:
+                self.sample.update(spin_up(model, self.sample, self.n))
         else:
             self.sample = {}
             self.n = 1
@@ -250,7 +260,8 @@ class Context:
         for name in levers:
             if name not in self.m:
                 raise UnknownVariableError(
-                    f"the lever '{name}' is not a variable of the model{suggest(name, self.m.names())}",
+                    f"the lever '{name}' is not a variable of the model{suggest(name, self.m.names())}; "
+                    f"{self._lever_hint()}",
                     file=self.file,
                     variable=name,
                 )
@@ -259,7 +270,8 @@ class Context:
                 continue  # the scenario sets it over time: no longer a lever to perturb
             if not isinstance(e, Constant):
                 raise ModelError(
-                    f"a lever must be a constant the programme sets; '{name}' is a {e.kind.value}",
+                    f"a lever must be a constant the programme sets; '{name}' is a {e.kind.value}; "
+                    f"{self._lever_hint()}",
                     file=self.file,
                     variable=name,
                 )
@@ -270,6 +282,14 @@ class Context:
                 file=self.file,
             )
         return out
+
+    def _lever_hint(self) -> str:
+        """Say what to pass instead of a wrong lever: the model's policy levers, or how to name one."""
+        found = policy_levers(self.m)
+        if not found:
+            return "pass the names of constants the programme sets"
+        shown = ", ".join(found[:6]) + (f" and {len(found) - 6} more" if len(found) > 6 else "")
+        return f"pass constants the programme sets, or leave the levers out to use the model's policy levers ({shown})"
 
     # --------------------------------------------------------------- structure
     def is_stock(self, name: str) -> bool:

@@ -11,7 +11,7 @@ polarity, archetype roles), the runs and the responses.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import networkx as nx
@@ -609,10 +609,24 @@ def congestion(ctx: Context) -> list[Finding]:
         if not pos or not negp:
             continue  # only one kind of path: the lever is harmful by design, not congested
         path = negp[0]
-        el = r.elasticity if np.any(np.isfinite(r.elasticity)) else r.effect
+        if np.any(np.isfinite(r.elasticity)):
+            el, key = r.elasticity, "elasticity"
+            size = Evidence(f"elasticity of the target to '{lv}'", _med(el), _share(neg))
+            said = f"elasticity {_med(el):.2f}"
+        else:  # a lever at zero has no elasticity: the target's relative change for a tenth of its range
+            with np.errstate(divide="ignore", invalid="ignore"):
+                el = np.where(ctx.y != 0, r.effect / 10 / np.where(ctx.y != 0, ctx.y, 1.0), np.nan)
+            key = "relative effect per tenth of range"
+            size = Evidence(
+                f"relative change of the target when '{lv}' rises by a tenth of its range (at 0 it has no "
+                "elasticity)",
+                _med(el),
+                _share(neg),
+            )
+            said = f"{100 * _med(el):+.1f}% for a tenth of its range"
         strength = np.clip(np.abs(np.nan_to_num(el)), 0, 1) * neg
         ev = {
-            "elasticity": Evidence(f"elasticity of the target to '{lv}'", _med(el), _share(neg)),
+            key: size,
             "effect over range": Evidence(
                 f"target change across the range of '{lv}'", _med(r.effect), _share(neg)
             ),
@@ -621,7 +635,7 @@ def congestion(ctx: Context) -> list[Finding]:
         }
         mid = [v for v in path[1:-1]]
         expl = (
-            f"More '{lv}' lowers '{ctx.target}' (elasticity {_med(el):.2f}, negative in "
+            f"More '{lv}' lowers '{ctx.target}' ({said}, negative in "
             f"{100 * _share(neg):.0f}% of futures) although it feeds the target through "
             f"{' -> '.join(pos[0][1:-1]) or 'a direct link'}: the negative path through "
             f"{' -> '.join(mid) or 'a direct link'} outweighs it."
@@ -651,6 +665,16 @@ def burden_shift(ctx: Context) -> list[Finding]:
     duty_tagged = {k for k, t in tags.items() if t & _DUTY_TAGS}
     seen = set()
     out = []
+    # every fix and fundamental solution is watched in one response run per lever (not one per pair)
+    watch = sorted(
+        {
+            v
+            for mt in matches
+            if mt.kind == "shifting_the_burden"
+            for k, v in mt.roles.items()
+            if v and k in ("symptomatic_solution", "fundamental_solution")
+        }
+    )
     for mt in matches:
         if mt.kind != "shifting_the_burden":
             continue
@@ -699,14 +723,24 @@ def burden_shift(ctx: Context) -> list[Finding]:
                 )
             )
             continue
-        lv = max(fix_levers, key=lambda x: abs(_med(ctx.response(x).derivative)))
-        r = ctx.response(lv, watch=[fundamental])
+        # the shift is driven by a lever that raises the fix: one that reaches it only to lower it is not one
+        raises = {x: _raises(ctx, x, fix, watch) for x in fix_levers}
+        up = [x for x in fix_levers if _share(raises[x]) > 0.5]
+        if not up:
+            ctx.not_assessed.append(
+                f"burden shifting through '{fix}': no lever raises it in most futures (the levers that reach "
+                "it lower it), so a shift of the burden to it is not measured"
+            )
+            continue
+        lv = max(up, key=lambda x: abs(_med(ctx.response(x).derivative)))
+        r = ctx.response(lv, watch=watch)
         plus, minus = r.watched[fundamental]
         cross = (plus - minus) / (2 * r.step)
         base = 0.5 * (plus + minus)
         with np.errstate(divide="ignore", invalid="ignore"):
             cross_el = np.where(base != 0, cross * r.value / base, np.nan)
-        holds = cross < -1e-12 * np.maximum(1.0, np.abs(base))
+        # per future: the lever raises the fix and lowers the fundamental solution
+        holds = raises[lv] & (cross < -1e-12 * np.maximum(1.0, np.abs(base)))
         scan = _scan(ctx, lv, fundamental)
         ev["cross effect"] = Evidence(
             f"elasticity of '{fundamental}' to '{lv}'", _med(cross_el), _share(holds)
@@ -765,16 +799,25 @@ def burden_shift(ctx: Context) -> list[Finding]:
     return list(best.values())
 
 
+def _raises(ctx: Context, lever: str, var: str, watch: Sequence[str]) -> np.ndarray:
+    """Say, per future, whether raising ``lever`` raises ``var`` (its time-mean; a stock: its final value)."""
+    r = ctx.response(lever, watch=watch)
+    plus, minus = r.watched[var]
+    return (plus - minus) > 1e-12 * np.maximum(1.0, np.abs(0.5 * (plus + minus)))
+
+
 def _scan(ctx: Context, lever: str, watch: str, points: int = 11) -> dict[str, Any]:
     """Sweep a lever over its range in the first sampled future; how ``watch`` responds."""
     c = of_kind(ctx.m[lever], Constant)
     if c.range is None or not c.range[1] > c.range[0]:
         return {}
     grid = np.linspace(c.range[0], c.range[1], points)
-    params = {k: np.full(points, v[0]) for k, v in ctx.sample.items()}
-    params[lever] = grid
-    r = ctx.simulate(params, variables=[ctx.m[watch].name, ctx.m[ctx.target].name])
-    w = ctx.metric(watch, r.ds)
+    cache = ctx.__dict__.setdefault("_scans", {})
+    if (lever, points) not in cache:  # one sweep per lever, every variable saved: each watch reads it
+        params = {k: np.full(points, v[0]) for k, v in ctx.sample.items()}
+        params[lever] = grid
+        cache[(lever, points)] = ctx.simulate(params).ds
+    w = ctx.metric(watch, cache[(lever, points)])
     now = float(np.interp(c.value, grid, w))
     best = float(np.max(w))
     out: dict[str, Any] = {"grid": grid, "values": w}
