@@ -115,6 +115,11 @@ def test_report_opens_in_headless_chromium_without_network_or_errors(report):
                 "Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).length"
             )
             shown = page.evaluate("document.images.length")
+            # diagrams are shown at their own size (labels as laid out), not shrunk to the page's width
+            widths = page.evaluate(
+                "Array.from(document.querySelectorAll('.diagram img')).filter(i => i.offsetParent !== null)"
+                ".map(i => [i.getBoundingClientRect().width, i.naturalWidth])"
+            )
         finally:
             browser.close()
     assert not failed, failed
@@ -123,3 +128,4 @@ def test_report_opens_in_headless_chromium_without_network_or_errors(report):
     assert not outside, outside
     assert len(headings) == len(SECTIONS)
     assert shown >= 3 and broken == 0
+    assert widths and all(abs(w - natural) <= 1 for w, natural in widths), widths
