@@ -30,7 +30,8 @@ body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; ma
 h1 { font-size: 1.7rem; margin-bottom: 0.2rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #ccc; }
 table { border-collapse: collapse; margin: 0.6rem 0 1rem; font-size: 0.88rem; }
 th, td { border: 1px solid #d4d4d4; padding: 0.25rem 0.5rem; text-align: left; vertical-align: top;
-         overflow-wrap: anywhere; }
+         overflow-wrap: break-word; }
+table.sources td:nth-child(5) { overflow-wrap: anywhere; }
 table.wide { width: 100%; }
 th { background: #f2f2f2; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 img { max-width: 100%; height: auto; display: block; margin: 0.8rem 0; }
@@ -99,7 +100,11 @@ def _num(v: float) -> str:
 
 
 def _table(df: Any, *, index: bool = False, cls: str = "") -> str:
-    return df.to_html(index=index, border=0, classes=cls or None, na_rep="", escape=True, float_format=_num)
+    out = df.to_html(index=index, border=0, classes=cls or None, na_rep="", escape=True, float_format=_num)
+    # long model names may break after an underscore (<wbr>), and nowhere else: a narrow column then
+    # wraps `initial_cases_under_` / `investigation`, not `initial_cases_und` / `er_investigation`, and
+    # numbers and units stay whole (the tags pandas writes have no underscore in them)
+    return out.replace("_", "_<wbr>")
 
 
 def _section(anchor: str, title: str, body: str) -> str:
@@ -206,7 +211,7 @@ def _sources(m: Any) -> str:
         "Each constant's value, units, the range the Monte Carlo samples, and its source: a citation, "
         "a calibration, or <i>assumption</i> with the reasoning. Policy levers (role "
         "<code>policy</code>) are choices and are not sampled."
-    ) + _table(df, cls="wide")
+    ) + _table(df, cls="wide sources")
 
 
 def _loops(m: Any, cld: Any, loops: Sequence[Any]) -> str:
