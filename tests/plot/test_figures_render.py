@@ -46,6 +46,8 @@ def ref():
         "ensemble": ts.monte_carlo(m, n=12, seed=1),
         "comparison": ts.compare(m, n=24, seed=1),
         "dominance": ts.loop_dominance(m, survivor),
+        # the base run: two loops peak at about the same time and height (their ids once overlapped)
+        "base dominance": ts.loop_dominance(m, base),
         "ensemble dominance": ts.loop_dominance(m, ts.monte_carlo(m, n=6, seed=1, scenario="survivor_led")),
     }
 
@@ -141,6 +143,7 @@ FIGURES = {
         .figure
     ),
     "dominance": lambda d: d["dominance"].plot().figure,
+    "dominance_base": lambda d: d["base dominance"].plot().figure,
     "dominance_shares": lambda d: d["ensemble dominance"].plot_shares().figure,
 }
 
