@@ -151,7 +151,12 @@ def _values(m: Model, ds, name: str) -> np.ndarray | None:
             if set(var.dims) - {"time", "run"}:
                 return None
             dims = [d for d in ("time", "run") if d in var.dims]
-            return np.asarray(np.transpose(var.values, [var.dims.index(d) for d in dims]), dtype=float)
+            out = np.asarray(np.transpose(var.values, [var.dims.index(d) for d in dims]), dtype=float)
+            if "run" in ds.dims and dims != ["time", "run"]:
+                # an ensemble keeps a sampled constant over runs only, and may keep a series over time
+                # only: each gets its missing axis, so (runs,) never meets (time,) in one equation
+                out = out[None, :] if dims == ["run"] else out[:, None] if dims == ["time"] else out
+            return out
     return None
 
 
