@@ -195,7 +195,7 @@ def _label_peaks(ax, peaks) -> None:
 
 
 def _place_peak_labels(ax, peaks, renderer) -> None:
-    placed = []
+    placed: list[Any] = []
     for name, x, y, color in peaks:
         up = y >= 0
         ann = ax.annotate(
