@@ -197,7 +197,7 @@ def main(teams: int = 30, rounds: int = 10, timeout: float = 600) -> int:
     )
     print(f"  {'':<26}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'p95/p50':>9}{'p99/p50':>9}")
     print(
-        f"  {'decision (30 at once)':<26}{d50:>9.1f}{d95:>9.1f}{d99:>9.1f}{d95 / d50:>9.1f}{d99 / d50:>9.1f}"
+        f"  {f'decision ({teams} at once)':<26}{d50:>9.1f}{d95:>9.1f}{d99:>9.1f}{d95 / d50:>9.1f}{d99 / d50:>9.1f}"
     )
     print(f"  {'advance (all teams)':<26}{a50:>9.1f}{a95:>9.1f}{a99:>9.1f}{a95 / a50:>9.1f}{a99 / a50:>9.1f}")
     print(f"  advance / decision at p50: {a50 / d50:.1f}x")

@@ -273,3 +273,19 @@ def test_structural_sign_is_never_contradicted(expr, var):
         assert (d >= -scale).all(), (expr, var)
     else:
         assert (d <= scale).all(), (expr, var)
+
+
+def test_ensemble_sign_check_of_an_equation_of_time_and_a_sampled_constant():
+    """A sampled constant is kept over runs only; with time in the equation it once met (time,) and failed.
+
+    The reference model's policy levers ramp over a sampled ``policy_transition_time``, and
+    ``ts.find_blocks(m, ..., scenario="state_accountable")`` stopped with a broadcasting error there.
+    """
+    m = ts.Model("ramp", stop=4, dt=0.25, time_units="year")
+    m.constant("transition", 2.0, range=(1.0, 3.0))
+    m.aux("ramp", "MIN(1, TIME / transition)")
+    m.stock("s", 0, inflows=["fill"])
+    m.flow("fill", "ramp")
+    ens = ts.monte_carlo(m, n=4, seed=1)
+    signs, pos, neg = observed_signs(m, "transition", "ramp", ens)
+    assert signs == "-" and pos == 0 and 0 < neg < 1  # lower while ramping, flat once at 1

@@ -157,6 +157,9 @@ def test_archetype_diagram_is_readable(path, layout, tmp_path):
     )
     delays = {ln.get_gid() for ln in ax.lines if (ln.get_gid() or "").startswith("delay:")}
     assert delays == {f"delay:{lk.source}->{lk.target}" for lk in cld.links if lk.delay}
+    key = " ".join(t.get_text() for t in ax.figure.texts).replace("\u00a0", " ")
+    assert ("? sign depends" in key) == any(lk.polarity == "?" for lk in cld.links)
+    assert ("|| delay" in key) == bool(delays)
     # each loop of an archetype file gets its marker (ids as cld.loops() gives them)
     markers = {t.get_text() for t in ax.texts if (t.get_gid() or "").startswith("loop:")}
     assert markers == {lp.id for lp in cld.loops()}
@@ -206,6 +209,10 @@ def test_a_30_variable_sector_of_the_reference_model_is_readable(reference_cld, 
         for lk in reference_cld.links
         if lk.source in expected and lk.target in expected
     }
+    # the key explains every mark drawn: this sector has links whose sign depends on the state
+    key = " ".join(t.get_text() for t in ax.figure.texts).replace("\u00a0", " ")
+    assert any(t.get_text() == "?" for t in ax.texts if (t.get_gid() or "").startswith("sign:"))
+    assert "? sign depends on the state" in key
 
 
 def test_loops_draws_only_their_variables_and_marks_them(reference_cld, tmp_path):

@@ -46,6 +46,8 @@ def ref():
         "ensemble": ts.monte_carlo(m, n=12, seed=1),
         "comparison": ts.compare(m, n=24, seed=1),
         "dominance": ts.loop_dominance(m, survivor),
+        # the base run: two loops peak at about the same time and height (their ids once overlapped)
+        "base dominance": ts.loop_dominance(m, base),
         "ensemble dominance": ts.loop_dominance(m, ts.monte_carlo(m, n=6, seed=1, scenario="survivor_led")),
     }
 
@@ -141,6 +143,7 @@ FIGURES = {
         .figure
     ),
     "dominance": lambda d: d["dominance"].plot().figure,
+    "dominance_base": lambda d: d["base dominance"].plot().figure,
     "dominance_shares": lambda d: d["ensemble dominance"].plot_shares().figure,
 }
 
@@ -188,6 +191,40 @@ def test_blocks_figures(out_dir):
             _check_readable(fig, out_dir / f"{name}.png")
         finally:
             plt.close(fig)
+
+
+def test_blocks_that_differ_only_in_their_lever_say_which(out_dir):
+    """The reference model's congestion of witness support shows once per lever it holds back: rows must differ."""
+    from types import SimpleNamespace
+
+    from trafficsys.analysis.blocks.report import Block, LeverEffect
+    from trafficsys.plot.blocks import block_labels, plot_blocks
+
+    where = ["share_total", "spend_witness_support", "witness_support_places", "convictions"]
+
+    def block(lever, severity):
+        return Block(
+            kind="congestion",
+            severity=severity,
+            variables=list(where),
+            loops=[],
+            evidence={},
+            levers=[LeverEffect(name=lever, value=0.3, elasticity=-0.1, effect=-10.0, share_positive=0.0)],
+            confidence=0.2,
+            explanation="",
+            prevalence=0.5,
+        )
+
+    blocks = [block("share_ngo_rescue", 0.3), block("share_ngo_shelter", 0.2), block("share_audits", 0.1)]
+    labels = block_labels(blocks)
+    assert len(set(labels)) == 3 and "lever: share ngo shelter" in labels[1]
+    assert block_labels(blocks[:1]) == [labels[0].rsplit("\n", 1)[0]]  # a single block needs no lever line
+    report = SimpleNamespace(blocks=blocks, n=8, _heading=lambda: "three congestion blocks")
+    fig = plot_blocks(report).figure
+    try:
+        _check_readable(fig, out_dir / "blocks_told_apart.png")
+    finally:
+        plt.close(fig)
 
 
 def test_dominance_names_the_top_loops_legibly(ref):

@@ -218,6 +218,25 @@ def test_sensitivity_names_and_legend_survive_plain_savefig(method, options, tmp
         assert _inside_figure(ax.get_legend(), r)
 
 
+def test_tick_labels_tell_close_ticks_apart():
+    from trafficsys.plot._style import distinct_labels
+
+    assert distinct_labels([2133.0, 2133.05, 2133.1]) == ["2,133.00", "2,133.05", "2,133.10"]
+    assert distinct_labels([1000, 2000]) == ["1,000", "2,000"]
+    assert distinct_labels([0.2834, 0.28345, 0.2835]) == ["0.2834", "0.28345", "0.2835"]
+
+
+def test_a_nearly_constant_big_stock_gets_distinct_tick_labels(tmp_path):
+    """A stock moving by a fraction of a unit around 2,133 once had '2,133' on every tick."""
+    m = ts.Model("flat", stop=10, dt=0.25, time_units="year")
+    m.stock("network", 2133.0, inflows=["drift"], units="trafficker")
+    m.flow("drift", "0.02", units="trafficker/year")
+    ax = ts.simulate(m).plot("network")
+    _saved(ax, tmp_path)
+    ticks = [t.get_text() for t in _visible_labels(ax.get_yticklabels())]
+    assert len(ticks) >= 3 and len(set(ticks)) == len(ticks), ticks
+
+
 def test_results_plot_time_units_and_thousands(tmp_path):
     m = ts.Model("growth", stop=10, dt=0.25, time_units="year")
     m.stock("people", 100000.0, inflows=["arrivals"], units="person")

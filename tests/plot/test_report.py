@@ -55,7 +55,7 @@ def report(tmp_path_factory):
 
 def test_blocks_section_on_a_planted_model(tmp_path):
     out = _write(tmp_path / "blocks.html", str(BLOCKS_MODEL), "--blocks-n", "8")
-    text = out.read_text(encoding="utf-8")
+    text = out.read_text(encoding="utf-8").replace("<wbr>", "")
     blocks = text[text.index('<section id="blocks">') :]
     assert '<img alt="figure" src="data:image/png;base64,' in blocks
     assert "capacity_ceiling" in blocks  # the planted block is in the table
@@ -64,7 +64,7 @@ def test_blocks_section_on_a_planted_model(tmp_path):
 
 
 def test_report_has_every_section_and_embeds_its_figures(report):
-    text = report.read_text(encoding="utf-8")
+    text = report.read_text(encoding="utf-8").replace("<wbr>", "")  # break points in long table names
     for anchor in SECTIONS:
         assert f'<section id="{anchor}">' in text, anchor
     images = re.findall(r'<img[^>]*src="([^"]*)"', text)
@@ -115,6 +115,22 @@ def test_report_opens_in_headless_chromium_without_network_or_errors(report):
                 "Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).length"
             )
             shown = page.evaluate("document.images.length")
+            # diagrams are shown at their own size (labels as laid out), not shrunk to the page's width
+            widths = page.evaluate(
+                "Array.from(document.querySelectorAll('.diagram img')).filter(i => i.offsetParent !== null)"
+                ".map(i => [i.getBoundingClientRect().width, i.naturalWidth])"
+            )
+            # tables fit the page; their narrow columns wrap names at underscores, never inside a number
+            too_wide = page.evaluate(
+                "Array.from(document.querySelectorAll('table'))"
+                ".filter(t => t.scrollWidth > t.parentElement.clientWidth + 1).length"
+            )
+            split_numbers = page.evaluate(
+                "Array.from(document.querySelectorAll('td')).filter(td => /^[-+0-9.,e]+$/.test(td.textContent)"
+                " && td.getClientRects().length && (() => { const r = document.createRange();"
+                " r.selectNodeContents(td); return r.getClientRects().length > 1; })())"
+                ".map(td => td.textContent)"
+            )
         finally:
             browser.close()
     assert not failed, failed
@@ -123,3 +139,6 @@ def test_report_opens_in_headless_chromium_without_network_or_errors(report):
     assert not outside, outside
     assert len(headings) == len(SECTIONS)
     assert shown >= 3 and broken == 0
+    assert widths and all(abs(w - natural) <= 1 for w, natural in widths), widths
+    assert too_wide == 0
+    assert not split_numbers, f"numbers broken across lines: {split_numbers[:5]}"

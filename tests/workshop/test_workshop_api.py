@@ -6,6 +6,7 @@ state (the API's view and every row of the state file) is exactly as before.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import re
@@ -239,9 +240,25 @@ def test_a_body_over_64_kb_is_refused_before_it_is_read(client, game, session):
     r = client.post(f"/api/sessions/{sid}/teams/1/decisions", data=body, content_type="application/json")
     assert r.status_code == 413 and "64 KB" in r.get_json()["error"]
     assert snapshot(client, game, sid) == before
+    # sent in chunks, with no length to refuse it by: the same refusal, not "truncated JSON"
+    r = client.post(
+        f"/api/sessions/{sid}/teams/1/decisions",
+        input_stream=io.BytesIO(body.encode()),
+        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert r.status_code == 413 and "64 KB" in r.get_json()["error"], r.get_json()
+    assert snapshot(client, game, sid) == before
     # just under the limit is read (and then judged on its content)
     small = json.dumps({"round": 1, "code": code, "decisions": _with(session, {})})
     assert decide(client, sid, 1, code, _with(session, {})).status_code == 200 and len(small) < 64 * 1024
+    r = client.post(  # and a small body in chunks is read as any other
+        f"/api/sessions/{sid}/teams/1/decisions",
+        input_stream=io.BytesIO(small.encode()),
+        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert r.status_code == 200, r.get_json()
 
 
 def test_not_json_content_type(client, game, session):

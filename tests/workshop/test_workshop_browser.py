@@ -108,6 +108,7 @@ def test_two_teams_play_three_rounds_and_the_debrief_shows_every_run(server, bro
     summary.goto(f"{server.base}/sessions/{sid}/summary")
     summary.wait_for_selector("svg path.series")
     shot(summary, "3-summary")
+    assert min(tick_sizes(summary)) >= 16, "the projector's chart labels are too small to read across a room"
     fac.click("#end")
     expect(fac.locator("#where")).to_contain_text("ended after 3")
     # what the pages sent is what the server kept
@@ -153,6 +154,14 @@ def _download(server, sid) -> bytes:
         return r.read()
 
 
+def tick_sizes(page) -> list[float]:
+    """The size, in screen pixels, at which each chart's axis labels are drawn (font size times the SVG's scale)."""
+    return page.eval_on_selector_all(
+        "svg.chart-svg text.tick",
+        "els => els.map(e => e.getScreenCTM().a * parseFloat(getComputedStyle(e).fontSize))",
+    )
+
+
 def check_debrief(page):
     """Every run is drawn with data in every chart, named, and its dominant loops listed."""
     labels = [
@@ -164,6 +173,8 @@ def check_debrief(page):
     ]
     charts = page.query_selector_all("#charts figure.chart")
     assert len(charts) == 7 and page.query_selector("#charts > .legend")
+    sizes = tick_sizes(page)
+    assert sizes and min(sizes) >= 10, f"axis labels drawn at {min(sizes):.1f} px"
     for fig in charts:
         paths = fig.query_selector_all("path.series")
         assert [p.get_attribute("data-label") for p in paths] == labels

@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     import trafficsys as ts
 
     from ..workshop import Game, create_app, default_workshop_path, load_workshop
-    from ..workshop.server import make_server
+    from ..workshop.server import check_address, make_server
 
     if args.model and not args.workshop:
         raise ModelError(
@@ -94,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
     workshop = load_workshop(args.workshop or default_workshop_path(), model)
     host = args.host or "127.0.0.1"
     room = not _loopback(host)  # --host 127.0.0.1 (or localhost) is the default, said explicitly
+    check_address(host, args.port)  # a taken port is refused before the state file is created
     game = Game(model, workshop, args.state)
     app = create_app(game, room=room, blocks=not args.no_blocks, own_addresses={host})
     server = make_server(app, host, args.port)

@@ -8,7 +8,16 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-__all__ = ["FONT", "SMALL", "thousands", "use_thousands", "wrap", "new_axes", "chars_across"]
+__all__ = [
+    "FONT",
+    "SMALL",
+    "thousands",
+    "distinct_labels",
+    "use_thousands",
+    "wrap",
+    "new_axes",
+    "chars_across",
+]
 
 #: body text of a figure (axis labels, tick labels) in points; 10 pt stays legible at 100 % zoom
 FONT = 10
@@ -23,11 +32,32 @@ def thousands(x: float, pos: Any = None) -> str:
     return f"{x:.6g}"
 
 
+def distinct_labels(values: Any) -> list[str]:
+    """Tick labels by :func:`thousands`, with as many decimals as it takes to tell the ticks apart.
+
+    A nearly constant big quantity (a stock that moves by a fraction of a unit around 2,133) otherwise
+    gets the same label on every tick.
+    """
+    labels = [thousands(v) for v in values]
+    for decimals in range(1, 10):
+        if len(set(labels)) == len(labels):
+            break
+        labels = [f"{v:,.{decimals}f}" if abs(v) >= 1000 else f"{v:.{6 + decimals}g}" for v in values]
+    return labels
+
+
 def use_thousands(axis: Any) -> None:
     """Give a matplotlib Axis (``ax.xaxis``/``ax.yaxis``) tick labels with thousands separators."""
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import Formatter
 
-    axis.set_major_formatter(FuncFormatter(thousands))
+    class _Thousands(Formatter):
+        def __call__(self, x, pos=None):
+            return thousands(x)
+
+        def format_ticks(self, values):
+            return distinct_labels(values)
+
+    axis.set_major_formatter(_Thousands())
 
 
 def wrap(text: str, width: int = 70) -> str:

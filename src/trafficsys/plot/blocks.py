@@ -11,7 +11,7 @@ import numpy as np
 
 from ._style import FONT, SMALL, chars_across, new_axes, wrap
 
-__all__ = ["plot_blocks", "plot_block_evidence", "KIND_COLORS"]
+__all__ = ["plot_blocks", "plot_block_evidence", "block_labels", "KIND_COLORS"]
 
 #: one colour per block kind (the report's legend reads the kind from the colour and the label)
 KIND_COLORS = {
@@ -29,6 +29,24 @@ KIND_COLORS = {
 def _where(block: Any, n: int = 2) -> str:
     vs = [v.replace("_", " ") for v in block.variables[:n]]
     return ", ".join(vs) + (f" +{len(block.variables) - n}" if len(block.variables) > n else "")
+
+
+def block_labels(blocks: Any) -> list[str]:
+    """Label each block's row with its kind and where it sits, told apart from the others.
+
+    Blocks of one kind on the same variables differ in the lever they hold back (the reference
+    model's congestion of witness support shows once for each of three levers); those say which.
+    """
+    from collections import Counter
+
+    rows = [f"{b.title}\n{_where(b)}" for b in blocks]
+    seen = Counter(rows)
+    out = []
+    for row, b in zip(rows, blocks):
+        if seen[row] > 1 and b.levers:
+            row += f"\nlever: {b.levers[0].name.replace('_', ' ')}"
+        out.append(row)
+    return out
 
 
 def plot_blocks(report: Any, ax: Any = None, *, top: int = 12):
@@ -69,7 +87,7 @@ def plot_blocks(report: Any, ax: Any = None, *, top: int = 12):
             fontsize=SMALL,
             color="0.25",
         )
-    ax.set_yticks(ys, [f"{i}. {b.title}\n{_where(b)}" for i, b in enumerate(blocks, 1)], fontsize=SMALL)
+    ax.set_yticks(ys, [f"{i}. {lb}" for i, lb in enumerate(block_labels(blocks), 1)], fontsize=SMALL)
     ax.set_xlim(0, 1.22)
     ax.set_xticks(np.linspace(0, 1, 6))
     ax.set_xlabel(

@@ -355,7 +355,16 @@ def plot_cld(
     x1, y1 = ext[:, 2].max() + 0.2, ext[:, 3].max() + 0.2
     width, height = x1 - x0, y1 - y0
     title_text = title if title is not None else _title(cld, chosen_loops, variables, sector)
-    key_lines = _key_lines(marked, marker_at, bool(any(lk.delay for lk in links))) if legend else []
+    key_lines = (
+        _key_lines(
+            marked,
+            marker_at,
+            delays=any(lk.delay for lk in links),
+            unknown_signs=any(lk.polarity == "?" for lk in links),
+        )
+        if legend
+        else []
+    )
     if legend and left_out:
         key_lines.append(f"{left_out} variables without causal links are not drawn.")
     own = ax is None
@@ -555,10 +564,14 @@ def _title(cld, chosen_loops, variables, sector) -> str:
     return f"{name}: {'; '.join(what)}" if what else name
 
 
-def _key_lines(marked, marker_at, delays: bool) -> list[str]:
-    parts = ["+ same direction", "\u2212 opposite direction"]
+def _key_lines(marked, marker_at, *, delays: bool, unknown_signs: bool) -> list[str]:
+    # a mark and its meaning stay on one line when the key wraps (no break at a no-break space)
+    parts = ["+\u00a0same direction", "\u2212\u00a0opposite direction"]
+    if unknown_signs:
+        # a link whose effect changes sign with the state (cld.derive marks it "?")
+        parts.append("?\u00a0sign depends on the state")
     if delays:
-        parts.append("|| delay")
+        parts.append("||\u00a0delay")
     lines = ["Links: " + "; ".join(parts)]
     if marker_at:
         named = [lp for lp in marked if lp.id in marker_at and lp.name]

@@ -114,20 +114,12 @@ def plot_dominance(result: Any, ax=None, *, run: int = 0, partition: int | None 
         ax.fill_between(t, 0, up, color=OTHERS, alpha=0.55, lw=0, label=f"{len(rest)} other loops")
         ax.fill_between(t, down, 0, color=OTHERS, alpha=0.55, lw=0)
     styles = ["-", "--", "-.", ":"]
+    peaks = []
     for i, (j, lp, color, label) in enumerate(zip(shown, loops, polarity_colors(loops), loop_labels(loops))):
         y = rel_all[:, j]
         ax.plot(t, y, color=color, lw=2.2, ls=styles[(i // 2) % len(styles)], label=label)
         k = int(np.argmax(np.abs(y)))  # the loop's id where it matters most: the lines can be told apart
-        ax.annotate(
-            lp.id,
-            (t[k], y[k]),
-            xytext=(0, 6 if y[k] >= 0 else -12),
-            textcoords="offset points",
-            ha="center",
-            fontsize=SMALL,
-            color=color,
-            fontweight="bold",
-        )
+        peaks.append((lp.id, t[k], y[k], color))
     ax.axhline(0, color="0.2", lw=0.8)
     ax.set_ylim(-1.08, 1.08)
     ax.set_xlabel(_time_label(result), fontsize=FONT)
@@ -179,7 +171,49 @@ def plot_dominance(result: Any, ax=None, *, run: int = 0, partition: int | None 
         frameon=False,
         ncols=2 if len(shown) > 6 and max(map(len, labels)) <= 60 else 1,
     )
+    _label_peaks(ax, peaks)
     return ax
+
+
+def _label_peaks(ax, peaks) -> None:
+    """Write each loop's id at its peak; a label that would cover one already written moves away from zero.
+
+    Two loops often peak at about the same time and height (their ids were drawn on top of each
+    other); the figure's layout is settled first, so the measured boxes are the drawn ones.
+    """
+    from ._geometry import measuring_renderer
+
+    fig = ax.figure
+    canvas = fig.canvas  # a vector-only backend's canvas is lent to Agg for measuring, then given back
+    try:
+        renderer = measuring_renderer(fig)
+        fig.draw_without_rendering()
+        _place_peak_labels(ax, peaks, renderer)
+    finally:
+        if fig.canvas is not canvas:
+            fig.set_canvas(canvas)
+
+
+def _place_peak_labels(ax, peaks, renderer) -> None:
+    placed: list[Any] = []
+    for name, x, y, color in peaks:
+        up = y >= 0
+        ann = ax.annotate(
+            name,
+            (x, y),
+            xytext=(0, 6 if up else -12),
+            textcoords="offset points",
+            ha="center",
+            fontsize=SMALL,
+            color=color,
+            fontweight="bold",
+        )
+        for step in range(1, 12):
+            box = ann.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in placed):
+                break
+            ann.xyann = (0, (6 + 10 * step) if up else (-12 - 10 * step))
+        placed.append(ann.get_window_extent(renderer))
 
 
 def plot_dominance_shares(result: Any, ax=None, *, window: float | None = None, top: int = 8):

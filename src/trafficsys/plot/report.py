@@ -30,10 +30,12 @@ body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; ma
 h1 { font-size: 1.7rem; margin-bottom: 0.2rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #ccc; }
 table { border-collapse: collapse; margin: 0.6rem 0 1rem; font-size: 0.88rem; }
 th, td { border: 1px solid #d4d4d4; padding: 0.25rem 0.5rem; text-align: left; vertical-align: top;
-         overflow-wrap: anywhere; }
+         overflow-wrap: break-word; }
+table.sources td:nth-child(5) { overflow-wrap: anywhere; }
 table.wide { width: 100%; }
 th { background: #f2f2f2; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 img { max-width: 100%; height: auto; display: block; margin: 0.8rem 0; }
+.diagram { overflow-x: auto; } .diagram img { max-width: none; }
 .note { color: #555; font-size: 0.9rem; } code { background: #f4f4f4; padding: 0 0.2rem; }
 nav ul { columns: 2; } details { margin: 0.5rem 0; }
 """
@@ -68,15 +70,26 @@ def _e(x: Any) -> str:
     return html.escape(str(x))
 
 
-def _png(fig: Any, dpi: int = 90) -> str:
-    """Return the figure as an inline ``<img>`` (base64 PNG) and close it."""
+#: a diagram's PNG is made at the screen's 96 pixels to the inch and shown at that size (scrolled
+#: sideways when wider than the page): shrunk to the page's width, the labels of a 60-variable
+#: diagram drew at 6-7 pixels and could not be zoomed, the PNG having no more detail to show
+_SCREEN_DPI = 96
+
+
+def _png(fig: Any, dpi: int = 90, *, diagram: bool = False) -> str:
+    """Return the figure as an inline ``<img>`` (base64 PNG) and close it.
+
+    A ``diagram`` is drawn at the screen's resolution and shown at its own size in a box that
+    scrolls sideways, so its labels read at the size they were laid out for.
+    """
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
+    fig.savefig(buf, format="png", dpi=_SCREEN_DPI if diagram else dpi)
     plt.close(fig)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return f'<img alt="figure" src="data:image/png;base64,{data}">'
+    img = f'<img alt="figure" src="data:image/png;base64,{data}">'
+    return f'<div class="diagram">{img}</div>' if diagram else img
 
 
 def _num(v: float) -> str:
@@ -87,7 +100,11 @@ def _num(v: float) -> str:
 
 
 def _table(df: Any, *, index: bool = False, cls: str = "") -> str:
-    return df.to_html(index=index, border=0, classes=cls or None, na_rep="", escape=True, float_format=_num)
+    out = df.to_html(index=index, border=0, classes=cls or None, na_rep="", escape=True, float_format=_num)
+    # long model names may break after an underscore (<wbr>), and nowhere else: a narrow column then
+    # wraps `initial_cases_under_` / `investigation`, not `initial_cases_und` / `er_investigation`, and
+    # numbers and units stay whole (the tags pandas writes have no underscore in them)
+    return out.replace("_", "_<wbr>")
 
 
 def _section(anchor: str, title: str, body: str) -> str:
@@ -137,7 +154,7 @@ def _structure(m: Any, cld: Any) -> str:
         try:
             ax = cld.plot(loops=named) if named else cld.plot()
             what = "the variables on the loops the model names" if named else "the whole diagram"
-            parts.append(f"<h3>Causal-loop diagram: {what}</h3>" + _png(ax.figure, dpi=80))
+            parts.append(f"<h3>Causal-loop diagram: {what}</h3>" + _png(ax.figure, diagram=True))
         except ModelError as exc:  # e.g. a layout program missing: say so, keep the rest of the report
             parts.append(_note(f"The causal-loop diagram could not be drawn here: {_e(exc)}"))
     if hasattr(m, "plot_stock_flow"):
@@ -148,11 +165,11 @@ def _structure(m: Any, cld: Any) -> str:
                     ax = m.plot_stock_flow(sector=name)
                     parts.append(
                         f"<details><summary>Stocks and flows: sector {_e(name)}</summary>"
-                        + _png(ax.figure, dpi=80)
+                        + _png(ax.figure, diagram=True)
                         + "</details>"
                     )
             elif len(m) <= 60:
-                parts.append("<h3>Stocks and flows</h3>" + _png(m.plot_stock_flow().figure, dpi=80))
+                parts.append("<h3>Stocks and flows</h3>" + _png(m.plot_stock_flow().figure, diagram=True))
         except ModelError as exc:
             parts.append(_note(f"The stock-flow diagram could not be drawn here: {_e(exc)}"))
     pol = [lk.polarity for lk in cld.links]
@@ -194,7 +211,7 @@ def _sources(m: Any) -> str:
         "Each constant's value, units, the range the Monte Carlo samples, and its source: a citation, "
         "a calibration, or <i>assumption</i> with the reasoning. Policy levers (role "
         "<code>policy</code>) are choices and are not sampled."
-    ) + _table(df, cls="wide")
+    ) + _table(df, cls="wide sources")
 
 
 def _loops(m: Any, cld: Any, loops: Sequence[Any]) -> str:

@@ -114,6 +114,10 @@ def create_app(
     def body() -> Any:
         """Return the JSON body (None when empty), or raise a 400/415 error; NaN and Infinity are not JSON."""
         raw = request.get_data(cache=True)
+        if request.content_length is None and len(raw) >= MAX_BODY:
+            # a chunked body has no length to refuse it by: Werkzeug stops reading at the limit and
+            # hands on the first 64 KB, which would then be judged as truncated JSON
+            raise ActionError(f"the request body is larger than {MAX_BODY // 1024} KB", 413)
         if not raw.strip():
             return None
         if not request.is_json:

@@ -29,7 +29,15 @@ var TSCharts = (function () {
 
   /* line(container, {title, units, series: [{label, x, y, color, dashed}], marks: [x], xmax, width, height}) */
   function line(container, opts) {
-    var W = opts.width || 560, H = opts.height || 260, L = 58, R = 12, T = 10, B = 30;
+    /* the figure goes in first so the drawing can be made at the width it is shown: one unit of the
+       viewBox is then one CSS pixel, and tick labels keep the size the style sheet gives them (a fixed
+       560-unit drawing shrunk into a 340-pixel column drew them at 6-7 pixels) */
+    var fig = document.createElement("figure");
+    fig.className = "chart";
+    container.appendChild(fig);
+    var shown = Math.round(fig.getBoundingClientRect().width);
+    var W = opts.width || (shown >= 200 ? shown : 560), H = opts.height || Math.max(180, Math.round(W * 0.46));
+    var L = 58, R = 12, T = 10, B = 30;
     var series = (opts.series || []).filter(function (s) { return s.x && s.x.length; });
     var xs = [], ys = [];
     series.forEach(function (s) { xs = xs.concat(s.x); ys = ys.concat(s.y.filter(isFinite)); });
@@ -41,8 +49,6 @@ var TSCharts = (function () {
     y1 = Math.max(y1, yt[yt.length - 1]);
     function X(v) { return L + (v - x0) / (x1 - x0) * (W - L - R); }
     function Y(v) { return T + (1 - (v - y0) / (y1 - y0)) * (H - T - B); }
-    var fig = document.createElement("figure");
-    fig.className = "chart";
     var cap = document.createElement("figcaption");
     cap.textContent = opts.title + (opts.units ? " (" + opts.units + ")" : "");
     fig.appendChild(cap);
@@ -82,7 +88,6 @@ var TSCharts = (function () {
     });
     fig.appendChild(root);
     if (opts.legend !== false && (series.length > 1 || opts.legend)) fig.appendChild(legend(series));
-    container.appendChild(fig);
     return fig;
   }
   /* a legend for series [{label, color, dashed}] */

@@ -31,7 +31,7 @@
     var marks = [];
     for (var k = 1; k < s.rounds; k++) marks.push(s.start + k * s.years_per_round);
     s.indicators.slice(0, 2).forEach(function (ind) {
-      TSCharts.line(charts, { title: ind.label, units: ind.units, width: 760, height: 300, marks: marks,
+      TSCharts.line(charts, { title: ind.label, units: ind.units, height: 320, marks: marks,
         xmax: s.start + s.rounds * s.years_per_round, legend: true,
         series: s.teams.map(function (t, i) {
           return { label: "Team " + t.team, x: t.series.time, y: t.series[ind.name], color: TSCharts.PALETTE[i % 10] };
