@@ -403,3 +403,16 @@ def test_a_min_written_as_a_condition_is_a_capacity_ceiling():
     for kind, key, got, again in rows:
         if not isinstance(got, str):
             assert got == pytest.approx(again, rel=1e-9, abs=1e-12), (kind, key)
+
+
+def test_a_congestion_explanation_never_contradicts_its_numbers(reference):
+    for b in reference.blocks:
+        if b.kind != "congestion":
+            continue
+        size = next(
+            e for k, e in b.evidence.items() if k in ("elasticity", "relative effect per tenth of range")
+        )
+        if b.explanation.startswith("More "):
+            assert size.value < 0, b.explanation  # "lowers" with a positive median would contradict itself
+        else:
+            assert size.value >= 0 and "In the others it raises" in b.explanation, b.explanation

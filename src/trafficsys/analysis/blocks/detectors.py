@@ -634,12 +634,20 @@ def congestion(ctx: Context) -> list[Finding]:
             "harming path": Evidence("the negative path that carries it", " -> ".join(path)),
         }
         mid = [v for v in path[1:-1]]
-        expl = (
-            f"More '{lv}' lowers '{ctx.target}' ({said}, negative in "
-            f"{100 * _share(neg):.0f}% of futures) although it feeds the target through "
-            f"{' -> '.join(pos[0][1:-1]) or 'a direct link'}: the negative path through "
-            f"{' -> '.join(mid) or 'a direct link'} outweighs it."
-        )
+        feeds = " -> ".join(pos[0][1:-1]) or "a direct link"
+        through = " -> ".join(mid) or "a direct link"
+        if _med(el) < 0:
+            expl = (
+                f"More '{lv}' lowers '{ctx.target}' ({said}, negative in "
+                f"{100 * _share(neg):.0f}% of futures) although it feeds the target through "
+                f"{feeds}: the negative path through {through} outweighs it."
+            )
+        else:  # it helps in most futures: say where it harms, and that the median is positive
+            expl = (
+                f"In {100 * _share(neg):.0f}% of futures more '{lv}' lowers '{ctx.target}' although it feeds "
+                f"the target through {feeds}: there the negative path through {through} outweighs it. In "
+                f"the others it raises the target (over all futures, {said})."
+            )
         out.append(
             Finding(
                 "congestion", mid or [lv], ev, strength, neg, expl, levers=[lv], loops=ctx.loop_summary(mid)
