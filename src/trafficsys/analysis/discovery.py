@@ -74,9 +74,12 @@ def strongest_path_loops(
         indices at which it was found (in any of the runs).
     """
     rotate = rotate or tuple
-    absval = np.abs(np.nan_to_num(np.asarray(scores, dtype=float), nan=0.0, posinf=1e300, neginf=1e300))
-    times = range(absval.shape[1]) if times is None else times
-    runs = range(absval.shape[2]) if runs is None else runs
+    scores = np.asarray(scores, dtype=float)
+    times = range(scores.shape[1]) if times is None else times
+    runs = range(scores.shape[2]) if runs is None else runs
+    # only the columns searched (a long run saves thousands of times; the search looks at a few hundred)
+    absval = scores[:, np.asarray(times, dtype=np.intp)][:, :, np.asarray(runs, dtype=np.intp)]
+    np.abs(np.nan_to_num(absval, copy=False, nan=0.0, posinf=1e300, neginf=1e300), out=absval)
     index = {n: i for i, n in enumerate(g.nodes)}
     src = np.array([index[a] for a, _ in edges], dtype=np.int64)
     dst = np.array([index[b] for _, b in edges], dtype=np.int64)
@@ -86,9 +89,9 @@ def strongest_path_loops(
     seen: dict[tuple[int, ...], tuple[str, ...]] = {}
     starts_arr = np.asarray(start_ids, dtype=np.int64)
     n = len(index)
-    for r in runs:
-        for t in times:
-            s_t = absval[:, t, r]
+    for ri in range(len(runs)):
+        for ti, t in enumerate(times):
+            s_t = absval[:, ti, ri]
             if not s_t.any():
                 continue
             # each variable's outgoing links, strongest first (links that carried nothing are left out)
@@ -250,8 +253,8 @@ def explained_share(
     n = len(names)
     edge_list = list(edges)
     E = len(edge_list)
-    absval = np.abs(np.nan_to_num(np.asarray(scores, dtype=float), nan=0.0, posinf=1e300, neginf=1e300))
-    T, R = absval.shape[1], absval.shape[2]
+    scores = np.asarray(scores, dtype=float)
+    T, R = scores.shape[1], scores.shape[2]
     start_ids = np.array([index[s] for s in starts], dtype=np.int64)
     if E == 0 or not len(start_ids):
         z = np.zeros((len(start_ids), T, R))
@@ -276,7 +279,8 @@ def explained_share(
         if all(lk in position for lk in links):
             hashes.append(int(sum(int(keys[position[lk]]) for lk in links)))
     known = np.unique(np.array(hashes, dtype=np.int64))
-    w = np.ascontiguousarray(absval.reshape(E, T * R)[by_src])
+    w = scores.reshape(E, T * R)[by_src]  # a copy, in the links' order by source: made absolute in place
+    np.abs(np.nan_to_num(w, copy=False, nan=0.0, posinf=1e300, neginf=1e300), out=w)
     run = _walks_compiled if (compiled is not False and _walks_compiled is not None) else _walks_python
     missed, total = run(out_ptr, dst[by_src], keys[by_src], w, known, start_ids, rank, int(walks), int(seed))
     return missed.reshape(len(start_ids), T, R), total.reshape(len(start_ids), T, R)

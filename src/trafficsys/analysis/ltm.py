@@ -295,7 +295,9 @@ class _Values:
             else (name if name in self.ds else None)
         )
         if key is not None:
-            da = self.ds[key]
+            # the bare variable: ds[key] would build a DataArray, which looks through every variable of
+            # the dataset for its coordinates (thousands in a flattened arrayed model)
+            da = self.ds.variables[key]
             dims = [d for d in ("time", "run") if d in da.dims]
             extra = [d for d in da.dims if d not in ("time", "run")]
             if extra:
@@ -721,6 +723,7 @@ def loop_dominance(
             f"discovery must be 'auto', 'all' or 'strongest_path', not {discovery!r}", file=m.file
         )
     found_at: dict[tuple[str, ...], list[int]] | None = None
+    search = None
     method = "given"
     if loops is None:
         cycles = None
@@ -778,8 +781,13 @@ def loop_dominance(
     E, P = len(edges), len(partitions)
     # link scores of every run (links x time x run: small beside the loops' arrays), run chunks within budget
     links_all = np.empty((E, T, R))
+    done = 0  # runs whose link scores are known already: the search computed them
+    if search is not None:
+        searched = {e: i for i, e in enumerate(search[0])}
+        done = len(search[3])  # the search's runs are the first ones
+        links_all[:, :, :done] = search[1][[searched[e] for e in edges]]
     run_chunk = max(1, int(max_bytes // max(1, 8 * T * (E + 16))))
-    for start in range(0, R, run_chunk):
+    for start in range(done, R, run_chunk):
         runs = slice(start, min(start + run_chunk, R))
         values = _Values(m, ds.isel(run=runs))
         for i, e in enumerate(edges):
@@ -897,7 +905,7 @@ def _discover(m: Model, ds, g: nx.DiGraph, length_bound: int | None, n_times: in
     T, R = len(values.time), values.nrun
     runs = list(range(min(R, n_runs)))
     scores = np.empty((len(edges), T, len(runs)))
-    sub = _Values(m, ds.isel(run=runs))
+    sub = _Values(m, ds if len(runs) == R else ds.isel(run=runs))
     for i, (a, b) in enumerate(edges):
         scores[i] = _link_score(m, sub, a, b, lookups, compiled)
     starts = [n for n in g.nodes if g.nodes[n].get("state")]
