@@ -764,11 +764,13 @@ def loop_dominance(
         )
     partitions = cycle_partitions(g)
     part_of = {n: i for i, p in enumerate(partitions) for n in p}
-    for comp in nx.strongly_connected_components(g):
-        for n in comp:
-            if n in part_of:
-                for other in comp:
-                    part_of.setdefault(other, part_of[n])
+    for comp in nx.strongly_connected_components(
+        g
+    ):  # a component's other variables join its stocks' partition
+        p = next((part_of[n] for n in comp if n in part_of), None)
+        if p is not None:
+            for other in comp:
+                part_of.setdefault(other, p)
 
     lookups: dict[str, Lookup] = {name: m[name] for name in m.names(Kind.LOOKUP)}  # type: ignore[misc]
     compiled = _compiled(m)
@@ -937,10 +939,11 @@ def _explained(search, g, part_of, cycles, result):
 
     edges, scores, starts, runs = search
     starts = [s for s in starts if s in part_of]
-    missed, total = explained_share(g, edges, scores, cycles, starts)
+    missed, total, error = explained_share(g, edges, scores, cycles, starts, standard_error=True)
     kept = np.abs(result.loop_scores.isel(run=runs).values)  # (time, run, loop)
     P = len(result.partitions)
     share = np.ones((P, *kept.shape[:2]))
+    spread = np.zeros_like(share)
     known = seen = 0.0
     for p in range(P):
         mass = kept[:, :, [k for k, lp in enumerate(result.loops) if lp.partition == p]].sum(axis=2)
@@ -948,6 +951,10 @@ def _explained(search, g, part_of, cycles, result):
         lost = missed[mine].sum(axis=0)
         whole = mass + lost
         share[p] = np.where(whole > 0, mass / np.where(whole > 0, whole, 1.0), 1.0)
+        # the share's standard error from the missed mass's (independent walks from each stock):
+        # d share / d lost = -mass / whole**2
+        lost_error = np.sqrt((error[mine] ** 2).sum(axis=0))
+        spread[p] = np.where(whole > 0, mass * lost_error / np.where(whole > 0, whole, 1.0) ** 2, 0.0)
         known += float(mass.sum())
         seen += float((total[mine] - missed[mine]).sum())
     out = xr.DataArray(
@@ -961,4 +968,6 @@ def _explained(search, g, part_of, cycles, result):
     ).transpose("time", "run", "partition")
     # the sampler's check on itself: the found loops' activity as the walks estimate it, over its known value
     out.attrs["recovered"] = seen / known if known > 0 else 1.0
+    # and the sampling's precision: the median (over times, runs and partitions) standard error of the share
+    out.attrs["standard_error"] = float(np.median(spread))
     return out
