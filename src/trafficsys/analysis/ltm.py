@@ -284,6 +284,7 @@ class _Values:
         self.time = np.asarray(ds["time"].values, dtype=float)
         self.nrun = ds.sizes["run"]
         self._cache: dict[str, np.ndarray] = {}
+        self._equations: dict[str, tuple[Any, Any, bool, list[str]]] = {}
 
     def __getitem__(self, name: str) -> np.ndarray:
         if name in self._cache:
@@ -335,6 +336,21 @@ class _Values:
             self._cache[key] = np.diff(self[name], axis=0)
         return self._cache[key]
 
+    def equation(self, name: str) -> tuple[Any, Any, bool, list[str]]:
+        """Return the equation of a variable as link scores read it, cached (each of its inputs asks).
+
+        ``(tree, stage input or None, stateful?, inputs)``.
+        """
+        got = self._equations.get(name)
+        if got is None:
+            got = self._equations[name] = (
+                self.m.ast(name),
+                _stage_input(self.m, name),
+                _is_stateful(self.m, name),
+                list(self.m.dependencies(name)),
+            )
+        return got
+
     def net_diff(self, stock: Stock) -> np.ndarray:
         """Change over each saved step of a stock's net flow (inflows minus outflows), cached."""
         key = "\0net:" + stock.name
@@ -378,9 +394,8 @@ def _link_score(
     else:
         z = values[target]
         dz = values.diff(target)
-        tree = m.ast(target)
+        tree, stage_input, stateful, inputs = values.equation(target)
         assert tree is not None
-        stage_input = _stage_input(m, target)
         if stage_input is not None:
             # a smooth/delay: input u -> hidden stock z, with its own adjustment loop z -> z
             deps = ast.names(stage_input)
@@ -415,13 +430,13 @@ def _link_score(
                 )
                 to_input = _ratio_score(np.broadcast_to(new, du.shape) - u[:-1], du, dx)
                 score = to_input * np.abs(_ratio_score(du, gap, du))
-        elif _is_stateful(m, target):
+        elif stateful:
             score = np.where((dx == 0) | (dz == 0), 0.0, np.sign(dz) * np.sign(dx))
         else:
             # tables only called as functions have no recorded values; everything else is an input
             env = {
                 d: (x[1:] if d == source else values[d][:-1])
-                for d in m.dependencies(target)
+                for d in inputs
                 if not (d in lookups and lookups[d].input is None)
             }
             t_prev = values.time[:-1, None]
@@ -787,14 +802,19 @@ def loop_dominance(
     if search is not None:
         searched = {e: i for i, e in enumerate(search[0])}
         done = len(search[3])  # the search's runs are the first ones
-        links_all[:, :, :done] = search[1][[searched[e] for e in edges]]
+        rows = np.asarray([searched[e] for e in edges], dtype=np.intp)
+        if done == R:
+            np.take(search[1], rows, axis=0, out=links_all)
+        else:
+            links_all[:, :, :done] = search[1][rows]
     run_chunk = max(1, int(max_bytes // max(1, 8 * T * (E + 16))))
     for start in range(done, R, run_chunk):
         runs = slice(start, min(start + run_chunk, R))
         values = _Values(m, ds.isel(run=runs))
         for i, e in enumerate(edges):
             links_all[i, :, runs] = _link_score(m, values, e[0], e[1], lookups, compiled)  # type: ignore[arg-type]
-    np.nan_to_num(links_all, copy=False, nan=0.0, posinf=1e300, neginf=-1e300)
+    if not np.isfinite(links_all).all():  # (one pass to check: scores are finite but where products overflow)
+        np.nan_to_num(links_all, copy=False, nan=0.0, posinf=1e300, neginf=-1e300)
     scorer = _scorer(links_all.reshape(E, T * R), loop_edges, groups, P, max_bytes)
     # pass 1: every loop's statistics, each partition's normaliser and dominant loop
     pos, neg, sum_abs, max_abs, dom_all = scorer.statistics()
