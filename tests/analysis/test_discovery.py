@@ -304,3 +304,54 @@ def test_the_share_after_a_search_reports_how_well_the_sampling_sees_the_found_l
     assert d.method == "strongest_path" and set(d.timings) == {"discovery", "scoring", "explained"}
     assert np.all((share > 0) & (share <= 1)) and np.median(share) < 1  # 428 of 125,673 loops: not all
     assert 0.5 < d.explained.attrs["recovered"] < 1.5
+
+
+def test_the_walks_give_the_same_numbers_on_any_number_of_threads():
+    from trafficsys.analysis import discovery
+
+    if discovery._walks_compiled is None:
+        pytest.skip("numba is not installed")
+    import networkx as nx
+    import numba
+
+    rng = np.random.default_rng(4)
+    g = nx.gnp_random_graph(12, 0.3, seed=4, directed=True)
+    edges = list(g.edges)
+    scores = rng.lognormal(0, 1, (len(edges), 37, 2))
+    found = list(nx.simple_cycles(g))[::3]
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = discovery.explained_share(g, edges, scores, found, list(g.nodes), walks=40)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many = discovery.explained_share(g, edges, scores, found, list(g.nodes), walks=40)
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(one[0], many[0])
+    np.testing.assert_array_equal(one[1], many[1])
+
+
+def test_the_standard_error_of_the_missed_mass_shrinks_as_the_walks_grow_and_covers_the_truth():
+    import networkx as nx
+
+    from trafficsys.analysis.discovery import explained_share
+
+    rng = np.random.default_rng(5)
+    g = nx.gnp_random_graph(7, 0.45, seed=5, directed=True)
+    edges = list(g.edges)
+    scores = rng.lognormal(0, 0.5, (len(edges), 1, 1))
+    s = {e: scores[i, 0, 0] for i, e in enumerate(edges)}
+    cycles = list(nx.simple_cycles(g))
+    withheld = max(cycles, key=lambda c: np.prod([s[lk] for lk in zip(c, c[1:] + c[:1])]))
+    lost = np.prod([s[lk] for lk in zip(withheld, withheld[1:] + withheld[:1])])
+    found = [c for c in cycles if c != withheld]
+    errors = []
+    for walks in (1000, 16000):
+        missed, _, error = explained_share(
+            g, edges, scores, found, list(g.nodes), walks=walks, standard_error=True
+        )
+        assert error.shape == missed.shape and np.all(error >= 0)
+        se = float(np.sqrt((error**2).sum()))
+        assert abs(missed.sum() - lost) < 4 * se
+        errors.append(se)
+    assert 3 < errors[0] / errors[1] < 5.5  # sqrt(16) = 4
