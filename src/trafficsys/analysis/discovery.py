@@ -322,10 +322,17 @@ def _walks_python(out_ptr, out_dst, out_key, out_row, w, known, starts, rank, wa
     square = np.zeros((S, C))
     blocks = min(C, 64)
     per = (C + blocks - 1) // max(blocks, 1)
+    E = out_row.shape[0]
     for b in prange(blocks):
         on = np.zeros(n, dtype=np.bool_)
         path = np.empty(n + 1, dtype=np.int64)
+        mag = np.empty(
+            E
+        )  # the column's weights, links by source: read many times by the walks, gathered once
         for c in range(b * per, min(C, (b + 1) * per)):
+            for k in range(E):
+                a = abs(w[out_row[k], c])
+                mag[k] = 0.0 if a != a else (1e300 if a == np.inf else a)
             np.random.seed((seed * 1000003 + c) % 4294967296)
             for si in range(S):
                 s = starts[si]
@@ -341,22 +348,18 @@ def _walks_python(out_ptr, out_dst, out_key, out_row, w, known, starts, rank, wa
                         for k in range(out_ptr[v], out_ptr[v + 1]):
                             u = out_dst[k]
                             if u == s or (not on[u] and rank[u] > si):
-                                a = abs(w[out_row[k], c])
-                                mass += 0.0 if a != a else (1e300 if a == np.inf else a)
+                                mass += mag[k]
                         if mass <= 0.0:
                             break  # a dead end: this walk closes no loop (it counts as 0)
                         x = np.random.random() * mass
                         pick = -1
                         for k in range(out_ptr[v], out_ptr[v + 1]):
                             u = out_dst[k]
-                            if u == s or (not on[u] and rank[u] > si):
-                                a = abs(w[out_row[k], c])
-                                a = 0.0 if a != a else (1e300 if a == np.inf else a)
-                                if a > 0.0:
-                                    pick = k
-                                    x -= a
-                                    if x < 0.0:
-                                        break
+                            if (u == s or (not on[u] and rank[u] > si)) and mag[k] > 0.0:
+                                pick = k
+                                x -= mag[k]
+                                if x < 0.0:
+                                    break
                         weight *= mass  # |score| / probability of the step
                         h += out_key[pick]
                         u = out_dst[pick]

@@ -874,7 +874,7 @@ def loop_dominance(
     position[np.asarray(order, dtype=int)] = np.arange(len(order))
     dom_index = position[dom_all]  # -1 stays -1 (index L)
     used_edges = sorted({i for k in order for i in loop_edges[k]})
-    links = links_all[used_edges]
+    links = links_all if len(used_edges) == E else links_all[used_edges]  # (no copy when every link is kept)
     # pass 2: the kept loops' series, against the normalisers of pass 1
     scores, rel = scorer.series(order)
     scores, rel = scores.reshape(T, R, len(order)), rel.reshape(T, R, len(order))
