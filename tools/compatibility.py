@@ -13,6 +13,9 @@ A model passes when every canonical column we return matches to the
 relative tolerance (1e-3 by default; ``--rtol 1e-4`` is what the docs table
 uses) at every canonical time.  A model we cannot load fails with the
 unsupported feature named; the table shows that message.
+
+Some models are run with a companion file, as their authors ran them (see
+:func:`load_options`); the table names it.
 """
 
 from __future__ import annotations
@@ -188,6 +191,7 @@ class Case:
     worst_at: str = ""
     seconds: float = float("nan")
     message: str = ""
+    options: str = ""  #: the companion files the model was loaded with (``macros=...``, ``data=...``)
 
 
 def run_case(root: str, folder: str, model: str, simulate, rtol: float = 1e-3) -> Case:
@@ -199,6 +203,7 @@ def run_case(root: str, folder: str, model: str, simulate, rtol: float = 1e-3) -
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             got = simulate(os.path.join(root, model), ref.index.to_numpy(float))
+        options = str(got.attrs.get("options", ""))
         c = compare(ref, got, rtol=rtol)
     except Exception as e:  # a sweep records every failure and goes on
         return Case(
@@ -208,6 +213,7 @@ def run_case(root: str, folder: str, model: str, simulate, rtol: float = 1e-3) -
             canonical=n_canonical,
             seconds=time.perf_counter() - start,
             message=f"{type(e).__name__}: {e}".replace("\n", " ")[:300],
+            options=_describe(load_options(os.path.join(root, model))),
         )
     if c.compared == 0:
         status = "no-columns"
@@ -228,6 +234,7 @@ def run_case(root: str, folder: str, model: str, simulate, rtol: float = 1e-3) -
         c.worst,
         c.worst_at,
         time.perf_counter() - start,
+        options=options,
     )
 
 
@@ -238,6 +245,8 @@ def print_table(rows: list[Case], file=None) -> None:
     for r in rows:
         worst = "" if r.worst != r.worst else f"{r.worst:.2e}"
         note = r.message or (f"worst at {r.worst_at}" if r.status == "fail" else "")
+        if r.options:
+            note = f"[{r.options}] {note}"
         print(
             f"{r.status:10} {worst:>9} {r.compared:>3}/{r.canonical:<3} {r.times:>9} {r.seconds:6.2f}  "
             f"{r.model}  {note}".rstrip(),
@@ -247,12 +256,80 @@ def print_table(rows: list[Case], file=None) -> None:
     print("summary:", ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), f"of {len(rows)}", file=file)
 
 
+#: data files a Vensim model of the collection may be run with (:func:`load_options`)
+DATA_SUFFIXES = (".tab", ".csv", ".xlsx")
+
+
+def load_options(path: str, missing_data: bool = False) -> dict[str, str]:
+    """Return the companion files to load one model of the collection with, as ``ts.load`` options.
+
+    Two rules, from how the collection was made, and applied to every folder alike:
+
+    * ``macros=``: the XMILE files were translated from the folder's Vensim file of the same name by
+      xmutil, which drops ``:MACRO:`` definitions; where that ``.mdl`` has ``:MACRO:`` blocks, the XMILE
+      file is given them, as its user would.
+    * ``data=``: a Vensim model whose data variables have no data in the file (``missing_data``: the
+      reader said so with a ``MissingDataWarning``) was run by Vensim with a data file; the folder's
+      ``.tab``/``.csv``/``.xlsx`` files other than the canonical output are that file.
+    """
+    folder, name = os.path.split(path)
+    stem, suffix = os.path.splitext(name)
+    out: dict[str, str] = {}
+    if suffix.lower() in MODEL_SUFFIXES["xmile"]:
+        twin = os.path.join(folder, stem + ".mdl")
+        if os.path.isfile(twin):
+            with open(twin, encoding="utf-8", errors="replace") as fh:
+                if ":MACRO:" in fh.read().upper():
+                    out["macros"] = twin
+    elif missing_data:
+        files = sorted(
+            f for f in os.listdir(folder) if f.lower().endswith(DATA_SUFFIXES) and f not in CANONICAL_NAMES
+        )
+        if files:
+            out["data"] = [os.path.join(folder, f) for f in files]
+    return out
+
+
+def _describe(options: dict) -> str:
+    """``macros=x.mdl`` and ``data=d.tab``: the options as the table prints them (file names only)."""
+    parts = []
+    for k, v in options.items():
+        files = v if isinstance(v, list) else [v]
+        parts.append(f"{k}={', '.join(os.path.basename(f) for f in files)}")
+    return "; ".join(parts)
+
+
+def load_model(path: str):
+    """Return ``(model, options)``: one model of the collection loaded with its companion files.
+
+    The files are those :func:`load_options` names; a model whose data variables have no data is
+    loaded a second time, with its folder's data tables.
+    """
+    import trafficsys as ts
+    from trafficsys.io.vensim.convert import MissingDataWarning
+
+    options = load_options(path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        m = ts.load(path, **options)
+    if any(isinstance(w.message, MissingDataWarning) for w in caught):
+        more = load_options(path, missing_data=True)
+        if more:
+            options = {**options, **more}
+            m = ts.load(path, **options)
+    return m, options
+
+
 def simulate(path: str, times: np.ndarray) -> pd.DataFrame:
-    """Run one model file: the engine callback, ``ts.load`` + ``ts.simulate``, every DT saved, columns by canonical name."""
+    """Run one model file: the engine callback, ``ts.load`` + ``ts.simulate``, every DT saved, columns by canonical name.
+
+    The model is loaded by :func:`load_model`; the result's ``attrs["options"]`` says with which
+    companion files.
+    """
     import trafficsys as ts
     from trafficsys.model.arrays import flatten, is_arrayed
 
-    m = ts.load(path)
+    m, options = load_model(path)
     if is_arrayed(m):
         m = flatten(m)
     with warnings.catch_warnings():
@@ -267,6 +344,7 @@ def simulate(path: str, times: np.ndarray) -> pd.DataFrame:
     for name, value in (("initial_time", m.start), ("final_time", m.stop), ("time_step", m.dt)):
         if name not in df.columns:
             df[name] = value
+    df.attrs["options"] = _describe(options)
     return df
 
 
@@ -292,11 +370,6 @@ WHY = {
     "(outflow = MIN(stock/DT + inflow, flow)), which we report, conserving stocks",
     "tests/non_negative_stocks/test_non_negative_stocks_behavior": "as non_negative_all: reported value of "
     "a flow cut by an empty stock",
-    "macro_": "the XMILE file calls a macro it does not define (xmutil dropped the definition)",
-    "tests/data_from_other_model/": "the data variables have no equation: Vensim fills them from data.vdf, "
-    "another model's run chosen when simulating, which a reader of the .mdl is not given; they read as :NA: "
-    "(-2^110) with a MissingDataWarning naming the equations that use them, as Vensim computes without the "
-    "file (a data-file option for ts.load is not built)",
     "samples/simple_harmonic_oscillator": "Vensim keeps TIME STEP in single precision: Euler with DT = float32(0.01) "
     "reproduces all 1002 printed position and speed values (worst 4.7e-6); "
     "we integrate with the DT the file states, 0.01 (passes at 1e-3)",
@@ -351,6 +424,8 @@ def table(rows, title: str) -> list[str]:
         )
         if r.status != "pass" and _why(r.model):
             note = f"**{_why(r.model)}**. {note}"
+        if r.options:
+            note = f"run with `{r.options}`. {note}".strip()
         if r.missing and r.status != "error":
             note = (note + f"; missing {len(r.missing)}: {', '.join(r.missing[:4])}").strip("; ")
         out.append(
@@ -401,10 +476,23 @@ def write_report(xrows, mrows, path: str, rtol: float) -> None:
         "import trafficsys as ts",
         'm = ts.load("model.stmx")            # Stella / XMILE (.xmile .stmx .itmx .xml)',
         'm = ts.load("model.mdl")             # Vensim, by our own grammar (macros, subscripts, sketches)',
+        'm = ts.load("model.xmile", macros="model.mdl")  # macros it calls but does not define (.mdl or XMILE)',
+        'm = ts.load("model.mdl", data="data.tab")       # Vensim data variables filled from a data file',
         'ts.save(m, "out.xmile")              # XMILE with a diagram view (PySD and Simlin run it; not yet tried in Stella)',
         "pm = ts.io.to_pysd(m)                # check our engine against PySD in two lines",
         "pm.run()",
         "```",
+        "",
+        "Companion files (`macros=`, `data=`; `trafficsys run MODEL --macros FILE --data FILE`) are looked "
+        "for from the current folder, then from the model's folder, and must lie in the model's folder. "
+        "A data file is a `.tab`, `.csv` or `.xlsx` table of time series, time down the rows (a row of "
+        "names) or across the columns (Vensim's `.tab` export, a column of names); the reader tells which "
+        "from the file and refuses one it cannot tell, a time that does not increase or a cell that is not "
+        "a number, naming the row and column. In the tables below, two rules give a model its companion "
+        "files, the same for every folder: an XMILE file translated by xmutil from the folder's Vensim file "
+        "of the same name, whose macros xmutil dropped, is given that file's `:MACRO:` blocks "
+        "(`macros=`); a Vensim model whose data variables have no data in the file is given the folder's "
+        "data tables other than the canonical output (`data=`). The note of each such model says so.",
         "",
         "On the command line: `trafficsys export MODEL --to out.xmile|.toml|.graphml|.dot|.json|.mmd` "
         "(the last four are the causal graph for Gephi/yEd, Graphviz, Kumu and Mermaid).",

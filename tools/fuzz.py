@@ -26,6 +26,8 @@ import trafficsys as ts  # noqa: E402
 
 #: seconds one example may take (load, validate, simulate, save, load, compare)
 LIMIT = 10.0
+#: the findings :func:`fuzz_targets.check` asserts, by the start of their message
+_FINDINGS = {"read outside the folder": "opened outside", "sentinel written": "a planted payload"}
 
 
 def _one(fmt: str, flag: Path, field: str, text: str, tally: collections.Counter) -> None:
@@ -35,8 +37,12 @@ def _one(fmt: str, flag: Path, field: str, text: str, tally: collections.Counter
             tally[check(plant(Path(d), fmt, field, text), flag)] += 1
         except ts.ModelError:
             tally["ModelError"] += 1
-        except AssertionError as e:  # a payload ran, or the round trip changed the numbers
-            tally[f"BUG {str(e)[:60]}"] += 1
+        except (
+            AssertionError
+        ) as e:  # a payload ran, a file outside the folder was opened, the numbers changed
+            text = str(e)
+            kind = next((k for k, start in _FINDINGS.items() if text.startswith(start)), "round trip changed")
+            tally[f"BUG {kind}"] += 1
         except Exception as e:  # noqa: BLE001 - counted: anything but ModelError is a bug
             tally[f"BUG {type(e).__name__}"] += 1
 
@@ -80,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         tally, slow = run_format(fmt, flag, args.examples)
         bugs = sum(v for k, v in tally.items() if k.startswith("BUG"))
+        others = sum(v for k, v in tally.items() if k.startswith("BUG") and k[4:] not in _FINDINGS)
         # a slow run is timed again on its own: still over the limit is a finding, else it waited for a core
         again = []
         for field, text, _, _ in slow:
@@ -99,11 +106,15 @@ def main(argv: list[str] | None = None) -> int:
                 + ")"
             )
         print(
-            f"{fmt}: {sum(tally.values())} examples; {dict(tally)}; over {LIMIT:.0f} s: {len(slow)}{detail}; "
-            f"still over {LIMIT:.0f} s when run again alone: {still}; sentinel written: {flag.exists()}; "
-            f"{time.perf_counter() - t0:.0f} s",
+            f"{fmt}: {sum(tally.values())} examples ({tally['ok']} ran, {tally['refused'] + tally['ModelError']}"
+            f" refused with a ModelError); other exceptions or changed round trips: {others}; reads outside the"
+            f" model's folder: {tally['BUG read outside the folder']}; payloads run:"
+            f" {tally['BUG sentinel written'] + flag.exists()}; over {LIMIT:.0f} s: {len(slow)}{detail}; still"
+            f" over {LIMIT:.0f} s when run again alone: {still}; {time.perf_counter() - t0:.0f} s",
             flush=True,
         )
+        if bugs:
+            print(f"  findings: { {k: v for k, v in tally.items() if k.startswith('BUG')} }", flush=True)
     return 1 if bad else 0
 
 

@@ -32,7 +32,7 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from compatibility import DEFAULT_ROOT, compare, model_files  # noqa: E402
+from compatibility import DEFAULT_ROOT, compare, load_model, model_files  # noqa: E402
 
 PUBLISHED = HERE.parent / "benchmarks" / "models" / "metasd"
 
@@ -72,11 +72,13 @@ def _run(m):
 
 
 def runs(path: Path):
-    """Load and run a model: the model as ``ts.load`` reads it and its run, or None when it does not run."""
-    import trafficsys as ts
+    """Load and run a model: the model as ``ts.load`` reads it and its run, or None when it does not run.
 
+    The model is loaded with the companion files the compatibility table gives it
+    (``compatibility.load_model``: macros=, data=).
+    """
     try:
-        m = ts.load(path)
+        m, _ = load_model(str(path))
         return m, _run(m)
     except Exception:  # a sweep leaves out what does not run (tools/compatibility.py says why)
         return None

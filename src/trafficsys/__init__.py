@@ -9,6 +9,7 @@ from . import limits
 from .errors import (
     AlgebraicLoopError,
     ArityError,
+    DataFileError,
     DuplicateVariableError,
     FileFormatError,
     InvalidNameError,
@@ -84,6 +85,7 @@ __all__ = [
     "ModelWarning",
     "AlgebraicLoopError",
     "ArityError",
+    "DataFileError",
     "DuplicateVariableError",
     "FileFormatError",
     "InvalidNameError",

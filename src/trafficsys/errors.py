@@ -21,6 +21,7 @@ __all__ = [
     "ArityError",
     "SimulationError",
     "FileFormatError",
+    "DataFileError",
     "UnsupportedFeatureError",
     "LimitError",
     "ModelWarning",
@@ -159,6 +160,10 @@ class SimulationError(ModelError):
 
 class FileFormatError(ModelError):
     """A model file is malformed, hostile (XML bombs...), too large, or of unknown type."""
+
+
+class DataFileError(FileFormatError):
+    """A data file given to fill a model's data variables is malformed (the message names its row and column)."""
 
 
 class UnsupportedFeatureError(ModelError):

@@ -25,6 +25,8 @@ SUBSET = [
     "tests/subscript_mapping_simple/test_subscript_mapping_simple.mdl",
     "tests/game/test_game.xmile",
     "tests/chained_initialization/test_chained_initialization.stmx",
+    "tests/macro_multi_expression/test_macro_multi_expression.xmile",  # with macros= its .mdl
+    "tests/data_from_other_model/test_data_from_other_model.mdl",  # with data= its data.tab
 ]
 # PySD runs our XMILE file of these (names with spaces are quoted in <inflow>/<outflow>, as Stella writes them)
 PYSD_RUNS = {
@@ -33,6 +35,7 @@ PYSD_RUNS = {
     "tests/delays/test_delays.mdl",
     "tests/game/test_game.xmile",
     "tests/chained_initialization/test_chained_initialization.stmx",
+    "tests/macro_multi_expression/test_macro_multi_expression.xmile",
 }
 
 

@@ -304,7 +304,11 @@ def test_the_vensim_page_examples_run_and_print_what_they_say(tmp_path, monkeypa
         exec(compile(code, f"docs/vensim.md:block{i + 1}", "exec"), namespace)  # our own documentation
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"{round(1000 * 1.02**10, 1)} {round(500 * 1.01**10, 1)}"
-    assert sorted(out[1:]) == ["R ('fear', 'reports')", "R ('reports', 'trust')"]
+    assert sorted(out[1:3]) == ["R ('fear', 'reports')", "R ('reports', 'trust')"]
+    # the data file example, by hand: arrivals interpolated 100 -> 300 over t = 0..2, then held; shelters
+    # held from each point (north 4 throughout: its t=2 cell is blank; south 2, then 5 from t=2)
+    rows = [[float(x) for x in line.split()] for line in out[5:]]
+    assert rows == [[0, 100, 25, 50], [1, 200, 50, 100], [2, 300, 75, 60], [3, 300, 75, 60]]
 
 
 def test_a_macro_called_in_a_subscripted_equation_has_state_per_element(tmp_path):

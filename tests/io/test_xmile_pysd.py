@@ -76,3 +76,29 @@ def test_arrayed_model_runs_in_pysd_through_flattening(tmp_path):
     for c in ("pop[north]", "pop[south]", "loss[south]", "total"):
         assert ref[c].to_numpy() == pytest.approx(ours[c].to_numpy(), rel=1e-12)
     assert ref["pop[south]"].iloc[-1] == pytest.approx(100 * 0.85**6, rel=1e-12)
+
+
+def test_elements_without_an_equation_of_their_own_are_written_out(tmp_path):
+    """XMILE gives an arrayed variable one equation or one per element: an element the model leaves to the
+    variable's equation is written out, so that PySD reads it, and our reader restores the model as it was."""
+    import xml.etree.ElementTree as ET
+
+    import pysd
+
+    mdl = tmp_path / "partly.mdl"
+    mdl.write_text(
+        "Dims: A, B, C ~~|\nv[A] = 5 * Time ~~|\nv[C] = -Time ~~|\ns = INTEG(v[B] + 1, 0) ~~|\n"
+        "INITIAL TIME = 0 ~~|\nFINAL TIME = 3 ~~|\nTIME STEP = 1 ~~|\nSAVEPER = 1 ~~|\n",
+        encoding="utf-8",
+    )
+    m = ts.load(mdl)
+    path = tmp_path / "m.xmile"
+    ts.save(m, path)
+    keys = [e.get("subscript") for e in ET.parse(path).getroot().iter() if e.tag.endswith("}element")]
+    assert sorted(keys) == ["a", "b", "c"]
+    back = ts.load(path)
+    assert back["v"].per_element == m["v"].per_element  # "b" is not an override of its own
+    ours = ts.simulate(m).to_pandas()
+    theirs = pysd.read_xmile(str(path)).run()
+    np.testing.assert_allclose(theirs["v[b]"].to_numpy(float), ours["v[b]"].to_numpy(float))
+    np.testing.assert_allclose(theirs["v[a]"].to_numpy(float), ours["v[a]"].to_numpy(float))

@@ -8,6 +8,7 @@ and the analyses' evaluation of an expression on recorded values.  A new path
 
 from __future__ import annotations
 
+import importlib.util
 import math
 
 import numpy as np
@@ -239,3 +240,26 @@ def test_every_instantaneous_builtin_means_the_same_in_the_compiled_kernel():
         b = ts.simulate(m, params=runs, backend="numba")
     for v in a.ds.data_vars:
         np.testing.assert_allclose(b.ds[v].values, a.ds[v].values, rtol=1e-12, atol=0, err_msg=v)
+
+
+def test_power_is_the_c_library_pow_on_every_path():
+    """``^`` with the exponent given once or per run: numpy's power loop would take a square root for an
+    exponent of 0.5 given once and its own vectorised pow per run, each off the other in the last bit."""
+    rng = np.random.default_rng(7)
+    n = 40
+    base = rng.uniform(0.01, 60.0, n)
+    expo = rng.choice([0.5, 2.0, -1.0, 3.0, 1.7, -0.5, 0.25], n)
+    expected = np.array([math.pow(b, e) for b, e in zip(base, expo)])
+    m = _model("a0 ^ a1", [1.0, 1.0], 0.0)
+    ens = ts.simulate(m, params={"a0": base, "a1": expo}, backend="numpy").ds["y"].values[0]
+    np.testing.assert_array_equal(ens, expected)
+    for e in (0.5, 2.0, -1.0, 1.7):  # the exponent given once, the base per run
+        once = ts.simulate(m, params={"a0": base, "a1": e}, backend="numpy").ds["y"].values[0]
+        np.testing.assert_array_equal(once, [math.pow(b, e) for b in base])
+    alone = [engine_scalar("a0 ^ a1", [b, e], 0.0) for b, e in zip(base[:8], expo[:8])]
+    np.testing.assert_array_equal(alone, expected[:8])
+    got = evaluate(parse("POWER(a0, a1)"), {"a0": base, "a1": expo}, time=np.zeros(n), dt=DT)
+    np.testing.assert_array_equal(got, expected)
+    if importlib.util.find_spec("numba") is not None:
+        kern = ts.simulate(m, params={"a0": base, "a1": expo}, backend="numba").ds["y"].values[0]
+        np.testing.assert_array_equal(kern, expected)

@@ -6,7 +6,7 @@ import argparse
 import math
 import sys
 
-from ..errors import ModelError
+from ..errors import FileFormatError, ModelError
 from ..io.output import write_csv
 from ..model.elements import Kind
 from ..model.names import suggest
@@ -64,13 +64,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--list", action="store_true", help="list the model's scenarios and variables, then exit"
     )
+    parser.add_argument(
+        "--data",
+        action="append",
+        metavar="FILE",
+        help="Vensim model: a data file (.tab, .csv or .xlsx; time down the rows or across the columns) "
+        "whose series fill the model's data variables, as Vensim's data source does (repeatable; in the "
+        "model's folder)",
+    )
+    parser.add_argument(
+        "--macros",
+        action="append",
+        metavar="FILE",
+        help="XMILE or Vensim model: a file of macros the model calls but does not define (an XMILE file "
+        "with <macro> elements, or a Vensim .mdl with :MACRO: blocks; repeatable; in the model's folder)",
+    )
     add_force(parser)
 
 
-def _load(path):
+def _load(path, data=None, macros=None):
     import trafficsys as ts
 
-    return ts.load(path) if path else ts.load_default()
+    if not path:
+        if data or macros:
+            raise FileFormatError("--data and --macros need a model file (the reference model has neither)")
+        return ts.load_default()
+    return ts.load(path, data=data, macros=macros)
 
 
 def _fmt(x: float) -> str:
@@ -106,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
     import trafficsys as ts
 
     check_outputs(csv=args.csv, figure=args.plot, force=args.force)
-    m = _load(args.model)
+    companions = {k: v for k, v in (("data", args.data), ("macros", args.macros)) if v}
+    m = _load(args.model, **companions)
     if args.list:
         print(f"Model '{m.name}': t = {m.start:g}..{m.stop:g} {m.time_units}, dt = {m.dt:g}")
         print("Scenarios: " + (", ".join(m.scenarios) or "none"))

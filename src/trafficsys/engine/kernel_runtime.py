@@ -3,9 +3,10 @@
 Each reproduces the arithmetic of the scalar flavour of
 :mod:`~trafficsys.engine.codegen` (the same comparisons, in the same order,
 the same IEEE operations), so a kernel run and a numpy run of a model without
-transcendental functions agree to the last bit.  ``EXP``, ``LN``, ``SIN``...
-and ``^`` go to the C library here and to numpy's own loops there, which may
-differ in the last bit: agreement to 1e-12 relative.
+transcendental functions agree to the last bit (``^`` included: both paths take
+the C library's ``pow``).  ``EXP``, ``LN``, ``SIN``... go to the C library
+here and to numpy's own loops there, which may differ in the last bit:
+agreement to 1e-12 relative.
 
 Imported only by generated kernels (it imports numba).
 """
@@ -16,7 +17,7 @@ import math
 from typing import Any
 
 import numpy as np
-from numba import njit
+from numba import njit, vectorize
 
 from .kernel import _RUNTIME_NAMES
 from .runtime import _NA, _NB, _NC, _ND, _SQRT2, _SQRT2PI
@@ -30,6 +31,11 @@ _JIT: dict[str, Any] = {"cache": True, "error_model": "numpy"}
 
 @njit(**_JIT)
 def _pow(a, b):
+    return a**b
+
+
+@vectorize(["float64(float64, float64)"], cache=True)
+def _pow_ufunc(a, b):  # the numpy path's ``^`` (:func:`~trafficsys.engine.runtime._v_pow`): the same C pow
     return a**b
 
 

@@ -113,7 +113,7 @@ def _handler(table: dict, path: Path, verb: str):
         ) from e
 
 
-def load(path: str | os.PathLike, *, validate: bool = False) -> Model:
+def load(path: str | os.PathLike, *, validate: bool = False, macros=None, data=None) -> Model:
     """Read a model file; the format follows the suffix.
 
     Parameters
@@ -125,6 +125,17 @@ def load(path: str | os.PathLike, *, validate: bool = False) -> Model:
         ranges, units) and raise its first error.  Off by default: reading only
         checks the file's structure and equation syntax (the engine checks
         names, structure and algebraic loops again when it compiles).
+    macros
+        XMILE and Vensim files: a file (or a list) of macro definitions the
+        model calls but does not define, a macro library.  An XMILE model takes
+        XMILE files (``<macro>`` elements) and Vensim ``.mdl`` files
+        (``:MACRO:`` blocks); a Vensim model takes ``.mdl`` files.
+    data
+        Vensim files: a data file (or a list) whose time series fill the
+        model's data variables (``x :INTERPOLATE:`` and other equations
+        without a right-hand side), as Vensim's *Data source* setting does; a
+        ``.tab``/``.csv`` table or an ``.xlsx`` sheet, time down the rows or
+        across the columns (:mod:`trafficsys.io.datafile`).
 
     Returns
     -------
@@ -138,6 +149,12 @@ def load(path: str | os.PathLike, *, validate: bool = False) -> Model:
     ModelError
         Any other problem in the file (a :class:`~trafficsys.errors.ParseError`
         for a bad equation...).
+
+    Notes
+    -----
+    Companion files (``macros``, ``data``) are looked for from the current
+    folder, then from the model's folder, and must lie in the model's folder
+    or below it (:mod:`trafficsys.io.companion`).
 
     Examples
     --------
@@ -160,7 +177,19 @@ def load(path: str | os.PathLike, *, validate: bool = False) -> Model:
     if not p.is_file():
         where = "" if p.is_absolute() else f" (relative paths start from the current folder, {Path.cwd()})"
         raise FileFormatError(f"no such file; check the name and the folder{where}", file=str(p))
-    model = reader(p)
+    options = {k: v for k, v in (("macros", macros), ("data", data)) if v is not None}
+    if options:
+        taken = {".xmile": {"macros"}, ".stmx": {"macros"}, ".itmx": {"macros"}, ".xml": {"macros"}}.get(
+            p.suffix.lower(), {"macros", "data"} if p.suffix.lower() == ".mdl" else set()
+        )
+        extra = sorted(set(options) - taken)
+        if extra:
+            raise FileFormatError(
+                f"{' and '.join(f'{k}=' for k in extra)} does not apply to a '{p.suffix}' file "
+                "(macros= is for XMILE and Vensim models, data= for Vensim models)",
+                file=str(p),
+            )
+    model = reader(p, **options)
     if model.file is None:
         model.file = str(p)
     if validate:

@@ -267,8 +267,10 @@ def _key_text(raw: str) -> str:
 def _headers(text: str) -> list[tuple[int, str, str | None]]:
     """``(line, table, name)`` for every ``[table]`` / ``[table.name]`` header line."""
     out = []
+    line, pos = 1, 0
     for m in _HEADER.finditer(text):
-        line = text.count("\n", 0, m.start()) + 1
+        line += text.count("\n", pos, m.start())  # from the previous header on: linear in the file's size
+        pos = m.start()
         out.append((line, _key_text(m.group(1)), _key_text(m.group(2)) if m.group(2) else None))
     return out
 

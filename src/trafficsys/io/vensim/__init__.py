@@ -21,30 +21,43 @@ import math
 import os
 import re
 import warnings
+import xml.etree.ElementTree as ET
 from dataclasses import replace
 
-from ...errors import FileFormatError, ModelError, ModelWarning, ParseError
+from ...errors import FileFormatError, ModelError, ModelWarning, ParseError, UnsupportedFeatureError
 from ...limits import check_file_size
 from ...model import ast
 from ...model.model import Model
 from ...model.names import canonical
-from . import convert, macros, sketch
-from .grammar import Definition, RangeDef, parse_definition
+from ..companion import companion_paths
+from ..datafile import read_data_file
+from . import convert, sketch
+from . import macros as macro_blocks
+from .grammar import Definition, Lhs, RangeDef, parse_definition
 from .text import Chunk, decode, layout
 
-__all__ = ["RenamedVariableWarning", "read_vensim", "read_vensim_cld"]
+__all__ = ["RenamedVariableWarning", "read_vensim", "read_vensim_cld", "xmile_macros"]
 
 _CONTROLS = ("INITIAL TIME", "FINAL TIME", "TIME STEP")
 _VIEW_TYPES = {"stock": "stock", "flow": "flow"}
 
 
-def read_vensim(path: str | os.PathLike) -> Model:
+def read_vensim(path: str | os.PathLike, *, macros=None, data=None) -> Model:
     """Read a Vensim ``.mdl`` model.
 
     Parameters
     ----------
     path
         The ``.mdl`` file.
+    macros
+        Other ``.mdl`` files (one path or a list) whose ``:MACRO:`` blocks the
+        model may call, as a Vensim user keeps a macro library in a file of its
+        own; a macro the model defines itself wins.  In the model's folder or
+        below it (:mod:`trafficsys.io.companion`).
+    data
+        A data file (one path or a list: ``.tab``, ``.csv``, ``.xlsx``) whose
+        time series fill the model's data variables, as Vensim's *Data source*
+        setting does (:mod:`trafficsys.io.datafile`).
 
     Returns
     -------
@@ -64,13 +77,7 @@ def read_vensim(path: str | os.PathLike) -> Model:
         A file that is not Vensim text, or is cut off.
     """
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileFormatError("no such file; check the path", file=path)
-    check_file_size(path)
-    with open(path, "rb") as fh:
-        raw = fh.read()
-    text = decode(raw, path)
-    parts = layout(text)
+    parts = _layout(path)
     ranges, elements, groups = _read_chunks(parts.chunks, path)
     _check_complete(parts.tail, elements, path)
     defined = {re.sub(r"[\s_]+", " ", e.name).upper() for e in elements}
@@ -87,16 +94,24 @@ def read_vensim(path: str | os.PathLike) -> Model:
             file=path,
         )
     macro_defs = {}
-    for mac in parts.macros:
-        m_ranges, m_elements, _ = _read_chunks(mac.chunks, path)
-        macro_defs[canonical(mac.name)] = macros.Macro(
-            mac.name, mac.inputs, mac.outputs, m_elements, mac.line
-        )
+    for lib in companion_paths(path, macros, "macro file"):
+        if lib.suffix.lower() != ".mdl":
+            raise FileFormatError(
+                "a Vensim model takes its macros from .mdl files (:MACRO: blocks); XMILE <macro> "
+                "definitions are for XMILE models",
+                file=str(lib),
+            )
+        found = _macros_of(_layout(str(lib)), str(lib))
+        if not found:
+            raise FileFormatError("the macro file defines no macros (no :MACRO: block)", file=str(lib))
+        macro_defs.update(found)
+    macro_defs.update(_macros_of(parts, path))  # the model's own definitions win
     unsupported: dict[str, set[str]] = {}
     if macro_defs:
-        elements = macros.expand(elements, macro_defs, unsupported, _range_keys(ranges))
+        elements = macro_blocks.expand(elements, macro_defs, unsupported, _range_keys(ranges))
     elements, renamed = _rename_clock_names(elements, path)
-    model = convert.build(convert.model_name(path), path, ranges, elements, unsupported)
+    tables = [read_data_file(f) for f in companion_paths(path, data, "data file")]
+    model = convert.build(convert.model_name(path), path, ranges, elements, unsupported, tables)
     _add_groups(model, groups)
     if sketch_data.positions:
         # the positions Vensim draws each variable at: the diagram's layout, kept when saved to XMILE
@@ -107,6 +122,139 @@ def read_vensim(path: str | os.PathLike) -> Model:
             if k in model
         }
     return model
+
+
+def _layout(path: str):
+    """Read and split one ``.mdl`` file (size-checked, decoded)."""
+    if not os.path.exists(path):
+        raise FileFormatError("no such file; check the path", file=path)
+    check_file_size(path)
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    return layout(decode(raw, path))
+
+
+def _macros_of(parts, path: str) -> dict[str, macro_blocks.Macro]:
+    """Return the ``:MACRO:`` blocks of a split file, by canonical name."""
+    out = {}
+    for mac in parts.macros:
+        _, m_elements, _ = _read_chunks(mac.chunks, path)
+        out[canonical(mac.name)] = macro_blocks.Macro(mac.name, mac.inputs, mac.outputs, m_elements, mac.line)
+    return out
+
+
+def xmile_macros(path: str | os.PathLike) -> list[ET.Element]:
+    """Return the ``:MACRO:`` blocks of a Vensim file as XMILE 1.0 ``<macro>`` elements.
+
+    Each macro becomes a small model (its inputs as placeholders) read with
+    Vensim's semantics, written as XMILE by :func:`~trafficsys.io.xmile.xmile_string`
+    (so Vensim-only functions take their XMILE form), and wrapped as
+    ``<macro name=...>`` with one ``<parm>`` per input: a macro of one
+    expression is that expression, any other has ``<variables>`` of its own
+    and returns the variable named like the macro.  Macros calling macros of
+    the same file are expanded first.  This is how an XMILE file translated
+    from Vensim without its macro definitions (xmutil drops them) gets them
+    back: ``ts.load("model.xmile", macros="model.mdl")``.
+
+    Raises
+    ------
+    UnsupportedFeatureError
+        A macro with extra outputs (``MACRO(a : out)``), which XMILE macros do not have.
+    """
+    from ..xmile import xmile_string
+    from ..xmile.namespaces import XMILE_NS
+
+    path = os.fspath(path)
+    defs = _macros_of(_layout(path), path)
+    X = "{" + XMILE_NS + "}"
+    out = []
+    for key, mac in defs.items():
+        if mac.outputs:
+            raise UnsupportedFeatureError(
+                f"macro {mac.name} has extra outputs ({', '.join(mac.outputs)}), which XMILE macros do not "
+                "have; only macros returning one value can be given to an XMILE model",
+                file=path,
+                variable=mac.name,
+            )
+        unsupported: dict[str, set[str]] = {}
+        others = {k: d for k, d in defs.items() if k != key}
+        elements = [_global_refs(e) for e in mac.elements]
+        if others:
+            elements = macro_blocks.expand(elements, others, unsupported)
+        inputs = {canonical(i) for i in mac.inputs}
+        placeholders = [
+            convert.Element(i, [Definition(Lhs(i, ()), "normal", ast.Num(0.0))], None, "", mac.line)
+            for i in mac.inputs
+        ]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ModelWarning)
+            small = convert.build(key, path, [], elements + placeholders, unsupported)
+        if key not in small:
+            raise FileFormatError(
+                f"macro {mac.name} defines no variable named like itself, which is what a call returns",
+                file=path,
+                variable=mac.name,
+            )
+        odd = sorted(
+            e.name
+            for e in small
+            if e.dimensions or e.kind.value == "lookup" and canonical(e.name) not in inputs
+        )
+        if odd:
+            raise UnsupportedFeatureError(
+                f"macro {mac.name} has lookups or subscripts ({', '.join(odd)}), which the XMILE macros "
+                "read from a .mdl file do not carry; load the .mdl model itself",
+                file=path,
+                variable=mac.name,
+            )
+        tree = ET.fromstring(xmile_string(small))  # our own writer's text
+        variables = [
+            v
+            for v in tree.iter(X + "variables")
+            for v in list(v)
+            if canonical(v.get("name") or "") not in inputs
+        ]
+        for v in list(variables):
+            for u in v.findall(X + "units"):  # a macro's units are written in its own terms, not a model's
+                v.remove(u)
+            for f in v.findall(X + "inflow") + v.findall(X + "outflow"):
+                if (
+                    canonical(f.text or "") in inputs
+                ):  # INTEG(input, ...): the input is no flow; one carries it
+                    flow = ET.Element(X + "flow", {"name": f"{v.get('name')} {f.tag[len(X) :]} {f.text}"})
+                    ET.SubElement(flow, X + "eqn").text = f.text
+                    variables.append(flow)
+                    f.text = flow.get("name")
+        el = ET.Element(X + "macro", {"name": mac.name})
+        for i in mac.inputs:
+            ET.SubElement(el, X + "parm").text = i
+        only = variables[0] if len(variables) == 1 else None
+        expression = only.find(X + "eqn") if only is not None and only.tag == X + "aux" else None
+        if expression is not None:
+            ET.SubElement(el, X + "eqn").text = expression.text
+        else:
+            ET.SubElement(el, X + "eqn").text = key
+            holder = ET.SubElement(el, X + "variables")
+            holder.extend(variables)
+        out.append(el)
+    return out
+
+
+def _global_refs(e: convert.Element) -> convert.Element:
+    """Inside a macro, ``name$`` is the model's variable ``name``: drop the mark."""
+
+    def walk(n):
+        if isinstance(n, ast.Name) and n.name.endswith("$"):
+            return ast.Name(canonical(n.name[:-1]))
+        if isinstance(n, ast.Subscript) and n.name.endswith("$"):
+            return ast.Subscript(canonical(n.name[:-1]), n.indices)
+        return n
+
+    defs = [
+        replace(d, value=ast.transform(d.value, walk)) if isinstance(d.value, ast.Expr) else d
+        for d in e.definitions
+    ]
+    return replace(e, definitions=defs)
 
 
 #: names that are the clock in trafficsys but ordinary variables in Vensim (whose clock is TIME STEP...)

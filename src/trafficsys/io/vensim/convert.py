@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import ModelWarning, UnsupportedFeatureError
+from ...errors import DataFileError, ModelWarning, UnsupportedFeatureError
 from ...limits import check
 from ...model import ast
 from ...model.builtins import lookup_builtin
@@ -47,6 +47,7 @@ from ...model.elements import Aux, Constant, Extrapolation, Flow, Lookup, Stock
 from ...model.model import Model
 from ...model.names import canonical
 from ...model.printer import to_xmile
+from ..datafile import DataFileWarning, DataTable, Series
 from .grammar import NA, Definition, Outputs, RangeDef, Table, Text
 
 __all__ = ["Element", "MissingDataWarning", "build", "SAME"]
@@ -102,20 +103,41 @@ def build(
     ranges: list[RangeDef],
     elements: list[Element],
     unsupported: dict[str, set[str]] | None = None,
+    data: list[DataTable] | tuple[DataTable, ...] = (),
 ) -> Model:
     """Return the model the file's ranges and elements describe.
+
+    ``data`` are data files (:mod:`trafficsys.io.datafile`) whose series fill
+    the data variables that have no equation.
 
     Raises
     ------
     UnsupportedFeatureError
         Listing every unsupported function (or construct) with its users.
+    DataFileError
+        A data file names a data variable with elements it does not have, or
+        fills none of the model's data variables.
     """
-    return _Converter(name, file, ranges, elements, unsupported).build()
+    return _Converter(name, file, ranges, elements, unsupported, data).build()
 
 
 class _Converter:
-    def __init__(self, name, file, ranges, elements, unsupported=None):
+    def __init__(self, name, file, ranges, elements, unsupported=None, data=()):
         self.name = name
+        self.data_tables = list(data)
+        #: the data files' series by variable key, then by element keys
+        self.series: dict[str, dict[tuple[str, ...], Series]] = defaultdict(dict)
+        where: dict[tuple[str, tuple[str, ...]], str] = {}
+        for table in self.data_tables:
+            for se in table.series:
+                if se.elements in self.series[se.key]:
+                    raise DataFileError(
+                        f"row {se.row}, column {se.column}: '{se.name}' is also given by {where[se.key, se.elements]}",
+                        file=table.file,
+                    )
+                self.series[se.key][se.elements] = se
+                where[se.key, se.elements] = table.file
+        self.used_series: set[tuple[str, tuple[str, ...]]] = set()
         self.file = file
         self.ranges = ranges
         self.elements = elements
@@ -152,6 +174,8 @@ class _Converter:
                     self.data.add(canonical(e.name))  # a table of time: never a stock's flow
                 if isinstance(v, ast.Call) and v.func == "INTEG":
                     self.stock_names.add(canonical(e.name))
+        empty = {canonical(e.name) for e in elems if any(d.kind == "data_empty" for d in e.definitions)}
+        self.filled = {k for k in empty if k in self.series}
         self.missing = self._missing_data(elems)
         # first pass: stocks decide which auxiliaries are their flows
         self.flows: dict[str, None] = {}
@@ -187,6 +211,7 @@ class _Converter:
             except _Unsupported as u:
                 self.unsupported[u.what].add(rec[0])
         built += self._lookup_variants(built)
+        self._check_data_files()
         if self.unsupported:
             parts = "; ".join(
                 f"{fn} used by {', '.join(sorted(v))}" for fn, v in sorted(self.unsupported.items())
@@ -226,7 +251,7 @@ class _Converter:
                 kinds[key].add(d.kind)
                 if isinstance(d.value, ast.Expr):
                     refs[key] |= _names(d.value)
-        missing = {k for k, ks in kinds.items() if "data_empty" in ks}
+        missing = {k for k, ks in kinds.items() if "data_empty" in ks and k not in self.filled}
         changed = True
         while changed:
             changed = False
@@ -245,8 +270,10 @@ class _Converter:
             warnings.warn(
                 MissingDataWarning(
                     f"in {self.file}: {', '.join(readers)} read data variables that have no data in "
-                    f"the file ({', '.join(sorted(_refs_missing(readers, refs, missing)))}); Vensim reads "
-                    "them from a data file at run time, so here they are missing (:NA:, -2^110) at every "
+                    f"the file{' or the data files given' if self.data_tables else ''} "
+                    f"({', '.join(sorted(_refs_missing(readers, refs, missing)))}); Vensim reads "
+                    "them from a data file at run time (give it: ts.load(path, data=FILE), trafficsys run "
+                    "--data FILE), so here they are missing (:NA:, -2^110) at every "
                     "time and the results of these equations are what Vensim gives without a data file"
                 ),
                 stacklevel=4,
@@ -355,8 +382,11 @@ class _Converter:
             if d.kind in ("test_input", "constraint"):
                 continue
             if d.kind == "data_empty":
-                # Vensim fills it from a data file at run time; the file gives none: missing
-                parsed.append((NA, [self._sub(m, s) for s in d.lhs.subs], []))
+                # Vensim fills it from a data file at run time: a data file given to the reader, else missing
+                csubs = [self._sub(m, s) for s in d.lhs.subs]
+                exc = [[self._sub(m, s) for s in x] for x in d.lhs.excepts]
+                filled = self._from_data_file(key, csubs, d.keyword) if key in self.filled else NA
+                parsed.append((filled, csubs, exc))
                 continue
             if d.kind == "empty":
                 raise _Unsupported("a variable without an equation")
@@ -518,6 +548,76 @@ class _Converter:
                 table = _step_table(table, keyword)
             out[idx] = table if kind == "LOOKUPS" else _Data(table, ex)
         return out
+
+    def _from_data_file(self, key: str, subs, keyword: str | None) -> _Tables:
+        """Return the data files' series of one data variable as tables of time, one per element combination.
+
+        An element the files give no series (or only blank cells) is missing, :NA:.
+        """
+        ex = _DATA_KINDS.get(keyword)
+        if ex is None:
+            raise _Unsupported(f"data variables read :{str(keyword).upper().replace('_', ' ')}:")
+        out = _Tables()
+        for combo in itertools.product(*(es for _, es in subs)):
+            idx = tuple(subs[i][1].index(combo[i]) for i, (r, _) in enumerate(subs) if r is not None)
+            elements = tuple(canonical(x) for x in combo)
+            se = self.series[key].get(elements)
+            if se is None or not se.times:
+                out[idx] = NA
+                continue
+            self.used_series.add((key, elements))
+            table = Table(se.times, se.values)
+            if keyword in ("look_forward", "raw"):
+                table = _step_table(table, keyword)
+            out[idx] = _Data(table, ex)
+        return out
+
+    def _check_data_files(self) -> None:
+        """Refuse a data file's series that name a data variable's elements wrongly, or a file that fills nothing."""
+        if not self.data_tables:
+            return
+        unused: list[str] = []
+        unused_files: list[str] = []
+        for table in self.data_tables:
+            for se in table.series:
+                if se.key in self.filled and (se.key, se.elements) not in self.used_series:
+                    dims = self.var_dims.get(se.key, ())
+                    shape = f"[{', '.join(dims)}]" if dims else "no subscripts"
+                    raise DataFileError(
+                        f"row {se.row}, column {se.column}: '{se.name}' names no element of data variable "
+                        f"{se.key} ({shape}); fix the name",
+                        file=table.file,
+                        variable=se.key,
+                    )
+                if se.key not in self.filled:
+                    unused.append(se.name)
+                    if os.path.basename(table.file) not in unused_files:
+                        unused_files.append(os.path.basename(table.file))
+        if not self.used_series:
+            wanted = sorted(
+                e.name for e in self.elements if any(d.kind == "data_empty" for d in e.definitions)
+            )
+            files = ", ".join(t.file for t in self.data_tables)
+            raise DataFileError(
+                "none of the file's series is a data variable of the model ("
+                + (
+                    f"its data variables: {', '.join(wanted)}"
+                    if wanted
+                    else "the model has no data variable (no variable without an equation)"
+                )
+                + "); check the names or the file",
+                file=files,
+            )
+        if unused:
+            shown = ", ".join(unused[:8]) + (f" and {len(unused) - 8} more" if len(unused) > 8 else "")
+            warnings.warn(
+                DataFileWarning(
+                    f"{len(unused)} series of {', '.join(unused_files)} fill no data variable of "
+                    f"{os.path.basename(self.file)} (the model "
+                    f"computes them, or has no such variable) and are not used: {shown}"
+                ),
+                stacklevel=6,
+            )
 
     def _uses_mapping(self, value, bound: set[str | None]) -> bool:
         """Return True when ``value`` subscripts a variable by a range mapped to one of the ``bound`` ranges."""

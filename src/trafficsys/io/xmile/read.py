@@ -59,6 +59,7 @@ from ...model.model import Model
 from ...model.names import canonical
 from ...model.parser import numeric_literal, parse
 from ...model.printer import to_xmile
+from ..companion import companion_paths
 from ..xmlsafe import local, read_xml
 from .namespaces import TS_NS
 
@@ -138,13 +139,22 @@ def _number_list(el: ET.Element, what: str, file: str | None, variable: str) -> 
 
 
 # ============================================================== reading
-def read_xmile(path: str | os.PathLike) -> Model:
+def read_xmile(path: str | os.PathLike, *, macros=None) -> Model:
     """Read an XMILE model file (Stella ``.stmx``/``.itmx``, ``.xmile``, ``.xml``).
 
     Parameters
     ----------
     path
         The file.
+    macros
+        Files (one path or a list) holding macros the model calls but does not
+        define: XMILE files (their ``<macro>`` elements; XMILE 1.0 lets macros
+        live in a file of their own) or Vensim ``.mdl`` files (their ``:MACRO:``
+        blocks, translated by :func:`~trafficsys.io.vensim.xmile_macros`).  A
+        file translated from Vensim by xmutil calls the model's macros without
+        their definitions; ``macros="model.mdl"`` gives them back.  A macro the
+        file defines itself wins.  In the model's folder or below it
+        (:mod:`trafficsys.io.companion`).
 
     Returns
     -------
@@ -167,7 +177,31 @@ def read_xmile(path: str | os.PathLike) -> Model:
     """
     path = os.fspath(path)
     root = read_xml(path)
-    return _Reader(root, path).build()
+    reader = _Reader(root, path)
+    for lib in companion_paths(path, macros, "macro file"):
+        found = _library_macros(lib)
+        if not found:
+            raise FileFormatError(
+                "the macro file defines no macros (no <macro> element, no :MACRO: block)", file=str(lib)
+            )
+        reader.library.extend(found)
+    return reader.build()
+
+
+def _library_macros(path) -> list[ET.Element]:
+    """Return the macros of a macro file: XMILE ``<macro>`` elements, or a Vensim file's translated."""
+    if path.suffix.lower() == ".mdl":
+        from ..vensim import xmile_macros
+
+        return xmile_macros(path)
+    root = read_xml(os.fspath(path))
+    if local(root.tag) != "xmile":
+        raise FileFormatError(
+            f"the root element is <{local(root.tag)}>, not <xmile>; a macro file is an XMILE file with "
+            "<macro> elements or a Vensim .mdl file with :MACRO: blocks",
+            file=str(path),
+        )
+    return _kids(root, "macro")
 
 
 class _Reader:
@@ -186,6 +220,8 @@ class _Reader:
         self.stateful: dict[str, list[ET.Element]] = {}  #: macros with variables of their own
         self.instances: dict[str, int] = {}  #: calls of such macros expanded so far, by caller
         self.macro_depth = 0
+        #: macros from macro files (``read_xmile(..., macros=...)``): used where the file defines none
+        self.library: list[ET.Element] = []
         self.m: Model | None = None
         self.stock_nonneg = False
         self.flow_nonneg = False
@@ -216,7 +252,10 @@ class _Reader:
                     if nn is not None:
                         setattr(self, f"{tag}_nonneg", _bool_el(nn, True))
         self._dimensions(m)
-        for mac in _kids(root, "macro"):
+        for mac in self.library:
+            self._macro(mac)
+        for mac in _kids(root, "macro"):  # the file's own definitions win
+            self.stateful.pop(canonical(_attr(mac, "name") or ""), None)
             self._macro(mac)
         by_name = {(_attr(md, "name") or ""): md for md in self.models}
         used = set()
@@ -326,7 +365,10 @@ class _Reader:
             )
             raise UnsupportedFeatureError(
                 f"unsupported or undefined functions: {parts}. Macros must be defined in the file "
-                "(<macro>); other vendor functions are not supported",
+                "(<macro>) or given from a macro file (ts.load(path, macros=FILE) or trafficsys run --macros FILE: "
+                "an XMILE file with <macro> "
+                "elements or the Vensim .mdl the file was translated from); other vendor functions are not "
+                "supported",
                 file=self.file,
                 variable=next(iter(unknown.values()))[0],
             )
@@ -683,6 +725,9 @@ class _Reader:
         if isinstance(ext.get("element_eqn"), dict):
             own = {k: v for k, v in ext["element_eqn"].items() if isinstance(v, str)}
             per = [(k, eq(own[k]) if k in own else t) for k, t in per]
+        if isinstance(ext.get("filled"), list):  # our own file wrote these out from the variable's equation
+            filled = set(ext["filled"])
+            per = [(k, t) for k, t in per if k not in filled]
         gf = _kid(v, "gf") if tag != "gf" else v
         nonneg_el = _kid(v, "non_negative")
         default = self.flow_nonneg if tag == "flow" else self.stock_nonneg
@@ -1066,6 +1111,7 @@ _VARIABLE_EXT = {
     "source": (_is_str, "text"),
     "eqn": (_is_str, "equation text"),
     "element_eqn": (_dict_of(_is_str), "an object of equation texts"),
+    "filled": (_list_of(_is_str), "a list of element keys"),
     "range": (
         lambda v: v is None or (isinstance(v, list) and len(v) == 2 and all(map(_is_num, v))),
         "a list of two numbers",

@@ -9,6 +9,7 @@ namespace other tools ignore, so ``load(save(m)) == m``.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -239,6 +240,18 @@ def _element_xml(e: Element, X: str, model: Model) -> ET.Element:
         if portable is not None:
             extra.setdefault("element_eqn", {})[key] = text
         ET.SubElement(pe, X + "eqn").text = text if portable is None else portable
+    if elements and isinstance(e, (Stock, Flow, Aux)) and main:
+        # the elements without an equation of their own take the variable's: written out, since XMILE
+        # gives an arrayed variable either one equation or one per element, and other tools read only these
+        filled = [
+            key
+            for key in (",".join(c) for c in itertools.product(*(model.dimensions[d] for d in e.dimensions)))
+            if key not in elements
+        ]
+        for key in filled:
+            ET.SubElement(ET.SubElement(el, X + "element", {"subscript": key}), X + "eqn").text = main
+        if filled:
+            extra["filled"] = filled
     if isinstance(e, Lookup):
         for key, xs, ys in e.tables:  # an element's own table
             found = elements.get(key)
