@@ -33,7 +33,7 @@ import numpy as np
 try:
     from numba import prange
 except ImportError:  # pragma: no cover - exercised where numba is missing
-    prange = range
+    prange = range  # type: ignore[misc,assignment]
 
 __all__ = ["strongest_path_loops", "sample_indices", "explained_share"]
 

@@ -779,9 +779,8 @@ def loop_dominance(
         )
     partitions = cycle_partitions(g)
     part_of = {n: i for i, p in enumerate(partitions) for n in p}
-    for comp in nx.strongly_connected_components(
-        g
-    ):  # a component's other variables join its stocks' partition
+    # a component's other variables join its stocks' partition (one lookup per component)
+    for comp in nx.strongly_connected_components(g):
         p = next((part_of[n] for n in comp if n in part_of), None)
         if p is not None:
             for other in comp:
