@@ -283,7 +283,7 @@ def published(args) -> None:
                 f": search {t['discovery']:.2f} s, scoring {t['scoring']:.2f} s, explained share "
                 f"{t['explained']:.2f} s; {len(d.loops):,} loops found; they explain "
                 f"{'at most ' if recovered < 0.5 else ''}{100 * np.median(share):.1f}% of the loop activity "
-                f"(median over times, standard error of the sampling "
+                f"(median over the times searched, standard error of the sampling "
                 f"{100 * d.explained.attrs['standard_error']:.2f} points; "
                 f"{100 * np.quantile(share, 0.1):.0f}% or more at 9 times in 10; the sampling recovers "
                 f"{100 * recovered:.0f}% of the found loops' known activity)"

@@ -207,7 +207,7 @@ def _search_context(m, r):
 
     fm = flatten(m)
     g = ltm.feedback_graph(fm)
-    _, (edges, scores, starts, _) = ltm._discover(
+    _, (edges, scores, starts, *_) = ltm._discover(
         fm, ltm._with_every_variable(m, fm, ltm._dataset(r)), g, None, 200, 8
     )
     return g, edges, scores, starts
@@ -355,3 +355,28 @@ def test_the_standard_error_of_the_missed_mass_shrinks_as_the_walks_grow_and_cov
         assert abs(missed.sum() - lost) < 4 * se
         errors.append(se)
     assert 3 < errors[0] / errors[1] < 5.5  # sqrt(16) = 4
+
+
+def test_a_long_run_is_searched_on_the_link_scores_of_the_times_searched_only():
+    """The search reads each link's score at 200 of 321 times: the same loops as from every time's scores."""
+    from trafficsys.analysis import ltm
+    from trafficsys.analysis.discovery import sample_indices
+    from trafficsys.model.elements import Kind
+
+    m = dense_feedback(5, stop=40)
+    r = ts.simulate(m)
+    g = ltm.feedback_graph(m)
+    ds = ltm._dataset(r)
+    found, (edges, scores, starts, runs, times) = ltm._discover(m, ds, g, None, 200, 8)
+    T = ds.sizes["time"]
+    assert T > 300 and list(times) == list(sample_indices(T, 200)) and scores.shape == (len(edges), 200, 1)
+    values = ltm._Values(m, ds)
+    lookups = {n: m[n] for n in m.names(Kind.LOOKUP)}
+    full = np.stack([ltm._link_score(m, values, a, b, lookups, ltm._compiled(m)) for a, b in edges])
+    np.testing.assert_array_equal(scores, full[:, times])
+    assert found == strongest_path_loops(g, edges, full, starts, times=list(times), rotate=ltm.rotate_loop)
+    d = ts.loop_dominance(m, r, discovery="strongest_path")
+    np.testing.assert_array_equal(d.explained["time"].values, d.time[times])
+    every = ts.loop_dominance(m, r, discovery="all")
+    _check_discovery_finds_the_dominant_loops(m, r)
+    assert len(d.loops) <= len(every.loops)

@@ -686,8 +686,9 @@ def loop_dominance(
         there are at most ``max_loops`` and searches otherwise.  The result's
         ``method`` says which was used; after a search, ``found_at`` gives the
         times each loop was found and ``explained`` the share of the stocks'
-        changes that runs through the found loops only (a walk back along the
-        strongest causes, see :func:`trafficsys.analysis.discovery.explained_share`).
+        changes that runs through the found loops only, at the times searched
+        (estimated by sampling loops, see
+        :func:`trafficsys.analysis.discovery.explained_share`).
     discovery_times, discovery_runs
         The search runs at up to this many saved times (evenly spaced) in each
         of the first ``discovery_runs`` runs; the loops found are pooled.
@@ -798,7 +799,7 @@ def loop_dominance(
     # link scores of every run (links x time x run: small beside the loops' arrays), run chunks within budget
     links_all = np.empty((E, T, R))
     done = 0  # runs whose link scores are known already: the search computed them
-    if search is not None:
+    if search is not None and len(search[4]) == T:  # the search scored every link at every time
         searched = {e: i for i, e in enumerate(search[0])}
         done = len(search[3])  # the search's runs are the first ones
         rows = np.asarray([searched[e] for e in edges], dtype=np.intp)
@@ -925,15 +926,21 @@ def _discover(m: Model, ds, g: nx.DiGraph, length_bound: int | None, n_times: in
     compiled = _compiled(m)
     T, R = len(values.time), values.nrun
     runs = list(range(min(R, n_runs)))
-    scores = np.empty((len(edges), T, len(runs)))
-    sub = _Values(m, ds if len(runs) == R else ds.isel(run=runs))
+    # a link's score at a time reads the values then and one step before: the search's times and the
+    # steps before them are all it needs (a long run saves thousands of times, the search reads 200)
+    times = sample_indices(T, n_times)
+    take = np.unique(np.concatenate([times, times[times > 0] - 1]))
+    sub_ds = ds if len(runs) == R else ds.isel(run=runs)
+    sub = _Values(m, sub_ds if len(take) == T else sub_ds.isel(time=take))
+    scores = np.empty((len(edges), len(take), len(runs)))
     for i, (a, b) in enumerate(edges):
         scores[i] = _link_score(m, sub, a, b, lookups, compiled)
+    at = np.searchsorted(take, times)  # where the search's times are among those taken
     starts = [n for n in g.nodes if g.nodes[n].get("state")]
-    found = strongest_path_loops(
-        g, edges, scores, starts, times=list(sample_indices(T, n_times)), rotate=rotate_loop
-    )
-    search = (edges, scores, starts, runs)
+    found = strongest_path_loops(g, edges, scores, starts, times=list(at), rotate=rotate_loop)
+    found = {c: [int(take[j]) for j in ts] for c, ts in found.items()}
+    # the links' scores at the search's times (all of them when it searched every saved time)
+    search = (edges, scores if len(take) == len(times) else scores[:, at], starts, runs, times)
     if length_bound is not None:
         found = {c: t for c, t in found.items() if len(c) <= length_bound}
     if not found:  # nothing moves along any loop: keep each state's shortest loop, never found active
@@ -950,16 +957,17 @@ def _explained(search, g, part_of, cycles, result):
     """Share of each partition's loop-score mass that the kept loops make up: (time, run, partition).
 
     ``sum |score|`` of the kept loops over that plus the estimated mass of the loops not found
-    (:func:`trafficsys.analysis.discovery.explained_share`), in the runs searched; 1 where no loop is active.
+    (:func:`trafficsys.analysis.discovery.explained_share`), at the times and in the runs searched (the
+    link scores the search computed); 1 where no loop is active.
     """
     import xarray as xr
 
     from .discovery import explained_share
 
-    edges, scores, starts, runs = search
+    edges, scores, starts, runs, times = search
     starts = [s for s in starts if s in part_of]
     missed, total, error = explained_share(g, edges, scores, cycles, starts, standard_error=True)
-    kept = np.abs(result.loop_scores.isel(run=runs).values)  # (time, run, loop)
+    kept = np.abs(result.loop_scores.isel(time=times, run=runs).values)  # (time, run, loop)
     P = len(result.partitions)
     share = np.ones((P, *kept.shape[:2]))
     spread = np.zeros_like(share)
@@ -980,7 +988,7 @@ def _explained(search, g, part_of, cycles, result):
         share,
         dims=("partition", "time", "run"),
         coords={
-            "time": result.relative["time"].values,
+            "time": result.relative["time"].values[times],
             "run": result.relative["run"].values[runs],
             "partition": np.arange(P),
         },
