@@ -30,7 +30,9 @@ A model the readers cannot load yet is listed with the reason.
 
 Run: ``python benchmarks/dominance.py [--baseline DIR] [--runs N] [--model FILE ...]``; ``--skip-ring``
 leaves out the ring model, ``--published-only`` runs only the published models (target: search and
-scoring under 10 s on 2 cores).
+scoring under 10 s on 2 cores), ``--no-count`` leaves out the count of their
+loops (minutes on a busy machine); with ``--baseline`` each published model's
+loop dominance is also timed in fresh processes of both trees, side by side.
 """
 
 from __future__ import annotations
@@ -189,6 +191,7 @@ def main(argv=None) -> None:
     parser.add_argument("--skip-ring", action="store_true", help="only the reference model's benchmarks")
     parser.add_argument("--model", nargs="*", default=[], help="more published model files (e.g. World3-03)")
     parser.add_argument("--published-only", action="store_true", help="only the published models")
+    parser.add_argument("--no-count", action="store_true", help="do not count the published models' loops")
     args = parser.parse_args(argv)
     published(args)
     if args.published_only:
@@ -202,6 +205,30 @@ PUBLISHED = [
     HERE / "benchmarks" / "models" / "metasd" / "free" / "free 6.mdl",
     HERE / "benchmarks" / "models" / "metasd" / "scientific-revolution" / "scirev8.mdl",
 ]
+
+
+PUBLISHED_RUN = """
+import sys, time, warnings
+warnings.simplefilter("ignore")
+import trafficsys as ts
+m = ts.load(sys.argv[1])
+r = ts.simulate(m)
+t, c = time.perf_counter(), time.process_time()
+d = ts.loop_dominance(m, r)
+wall, cpu = time.perf_counter() - t, time.process_time() - c
+print(wall, cpu, *(d.timings.get(k, 0.0) for k in ("discovery", "scoring", "explained")))
+"""
+
+
+def _published_run(tree: Path, path: Path) -> list[float]:
+    """Wall and CPU seconds of ``ts.loop_dominance`` on a model, and its timings, in a fresh process of ``tree``."""
+    env = dict(os.environ, PYTHONPATH=str(tree / "src"))
+    out = subprocess.run(
+        [sys.executable, "-c", PUBLISHED_RUN, str(path)], env=env, capture_output=True, text=True
+    )
+    if out.returncode:
+        raise SystemExit(f"loop dominance of {path.name} failed in {tree}:\n{out.stderr[-2000:]}")
+    return [float(x) for x in out.stdout.split()[-5:]]
 
 
 def published(args) -> None:
@@ -226,9 +253,12 @@ def published(args) -> None:
             continue
         cap = 2_000_000
         t0 = time.perf_counter()
-        n = sum(1 for _ in itertools.islice(nx.simple_cycles(feedback_graph(flatten(m))), cap + 1))
-        t_count = time.perf_counter() - t0
-        count = f"more than {cap:,}" if n > cap else f"{n:,}"
+        if args.no_count:
+            counted = "loops not counted (--no-count)"
+        else:
+            n = sum(1 for _ in itertools.islice(nx.simple_cycles(feedback_graph(flatten(m))), cap + 1))
+            count = f"more than {cap:,}" if n > cap else f"{n:,}"
+            counted = f"{count} feedback loops (counted in {time.perf_counter() - t0:.1f} s)"
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -239,28 +269,42 @@ def published(args) -> None:
                 d = ts.loop_dominance(m, r)
                 t_all = time.perf_counter() - t0
         except Exception as e:
-            print(
-                f"  {label}: {count} loops (counted in {t_count:.1f} s); not run yet "
-                f"({type(e).__name__}: {str(e).splitlines()[0][:220]})"
-            )
+            print(f"  {label}: {counted}; not run yet ({type(e).__name__}: {str(e).splitlines()[0][:220]})")
             continue
         t = d.timings
         line = (
-            f"  {label}: {len(m.names())} variables, {count} feedback loops (counted in {t_count:.1f} s); "
+            f"  {label}: {len(m.names())} variables, {counted}; "
             f"simulate {t_sim:.2f} s; loop dominance {t_all:.2f} s by {d.method}"
         )
         if d.method == "strongest_path":
             share = d.explained.values
+            recovered = d.explained.attrs["recovered"]
             line += (
                 f": search {t['discovery']:.2f} s, scoring {t['scoring']:.2f} s, explained share "
                 f"{t['explained']:.2f} s; {len(d.loops):,} loops found; they explain "
-                f"{100 * np.median(share):.0f}% of the loop activity (median over times; "
+                f"{'at most ' if recovered < 0.5 else ''}{100 * np.median(share):.1f}% of the loop activity "
+                f"(median over the times searched, standard error of the sampling "
+                f"{100 * d.explained.attrs['standard_error']:.2f} points; "
                 f"{100 * np.quantile(share, 0.1):.0f}% or more at 9 times in 10; the sampling recovers "
-                f"{100 * d.explained.attrs['recovered']:.0f}% of the found loops' known activity)"
+                f"{100 * recovered:.0f}% of the found loops' known activity)"
             )
         else:
             line += f": {len(d.loops):,} loops scored"
         print(line, flush=True)
+        if args.baseline and d.method == "strongest_path":
+            # this tree and the baseline's in fresh processes, alternately, each twice: the same conditions
+            base = Path(args.baseline).resolve()
+            runs: dict[Path, list[list[float]]] = {HERE: [], base: []}
+            for _ in range(2):
+                for tree in runs:
+                    runs[tree].append(_published_run(tree, path))
+            now, then = (min(runs[tree], key=lambda x: x[0]) for tree in (HERE, base))
+            print(
+                f"    loop dominance in a fresh process (best of 2): wall {now[0]:.2f} s (CPU {now[1]:.2f} s; "
+                f"search {now[2]:.2f} s, scoring {now[3]:.2f} s, explained share {now[4]:.2f} s) vs baseline "
+                f"{then[0]:.2f} s (CPU {then[1]:.2f} s; search {then[2]:.2f} s, scoring {then[3]:.2f} s, "
+                f"explained share {then[4]:.2f} s): {then[0] / now[0]:.1f}x faster, {then[1] / now[1]:.1f}x less CPU"
+            )
         periods = d.periods()
         for p, part in periods.groupby("partition"):
             stocks = d.partitions[p]

@@ -207,7 +207,7 @@ def _search_context(m, r):
 
     fm = flatten(m)
     g = ltm.feedback_graph(fm)
-    _, (edges, scores, starts, _) = ltm._discover(
+    _, (edges, scores, starts, *_) = ltm._discover(
         fm, ltm._with_every_variable(m, fm, ltm._dataset(r)), g, None, 200, 8
     )
     return g, edges, scores, starts
@@ -304,3 +304,79 @@ def test_the_share_after_a_search_reports_how_well_the_sampling_sees_the_found_l
     assert d.method == "strongest_path" and set(d.timings) == {"discovery", "scoring", "explained"}
     assert np.all((share > 0) & (share <= 1)) and np.median(share) < 1  # 428 of 125,673 loops: not all
     assert 0.5 < d.explained.attrs["recovered"] < 1.5
+
+
+def test_the_walks_give_the_same_numbers_on_any_number_of_threads():
+    from trafficsys.analysis import discovery
+
+    if discovery._walks_compiled is None:
+        pytest.skip("numba is not installed")
+    import networkx as nx
+    import numba
+
+    rng = np.random.default_rng(4)
+    g = nx.gnp_random_graph(12, 0.3, seed=4, directed=True)
+    edges = list(g.edges)
+    scores = rng.lognormal(0, 1, (len(edges), 37, 2))
+    found = list(nx.simple_cycles(g))[::3]
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = discovery.explained_share(g, edges, scores, found, list(g.nodes), walks=40)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many = discovery.explained_share(g, edges, scores, found, list(g.nodes), walks=40)
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(one[0], many[0])
+    np.testing.assert_array_equal(one[1], many[1])
+
+
+def test_the_standard_error_of_the_missed_mass_shrinks_as_the_walks_grow_and_covers_the_truth():
+    import networkx as nx
+
+    from trafficsys.analysis.discovery import explained_share
+
+    rng = np.random.default_rng(5)
+    g = nx.gnp_random_graph(7, 0.45, seed=5, directed=True)
+    edges = list(g.edges)
+    scores = rng.lognormal(0, 0.5, (len(edges), 1, 1))
+    s = {e: scores[i, 0, 0] for i, e in enumerate(edges)}
+    cycles = list(nx.simple_cycles(g))
+    withheld = max(cycles, key=lambda c: np.prod([s[lk] for lk in zip(c, c[1:] + c[:1])]))
+    lost = np.prod([s[lk] for lk in zip(withheld, withheld[1:] + withheld[:1])])
+    found = [c for c in cycles if c != withheld]
+    errors = []
+    for walks in (1000, 16000):
+        missed, _, error = explained_share(
+            g, edges, scores, found, list(g.nodes), walks=walks, standard_error=True
+        )
+        assert error.shape == missed.shape and np.all(error >= 0)
+        se = float(np.sqrt((error**2).sum()))
+        assert abs(missed.sum() - lost) < 4 * se
+        errors.append(se)
+    assert 3 < errors[0] / errors[1] < 5.5  # sqrt(16) = 4
+
+
+def test_a_long_run_is_searched_on_the_link_scores_of_the_times_searched_only():
+    """The search reads each link's score at 200 of 321 times: the same loops as from every time's scores."""
+    from trafficsys.analysis import ltm
+    from trafficsys.analysis.discovery import sample_indices
+    from trafficsys.model.elements import Kind
+
+    m = dense_feedback(5, stop=40)
+    r = ts.simulate(m)
+    g = ltm.feedback_graph(m)
+    ds = ltm._dataset(r)
+    found, (edges, scores, starts, runs, times) = ltm._discover(m, ds, g, None, 200, 8)
+    T = ds.sizes["time"]
+    assert T > 300 and list(times) == list(sample_indices(T, 200)) and scores.shape == (len(edges), 200, 1)
+    values = ltm._Values(m, ds)
+    lookups = {n: m[n] for n in m.names(Kind.LOOKUP)}
+    full = np.stack([ltm._link_score(m, values, a, b, lookups, ltm._compiled(m)) for a, b in edges])
+    np.testing.assert_array_equal(scores, full[:, times])
+    assert found == strongest_path_loops(g, edges, full, starts, times=list(times), rotate=ltm.rotate_loop)
+    d = ts.loop_dominance(m, r, discovery="strongest_path")
+    np.testing.assert_array_equal(d.explained["time"].values, d.time[times])
+    every = ts.loop_dominance(m, r, discovery="all")
+    _check_discovery_finds_the_dominant_loops(m, r)
+    assert len(d.loops) <= len(every.loops)

@@ -30,6 +30,11 @@ from collections.abc import Callable, Sequence
 import networkx as nx
 import numpy as np
 
+try:
+    from numba import prange
+except ImportError:  # pragma: no cover - exercised where numba is missing
+    prange = range  # type: ignore[misc,assignment]
+
 __all__ = ["strongest_path_loops", "sample_indices", "explained_share"]
 
 
@@ -74,9 +79,12 @@ def strongest_path_loops(
         indices at which it was found (in any of the runs).
     """
     rotate = rotate or tuple
-    absval = np.abs(np.nan_to_num(np.asarray(scores, dtype=float), nan=0.0, posinf=1e300, neginf=1e300))
-    times = range(absval.shape[1]) if times is None else times
-    runs = range(absval.shape[2]) if runs is None else runs
+    scores = np.asarray(scores, dtype=float)
+    times = range(scores.shape[1]) if times is None else times
+    runs = range(scores.shape[2]) if runs is None else runs
+    # only the columns searched (a long run saves thousands of times; the search looks at a few hundred)
+    absval = scores[:, np.asarray(times, dtype=np.intp)][:, :, np.asarray(runs, dtype=np.intp)]
+    np.abs(np.nan_to_num(absval, copy=False, nan=0.0, posinf=1e300, neginf=1e300), out=absval)
     index = {n: i for i, n in enumerate(g.nodes)}
     src = np.array([index[a] for a, _ in edges], dtype=np.int64)
     dst = np.array([index[b] for _, b in edges], dtype=np.int64)
@@ -86,9 +94,9 @@ def strongest_path_loops(
     seen: dict[tuple[int, ...], tuple[str, ...]] = {}
     starts_arr = np.asarray(start_ids, dtype=np.int64)
     n = len(index)
-    for r in runs:
-        for t in times:
-            s_t = absval[:, t, r]
+    for ri in range(len(runs)):
+        for ti, t in enumerate(times):
+            s_t = absval[:, ti, ri]
             if not s_t.any():
                 continue
             # each variable's outgoing links, strongest first (links that carried nothing are left out)
@@ -196,7 +204,8 @@ def explained_share(
     walks: int = 64,
     seed: int = 0,
     compiled: bool | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+    standard_error: bool = False,
+) -> tuple[np.ndarray, ...]:
     """Estimate the loop-score mass of the loops not found, and of all loops, without listing them.
 
     The relative score of a loop is its score over the sum of the absolute
@@ -236,26 +245,33 @@ def explained_share(
     starts
         The stocks (and hidden stocks): every loop holds one.
     walks, seed
-        Walks per stock, time and run; the seed of the sampling.
+        Walks per stock, time and run; the seed of the sampling (each time and
+        run draws from its own stream, so the numbers do not depend on how
+        many threads walk).
+    standard_error
+        Also return the standard error of ``missed`` (from the spread of the
+        walks; it sees only the loops the walks closed, so it is too small
+        where a rarely closed loop carries much mass).
 
     Returns
     -------
     tuple of numpy.ndarray
         ``(missed, total)``, each ``(start, time, run)``: the estimated sums of
         ``|loop score|`` over the loops not in ``found`` and over all loops,
-        each loop under its first stock.
+        each loop under its first stock; ``(missed, total, missed_error)`` with
+        ``standard_error``.
     """
     names = list(g.nodes)
     index = {n: i for i, n in enumerate(names)}
     n = len(names)
     edge_list = list(edges)
     E = len(edge_list)
-    absval = np.abs(np.nan_to_num(np.asarray(scores, dtype=float), nan=0.0, posinf=1e300, neginf=1e300))
-    T, R = absval.shape[1], absval.shape[2]
+    scores = np.asarray(scores, dtype=float)
+    T, R = scores.shape[1], scores.shape[2]
     start_ids = np.array([index[s] for s in starts], dtype=np.int64)
     if E == 0 or not len(start_ids):
         z = np.zeros((len(start_ids), T, R))
-        return z, z.copy()
+        return (z, z.copy(), z.copy()) if standard_error else (z, z.copy())
     src = np.array([index[a] for a, _ in edge_list], dtype=np.int64)
     dst = np.array([index[b] for _, b in edge_list], dtype=np.int64)
     by_src = np.argsort(src, kind="stable")
@@ -276,68 +292,97 @@ def explained_share(
         if all(lk in position for lk in links):
             hashes.append(int(sum(int(keys[position[lk]]) for lk in links)))
     known = np.unique(np.array(hashes, dtype=np.int64))
-    w = np.ascontiguousarray(absval.reshape(E, T * R)[by_src])
+    # the scores as they are (no copy of an array that can be links x thousands of times): the walks
+    # read row by_src[k] for the k-th link by source, and take its magnitude as they read it
+    w = scores.reshape(E, T * R)
     run = _walks_compiled if (compiled is not False and _walks_compiled is not None) else _walks_python
-    missed, total = run(out_ptr, dst[by_src], keys[by_src], w, known, start_ids, rank, int(walks), int(seed))
-    return missed.reshape(len(start_ids), T, R), total.reshape(len(start_ids), T, R)
+    missed, total, square = run(
+        out_ptr, dst[by_src], keys[by_src], by_src, w, known, start_ids, rank, int(walks), int(seed)
+    )
+    shape = (len(start_ids), T, R)
+    if not standard_error:
+        return missed.reshape(shape), total.reshape(shape)
+    # the walks are independent draws: the spread of a walk's missed mass over sqrt(walks)
+    spread = np.sqrt(np.maximum(square / walks - missed**2, 0.0) / max(walks - 1, 1))
+    return missed.reshape(shape), total.reshape(shape), spread.reshape(shape)
 
 
-def _walks_python(out_ptr, out_dst, out_key, w, known, starts, rank, walks, seed):  # noqa: C901 - kept flat
-    """Rosenbluth walks from each start at every column of ``w``: (missed, total) loop-score mass estimates."""
-    np.random.seed(seed)
+def _walks_python(out_ptr, out_dst, out_key, out_row, w, known, starts, rank, walks, seed):  # noqa: C901
+    """Rosenbluth walks from each start at every column of ``w``: (missed, total, missed's sum of squares).
+
+    The ``k``-th link by source has its scores in row ``out_row[k]`` of ``w``; a score's weight is its
+    magnitude, 0 for NaN and 1e300 for an infinite one.  Each column draws from its own seed
+    (``seed`` and the column's index), so the columns are independent of one another and of the
+    order, or the threads, in which they are walked.
+    """
     n = out_ptr.shape[0] - 1
     S, C = starts.shape[0], w.shape[1]
     missed = np.zeros((S, C))
     total = np.zeros((S, C))
-    on = np.zeros(n, dtype=np.bool_)
-    path = np.empty(n + 1, dtype=np.int64)
-    for c in range(C):
-        for si in range(S):
-            s = starts[si]
-            for _ in range(walks):
-                depth = 0
-                path[0] = s
-                on[s] = True
-                weight = 1.0
-                h = 0
-                while True:  # at most n steps: each reaches a new variable or ends the walk
-                    v = path[depth]
-                    mass = 0.0
-                    for k in range(out_ptr[v], out_ptr[v + 1]):
-                        u = out_dst[k]
-                        if u == s or (not on[u] and rank[u] > si):
-                            mass += w[k, c]
-                    if mass <= 0.0:
-                        break  # a dead end: this walk closes no loop (it counts as 0)
-                    x = np.random.random() * mass
-                    pick = -1
-                    for k in range(out_ptr[v], out_ptr[v + 1]):
-                        u = out_dst[k]
-                        if (u == s or (not on[u] and rank[u] > si)) and w[k, c] > 0.0:
-                            pick = k
-                            x -= w[k, c]
-                            if x < 0.0:
-                                break
-                    weight *= mass  # |score| / probability of the step
-                    h += out_key[pick]
-                    u = out_dst[pick]
-                    if u == s:  # back at the stock: a loop, counted by |score| / (probability of this walk)
-                        total[si, c] += weight
-                        i = np.searchsorted(known, h)
-                        if i >= known.shape[0] or known[i] != h:
-                            missed[si, c] += weight
-                        break
-                    depth += 1
-                    path[depth] = u
-                    on[u] = True
-                for d in range(depth + 1):
-                    on[path[d]] = False
-    return missed / walks, total / walks
+    square = np.zeros((S, C))
+    blocks = min(C, 64)
+    per = (C + blocks - 1) // max(blocks, 1)
+    E = out_row.shape[0]
+    for b in prange(blocks):
+        on = np.zeros(n, dtype=np.bool_)
+        path = np.empty(n + 1, dtype=np.int64)
+        mag = np.empty(
+            E
+        )  # the column's weights, links by source: read many times by the walks, gathered once
+        for c in range(b * per, min(C, (b + 1) * per)):
+            for k in range(E):
+                a = abs(w[out_row[k], c])
+                mag[k] = 0.0 if a != a else (1e300 if a == np.inf else a)
+            np.random.seed((seed * 1000003 + c) % 4294967296)
+            for si in range(S):
+                s = starts[si]
+                for _ in range(walks):
+                    depth = 0
+                    path[0] = s
+                    on[s] = True
+                    weight = 1.0
+                    h = 0
+                    while True:  # at most n steps: each reaches a new variable or ends the walk
+                        v = path[depth]
+                        mass = 0.0
+                        for k in range(out_ptr[v], out_ptr[v + 1]):
+                            u = out_dst[k]
+                            if u == s or (not on[u] and rank[u] > si):
+                                mass += mag[k]
+                        if mass <= 0.0:
+                            break  # a dead end: this walk closes no loop (it counts as 0)
+                        x = np.random.random() * mass
+                        pick = -1
+                        for k in range(out_ptr[v], out_ptr[v + 1]):
+                            u = out_dst[k]
+                            if (u == s or (not on[u] and rank[u] > si)) and mag[k] > 0.0:
+                                pick = k
+                                x -= mag[k]
+                                if x < 0.0:
+                                    break
+                        weight *= mass  # |score| / probability of the step
+                        h += out_key[pick]
+                        u = out_dst[pick]
+                        if (
+                            u == s
+                        ):  # back at the stock: a loop, counted by |score| / (probability of the walk)
+                            total[si, c] += weight
+                            i = np.searchsorted(known, h)
+                            if i >= known.shape[0] or known[i] != h:
+                                missed[si, c] += weight
+                                square[si, c] += weight * weight
+                            break
+                        depth += 1
+                        path[depth] = u
+                        on[u] = True
+                    for d in range(depth + 1):
+                        on[path[d]] = False
+    return missed / walks, total / walks, square
 
 
-try:  # the walks compiled when numba is there
+try:  # the walks compiled when numba is there, the columns shared among the cores
     from numba import njit as _njit
 
-    _walks_compiled = _njit(cache=True, nogil=True)(_walks_python)
+    _walks_compiled = _njit(cache=True, parallel=True)(_walks_python)
 except ImportError:  # pragma: no cover - exercised where numba is missing
     _walks_compiled = None  # type: ignore[assignment]

@@ -107,7 +107,11 @@ class LoopDominance:
     #: after a search: loop id -> the times at which it was found
     found_at: dict[str, list[float]] | None = None
     #: after a search: share of each partition's stock changes that runs through the found loops only
-    #: (time, run, partition), in the runs searched (see :func:`trafficsys.analysis.discovery.explained_share`)
+    #: (time, run, partition), at the times and in the runs searched (see
+    #: :func:`trafficsys.analysis.discovery.explained_share`);
+    #: ``attrs["recovered"]`` is the sampling's estimate of the found loops' activity over its known value
+    #: (well below 1: the share is an upper bound), ``attrs["standard_error"]`` the median standard error
+    #: of the share from the spread of the walks (it cannot see loops the walks never closed)
     explained: Any = None
     #: seconds spent: "discovery" (the search, with its link scores), "scoring", "explained" (the share)
     timings: dict[str, float] = {}  # noqa: RUF012 - replaced per result
@@ -448,7 +452,7 @@ class LoopDominance:
             bound = " at most" if float(self.explained.attrs.get("recovered", 1.0)) < 0.5 else ""
             how = (
                 f", found by strongest-path search (they explain{bound} {mid}% of the loop activity, "
-                f"median over times)"
+                f"median over the times searched)"
             )
         return (
             f"<LoopDominance: {len(self.loops)} loops ({len(self.competing)} competing) in "

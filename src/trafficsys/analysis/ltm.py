@@ -284,6 +284,7 @@ class _Values:
         self.time = np.asarray(ds["time"].values, dtype=float)
         self.nrun = ds.sizes["run"]
         self._cache: dict[str, np.ndarray] = {}
+        self._equations: dict[str, tuple[Any, Any, bool, list[str]]] = {}
 
     def __getitem__(self, name: str) -> np.ndarray:
         if name in self._cache:
@@ -295,7 +296,9 @@ class _Values:
             else (name if name in self.ds else None)
         )
         if key is not None:
-            da = self.ds[key]
+            # the bare variable: ds[key] would build a DataArray, which looks through every variable of
+            # the dataset for its coordinates (thousands in a flattened arrayed model)
+            da = self.ds.variables[key]
             dims = [d for d in ("time", "run") if d in da.dims]
             extra = [d for d in da.dims if d not in ("time", "run")]
             if extra:
@@ -332,6 +335,21 @@ class _Values:
         if key not in self._cache:
             self._cache[key] = np.diff(self[name], axis=0)
         return self._cache[key]
+
+    def equation(self, name: str) -> tuple[Any, Any, bool, list[str]]:
+        """Return the equation of a variable as link scores read it, cached (each of its inputs asks).
+
+        ``(tree, stage input or None, stateful?, inputs)``.
+        """
+        got = self._equations.get(name)
+        if got is None:
+            got = self._equations[name] = (
+                self.m.ast(name),
+                _stage_input(self.m, name),
+                _is_stateful(self.m, name),
+                list(self.m.dependencies(name)),
+            )
+        return got
 
     def net_diff(self, stock: Stock) -> np.ndarray:
         """Change over each saved step of a stock's net flow (inflows minus outflows), cached."""
@@ -376,9 +394,8 @@ def _link_score(
     else:
         z = values[target]
         dz = values.diff(target)
-        tree = m.ast(target)
+        tree, stage_input, stateful, inputs = values.equation(target)
         assert tree is not None
-        stage_input = _stage_input(m, target)
         if stage_input is not None:
             # a smooth/delay: input u -> hidden stock z, with its own adjustment loop z -> z
             deps = ast.names(stage_input)
@@ -413,13 +430,13 @@ def _link_score(
                 )
                 to_input = _ratio_score(np.broadcast_to(new, du.shape) - u[:-1], du, dx)
                 score = to_input * np.abs(_ratio_score(du, gap, du))
-        elif _is_stateful(m, target):
+        elif stateful:
             score = np.where((dx == 0) | (dz == 0), 0.0, np.sign(dz) * np.sign(dx))
         else:
             # tables only called as functions have no recorded values; everything else is an input
             env = {
                 d: (x[1:] if d == source else values[d][:-1])
-                for d in m.dependencies(target)
+                for d in inputs
                 if not (d in lookups and lookups[d].input is None)
             }
             t_prev = values.time[:-1, None]
@@ -669,8 +686,9 @@ def loop_dominance(
         there are at most ``max_loops`` and searches otherwise.  The result's
         ``method`` says which was used; after a search, ``found_at`` gives the
         times each loop was found and ``explained`` the share of the stocks'
-        changes that runs through the found loops only (a walk back along the
-        strongest causes, see :func:`trafficsys.analysis.discovery.explained_share`).
+        changes that runs through the found loops only, at the times searched
+        (estimated by sampling loops, see
+        :func:`trafficsys.analysis.discovery.explained_share`).
     discovery_times, discovery_runs
         The search runs at up to this many saved times (evenly spaced) in each
         of the first ``discovery_runs`` runs; the loops found are pooled.
@@ -721,6 +739,7 @@ def loop_dominance(
             f"discovery must be 'auto', 'all' or 'strongest_path', not {discovery!r}", file=m.file
         )
     found_at: dict[tuple[str, ...], list[int]] | None = None
+    search = None
     method = "given"
     if loops is None:
         cycles = None
@@ -761,11 +780,12 @@ def loop_dominance(
         )
     partitions = cycle_partitions(g)
     part_of = {n: i for i, p in enumerate(partitions) for n in p}
+    # a component's other variables join its stocks' partition (one lookup per component)
     for comp in nx.strongly_connected_components(g):
-        for n in comp:
-            if n in part_of:
-                for other in comp:
-                    part_of.setdefault(other, part_of[n])
+        p = next((part_of[n] for n in comp if n in part_of), None)
+        if p is not None:
+            for other in comp:
+                part_of.setdefault(other, p)
 
     lookups: dict[str, Lookup] = {name: m[name] for name in m.names(Kind.LOOKUP)}  # type: ignore[misc]
     compiled = _compiled(m)
@@ -778,13 +798,23 @@ def loop_dominance(
     E, P = len(edges), len(partitions)
     # link scores of every run (links x time x run: small beside the loops' arrays), run chunks within budget
     links_all = np.empty((E, T, R))
+    done = 0  # runs whose link scores are known already: the search computed them
+    if search is not None and len(search[4]) == T:  # the search scored every link at every time
+        searched = {e: i for i, e in enumerate(search[0])}
+        done = len(search[3])  # the search's runs are the first ones
+        rows = np.asarray([searched[e] for e in edges], dtype=np.intp)
+        if done == R:
+            np.take(search[1], rows, axis=0, out=links_all)
+        else:
+            links_all[:, :, :done] = search[1][rows]
     run_chunk = max(1, int(max_bytes // max(1, 8 * T * (E + 16))))
-    for start in range(0, R, run_chunk):
+    for start in range(done, R, run_chunk):
         runs = slice(start, min(start + run_chunk, R))
         values = _Values(m, ds.isel(run=runs))
         for i, e in enumerate(edges):
             links_all[i, :, runs] = _link_score(m, values, e[0], e[1], lookups, compiled)  # type: ignore[arg-type]
-    np.nan_to_num(links_all, copy=False, nan=0.0, posinf=1e300, neginf=-1e300)
+    if not np.isfinite(links_all).all():  # (one pass to check: scores are finite but where products overflow)
+        np.nan_to_num(links_all, copy=False, nan=0.0, posinf=1e300, neginf=-1e300)
     scorer = _scorer(links_all.reshape(E, T * R), loop_edges, groups, P, max_bytes)
     # pass 1: every loop's statistics, each partition's normaliser and dominant loop
     pos, neg, sum_abs, max_abs, dom_all = scorer.statistics()
@@ -844,7 +874,7 @@ def loop_dominance(
     position[np.asarray(order, dtype=int)] = np.arange(len(order))
     dom_index = position[dom_all]  # -1 stays -1 (index L)
     used_edges = sorted({i for k in order for i in loop_edges[k]})
-    links = links_all[used_edges]
+    links = links_all if len(used_edges) == E else links_all[used_edges]  # (no copy when every link is kept)
     # pass 2: the kept loops' series, against the normalisers of pass 1
     scores, rel = scorer.series(order)
     scores, rel = scores.reshape(T, R, len(order)), rel.reshape(T, R, len(order))
@@ -896,15 +926,21 @@ def _discover(m: Model, ds, g: nx.DiGraph, length_bound: int | None, n_times: in
     compiled = _compiled(m)
     T, R = len(values.time), values.nrun
     runs = list(range(min(R, n_runs)))
-    scores = np.empty((len(edges), T, len(runs)))
-    sub = _Values(m, ds.isel(run=runs))
+    # a link's score at a time reads the values then and one step before: the search's times and the
+    # steps before them are all it needs (a long run saves thousands of times, the search reads 200)
+    times = sample_indices(T, n_times)
+    take = np.unique(np.concatenate([times, times[times > 0] - 1]))
+    sub_ds = ds if len(runs) == R else ds.isel(run=runs)
+    sub = _Values(m, sub_ds if len(take) == T else sub_ds.isel(time=take))
+    scores = np.empty((len(edges), len(take), len(runs)))
     for i, (a, b) in enumerate(edges):
         scores[i] = _link_score(m, sub, a, b, lookups, compiled)
+    at = np.searchsorted(take, times)  # where the search's times are among those taken
     starts = [n for n in g.nodes if g.nodes[n].get("state")]
-    found = strongest_path_loops(
-        g, edges, scores, starts, times=list(sample_indices(T, n_times)), rotate=rotate_loop
-    )
-    search = (edges, scores, starts, runs)
+    found = strongest_path_loops(g, edges, scores, starts, times=list(at), rotate=rotate_loop)
+    found = {c: [int(take[j]) for j in ts] for c, ts in found.items()}
+    # the links' scores at the search's times (all of them when it searched every saved time)
+    search = (edges, scores if len(take) == len(times) else scores[:, at], starts, runs, times)
     if length_bound is not None:
         found = {c: t for c, t in found.items() if len(c) <= length_bound}
     if not found:  # nothing moves along any loop: keep each state's shortest loop, never found active
@@ -921,18 +957,20 @@ def _explained(search, g, part_of, cycles, result):
     """Share of each partition's loop-score mass that the kept loops make up: (time, run, partition).
 
     ``sum |score|`` of the kept loops over that plus the estimated mass of the loops not found
-    (:func:`trafficsys.analysis.discovery.explained_share`), in the runs searched; 1 where no loop is active.
+    (:func:`trafficsys.analysis.discovery.explained_share`), at the times and in the runs searched (the
+    link scores the search computed); 1 where no loop is active.
     """
     import xarray as xr
 
     from .discovery import explained_share
 
-    edges, scores, starts, runs = search
+    edges, scores, starts, runs, times = search
     starts = [s for s in starts if s in part_of]
-    missed, total = explained_share(g, edges, scores, cycles, starts)
-    kept = np.abs(result.loop_scores.isel(run=runs).values)  # (time, run, loop)
+    missed, total, error = explained_share(g, edges, scores, cycles, starts, standard_error=True)
+    kept = np.abs(result.loop_scores.isel(time=times, run=runs).values)  # (time, run, loop)
     P = len(result.partitions)
     share = np.ones((P, *kept.shape[:2]))
+    spread = np.zeros_like(share)
     known = seen = 0.0
     for p in range(P):
         mass = kept[:, :, [k for k, lp in enumerate(result.loops) if lp.partition == p]].sum(axis=2)
@@ -940,17 +978,23 @@ def _explained(search, g, part_of, cycles, result):
         lost = missed[mine].sum(axis=0)
         whole = mass + lost
         share[p] = np.where(whole > 0, mass / np.where(whole > 0, whole, 1.0), 1.0)
+        # the share's standard error from the missed mass's (independent walks from each stock):
+        # d share / d lost = -mass / whole**2
+        lost_error = np.sqrt((error[mine] ** 2).sum(axis=0))
+        spread[p] = np.where(whole > 0, mass * lost_error / np.where(whole > 0, whole, 1.0) ** 2, 0.0)
         known += float(mass.sum())
         seen += float((total[mine] - missed[mine]).sum())
     out = xr.DataArray(
         share,
         dims=("partition", "time", "run"),
         coords={
-            "time": result.relative["time"].values,
+            "time": result.relative["time"].values[times],
             "run": result.relative["run"].values[runs],
             "partition": np.arange(P),
         },
     ).transpose("time", "run", "partition")
     # the sampler's check on itself: the found loops' activity as the walks estimate it, over its known value
     out.attrs["recovered"] = seen / known if known > 0 else 1.0
+    # and the sampling's precision: the median (over times, runs and partitions) standard error of the share
+    out.attrs["standard_error"] = float(np.median(spread))
     return out

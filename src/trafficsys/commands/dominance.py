@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"Too many loops to list: {len(dom.loops)} loops that matter found by the strongest-path search "
             f"(Eberlein & Schoenberg 2020) at {min(len(dom.time), 200)} of the {len(dom.time)} saved times. They make up "
-            f"{100 * float(np.median(share)):.0f}% of the loop activity (median over times; at least "
+            f"{100 * float(np.median(share)):.0f}% of the loop activity (median over the times searched; at least "
             f"{100 * float(np.quantile(share, 0.1)):.0f}% at 9 times in 10), the rest being loops not found, "
             f"estimated by sampling; relative scores below are shares of the found loops' activity only."
         )
