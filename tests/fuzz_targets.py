@@ -21,6 +21,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 import trafficsys as ts
+from trafficsys.engine.kernel import cache_dir
 
 __all__ = ["payloads", "FIELDS", "FORMATS", "plant", "check"]
 
@@ -230,10 +231,18 @@ def outside(opened: list[str], folder: Path) -> list[str]:
     # to see whether it is a zip archive: an entry a library added (dask puts its scratch folders there)
     # is part of the installation's search, not a user's file
     search_path = {os.path.realpath(e) for e in sys.path if e}
+    # the compiled kernels' cache (written by trafficsys, named by the hash of the source it generated)
+    kernels = cache_dir()
+    ours = (os.path.realpath(kernels) + os.sep,) if kernels is not None else ()
     out = []
     for p in opened:
         rp = os.path.realpath(p)
-        if rp == root or rp.startswith(root + os.sep) or rp.startswith(_INSTALLED) or rp in search_path:
+        if (
+            rp == root
+            or rp.startswith(root + os.sep)
+            or rp.startswith(_INSTALLED + ours)
+            or rp in search_path
+        ):
             continue
         out.append(p)
     return out

@@ -167,7 +167,7 @@ def test_ledger_of_negative_zero_flows():
     euler = get_method("euler")
     prep = sim.prepare(m)
     timing = sim._timing(prep.model, None, None, None, None)
-    summed = sim.execute(prep, euler, timing)[3]
+    summed = sim.execute(prep, euler, timing, backend="numpy")[3]
     prep.record = ("a", "b")
-    looped = sim.execute(prep, euler, timing)[3]
+    looped = sim.execute(prep, euler, timing, backend="numpy")[3]
     assert [x.hex() for x in summed] == [x.hex() for x in looped] and summed[0] == 0.0

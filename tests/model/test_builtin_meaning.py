@@ -42,9 +42,9 @@ def _run(r) -> float:
 
 
 def engine_scalar(equation: str, args: list[float], t: float) -> float:
-    """One run: the generated code on Python floats."""
+    """One run: the generated code on Python floats (the kernel has its own test below)."""
     try:
-        return _run(ts.simulate(_model(equation, args, t)))
+        return _run(ts.simulate(_model(equation, args, t), backend="numpy"))
     except SimulationError:  # a NaN or infinity stops a run; the other paths return it
         return math.nan
 
@@ -52,7 +52,11 @@ def engine_scalar(equation: str, args: list[float], t: float) -> float:
 def engine_vector(equation: str, args: list[float], t: float) -> float:
     """An ensemble: the generated code on numpy arrays (two identical runs)."""
     try:
-        return _run(ts.simulate(_model(equation, args, t), params={"a0": [args[0]] * 2} if args else None))
+        return _run(
+            ts.simulate(
+                _model(equation, args, t), params={"a0": [args[0]] * 2} if args else None, backend="numpy"
+            )
+        )
     except SimulationError:
         return math.nan
 

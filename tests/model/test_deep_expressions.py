@@ -106,3 +106,13 @@ def test_nesting_beyond_the_limit_is_a_parse_error_naming_the_variable():
 def test_nested_ifs_within_the_parser_limit_still_compile():
     m = _model("IF a > 0 THEN " * 99 + "1" + " ELSE 0" * 99)
     assert ts.simulate(m).to_pandas()["x"].iloc[-1] == 1.0
+
+
+def test_a_ten_thousand_term_sum_is_left_to_numpy_by_the_kernel(monkeypatch):
+    pytest.importorskip("numba")
+    m = _model("+".join(["a", "t"] * (N // 2)))
+    with pytest.raises(ts.UnsupportedFeatureError, match="10,000 terms"):
+        ts.simulate(m, backend="numba")
+    monkeypatch.setenv("TRAFFICSYS_BACKEND", "numba")  # a preference: numpy serves where the kernel cannot
+    r = ts.simulate(m, params={"a": np.full(200, 0.5)})
+    np.testing.assert_array_equal(r["x"].values[:, 0], [2500.0, 7500.0, 12500.0])

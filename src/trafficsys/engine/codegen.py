@@ -438,6 +438,9 @@ class Emitter:
 #: longest chain of one operator written inline; longer ones go through _fold (CPython's compiler
 #: recurses once per operator of a chain and fails somewhere between 1,000 and 3,000)
 CHAIN_INLINE = 64
+#: longer chains are left to numpy: Python's compiler recurses once per operator of the kernel's source,
+#: and a chain must keep its left-to-right order (the same bits as numpy's fold)
+KERNEL_CHAIN_TERMS = 500
 #: deepest bracket nesting of one generated expression (CPython's tokenizer stops at 200; the
 #: statement around the expression adds a few)
 MAX_BRACKETS = 180
@@ -506,6 +509,8 @@ class _Chain:
             s = "(" + f" {self.kind} ".join(f"({t}) != 0" for t in terms) + ")"
             return s if self.cond else f"({s} * 1.0)"
         if len(terms) > CHAIN_INLINE:
+            if mode == "kernel" and len(terms) > KERNEL_CHAIN_TERMS:
+                raise KernelUnsupported(f"a sum or product of {len(terms):,} terms")
             if mode == "kernel":  # groups of CHAIN_INLINE, left to right: the same order, shallow nesting
                 s = terms[0]
                 for i in range(1, len(terms), CHAIN_INLINE):

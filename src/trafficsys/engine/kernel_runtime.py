@@ -661,9 +661,11 @@ def _invert(row, col, size, cells):
     for i in range(n):
         for j in range(n):
             a[i, j] = cells[i * n + j]
-    if np.linalg.cond(a) > 1e300:
+    try:  # singular (LAPACK finds a zero pivot, as for numpy): NaN, and the run stops naming the variable
+        inv = np.linalg.inv(a)
+    except Exception:  # noqa: BLE001 - numba catches exceptions by class Exception only
         return np.nan
-    return np.linalg.inv(a)[int(row), int(col)]
+    return inv[int(row), int(col)]
 
 
 @njit(**_JIT)
